@@ -1,0 +1,269 @@
+//! Errors: an errno plus a one-line reason, and the per-thread "last error".
+//!
+//! An [`Error`] carries its message inline (no allocation), so it can be
+//! built anywhere, including on paths where allocating would be wrong.
+//! The C ABI stores the message of the most recent failure of each thread
+//! (see [`set_last`]) and returns `-errno`.
+
+use core::fmt;
+
+use crate::sys::Errno;
+
+/// Longest message kept, in bytes (longer ones are cut at a char boundary).
+pub const MSG_CAP: usize = 240;
+
+/// A fixed-capacity UTF-8 string that formatting writes into, truncating.
+#[derive(Clone, Copy)]
+pub struct Msg {
+    len: u8,
+    buf: [u8; MSG_CAP],
+}
+
+impl Msg {
+    /// An empty message.
+    pub const fn new() -> Self {
+        Msg { len: 0, buf: [0; MSG_CAP] }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        let b = self.buf.get(..self.len as usize).unwrap_or(&[]);
+        core::str::from_utf8(b).unwrap_or("")
+    }
+}
+
+impl Default for Msg {
+    fn default() -> Self {
+        Msg::new()
+    }
+}
+
+impl fmt::Write for Msg {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let used = self.len as usize;
+        let room = MSG_CAP - used;
+        let mut take = s.len().min(room);
+        while take > 0 && !s.is_char_boundary(take) {
+            take -= 1;
+        }
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(used..used + take), s.as_bytes().get(..take)) {
+            dst.copy_from_slice(src);
+            self.len = (used + take) as u8;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Msg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// An error: what failed (`errno`) and why, in words.
+#[derive(Clone, Copy)]
+pub struct Error {
+    /// The errno value (positive).
+    pub errno: Errno,
+    /// One line saying what went wrong, naming the input where there is one.
+    pub msg: Msg,
+}
+
+/// Result with [`Error`].
+pub type Result<T> = core::result::Result<T, Error>;
+
+impl Error {
+    /// An error with a formatted message.
+    pub fn new(errno: Errno, args: fmt::Arguments<'_>) -> Error {
+        let mut msg = Msg::new();
+        let _ = fmt::write(&mut msg, args);
+        Error { errno, msg }
+    }
+
+    /// An error whose message is `what: <strerror>`, for a failed syscall.
+    pub fn sys(errno: Errno, what: &str) -> Error {
+        Error::new(errno, format_args!("{}: {}", what, errno))
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        self.msg.as_str()
+    }
+
+    /// `-errno`, the C ABI's return value for this error.
+    pub fn neg(&self) -> i32 {
+        -self.errno.0
+    }
+
+    /// Prefix the message with context: `context: old message`.
+    pub fn context(self, args: fmt::Arguments<'_>) -> Error {
+        let mut msg = Msg::new();
+        let _ = fmt::write(&mut msg, args);
+        let _ = fmt::Write::write_str(&mut msg, ": ");
+        let _ = fmt::Write::write_str(&mut msg, self.msg.as_str());
+        Error { errno: self.errno, msg }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Error({}, {:?})", self.errno.name(), self.msg.as_str())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.msg.as_str())
+    }
+}
+
+/// Build an [`Error`]: `err!(EINVAL, "port {} is above 65535", p)`.
+#[macro_export]
+macro_rules! err {
+    ($errno:ident, $($arg:tt)+) => {
+        $crate::error::Error::new($crate::sys::Errno(libc::$errno), format_args!($($arg)+))
+    };
+}
+
+/// Return early with an [`Error`]: `bail!(EINVAL, "...")`.
+#[macro_export]
+macro_rules! bail {
+    ($errno:ident, $($arg:tt)+) => {
+        return Err($crate::err!($errno, $($arg)+))
+    };
+}
+
+// ---- the per-thread last error -------------------------------------------
+//
+// Thread-locals are not available to stable no_std code, so the per-thread
+// slot is a pthread key whose value is a malloc'd buffer (freed by the key's
+// destructor when the thread exits).
+
+mod last {
+    use super::MSG_CAP;
+    use crate::sync::Once;
+    use core::cell::UnsafeCell;
+
+    const BUF: usize = MSG_CAP + 1;
+
+    struct Key(UnsafeCell<libc::pthread_key_t>);
+    // SAFETY: written once inside `ONCE`, read only after it completed.
+    unsafe impl Sync for Key {}
+
+    static KEY: Key = Key(UnsafeCell::new(0));
+    static ONCE: Once = Once::new();
+    static KEY_OK: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+    extern "C" fn free_buf(p: *mut libc::c_void) {
+        // SAFETY: p was returned by malloc in `slot`.
+        unsafe { libc::free(p) }
+    }
+
+    fn key() -> Option<libc::pthread_key_t> {
+        ONCE.call(|| {
+            // SAFETY: KEY is only written here, once.
+            let ok = unsafe { libc::pthread_key_create(KEY.0.get(), Some(free_buf)) } == 0;
+            KEY_OK.store(ok, core::sync::atomic::Ordering::Release);
+        });
+        if KEY_OK.load(core::sync::atomic::Ordering::Acquire) {
+            // SAFETY: written before ONCE completed, never again.
+            Some(unsafe { *KEY.0.get() })
+        } else {
+            None
+        }
+    }
+
+    /// This thread's buffer (BUF bytes, NUL-terminated), created on first use.
+    pub fn slot(create: bool) -> *mut u8 {
+        let Some(k) = key() else { return core::ptr::null_mut() };
+        // SAFETY: k is a valid key.
+        let p = unsafe { libc::pthread_getspecific(k) } as *mut u8;
+        if !p.is_null() || !create {
+            return p;
+        }
+        // SAFETY: plain malloc of a fixed size; checked for NULL.
+        let p = unsafe { libc::calloc(1, BUF) } as *mut u8;
+        if p.is_null() {
+            return p;
+        }
+        // SAFETY: k valid, p owned by this thread from now on.
+        if unsafe { libc::pthread_setspecific(k, p as *const libc::c_void) } != 0 {
+            unsafe { libc::free(p as *mut libc::c_void) };
+            return core::ptr::null_mut();
+        }
+        p
+    }
+
+    pub const LEN: usize = BUF;
+}
+
+/// Record `e` as this thread's last error (what `gracefd_last_error()` returns).
+pub fn set_last(e: &Error) {
+    let p = last::slot(true);
+    if p.is_null() {
+        return;
+    }
+    let s = e.msg.as_str().as_bytes();
+    let n = s.len().min(last::LEN - 1);
+    // SAFETY: p points to LEN bytes owned by this thread; n < LEN.
+    unsafe {
+        core::ptr::copy_nonoverlapping(s.as_ptr(), p, n);
+        *p.add(n) = 0;
+    }
+}
+
+/// This thread's last error message as a NUL-terminated pointer ("" if none).
+/// Valid until the next failing gracefd call on this thread.
+pub fn last_ptr() -> *const u8 {
+    let p = last::slot(false);
+    if p.is_null() {
+        c"".as_ptr() as *const u8
+    } else {
+        p
+    }
+}
+
+/// This thread's last error message, copied out.
+pub fn last_message() -> Msg {
+    let mut m = Msg::new();
+    let p = last_ptr();
+    // SAFETY: last_ptr is NUL-terminated within last::LEN bytes.
+    let bytes = unsafe { core::ffi::CStr::from_ptr(p as *const libc::c_char) }.to_bytes();
+    if let Ok(s) = core::str::from_utf8(bytes) {
+        let _ = fmt::Write::write_str(&mut m, s);
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_truncates_on_char_boundary() {
+        let long = "é".repeat(200);
+        let e = Error::new(Errno(libc::EINVAL), format_args!("{}", long));
+        assert!(e.message().len() <= MSG_CAP);
+        assert!(e.message().chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn last_error_is_per_thread() {
+        set_last(&err!(EINVAL, "main thread"));
+        std::thread::spawn(|| {
+            assert_eq!(last_message().as_str(), "");
+            set_last(&err!(EBADF, "other thread"));
+            assert_eq!(last_message().as_str(), "other thread");
+        })
+        .join()
+        .unwrap();
+        assert_eq!(last_message().as_str(), "main thread");
+    }
+
+    #[test]
+    fn context_prefixes() {
+        let e = err!(ENOENT, "no such thing").context(format_args!("LISTEN_FDS"));
+        assert_eq!(e.message(), "LISTEN_FDS: no such thing");
+        assert_eq!(e.neg(), -libc::ENOENT);
+    }
+}

@@ -1,0 +1,79 @@
+//! The log hook: the host program may register a callback that receives the
+//! library's internal events (an upgrade started, a child failed and why, an
+//! inherited fd rejected). Without one, the library prints nothing.
+//!
+//! Levels are syslog priorities: 0 (emerg) … 7 (debug). Messages are one line,
+//! formatted into a stack buffer (no allocation) and delivered on the thread
+//! that produced them. Never called between fork and exec.
+
+use core::ffi::c_void;
+use core::fmt;
+
+use crate::error::Msg;
+use crate::sync::Mutex;
+
+/// `LOG_ERR`.
+pub const ERR: i32 = 3;
+/// `LOG_WARNING`.
+pub const WARNING: i32 = 4;
+/// `LOG_NOTICE`.
+pub const NOTICE: i32 = 5;
+/// `LOG_INFO`.
+pub const INFO: i32 = 6;
+/// `LOG_DEBUG`.
+pub const DEBUG: i32 = 7;
+
+/// The callback: `(user, level, message)`; `message` is NUL-terminated and only
+/// valid during the call.
+pub type LogFn = unsafe extern "C" fn(user: *mut c_void, level: i32, msg: *const libc::c_char);
+
+#[derive(Clone, Copy)]
+struct Hook {
+    f: Option<LogFn>,
+    user: usize,
+    max_level: i32,
+}
+
+static HOOK: Mutex<Hook> = Mutex::new(Hook { f: None, user: 0, max_level: -1 });
+
+/// Register (or with `None`, remove) the hook. Messages above `max_level` are dropped
+/// before they are formatted.
+pub fn set_hook(f: Option<LogFn>, user: *mut c_void, max_level: i32) {
+    *HOOK.lock() = Hook { f, user: user as usize, max_level };
+}
+
+/// Whether a message at `level` would be delivered.
+pub fn enabled(level: i32) -> bool {
+    let h = *HOOK.lock();
+    h.f.is_some() && level <= h.max_level
+}
+
+/// Deliver one message (the hook is copied out of the lock first, so a hook
+/// that calls back into the library cannot deadlock).
+pub fn emit(level: i32, args: fmt::Arguments<'_>) {
+    let h = *HOOK.lock();
+    let Some(f) = h.f else { return };
+    if level > h.max_level {
+        return;
+    }
+    let mut m = Msg::new();
+    let _ = fmt::write(&mut m, format_args!("gracefd[{}]: {}", crate::sys::process::getpid(), args));
+    let mut buf = [0u8; crate::error::MSG_CAP + 1];
+    let s = m.as_str().as_bytes();
+    let n = s.len().min(crate::error::MSG_CAP);
+    if let (Some(dst), Some(src)) = (buf.get_mut(..n), s.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    // SAFETY: f was registered by the host for exactly this call shape; buf is NUL-terminated.
+    unsafe { f(h.user as *mut c_void, level, buf.as_ptr() as *const libc::c_char) };
+}
+
+/// `log!(log::INFO, "upgrade started: pid {}", pid)`.
+#[macro_export]
+macro_rules! log {
+    ($level:expr, $($arg:tt)+) => {
+        if $crate::log::enabled($level) {
+            $crate::log::emit($level, format_args!($($arg)+));
+        }
+    };
+}

@@ -1,0 +1,5 @@
+//! Pure code: parsers and wire formats. No syscalls, no global state, so
+//! every function here can be unit-tested and fuzzed with hostile input.
+
+pub mod addr;
+pub mod num;

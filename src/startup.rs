@@ -1,0 +1,137 @@
+//! What the process looked like when it started: its environment, argv, and
+//! the absolute path of its executable.
+//!
+//! Captured once, from an ELF constructor (`.init_array`) that runs before
+//! `main` and before any thread (Go's runtime included) exists, so the library
+//! never reads the environment of a running, possibly multi-threaded process
+//! and never calls setenv/unsetenv (DESIGN §5). If the constructor did not run
+//! (an unusual loader), the first use captures it instead.
+//!
+//! The executable path is recorded now because later it may lie:
+//! `/proc/self/exe` names the old, deleted inode after the binary is replaced
+//! by rename, and a relative argv[0] breaks after `chdir`.
+
+use alloc::vec::Vec;
+
+use crate::sync::Lazy;
+use crate::sys::process::Pid;
+
+/// Bytes of a C string, without its NUL.
+pub type Bytes = Vec<u8>;
+
+/// The start-up snapshot.
+pub struct Startup {
+    /// `KEY=VALUE` entries of the initial environment, in order.
+    pub env: Vec<Bytes>,
+    /// The initial argv.
+    pub argv: Vec<Bytes>,
+    /// Absolute path of the executable (empty if it could not be found).
+    pub exe: Bytes,
+    /// Our pid at capture time (a fork-mode daemon re-captures nothing:
+    /// code that needs the current pid calls getpid()).
+    pub pid: Pid,
+}
+
+static STARTUP: Lazy<Startup> = Lazy::new();
+
+/// The snapshot (captured at load time, or now if that did not happen).
+pub fn get() -> &'static Startup {
+    STARTUP.get_or_init(|| capture(None))
+}
+
+impl Startup {
+    /// The value of `key` in the start-up environment.
+    pub fn var(&self, key: &[u8]) -> Option<&[u8]> {
+        self.env.iter().find_map(|e| {
+            let rest = e.strip_prefix(key)?;
+            rest.strip_prefix(b"=")
+        })
+    }
+}
+
+fn capture(argv: Option<(*const *const libc::c_char, usize)>) -> Startup {
+    extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    // SAFETY: at load time (or first use) environ is a valid NULL-terminated array.
+    let env = unsafe { copy_strings(environ, usize::MAX) };
+    let argv = match argv {
+        // SAFETY: glibc passes the real argv to .init_array functions.
+        Some((p, n)) if !p.is_null() => unsafe { copy_strings(p, n) },
+        _ => read_cmdline(),
+    };
+    let exe = find_exe(&argv);
+    Startup { env, argv, exe, pid: crate::sys::process::getpid() }
+}
+
+/// Copy a NULL-terminated array of C strings (at most `max`).
+///
+/// # Safety
+/// `p` is NULL or a valid NULL-terminated array of NUL-terminated strings.
+unsafe fn copy_strings(p: *const *const libc::c_char, max: usize) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    if p.is_null() {
+        return out;
+    }
+    let mut i = 0;
+    while i < max {
+        // SAFETY: within the array until its NULL terminator.
+        let s = unsafe { *p.add(i) };
+        if s.is_null() {
+            break;
+        }
+        // SAFETY: each entry is NUL-terminated.
+        out.push(unsafe { core::ffi::CStr::from_ptr(s) }.to_bytes().to_vec());
+        i += 1;
+    }
+    out
+}
+
+fn read_cmdline() -> Vec<Bytes> {
+    let mut buf = alloc::vec![0u8; 64 * 1024];
+    let n = crate::sys::fs::read_file(b"/proc/self/cmdline\0", &mut buf).unwrap_or(0);
+    buf.truncate(n);
+    buf.split(|&b| b == 0).filter(|s| !s.is_empty()).map(|s| s.to_vec()).collect()
+}
+
+fn find_exe(_argv: &[Bytes]) -> Bytes {
+    let mut buf = [0u8; 4096];
+    match crate::sys::fs::readlink(b"/proc/self/exe\0", &mut buf) {
+        Ok(n) => buf.get(..n).map(|s| s.to_vec()).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
+}
+
+// The constructor. glibc passes (argc, argv, envp) to .init_array functions;
+// other libcs pass nothing, so we only trust the arguments on glibc.
+#[cfg(target_env = "gnu")]
+extern "C" fn on_load(argc: libc::c_int, argv: *const *const libc::c_char, _envp: *const *const libc::c_char) {
+    let n = usize::try_from(argc).unwrap_or(0);
+    STARTUP.get_or_init(|| capture(Some((argv, n))));
+}
+
+#[cfg(not(target_env = "gnu"))]
+extern "C" fn on_load() {
+    STARTUP.get_or_init(|| capture(None));
+}
+
+#[cfg(target_env = "gnu")]
+type Ctor = extern "C" fn(libc::c_int, *const *const libc::c_char, *const *const libc::c_char);
+#[cfg(not(target_env = "gnu"))]
+type Ctor = extern "C" fn();
+
+#[used]
+#[link_section = ".init_array"]
+static ON_LOAD: Ctor = on_load;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn captured_at_load() {
+        let s = super::get();
+        assert!(s.exe.starts_with(b"/"), "exe {:?}", String::from_utf8_lossy(&s.exe));
+        assert!(!s.argv.is_empty());
+        let path = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(s.var(b"PATH").map(|v| v.to_vec()), Some(path.into_bytes()));
+    }
+}

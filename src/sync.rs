@@ -1,0 +1,185 @@
+//! The two synchronisation primitives the core needs, without std:
+//! a one-time initialiser and a mutex (pthread-based, so it sleeps rather than spins).
+//!
+//! Neither is ever touched between fork and exec.
+
+use core::cell::UnsafeCell;
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicU8, Ordering};
+
+const NEW: u8 = 0;
+const RUNNING: u8 = 1;
+const DONE: u8 = 2;
+
+/// Runs a closure once; concurrent callers wait until it has finished.
+pub struct Once(AtomicU8);
+
+impl Once {
+    /// A fresh, not yet run, initialiser.
+    pub const fn new() -> Once {
+        Once(AtomicU8::new(NEW))
+    }
+
+    /// Run `f` if nobody has yet; return once it has run (here or elsewhere).
+    pub fn call(&self, f: impl FnOnce()) {
+        if self.0.load(Ordering::Acquire) == DONE {
+            return;
+        }
+        if self.0.compare_exchange(NEW, RUNNING, Ordering::Acquire, Ordering::Acquire).is_ok() {
+            f();
+            self.0.store(DONE, Ordering::Release);
+            return;
+        }
+        while self.0.load(Ordering::Acquire) != DONE {
+            // SAFETY: sched_yield has no preconditions.
+            unsafe { libc::sched_yield() };
+        }
+    }
+
+    /// Whether `call` has completed.
+    pub fn is_done(&self) -> bool {
+        self.0.load(Ordering::Acquire) == DONE
+    }
+}
+
+impl Default for Once {
+    fn default() -> Self {
+        Once::new()
+    }
+}
+
+/// A value initialised lazily, once.
+pub struct Lazy<T> {
+    once: Once,
+    val: UnsafeCell<Option<T>>,
+}
+
+// SAFETY: the value is written once inside `Once` and only read afterwards.
+unsafe impl<T: Sync + Send> Sync for Lazy<T> {}
+
+impl<T> Lazy<T> {
+    /// An empty cell.
+    pub const fn new() -> Self {
+        Lazy { once: Once::new(), val: UnsafeCell::new(None) }
+    }
+
+    /// The value, computing it with `f` on first use.
+    pub fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
+        self.once.call(|| {
+            // SAFETY: only written here, once, before `once` completes.
+            unsafe { *self.val.get() = Some(f()) };
+        });
+        // SAFETY: `once` has completed, so the value is written and never again.
+        match unsafe { &*self.val.get() } {
+            Some(v) => v,
+            None => abort_unreachable(),
+        }
+    }
+
+    /// The value if it was initialised.
+    pub fn get(&self) -> Option<&T> {
+        if self.once.is_done() {
+            // SAFETY: completed once: written and immutable.
+            unsafe { (*self.val.get()).as_ref() }
+        } else {
+            None
+        }
+    }
+}
+
+impl<T> Default for Lazy<T> {
+    fn default() -> Self {
+        Lazy::new()
+    }
+}
+
+#[cold]
+fn abort_unreachable() -> ! {
+    // SAFETY: abort has no preconditions; this path is impossible by construction.
+    unsafe { libc::abort() }
+}
+
+/// A mutex over `T`, backed by a static `pthread_mutex_t`.
+pub struct Mutex<T> {
+    raw: UnsafeCell<libc::pthread_mutex_t>,
+    val: UnsafeCell<T>,
+}
+
+// SAFETY: access to `val` is serialised by the pthread mutex.
+unsafe impl<T: Send> Sync for Mutex<T> {}
+unsafe impl<T: Send> Send for Mutex<T> {}
+
+impl<T> Mutex<T> {
+    /// A new unlocked mutex.
+    pub const fn new(v: T) -> Self {
+        Mutex { raw: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER), val: UnsafeCell::new(v) }
+    }
+
+    /// Lock it. A static default pthread mutex cannot fail to lock except by
+    /// self-deadlock, which the core never does (no lock is held across a call out).
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        // SAFETY: raw is a valid initialised mutex that never moves (statics).
+        unsafe { libc::pthread_mutex_lock(self.raw.get()) };
+        MutexGuard { m: self }
+    }
+}
+
+/// Holds the lock; releases it on drop.
+pub struct MutexGuard<'a, T> {
+    m: &'a Mutex<T>,
+}
+
+impl<T> Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: we hold the lock.
+        unsafe { &*self.m.val.get() }
+    }
+}
+
+impl<T> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: we hold the lock.
+        unsafe { &mut *self.m.val.get() }
+    }
+}
+
+impl<T> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: locked by us in `lock`.
+        unsafe { libc::pthread_mutex_unlock(self.m.raw.get()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn mutex_serialises() {
+        let m = Arc::new(Mutex::new(0u64));
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..10000 {
+                        *m.lock() += 1;
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(*m.lock(), 40000);
+    }
+
+    #[test]
+    fn lazy_runs_once() {
+        static L: Lazy<u32> = Lazy::new();
+        assert!(L.get().is_none());
+        assert_eq!(*L.get_or_init(|| 7), 7);
+        assert_eq!(*L.get_or_init(|| 8), 7);
+    }
+}

@@ -1,0 +1,237 @@
+//! File descriptors: an owned fd that closes on drop, CLOEXEC helpers, and
+//! the fork-safe "dup into slots" used to lay out fds 3.. for a child.
+
+use super::{cvt, retry, Errno, SysResult};
+
+/// A raw fd number.
+pub type RawFd = libc::c_int;
+
+/// An fd owned by the holder: closed when dropped.
+#[derive(Debug)]
+pub struct Fd(RawFd);
+
+impl Fd {
+    /// Take ownership of `raw`.
+    ///
+    /// # Safety
+    /// `raw` must be an open fd that nothing else will close.
+    pub unsafe fn from_raw(raw: RawFd) -> Fd {
+        Fd(raw)
+    }
+
+    /// The fd number (still owned by `self`).
+    pub fn raw(&self) -> RawFd {
+        self.0
+    }
+
+    /// Give up ownership without closing.
+    pub fn into_raw(self) -> RawFd {
+        let r = self.0;
+        core::mem::forget(self);
+        r
+    }
+
+    /// A new CLOEXEC duplicate (owned).
+    pub fn try_clone(&self) -> SysResult<Fd> {
+        dup_cloexec(self.0)
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        close(self.0);
+    }
+}
+
+/// Close `fd`, ignoring errors (after close the fd is gone whatever it returns on Linux).
+/// Async-signal-safe.
+pub fn close(fd: RawFd) {
+    // SAFETY: closing an int has no memory-safety preconditions.
+    unsafe { libc::close(fd) };
+}
+
+/// Duplicate `fd` to the lowest free number, CLOEXEC, owned.
+pub fn dup_cloexec(fd: RawFd) -> SysResult<Fd> {
+    dup_cloexec_min(fd, 3)
+}
+
+/// Duplicate `fd` to the lowest free number >= `min`, CLOEXEC, owned.
+pub fn dup_cloexec_min(fd: RawFd, min: RawFd) -> SysResult<Fd> {
+    // SAFETY: fcntl on an int; result checked.
+    let r = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })?;
+    Ok(Fd(r))
+}
+
+/// Read the fd flags (`F_GETFD`); `Err(EBADF)` means not open. Async-signal-safe.
+pub fn get_fd_flags(fd: RawFd) -> SysResult<libc::c_int> {
+    // SAFETY: fcntl on an int.
+    cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })
+}
+
+/// Whether `fd` is open.
+pub fn is_open(fd: RawFd) -> bool {
+    get_fd_flags(fd).is_ok()
+}
+
+/// Set or clear `FD_CLOEXEC`. Async-signal-safe.
+pub fn set_cloexec(fd: RawFd, on: bool) -> SysResult<()> {
+    let flags = get_fd_flags(fd)?;
+    let new = if on { flags | libc::FD_CLOEXEC } else { flags & !libc::FD_CLOEXEC };
+    if new != flags {
+        // SAFETY: fcntl on an int.
+        cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, new) })?;
+    }
+    Ok(())
+}
+
+/// Whether `FD_CLOEXEC` is set.
+pub fn is_cloexec(fd: RawFd) -> SysResult<bool> {
+    Ok(get_fd_flags(fd)? & libc::FD_CLOEXEC != 0)
+}
+
+/// Read the status flags (`F_GETFL`).
+pub fn get_status_flags(fd: RawFd) -> SysResult<libc::c_int> {
+    // SAFETY: fcntl on an int.
+    cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })
+}
+
+/// Whether `O_NONBLOCK` is set. This is open-file-description state, shared with
+/// every process holding the same socket.
+pub fn is_nonblocking(fd: RawFd) -> SysResult<bool> {
+    Ok(get_status_flags(fd)? & libc::O_NONBLOCK != 0)
+}
+
+/// Set or clear `O_NONBLOCK` (shared state: only on sockets this process created
+/// or when the caller asked for it).
+pub fn set_nonblocking(fd: RawFd, on: bool) -> SysResult<()> {
+    let fl = get_status_flags(fd)?;
+    let new = if on { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK };
+    if new != fl {
+        // SAFETY: fcntl on an int.
+        cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, new) })?;
+    }
+    Ok(())
+}
+
+/// `dup2`, retrying EINTR/EBUSY. The new fd has CLOEXEC cleared. Async-signal-safe.
+pub fn dup2(src: RawFd, dst: RawFd) -> SysResult<()> {
+    retry(|| {
+        // SAFETY: dup2 on ints.
+        match cvt(unsafe { libc::dup2(src, dst) }) {
+            Err(Errno(libc::EBUSY)) => Err(Errno(libc::EINTR)),
+            r => r.map(|_| ()),
+        }
+    })
+}
+
+/// Place `srcs[i]` at fd `base + i` for every i, without ever clobbering a
+/// source that is still needed, and with CLOEXEC cleared on exactly those
+/// targets. `scratch` must be at least `srcs.len()` long (prepared before fork).
+///
+/// Two phases: first every source is duplicated above the target range
+/// (`>= base + n`), so no source is lost when a target is overwritten; then
+/// each copy is `dup2`ed into its slot. The phase-one copies are CLOEXEC and
+/// vanish at exec. Async-signal-safe: no allocation, no locks.
+pub fn dup_into_slots(srcs: &[RawFd], base: RawFd, scratch: &mut [RawFd]) -> SysResult<()> {
+    let n = srcs.len();
+    if scratch.len() < n {
+        return Err(Errno(libc::EINVAL));
+    }
+    let above = base.saturating_add(n as RawFd);
+    for (s, tmp) in srcs.iter().zip(scratch.iter_mut()) {
+        // SAFETY: fcntl on ints.
+        *tmp = cvt(unsafe { libc::fcntl(*s, libc::F_DUPFD_CLOEXEC, above) })?;
+    }
+    for (i, tmp) in scratch.iter().take(n).enumerate() {
+        dup2(*tmp, base + i as RawFd)?;
+    }
+    Ok(())
+}
+
+/// Write all of `buf` (retrying EINTR and short writes). Async-signal-safe.
+pub fn write_all(fd: RawFd, mut buf: &[u8]) -> SysResult<()> {
+    while !buf.is_empty() {
+        // SAFETY: buf is a valid slice.
+        let r = retry(|| super::cvt_size(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) }))?;
+        if r == 0 {
+            return Err(Errno(libc::EIO));
+        }
+        buf = buf.get(r..).unwrap_or(&[]);
+    }
+    Ok(())
+}
+
+/// One `read` (retrying EINTR).
+pub fn read(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+    // SAFETY: buf is a valid mutable slice.
+    retry(|| super::cvt_size(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) }))
+}
+
+/// A CLOEXEC pipe: (read end, write end).
+pub fn pipe() -> SysResult<(Fd, Fd)> {
+    let mut p = [0 as RawFd; 2];
+    // SAFETY: p has room for two fds.
+    cvt(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    Ok((Fd(p[0]), Fd(p[1])))
+}
+
+/// `fstat`.
+pub fn fstat(fd: RawFd) -> SysResult<libc::stat> {
+    // SAFETY: zeroed stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: st is a valid out-pointer.
+    cvt(unsafe { libc::fstat(fd, &mut st) })?;
+    Ok(st)
+}
+
+/// Open fds of this process, by scanning `/proc/self/fd` into `out`; returns how many
+/// were found (may exceed `out.len()`, in which case the rest are not stored).
+pub fn list_open(out: &mut [RawFd]) -> SysResult<usize> {
+    super::fs::list_dir_numbers(b"/proc/self/fd\0", out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inode(fd: RawFd) -> u64 {
+        fstat(fd).unwrap().st_ino
+    }
+
+    #[test]
+    fn dup_into_slots_handles_overlap() {
+        // Make pipes so we have distinct inodes, then ask to permute them into a
+        // range that overlaps the sources.
+        // High numbers, so the slots cannot collide with fds of tests running
+        // in parallel threads of this process.
+        let (p, q) = pipe().unwrap();
+        let (r, t) = pipe().unwrap();
+        let a = dup_cloexec_min(p.raw(), 700).unwrap();
+        let b = dup_cloexec_min(q.raw(), 700).unwrap();
+        let c = dup_cloexec_min(r.raw(), 700).unwrap();
+        let d = dup_cloexec_min(t.raw(), 700).unwrap();
+        let srcs = [d.raw(), c.raw(), b.raw(), a.raw()];
+        let want: Vec<u64> = srcs.iter().map(|&f| inode(f)).collect();
+        let base = a.raw().min(b.raw()).min(c.raw()).min(d.raw());
+        let mut scratch = [0; 4];
+        dup_into_slots(&srcs, base, &mut scratch).unwrap();
+        for (i, w) in want.iter().enumerate() {
+            let fd = base + i as RawFd;
+            assert_eq!(inode(fd), *w, "slot {}", i);
+            assert!(!is_cloexec(fd).unwrap());
+        }
+        for s in scratch {
+            assert!(is_cloexec(s).unwrap());
+            close(s);
+        }
+        // a..d now own the permuted fds; dropping them closes the slots.
+    }
+
+    #[test]
+    fn dup_cloexec_is_cloexec() {
+        let (a, _b) = pipe().unwrap();
+        let d = a.try_clone().unwrap();
+        assert!(is_cloexec(d.raw()).unwrap());
+        assert_ne!(d.raw(), a.raw());
+    }
+}

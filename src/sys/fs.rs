@@ -1,0 +1,183 @@
+//! Files and directories: open, flock, small reads and writes, readlink.
+
+use super::fd::{Fd, RawFd};
+use super::{cvt, cvt_size, retry, Errno, SysResult};
+
+/// `open(path, flags | O_CLOEXEC, mode)`; `path` must end in NUL.
+pub fn open(path: &[u8], flags: libc::c_int, mode: libc::mode_t) -> SysResult<Fd> {
+    if path.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: path is NUL-terminated.
+    let r = retry(|| cvt(unsafe { libc::open(path.as_ptr().cast(), flags | libc::O_CLOEXEC, mode as libc::c_uint) }))?;
+    // SAFETY: fresh fd from open.
+    Ok(unsafe { Fd::from_raw(r) })
+}
+
+/// `flock(fd, op)`.
+pub fn flock(fd: RawFd, op: libc::c_int) -> SysResult<()> {
+    // SAFETY: flock on an int.
+    retry(|| cvt(unsafe { libc::flock(fd, op) })).map(|_| ())
+}
+
+/// `ftruncate`.
+pub fn ftruncate(fd: RawFd, len: i64) -> SysResult<()> {
+    // SAFETY: ftruncate on an int.
+    cvt(unsafe { libc::ftruncate(fd, len) }).map(|_| ())
+}
+
+/// `pwrite` all of `buf` at `off`. Async-signal-safe.
+pub fn pwrite_all(fd: RawFd, mut buf: &[u8], mut off: i64) -> SysResult<()> {
+    while !buf.is_empty() {
+        // SAFETY: valid slice.
+        let n = retry(|| cvt_size(unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), off) }))?;
+        if n == 0 {
+            return Err(Errno(libc::EIO));
+        }
+        buf = buf.get(n..).unwrap_or(&[]);
+        off += n as i64;
+    }
+    Ok(())
+}
+
+/// `pread` into `buf` at `off` until full or EOF; returns bytes read.
+pub fn pread_full(fd: RawFd, buf: &mut [u8], off: i64) -> SysResult<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        let rest = buf.get_mut(got..).unwrap_or(&mut []);
+        // SAFETY: valid slice.
+        let n = retry(|| cvt_size(unsafe { libc::pread(fd, rest.as_mut_ptr().cast(), rest.len(), off + got as i64) }))?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    Ok(got)
+}
+
+/// Read a whole small file into `buf`; returns bytes read (stops when `buf` is full).
+pub fn read_file(path: &[u8], buf: &mut [u8]) -> SysResult<usize> {
+    let f = open(path, libc::O_RDONLY, 0)?;
+    let mut got = 0;
+    while got < buf.len() {
+        let n = super::fd::read(f.raw(), buf.get_mut(got..).unwrap_or(&mut []))?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    Ok(got)
+}
+
+/// `readlink` into `buf`; returns the length (not NUL-terminated). ENAMETOOLONG if it fills `buf`.
+pub fn readlink(path: &[u8], buf: &mut [u8]) -> SysResult<usize> {
+    if path.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: path NUL-terminated, buf valid.
+    let n = cvt_size(unsafe { libc::readlink(path.as_ptr().cast(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    if n >= buf.len() {
+        return Err(Errno(libc::ENAMETOOLONG));
+    }
+    Ok(n)
+}
+
+/// `lstat`; `path` ends in NUL.
+pub fn lstat(path: &[u8]) -> SysResult<libc::stat> {
+    if path.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: zeroed stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: path NUL-terminated, st valid.
+    cvt(unsafe { libc::lstat(path.as_ptr().cast(), &mut st) })?;
+    Ok(st)
+}
+
+/// `unlink`; `path` ends in NUL.
+pub fn unlink(path: &[u8]) -> SysResult<()> {
+    if path.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: NUL-terminated.
+    cvt(unsafe { libc::unlink(path.as_ptr().cast()) }).map(|_| ())
+}
+
+/// `chdir`; `path` ends in NUL. Async-signal-safe.
+pub fn chdir(path: &[u8]) -> SysResult<()> {
+    if path.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: NUL-terminated.
+    cvt(unsafe { libc::chdir(path.as_ptr().cast()) }).map(|_| ())
+}
+
+/// `umask`; returns the old mask. Async-signal-safe.
+pub fn umask(mask: libc::mode_t) -> libc::mode_t {
+    // SAFETY: no preconditions.
+    unsafe { libc::umask(mask) }
+}
+
+/// `chmod`; `path` ends in NUL.
+pub fn chmod(path: &[u8], mode: libc::mode_t) -> SysResult<()> {
+    if path.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: NUL-terminated.
+    cvt(unsafe { libc::chmod(path.as_ptr().cast(), mode) }).map(|_| ())
+}
+
+/// `rename`; both paths end in NUL.
+pub fn rename(from: &[u8], to: &[u8]) -> SysResult<()> {
+    if from.last() != Some(&0) || to.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: NUL-terminated.
+    cvt(unsafe { libc::rename(from.as_ptr().cast(), to.as_ptr().cast()) }).map(|_| ())
+}
+
+/// The entries of a directory whose names are decimal numbers (e.g. `/proc/self/fd`),
+/// written to `out`; returns how many were found (may exceed `out.len()`).
+/// The directory's own fd is excluded.
+pub fn list_dir_numbers(dir: &[u8], out: &mut [RawFd]) -> SysResult<usize> {
+    let d = open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+    let mut buf = [0u64; 512];
+    let mut count = 0;
+    loop {
+        // SAFETY: buf is a valid buffer for getdents64.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, d.raw(), buf.as_mut_ptr(), core::mem::size_of_val(&buf)) };
+        if n < 0 {
+            return Err(Errno::last());
+        }
+        if n == 0 {
+            break;
+        }
+        let bytes = buf.as_ptr() as *const u8;
+        let mut off = 0usize;
+        while off < n as usize {
+            // SAFETY: the kernel wrote n bytes of linux_dirent64 records into buf:
+            // d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name[].
+            let (reclen, name) = unsafe {
+                let rec = bytes.add(off);
+                let reclen = core::ptr::read_unaligned(rec.add(16) as *const u16) as usize;
+                let name = core::ffi::CStr::from_ptr(rec.add(19) as *const libc::c_char).to_bytes();
+                (reclen, name)
+            };
+            if reclen == 0 {
+                break;
+            }
+            off += reclen;
+            if let Some(v) = crate::proto::num::parse_u32(name) {
+                let v = v as RawFd;
+                if v == d.raw() {
+                    continue;
+                }
+                if let Some(slot) = out.get_mut(count) {
+                    *slot = v;
+                }
+                count += 1;
+            }
+        }
+    }
+    Ok(count)
+}

@@ -1,0 +1,185 @@
+//! The only place libc is called: one small function per syscall, returning
+//! `Result<T, Errno>`, allocating nothing. Everything here that is marked
+//! "async-signal-safe" may be used between fork and exec.
+
+use core::fmt;
+
+pub mod fd;
+pub mod fs;
+pub mod poll;
+pub mod process;
+pub mod signal;
+pub mod socket;
+pub mod time;
+
+/// An errno value (positive).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+/// Result of a raw syscall wrapper.
+pub type SysResult<T> = core::result::Result<T, Errno>;
+
+impl Errno {
+    /// The calling thread's current errno. Async-signal-safe.
+    pub fn last() -> Errno {
+        // SAFETY: __errno_location returns a valid pointer to this thread's errno.
+        Errno(unsafe { *libc::__errno_location() })
+    }
+
+    /// The symbolic name, e.g. `"EINVAL"`.
+    pub fn name(self) -> &'static str {
+        errno_name(self.0)
+    }
+
+    /// A short English description (no locale, no allocation).
+    pub fn describe(self) -> &'static str {
+        let s = errno_text_nul(self.0);
+        let s = s.strip_suffix('\0').unwrap_or(s);
+        match s.rfind(" (") {
+            Some(i) => s.get(..i).unwrap_or(s),
+            None => s,
+        }
+    }
+
+    /// `"description (ENAME)"` with a trailing NUL, for `gracefd_strerror`.
+    pub fn describe_nul(self) -> &'static str {
+        errno_text_nul(self.0)
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.describe(), self.name())
+    }
+}
+
+impl fmt::Debug for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Turn a `-1 means errno` return into a Result.
+#[inline]
+pub fn cvt(r: libc::c_int) -> SysResult<libc::c_int> {
+    if r == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(r)
+    }
+}
+
+/// [`cvt`] for `ssize_t` returns.
+#[inline]
+pub fn cvt_size(r: libc::ssize_t) -> SysResult<usize> {
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// Retry a syscall interrupted by a signal.
+#[inline]
+pub fn retry<T>(mut f: impl FnMut() -> SysResult<T>) -> SysResult<T> {
+    loop {
+        match f() {
+            Err(Errno(libc::EINTR)) => continue,
+            r => return r,
+        }
+    }
+}
+
+macro_rules! errno_table {
+    ($($name:ident => $text:expr,)*) => {
+        fn errno_name(e: i32) -> &'static str {
+            $(if e == libc::$name { return stringify!($name); })*
+            "E?"
+        }
+        fn errno_text_nul(e: i32) -> &'static str {
+            $(if e == libc::$name { return concat!($text, " (", stringify!($name), ")\0"); })*
+            "unknown error\0"
+        }
+    };
+}
+
+errno_table! {
+    EPERM => "operation not permitted",
+    ENOENT => "no such file or directory",
+    ESRCH => "no such process",
+    EINTR => "interrupted system call",
+    EIO => "input/output error",
+    ENXIO => "no such device or address",
+    E2BIG => "argument list too long",
+    ENOEXEC => "exec format error",
+    EBADF => "bad file descriptor",
+    ECHILD => "no child processes",
+    EAGAIN => "resource temporarily unavailable",
+    ENOMEM => "out of memory",
+    EACCES => "permission denied",
+    EFAULT => "bad address",
+    EBUSY => "device or resource busy",
+    EEXIST => "file exists",
+    ENODEV => "no such device",
+    ENOTDIR => "not a directory",
+    EISDIR => "is a directory",
+    EINVAL => "invalid argument",
+    ENFILE => "too many open files in system",
+    EMFILE => "too many open files",
+    ENOTTY => "inappropriate ioctl for device",
+    ETXTBSY => "text file busy",
+    EFBIG => "file too large",
+    ENOSPC => "no space left on device",
+    EROFS => "read-only file system",
+    EPIPE => "broken pipe",
+    ERANGE => "result out of range",
+    EDEADLK => "resource deadlock avoided",
+    ENAMETOOLONG => "file name too long",
+    ENOSYS => "function not implemented",
+    ENOTEMPTY => "directory not empty",
+    ELOOP => "too many levels of symbolic links",
+    ENODATA => "no data available",
+    ETIME => "timer expired",
+    EPROTO => "protocol error",
+    EBADMSG => "bad message",
+    EOVERFLOW => "value too large for defined data type",
+    EILSEQ => "invalid or incomplete multibyte or wide character",
+    ENOTSOCK => "socket operation on non-socket",
+    EDESTADDRREQ => "destination address required",
+    EMSGSIZE => "message too long",
+    EPROTOTYPE => "protocol wrong type for socket",
+    ENOPROTOOPT => "protocol not available",
+    EPROTONOSUPPORT => "protocol not supported",
+    ESOCKTNOSUPPORT => "socket type not supported",
+    EOPNOTSUPP => "operation not supported",
+    EAFNOSUPPORT => "address family not supported by protocol",
+    EADDRINUSE => "address already in use",
+    EADDRNOTAVAIL => "cannot assign requested address",
+    ENETDOWN => "network is down",
+    ENETUNREACH => "network is unreachable",
+    ECONNABORTED => "software caused connection abort",
+    ECONNRESET => "connection reset by peer",
+    ENOBUFS => "no buffer space available",
+    EISCONN => "transport endpoint is already connected",
+    ENOTCONN => "transport endpoint is not connected",
+    ETIMEDOUT => "connection timed out",
+    ECONNREFUSED => "connection refused",
+    EHOSTUNREACH => "no route to host",
+    EALREADY => "operation already in progress",
+    EINPROGRESS => "operation now in progress",
+    ECANCELED => "operation canceled",
+    EOWNERDEAD => "owner died",
+    ENOTRECOVERABLE => "state not recoverable",
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_texts() {
+        assert_eq!(Errno(libc::EINVAL).name(), "EINVAL");
+        assert_eq!(Errno(libc::EBADMSG).describe(), "bad message");
+        assert_eq!(Errno(99999).name(), "E?");
+    }
+}

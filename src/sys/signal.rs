@@ -1,0 +1,86 @@
+//! Signal masks and dispositions.
+
+use super::{cvt, SysResult};
+
+/// Highest signal number to reset (glibc's `_NSIG - 1` on Linux).
+const NSIG: i32 = 65;
+
+/// Unblock every signal in the calling thread. Async-signal-safe.
+pub fn unblock_all() -> SysResult<()> {
+    // SAFETY: sigset ops on a local set.
+    unsafe {
+        let mut set: libc::sigset_t = core::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        let r = libc::pthread_sigmask(libc::SIG_SETMASK, &set, core::ptr::null_mut());
+        if r != 0 {
+            return Err(super::Errno(r));
+        }
+    }
+    Ok(())
+}
+
+/// Reset every catchable signal to its default action. Async-signal-safe
+/// (sigaction is). Exec would reset handled signals anyway, but not ignored
+/// ones (SIG_IGN survives exec), so this runs before exec too.
+pub fn reset_all_dispositions() {
+    for sig in 1..NSIG {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: a zeroed sigaction with SIG_DFL is valid; errors (invalid
+        // signal numbers in the RT range) are ignored on purpose.
+        unsafe {
+            let mut sa: libc::sigaction = core::mem::zeroed();
+            sa.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &sa, core::ptr::null_mut());
+        }
+    }
+}
+
+/// Block `sigs` in the calling thread, returning the previous mask.
+pub fn block(sigs: &[i32]) -> SysResult<libc::sigset_t> {
+    // SAFETY: sigset ops on locals.
+    unsafe {
+        let mut set: libc::sigset_t = core::mem::zeroed();
+        let mut old: libc::sigset_t = core::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in sigs {
+            libc::sigaddset(&mut set, s);
+        }
+        let r = libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        if r != 0 {
+            return Err(super::Errno(r));
+        }
+        Ok(old)
+    }
+}
+
+/// Restore a mask saved by [`block`].
+pub fn set_mask(mask: &libc::sigset_t) -> SysResult<()> {
+    // SAFETY: mask is a valid sigset.
+    let r = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, mask, core::ptr::null_mut()) };
+    if r != 0 {
+        return Err(super::Errno(r));
+    }
+    Ok(())
+}
+
+/// Install `handler` for `sig` with `SA_RESTART`, returning the previous action.
+pub fn install(sig: i32, handler: extern "C" fn(libc::c_int)) -> SysResult<libc::sigaction> {
+    // SAFETY: zeroed sigaction structs are valid; pointers to locals.
+    unsafe {
+        let mut sa: libc::sigaction = core::mem::zeroed();
+        let mut old: libc::sigaction = core::mem::zeroed();
+        sa.sa_sigaction = handler as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        cvt(libc::sigaction(sig, &sa, &mut old))?;
+        Ok(old)
+    }
+}
+
+/// Restore an action returned by [`install`].
+pub fn restore(sig: i32, old: &libc::sigaction) -> SysResult<()> {
+    // SAFETY: old came from sigaction.
+    cvt(unsafe { libc::sigaction(sig, old, core::ptr::null_mut()) }).map(|_| ())
+}

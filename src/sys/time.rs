@@ -1,0 +1,54 @@
+//! The monotonic clock and deadlines.
+
+/// Nanoseconds on `CLOCK_MONOTONIC`. Async-signal-safe.
+pub fn monotonic_ns() -> u64 {
+    // SAFETY: zeroed timespec is a valid out-buffer.
+    let mut ts: libc::timespec = unsafe { core::mem::zeroed() };
+    // SAFETY: valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+}
+
+/// Microseconds on `CLOCK_MONOTONIC` (sd_notify's `MONOTONIC_USEC`).
+pub fn monotonic_us() -> u64 {
+    monotonic_ns() / 1000
+}
+
+/// A point in monotonic time after which waiting stops.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline(Option<u64>);
+
+impl Deadline {
+    /// `ms` milliseconds from now; negative means never.
+    pub fn after_ms(ms: i64) -> Deadline {
+        if ms < 0 {
+            Deadline(None)
+        } else {
+            Deadline(Some(monotonic_ns().saturating_add((ms as u64).saturating_mul(1_000_000))))
+        }
+    }
+
+    /// Milliseconds left for `poll`: -1 = infinite, 0 = expired (rounded up, so a
+    /// poll never wakes just before the deadline and spins).
+    pub fn poll_ms(&self) -> i32 {
+        match self.0 {
+            None => -1,
+            Some(end) => {
+                let now = monotonic_ns();
+                if now >= end {
+                    0
+                } else {
+                    ((end - now).div_ceil(1_000_000)).min(i32::MAX as u64) as i32
+                }
+            }
+        }
+    }
+
+    /// Whether the deadline has passed.
+    pub fn expired(&self) -> bool {
+        match self.0 {
+            None => false,
+            Some(end) => monotonic_ns() >= end,
+        }
+    }
+}

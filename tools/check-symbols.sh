@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Prove the archive exports only gracefd_* (plus compiler-rt's __* builtins,
+# which every Rust staticlib carries) and contains no std code.
+set -euo pipefail
+lib=${1:?usage: check-symbols.sh libgracefd.a}
+syms=$(nm -g --defined-only "$lib" 2>/dev/null | awk 'NF==3 && $2 ~ /^[TDBRVWiu]$/ {print $3}' | sort -u)
+ours=$(grep -c '^gracefd_' <<<"$syms" || true)
+stray=$(grep -v -E '^(gracefd_[a-z0-9_]+|__[A-Za-z0-9_]+)$' <<<"$syms" || true)
+if [ -n "$stray" ]; then
+  echo "check-symbols: exported symbols outside gracefd_* and the compiler runtime:"; echo "$stray"; exit 1
+fi
+if [ "$ours" -lt 5 ]; then echo "check-symbols: only $ours gracefd_* symbols found"; exit 1; fi
+if nm -C "$lib" 2>/dev/null | grep -q 'std::'; then
+  echo "check-symbols: the archive contains std:: symbols"; exit 1
+fi
+builtins=$(grep -c '^__' <<<"$syms" || true)
+echo "check-symbols: $ours gracefd_* symbols, $builtins compiler-rt builtins, no std:: symbols"
