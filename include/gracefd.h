@@ -49,6 +49,21 @@
 // Log level: debugging detail (`LOG_DEBUG`).
 #define GRACEFD_LOG_DEBUG 7
 
+// No event is pending (gracefd_event_next()).
+#define GRACEFD_EVENT_NONE 0
+
+// An upgrade was requested: SIGHUP or SIGUSR2 arrived.
+#define GRACEFD_EVENT_UPGRADE 1
+
+// Shutdown was requested: SIGTERM or SIGINT arrived.
+#define GRACEFD_EVENT_SHUTDOWN 2
+
+// Another process took this one's sockets over (hand-off): stop accepting and drain.
+#define GRACEFD_EVENT_DRAIN 3
+
+// Options for gracefd_upgrade() (opaque; create with gracefd_upgrade_opts_new()).
+typedef struct gracefd_upgrade_opts gracefd_upgrade_opts;
+
 // A log callback: receives `user` as registered, a syslog level (0–7) and a
 // one-line NUL-terminated message that is only valid during the call. It is
 // called on whichever thread produced the event and must not block for long.
@@ -97,6 +112,182 @@ const char *gracefd_last_error(void);
 //
 // Thread-safe; the hook is process-wide. Never called between fork and exec.
 int gracefd_set_log_hook(gracefd_log_fn callback, void *user, int max_level);
+
+// Tell everyone who waits that this process is ready to serve: the process
+// that started it (a daemonize launcher, the old generation of an upgrade, or
+// the gracefd superdaemon, through `GRACEFD_READY_FD`) and systemd
+// (`READY=1`, with `MAINPID=` when this process is a new generation) when
+// `NOTIFY_SOCKET` is set. Call it once the listeners are open and the
+// program can answer requests. Further calls only repeat the systemd part.
+//
+// Returns 1 if a starter was waiting and was told, 0 if nobody waits (a plain
+// start: not an error). If the starter has died meanwhile (it was killed in
+// the middle of an upgrade), that is not an error either: 1 is returned and
+// this process goes on; it is never killed by SIGPIPE.
+// Errors: a negative errno if sending failed for another reason.
+//
+// Env (read once at start-up): `GRACEFD_READY_FD`, honoured only when
+// `LISTEN_PID` is this process. Thread-safe.
+int gracefd_ready(void);
+
+// Tell whoever started this process that it could not start, so that the
+// starter reports `message` and fails with `status`: a daemonize launcher
+// prints the message on its stderr and exits with `status`; an upgrading old
+// generation logs it, returns it in its last-error text and keeps serving.
+// This call does not exit: the program should exit afterwards.
+//
+// `status` must be 1–255; `message` is one line (cut to 200 bytes).
+// Returns 1 if a starter was told, 0 if nobody waits.
+// Errors: `-EINVAL` for a status outside 1–255, a NULL message, or a message
+// containing a newline; another negative errno if sending failed.
+//
+// # Safety
+// `message` must be NULL or a NUL-terminated string.
+int gracefd_fail(int status, const char *message);
+
+// This process's generation: 1 for a first start, and one more for each
+// upgrade (`GRACEFD_GENERATION`). Never fails. Thread-safe.
+int gracefd_generation(void);
+
+// 1 if this process was started by an older generation of itself through
+// gracefd_upgrade(), else 0. Never fails. Thread-safe.
+int gracefd_is_upgrade(void);
+
+// Install signal handlers that turn signals into events for a poll/epoll
+// loop: SIGHUP and SIGUSR2 → `GRACEFD_EVENT_UPGRADE`, SIGTERM and SIGINT →
+// `GRACEFD_EVENT_SHUTDOWN`. Returns an fd (CLOEXEC, owned by the caller: close
+// it when done) that becomes readable while events are pending; take them
+// with gracefd_event_next(). Calling it again returns another fd for the
+// same events.
+//
+// Coexistence: the handlers replace the program's own for those four
+// signals, and then call the previous handler if it was a plain function
+// (`sa_handler`); `SA_SIGINFO` handlers are not chained. Handlers are
+// installed with `SA_RESTART`. gracefd_signals_uninstall() puts the previous
+// ones back.
+//
+// Errors: `-EMFILE`/`-ENFILE` if no fd is available for the event pipe.
+// Thread-safe (the signal dispositions are process-wide).
+int gracefd_signals_install(void);
+
+// Restore the signal handlers that gracefd_signals_install() replaced.
+// Returns 0 (also when nothing was installed). Thread-safe.
+int gracefd_signals_uninstall(void);
+
+// An fd (CLOEXEC, owned by the caller) that becomes readable when the library
+// posts an event, without installing any signal handler (for example
+// `GRACEFD_EVENT_DRAIN` after a hand-off). Same events as
+// gracefd_signals_install(). Errors: `-EMFILE`/`-ENFILE`. Thread-safe.
+int gracefd_event_fd(void);
+
+// Take the next pending event: `GRACEFD_EVENT_UPGRADE`,
+// `GRACEFD_EVENT_SHUTDOWN`, `GRACEFD_EVENT_DRAIN`, or `GRACEFD_EVENT_NONE`
+// when none is pending (it never blocks). Errors: a negative errno if the
+// event pipe cannot be read. Thread-safe.
+int gracefd_event_next(void);
+
+// New upgrade options with the defaults: the executable path recorded at
+// start-up (so a binary replaced by rename is the one that runs, and a
+// relative argv[0] still works after chdir), this process's own argv, no
+// extra environment, a 60 s readiness timeout, SIGTERM for a new generation
+// that fails readiness (SIGKILL 2 s later if it is still there).
+// Returns NULL only if memory is exhausted. Free with gracefd_upgrade_opts_free().
+gracefd_upgrade_opts *gracefd_upgrade_opts_new(void);
+
+// Free options; NULL is a no-op.
+//
+// # Safety
+// `opts` must be NULL or a live handle from gracefd_upgrade_opts_new().
+void gracefd_upgrade_opts_free(gracefd_upgrade_opts *opts);
+
+// Run `path` instead of the recorded executable. Errors: `-EINVAL` if
+// `opts` or `path` is NULL or `path` is empty or not absolute.
+//
+// # Safety
+// `opts` is a live handle; `path` NULL or a NUL-terminated string.
+int gracefd_upgrade_opts_set_exe(gracefd_upgrade_opts *opts, const char *path);
+
+// Run the new generation with this argv (`argv[0]` included; `argc` ≥ 1)
+// instead of this process's own. Errors: `-EINVAL` if `opts` or `argv` (or
+// one of its first `argc` entries) is NULL, or `argc` is 0.
+//
+// # Safety
+// `opts` is a live handle; `argv` holds `argc` NUL-terminated strings.
+int gracefd_upgrade_opts_set_argv(gracefd_upgrade_opts *opts, const char *const *argv, size_t argc);
+
+// Add `KEY=VALUE` to the new generation's environment (it overrides an
+// inherited variable of the same name). The environment is otherwise this
+// process's start-up environment, without the fd-passing protocol variables
+// (`LISTEN_*`, `SERVER_STARTER_*`, `GRACEFD_*`, `WATCHDOG_PID`), which gracefd
+// sets itself. Errors: `-EINVAL` for NULL, no '=', an empty key, or one of
+// the protocol variables.
+//
+// # Safety
+// `opts` is a live handle; `key_value` NULL or a NUL-terminated string.
+int gracefd_upgrade_opts_add_env(gracefd_upgrade_opts *opts, const char *key_value);
+
+// How long the new generation has to call gracefd_ready(), in milliseconds
+// (negative: forever; default 60000). Errors: `-EINVAL` if `opts` is NULL.
+//
+// # Safety
+// `opts` is a live handle.
+int gracefd_upgrade_opts_set_timeout_ms(gracefd_upgrade_opts *opts, int64_t timeout_ms);
+
+// The signal sent to a new generation that failed readiness or timed out
+// (default SIGTERM; SIGKILL follows 2 s later if it has not exited).
+// Errors: `-EINVAL` if `opts` is NULL or `sig` is not 1–64.
+//
+// # Safety
+// `opts` is a live handle.
+int gracefd_upgrade_opts_set_kill_signal(gracefd_upgrade_opts *opts, int sig);
+
+// Upgrade to a new generation: start the executable with every registered
+// fd (listeners and anything added with gracefd_add_fd()) at fds 3, 4, … in
+// systemd's format (`LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES`), plus
+// `GRACEFD_READY_FD`, `GRACEFD_GENERATION`, `GRACEFD_PARENT_PID` and, when
+// this process holds a pid file, `GRACEFD_PIDFILE_FD`; then wait until it
+// calls gracefd_ready(). On success `*child_pid_out` is its pid, the pid file
+// (if any) names it, and the caller should stop accepting, drain and exit.
+// `opts` may be NULL for the defaults.
+//
+// If the new generation cannot be executed, exits, crashes, calls
+// gracefd_fail(), closes its readiness channel or stays silent past the
+// timeout, it is killed and reaped, nothing of this process is touched (no
+// listener was closed), and the call fails with the reason in
+// gracefd_last_error():
+// `-EALREADY` another upgrade is in flight; `-ENOEXEC` exec failed (the
+// message has its errno); `-ECHILD` it exited or was killed first (the
+// message has the status or signal); `-ECANCELED` it called gracefd_fail()
+// (the message has its message); `-EPROTO` it closed the channel without
+// reporting; `-ETIMEDOUT` it was not ready in time; `-ENOENT` no executable
+// path is known; `-EINVAL` bad options or `child_pid_out` NULL; others from
+// fork, socketpair or dup (e.g. `-EMFILE`).
+//
+// Thread-safe; one upgrade at a time per process. Blocks up to the timeout.
+//
+// # Safety
+// `opts` is NULL or a live handle; `child_pid_out` is writable.
+int gracefd_upgrade(const gracefd_upgrade_opts *opts, pid_t *child_pid_out);
+
+// The non-blocking form, for event loops: start the new generation and
+// return an fd to poll for `POLLIN` (owned by the library: do not close it).
+// When it is readable — or periodically, so the timeout is noticed — call
+// gracefd_upgrade_finish(). Errors: as gracefd_upgrade() for starting
+// (`-EALREADY`, `-ENOENT`, `-EINVAL`, fork/socket errors).
+//
+// # Safety
+// `opts` is NULL or a live handle.
+int gracefd_upgrade_start(const gracefd_upgrade_opts *opts);
+
+// Finish an upgrade begun with gracefd_upgrade_start() without blocking:
+// returns 0 with `*child_pid_out` set when the new generation is ready;
+// `-EAGAIN` if it has not reported yet (poll again); otherwise the errors of
+// gracefd_upgrade() (the new generation has then been killed and reaped);
+// `-ENOENT` if no upgrade is in flight; `-EINVAL` if `child_pid_out` is NULL.
+//
+// # Safety
+// `child_pid_out` is writable.
+int gracefd_upgrade_finish(pid_t *child_pid_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -31,12 +31,18 @@
 extern crate alloc;
 
 pub mod error;
+pub mod events;
+pub mod lineage;
 pub mod log;
 pub mod proto;
+pub mod ready;
+pub mod registry;
 pub mod sync;
 pub mod sys;
+pub mod upgrade;
 pub mod version;
 
+pub mod spawn;
 pub mod startup;
 
 #[cfg(feature = "ffi")]

@@ -108,11 +108,19 @@ fn find_exe(_argv: &[Bytes]) -> Bytes {
 extern "C" fn on_load(argc: libc::c_int, argv: *const *const libc::c_char, _envp: *const *const libc::c_char) {
     let n = usize::try_from(argc).unwrap_or(0);
     STARTUP.get_or_init(|| capture(Some((argv, n))));
+    after_capture();
 }
 
 #[cfg(not(target_env = "gnu"))]
 extern "C" fn on_load() {
     STARTUP.get_or_init(|| capture(None));
+    after_capture();
+}
+
+/// Once the snapshot exists: adopt (validate, CLOEXEC) the fds our starter
+/// announced, before main runs and before any thread could spawn a child.
+fn after_capture() {
+    crate::lineage::init();
 }
 
 #[cfg(target_env = "gnu")]

@@ -8,3 +8,5 @@
 mod boundary;
 
 pub mod basics;
+pub mod lifecycle;
+pub mod upgrade;

@@ -3,3 +3,4 @@
 
 pub mod addr;
 pub mod num;
+pub mod ready;

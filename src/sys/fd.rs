@@ -148,6 +148,23 @@ pub fn dup_into_slots(srcs: &[RawFd], base: RawFd, scratch: &mut [RawFd]) -> Sys
     Ok(())
 }
 
+/// Close every fd >= `first` (in a child about to exec, so nothing but the
+/// planned fds reaches the new program). `close_range(2)`, falling back to a
+/// loop up to the fd limit on kernels without it. Async-signal-safe.
+pub fn close_from(first: RawFd) {
+    // SAFETY: close_range on ints; failure is handled by the fallback.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, 0 as libc::c_uint) };
+    if r == 0 {
+        return;
+    }
+    let max = super::process::getrlimit(libc::RLIMIT_NOFILE).map(|l| l.rlim_cur).unwrap_or(1024).min(1 << 20);
+    let mut f = first;
+    while (f as u64) < max {
+        close(f);
+        f += 1;
+    }
+}
+
 /// Write all of `buf` (retrying EINTR and short writes). Async-signal-safe.
 pub fn write_all(fd: RawFd, mut buf: &[u8]) -> SysResult<()> {
     while !buf.is_empty() {

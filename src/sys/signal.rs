@@ -55,6 +55,22 @@ pub fn block(sigs: &[i32]) -> SysResult<libc::sigset_t> {
     }
 }
 
+/// Block every signal in the calling thread (around fork, so no handler runs
+/// in the child before its dispositions are reset), returning the previous mask.
+pub fn block_all() -> SysResult<libc::sigset_t> {
+    // SAFETY: sigset ops on locals.
+    unsafe {
+        let mut set: libc::sigset_t = core::mem::zeroed();
+        let mut old: libc::sigset_t = core::mem::zeroed();
+        libc::sigfillset(&mut set);
+        let r = libc::pthread_sigmask(libc::SIG_SETMASK, &set, &mut old);
+        if r != 0 {
+            return Err(super::Errno(r));
+        }
+        Ok(old)
+    }
+}
+
 /// Restore a mask saved by [`block`].
 pub fn set_mask(mask: &libc::sigset_t) -> SysResult<()> {
     // SAFETY: mask is a valid sigset.

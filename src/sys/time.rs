@@ -52,3 +52,19 @@ impl Deadline {
         }
     }
 }
+
+/// Sleep `ms` milliseconds (EINTR resumes with the remaining time).
+pub fn sleep_ms(ms: u64) {
+    let mut req = libc::timespec { tv_sec: (ms / 1000) as libc::time_t, tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long };
+    loop {
+        let mut rem = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: valid timespec pointers.
+        if unsafe { libc::nanosleep(&req, &mut rem) } == 0 {
+            return;
+        }
+        if super::Errno::last().0 != libc::EINTR {
+            return;
+        }
+        req = rem;
+    }
+}

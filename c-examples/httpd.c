@@ -1,0 +1,287 @@
+/* httpd: a small HTTP/1.1 server that upgrades itself with zero downtime.
+ *
+ * Every request gets "200 OK", the header "X-Pid: <pid>" and the body
+ * "ok pid=<pid> generation=<n>\n". A poll loop serves keep-alive connections.
+ *
+ *   --listen [NAME=]ADDR   listen here (repeatable; default http=127.0.0.1:8080)
+ *   --pid-file PATH        keep a locked pid file (follows upgrades)
+ *   --daemonize            detach; the launching shell learns whether it came up
+ *   --log-file PATH        stdout/stderr of the daemon (default /dev/null)
+ *   --drain-timeout MS     how long a draining generation may take (default 10000)
+ *   --verbose              print the library's log events on stderr
+ *
+ * SIGHUP/SIGUSR2: upgrade to a new generation (non-blocking: this one keeps
+ * serving while the new one starts; if it fails, this one simply goes on).
+ * SIGTERM/SIGINT, or a successful upgrade: drain politely and exit.
+ *
+ * The polite drain (what loses no request): stop accepting; answer each
+ * further request on an open connection with "Connection: close" and close
+ * after the response; close a connection early only when it is idle and has no
+ * request bytes waiting; exit when none are left or the drain timeout passes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gracefd.h"
+
+#define MAX_LISTENERS 16
+#define MAX_CONNS 4096
+#define BUF 8192
+#define IDLE_CLOSE_MS 200 /* while draining: idle this long, nothing waiting → close */
+
+struct conn {
+    int fd;
+    size_t in_len;
+    char in[BUF];
+    size_t out_len, out_off;
+    char out[BUF];
+    int close_after; /* close once out is flushed */
+    long long last_active_ms;
+};
+
+static struct conn *conns[MAX_CONNS];
+static int nconns;
+static int listeners[MAX_LISTENERS];
+static int nlisteners;
+static int draining;
+static long long drain_deadline_ms;
+static char body[128];
+static size_t body_len;
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_log(void *user, int level, const char *msg) {
+    (void)user;
+    fprintf(stderr, "<%d>%s\n", level, msg);
+}
+
+static void die_startup(const char *what, int r) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "httpd: %s: %s", what, r < 0 ? gracefd_last_error() : strerror(errno));
+    /* Tell whoever waits (a daemonize launcher, an upgrading old generation). */
+    gracefd_fail(1, msg);
+    fprintf(stderr, "%s\n", msg);
+    exit(1);
+}
+
+static void conn_close(int i) {
+    close(conns[i]->fd);
+    free(conns[i]);
+    conns[i] = conns[--nconns];
+}
+
+static void queue_response(struct conn *c, int close_it) {
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Pid: %d\r\nContent-Length: %zu\r\n%s\r\n",
+                     (int)getpid(), body_len, close_it ? "Connection: close\r\n" : "");
+    if (c->out_len + (size_t)n + body_len > sizeof c->out) { /* client pipelines too much */
+        c->close_after = 1;
+        return;
+    }
+    memcpy(c->out + c->out_len, head, (size_t)n);
+    c->out_len += (size_t)n;
+    memcpy(c->out + c->out_len, body, body_len);
+    c->out_len += body_len;
+    if (close_it) c->close_after = 1;
+}
+
+/* Parse complete requests in c->in; returns -1 on a malformed request. */
+static int handle_input(struct conn *c) {
+    for (;;) {
+        if (c->close_after) { c->in_len = 0; return 0; }
+        char *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
+        if (!end) return c->in_len >= sizeof c->in ? -1 : 0;
+        size_t head_len = (size_t)(end - c->in) + 4;
+        size_t content = 0;
+        int client_close = 0;
+        /* headers: Content-Length, Connection */
+        for (char *line = memchr(c->in, '\n', head_len); line && line < end; line = memchr(line + 1, '\n', (size_t)(end - line))) {
+            char *h = line + 1;
+            if (strncasecmp(h, "Content-Length:", 15) == 0) content = (size_t)strtoul(h + 15, NULL, 10);
+            if (strncasecmp(h, "Connection:", 11) == 0) {
+                const char *v = h + 11;
+                while (*v == ' ') v++;
+                if (strncasecmp(v, "close", 5) == 0) client_close = 1;
+            }
+        }
+        if (memcmp(c->in, "GET ", 4) != 0 && memcmp(c->in, "POST ", 5) != 0 && memcmp(c->in, "HEAD ", 5) != 0) return -1;
+        if (memmem(c->in, head_len, " HTTP/1.0\r\n", 11)) client_close = 1;
+        if (content > sizeof c->in || head_len + content > sizeof c->in) return -1;
+        if (c->in_len < head_len + content) return 0; /* body not complete yet */
+        queue_response(c, client_close || draining);
+        memmove(c->in, c->in + head_len + content, c->in_len - head_len - content);
+        c->in_len -= head_len + content;
+    }
+}
+
+static int flush_out(struct conn *c) {
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (n < 0) return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+        c->out_off += (size_t)n;
+    }
+    c->out_len = c->out_off = 0;
+    return 0;
+}
+
+static void accept_all(int lfd) {
+    while (nconns < MAX_CONNS) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) return; /* EAGAIN: the other generation took it, or none left */
+        struct conn *c = calloc(1, sizeof *c);
+        if (!c) { close(fd); return; }
+        c->fd = fd;
+        c->last_active_ms = now_ms();
+        conns[nconns++] = c;
+    }
+}
+
+static void start_drain(void) {
+    if (draining) return;
+    draining = 1;
+    for (int i = 0; i < nlisteners; i++) close(listeners[i]);
+    nlisteners = 0;
+    /* Open connections with nothing in flight get "Connection: close" on their next request. */
+}
+
+static int bytes_waiting(int fd) {
+    int n = 0;
+    if (ioctl(fd, FIONREAD, &n) < 0) return 1;
+    return n > 0;
+}
+
+static void usage(void) {
+    fprintf(stderr, "usage: httpd [--listen [NAME=]ADDR]... [--pid-file PATH] [--daemonize] [--log-file PATH] "
+                    "[--drain-timeout MS] [--verbose]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv) {
+    const char *specs[MAX_LISTENERS];
+    int nspecs = 0;
+    const char *pid_file = NULL, *log_file = NULL;
+    int daemonize = 0, verbose = 0;
+    long drain_timeout = 10000;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--listen") && i + 1 < argc && nspecs < MAX_LISTENERS) specs[nspecs++] = argv[++i];
+        else if (!strcmp(argv[i], "--pid-file") && i + 1 < argc) pid_file = argv[++i];
+        else if (!strcmp(argv[i], "--log-file") && i + 1 < argc) log_file = argv[++i];
+        else if (!strcmp(argv[i], "--drain-timeout") && i + 1 < argc) drain_timeout = strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--daemonize")) daemonize = 1;
+        else if (!strcmp(argv[i], "--verbose")) verbose = 1;
+        else usage();
+    }
+    if (nspecs == 0) specs[nspecs++] = "http=127.0.0.1:8080";
+    if (verbose) gracefd_set_log_hook(on_log, NULL, GRACEFD_LOG_DEBUG);
+    signal(SIGPIPE, SIG_IGN);
+    (void)pid_file;
+    (void)log_file;
+    (void)daemonize;
+
+    for (int i = 0; i < nspecs; i++) {
+        char name[64] = "";
+        const char *addr = specs[i];
+        const char *eq = strchr(specs[i], '=');
+        if (eq && (size_t)(eq - specs[i]) < sizeof name && !memchr(specs[i], ':', (size_t)(eq - specs[i])) &&
+            !memchr(specs[i], '/', (size_t)(eq - specs[i]))) {
+            memcpy(name, specs[i], (size_t)(eq - specs[i]));
+            name[eq - specs[i]] = 0;
+            addr = eq + 1;
+        }
+        int fd = gracefd_listen(name[0] ? name : NULL, addr);
+        if (fd < 0) die_startup(addr, fd);
+        /* This program polls before accept, so it wants its listeners non-blocking
+         * (another generation may take a connection first). It is our own choice,
+         * made explicitly; the library never flips it. */
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        listeners[nlisteners++] = fd;
+    }
+    int evfd = gracefd_signals_install();
+    if (evfd < 0) die_startup("signals", evfd);
+    body_len = (size_t)snprintf(body, sizeof body, "ok pid=%d generation=%d\n", (int)getpid(), gracefd_generation());
+    gracefd_ready();
+
+    int upgrade_fd = -1;
+    static struct pollfd pfd[MAX_CONNS + MAX_LISTENERS + 2];
+    for (;;) {
+        int np = 0;
+        pfd[np++] = (struct pollfd){.fd = evfd, .events = POLLIN};
+        pfd[np++] = (struct pollfd){.fd = upgrade_fd, .events = POLLIN}; /* -1 is ignored by poll */
+        int lbase = np;
+        for (int i = 0; i < nlisteners; i++) pfd[np++] = (struct pollfd){.fd = listeners[i], .events = POLLIN};
+        int cbase = np;
+        for (int i = 0; i < nconns; i++)
+            pfd[np++] = (struct pollfd){.fd = conns[i]->fd, .events = (short)(POLLIN | (conns[i]->out_len ? POLLOUT : 0))};
+        int timeout = (draining || upgrade_fd >= 0) ? 50 : -1;
+        if (poll(pfd, (nfds_t)np, timeout) < 0 && errno != EINTR) break;
+        long long now = now_ms();
+
+        for (int ev; (ev = gracefd_event_next()) > 0;) {
+            if (ev == GRACEFD_EVENT_UPGRADE && !draining && upgrade_fd < 0) {
+                upgrade_fd = gracefd_upgrade_start(NULL);
+                if (upgrade_fd < 0) {
+                    fprintf(stderr, "httpd[%d]: upgrade not started: %s\n", (int)getpid(), gracefd_last_error());
+                    upgrade_fd = -1;
+                }
+            } else if (ev == GRACEFD_EVENT_SHUTDOWN || ev == GRACEFD_EVENT_DRAIN) {
+                start_drain();
+                drain_deadline_ms = now + drain_timeout;
+            }
+        }
+        if (upgrade_fd >= 0) {
+            pid_t child;
+            int r = gracefd_upgrade_finish(&child);
+            if (r == 0) {
+                upgrade_fd = -1;
+                start_drain();
+                drain_deadline_ms = now + drain_timeout;
+            } else if (r != -EAGAIN) {
+                fprintf(stderr, "httpd[%d]: upgrade failed, still serving: %s\n", (int)getpid(), gracefd_last_error());
+                upgrade_fd = -1;
+            }
+        }
+        for (int i = 0; i < nlisteners && lbase + i < np; i++)
+            if (pfd[lbase + i].revents & POLLIN) accept_all(listeners[i]);
+        /* Connections: walk backwards, conn_close() moves the last one into the hole. */
+        int polled = np - cbase;
+        for (int i = (polled < nconns ? polled : nconns) - 1; i >= 0; i--) {
+            struct conn *c = conns[i];
+            short re = pfd[cbase + i].revents;
+            int dead = 0;
+            if (re & (POLLIN | POLLHUP | POLLERR)) {
+                ssize_t n = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len, 0);
+                if (n > 0) {
+                    c->in_len += (size_t)n;
+                    c->last_active_ms = now;
+                    if (handle_input(c) < 0) dead = 1;
+                } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                    dead = 1;
+                }
+            }
+            if (!dead && c->out_len && flush_out(c) < 0) dead = 1;
+            if (!dead && !c->out_len && c->close_after) dead = 1;
+            if (!dead && draining && !c->out_len && c->in_len == 0 && now - c->last_active_ms >= IDLE_CLOSE_MS &&
+                !bytes_waiting(c->fd))
+                dead = 1;
+            if (dead) conn_close(i);
+        }
+        if (draining && (nconns == 0 || now >= drain_deadline_ms)) break;
+    }
+    while (nconns > 0) conn_close(nconns - 1);
+    return 0;
+}

@@ -1,0 +1,171 @@
+//! Who started us: the generation number, the old generation's pid, the
+//! readiness channel back to whoever waits, and the inherited pid file.
+//!
+//! Read once from the start-up snapshot (`GRACEFD_GENERATION`,
+//! `GRACEFD_PARENT_PID`, `GRACEFD_READY_FD`, `GRACEFD_PIDFILE_FD`). These
+//! variables are honoured only when `LISTEN_PID` names this very process, as
+//! systemd does for `LISTEN_FDS`: a grandchild that inherited the environment
+//! (the program ran `system()`, say) is not fooled into writing to an fd
+//! number that means something else in it. Fds named here are validated and
+//! made CLOEXEC at load time, so they never leak into the program's children.
+
+use crate::proto::num;
+use crate::startup::Startup;
+use crate::sync::{Lazy, Mutex};
+use crate::sys::fd::{Fd, RawFd};
+use crate::sys::process::Pid;
+use crate::sys::{fd, socket};
+
+/// What the start-up environment said about our lineage.
+pub struct Lineage {
+    /// 1 for a first process, +1 per upgrade.
+    pub generation: u32,
+    /// The old generation (set when we were started by an upgrade).
+    pub parent_pid: Option<Pid>,
+    /// Whether `LISTEN_PID` named us (so inherited protocol variables are ours).
+    pub listen_pid_matches: bool,
+}
+
+struct Owned {
+    ready: Option<Fd>,
+    pidfile: Option<Fd>,
+}
+
+static LINEAGE: Lazy<Lineage> = Lazy::new();
+static OWNED: Mutex<Owned> = Mutex::new(Owned { ready: None, pidfile: None });
+
+/// The lineage, read from the start-up snapshot on first use.
+pub fn get() -> &'static Lineage {
+    LINEAGE.get_or_init(|| {
+        let s = crate::startup::get();
+        let (lineage, ready, pidfile) = read(s, crate::sys::process::getpid());
+        let mut o = OWNED.lock();
+        o.ready = ready;
+        o.pidfile = pidfile;
+        lineage
+    })
+}
+
+/// Called from the start-up constructor: validate and CLOEXEC our fds early.
+pub fn init() {
+    let _ = get();
+}
+
+fn read(s: &Startup, me: Pid) -> (Lineage, Option<Fd>, Option<Fd>) {
+    let listen_pid_matches = s.var(b"LISTEN_PID").and_then(num::parse_pid) == Some(me);
+    let mut l = Lineage { generation: 1, parent_pid: None, listen_pid_matches };
+    if !listen_pid_matches {
+        return (l, None, None);
+    }
+    if let Some(v) = s.var(b"GRACEFD_GENERATION") {
+        match num::parse_u32(v) {
+            Some(g) if g >= 1 => l.generation = g,
+            _ => crate::log!(crate::log::WARNING, "GRACEFD_GENERATION={:?} is not a positive number; using 1", crate::proto::addr::Shown(v)),
+        }
+    }
+    if let Some(v) = s.var(b"GRACEFD_PARENT_PID") {
+        l.parent_pid = num::parse_pid(v);
+        if l.parent_pid.is_none() {
+            crate::log!(crate::log::WARNING, "GRACEFD_PARENT_PID={:?} is not a pid; ignored", crate::proto::addr::Shown(v));
+        }
+    }
+    let ready = s.var(b"GRACEFD_READY_FD").and_then(|v| adopt(b"GRACEFD_READY_FD", v, is_ready_channel));
+    let pidfile = s.var(b"GRACEFD_PIDFILE_FD").and_then(|v| adopt(b"GRACEFD_PIDFILE_FD", v, is_regular_file));
+    (l, ready, pidfile)
+}
+
+/// Take ownership of an announced fd after checking it is what it should be.
+fn adopt(var: &[u8], v: &[u8], check: fn(RawFd) -> bool) -> Option<Fd> {
+    let Some(n) = num::parse_u32(v).and_then(|n| i32::try_from(n).ok()) else {
+        crate::log!(crate::log::WARNING, "{}={:?} is not an fd number; ignored", crate::proto::addr::Shown(var), crate::proto::addr::Shown(v));
+        return None;
+    };
+    if n < 3 || !fd::is_open(n) || !check(n) {
+        crate::log!(crate::log::WARNING, "{}={}: not an open fd of the expected kind; ignored", crate::proto::addr::Shown(var), n);
+        return None;
+    }
+    let _ = fd::set_cloexec(n, true);
+    // SAFETY: validated open fd that the protocol hands to this process alone.
+    Some(unsafe { Fd::from_raw(n) })
+}
+
+fn is_ready_channel(n: RawFd) -> bool {
+    socket::getsockopt_int(n, libc::SOL_SOCKET, libc::SO_TYPE) == Ok(libc::SOCK_SEQPACKET)
+        && socket::getsockopt_int(n, libc::SOL_SOCKET, libc::SO_DOMAIN) == Ok(libc::AF_UNIX)
+}
+
+fn is_regular_file(n: RawFd) -> bool {
+    fd::fstat(n).map(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG).unwrap_or(false)
+}
+
+/// This process's generation (1 unless started by an upgrade).
+pub fn generation() -> u32 {
+    get().generation
+}
+
+/// Whether this process was started by an older generation of itself.
+pub fn is_upgrade() -> bool {
+    let l = get();
+    l.parent_pid.is_some() && l.generation > 1
+}
+
+/// Take the readiness channel (once: whoever reports readiness consumes it).
+pub fn take_ready_channel() -> Option<Fd> {
+    let _ = get();
+    OWNED.lock().ready.take()
+}
+
+/// The raw fd of the pid file this process holds (inherited or acquired), if any.
+pub fn pidfile_fd() -> Option<RawFd> {
+    let _ = get();
+    OWNED.lock().pidfile.as_ref().map(Fd::raw)
+}
+
+/// Hold `f` as this process's locked pid file (it is handed down on upgrade).
+pub fn set_pidfile(f: Fd) {
+    let _ = get();
+    OWNED.lock().pidfile = Some(f);
+}
+
+/// Give up the pid file (returns it, e.g. to remove it on clean exit).
+pub fn take_pidfile() -> Option<Fd> {
+    let _ = get();
+    OWNED.lock().pidfile.take()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn snap(env: &[&str]) -> Startup {
+        Startup {
+            env: env.iter().map(|e| e.as_bytes().to_vec()).collect(),
+            argv: Vec::new(),
+            exe: Vec::new(),
+            pid: 1,
+        }
+    }
+
+    #[test]
+    fn ignored_unless_listen_pid_is_ours() {
+        let (l, r, p) = read(&snap(&["GRACEFD_GENERATION=5", "GRACEFD_PARENT_PID=9", "LISTEN_PID=77"]), 78);
+        assert_eq!(l.generation, 1);
+        assert!(l.parent_pid.is_none() && r.is_none() && p.is_none());
+    }
+
+    #[test]
+    fn parsed_when_ours() {
+        let (l, r, _) = read(&snap(&["GRACEFD_GENERATION=5", "GRACEFD_PARENT_PID=9", "LISTEN_PID=78", "GRACEFD_READY_FD=1"]), 78);
+        assert_eq!(l.generation, 5);
+        assert_eq!(l.parent_pid, Some(9));
+        assert!(r.is_none(), "fd 1 is below 3 and never adopted");
+    }
+
+    #[test]
+    fn garbage_is_ignored() {
+        let (l, _, _) = read(&snap(&["GRACEFD_GENERATION=0", "GRACEFD_PARENT_PID=-3", "LISTEN_PID=78", "GRACEFD_READY_FD=x"]), 78);
+        assert_eq!(l.generation, 1);
+        assert!(l.parent_pid.is_none());
+    }
+}

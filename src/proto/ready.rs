@@ -1,0 +1,126 @@
+//! The readiness frame: what a started process sends back, once, on the
+//! `SOCK_SEQPACKET` channel whose fd is in `GRACEFD_READY_FD`.
+//!
+//! Layout (little-endian): `b"GFD1"`, kind (u8), status (i32), then up to
+//! [`MSG_MAX`] bytes of UTF-8 message. One frame per `send` (seqpacket keeps
+//! the boundary). Anything else is rejected as `EBADMSG`.
+
+use crate::error::{Msg, Result};
+use crate::err;
+
+const MAGIC: &[u8; 4] = b"GFD1";
+const HEAD: usize = 9;
+/// Longest message carried.
+pub const MSG_MAX: usize = 200;
+/// Largest frame.
+pub const FRAME_MAX: usize = HEAD + MSG_MAX;
+
+/// What a frame says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The process is ready to serve.
+    Ready = 1,
+    /// The process failed to start: `status` is its exit status, the message why.
+    Failed = 2,
+    /// The exec itself failed (sent by the forked child): `status` is the errno.
+    ExecFailed = 3,
+}
+
+/// A decoded frame.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame {
+    /// What happened.
+    pub kind: Kind,
+    /// Exit status (Failed) or errno (ExecFailed); 0 for Ready.
+    pub status: i32,
+    /// The sender's one-line message (may be empty).
+    pub msg: Msg,
+}
+
+/// Encode into `buf`, returning the frame length. The message is cut to
+/// [`MSG_MAX`] bytes at a char boundary. Allocation-free and async-signal-safe.
+pub fn encode(kind: Kind, status: i32, msg: &[u8], buf: &mut [u8; FRAME_MAX]) -> usize {
+    let mut n = msg.len().min(MSG_MAX);
+    if let Ok(s) = core::str::from_utf8(msg) {
+        while n > 0 && !s.is_char_boundary(n) {
+            n -= 1;
+        }
+    }
+    put(buf, 0, MAGIC);
+    put(buf, 4, &[kind as u8]);
+    put(buf, 5, &status.to_le_bytes());
+    put(buf, HEAD, msg.get(..n).unwrap_or(&[]));
+    HEAD + n
+}
+
+fn put(buf: &mut [u8], at: usize, bytes: &[u8]) {
+    for (d, s) in buf.iter_mut().skip(at).zip(bytes) {
+        *d = *s;
+    }
+}
+
+/// Decode one received frame. `EBADMSG` with a reason for anything malformed.
+pub fn decode(b: &[u8]) -> Result<Frame> {
+    let (Some(magic), Some(&kind), Some(st)) = (b.get(..4), b.get(4), b.get(5..9)) else {
+        return Err(err!(EBADMSG, "readiness frame of {} bytes is too short", b.len()));
+    };
+    if magic != MAGIC {
+        return Err(err!(EBADMSG, "readiness frame has a bad magic"));
+    }
+    let kind = match kind {
+        1 => Kind::Ready,
+        2 => Kind::Failed,
+        3 => Kind::ExecFailed,
+        k => return Err(err!(EBADMSG, "readiness frame has unknown kind {}", k)),
+    };
+    let mut s4 = [0u8; 4];
+    s4.copy_from_slice(st);
+    let status = i32::from_le_bytes(s4);
+    let body = b.get(HEAD..).unwrap_or(&[]);
+    if body.len() > MSG_MAX {
+        return Err(err!(EBADMSG, "readiness frame message of {} bytes is too long", body.len()));
+    }
+    let text = core::str::from_utf8(body).map_err(|_| err!(EBADMSG, "readiness frame message is not UTF-8"))?;
+    if text.contains(['\0', '\n']) {
+        return Err(err!(EBADMSG, "readiness frame message contains a NUL or newline"));
+    }
+    let mut msg = Msg::new();
+    let _ = core::fmt::Write::write_str(&mut msg, text);
+    Ok(Frame { kind, status, msg })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut buf = [0u8; FRAME_MAX];
+        let n = encode(Kind::Failed, 3, b"cannot bind 127.0.0.1:80: permission denied", &mut buf);
+        let f = decode(&buf[..n]).unwrap();
+        assert_eq!(f.kind, Kind::Failed);
+        assert_eq!(f.status, 3);
+        assert_eq!(f.msg.as_str(), "cannot bind 127.0.0.1:80: permission denied");
+        let n = encode(Kind::Ready, 0, b"", &mut buf);
+        assert_eq!(decode(&buf[..n]).unwrap().kind, Kind::Ready);
+    }
+
+    #[test]
+    fn long_message_cut_at_char_boundary() {
+        let mut buf = [0u8; FRAME_MAX];
+        let long = "é".repeat(300);
+        let n = encode(Kind::Failed, 1, long.as_bytes(), &mut buf);
+        let f = decode(&buf[..n]).unwrap();
+        assert!(f.msg.as_str().len() <= MSG_MAX);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for bad in [&b""[..], b"GFD", b"XXXX\x01\0\0\0\0", b"GFD1\x09\0\0\0\0", b"GFD1\x02\0\0\0\0\xff", b"GFD1\x02\0\0\0\0a\nb"] {
+            assert_eq!(decode(bad).unwrap_err().errno.0, libc::EBADMSG, "{:?}", bad);
+        }
+        let mut big = b"GFD1\x02\0\0\0\0".to_vec();
+        big.extend(std::iter::repeat(b'a').take(MSG_MAX + 1));
+        assert!(decode(&big).is_err());
+    }
+}

@@ -1,0 +1,144 @@
+//! Readiness: one call tells everyone who waits that this process serves, and
+//! the waiting side learns exactly what happened to the process it started.
+//!
+//! The channel is a `SOCK_SEQPACKET` socketpair: the starter keeps one end,
+//! the started process gets the other as `GRACEFD_READY_FD`. The child sends
+//! one frame (ready, or failed with a status and message; see
+//! `proto::ready`). EOF without a frame means it died or gave the channel up.
+//! Sends use `MSG_NOSIGNAL`, so a starter that died never kills the child.
+
+use crate::error::{Msg, Result};
+use crate::proto::ready::{self, Frame, Kind};
+use crate::sys::fd::Fd;
+use crate::sys::process::{self, Exit, Pid};
+use crate::sys::time::Deadline;
+use crate::sys::{poll, socket, Errno};
+use crate::{err, lineage};
+
+/// A fresh channel: (the waiter's end, the end to pass to the child). Both CLOEXEC.
+pub fn channel() -> Result<(Fd, Fd)> {
+    socket::socketpair(libc::SOCK_SEQPACKET).map_err(|e| crate::Error::sys(e, "readiness socketpair"))
+}
+
+/// Report to whoever started us. `Ok(true)` if a waiter existed (and the frame
+/// was sent or the waiter is gone), `Ok(false)` if nobody waits. The channel is
+/// consumed either way: readiness is reported once.
+fn report(kind: Kind, status: i32, msg: &[u8]) -> Result<bool> {
+    let Some(ch) = lineage::take_ready_channel() else { return Ok(false) };
+    let mut buf = [0u8; ready::FRAME_MAX];
+    let n = ready::encode(kind, status, msg, &mut buf);
+    match socket::send(ch.raw(), buf.get(..n).unwrap_or(&[]), 0) {
+        Ok(_) => Ok(true),
+        // The starter is gone (killed mid-upgrade, say): nobody to tell, and
+        // that is no reason for us to stop serving.
+        Err(Errno(libc::EPIPE)) | Err(Errno(libc::ECONNRESET)) | Err(Errno(libc::ENOTCONN)) => {
+            crate::log!(crate::log::NOTICE, "readiness: the process that started us is gone");
+            Ok(true)
+        }
+        Err(e) => Err(crate::Error::sys(e, "readiness: send")),
+    }
+}
+
+/// Tell the starter we are ready (the systemd part is added by `notify`).
+pub fn report_ready() -> Result<bool> {
+    report(Kind::Ready, 0, b"")
+}
+
+/// Tell the starter we failed, with the exit status it should use and why.
+/// EINVAL if `status` is not 1..=255 or the message has NUL/newline.
+pub fn report_failed(status: i32, msg: &[u8]) -> Result<bool> {
+    if !(1..=255).contains(&status) {
+        return Err(err!(EINVAL, "fail status {} is not an exit status (1 to 255)", status));
+    }
+    if msg.contains(&0) || msg.contains(&b'\n') {
+        return Err(err!(EINVAL, "fail message contains a NUL or newline"));
+    }
+    report(Kind::Failed, status, msg)
+}
+
+/// What became of a started child. (The message is inline on purpose: no
+/// allocation on this path; the enum is short-lived.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Copy, Debug)]
+pub enum Outcome {
+    /// It reported ready (still running).
+    Ready,
+    /// It reported failure with this status and message (may still be running).
+    Failed(i32, Msg),
+    /// exec failed with this errno (the child has exited 127).
+    ExecFailed(Errno),
+    /// It exited or was killed without reporting (already reaped).
+    Died(Exit),
+    /// It closed the channel without reporting but is still running.
+    Abandoned,
+    /// Nothing before the deadline (still running).
+    TimedOut,
+}
+
+impl Outcome {
+    /// One line describing a non-ready outcome, for last-error texts.
+    pub fn describe(&self, what: &str, pid: Pid) -> crate::Error {
+        match self {
+            Outcome::Ready => err!(EINVAL, "{} (pid {}) is ready", what, pid),
+            Outcome::Failed(st, m) => err!(ECANCELED, "{} (pid {}) failed with status {}: {}", what, pid, st, m.as_str()),
+            Outcome::ExecFailed(e) => err!(ENOEXEC, "{} could not be executed: {}", what, e),
+            Outcome::Died(Exit::Code(c)) => err!(ECHILD, "{} (pid {}) exited with status {} before it was ready", what, pid, c),
+            Outcome::Died(Exit::Signal(s)) => err!(ECHILD, "{} (pid {}) was killed by signal {} before it was ready", what, pid, s),
+            Outcome::Abandoned => err!(EPROTO, "{} (pid {}) closed its readiness channel without reporting", what, pid),
+            Outcome::TimedOut => err!(ETIMEDOUT, "{} (pid {}) was not ready in time", what, pid),
+        }
+    }
+}
+
+/// Check the waiter's end once without blocking: `None` if nothing happened yet.
+pub fn poll_outcome(waiter: &Fd, pid: Pid) -> Result<Option<Outcome>> {
+    wait_inner(waiter, pid, Deadline::after_ms(0), false)
+}
+
+/// Wait for the child's frame, its death, or the deadline.
+pub fn wait_outcome(waiter: &Fd, pid: Pid, deadline: Deadline) -> Result<Outcome> {
+    Ok(wait_inner(waiter, pid, deadline, true)?.unwrap_or(Outcome::TimedOut))
+}
+
+fn wait_inner(waiter: &Fd, pid: Pid, deadline: Deadline, block: bool) -> Result<Option<Outcome>> {
+    let revents = poll::wait(waiter.raw(), libc::POLLIN, deadline).map_err(|e| crate::Error::sys(e, "readiness: poll"))?;
+    if revents == 0 {
+        return Ok(if block { Some(Outcome::TimedOut) } else { None });
+    }
+    let mut buf = [0u8; ready::FRAME_MAX + 1];
+    let n = match socket::recv(waiter.raw(), &mut buf, libc::MSG_DONTWAIT) {
+        Ok(n) => n,
+        Err(Errno(libc::EAGAIN)) => return Ok(if block { Some(Outcome::TimedOut) } else { None }),
+        Err(Errno(libc::ECONNRESET)) => 0,
+        Err(e) => return Err(crate::Error::sys(e, "readiness: recv")),
+    };
+    if n == 0 {
+        return Ok(Some(after_eof(pid)));
+    }
+    let frame: Frame = match ready::decode(buf.get(..n).unwrap_or(&[])) {
+        Ok(f) => f,
+        Err(e) => return Ok(Some(Outcome::Failed(1, e.msg))),
+    };
+    Ok(Some(match frame.kind {
+        Kind::Ready => Outcome::Ready,
+        Kind::Failed => Outcome::Failed(frame.status, frame.msg),
+        Kind::ExecFailed => {
+            let _ = process::wait(pid);
+            Outcome::ExecFailed(Errno(frame.status))
+        }
+    }))
+}
+
+/// The channel hit EOF: the child died, or closed the channel and lives on.
+fn after_eof(pid: Pid) -> Outcome {
+    // A dying child closes its fds a moment before it becomes waitable.
+    let d = Deadline::after_ms(200);
+    loop {
+        match process::try_wait(pid) {
+            Ok(Some(x)) => return Outcome::Died(x),
+            Ok(None) if !d.expired() => crate::sys::time::sleep_ms(1),
+            Ok(None) => return Outcome::Abandoned,
+            Err(_) => return Outcome::Died(Exit::Code(-1)),
+        }
+    }
+}

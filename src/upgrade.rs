@@ -1,0 +1,230 @@
+//! Zero-downtime upgrade: start the new generation with the very same
+//! sockets, wait until it says it is ready, and only then let the caller
+//! drain and leave. If the new generation fails in any way it is killed and
+//! reaped and the caller goes on serving: nothing was closed, so nothing was
+//! lost (DESIGN §4).
+
+use alloc::vec::Vec;
+
+use crate::error::Result;
+use crate::ready::{self, Outcome};
+use crate::spawn::{self, Spawn};
+use crate::sync::Mutex;
+use crate::sys::fd::{Fd, RawFd};
+use crate::sys::process::{self, Pid};
+use crate::sys::time::{self, Deadline};
+use crate::{err, lineage, log, startup};
+
+/// Default time the new generation has to become ready.
+pub const DEFAULT_TIMEOUT_MS: i64 = 60_000;
+/// How long a new generation that failed gets to exit after the kill signal
+/// before SIGKILL.
+const KILL_GRACE_MS: i64 = 2_000;
+
+/// Upgrade options (the C handle wraps this).
+#[derive(Clone)]
+pub struct Options {
+    /// Executable; default: the absolute path recorded at start-up.
+    pub exe: Option<Vec<u8>>,
+    /// Full argv (argv[0] included); default: our own start-up argv.
+    pub argv: Option<Vec<Vec<u8>>>,
+    /// Extra `KEY=VALUE` entries (override inherited ones).
+    pub env: Vec<Vec<u8>>,
+    /// Readiness timeout in ms; negative = wait forever.
+    pub timeout_ms: i64,
+    /// Signal sent to a new generation that failed readiness.
+    pub kill_signal: i32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { exe: None, argv: None, env: Vec::new(), timeout_ms: DEFAULT_TIMEOUT_MS, kill_signal: libc::SIGTERM }
+    }
+}
+
+struct InFlight {
+    pid: Pid,
+    waiter: Fd,
+    deadline: Deadline,
+    kill_signal: i32,
+    started_ns: u64,
+}
+
+struct State {
+    flight: Option<InFlight>,
+    /// Set while a blocking finish() waits with the flight taken out of the lock.
+    busy: Option<Pid>,
+}
+
+static STATE: Mutex<State> = Mutex::new(State { flight: None, busy: None });
+
+/// Start the new generation. Returns the fd to poll (readable when the new
+/// generation reported, failed or died); it stays owned by the library.
+///
+/// Errors: EALREADY if an upgrade is in flight; EINVAL for bad options;
+/// ENOENT if no executable path was recorded and none was given; whatever
+/// exporting the registry, the socketpair or fork fail with.
+pub fn start(opts: &Options) -> Result<RawFd> {
+    let mut st = STATE.lock();
+    if let Some(pid) = st.flight.as_ref().map(|f| f.pid).or(st.busy) {
+        return Err(err!(EALREADY, "an upgrade is already in flight (new generation pid {})", pid));
+    }
+    let s = startup::get();
+    let exe: &[u8] = match &opts.exe {
+        Some(e) => e,
+        None if !s.exe.is_empty() => &s.exe,
+        None => return Err(err!(ENOENT, "no executable path was recorded at start-up; set one in the upgrade options")),
+    };
+    let mut sp = Spawn::new(exe)?;
+    match &opts.argv {
+        Some(a) if !a.is_empty() => {
+            for x in a {
+                sp.arg(x)?;
+            }
+        }
+        _ if !s.argv.is_empty() => {
+            for x in &s.argv {
+                sp.arg(x)?;
+            }
+        }
+        _ => {
+            sp.arg(exe)?;
+        }
+    }
+    sp.env_inherit_scrubbed();
+    for e in &opts.env {
+        if spawn::is_protocol_var(e) {
+            return Err(err!(EINVAL, "extra environment entry {} is set by gracefd itself", crate::proto::addr::Shown(e)));
+        }
+        sp.env_put(e)?;
+    }
+
+    // Sockets and other named fds, at 3.. in systemd's format.
+    let exported = crate::registry::export_for_child()?;
+    let mut names: Vec<u8> = Vec::new();
+    for (i, x) in exported.iter().enumerate() {
+        if i > 0 {
+            names.push(b':');
+        }
+        names.extend_from_slice(&x.name);
+        sp.pass_fd(x.fd.raw());
+    }
+    let mut digits = [0u8; 20];
+    sp.env_set(b"LISTEN_FDS", crate::proto::num::fmt_u64(exported.len() as u64, &mut digits))?;
+    sp.env_set(b"LISTEN_FDNAMES", &names)?;
+    sp.env_child_pid(b"LISTEN_PID")?;
+    if s.var(b"WATCHDOG_USEC").is_some() {
+        sp.env_child_pid(b"WATCHDOG_PID")?;
+    }
+
+    // Library-internal fds after the LISTEN_FDS range.
+    let (waiter, child_end) = ready::channel()?;
+    let slot = sp.pass_report_fd(child_end.raw());
+    sp.env_set(b"GRACEFD_READY_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits))?;
+    if let Some(pf) = lineage::pidfile_fd() {
+        let slot = sp.pass_fd(pf);
+        sp.env_set(b"GRACEFD_PIDFILE_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits))?;
+    }
+    let next_gen = u64::from(lineage::generation()).saturating_add(1);
+    sp.env_set(b"GRACEFD_GENERATION", crate::proto::num::fmt_u64(next_gen, &mut digits))?;
+    sp.env_set(b"GRACEFD_PARENT_PID", crate::proto::num::fmt_u64(process::getpid() as u64, &mut digits))?;
+
+    let started_ns = time::monotonic_ns();
+    let pid = sp.spawn()?;
+    drop(child_end);
+    drop(exported);
+    log!(log::NOTICE, "upgrade: started generation {} as pid {} ({} fds)", next_gen, pid, names.split(|&b| b == b':').count());
+    let raw = waiter.raw();
+    st.flight = Some(InFlight { pid, waiter, deadline: Deadline::after_ms(opts.timeout_ms), kill_signal: opts.kill_signal, started_ns });
+    Ok(raw)
+}
+
+/// Finish an upgrade started with [`start`]. With `block`, waits until the
+/// new generation reported or the timeout; without, returns `Ok(None)` if it
+/// has not reported yet. On success returns the new generation's pid: the pid
+/// file now names it and systemd was told MAINPID (if it listens).
+///
+/// Errors: ENOENT if no upgrade is in flight; ECANCELED (it reported
+/// failure), ENOEXEC (exec failed), ECHILD (it died), EPROTO (it closed the
+/// channel without reporting), ETIMEDOUT — each with the reason in the message;
+/// the new generation is killed and reaped before the error returns.
+pub fn finish(block: bool) -> Result<Option<Pid>> {
+    let flight = {
+        let mut st = STATE.lock();
+        let Some(f) = st.flight.take() else {
+            return Err(err!(ENOENT, "no upgrade is in flight"));
+        };
+        st.busy = Some(f.pid);
+        f
+    };
+    let res = if block {
+        ready::wait_outcome(&flight.waiter, flight.pid, flight.deadline).map(Some)
+    } else {
+        match ready::poll_outcome(&flight.waiter, flight.pid) {
+            Ok(None) if flight.deadline.expired() => Ok(Some(Outcome::TimedOut)),
+            r => r,
+        }
+    };
+    let mut st = STATE.lock();
+    st.busy = None;
+    let outcome = match res {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            st.flight = Some(flight);
+            return Ok(None);
+        }
+        Err(e) => {
+            drop(st);
+            spawn::kill_and_reap(flight.pid, libc::SIGKILL, 0);
+            return Err(e);
+        }
+    };
+    drop(st);
+    let pid = flight.pid;
+    if let Outcome::Ready = outcome {
+        let us = time::monotonic_ns().saturating_sub(flight.started_ns) / 1000;
+        log!(log::NOTICE, "upgrade: pid {} is ready after {} us", pid, us);
+        hand_over(pid);
+        return Ok(Some(pid));
+    }
+    let e = outcome.describe("new generation", pid);
+    match outcome {
+        Outcome::Failed(..) | Outcome::TimedOut | Outcome::Abandoned => {
+            spawn::kill_and_reap(pid, flight.kill_signal, KILL_GRACE_MS);
+        }
+        _ => {}
+    }
+    log!(log::ERR, "upgrade failed, still serving: {}", e.message());
+    Err(e)
+}
+
+/// Start and wait: the blocking upgrade.
+pub fn upgrade(opts: &Options) -> Result<Pid> {
+    start(opts)?;
+    match finish(true)? {
+        Some(pid) => Ok(pid),
+        None => Err(err!(ETIMEDOUT, "upgrade: no outcome")),
+    }
+}
+
+/// The new generation is ready: the pid file names it.
+fn hand_over(pid: Pid) {
+    if let Some(pf) = lineage::pidfile_fd() {
+        if let Err(e) = write_pid(pf, pid) {
+            log!(log::ERR, "upgrade: could not write pid {} to the pid file: {}", pid, e);
+        }
+    }
+}
+
+/// Write `pid\n` over the pid file's content (the lock is untouched).
+pub fn write_pid(fd: RawFd, pid: Pid) -> Result<()> {
+    let mut digits = [0u8; 20];
+    let d = crate::proto::num::fmt_u64(pid as u64, &mut digits);
+    let mut line = [0u8; 21];
+    for (dst, src) in line.iter_mut().zip(d.iter().chain(b"\n".iter())) {
+        *dst = *src;
+    }
+    let n = d.len() + 1;
+    crate::sys::fs::ftruncate(fd, 0).map_err(|e| crate::Error::sys(e, "truncate pid file"))?;
+    crate::sys::fs::pwrite_all(fd, line.get(..n).unwrap_or(&[]), 0).map_err(|e| crate::Error::sys(e, "write pid file"))
+}
