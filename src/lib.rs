@@ -32,6 +32,7 @@ extern crate alloc;
 
 pub mod error;
 pub mod log;
+pub mod notify;
 pub mod proto;
 pub mod sync;
 pub mod sys;
