@@ -9,4 +9,5 @@ mod boundary;
 
 pub mod basics;
 pub mod lifecycle;
+pub mod notify;
 pub mod upgrade;

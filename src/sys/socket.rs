@@ -186,6 +186,25 @@ pub fn setsockopt_int(fd: RawFd, level: libc::c_int, opt: libc::c_int, val: libc
     .map(|_| ())
 }
 
+/// Bound how long a blocking send on `fd` may wait (`SO_SNDTIMEO`); a send
+/// that runs out of time fails with `EAGAIN`. `ms` must be positive (0 would
+/// mean "no limit" to the kernel). Only for sockets this process created.
+pub fn set_send_timeout(fd: RawFd, ms: u32) -> SysResult<()> {
+    let ms = ms.max(1);
+    let tv = libc::timeval { tv_sec: (ms / 1000) as libc::time_t, tv_usec: ((ms % 1000) * 1000) as libc::suseconds_t };
+    // SAFETY: pointer to a live timeval of the given size.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDTIMEO,
+            &tv as *const _ as *const libc::c_void,
+            size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    })
+    .map(|_| ())
+}
+
 /// Read an int socket option.
 pub fn getsockopt_int(fd: RawFd, level: libc::c_int, opt: libc::c_int) -> SysResult<libc::c_int> {
     let mut v: libc::c_int = 0;
