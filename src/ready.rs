@@ -39,9 +39,14 @@ fn report(kind: Kind, status: i32, msg: &[u8]) -> Result<bool> {
     }
 }
 
-/// Tell the starter we are ready (the systemd part is added by `notify`).
+/// Tell everyone who waits that we are ready: the starter (readiness frame)
+/// and systemd (`READY=1`, plus `MAINPID=` when we are a new generation, so
+/// systemd follows us even before the old generation hands over).
+/// Returns whether a starter was waiting.
 pub fn report_ready() -> Result<bool> {
-    report(Kind::Ready, 0, b"")
+    let told = report(Kind::Ready, 0, b"")?;
+    crate::notify::ready(lineage::is_upgrade())?;
+    Ok(told)
 }
 
 /// Tell the starter we failed, with the exit status it should use and why.
@@ -53,7 +58,13 @@ pub fn report_failed(status: i32, msg: &[u8]) -> Result<bool> {
     if msg.contains(&0) || msg.contains(&b'\n') {
         return Err(err!(EINVAL, "fail message contains a NUL or newline"));
     }
-    report(Kind::Failed, status, msg)
+    let told = report(Kind::Failed, status, msg)?;
+    // systemd shows the reason in `systemctl status`; a failure to tell it is
+    // not worth hiding the starter's result for.
+    if let Err(e) = crate::notify::status(msg) {
+        crate::log!(crate::log::WARNING, "could not send STATUS to systemd: {}", e);
+    }
+    Ok(told)
 }
 
 /// What became of a started child. (The message is inline on purpose: no

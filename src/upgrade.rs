@@ -207,12 +207,20 @@ pub fn upgrade(opts: &Options) -> Result<Pid> {
     }
 }
 
-/// The new generation is ready: the pid file names it.
+/// How long the MAINPID hand-over waits for systemd to read it.
+const HAND_OVER_TIMEOUT_MS: i64 = 5_000;
+
+/// The new generation is ready: the pid file names it, and systemd (if it
+/// listens) is told `MAINPID=<new>` and has read it (barrier) before the
+/// caller may exit, so it never sees its main process vanish.
 fn hand_over(pid: Pid) {
     if let Some(pf) = lineage::pidfile_fd() {
         if let Err(e) = write_pid(pf, pid) {
             log!(log::ERR, "upgrade: could not write pid {} to the pid file: {}", pid, e);
         }
+    }
+    if let Err(e) = crate::notify::hand_over_mainpid(pid, HAND_OVER_TIMEOUT_MS) {
+        log!(log::ERR, "upgrade: could not hand MAINPID={} over to systemd: {}", pid, e);
     }
 }
 

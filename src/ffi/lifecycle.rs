@@ -25,10 +25,13 @@ pub const GRACEFD_EVENT_DRAIN: c_int = 3;
 /// start: not an error). If the starter has died meanwhile (it was killed in
 /// the middle of an upgrade), that is not an error either: 1 is returned and
 /// this process goes on; it is never killed by SIGPIPE.
-/// Errors: a negative errno if sending failed for another reason.
+/// Errors: a negative errno if sending to the starter failed for another
+/// reason, or if `NOTIFY_SOCKET` is set but systemd could not be told (for
+/// example `-ECONNREFUSED` when nothing listens there, `-EINVAL` when the
+/// variable is malformed); the starter has been told by then.
 ///
 /// Env (read once at start-up): `GRACEFD_READY_FD`, honoured only when
-/// `LISTEN_PID` is this process. Thread-safe.
+/// `LISTEN_PID` is this process; `NOTIFY_SOCKET`. Thread-safe.
 #[no_mangle]
 pub extern "C" fn gracefd_ready() -> c_int {
     run(|| Ok(i32::from(ready::report_ready()?)))
