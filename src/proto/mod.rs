@@ -2,4 +2,5 @@
 //! every function here can be unit-tested and fuzzed with hostile input.
 
 pub mod addr;
+pub mod listen_env;
 pub mod num;
