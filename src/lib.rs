@@ -31,8 +31,10 @@
 extern crate alloc;
 
 pub mod error;
+pub mod listeners;
 pub mod log;
 pub mod proto;
+pub mod registry;
 pub mod sync;
 pub mod sys;
 pub mod version;

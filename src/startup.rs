@@ -108,11 +108,13 @@ fn find_exe(_argv: &[Bytes]) -> Bytes {
 extern "C" fn on_load(argc: libc::c_int, argv: *const *const libc::c_char, _envp: *const *const libc::c_char) {
     let n = usize::try_from(argc).unwrap_or(0);
     STARTUP.get_or_init(|| capture(Some((argv, n))));
+    crate::registry::init();
 }
 
 #[cfg(not(target_env = "gnu"))]
 extern "C" fn on_load() {
     STARTUP.get_or_init(|| capture(None));
+    crate::registry::init();
 }
 
 #[cfg(target_env = "gnu")]
