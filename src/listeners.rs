@@ -91,6 +91,22 @@ impl Default for ListenOptions {
 }
 
 impl ListenOptions {
+    /// Set the backlog; `EINVAL` below 1.
+    pub fn set_backlog(&mut self, backlog: i32) -> Result<()> {
+        let o = ListenOptions { backlog, ..*self };
+        o.validate()?;
+        *self = o;
+        Ok(())
+    }
+
+    /// Set the unix socket file mode; `EINVAL` for bits outside `0o777`.
+    pub fn set_unix_mode(&mut self, mode: u32) -> Result<()> {
+        let o = ListenOptions { unix_mode: Some(mode), ..*self };
+        o.validate()?;
+        *self = o;
+        Ok(())
+    }
+
     /// `EINVAL` for a backlog below 1 or a mode with bits above `0o777`.
     pub fn validate(&self) -> Result<()> {
         if self.backlog < 1 {

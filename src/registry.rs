@@ -697,10 +697,18 @@ pub fn entries() -> Vec<Info> {
     with(|r| r.entries.iter().map(Entry::info).collect())
 }
 
+/// How many inherited entries there are (announced at start-up or imported,
+/// claimed or not, and not forgotten or closed).
+pub fn inherited_count() -> usize {
+    with(|r| r.inherited_indices().count())
+}
+
 /// The `index`-th inherited entry (as in [`inherited_entries`]) and, if
-/// `claim`, a duplicate of its fd (the entry becomes claimed). `ENOENT` if
-/// there is no such entry.
-pub fn inherited_at(index: usize, claim: bool) -> Result<(Info, Option<Fd>)> {
+/// `claim`, a duplicate of its fd (the entry becomes claimed; `info.claimed`
+/// tells whether it was before). `ENOENT` if there is no such entry;
+/// `ERANGE` (before anything is claimed) if its name is longer than
+/// `max_name` bytes.
+pub fn inherited_at(index: usize, claim: bool, max_name: usize) -> Result<(Info, Option<Fd>)> {
     with(|r| {
         let count = r.inherited_indices().count();
         let i = r
@@ -708,6 +716,15 @@ pub fn inherited_at(index: usize, claim: bool) -> Result<(Info, Option<Fd>)> {
             .nth(index)
             .ok_or_else(|| err!(ENOENT, "no inherited entry at index {} (there are {})", index, count))?;
         let info = r.entries.get(i).map(Entry::info).ok_or_else(|| err!(ENOENT, "no inherited entry at index {}", index))?;
+        if info.name.len() > max_name {
+            return Err(err!(
+                ERANGE,
+                "the name of inherited entry {} is {} bytes; the buffer holds {} and a NUL",
+                index,
+                info.name.len(),
+                max_name
+            ));
+        }
         let fd = if claim { Some(r.claim_index(i)?) } else { None };
         Ok((info, fd))
     })

@@ -8,3 +8,4 @@
 mod boundary;
 
 pub mod basics;
+pub mod listeners;
