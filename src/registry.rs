@@ -552,12 +552,12 @@ fn check_starter(entry: &StarterEntry<'_>) -> Result<Kind> {
     }
     let bound = socket::getsockname(raw).map_err(|e| Error::sys(e, "getsockname"))?;
     let (want_family, family_name) = match entry.addr {
-        StarterAddr::Inet4 { .. } => (libc::AF_INET, "IPv4"),
-        StarterAddr::Inet6 { .. } => (libc::AF_INET6, "IPv6"),
-        StarterAddr::Path(_) => (libc::AF_UNIX, "unix"),
+        StarterAddr::Inet4 { .. } => (libc::AF_INET, "an IPv4"),
+        StarterAddr::Inet6 { .. } => (libc::AF_INET6, "an IPv6"),
+        StarterAddr::Path(_) => (libc::AF_UNIX, "a unix"),
     };
     if bound.family() != want_family {
-        return Err(err!(EPROTOTYPE, "the key announces an {} socket, the fd is of another family", family_name));
+        return Err(err!(EPROTOTYPE, "the key announces {} socket, the fd is of another family", family_name));
     }
     match entry.addr {
         StarterAddr::Inet4 { port, .. } | StarterAddr::Inet6 { port, .. } => {
