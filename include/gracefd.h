@@ -61,6 +61,32 @@
 // Another process took this one's sockets over (hand-off): stop accepting and drain.
 #define GRACEFD_EVENT_DRAIN 3
 
+// Registry kind: a listening TCP socket (IPv4 or IPv6).
+#define GRACEFD_KIND_TCP_LISTENER 1
+
+// Registry kind: a listening unix stream socket (path or abstract).
+#define GRACEFD_KIND_UNIX_LISTENER 2
+
+// Registry kind: a UDP socket (IPv4 or IPv6).
+#define GRACEFD_KIND_UDP 3
+
+// Registry kind: any other socket (a connected stream, a unix datagram
+// socket, a stream socket that is not listening, …).
+#define GRACEFD_KIND_SOCKET 4
+
+// Registry kind: not a socket (a regular file, a memfd, a pipe, a device).
+#define GRACEFD_KIND_FILE 5
+
+// The longest fd name, in bytes (systemd's FDNAME_MAX). A buffer of
+// `GRACEFD_NAME_MAX + 1` bytes holds any name and its NUL.
+#define GRACEFD_NAME_MAX 255
+
+// Options for gracefd_listen_with(): an opaque handle made by
+// gracefd_listen_opts_new() and released by gracefd_listen_opts_free().
+// A handle may be used for any number of calls; it is not thread-safe to
+// change it while another thread uses it.
+typedef struct gracefd_listen_opts gracefd_listen_opts;
+
 // Options for gracefd_upgrade() (opaque; create with gracefd_upgrade_opts_new()).
 typedef struct gracefd_upgrade_opts gracefd_upgrade_opts;
 
@@ -188,6 +214,193 @@ int gracefd_event_fd(void);
 // when none is pending (it never blocks). Errors: a negative errno if the
 // event pipe cannot be read. Thread-safe.
 int gracefd_event_next(void);
+
+// A new options handle with the defaults: backlog SOMAXCONN, unix socket
+// mode as the umask gives, blocking mode untouched (new sockets blocking,
+// inherited sockets as they are). Free it with gracefd_listen_opts_free().
+//
+// Returns NULL only if memory is exhausted. Thread-safe.
+gracefd_listen_opts *gracefd_listen_opts_new(void);
+
+// Set the listen(2) backlog of stream sockets that gracefd_listen_with()
+// creates (inherited sockets keep theirs). The kernel caps it at
+// net.core.somaxconn.
+//
+// Returns 0; `-EINVAL` if `opts` is NULL or `backlog` is below 1.
+// Not thread-safe for one handle.
+int gracefd_listen_opts_set_backlog(gracefd_listen_opts *opts, int backlog);
+
+// Set the permission bits (for example 0660) of unix socket files that
+// gracefd_listen_with() creates at a filesystem path. The socket is created
+// no more open than `mode` (fchmod before bind, less the umask), then
+// chmod'ed to exactly `mode`. Ignored for other addresses, abstract unix
+// sockets and inherited sockets.
+//
+// Returns 0; `-EINVAL` if `opts` is NULL or `mode` has bits outside 0777.
+// Not thread-safe for one handle.
+int gracefd_listen_opts_set_unix_mode(gracefd_listen_opts *opts, uint32_t mode);
+
+// Ask gracefd_listen_with() to set (`nonblocking` 1) or clear (0) O_NONBLOCK
+// on the socket it returns, whether new or inherited. Without this call,
+// new sockets are blocking and inherited or already registered sockets are
+// returned in whatever mode they have.
+//
+// O_NONBLOCK belongs to the socket's open file description: it is shared by
+// every duplicate and every process holding the socket (an old generation
+// still serving, a supervisor). Setting it on an inherited socket changes it
+// for all of them; that is why gracefd does it only when asked here.
+//
+// Returns 0; `-EINVAL` if `opts` is NULL or `nonblocking` is neither 0 nor 1.
+// Not thread-safe for one handle.
+int gracefd_listen_opts_set_nonblocking(gracefd_listen_opts *opts, int nonblocking);
+
+// Release an options handle. NULL is a no-op. Not thread-safe for one handle.
+void gracefd_listen_opts_free(gracefd_listen_opts *opts);
+
+// A listening socket for `name` at `address`, with default options: the same
+// as gracefd_listen_with(name, address, NULL).
+int gracefd_listen(const char *name, const char *address);
+
+// A listening socket (or, for `udp://`, a bound UDP socket) for `name` at
+// `address`: the one this process inherited under that name, else a new one,
+// bound, listening and registered so that an upgrade hands it down.
+//
+// `address`: `host:port`, `:port` (all interfaces, IPv6 dual-stack; IPv4
+// only if IPv6 is unavailable), `[v6]:port`, `tcp://`, `tcp4://`, `tcp6://`
+// (IPV6_V6ONLY), `udp://`, `udp4://`, `udp6://`, `unix:/path` (or `/path`),
+// `unix:@abstract`. Host names other than `localhost` are not resolved.
+//
+// `name` (printable ASCII, no ':', at most GRACEFD_NAME_MAX bytes) may be
+// NULL: unnamed, matched by address only. `"unknown"` (systemd's name for an
+// unnamed fd) means the same as NULL. Which socket is returned:
+//  1. An inherited or registered fd of that name, not yet claimed by a
+//     listen call: **the name decides**, even if it is bound elsewhere than
+//     `address` (the service manager chose the address; `address` is what to
+//     bind without one). Its kind must fit the address (a TCP listener for
+//     TCP, a unix stream listener for unix, a UDP socket for udp).
+//     A later call with the same name and the same address (or the address
+//     it is bound to) returns the same socket again, so a program can
+//     rebuild its servers on a reload without ever closing a listener.
+//  2. Else an unnamed inherited fd (LISTEN_FDNAMES "unknown", every
+//     SERVER_STARTER_PORT fd) bound to `address` (getsockname), which then
+//     takes the name. `:port` also matches an inherited `0.0.0.0:port`.
+//  3. Else a new socket: TCP with SO_REUSEADDR and IPV6_V6ONLY exactly as the
+//     address says; UDP bound (no SO_REUSEADDR); unix stream at a path, where
+//     an existing path is replaced only if it is a socket nobody listens on.
+//
+// `opts` may be NULL (defaults). Backlog and unix mode apply to new sockets
+// only. Blocking mode: see gracefd_listen_opts_set_nonblocking(); by default
+// new sockets are blocking and inherited sockets are returned as they are.
+//
+// Returns a new CLOEXEC fd that belongs to the caller (close it when done;
+// the registry keeps its own duplicate, so closing it does not close the
+// socket: gracefd_forget() does that). Errors:
+//  - `-EINVAL`: `address` is NULL or does not parse, `name` is not a valid
+//    name (gracefd_last_error() says which and why);
+//  - `-ENAMETOOLONG`: the unix path or abstract name does not fit;
+//  - `-EEXIST`: `name` is already listening on another address (forget it
+//    first), or the unix path exists and is not a socket (a regular file, a
+//    directory, a symbolic link) and is left alone;
+//  - `-EADDRINUSE`: the address is in use, including a unix socket something
+//    listens on (the message names a registry entry bound there, if any);
+//  - `-EPROTOTYPE`: the inherited fd of that name is a socket of another
+//    kind (for example UDP where TCP is asked, or a stream socket that is not
+//    listening); `-ENOTSOCK`: it is not a socket. The message names the fd and
+//    the variable that announced it. gracefd_forget() the name to bind afresh;
+//  - `-EAFNOSUPPORT`, `-EACCES`, `-EADDRNOTAVAIL`, `-EMFILE`, `-ENOBUFS`…:
+//    from socket, bind, listen, fchmod/chmod or fcntl, with the call and the
+//    address in the message.
+//
+// Environment: none at call time. What was inherited was read once, before
+// main, from LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES, SERVER_STARTER_PORT and
+// SERVER_STARTER_GENERATION (see the README, "Listening sockets").
+//
+// Thread-safe (the registry has one lock; concurrent calls for one name get
+// the same socket).
+int gracefd_listen_with(const char *name, const char *address, const gracefd_listen_opts *opts);
+
+// Register `fd` under `name` so that an upgrade hands it down to the next
+// generation (with that name in LISTEN_FDNAMES): a listener made without
+// gracefd, a UDP socket, an open connection, a memfd holding state.
+//
+// `fd` is borrowed: the registry keeps its own CLOEXEC duplicate, and the
+// caller keeps (and eventually closes) `fd`. Returns 0. Errors: `-EINVAL` if
+// `name` is NULL, invalid (printable ASCII, no ':', 1 to GRACEFD_NAME_MAX
+// bytes) or `"unknown"`; `-EEXIST` if an fd of that name is registered
+// already; `-EBADF` if `fd` is not open; `-EMFILE` if it cannot be
+// duplicated.
+//
+// Environment: none. Thread-safe.
+int gracefd_add_fd(const char *name, int fd);
+
+// A duplicate of the fd this process inherited under `name` (announced by
+// LISTEN_FDS with LISTEN_FDNAMES, or received by a hand-off); never binds
+// anything. With several fds of that name, one not yet claimed first. The
+// entry becomes claimed (gracefd_close_unclaimed() keeps it).
+//
+// Returns a new CLOEXEC fd that belongs to the caller, in whatever blocking
+// mode the inherited socket has. Errors: `-ENOENT` if nothing of that name
+// was inherited (when it was announced but rejected, gracefd_last_error()
+// names the variable, the fd and the reason); `-EINVAL` if `name` is NULL
+// or invalid; `-EMFILE` if it cannot be duplicated.
+//
+// Environment: none at call time (the start-up snapshot of LISTEN_PID,
+// LISTEN_FDS, LISTEN_FDNAMES, SERVER_STARTER_PORT). Thread-safe.
+int gracefd_inherited(const char *name);
+
+// How many inherited fds the registry holds (accepted from LISTEN_FDS and
+// SERVER_STARTER_PORT at start-up, or received by a hand-off; claimed or not;
+// not forgotten or closed). Indices for gracefd_inherited_at() are 0 to
+// this count - 1.
+//
+// Never fails. Environment: none at call time. Thread-safe.
+int gracefd_inherited_count(void);
+
+// Describe the `index`-th inherited fd, in the order announced.
+//
+// - `name_buf`/`name_len`: receives the name and a NUL (`"unknown"` for
+//   unnamed ones: systemd's unnamed fds and every SERVER_STARTER_PORT fd).
+//   `GRACEFD_NAME_MAX + 1` bytes always suffice. May be NULL with
+//   `name_len` 0 to ask only for the length.
+// - `kind_out`: a GRACEFD_KIND_* value. May be NULL.
+// - `claimed_out`: 1 if the fd was already handed to the program (by
+//   gracefd_listen*, gracefd_inherited, or this function with `fd_out`),
+//   else 0. May be NULL.
+// - `fd_out`: if not NULL, receives a new CLOEXEC duplicate that belongs to
+//   the caller, and the entry becomes claimed. If NULL, nothing is claimed.
+//
+// Out-parameters are written only on success. Returns the length of the name
+// (without the NUL). Errors: `-ENOENT` if `index` is not below
+// gracefd_inherited_count(); `-ERANGE` if the name and its NUL do not fit in
+// `name_len` bytes (nothing is claimed); `-EINVAL` if `name_buf` is NULL and
+// `name_len` is not 0; `-EMFILE` if the duplicate fails.
+//
+// Environment: none at call time. Thread-safe, but indices shift when
+// another thread forgets or closes entries.
+int gracefd_inherited_at(size_t index, char *name_buf, size_t name_len, int *kind_out, int *claimed_out, int *fd_out);
+
+// Remove every registry entry named `name` (inherited, registered or bound
+// by gracefd_listen*), closing the registry's own fds: the name is no longer
+// handed down by an upgrade, and a later gracefd_listen*() binds afresh.
+// Duplicates the program holds stay open (the socket lives while any does);
+// a unix socket's file is not removed.
+//
+// Returns how many entries were removed (1, or more for a name announced
+// several times). Errors: `-ENOENT` if none has that name; `-EINVAL` if
+// `name` is NULL or invalid.
+//
+// Environment: none. Thread-safe.
+int gracefd_forget(const char *name);
+
+// Close every inherited fd the program has not claimed (with
+// gracefd_listen*, gracefd_inherited or gracefd_inherited_at with `fd_out`),
+// for example once start-up is complete, so that a socket nobody serves
+// stops accepting connections into its queue. They are no longer handed
+// down by an upgrade. Each is logged at GRACEFD_LOG_INFO.
+//
+// Returns how many were closed (0 if none). Never fails.
+// Environment: none. Thread-safe.
+int gracefd_close_unclaimed(void);
 
 // Send a notification to the service manager: `state` is one or more
 // `KEY=VALUE` lines separated by `\n` (one trailing `\n` allowed), such as

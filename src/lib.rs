@@ -33,6 +33,7 @@ extern crate alloc;
 pub mod error;
 pub mod events;
 pub mod lineage;
+pub mod listeners;
 pub mod log;
 pub mod notify;
 pub mod proto;

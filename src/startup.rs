@@ -121,6 +121,7 @@ extern "C" fn on_load() {
 /// announced, before main runs and before any thread could spawn a child.
 fn after_capture() {
     crate::lineage::init();
+    crate::registry::init();
 }
 
 #[cfg(target_env = "gnu")]

@@ -58,6 +58,34 @@ pub unsafe fn out<'a, T>(p: *mut T, what: &str) -> Result<&'a mut T> {
     Ok(unsafe { &mut *p })
 }
 
+/// An optional out-parameter: NULL means the caller does not want it.
+///
+/// # Safety
+/// `p` is NULL or valid for writes of `T` for `'a`.
+pub unsafe fn opt_out<'a, T>(p: *mut T) -> Option<&'a mut T> {
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: non-null and valid by the caller's promise.
+        Some(unsafe { &mut *p })
+    }
+}
+
+/// A caller's output buffer of `n` bytes (`p` may be NULL only when `n` is 0).
+///
+/// # Safety
+/// `p` is valid for writes of `n` bytes for `'a`.
+pub unsafe fn buf_mut<'a>(p: *mut c_char, n: usize, what: &str) -> Result<&'a mut [u8]> {
+    if n == 0 {
+        return Ok(&mut []);
+    }
+    if p.is_null() {
+        return Err(err!(EINVAL, "{} is NULL but its length is {}", what, n));
+    }
+    // SAFETY: caller promises n writable bytes.
+    Ok(unsafe { core::slice::from_raw_parts_mut(p as *mut u8, n) })
+}
+
 /// An array argument of `n` elements (`p` may be NULL only when `n` is 0).
 ///
 /// # Safety

@@ -9,5 +9,6 @@ mod boundary;
 
 pub mod basics;
 pub mod lifecycle;
+pub mod listeners;
 pub mod notify;
 pub mod upgrade;

@@ -127,6 +127,13 @@ pub fn chmod(path: &[u8], mode: libc::mode_t) -> SysResult<()> {
     cvt(unsafe { libc::chmod(path.as_ptr().cast(), mode) }).map(|_| ())
 }
 
+/// `fchmod`. On a unix socket that is not yet bound, this sets the mode the
+/// socket file will be created with (less the umask) when it is bound.
+pub fn fchmod(fd: RawFd, mode: libc::mode_t) -> SysResult<()> {
+    // SAFETY: fchmod on an int.
+    cvt(unsafe { libc::fchmod(fd, mode) }).map(|_| ())
+}
+
 /// `rename`; both paths end in NUL.
 pub fn rename(from: &[u8], to: &[u8]) -> SysResult<()> {
     if from.last() != Some(&0) || to.last() != Some(&0) {

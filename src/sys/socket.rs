@@ -94,6 +94,26 @@ impl SockAddr {
         }
     }
 
+    /// The IPv4 address of an `AF_INET` address.
+    pub fn ip_v4(&self) -> Option<[u8; 4]> {
+        if self.family() != libc::AF_INET {
+            return None;
+        }
+        // SAFETY: family says sockaddr_in.
+        let sin = unsafe { &*(&self.storage as *const _ as *const libc::sockaddr_in) };
+        Some(sin.sin_addr.s_addr.to_ne_bytes())
+    }
+
+    /// The IPv6 address and scope id of an `AF_INET6` address.
+    pub fn ip_v6(&self) -> Option<([u8; 16], u32)> {
+        if self.family() != libc::AF_INET6 {
+            return None;
+        }
+        // SAFETY: family says sockaddr_in6.
+        let sin6 = unsafe { &*(&self.storage as *const _ as *const libc::sockaddr_in6) };
+        Some((sin6.sin6_addr.s6_addr, sin6.sin6_scope_id))
+    }
+
     /// The unix path bytes (for abstract: with the leading NUL), without trailing NULs.
     pub fn unix_path(&self) -> Option<&[u8]> {
         if self.family() != libc::AF_UNIX {

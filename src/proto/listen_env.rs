@@ -1,0 +1,488 @@
+//! The environment protocols that announce inherited fds, parsed strictly.
+//! Pure code: the registry (`crate::registry`) does the syscalls.
+//!
+//! **systemd socket activation** (`LISTEN_PID`, `LISTEN_FDS`, `LISTEN_FDNAMES`),
+//! with sd_listen_fds(3)'s semantics:
+//!
+//! - `LISTEN_FDS` unset: nothing announced (whatever `LISTEN_PID` says).
+//! - `LISTEN_PID` unset, or a valid pid other than ours: the fds are
+//!   **not for us** (they were meant for a parent that exec'd us, or a
+//!   sibling); nothing is inherited and the fds are not touched.
+//! - `LISTEN_PID` or `LISTEN_FDS` not a plain decimal number (sign, spaces,
+//!   trailing bytes, `0` as a pid, above the int range), or `LISTEN_FDS`
+//!   announcing more fds than the caller's limit: an **error**; nothing is
+//!   inherited.
+//! - The fds are `3 .. 3 + LISTEN_FDS`.
+//! - Names: `LISTEN_FDNAMES` unset means every fd is named `unknown` (as
+//!   systemd does). Otherwise it is split on `:`; each name must pass
+//!   [`fdname_is_valid`]. An empty name is read as `unknown`.
+//!   **Fewer names than fds**: the fds without a name are named `unknown`
+//!   (and [`Systemd::Fds::missing_names`] says how many, so the caller can
+//!   warn; libsystemd itself fails the call). **More names than fds**: an
+//!   error, since the announcement is inconsistent and it is not knowable
+//!   which part of it is wrong; nothing is inherited.
+//!
+//! **Server::Starter** (`SERVER_STARTER_PORT`, `SERVER_STARTER_GENERATION`):
+//! `SERVER_STARTER_PORT` is `key=fd;key=fd;…` where each key is what
+//! `start_server` was given: `port` (IPv4, all interfaces), `host:port`,
+//! `[v6]:port`, or a unix socket path. Rules:
+//!
+//! - An empty value announces nothing (`start_server` with no ports).
+//! - Entries are separated by `;`; an empty entry (`a=3;;b=4`, a trailing `;`)
+//!   is an error.
+//! - Each entry is split on its **last** `=`, so a path may contain `=`; the
+//!   fd must be a plain decimal number that fits in an int; the key must not
+//!   be empty.
+//! - A key is an inet address when it is all digits (a port), `[host]:port`,
+//!   or has no `/` and ends in `:digits`; anything else is a unix socket path
+//!   (`/run/a:80` is a path, `a:80` is host `a`, port 80). Ports above 65535
+//!   are an error. A host is not resolved; only its family matters (a `:`
+//!   inside means IPv6).
+//! - The same fd twice is an error. The same key twice is allowed:
+//!   `start_server --port=8000 --port=u8000` announces a TCP and a UDP socket
+//!   both as `8000`.
+//!
+//! Any error rejects the whole variable: a malformed announcement cannot be
+//! trusted in part.
+
+use alloc::vec::Vec;
+
+use crate::err;
+use crate::error::Result;
+use crate::proto::addr::Shown;
+use crate::proto::num;
+
+/// The first fd systemd passes (`SD_LISTEN_FDS_START`).
+pub const LISTEN_FDS_START: i32 = 3;
+
+/// Longest fd name, in bytes (systemd's `FDNAME_MAX`).
+pub const FDNAME_MAX: usize = 255;
+
+/// The name systemd gives an fd it has no name for.
+pub const UNKNOWN: &[u8] = b"unknown";
+
+/// Whether `name` may be used as an fd name in `LISTEN_FDNAMES`, as systemd's
+/// `fdname_is_valid` decides: printable ASCII (0x20–0x7e), no `:` (the
+/// separator), at most [`FDNAME_MAX`] bytes. Unlike systemd, the empty name is
+/// refused: gracefd uses "no name" (`unknown`) instead.
+pub fn fdname_is_valid(name: &[u8]) -> bool {
+    !name.is_empty() && name.len() <= FDNAME_MAX && name.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b':')
+}
+
+/// Why a name is not valid, for error messages (`None` if it is).
+pub fn fdname_problem(name: &[u8]) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("is empty")
+    } else if name.len() > FDNAME_MAX {
+        Some("is longer than 255 bytes")
+    } else if name.contains(&b':') {
+        Some("contains ':' (the LISTEN_FDNAMES separator)")
+    } else if !name.iter().all(|&b| (0x20..0x7f).contains(&b)) {
+        Some("contains a byte that is not printable ASCII")
+    } else {
+        None
+    }
+}
+
+/// What the systemd variables announce.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Systemd<'a> {
+    /// `LISTEN_FDS` is not set.
+    Absent,
+    /// The fds are meant for another process (or `LISTEN_PID` is unset).
+    NotForUs {
+        /// The pid `LISTEN_PID` names (None if unset).
+        listen_pid: Option<i32>,
+    },
+    /// Fds `3 .. 3 + count` are ours; see [`Systemd::name_of`].
+    Fds {
+        /// How many fds (`LISTEN_FDS`).
+        count: u32,
+        /// The names given, in fd order (at most `count`; empty ones already
+        /// replaced by `unknown`). Fds past the end are named `unknown`.
+        names: Vec<&'a [u8]>,
+        /// How many fds got `unknown` because `LISTEN_FDNAMES` had too few
+        /// names (0 when it was unset or complete).
+        missing_names: usize,
+    },
+}
+
+impl Systemd<'_> {
+    /// The name of the `i`-th announced fd (fd `3 + i`): `unknown` when it
+    /// has none (or when this is not [`Systemd::Fds`]).
+    pub fn name_of(&self, i: usize) -> &[u8] {
+        match self {
+            Systemd::Fds { names, .. } => names.get(i).copied().unwrap_or(UNKNOWN),
+            _ => UNKNOWN,
+        }
+    }
+}
+
+/// Parse the systemd variables (each `None` when unset). `our_pid` is the pid
+/// the environment was captured in; `max_fds` is the largest `LISTEN_FDS`
+/// accepted (the caller derives it from the open-files limit).
+pub fn parse_systemd<'a>(
+    listen_pid: Option<&[u8]>,
+    listen_fds: Option<&[u8]>,
+    listen_fdnames: Option<&'a [u8]>,
+    our_pid: i32,
+    max_fds: u32,
+) -> Result<Systemd<'a>> {
+    let Some(fds) = listen_fds else { return Ok(Systemd::Absent) };
+    let Some(pid_text) = listen_pid else { return Ok(Systemd::NotForUs { listen_pid: None }) };
+    let pid = num::parse_pid(pid_text)
+        .ok_or_else(|| err!(EINVAL, "LISTEN_PID={}: not a process id (a decimal number from 1 to 2147483647)", Shown(pid_text)))?;
+    if pid != our_pid {
+        return Ok(Systemd::NotForUs { listen_pid: Some(pid) });
+    }
+    let n = num::parse_u32(fds).ok_or_else(|| {
+        err!(EINVAL, "LISTEN_FDS={}: not a count of fds (a plain decimal number, no sign or spaces)", Shown(fds))
+    })?;
+    // fds 3 .. 3+n must be ints.
+    let cap = max_fds.min(i32::MAX as u32 - LISTEN_FDS_START as u32);
+    if n > cap {
+        return Err(err!(EINVAL, "LISTEN_FDS={}: more fds than this process can have open (at most {})", n, cap));
+    }
+    let count = n;
+    let n = n as usize;
+    let mut names: Vec<&'a [u8]> = Vec::new();
+    let mut missing = 0;
+    match listen_fdnames {
+        None => {}
+        Some(text) => {
+            let given: Vec<&'a [u8]> = if text.is_empty() && n == 0 { Vec::new() } else { text.split(|&b| b == b':').collect() };
+            if given.len() > n {
+                return Err(err!(
+                    EINVAL,
+                    "LISTEN_FDNAMES names {} fds but LISTEN_FDS={} announces {}: inconsistent, ignoring both",
+                    given.len(),
+                    n,
+                    n
+                ));
+            }
+            for (i, name) in given.iter().enumerate() {
+                if name.is_empty() {
+                    names.push(UNKNOWN);
+                    continue;
+                }
+                if let Some(why) = fdname_problem(name) {
+                    return Err(err!(
+                        EINVAL,
+                        "LISTEN_FDNAMES: name {} of fd {} {}",
+                        Shown(name),
+                        LISTEN_FDS_START as usize + i,
+                        why
+                    ));
+                }
+                names.push(name);
+            }
+            missing = n - given.len();
+        }
+    }
+    Ok(Systemd::Fds { count, names, missing_names: missing })
+}
+
+/// What a `SERVER_STARTER_PORT` key says about its socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StarterAddr<'a> {
+    /// An IPv4 socket (`port` or `host:port`; `host` empty for a bare port).
+    Inet4 {
+        /// The host text (unresolved).
+        host: &'a [u8],
+        /// The port.
+        port: u16,
+    },
+    /// An IPv6 socket (`[host]:port`).
+    Inet6 {
+        /// The host text (unresolved, without brackets).
+        host: &'a [u8],
+        /// The port.
+        port: u16,
+    },
+    /// A unix socket at this path.
+    Path(&'a [u8]),
+}
+
+/// One `key=fd` entry of `SERVER_STARTER_PORT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StarterEntry<'a> {
+    /// The key as written.
+    pub key: &'a [u8],
+    /// What the key says.
+    pub addr: StarterAddr<'a>,
+    /// The announced fd (any int; the registry refuses 0–2).
+    pub fd: i32,
+}
+
+/// Parse `SERVER_STARTER_PORT` (rules in the module documentation).
+pub fn parse_server_starter_port(value: &[u8]) -> Result<Vec<StarterEntry<'_>>> {
+    let mut out: Vec<StarterEntry<'_>> = Vec::new();
+    if value.is_empty() {
+        return Ok(out);
+    }
+    for (i, entry) in value.split(|&b| b == b';').enumerate() {
+        if entry.is_empty() {
+            return Err(err!(EINVAL, "SERVER_STARTER_PORT={}: entry {} is empty", Shown(value), i + 1));
+        }
+        let eq = entry
+            .iter()
+            .rposition(|&b| b == b'=')
+            .ok_or_else(|| err!(EINVAL, "SERVER_STARTER_PORT: entry {} has no '=fd'", Shown(entry)))?;
+        let key = entry.get(..eq).unwrap_or(&[]);
+        let fd_text = entry.get(eq + 1..).unwrap_or(&[]);
+        if key.is_empty() {
+            return Err(err!(EINVAL, "SERVER_STARTER_PORT: entry {} has an empty address", Shown(entry)));
+        }
+        let fd = num::parse_u32(fd_text)
+            .and_then(|v| i32::try_from(v).ok())
+            .ok_or_else(|| err!(EINVAL, "SERVER_STARTER_PORT: entry {}: fd {} is not a plain decimal fd number", Shown(entry), Shown(fd_text)))?;
+        let addr = starter_key(key).map_err(|e| e.context(format_args!("SERVER_STARTER_PORT: entry {}", Shown(entry))))?;
+        if let Some(prev) = out.iter().find(|p| p.fd == fd) {
+            return Err(err!(
+                EINVAL,
+                "SERVER_STARTER_PORT: fd {} is announced twice (for {} and {})",
+                fd,
+                Shown(prev.key),
+                Shown(key)
+            ));
+        }
+        out.push(StarterEntry { key, addr, fd });
+    }
+    Ok(out)
+}
+
+fn starter_key(key: &[u8]) -> Result<StarterAddr<'_>> {
+    let port_of = |p: &[u8]| -> Result<u16> {
+        match num::parse_u32(p) {
+            Some(v) if v <= 65535 => Ok(v as u16),
+            _ => Err(err!(EINVAL, "port {} is above 65535", Shown(p))),
+        }
+    };
+    if key.iter().all(u8::is_ascii_digit) {
+        return Ok(StarterAddr::Inet4 { host: &[], port: port_of(key)? });
+    }
+    if let Some(rest) = key.strip_prefix(b"[") {
+        if let Some(close) = rest.iter().position(|&b| b == b']') {
+            let host = rest.get(..close).unwrap_or(&[]);
+            if let Some(port) = rest.get(close + 1..).and_then(|t| t.strip_prefix(b":")) {
+                if !port.is_empty() && port.iter().all(u8::is_ascii_digit) {
+                    if host.is_empty() {
+                        return Err(err!(EINVAL, "empty IPv6 host between brackets"));
+                    }
+                    return Ok(StarterAddr::Inet6 { host, port: port_of(port)? });
+                }
+            }
+        }
+    }
+    if !key.contains(&b'/') {
+        if let Some(colon) = key.iter().rposition(|&b| b == b':') {
+            let host = key.get(..colon).unwrap_or(&[]);
+            let port = key.get(colon + 1..).unwrap_or(&[]);
+            if !port.is_empty() && port.iter().all(u8::is_ascii_digit) {
+                if host.is_empty() {
+                    return Ok(StarterAddr::Inet4 { host, port: port_of(port)? });
+                }
+                return Ok(if host.contains(&b':') {
+                    StarterAddr::Inet6 { host, port: port_of(port)? }
+                } else {
+                    StarterAddr::Inet4 { host, port: port_of(port)? }
+                });
+            }
+        }
+    }
+    Ok(StarterAddr::Path(key))
+}
+
+/// Parse `SERVER_STARTER_GENERATION` (a plain decimal number).
+pub fn parse_server_starter_generation(value: &[u8]) -> Result<u32> {
+    num::parse_u32(value).ok_or_else(|| err!(EINVAL, "SERVER_STARTER_GENERATION={}: not a plain decimal number", Shown(value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ME: i32 = 4242;
+
+    fn sd<'a>(pid: Option<&'a str>, fds: Option<&'a str>, names: Option<&'a str>) -> Result<Systemd<'a>> {
+        parse_systemd(pid.map(str::as_bytes), fds.map(str::as_bytes), names.map(str::as_bytes), ME, 1000)
+    }
+
+    fn names(r: Result<Systemd<'_>>) -> (Vec<String>, usize) {
+        let s = r.unwrap();
+        match &s {
+            Systemd::Fds { count, missing_names, .. } => (
+                (0..*count as usize).map(|i| String::from_utf8(s.name_of(i).to_vec()).unwrap()).collect(),
+                *missing_names,
+            ),
+            other => panic!("not fds: {:?}", other),
+        }
+    }
+
+    fn sd_err(pid: Option<&str>, fds: Option<&str>, names: Option<&str>, needle: &str) {
+        let e = sd(pid, fds, names).expect_err("accepted");
+        assert!(e.message().contains(needle), "{:?} {:?} {:?}: {:?} lacks {:?}", pid, fds, names, e.message(), needle);
+        assert_eq!(e.errno.0, libc::EINVAL);
+    }
+
+    #[test]
+    fn systemd_normal() {
+        assert_eq!(names(sd(Some("4242"), Some("2"), Some("web:admin"))), (vec!["web".into(), "admin".into()], 0));
+        assert_eq!(names(sd(Some("4242"), Some("2"), None)), (vec!["unknown".into(), "unknown".into()], 0));
+        assert_eq!(names(sd(Some("4242"), Some("0"), None)), (vec![], 0));
+        assert_eq!(names(sd(Some("4242"), Some("0"), Some(""))), (vec![], 0));
+        // Empty names read as unknown.
+        assert_eq!(names(sd(Some("4242"), Some("3"), Some("a::c"))), (vec!["a".into(), "unknown".into(), "c".into()], 0));
+        assert_eq!(names(sd(Some("4242"), Some("1"), Some(""))), (vec!["unknown".into()], 0));
+        // Duplicate names are allowed (one socket unit with several Listen lines).
+        assert_eq!(names(sd(Some("4242"), Some("2"), Some("w:w"))), (vec!["w".into(), "w".into()], 0));
+        // Leading zeros are still a plain number.
+        assert_eq!(names(sd(Some("04242"), Some("01"), Some("x"))).0.len(), 1);
+    }
+
+    #[test]
+    fn systemd_absent_or_not_for_us() {
+        assert_eq!(sd(None, None, None).unwrap(), Systemd::Absent);
+        assert_eq!(sd(Some("4242"), None, Some("a")).unwrap(), Systemd::Absent);
+        assert_eq!(sd(None, Some("2"), None).unwrap(), Systemd::NotForUs { listen_pid: None });
+        assert_eq!(sd(Some("1"), Some("2"), None).unwrap(), Systemd::NotForUs { listen_pid: Some(1) });
+        // Not for us wins over a malformed LISTEN_FDS: it is somebody else's business.
+        assert_eq!(sd(Some("1"), Some("-1"), None).unwrap(), Systemd::NotForUs { listen_pid: Some(1) });
+    }
+
+    #[test]
+    fn systemd_hostile() {
+        for pid in ["", "0", "-1", "abc", "4242x", " 4242", "4242 ", "+4242", "2147483648", "99999999999999999999999"] {
+            sd_err(Some(pid), Some("1"), None, "LISTEN_PID");
+        }
+        for fds in ["", "-1", "abc", "1x", "1 ", " 1", "+1", "0x1", "1.0", "4294967296", "99999999999999999999999"] {
+            sd_err(Some("4242"), Some(fds), None, "LISTEN_FDS");
+        }
+        sd_err(Some("4242"), Some("1001"), None, "more fds than");
+        sd_err(Some("4242"), Some("2147483647"), None, "more fds than");
+        // The fd range must stay within int even with a huge limit.
+        let e = parse_systemd(Some(b"1"), Some(b"2147483646"), None, 1, u32::MAX).unwrap_err();
+        assert!(e.message().contains("more fds than"));
+        assert!(parse_systemd(Some(b"1"), Some(b"2147483644"), None, 1, u32::MAX).is_ok());
+    }
+
+    #[test]
+    fn systemd_names_count_mismatch() {
+        // Fewer names: the rest are unknown, and the shortfall is reported.
+        assert_eq!(names(sd(Some("4242"), Some("3"), Some("a"))), (vec!["a".into(), "unknown".into(), "unknown".into()], 2));
+        // More names: an error.
+        sd_err(Some("4242"), Some("1"), Some("a:b"), "LISTEN_FDNAMES names 2 fds");
+        sd_err(Some("4242"), Some("0"), Some("a"), "LISTEN_FDNAMES names 1 fds");
+        sd_err(Some("4242"), Some("1"), Some(":"), "LISTEN_FDNAMES names 2 fds");
+    }
+
+    #[test]
+    fn systemd_bad_names() {
+        sd_err(Some("4242"), Some("1"), Some("a\tb"), "not printable");
+        sd_err(Some("4242"), Some("1"), Some("caf\u{e9}"), "not printable");
+        sd_err(Some("4242"), Some("2"), Some("ok:\x7f"), "of fd 4");
+        let long = "n".repeat(256);
+        sd_err(Some("4242"), Some("1"), Some(&long), "longer than 255");
+        let max = "n".repeat(255);
+        assert_eq!(names(sd(Some("4242"), Some("1"), Some(&max))).0, vec![max.clone()]);
+    }
+
+    #[test]
+    fn name_validity() {
+        assert!(fdname_is_valid(b"web"));
+        assert!(fdname_is_valid(b"web.socket"));
+        assert!(fdname_is_valid(b"a b=c;d"));
+        assert!(!fdname_is_valid(b""));
+        assert!(!fdname_is_valid(b"a:b"));
+        assert!(!fdname_is_valid(b"a\nb"));
+        assert!(!fdname_is_valid(b"a\0b"));
+        assert!(!fdname_is_valid(&[b'x'; 256]));
+        assert!(fdname_is_valid(&[b'x'; 255]));
+        assert_eq!(fdname_problem(b"ok"), None);
+        assert!(fdname_problem(b"a:b").unwrap().contains("':'"));
+    }
+
+    fn ss(v: &str) -> Vec<StarterEntry<'_>> {
+        parse_server_starter_port(v.as_bytes()).unwrap_or_else(|e| panic!("{:?}: {}", v, e))
+    }
+
+    fn ss_err(v: &[u8], needle: &str) {
+        let e = parse_server_starter_port(v).expect_err("accepted");
+        assert!(e.message().contains(needle), "{:?}: {:?} lacks {:?}", v, e.message(), needle);
+        assert!(e.message().contains("SERVER_STARTER_PORT"));
+    }
+
+    #[test]
+    fn server_starter_forms() {
+        assert_eq!(ss(""), vec![]);
+        let v = ss("8000=3;127.0.0.1:8001=4;[::1]:8002=5;/tmp/x.sock=6;localhost:80=7;::1:9=8");
+        assert_eq!(v.len(), 6);
+        assert_eq!(v[0], StarterEntry { key: b"8000", addr: StarterAddr::Inet4 { host: b"", port: 8000 }, fd: 3 });
+        assert_eq!(v[1].addr, StarterAddr::Inet4 { host: b"127.0.0.1", port: 8001 });
+        assert_eq!(v[2].addr, StarterAddr::Inet6 { host: b"::1", port: 8002 });
+        assert_eq!(v[3].addr, StarterAddr::Path(b"/tmp/x.sock"));
+        assert_eq!(v[3].fd, 6);
+        assert_eq!(v[4].addr, StarterAddr::Inet4 { host: b"localhost", port: 80 });
+        assert_eq!(v[5].addr, StarterAddr::Inet6 { host: b"::1", port: 9 });
+        // '=' inside a path: split on the last '='.
+        let v = ss("/tmp/a=b=c.sock=9");
+        assert_eq!(v[0].key, b"/tmp/a=b=c.sock");
+        assert_eq!(v[0].addr, StarterAddr::Path(b"/tmp/a=b=c.sock"));
+        assert_eq!(v[0].fd, 9);
+        // A path with ':digits' is still a path; a relative name without one too.
+        assert_eq!(ss("/run/a:80=3")[0].addr, StarterAddr::Path(b"/run/a:80"));
+        assert_eq!(ss("x.sock=3")[0].addr, StarterAddr::Path(b"x.sock"));
+        // The same key twice (TCP and UDP on one port) is fine; fd 0 parses (the registry refuses it).
+        assert_eq!(ss("8000=3;8000=4").len(), 2);
+        assert_eq!(ss("80=0")[0].fd, 0);
+    }
+
+    #[test]
+    fn server_starter_hostile() {
+        ss_err(b";", "entry 1 is empty");
+        ss_err(b"80=3;", "entry 2 is empty");
+        ss_err(b"80=3;;81=4", "entry 2 is empty");
+        ss_err(b"80", "no '=fd'");
+        ss_err(b"=3", "empty address");
+        ss_err(b"80=", "not a plain decimal fd");
+        ss_err(b"80=-1", "not a plain decimal fd");
+        ss_err(b"80=3x", "not a plain decimal fd");
+        ss_err(b"80= 3", "not a plain decimal fd");
+        ss_err(b"80=2147483648", "not a plain decimal fd");
+        ss_err(b"80=99999999999999999999999", "not a plain decimal fd");
+        ss_err(b"/tmp/a.sock=", "not a plain decimal fd");
+        ss_err(b"70000=3", "above 65535");
+        ss_err(b"127.0.0.1:70000=3", "above 65535");
+        ss_err(b"[]:80=3", "empty IPv6 host");
+        ss_err(b"80=3;81=3", "fd 3 is announced twice");
+        ss_err(b"/a=4;/b=4", "fd 4 is announced twice");
+        // Bytes that are not text do not panic anything.
+        let _ = parse_server_starter_port(b"\xff\xfe=3");
+    }
+
+    #[test]
+    fn generation() {
+        assert_eq!(parse_server_starter_generation(b"0").unwrap(), 0);
+        assert_eq!(parse_server_starter_generation(b"17").unwrap(), 17);
+        for bad in [&b""[..], b"-1", b"1x", b" 1"] {
+            assert!(parse_server_starter_generation(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn never_panics_on_noise() {
+        let seeds: [&[u8]; 4] = [b"8000=3;[::1]:8=4;/a=b=5", b"a::b:c", b"4242", b"[x]:1=2;;=;"];
+        let mut x: u32 = 7;
+        for s in seeds {
+            for _ in 0..3000 {
+                let mut v = s.to_vec();
+                x = x.wrapping_mul(1103515245).wrapping_add(12345);
+                let i = (x as usize >> 8) % v.len();
+                v[i] = (x >> 16) as u8;
+                let _ = parse_server_starter_port(&v);
+                let _ = parse_systemd(Some(&v), Some(&v), Some(&v), 1, 64);
+                let _ = parse_systemd(Some(b"1"), Some(b"3"), Some(&v), 1, 64);
+            }
+        }
+    }
+}
