@@ -9,6 +9,8 @@
  *   --log-file PATH        stdout/stderr of the daemon (default /dev/null)
  *   --drain-timeout MS     how long a draining generation may take (default 10000)
  *   --verbose              print the library's log events on stderr
+ *   --upgrade-exe PATH     upgrade to this executable (default: our own, as recorded at start)
+ *   --upgrade-timeout MS   how long a new generation has to become ready (default 60000)
  *
  * SIGHUP/SIGUSR2: upgrade to a new generation (non-blocking: this one keeps
  * serving while the new one starts; if it fails, this one simply goes on).
@@ -167,7 +169,7 @@ static int bytes_waiting(int fd) {
 
 static void usage(void) {
     fprintf(stderr, "usage: httpd [--listen [NAME=]ADDR]... [--pid-file PATH] [--daemonize] [--log-file PATH] "
-                    "[--drain-timeout MS] [--verbose]\n");
+                    "[--drain-timeout MS] [--upgrade-exe PATH] [--upgrade-timeout MS] [--verbose]\n");
     exit(2);
 }
 
@@ -176,12 +178,15 @@ int main(int argc, char **argv) {
     int nspecs = 0;
     const char *pid_file = NULL, *log_file = NULL;
     int daemonize = 0, verbose = 0;
-    long drain_timeout = 10000;
+    long drain_timeout = 10000, upgrade_timeout = 60000;
+    const char *upgrade_exe = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--listen") && i + 1 < argc && nspecs < MAX_LISTENERS) specs[nspecs++] = argv[++i];
         else if (!strcmp(argv[i], "--pid-file") && i + 1 < argc) pid_file = argv[++i];
         else if (!strcmp(argv[i], "--log-file") && i + 1 < argc) log_file = argv[++i];
         else if (!strcmp(argv[i], "--drain-timeout") && i + 1 < argc) drain_timeout = strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--upgrade-exe") && i + 1 < argc) upgrade_exe = argv[++i];
+        else if (!strcmp(argv[i], "--upgrade-timeout") && i + 1 < argc) upgrade_timeout = strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--daemonize")) daemonize = 1;
         else if (!strcmp(argv[i], "--verbose")) verbose = 1;
         else usage();
@@ -216,6 +221,10 @@ int main(int argc, char **argv) {
     body_len = (size_t)snprintf(body, sizeof body, "ok pid=%d generation=%d\n", (int)getpid(), gracefd_generation());
     gracefd_ready();
 
+    gracefd_upgrade_opts *uopts = gracefd_upgrade_opts_new();
+    if (!uopts) die_startup("upgrade options", -ENOMEM);
+    if (upgrade_exe && gracefd_upgrade_opts_set_exe(uopts, upgrade_exe) < 0) die_startup("--upgrade-exe", -EINVAL);
+    gracefd_upgrade_opts_set_timeout_ms(uopts, upgrade_timeout);
     int upgrade_fd = -1;
     static struct pollfd pfd[MAX_CONNS + MAX_LISTENERS + 2];
     for (;;) {
@@ -233,7 +242,7 @@ int main(int argc, char **argv) {
 
         for (int ev; (ev = gracefd_event_next()) > 0;) {
             if (ev == GRACEFD_EVENT_UPGRADE && !draining && upgrade_fd < 0) {
-                upgrade_fd = gracefd_upgrade_start(NULL);
+                upgrade_fd = gracefd_upgrade_start(uopts);
                 if (upgrade_fd < 0) {
                     fprintf(stderr, "httpd[%d]: upgrade not started: %s\n", (int)getpid(), gracefd_last_error());
                     upgrade_fd = -1;
@@ -283,5 +292,6 @@ int main(int argc, char **argv) {
         if (draining && (nconns == 0 || now >= drain_deadline_ms)) break;
     }
     while (nconns > 0) conn_close(nconns - 1);
+    gracefd_upgrade_opts_free(uopts);
     return 0;
 }

@@ -1,3 +1,9 @@
 # Zero-downtime upgrade: the demo (a server upgraded under load).
 demo: $(BUILD)/bin/httpd $(BUILD)/bin/loadgen
 	tools/demo.sh
+
+# 100 upgrades under keep-alive load, and every failure of a new generation
+# under load: zero failed requests, a clear error, no zombie.
+check-upgrade-load: $(BUILD)/bin/httpd $(BUILD)/bin/loadgen
+	tools/test-upgrade-load.sh
+CHECK_TARGETS += check-upgrade-load
