@@ -129,8 +129,19 @@ pub fn start(opts: &Options) -> Result<RawFd> {
     sp.env_set(b"GRACEFD_GENERATION", crate::proto::num::fmt_u64(next_gen, &mut digits))?;
     sp.env_set(b"GRACEFD_PARENT_PID", crate::proto::num::fmt_u64(process::getpid() as u64, &mut digits))?;
 
+    // To systemd an upgrade is a reload: RELOADING=1 now, READY=1 when it
+    // ends (from the new generation, or from us again if it failed).
+    if let Err(e) = crate::notify::reloading() {
+        log!(log::WARNING, "upgrade: could not send RELOADING=1 to systemd: {}", e);
+    }
     let started_ns = time::monotonic_ns();
-    let pid = sp.spawn()?;
+    let pid = match sp.spawn() {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = crate::notify::ready(lineage::is_upgrade());
+            return Err(e);
+        }
+    };
     drop(child_end);
     drop(exported);
     log!(log::NOTICE, "upgrade: started generation {} as pid {} ({} fds)", next_gen, pid, names.split(|&b| b == b':').count());
@@ -195,6 +206,9 @@ pub fn finish(block: bool) -> Result<Option<Pid>> {
         _ => {}
     }
     log!(log::ERR, "upgrade failed, still serving: {}", e.message());
+    if let Err(n) = crate::notify::ready(lineage::is_upgrade()) {
+        log!(log::WARNING, "upgrade: could not send READY=1 to systemd after the failure: {}", n);
+    }
     Err(e)
 }
 
