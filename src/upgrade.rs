@@ -212,6 +212,12 @@ pub fn finish(block: bool) -> Result<Option<Pid>> {
     Err(e)
 }
 
+/// The pid of the new generation while an upgrade is in flight.
+pub fn in_flight_pid() -> Option<Pid> {
+    let st = STATE.lock();
+    st.flight.as_ref().map(|f| f.pid).or(st.busy)
+}
+
 /// Start and wait: the blocking upgrade.
 pub fn upgrade(opts: &Options) -> Result<Pid> {
     start(opts)?;
