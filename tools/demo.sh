@@ -50,7 +50,10 @@ stop_load "$work/load.json"
 python3 - "$LOAD_RESULT" "$work/server.log" "$done_ok" "$UPGRADES" <<'PY'
 import json, re, sys
 load = json.loads(sys.argv[1])
-lat = sorted(int(m.group(1)) for m in re.finditer(r"is ready after (\d+) us", open(sys.argv[2]).read()))
+log = open(sys.argv[2]).read()
+lat = sorted(int(m.group(1)) for m in re.finditer(r"is ready after (\d+) us", log))
+# Under check-asan the servers are sanitizer builds writing to this log.
+sanitizer = re.findall(r"(ERROR: \w+Sanitizer.*|runtime error:.*)", log)
 def pct(p):
     return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))] / 1000 if lat else float("nan")
 print(f"upgrades completed : {sys.argv[3]}/{sys.argv[4]}")
@@ -58,7 +61,9 @@ print(f"requests served    : {load['requests']}")
 print(f"failed requests    : {load['failures']} {json.dumps(load['failures_by_kind'])}")
 print(f"distinct pids seen : {load['distinct_pids']}")
 print(f"upgrade latency    : p50 {pct(50):.2f} ms, p99 {pct(99):.2f} ms (new generation started → ready; {len(lat)} samples)")
-ok = load["failures"] == 0 and int(sys.argv[3]) == int(sys.argv[4])
+for line in sanitizer[:5]:
+    print(f"sanitizer          : {line}")
+ok = load["failures"] == 0 and int(sys.argv[3]) == int(sys.argv[4]) and not sanitizer
 print("demo: OK, zero failed requests" if ok else "demo: FAILED")
 sys.exit(0 if ok else 1)
 PY

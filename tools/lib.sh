@@ -2,17 +2,19 @@
 # Everything started is tracked by pid and stopped by pid (never by name).
 
 BIN=${BIN:-build/bin}
+LOADGEN=${LOADGEN:-build/bin/loadgen}
 
 free_port() { tools/free-port.py; }
 
 # wait_http PORT: until a GET on 127.0.0.1:PORT answers (at most ~4 s).
 wait_http() {
   local port=$1
-  for _ in $(seq 200); do
-    if exec 3<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
-      printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
-      if grep -q '200 OK' <&3 2>/dev/null; then exec 3<&-; return 0; fi
-      exec 3<&-
+  for _ in $(seq 250); do
+    # In a subshell: a failed redirection of `exec` would end this shell.
+    if ( exec 3<>"/dev/tcp/127.0.0.1/$port" &&
+         printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3 &&
+         grep -q '200 OK' <&3 ) 2>/dev/null; then
+      return 0
     fi
     sleep 0.02
   done
@@ -23,7 +25,7 @@ wait_http() {
 # start_load PORT OUT [loadgen args...]: loadgen until stop_load; sets LOAD_PID.
 start_load() {
   local port=$1 out=$2; shift 2
-  "$BIN/loadgen" --addr "127.0.0.1:$port" --duration 0 --json "$@" >"$out" 2>"$out.err" &
+  "$LOADGEN" --addr "127.0.0.1:$port" --duration 0 --json "$@" >"$out" 2>"$out.err" &
   LOAD_PID=$!
 }
 
