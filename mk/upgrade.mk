@@ -7,3 +7,8 @@ demo: $(BUILD)/bin/httpd $(BUILD)/bin/loadgen
 check-upgrade-load: $(BUILD)/bin/httpd $(BUILD)/bin/loadgen
 	tools/test-upgrade-load.sh
 CHECK_TARGETS += check-upgrade-load
+
+# Fault injection under load: a signal storm, EMFILE, NOTIFY_SOCKET nowhere.
+check-faults: $(BUILD)/bin/httpd $(BUILD)/bin/loadgen
+	tools/test-faults.sh
+CHECK_TARGETS += check-faults

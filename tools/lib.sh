@@ -63,3 +63,13 @@ stop_pids() {
 
 # children_of PID: the pids of PID's children (empty when it has none).
 children_of() { cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . || true; }
+
+# zombies_of PID...: zombie processes whose parent is one of PID... (empty if none).
+zombies_of() {
+  local want=" $* " f st ppid
+  for f in /proc/[0-9]*/stat; do
+    read -r _ _ st ppid _ <"$f" 2>/dev/null || continue
+    [ "$st" = Z ] && [[ "$want" == *" $ppid "* ]] && echo "${f//[^0-9]/}"
+  done
+  return 0
+}
