@@ -12,3 +12,5 @@ CHECK_TARGETS += check-upgrade-load
 check-faults: $(BUILD)/bin/httpd $(BUILD)/bin/loadgen
 	tools/test-faults.sh
 CHECK_TARGETS += check-faults
+soak: $(BUILD)/bin/httpd $(BUILD)/bin/loadgen
+	tools/soak.sh
