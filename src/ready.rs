@@ -39,9 +39,13 @@ fn report(kind: Kind, status: i32, msg: &[u8]) -> Result<bool> {
     }
 }
 
-/// Tell the starter we are ready (the systemd part is added by `notify`).
+/// Tell the starter we are ready (the systemd part is added by `notify`), and,
+/// if this process took its fds by hand-off, tell the process it took them
+/// from to drain (`handoff::report_ready`). `Ok(true)` if anyone was told.
 pub fn report_ready() -> Result<bool> {
-    report(Kind::Ready, 0, b"")
+    let old_side = crate::handoff::report_ready();
+    let starter = report(Kind::Ready, 0, b"");
+    Ok(starter? | old_side?)
 }
 
 /// Tell the starter we failed, with the exit status it should use and why.
