@@ -10,3 +10,4 @@ mod boundary;
 pub mod basics;
 pub mod lifecycle;
 pub mod upgrade;
+pub mod handoff;
