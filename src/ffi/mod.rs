@@ -11,3 +11,4 @@ pub mod basics;
 pub mod lifecycle;
 pub mod upgrade;
 pub mod handoff;
+pub mod interim_registry;
