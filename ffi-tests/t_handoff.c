@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -624,6 +625,74 @@ TEST(handoff_new_side_takes_over_the_path_then_hands_off_again) {
     CHECK(lstat(o.path, &st) < 0 && errno == ENOENT);
     close(hfd);
     close(ev);
+}
+
+/* argv: path pid_file. Serves hand-off at path, then upgrades itself (gracefd_upgrade)
+ * into ROLE(handoff_upgraded), which serves at the same path: the new
+ * generation takes the live path over from its parent. Exit 0 if the
+ * upgrade worked and stopping here left the new generation's socket alone. */
+ROLE(handoff_upgrader) {
+    if (argc < 3) return 100;
+    const char *path = argv[1];
+    int hfd = gracefd_handoff_serve(path);
+    if (hfd < 0) return 101;
+    gracefd_upgrade_opts *o = gracefd_upgrade_opts_new();
+    const char *av[4] = {harness_self(), "--role", "handoff_upgraded", path};
+    if (!o || gracefd_upgrade_opts_set_argv(o, av, 4) < 0 || gracefd_upgrade_opts_set_timeout_ms(o, 20000) < 0) return 102;
+    pid_t child = 0;
+    int r = gracefd_upgrade(o, &child);
+    gracefd_upgrade_opts_free(o);
+    if (r < 0) {
+        fprintf(stderr, "handoff_upgrader: %s\n", gracefd_last_error());
+        return 103;
+    }
+    FILE *pf = fopen(argv[2], "w");
+    if (!pf || fprintf(pf, "%d\n", (int)child) < 0 || fclose(pf) != 0) return 106;
+    if (gracefd_handoff_stop() != 1) return 104;
+    struct stat st;
+    if (lstat(path, &st) != 0) return 105; /* the new generation's socket is still there */
+    close(hfd);
+    return 0;
+}
+
+/* The upgraded generation: serve at the same path (taking it over), report
+ * ready, and serve until a taker is ready. */
+ROLE(handoff_upgraded) {
+    if (argc < 2) return 100;
+    int hfd = gracefd_handoff_serve(argv[1]);
+    if (hfd < 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "serve: %s", gracefd_last_error());
+        gracefd_fail(1, msg);
+        return 1;
+    }
+    gracefd_ready();
+    for (int i = 0; i < 2000; i++) {
+        struct pollfd p = {hfd, POLLIN, 0};
+        poll(&p, 1, 20);
+        int r = gracefd_handoff_process();
+        if (r < 0) return 2;
+        if (r == GRACEFD_HANDOFF_DONE) return 0;
+    }
+    return 3;
+}
+
+TEST(handoff_upgrade_child_takes_the_path_over_from_its_parent) {
+    char path[256], pidf[256];
+    snprintf(path, sizeof path, "%s/u.sock", harness_tmpdir());
+    snprintf(pidf, sizeof pidf, "%s/child.pid", harness_tmpdir());
+    /* The new generation is orphaned when the upgrader exits: adopt it, to reap it by pid. */
+    CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+    pid_t up = spawn_role("handoff_upgrader", path, pidf, NULL, NULL, NULL);
+    CHECK_INT(wait_exit(up, 30), ==, 0);
+    pid_t child = (pid_t)atoi(read_file(pidf));
+    CHECK(child > 0);
+    /* The new generation serves at path: take from it (it has no fds), then it drains. */
+    CHECK_INT(gracefd_handoff_take(path, 10000), ==, 0);
+    CHECK_INT(gracefd_ready(), ==, 1);
+    CHECK_INT(wait_exit(child, 20), ==, 0);
+    struct stat st;
+    CHECK(lstat(path, &st) != 0);
 }
 
 /* A fake old side at `path`: accepts one taker, reads its TAKE, sends `l1`

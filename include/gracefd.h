@@ -319,7 +319,10 @@ int gracefd_upgrade_finish(pid_t *child_pid_out);
 // listens on at `path` (left by a process that died) is replaced; a live one
 // is refused, unless this process took its own fds from that very path with
 // gracefd_handoff_take() (then it takes the path over: call
-// gracefd_handoff_serve() before gracefd_ready() in that case).
+// gracefd_handoff_serve() before gracefd_ready() in that case), or the live
+// socket belongs to this process's older generation (this process was
+// started by its gracefd_upgrade()): then too the path is taken over, and
+// the older generation leaves it alone when it goes.
 //
 // Returns an fd (CLOEXEC, owned by the caller: close it when done) to poll
 // for `POLLIN`; it never blocks anything. Whenever it is readable, call

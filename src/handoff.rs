@@ -325,7 +325,12 @@ pub fn recv_fds(sock: RawFd, cap: usize, deadline: Deadline) -> Result<Vec<(Vec<
 /// Send a few bytes (a control frame) without fds, waiting until `deadline`.
 fn send_frame(sock: RawFd, frame: &[u8], deadline: Deadline) -> Result<()> {
     let mut q = [Out { data: frame.to_vec(), fds: Vec::new(), off: 0 }];
-    send_queue(sock, &mut q, 0, deadline)
+    send_queue(sock, &mut q, 0, deadline).map_err(|e| match e.errno.0 {
+        libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN => {
+            crate::Error::new(e.errno, format_args!("the other side closed the connection"))
+        }
+        _ => e,
+    })
 }
 
 /// Whether a peer with `uid` may exchange fds with us: same uid, or root.
@@ -432,7 +437,8 @@ fn refuse(sock: Fd, e: &crate::Error) {
 /// listening and renamed over `path`, so the path never shows a socket with
 /// other permissions and never disappears. A socket nobody listens on at
 /// `path` (stale) is replaced; a live one is refused, unless this process
-/// took its fds from that very path (then it takes over the path).
+/// took its fds from that very path, or the live one is this process's older
+/// generation (this process is its upgrade): then it takes the path over.
 ///
 /// Errors: EALREADY (already serving), EINVAL (empty path or NUL inside),
 /// ENAMETOOLONG (the path, or the temporary name beside it, does not fit
@@ -508,7 +514,16 @@ fn check_existing(path: &[u8], path_nul: &[u8]) -> Result<()> {
     let addr = socket::SockAddr::unix(path, false).map_err(|e| crate::Error::sys(e, "hand-off path"))?;
     match socket::connect(probe.raw(), &addr) {
         Err(Errno(libc::ECONNREFUSED)) => Ok(()),
-        Ok(()) | Err(Errno(libc::EAGAIN)) => {
+        Ok(()) => {
+            // Our own older generation (we are its upgrade) may be replaced:
+            // the path is to name the newest generation.
+            let server = socket::peer_cred(probe.raw()).map(|c| c.pid).ok();
+            if server.is_some() && server == crate::lineage::get().parent_pid {
+                return Ok(());
+            }
+            Err(err!(EADDRINUSE, "another process serves hand-off at {} (a live socket)", Shown(path)))
+        }
+        Err(Errno(libc::EAGAIN)) => {
             Err(err!(EADDRINUSE, "another process serves hand-off at {} (a live socket)", Shown(path)))
         }
         Err(e) => Err(crate::Error::new(
@@ -871,7 +886,13 @@ fn take_inner(path: &[u8], deadline: Deadline) -> Result<(Fd, usize, Pid)> {
             process::geteuid()
         ));
     }
-    send_frame(sock.raw(), &wire::encode_take(), deadline)?;
+    match send_frame(sock.raw(), &wire::encode_take(), deadline) {
+        Ok(()) => {}
+        // Refused at once (it need not read our TAKE first): its refusal, if
+        // any, is waiting in our receive queue; read on.
+        Err(e) if matches!(e.errno.0, libc::EPIPE | libc::ECONNRESET) => {}
+        Err(e) => return Err(e),
+    }
     let rx = Rx { sock: sock.raw(), deadline };
     let (h, body) = rx.first_frame()?;
     if h.kind == Kind::Refuse {
