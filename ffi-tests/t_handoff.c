@@ -1024,8 +1024,15 @@ TEST(handoff_send_rejects_bad_arguments) {
     const char *good[2] = {"r", "w"};
     CHECK_INT(gracefd_send_fds(sv[0], NULL, good, 2, 1000), ==, -EINVAL);
     CHECK_INT(gracefd_send_fds(sv[0], fds, NULL, 2, 1000), ==, -EINVAL);
+    int negative[2] = {pp[0], -1};
+    CHECK_INT(gracefd_send_fds(sv[0], negative, good, 2, 1000), ==, -EBADF);
     int closed[2] = {pp[0], 9999};
     CHECK_INT(gracefd_send_fds(sv[0], closed, good, 2, 1000), ==, -EBADF);
+    CHECK_STR_CONTAINS(gracefd_last_error(), "fd #1 (9999) is not open");
+    /* That one failed mid-transfer (its header went): a fresh stream for what follows. */
+    close(sv[0]);
+    close(sv[1]);
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     CHECK_INT(gracefd_send_fds(sv[0], fds, good, 65537, 1000), ==, -EINVAL);
     char longname[300];
     memset(longname, 'n', sizeof longname - 1);

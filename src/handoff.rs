@@ -144,17 +144,23 @@ fn send_queue(sock: RawFd, q: &mut [Out], total: usize, deadline: Deadline) -> R
 /// changes the socket's `O_NONBLOCK`.
 ///
 /// Errors: EINVAL (a name is invalid, the counts differ, more than
-/// `MAX_FDS`), EBADF (an fd is not open), EPIPE/ECONNRESET (the receiver
+/// `MAX_FDS`), EBADF (an fd is not open: found when its chunk is sent, so
+/// the stream is then mid-transfer), EPIPE/ECONNRESET (the receiver
 /// went away; the message says after how many fds), ETIMEDOUT, ETOOMANYREFS,
 /// or what `sendmsg` failed with.
 pub fn send_fds<N: AsRef<[u8]>>(sock: RawFd, fds: &[RawFd], names: &[N], deadline: Deadline) -> Result<()> {
-    for (i, &f) in fds.iter().enumerate() {
-        if f < 0 || !fd::is_open(f) {
-            return Err(err!(EBADF, "fd #{} ({}) is not open", i, f));
-        }
+    if let Some(i) = fds.iter().position(|&f| f < 0) {
+        return Err(err!(EBADF, "fd #{} ({}) is not an fd", i, fds.get(i).copied().unwrap_or(-1)));
     }
     let mut q = plan(fds, names)?;
-    send_queue(sock, &mut q, fds.len(), deadline)
+    send_queue(sock, &mut q, fds.len(), deadline).map_err(|e| {
+        // Which fd was closed is looked up only now: checking 10,000 fds
+        // beforehand would cost a syscall each on every transfer.
+        match fds.iter().position(|&f| e.errno.0 == libc::EBADF && !fd::is_open(f)) {
+            Some(i) => err!(EBADF, "fd #{} ({}) is not open", i, fds.get(i).copied().unwrap_or(-1)),
+            None => e,
+        }
+    })
 }
 
 /// The receiving end of a transfer.

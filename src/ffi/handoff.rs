@@ -168,7 +168,8 @@ pub unsafe extern "C" fn gracefd_handoff_take(path: *const c_char, timeout_ms: i
 ///
 /// Errors: `-EINVAL` `fds` or `names` NULL with `n` > 0, a NULL or invalid
 /// name (the message says which), `n` above `GRACEFD_HANDOFF_MAX_FDS`;
-/// `-EBADF` an fd is not open (the message has its index); `-EPIPE` or
+/// `-EBADF` an fd is not open (the message has its index; it is found
+/// when its chunk is sent, so earlier chunks may have gone); `-EPIPE` or
 /// `-ECONNRESET` the receiver closed the connection (the message says after
 /// how many fds); `-ETIMEDOUT`; `-ETOOMANYREFS` too many fds in flight for
 /// this user; `-ENOTSOCK` and others from `sendmsg`. After a failure the
