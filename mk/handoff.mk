@@ -21,3 +21,13 @@ check-handoff-demo: $(BUILD)/bin/handoff-demo
 #CHECK_TARGETS += check-handoff-load
 #check-handoff-load: $(BUILD)/bin/httpd $(BUILD)/bin/loadgen
 #	tools/test-handoff-load.sh 10 8
+
+# Benchmark (not a test): hand-off time for 1, 100 and 10,000 fds.
+.PHONY: bench-handoff
+bench: bench-handoff
+bench-handoff: $(BUILD)/bin/handoff-bench
+	$(BUILD)/bin/handoff-bench $(BENCH_RUNS)
+
+$(BUILD)/bin/handoff-bench: bench/handoff-bench.c include/gracefd.h $(LIB) c-examples/gracefd_interim.h
+	@mkdir -p $(@D)
+	$(CC) $(STRICT) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(LDLIBS_GRACEFD)
