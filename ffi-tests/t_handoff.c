@@ -695,6 +695,51 @@ TEST(handoff_upgrade_child_takes_the_path_over_from_its_parent) {
     CHECK(lstat(path, &st) != 0);
 }
 
+/* Connect to path, send `len` bytes (with `nfds` copies of fd), and read the
+ * server's answer: the errno of its REFUSE frame, 0 if it sent something
+ * else, -1 on EOF or timeout. */
+static int raw_exchange(const char *path, const unsigned char *data, size_t len, int fd, int nfds) {
+    int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a;
+    int fds[4] = {fd, fd, fd, fd};
+    if (c < 0 || unix_addr(&a, path) < 0 || connect(c, (struct sockaddr *)&a, sizeof a) < 0) return -2;
+    if (send_raw(c, data, len, fds, nfds) < 0) { close(c); return -3; }
+    unsigned char b[16];
+    size_t got = 0;
+    while (got < sizeof b) {
+        struct pollfd p = {c, POLLIN, 0};
+        if (poll(&p, 1, 10000) != 1) break;
+        ssize_t n = recv(c, b + got, sizeof b - got, 0);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(c);
+    if (got < 16) return -1;
+    if (memcmp(b, "GFDH", 4) != 0 || b[5] != 5) return 0;
+    return (int)(b[12] | b[13] << 8 | b[14] << 16 | (unsigned)b[15] << 24);
+}
+
+TEST(handoff_server_survives_garbage_takers_then_serves_a_real_one) {
+    struct old o;
+    CHECK(start_old(&o, 4, "gone") == 0);
+    int pp[2];
+    CHECK(pipe(pp) == 0);
+    unsigned char f[16];
+    CHECK_INT(raw_exchange(o.path, (const unsigned char *)"GET / HTTP/1.0\r\n", 16, -1, 0), ==, EBADMSG);
+    put_head(f, 2, 3, 0); /* TAKE in protocol version 2 */
+    CHECK_INT(raw_exchange(o.path, f, 12, -1, 0), ==, EPROTONOSUPPORT);
+    put_head(f, 1, 3, 0); /* TAKE with fds attached */
+    CHECK_INT(raw_exchange(o.path, f, 12, pp[0], 2), ==, EBADMSG);
+    put_head(f, 1, 4, 0); /* READY before anything was taken */
+    CHECK_INT(raw_exchange(o.path, f, 12, -1, 0), ==, EPROTO);
+    close(pp[0]);
+    close(pp[1]);
+    CHECK_INT(gracefd_handoff_take(o.path, 10000), ==, 4);
+    CHECK_INT(gracefd_ready(), ==, 1);
+    CHECK_INT(wait_exit(o.pid, 20), ==, 0);
+    CHECK_STR_CONTAINS(read_file(o.log), "still serving");
+}
+
 /* A fake old side at `path`: accepts one taker, reads its TAKE, sends `l1`
  * bytes of `d1` (no fds), then `l2` bytes of `d2` with `nfds` copies of a pipe
  * fd, writes a byte to `sync_fd` (if >= 0), then exits (or pauses). */
