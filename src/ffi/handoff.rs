@@ -244,17 +244,22 @@ pub unsafe extern "C" fn gracefd_recv_fds(
     names_out: *mut [c_char; GRACEFD_FD_NAME_SIZE],
 ) -> c_int {
     run(|| {
-        if cap > 0 && fds_out.is_null() {
-            return Err(err!(EINVAL, "fds_out is NULL but cap is {}", cap));
-        }
+        // SAFETY: caller's promise: cap writable ints.
+        let fds = unsafe { boundary::slice_mut(fds_out, cap, "fds_out") }?;
+        let mut names = if names_out.is_null() {
+            None
+        } else {
+            // SAFETY: caller's promise: cap writable name slots.
+            Some(unsafe { boundary::slice_mut(names_out, cap, "names_out") }?)
+        };
         let got = handoff::recv_fds(sock, cap.min(wire::MAX_FDS), Deadline::after_ms(timeout_ms))?;
         let n = boundary::count(got.len())?;
+        // recv_fds returned at most cap entries, so every slot below exists.
         for (i, (name, fd)) in got.into_iter().enumerate() {
-            // SAFETY: i < got.len() <= cap, and fds_out has room for cap ints.
-            unsafe { *fds_out.add(i) = fd.into_raw() };
-            if !names_out.is_null() {
-                // SAFETY: i < cap and names_out has cap slots.
-                let slot = unsafe { &mut *names_out.add(i) };
+            if let Some(slot) = fds.get_mut(i) {
+                *slot = fd.into_raw();
+            }
+            if let Some(slot) = names.as_mut().and_then(|ns| ns.get_mut(i)) {
                 // Names are at most 255 bytes (checked when decoded), so the NUL fits.
                 for (d, s) in slot.iter_mut().zip(name.iter().chain(core::iter::once(&0u8))) {
                     *d = *s as c_char;
