@@ -287,9 +287,21 @@ static int load_keys(const char *path, struct key *keys, int cap, int *port) {
 
 /* ---- the old side ------------------------------------------------------- */
 
+/* The name of fd #i: "fd<i>", or padded with 'x' to 250 bytes. */
+static void long_name(char *name, int i, int long_form) {
+    int n = snprintf(name, 256, "fd%d-", i);
+    if (long_form) {
+        memset(name + n, 'x', (size_t)(250 - n));
+        name[250] = 0;
+    } else {
+        name[n - 1] = 0;
+    }
+}
+
 /* argv: path n keys_file log_file flags ("gone": the path must be removed at
  * the end; "kept": it must still exist (a taker took it over); "chmod": make
- * the socket 0666 so that any uid can connect, to test SO_PEERCRED alone). */
+ * the socket 0666 so that any uid can connect, to test SO_PEERCRED alone;
+ * "long": 250-byte names, so the header alone overflows the socket buffer). */
 ROLE(handoff_old) {
     if (argc < 6) return 100;
     const char *path = argv[1], *keys = argv[3], *logp = argv[4], *flags = argv[5];
@@ -313,8 +325,8 @@ ROLE(handoff_old) {
     }
     if (fclose(kf) != 0 || rename(tmp, keys) != 0) return 105;
     for (int i = 0; i < n; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "fd%d", i);
+        char name[256];
+        long_name(name, i, strstr(flags, "long") != NULL);
         if (gracefd_add_fd(name, fds[i]) < 0) return 106;
         close(fds[i]);
     }
@@ -435,6 +447,28 @@ TEST(handoff_take_10000_fds_intact_then_old_drains) {
     char took[64];
     snprintf(took, sizeof took, "took %d fds and is ready", big);
     CHECK_STR_CONTAINS(read_file(o.log), took);
+}
+
+TEST(handoff_header_larger_than_the_socket_buffer) {
+    /* 2,000 names of 250 bytes: a 500 KB header, more than a socket buffer, so
+     * the old side's non-blocking sends stop and resume on POLLOUT. */
+    struct old o;
+    CHECK(start_old(&o, 2000, "gone,long") == 0);
+    CHECK_INT(gracefd_handoff_take(o.path, 20000), ==, 2000);
+    int port = 0;
+    CHECK_INT(load_keys(o.keys, want_keys, FDCAP, &port), ==, 2000);
+    for (int i = 0; i < 2000; i += 333) {
+        char name[256];
+        long_name(name, i, 1);
+        int fd = gracefd_interim_registry_get(name);
+        CHECK_MSG(fd >= 0, "%s", gracefd_last_error());
+        struct key k;
+        CHECK(key_of(fd, &k) == 0);
+        CHECK_MSG(cmp_key(&k, &want_keys[i]) == 0, "fd named #%d is another file", i);
+        close(fd);
+    }
+    CHECK_INT(gracefd_ready(), ==, 1);
+    CHECK_INT(wait_exit(o.pid, 20), ==, 0);
 }
 
 TEST(handoff_other_uid_refused_by_peercred) {
