@@ -25,6 +25,7 @@ check-handoff-demo: $(BUILD)/bin/handoff-demo
 # Benchmark (not a test): hand-off time for 1, 100 and 10,000 fds.
 .PHONY: bench-handoff
 bench: bench-handoff
+ALL_TARGETS += $(BUILD)/bin/handoff-bench
 bench-handoff: $(BUILD)/bin/handoff-bench
 	$(BUILD)/bin/handoff-bench $(BENCH_RUNS)
 
