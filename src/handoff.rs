@@ -475,7 +475,10 @@ pub fn serve(path: &[u8]) -> Result<Fd> {
 
     check_existing(path, &path_nul)?;
 
-    let _ = fs::unlink(&tmp_nul);
+    // A socket left at the temporary name by a process of our pid that died.
+    if fs::lstat(&tmp_nul).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFSOCK) {
+        let _ = fs::unlink(&tmp_nul);
+    }
     let l = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0).map_err(|e| crate::Error::sys(e, "socket"))?;
     socket::bind(l.raw(), &tmp_addr).map_err(|e| crate::Error::sys(e, "bind hand-off socket"))?;
     // Until listen() nobody can connect, so the mode is right before anyone can.
@@ -493,9 +496,21 @@ pub fn serve(path: &[u8]) -> Result<Fd> {
             return Err(e.context(format_args!("hand-off socket {}", Shown(path))));
         }
     };
-    let ep = poll::epoll_create().map_err(|e| crate::Error::sys(e, "epoll_create"))?;
-    poll::epoll_add(ep.raw(), l.raw(), libc::EPOLLIN as u32).map_err(|e| crate::Error::sys(e, "epoll_ctl"))?;
-    let out = ep.try_clone().map_err(|e| crate::Error::sys(e, "dup"))?;
+    let watch = (|| -> Result<(Fd, Fd)> {
+        let ep = poll::epoll_create().map_err(|e| crate::Error::sys(e, "epoll_create"))?;
+        poll::epoll_add(ep.raw(), l.raw(), libc::EPOLLIN as u32).map_err(|e| crate::Error::sys(e, "epoll_ctl"))?;
+        let out = ep.try_clone().map_err(|e| crate::Error::sys(e, "dup"))?;
+        Ok((ep, out))
+    })();
+    let (ep, out) = match watch {
+        Ok(x) => x,
+        Err(e) => {
+            if id.is_some() && ident(&path_nul) == id {
+                let _ = fs::unlink(&path_nul);
+            }
+            return Err(e);
+        }
+    };
     *st = Some(Server { path: path_nul, ident: id, ep, listener: Some(l), conn: None, done_by: None });
     drop(st);
     log!(log::INFO, "hand-off: serving at {}", Shown(path));
