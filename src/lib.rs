@@ -32,6 +32,7 @@ extern crate alloc;
 
 pub mod error;
 pub mod events;
+pub mod handoff;
 pub mod lineage;
 pub mod listeners;
 pub mod log;

@@ -12,3 +12,4 @@ pub mod lifecycle;
 pub mod listeners;
 pub mod notify;
 pub mod upgrade;
+pub mod handoff;
