@@ -64,10 +64,18 @@ TEST(upgrade_hands_mainpid_to_systemd_with_a_barrier) {
             CHECK(p != old);
             new_pid = p;
             saw_mainpid = 1;
-            /* The very next datagram is the barrier, and the old generation
-             * waits for it: it is still alive until we release it. */
-            n = nh_recv(rx, buf, sizeof buf, fds, 4, &nfds, 5000);
-            CHECK_MSG(n > 0 && strcmp(buf, "BARRIER=1") == 0 && nfds == 1, "after MAINPID: \"%s\" with %d fds", buf, nfds);
+            /* The barrier follows (the new generation's own READY=1 may
+             * arrive in between: it is sent concurrently), and the old
+             * generation waits for it: it is alive until we release it. */
+            do {
+                n = nh_recv(rx, buf, sizeof buf, fds, 4, &nfds, 5000);
+                CHECK_MSG(n > 0, "no barrier after MAINPID");
+                if (strncmp(buf, "READY=1\nMAINPID=", 16) == 0) {
+                    saw_new_ready = 1;
+                    CHECK_INT(atoi(buf + 16), ==, new_pid);
+                }
+            } while (strcmp(buf, "BARRIER=1") != 0);
+            CHECK_INT(nfds, ==, 1);
             CHECK_INT(waitpid(old, NULL, WNOHANG), ==, 0);
             saw_barrier = 1;
             close(fds[0]); /* release the barrier */
