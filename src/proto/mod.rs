@@ -2,5 +2,6 @@
 //! every function here can be unit-tested and fuzzed with hostile input.
 
 pub mod addr;
+pub mod daemon;
 pub mod num;
 pub mod ready;
