@@ -34,6 +34,7 @@ pub mod error;
 pub mod events;
 pub mod lineage;
 pub mod log;
+pub mod pidfile;
 pub mod proto;
 pub mod ready;
 pub mod registry;
