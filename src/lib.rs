@@ -30,6 +30,7 @@
 
 extern crate alloc;
 
+pub mod daemon;
 pub mod error;
 pub mod events;
 pub mod lineage;
