@@ -8,5 +8,7 @@
 mod boundary;
 
 pub mod basics;
+pub mod daemon;
 pub mod lifecycle;
+pub mod pidfile;
 pub mod upgrade;
