@@ -64,7 +64,7 @@ use crate::proto::daemon::{self as plan, Creds, Plan};
 use crate::proto::ready::{self as frame, Frame, Kind};
 use crate::ready;
 use crate::spawn::Spawn;
-use crate::sync::Mutex;
+use crate::sync::{Mutex, Once};
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::process::{self, Exit, Pid};
 use crate::sys::time::{self, Deadline};
@@ -210,12 +210,18 @@ struct Pending {
 }
 
 static PENDING: Mutex<Option<Result<Pending>>> = Mutex::new(None);
+static INIT: Once = Once::new();
 
-/// Called from the start-up constructor: if a re-exec launcher started us
-/// (`GRACEFD_DAEMON` present and `LISTEN_PID` is us), validate the fds it
+/// Called from the start-up constructor (and on first use, in case another
+/// constructor — the Go package's — runs first): if a re-exec launcher started
+/// us (`GRACEFD_DAEMON` present and `LISTEN_PID` is us), validate the fds it
 /// passed and make them CLOEXEC at once, so they never leak into a child the
 /// program starts before it calls `daemonize`.
 pub fn init() {
+    INIT.call(adopt_marker);
+}
+
+fn adopt_marker() {
     let s = startup::get();
     let Some(v) = s.var(plan::VAR) else { return };
     if !lineage::get().listen_pid_matches {
@@ -251,6 +257,7 @@ fn adopt(p: Plan) -> Result<Pending> {
 /// Whether this process was re-executed by a daemonize launcher and has not
 /// applied the plan yet (its `daemonize` call will complete the daemon side).
 pub fn pending() -> bool {
+    init();
     PENDING.lock().is_some()
 }
 
@@ -278,6 +285,7 @@ pub fn daemonize(opts: &Options) -> Result<()> {
     if is_daemon() {
         return Ok(());
     }
+    init();
     if let Some(p) = PENDING.lock().take() {
         return reexec_daemon_side(p);
     }
