@@ -286,7 +286,8 @@ int gracefd_daemon_set_mode(gracefd_daemon *opts, int mode);
 //
 // Errors (all before any fork; nothing was started): `-EBUSY` fork mode
 // asked in a multi-threaded process (the message names the thread count;
-// use `GRACEFD_DAEMON_REEXEC` or `_AUTO`); `-EEXIST` another instance holds
+// use `GRACEFD_DAEMON_REEXEC` or `_AUTO`), or another thread is inside
+// gracefd_daemonize(); `-EEXIST` another instance holds
 // the pid file ("already running as pid N": exit with
 // `GRACEFD_EXIT_ALREADY_RUNNING`); `-ELOOP` the pid file is a symbolic link;
 // `-EPERM` the pid file is not ours or has several links; `-ENOENT` unknown

@@ -201,6 +201,8 @@ impl Options {
 
 /// Set once this process is the daemon: `daemonize` is then a no-op.
 static IS_DAEMON: AtomicBool = AtomicBool::new(false);
+/// A `daemonize` call is running (a second thread gets `EBUSY`).
+static BUSY: AtomicBool = AtomicBool::new(false);
 
 /// The re-exec marker adopted at load time.
 struct Pending {
@@ -275,7 +277,7 @@ pub fn is_daemon() -> bool {
 /// `opts` is not used.
 ///
 /// Errors, all before any fork: `EBUSY` fork mode in a multi-threaded
-/// process; `EEXIST` already running (pid file locked); `ELOOP`/`EPERM`/…
+/// process, or another thread is inside `daemonize`; `EEXIST` already running (pid file locked); `ELOOP`/`EPERM`/…
 /// pid file refused (see [`pidfile::acquire`]); `ENOENT` unknown user or
 /// group, missing working directory, or no recorded executable (reexec);
 /// `EINVAL` bad options; whatever open, socketpair or fork fail with.
@@ -285,6 +287,16 @@ pub fn daemonize(opts: &Options) -> Result<()> {
     if is_daemon() {
         return Ok(());
     }
+    if BUSY.swap(true, Ordering::AcqRel) {
+        return Err(err!(EBUSY, "daemonize is already running on another thread"));
+    }
+    let r = daemonize_once(opts);
+    // Only errors come back in the launcher; in the daemon IS_DAEMON is set.
+    BUSY.store(false, Ordering::Release);
+    r
+}
+
+fn daemonize_once(opts: &Options) -> Result<()> {
     init();
     if let Some(p) = PENDING.lock().take() {
         return reexec_daemon_side(p);
@@ -881,8 +893,11 @@ fn reap(middle: Pid) {
 }
 
 /// `<program>: <message>\n` on stderr, with write(2) (no stdio: the launcher
-/// leaves with `_exit`, so nothing buffered may be relied on).
+/// leaves with `_exit`, so nothing buffered may be relied on). SIGPIPE is
+/// blocked in this thread first: a closed stderr must not turn the launcher's
+/// exit status into "killed by SIGPIPE" (the launcher exits right after).
 fn say(msg: &str) {
+    let _ = signal::block(&[libc::SIGPIPE]);
     let argv0 = startup::get().argv.first().map(Vec::as_slice).unwrap_or(b"gracefd");
     let prog = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
     let mut line: Vec<u8> = Vec::with_capacity(prog.len() + msg.len() + 3);

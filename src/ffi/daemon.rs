@@ -285,7 +285,8 @@ pub unsafe extern "C" fn gracefd_daemon_set_mode(opts: *mut gracefd_daemon, mode
 ///
 /// Errors (all before any fork; nothing was started): `-EBUSY` fork mode
 /// asked in a multi-threaded process (the message names the thread count;
-/// use `GRACEFD_DAEMON_REEXEC` or `_AUTO`); `-EEXIST` another instance holds
+/// use `GRACEFD_DAEMON_REEXEC` or `_AUTO`), or another thread is inside
+/// gracefd_daemonize(); `-EEXIST` another instance holds
 /// the pid file ("already running as pid N": exit with
 /// `GRACEFD_EXIT_ALREADY_RUNNING`); `-ELOOP` the pid file is a symbolic link;
 /// `-EPERM` the pid file is not ours or has several links; `-ENOENT` unknown
