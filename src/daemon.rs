@@ -879,6 +879,11 @@ fn stop(waiter: &Fd, daemon: &mut Option<Pid>, term_now: bool) -> Option<Exit> {
 /// closed; SIGKILL after 5 s in case it is stuck.
 fn reap(middle: Pid) {
     let d = Deadline::after_ms(5_000);
+    if let Ok(raw) = process::pidfd_open(middle) {
+        // SAFETY: a fresh fd from pidfd_open, owned here.
+        let pidfd = unsafe { Fd::from_raw(raw) };
+        let _ = poll::wait(pidfd.raw(), libc::POLLIN, d);
+    }
     loop {
         match process::try_wait(middle) {
             Ok(None) if !d.expired() => time::sleep_ms(1),
