@@ -21,6 +21,9 @@ mod header {
             .map(PathBuf::from)
             .unwrap_or_else(|| dir.join("include/gracefd.h"));
         println!("cargo:rerun-if-env-changed=GRACEFD_HEADER_OUT");
+        // The drift check deletes its scratch output first: regenerate when
+        // the output is missing, not only when src/ffi changed.
+        println!("cargo:rerun-if-changed={}", out.display());
         println!("cargo:rerun-if-changed=src/ffi");
         println!("cargo:rerun-if-changed=cbindgen.toml");
 
