@@ -267,8 +267,10 @@ int gracefd_daemon_set_mode(gracefd_daemon *opts, int mode);
 // controlling terminal, ever); then: umask, chdir, stdin /dev/null, stdout and
 // stderr the log file or /dev/null, RLIMIT_NOFILE, user and groups, its pid
 // written into the pid file. In fork mode it also gets default signal
-// dispositions and an empty signal mask; in re-exec mode the exec gives it
-// those. Every fd the library opened for this is closed in the daemon except
+// dispositions and an empty signal mask — handlers the program installed
+// before the call, gracefd_signals_install()'s included, are gone: install
+// them after it; in re-exec mode the exec gives it those, and what the
+// program's own code does before the call (it runs again) stays. Every fd the library opened for this is closed in the daemon except
 // the pid file (held, CLOEXEC) and the readiness channel (CLOEXEC, closed by
 // gracefd_ready() or gracefd_fail()). Fds of the program's own are untouched.
 //

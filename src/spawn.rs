@@ -172,8 +172,10 @@ impl Spawn {
             if let (Some(watch), Some(r)) = (self.detach, report_src) {
                 res = process::setsid().map(|_| ());
                 if res.is_ok() {
-                    // SAFETY: still only async-signal-safe calls on both sides.
-                    match unsafe { process::fork() } {
+                    // SAFETY: still only async-signal-safe calls on both sides
+                    // (a raw fork: no atfork handlers in this child of a
+                    // possibly multi-threaded process).
+                    match unsafe { process::fork_raw() } {
                         Ok(0) => {}
                         Ok(grandchild) => watch(grandchild, r),
                         Err(e) => res = Err(e),

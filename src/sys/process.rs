@@ -16,6 +16,27 @@ pub unsafe fn fork() -> SysResult<Pid> {
     cvt(unsafe { libc::fork() })
 }
 
+/// A bare `fork` (the `clone(SIGCHLD)` system call): no `pthread_atfork`
+/// handlers, no malloc lock dance, nothing of libc's bookkeeping. For a child
+/// of a possibly multi-threaded process that must fork again before exec
+/// (glibc's `fork()` would run the program's atfork handlers there).
+/// Async-signal-safe.
+///
+/// # Safety
+/// Both processes may only make plain system calls (libc's cached thread
+/// state is not updated in the child) until the child execs or `_exit`s.
+pub unsafe fn fork_raw() -> SysResult<Pid> {
+    // SAFETY: clone with only the exit signal set and no stack behaves like
+    // fork; the caller upholds the post-fork rules. (The argument order of
+    // clone differs between architectures, but every other argument is 0.)
+    let r = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_long, 0 as libc::c_long, 0 as libc::c_long, 0 as libc::c_long, 0 as libc::c_long) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r as Pid)
+    }
+}
+
 /// `execve`; only returns on failure. Async-signal-safe.
 ///
 /// # Safety
