@@ -354,13 +354,14 @@ static void write_report(int fd) {
     field(fd, "nofile_soft", "%llu", (unsigned long long)rl.rlim_cur);
     field(fd, "nofile_hard", "%llu", (unsigned long long)rl.rlim_max);
     field(fd, "reexec", "%d", getenv("GRACEFD_DAEMON") != NULL);
+    field(fd, "generation", "%d", gracefd_generation());
     dprintf(fd, "end=1\n");
 }
 
 /* ffi-tests --role daemon key=value...
  *   report= pid= log= workdir= user= group= mode=fork|reexec|auto umask=OCTAL
  *   nofile=SOFT:HARD timeout=MS threads=N block=1 buffered=1
- *   then=ready|fail|segv|abort|exit7|hang */
+ *   then=ready|fail|segv|abort|exit7|hang|upgrade */
 ROLE(daemon) {
     const char *report = NULL, *pid = NULL, *log = NULL, *workdir = NULL, *user = NULL, *group = NULL, *then = "ready";
     int mode = -1, umask_v = -1, threads = 0, block = 0, buffered = 0, nofile = 0;
@@ -438,8 +439,21 @@ ROLE(daemon) {
     if (!strcmp(then, "exit7")) _exit(7);
     if (!strcmp(then, "hang"))
         for (;;) pause();
+    if (!strcmp(then, "upgrade") && gracefd_generation() == 1) {
+        /* Ready, then hand over to a new generation of ourselves and leave. */
+        if (gracefd_ready() != 1) return 94;
+        pid_t next;
+        if (gracefd_upgrade(NULL, &next) < 0) {
+            fprintf(stderr, "upgrade: %s\n", gracefd_last_error());
+            _exit(93);
+        }
+        /* The pid file names the new generation now: left alone. */
+        _exit(gracefd_pidfile_remove() == 0 ? 0 : 92);
+    }
     if (gracefd_ready() != 1) return 94;
     if (rep >= 0) {
+        /* A new generation that (re)claims the pid file it inherited: just rewrites it. */
+        if (pid && gracefd_generation() > 1) dprintf(rep, "pidfile_create_again=%d\n", gracefd_pidfile_create(pid));
         write_report(rep);
         close(rep);
     }
@@ -821,6 +835,36 @@ DTEST(daemon_missing_workdir_refused) {
     CHECK_INT(r.status, ==, 99);
     CHECK_STR_CONTAINS(r.err, "working directory \"/no/such/dir\"");
     CHECK_STR_CONTAINS(r.err, "ENOENT");
+}
+
+/* A daemon upgrades itself: the new generation's gracefd_daemonize() changes
+ * nothing (it inherited a daemon's state), and the pid file — lock and
+ * content — follows it through GRACEFD_PIDFILE_FD. */
+DTEST(daemon_upgrade_keeps_pid_file_and_detachment) {
+    char pidp[512], repp[512], rep[8192], a_pid[600], a_rep[600];
+    path_in_tmp(pidp, sizeof pidp, "d.pid");
+    path_in_tmp(repp, sizeof repp, "report");
+    snprintf(a_pid, sizeof a_pid, "pid=%s", pidp);
+    snprintf(a_rep, sizeof a_rep, "report=%s", repp);
+    struct run r;
+    CHECK(launch(&r, NULL, a_pid, a_rep, "mode=fork", "then=upgrade", (char *)NULL));
+    CHECK_MSG(r.status == 0, "launcher exit %d: %s", r.status, r.err);
+    CHECK(wait_report(repp, rep, sizeof rep));
+    CHECK_INT(report_num(rep, "generation"), ==, 2);
+    CHECK_INT(report_num(rep, "pidfile_create_again"), ==, 0);
+    pid_t p = (pid_t)report_num(rep, "pid");
+    /* The old generation writes the new pid once the new one is ready. */
+    long long end = now_ms() + 10000;
+    while (read_pidfile(pidp) != p && now_ms() < end) sleep_ms(2);
+    CHECK_INT(read_pidfile(pidp), ==, p);
+    int pf = open(pidp, O_RDONLY | O_CLOEXEC);
+    CHECK(pf >= 0 && flock(pf, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK);
+    close(pf);
+    CHECK(report_num(rep, "sid") != p);
+    CHECK_INT(report_num(rep, "tty_nr"), ==, 0);
+    CHECK_MSG(report_num(rep, "nother") == 1, "other fds: %s", rep);
+    kill(p, SIGKILL);
+    CHECK(gone_within(p, 10000));
 }
 
 /* ---- the re-exec marker is honoured only when LISTEN_PID names the process ---- */
