@@ -195,8 +195,13 @@ static int launch_v(struct run *r, const struct launch_opts *lo, va_list ap) {
     char slave[128] = "";
     if (lo && lo->pty) {
         master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, slave, sizeof slave) != 0)
-            return 0;
+        if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, slave, sizeof slave) != 0) {
+            /* No ptys here (a bare container): the daemon is still checked for
+             * having no terminal, the launcher just has none to lose. */
+            fprintf(stderr, "    note: no pty available (%s); launcher without a controlling terminal\n", strerror(errno));
+            if (master >= 0) close(master);
+            master = -1;
+        }
     }
     fflush(NULL);
     pid_t pid = fork();
