@@ -84,10 +84,11 @@ static void on_log(void *user, int level, const char *msg) {
 
 static void die_startup(const char *what, int r) {
     char msg[256];
-    snprintf(msg, sizeof msg, "httpd: %s: %s", what, r < 0 ? gracefd_last_error() : strerror(errno));
-    /* Tell whoever waits (a daemonize launcher, an upgrading old generation). */
+    snprintf(msg, sizeof msg, "%s: %s", what, r < 0 ? gracefd_last_error() : strerror(errno));
+    /* Tell whoever waits (a daemonize launcher, an upgrading old generation);
+     * a launcher prints it as "httpd: <msg>". */
     gracefd_fail(1, msg);
-    fprintf(stderr, "%s\n", msg);
+    fprintf(stderr, "httpd: %s\n", msg);
     exit(1);
 }
 
@@ -213,9 +214,28 @@ int main(int argc, char **argv) {
     if (nspecs == 0) specs[nspecs++] = "http=127.0.0.1:8080";
     if (verbose) gracefd_set_log_hook(on_log, NULL, GRACEFD_LOG_DEBUG);
     signal(SIGPIPE, SIG_IGN);
-    (void)pid_file;
-    (void)log_file;
-    (void)daemonize;
+    if (daemonize) {
+        /* Before any listener or thread: the launcher waits until we are ready
+         * (or prints why we failed) and exits with the truth. */
+        gracefd_daemon *d = gracefd_daemon_new();
+        if (!d) die_startup("daemonize", -ENOMEM);
+        if (pid_file) gracefd_daemon_set_pid_file(d, pid_file);
+        gracefd_daemon_set_log_file(d, log_file);
+        int r = gracefd_daemonize(d);
+        gracefd_daemon_free(d);
+        if (r == -EEXIST) {
+            fprintf(stderr, "httpd: %s\n", gracefd_last_error());
+            return GRACEFD_EXIT_ALREADY_RUNNING;
+        }
+        if (r < 0) die_startup("daemonize", r);
+    } else if (pid_file) {
+        int r = gracefd_pidfile_create(pid_file);
+        if (r == -EEXIST) {
+            fprintf(stderr, "httpd: %s\n", gracefd_last_error());
+            return GRACEFD_EXIT_ALREADY_RUNNING;
+        }
+        if (r < 0) die_startup("pid file", r);
+    }
 
     /* Take the sockets of the running instance first: gracefd_listen() below
      * then finds each one by name, exactly as if it had been inherited. (A
@@ -339,5 +359,7 @@ int main(int argc, char **argv) {
     }
     while (nconns > 0) conn_close(nconns - 1);
     gracefd_upgrade_opts_free(uopts);
+    /* Removed only if it still names us: after an upgrade it names the new generation. */
+    gracefd_pidfile_remove();
     return 0;
 }

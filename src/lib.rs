@@ -30,6 +30,7 @@
 
 extern crate alloc;
 
+pub mod daemon;
 pub mod error;
 pub mod events;
 pub mod handoff;
@@ -37,6 +38,7 @@ pub mod lineage;
 pub mod listeners;
 pub mod log;
 pub mod notify;
+pub mod pidfile;
 pub mod proto;
 pub mod ready;
 pub mod registry;

@@ -139,6 +139,11 @@ fn wait_inner(waiter: &Fd, pid: Pid, deadline: Deadline, block: bool) -> Result<
             let _ = process::wait(pid);
             Outcome::ExecFailed(Errno(frame.status))
         }
+        // Only a detached start (daemonize) has a middle process that sends
+        // these; a plain child never does.
+        Kind::Pid | Kind::Exited | Kind::Signaled => {
+            Outcome::Failed(1, err!(EPROTO, "unexpected readiness frame {:?} from pid {}", frame.kind, pid).msg)
+        }
     }))
 }
 

@@ -118,9 +118,11 @@ extern "C" fn on_load() {
 }
 
 /// Once the snapshot exists: adopt (validate, CLOEXEC) the fds our starter
-/// announced, before main runs and before any thread could spawn a child.
+/// announced (lineage, and a re-exec daemonize launcher's plan), before main
+/// runs and before any thread could spawn a child.
 fn after_capture() {
     crate::lineage::init();
+    crate::daemon::init();
     crate::registry::init();
 }
 

@@ -244,15 +244,5 @@ fn hand_over(pid: Pid) {
     }
 }
 
-/// Write `pid\n` over the pid file's content (the lock is untouched).
-pub fn write_pid(fd: RawFd, pid: Pid) -> Result<()> {
-    let mut digits = [0u8; 20];
-    let d = crate::proto::num::fmt_u64(pid as u64, &mut digits);
-    let mut line = [0u8; 21];
-    for (dst, src) in line.iter_mut().zip(d.iter().chain(b"\n".iter())) {
-        *dst = *src;
-    }
-    let n = d.len() + 1;
-    crate::sys::fs::ftruncate(fd, 0).map_err(|e| crate::Error::sys(e, "truncate pid file"))?;
-    crate::sys::fs::pwrite_all(fd, line.get(..n).unwrap_or(&[]), 0).map_err(|e| crate::Error::sys(e, "write pid file"))
-}
+/// Kept for callers of the old location: the pid file code lives in `pidfile`.
+pub use crate::pidfile::write_pid;

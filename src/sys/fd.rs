@@ -165,6 +165,22 @@ pub fn close_from(first: RawFd) {
     }
 }
 
+/// Close every fd except `keep` (0, 1 and 2 included). Async-signal-safe.
+pub fn close_all_but(keep: RawFd) {
+    if keep > 0 {
+        // SAFETY: close_range on ints; [0, keep-1].
+        let r = unsafe { libc::syscall(libc::SYS_close_range, 0 as libc::c_uint, (keep - 1) as libc::c_uint, 0 as libc::c_uint) };
+        if r != 0 {
+            let mut f = 0;
+            while f < keep {
+                close(f);
+                f += 1;
+            }
+        }
+    }
+    close_from(keep.saturating_add(1));
+}
+
 /// Write all of `buf` (retrying EINTR and short writes). Async-signal-safe.
 pub fn write_all(fd: RawFd, mut buf: &[u8]) -> SysResult<()> {
     while !buf.is_empty() {
@@ -192,7 +208,7 @@ pub fn pipe() -> SysResult<(Fd, Fd)> {
     Ok((Fd(p[0]), Fd(p[1])))
 }
 
-/// `fstat`.
+/// `fstat`. Async-signal-safe.
 pub fn fstat(fd: RawFd) -> SysResult<libc::stat> {
     // SAFETY: zeroed stat is a valid out-buffer.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
