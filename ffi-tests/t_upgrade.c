@@ -385,3 +385,50 @@ TEST(upgrade_after_chdir_with_relative_argv0) {
     CHECK_INT(waitpid(p, &st, 0), ==, p);
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "role exited %d", WEXITSTATUS(st));
 }
+
+/* ---- gracefd's own variables are inert in grandchildren ---------------------- */
+
+/* A new generation runs a child of its own the ordinary way (fork + execve
+ * with its environment, which still holds the GRACEFD_* and LISTEN_*
+ * variables: the library never calls unsetenv). That grandchild must not act
+ * on them: LISTEN_PID names its parent, not it. */
+ROLE(grandchild_report) {
+    if (argc < 2) return 2;
+    char rep[256];
+    snprintf(rep, sizeof rep, "gen=%d is_upgrade=%d inherited=%d ready=%d has_var=%d\n", gracefd_generation(),
+             gracefd_is_upgrade(), gracefd_inherited_count(), gracefd_ready(), getenv("GRACEFD_READY_FD") != NULL);
+    return write_file(argv[1], rep) == 0 ? 0 : 3;
+}
+
+ROLE(gen_spawns_grandchild) {
+    if (argc < 2) return 2;
+    int fd = gracefd_listen("web", "127.0.0.1:1");
+    if (fd < 0) return 3;
+    pid_t g = fork();
+    if (g == 0) {
+        extern char **environ;
+        char *a[] = {(char *)harness_self(), (char *)"--role", (char *)"grandchild_report", argv[1], NULL};
+        execve(harness_self(), a, environ);
+        _exit(127);
+    }
+    int st;
+    waitpid(g, &st, 0);
+    gracefd_ready();
+    return 0;
+}
+
+TEST(upgrade_variables_are_inert_in_grandchildren) {
+    int fd = gracefd_listen("web", "127.0.0.1:0");
+    CHECK(fd >= 0);
+    char report[512];
+    snprintf(report, sizeof report, "%s/grandchild", harness_tmpdir());
+    gracefd_upgrade_opts *o = opts_for_role("gen_spawns_grandchild", report);
+    pid_t child;
+    int r = gracefd_upgrade(o, &child);
+    gracefd_upgrade_opts_free(o);
+    CHECK_MSG(r == 0, "%s", gracefd_last_error());
+    waitpid(child, NULL, 0);
+    char rep[256];
+    CHECK(read_file(report, rep, sizeof rep) > 0);
+    CHECK_STR_CONTAINS(rep, "gen=1 is_upgrade=0 inherited=0 ready=0 has_var=1");
+}
