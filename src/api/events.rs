@@ -57,7 +57,8 @@ impl Event {
 /// ```no_run
 /// # async fn f() -> std::io::Result<()> {
 /// use tokio::io::unix::AsyncFd;
-/// let events = AsyncFd::new(gracefd::Events::install()?)?;
+/// // SAFETY: `Events` owns its fd and always returns that same fd.
+/// let events = unsafe { AsyncFd::register(gracefd::Events::install()?) }?;
 /// loop {
 ///     let mut guard = events.readable().await?;
 ///     while let Some(ev) = guard.get_inner().try_next()? {
