@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::error::{invalid, io};
 use crate::proto::addr::Shown;
+use crate::sys::{fd, socket};
 use crate::upgrade::{self, Options};
 use crate::{err, startup};
 
@@ -221,18 +222,29 @@ impl Upgrade {
     /// Start the upgrade and return at once: poll the [`PendingUpgrade`]
     /// (its fd becomes readable when the new generation reports or dies)
     /// while serving on. Errors: as [`run`](Upgrade::run), for what can go
-    /// wrong before the new generation runs.
+    /// wrong before the new generation runs (`EMFILE` included: the fd of
+    /// the [`PendingUpgrade`] is taken before anything starts).
     pub fn start(&self) -> io::Result<PendingUpgrade> {
         let o = self.options()?;
+        // The caller gets its own copy of the readiness fd, so `as_fd` stays
+        // valid whatever the library does with its copy once the upgrade is
+        // over. Its fd number is taken now, before anything starts: once the
+        // new generation runs, making the copy cannot fail with EMFILE.
+        let slot = socket::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0)
+            .map_err(|e| crate::Error::sys(e, "upgrade: reserve an fd for the readiness channel"))?;
         let raw = io(upgrade::start(&o))?;
-        // Our own duplicate, so `as_fd` stays valid whatever the library does
-        // with its copy once the upgrade is finished.
-        match crate::sys::fd::dup_cloexec(raw) {
-            Ok(fd) => Ok(PendingUpgrade { fd: OwnedFd::from(fd), done: false }),
+        match fd::dup3_cloexec(raw, slot.raw()) {
+            Ok(()) => Ok(PendingUpgrade { fd: OwnedFd::from(slot), done: false }),
             Err(e) => {
-                // Without an fd to poll the caller could not finish it: do it here.
-                let _ = upgrade::finish(true);
-                Err(crate::Error::sys(e, "dup the upgrade's readiness fd").into())
+                // Not seen in practice (dup3 onto an fd we own). Without an
+                // fd to poll the caller could not finish the upgrade: wait
+                // for its outcome here, so that it is not left in flight.
+                let r = upgrade::finish(true);
+                Err(crate::Error::sys(e, "upgrade: copy the readiness fd").context(format_args!("{}", match r {
+                    Ok(_) => "the new generation is ready nonetheless",
+                    Err(_) => "the new generation failed",
+                }))
+                .into())
             }
         }
     }
