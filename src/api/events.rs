@@ -48,7 +48,8 @@ impl Event {
 /// was a plain function (not `SA_SIGINFO`, not `SIG_DFL`/`SIG_IGN`); handlers
 /// use `SA_RESTART`. [`restore_signals`](Events::restore_signals) puts the
 /// previous ones back. Do not also use `tokio::signal` (or `signal-hook`) for
-/// these four signals: whichever installs last wins the disposition.
+/// these four signals: their handlers are `SA_SIGINFO` ones, which gracefd
+/// does not chain, so whichever is installed last gets the signal.
 ///
 /// **In an event loop**: poll the fd ([`AsFd`]) for readability, then take
 /// events with `try_next` until it returns `None`. The fd is non-blocking
