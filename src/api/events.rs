@@ -49,7 +49,8 @@ impl Event {
 /// use `SA_RESTART`. [`restore_signals`](Events::restore_signals) puts the
 /// previous ones back. Do not also use `tokio::signal` (or `signal-hook`) for
 /// these four signals: their handlers are `SA_SIGINFO` ones, which gracefd
-/// does not chain, so whichever is installed last gets the signal.
+/// does not chain, so installed after them `Events::install` takes those
+/// signals away from them.
 ///
 /// **In an event loop**: poll the fd ([`AsFd`]) for readability, then take
 /// events with `try_next` until it returns `None`. The fd is non-blocking
