@@ -322,7 +322,7 @@ static void write_report(int fd) {
     if (getcwd(buf, sizeof buf)) field(fd, "cwd", "%s", buf);
     for (int i = 0; i < 3; i++) {
         struct stat st;
-        char k[8];
+        char k[16];
         snprintf(k, sizeof k, "fd%d", i);
         if (fstat(i, &st) == 0) field(fd, k, "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
         else field(fd, k, "closed");

@@ -9,7 +9,7 @@
 //!
 //! The executable path is recorded now because later it may lie:
 //! `/proc/self/exe` names the old, deleted inode after the binary is replaced
-//! by rename, and a relative argv[0] breaks after `chdir`.
+//! by rename, and a relative `argv[0]` breaks after `chdir`.
 
 use alloc::vec::Vec;
 

@@ -26,7 +26,7 @@ const KILL_GRACE_MS: i64 = 2_000;
 pub struct Options {
     /// Executable; default: the absolute path recorded at start-up.
     pub exe: Option<Vec<u8>>,
-    /// Full argv (argv[0] included); default: our own start-up argv.
+    /// Full argv (`argv[0]` included); default: our own start-up argv.
     pub argv: Option<Vec<Vec<u8>>>,
     /// Extra `KEY=VALUE` entries (override inherited ones).
     pub env: Vec<Vec<u8>>,

@@ -124,6 +124,19 @@ pub fn dup2(src: RawFd, dst: RawFd) -> SysResult<()> {
     })
 }
 
+/// `dup3(src, dst, O_CLOEXEC)`: make `dst` (an fd the caller owns, replaced
+/// atomically) a CLOEXEC duplicate of `src`. It needs no new fd number, so it
+/// cannot fail with `EMFILE`. Retries EINTR/EBUSY.
+pub fn dup3_cloexec(src: RawFd, dst: RawFd) -> SysResult<()> {
+    retry(|| {
+        // SAFETY: dup3 on ints.
+        match cvt(unsafe { libc::dup3(src, dst, libc::O_CLOEXEC) }) {
+            Err(Errno(libc::EBUSY)) => Err(Errno(libc::EINTR)),
+            r => r.map(|_| ()),
+        }
+    })
+}
+
 /// Place `srcs[i]` at fd `base + i` for every i, without ever clobbering a
 /// source that is still needed, and with CLOEXEC cleared on exactly those
 /// targets. `scratch` must be at least `srcs.len()` long (prepared before fork).
