@@ -12,7 +12,7 @@
 //!   away fails `ECONNRESET`/`EPIPE`; every wait is bounded by a [`Deadline`].
 //!   Neither side ever flips the socket's shared `O_NONBLOCK`: sends and
 //!   receives are `MSG_DONTWAIT` plus `poll`.
-//! - **The old side** ([`serve`], [`process`], [`stop`]): a socket at a path
+//! - **The old side** ([`serve`], [`process()`], [`stop`]): a socket at a path
 //!   (mode 0600), an epoll fd the program polls, no threads. Each connection
 //!   is checked with `SO_PEERCRED` (same uid or root). One taker at a time
 //!   gets every registry entry; when it reports ready the hand-off is done:
@@ -361,7 +361,7 @@ fn ident(path_nul: &[u8]) -> Option<(u64, u64)> {
 // The old side: serve the registry at a path
 // ---------------------------------------------------------------------------
 
-/// Where a serving loop stands (the return of [`process`]).
+/// Where a serving loop stands (the return of [`process()`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     /// Still serving: no taker has reported ready yet.
@@ -437,7 +437,7 @@ fn refuse(sock: Fd, e: &crate::Error) {
 
 /// Serve this process's registry at `path` for one taker. Returns a new
 /// CLOEXEC fd (owned by the caller) that becomes readable when
-/// [`process`] has work to do.
+/// [`process()`] has work to do.
 ///
 /// The socket is created at a temporary name beside `path`, made 0600, set
 /// listening and renamed over `path`, so the path never shows a socket with

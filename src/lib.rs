@@ -175,6 +175,6 @@ pub mod api;
 #[cfg(feature = "std")]
 pub use api::{
     add_fd, clear_log_hook, close_unclaimed, fail, forget, generation, inherited, inherited_fds, is_upgrade, listen_fd, listen_tcp,
-    listen_udp, listen_unix, ready, set_log_hook, ErrorExt, Event, Events, FdKind, FdSource, InheritedFd, InheritedFds, Listen,
-    PendingUpgrade, Upgrade,
+    listen_udp, listen_unix, pidfile_create, pidfile_remove, ready, set_log_hook, take_from, Daemon, DaemonMode, ErrorExt, Event,
+    Events, FdKind, FdSource, Handoff, InheritedFd, InheritedFds, Listen, PendingUpgrade, Upgrade,
 };

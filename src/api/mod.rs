@@ -13,6 +13,8 @@
 //! | readiness, lineage | [`ready`], [`fail`], [`generation`], [`is_upgrade`] |
 //! | upgrade | [`Upgrade`] → [`Upgrade::run`] or [`Upgrade::start`] → [`PendingUpgrade`] |
 //! | signals | [`Events`], [`Event`] |
+//! | daemonize | [`Daemon`], [`pidfile_create`], [`pidfile_remove`] |
+//! | hand-off | [`Handoff`] (old side), [`take_from`] (new side) |
 //! | systemd | [`notify`] |
 //! | errors | `io::Error` + [`ErrorExt`] |
 //! | log messages | [`set_log_hook`], [`clear_log_hook`] |
@@ -57,20 +59,22 @@
 //!
 //! One file per core capability: `src/api/<name>.rs` converting types and
 //! errors (no decisions), a `mod` + `pub use` line here, and the re-export
-//! in `src/lib.rs`. Daemonize (a `Daemon` builder) and the hand-off between
-//! unrelated processes get theirs when their core modules land; they are
-//! not in this version.
+//! in `src/lib.rs`.
 
+mod daemon;
 mod error;
 mod events;
 mod fds;
+mod handoff;
 mod lifecycle;
 mod listen;
 mod log;
 pub mod notify;
 mod upgrade;
 
+pub use daemon::{pidfile_create, pidfile_remove, Daemon, DaemonMode};
 pub use error::ErrorExt;
+pub use handoff::{take_from, Handoff};
 pub use events::{Event, Events, Iter as EventsIter};
 pub use fds::{add_fd, close_unclaimed, forget, inherited, inherited_fds, FdKind, FdSource, InheritedFd, InheritedFds};
 pub use lifecycle::{fail, generation, is_upgrade, ready};
