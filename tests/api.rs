@@ -191,3 +191,22 @@ fn events_iterate_and_wait() {
     assert_eq!(events.try_next().unwrap(), None);
     gracefd::Events::restore_signals().unwrap();
 }
+
+/// Fork mode refuses a multi-threaded process (this test binary runs its tests
+/// on threads) with EBUSY and a message naming the thread count, before
+/// starting anything.
+#[test]
+fn daemon_fork_mode_refused_when_threaded() {
+    let _t = std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_millis(500)));
+    let e = gracefd::Daemon::new().mode(gracefd::DaemonMode::Fork).run().unwrap_err();
+    assert_eq!(gracefd::ErrorExt::errno(&e), Some(libc::EBUSY), "{}", e);
+    assert!(e.to_string().contains("threads"), "{}", e);
+}
+
+/// take_from with nobody serving fails clearly.
+#[test]
+fn take_from_nobody_is_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("gracefd-api-take-{}", std::process::id()));
+    let e = gracefd::take_from(&dir, std::time::Duration::from_millis(200)).unwrap_err();
+    assert!(matches!(gracefd::ErrorExt::errno(&e), Some(libc::ENOENT) | Some(libc::ECONNREFUSED)), "{}", e);
+}
