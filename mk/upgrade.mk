@@ -14,3 +14,8 @@ check-faults: $(BUILD)/bin/httpd $(BUILD)/bin/loadgen
 CHECK_TARGETS += check-faults
 soak: $(BUILD)/bin/httpd $(BUILD)/bin/loadgen
 	tools/soak.sh
+
+# The pid file on a read-only and on a full filesystem (mounts a small tmpfs).
+check-pidfile-fs: $(BUILD)/bin/httpd $(BUILD)/bin/loadgen
+	tools/test-pidfile-fs.sh
+CHECK_TARGETS += check-pidfile-fs
