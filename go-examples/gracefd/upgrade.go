@@ -133,6 +133,9 @@ func cArray(ss []string, conv func(string) (*C.char, error)) (**C.char, error) {
 		n = 1
 	}
 	arr := (**C.char)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+	if arr == nil {
+		return nil, &Error{Op: "Upgrade", Errno: syscall.ENOMEM, Detail: "out of memory for an argument array"}
+	}
 	slots := unsafe.Slice(arr, n)
 	for i, s := range ss {
 		c, err := conv(s)
