@@ -102,6 +102,7 @@ def targets(ctx):
                          "upgrades completed")
         else:
             parts.append(f"{names[k]}: {ctx['absent'][k]}")
+            ok &= k not in ctx["failed"]      # built but could not be measured: not a pass
     out.append(("Zero failed requests in every round", "met" if ok else "MISSED", "; ".join(parts) + "."))
 
     # 2. Upgrade latency: 10x lower than start_server, lower than tableflip.
@@ -196,7 +197,7 @@ def main():
     procs.become_subreaper()
     scratch = tempfile.mkdtemp(prefix="gracefd-bench-")
     ctx = {"config": CONFIG, "machine": machine(), "contenders": C.CONTENDERS,
-           "names": {c.key: c.name for c in C.CONTENDERS}, "absent": {}, "summary": {}, "rounds_by_key": {}}
+           "names": {c.key: c.name for c in C.CONTENDERS}, "absent": {}, "failed": set(), "summary": {}, "rounds_by_key": {}}
     log(f"{'quick' if QUICK else 'full'} run; report → {os.path.relpath(out_path, root)}")
     try:
         available = []
@@ -230,6 +231,7 @@ def main():
             s = report.summarize_contender(rs)
             if not any(r.get("load") for r in rs):
                 ctx["absent"][c.key] = "failed to run: " + (s["errors"][0][:300] if s["errors"] else "no load report")
+                ctx["failed"].add(c.key)
                 continue
             ctx["summary"][c.key] = s
             ctx["rounds_by_key"][c.key] = [

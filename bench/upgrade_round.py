@@ -53,7 +53,9 @@ def run_round(c, duration, interval, keepalive, new, scratch, upgrade_timeout=10
     try:
         first = procs.wait_http(port, 10.0, alive=lambda: server.poll() is None)
         if not first:
-            res["error"] = "did not answer HTTP within 10 s: " + _tail(log_path)
+            st = server.poll()
+            res["error"] = ("did not answer HTTP within 10 s" if st is None else
+                            f"exited with status {st} before answering HTTP") + ": " + _tail(log_path)
             return res
         body_ok = first[2].startswith("ok pid=") and "x-pid" in first[1]
         if not body_ok:
