@@ -105,6 +105,8 @@ def write(path, ctx):
     w("")
     m = ctx["machine"]
     w(f"- {m['cores']} cores, {m['cpu']}; Linux {m['kernel']}; RLIMIT_NOFILE {m['nofile']}")
+    if m.get("versions"):
+        w(f"- peers and compiler: {'; '.join(m['versions'])}")
     w(f"- shared with other jobs: load average {m['load_start']} at the start, {m['load_end']} at the end. "
       "Figures are medians over several rounds, with ranges; contenders run interleaved, round by round, so "
       "that noise from other jobs falls on all of them alike.")

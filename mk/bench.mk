@@ -23,10 +23,15 @@ BENCH_GO     ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BENCH_GO_ENV := GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 TABLEFLIP_SRC := $(wildcard bench/tableflip-httpd/*.go) bench/tableflip-httpd/go.mod bench/tableflip-httpd/go.sum
 
-BENCH_BINS := $(BUILD)/bin/httpd $(BUILD)/bin/loadgen $(BUILD)/bin/handoff-bench \
+# Contenders made by other mk files, built before the run when listed here
+# (bench/contenders.py finds them by path, and says "not built" without them).
+# After merging the Go example: BENCH_EXTRA_BINS := $(BUILD)/bin/go-httpd
+BENCH_EXTRA_BINS ?=
+
+BENCH_BINS := $(BUILD)/bin/httpd $(BUILD)/bin/loadgen $(BUILD)/bin/handoff-bench $(BUILD)/bin/gracefd \
               $(BUILD)/bin/plain-httpd $(BUILD)/bin/tableflip-httpd \
               $(BUILD)/bench/hello-gracefd $(BUILD)/bench/hello-plain $(BUILD)/bench/hello-gracefd-gc \
-              $(BUILD)/bench/httpd.stripped $(BUILD)/bench/plain-httpd.stripped
+              $(BUILD)/bench/httpd.stripped $(BUILD)/bench/plain-httpd.stripped $(BENCH_EXTRA_BINS)
 
 bench: bench-report
 bench-build: $(BENCH_BINS)
