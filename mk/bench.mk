@@ -1,0 +1,73 @@
+# make bench: gracefd side by side with what users pick today (issue 11).
+# One bounded run (under 10 minutes; BENCH_QUICK=1: about a minute) that
+# writes BENCHMARKS.md (quick mode: build/bench/BENCHMARKS-quick.md).
+# Benchmarks are not tests: nothing here is part of make check.
+#
+#   bench/run.py            the run: sections in order, the time budget
+#   bench/contenders.py     the upgrade contenders (one entry each)
+#   bench/upgrade_round.py  one round of one contender under load
+#   bench/micro.py          daemonize, size, requests/s with and without gracefd, hand-off
+#   bench/report.py         statistics and BENCHMARKS.md
+#   bench/procs.py          start, watch, stop and reap processes by pid
+#   bench/nolib.c           httpd.c's gracefd calls done without gracefd (plain-httpd)
+#   bench/tableflip-httpd/  the same server on cloudflare/tableflip (Go module)
+
+.PHONY: bench-report bench-build bench-vet
+
+BENCH_QUICK ?=
+ifeq ($(BENCH_QUICK),1)
+BENCH_RUNS ?= 5
+endif
+
+BENCH_GO     ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+BENCH_GO_ENV := GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+TABLEFLIP_SRC := $(wildcard bench/tableflip-httpd/*.go) bench/tableflip-httpd/go.mod bench/tableflip-httpd/go.sum
+
+# Contenders made by other mk files, built before the run when listed here
+# (bench/contenders.py finds them by path, and says "not built" without them).
+# After merging the Go example: BENCH_EXTRA_BINS := $(BUILD)/bin/go-httpd
+BENCH_EXTRA_BINS ?=
+
+BENCH_BINS := $(BUILD)/bin/httpd $(BUILD)/bin/loadgen $(BUILD)/bin/handoff-bench $(BUILD)/bin/gracefd \
+              $(BUILD)/bin/plain-httpd $(BUILD)/bin/tableflip-httpd \
+              $(BUILD)/bench/hello-gracefd $(BUILD)/bench/hello-plain $(BUILD)/bench/hello-gracefd-gc \
+              $(BUILD)/bench/httpd.stripped $(BUILD)/bench/plain-httpd.stripped $(BENCH_EXTRA_BINS)
+
+bench: bench-report
+bench-build: $(BENCH_BINS)
+
+bench-report: $(BENCH_BINS)
+	BENCH_QUICK=$(BENCH_QUICK) python3 -B bench/run.py
+
+# c-examples/httpd.c linked without the library: bench/nolib.c stands in for
+# it, so the serving loop is the same code with the same flags.
+$(BUILD)/bin/plain-httpd: c-examples/httpd.c bench/nolib.c include/gracefd.h $(wildcard c-examples/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(STRICT) $(CFLAGS) $(CPPFLAGS) -o $@ c-examples/httpd.c bench/nolib.c
+
+# What the archive adds to a stripped C program.
+$(BUILD)/bench/hello-gracefd: bench/hello.c include/gracefd.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(STRICT) -O2 $(CPPFLAGS) -DWITH_GRACEFD -o $@ $< $(LIB)
+	strip $@
+$(BUILD)/bench/hello-plain: bench/hello.c
+	@mkdir -p $(@D)
+	$(CC) $(STRICT) -O2 -o $@ $<
+	strip $@
+# The same, linked with --gc-sections (the linker drops unreferenced sections).
+$(BUILD)/bench/hello-gracefd-gc: bench/hello.c include/gracefd.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(STRICT) -O2 $(CPPFLAGS) -DWITH_GRACEFD -o $@ $< $(LIB) -Wl,--gc-sections
+	strip $@
+# A real user of the library: the C example with and without it, stripped.
+$(BUILD)/bench/%.stripped: $(BUILD)/bin/%
+	@mkdir -p $(@D)
+	strip -o $@ $<
+
+# Pure Go (no cgo): tableflip needs nothing else. Modules come from the proxy.
+$(BUILD)/bin/tableflip-httpd: $(TABLEFLIP_SRC)
+	@mkdir -p $(@D)
+	cd bench/tableflip-httpd && $(BENCH_GO_ENV) $(BENCH_GO) build -o $(abspath $@) .
+
+bench-vet:
+	cd bench/tableflip-httpd && $(BENCH_GO_ENV) $(BENCH_GO) vet ./...
