@@ -152,3 +152,30 @@ int gracefd_handoff_take(const char *path, int64_t timeout_ms) {
     (void)timeout_ms;
     return -ENOSYS;
 }
+
+/* Daemonize and pid files: not part of the serving loop the benchmark
+ * compares; the plain build refuses them. */
+struct gracefd_daemon {
+    int unused;
+};
+gracefd_daemon *gracefd_daemon_new(void) { return calloc(1, sizeof(gracefd_daemon)); }
+void gracefd_daemon_free(gracefd_daemon *opts) { free(opts); }
+int gracefd_daemon_set_pid_file(gracefd_daemon *opts, const char *path) {
+    (void)opts;
+    (void)path;
+    return 0;
+}
+int gracefd_daemon_set_log_file(gracefd_daemon *opts, const char *path) {
+    (void)opts;
+    (void)path;
+    return 0;
+}
+int gracefd_daemonize(const gracefd_daemon *opts) {
+    (void)opts;
+    return -ENOSYS;
+}
+int gracefd_pidfile_create(const char *path) {
+    (void)path;
+    return -ENOSYS;
+}
+int gracefd_pidfile_remove(void) { return 0; }

@@ -300,7 +300,8 @@ int main(int argc, char **argv) {
             int r = gracefd_handoff_process();
             if (r < 0) fprintf(stderr, "httpd[%d]: hand-off: %s\n", (int)getpid(), gracefd_last_error());
         }
-        for (int ev; (ev = gracefd_event_next()) > 0;) {
+        /* Events only when the event fd says so: nothing on the per-request path. */
+        for (int ev; (pfd[0].revents & POLLIN) && (ev = gracefd_event_next()) > 0;) {
             if (ev == GRACEFD_EVENT_UPGRADE && !draining && upgrade_fd < 0) {
                 upgrade_fd = gracefd_upgrade_start(uopts);
                 if (upgrade_fd < 0) {

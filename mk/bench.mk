@@ -25,8 +25,8 @@ TABLEFLIP_SRC := $(wildcard bench/tableflip-httpd/*.go) bench/tableflip-httpd/go
 
 # Contenders made by other mk files, built before the run when listed here
 # (bench/contenders.py finds them by path, and says "not built" without them).
-# After merging the Go example: BENCH_EXTRA_BINS := $(BUILD)/bin/go-httpd
-BENCH_EXTRA_BINS ?=
+# The Go example (mk/go.mk).
+BENCH_EXTRA_BINS ?= $(BUILD)/bin/go-httpd
 
 BENCH_BINS := $(BUILD)/bin/httpd $(BUILD)/bin/loadgen $(BUILD)/bin/handoff-bench $(BUILD)/bin/gracefd \
               $(BUILD)/bin/plain-httpd $(BUILD)/bin/tableflip-httpd \

@@ -32,6 +32,10 @@ const SIGNALS: [(i32, i32); 4] = [
 ];
 
 static WRITE_END: AtomicI32 = AtomicI32::new(-1);
+/// Events written to the pipe and not yet taken: lets `next()` answer "none"
+/// without a syscall (it may lag a byte in the pipe by an instant; the byte
+/// keeps the fd readable, so the caller's next poll comes back for it).
+static PENDING: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
 
 struct State {
     read: Option<Fd>,
@@ -70,7 +74,9 @@ extern "C" fn on_signal(sig: libc::c_int) {
     if w >= 0 {
         // A full pipe drops the byte: events of one kind are idempotent.
         // SAFETY: write is async-signal-safe.
-        unsafe { libc::write(w, &ev as *const u8 as *const libc::c_void, 1) };
+        if unsafe { libc::write(w, &ev as *const u8 as *const libc::c_void, 1) } == 1 {
+            PENDING.fetch_add(1, Ordering::AcqRel);
+        }
     }
     if let Some(i) = SIGNALS.iter().position(|(s, _)| *s == sig) {
         let h = OLD_HANDLERS.get(i).map(|a| a.load(Ordering::Acquire)).unwrap_or(0);
@@ -139,18 +145,26 @@ pub fn post(ev: i32) {
     if ensure_pipe(&mut st).is_ok() {
         if let Some(w) = &st.write {
             let b = [ev as u8];
-            let _ = fd::write_all(w.raw(), &b);
+            if fd::write_all(w.raw(), &b).is_ok() {
+                PENDING.fetch_add(1, Ordering::AcqRel);
+            }
         }
     }
 }
 
 /// Take the next pending event, or [`NONE`].
 pub fn next() -> Result<i32> {
+    if PENDING.load(Ordering::Acquire) == 0 {
+        return Ok(NONE);
+    }
     let st = STATE.lock();
     let Some(r) = &st.read else { return Ok(NONE) };
     let mut b = [0u8; 1];
     match fd::read(r.raw(), &mut b) {
-        Ok(1) => Ok(i32::from(b[0])),
+        Ok(1) => {
+            PENDING.fetch_sub(1, Ordering::AcqRel);
+            Ok(i32::from(b[0]))
+        }
         Ok(_) | Err(Errno(libc::EAGAIN)) => Ok(NONE),
         Err(e) => Err(crate::Error::sys(e, "read event pipe")),
     }
