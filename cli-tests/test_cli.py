@@ -177,11 +177,11 @@ class Test:
         self.procs.append((p, self.path(log)))
         return p
 
-    def run(self, argv, env=None, timeout=60):
+    def run(self, argv, env=None, timeout=60, cwd=None):
         """Run to completion; return (status, stdout, stderr)."""
         e = dict(os.environ)
         e.update(env or {})
-        r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=e, timeout=timeout)
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=e, timeout=timeout, cwd=cwd)
         return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
 
     def log(self, name):
@@ -600,7 +600,12 @@ def test_daemonize(t):
     rc, _, err = t.run([GRACEFD, "daemonize", "--", "/nonexistent/prog"])
     check(rc == 243 and "/nonexistent/prog" in err, "missing program: %d %r" % (rc, err))
 
-    rc, _, err = t.run([GRACEFD, "daemonize", "--pid-file", pidf, "--ready", "interval:0.2", "--", "sleep", "1000"])
+    # A relative command is the one in the caller's directory, though the
+    # daemon runs in / (--dir's default).
+    with open(t.path("rel.sh"), "w") as f:
+        f.write("#!/bin/sh\n[ \"$(pwd)\" = / ] || exit 7\nexec sleep 1000\n")
+    os.chmod(t.path("rel.sh"), 0o755)
+    rc, _, err = t.run([GRACEFD, "daemonize", "--pid-file", pidf, "--ready", "interval:0.2", "--", "./rel.sh"], cwd=t.dir)
     check(rc == 0, "interval mode: %d %r" % (rc, err))
     pid = int(open(pidf).read())
     t.daemons.append(pid)
@@ -702,6 +707,36 @@ def test_under_socket_activation(t):
     check(f["name"] == "web" and f["listen_fds"] == "1" and f["extra_fds"] == "0", "answer %s" % a)
     rc, out, _ = ctl(t, ctl_sock, "status")
     check('"web" 127.0.0.1:%d (LISTEN_FDS' % port in out, "the inherited socket in ctl status: %s" % out)
+    os.kill(g.pid, signal.SIGTERM)
+    check(t.wait_exit(g) == 0, "exit status")
+
+
+def test_dir_symlink_and_auto_restart(t):
+    """--dir is followed anew at each start (a deploy switches a symlink, the
+    next reload runs the new release), and --enable-auto-restart reloads by
+    time."""
+    for rel in ("a", "b"):
+        os.mkdir(t.path(rel))
+        with open(t.path(rel, "server.sh"), "w") as f:
+            f.write("#!/bin/sh\necho \"release %s gen $SERVER_STARTER_GENERATION\" >> %s\nexec sleep 1000\n" % (rel, t.path("runs.log")))
+        os.chmod(t.path(rel, "server.sh"), 0o755)
+    os.symlink("a", t.path("current"))
+    ctl_sock = t.path("ctl.sock")
+    g = t.start([GRACEFD, "run", "--dir", t.path("current"), "--ready", "interval:0.1", "--control-socket", ctl_sock, "--", "./server.sh"],
+                "gracefd.log")
+    wait_until("release a", lambda: "release a gen 1" in t.log("runs.log"))
+    os.unlink(t.path("current"))
+    os.symlink("b", t.path("current"))
+    rc, out, err = ctl(t, ctl_sock, "reload")
+    check(rc == 0 and "release b gen 2" in t.log("runs.log"), "after the switch: %r %r" % (t.log("runs.log"), err))
+    os.kill(g.pid, signal.SIGTERM)
+    check(t.wait_exit(g) == 0, "exit status")
+
+    g = t.start([GRACEFD, "run", "--ready", "interval:0.1", "--enable-auto-restart", "--auto-restart-interval", "0.3", "--kill-old-delay", "0",
+                 "--control-socket", ctl_sock, "--", "sleep", "1000"], "auto.log")
+    wait_until("two auto-restarts", lambda: t.log("auto.log").count("auto-restart: reloading") >= 2)
+    d = wait_until("generation 3 or later", lambda: (lambda d: d and int(d["generation"][0]) >= 3 and d)(status_of(t, ctl_sock)))
+    no_zombies(g.pid)
     os.kill(g.pid, signal.SIGTERM)
     check(t.wait_exit(g) == 0, "exit status")
 

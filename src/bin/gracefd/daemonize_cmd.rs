@@ -84,9 +84,16 @@ fn opts(p: &Parsed) -> Result<Opts, UsageError> {
         }
     };
     let env = p.all("env").map(|v| args::env_entry("env", v)).collect::<Result<Vec<_>, _>>()?;
-    let command = p.rest.clone();
+    let mut command = p.rest.clone();
     if command.is_empty() || command.first().is_some_and(|c| c.is_empty()) {
         return Err(usage!("no command given: gracefd daemonize [options] -- COMMAND [ARGS...]"));
+    }
+    // `./server` means the one here, not in --dir (default /).
+    if let Some(c) = command.first_mut() {
+        if c.contains(&b'/') && c.first() != Some(&b'/') {
+            use std::os::unix::ffi::OsStrExt;
+            *c = absolute(c).as_os_str().as_bytes().to_vec();
+        }
     }
     Ok(Opts {
         pid_file: path("pid-file")?,

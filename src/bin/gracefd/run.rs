@@ -469,8 +469,13 @@ impl Sup {
         self.after_attempt();
     }
 
-    /// After a start ended either way: run the queued reload, if any.
+    /// After a start ended either way: run the queued reload, if any, and
+    /// keep the auto-restart timer armed (a failed auto-restart tries again
+    /// an interval later).
     fn after_attempt(&mut self) {
+        if let (Some(ms), None, Some(_)) = (self.o.auto_restart_ms, self.auto_at_ns, &self.current) {
+            self.auto_at_ns = Some(monotonic_ns() + ms * MS);
+        }
         if self.reload_queued && self.stopping.is_none() && self.pending.is_none() {
             self.reload_queued = false;
             self.waiters_now = std::mem::take(&mut self.waiters_next);
