@@ -6,7 +6,7 @@
 //!
 //! | request | reply (then the server closes) |
 //! |---|---|
-//! | `status\n` | `ok\n`, then `key: value` lines (see `status.rs`) |
+//! | `status\n` | `ok\n`, then `key: value` lines: `pid`, `state`, `uptime`, `generation`, `worker`, `starting`, `old` (one per draining worker), `reload-queued`, `reloads`, `respawns`, `last-failure`, `ready-rule`, `socket` (one per fd) |
 //! | `reload\n` | when the reload that covers this request ends: `ok generation N pid P\n`, or `error: <why>\n` (the old worker still serves) |
 //! | `stop\n`   | `ok stopping\n` at once; the connection then stays open until gracefd has stopped every worker and exits (EOF) |
 //!

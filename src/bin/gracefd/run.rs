@@ -954,7 +954,7 @@ impl Sup {
             "no worker".into()
         };
         s += &format!("pid: {}\nstate: {}\nuptime: {}\n", process::getpid(), state, ago(self.started_ns));
-        s += &format!("generation: {}\n", self.current.as_ref().map(|w| w.generation).unwrap_or(0));
+        s += &format!("generation: {}\n", self.current.as_ref().map(|w| w.generation.to_string()).unwrap_or_else(|| "none".into()));
         match &self.current {
             Some(w) => {
                 s += &format!("worker: pid {} generation {} ready for {}", w.pid, w.generation, ago(w.ready_ns.unwrap_or(w.started_ns)));
