@@ -521,7 +521,7 @@ def test_pid_and_status_files(t):
         both = f.read()
     check(both == "1:%d\n2:%d\n" % (w1, w2), "status file while the old one waits for --kill-old-delay: %r" % both)
     wait_until("the status file to name generation 2 only", lambda: open(statf).read() == "2:%d\n" % w2)
-    os.kill(g.pid, signal.SIGTERM)
+    os.kill(g.pid, signal.SIGINT)
     check(t.wait_exit(g) == 0, "gracefd exit status")
     check(not os.path.exists(pidf) and not os.path.exists(statf), "pid and status files are removed at exit")
 
@@ -733,8 +733,10 @@ def test_dir_symlink_and_auto_restart(t):
     check(t.wait_exit(g) == 0, "exit status")
 
     g = t.start([GRACEFD, "run", "--ready", "interval:0.1", "--enable-auto-restart", "--auto-restart-interval", "0.3", "--kill-old-delay", "0",
-                 "--control-socket", ctl_sock, "--", "sleep", "1000"], "auto.log")
+                 "--signal-on-hup", "USR1", "--control-socket", ctl_sock, "--", "sleep", "1000"], "auto.log")
     wait_until("two auto-restarts", lambda: t.log("auto.log").count("auto-restart: reloading") >= 2)
+    wait_until("an old worker to get --signal-on-hup USR1", lambda: "old worker generation 1 (pid" in t.log("auto.log"))
+    check(re.search(r"old worker generation 1 \(pid \d+\) was killed by SIGUSR1", t.log("auto.log")), "--signal-on-hup USR1: %s" % t.log("auto.log"))
     d = wait_until("generation 3 or later", lambda: (lambda d: d and int(d["generation"][0]) >= 3 and d)(status_of(t, ctl_sock)))
     no_zombies(g.pid)
     os.kill(g.pid, signal.SIGTERM)
@@ -749,6 +751,10 @@ def main():
         if not os.path.exists(tool):
             print("test_cli: %s is missing" % tool)
             return 1
+    def too_long(*_):
+        raise Fail("the tests ran past %d s" % TOTAL_LIMIT_S)
+
+    signal.signal(signal.SIGALRM, too_long)
     signal.alarm(TOTAL_LIMIT_S)
     failed = []
     for fn in TESTS:
