@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `args.rs` | option parsing, value parsers (errors name option and value) |
 //! | `opts.rs` | `run`/`start_server` options → `RunOptions` |
+//! | `setup.rs` | sockets, files, detaching: before the loop |
 //! | `run.rs` | the supervisor loop |
 //! | `worker.rs` | starting a worker (both fd protocols), its readiness |
 //! | `notify_sock.rs` | the workers' `NOTIFY_SOCKET` |
@@ -34,6 +35,7 @@ mod notify_sock;
 mod opts;
 mod run;
 mod say;
+mod setup;
 mod standin;
 mod start_server_compat;
 mod status;
@@ -99,7 +101,7 @@ fn run_cmd(argv: &[Vec<u8>]) -> i32 {
     match opts::run_options(&parsed, opts::Face::Run) {
         Ok(o) => {
             say::init("gracefd", if o.verbose { say::DEBUG } else { say::INFO });
-            run::main(o, opts::Face::Run)
+            run::main(o)
         }
         Err(e) => usage_error(&e),
     }

@@ -22,11 +22,8 @@
 //!   worker on every SIGCHLD and every loop turn): no zombies.
 
 use std::collections::HashMap;
-use std::fs::OpenOptions;
-use std::os::unix::io::AsRawFd;
 
-use gracefd::listeners::{self, ListenOptions};
-use gracefd::sys::fd::{self, Fd, RawFd};
+use gracefd::sys::fd::{Fd, RawFd};
 use gracefd::sys::process::{self, Exit, Pid};
 use gracefd::sys::time::monotonic_ns;
 use gracefd::sys::{sigfd, Errno};
@@ -34,10 +31,10 @@ use gracefd::sys::{sigfd, Errno};
 use crate::args::{fmt_secs, signal_name};
 use crate::control::{self, Conn, Incoming, Request};
 use crate::notify_sock::NotifyDir;
-use crate::opts::{Face, LogTarget, ReadyRule, RunOptions};
+use crate::opts::{ReadyRule, RunOptions};
 use crate::standin::{self, PidFile};
 use crate::worker::{self, describe_exit, Event, Ident, Worker};
-use crate::{backoff, envdir, exit, say, status};
+use crate::{backoff, envdir, exit, say, setup, status};
 
 const MS: u64 = 1_000_000;
 /// After SIGTERM, how long a failed new worker gets before SIGKILL.
@@ -132,141 +129,14 @@ enum Src {
     Notify(Pid),
 }
 
-fn setup_fail(code: i32, msg: std::fmt::Arguments<'_>) -> i32 {
-    say!(say::ERR, "{}", msg);
-    code
-}
-
-/// Start `sh -c CMD` reading from a pipe; return the pipe's write end and
-/// the logger's pid. (`Spawn` lays out fds 3..; stdin is lent to the child
-/// by swapping our own fd 0 around the spawn: this process is single-threaded.)
-fn start_log_pipe(cmd: &[u8]) -> Result<(Fd, Pid), String> {
-    let (r, w) = fd::pipe().map_err(|e| format!("pipe: {}", e))?;
-    let saved = fd::dup_cloexec(0).ok();
-    fd::dup2(r.raw(), 0).map_err(|e| format!("dup2: {}", e))?;
-    let res = (|| {
-        let mut sp = gracefd::spawn::Spawn::new(b"/bin/sh").map_err(|e| e.to_string())?;
-        sp.arg(b"sh").and_then(|s| s.arg(b"-c")).and_then(|s| s.arg(cmd)).map_err(|e| e.to_string())?;
-        sp.env_inherit_scrubbed();
-        sp.spawn().map_err(|e| e.to_string())
-    })();
-    match &saved {
-        Some(s) => {
-            let _ = fd::dup2(s.raw(), 0);
-        }
-        None => fd::close(0),
-    }
-    drop(r);
-    Ok((w, res?))
-}
-
 /// `gracefd run` / `start_server`: set up, supervise, return the exit status.
-pub fn main(o: RunOptions, face: Face) -> i32 {
-    let _ = face;
-    // Signals are blocked and read from a signalfd from here on (a child
-    // gets an empty mask from Spawn).
-    let sig = match sigfd::open(&[libc::SIGHUP, libc::SIGTERM, libc::SIGINT, libc::SIGCHLD]) {
-        Ok(f) => f,
-        Err(e) => return setup_fail(exit::SETUP, format_args!("signalfd: {}", e)),
+pub fn main(o: RunOptions) -> i32 {
+    let st = match setup::prepare(&o) {
+        Ok(st) => st,
+        Err(code) => return code,
     };
-
-    // Log target, pid file, sockets: errors here reach the terminal.
-    let mut log_file: Option<std::fs::File> = None;
-    let mut log_pipe: Option<(Fd, Pid)> = None;
-    match &o.log_file {
-        Some(LogTarget::File(p)) => match OpenOptions::new().append(true).create(true).open(p) {
-            Ok(f) => log_file = Some(f),
-            Err(e) => return setup_fail(exit::SETUP, format_args!("--log-file {}: {}", p.display(), e)),
-        },
-        Some(LogTarget::Pipe(cmd)) => match start_log_pipe(cmd) {
-            Ok(x) => log_pipe = Some(x),
-            Err(e) => return setup_fail(exit::SETUP, format_args!("--log-file \"| {}\": {}", String::from_utf8_lossy(cmd), e)),
-        },
-        None => {}
-    }
-    let log_fd: Option<RawFd> = log_file.as_ref().map(|f| f.as_raw_fd()).or(log_pipe.as_ref().map(|(w, _)| w.raw()));
-
-    let pidfile = match &o.pid_file {
-        None => None,
-        Some(p) => match standin::lock_pid_file(p) {
-            Ok(f) => Some(f),
-            Err(e) if e.errno.0 == libc::EEXIST => return setup_fail(exit::ALREADY_RUNNING, format_args!("--pid-file {}: {}", p.display(), e)),
-            Err(e) => return setup_fail(exit::SETUP, format_args!("--pid-file {}: {}", p.display(), e)),
-        },
-    };
-
-    let mut keys: HashMap<Ident, Vec<u8>> = HashMap::new();
-    for spec in &o.listen {
-        let mut lo = ListenOptions { backlog: o.backlog, ..ListenOptions::default() };
-        lo.unix_mode = spec.unix_mode;
-        match listeners::listen(spec.name.as_deref(), &spec.addr, &lo) {
-            Ok(f) => {
-                if let (Some(k), Some(id)) = (&spec.starter_key, worker::ident(f.raw())) {
-                    keys.insert(id, k.clone());
-                }
-            }
-            Err(e) => return setup_fail(exit::SETUP, format_args!("--{} {}: {}", spec.opt, crate::args::shown(&spec.given), e)),
-        }
-    }
-
-    let control = match &o.control_socket {
-        None => None,
-        Some(p) => match control::Server::bind(p) {
-            Ok(s) => Some(s),
-            Err(e) => return setup_fail(exit::SETUP, format_args!("{}", e)),
-        },
-    };
-
-    let daemonized = o.daemonize;
-    if daemonized {
-        let first_ms = match o.ready {
-            ReadyRule::Notify => o.ready_timeout_ms,
-            ReadyRule::Interval(ms) => ms,
-        };
-        let opts = standin::DaemonOpts {
-            log_fd,
-            // The daemon reports the first worker's fate itself; this bound
-            // only catches a daemon that hangs.
-            timeout_ms: (first_ms + 30_000) as i64,
-            stop_grace_ms: (o.stop_timeout_ms + 2_000) as i64,
-        };
-        if let Err(e) = standin::daemonize_self(&opts) {
-            return setup_fail(exit::SETUP, format_args!("{}", e));
-        }
-    } else if let Some(lf) = log_fd {
-        let _ = fd::dup2(lf, 1);
-        let _ = fd::dup2(lf, 2);
-    }
-    say::set_timestamps(log_fd.is_some());
-    drop(log_file);
-    let logger = log_pipe.map(|(w, pid)| {
-        drop(w);
-        pid
-    });
-
-    let me = process::getpid();
-    if let Some(pf) = &pidfile {
-        if let Err(e) = pf.write_pid(me) {
-            let msg = format!("--pid-file: {}", e);
-            if daemonized {
-                standin::report_failed(exit::SETUP, &msg);
-            }
-            return setup_fail(exit::SETUP, format_args!("{}", msg));
-        }
-    }
-    let notify_dir = match NotifyDir::create() {
-        Ok(d) => d,
-        Err(e) => {
-            let msg = format!("cannot create the directory for the workers' NOTIFY_SOCKETs: {}", e);
-            if daemonized {
-                standin::report_failed(exit::SETUP, &msg);
-            }
-            return setup_fail(exit::SETUP, format_args!("{}", msg));
-        }
-    };
-
     let mut s = Sup {
-        sigfd: sig,
+        sigfd: st.sigfd,
         generation: 0,
         current: None,
         pending: None,
@@ -279,18 +149,18 @@ pub fn main(o: RunOptions, face: Face) -> i32 {
         waiters_next: Vec::new(),
         stop_conns: Vec::new(),
         conns: Vec::new(),
-        control,
+        control: st.control,
         stopping: None,
         exit_code: exit::OK,
         auto_at_ns: None,
         last_restart_ns: monotonic_ns(),
         announced: false,
-        daemonized,
-        keys,
+        daemonized: st.daemonized,
+        keys: st.keys,
         env_cache: Vec::new(),
-        notify_dir,
-        pidfile,
-        logger: if daemonized { None } else { logger },
+        notify_dir: st.notify_dir,
+        pidfile: st.pidfile,
+        logger: st.logger,
         reloads_ok: 0,
         reloads_failed: 0,
         respawns: 0,

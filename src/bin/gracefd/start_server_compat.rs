@@ -74,7 +74,7 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
     match opts::run_options(&parsed, Face::StartServer) {
         Ok(o) => {
             say::init("start_server", if o.verbose { say::DEBUG } else { say::INFO });
-            run::main(o, Face::StartServer)
+            run::main(o)
         }
         Err(e) => crate::usage_error(&e),
     }
