@@ -9,10 +9,22 @@
  *   --log-file PATH        stdout/stderr of the daemon (default /dev/null)
  *   --drain-timeout MS     how long a draining generation may take (default 10000)
  *   --verbose              print the library's log events on stderr
+ *   --upgrade-exe PATH     upgrade to this executable (default: our own, as recorded at start)
+ *   --upgrade-timeout MS   how long a new generation has to become ready (default 60000)
+ *   --handoff-socket PATH  serve hand-off at PATH: a new instance started by a
+ *                          supervisor can take this one's sockets from there
+ *   --take-from PATH       start by taking the sockets of the instance serving
+ *                          hand-off at PATH (give the same --listen names); once
+ *                          this one is ready, that one drains and exits
  *
  * SIGHUP/SIGUSR2: upgrade to a new generation (non-blocking: this one keeps
  * serving while the new one starts; if it fails, this one simply goes on).
- * SIGTERM/SIGINT, or a successful upgrade: drain politely and exit.
+ * SIGTERM/SIGINT, a successful upgrade, or a completed hand-off (another
+ * instance took the sockets): drain politely and exit.
+ *
+ * A supervisor-driven restart, from a shell:
+ *   httpd --listen http=127.0.0.1:8080 --handoff-socket /tmp/httpd.sock &
+ *   httpd --listen http=127.0.0.1:8080 --take-from /tmp/httpd.sock --handoff-socket /tmp/httpd.sock &
  *
  * The polite drain (what loses no request): stop accepting; answer each
  * further request on an open connection with "Connection: close" and close
@@ -54,6 +66,7 @@ static int nconns;
 static int listeners[MAX_LISTENERS];
 static int nlisteners;
 static int draining;
+static int handoff_fd = -1;
 static long long drain_deadline_ms;
 static char body[128];
 static size_t body_len;
@@ -71,10 +84,11 @@ static void on_log(void *user, int level, const char *msg) {
 
 static void die_startup(const char *what, int r) {
     char msg[256];
-    snprintf(msg, sizeof msg, "httpd: %s: %s", what, r < 0 ? gracefd_last_error() : strerror(errno));
-    /* Tell whoever waits (a daemonize launcher, an upgrading old generation). */
+    snprintf(msg, sizeof msg, "%s: %s", what, r < 0 ? gracefd_last_error() : strerror(errno));
+    /* Tell whoever waits (a daemonize launcher, an upgrading old generation);
+     * a launcher prints it as "httpd: <msg>". */
     gracefd_fail(1, msg);
-    fprintf(stderr, "%s\n", msg);
+    fprintf(stderr, "httpd: %s\n", msg);
     exit(1);
 }
 
@@ -156,6 +170,11 @@ static void start_drain(void) {
     draining = 1;
     for (int i = 0; i < nlisteners; i++) close(listeners[i]);
     nlisteners = 0;
+    if (handoff_fd >= 0) { /* nobody may take the sockets of a process that leaves */
+        gracefd_handoff_stop();
+        close(handoff_fd);
+        handoff_fd = -1;
+    }
     /* Open connections with nothing in flight get "Connection: close" on their next request. */
 }
 
@@ -167,21 +186,27 @@ static int bytes_waiting(int fd) {
 
 static void usage(void) {
     fprintf(stderr, "usage: httpd [--listen [NAME=]ADDR]... [--pid-file PATH] [--daemonize] [--log-file PATH] "
-                    "[--drain-timeout MS] [--verbose]\n");
+                    "[--drain-timeout MS] [--upgrade-exe PATH] [--upgrade-timeout MS] [--verbose] "
+                    "[--handoff-socket PATH] [--take-from PATH]\n");
     exit(2);
 }
 
 int main(int argc, char **argv) {
     const char *specs[MAX_LISTENERS];
     int nspecs = 0;
-    const char *pid_file = NULL, *log_file = NULL;
+    const char *pid_file = NULL, *log_file = NULL, *handoff_path = NULL, *take_from = NULL;
     int daemonize = 0, verbose = 0;
-    long drain_timeout = 10000;
+    long drain_timeout = 10000, upgrade_timeout = 60000;
+    const char *upgrade_exe = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--listen") && i + 1 < argc && nspecs < MAX_LISTENERS) specs[nspecs++] = argv[++i];
         else if (!strcmp(argv[i], "--pid-file") && i + 1 < argc) pid_file = argv[++i];
         else if (!strcmp(argv[i], "--log-file") && i + 1 < argc) log_file = argv[++i];
         else if (!strcmp(argv[i], "--drain-timeout") && i + 1 < argc) drain_timeout = strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--upgrade-exe") && i + 1 < argc) upgrade_exe = argv[++i];
+        else if (!strcmp(argv[i], "--upgrade-timeout") && i + 1 < argc) upgrade_timeout = strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--handoff-socket") && i + 1 < argc) handoff_path = argv[++i];
+        else if (!strcmp(argv[i], "--take-from") && i + 1 < argc) take_from = argv[++i];
         else if (!strcmp(argv[i], "--daemonize")) daemonize = 1;
         else if (!strcmp(argv[i], "--verbose")) verbose = 1;
         else usage();
@@ -189,9 +214,36 @@ int main(int argc, char **argv) {
     if (nspecs == 0) specs[nspecs++] = "http=127.0.0.1:8080";
     if (verbose) gracefd_set_log_hook(on_log, NULL, GRACEFD_LOG_DEBUG);
     signal(SIGPIPE, SIG_IGN);
-    (void)pid_file;
-    (void)log_file;
-    (void)daemonize;
+    if (daemonize) {
+        /* Before any listener or thread: the launcher waits until we are ready
+         * (or prints why we failed) and exits with the truth. */
+        gracefd_daemon *d = gracefd_daemon_new();
+        if (!d) die_startup("daemonize", -ENOMEM);
+        if (pid_file) gracefd_daemon_set_pid_file(d, pid_file);
+        gracefd_daemon_set_log_file(d, log_file);
+        int r = gracefd_daemonize(d);
+        gracefd_daemon_free(d);
+        if (r == -EEXIST) {
+            fprintf(stderr, "httpd: %s\n", gracefd_last_error());
+            return GRACEFD_EXIT_ALREADY_RUNNING;
+        }
+        if (r < 0) die_startup("daemonize", r);
+    } else if (pid_file) {
+        int r = gracefd_pidfile_create(pid_file);
+        if (r == -EEXIST) {
+            fprintf(stderr, "httpd: %s\n", gracefd_last_error());
+            return GRACEFD_EXIT_ALREADY_RUNNING;
+        }
+        if (r < 0) die_startup("pid file", r);
+    }
+
+    /* Take the sockets of the running instance first: gracefd_listen() below
+     * then finds each one by name, exactly as if it had been inherited. (A
+     * generation started by our own upgrade inherited them already.) */
+    if (take_from && !gracefd_is_upgrade()) {
+        int n = gracefd_handoff_take(take_from, 10000);
+        if (n < 0) die_startup("take", n);
+    }
 
     for (int i = 0; i < nspecs; i++) {
         char name[64] = "";
@@ -213,15 +265,26 @@ int main(int argc, char **argv) {
     }
     int evfd = gracefd_signals_install();
     if (evfd < 0) die_startup("signals", evfd);
+    /* Serve hand-off before ready: when the path is the one we took from, we
+     * take it over while the old instance still listens there. */
+    if (handoff_path) {
+        handoff_fd = gracefd_handoff_serve(handoff_path);
+        if (handoff_fd < 0) die_startup("hand-off socket", handoff_fd);
+    }
     body_len = (size_t)snprintf(body, sizeof body, "ok pid=%d generation=%d\n", (int)getpid(), gracefd_generation());
-    gracefd_ready();
+    gracefd_ready(); /* after --take-from: the old instance is told to drain */
 
+    gracefd_upgrade_opts *uopts = gracefd_upgrade_opts_new();
+    if (!uopts) die_startup("upgrade options", -ENOMEM);
+    if (upgrade_exe && gracefd_upgrade_opts_set_exe(uopts, upgrade_exe) < 0) die_startup("--upgrade-exe", -EINVAL);
+    gracefd_upgrade_opts_set_timeout_ms(uopts, upgrade_timeout);
     int upgrade_fd = -1;
-    static struct pollfd pfd[MAX_CONNS + MAX_LISTENERS + 2];
+    static struct pollfd pfd[MAX_CONNS + MAX_LISTENERS + 3];
     for (;;) {
         int np = 0;
         pfd[np++] = (struct pollfd){.fd = evfd, .events = POLLIN};
         pfd[np++] = (struct pollfd){.fd = upgrade_fd, .events = POLLIN}; /* -1 is ignored by poll */
+        pfd[np++] = (struct pollfd){.fd = handoff_fd, .events = POLLIN};
         int lbase = np;
         for (int i = 0; i < nlisteners; i++) pfd[np++] = (struct pollfd){.fd = listeners[i], .events = POLLIN};
         int cbase = np;
@@ -231,9 +294,15 @@ int main(int argc, char **argv) {
         if (poll(pfd, (nfds_t)np, timeout) < 0 && errno != EINTR) break;
         long long now = now_ms();
 
+        if (handoff_fd >= 0 && (pfd[2].revents & POLLIN)) {
+            /* Accepts takers, sends them the sockets; DONE once one is ready
+             * (GRACEFD_EVENT_DRAIN is posted too, handled just below). */
+            int r = gracefd_handoff_process();
+            if (r < 0) fprintf(stderr, "httpd[%d]: hand-off: %s\n", (int)getpid(), gracefd_last_error());
+        }
         for (int ev; (ev = gracefd_event_next()) > 0;) {
             if (ev == GRACEFD_EVENT_UPGRADE && !draining && upgrade_fd < 0) {
-                upgrade_fd = gracefd_upgrade_start(NULL);
+                upgrade_fd = gracefd_upgrade_start(uopts);
                 if (upgrade_fd < 0) {
                     fprintf(stderr, "httpd[%d]: upgrade not started: %s\n", (int)getpid(), gracefd_last_error());
                     upgrade_fd = -1;
@@ -253,6 +322,12 @@ int main(int argc, char **argv) {
             } else if (r != -EAGAIN) {
                 fprintf(stderr, "httpd[%d]: upgrade failed, still serving: %s\n", (int)getpid(), gracefd_last_error());
                 upgrade_fd = -1;
+                if (handoff_fd >= 0) { /* the failed generation may have taken the path over: serve it afresh */
+                    gracefd_handoff_stop();
+                    close(handoff_fd);
+                    handoff_fd = gracefd_handoff_serve(handoff_path);
+                    if (handoff_fd < 0) fprintf(stderr, "httpd[%d]: hand-off socket: %s\n", (int)getpid(), gracefd_last_error());
+                }
             }
         }
         for (int i = 0; i < nlisteners && lbase + i < np; i++)
@@ -283,5 +358,8 @@ int main(int argc, char **argv) {
         if (draining && (nconns == 0 || now >= drain_deadline_ms)) break;
     }
     while (nconns > 0) conn_close(nconns - 1);
+    gracefd_upgrade_opts_free(uopts);
+    /* Removed only if it still names us: after an upgrade it names the new generation. */
+    gracefd_pidfile_remove();
     return 0;
 }

@@ -136,10 +136,17 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     int passed = 0, failed = 0;
     for (int i = 0; i < ntests; i++) {
-        int selected = argc < 2;
-        for (int a = 1; a < argc; a++)
-            if (strstr(tests[i].name, argv[a])) selected = 1;
-        if (!selected) continue;
+        /* Arguments select tests by substring; "--skip SUBSTR" leaves some out. */
+        int selected = 1, any_filter = 0, hit = 0;
+        for (int a = 1; a < argc; a++) {
+            if (strcmp(argv[a], "--skip") == 0 && a + 1 < argc) {
+                if (strstr(tests[i].name, argv[++a])) selected = 0;
+            } else {
+                any_filter = 1;
+                if (strstr(tests[i].name, argv[a])) hit = 1;
+            }
+        }
+        if (!selected || (any_filter && !hit)) continue;
         int bad = run_one(&tests[i]);
         printf("%s %s\n", bad ? "FAIL" : "ok  ", tests[i].name);
         fflush(stdout);

@@ -4,7 +4,10 @@
  *
  * Output: "n=N", then per fd "fd=F name=NAME ino=I tcp_listener=0|1
  * unix_listener=0|1 udp=0|1", then "other_fds=K" (fds >= 3 open beyond the
- * announced ones: they would be leaks). Exit 0, or 1 if the call failed. */
+ * announced ones: they would be leaks). The one fd a gracefd starter adds
+ * after the LISTEN_FDS range on purpose, its readiness channel (named by
+ * GRACEFD_READY_FD, DESIGN §3), is not counted: systemd-socket-activate has
+ * none, so the outputs stay comparable. Exit 0, or 1 if the call failed. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <stdio.h>
@@ -16,6 +19,8 @@
 
 int main(void) {
     char **names = NULL;
+    const char *ready = getenv("GRACEFD_READY_FD");
+    int ready_fd = ready ? atoi(ready) : -1;
     int n = sd_listen_fds_with_names(0, &names), i, other = 0;
     DIR *d;
     struct dirent *e;
@@ -37,7 +42,7 @@ int main(void) {
     d = opendir("/proc/self/fd");
     while (d && (e = readdir(d)) != NULL) {
         int fd = atoi(e->d_name);
-        if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd < SD_LISTEN_FDS_START + n || fd == dirfd(d)) continue;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd < SD_LISTEN_FDS_START + n || fd == dirfd(d) || fd == ready_fd) continue;
         other++;
     }
     if (d) closedir(d);

@@ -294,3 +294,141 @@ TEST(upgrade_old_generation_killed_midway_new_one_serves) {
     kill(served, SIGTERM);
     CHECK_INT(waitpid(served, &st, 0), ==, served);
 }
+
+/* ---- the executable is the one recorded at start-up ------------------------ */
+
+static int copy_file(const char *from, const char *to, mode_t mode) {
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    char buf[65536];
+    ssize_t n;
+    int ok = in >= 0 && out >= 0;
+    while (ok && (n = read(in, buf, sizeof buf)) > 0) ok = write(out, buf, (size_t)n) == n;
+    if (in >= 0) close(in);
+    if (out >= 0) close(out);
+    return ok ? 0 : -1;
+}
+
+/* Runs from a copy of the test binary at DIR/bin. The first generation puts a
+ * new "binary" (a script) over its own path by rename, then upgrades with the
+ * defaults: the new code must run. */
+ROLE(renamed_binary) {
+    if (argc < 2) return 2;
+    const char *dir = argv[1];
+    if (gracefd_is_upgrade()) return 9; /* the script must have replaced us */
+    int fd = gracefd_listen("web", "127.0.0.1:0");
+    if (fd < 0) return 3;
+    char tmp[512], bin[512], script[1024];
+    snprintf(tmp, sizeof tmp, "%s/bin.new", dir);
+    snprintf(bin, sizeof bin, "%s/bin", dir);
+    snprintf(script, sizeof script, "#!/bin/sh\ntouch %s/new-code-ran\nexec %s/real --role gen_ready_then_serve\n", dir, dir);
+    if (write_file(tmp, script) < 0 || chmod(tmp, 0755) < 0 || rename(tmp, bin) < 0) return 4;
+    pid_t child;
+    if (gracefd_upgrade(NULL, &child) < 0) {
+        fprintf(stderr, "upgrade: %s\n", gracefd_last_error());
+        return 5;
+    }
+    kill(child, SIGTERM);
+    waitpid(child, NULL, 0);
+    return 0;
+}
+
+TEST(upgrade_runs_a_binary_replaced_by_rename) {
+    char bin[512], real[512], marker[512];
+    snprintf(bin, sizeof bin, "%s/bin", harness_tmpdir());
+    snprintf(real, sizeof real, "%s/real", harness_tmpdir());
+    snprintf(marker, sizeof marker, "%s/new-code-ran", harness_tmpdir());
+    CHECK(copy_file(harness_self(), bin, 0755) == 0);
+    CHECK(copy_file(harness_self(), real, 0755) == 0);
+    pid_t p = fork();
+    if (p == 0) {
+        execl(bin, bin, "--role", "renamed_binary", harness_tmpdir(), (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    CHECK_INT(waitpid(p, &st, 0), ==, p);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "role exited %d", WEXITSTATUS(st));
+    CHECK_MSG(access(marker, F_OK) == 0, "the new code did not run");
+}
+
+/* Started as "./bin" from DIR, then chdir("/"): the default upgrade must still
+ * find the executable (recorded as an absolute path at start-up). */
+ROLE(relative_argv0) {
+    (void)argc; (void)argv;
+    int fd = gracefd_listen("web", "127.0.0.1:0");
+    if (fd < 0) return 3;
+    if (gracefd_is_upgrade()) {
+        gracefd_ready();
+        return 0;
+    }
+    if (chdir("/") < 0) return 4;
+    pid_t child;
+    if (gracefd_upgrade(NULL, &child) < 0) {
+        fprintf(stderr, "upgrade: %s\n", gracefd_last_error());
+        return 5;
+    }
+    waitpid(child, NULL, 0);
+    return 0;
+}
+
+TEST(upgrade_after_chdir_with_relative_argv0) {
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/bin", harness_tmpdir());
+    CHECK(copy_file(harness_self(), bin, 0755) == 0);
+    pid_t p = fork();
+    if (p == 0) {
+        if (chdir(harness_tmpdir()) < 0) _exit(126);
+        execl("./bin", "./bin", "--role", "relative_argv0", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    CHECK_INT(waitpid(p, &st, 0), ==, p);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "role exited %d", WEXITSTATUS(st));
+}
+
+/* ---- gracefd's own variables are inert in grandchildren ---------------------- */
+
+/* A new generation runs a child of its own the ordinary way (fork + execve
+ * with its environment, which still holds the GRACEFD_* and LISTEN_*
+ * variables: the library never calls unsetenv). That grandchild must not act
+ * on them: LISTEN_PID names its parent, not it. */
+ROLE(grandchild_report) {
+    if (argc < 2) return 2;
+    char rep[256];
+    snprintf(rep, sizeof rep, "gen=%d is_upgrade=%d inherited=%d ready=%d has_var=%d\n", gracefd_generation(),
+             gracefd_is_upgrade(), gracefd_inherited_count(), gracefd_ready(), getenv("GRACEFD_READY_FD") != NULL);
+    return write_file(argv[1], rep) == 0 ? 0 : 3;
+}
+
+ROLE(gen_spawns_grandchild) {
+    if (argc < 2) return 2;
+    int fd = gracefd_listen("web", "127.0.0.1:1");
+    if (fd < 0) return 3;
+    pid_t g = fork();
+    if (g == 0) {
+        extern char **environ;
+        char *a[] = {(char *)harness_self(), (char *)"--role", (char *)"grandchild_report", argv[1], NULL};
+        execve(harness_self(), a, environ);
+        _exit(127);
+    }
+    int st;
+    waitpid(g, &st, 0);
+    gracefd_ready();
+    return 0;
+}
+
+TEST(upgrade_variables_are_inert_in_grandchildren) {
+    int fd = gracefd_listen("web", "127.0.0.1:0");
+    CHECK(fd >= 0);
+    char report[512];
+    snprintf(report, sizeof report, "%s/grandchild", harness_tmpdir());
+    gracefd_upgrade_opts *o = opts_for_role("gen_spawns_grandchild", report);
+    pid_t child;
+    int r = gracefd_upgrade(o, &child);
+    gracefd_upgrade_opts_free(o);
+    CHECK_MSG(r == 0, "%s", gracefd_last_error());
+    waitpid(child, NULL, 0);
+    char rep[256];
+    CHECK(read_file(report, rep, sizeof rep) > 0);
+    CHECK_STR_CONTAINS(rep, "gen=1 is_upgrade=0 inherited=0 ready=0 has_var=1");
+}

@@ -49,6 +49,38 @@
 // Log level: debugging detail (`LOG_DEBUG`).
 #define GRACEFD_LOG_DEBUG 7
 
+// Daemonize mode: fork when the process is single-threaded, re-exec otherwise (the default).
+#define GRACEFD_DAEMON_AUTO 0
+
+// Daemonize mode: fork twice; refused (`-EBUSY`) in a multi-threaded process.
+#define GRACEFD_DAEMON_FORK 1
+
+// Daemonize mode: start this program's executable again as the daemon; safe in any process.
+#define GRACEFD_DAEMON_REEXEC 2
+
+// Launcher exit status: the daemon exited or was killed before it called
+// gracefd_ready() (the launcher printed the exit status or signal).
+#define GRACEFD_EXIT_DIED 240
+
+// Launcher exit status: the daemon was not ready within the timeout; the
+// launcher killed it (SIGTERM, then SIGKILL).
+#define GRACEFD_EXIT_TIMEOUT 241
+
+// Exit status to use when gracefd_daemonize() or gracefd_pidfile_create()
+// returns `-EEXIST` (another instance holds the pid file). gracefd_daemonize()
+// returns the error rather than exiting, so the program decides; the Go
+// constructor exits with this.
+#define GRACEFD_EXIT_ALREADY_RUNNING 242
+
+// Launcher exit status: the daemon could not be set up after the fork
+// (chdir, the user switch, RLIMIT_NOFILE, exec in re-exec mode…); the
+// launcher printed why.
+#define GRACEFD_EXIT_SETUP 243
+
+// Launcher exit status: the launcher lost track of the daemon (its readiness
+// channel closed without a report); it tried to kill the daemon.
+#define GRACEFD_EXIT_LOST 244
+
 // No event is pending (gracefd_event_next()).
 #define GRACEFD_EVENT_NONE 0
 
@@ -80,6 +112,25 @@
 // The longest fd name, in bytes (systemd's FDNAME_MAX). A buffer of
 // `GRACEFD_NAME_MAX + 1` bytes holds any name and its NUL.
 #define GRACEFD_NAME_MAX 255
+
+// Longest fd name, in bytes: names are 1–255 bytes of printable ASCII
+// (space included) without ':' (systemd's rule for `LISTEN_FDNAMES`).
+#define GRACEFD_FD_NAME_MAX 255
+
+// Bytes of one name slot in gracefd_recv_fds()'s `names_out`: a name and its NUL.
+#define GRACEFD_FD_NAME_SIZE 256
+
+// Most fds one hand-off (or gracefd_send_fds()) carries.
+#define GRACEFD_HANDOFF_MAX_FDS 65536
+
+// gracefd_handoff_process(): still serving (no taker is ready yet).
+#define GRACEFD_HANDOFF_SERVING 0
+
+// gracefd_handoff_process(): a taker took the fds and is ready; drain now.
+#define GRACEFD_HANDOFF_DONE 1
+
+// Options for gracefd_daemonize() (opaque; create with gracefd_daemon_new()).
+typedef struct gracefd_daemon gracefd_daemon;
 
 // Options for gracefd_listen_with(): an opaque handle made by
 // gracefd_listen_opts_new() and released by gracefd_listen_opts_free().
@@ -139,15 +190,186 @@ const char *gracefd_last_error(void);
 // Thread-safe; the hook is process-wide. Never called between fork and exec.
 int gracefd_set_log_hook(gracefd_log_fn callback, void *user, int max_level);
 
+// New daemonize options with the defaults: no pid file, working directory
+// `/`, umask 022, stdout and stderr to /dev/null, no user or group switch,
+// RLIMIT_NOFILE untouched, a 30 s readiness timeout, `GRACEFD_DAEMON_AUTO`.
+// Returns NULL only if memory is exhausted. Free with gracefd_daemon_free().
+// Thread-safe; a handle itself must not be changed by two threads at once.
+gracefd_daemon *gracefd_daemon_new(void);
+
+// Free options; NULL is a no-op.
+//
+// # Safety
+// `opts` must be NULL or a live handle from gracefd_daemon_new().
+void gracefd_daemon_free(gracefd_daemon *opts);
+
+// Keep a pid file at `path` (NULL: none). It is opened before the fork with
+// `O_NOFOLLOW` (a symbolic link is refused), must be a regular file owned by
+// the effective user with a single link, and is locked with `flock` for the
+// daemon's whole life; the daemon's pid is written into it after the last
+// fork. Remove it at clean exit with gracefd_pidfile_remove(). A relative
+// path is taken from the launcher's working directory.
+// Errors: `-EINVAL` if `opts` is NULL or `path` is empty.
+//
+// # Safety
+// `opts` is a live handle; `path` NULL or a NUL-terminated string.
+int gracefd_daemon_set_pid_file(gracefd_daemon *opts, const char *path);
+
+// The daemon's working directory (default `/`; `"."` keeps the launcher's).
+// It is opened before the fork, so a missing directory fails
+// gracefd_daemonize() with `-ENOENT` before anything starts.
+// Errors: `-EINVAL` if `opts` or `path` is NULL or `path` is empty.
+//
+// # Safety
+// `opts` is a live handle; `path` NULL or a NUL-terminated string.
+int gracefd_daemon_set_workdir(gracefd_daemon *opts, const char *path);
+
+// The daemon's umask (default 022). Errors: `-EINVAL` if `opts` is NULL or
+// `mask` is above 0777.
+//
+// # Safety
+// `opts` is a live handle.
+int gracefd_daemon_set_umask(gracefd_daemon *opts, uint32_t mask);
+
+// Send the daemon's stdout and stderr to `path` (NULL: /dev/null, the
+// default), opened by the launcher before the fork (and before any user
+// switch) with `O_WRONLY|O_APPEND|O_CREAT`, mode 0640. stdin is always
+// /dev/null. Errors: `-EINVAL` if `opts` is NULL or `path` is empty.
+//
+// # Safety
+// `opts` is a live handle; `path` NULL or a NUL-terminated string.
+int gracefd_daemon_set_log_file(gracefd_daemon *opts, const char *path);
+
+// Switch the daemon to `user` (a name, or a number; NULL: no switch) after
+// the pid file and the log file are opened and RLIMIT_NOFILE is raised. The
+// group becomes the user's primary group unless gracefd_daemon_set_group()
+// says otherwise; supplementary groups are set as `initgroups` would. Names
+// are resolved in the launcher, so an unknown user fails gracefd_daemonize()
+// with `-ENOENT` before anything starts. Needs root (the launcher's message
+// says so if the switch is refused). Errors: `-EINVAL` if `opts` is NULL or
+// `user` is empty.
+//
+// # Safety
+// `opts` is a live handle; `user` NULL or a NUL-terminated string.
+int gracefd_daemon_set_user(gracefd_daemon *opts, const char *user);
+
+// Switch the daemon to `group` (a name, or a number; NULL: the user's
+// primary group, or no switch without a user). Without a user, the
+// supplementary groups become just this group. Errors: `-EINVAL` if `opts`
+// is NULL or `group` is empty.
+//
+// # Safety
+// `opts` is a live handle; `group` NULL or a NUL-terminated string.
+int gracefd_daemon_set_group(gracefd_daemon *opts, const char *group);
+
+// Raise the daemon's RLIMIT_NOFILE (the daemon must not silently inherit a
+// low limit from whoever launched it). Limits are only ever raised: the hard
+// limit to `hard` when that is allowed (root), else it stays; the soft limit
+// to `soft`, capped by the resulting hard limit. So `soft = UINT64_MAX,
+// hard = 0` means "soft up to the hard limit". Applied in the daemon before
+// the user switch. Errors: `-EINVAL` if `opts` is NULL; gracefd_daemonize()'s
+// launcher exits with `GRACEFD_EXIT_SETUP` if the kernel rejects a value
+// (e.g. a hard limit above `fs.nr_open`).
+//
+// # Safety
+// `opts` is a live handle.
+int gracefd_daemon_set_nofile(gracefd_daemon *opts, uint64_t soft, uint64_t hard);
+
+// How long the daemon has to call gracefd_ready() or gracefd_fail(), in
+// milliseconds (default 30000; negative: no limit). Errors: `-EINVAL` if
+// `opts` is NULL or `timeout_ms` is 0.
+//
+// # Safety
+// `opts` is a live handle.
+int gracefd_daemon_set_timeout_ms(gracefd_daemon *opts, int64_t timeout_ms);
+
+// `GRACEFD_DAEMON_AUTO` (default), `GRACEFD_DAEMON_FORK` or
+// `GRACEFD_DAEMON_REEXEC`. Errors: `-EINVAL` if `opts` is NULL or `mode` is
+// none of these.
+//
+// # Safety
+// `opts` is a live handle.
+int gracefd_daemon_set_mode(gracefd_daemon *opts, int mode);
+
+// Become a daemon. Returns 0 in the daemon. The calling process — the
+// launcher — does not return: it waits until the daemon calls
+// gracefd_ready() and exits 0; or the daemon calls gracefd_fail(status,
+// message) and it prints `<program>: <message>` on its stderr and exits
+// with `status`; or the daemon dies first and it prints how (exit status or
+// signal) and exits `GRACEFD_EXIT_DIED`; or the timeout passes and it says
+// so, kills the daemon and exits `GRACEFD_EXIT_TIMEOUT`; or the daemon's
+// setup failed (`GRACEFD_EXIT_SETUP`, with the reason). When it exits
+// non-zero, the daemon is gone. It leaves with `_exit`: the program's
+// atexit handlers and stdio buffers are the daemon's business (stdio is
+// flushed before the fork, so nothing is written twice).
+//
+// Before any fork, the launcher resolves the user and group, opens the
+// working directory, locks the pid file, opens /dev/null and the log file.
+// The daemon is a grandchild in a new session, not its leader (no
+// controlling terminal, ever); then: umask, chdir, stdin /dev/null, stdout and
+// stderr the log file or /dev/null, RLIMIT_NOFILE, user and groups, its pid
+// written into the pid file. In fork mode it also gets default signal
+// dispositions and an empty signal mask — handlers the program installed
+// before the call, gracefd_signals_install()'s included, are gone: install
+// them after it; in re-exec mode the exec gives it those, and what the
+// program's own code does before the call (it runs again) stays. Every fd the library opened for this is closed in the daemon except
+// the pid file (held, CLOEXEC) and the readiness channel (CLOEXEC, closed by
+// gracefd_ready() or gracefd_fail()). Fds of the program's own are untouched.
+//
+// Re-exec mode starts the executable recorded at start-up with the same
+// argv: the program's code before gracefd_daemonize() runs again in the
+// daemon (as the same user), whose own gracefd_daemonize() call recognises
+// the launcher (`GRACEFD_DAEMON`, honoured only when `LISTEN_PID` names the
+// process) and applies the launcher's options (`opts` is not used there).
+// Listening sockets must be opened after the call, or be registered with the
+// library (they are then passed in systemd's format) — a socket the launcher
+// bound is still held by it while the daemon starts.
+//
+// Already a daemon (a second call), or a new generation started by
+// gracefd_upgrade(): returns 0 at once and changes nothing.
+//
+// Errors (all before any fork; nothing was started): `-EBUSY` fork mode
+// asked in a multi-threaded process (the message names the thread count;
+// use `GRACEFD_DAEMON_REEXEC` or `_AUTO`), or another thread is inside
+// gracefd_daemonize(); `-EEXIST` another instance holds
+// the pid file ("already running as pid N": exit with
+// `GRACEFD_EXIT_ALREADY_RUNNING`); `-ELOOP` the pid file is a symbolic link;
+// `-EPERM` the pid file is not ours or has several links; `-ENOENT` unknown
+// user or group, missing working directory or pid/log file directory, or no
+// recorded executable (re-exec); `-EINVAL` bad options; `-EACCES`,
+// `-EMFILE`, … from open, socketpair, fork. In a re-executed daemon whose
+// setup fails, the launcher is told and the error is returned: exit then.
+// `opts` may be NULL for the defaults.
+//
+// Env: `LISTEN_PID`, `GRACEFD_DAEMON`, `GRACEFD_READY_FD`,
+// `GRACEFD_PIDFILE_FD` (read once at start-up). The daemon's environment is
+// the program's own in fork mode; in re-exec mode it is the start-up
+// environment without the fd-passing protocol variables (`LISTEN_*`,
+// `SERVER_STARTER_*`, `GRACEFD_*`), plus the library's own.
+// Thread safety: call it from one thread; fork mode only in a
+// single-threaded process, re-exec mode in any.
+//
+// # Safety
+// `opts` is NULL or a live handle.
+int gracefd_daemonize(const gracefd_daemon *opts);
+
+// 1 if this process was started by a re-exec daemonize launcher and has not
+// completed the daemon side yet (its gracefd_daemonize() call will do that
+// instead of launching), else 0. For wrappers that daemonize from a
+// constructor, such as the Go package. Never fails. Thread-safe.
+int gracefd_daemon_pending(void);
+
 // Tell everyone who waits that this process is ready to serve: the process
 // that started it (a daemonize launcher, the old generation of an upgrade, or
 // the gracefd superdaemon, through `GRACEFD_READY_FD`) and systemd
 // (`READY=1`, with `MAINPID=` when this process is a new generation) when
-// `NOTIFY_SOCKET` is set. Call it once the listeners are open and the
-// program can answer requests. Further calls only repeat the systemd part.
+// `NOTIFY_SOCKET` is set. If this process took its fds with
+// gracefd_handoff_take(), the process it took them from is told to drain
+// (it gets `GRACEFD_EVENT_DRAIN`). Call it once the listeners are open and
+// the program can answer requests. Further calls only repeat the systemd part.
 //
-// Returns 1 if a starter was waiting and was told, 0 if nobody waits (a plain
-// start: not an error). If the starter has died meanwhile (it was killed in
+// Returns 1 if a starter (or a hand-off's old process) was waiting and was
+// told, 0 if nobody waits (a plain start: not an error). If the starter has died meanwhile (it was killed in
 // the middle of an upgrade), that is not an error either: 1 is returned and
 // this process goes on; it is never killed by SIGPIPE.
 // Errors: a negative errno if sending to the starter failed for another
@@ -526,6 +748,39 @@ int gracefd_notify_stopping(void);
 // Reads `NOTIFY_SOCKET`. Thread-safe.
 int gracefd_notify_status(const char *text);
 
+// Lock the pid file at `path`, write this process's pid into it and hold it
+// for the rest of the process's life (for programs that do not daemonize;
+// gracefd_daemonize() has its own option). It is opened with `O_NOFOLLOW`,
+// must be a regular file owned by the effective user with a single link, and
+// is locked with `flock`; a stale file (nobody holds the lock) is taken over.
+// The lock and the fd (CLOEXEC) go to the new generation on gracefd_upgrade(),
+// which rewrites the pid once the new generation is ready. Calling it again
+// for the file already held (also in a new generation that inherited it) only
+// rewrites the pid.
+//
+// Returns 0. Errors: `-EEXIST` another process holds it (the message says
+// "already running as pid N"; exit with `GRACEFD_EXIT_ALREADY_RUNNING`);
+// `-ELOOP` `path` is a symbolic link; `-EPERM` not owned by us, or several
+// links; `-EINVAL` NULL or empty path, not a regular file; `-EBUSY` this
+// process already holds a different pid file; `-EACCES`, `-ENOENT`, … from
+// open. Env: `GRACEFD_PIDFILE_FD` (read at start-up, with `LISTEN_PID`).
+// Thread-safe.
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string.
+int gracefd_pidfile_create(const char *path);
+
+// At clean exit: remove the pid file this process holds (from
+// gracefd_pidfile_create(), gracefd_daemonize() or an upgrade) if it still
+// names this process and is still the file at its path, then release it.
+// Returns 1 if it was removed; 0 if there is none, or it names another
+// process (after an upgrade it names the new generation, which keeps it), or
+// it was replaced or removed meanwhile — left alone then. Errors: `-EACCES`
+// (or another errno from unlink) when the file cannot be removed, for example
+// after switching to a user that may not write its directory; it stays
+// held. Thread-safe.
+int gracefd_pidfile_remove(void);
+
 // New upgrade options with the defaults: the executable path recorded at
 // start-up (so a binary replaced by rename is the one that runs, and a
 // relative argv[0] still works after chdir), this process's own argv, no
@@ -628,6 +883,171 @@ int gracefd_upgrade_start(const gracefd_upgrade_opts *opts);
 // # Safety
 // `child_pid_out` is writable.
 int gracefd_upgrade_finish(pid_t *child_pid_out);
+
+// Serve this process's registered fds (everything gracefd_listen() opened or
+// gracefd_add_fd() added, with their names) to one new instance of the
+// program that calls gracefd_handoff_take() on the same `path` — for
+// supervisors that start the new version themselves (runit, supervisord,
+// `systemctl restart`, a container replacement).
+//
+// The socket at `path` is mode 0600. It is created under a temporary name
+// beside `path`, made 0600, set listening and renamed over `path`, so the
+// path never shows another mode and never disappears. A socket nobody
+// listens on at `path` (left by a process that died) is replaced; a live one
+// is refused, unless this process took its own fds from that very path with
+// gracefd_handoff_take() (then it takes the path over: call
+// gracefd_handoff_serve() before gracefd_ready() in that case), or the live
+// socket belongs to this process's older generation (this process was
+// started by its gracefd_upgrade()): then too the path is taken over, and
+// the older generation leaves it alone when it goes.
+//
+// Returns an fd (CLOEXEC, owned by the caller: close it when done) to poll
+// for `POLLIN`; it never blocks anything. Whenever it is readable, call
+// gracefd_handoff_process(), which does all the work without blocking and
+// without threads: it accepts connections, refuses peers whose uid
+// (`SO_PEERCRED`) is neither this process's nor root (they get the reason,
+// and the log hook a `GRACEFD_LOG_WARNING` line), refuses everyone while one
+// taker is being served (`-EBUSY` on their side), sends every registered fd
+// to the taker, and waits for the taker's gracefd_ready(). When it arrives,
+// gracefd_handoff_process() returns `GRACEFD_HANDOFF_DONE`,
+// `GRACEFD_EVENT_DRAIN` is posted on the event fd (gracefd_event_fd(),
+// gracefd_signals_install()), the serving socket is closed and `path`
+// removed if it is still this process's socket: stop accepting and drain.
+// A taker that dies or misbehaves first changes nothing: serving goes on
+// and the next taker is served.
+//
+// The process needs room for a second copy of its registered fds while a
+// transfer runs (RLIMIT_NOFILE).
+//
+// Errors: `-EINVAL` `path` NULL or empty; `-EALREADY` already serving;
+// `-ENAMETOOLONG` `path` (or the temporary name, `path` + ".PID.tmp") does
+// not fit a unix socket address (about 100 bytes); `-EEXIST` something that
+// is not a socket is at `path`; `-EADDRINUSE` another process serves at
+// `path`; others from socket, bind, chmod, listen, rename or epoll (e.g.
+// `-EACCES`, `-ENOENT` for a missing directory, `-EMFILE`).
+//
+// Thread-safe; one serving socket per process.
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string.
+int gracefd_handoff_serve(const char *path);
+
+// Do the pending work of the hand-off socket opened by
+// gracefd_handoff_serve(), without blocking: call it whenever that fd is
+// readable. Returns `GRACEFD_HANDOFF_SERVING` (0) while no taker is ready,
+// and `GRACEFD_HANDOFF_DONE` (1) once one took the fds and called
+// gracefd_ready() (then, and on every later call, until
+// gracefd_handoff_stop() or a new gracefd_handoff_serve()): stop accepting
+// and drain. `GRACEFD_EVENT_DRAIN` is also posted on the event fd at that
+// moment, so a program may rely on either.
+//
+// Takers that fail (they die, close early, send garbage) are not errors of
+// this call: they are dropped, logged through the log hook, and serving goes
+// on. Errors: `-ENOENT` not serving; `-EMFILE`/`-ENFILE` no fd for a new
+// connection (it stays queued; the fd stays readable); other accept or
+// epoll errors.
+//
+// Thread-safe.
+int gracefd_handoff_process(void);
+
+// Stop serving hand-off: close the socket and remove its path if it is
+// still this process's socket. A taker in the middle of a transfer fails
+// (`-ECONNRESET` on its side); one that took everything but has not called
+// gracefd_ready() yet can no longer tell this process to drain. The fd
+// returned by gracefd_handoff_serve() stays the caller's to close; it
+// becomes readable no more. Returns 1 if something was being served (or a
+// hand-off had completed), 0 if not. Thread-safe.
+int gracefd_handoff_stop(void);
+
+// Take the registered fds of the process serving hand-off at `path`
+// (gracefd_handoff_serve()): connect, receive every fd with its name into
+// this process's registry, so that gracefd_listen(name, …) finds each one
+// exactly as if it had been inherited, and keep the connection open. When
+// this process later calls gracefd_ready(), the old process is told to drain
+// (it gets `GRACEFD_EVENT_DRAIN`). Until then both serve.
+//
+// Returns the number of fds taken (0 is possible: the old process had none).
+// `timeout_ms` bounds the whole exchange (negative: no limit). If the
+// exchange fails, nothing is added to the registry, every fd received is
+// closed, and the old process goes on serving.
+//
+// The serving process must run as this process's uid or as root
+// (`SO_PEERCRED`), and it checks this process the same way.
+//
+// Errors: `-EINVAL` `path` NULL or bad; `-ENAMETOOLONG` `path` too long for a
+// unix socket; `-ENOENT`/`-ECONNREFUSED` nobody serves at `path`; `-EACCES`
+// no permission on `path`, or the server runs as another uid, or it refused
+// this uid; `-EBUSY` the server is handing off to another process or already
+// did (the message has its pid); `-EALREADY` fds were already taken and
+// gracefd_ready() not called yet; `-ETIMEDOUT`; `-EBADMSG` a malformed or
+// truncated frame, lost fds (`MSG_CTRUNC`: is RLIMIT_NOFILE high enough?) or
+// a count mismatch; `-EPROTONOSUPPORT` the server speaks another protocol
+// version; `-ECONNRESET` the server closed the connection or died midway;
+// another `-errno` the server refused with (the message is its reason).
+//
+// Thread-safe. Blocks up to `timeout_ms`.
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string.
+int gracefd_handoff_take(const char *path, int64_t timeout_ms);
+
+// Send `n` fds with their names over `sock`, a connected unix stream
+// socket of the caller's own (a socketpair, a control connection), in the
+// hand-off wire format: a header frame with the count and names, then the
+// fds in chunks of at most 252 per `sendmsg` (`SCM_RIGHTS`). The other side
+// receives them with gracefd_recv_fds(). `names[i]` names `fds[i]`: 1–255
+// bytes of printable ASCII (space included), no ':'.
+//
+// The fds stay the caller's (the receiver gets duplicates). Never raises
+// SIGPIPE; never changes the socket's `O_NONBLOCK` (waits use `poll`).
+// `timeout_ms` bounds the whole transfer (negative: no limit): a receiver
+// that stops reading cannot block the caller longer. Returns 0.
+//
+// Errors: `-EINVAL` `fds` or `names` NULL with `n` > 0, a NULL or invalid
+// name (the message says which), `n` above `GRACEFD_HANDOFF_MAX_FDS`;
+// `-EBADF` an fd is not open (the message has its index; it is found
+// when its chunk is sent, so earlier chunks may have gone); `-EPIPE` or
+// `-ECONNRESET` the receiver closed the connection (the message says after
+// how many fds); `-ETIMEDOUT`; `-ETOOMANYREFS` too many fds in flight for
+// this user; `-ENOTSOCK` and others from `sendmsg`. After a failure the
+// stream is mid-transfer: close it.
+//
+// Thread-safe (do not use one socket from two threads at once).
+//
+// # Safety
+// `fds` and `names` hold `n` elements; each name is NULL or a NUL-terminated string.
+int gracefd_send_fds(int sock, const int *fds, const char *const *names, size_t n, int64_t timeout_ms);
+
+// Receive one transfer sent by gracefd_send_fds() (or by a hand-off server)
+// over `sock`, a connected unix stream socket of the caller's own.
+//
+// The caller passes room for `cap` fds: `fds_out` holds `cap` ints and
+// `names_out`, if not NULL, `cap` slots of `GRACEFD_FD_NAME_SIZE` bytes
+// (declare it `char names[CAP][GRACEFD_FD_NAME_SIZE]`). On success the
+// return value `n` (0 ≤ n ≤ cap) is the number of fds received, `fds_out[i]`
+// is the i-th fd and `names_out[i]` its NUL-terminated name. Nothing is
+// written on failure.
+//
+// Every received fd is CLOEXEC and belongs to the caller (close it). On any
+// failure every fd received so far has been closed: nothing leaks.
+// `timeout_ms` bounds the whole transfer (negative: no limit). The
+// socket's `O_NONBLOCK` is never changed.
+//
+// Errors: `-EINVAL` `fds_out` NULL with `cap` > 0; `-EMSGSIZE` the sender
+// announced more than `cap` fds (found out before any fd is received; the
+// transfer stays unread: close the socket); `-EBADMSG` a malformed,
+// oversized or truncated frame, fds where none belong, a chunk whose fds do
+// not match its count, or lost fds (`MSG_CTRUNC`, e.g. RLIMIT_NOFILE too
+// low); `-EPROTONOSUPPORT` another protocol version; `-ECONNRESET` the sender
+// closed the connection (or died) before the transfer was complete (the
+// message says after how many fds); `-ETIMEDOUT`; `-ENOTSOCK` and others
+// from `recvmsg`. After a failure the stream is mid-transfer: close it.
+//
+// Thread-safe (do not use one socket from two threads at once).
+//
+// # Safety
+// `fds_out` is writable for `cap` ints; `names_out` is NULL or writable for `cap` slots.
+int gracefd_recv_fds(int sock, int64_t timeout_ms, size_t cap, int *fds_out, char (*names_out)[GRACEFD_FD_NAME_SIZE]);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -115,6 +115,13 @@ pub fn take_ready_channel() -> Option<Fd> {
     OWNED.lock().ready.take()
 }
 
+/// Hold `f` as the readiness channel to whoever waits for us (a fork-mode
+/// daemon gets its channel this way; a started process inherits it).
+pub fn set_ready_channel(f: Fd) {
+    let _ = get();
+    OWNED.lock().ready = Some(f);
+}
+
 /// The raw fd of the pid file this process holds (inherited or acquired), if any.
 pub fn pidfile_fd() -> Option<RawFd> {
     let _ = get();

@@ -39,14 +39,16 @@ fn report(kind: Kind, status: i32, msg: &[u8]) -> Result<bool> {
     }
 }
 
-/// Tell everyone who waits that we are ready: the starter (readiness frame)
-/// and systemd (`READY=1`, plus `MAINPID=` when we are a new generation, so
-/// systemd follows us even before the old generation hands over).
-/// Returns whether a starter was waiting.
+/// Tell everyone who waits that we are ready: the starter (readiness frame),
+/// the process we took our fds from by hand-off (it drains), and systemd
+/// (`READY=1`, plus `MAINPID=` when we are a new generation, so systemd follows
+/// us even before the old generation hands over).
+/// Returns whether a starter or hand-off peer was told.
 pub fn report_ready() -> Result<bool> {
-    let told = report(Kind::Ready, 0, b"")?;
+    let old_side = crate::handoff::report_ready();
+    let starter = report(Kind::Ready, 0, b"");
     crate::notify::ready(lineage::is_upgrade())?;
-    Ok(told)
+    Ok(starter? | old_side?)
 }
 
 /// Tell the starter we failed, with the exit status it should use and why.
@@ -136,6 +138,11 @@ fn wait_inner(waiter: &Fd, pid: Pid, deadline: Deadline, block: bool) -> Result<
         Kind::ExecFailed => {
             let _ = process::wait(pid);
             Outcome::ExecFailed(Errno(frame.status))
+        }
+        // Only a detached start (daemonize) has a middle process that sends
+        // these; a plain child never does.
+        Kind::Pid | Kind::Exited | Kind::Signaled => {
+            Outcome::Failed(1, err!(EPROTO, "unexpected readiness frame {:?} from pid {}", frame.kind, pid).msg)
         }
     }))
 }

@@ -28,13 +28,18 @@ pub struct Spawn {
     pid_slots: Vec<usize>,
     fds: Vec<RawFd>,
     report: Option<usize>,
+    detach: Option<Watch>,
 }
+
+/// What the middle process of a detached start runs: `(grandchild pid, the
+/// report fd)`. It must only make async-signal-safe calls and never return.
+pub type Watch = fn(Pid, RawFd) -> !;
 
 impl Spawn {
     /// A child running `exe` (an absolute path is expected: no PATH search).
     /// EINVAL if it is empty or contains NUL.
     pub fn new(exe: &[u8]) -> Result<Spawn> {
-        Ok(Spawn { exe: cstring(exe, "executable path")?, argv: Vec::new(), env: Vec::new(), pid_slots: Vec::new(), fds: Vec::new(), report: None })
+        Ok(Spawn { exe: cstring(exe, "executable path")?, argv: Vec::new(), env: Vec::new(), pid_slots: Vec::new(), fds: Vec::new(), report: None, detach: None })
     }
 
     /// Append an argument. EINVAL if it contains NUL.
@@ -113,6 +118,19 @@ impl Spawn {
         self.pass_fd(f)
     }
 
+    /// Start the child detached (daemonize's re-exec mode): the forked child
+    /// calls `setsid()` and forks once more; the grandchild lays out the fds,
+    /// fills the pid slots with its own pid and execs, so it runs in a new
+    /// session without being its leader (it can never acquire a controlling
+    /// terminal); the middle process runs `watch(grandchild, report fd)` and
+    /// must never return. [`spawn`](Self::spawn) then returns the middle
+    /// process's pid. Needs a report fd ([`pass_report_fd`](Self::pass_report_fd)):
+    /// a failed setsid or fork is reported on it like a failed exec.
+    pub fn detach(&mut self, watch: Watch) -> &mut Self {
+        self.detach = Some(watch);
+        self
+    }
+
     /// Fork and exec. Returns the child's pid. The parent's signal mask is
     /// preserved; the child starts with an empty mask and default dispositions.
     pub fn spawn(&mut self) -> Result<Pid> {
@@ -150,7 +168,23 @@ impl Spawn {
             signal::reset_all_dispositions();
             let _ = signal::unblock_all();
             let mut report_fd = report_src;
-            let mut res = fd::dup_into_slots(&self.fds, 3, &mut scratch);
+            let mut res = Ok(());
+            if let (Some(watch), Some(r)) = (self.detach, report_src) {
+                res = process::setsid().map(|_| ());
+                if res.is_ok() {
+                    // SAFETY: still only async-signal-safe calls on both sides
+                    // (a raw fork: no atfork handlers in this child of a
+                    // possibly multi-threaded process).
+                    match unsafe { process::fork_raw() } {
+                        Ok(0) => {}
+                        Ok(grandchild) => watch(grandchild, r),
+                        Err(e) => res = Err(e),
+                    }
+                }
+            }
+            if res.is_ok() {
+                res = fd::dup_into_slots(&self.fds, 3, &mut scratch);
+            }
             if res.is_ok() {
                 report_fd = report_dst;
                 fd::close_from(first_free);

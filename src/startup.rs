@@ -9,7 +9,7 @@
 //!
 //! The executable path is recorded now because later it may lie:
 //! `/proc/self/exe` names the old, deleted inode after the binary is replaced
-//! by rename, and a relative argv[0] breaks after `chdir`.
+//! by rename, and a relative `argv[0]` breaks after `chdir`.
 
 use alloc::vec::Vec;
 
@@ -118,9 +118,11 @@ extern "C" fn on_load() {
 }
 
 /// Once the snapshot exists: adopt (validate, CLOEXEC) the fds our starter
-/// announced, before main runs and before any thread could spawn a child.
+/// announced (lineage, and a re-exec daemonize launcher's plan), before main
+/// runs and before any thread could spawn a child.
 fn after_capture() {
     crate::lineage::init();
+    crate::daemon::init();
     crate::registry::init();
 }
 

@@ -26,7 +26,7 @@ const KILL_GRACE_MS: i64 = 2_000;
 pub struct Options {
     /// Executable; default: the absolute path recorded at start-up.
     pub exe: Option<Vec<u8>>,
-    /// Full argv (argv[0] included); default: our own start-up argv.
+    /// Full argv (`argv[0]` included); default: our own start-up argv.
     pub argv: Option<Vec<Vec<u8>>>,
     /// Extra `KEY=VALUE` entries (override inherited ones).
     pub env: Vec<Vec<u8>>,
@@ -129,8 +129,19 @@ pub fn start(opts: &Options) -> Result<RawFd> {
     sp.env_set(b"GRACEFD_GENERATION", crate::proto::num::fmt_u64(next_gen, &mut digits))?;
     sp.env_set(b"GRACEFD_PARENT_PID", crate::proto::num::fmt_u64(process::getpid() as u64, &mut digits))?;
 
+    // To systemd an upgrade is a reload: RELOADING=1 now, READY=1 when it
+    // ends (from the new generation, or from us again if it failed).
+    if let Err(e) = crate::notify::reloading() {
+        log!(log::WARNING, "upgrade: could not send RELOADING=1 to systemd: {}", e);
+    }
     let started_ns = time::monotonic_ns();
-    let pid = sp.spawn()?;
+    let pid = match sp.spawn() {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = crate::notify::ready(lineage::is_upgrade());
+            return Err(e);
+        }
+    };
     drop(child_end);
     drop(exported);
     log!(log::NOTICE, "upgrade: started generation {} as pid {} ({} fds)", next_gen, pid, names.split(|&b| b == b':').count());
@@ -195,7 +206,16 @@ pub fn finish(block: bool) -> Result<Option<Pid>> {
         _ => {}
     }
     log!(log::ERR, "upgrade failed, still serving: {}", e.message());
+    if let Err(n) = crate::notify::ready(lineage::is_upgrade()) {
+        log!(log::WARNING, "upgrade: could not send READY=1 to systemd after the failure: {}", n);
+    }
     Err(e)
+}
+
+/// The pid of the new generation while an upgrade is in flight.
+pub fn in_flight_pid() -> Option<Pid> {
+    let st = STATE.lock();
+    st.flight.as_ref().map(|f| f.pid).or(st.busy)
 }
 
 /// Start and wait: the blocking upgrade.
@@ -224,15 +244,5 @@ fn hand_over(pid: Pid) {
     }
 }
 
-/// Write `pid\n` over the pid file's content (the lock is untouched).
-pub fn write_pid(fd: RawFd, pid: Pid) -> Result<()> {
-    let mut digits = [0u8; 20];
-    let d = crate::proto::num::fmt_u64(pid as u64, &mut digits);
-    let mut line = [0u8; 21];
-    for (dst, src) in line.iter_mut().zip(d.iter().chain(b"\n".iter())) {
-        *dst = *src;
-    }
-    let n = d.len() + 1;
-    crate::sys::fs::ftruncate(fd, 0).map_err(|e| crate::Error::sys(e, "truncate pid file"))?;
-    crate::sys::fs::pwrite_all(fd, line.get(..n).unwrap_or(&[]), 0).map_err(|e| crate::Error::sys(e, "write pid file"))
-}
+/// Kept for callers of the old location: the pid file code lives in `pidfile`.
+pub use crate::pidfile::write_pid;

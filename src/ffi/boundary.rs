@@ -101,6 +101,22 @@ pub unsafe fn slice<'a, T>(p: *const T, n: usize, what: &str) -> Result<&'a [T]>
     Ok(unsafe { core::slice::from_raw_parts(p, n) })
 }
 
+/// An output array of `n` elements (`p` may be NULL only when `n` is 0),
+/// checked before any work is done so that it can be written only on success.
+///
+/// # Safety
+/// `p` is valid for writes of `n` elements for `'a`, and not aliased.
+pub unsafe fn slice_mut<'a, T>(p: *mut T, n: usize, what: &str) -> Result<&'a mut [T]> {
+    if n == 0 {
+        return Ok(&mut []);
+    }
+    if p.is_null() {
+        return Err(err!(EINVAL, "{} is NULL but its count is {}", what, n));
+    }
+    // SAFETY: caller promises n writable elements.
+    Ok(unsafe { core::slice::from_raw_parts_mut(p, n) })
+}
+
 /// A handle created by [`into_handle`], borrowed.
 ///
 /// # Safety

@@ -18,11 +18,13 @@ pub const GRACEFD_EVENT_DRAIN: c_int = 3;
 /// that started it (a daemonize launcher, the old generation of an upgrade, or
 /// the gracefd superdaemon, through `GRACEFD_READY_FD`) and systemd
 /// (`READY=1`, with `MAINPID=` when this process is a new generation) when
-/// `NOTIFY_SOCKET` is set. Call it once the listeners are open and the
-/// program can answer requests. Further calls only repeat the systemd part.
+/// `NOTIFY_SOCKET` is set. If this process took its fds with
+/// gracefd_handoff_take(), the process it took them from is told to drain
+/// (it gets `GRACEFD_EVENT_DRAIN`). Call it once the listeners are open and
+/// the program can answer requests. Further calls only repeat the systemd part.
 ///
-/// Returns 1 if a starter was waiting and was told, 0 if nobody waits (a plain
-/// start: not an error). If the starter has died meanwhile (it was killed in
+/// Returns 1 if a starter (or a hand-off's old process) was waiting and was
+/// told, 0 if nobody waits (a plain start: not an error). If the starter has died meanwhile (it was killed in
 /// the middle of an upgrade), that is not an error either: 1 is returned and
 /// this process goes on; it is never killed by SIGPIPE.
 /// Errors: a negative errno if sending to the starter failed for another

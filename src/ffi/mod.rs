@@ -8,7 +8,10 @@
 mod boundary;
 
 pub mod basics;
+pub mod daemon;
 pub mod lifecycle;
 pub mod listeners;
 pub mod notify;
+pub mod pidfile;
 pub mod upgrade;
+pub mod handoff;

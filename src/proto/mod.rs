@@ -2,6 +2,8 @@
 //! every function here can be unit-tested and fuzzed with hostile input.
 
 pub mod addr;
+pub mod daemon;
+pub mod handoff;
 pub mod listen_env;
 pub mod notify;
 pub mod num;

@@ -24,6 +24,14 @@ pub enum Kind {
     Failed = 2,
     /// The exec itself failed (sent by the forked child): `status` is the errno.
     ExecFailed = 3,
+    /// Sent by the middle process of a detached start (daemonize's double
+    /// fork): the process that will report is `status` (its pid).
+    Pid = 4,
+    /// Sent by that middle process: the detached process exited with `status`
+    /// before the waiter was done.
+    Exited = 5,
+    /// Sent by that middle process: the detached process was killed by signal `status`.
+    Signaled = 6,
 }
 
 /// A decoded frame.
@@ -31,7 +39,8 @@ pub enum Kind {
 pub struct Frame {
     /// What happened.
     pub kind: Kind,
-    /// Exit status (Failed) or errno (ExecFailed); 0 for Ready.
+    /// Exit status (Failed, Exited), errno (ExecFailed), pid (Pid), signal
+    /// (Signaled); 0 for Ready.
     pub status: i32,
     /// The sender's one-line message (may be empty).
     pub msg: Msg,
@@ -71,6 +80,9 @@ pub fn decode(b: &[u8]) -> Result<Frame> {
         1 => Kind::Ready,
         2 => Kind::Failed,
         3 => Kind::ExecFailed,
+        4 => Kind::Pid,
+        5 => Kind::Exited,
+        6 => Kind::Signaled,
         k => return Err(err!(EBADMSG, "readiness frame has unknown kind {}", k)),
     };
     let mut s4 = [0u8; 4];
@@ -106,6 +118,16 @@ mod tests {
     }
 
     #[test]
+    fn detach_kinds_round_trip() {
+        let mut buf = [0u8; FRAME_MAX];
+        for (k, st) in [(Kind::Pid, 4242), (Kind::Exited, 7), (Kind::Signaled, libc::SIGSEGV)] {
+            let n = encode(k, st, b"", &mut buf);
+            let f = decode(&buf[..n]).unwrap();
+            assert_eq!((f.kind, f.status), (k, st));
+        }
+    }
+
+    #[test]
     fn long_message_cut_at_char_boundary() {
         let mut buf = [0u8; FRAME_MAX];
         let long = "é".repeat(300);
@@ -116,7 +138,7 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in [&b""[..], b"GFD", b"XXXX\x01\0\0\0\0", b"GFD1\x09\0\0\0\0", b"GFD1\x02\0\0\0\0\xff", b"GFD1\x02\0\0\0\0a\nb"] {
+        for bad in [&b""[..], b"GFD", b"XXXX\x01\0\0\0\0", b"GFD1\x09\0\0\0\0", b"GFD1\x00\0\0\0\0", b"GFD1\x07\0\0\0\0", b"GFD1\x02\0\0\0\0\xff", b"GFD1\x02\0\0\0\0a\nb"] {
             assert_eq!(decode(bad).unwrap_err().errno.0, libc::EBADMSG, "{:?}", bad);
         }
         let mut big = b"GFD1\x02\0\0\0\0".to_vec();

@@ -124,6 +124,19 @@ pub fn dup2(src: RawFd, dst: RawFd) -> SysResult<()> {
     })
 }
 
+/// `dup3(src, dst, O_CLOEXEC)`: make `dst` (an fd the caller owns, replaced
+/// atomically) a CLOEXEC duplicate of `src`. It needs no new fd number, so it
+/// cannot fail with `EMFILE`. Retries EINTR/EBUSY.
+pub fn dup3_cloexec(src: RawFd, dst: RawFd) -> SysResult<()> {
+    retry(|| {
+        // SAFETY: dup3 on ints.
+        match cvt(unsafe { libc::dup3(src, dst, libc::O_CLOEXEC) }) {
+            Err(Errno(libc::EBUSY)) => Err(Errno(libc::EINTR)),
+            r => r.map(|_| ()),
+        }
+    })
+}
+
 /// Place `srcs[i]` at fd `base + i` for every i, without ever clobbering a
 /// source that is still needed, and with CLOEXEC cleared on exactly those
 /// targets. `scratch` must be at least `srcs.len()` long (prepared before fork).
@@ -165,6 +178,22 @@ pub fn close_from(first: RawFd) {
     }
 }
 
+/// Close every fd except `keep` (0, 1 and 2 included). Async-signal-safe.
+pub fn close_all_but(keep: RawFd) {
+    if keep > 0 {
+        // SAFETY: close_range on ints; [0, keep-1].
+        let r = unsafe { libc::syscall(libc::SYS_close_range, 0 as libc::c_uint, (keep - 1) as libc::c_uint, 0 as libc::c_uint) };
+        if r != 0 {
+            let mut f = 0;
+            while f < keep {
+                close(f);
+                f += 1;
+            }
+        }
+    }
+    close_from(keep.saturating_add(1));
+}
+
 /// Write all of `buf` (retrying EINTR and short writes). Async-signal-safe.
 pub fn write_all(fd: RawFd, mut buf: &[u8]) -> SysResult<()> {
     while !buf.is_empty() {
@@ -192,7 +221,7 @@ pub fn pipe() -> SysResult<(Fd, Fd)> {
     Ok((Fd(p[0]), Fd(p[1])))
 }
 
-/// `fstat`.
+/// `fstat`. Async-signal-safe.
 pub fn fstat(fd: RawFd) -> SysResult<libc::stat> {
     // SAFETY: zeroed stat is a valid out-buffer.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };

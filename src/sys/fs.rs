@@ -20,7 +20,7 @@ pub fn flock(fd: RawFd, op: libc::c_int) -> SysResult<()> {
     retry(|| cvt(unsafe { libc::flock(fd, op) })).map(|_| ())
 }
 
-/// `ftruncate`.
+/// `ftruncate`. Async-signal-safe.
 pub fn ftruncate(fd: RawFd, len: i64) -> SysResult<()> {
     // SAFETY: ftruncate on an int.
     cvt(unsafe { libc::ftruncate(fd, len) }).map(|_| ())
@@ -40,7 +40,7 @@ pub fn pwrite_all(fd: RawFd, mut buf: &[u8], mut off: i64) -> SysResult<()> {
     Ok(())
 }
 
-/// `pread` into `buf` at `off` until full or EOF; returns bytes read.
+/// `pread` into `buf` at `off` until full or EOF; returns bytes read. Async-signal-safe.
 pub fn pread_full(fd: RawFd, buf: &mut [u8], off: i64) -> SysResult<usize> {
     let mut got = 0;
     while got < buf.len() {
@@ -110,6 +110,13 @@ pub fn chdir(path: &[u8]) -> SysResult<()> {
     }
     // SAFETY: NUL-terminated.
     cvt(unsafe { libc::chdir(path.as_ptr().cast()) }).map(|_| ())
+}
+
+/// `fchdir`: make the directory `fd` refers to (an `O_PATH` fd is fine) the
+/// working directory. Async-signal-safe.
+pub fn fchdir(fd: RawFd) -> SysResult<()> {
+    // SAFETY: fchdir on an int.
+    cvt(unsafe { libc::fchdir(fd) }).map(|_| ())
 }
 
 /// `umask`; returns the old mask. Async-signal-safe.

@@ -161,6 +161,7 @@ errno_table! {
     ECONNABORTED => "software caused connection abort",
     ECONNRESET => "connection reset by peer",
     ENOBUFS => "no buffer space available",
+    ETOOMANYREFS => "too many references: cannot splice",
     EISCONN => "transport endpoint is already connected",
     ENOTCONN => "transport endpoint is not connected",
     ETIMEDOUT => "connection timed out",

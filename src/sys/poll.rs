@@ -1,6 +1,6 @@
 //! Waiting for an fd with a timeout.
 
-use super::fd::RawFd;
+use super::fd::{Fd, RawFd};
 use super::time::Deadline;
 use super::{cvt, Errno, SysResult};
 
@@ -27,4 +27,35 @@ pub fn wait(fd: RawFd, events: libc::c_short, deadline: Deadline) -> SysResult<l
 pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> SysResult<usize> {
     // SAFETY: fds is a valid slice of pollfd.
     cvt(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) }).map(|n| n as usize)
+}
+
+/// `epoll_create1(EPOLL_CLOEXEC)`: a poll-able set of fds. The epoll fd itself
+/// is readable while any fd in the set is ready, so a program can poll one fd
+/// for many the library watches.
+pub fn epoll_create() -> SysResult<Fd> {
+    // SAFETY: plain syscall.
+    let r = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+    // SAFETY: fresh fd.
+    Ok(unsafe { Fd::from_raw(r) })
+}
+
+fn epoll_ctl(ep: RawFd, op: libc::c_int, fd: RawFd, events: u32) -> SysResult<()> {
+    let mut ev = libc::epoll_event { events, u64: fd as u64 };
+    // SAFETY: ev is a valid epoll_event.
+    cvt(unsafe { libc::epoll_ctl(ep, op, fd, &mut ev) }).map(|_| ())
+}
+
+/// Add `fd` to the set with `events` (`EPOLLIN`…, level-triggered).
+pub fn epoll_add(ep: RawFd, fd: RawFd, events: u32) -> SysResult<()> {
+    epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, events)
+}
+
+/// Change the events watched for `fd`.
+pub fn epoll_modify(ep: RawFd, fd: RawFd, events: u32) -> SysResult<()> {
+    epoll_ctl(ep, libc::EPOLL_CTL_MOD, fd, events)
+}
+
+/// Remove `fd` from the set.
+pub fn epoll_remove(ep: RawFd, fd: RawFd) -> SysResult<()> {
+    epoll_ctl(ep, libc::EPOLL_CTL_DEL, fd, 0)
 }

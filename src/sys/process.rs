@@ -16,6 +16,27 @@ pub unsafe fn fork() -> SysResult<Pid> {
     cvt(unsafe { libc::fork() })
 }
 
+/// A bare `fork` (the `clone(SIGCHLD)` system call): no `pthread_atfork`
+/// handlers, no malloc lock dance, nothing of libc's bookkeeping. For a child
+/// of a possibly multi-threaded process that must fork again before exec
+/// (glibc's `fork()` would run the program's atfork handlers there).
+/// Async-signal-safe.
+///
+/// # Safety
+/// Both processes may only make plain system calls (libc's cached thread
+/// state is not updated in the child) until the child execs or `_exit`s.
+pub unsafe fn fork_raw() -> SysResult<Pid> {
+    // SAFETY: clone with only the exit signal set and no stack behaves like
+    // fork; the caller upholds the post-fork rules. (The argument order of
+    // clone differs between architectures, but every other argument is 0.)
+    let r = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_long, 0 as libc::c_long, 0 as libc::c_long, 0 as libc::c_long, 0 as libc::c_long) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r as Pid)
+    }
+}
+
 /// `execve`; only returns on failure. Async-signal-safe.
 ///
 /// # Safety
@@ -51,7 +72,7 @@ impl Exit {
     }
 }
 
-/// `waitpid(pid, WNOHANG)`: `Ok(None)` if still running.
+/// `waitpid(pid, WNOHANG)`: `Ok(None)` if still running. Async-signal-safe.
 pub fn try_wait(pid: Pid) -> SysResult<Option<Exit>> {
     let mut st: libc::c_int = 0;
     // SAFETY: valid out-pointer.
@@ -95,43 +116,161 @@ pub fn setsid() -> SysResult<Pid> {
     cvt(unsafe { libc::setsid() })
 }
 
-/// `getuid`.
+/// `getuid`. Async-signal-safe.
 pub fn getuid() -> libc::uid_t {
     // SAFETY: no preconditions.
     unsafe { libc::getuid() }
 }
 
-/// `geteuid`.
+/// `geteuid`. Async-signal-safe.
 pub fn geteuid() -> libc::uid_t {
     // SAFETY: no preconditions.
     unsafe { libc::geteuid() }
 }
 
-/// `getgid`.
+/// `getgid`. Async-signal-safe.
 pub fn getgid() -> libc::gid_t {
     // SAFETY: no preconditions.
     unsafe { libc::getgid() }
 }
 
-/// `setgroups`.
+/// `getegid`.
+pub fn getegid() -> libc::gid_t {
+    // SAFETY: no preconditions.
+    unsafe { libc::getegid() }
+}
+
+/// `getsid(0)`: this process's session id. Async-signal-safe.
+pub fn getsid() -> SysResult<Pid> {
+    // SAFETY: plain syscall.
+    cvt(unsafe { libc::getsid(0) })
+}
+
+/// `pidfd_open(pid, 0)`: a CLOEXEC fd that becomes readable when `pid` exits
+/// (Linux 5.3+; ENOSYS before). The caller owns the returned fd.
+/// Async-signal-safe (a raw syscall).
+pub fn pidfd_open(pid: Pid) -> SysResult<super::fd::RawFd> {
+    // SAFETY: raw syscall with plain integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r as super::fd::RawFd)
+    }
+}
+
+/// `fflush(NULL)`: write out every C stdio buffer, so that nothing buffered is
+/// duplicated by a fork (the parent and the child would both flush it later).
+/// Not async-signal-safe (stdio locks): call before fork.
+pub fn flush_stdio() {
+    // SAFETY: fflush(NULL) flushes all streams; no pointer is dereferenced.
+    unsafe { libc::fflush(core::ptr::null_mut()) };
+}
+
+/// A user database entry: ids and the name (borrowed from the caller's buffer).
+#[derive(Clone, Copy, Debug)]
+pub struct PwEntry<'a> {
+    /// `pw_uid`.
+    pub uid: libc::uid_t,
+    /// `pw_gid` (the primary group).
+    pub gid: libc::gid_t,
+    /// `pw_name`, without its NUL.
+    pub name: &'a [u8],
+}
+
+/// `getpwnam_r(name)` (`name` ends in NUL) with the caller's scratch buffer.
+/// `Ok(None)`: no such user. `Err(ERANGE)`: `buf` is too small (grow and retry).
+pub fn getpwnam<'a>(name: &[u8], buf: &'a mut [u8]) -> SysResult<Option<PwEntry<'a>>> {
+    if name.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: zeroed passwd is a valid out-buffer.
+    let mut pw: libc::passwd = unsafe { core::mem::zeroed() };
+    let mut res: *mut libc::passwd = core::ptr::null_mut();
+    // SAFETY: name NUL-terminated; pw, buf and res valid for the call.
+    let r = unsafe { libc::getpwnam_r(name.as_ptr().cast(), &mut pw, buf.as_mut_ptr().cast(), buf.len(), &mut res) };
+    pw_result(r, res, &pw, buf)
+}
+
+/// `getpwuid_r(uid)`, as [`getpwnam`].
+pub fn getpwuid(uid: libc::uid_t, buf: &mut [u8]) -> SysResult<Option<PwEntry<'_>>> {
+    // SAFETY: zeroed passwd is a valid out-buffer.
+    let mut pw: libc::passwd = unsafe { core::mem::zeroed() };
+    let mut res: *mut libc::passwd = core::ptr::null_mut();
+    // SAFETY: pw, buf and res valid for the call.
+    let r = unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr().cast(), buf.len(), &mut res) };
+    pw_result(r, res, &pw, buf)
+}
+
+fn pw_result<'a>(r: libc::c_int, res: *mut libc::passwd, pw: &libc::passwd, buf: &'a [u8]) -> SysResult<Option<PwEntry<'a>>> {
+    if r != 0 {
+        return Err(Errno(r));
+    }
+    if res.is_null() || pw.pw_name.is_null() {
+        return Ok(None);
+    }
+    // pw_name points into buf: find its offset and length there.
+    let start = (pw.pw_name as usize).wrapping_sub(buf.as_ptr() as usize);
+    let tail = buf.get(start..).ok_or(Errno(libc::EFAULT))?;
+    let len = tail.iter().position(|&b| b == 0).ok_or(Errno(libc::EFAULT))?;
+    Ok(Some(PwEntry { uid: pw.pw_uid, gid: pw.pw_gid, name: tail.get(..len).unwrap_or(&[]) }))
+}
+
+/// `getgrnam_r(name)` (`name` ends in NUL): the group's id, `Ok(None)` if
+/// there is no such group, `Err(ERANGE)` if `buf` is too small.
+pub fn getgrnam(name: &[u8], buf: &mut [u8]) -> SysResult<Option<libc::gid_t>> {
+    if name.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: zeroed group is a valid out-buffer.
+    let mut gr: libc::group = unsafe { core::mem::zeroed() };
+    let mut res: *mut libc::group = core::ptr::null_mut();
+    // SAFETY: name NUL-terminated; gr, buf and res valid for the call.
+    let r = unsafe { libc::getgrnam_r(name.as_ptr().cast(), &mut gr, buf.as_mut_ptr().cast(), buf.len(), &mut res) };
+    if r != 0 {
+        return Err(Errno(r));
+    }
+    Ok(if res.is_null() { None } else { Some(gr.gr_gid) })
+}
+
+/// `getgrouplist(user, gid)`: the groups `user` (NUL-terminated) belongs to,
+/// `gid` included (what `initgroups` would set), written to `out`. Returns how
+/// many there are; if that is more than `out.len()`, grow `out` and call again.
+pub fn getgrouplist(user: &[u8], gid: libc::gid_t, out: &mut [libc::gid_t]) -> SysResult<usize> {
+    if user.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    let mut n: libc::c_int = libc::c_int::try_from(out.len()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: user NUL-terminated; out has room for n entries; n is in/out.
+    let r = unsafe { libc::getgrouplist(user.as_ptr().cast(), gid, out.as_mut_ptr(), &mut n) };
+    let n = usize::try_from(n).map_err(|_| Errno(libc::EINVAL))?;
+    if r < 0 && n <= out.len() {
+        // glibc reports "too small" with the needed count; anything else is odd.
+        return Ok(out.len() + 1);
+    }
+    Ok(n)
+}
+
+/// `setgroups`. Async-signal-safe in a single-threaded process (a syscall).
 pub fn setgroups(groups: &[libc::gid_t]) -> SysResult<()> {
     // SAFETY: valid slice.
     cvt(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) }).map(|_| ())
 }
 
-/// `setgid` (real, effective and saved, via setresgid).
+/// `setgid` (real, effective and saved, via setresgid). Async-signal-safe in a
+/// single-threaded process; in a multi-threaded one glibc applies it to every thread.
 pub fn setgid(gid: libc::gid_t) -> SysResult<()> {
     // SAFETY: plain syscall.
     cvt(unsafe { libc::setresgid(gid, gid, gid) }).map(|_| ())
 }
 
-/// `setuid` (real, effective and saved, via setresuid).
+/// `setuid` (real, effective and saved, via setresuid). As [`setgid`].
 pub fn setuid(uid: libc::uid_t) -> SysResult<()> {
     // SAFETY: plain syscall.
     cvt(unsafe { libc::setresuid(uid, uid, uid) }).map(|_| ())
 }
 
-/// `getrlimit(RLIMIT_*)`.
+/// `getrlimit(RLIMIT_*)`. Async-signal-safe.
 pub fn getrlimit(res: libc::__rlimit_resource_t) -> SysResult<libc::rlimit> {
     let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: valid out-pointer.
@@ -139,7 +278,7 @@ pub fn getrlimit(res: libc::__rlimit_resource_t) -> SysResult<libc::rlimit> {
     Ok(r)
 }
 
-/// `setrlimit(RLIMIT_*)`.
+/// `setrlimit(RLIMIT_*)`. Async-signal-safe.
 pub fn setrlimit(res: libc::__rlimit_resource_t, lim: libc::rlimit) -> SysResult<()> {
     // SAFETY: valid pointer.
     cvt(unsafe { libc::setrlimit(res, &lim) }).map(|_| ())

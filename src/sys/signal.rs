@@ -22,20 +22,58 @@ pub fn unblock_all() -> SysResult<()> {
 /// Reset every catchable signal to its default action. Async-signal-safe
 /// (sigaction is). Exec would reset handled signals anyway, but not ignored
 /// ones (SIG_IGN survives exec), so this runs before exec too.
+///
+/// glibc's `sigaction` refuses the two signals it reserves (32 and 33,
+/// SIGCANCEL and SIGSETXID) with EINVAL; a process can still inherit them
+/// ignored (some shells and build tools pass them on so). For those, an
+/// inherited SIG_IGN is turned into SIG_DFL with the raw system call, and a
+/// handler glibc installed is left alone.
 pub fn reset_all_dispositions() {
     for sig in 1..NSIG {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: a zeroed sigaction with SIG_DFL is valid; errors (invalid
-        // signal numbers in the RT range) are ignored on purpose.
-        unsafe {
+        // SAFETY: a zeroed sigaction with SIG_DFL is valid.
+        let r = unsafe {
             let mut sa: libc::sigaction = core::mem::zeroed();
             sa.sa_sigaction = libc::SIG_DFL;
-            libc::sigaction(sig, &sa, core::ptr::null_mut());
+            libc::sigaction(sig, &sa, core::ptr::null_mut())
+        };
+        if r != 0 {
+            unignore_raw(sig);
         }
     }
 }
+
+/// The kernel's `struct sigaction` (x86_64, aarch64: handler, flags, restorer, mask).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+/// If `sig` is ignored, make it SIG_DFL, bypassing libc. Async-signal-safe.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn unignore_raw(sig: i32) {
+    let mut old = KernelSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+    let dfl = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
+    let size = core::mem::size_of::<u64>();
+    // SAFETY: rt_sigaction with valid pointers to kernel-layout structs and
+    // the kernel's sigset size (8 bytes).
+    unsafe {
+        if libc::syscall(libc::SYS_rt_sigaction, sig, core::ptr::null::<KernelSigaction>(), &mut old as *mut KernelSigaction, size) == 0
+            && old.handler == libc::SIG_IGN
+        {
+            libc::syscall(libc::SYS_rt_sigaction, sig, &dfl as *const KernelSigaction, core::ptr::null_mut::<KernelSigaction>(), size);
+        }
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn unignore_raw(_sig: i32) {}
 
 /// Block `sigs` in the calling thread, returning the previous mask.
 pub fn block(sigs: &[i32]) -> SysResult<libc::sigset_t> {
@@ -99,4 +137,42 @@ pub fn install(sig: i32, handler: extern "C" fn(libc::c_int)) -> SysResult<libc:
 pub fn restore(sig: i32, old: &libc::sigaction) -> SysResult<()> {
     // SAFETY: old came from sigaction.
     cvt(unsafe { libc::sigaction(sig, old, core::ptr::null_mut()) }).map(|_| ())
+}
+
+/// The symbolic name of a signal number (`"SIGSEGV"`), or `"SIG?"`.
+pub fn name(sig: i32) -> &'static str {
+    const NAMES: [(i32, &str); 31] = [
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGILL, "SIGILL"),
+        (libc::SIGTRAP, "SIGTRAP"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGBUS, "SIGBUS"),
+        (libc::SIGFPE, "SIGFPE"),
+        (libc::SIGKILL, "SIGKILL"),
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGSEGV, "SIGSEGV"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGPIPE, "SIGPIPE"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGSTKFLT, "SIGSTKFLT"),
+        (libc::SIGCHLD, "SIGCHLD"),
+        (libc::SIGCONT, "SIGCONT"),
+        (libc::SIGSTOP, "SIGSTOP"),
+        (libc::SIGTSTP, "SIGTSTP"),
+        (libc::SIGTTIN, "SIGTTIN"),
+        (libc::SIGTTOU, "SIGTTOU"),
+        (libc::SIGURG, "SIGURG"),
+        (libc::SIGXCPU, "SIGXCPU"),
+        (libc::SIGXFSZ, "SIGXFSZ"),
+        (libc::SIGVTALRM, "SIGVTALRM"),
+        (libc::SIGPROF, "SIGPROF"),
+        (libc::SIGWINCH, "SIGWINCH"),
+        (libc::SIGIO, "SIGIO"),
+        (libc::SIGPWR, "SIGPWR"),
+        (libc::SIGSYS, "SIGSYS"),
+    ];
+    NAMES.iter().find(|(n, _)| *n == sig).map(|(_, s)| *s).unwrap_or("SIG?")
 }

@@ -274,6 +274,14 @@ const CMSG_BUF_WORDS: usize = 160;
 /// `sendmsg` of `data` with `fds` as `SCM_RIGHTS` (at most [`SCM_MAX_FD`]), to `to`
 /// if given (datagram sockets), with `MSG_NOSIGNAL`. Returns bytes sent.
 pub fn send_with_fds(fd: RawFd, data: &[u8], fds: &[RawFd], to: Option<&SockAddr>) -> SysResult<usize> {
+    send_with_fds_flags(fd, data, fds, to, 0)
+}
+
+/// [`send_with_fds`] with extra `flags` (`MSG_DONTWAIT`, say: a per-call
+/// non-blocking send that leaves the socket's shared `O_NONBLOCK` alone).
+/// `MSG_NOSIGNAL` is always added. On a stream socket a short send carries the
+/// fds with its first byte; send the rest without them.
+pub fn send_with_fds_flags(fd: RawFd, data: &[u8], fds: &[RawFd], to: Option<&SockAddr>, flags: libc::c_int) -> SysResult<usize> {
     if fds.len() > SCM_MAX_FD {
         return Err(Errno(libc::EINVAL));
     }
@@ -302,7 +310,7 @@ pub fn send_with_fds(fd: RawFd, data: &[u8], fds: &[RawFd], to: Option<&SockAddr
         }
     }
     // SAFETY: msg points at live buffers.
-    retry(|| cvt_size(unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) }))
+    retry(|| cvt_size(unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL | flags) }))
 }
 
 /// What one [`recv_with_fds`] got.

@@ -1,0 +1,190 @@
+// Command httpd (built as build/bin/go-httpd) is a small net/http server that
+// upgrades itself with zero downtime: the Go twin of c-examples/httpd.c.
+//
+// Every request gets "200 OK", the header "X-Pid: <pid>" and the body
+// "ok pid=<pid> generation=<n>\n".
+//
+//	--listen [NAME=]ADDR   listen here (repeatable; default http=127.0.0.1:8080)
+//	--log-file PATH        append this program's log there (default: stderr)
+//	--drain-timeout MS     how long a draining generation may take (default 10000)
+//	--verbose              also log the library's events
+//	--drain MODE           polite (default); for comparison only: shutdown (a
+//	                       bare http.Server.Shutdown) or keepalives-off
+//	                       (SetKeepAlivesEnabled(false), then Shutdown)
+//
+// (--pid-file and --daemonize, which the C example has, come with the
+// daemonize support: see go-examples/gracefd/daemon.go once it is merged.)
+//
+// SIGHUP/SIGUSR2: upgrade to a new generation. This one keeps serving while
+// the new one starts; if that fails, this one logs why and goes on.
+// SIGTERM/SIGINT, or a successful upgrade: drain politely and exit.
+//
+// The listeners come from gracefd.Listen, so the same binary runs unchanged
+// when started by hand, by an older generation of itself, by systemd socket
+// activation (LISTEN_FDS/LISTEN_FDNAMES: a socket named like the listener is
+// used, or an unnamed one bound to its address), by Server::Starter's
+// start_server (SERVER_STARTER_PORT) and by the gracefd superdaemon.
+//
+// The polite drain (what loses no request; see drain.go): stop accepting;
+// answer each further request on an open connection with "Connection: close"
+// and close it after the response; close a connection early only when it has
+// been idle for a while with no request bytes read or waiting; when none are
+// left (or the drain timeout is near), http.Server.Shutdown to finish.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gracefd.example/go-examples/gracefd"
+)
+
+type listenSpecs []string
+
+func (l *listenSpecs) String() string     { return strings.Join(*l, ",") }
+func (l *listenSpecs) Set(s string) error { *l = append(*l, s); return nil }
+
+// splitSpec splits "[NAME=]ADDR" as the C example does: a prefix before '='
+// is a name only if it has no ':' and no '/' (so "unix:/a=b" is an address).
+func splitSpec(spec string) (name, addr string) {
+	if i := strings.IndexByte(spec, '='); i > 0 && !strings.ContainsAny(spec[:i], ":/") {
+		return spec[:i], spec[i+1:]
+	}
+	return "", spec
+}
+
+func main() {
+	var specs listenSpecs
+	flag.Var(&specs, "listen", "`[NAME=]ADDR` to listen on (repeatable; default http=127.0.0.1:8080)")
+	logFile := flag.String("log-file", "", "append the log to `PATH` (default: stderr)")
+	drainMs := flag.Int("drain-timeout", 10000, "how long a draining generation may take, in `MS`")
+	verbose := flag.Bool("verbose", false, "also log the library's events")
+	drainMode := flag.String("drain", "polite", "`MODE` of draining: polite, or for comparison shutdown (a bare\nhttp.Server.Shutdown) or keepalives-off (SetKeepAlivesEnabled(false), then Shutdown)")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	if len(specs) == 0 {
+		specs = listenSpecs{"http=127.0.0.1:8080"}
+	}
+
+	pid := os.Getpid()
+	logger := log.New(os.Stderr, fmt.Sprintf("httpd[%d]: ", pid), 0)
+	if *logFile != "" {
+		f, err := os.OpenFile(*logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			dieStartup(logger, "log file", err)
+		}
+		logger.SetOutput(f)
+	}
+	if *verbose {
+		_ = gracefd.SetLogHook(func(level int, msg string) { logger.Printf("<%d>%s", level, msg) }, gracefd.LogDebug)
+	}
+
+	body := "ok pid=" + strconv.Itoa(pid) + " generation=" + strconv.Itoa(gracefd.Generation()) + "\n"
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/plain")
+		h.Set("X-Pid", strconv.Itoa(pid))
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = io.WriteString(w, body)
+	})
+
+	d := newDrainer(handler, time.Duration(*drainMs)*time.Millisecond, logger)
+	switch *drainMode {
+	case "polite", "shutdown", "keepalives-off":
+		d.mode = *drainMode
+	default:
+		fmt.Fprintf(os.Stderr, "httpd: --drain %q: want polite, shutdown or keepalives-off\n", *drainMode)
+		os.Exit(2)
+	}
+	type listener struct {
+		name string
+		ln   net.Listener
+	}
+	var lns []listener
+	for _, spec := range specs {
+		name, addr := splitSpec(spec)
+		ln, err := gracefd.Listen(name, addr)
+		if err != nil {
+			dieStartup(logger, addr, err)
+		}
+		lns = append(lns, listener{name, ln})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, err := gracefd.Events(ctx)
+	if err != nil {
+		dieStartup(logger, "events", err)
+	}
+	for _, l := range lns {
+		d.serve(l.name, l.ln)
+	}
+	if err := gracefd.Ready(); err != nil {
+		logger.Printf("ready: %v", err) // systemd could not be told; serve anyway
+	}
+	logger.Printf("generation %d serving on %s", gracefd.Generation(), specs.String())
+
+	upgrading := false
+	upgradeDone := make(chan error, 1)
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			switch ev {
+			case gracefd.EventUpgrade:
+				if upgrading || d.isDraining() {
+					logger.Printf("upgrade requested while one is in flight or draining: ignored")
+					continue
+				}
+				upgrading = true
+				go func() { // Upgrade blocks until the new generation is ready or failed
+					newPid, err := gracefd.Upgrade(nil)
+					if err == nil {
+						logger.Printf("upgrade: pid %d is ready; draining", newPid)
+					}
+					upgradeDone <- err
+				}()
+			case gracefd.EventShutdown, gracefd.EventDrain:
+				if ev == gracefd.EventShutdown {
+					_ = gracefd.NotifyStopping()
+				}
+				logger.Printf("%s requested: draining", ev)
+				d.drainAndExit()
+			}
+		case err := <-upgradeDone:
+			upgrading = false
+			if err != nil {
+				logger.Printf("upgrade failed, still serving: %v", err)
+				continue
+			}
+			d.drainAndExit()
+		}
+	}
+}
+
+// dieStartup tells whoever waits for this process (an upgrading old
+// generation, a launcher, the superdaemon) why it cannot start, and exits 1.
+func dieStartup(logger *log.Logger, what string, err error) {
+	msg := fmt.Sprintf("httpd: %s: %v", what, err)
+	var gerr *gracefd.Error
+	if errors.As(err, &gerr) && gerr.Detail != "" {
+		msg = fmt.Sprintf("httpd: %s: %s", what, gerr.Detail)
+	}
+	_ = gracefd.Fail(1, msg)
+	logger.Print(msg)
+	os.Exit(1)
+}

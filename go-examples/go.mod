@@ -1,0 +1,3 @@
+module gracefd.example/go-examples
+
+go 1.22

@@ -1,0 +1,107 @@
+/* shim.h: small C helpers for the cgo side of package gracefd.
+ *
+ * gracefd_last_error() is per thread. A Go goroutine may move to another OS
+ * thread between two cgo calls, so reading the detail in a second call could
+ * read another thread's message (or none). Each helper here makes the failing
+ * call and copies the detail within ONE C call, which runs on one OS thread
+ * from start to end: the message always belongs to the call that failed.
+ *
+ * Every helper is static inline, so each Go file that includes this header
+ * gets its own private copy and no symbol is exported.
+ */
+#ifndef GRACEFD_GO_SHIM_H
+#define GRACEFD_GO_SHIM_H
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gracefd.h"
+
+/* The library's messages are at most 240 bytes; room to spare. */
+typedef struct {
+    char msg[512];
+} gfd_err;
+
+static inline void gfd_set(gfd_err *e, const char *m) {
+    size_t n;
+    if (!e) return;
+    n = strlen(m);
+    if (n >= sizeof e->msg) n = sizeof e->msg - 1;
+    memcpy(e->msg, m, n);
+    e->msg[n] = 0;
+}
+
+/* Return r; if it is an error, copy this thread's detail first. */
+static inline int gfd_ret(int r, gfd_err *e) {
+    if (r < 0) gfd_set(e, gracefd_last_error());
+    return r;
+}
+
+/* gracefd_listen_with, asking for a non-blocking socket (see the package
+ * documentation, "Blocking mode"). backlog <= 0 and unix_mode < 0 keep the
+ * defaults. */
+static inline int gfd_listen(const char *name, const char *addr, int backlog, int unix_mode, gfd_err *e) {
+    gracefd_listen_opts *o = gracefd_listen_opts_new();
+    int r;
+    if (!o) {
+        gfd_set(e, "out of memory for listen options");
+        return -ENOMEM;
+    }
+    r = gracefd_listen_opts_set_nonblocking(o, 1);
+    if (r == 0 && backlog > 0) r = gracefd_listen_opts_set_backlog(o, backlog);
+    if (r == 0 && unix_mode >= 0) r = gracefd_listen_opts_set_unix_mode(o, (uint32_t)unix_mode);
+    if (r == 0) r = gracefd_listen_with(name, addr, o);
+    r = gfd_ret(r, e);
+    gracefd_listen_opts_free(o);
+    return r;
+}
+
+static inline int gfd_add_fd(const char *name, int fd, gfd_err *e) { return gfd_ret(gracefd_add_fd(name, fd), e); }
+static inline int gfd_inherited(const char *name, gfd_err *e) { return gfd_ret(gracefd_inherited(name), e); }
+static inline int gfd_forget(const char *name, gfd_err *e) { return gfd_ret(gracefd_forget(name), e); }
+
+static inline int gfd_inherited_at(size_t i, char *name, size_t len, int *kind, int *claimed, int *fd, gfd_err *e) {
+    return gfd_ret(gracefd_inherited_at(i, name, len, kind, claimed, fd), e);
+}
+
+static inline int gfd_ready(gfd_err *e) { return gfd_ret(gracefd_ready(), e); }
+static inline int gfd_fail(int status, const char *msg, gfd_err *e) { return gfd_ret(gracefd_fail(status, msg), e); }
+
+static inline int gfd_notify(const char *state, gfd_err *e) { return gfd_ret(gracefd_notify(state), e); }
+static inline int gfd_notify_with_fds(const char *state, const int *fds, size_t n, gfd_err *e) {
+    return gfd_ret(gracefd_notify_with_fds(state, fds, n), e);
+}
+static inline int gfd_notify_reloading(gfd_err *e) { return gfd_ret(gracefd_notify_reloading(), e); }
+static inline int gfd_notify_stopping(gfd_err *e) { return gfd_ret(gracefd_notify_stopping(), e); }
+static inline int gfd_notify_status(const char *text, gfd_err *e) { return gfd_ret(gracefd_notify_status(text), e); }
+static inline int gfd_notify_barrier(int64_t ms, gfd_err *e) { return gfd_ret(gracefd_notify_barrier(ms), e); }
+static inline int gfd_watchdog_usec(uint64_t *usec, gfd_err *e) { return gfd_ret(gracefd_watchdog_usec(usec), e); }
+
+static inline int gfd_event_fd(gfd_err *e) { return gfd_ret(gracefd_event_fd(), e); }
+static inline int gfd_event_next(gfd_err *e) { return gfd_ret(gracefd_event_next(), e); }
+
+/* The whole blocking upgrade in one C call: options, upgrade, detail.
+ * exe NULL: the recorded executable; argv NULL: our own; timeout_set 0: the
+ * default timeout; kill_sig 0: the default signal. */
+static inline int gfd_upgrade(const char *exe, const char *const *argv, size_t argc, const char *const *env, size_t nenv,
+                              int timeout_set, int64_t timeout_ms, int kill_sig, pid_t *pid, gfd_err *e) {
+    gracefd_upgrade_opts *o = gracefd_upgrade_opts_new();
+    int r = 0;
+    size_t i;
+    if (!o) {
+        gfd_set(e, "out of memory for upgrade options");
+        return -ENOMEM;
+    }
+    if (exe) r = gracefd_upgrade_opts_set_exe(o, exe);
+    if (r == 0 && argv) r = gracefd_upgrade_opts_set_argv(o, argv, argc);
+    for (i = 0; r == 0 && i < nenv; i++) r = gracefd_upgrade_opts_add_env(o, env[i]);
+    if (r == 0 && timeout_set) r = gracefd_upgrade_opts_set_timeout_ms(o, timeout_ms);
+    if (r == 0 && kill_sig) r = gracefd_upgrade_opts_set_kill_signal(o, kill_sig);
+    if (r == 0) r = gracefd_upgrade(o, pid);
+    r = gfd_ret(r, e);
+    gracefd_upgrade_opts_free(o);
+    return r;
+}
+
+#endif

@@ -1,0 +1,272 @@
+//! Pid files that tell the truth: locked for the holder's whole life, so a
+//! second instance is refused while the first runs and a stale file (its
+//! lock is free) is simply taken over.
+//!
+//! - Opened `O_RDWR|O_CREAT|O_NOFOLLOW|O_CLOEXEC`, mode 0644 (a symbolic link
+//!   is refused with `ELOOP`), never truncated on open: the pid of a running
+//!   instance is read back for the "already running as pid N" message.
+//! - It must be a regular file, owned by our effective uid, with one link (a
+//!   hard link planted next to a daemon's pid file must not make it rewrite
+//!   some other file).
+//! - `flock(LOCK_EX|LOCK_NB)`. The lock belongs to the open file description:
+//!   it survives fork, stays with the daemon after the launcher exits, and is
+//!   handed down on upgrade with the fd (`GRACEFD_PIDFILE_FD`), so it never
+//!   drops between generations.
+//! - The pid is written in place: `pwrite` at 0, then `ftruncate` to its
+//!   length, so a reader never sees an empty file.
+//! - On clean exit the file is removed only if it still names us (after an
+//!   upgrade it names the new generation) and is still the file we hold.
+//!
+//! Already-running is reported as `EEXIST` (an instance exists), not
+//! `EAGAIN`: it is not worth retrying.
+
+use alloc::vec::Vec;
+
+use crate::error::{Error, Result};
+use crate::proto::addr::Shown;
+use crate::proto::num;
+use crate::sys::fd::{self, Fd, RawFd};
+use crate::sys::process::{self, Pid};
+use crate::sys::{fs, Errno};
+use crate::{err, lineage, log};
+
+/// Open, check and lock the pid file at `path`, without writing to it.
+/// Returns the locked fd (CLOEXEC). If this process already holds that very
+/// file (an earlier call, or one inherited from the old generation), a new
+/// CLOEXEC dup of the held fd is returned instead.
+///
+/// Errors: `EEXIST` "already running as pid N" (the lock is held elsewhere);
+/// `ELOOP` the path is a symbolic link; `EPERM` not a file we own, or more than
+/// one link; `EINVAL` empty path, NUL inside, not a regular file; whatever open
+/// or flock fail with (`EACCES`, `ENOENT` for a missing directory, …).
+pub fn acquire(path: &[u8]) -> Result<Fd> {
+    let shown = Shown(path);
+    let c = nul_terminated(path, "pid file path")?;
+    let f = fs::open(&c, libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW, 0o644).map_err(|e| match e {
+        Errno(libc::ELOOP) => err!(ELOOP, "pid file {} is a symbolic link; refusing to follow it", shown),
+        e => Error::sys(e, "open").context(format_args!("pid file {}", shown)),
+    })?;
+    let st = fd::fstat(f.raw()).map_err(|e| Error::sys(e, "fstat").context(format_args!("pid file {}", shown)))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(err!(EINVAL, "pid file {} is not a regular file", shown));
+    }
+    if let Some(held) = lineage::pidfile_fd() {
+        if let Ok(h) = fd::fstat(held) {
+            if (h.st_dev, h.st_ino) == (st.st_dev, st.st_ino) {
+                return fd::dup_cloexec(held).map_err(|e| Error::sys(e, "dup").context(format_args!("pid file {}", shown)));
+            }
+        }
+    }
+    let me = process::geteuid();
+    if st.st_uid != me {
+        return Err(err!(EPERM, "pid file {} belongs to uid {}, not to us (uid {}); refusing to use it", shown, st.st_uid, me));
+    }
+    if st.st_nlink != 1 {
+        return Err(err!(EPERM, "pid file {} has {} hard links; refusing to use it", shown, st.st_nlink));
+    }
+    match fs::flock(f.raw(), libc::LOCK_EX | libc::LOCK_NB) {
+        Ok(()) => {}
+        Err(Errno(libc::EWOULDBLOCK)) => {
+            return Err(match read_pid(f.raw()) {
+                Some(p) => err!(EEXIST, "pid file {}: already running as pid {}", shown, p),
+                None => err!(EEXIST, "pid file {}: already running (it is locked, and its pid is not written yet)", shown),
+            });
+        }
+        Err(e) => return Err(Error::sys(e, "flock").context(format_args!("pid file {}", shown))),
+    }
+    Ok(f)
+}
+
+/// Write `pid\n` over the file's content (the lock is untouched): `pwrite` at
+/// offset 0, then `ftruncate` to the new length. Async-signal-safe.
+pub fn write_pid(fd: RawFd, pid: Pid) -> Result<()> {
+    let mut digits = [0u8; 20];
+    let d = num::fmt_u64(pid as u64, &mut digits);
+    let mut line = [0u8; 21];
+    for (dst, src) in line.iter_mut().zip(d.iter().chain(b"\n".iter())) {
+        *dst = *src;
+    }
+    let n = d.len() + 1;
+    fs::pwrite_all(fd, line.get(..n).unwrap_or(&[]), 0).map_err(|e| Error::sys(e, "write pid file"))?;
+    fs::ftruncate(fd, n as i64).map_err(|e| Error::sys(e, "truncate pid file"))
+}
+
+/// The pid a pid file names (`None` if empty or not a pid).
+pub fn read_pid(fd: RawFd) -> Option<Pid> {
+    let mut buf = [0u8; 32];
+    let n = fs::pread_full(fd, &mut buf, 0).ok()?;
+    let text = buf.get(..n)?;
+    let end = text.iter().position(|&b| b == b'\n').unwrap_or(text.len());
+    num::parse_pid(text.get(..end)?)
+}
+
+/// For programs that do not daemonize: lock the pid file at `path`, write our
+/// pid into it and hold it for the rest of our life (it is handed to the new
+/// generation on upgrade). Calling it again for the file already held only
+/// rewrites the pid.
+///
+/// Errors: those of [`acquire`]; `EBUSY` if this process already holds a
+/// different pid file; the write's.
+pub fn create(path: &[u8]) -> Result<()> {
+    let held_before = lineage::pidfile_fd();
+    let f = acquire(path)?;
+    if let Some(h) = held_before {
+        let same = match (fd::fstat(h), fd::fstat(f.raw())) {
+            (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+            _ => false,
+        };
+        if !same {
+            return Err(err!(EBUSY, "this process already holds another pid file; not taking {} as well", Shown(path)));
+        }
+    }
+    write_pid(f.raw(), process::getpid()).map_err(|e| e.context(format_args!("pid file {}", Shown(path))))?;
+    lineage::set_pidfile(f);
+    log!(log::INFO, "pid file {} holds pid {}", Shown(path), process::getpid());
+    Ok(())
+}
+
+/// On clean exit: remove the pid file this process holds if it still names
+/// this process and is still the file at its path, then release it.
+/// `Ok(true)`: removed. `Ok(false)`: nothing held, or it names another
+/// process (after an upgrade: the new generation), or it was replaced or
+/// removed meanwhile: left alone. Errors: `unlink` failed (`EACCES` when the
+/// daemon switched to a user that may not write the directory); the file stays
+/// held then.
+pub fn remove() -> Result<bool> {
+    let Some(raw) = lineage::pidfile_fd() else { return Ok(false) };
+    let me = process::getpid();
+    let path = match held_path(raw) {
+        Some(p) if read_pid(raw) == Some(me) => p,
+        _ => {
+            drop(lineage::take_pidfile());
+            return Ok(false);
+        }
+    };
+    let same = match (fd::fstat(raw), fs::lstat(&path)) {
+        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+        _ => false,
+    };
+    if !same {
+        drop(lineage::take_pidfile());
+        return Ok(false);
+    }
+    let shown_path = path.get(..path.len().saturating_sub(1)).unwrap_or(&[]);
+    fs::unlink(&path).map_err(|e| Error::sys(e, "unlink").context(format_args!("pid file {}", Shown(shown_path))))?;
+    drop(lineage::take_pidfile());
+    log!(log::INFO, "pid file {} removed", Shown(shown_path));
+    Ok(true)
+}
+
+/// The path of the file behind `fd` (NUL-terminated), from /proc/self/fd.
+fn held_path(fd: RawFd) -> Option<Vec<u8>> {
+    let mut link = Vec::with_capacity(40);
+    link.extend_from_slice(b"/proc/self/fd/");
+    link.extend_from_slice(num::fmt_u64(u64::try_from(fd).ok()?, &mut [0u8; 20]));
+    link.push(0);
+    let mut buf = alloc::vec![0u8; 4096];
+    let n = fs::readlink(&link, &mut buf).ok()?;
+    buf.truncate(n);
+    if !buf.starts_with(b"/") {
+        return None;
+    }
+    buf.push(0);
+    Some(buf)
+}
+
+/// `s` plus a NUL; `EINVAL` if empty or containing NUL.
+pub(crate) fn nul_terminated(s: &[u8], what: &str) -> Result<Vec<u8>> {
+    if s.is_empty() {
+        return Err(err!(EINVAL, "{} is empty", what));
+    }
+    if s.contains(&0) {
+        return Err(err!(EINVAL, "{} {} contains NUL", what, Shown(s)));
+    }
+    let mut v = Vec::with_capacity(s.len() + 1);
+    v.extend_from_slice(s);
+    v.push(0);
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("gracefd-pidfile-{}-{}", std::process::id(), name));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn bytes(p: &std::path::Path) -> Vec<u8> {
+        p.as_os_str().as_encoded_bytes().to_vec()
+    }
+
+    #[test]
+    fn write_pid_shrinks_and_grows_in_place() {
+        let d = tmp("write");
+        let p = d.join("x.pid");
+        std::fs::write(&p, b"1234567890\n").unwrap();
+        let f = acquire(&bytes(&p)).unwrap();
+        write_pid(f.raw(), 42).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"42\n");
+        write_pid(f.raw(), 123456).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"123456\n");
+        assert_eq!(read_pid(f.raw()), Some(123456));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn lock_held_elsewhere_is_already_running() {
+        let d = tmp("locked");
+        let p = d.join("x.pid");
+        // A second open file description in this same process conflicts with
+        // the first one's flock exactly as another process would.
+        let first = acquire(&bytes(&p)).unwrap();
+        write_pid(first.raw(), 4321).unwrap();
+        let e = acquire(&bytes(&p)).unwrap_err();
+        assert_eq!(e.errno.0, libc::EEXIST);
+        assert!(e.message().contains("already running as pid 4321"), "{}", e.message());
+        drop(first);
+        // Now it is stale: taken over.
+        let again = acquire(&bytes(&p)).unwrap();
+        assert_eq!(read_pid(again.raw()), Some(4321));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn refuses_symlinks_links_and_odd_files() {
+        let d = tmp("refuse");
+        let target = d.join("target");
+        std::fs::write(&target, b"").unwrap();
+        let link = d.join("link.pid");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = acquire(&bytes(&link)).unwrap_err();
+        assert_eq!(e.errno.0, libc::ELOOP);
+        assert!(e.message().contains("symbolic link"), "{}", e.message());
+        let hard = d.join("hard.pid");
+        std::fs::hard_link(&target, &hard).unwrap();
+        let e = acquire(&bytes(&hard)).unwrap_err();
+        assert_eq!(e.errno.0, libc::EPERM);
+        assert!(e.message().contains("hard links"), "{}", e.message());
+        let e = acquire(&bytes(&d)).unwrap_err();
+        assert!(e.errno.0 == libc::EISDIR || e.errno.0 == libc::EINVAL, "{:?}", e);
+        assert_eq!(acquire(b"").unwrap_err().errno.0, libc::EINVAL);
+        assert_eq!(acquire(b"a\0b").unwrap_err().errno.0, libc::EINVAL);
+        let e = acquire(&bytes(&d.join("no/such/dir.pid"))).unwrap_err();
+        assert_eq!(e.errno.0, libc::ENOENT);
+        assert!(e.message().contains("no/such/dir.pid"), "{}", e.message());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn held_path_names_the_file() {
+        let d = tmp("path");
+        let p = d.join("x.pid");
+        let f = acquire(&bytes(&p)).unwrap();
+        let mut want = bytes(&p);
+        want.push(0);
+        assert_eq!(held_path(f.raw()).unwrap(), want);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

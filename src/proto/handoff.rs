@@ -1,0 +1,548 @@
+//! The hand-off wire format: what crosses the unix stream socket when one
+//! process hands its named fds to another (DESIGN §3, "Hand-off between
+//! unrelated processes"). Pure code: encoders and strict decoders only.
+//!
+//! Every frame starts with a 12-byte head, then `len` bytes of body:
+//!
+//! ```text
+//! offset 0  magic    "GFDH"
+//!        4  version  u8 (1)
+//!        5  kind     u8 (below)
+//!        6  flags    u16, must be 0
+//!        8  len      u32 LE, body length, bounded per kind
+//! ```
+//!
+//! | kind | name   | body                                                   | direction |
+//! |------|--------|--------------------------------------------------------|-----------|
+//! | 1    | HEADER | count u32 LE, then count × (name len u8 ≥ 1, name)    | sender → receiver |
+//! | 2    | CHUNK  | first u32 LE, count u32 LE (1..=252); the fds ride as `SCM_RIGHTS` on the same `sendmsg` | sender → receiver |
+//! | 3    | TAKE   | empty: "send me your fds"                              | taker → old side |
+//! | 4    | READY  | empty: "I serve now: drain"                            | taker → old side |
+//! | 5    | REFUSE | errno u32 LE (1..=4095), then a one-line UTF-8 reason (≤ 200 bytes) | old side → taker |
+//!
+//! A transfer is one HEADER then CHUNK frames whose `first` runs 0, 252, …
+//! until `count` fds arrived. A chunk carries at most 252 fds (musl's limit,
+//! one below Linux's `SCM_MAX_FD` 253). Names follow systemd's
+//! `LISTEN_FDNAMES` rule: 1–255 bytes of printable ASCII (space included),
+//! no `:`. At most [`MAX_FDS`] fds per transfer.
+//!
+//! Decoding is strict: a bad magic, unknown kind, non-zero flags, a length
+//! outside the kind's bounds, a bad count or name, trailing bytes — each is
+//! `EBADMSG` with a reason. Only a different protocol version is told apart,
+//! as `EPROTONOSUPPORT`, so mixed deployments say what is wrong.
+
+use alloc::vec::Vec;
+
+use crate::error::{Msg, Result};
+use crate::err;
+use crate::proto::addr::Shown;
+
+/// The four bytes every frame starts with.
+pub const MAGIC: [u8; 4] = *b"GFDH";
+/// The protocol version this code speaks.
+pub const VERSION: u8 = 1;
+/// Length of a frame head.
+pub const HEAD_LEN: usize = 12;
+/// Most fds in one transfer.
+pub const MAX_FDS: usize = 65536;
+/// Longest fd name (systemd's `FDNAME_MAX`).
+pub const NAME_MAX: usize = 255;
+/// Most fds per `sendmsg` (musl's limit; Linux allows 253).
+pub const CHUNK_MAX: usize = 252;
+/// Largest HEADER body: the count, then `MAX_FDS` names of `NAME_MAX` bytes.
+pub const HEADER_BODY_MAX: usize = 4 + MAX_FDS * (1 + NAME_MAX);
+/// Longest reason in a REFUSE frame.
+pub const REASON_MAX: usize = 200;
+/// Length of a CHUNK body.
+pub const CHUNK_BODY: usize = 8;
+/// Length of a whole CHUNK frame.
+pub const CHUNK_FRAME: usize = HEAD_LEN + CHUNK_BODY;
+
+/// What a frame is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Count and names of the fds that follow.
+    Header = 1,
+    /// Announces the fds riding on this `sendmsg`.
+    Chunk = 2,
+    /// A taker asks for the fds.
+    Take = 3,
+    /// The taker serves now: the old side should drain.
+    Ready = 4,
+    /// The old side refuses, with an errno and a reason.
+    Refuse = 5,
+}
+
+impl Kind {
+    fn from_u8(b: u8) -> Option<Kind> {
+        match b {
+            1 => Some(Kind::Header),
+            2 => Some(Kind::Chunk),
+            3 => Some(Kind::Take),
+            4 => Some(Kind::Ready),
+            5 => Some(Kind::Refuse),
+            _ => None,
+        }
+    }
+
+    /// Smallest and largest body this kind may have.
+    pub fn body_bounds(self) -> (usize, usize) {
+        match self {
+            Kind::Header => (4, HEADER_BODY_MAX),
+            Kind::Chunk => (CHUNK_BODY, CHUNK_BODY),
+            Kind::Take | Kind::Ready => (0, 0),
+            Kind::Refuse => (4, 4 + REASON_MAX),
+        }
+    }
+
+    /// Lower-case name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Header => "header",
+            Kind::Chunk => "chunk",
+            Kind::Take => "take",
+            Kind::Ready => "ready",
+            Kind::Refuse => "refuse",
+        }
+    }
+}
+
+/// A decoded frame head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// The kind.
+    pub kind: Kind,
+    /// Body length (already checked against the kind's bounds).
+    pub len: usize,
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    let mut a = [0u8; 4];
+    a.copy_from_slice(s);
+    Some(u32::from_le_bytes(a))
+}
+
+/// Encode a head. `len` is at most [`HEADER_BODY_MAX`] for the frames this
+/// module builds, so it always fits the u32 field.
+pub fn encode_head(kind: Kind, len: usize) -> [u8; HEAD_LEN] {
+    let mut h = [0u8; HEAD_LEN];
+    let l = (len.min(u32::MAX as usize) as u32).to_le_bytes();
+    for (d, s) in h.iter_mut().zip(MAGIC.iter().chain([VERSION, kind as u8, 0, 0].iter()).chain(l.iter())) {
+        *d = *s;
+    }
+    h
+}
+
+/// Decode and check a head. EBADMSG for anything malformed or oversized,
+/// EPROTONOSUPPORT for another protocol version.
+pub fn decode_head(b: &[u8]) -> Result<Head> {
+    if b.len() != HEAD_LEN {
+        return Err(err!(EBADMSG, "hand-off frame head of {} bytes (expected {})", b.len(), HEAD_LEN));
+    }
+    if b.get(..4) != Some(&MAGIC[..]) {
+        return Err(err!(EBADMSG, "not a gracefd hand-off frame (magic {})", Shown(b.get(..4).unwrap_or(&[]))));
+    }
+    let version = b.get(4).copied().unwrap_or(0);
+    if version != VERSION {
+        return Err(err!(
+            EPROTONOSUPPORT,
+            "hand-off protocol version {} is not supported (this side speaks {})",
+            version,
+            VERSION
+        ));
+    }
+    let k = b.get(5).copied().unwrap_or(0);
+    let Some(kind) = Kind::from_u8(k) else {
+        return Err(err!(EBADMSG, "hand-off frame of unknown kind {}", k));
+    };
+    if b.get(6..8) != Some(&[0u8, 0][..]) {
+        return Err(err!(EBADMSG, "hand-off {} frame has non-zero flags", kind.name()));
+    }
+    let len = u32_at(b, 8).unwrap_or(0) as usize;
+    let (min, max) = kind.body_bounds();
+    if len > max {
+        return Err(err!(EBADMSG, "hand-off {} frame of {} bytes is oversized (at most {})", kind.name(), len, max));
+    }
+    if len < min {
+        return Err(err!(EBADMSG, "hand-off {} frame of {} bytes is too short (at least {})", kind.name(), len, min));
+    }
+    Ok(Head { kind, len })
+}
+
+/// Check an fd name: 1–255 bytes of printable ASCII (space allowed), no `:`
+/// (systemd's rule for `LISTEN_FDNAMES`). EINVAL with the reason.
+pub fn validate_name(name: &[u8]) -> Result<()> {
+    if name.is_empty() {
+        return Err(err!(EINVAL, "fd name is empty"));
+    }
+    if name.len() > NAME_MAX {
+        return Err(err!(EINVAL, "fd name {} is {} bytes long (at most {})", Shown(name), name.len(), NAME_MAX));
+    }
+    if let Some(b) = name.iter().find(|&&b| !(0x20..=0x7e).contains(&b) || b == b':') {
+        return Err(err!(EINVAL, "fd name {} contains {}", Shown(name), if *b == b':' { "':'" } else { "a non-printable byte" }));
+    }
+    Ok(())
+}
+
+/// A whole HEADER frame for these names. EINVAL for a bad name or more than
+/// [`MAX_FDS`] names.
+pub fn encode_header<N: AsRef<[u8]>>(names: &[N]) -> Result<Vec<u8>> {
+    if names.len() > MAX_FDS {
+        return Err(err!(EINVAL, "{} fds are more than one hand-off carries ({})", names.len(), MAX_FDS));
+    }
+    let mut body_len = 4usize;
+    for (i, n) in names.iter().enumerate() {
+        validate_name(n.as_ref()).map_err(|e| e.context(format_args!("name #{}", i)))?;
+        body_len += 1 + n.as_ref().len();
+    }
+    let mut out = Vec::new();
+    out.try_reserve_exact(HEAD_LEN + body_len).map_err(|_| err!(ENOMEM, "hand-off header of {} bytes", body_len))?;
+    out.extend_from_slice(&encode_head(Kind::Header, body_len));
+    out.extend_from_slice(&(names.len() as u32).to_le_bytes());
+    for n in names {
+        let n = n.as_ref();
+        // validate_name bounded it to 255 bytes.
+        out.push(n.len() as u8);
+        out.extend_from_slice(n);
+    }
+    Ok(out)
+}
+
+/// Decode a HEADER body into its names. EBADMSG if the count is above
+/// [`MAX_FDS`], a name is invalid, the names run past the body, or bytes
+/// are left over.
+pub fn decode_header(body: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let Some(count) = u32_at(body, 0) else {
+        return Err(err!(EBADMSG, "hand-off header of {} bytes has no count", body.len()));
+    };
+    let count = count as usize;
+    if count > MAX_FDS {
+        return Err(err!(EBADMSG, "hand-off header announces {} fds (at most {})", count, MAX_FDS));
+    }
+    // Each name takes at least 2 bytes: refuse an impossible count before allocating for it.
+    if count.saturating_mul(2) > body.len().saturating_sub(4) {
+        return Err(err!(EBADMSG, "hand-off header announces {} fds but holds only {} bytes of names", count, body.len() - 4));
+    }
+    let mut names = Vec::new();
+    names.try_reserve_exact(count).map_err(|_| err!(ENOMEM, "hand-off header of {} names", count))?;
+    let mut at = 4usize;
+    for i in 0..count {
+        let Some(&len) = body.get(at) else {
+            return Err(err!(EBADMSG, "hand-off header ends before name #{} of {}", i, count));
+        };
+        let len = len as usize;
+        let Some(name) = body.get(at + 1..at + 1 + len) else {
+            return Err(err!(EBADMSG, "hand-off header: name #{} of {} bytes runs past the end", i, len));
+        };
+        validate_name(name).map_err(|e| err!(EBADMSG, "hand-off header: name #{}: {}", i, e.message()))?;
+        names.push(name.to_vec());
+        at += 1 + len;
+    }
+    if at != body.len() {
+        return Err(err!(EBADMSG, "hand-off header has {} trailing bytes after {} names", body.len() - at, count));
+    }
+    Ok(names)
+}
+
+/// A CHUNK announcement: fds `first .. first + count` ride on this message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chunk {
+    /// Index of the first fd in the transfer.
+    pub first: u32,
+    /// How many fds ride on this message (1..=252).
+    pub count: u32,
+}
+
+/// A whole CHUNK frame.
+pub fn encode_chunk(c: Chunk) -> [u8; CHUNK_FRAME] {
+    let mut f = [0u8; CHUNK_FRAME];
+    let body = c.first.to_le_bytes();
+    let cnt = c.count.to_le_bytes();
+    for (d, s) in f.iter_mut().zip(encode_head(Kind::Chunk, CHUNK_BODY).iter().chain(body.iter()).chain(cnt.iter())) {
+        *d = *s;
+    }
+    f
+}
+
+/// Decode a CHUNK body, checking it continues the transfer: `first` must be
+/// `received` (the fds arrived so far), `count` 1..=252 and within `total`.
+pub fn decode_chunk(body: &[u8], received: usize, total: usize) -> Result<Chunk> {
+    let (Some(first), Some(count), true) = (u32_at(body, 0), u32_at(body, 4), body.len() == CHUNK_BODY) else {
+        return Err(err!(EBADMSG, "hand-off chunk body of {} bytes (expected {})", body.len(), CHUNK_BODY));
+    };
+    if first as usize != received {
+        return Err(err!(EBADMSG, "hand-off chunk starts at fd #{} but {} fds arrived so far", first, received));
+    }
+    if count == 0 || count as usize > CHUNK_MAX {
+        return Err(err!(EBADMSG, "hand-off chunk announces {} fds (1 to {})", count, CHUNK_MAX));
+    }
+    if received + count as usize > total {
+        return Err(err!(EBADMSG, "hand-off chunk of {} fds after {} exceeds the {} announced", count, received, total));
+    }
+    Ok(Chunk { first, count })
+}
+
+/// The chunks a transfer of `n` fds is cut into.
+pub fn chunks(n: usize) -> impl Iterator<Item = Chunk> {
+    (0..n).step_by(CHUNK_MAX).map(move |first| Chunk { first: first as u32, count: (n - first).min(CHUNK_MAX) as u32 })
+}
+
+/// A TAKE frame.
+pub fn encode_take() -> [u8; HEAD_LEN] {
+    encode_head(Kind::Take, 0)
+}
+
+/// A READY frame.
+pub fn encode_ready() -> [u8; HEAD_LEN] {
+    encode_head(Kind::Ready, 0)
+}
+
+/// A REFUSE frame: `errno` (1..=4095) and a reason, cut to [`REASON_MAX`]
+/// bytes at a char boundary; newlines and other control characters become spaces.
+pub fn encode_refuse(errno: i32, reason: &str) -> Vec<u8> {
+    let mut n = reason.len().min(REASON_MAX);
+    while n > 0 && !reason.is_char_boundary(n) {
+        n -= 1;
+    }
+    let r = reason.as_bytes().get(..n).unwrap_or(&[]);
+    let e = if (1..=4095).contains(&errno) { errno as u32 } else { libc::EPERM as u32 };
+    let mut out = Vec::with_capacity(HEAD_LEN + 4 + n);
+    out.extend_from_slice(&encode_head(Kind::Refuse, 4 + n));
+    out.extend_from_slice(&e.to_le_bytes());
+    out.extend(r.iter().map(|&b| if b < 0x20 || b == 0x7f { b' ' } else { b }));
+    out
+}
+
+/// Decode a REFUSE body: (errno, reason). EBADMSG for an errno outside
+/// 1..=4095 or a reason that is not one line of UTF-8.
+pub fn decode_refuse(body: &[u8]) -> Result<(i32, Msg)> {
+    let Some(e) = u32_at(body, 0) else {
+        return Err(err!(EBADMSG, "hand-off refusal of {} bytes has no errno", body.len()));
+    };
+    if !(1..=4095).contains(&e) {
+        return Err(err!(EBADMSG, "hand-off refusal carries errno {} (1 to 4095)", e));
+    }
+    let text = body.get(4..).unwrap_or(&[]);
+    if text.len() > REASON_MAX {
+        return Err(err!(EBADMSG, "hand-off refusal reason of {} bytes (at most {})", text.len(), REASON_MAX));
+    }
+    let s = core::str::from_utf8(text).map_err(|_| err!(EBADMSG, "hand-off refusal reason is not UTF-8"))?;
+    if s.chars().any(|c| c.is_control()) {
+        return Err(err!(EBADMSG, "hand-off refusal reason contains control characters"));
+    }
+    let mut m = Msg::new();
+    let _ = core::fmt::Write::write_str(&mut m, s);
+    Ok((e as i32, m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ebadmsg<T: core::fmt::Debug>(r: Result<T>) -> String {
+        let e = r.unwrap_err();
+        assert_eq!(e.errno.0, libc::EBADMSG, "{:?}", e);
+        e.message().to_string()
+    }
+
+    fn body(frame: &[u8]) -> (Head, &[u8]) {
+        let h = decode_head(&frame[..HEAD_LEN]).unwrap();
+        assert_eq!(frame.len(), HEAD_LEN + h.len);
+        (h, &frame[HEAD_LEN..])
+    }
+
+    #[test]
+    fn header_round_trip() {
+        let names: Vec<&[u8]> = vec![b"http", b"https", b"a b", b"~", b"http"];
+        let f = encode_header(&names).unwrap();
+        let (h, b) = body(&f);
+        assert_eq!(h.kind, Kind::Header);
+        let got = decode_header(b).unwrap();
+        assert_eq!(got, names.iter().map(|n| n.to_vec()).collect::<Vec<_>>());
+        // Zero fds is a valid transfer.
+        let f = encode_header::<&[u8]>(&[]).unwrap();
+        assert!(decode_header(body(&f).1).unwrap().is_empty());
+    }
+
+    #[test]
+    fn header_of_max_size_round_trips() {
+        let name = vec![b'n'; NAME_MAX];
+        let names = vec![name.clone(); MAX_FDS];
+        let f = encode_header(&names).unwrap();
+        assert_eq!(f.len(), HEAD_LEN + HEADER_BODY_MAX);
+        let (h, b) = body(&f);
+        assert_eq!(h.len, HEADER_BODY_MAX);
+        assert_eq!(decode_header(b).unwrap().len(), MAX_FDS);
+        let too_many = vec![b"x".to_vec(); MAX_FDS + 1];
+        assert_eq!(encode_header(&too_many).unwrap_err().errno.0, libc::EINVAL);
+    }
+
+    #[test]
+    fn names_validated() {
+        for bad in [&b""[..], b"a:b", b"a\nb", b"\x7f", b"caf\xc3\xa9", b"\0"] {
+            assert_eq!(validate_name(bad).unwrap_err().errno.0, libc::EINVAL, "{:?}", bad);
+            assert!(encode_header(&[bad]).is_err());
+        }
+        assert!(validate_name(&[b'a'; 256]).is_err());
+        assert!(validate_name(&[b'a'; 255]).is_ok());
+        assert!(validate_name(b" !~").is_ok());
+    }
+
+    #[test]
+    fn head_rejects_garbage() {
+        let good = encode_head(Kind::Take, 0);
+        assert_eq!(decode_head(&good).unwrap(), Head { kind: Kind::Take, len: 0 });
+        let mut bad_magic = good;
+        bad_magic[0] = b'X';
+        assert!(ebadmsg(decode_head(&bad_magic)).contains("magic"));
+        let mut bad_kind = good;
+        bad_kind[5] = 9;
+        assert!(ebadmsg(decode_head(&bad_kind)).contains("unknown kind 9"));
+        bad_kind[5] = 0;
+        ebadmsg(decode_head(&bad_kind));
+        let mut flags = good;
+        flags[7] = 1;
+        assert!(ebadmsg(decode_head(&flags)).contains("flags"));
+        ebadmsg(decode_head(&good[..11]));
+        ebadmsg(decode_head(&[]));
+        let mut v2 = good;
+        v2[4] = 2;
+        let e = decode_head(&v2).unwrap_err();
+        assert_eq!(e.errno.0, libc::EPROTONOSUPPORT);
+        assert!(e.message().contains("version 2"));
+    }
+
+    #[test]
+    fn head_rejects_oversized_and_short_bodies() {
+        let oversized_header = encode_head(Kind::Header, HEADER_BODY_MAX + 1);
+        assert!(ebadmsg(decode_head(&oversized_header)).contains("oversized"));
+        let mut huge = encode_head(Kind::Header, 0);
+        huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        ebadmsg(decode_head(&huge));
+        ebadmsg(decode_head(&encode_head(Kind::Header, 3)));
+        ebadmsg(decode_head(&encode_head(Kind::Chunk, 7)));
+        ebadmsg(decode_head(&encode_head(Kind::Chunk, 9)));
+        ebadmsg(decode_head(&encode_head(Kind::Take, 1)));
+        ebadmsg(decode_head(&encode_head(Kind::Ready, 4)));
+        ebadmsg(decode_head(&encode_head(Kind::Refuse, 3)));
+        ebadmsg(decode_head(&encode_head(Kind::Refuse, 4 + REASON_MAX + 1)));
+    }
+
+    #[test]
+    fn header_body_rejects_hostile_input() {
+        ebadmsg(decode_header(b""));
+        ebadmsg(decode_header(b"\x01\x00\x00"));
+        // count above the maximum
+        let mut b = ((MAX_FDS + 1) as u32).to_le_bytes().to_vec();
+        b.extend(std::iter::repeat(b'a').take(64));
+        assert!(ebadmsg(decode_header(&b)).contains("at most"));
+        // count larger than the body can hold (no huge allocation)
+        let mut b = 60000u32.to_le_bytes().to_vec();
+        b.extend_from_slice(b"\x01a");
+        ebadmsg(decode_header(&b));
+        // name runs past the end
+        let mut b = 1u32.to_le_bytes().to_vec();
+        b.extend_from_slice(b"\x05abc");
+        assert!(ebadmsg(decode_header(&b)).contains("past the end"));
+        // zero-length name
+        let mut b = 1u32.to_le_bytes().to_vec();
+        b.extend_from_slice(b"\x00a");
+        ebadmsg(decode_header(&b));
+        // bad characters
+        for bad in [&b"\x03a:b"[..], b"\x03a\nb", b"\x01\xff"] {
+            let mut b = 1u32.to_le_bytes().to_vec();
+            b.extend_from_slice(bad);
+            ebadmsg(decode_header(&b));
+        }
+        // trailing bytes
+        let mut b = 1u32.to_le_bytes().to_vec();
+        b.extend_from_slice(b"\x01ab");
+        assert!(ebadmsg(decode_header(&b)).contains("trailing"));
+        // fewer names than announced
+        let mut b = 2u32.to_le_bytes().to_vec();
+        b.extend_from_slice(b"\x01a\x01");
+        ebadmsg(decode_header(&b));
+    }
+
+    #[test]
+    fn chunks_cover_the_transfer() {
+        assert_eq!(chunks(0).count(), 0);
+        let c: Vec<Chunk> = chunks(505).collect();
+        assert_eq!(c, vec![Chunk { first: 0, count: 252 }, Chunk { first: 252, count: 252 }, Chunk { first: 504, count: 1 }]);
+        let total: u32 = chunks(10_000).map(|c| c.count).sum();
+        assert_eq!(total, 10_000);
+        assert!(chunks(10_000).all(|c| c.count as usize <= CHUNK_MAX));
+    }
+
+    #[test]
+    fn chunk_round_trip_and_hostile() {
+        let f = encode_chunk(Chunk { first: 252, count: 3 });
+        let (h, b) = body(&f);
+        assert_eq!(h.kind, Kind::Chunk);
+        assert_eq!(decode_chunk(b, 252, 255).unwrap(), Chunk { first: 252, count: 3 });
+        // out of sequence
+        assert!(ebadmsg(decode_chunk(b, 0, 255)).contains("so far"));
+        // beyond the announced total
+        assert!(ebadmsg(decode_chunk(b, 252, 254)).contains("exceeds"));
+        for count in [0u32, 253, u32::MAX] {
+            let f = encode_chunk(Chunk { first: 0, count });
+            ebadmsg(decode_chunk(&f[HEAD_LEN..], 0, 100_000));
+        }
+        ebadmsg(decode_chunk(&f[HEAD_LEN..HEAD_LEN + 7], 252, 255));
+        ebadmsg(decode_chunk(&[], 0, 1));
+    }
+
+    #[test]
+    fn refuse_round_trip_and_hostile() {
+        let f = encode_refuse(libc::EBUSY, "hand-off in progress\nto pid 7");
+        let (h, b) = body(&f);
+        assert_eq!(h.kind, Kind::Refuse);
+        let (e, m) = decode_refuse(b).unwrap();
+        assert_eq!(e, libc::EBUSY);
+        assert_eq!(m.as_str(), "hand-off in progress to pid 7");
+        let long = "é".repeat(300);
+        let f = encode_refuse(libc::EACCES, &long);
+        let (_, b) = body(&f);
+        assert!(decode_refuse(b).unwrap().1.as_str().len() <= REASON_MAX);
+        // a bogus errno is replaced when encoding, rejected when decoding
+        let f = encode_refuse(0, "x");
+        assert_eq!(decode_refuse(&f[HEAD_LEN..]).unwrap().0, libc::EPERM);
+        ebadmsg(decode_refuse(b"\0\0\0\0why"));
+        ebadmsg(decode_refuse(b"\x00\x10\x00\x00why"));
+        ebadmsg(decode_refuse(b"\x01\0\0\0\xff"));
+        ebadmsg(decode_refuse(b"\x01\0\0\0a\0b"));
+        ebadmsg(decode_refuse(b"\x01\0"));
+    }
+
+    #[test]
+    fn control_frames() {
+        assert_eq!(decode_head(&encode_take()).unwrap().kind, Kind::Take);
+        assert_eq!(decode_head(&encode_ready()).unwrap().kind, Kind::Ready);
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        // A tiny deterministic fuzz: every decoder over pseudo-random input.
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        for round in 0..20_000 {
+            let len = (round % 40) as usize;
+            let mut b = Vec::with_capacity(len);
+            for _ in 0..len {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b.push(x as u8);
+            }
+            if round % 3 == 0 && b.len() >= 6 {
+                b[..4].copy_from_slice(&MAGIC);
+                b[4] = VERSION;
+                b[5] %= 6;
+            }
+            let _ = decode_head(&b);
+            let _ = decode_header(&b);
+            let _ = decode_chunk(&b, 0, 1000);
+            let _ = decode_refuse(&b);
+        }
+    }
+}
