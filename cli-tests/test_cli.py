@@ -626,6 +626,10 @@ def test_run_daemonize(t):
     d = status_of(t, ctl_sock)
     check(d and d["state"] == ["serving"] and int(d["pid"][0]) == gpid, "the daemon serves at once: %s" % d)
     check(http_pid(port) == worker_pid(d), "the worker answers")
+    # The daemon still takes its signals from the signalfd (the library's
+    # daemonize empties the signal mask; gracefd blocks its signals again).
+    os.kill(gpid, signal.SIGHUP)
+    wait_until("a reload by SIGHUP in the daemon", lambda: (lambda d: d and d["generation"] == ["2"] and d)(serving(t, ctl_sock)))
     rc, out, err = ctl(t, ctl_sock, "stop")
     check(rc == 0 and "stopped" in out, "ctl stop: %d %r %r" % (rc, out, err))
     check(not os.path.exists(pidf), "the pid file is removed once ctl stop returns")
@@ -635,6 +639,17 @@ def test_run_daemonize(t):
 
     rc, _, err = t.run([GRACEFD, "run", "--daemonize", "--ready", "interval:0.5"] + mode_env(t, "exit") + ["--", MODE_WORKER])
     check(rc == 240 and "exited with status 3 before it was ready" in err, "run --daemonize, failing worker: %d %r" % (rc, err))
+
+    # start_server --daemonize with a log pipe; --stop through the pid file.
+    rc, out, err = t.run([START_SERVER, "--daemonize", "--log-file=| cat >> %s" % t.path("piped.log"), "--pid-file=" + pidf, "--interval=0.2",
+                          "--", "sh", "-c", "echo daemon-worker-out; exec sleep 1000"])
+    check(rc == 0, "start_server --daemonize: %d %r" % (rc, err))
+    gpid = int(open(pidf).read())
+    t.daemons.append(gpid)
+    wait_until("the worker's output through the pipe", lambda: "daemon-worker-out" in t.log("piped.log"))
+    rc, _, err = t.run([START_SERVER, "--stop", "--pid-file=" + pidf])
+    check(rc == 0 and not os.path.exists(pidf), "start_server --stop: %d %r" % (rc, err))
+    wait_until("the daemon to be gone", lambda: not alive(gpid), timeout=5)
 
 
 def test_log_file_and_pipe(t):

@@ -13,12 +13,13 @@
 //! Anything else gets `error: <why>\n`. A connection that sends no complete
 //! line within 10 s is closed.
 //!
-//! This line protocol is an interim: once the hand-off framing
-//! (`src/proto/handoff.rs`, versioned `GFDH` frames over the same kind of
-//! 0600 + `SO_PEERCRED` socket) is merged, requests and replies should become
-//! frames of that format (a request kind and a reply kind with an errno and a
-//! one-line reason), so one socket can both answer `ctl` and hand the
-//! listeners to a successor.
+//! This line protocol is interim. The hand-off framing (`src/proto/handoff.rs`:
+//! versioned `GFDH` frames over the same kind of 0600 + `SO_PEERCRED`
+//! socket) should carry it: a request kind and a reply kind (errno + one-line
+//! reason, as REFUSE has) added there, so that one socket both answers
+//! `ctl` and hands the listeners to a successor instance (`gracefd run
+//! --take-from`); that needs new frame kinds in the library's wire format,
+//! which is the hand-off module's to define.
 
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;

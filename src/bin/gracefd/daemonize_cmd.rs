@@ -33,7 +33,7 @@ use gracefd::sys::{fs, poll, signal};
 use crate::args::{self, Parsed, Spec, Style, UsageError};
 use crate::notify_sock::NotifyDir;
 use crate::opts::{absolute, ReadyRule};
-use crate::standin::{self, PidFile};
+use crate::detach::{self, PidFile};
 use crate::worker::{self, describe_exit, Event};
 use crate::{exit, say, usage};
 
@@ -126,7 +126,7 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
 
     let pidfile = match &o.pid_file {
         None => None,
-        Some(p) => match standin::lock_pid_file(p) {
+        Some(p) => match detach::lock_pid_file(p) {
             Ok(f) => Some(f),
             Err(e) if e.errno.0 == libc::EEXIST => {
                 say!(say::ERR, "--pid-file {}: {}", p.display(), e);

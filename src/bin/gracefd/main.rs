@@ -15,7 +15,7 @@
 //! | `status.rs` | `--status-file` |
 //! | `daemonize_cmd.rs` | `gracefd daemonize` |
 //! | `start_server_compat.rs` | `start_server` options, `--restart`, `--stop` |
-//! | `standin.rs` | pid file and self-daemonize, until the library's modules merge |
+//! | `detach.rs` | pid files and `--daemonize`, on the library's modules |
 //! | `envdir.rs`, `cmd.rs`, `backoff.rs` | envdir, PATH lookup, respawn delays |
 //! | `say.rs`, `help.rs`, `exit.rs` | log lines, help texts, exit statuses |
 
@@ -28,6 +28,7 @@ mod cmd;
 mod control;
 mod ctl_cmd;
 mod daemonize_cmd;
+mod detach;
 mod envdir;
 mod exit;
 mod help;
@@ -36,7 +37,6 @@ mod opts;
 mod run;
 mod say;
 mod setup;
-mod standin;
 mod start_server_compat;
 mod status;
 mod worker;

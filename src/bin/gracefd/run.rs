@@ -32,7 +32,7 @@ use crate::args::{fmt_secs, signal_name};
 use crate::control::{self, Conn, Incoming, Request};
 use crate::notify_sock::NotifyDir;
 use crate::opts::{ReadyRule, RunOptions};
-use crate::standin::{self, PidFile};
+use crate::detach;
 use crate::worker::{self, describe_exit, Event, Ident, Worker};
 use crate::{backoff, envdir, exit, say, setup, status};
 
@@ -109,7 +109,7 @@ struct Sup {
     keys: HashMap<Ident, Vec<u8>>,
     env_cache: Vec<Vec<u8>>,
     notify_dir: NotifyDir,
-    pidfile: Option<PidFile>,
+    pidfile: bool,
     logger: Option<Pid>,
     reloads_ok: u64,
     reloads_failed: u64,
@@ -285,7 +285,7 @@ impl Sup {
             let _ = gracefd::notify::ready(false);
         } else {
             self.announced = true;
-            standin::report_ready();
+            detach::report_ready();
         }
         let _ = gracefd::notify::status(format!("serving: worker generation {} (pid {})", gen, pid).as_bytes());
         self.after_attempt();
@@ -328,7 +328,7 @@ impl Sup {
             }
             if self.daemonized && !self.announced {
                 // The launching shell learns it did not come up, and why.
-                standin::report_failed(code, &format!("the first worker did not come up: {}", line));
+                detach::report_failed(code, &format!("the first worker did not come up: {}", line));
                 self.begin_stop(exit::FAILED, "the first worker did not come up");
                 return;
             }
@@ -872,8 +872,8 @@ impl Sup {
         if let Some(path) = &self.o.status_file {
             let _ = std::fs::remove_file(path);
         }
-        if let Some(pf) = self.pidfile.take() {
-            pf.remove();
+        if self.pidfile {
+            detach::remove_own();
         }
         self.control = None;
         remove_unix_sockets();
