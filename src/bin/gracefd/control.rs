@@ -17,8 +17,7 @@
 //! versioned `GFDH` frames over the same kind of 0600 + `SO_PEERCRED`
 //! socket) should carry it: a request kind and a reply kind (errno + one-line
 //! reason, as REFUSE has) added there, so that one socket both answers
-//! `ctl` and hands the listeners to a successor instance (`gracefd run
-//! --take-from`); that needs new frame kinds in the library's wire format,
+//! `ctl` and hands the listeners to a successor instance; that needs new frame kinds in the library's wire format,
 //! which is the hand-off module's to define.
 
 use std::io::{Read, Write};

@@ -21,9 +21,12 @@
 //! given for the start; `gracefd_fail(status, msg)` makes gracefd exit with
 //! that status), or `--ready interval:SECS` (alive after SECS).
 //!
-//! When the library's daemonize module (`src/daemon.rs`) is merged, this can
-//! use its detached `Spawn` (`Spawn::detach`) and launcher; the statuses are
-//! already the same (`exit.rs`).
+//! Why not the library's `daemon::daemonize` (which `run --daemonize` uses):
+//! its launcher hears only the readiness channel, so a program could report
+//! only through `gracefd_ready()`. Here the middle process also reads
+//! sd_notify `READY=1` and applies the interval rule, so programs that link
+//! nothing work too; the pid file follows the library's rules
+//! (`pidfile::acquire`), and the exit statuses are the same (`exit.rs`).
 
 use gracefd::sys::fd::{self, Fd};
 use gracefd::sys::process::{self, Exit};
