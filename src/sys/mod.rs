@@ -8,6 +8,7 @@ pub mod fd;
 pub mod fs;
 pub mod poll;
 pub mod process;
+pub mod sigfd;
 pub mod signal;
 pub mod socket;
 pub mod time;

@@ -1,0 +1,128 @@
+//! gracefd's pid files and detaching, on the library's `pidfile` and
+//! `daemon` modules (the CLI calls only these functions).
+//!
+//! - `run`: [`lock_own`] before anything is bound (a second instance exits
+//!   242 "already running as pid N", not with a confusing bind error), then
+//!   [`daemonize_self`] (the pid is written in the daemon) or
+//!   [`write_own_pid`]; [`remove_own`] on clean exit. The lock lives as long
+//!   as gracefd (`start_server --stop` waits on it).
+//! - `--daemonize`: the library's fork-mode daemonize. The launching shell
+//!   exits 0 once gracefd calls [`report_ready`] (first worker ready), or
+//!   with the status given to [`report_failed`] and its message, or 240/241/
+//!   243/244 as `exit.rs` says.
+//! - `gracefd daemonize`: [`lock_pid_file`] holds a pid file for another
+//!   process (COMMAND inherits the locked fd).
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use gracefd::daemon::{self, Mode, Options};
+use gracefd::sys::fd::{self, Fd, RawFd};
+use gracefd::sys::process::Pid;
+use gracefd::sys::{fs, signal};
+use gracefd::{lineage, pidfile};
+
+/// The signals the supervisor reads from its signalfd (blocked); SIGPIPE is
+/// blocked too, so a write to a dead log pipe fails with EPIPE instead of
+/// killing gracefd.
+pub const SIGNALS: [i32; 5] = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT, libc::SIGCHLD, libc::SIGPIPE];
+
+fn bytes(p: &Path) -> &[u8] {
+    p.as_os_str().as_bytes()
+}
+
+/// Lock gracefd's own pid file now (it is written later). `EEXIST` when a
+/// live instance holds it.
+pub fn lock_own(path: &Path) -> gracefd::Result<()> {
+    let f = pidfile::acquire(bytes(path))?;
+    lineage::set_pidfile(f);
+    Ok(())
+}
+
+/// Write our pid into the pid file locked by [`lock_own`].
+pub fn write_own_pid(path: &Path) -> gracefd::Result<()> {
+    pidfile::create(bytes(path))
+}
+
+/// On clean exit: remove our pid file if it still names us.
+pub fn remove_own() {
+    if let Err(e) = pidfile::remove() {
+        crate::say!(crate::say::WARNING, "pid file: {}", e);
+    }
+}
+
+/// Options of [`daemonize_self`].
+pub struct DaemonOpts<'a> {
+    /// The pid file (already locked by [`lock_own`]); the daemon writes its pid.
+    pub pid_file: Option<&'a Path>,
+    /// The daemon's stdout and stderr: a path (None: /dev/null).
+    pub log_path: Option<Vec<u8>>,
+    /// How long the launcher waits for [`report_ready`].
+    pub timeout_ms: i64,
+}
+
+/// Detach and return in the daemon (the launcher exits as described above).
+/// The daemon keeps the working directory and umask; its signal mask is set
+/// back to gracefd's (the library empties it).
+pub fn daemonize_self(o: &DaemonOpts<'_>) -> gracefd::Result<()> {
+    let cwd = std::env::current_dir().map(|d| d.as_os_str().as_bytes().to_vec()).unwrap_or_else(|_| b"/".to_vec());
+    let umask = fs::umask(0o022);
+    fs::umask(umask);
+    let mut opts = Options::new().workdir(&cwd).umask(umask).log_file(o.log_path.as_deref()).timeout_ms(o.timeout_ms).mode(Mode::Fork);
+    if let Some(p) = o.pid_file {
+        opts = opts.pid_file(bytes(p));
+    }
+    daemon::daemonize(&opts)?;
+    signal::block(&SIGNALS).map_err(|e| gracefd::Error::sys(e, "--daemonize: block signals"))?;
+    Ok(())
+}
+
+/// Tell whoever waits that gracefd is ready: the `--daemonize` launcher,
+/// whoever started gracefd with `GRACEFD_READY_FD`, and systemd (`READY=1`).
+pub fn report_ready() {
+    if let Err(e) = gracefd::ready::report_ready() {
+        crate::say!(crate::say::WARNING, "could not report readiness: {}", e);
+    }
+}
+
+/// Tell whoever waits that gracefd did not come up: exit status and reason.
+pub fn report_failed(status: i32, msg: &str) {
+    let clean: String = msg.chars().map(|c| if c == '\n' || c == '\0' { ' ' } else { c }).collect();
+    let status = if (1..=255).contains(&status) { status } else { 1 };
+    let _ = gracefd::ready::report_failed(status, clean.as_bytes());
+}
+
+/// A pid file locked for another process (`gracefd daemonize`).
+pub struct PidFile {
+    fd: Fd,
+    path: PathBuf,
+}
+
+/// Lock `path` (the library's rules: no symbolic link, a regular file of
+/// ours with one link). `EEXIST` when a live instance holds it.
+pub fn lock_pid_file(path: &Path) -> gracefd::Result<PidFile> {
+    Ok(PidFile { fd: pidfile::acquire(bytes(path))?, path: path.to_path_buf() })
+}
+
+impl PidFile {
+    /// Write `pid` (the lock is untouched).
+    pub fn write_pid(&self, pid: Pid) -> gracefd::Result<()> {
+        pidfile::write_pid(self.fd.raw(), pid).map_err(|e| e.context(format_args!("pid file {}", self.path.display())))
+    }
+
+    /// The fd (to pass the lock on).
+    pub fn raw(&self) -> RawFd {
+        self.fd.raw()
+    }
+
+    /// Remove the file if it is still the one we hold, then drop the lock.
+    pub fn remove(self) {
+        let mut z = bytes(&self.path).to_vec();
+        z.push(0);
+        if let (Ok(a), Ok(b)) = (fs::lstat(&z), fd::fstat(self.fd.raw())) {
+            if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) {
+                let _ = fs::unlink(&z);
+            }
+        }
+    }
+}
