@@ -432,3 +432,27 @@ TEST(upgrade_variables_are_inert_in_grandchildren) {
     CHECK(read_file(report, rep, sizeof rep) > 0);
     CHECK_STR_CONTAINS(rep, "gen=1 is_upgrade=0 inherited=0 ready=0 has_var=1");
 }
+
+/* ---- the pid file names only a generation that is ready ----------------------- */
+
+ROLE(gen_pidfile_then_exit) {
+    if (argc < 2) return 2;
+    if (gracefd_pidfile_create(argv[1]) < 0) return 4; /* the inherited file: no write yet */
+    return 3;                                           /* and then fail to start */
+}
+
+TEST(upgrade_failed_new_generation_leaves_the_pid_file_naming_the_old) {
+    char path[512], content[64], want[64];
+    snprintf(path, sizeof path, "%s/srv.pid", harness_tmpdir());
+    CHECK_INT(gracefd_pidfile_create(path), ==, 0);
+    CHECK(gracefd_listen("web", "127.0.0.1:0") >= 0);
+    gracefd_upgrade_opts *o = opts_for_role("gen_pidfile_then_exit", path);
+    pid_t child = -1;
+    CHECK_INT(gracefd_upgrade(o, &child), ==, -ECHILD);
+    gracefd_upgrade_opts_free(o);
+    CHECK_STR_CONTAINS(gracefd_last_error(), "exited with status 3");
+    CHECK(read_file(path, content, sizeof content) > 0);
+    snprintf(want, sizeof want, "%d\n", (int)getpid());
+    CHECK_MSG(strcmp(content, want) == 0, "pid file says %s, we are %d", content, (int)getpid());
+    CHECK_INT(gracefd_pidfile_remove(), ==, 1);
+}

@@ -755,8 +755,10 @@ int gracefd_notify_status(const char *text);
 // is locked with `flock`; a stale file (nobody holds the lock) is taken over.
 // The lock and the fd (CLOEXEC) go to the new generation on gracefd_upgrade(),
 // which rewrites the pid once the new generation is ready. Calling it again
-// for the file already held (also in a new generation that inherited it) only
-// rewrites the pid.
+// for the file already held only rewrites the pid; in a new generation that
+// inherited this very file it writes nothing (the old generation names the
+// new one once it is ready, so a new generation that fails never leaves the
+// file naming a dead process).
 //
 // Returns 0. Errors: `-EEXIST` another process holds it (the message says
 // "already running as pid N"; exit with `GRACEFD_EXIT_ALREADY_RUNNING`);

@@ -103,7 +103,10 @@ pub fn read_pid(fd: RawFd) -> Option<Pid> {
 /// For programs that do not daemonize: lock the pid file at `path`, write our
 /// pid into it and hold it for the rest of our life (it is handed to the new
 /// generation on upgrade). Calling it again for the file already held only
-/// rewrites the pid.
+/// rewrites the pid — except in a new generation started by an upgrade that
+/// handed this very file down: there the pid is left as it is, because the
+/// old generation writes the new pid only once the new one is ready (a new
+/// generation that then fails must not leave the file naming a dead process).
 ///
 /// Errors: those of [`acquire`]; `EBUSY` if this process already holds a
 /// different pid file; the write's.
@@ -118,6 +121,12 @@ pub fn create(path: &[u8]) -> Result<()> {
         if !same {
             return Err(err!(EBUSY, "this process already holds another pid file; not taking {} as well", Shown(path)));
         }
+    }
+    if held_before.is_some() && lineage::is_upgrade() {
+        // Inherited from the old generation, which writes our pid when we are ready.
+        lineage::set_pidfile(f);
+        log!(log::INFO, "pid file {} inherited; the old generation names us once we are ready", Shown(path));
+        return Ok(());
     }
     write_pid(f.raw(), process::getpid()).map_err(|e| e.context(format_args!("pid file {}", Shown(path))))?;
     lineage::set_pidfile(f);
