@@ -82,6 +82,8 @@ func runRole(role string) int {
 		return notifyRole()
 	case "notify-unset":
 		return notifyUnsetRole()
+	case "pidfile-hold":
+		return pidFileRole()
 	}
 	fmt.Println("unknown role", role)
 	return 2
