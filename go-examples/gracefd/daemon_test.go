@@ -1,9 +1,12 @@
 package gracefd_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -171,4 +174,139 @@ func TestPidFile(t *testing.T) {
 	}
 	wantErr(t, gracefd.CreatePidFile(link), syscall.ELOOP, "")
 	wantErr(t, gracefd.CreatePidFile(""), syscall.EINVAL, "")
+}
+
+// daemonizeRole daemonizes with every option from the environment
+// (GOTEST_DAEMON_DIR, GOTEST_DAEMON_DO), re-executed as the daemon (this
+// test binary again, in the same role). The daemon writes a report of what
+// it got, then does GOTEST_DAEMON_DO: ready, fail, or hang.
+func daemonizeRole() int {
+	dir := os.Getenv("GOTEST_DAEMON_DIR")
+	umask := uint32(0o027)
+	timeout := 20 * time.Second
+	if os.Getenv("GOTEST_DAEMON_DO") == "hang" {
+		timeout = time.Second
+	}
+	err := gracefd.Daemonize(&gracefd.DaemonOptions{
+		PidFile: filepath.Join(dir, "d.pid"),
+		WorkDir: filepath.Join(dir, "work"),
+		Umask:   &umask,
+		LogFile: filepath.Join(dir, "d.log"),
+		NoFile:  &syscall.Rlimit{Cur: math.MaxUint64, Max: 0},
+		Timeout: timeout,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "daemonize:", err)
+		return 1
+	}
+	// The daemon.
+	cwd, _ := os.Getwd()
+	mask := syscall.Umask(0)
+	syscall.Umask(mask)
+	var lim syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	stdout, _ := os.Readlink("/proc/self/fd/1")
+	report := fmt.Sprintf("pid=%d cwd=%s umask=%03o nofile=%v stdout=%s\n", os.Getpid(), cwd, mask, lim.Cur == lim.Max, stdout)
+	if err := os.WriteFile(filepath.Join(dir, "report"), []byte(report), 0o644); err != nil {
+		_ = gracefd.Fail(1, err.Error())
+		return 1
+	}
+	fmt.Println("daemon says hello") // to the log file
+	switch os.Getenv("GOTEST_DAEMON_DO") {
+	case "fail":
+		_ = gracefd.Fail(7, "cannot open the database")
+		return 7
+	case "hang":
+		time.Sleep(25 * time.Second)
+		return 0
+	}
+	if err := gracefd.Ready(); err != nil {
+		fmt.Println("ready:", err)
+	}
+	if removed, err := gracefd.RemovePidFile(); !removed || err != nil {
+		fmt.Println("remove pid file:", removed, err)
+	}
+	return 0
+}
+
+// gone waits (bounded) until pid no longer runs (a zombie of another parent
+// counts as gone: the daemon is not our child).
+func gone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(b), ") Z ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("daemon %d still runs", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Every option reaches the daemon, and the launcher's exit status follows
+// the daemon: 0 on Ready, the status and message of Fail, ExitTimeout.
+func TestDaemonizeOptionsAndLauncherStatus(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		do     string
+		status int
+		stderr string
+	}{
+		{"ready", 0, ""},
+		{"fail", 7, "cannot open the database"},
+		{"hang", gracefd.ExitTimeout, "not ready"},
+	} {
+		t.Run(c.do, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.Mkdir(filepath.Join(dir, "work"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
+			cmd.Env = cleanEnv(roleVar+"=daemonize", "GOTEST_DAEMON_DIR="+dir, "GOTEST_DAEMON_DO="+c.do)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			cmd.WaitDelay = 5 * time.Second
+			err := cmd.Run()
+			status := 0
+			if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+				status = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("launcher: exit %d, stderr %q", status, stderr.String())
+			if status != c.status || !strings.Contains(stderr.String(), c.stderr) {
+				t.Fatalf("launcher exited %d with %q; want %d with %q", status, stderr.String(), c.status, c.stderr)
+			}
+			report, err := os.ReadFile(filepath.Join(dir, "report"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pid int
+			if _, err := fmt.Sscanf(string(report), "pid=%d ", &pid); err != nil || pid == cmd.Process.Pid {
+				t.Fatalf("report %q", report)
+			}
+			defer gone(t, pid)
+			want := fmt.Sprintf("cwd=%s umask=027 nofile=true stdout=%s\n", filepath.Join(dir, "work"), filepath.Join(dir, "d.log"))
+			if !strings.HasSuffix(string(report), want) {
+				t.Errorf("daemon's report %q, want … %q", report, want)
+			}
+			gone(t, pid)
+			if log, _ := os.ReadFile(filepath.Join(dir, "d.log")); !strings.Contains(string(log), "daemon says hello") {
+				t.Errorf("log file: %q", log)
+			}
+			_, err = os.Stat(filepath.Join(dir, "d.pid"))
+			if c.do == "ready" && !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("pid file after the daemon's clean exit: %v", err)
+			}
+		})
+	}
 }

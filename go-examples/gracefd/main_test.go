@@ -84,6 +84,8 @@ func runRole(role string) int {
 		return notifyUnsetRole()
 	case "pidfile-hold":
 		return pidFileRole()
+	case "daemonize":
+		return daemonizeRole()
 	}
 	fmt.Println("unknown role", role)
 	return 2
