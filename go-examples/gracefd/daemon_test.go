@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -309,4 +310,68 @@ func TestDaemonizeOptionsAndLauncherStatus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// daemonizeUserRole daemonizes as the user GOTEST_DAEMON_USER and serves
+// nothing until it is killed.
+func daemonizeUserRole() int {
+	dir := os.Getenv("GOTEST_DAEMON_DIR")
+	err := gracefd.Daemonize(&gracefd.DaemonOptions{
+		PidFile: filepath.Join(dir, "d.pid"),
+		LogFile: filepath.Join(dir, "d.log"),
+		User:    os.Getenv("GOTEST_DAEMON_USER"),
+		Timeout: 20 * time.Second,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "daemonize:", err)
+		return 1
+	}
+	_ = gracefd.Ready()
+	time.Sleep(25 * time.Second)
+	return 0
+}
+
+// The user switch happens in the daemon, a multi-threaded Go process by
+// then (re-exec mode): every one of its threads must have switched, not
+// only the one that made the call.
+func TestDaemonizeUserSwitchesEveryThread(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("switching users needs root")
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
+	cmd.Env = cleanEnv(roleVar+"=daemonize-user", "GOTEST_DAEMON_DIR="+dir, "GOTEST_DAEMON_USER=nobody")
+	cmd.Stderr = os.Stderr
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("launcher: %v", err)
+	}
+	pid := readPidFile(t, filepath.Join(dir, "d.pid"))
+	defer gone(t, pid)
+	defer syscall.Kill(pid, syscall.SIGKILL)
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil || len(tasks) < 2 {
+		t.Fatalf("daemon %d threads: %v %v", pid, tasks, err)
+	}
+	want := fmt.Sprintf("Uid:\t%[1]s\t%[1]s\t%[1]s\t%[1]s\n", nobody.Uid)
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s: not all ids are %s:\n%s", task, nobody.Uid, b)
+		}
+	}
+	t.Logf("daemon %d: %d threads, all uid %s", pid, len(tasks), nobody.Uid)
 }

@@ -86,6 +86,8 @@ func runRole(role string) int {
 		return pidFileRole()
 	case "daemonize":
 		return daemonizeRole()
+	case "daemonize-user":
+		return daemonizeUserRole()
 	}
 	fmt.Println("unknown role", role)
 	return 2
