@@ -24,7 +24,7 @@
 // the library's "already running as pid N" and exit 242
 // (gracefd.ExitAlreadyRunning); so does a foreground start with --pid-file,
 // which keeps the pid file itself (gracefd.CreatePidFile). An upgrade hands
-// the pid file on, and it names the new generation once that one is ready.
+// the pid file and its lock on, and it names the new generation.
 // At a clean exit the pid file is removed if it still names this process.
 //
 // SIGHUP/SIGUSR2: upgrade to a new generation. This one keeps serving while
