@@ -1,7 +1,7 @@
 // Package daemontest runs the daemon demos for real: a daemonized net/http
 // server starts, serves on 127.0.0.1, and its launcher's exit status tells
 // the truth — the constructor way (blank import + GRACEFD_DAEMONIZE=1) and
-// the re-exec way (daemon.Daemonize from main).
+// the re-exec way (gracefd.Daemonize from main).
 //
 // The test process makes itself a child subreaper, so each daemon is
 // re-parented to it once the launcher is done, and is stopped and reaped by

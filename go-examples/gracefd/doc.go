@@ -101,7 +101,28 @@
 // checked). After an upgrade, the old generation has already told systemd
 // MAINPID=<new pid> (and waited for it to be read) when [Upgrade] returns.
 //
-// Daemonizing (the re-exec way, and a blank-import package that daemonizes
-// before the Go runtime starts) lives in daemon.go and
-// gracefd.example/go-examples/gracefd/daemonize.
+// # Daemonizing
+//
+// A Go program cannot fork itself into a daemon (the runtime is
+// multi-threaded, and a forked child keeps only one thread and every lock
+// the others held). [Daemonize] re-executes the program as the daemon
+// instead, and the launching process waits and exits with the truth: 0 once
+// the daemon called [Ready], the daemon's status if it called [Fail], or one
+// of [ExitDied], [ExitTimeout], [ExitSetup], [ExitLost], with the reason on
+// its stderr. Call it first thing in main (its code before the call runs
+// again in the daemon) and open listeners after it:
+//
+//	err := gracefd.Daemonize(&gracefd.DaemonOptions{PidFile: "/run/app.pid", LogFile: "/var/log/app.log"})
+//	if errors.Is(err, syscall.EEXIST) { // "already running as pid N"
+//		fmt.Fprintln(os.Stderr, err)
+//		os.Exit(gracefd.ExitAlreadyRunning)
+//	}
+//	// the daemon: Listen, then Ready (or Fail and exit); RemovePidFile at clean exit
+//
+// [CreatePidFile] gives the same locked pid file to a program that runs in
+// the foreground, and [RemovePidFile] removes either at clean exit if it
+// still names this process (after an upgrade it names the new generation).
+// The blank-import package gracefd.example/go-examples/gracefd/daemonize
+// daemonizes before the Go runtime starts instead, when the environment says
+// GRACEFD_DAEMONIZE=1 (its documentation lists the variables).
 package gracefd

@@ -8,6 +8,8 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -163,4 +165,59 @@ func ExampleSetLogHook() {
 	gracefd.SetLogHook(func(level int, msg string) {
 		log.Printf("<%d> %s", level, msg)
 	}, gracefd.LogInfo)
+}
+
+// Daemonize first thing in main, then listen, then tell the launcher. The
+// launcher (the process the shell started) exits 0 once Ready is called, so
+// `app --daemonize && echo up` means the server is up; if the daemon cannot
+// start, the launcher prints why and exits with the daemon's status.
+func ExampleDaemonize() {
+	err := gracefd.Daemonize(&gracefd.DaemonOptions{
+		PidFile: "/run/app.pid",
+		LogFile: "/var/log/app.log",
+		Timeout: 10 * time.Second,
+	})
+	if err != nil { // nothing was started
+		fmt.Fprintln(os.Stderr, "app:", err)
+		if errors.Is(err, syscall.EEXIST) { // "already running as pid N"
+			os.Exit(gracefd.ExitAlreadyRunning)
+		}
+		os.Exit(1)
+	}
+	// The daemon (the launcher never gets here).
+	ln, err := gracefd.Listen("http", "127.0.0.1:8080")
+	if err != nil {
+		gracefd.Fail(3, err.Error()) // the launcher prints it and exits 3
+		os.Exit(3)
+	}
+	gracefd.Ready() // the launcher exits 0
+	http.Serve(ln, http.NotFoundHandler())
+	gracefd.RemovePidFile() // at clean exit, if it still names us
+}
+
+// A pid file for a program that stays in the foreground: locked for the
+// process's life, handed to the new generation on Upgrade, removed at clean
+// exit if it still names this process.
+func ExampleCreatePidFile() {
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := dir + "/app.pid"
+	if err := gracefd.CreatePidFile(path); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if errors.Is(err, syscall.EEXIST) { // "already running as pid N"
+			os.Exit(gracefd.ExitAlreadyRunning)
+		}
+		os.Exit(1)
+	}
+	b, _ := os.ReadFile(path)
+	fmt.Println(strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()))
+
+	removed, err := gracefd.RemovePidFile()
+	fmt.Println(removed, err)
+	// Output:
+	// true
+	// true <nil>
 }

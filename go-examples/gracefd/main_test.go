@@ -82,6 +82,12 @@ func runRole(role string) int {
 		return notifyRole()
 	case "notify-unset":
 		return notifyUnsetRole()
+	case "pidfile-hold":
+		return pidFileRole()
+	case "daemonize":
+		return daemonizeRole()
+	case "daemonize-user":
+		return daemonizeUserRole()
 	}
 	fmt.Println("unknown role", role)
 	return 2

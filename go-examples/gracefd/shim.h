@@ -104,4 +104,35 @@ static inline int gfd_upgrade(const char *exe, const char *const *argv, size_t a
     return r;
 }
 
+/* The whole of daemonizing in one C call: options, gracefd_daemonize,
+ * detail. A NULL string, set_umask 0, set_nofile 0 and timeout_ms 0 keep the
+ * defaults. In the launcher this does not return; in the daemon (or on an
+ * error before anything started) it frees the options and returns. */
+static inline int gfd_daemonize(const char *pid_file, const char *workdir, const char *log_file, const char *user,
+                                const char *group, int set_umask, uint32_t umask, int set_nofile, uint64_t soft,
+                                uint64_t hard, int64_t timeout_ms, int mode, gfd_err *e) {
+    gracefd_daemon *o = gracefd_daemon_new();
+    int r = 0;
+    if (!o) {
+        gfd_set(e, "out of memory for daemonize options");
+        return -ENOMEM;
+    }
+    if (pid_file) r = gracefd_daemon_set_pid_file(o, pid_file);
+    if (r == 0 && workdir) r = gracefd_daemon_set_workdir(o, workdir);
+    if (r == 0 && log_file) r = gracefd_daemon_set_log_file(o, log_file);
+    if (r == 0 && user) r = gracefd_daemon_set_user(o, user);
+    if (r == 0 && group) r = gracefd_daemon_set_group(o, group);
+    if (r == 0 && set_umask) r = gracefd_daemon_set_umask(o, umask);
+    if (r == 0 && set_nofile) r = gracefd_daemon_set_nofile(o, soft, hard);
+    if (r == 0 && timeout_ms) r = gracefd_daemon_set_timeout_ms(o, timeout_ms);
+    if (r == 0) r = gracefd_daemon_set_mode(o, mode);
+    if (r == 0) r = gracefd_daemonize(o);
+    r = gfd_ret(r, e);
+    gracefd_daemon_free(o);
+    return r;
+}
+
+static inline int gfd_pidfile_create(const char *path, gfd_err *e) { return gfd_ret(gracefd_pidfile_create(path), e); }
+static inline int gfd_pidfile_remove(gfd_err *e) { return gfd_ret(gracefd_pidfile_remove(), e); }
+
 #endif

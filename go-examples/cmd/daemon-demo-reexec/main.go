@@ -1,5 +1,5 @@
 // daemon-demo-reexec: an HTTP server that daemonizes itself from ordinary Go
-// code (re-exec mode):
+// code (gracefd.Daemonize, re-exec mode):
 //
 //	daemon-demo-reexec -pid-file /tmp/demo.pid -listen 127.0.0.1:8080 && echo "it is up"
 package main
@@ -11,7 +11,7 @@ import (
 	"os"
 	"syscall"
 
-	"gracefd.example/go-examples/gracefd/daemon"
+	"gracefd.example/go-examples/gracefd"
 	"gracefd.example/go-examples/internal/demoserver"
 )
 
@@ -22,10 +22,10 @@ func main() {
 	logFile := flag.String("log-file", "", "stdout and stderr of the daemon (default /dev/null)")
 	flag.Parse()
 	// First thing: in the daemon this code runs a second time.
-	if err := daemon.Daemonize(daemon.Options{PidFile: *pidFile, LogFile: *logFile}); err != nil {
+	if err := gracefd.Daemonize(&gracefd.DaemonOptions{PidFile: *pidFile, LogFile: *logFile}); err != nil {
 		fmt.Fprintf(os.Stderr, "daemon-demo-reexec: %v\n", err)
 		if errors.Is(err, syscall.EEXIST) {
-			os.Exit(daemon.ExitAlreadyRunning)
+			os.Exit(gracefd.ExitAlreadyRunning)
 		}
 		os.Exit(1)
 	}

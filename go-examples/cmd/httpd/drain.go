@@ -131,7 +131,8 @@ func (d *drainer) connState(c net.Conn, st http.ConnState) {
 	}
 }
 
-// drainAndExit drains (once; later calls wait for the first) and exits 0.
+// drainAndExit drains (once; later calls wait for the first), removes the
+// pid file if it still names this process, and exits 0.
 func (d *drainer) drainAndExit() {
 	d.once.Do(func() {
 		start := time.Now()
@@ -169,6 +170,7 @@ func (d *drainer) drainAndExit() {
 			_ = d.srv.Close()
 		}
 		d.logger.Printf("drained in %v; exiting", time.Since(start).Round(time.Millisecond))
+		removePidFile(d.logger)
 		os.Exit(0)
 	})
 }
@@ -187,6 +189,7 @@ func (d *drainer) drainForComparison(start, deadline time.Time) {
 		_ = d.srv.Close()
 	}
 	d.logger.Printf("drained (%s) in %v; exiting", d.mode, time.Since(start).Round(time.Millisecond))
+	removePidFile(d.logger)
 	os.Exit(0)
 }
 

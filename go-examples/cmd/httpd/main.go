@@ -5,15 +5,27 @@
 // "ok pid=<pid> generation=<n>\n".
 //
 //	--listen [NAME=]ADDR   listen here (repeatable; default http=127.0.0.1:8080)
-//	--log-file PATH        append this program's log there (default: stderr)
+//	--pid-file PATH        keep a locked pid file (follows upgrades)
+//	--daemonize            detach (gracefd.Daemonize, re-exec); the launching
+//	                       shell learns whether it came up
+//	--log-file PATH        append this program's log there (default: stderr);
+//	                       with --daemonize, the daemon's stdout and stderr
+//	                       (default /dev/null)
 //	--drain-timeout MS     how long a draining generation may take (default 10000)
 //	--verbose              also log the library's events
 //	--drain MODE           polite (default); for comparison only: shutdown (a
 //	                       bare http.Server.Shutdown) or keepalives-off
 //	                       (SetKeepAlivesEnabled(false), then Shutdown)
 //
-// (--pid-file and --daemonize, which the C example has, come with the
-// daemonize support: see go-examples/gracefd/daemon.go once it is merged.)
+// --daemonize daemonizes before any listener is opened: the launcher exits 0
+// once the daemon serves, or prints why it could not start and exits
+// non-zero (the daemon's status, 1 for a start-up error such as a port in
+// use). With --pid-file another instance holding it makes the launcher print
+// the library's "already running as pid N" and exit 242
+// (gracefd.ExitAlreadyRunning); so does a foreground start with --pid-file,
+// which keeps the pid file itself (gracefd.CreatePidFile). An upgrade hands
+// the pid file and its lock on, and it names the new generation.
+// At a clean exit the pid file is removed if it still names this process.
 //
 // SIGHUP/SIGUSR2: upgrade to a new generation. This one keeps serving while
 // the new one starts; if that fails, this one logs why and goes on.
@@ -44,6 +56,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"gracefd.example/go-examples/gracefd"
@@ -66,7 +79,9 @@ func splitSpec(spec string) (name, addr string) {
 func main() {
 	var specs listenSpecs
 	flag.Var(&specs, "listen", "`[NAME=]ADDR` to listen on (repeatable; default http=127.0.0.1:8080)")
-	logFile := flag.String("log-file", "", "append the log to `PATH` (default: stderr)")
+	pidFile := flag.String("pid-file", "", "keep a locked pid file at `PATH` (follows upgrades)")
+	daemonize := flag.Bool("daemonize", false, "detach; the launching shell learns whether it came up")
+	logFile := flag.String("log-file", "", "append the log to `PATH` (default: stderr); with --daemonize,\nthe daemon's stdout and stderr (default /dev/null)")
 	drainMs := flag.Int("drain-timeout", 10000, "how long a draining generation may take, in `MS`")
 	verbose := flag.Bool("verbose", false, "also log the library's events")
 	drainMode := flag.String("drain", "polite", "`MODE` of draining: polite, or for comparison shutdown (a bare\nhttp.Server.Shutdown) or keepalives-off (SetKeepAlivesEnabled(false), then Shutdown)")
@@ -78,18 +93,40 @@ func main() {
 	if len(specs) == 0 {
 		specs = listenSpecs{"http=127.0.0.1:8080"}
 	}
+	switch *drainMode { // bad flags before daemonizing: the launcher says so
+	case "polite", "shutdown", "keepalives-off":
+	default:
+		fmt.Fprintf(os.Stderr, "httpd: --drain %q: want polite, shutdown or keepalives-off\n", *drainMode)
+		os.Exit(2)
+	}
 
+	// With --daemonize, this runs twice: in the launcher, whose Daemonize
+	// call does not return, and again from the start in the daemon.
 	pid := os.Getpid()
 	logger := log.New(os.Stderr, fmt.Sprintf("httpd[%d]: ", pid), 0)
-	if *logFile != "" {
+	if *verbose {
+		_ = gracefd.SetLogHook(func(level int, msg string) { logger.Printf("<%d>%s", level, msg) }, gracefd.LogDebug)
+	}
+	if *daemonize {
+		// Before any listener: the launcher waits until this process is
+		// ready (or prints why it failed) and exits with the truth. In a
+		// new generation (an upgrade) it returns nil at once.
+		err := gracefd.Daemonize(&gracefd.DaemonOptions{PidFile: *pidFile, LogFile: *logFile})
+		if err != nil {
+			dieStartup(logger, "daemonize", err)
+		}
+	} else if *pidFile != "" {
+		if err := gracefd.CreatePidFile(*pidFile); err != nil {
+			dieStartup(logger, "pid file", err)
+		}
+	}
+	// The daemon's stderr is the log file already.
+	if *logFile != "" && !*daemonize {
 		f, err := os.OpenFile(*logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
 			dieStartup(logger, "log file", err)
 		}
 		logger.SetOutput(f)
-	}
-	if *verbose {
-		_ = gracefd.SetLogHook(func(level int, msg string) { logger.Printf("<%d>%s", level, msg) }, gracefd.LogDebug)
 	}
 
 	body := "ok pid=" + strconv.Itoa(pid) + " generation=" + strconv.Itoa(gracefd.Generation()) + "\n"
@@ -102,13 +139,7 @@ func main() {
 	})
 
 	d := newDrainer(handler, time.Duration(*drainMs)*time.Millisecond, logger)
-	switch *drainMode {
-	case "polite", "shutdown", "keepalives-off":
-		d.mode = *drainMode
-	default:
-		fmt.Fprintf(os.Stderr, "httpd: --drain %q: want polite, shutdown or keepalives-off\n", *drainMode)
-		os.Exit(2)
-	}
+	d.mode = *drainMode
 	type listener struct {
 		name string
 		ln   net.Listener
@@ -177,14 +208,31 @@ func main() {
 }
 
 // dieStartup tells whoever waits for this process (an upgrading old
-// generation, a launcher, the superdaemon) why it cannot start, and exits 1.
+// generation, a daemonize launcher, the superdaemon) why it cannot start, and
+// exits 1. Another instance holding the pid file is not a failure to start:
+// the library's message ("already running as pid N") and exit 242, as the C
+// example does.
 func dieStartup(logger *log.Logger, what string, err error) {
-	msg := fmt.Sprintf("httpd: %s: %v", what, err)
+	detail := err.Error()
 	var gerr *gracefd.Error
 	if errors.As(err, &gerr) && gerr.Detail != "" {
-		msg = fmt.Sprintf("httpd: %s: %s", what, gerr.Detail)
+		detail = gerr.Detail
 	}
+	if errors.Is(err, syscall.EEXIST) && (what == "daemonize" || what == "pid file") {
+		fmt.Fprintf(os.Stderr, "httpd: %s\n", detail)
+		os.Exit(gracefd.ExitAlreadyRunning)
+	}
+	msg := what + ": " + detail
+	// A daemonize launcher prints this as "go-httpd: <msg>".
 	_ = gracefd.Fail(1, msg)
-	logger.Print(msg)
+	logger.Print("httpd: " + msg)
 	os.Exit(1)
+}
+
+// removePidFile removes the pid file at a clean exit if it still names this
+// process (after an upgrade it names the new generation and is left alone).
+func removePidFile(logger *log.Logger) {
+	if _, err := gracefd.RemovePidFile(); err != nil {
+		logger.Printf("pid file: %v", err)
+	}
 }

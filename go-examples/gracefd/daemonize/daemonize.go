@@ -5,8 +5,14 @@
 //
 // and run the program with GRACEFD_DAEMONIZE=1. A C constructor (runc's
 // nsenter uses the same trick) then makes the program a daemon before the
-// runtime's first thread exists; the program calls daemon.Ready() once it
-// serves (or daemon.Fail). Without GRACEFD_DAEMONIZE=1 nothing happens.
+// runtime's first thread exists; the program calls gracefd.Ready() once it
+// serves, or gracefd.Fail(status, msg) if it cannot start, and
+// gracefd.RemovePidFile() at clean exit (package
+// gracefd.example/go-examples/gracefd). Without GRACEFD_DAEMONIZE=1 nothing
+// happens, and the program runs in the foreground. To daemonize from
+// ordinary Go code instead (flags rather than the environment), call
+// gracefd.Daemonize first thing in main; both ways use the same library
+// and give the launcher the same exit statuses.
 //
 // Options, all optional, read by the constructor:
 //
@@ -19,9 +25,13 @@
 //	GRACEFD_DAEMONIZE_NOFILE      RLIMIT_NOFILE to raise to: SOFT or SOFT:HARD
 //	GRACEFD_DAEMONIZE_TIMEOUT_MS  how long the daemon has to be ready (default 30000)
 //
-// The launcher exits 0 when the daemon is ready; with the daemon's status and
-// message on gracefd_fail; 240 (died), 241 (timeout), 242 (already running),
-// 243 (setup failed or bad options, printed).
+// An empty variable is the same as an unset one. The launcher exits 0 when
+// the daemon is ready; with the daemon's status and message on gracefd.Fail;
+// 240 gracefd.ExitDied, 241 gracefd.ExitTimeout, 242
+// gracefd.ExitAlreadyRunning (another instance holds the pid file: "already
+// running as pid N"), 243 gracefd.ExitSetup (setup failed, or a bad option:
+// the variable is named), 244 gracefd.ExitLost; the reason is printed on its
+// stderr, and whenever it exits non-zero no daemon is left.
 //
 // How it avoids re-triggering: the constructor daemonizes in re-exec mode.
 // The daemon is the program started again by the library with an

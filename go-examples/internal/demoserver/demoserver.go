@@ -1,7 +1,7 @@
 // Package demoserver is the HTTP server the daemon demos run: it listens,
-// tells the launcher the truth (daemon.Fail with the listen error, or
-// daemon.Ready), serves "hello from pid N", and on SIGTERM shuts down and
-// removes its pid file.
+// tells the launcher the truth (gracefd.Fail with the listen error, or
+// gracefd.Ready), serves "hello from pid N", and on SIGTERM shuts down and
+// removes its pid file (gracefd.RemovePidFile).
 package demoserver
 
 import (
@@ -14,10 +14,10 @@ import (
 	"syscall"
 	"time"
 
-	"gracefd.example/go-examples/gracefd/daemon"
+	"gracefd.example/go-examples/gracefd"
 )
 
-// ExitListen is the status given to daemon.Fail when the address cannot be bound.
+// ExitListen is the status given to gracefd.Fail when the address cannot be bound.
 const ExitListen = 3
 
 // Run serves on listen until SIGTERM/SIGINT and returns the exit status.
@@ -26,13 +26,13 @@ func Run(listen, addrFile string) int {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		// The launcher prints this and exits with ExitListen.
-		_ = daemon.Fail(ExitListen, err.Error())
+		_ = gracefd.Fail(ExitListen, err.Error())
 		fmt.Fprintln(os.Stderr, err)
 		return ExitListen
 	}
 	if addrFile != "" {
 		if err := os.WriteFile(addrFile, []byte(ln.Addr().String()), 0o644); err != nil {
-			_ = daemon.Fail(1, err.Error())
+			_ = gracefd.Fail(1, err.Error())
 			return 1
 		}
 	}
@@ -46,7 +46,7 @@ func Run(listen, addrFile string) int {
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
-	if _, err := daemon.Ready(); err != nil {
+	if err := gracefd.Ready(); err != nil {
 		fmt.Fprintln(os.Stderr, "ready:", err)
 	}
 	fmt.Printf("serving on %s as pid %d\n", ln.Addr(), os.Getpid())
@@ -58,7 +58,7 @@ func Run(listen, addrFile string) int {
 	case err := <-done:
 		fmt.Fprintln(os.Stderr, "serve:", err)
 	}
-	if _, err := daemon.RemovePidFile(); err != nil {
+	if _, err := gracefd.RemovePidFile(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
 	fmt.Printf("pid %d stopped\n", os.Getpid())
