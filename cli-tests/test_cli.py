@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -493,6 +494,105 @@ def test_stop_escalates_to_sigkill(t):
     check(t.wait_exit(g, timeout=20) == 0, "gracefd exit status")
     check("SIGKILL to %d" % w in t.log("gracefd.log"), "no SIGKILL logged: %s" % t.log("gracefd.log"))
     check(not alive(w) and proc_stat(w) is None, "worker %d survived (or is a zombie)" % w)
+
+
+# The control socket speaks the hand-off framing (src/proto/handoff.rs),
+# written here from its documentation: head "GFDH", version, kind, flags,
+# u32 LE length; CONTROL 6 (command name), REPLY 7 (u32 status, text),
+# REFUSE 5 (u32 errno, reason), TAKE 3.
+def frame(kind, body=b"", version=1, flags=0, length=None):
+    return b"GFDH" + struct.pack("<BBHI", version, kind, flags, len(body) if length is None else length) + body
+
+
+def raw_exchange(path, pieces, shut=False, timeout=15):
+    """Send pieces (a pause between them), maybe shut the write side, read until EOF."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+        for i, p in enumerate(pieces):
+            if i:
+                time.sleep(0.2)
+            s.sendall(p)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break  # closed by the server with our extra bytes unread
+            if not chunk:
+                break
+            data += chunk
+        return data
+    finally:
+        s.close()
+
+
+def one_frame(data):
+    check(len(data) >= 12 and data[:4] == b"GFDH", "not a frame: %r" % data[:64])
+    version, kind, flags, length = struct.unpack("<BBHI", data[4:12])
+    check(version == 1 and flags == 0 and len(data) == 12 + length, "bad frame: %r" % data[:64])
+    status = struct.unpack("<I", data[12:16])[0]
+    return kind, status, data[16:].decode()
+
+
+def test_control_socket_refuses_garbage(t):
+    ctl_sock = t.path("ctl.sock")
+    g = t.start([GRACEFD, "run", "--ready", "interval:0.1", "--control-socket", ctl_sock, "--", "sleep", "1000"], "gracefd.log")
+    d = wait_until("the worker", lambda: serving(t, ctl_sock))
+    w = worker_pid(d)
+    # An idle connection must not hold up the others; it is refused after 10 s.
+    idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    idle.settimeout(40)
+    idle.connect(ctl_sock)
+    cases = [
+        ("the old line protocol", [b"status\n"], False, errno.EBADMSG, "not a gracefd frame"),
+        ("garbage", [os.urandom(64).replace(b"G", b"g") + b"\0" * 1000], False, errno.EBADMSG, "not a gracefd frame"),
+        ("a truncated head", [frame(6, b"status")[:7]], True, errno.EBADMSG, "truncated"),
+        ("a truncated body", [frame(6, b"status")[:15]], True, errno.EBADMSG, "15 of 18"),
+        ("an oversized length", [frame(6, length=0xFFFFFFFF)], False, errno.EBADMSG, "oversized"),
+        ("an empty command", [frame(6)], False, errno.EBADMSG, "too short"),
+        ("non-zero flags", [frame(6, b"stop", flags=1)], False, errno.EBADMSG, "flags"),
+        ("an unknown kind", [frame(99, b"")], False, errno.EBADMSG, "unknown kind 99"),
+        ("another version", [frame(6, b"status", version=2)], False, errno.EPROTONOSUPPORT, "version 2"),
+        ("a hand-off TAKE", [frame(3)], False, errno.EPROTO, "take frame"),
+        ("a REPLY", [frame(7, b"\0\0\0\0x")], False, errno.EPROTO, "reply frame"),
+        ("an unknown command", [frame(6, b"restart")], False, errno.EOPNOTSUPP, '"restart"'),
+        ("a bad command name", [frame(6, b"st\xc3\xa9")], False, errno.EBADMSG, "a-z"),
+    ]
+    for what, pieces, shut, want_errno, want in cases:
+        kind, e, reason = one_frame(raw_exchange(ctl_sock, pieces, shut))
+        check(kind == 5 and e == want_errno and want in reason, "%s: kind %d errno %d %r" % (what, kind, e, reason))
+    # Peers that vanish midway, unanswered: nothing to refuse to, nothing breaks.
+    for piece in (frame(6, b"status")[:9], b"GF", b"status\n"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(ctl_sock)
+        s.sendall(piece)
+        s.close()
+    # A request in two pieces, and one written here, are answered with a REPLY.
+    kind, e, text = one_frame(raw_exchange(ctl_sock, [frame(6, b"status")[:5], frame(6, b"status")[5:]]))
+    check(kind == 7 and e == 0 and "state: serving\n" in text and "pid: %d\n" % g.pid in text, "status by hand: %d %d %r" % (kind, e, text))
+    # The supervisor kept serving all along: same worker, ctl works.
+    d = status_of(t, ctl_sock)
+    check(d and d["state"] == ["serving"] and worker_pid(d) == w, "status after the garbage: %s" % d)
+    rc, out, err = ctl(t, ctl_sock, "reload")
+    check(rc == 0 and "reloaded: generation 2" in out, "ctl reload after the garbage: %d %r %r" % (rc, out, err))
+    data = b""
+    while True:
+        chunk = idle.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    idle.close()
+    kind, e, reason = one_frame(data)
+    check(kind == 5 and e == errno.ETIMEDOUT and "no request" in reason, "idle connection: %d %d %r" % (kind, e, reason))
+    log = t.log("gracefd.log")
+    check(log.count("control socket: refused pid") >= len(cases) + 1, "refusals are logged: %s" % log[-3000:])
+    check(alive(g.pid), "gracefd survived")
+    os.kill(g.pid, signal.SIGTERM)
+    check(t.wait_exit(g) == 0, "gracefd exit status")
 
 
 def test_pid_and_status_files(t):

@@ -18,7 +18,9 @@
 //! | 2    | CHUNK  | first u32 LE, count u32 LE (1..=252); the fds ride as `SCM_RIGHTS` on the same `sendmsg` | sender → receiver |
 //! | 3    | TAKE   | empty: "send me your fds"                              | taker → old side |
 //! | 4    | READY  | empty: "I serve now: drain"                            | taker → old side |
-//! | 5    | REFUSE | errno u32 LE (1..=4095), then a one-line UTF-8 reason (≤ 200 bytes) | old side → taker |
+//! | 5    | REFUSE | errno u32 LE (1..=4095), then a one-line UTF-8 reason (≤ 200 bytes) | old side → taker, or control server → client |
+//! | 6    | CONTROL | a command name, 1–32 bytes of `a-z` and `-`: `status`, `reload` or `stop` | control client → server |
+//! | 7    | REPLY  | status u32 LE (0: done; else an errno 1..=4095), then UTF-8 text (≤ 65536 bytes): lines ended by `\n` when 0, one line otherwise | control server → client |
 //!
 //! A transfer is one HEADER then CHUNK frames whose `first` runs 0, 252, …
 //! until `count` fds arrived. A chunk carries at most 252 fds (musl's limit,
@@ -26,10 +28,18 @@
 //! `LISTEN_FDNAMES` rule: 1–255 bytes of printable ASCII (space included),
 //! no `:`. At most [`MAX_FDS`] fds per transfer.
 //!
+//! The control commands of the `gracefd` command (`gracefd ctl`) ride on the
+//! same framing: one CONTROL frame per connection, answered by one REPLY
+//! (the command ran: its outcome) or one REFUSE (the request was not taken:
+//! the peer's uid, a malformed frame, an unknown command). `stop` keeps the
+//! connection open after its REPLY until the server has exited (EOF).
+//!
 //! Decoding is strict: a bad magic, unknown kind, non-zero flags, a length
-//! outside the kind's bounds, a bad count or name, trailing bytes — each is
-//! `EBADMSG` with a reason. Only a different protocol version is told apart,
-//! as `EPROTONOSUPPORT`, so mixed deployments say what is wrong.
+//! outside the kind's bounds, a bad count or name, trailing bytes, text that
+//! is not UTF-8 or holds control characters — each is `EBADMSG` with a
+//! reason. Only a different protocol version is told apart, as
+//! `EPROTONOSUPPORT`, and a well-formed but unknown control command, as
+//! `EOPNOTSUPP`, so mixed deployments say what is wrong.
 
 use alloc::vec::Vec;
 
@@ -57,6 +67,12 @@ pub const REASON_MAX: usize = 200;
 pub const CHUNK_BODY: usize = 8;
 /// Length of a whole CHUNK frame.
 pub const CHUNK_FRAME: usize = HEAD_LEN + CHUNK_BODY;
+/// Longest command name in a CONTROL frame.
+pub const COMMAND_MAX: usize = 32;
+/// Longest text in a REPLY frame (a `status` report is several lines).
+pub const REPLY_TEXT_MAX: usize = 65536;
+/// Largest errno a REFUSE or REPLY carries.
+pub const ERRNO_MAX: u32 = 4095;
 
 /// What a frame is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +87,10 @@ pub enum Kind {
     Ready = 4,
     /// The old side refuses, with an errno and a reason.
     Refuse = 5,
+    /// A control command (`gracefd ctl`).
+    Control = 6,
+    /// The outcome of a control command: 0 or an errno, and text.
+    Reply = 7,
 }
 
 impl Kind {
@@ -81,6 +101,8 @@ impl Kind {
             3 => Some(Kind::Take),
             4 => Some(Kind::Ready),
             5 => Some(Kind::Refuse),
+            6 => Some(Kind::Control),
+            7 => Some(Kind::Reply),
             _ => None,
         }
     }
@@ -92,6 +114,8 @@ impl Kind {
             Kind::Chunk => (CHUNK_BODY, CHUNK_BODY),
             Kind::Take | Kind::Ready => (0, 0),
             Kind::Refuse => (4, 4 + REASON_MAX),
+            Kind::Control => (1, COMMAND_MAX),
+            Kind::Reply => (4, 4 + REPLY_TEXT_MAX),
         }
     }
 
@@ -103,6 +127,8 @@ impl Kind {
             Kind::Take => "take",
             Kind::Ready => "ready",
             Kind::Refuse => "refuse",
+            Kind::Control => "control",
+            Kind::Reply => "reply",
         }
     }
 }
@@ -298,20 +324,58 @@ pub fn encode_ready() -> [u8; HEAD_LEN] {
     encode_head(Kind::Ready, 0)
 }
 
+/// Append `text` to `out`: at most `max` bytes, cut at a char boundary;
+/// control characters (C0, DEL and C1) become spaces, except `\n` when
+/// `newlines` is set. What it appends passes [`check_text`].
+fn push_text(out: &mut Vec<u8>, text: &str, max: usize, newlines: bool) {
+    let mut used = 0usize;
+    let mut utf8 = [0u8; 4];
+    for c in text.chars() {
+        let c = if c.is_control() && !(newlines && c == '\n') { ' ' } else { c };
+        let e = c.encode_utf8(&mut utf8).as_bytes();
+        if used + e.len() > max {
+            break;
+        }
+        out.extend_from_slice(e);
+        used += e.len();
+    }
+}
+
+/// Check the text of a REFUSE or REPLY: UTF-8, at most `max` bytes, no
+/// control characters (`\n` allowed when `newlines` is set). EBADMSG naming `what`.
+fn check_text<'a>(text: &'a [u8], max: usize, newlines: bool, what: &str) -> Result<&'a str> {
+    if text.len() > max {
+        return Err(err!(EBADMSG, "{} of {} bytes (at most {})", what, text.len(), max));
+    }
+    let s = core::str::from_utf8(text).map_err(|_| err!(EBADMSG, "{} is not UTF-8", what))?;
+    if let Some(c) = s.chars().find(|&c| c.is_control() && !(newlines && c == '\n')) {
+        let kind = if c == '\n' { "a newline (one line expected)" } else { "control characters" };
+        return Err(err!(EBADMSG, "{} contains {}", what, kind));
+    }
+    Ok(s)
+}
+
+/// A whole frame of `kind`: `errno` as u32 LE, then `text` as [`push_text`]
+/// makes it.
+fn errno_text_frame(kind: Kind, errno: u32, text: &str, max: usize, newlines: bool) -> Vec<u8> {
+    let mut body = Vec::with_capacity(4 + text.len().min(max));
+    body.extend_from_slice(&errno.to_le_bytes());
+    push_text(&mut body, text, max, newlines);
+    let mut out = Vec::with_capacity(HEAD_LEN + body.len());
+    out.extend_from_slice(&encode_head(kind, body.len()));
+    out.extend_from_slice(&body);
+    out
+}
+
+fn errno_ok(errno: i32) -> bool {
+    errno >= 1 && errno as u32 <= ERRNO_MAX
+}
+
 /// A REFUSE frame: `errno` (1..=4095) and a reason, cut to [`REASON_MAX`]
 /// bytes at a char boundary; newlines and other control characters become spaces.
 pub fn encode_refuse(errno: i32, reason: &str) -> Vec<u8> {
-    let mut n = reason.len().min(REASON_MAX);
-    while n > 0 && !reason.is_char_boundary(n) {
-        n -= 1;
-    }
-    let r = reason.as_bytes().get(..n).unwrap_or(&[]);
-    let e = if (1..=4095).contains(&errno) { errno as u32 } else { libc::EPERM as u32 };
-    let mut out = Vec::with_capacity(HEAD_LEN + 4 + n);
-    out.extend_from_slice(&encode_head(Kind::Refuse, 4 + n));
-    out.extend_from_slice(&e.to_le_bytes());
-    out.extend(r.iter().map(|&b| if b < 0x20 || b == 0x7f { b' ' } else { b }));
-    out
+    let e = if errno_ok(errno) { errno as u32 } else { libc::EPERM as u32 };
+    errno_text_frame(Kind::Refuse, e, reason, REASON_MAX, false)
 }
 
 /// Decode a REFUSE body: (errno, reason). EBADMSG for an errno outside
@@ -320,20 +384,92 @@ pub fn decode_refuse(body: &[u8]) -> Result<(i32, Msg)> {
     let Some(e) = u32_at(body, 0) else {
         return Err(err!(EBADMSG, "hand-off refusal of {} bytes has no errno", body.len()));
     };
-    if !(1..=4095).contains(&e) {
-        return Err(err!(EBADMSG, "hand-off refusal carries errno {} (1 to 4095)", e));
+    if !(1..=ERRNO_MAX).contains(&e) {
+        return Err(err!(EBADMSG, "hand-off refusal carries errno {} (1 to {})", e, ERRNO_MAX));
     }
-    let text = body.get(4..).unwrap_or(&[]);
-    if text.len() > REASON_MAX {
-        return Err(err!(EBADMSG, "hand-off refusal reason of {} bytes (at most {})", text.len(), REASON_MAX));
-    }
-    let s = core::str::from_utf8(text).map_err(|_| err!(EBADMSG, "hand-off refusal reason is not UTF-8"))?;
-    if s.chars().any(|c| c.is_control()) {
-        return Err(err!(EBADMSG, "hand-off refusal reason contains control characters"));
-    }
+    let s = check_text(body.get(4..).unwrap_or(&[]), REASON_MAX, false, "hand-off refusal reason")?;
     let mut m = Msg::new();
     let _ = core::fmt::Write::write_str(&mut m, s);
     Ok((e as i32, m))
+}
+
+/// A control command: what a CONTROL frame asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Report the state.
+    Status,
+    /// Start a new worker; answer when it is ready or failed.
+    Reload,
+    /// Stop the workers and exit.
+    Stop,
+}
+
+impl Command {
+    /// Every command, in the order help texts list them.
+    pub const ALL: [Command; 3] = [Command::Status, Command::Reload, Command::Stop];
+
+    /// The wire name (also the `gracefd ctl` argument).
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Status => "status",
+            Command::Reload => "reload",
+            Command::Stop => "stop",
+        }
+    }
+
+    /// The command of this name, if there is one.
+    pub fn from_name(name: &[u8]) -> Option<Command> {
+        Command::ALL.into_iter().find(|c| c.name().as_bytes() == name)
+    }
+}
+
+/// A whole CONTROL frame.
+pub fn encode_control(c: Command) -> Vec<u8> {
+    let name = c.name().as_bytes();
+    let mut out = Vec::with_capacity(HEAD_LEN + name.len());
+    out.extend_from_slice(&encode_head(Kind::Control, name.len()));
+    out.extend_from_slice(name);
+    out
+}
+
+/// Decode a CONTROL body. EBADMSG for an empty or oversized name or one
+/// with bytes outside `a-z` and `-`; EOPNOTSUPP for a well-formed name this
+/// side does not know (a newer client, say).
+pub fn decode_control(body: &[u8]) -> Result<Command> {
+    if body.is_empty() || body.len() > COMMAND_MAX {
+        return Err(err!(EBADMSG, "control command of {} bytes (1 to {})", body.len(), COMMAND_MAX));
+    }
+    if !body.iter().all(|&b| b.is_ascii_lowercase() || b == b'-') {
+        return Err(err!(EBADMSG, "control command {} is not made of a-z and '-'", Shown(body)));
+    }
+    Command::from_name(body).ok_or_else(|| err!(EOPNOTSUPP, "unknown control command {} (known: status, reload, stop)", Shown(body)))
+}
+
+/// A REPLY frame. `errno` 0: the command was done, and `text` is lines
+/// (each ended by `\n`); otherwise `errno` (1..=4095; anything else becomes
+/// EPERM) says why it failed and `text` is one line (newlines become
+/// spaces). The text is cut to [`REPLY_TEXT_MAX`] bytes at a char boundary;
+/// control characters become spaces.
+pub fn encode_reply(errno: i32, text: &str) -> Vec<u8> {
+    if errno == 0 {
+        return errno_text_frame(Kind::Reply, 0, text, REPLY_TEXT_MAX, true);
+    }
+    let e = if errno_ok(errno) { errno as u32 } else { libc::EPERM as u32 };
+    errno_text_frame(Kind::Reply, e, text.trim_end_matches('\n'), REPLY_TEXT_MAX, false)
+}
+
+/// Decode a REPLY body: (0 or errno, text), the text borrowed from `body`.
+/// EBADMSG for a status above 4095, text that is not UTF-8, holds control
+/// characters other than `\n`, or a newline in a failure's one line.
+pub fn decode_reply(body: &[u8]) -> Result<(i32, &str)> {
+    let Some(e) = u32_at(body, 0) else {
+        return Err(err!(EBADMSG, "control reply of {} bytes has no status", body.len()));
+    };
+    if e > ERRNO_MAX {
+        return Err(err!(EBADMSG, "control reply carries status {} (0 to {})", e, ERRNO_MAX));
+    }
+    let text = check_text(body.get(4..).unwrap_or(&[]), REPLY_TEXT_MAX, e == 0, "control reply text")?;
+    Ok((e as i32, text))
 }
 
 #[cfg(test)]
@@ -522,6 +658,126 @@ mod tests {
     }
 
     #[test]
+    fn kind_numbers_are_fixed() {
+        // The wire numbers never change: new kinds are appended.
+        let kinds = [Kind::Header, Kind::Chunk, Kind::Take, Kind::Ready, Kind::Refuse, Kind::Control, Kind::Reply];
+        for (i, k) in kinds.into_iter().enumerate() {
+            assert_eq!(k as u8 as usize, i + 1);
+            assert_eq!(Kind::from_u8(k as u8), Some(k));
+        }
+        assert_eq!(Kind::from_u8(8), None);
+    }
+
+    #[test]
+    fn refuse_control_characters_become_spaces() {
+        // C1 controls (U+0085 NEL) are control characters too: what the
+        // encoder writes, the decoder takes.
+        let f = encode_refuse(libc::EIO, "a\u{85}b\tc\u{7f}d");
+        let (_, m) = decode_refuse(body(&f).1).unwrap();
+        assert_eq!(m.as_str(), "a b c d");
+    }
+
+    #[test]
+    fn control_round_trip() {
+        for c in Command::ALL {
+            let f = encode_control(c);
+            let (h, b) = body(&f);
+            assert_eq!(h.kind, Kind::Control);
+            assert_eq!(decode_control(b).unwrap(), c);
+            assert_eq!(Command::from_name(c.name().as_bytes()), Some(c));
+        }
+        assert_eq!(encode_control(Command::Status), b"GFDH\x01\x06\0\0\x06\0\0\0status");
+    }
+
+    #[test]
+    fn control_rejects_hostile_input() {
+        // unknown but well-formed: told apart
+        let e = decode_control(b"restart").unwrap_err();
+        assert_eq!(e.errno.0, libc::EOPNOTSUPP);
+        assert!(e.message().contains("\"restart\""), "{}", e.message());
+        assert_eq!(decode_control(b"status-all").unwrap_err().errno.0, libc::EOPNOTSUPP);
+        // malformed
+        for bad in [&b""[..], b"STATUS", b"status\n", b"stat us", b"status\0", b"\xff\xfe", b"st\xc3\xa9"] {
+            ebadmsg(decode_control(bad));
+        }
+        ebadmsg(decode_control(&[b'a'; COMMAND_MAX + 1]));
+        assert_eq!(decode_control(&[b'a'; COMMAND_MAX]).unwrap_err().errno.0, libc::EOPNOTSUPP);
+        // heads: empty and oversized bodies, wrong version
+        assert!(ebadmsg(decode_head(&encode_head(Kind::Control, 0))).contains("too short"));
+        assert!(ebadmsg(decode_head(&encode_head(Kind::Control, COMMAND_MAX + 1))).contains("oversized"));
+        let mut v0 = encode_head(Kind::Control, 6);
+        v0[4] = 0;
+        assert_eq!(decode_head(&v0).unwrap_err().errno.0, libc::EPROTONOSUPPORT);
+        // truncated heads
+        let f = encode_control(Command::Stop);
+        for n in 0..HEAD_LEN {
+            ebadmsg(decode_head(&f[..n]));
+        }
+        // a line of the old text protocol is no frame
+        assert!(ebadmsg(decode_head(b"status\nstatu")).contains("magic"));
+        ebadmsg(decode_head(b"status\n\0\0\0\0\0"));
+    }
+
+    #[test]
+    fn reply_round_trip() {
+        let text = "pid: 42\nstate: serving\nworker: pid 43 status \"caf\u{e9}\"\n";
+        let f = encode_reply(0, text);
+        let (h, b) = body(&f);
+        assert_eq!(h.kind, Kind::Reply);
+        assert_eq!(decode_reply(b).unwrap(), (0, text));
+        assert_eq!(decode_reply(body(&encode_reply(0, "")).1).unwrap(), (0, ""));
+        // a failure is one line: newlines and other controls become spaces
+        let f = encode_reply(libc::ETIMEDOUT, "worker generation 2\nnot ready\x07 in time\n");
+        assert_eq!(decode_reply(body(&f).1).unwrap(), (libc::ETIMEDOUT, "worker generation 2 not ready  in time"));
+        // in a success, only the newlines stay
+        let f = encode_reply(0, "a\tb\r\n");
+        assert_eq!(decode_reply(body(&f).1).unwrap(), (0, "a b \n"));
+        // bogus errnos become EPERM
+        for e in [-1, 4096, i32::MIN, i32::MAX] {
+            assert_eq!(decode_reply(body(&encode_reply(e, "x")).1).unwrap().0, libc::EPERM);
+        }
+        assert_eq!(decode_reply(body(&encode_reply(4095, "x")).1).unwrap().0, 4095);
+    }
+
+    #[test]
+    fn reply_of_max_size_is_cut_at_a_char_boundary() {
+        let long = "\u{e9}".repeat(REPLY_TEXT_MAX); // 2 bytes each
+        let f = encode_reply(0, &long);
+        let (h, b) = body(&f);
+        assert_eq!(h.len, 4 + REPLY_TEXT_MAX);
+        assert_eq!(decode_reply(b).unwrap().1.len(), REPLY_TEXT_MAX);
+        let f = encode_reply(0, &"\u{20ac}".repeat(REPLY_TEXT_MAX)); // 3 bytes each
+        let (h, b) = body(&f);
+        assert_eq!(h.len, 4 + REPLY_TEXT_MAX - REPLY_TEXT_MAX % 3);
+        assert!(decode_reply(b).is_ok());
+    }
+
+    #[test]
+    fn reply_rejects_hostile_input() {
+        ebadmsg(decode_reply(b""));
+        ebadmsg(decode_reply(b"\0\0\0"));
+        // status above 4095
+        assert!(ebadmsg(decode_reply(b"\x00\x10\x00\x00oops")).contains("status 4096"));
+        ebadmsg(decode_reply(b"\xff\xff\xff\xffx"));
+        // bad UTF-8, truncated UTF-8
+        assert!(ebadmsg(decode_reply(b"\0\0\0\0ok \xff\n")).contains("UTF-8"));
+        ebadmsg(decode_reply(b"\0\0\0\0caf\xc3"));
+        // control characters; a newline in a failure
+        assert!(ebadmsg(decode_reply(b"\0\0\0\0a\0b")).contains("control"));
+        ebadmsg(decode_reply(b"\0\0\0\0a\rb\n"));
+        ebadmsg(decode_reply("\0\0\0\0a\u{85}b".as_bytes()));
+        assert!(ebadmsg(decode_reply(b"\x05\0\0\0two\nlines")).contains("newline"));
+        // oversized text
+        let mut big = vec![0u8; 4];
+        big.extend(std::iter::repeat(b'a').take(REPLY_TEXT_MAX + 1));
+        assert!(ebadmsg(decode_reply(&big)).contains("at most"));
+        // heads: bounds
+        ebadmsg(decode_head(&encode_head(Kind::Reply, 3)));
+        assert!(ebadmsg(decode_head(&encode_head(Kind::Reply, 4 + REPLY_TEXT_MAX + 1))).contains("oversized"));
+        assert_eq!(decode_head(&encode_head(Kind::Reply, 4 + REPLY_TEXT_MAX)).unwrap().len, 4 + REPLY_TEXT_MAX);
+    }
+
+    #[test]
     fn random_bytes_never_panic() {
         // A tiny deterministic fuzz: every decoder over pseudo-random input.
         let mut x: u64 = 0x9e3779b97f4a7c15;
@@ -537,12 +793,14 @@ mod tests {
             if round % 3 == 0 && b.len() >= 6 {
                 b[..4].copy_from_slice(&MAGIC);
                 b[4] = VERSION;
-                b[5] %= 6;
+                b[5] %= 9;
             }
             let _ = decode_head(&b);
             let _ = decode_header(&b);
             let _ = decode_chunk(&b, 0, 1000);
             let _ = decode_refuse(&b);
+            let _ = decode_control(&b);
+            let _ = decode_reply(&b);
         }
     }
 }

@@ -1,8 +1,9 @@
 //! `gracefd ctl [--control-socket PATH] [--timeout SECS] status|reload|stop`:
-//! the client of `run --control-socket` (protocol in `control.rs`).
+//! the client of `run --control-socket` (CONTROL and REPLY frames of the
+//! hand-off framing; see `control.rs`).
 
 use crate::args::{self, shown, Spec, Style};
-use crate::control::{self, Request};
+use crate::control::{self, Command};
 use crate::{exit, usage};
 
 /// Options of `gracefd ctl`.
@@ -19,7 +20,7 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
         return exit::OK;
     }
     let req = match p.rest.as_slice() {
-        [one] => match control::Request::parse(one) {
+        [one] => match control::parse_command(one) {
             Ok(r) => r,
             Err(e) => return crate::usage_error(&usage!("{}", e)),
         },
@@ -40,18 +41,18 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
     match control::request(&path, req, timeout) {
         Ok((true, text)) => {
             match req {
-                Request::Status => print!("{}", text),
-                Request::Reload => println!("reloaded: {}", text.trim()),
-                Request::Stop => println!("stopped"),
+                Command::Status => print!("{}", text),
+                Command::Reload => println!("reloaded: {}", text.trim()),
+                Command::Stop => println!("stopped"),
             }
             exit::OK
         }
         Ok((false, text)) => {
-            eprintln!("gracefd ctl {}: {}", req.line().trim(), text.trim());
+            eprintln!("gracefd ctl {}: {}", req.name(), text.trim());
             exit::FAILED
         }
         Err(e) => {
-            eprintln!("gracefd ctl {}: {}", req.line().trim(), e.msg);
+            eprintln!("gracefd ctl {}: {}", req.name(), e.msg);
             if e.unreachable {
                 exit::UNREACHABLE
             } else {

@@ -29,7 +29,7 @@ use gracefd::sys::time::monotonic_ns;
 use gracefd::sys::{sigfd, Errno};
 
 use crate::args::{fmt_secs, signal_name};
-use crate::control::{self, Conn, Incoming, Request};
+use crate::control::{self, Command, Conn, Incoming};
 use crate::notify_sock::NotifyDir;
 use crate::opts::{ReadyRule, RunOptions};
 use crate::detach;
@@ -278,7 +278,7 @@ impl Sup {
         if p.why == Why::Reload {
             self.reloads_ok += 1;
             for c in self.waiters_now.drain(..) {
-                c.reply(&format!("ok generation {} pid {}\n", gen, pid));
+                c.reply(0, &format!("generation {} pid {}", gen, pid));
             }
         }
         if self.announced {
@@ -297,6 +297,8 @@ impl Sup {
     fn start_failed(&mut self, why: Why, w: Option<Worker>, generation: u32, reason: &str, code: i32) {
         let pid_text = w.as_ref().map(|w| format!(" (pid {})", w.pid)).unwrap_or_default();
         let line = format!("worker generation {}{} {}", generation, pid_text, reason);
+        // What a waiting `ctl reload` is told (with the line).
+        let errno = if code == exit::TIMEOUT { libc::ETIMEDOUT } else { libc::ECANCELED };
         self.last_failure = Some(line.clone());
         if let Some(mut w) = w {
             if w.exit.is_none() {
@@ -311,9 +313,9 @@ impl Sup {
         if let Some(cur) = &self.current {
             self.reloads_failed += 1;
             say!(say::ERR, "{} failed: {}; still serving with generation {} (pid {})", why.word(), line, cur.generation, cur.pid);
-            let reply = format!("error: reload failed: {}; still serving generation {} pid {}\n", line, cur.generation, cur.pid);
+            let reply = format!("reload failed: {}; still serving generation {} pid {}", line, cur.generation, cur.pid);
             for c in self.waiters_now.drain(..) {
-                c.reply(&reply);
+                c.reply(errno, &reply);
             }
             let _ = gracefd::notify::ready(false);
             let _ = gracefd::notify::status(format!("reload failed: {}", line).as_bytes());
@@ -322,9 +324,9 @@ impl Sup {
             if why == Why::Reload {
                 self.reloads_failed += 1;
             }
-            let reply = format!("error: {} failed: {}\n", why.word(), line);
+            let reply = format!("{} failed: {}", why.word(), line);
             for c in self.waiters_now.drain(..) {
-                c.reply(&reply);
+                c.reply(errno, &reply);
             }
             if self.daemonized && !self.announced {
                 // The launching shell learns it did not come up, and why.
@@ -364,7 +366,7 @@ impl Sup {
     fn request_reload(&mut self, waiter: Option<Conn>, source: &str) {
         if self.stopping.is_some() {
             if let Some(c) = waiter {
-                c.reply("error: gracefd is stopping\n");
+                c.reply(libc::ESHUTDOWN, "gracefd is stopping");
             }
             return;
         }
@@ -515,7 +517,8 @@ impl Sup {
             (0..self.conns.len()).rev().filter(|&i| self.conns.get(i).is_some_and(|c| now - c.opened_ns > control::REQUEST_TIMEOUT_MS * MS)).collect();
         for i in stale {
             let c = self.conns.remove(i);
-            c.reply("error: no request received in time\n");
+            say!(say::WARNING, "control socket: refused pid {}: no request within {} s", c.pid, control::REQUEST_TIMEOUT_MS / 1000);
+            c.refuse(libc::ETIMEDOUT, &format!("no request received within {} s", control::REQUEST_TIMEOUT_MS / 1000));
         }
         if let Some((period, next)) = self.watchdog {
             if next <= now {
@@ -589,7 +592,7 @@ impl Sup {
         self.auto_at_ns = None;
         self.reload_queued = false;
         for c in self.waiters_now.drain(..).chain(self.waiters_next.drain(..)) {
-            c.reply("error: gracefd is stopping\n");
+            c.reply(libc::ESHUTDOWN, "gracefd is stopping");
         }
         for p in pids {
             let _ = process::kill(p, sig);
@@ -784,17 +787,19 @@ impl Sup {
             Incoming::Closed => {
                 self.conns.remove(i);
             }
-            Incoming::Bad(why) => {
+            Incoming::Bad(errno, why) => {
+                // Refused and dropped; the loop goes on serving.
                 let c = self.conns.remove(i);
-                c.reply(&format!("error: {}\n", why));
+                say!(say::WARNING, "control socket: refused pid {}: {}", c.pid, why);
+                c.refuse(errno, &why);
             }
             Incoming::Request(req) => {
                 let c = self.conns.remove(i);
                 match req {
-                    Request::Status => c.reply(&self.status_report()),
-                    Request::Reload => self.request_reload(Some(c), "control socket"),
-                    Request::Stop => {
-                        c.reply("ok stopping\n");
+                    Command::Status => c.reply(0, &self.status_report()),
+                    Command::Reload => self.request_reload(Some(c), "control socket"),
+                    Command::Stop => {
+                        c.reply(0, "stopping");
                         self.stop_conns.push(c);
                         self.begin_stop(exit::OK, "stop requested on the control socket");
                     }
@@ -806,7 +811,7 @@ impl Sup {
     fn status_report(&self) -> String {
         let now = monotonic_ns();
         let ago = |t: u64| fmt_secs((now.saturating_sub(t)) / MS);
-        let mut s = String::from("ok\n");
+        let mut s = String::new();
         let state = if self.stopping.is_some() {
             "stopping".to_string()
         } else if let Some(p) = &self.pending {

@@ -31,7 +31,7 @@ use std::path::Path;
 use gracefd::sys::{fs, process, Errno};
 
 use crate::args::{self, Spec, Style};
-use crate::control::{self, Request};
+use crate::control::{self, Command};
 use crate::opts::{self, Face};
 use crate::{exit, run, say, status};
 
@@ -93,7 +93,7 @@ fn alive(pid: i32) -> bool {
 /// `--restart`.
 pub fn restart(pid_file: &Path, status_file: &Path, control_socket: Option<&Path>) -> i32 {
     if let Some(sock) = control_socket {
-        return match control::request(sock, Request::Reload, None) {
+        return match control::request(sock, Command::Reload, None) {
             Ok((true, text)) => {
                 say!(say::INFO, "restarted: {}", text.trim());
                 exit::OK
