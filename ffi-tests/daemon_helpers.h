@@ -7,6 +7,10 @@
 #ifndef GRACEFD_DAEMON_HELPERS_H
 #define GRACEFD_DAEMON_HELPERS_H
 
+/* The helpers are static functions marked unused, not inline ones: each test
+ * file compiles them exactly as when they were its own (inlined, gcc's flow
+ * warnings would see other code under -Werror). */
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,24 +40,28 @@
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static inline long long now_ms(void) {
+__attribute__((unused))
+static long long now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static inline void sleep_ms(int ms) {
+__attribute__((unused))
+static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static inline char *path_in_tmp(char *buf, size_t n, const char *name) {
+__attribute__((unused))
+static char *path_in_tmp(char *buf, size_t n, const char *name) {
     snprintf(buf, n, "%s/%s", harness_tmpdir(), name);
     return buf;
 }
 
 /* Read a whole small file into buf (NUL-terminated); -1 if it cannot be opened. */
-static inline ssize_t slurp(const char *path, char *buf, size_t n) {
+__attribute__((unused))
+static ssize_t slurp(const char *path, char *buf, size_t n) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
     size_t got = 0;
@@ -68,14 +76,16 @@ static inline ssize_t slurp(const char *path, char *buf, size_t n) {
     return (ssize_t)got;
 }
 
-static inline pid_t read_pidfile(const char *path) {
+__attribute__((unused))
+static pid_t read_pidfile(const char *path) {
     char buf[64];
     if (slurp(path, buf, sizeof buf) <= 0) return -1;
     return (pid_t)atol(buf);
 }
 
 /* "key=value\n" lines: copy the value of key into out (or "" if absent). */
-static inline const char *report_get(const char *report, const char *key, char *out, size_t n) {
+__attribute__((unused))
+static const char *report_get(const char *report, const char *key, char *out, size_t n) {
     size_t kl = strlen(key);
     out[0] = 0;
     for (const char *p = report; p && *p;) {
@@ -93,14 +103,16 @@ static inline const char *report_get(const char *report, const char *key, char *
     return out;
 }
 
-static inline long long report_num(const char *report, const char *key) {
+__attribute__((unused))
+static long long report_num(const char *report, const char *key) {
     char v[64];
     report_get(report, key, v, sizeof v);
     return v[0] ? atoll(v) : -1;
 }
 
 /* Wait (bounded) until the daemon's report is complete. */
-static inline int wait_report(const char *path, char *buf, size_t n) {
+__attribute__((unused))
+static int wait_report(const char *path, char *buf, size_t n) {
     long long end = now_ms() + 15000;
     while (now_ms() < end) {
         if (slurp(path, buf, n) > 0 && strstr(buf, "end=1\n")) return 1;
@@ -110,7 +122,8 @@ static inline int wait_report(const char *path, char *buf, size_t n) {
 }
 
 /* Whether pid is gone, waiting up to ms. Reaps it if it is our child. */
-static inline int gone_within(pid_t pid, int ms) {
+__attribute__((unused))
+static int gone_within(pid_t pid, int ms) {
     long long end = now_ms() + ms;
     for (;;) {
         waitpid(pid, NULL, WNOHANG);
@@ -122,7 +135,8 @@ static inline int gone_within(pid_t pid, int ms) {
 
 /* Kill and reap every child of this test (daemons are re-parented to us, the
  * subreaper, once their middle process is gone), until none is left. */
-static inline void cleanup_children(void) {
+__attribute__((unused))
+static void cleanup_children(void) {
     for (int round = 0; round < 200; round++) {
         char path[64], buf[4096];
         snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
@@ -173,7 +187,8 @@ struct launch_opts {
 
 /* Start `ffi-tests --role daemon ARGS...` (NULL-terminated) and wait for it,
  * collecting stdout and stderr. 1 if it finished, 0 on a harness problem. */
-static inline int launch_v(struct run *r, const struct launch_opts *lo, va_list ap) {
+__attribute__((unused))
+static int launch_v(struct run *r, const struct launch_opts *lo, va_list ap) {
     const char *argv[64];
     int argc = 0;
     argv[argc++] = harness_self();
@@ -253,7 +268,8 @@ static inline int launch_v(struct run *r, const struct launch_opts *lo, va_list 
     return r->status >= 0;
 }
 
-static inline int launch(struct run *r, const struct launch_opts *lo, ...) {
+__attribute__((unused))
+static int launch(struct run *r, const struct launch_opts *lo, ...) {
     va_list ap;
     va_start(ap, lo);
     int ok = launch_v(r, lo, ap);

@@ -6,6 +6,10 @@
 #ifndef GRACEFD_HANDOFF_HELPERS_H
 #define GRACEFD_HANDOFF_HELPERS_H
 
+/* The helpers are static functions marked unused, not inline ones: each test
+ * file compiles them exactly as when they were its own (inlined, gcc's flow
+ * warnings would see other code under -Werror). */
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -38,19 +42,22 @@ struct key {
     unsigned long long dev, ino;
 };
 
-static inline int cmp_int(const void *a, const void *b) {
+__attribute__((unused))
+static int cmp_int(const void *a, const void *b) {
     int x = *(const int *)a, y = *(const int *)b;
     return (x > y) - (x < y);
 }
 
-static inline int cmp_key(const void *a, const void *b) {
+__attribute__((unused))
+static int cmp_key(const void *a, const void *b) {
     const struct key *x = a, *y = b;
     if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
     if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
     return 0;
 }
 
-static inline int key_of(int fd, struct key *k) {
+__attribute__((unused))
+static int key_of(int fd, struct key *k) {
     struct stat st;
     if (fstat(fd, &st) < 0) return -1;
     k->dev = (unsigned long long)st.st_dev;
@@ -60,7 +67,8 @@ static inline int key_of(int fd, struct key *k) {
 
 /* Raise RLIMIT_NOFILE to n (the hard limit too: root with CAP_SYS_RESOURCE
  * may), or at least to the hard limit; returns the soft limit reached. */
-static inline rlim_t raise_nofile(rlim_t n) {
+__attribute__((unused))
+static rlim_t raise_nofile(rlim_t n) {
     struct rlimit r;
     if (getrlimit(RLIMIT_NOFILE, &r) != 0) return 0;
     if (r.rlim_cur >= n) return r.rlim_cur;
@@ -75,7 +83,8 @@ static inline rlim_t raise_nofile(rlim_t n) {
 }
 
 /* The open fds of this process, sorted; returns how many (at most cap kept). */
-static inline int list_fds(int *out, int cap) {
+__attribute__((unused))
+static int list_fds(int *out, int cap) {
     DIR *d = opendir("/proc/self/fd");
     int n = 0;
     if (!d) return -1;
@@ -92,12 +101,14 @@ static inline int list_fds(int *out, int cap) {
     return n;
 }
 
-static inline int same_fds(const int *a, int na, const int *b, int nb) {
+__attribute__((unused))
+static int same_fds(const int *a, int na, const int *b, int nb) {
     return na == nb && memcmp(a, b, (size_t)na * sizeof *a) == 0;
 }
 /* n distinct-inode fds: fd 0 a TCP listener on 127.0.0.1 (its port in
  * *port), then alternately a unix datagram socket and a memfd. */
-static inline int make_fds(int n, int *fds, int *port) {
+__attribute__((unused))
+static int make_fds(int n, int *fds, int *port) {
     for (int i = 0; i < n; i++) {
         if (i == 0) {
             int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -121,7 +132,8 @@ static inline int make_fds(int n, int *fds, int *port) {
     return 0;
 }
 
-static inline char *read_file(const char *path) {
+__attribute__((unused))
+static char *read_file(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return "";
     static char buf[1 << 16];
@@ -132,8 +144,9 @@ static inline char *read_file(const char *path) {
 }
 
 /* Re-execute this binary as a role; returns its pid. */
-static inline pid_t spawn_role(const char *role, const char *a1, const char *a2, const char *a3, const char *a4,
-                               const char *a5) {
+__attribute__((unused))
+static pid_t spawn_role(const char *role, const char *a1, const char *a2, const char *a3, const char *a4,
+                        const char *a5) {
     fflush(NULL);
     pid_t p = fork();
     if (p == 0) {
@@ -145,7 +158,8 @@ static inline pid_t spawn_role(const char *role, const char *a1, const char *a2,
 
 /* Exit status of pid within timeout_s (128+signal if killed); -1 if it had to
  * be killed for taking too long (it is reaped either way). */
-static inline int wait_exit(pid_t pid, int timeout_s) {
+__attribute__((unused))
+static int wait_exit(pid_t pid, int timeout_s) {
     int st = 0;
     for (long waited_ms = 0;; waited_ms += 2) {
         pid_t r = waitpid(pid, &st, WNOHANG);
@@ -162,7 +176,8 @@ static inline int wait_exit(pid_t pid, int timeout_s) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static inline int unix_addr(struct sockaddr_un *a, const char *path) {
+__attribute__((unused))
+static int unix_addr(struct sockaddr_un *a, const char *path) {
     size_t n = strlen(path);
     memset(a, 0, sizeof *a);
     a->sun_family = AF_UNIX;
@@ -171,7 +186,8 @@ static inline int unix_addr(struct sockaddr_un *a, const char *path) {
     return 0;
 }
 
-static inline int wait_path(const char *path, int timeout_ms) {
+__attribute__((unused))
+static int wait_path(const char *path, int timeout_ms) {
     struct stat st;
     for (int i = 0; i < timeout_ms / 2; i++) {
         if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) return 0;
@@ -188,7 +204,8 @@ struct old {
     char path[256], keys[256], log[256];
 };
 
-static inline int start_old(struct old *o, int n, const char *flags) {
+__attribute__((unused))
+static int start_old(struct old *o, int n, const char *flags) {
     snprintf(o->path, sizeof o->path, "%s/h.sock", harness_tmpdir());
     snprintf(o->keys, sizeof o->keys, "%s/keys", harness_tmpdir());
     snprintf(o->log, sizeof o->log, "%s/old.log", harness_tmpdir());
