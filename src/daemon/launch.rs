@@ -3,7 +3,6 @@
 //! executable started again, detached). The launcher then waits in
 //! [`launcher`].
 
-use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 use super::creds::resolve_creds;
@@ -157,16 +156,7 @@ pub(super) fn reexec_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
     let mut digits = [0u8; 20];
     // Registered fds (listeners) are passed in systemd's format, so the daemon
     // inherits them instead of binding again while the launcher holds them.
-    let exported = crate::registry::export_for_child()?;
-    let mut names: Vec<u8> = Vec::new();
-    for (i, x) in exported.iter().enumerate() {
-        if i > 0 {
-            names.push(b':');
-        }
-        names.extend_from_slice(&x.name);
-        sp.pass_fd(x.fd.raw());
-    }
-    sp.env_set(b"LISTEN_FDS", crate::proto::num::fmt_u64(exported.len() as u64, &mut digits))?;
+    let (exported, names) = sp.pass_registered_fds()?;
     if !exported.is_empty() {
         sp.env_set(b"LISTEN_FDNAMES", &names)?;
     }
