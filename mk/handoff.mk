@@ -1,6 +1,6 @@
 # Hand-off between unrelated processes (issue 7).
 #
-# The C tests live in ffi-tests/t_handoff.c (run by check-ffi).
+# The C tests live in ffi-tests/t_handoff_*.c (run by check-ffi).
 
 .PHONY: check-handoff-demo
 CHECK_TARGETS += check-handoff-demo

@@ -13,6 +13,7 @@ use core::ffi::c_char;
 use crate::err;
 use crate::error::Result;
 use crate::proto::ready::{self, Kind};
+use crate::registry::Exported;
 use crate::sys::fd::RawFd;
 use crate::sys::process::{self, Pid};
 use crate::sys::{fd, signal, socket, Errno};
@@ -110,6 +111,25 @@ impl Spawn {
     pub fn pass_fd(&mut self, f: RawFd) -> RawFd {
         self.fds.push(f);
         2 + self.fds.len() as RawFd
+    }
+
+    /// Pass every registered fd (fresh duplicates, in registry order) at 3…
+    /// and set `LISTEN_FDS` to their count: systemd's format, so the child
+    /// inherits them. Returns the duplicates, to hold until the child is
+    /// started, and their names joined by `:` (for `LISTEN_FDNAMES`).
+    pub(crate) fn pass_registered_fds(&mut self) -> Result<(Vec<Exported>, Vec<u8>)> {
+        let exported = crate::registry::export_for_child()?;
+        let mut names: Vec<u8> = Vec::new();
+        for (i, x) in exported.iter().enumerate() {
+            if i > 0 {
+                names.push(b':');
+            }
+            names.extend_from_slice(&x.name);
+            self.pass_fd(x.fd.raw());
+        }
+        let mut digits = [0u8; 20];
+        self.env_set(b"LISTEN_FDS", crate::proto::num::fmt_u64(exported.len() as u64, &mut digits))?;
+        Ok((exported, names))
     }
 
     /// Pass `f` and make it the channel on which a failed exec is reported.

@@ -100,17 +100,7 @@ pub fn start(opts: &Options) -> Result<RawFd> {
     }
 
     // Sockets and other named fds, at 3.. in systemd's format.
-    let exported = crate::registry::export_for_child()?;
-    let mut names: Vec<u8> = Vec::new();
-    for (i, x) in exported.iter().enumerate() {
-        if i > 0 {
-            names.push(b':');
-        }
-        names.extend_from_slice(&x.name);
-        sp.pass_fd(x.fd.raw());
-    }
-    let mut digits = [0u8; 20];
-    sp.env_set(b"LISTEN_FDS", crate::proto::num::fmt_u64(exported.len() as u64, &mut digits))?;
+    let (exported, names) = sp.pass_registered_fds()?;
     sp.env_set(b"LISTEN_FDNAMES", &names)?;
     sp.env_child_pid(b"LISTEN_PID")?;
     if s.var(b"WATCHDOG_USEC").is_some() {
@@ -118,6 +108,7 @@ pub fn start(opts: &Options) -> Result<RawFd> {
     }
 
     // Library-internal fds after the LISTEN_FDS range.
+    let mut digits = [0u8; 20];
     let (waiter, child_end) = ready::channel()?;
     let slot = sp.pass_report_fd(child_end.raw());
     sp.env_set(b"GRACEFD_READY_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits))?;

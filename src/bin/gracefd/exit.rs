@@ -1,7 +1,7 @@
 //! Exit statuses of every `gracefd` command (and of `start_server` through
 //! the symlink). One meaning per number across commands; `--help` and the
 //! README list them. 240–244 are the library's daemonize launcher statuses
-//! (`src/daemon.rs`), so `--daemonize` and `gracefd daemonize` keep the same
+//! (`src/daemon/`), so `--daemonize` and `gracefd daemonize` keep the same
 //! contract whichever implementation detaches.
 
 /// Success: stopped on request (`run`), ready (`daemonize`), done (`ctl`).

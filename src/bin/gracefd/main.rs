@@ -7,7 +7,9 @@
 //! | `args.rs` | option parsing, value parsers (errors name option and value) |
 //! | `opts.rs` | `run`/`start_server` options → `RunOptions` |
 //! | `setup.rs` | sockets, files, detaching: before the loop |
-//! | `run.rs` | the supervisor loop |
+//! | `run/mod.rs` | the supervisor: its state, from set-up to exit status |
+//! | `run/start.rs`, `exits.rs`, `timers.rs`, `stop.rs` | starting workers, their exits, timers, stopping |
+//! | `run/poll_loop.rs`, `requests.rs`, `files.rs` | the loop, control socket requests, status file and clean-up |
 //! | `worker.rs` | starting a worker (both fd protocols), its readiness |
 //! | `notify_sock.rs` | the workers' `NOTIFY_SOCKET` |
 //! | `control.rs` | the control socket and its client |

@@ -1,4 +1,4 @@
-//! Setting `gracefd run` up, before the supervisor loop starts (`run.rs`).
+//! Setting `gracefd run` up, before the supervisor loop starts (`run/`).
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;

@@ -1,0 +1,182 @@
+//! Starting the daemon: everything opened and resolved before the first
+//! fork, then fork mode (fork, setsid, fork) or re-exec mode (the recorded
+//! executable started again, detached). The launcher then waits in
+//! [`launcher`].
+
+use core::sync::atomic::Ordering;
+
+use super::creds::resolve_creds;
+use super::middle::watch;
+use super::options::Options;
+use super::setup::{apply, send_failed, Side};
+use super::verdict::launcher;
+use super::{EXIT_SETUP, IS_DAEMON};
+use crate::error::{Error, Result};
+use crate::pidfile;
+use crate::proto::addr::Shown;
+use crate::proto::daemon::{self as plan, Creds, Plan};
+use crate::ready;
+use crate::spawn::Spawn;
+use crate::sys::fd::{self, Fd, RawFd};
+use crate::sys::process;
+use crate::sys::{fs, signal};
+use crate::{err, lineage, log, startup};
+
+/// Everything opened and resolved before the first fork.
+pub(super) struct Prepared {
+    dir: Fd,
+    pidfile: Option<Fd>,
+    devnull: Fd,
+    log: Option<Fd>,
+    umask: u32,
+    nofile: Option<(u64, u64)>,
+    creds: Option<Creds>,
+}
+
+impl Prepared {
+    fn out(&self) -> RawFd {
+        self.log.as_ref().unwrap_or(&self.devnull).raw()
+    }
+}
+
+pub(super) fn prepare(o: &Options) -> Result<Prepared> {
+    let creds = resolve_creds(o.user.as_deref(), o.group.as_deref())?;
+    let wd = pidfile::nul_terminated(&o.workdir, "working directory")?;
+    let dir = fs::open(&wd, libc::O_PATH | libc::O_DIRECTORY, 0)
+        .map_err(|e| Error::sys(e, "open").context(format_args!("working directory {}", Shown(&o.workdir))))
+        .and_then(above_stdio)?;
+    let pidfile = match &o.pid_file {
+        Some(p) => Some(pidfile::acquire(p).and_then(above_stdio)?),
+        None => None,
+    };
+    let devnull = fs::open(b"/dev/null\0", libc::O_RDWR, 0).map_err(|e| Error::sys(e, "open /dev/null")).and_then(above_stdio)?;
+    let log = match &o.log_file {
+        Some(p) => {
+            let c = pidfile::nul_terminated(p, "log file path")?;
+            let f = fs::open(&c, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o640)
+                .map_err(|e| Error::sys(e, "open").context(format_args!("log file {}", Shown(p))))?;
+            Some(above_stdio(f)?)
+        }
+        None => None,
+    };
+    Ok(Prepared { dir, pidfile, devnull, log, umask: o.umask, nofile: o.nofile, creds })
+}
+
+/// Move an fd above 0–2 (a launcher started with a closed stdin would
+/// otherwise get fd 0 for /dev/null and then close it after the dup2).
+fn above_stdio(f: Fd) -> Result<Fd> {
+    if f.raw() > 2 {
+        return Ok(f);
+    }
+    fd::dup_cloexec_min(f.raw(), 3).map_err(|e| Error::sys(e, "dup"))
+}
+
+// ---- fork mode ---------------------------------------------------------------
+
+pub(super) fn fork_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
+    let (waiter, child_end) = ready::channel()?;
+    let side = Side {
+        stdin: p.devnull.raw(),
+        stdout: p.out(),
+        stderr: p.out(),
+        dir: p.dir.raw(),
+        umask: p.umask,
+        nofile: p.nofile,
+        creds: p.creds.as_ref(),
+    };
+    let ch = child_end.raw();
+    let pid_fd = p.pidfile.as_ref().map(Fd::raw);
+    // Nothing buffered may cross the fork (both copies would flush it).
+    process::flush_stdio();
+    let old_mask = signal::block_all().map_err(|e| Error::sys(e, "block signals before fork"))?;
+    // SAFETY: the process is single-threaded (checked), and the children below
+    // use only what was prepared above.
+    let middle = match unsafe { process::fork() } {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = signal::set_mask(&old_mask);
+            return Err(Error::sys(e, "fork"));
+        }
+    };
+    if middle != 0 {
+        let _ = signal::set_mask(&old_mask);
+        drop(child_end);
+        // Our copies go; the daemon holds the same open file descriptions
+        // (the pid file's lock with them).
+        drop(p);
+        launcher(middle, waiter, timeout_ms);
+    }
+    // ---- the middle process ----
+    signal::reset_all_dispositions();
+    let _ = signal::unblock_all();
+    if let Err(e) = process::setsid() {
+        send_failed(ch, Error::sys(e, "daemonize: setsid").message());
+        process::exit_now(EXIT_SETUP);
+    }
+    // SAFETY: single-threaded child; the daemon below uses prepared data.
+    match unsafe { process::fork() } {
+        Ok(0) => {}
+        Ok(daemon) => watch(daemon, ch),
+        Err(e) => {
+            send_failed(ch, Error::sys(e, "daemonize: second fork").message());
+            process::exit_now(EXIT_SETUP);
+        }
+    }
+    // ---- the daemon ----
+    drop(waiter);
+    if let Err(e) = apply(&side, pid_fd) {
+        send_failed(ch, e.context(format_args!("daemon setup")).message());
+        process::exit_now(EXIT_SETUP);
+    }
+    let Prepared { pidfile, .. } = p;
+    lineage::set_ready_channel(child_end);
+    if let Some(pf) = pidfile {
+        lineage::set_pidfile(pf);
+    }
+    IS_DAEMON.store(true, Ordering::Release);
+    log!(log::NOTICE, "daemonize: running as daemon pid {}", process::getpid());
+    Ok(())
+}
+
+// ---- reexec mode -------------------------------------------------------------
+
+pub(super) fn reexec_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
+    let s = startup::get();
+    if s.exe.is_empty() {
+        return Err(err!(ENOENT, "re-exec mode: no executable path was recorded at start-up"));
+    }
+    let mut sp = Spawn::new(&s.exe)?;
+    if s.argv.is_empty() {
+        sp.arg(&s.exe)?;
+    }
+    for a in &s.argv {
+        sp.arg(a)?;
+    }
+    sp.env_inherit_scrubbed();
+    let mut digits = [0u8; 20];
+    // Registered fds (listeners) are passed in systemd's format, so the daemon
+    // inherits them instead of binding again while the launcher holds them.
+    let (exported, names) = sp.pass_registered_fds()?;
+    if !exported.is_empty() {
+        sp.env_set(b"LISTEN_FDNAMES", &names)?;
+    }
+    sp.env_child_pid(b"LISTEN_PID")?;
+    let (waiter, child_end) = ready::channel()?;
+    let slot = sp.pass_report_fd(child_end.raw());
+    sp.env_set(b"GRACEFD_READY_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits))?;
+    if let Some(pf) = &p.pidfile {
+        let slot = sp.pass_fd(pf.raw());
+        sp.env_set(b"GRACEFD_PIDFILE_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits))?;
+    }
+    let stdin = sp.pass_fd(p.devnull.raw());
+    let out = sp.pass_fd(p.out());
+    let dir = sp.pass_fd(p.dir.raw());
+    let marker = plan::encode(&Plan { stdin, stdout: out, stderr: out, dir, umask: p.umask, nofile: p.nofile, creds: p.creds.clone() });
+    sp.env_set(plan::VAR, &marker)?;
+    sp.detach(watch);
+    let middle = sp.spawn()?;
+    drop(child_end);
+    drop(exported);
+    drop(p);
+    launcher(middle, waiter, timeout_ms)
+}

@@ -1,0 +1,103 @@
+//! The re-executed daemon's side: the launcher's plan (`GRACEFD_DAEMON`),
+//! adopted at load time and applied by the daemon's own `daemonize` call.
+
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use super::setup::{apply, Side};
+use super::{EXIT_SETUP, IS_DAEMON};
+use crate::error::Result;
+use crate::proto::addr::Shown;
+use crate::proto::daemon::{self as plan, Plan};
+use crate::ready;
+use crate::sync::{Mutex, Once};
+use crate::sys::fd::{self, Fd};
+use crate::sys::process;
+use crate::{err, lineage, log, startup};
+
+/// The re-exec marker adopted at load time.
+pub(super) struct Pending {
+    plan: Plan,
+    /// The adopted fds (each distinct number once), held to be closed after use.
+    _fds: Vec<Fd>,
+}
+
+pub(super) static PENDING: Mutex<Option<Result<Pending>>> = Mutex::new(None);
+static INIT: Once = Once::new();
+
+/// Called from the start-up constructor (and on first use, in case another
+/// constructor — the Go package's — runs first): if a re-exec launcher started
+/// us (`GRACEFD_DAEMON` present and `LISTEN_PID` is us), validate the fds it
+/// passed and make them CLOEXEC at once, so they never leak into a child the
+/// program starts before it calls `daemonize`.
+pub fn init() {
+    INIT.call(adopt_marker);
+}
+
+fn adopt_marker() {
+    let s = startup::get();
+    let Some(v) = s.var(plan::VAR) else { return };
+    if !lineage::get().listen_pid_matches {
+        return;
+    }
+    let r = plan::decode(v).and_then(adopt);
+    if let Err(e) = &r {
+        log!(log::ERR, "daemonize: ignoring the launcher's plan: {}", e);
+    }
+    *PENDING.lock() = Some(r);
+}
+
+fn adopt(p: Plan) -> Result<Pending> {
+    let mut fds: Vec<Fd> = Vec::new();
+    for (what, n) in [("in", p.stdin), ("out", p.stdout), ("err", p.stderr), ("dir", p.dir)] {
+        if n < 3 || !fd::is_open(n) {
+            return Err(err!(EBADF, "{}: {}={} is not an open fd above 2", Shown(plan::VAR), what, n));
+        }
+        if fds.iter().any(|f| f.raw() == n) {
+            continue;
+        }
+        let _ = fd::set_cloexec(n, true);
+        // SAFETY: validated open fd that the launcher handed to this process alone.
+        fds.push(unsafe { Fd::from_raw(n) });
+    }
+    let is_dir = fd::fstat(p.dir).map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR).unwrap_or(false);
+    if !is_dir {
+        return Err(err!(ENOTDIR, "{}: dir={} is not a directory", Shown(plan::VAR), p.dir));
+    }
+    Ok(Pending { plan: p, _fds: fds })
+}
+
+/// Whether this process was re-executed by a daemonize launcher and has not
+/// applied the plan yet (its `daemonize` call will complete the daemon side).
+pub fn pending() -> bool {
+    init();
+    PENDING.lock().is_some()
+}
+
+pub(super) fn reexec_daemon_side(p: Result<Pending>) -> Result<()> {
+    let p = match p {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = ready::report_failed(EXIT_SETUP, e.message().as_bytes());
+            return Err(e);
+        }
+    };
+    let side = Side {
+        stdin: p.plan.stdin,
+        stdout: p.plan.stdout,
+        stderr: p.plan.stderr,
+        dir: p.plan.dir,
+        umask: p.plan.umask,
+        nofile: p.plan.nofile,
+        creds: p.plan.creds.as_ref(),
+    };
+    if let Err(e) = apply(&side, lineage::pidfile_fd()) {
+        let e = e.context(format_args!("daemon setup"));
+        let _ = ready::report_failed(EXIT_SETUP, e.message().as_bytes());
+        return Err(e);
+    }
+    drop(p);
+    IS_DAEMON.store(true, Ordering::Release);
+    log!(log::NOTICE, "daemonize: running as daemon pid {} (re-executed)", process::getpid());
+    Ok(())
+}

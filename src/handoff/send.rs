@@ -1,0 +1,142 @@
+//! One transfer, the sending end: the header frame, then the fds in chunks
+//! of at most 252 per `sendmsg` (`MSG_NOSIGNAL`, `MSG_DONTWAIT` plus `poll`),
+//! bounded by a deadline. The old side sends its queue piece by piece with
+//! [`flush`]; [`send_fds`] sends a whole transfer at once.
+
+use alloc::vec::Vec;
+
+use crate::err;
+use crate::error::Result;
+use crate::proto::handoff as wire;
+use crate::sys::fd::{self, RawFd};
+use crate::sys::time::Deadline;
+use crate::sys::{poll, socket, Errno};
+
+/// One message of a transfer: bytes, and the fds that ride with its first byte.
+pub(super) struct Out {
+    data: Vec<u8>,
+    fds: Vec<RawFd>,
+    off: usize,
+}
+
+/// The messages of a transfer of `fds` named `names`: the header frame, then
+/// one chunk frame per 252 fds. EINVAL for a bad name, a count mismatch or
+/// too many fds.
+pub(super) fn plan<N: AsRef<[u8]>>(fds: &[RawFd], names: &[N]) -> Result<Vec<Out>> {
+    if fds.len() != names.len() {
+        return Err(err!(EINVAL, "{} fds but {} names", fds.len(), names.len()));
+    }
+    let mut q = Vec::new();
+    q.push(Out { data: wire::encode_header(names)?, fds: Vec::new(), off: 0 });
+    for c in wire::chunks(fds.len()) {
+        let start = c.first as usize;
+        let part = fds.get(start..start + c.count as usize).unwrap_or(&[]);
+        q.push(Out { data: wire::encode_chunk(c).to_vec(), fds: part.to_vec(), off: 0 });
+    }
+    Ok(q)
+}
+
+/// Whether a queue was sent entirely or the socket is full.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Progress {
+    Done,
+    Blocked,
+}
+
+/// Send as much of `q[*pos..]` as the socket takes now (`MSG_DONTWAIT`).
+pub(super) fn flush(sock: RawFd, q: &mut [Out], pos: &mut usize) -> core::result::Result<Progress, Errno> {
+    while let Some(m) = q.get_mut(*pos) {
+        let rest = m.data.get(m.off..).unwrap_or(&[]);
+        if rest.is_empty() {
+            *pos += 1;
+            continue;
+        }
+        // On a stream socket the fds travel with the first byte of the message.
+        let fds: &[RawFd] = if m.off == 0 { &m.fds } else { &[] };
+        match socket::send_with_fds_flags(sock, rest, fds, None, libc::MSG_DONTWAIT) {
+            Ok(0) => return Err(Errno(libc::EIO)),
+            Ok(n) => m.off += n,
+            Err(Errno(libc::EAGAIN)) => return Ok(Progress::Blocked),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Progress::Done)
+}
+
+/// How many fds of the queue have left.
+pub(super) fn fds_sent(q: &[Out], pos: usize) -> usize {
+    q.iter().enumerate().filter(|(i, m)| *i < pos || m.off > 0).map(|(_, m)| m.fds.len()).sum()
+}
+
+/// The error for a send that failed with `e` after `sent` of `total` fds.
+pub(super) fn send_error(e: Errno, sent: usize, total: usize) -> crate::Error {
+    match e.0 {
+        libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN => crate::Error::new(
+            e,
+            format_args!("the receiving side closed the connection after {} of {} fds", sent, total),
+        ),
+        libc::ETOOMANYREFS => crate::Error::new(
+            e,
+            format_args!("too many fds in flight for this user after {} of {} (raise RLIMIT_NOFILE)", sent, total),
+        ),
+        _ => crate::Error::sys(e, "sendmsg"),
+    }
+}
+
+/// Send a whole queue, waiting for room until `deadline`.
+fn send_queue(sock: RawFd, q: &mut [Out], total: usize, deadline: Deadline) -> Result<()> {
+    let mut pos = 0;
+    loop {
+        match flush(sock, q, &mut pos) {
+            Ok(Progress::Done) => return Ok(()),
+            Ok(Progress::Blocked) => {
+                let r = poll::wait(sock, libc::POLLOUT, deadline).map_err(|e| crate::Error::sys(e, "poll"))?;
+                if r == 0 {
+                    return Err(err!(
+                        ETIMEDOUT,
+                        "timed out: the receiving side took {} of {} fds",
+                        fds_sent(q, pos),
+                        total
+                    ));
+                }
+            }
+            Err(e) => return Err(send_error(e, fds_sent(q, pos), total)),
+        }
+    }
+}
+
+/// Send `fds` with their `names` over the connected unix stream socket `sock`:
+/// the header frame, then chunks of at most 252 fds. The fds stay the
+/// caller's (the kernel passes duplicates). Never raises SIGPIPE; never
+/// changes the socket's `O_NONBLOCK`.
+///
+/// Errors: EINVAL (a name is invalid, the counts differ, more than
+/// `MAX_FDS`), EBADF (an fd is not open: found when its chunk is sent, so
+/// the stream is then mid-transfer), EPIPE/ECONNRESET (the receiver
+/// went away; the message says after how many fds), ETIMEDOUT, ETOOMANYREFS,
+/// or what `sendmsg` failed with.
+pub fn send_fds<N: AsRef<[u8]>>(sock: RawFd, fds: &[RawFd], names: &[N], deadline: Deadline) -> Result<()> {
+    if let Some(i) = fds.iter().position(|&f| f < 0) {
+        return Err(err!(EBADF, "fd #{} ({}) is not an fd", i, fds.get(i).copied().unwrap_or(-1)));
+    }
+    let mut q = plan(fds, names)?;
+    send_queue(sock, &mut q, fds.len(), deadline).map_err(|e| {
+        // Which fd was closed is looked up only now: checking 10,000 fds
+        // beforehand would cost a syscall each on every transfer.
+        match fds.iter().position(|&f| e.errno.0 == libc::EBADF && !fd::is_open(f)) {
+            Some(i) => err!(EBADF, "fd #{} ({}) is not open", i, fds.get(i).copied().unwrap_or(-1)),
+            None => e,
+        }
+    })
+}
+
+/// Send a few bytes (a control frame) without fds, waiting until `deadline`.
+pub(super) fn send_frame(sock: RawFd, frame: &[u8], deadline: Deadline) -> Result<()> {
+    let mut q = [Out { data: frame.to_vec(), fds: Vec::new(), off: 0 }];
+    send_queue(sock, &mut q, 0, deadline).map_err(|e| match e.errno.0 {
+        libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN => {
+            crate::Error::new(e.errno, format_args!("the other side closed the connection"))
+        }
+        _ => e,
+    })
+}

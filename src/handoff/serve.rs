@@ -1,0 +1,182 @@
+//! The old side, its socket: [`serve`] places it at a path (mode 0600, by
+//! rename), [`stop`] takes it away; the path is removed only while it still
+//! names our socket.
+
+use alloc::vec::Vec;
+
+use super::take::took_from;
+use super::takers::Conn;
+use crate::error::Result;
+use crate::proto::addr::Shown;
+use crate::sync::Mutex;
+use crate::sys::fd::Fd;
+use crate::sys::process::{self, Pid};
+use crate::sys::{fs, poll, socket, Errno};
+use crate::{err, log};
+
+/// Backlog of the serving socket.
+const BACKLOG: i32 = 64;
+
+/// `path` with a NUL, for the `sys::fs` calls.
+fn with_nul(path: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(path.len() + 1);
+    p.extend_from_slice(path);
+    p.push(0);
+    p
+}
+
+/// (st_dev, st_ino) of the file at `path_nul`, if any.
+fn ident(path_nul: &[u8]) -> Option<(u64, u64)> {
+    fs::lstat(path_nul).ok().map(|st| (st.st_dev, st.st_ino))
+}
+
+pub(super) struct Server {
+    /// The path, NUL-terminated.
+    path: Vec<u8>,
+    /// Our socket file at `path` (st_dev, st_ino), to remove only our own.
+    ident: Option<(u64, u64)>,
+    pub(super) ep: Fd,
+    pub(super) listener: Option<Fd>,
+    pub(super) conn: Option<Conn>,
+    pub(super) done_by: Option<Pid>,
+}
+
+pub(super) static SERVER: Mutex<Option<Server>> = Mutex::new(None);
+
+/// Serve this process's registry at `path` for one taker. Returns a new
+/// CLOEXEC fd (owned by the caller) that becomes readable when
+/// [`process()`] has work to do.
+///
+/// The socket is created at a temporary name beside `path`, made 0600, set
+/// listening and renamed over `path`, so the path never shows a socket with
+/// other permissions and never disappears. A socket nobody listens on at
+/// `path` (stale) is replaced; a live one is refused, unless this process
+/// took its fds from that very path, or the live one is this process's older
+/// generation (this process is its upgrade): then it takes the path over.
+///
+/// Errors: EALREADY (already serving), EINVAL (empty path or NUL inside),
+/// ENAMETOOLONG (the path, or the temporary name beside it, does not fit
+/// `sun_path`), EEXIST (something that is not a socket is at `path`),
+/// EADDRINUSE (a live socket is at `path`), or what socket, bind, chmod,
+/// listen, rename or epoll failed with.
+///
+/// [`process()`]: super::process()
+pub fn serve(path: &[u8]) -> Result<Fd> {
+    let mut st = SERVER.lock();
+    if let Some(s) = st.as_ref() {
+        if s.done_by.is_none() {
+            return Err(err!(EALREADY, "already serving hand-off at {}", Shown(s.path.strip_suffix(b"\0").unwrap_or(&s.path))));
+        }
+    }
+    if path.is_empty() || path.contains(&0) {
+        return Err(err!(EINVAL, "hand-off path {} is empty or contains NUL", Shown(path)));
+    }
+    let path_nul = with_nul(path);
+    // The temporary name: "<path>.<pid>.tmp", in the same directory (rename needs it).
+    let mut tmp = path.to_vec();
+    let mut digits = [0u8; 20];
+    tmp.push(b'.');
+    tmp.extend_from_slice(crate::proto::num::fmt_u64(process::getpid() as u64, &mut digits));
+    tmp.extend_from_slice(b".tmp");
+    let tmp_addr = socket::SockAddr::unix(&tmp, false).map_err(|e| {
+        crate::Error::new(e, format_args!("hand-off path {}: no room for the temporary name {} in sun_path", Shown(path), Shown(&tmp)))
+    })?;
+    let tmp_nul = with_nul(&tmp);
+
+    check_existing(path, &path_nul)?;
+
+    // A socket left at the temporary name by a process of our pid that died.
+    if fs::lstat(&tmp_nul).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFSOCK) {
+        let _ = fs::unlink(&tmp_nul);
+    }
+    let l = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0).map_err(|e| crate::Error::sys(e, "socket"))?;
+    socket::bind(l.raw(), &tmp_addr).map_err(|e| crate::Error::sys(e, "bind hand-off socket"))?;
+    // Until listen() nobody can connect, so the mode is right before anyone can.
+    let placed = (|| -> Result<Option<(u64, u64)>> {
+        fs::chmod(&tmp_nul, 0o600).map_err(|e| crate::Error::sys(e, "chmod 0600 hand-off socket"))?;
+        socket::listen(l.raw(), BACKLOG).map_err(|e| crate::Error::sys(e, "listen"))?;
+        let id = ident(&tmp_nul);
+        fs::rename(&tmp_nul, &path_nul).map_err(|e| crate::Error::sys(e, "rename hand-off socket into place"))?;
+        Ok(id)
+    })();
+    let id = match placed {
+        Ok(id) => id,
+        Err(e) => {
+            let _ = fs::unlink(&tmp_nul);
+            return Err(e.context(format_args!("hand-off socket {}", Shown(path))));
+        }
+    };
+    let watch = (|| -> Result<(Fd, Fd)> {
+        let ep = poll::epoll_create().map_err(|e| crate::Error::sys(e, "epoll_create"))?;
+        poll::epoll_add(ep.raw(), l.raw(), libc::EPOLLIN as u32).map_err(|e| crate::Error::sys(e, "epoll_ctl"))?;
+        let out = ep.try_clone().map_err(|e| crate::Error::sys(e, "dup"))?;
+        Ok((ep, out))
+    })();
+    let (ep, out) = match watch {
+        Ok(x) => x,
+        Err(e) => {
+            if id.is_some() && ident(&path_nul) == id {
+                let _ = fs::unlink(&path_nul);
+            }
+            return Err(e);
+        }
+    };
+    *st = Some(Server { path: path_nul, ident: id, ep, listener: Some(l), conn: None, done_by: None });
+    drop(st);
+    log!(log::INFO, "hand-off: serving at {}", Shown(path));
+    Ok(out)
+}
+
+/// What is at the path already: nothing, a stale socket (fine: it will be
+/// replaced), or something we must not replace.
+fn check_existing(path: &[u8], path_nul: &[u8]) -> Result<()> {
+    let st = match fs::lstat(path_nul) {
+        Ok(st) => st,
+        Err(Errno(libc::ENOENT)) => return Ok(()),
+        Err(e) => return Err(crate::Error::sys(e, "lstat").context(format_args!("hand-off path {}", Shown(path)))),
+    };
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(err!(EEXIST, "hand-off path {} exists and is not a socket", Shown(path)));
+    }
+    if took_from(path) {
+        return Ok(());
+    }
+    let probe = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0).map_err(|e| crate::Error::sys(e, "socket"))?;
+    let addr = socket::SockAddr::unix(path, false).map_err(|e| crate::Error::sys(e, "hand-off path"))?;
+    match socket::connect(probe.raw(), &addr) {
+        Err(Errno(libc::ECONNREFUSED)) => Ok(()),
+        Ok(()) => {
+            // Our own older generation (we are its upgrade) may be replaced:
+            // the path is to name the newest generation.
+            let server = socket::peer_cred(probe.raw()).map(|c| c.pid).ok();
+            if server.is_some() && server == crate::lineage::get().parent_pid {
+                return Ok(());
+            }
+            Err(err!(EADDRINUSE, "another process serves hand-off at {} (a live socket)", Shown(path)))
+        }
+        Err(Errno(libc::EAGAIN)) => {
+            Err(err!(EADDRINUSE, "another process serves hand-off at {} (a live socket)", Shown(path)))
+        }
+        Err(e) => Err(crate::Error::new(
+            Errno(libc::EADDRINUSE),
+            format_args!("cannot tell whether the socket at {} is stale: connect: {}", Shown(path), e),
+        )),
+    }
+}
+
+/// Stop serving: close the socket and remove the path if it is still ours.
+/// A taker in the middle of a transfer sees the connection close and fails;
+/// one that took everything but is not ready yet cannot tell us any more.
+/// Returns `Ok(false)` if nothing was being served.
+pub fn stop() -> Result<bool> {
+    let Some(s) = SERVER.lock().take() else { return Ok(false) };
+    close_listener(&s);
+    Ok(true)
+}
+
+/// Remove our socket file (if the path still names it).
+pub(super) fn close_listener(s: &Server) {
+    if s.listener.is_some() && s.ident.is_some() && ident(&s.path) == s.ident {
+        let _ = fs::unlink(&s.path);
+    }
+}

@@ -1,0 +1,325 @@
+//! The old side, its takers: [`process()`] accepts connections (one taker at
+//! a time, same uid or root), sends the fds, reads the taker's frames, and
+//! ends the hand-off when the taker is ready.
+
+use alloc::vec::Vec;
+
+use super::send::{fds_sent, flush, plan, send_error, Out, Progress};
+use super::serve::{close_listener, Server, SERVER};
+use super::trusted;
+use crate::error::{Msg, Result};
+use crate::proto::handoff::{self as wire, Kind};
+use crate::sys::fd::{self, Fd, RawFd};
+use crate::sys::process::{self, Pid};
+use crate::sys::{poll, socket, Errno};
+use crate::{err, events, log, registry};
+
+/// Where a serving loop stands (the return of [`process()`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Still serving: no taker has reported ready yet.
+    Serving,
+    /// A taker (this pid) took the fds and is ready: drain.
+    Done(Pid),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Connected and trusted; waiting for its TAKE frame.
+    AwaitTake,
+    /// Sending the fds.
+    Sending,
+    /// Everything sent; waiting for READY.
+    AwaitReady,
+}
+
+/// The one connection being served.
+pub(super) struct Conn {
+    sock: Fd,
+    pid: Pid,
+    phase: Phase,
+    inbuf: [u8; wire::HEAD_LEN],
+    inlen: usize,
+    queue: Vec<Out>,
+    pos: usize,
+    /// The registry dups riding in `queue`: kept open until sent.
+    exported: Vec<Fd>,
+    nfds: usize,
+}
+
+/// Log lines gathered under the lock and emitted after it is released, so a
+/// log hook that calls back into the library cannot deadlock.
+struct Notes(Vec<(i32, Msg)>);
+
+impl Notes {
+    fn add(&mut self, level: i32, args: core::fmt::Arguments<'_>) {
+        if log::enabled(level) {
+            let mut m = Msg::new();
+            let _ = core::fmt::write(&mut m, args);
+            self.0.push((level, m));
+        }
+    }
+
+    fn emit(self) {
+        for (level, m) in self.0 {
+            log::emit(level, format_args!("{}", m.as_str()));
+        }
+    }
+}
+
+/// Write a REFUSE frame (best effort: the socket is fresh, 12+ bytes fit) and
+/// close the connection.
+fn refuse(sock: Fd, e: &crate::Error) {
+    let f = wire::encode_refuse(e.errno.0, e.message());
+    let _ = socket::send(sock.raw(), &f, libc::MSG_DONTWAIT);
+    drop(sock);
+}
+
+/// Do whatever the serving socket and the current taker need, without
+/// blocking: accept (refusing untrusted peers, and everyone while a taker is
+/// being served), send the fds, read the taker's frames. Call it when the fd
+/// from from [`serve`] is readable.
+///
+/// Returns [`Status::Done`] once a taker reported ready: `events::DRAIN` has
+/// been posted, the serving socket closed and the path removed.
+///
+/// Errors: ENOENT (not serving), EMFILE/ENFILE (accept cannot get an fd: the
+/// connection stays queued), or another accept/epoll failure. A taker that
+/// misbehaves or goes away is not an error: it is logged and dropped, and
+/// serving goes on.
+///
+/// [`serve`]: super::serve
+pub fn process() -> Result<Status> {
+    let mut notes = Notes(Vec::new());
+    let r = process_locked(&mut notes);
+    notes.emit();
+    r
+}
+
+fn process_locked(notes: &mut Notes) -> Result<Status> {
+    let mut guard = SERVER.lock();
+    let Some(s) = guard.as_mut() else {
+        return Err(err!(ENOENT, "not serving hand-off (call serve first)"));
+    };
+    if let Some(pid) = s.done_by {
+        return Ok(Status::Done(pid));
+    }
+    // New connections.
+    while let Some(l) = &s.listener {
+        match socket::accept(l.raw(), libc::SOCK_NONBLOCK) {
+            Ok(c) => admit(s, c, notes),
+            Err(Errno(libc::EAGAIN)) => break,
+            Err(Errno(libc::ECONNABORTED)) => continue,
+            Err(e) => return Err(crate::Error::sys(e, "hand-off: accept")),
+        }
+    }
+    // The taker.
+    let step = match s.conn.as_mut() {
+        Some(c) => step(c, notes),
+        None => Step::Idle,
+    };
+    match step {
+        Step::Idle => {}
+        Step::Wait { out } => {
+            if let Some(c) = &s.conn {
+                let ev = libc::EPOLLIN as u32 | if out { libc::EPOLLOUT as u32 } else { 0 };
+                poll::epoll_modify(s.ep.raw(), c.sock.raw(), ev).map_err(|e| crate::Error::sys(e, "epoll_ctl"))?;
+            }
+        }
+        Step::Gone(e) => {
+            if let Some(c) = s.conn.take() {
+                notes.add(
+                    log::NOTICE,
+                    format_args!("hand-off: pid {} dropped ({}); still serving", c.pid, e.message()),
+                );
+                if e.errno.0 != libc::ECONNRESET {
+                    refuse(c.sock, &e);
+                }
+            }
+        }
+        Step::Ready => {
+            let (pid, nfds) = s.conn.as_ref().map(|c| (c.pid, c.nfds)).unwrap_or((0, 0));
+            finish(s, pid, notes);
+            notes.add(log::NOTICE, format_args!("hand-off: pid {} took {} fds and is ready: drain", pid, nfds));
+            return Ok(Status::Done(pid));
+        }
+    }
+    Ok(Status::Serving)
+}
+
+/// A new connection: check who it is, then serve it or refuse it.
+fn admit(s: &mut Server, c: Fd, notes: &mut Notes) {
+    let cred = match socket::peer_cred(c.raw()) {
+        Ok(cred) => cred,
+        Err(e) => {
+            notes.add(log::WARNING, format_args!("hand-off: SO_PEERCRED failed ({}); connection dropped", e));
+            return;
+        }
+    };
+    if !trusted(cred.uid) {
+        let e = err!(
+            EACCES,
+            "uid {} may not take the fds of this process (uid {}): only the same uid or root",
+            cred.uid,
+            process::geteuid()
+        );
+        notes.add(log::WARNING, format_args!("hand-off: refused pid {}: {}", cred.pid, e.message()));
+        refuse(c, &e);
+        return;
+    }
+    if let Some(cur) = &s.conn {
+        let e = err!(EBUSY, "a hand-off to pid {} is in progress", cur.pid);
+        notes.add(log::NOTICE, format_args!("hand-off: refused pid {}: {}", cred.pid, e.message()));
+        refuse(c, &e);
+        return;
+    }
+    if let Err(e) = poll::epoll_add(s.ep.raw(), c.raw(), libc::EPOLLIN as u32) {
+        notes.add(log::WARNING, format_args!("hand-off: epoll_ctl failed ({}); connection from pid {} dropped", e, cred.pid));
+        return;
+    }
+    notes.add(log::INFO, format_args!("hand-off: pid {} (uid {}) connected", cred.pid, cred.uid));
+    s.conn = Some(Conn {
+        sock: c,
+        pid: cred.pid,
+        phase: Phase::AwaitTake,
+        inbuf: [0; wire::HEAD_LEN],
+        inlen: 0,
+        queue: Vec::new(),
+        pos: 0,
+        exported: Vec::new(),
+        nfds: 0,
+    });
+}
+
+/// What one step on the taker's connection came to. (The error is inline on
+/// purpose, as everywhere: no allocation; the value is short-lived.)
+#[allow(clippy::large_enum_variant)]
+enum Step {
+    Idle,
+    /// Nothing more to do now; `out` if output is pending (wait for POLLOUT).
+    Wait {
+        out: bool,
+    },
+    /// Drop the taker, for this reason (told to it unless it is gone).
+    Gone(crate::Error),
+    /// It reported ready.
+    Ready,
+}
+
+fn step(c: &mut Conn, notes: &mut Notes) -> Step {
+    loop {
+        // Read what the taker sent (its frames are heads without body).
+        let mut progressed = false;
+        if c.inlen < wire::HEAD_LEN {
+            let mut raw = [-1 as RawFd; 4];
+            let room = c.inbuf.get_mut(c.inlen..).unwrap_or(&mut []);
+            match socket::recv_with_fds(c.sock.raw(), room, &mut raw, libc::MSG_DONTWAIT) {
+                Ok(r) => {
+                    for &f in raw.get(..r.nfds).unwrap_or(&[]) {
+                        fd::close(f);
+                    }
+                    if r.nfds > 0 || r.fds_truncated {
+                        return Step::Gone(err!(EBADMSG, "it sent fds"));
+                    }
+                    if r.len == 0 {
+                        let what = match c.phase {
+                            Phase::AwaitTake => "it closed the connection before asking",
+                            Phase::Sending => "it closed the connection while the fds were being sent",
+                            Phase::AwaitReady => "it closed the connection before it was ready",
+                        };
+                        return Step::Gone(err!(ECONNRESET, "{}", what));
+                    }
+                    c.inlen += r.len;
+                    progressed = true;
+                }
+                Err(Errno(libc::EAGAIN)) => {}
+                Err(Errno(libc::ECONNRESET)) => return Step::Gone(err!(ECONNRESET, "connection reset")),
+                Err(e) => return Step::Gone(crate::Error::sys(e, "recvmsg")),
+            }
+        }
+        if c.inlen == wire::HEAD_LEN {
+            c.inlen = 0;
+            let h = match wire::decode_head(&c.inbuf) {
+                Ok(h) => h,
+                Err(e) => return Step::Gone(e),
+            };
+            match (h.kind, c.phase) {
+                (Kind::Take, Phase::AwaitTake) => {
+                    if let Err(e) = start_sending(c) {
+                        notes.add(log::ERR, format_args!("hand-off: cannot serve pid {}: {}", c.pid, e.message()));
+                        return Step::Gone(e);
+                    }
+                    notes.add(log::INFO, format_args!("hand-off: sending {} fds to pid {}", c.nfds, c.pid));
+                }
+                (Kind::Ready, Phase::AwaitReady) => return Step::Ready,
+                (k, _) => return Step::Gone(err!(EPROTO, "unexpected {} frame", k.name())),
+            }
+            progressed = true;
+        }
+        // Write what is pending.
+        if c.phase == Phase::Sending {
+            match flush(c.sock.raw(), &mut c.queue, &mut c.pos) {
+                Ok(Progress::Done) => {
+                    c.phase = Phase::AwaitReady;
+                    c.queue = Vec::new();
+                    c.exported = Vec::new();
+                    notes.add(log::INFO, format_args!("hand-off: sent {} fds to pid {}; waiting for it to be ready", c.nfds, c.pid));
+                }
+                Ok(Progress::Blocked) => {
+                    if !progressed {
+                        return Step::Wait { out: true };
+                    }
+                }
+                Err(e) => {
+                    let sent = fds_sent(&c.queue, c.pos);
+                    let mut e = send_error(e, sent, c.nfds);
+                    if e.errno.0 == libc::EPIPE {
+                        e.errno = Errno(libc::ECONNRESET);
+                    }
+                    return Step::Gone(e);
+                }
+            }
+        }
+        if !progressed {
+            return Step::Wait { out: false };
+        }
+    }
+}
+
+/// TAKE arrived: queue every registry entry.
+fn start_sending(c: &mut Conn) -> Result<()> {
+    let exported = registry::export_for_child()?;
+    let mut names = Vec::with_capacity(exported.len());
+    let mut fds = Vec::with_capacity(exported.len());
+    let mut owned = Vec::with_capacity(exported.len());
+    for x in exported {
+        fds.push(x.fd.raw());
+        names.push(x.name);
+        owned.push(x.fd);
+    }
+    c.queue = plan(&fds, &names)?;
+    c.pos = 0;
+    c.nfds = fds.len();
+    c.exported = owned;
+    c.phase = Phase::Sending;
+    Ok(())
+}
+
+/// The taker is ready: post DRAIN, refuse whoever else queued up, close the
+/// serving socket and remove its path if it is still ours.
+fn finish(s: &mut Server, pid: Pid, notes: &mut Notes) {
+    events::post(events::DRAIN);
+    s.conn = None;
+    if let Some(l) = &s.listener {
+        while let Ok(c) = socket::accept(l.raw(), libc::SOCK_NONBLOCK) {
+            let who = socket::peer_cred(c.raw()).map(|cr| cr.pid).unwrap_or(0);
+            let e = err!(EBUSY, "already handed off to pid {}", pid);
+            notes.add(log::NOTICE, format_args!("hand-off: refused pid {}: {}", who, e.message()));
+            refuse(c, &e);
+        }
+        let _ = poll::epoll_remove(s.ep.raw(), l.raw());
+    }
+    close_listener(s);
+    s.listener = None;
+    s.done_by = Some(pid);
+}

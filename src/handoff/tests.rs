@@ -1,0 +1,158 @@
+//! The transfer ([`send_fds`], [`recv_fds`]) against honest and hostile peers.
+
+use super::*;
+use crate::proto::handoff::{self as wire, Kind};
+use crate::sys::fd::{self, Fd, RawFd};
+use crate::sys::socket;
+use crate::sys::time::Deadline;
+
+fn pair() -> (Fd, Fd) {
+    socket::socketpair(libc::SOCK_STREAM).unwrap()
+}
+
+fn inode(f: RawFd) -> (u64, u64) {
+    let st = fd::fstat(f).unwrap();
+    (st.st_dev, st.st_ino)
+}
+
+fn far() -> Deadline {
+    Deadline::after_ms(10_000)
+}
+
+/// Send raw bytes with these fds in one sendmsg.
+fn raw_send(s: &Fd, data: &[u8], fds: &[RawFd]) {
+    let n = socket::send_with_fds(s.raw(), data, fds, None).unwrap();
+    assert_eq!(n, data.len());
+}
+
+#[test]
+fn round_trip_in_chunks() {
+    let (a, b) = pair();
+    let pipes: Vec<(Fd, Fd)> = (0..300).map(|_| fd::pipe().unwrap()).collect();
+    let fds: Vec<RawFd> = pipes.iter().map(|p| p.0.raw()).collect();
+    let names: Vec<Vec<u8>> = (0..300).map(|i| format!("fd{}", i).into_bytes()).collect();
+    let want: Vec<(u64, u64)> = fds.iter().map(|&f| inode(f)).collect();
+    let t = std::thread::spawn(move || recv_fds(b.raw(), 1000, far()).map(|v| (v, b)));
+    send_fds(a.raw(), &fds, &names, far()).unwrap();
+    let (got, _b) = t.join().unwrap().unwrap();
+    assert_eq!(got.len(), 300);
+    for (i, (name, f)) in got.iter().enumerate() {
+        assert_eq!(name, &names[i]);
+        assert_eq!(inode(f.raw()), want[i]);
+        assert!(fd::is_cloexec(f.raw()).unwrap());
+    }
+}
+
+#[test]
+fn zero_fds_is_a_transfer() {
+    let (a, b) = pair();
+    send_fds::<&[u8]>(a.raw(), &[], &[], far()).unwrap();
+    assert!(recv_fds(b.raw(), 0, far()).unwrap().is_empty());
+}
+
+#[test]
+fn bad_arguments() {
+    let (a, _b) = pair();
+    let (p, _q) = fd::pipe().unwrap();
+    assert_eq!(send_fds(a.raw(), &[p.raw()], &[b"a:b"], far()).unwrap_err().errno.0, libc::EINVAL);
+    assert_eq!(send_fds(a.raw(), &[p.raw()], &[b"a", b"b"], far()).unwrap_err().errno.0, libc::EINVAL);
+    assert_eq!(send_fds(a.raw(), &[-1], &[b"a"], far()).unwrap_err().errno.0, libc::EBADF);
+}
+
+#[test]
+fn cap_checked_before_fds_are_read() {
+    let (a, b) = pair();
+    let (p, _q) = fd::pipe().unwrap();
+    send_fds(a.raw(), &[p.raw(), p.raw()], &[b"a", b"b"], far()).unwrap();
+    let e = recv_fds(b.raw(), 1, far()).unwrap_err();
+    assert_eq!(e.errno.0, libc::EMSGSIZE, "{:?}", e);
+}
+
+#[test]
+fn timeout_when_nothing_comes() {
+    let (_a, b) = pair();
+    let e = recv_fds(b.raw(), 10, Deadline::after_ms(50)).unwrap_err();
+    assert_eq!(e.errno.0, libc::ETIMEDOUT);
+}
+
+#[test]
+fn send_timeout_when_nobody_reads() {
+    let (a, _b) = pair();
+    socket::setsockopt_int(a.raw(), libc::SOL_SOCKET, libc::SO_SNDBUF, 4096).unwrap();
+    let (p, _q) = fd::pipe().unwrap();
+    let fds = vec![p.raw(); 5000];
+    let names = vec![b"x".to_vec(); 5000];
+    let e = send_fds(a.raw(), &fds, &names, Deadline::after_ms(100)).unwrap_err();
+    assert_eq!(e.errno.0, libc::ETIMEDOUT, "{:?}", e);
+    assert!(e.message().contains("of 5000 fds"), "{}", e.message());
+}
+
+#[test]
+fn peer_gone_midway() {
+    let (a, b) = pair();
+    raw_send(&a, &wire::encode_header(&[b"a", b"b"]).unwrap(), &[]);
+    drop(a);
+    let e = recv_fds(b.raw(), 10, far()).unwrap_err();
+    assert_eq!(e.errno.0, libc::ECONNRESET, "{:?}", e);
+    assert!(e.message().contains("after 0 of 2 fds"), "{}", e.message());
+
+    let (a, b) = pair();
+    drop(b);
+    let (p, _q) = fd::pipe().unwrap();
+    let e = send_fds(a.raw(), &[p.raw()], &[b"a"], far()).unwrap_err();
+    assert_eq!(e.errno.0, libc::EPIPE, "{:?}", e);
+
+    let (_a, b) = pair();
+    drop(_a);
+    let e = recv_fds(b.raw(), 10, far()).unwrap_err();
+    assert_eq!(e.errno.0, libc::ECONNRESET, "{:?}", e);
+}
+
+#[test]
+fn hostile_senders_get_ebadmsg() {
+    let (p, _q) = fd::pipe().unwrap();
+    let header2 = wire::encode_header(&[b"a", b"b"]).unwrap();
+    let chunk = |first, count| wire::encode_chunk(wire::Chunk { first, count });
+    // (frames, each with its fds), expected substring
+    type Case = (Vec<(Vec<u8>, Vec<RawFd>)>, &'static str);
+    let cases: Vec<Case> = vec![
+        (vec![(b"garbage garbage garbage".to_vec(), vec![])], "magic"),
+        (vec![(header2.clone(), vec![p.raw()])], "arrived with"),
+        (vec![(header2.clone(), vec![]), (chunk(0, 2).to_vec(), vec![p.raw()])], "but 1 arrived"),
+        (vec![(header2.clone(), vec![]), (chunk(0, 1).to_vec(), vec![p.raw(), p.raw()])], "but 2 arrived"),
+        (vec![(header2.clone(), vec![]), (chunk(1, 2).to_vec(), vec![p.raw(), p.raw()])], "so far"),
+        (vec![(header2.clone(), vec![]), (chunk(0, 3).to_vec(), vec![p.raw(); 3])], "exceeds"),
+        (vec![(header2.clone(), vec![]), (wire::encode_take().to_vec(), vec![])], "got a take frame"),
+        (vec![(wire::encode_ready().to_vec(), vec![])], "got a ready frame"),
+        (vec![(header2[..header2.len() - 1].to_vec(), vec![])], "truncated"),
+        (vec![(header2.clone(), vec![]), (chunk(0, 2)[..15].to_vec(), vec![p.raw(), p.raw()])], "truncated"),
+        (vec![(wire::encode_head(Kind::Header, wire::HEADER_BODY_MAX + 1).to_vec(), vec![])], "oversized"),
+        (vec![(header2[..7].to_vec(), vec![])], "truncated"),
+    ];
+    for (frames, want) in cases {
+        let (a, b) = pair();
+        for (data, fds) in &frames {
+            raw_send(&a, data, fds);
+        }
+        drop(a);
+        let e = recv_fds(b.raw(), 100, far()).unwrap_err();
+        assert_eq!(e.errno.0, libc::EBADMSG, "{:?}", e);
+        assert!(e.message().contains(want), "{:?} does not say {:?}", e.message(), want);
+    }
+}
+
+#[test]
+fn refusal_is_not_a_transfer() {
+    let (a, b) = pair();
+    raw_send(&a, &wire::encode_refuse(libc::EBUSY, "busy"), &[]);
+    assert_eq!(recv_fds(b.raw(), 10, far()).unwrap_err().errno.0, libc::EBADMSG);
+}
+
+#[test]
+fn other_version_is_told_apart() {
+    let (a, b) = pair();
+    let mut h = wire::encode_header(&[b"a"]).unwrap();
+    h[4] = 9;
+    raw_send(&a, &h, &[]);
+    assert_eq!(recv_fds(b.raw(), 10, far()).unwrap_err().errno.0, libc::EPROTONOSUPPORT);
+}

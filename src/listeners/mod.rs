@@ -1,0 +1,182 @@
+//! Listening sockets, by name: the inherited one if there is one, else a new
+//! one, bound and listening; either way registered, so an upgrade hands it down.
+//!
+//! [`listen`]`(name, address, options)` returns a new CLOEXEC fd owned by the
+//! caller (a duplicate; the registry keeps its own). The socket is chosen so:
+//!
+//! 1. **By name.** An entry of that name (inherited, registered with
+//!    [`crate::registry::add`], or bound by an earlier `listen`):
+//!    - one already claimed by `listen` for this same address: the same
+//!      socket again (so a configuration reload can rebuild its servers
+//!      without ever closing a listener);
+//!    - else one not yet claimed by `listen` whose kind fits the address
+//!      (TCP listener for a TCP address, unix listener for a unix one, UDP
+//!      socket for `udp://`), preferring one bound to that very address.
+//!      **The name decides**: an inherited socket is used even when it is
+//!      bound elsewhere than `address` (the service manager chose its
+//!      address; `address` is what to bind when nothing is inherited); a
+//!      notice is logged;
+//!    - a kind that does not fit: `EPROTOTYPE` (`ENOTSOCK` for a non-socket),
+//!      naming the fd and the variable that announced it: never the wrong
+//!      socket. [`crate::registry::forget`] the name to bind afresh instead;
+//!    - every entry of that name already claimed for another address:
+//!      `EEXIST`, naming both addresses (forget the name to move it).
+//! 2. **Unnamed, by address.** No entry has the name: an entry without a name
+//!    (`unknown`: systemd's unnamed fds, every Server::Starter fd, earlier
+//!    unnamed `listen`s) claimed for this address, or bound to it (compared
+//!    with `getsockname`), is used and takes the name. With no name
+//!    (`name` None or `unknown`), any entry claimed for this address or not
+//!    yet claimed and bound to it. `:port` (all interfaces, dual-stack) also
+//!    matches an inherited socket bound to `0.0.0.0:port`. Port 0 never
+//!    matches a bound socket (it asks for a new port).
+//! 3. **Otherwise a new socket**, registered under the name (`unknown` if
+//!    none):
+//!    - TCP: `SO_REUSEADDR`; for IPv6, `IPV6_V6ONLY` set exactly as the
+//!      address says (`tcp6://` on, everything else off, whatever the
+//!      system default). `:port` binds `[::]:port` dual-stack, and falls back
+//!      to `0.0.0.0:port` when IPv6 is unavailable (`EAFNOSUPPORT` from
+//!      `socket`, or `EADDRNOTAVAIL` from `bind` when IPv6 is disabled).
+//!    - UDP (`udp://`…): bound, not listening, no `SO_REUSEADDR` (on Linux it
+//!      would let a second process silently share the port).
+//!    - unix path: an existing path is replaced only when it is a socket that
+//!      nobody listens on (a non-blocking connect is refused); a live socket
+//!      gives `EADDRINUSE`, anything that is not a socket (regular file,
+//!      directory, symbolic link…) `EEXIST`. With a mode, the socket is
+//!      created with that mode less the umask (fchmod before bind, so it is
+//!      never more open than asked) and then chmod'ed to exactly that mode.
+//!    - unix abstract (`unix:@name`): in use gives `EADDRINUSE`.
+//!
+//! **Blocking mode.** `O_NONBLOCK` belongs to the open file description,
+//! shared by every duplicate and every process holding the socket. With
+//! [`ListenOptions::nonblocking`] `None` (the default), new sockets are
+//! blocking and inherited or already registered sockets are returned in
+//! whatever mode they have: nothing is changed. `Some(true)`/`Some(false)`
+//! sets/clears `O_NONBLOCK` on the returned socket, new or not — for a
+//! shared socket that is the caller's explicit decision for every holder.
+//! The backlog and the unix mode apply only to sockets this call creates.
+
+mod bind;
+mod choose;
+mod key;
+#[cfg(test)]
+mod tests;
+mod unix_path;
+
+pub use key::AddrShown;
+
+pub(crate) use key::ListenKey;
+
+use alloc::vec::Vec;
+
+use crate::error::{Error, Result};
+use crate::proto::addr::{self, Shown};
+use crate::proto::listen_env::UNKNOWN;
+use crate::registry::{self, Entry, Registry, Source};
+use crate::sys::fd::Fd;
+use crate::sys::socket;
+use crate::{err, log};
+use bind::bind_new;
+use choose::{claim, find, hint_in_use};
+
+/// The default backlog: the system's maximum (the kernel caps it at
+/// `net.core.somaxconn`).
+pub const DEFAULT_BACKLOG: i32 = libc::SOMAXCONN;
+
+/// Options of [`listen`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenOptions {
+    /// `listen(2)` backlog for new stream sockets (at least 1).
+    pub backlog: i32,
+    /// Mode of a new unix socket file (at most `0o777`); None: as the umask gives.
+    pub unix_mode: Option<u32>,
+    /// Set (`Some(true)`) or clear (`Some(false)`) `O_NONBLOCK` on the returned
+    /// socket; None: new sockets blocking, others untouched.
+    pub nonblocking: Option<bool>,
+}
+
+impl Default for ListenOptions {
+    fn default() -> Self {
+        ListenOptions { backlog: DEFAULT_BACKLOG, unix_mode: None, nonblocking: None }
+    }
+}
+
+impl ListenOptions {
+    /// Set the backlog; `EINVAL` below 1.
+    pub fn set_backlog(&mut self, backlog: i32) -> Result<()> {
+        let o = ListenOptions { backlog, ..*self };
+        o.validate()?;
+        *self = o;
+        Ok(())
+    }
+
+    /// Set the unix socket file mode; `EINVAL` for bits outside `0o777`.
+    pub fn set_unix_mode(&mut self, mode: u32) -> Result<()> {
+        let o = ListenOptions { unix_mode: Some(mode), ..*self };
+        o.validate()?;
+        *self = o;
+        Ok(())
+    }
+
+    /// `EINVAL` for a backlog below 1 or a mode with bits above `0o777`.
+    pub fn validate(&self) -> Result<()> {
+        if self.backlog < 1 {
+            return Err(err!(EINVAL, "backlog {} is below 1", self.backlog));
+        }
+        if let Some(m) = self.unix_mode {
+            if m & !0o777 != 0 {
+                return Err(err!(EINVAL, "unix socket mode {:#o} has bits outside 0777", m));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Return a listening socket (or bound UDP socket) for `name` and `address`,
+/// inherited or new, as described in the module documentation. `name` None
+/// (or `unknown`) means unnamed: matched by address only.
+///
+/// Errors: `EINVAL` for an invalid name, address or option (the message names
+/// it); `ENAMETOOLONG` for a unix path that does not fit; `EEXIST` for a name
+/// already listening on another address, or a unix path that exists and is
+/// not a socket; `EADDRINUSE` when the address is taken (including a live
+/// unix socket); `EPROTOTYPE`/`ENOTSOCK` for an inherited fd of that name
+/// that does not fit the address; and the errno of `socket`, `bind`,
+/// `listen`, `fchmod`/`chmod` or `fcntl` (`EACCES`, `EMFILE`…) with the
+/// call and the address in the message.
+pub fn listen(name: Option<&[u8]>, address: &[u8], opts: &ListenOptions) -> Result<Fd> {
+    let name = name.filter(|n| *n != UNKNOWN);
+    if let Some(n) = name {
+        registry::validate_name(n)?;
+    }
+    opts.validate()?;
+    let parsed = addr::parse(address)?;
+    let key = ListenKey::from_address(&parsed)?;
+    registry::with(|reg| listen_in(reg, name, &key, opts))
+}
+
+pub(crate) fn listen_in(reg: &mut Registry, name: Option<&[u8]>, key: &ListenKey, opts: &ListenOptions) -> Result<Fd> {
+    if let Some(i) = find(reg, name, key)? {
+        return claim(reg, i, name, key, opts);
+    }
+    let sock = match bind_new(reg, key, opts) {
+        Ok(s) => s,
+        Err(e) => return Err(hint_in_use(reg, e, key)),
+    };
+    let dup = sock.try_clone().map_err(|e| Error::sys(e, "duplicating the new socket"))?;
+    let shown_name = name.unwrap_or(UNKNOWN);
+    let bound = socket::getsockname(sock.raw()).ok();
+    match bound {
+        Some(b) => reg.log(log::DEBUG, format_args!("{}: listening on {} (fd {})", Shown(shown_name), AddrShown(&b), sock.raw())),
+        None => reg.log(log::DEBUG, format_args!("{}: listening on {} (fd {})", Shown(shown_name), key, sock.raw())),
+    }
+    reg.entries.push(Entry {
+        name: shown_name.to_vec(),
+        fd: sock,
+        kind: key.wants(),
+        source: Source::Created,
+        label: Vec::new(),
+        claimed: true,
+        key: Some(key.clone()),
+    });
+    Ok(dup)
+}

@@ -1,0 +1,100 @@
+//! New unix sockets at a path: a stale socket file is replaced, a live one
+//! or anything that is not a socket is refused; the mode is never more open
+//! than asked.
+
+use alloc::vec::Vec;
+
+use super::bind::{apply_nonblocking, sys_err};
+use super::ListenOptions;
+use crate::error::{Error, Result};
+use crate::proto::addr::Shown;
+use crate::registry::Registry;
+use crate::sys::fd::Fd;
+use crate::sys::socket::{self, SockAddr};
+use crate::sys::{fs, Errno};
+use crate::{err, log};
+
+fn file_type(mode: libc::mode_t) -> &'static str {
+    match mode & libc::S_IFMT {
+        libc::S_IFREG => "a regular file",
+        libc::S_IFDIR => "a directory",
+        libc::S_IFLNK => "a symbolic link",
+        libc::S_IFIFO => "a FIFO",
+        libc::S_IFCHR | libc::S_IFBLK => "a device",
+        _ => "not a socket",
+    }
+}
+
+/// `path` is taken (bind said `EADDRINUSE`): remove it if it is a socket
+/// nobody listens on, else say why not.
+fn clear_stale(reg: &mut Registry, path: &[u8], cpath: &[u8], sa: &SockAddr) -> Result<()> {
+    let st = match fs::lstat(cpath) {
+        Ok(st) => st,
+        Err(Errno(libc::ENOENT)) => return Ok(()),
+        Err(e) => return Err(sys_err(e, format_args!("lstat {}", Shown(path)))),
+    };
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(err!(
+            EEXIST,
+            "unix socket path {} exists and is {}: refusing to replace it",
+            Shown(path),
+            file_type(st.st_mode)
+        ));
+    }
+    let probe = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0)
+        .map_err(|e| sys_err(e, format_args!("socket to probe {}", Shown(path))))?;
+    match socket::connect(probe.raw(), sa) {
+        Err(Errno(libc::ECONNREFUSED)) => {
+            match fs::unlink(cpath) {
+                Ok(()) | Err(Errno(libc::ENOENT)) => {}
+                Err(e) => return Err(sys_err(e, format_args!("removing stale unix socket {}", Shown(path)))),
+            }
+            reg.log(log::NOTICE, format_args!("replaced stale unix socket {} (nobody listened on it)", Shown(path)));
+            Ok(())
+        }
+        Err(Errno(libc::ENOENT)) => Ok(()),
+        Ok(()) | Err(Errno(libc::EAGAIN)) | Err(Errno(libc::EINPROGRESS)) => {
+            Err(err!(EADDRINUSE, "unix socket {} is in use: something is listening on it", Shown(path)))
+        }
+        Err(Errno(libc::EPROTOTYPE)) => {
+            Err(err!(EADDRINUSE, "unix socket {} is in use by a live socket of another type", Shown(path)))
+        }
+        Err(e) => Err(Error::new(
+            e,
+            format_args!("unix socket {} exists and cannot be probed ({}): refusing to replace it", Shown(path), e),
+        )),
+    }
+}
+
+pub(super) fn bind_unix_path(reg: &mut Registry, path: &[u8], opts: &ListenOptions) -> Result<Fd> {
+    let sa = SockAddr::unix(path, false).map_err(|e| sys_err(e, format_args!("unix socket path {}", Shown(path))))?;
+    let mut cpath = Vec::with_capacity(path.len() + 1);
+    cpath.extend_from_slice(path);
+    cpath.push(0);
+    let s = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| sys_err(e, format_args!("socket")))?;
+    if let Some(mode) = opts.unix_mode {
+        // The file bind creates gets this mode less the umask: never more open than asked.
+        fs::fchmod(s.raw(), mode).map_err(|e| sys_err(e, format_args!("fchmod {:#o} before binding {}", mode, Shown(path))))?;
+    }
+    match socket::bind(s.raw(), &sa) {
+        Ok(()) => {}
+        Err(Errno(libc::EADDRINUSE)) => {
+            clear_stale(reg, path, &cpath, &sa)?;
+            socket::bind(s.raw(), &sa).map_err(|e| sys_err(e, format_args!("bind unix:{}", Shown(path))))?;
+        }
+        Err(e) => return Err(sys_err(e, format_args!("bind unix:{}", Shown(path)))),
+    }
+    // From here on the file is ours: remove it if the socket cannot be completed.
+    let finish = || -> Result<()> {
+        if let Some(mode) = opts.unix_mode {
+            fs::chmod(&cpath, mode).map_err(|e| sys_err(e, format_args!("chmod {:#o} {}", mode, Shown(path))))?;
+        }
+        socket::listen(s.raw(), opts.backlog).map_err(|e| sys_err(e, format_args!("listen unix:{}", Shown(path))))?;
+        apply_nonblocking(&s, opts)
+    };
+    if let Err(e) = finish() {
+        let _ = fs::unlink(&cpath);
+        return Err(e);
+    }
+    Ok(s)
+}

@@ -1,0 +1,183 @@
+//! What an entry is: its [`Kind`] (read from the fd by [`classify`]), its
+//! [`Source`], its name (checked by [`validate_name`]), and the views handed
+//! out ([`Info`], [`Exported`]).
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::err;
+use crate::error::Result;
+use crate::listeners::ListenKey;
+use crate::proto::addr::Shown;
+use crate::proto::listen_env;
+use crate::sys::fd::{self, Fd, RawFd};
+use crate::sys::socket;
+
+/// What kind of fd an entry holds (the C ABI's `GRACEFD_KIND_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A listening TCP socket (IPv4 or IPv6).
+    TcpListener = 1,
+    /// A listening unix stream socket (path or abstract).
+    UnixListener = 2,
+    /// A UDP socket (IPv4 or IPv6).
+    Udp = 3,
+    /// Any other socket: a connected stream, a unix datagram socket, a stream
+    /// socket that is not listening, netlink…
+    Socket = 4,
+    /// Not a socket: a regular file, a memfd, a pipe, a device.
+    File = 5,
+}
+
+impl Kind {
+    /// The `GRACEFD_KIND_*` value.
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// Words for messages: "a TCP listener".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::TcpListener => "a listening TCP socket",
+            Kind::UnixListener => "a listening unix stream socket",
+            Kind::Udp => "a UDP socket",
+            Kind::Socket => "a socket that is not a TCP/unix listener or a UDP socket",
+            Kind::File => "not a socket",
+        }
+    }
+}
+
+/// Where an entry came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// systemd's `LISTEN_FDS` (or gracefd's, which is the same protocol).
+    ListenFds,
+    /// Server::Starter's `SERVER_STARTER_PORT`.
+    ServerStarter,
+    /// Received after start-up, by [`import`] (the hand-off).
+    ///
+    /// [`import`]: super::import
+    Imported,
+    /// Registered by the program ([`add`]).
+    ///
+    /// [`add`]: super::add
+    Added,
+    /// Bound by [`crate::listeners::listen`].
+    Created,
+}
+
+impl Source {
+    /// Inherited from a predecessor (announced at start-up or imported).
+    pub fn inherited(self) -> bool {
+        matches!(self, Source::ListenFds | Source::ServerStarter | Source::Imported)
+    }
+
+    /// Words for messages: the variable or function it came through.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::ListenFds => "LISTEN_FDS",
+            Source::ServerStarter => "SERVER_STARTER_PORT",
+            Source::Imported => "hand-off",
+            Source::Added => "gracefd_add_fd",
+            Source::Created => "gracefd_listen",
+        }
+    }
+}
+
+/// One fd to pass to a child, in the order of the registry (what an upgrade
+/// puts at fds 3, 4, … with `LISTEN_FDNAMES` made of the names).
+pub struct Exported {
+    /// The entry's name (valid per [`validate_name`]).
+    pub name: Vec<u8>,
+    /// A fresh CLOEXEC duplicate, owned by the caller.
+    pub fd: Fd,
+}
+
+/// What a caller may know about an entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Info {
+    /// The name (`unknown` if it has none).
+    pub name: Vec<u8>,
+    /// What the fd is.
+    pub kind: Kind,
+    /// Where it came from.
+    pub source: Source,
+    /// The registry's own fd number: borrowed, for display and matching only.
+    pub raw: RawFd,
+    /// Already handed to the program (by `listen`, `inherited`, or a claim).
+    pub claimed: bool,
+    /// For a Server::Starter entry: its key (`127.0.0.1:80`, `/path`); else empty.
+    pub label: Vec<u8>,
+}
+
+pub(crate) struct Entry {
+    pub(crate) name: Vec<u8>,
+    pub(crate) fd: Fd,
+    pub(crate) kind: Kind,
+    pub(crate) source: Source,
+    pub(crate) label: Vec<u8>,
+    pub(crate) claimed: bool,
+    /// The address `listen` was last called with for this entry.
+    pub(crate) key: Option<ListenKey>,
+}
+
+impl Entry {
+    pub(super) fn info(&self) -> Info {
+        Info {
+            name: self.name.clone(),
+            kind: self.kind,
+            source: self.source,
+            raw: self.fd.raw(),
+            claimed: self.claimed,
+            label: self.label.clone(),
+        }
+    }
+
+    /// `fd 3 "web" (LISTEN_FDS)`, for messages.
+    pub(crate) fn describe(&self) -> EntryShown<'_> {
+        EntryShown(self)
+    }
+}
+
+pub(crate) struct EntryShown<'a>(&'a Entry);
+
+impl fmt::Display for EntryShown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.0;
+        write!(f, "fd {} {} ({}", e.fd.raw(), Shown(&e.name), e.source.describe())?;
+        if !e.label.is_empty() {
+            write!(f, " {}", Shown(&e.label))?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// What kind of fd `raw` is (fstat, then the socket's domain, type, protocol
+/// and `SO_ACCEPTCONN`).
+pub(crate) fn classify(raw: RawFd) -> crate::sys::SysResult<Kind> {
+    let st = fd::fstat(raw)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Ok(Kind::File);
+    }
+    let domain = socket::getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_DOMAIN)?;
+    let ty = socket::getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_TYPE)?;
+    let proto = socket::getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_PROTOCOL)?;
+    let listening = socket::getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_ACCEPTCONN)? != 0;
+    let inet = domain == libc::AF_INET || domain == libc::AF_INET6;
+    Ok(match ty {
+        libc::SOCK_STREAM if inet && proto == libc::IPPROTO_TCP && listening => Kind::TcpListener,
+        libc::SOCK_STREAM if domain == libc::AF_UNIX && listening => Kind::UnixListener,
+        libc::SOCK_DGRAM if inet && proto == libc::IPPROTO_UDP => Kind::Udp,
+        _ => Kind::Socket,
+    })
+}
+
+/// Check a name for the registry (and for `LISTEN_FDNAMES`): printable ASCII,
+/// no `:`, 1 to 255 bytes. `EINVAL` with the reason otherwise. The hand-off
+/// and the superdaemon use this for every name they accept.
+pub fn validate_name(name: &[u8]) -> Result<()> {
+    match listen_env::fdname_problem(name) {
+        None => Ok(()),
+        Some(why) => Err(err!(EINVAL, "fd name {} {}", Shown(name), why)),
+    }
+}

@@ -1,0 +1,235 @@
+//! Loading the start-up announcements (`LISTEN_FDS`, `SERVER_STARTER_PORT`):
+//! every announced fd is validated before it is registered; a rejected one
+//! is logged, kept for the `ENOENT` message of a lookup, and left untouched.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::entry::{classify, Entry, Kind, Source};
+use super::table::Registry;
+use crate::error::{Error, Msg, Result};
+use crate::proto::addr::Shown;
+use crate::proto::listen_env::{self, StarterAddr, StarterEntry, Systemd, UNKNOWN};
+use crate::sys::fd::{self, Fd, RawFd};
+use crate::sys::socket;
+use crate::{err, log};
+
+/// An announced fd that was not registered, and why.
+pub(super) struct Rejected {
+    pub(super) name: Vec<u8>,
+    pub(super) fd: RawFd,
+    pub(super) var: &'static str,
+    pub(super) why: Msg,
+}
+
+/// The environment variables the registry reads.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct EnvVars<'a> {
+    pub(crate) listen_pid: Option<&'a [u8]>,
+    pub(crate) listen_fds: Option<&'a [u8]>,
+    pub(crate) listen_fdnames: Option<&'a [u8]>,
+    pub(crate) server_starter_port: Option<&'a [u8]>,
+    pub(crate) server_starter_generation: Option<&'a [u8]>,
+}
+
+impl Registry {
+    /// Read the start-up announcements. `our_pid` is the pid the environment
+    /// was captured in; `first_fd` is where `LISTEN_FDS` starts (3 except in
+    /// tests); `max_fds` bounds `LISTEN_FDS`.
+    pub(crate) fn load(&mut self, env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: u32) {
+        self.loading = true;
+        self.load_systemd(env, our_pid, first_fd, max_fds);
+        self.load_server_starter(env);
+        self.loading = false;
+    }
+
+    fn reject(&mut self, var: &'static str, name: &[u8], fd: RawFd, why: fmt::Arguments<'_>) {
+        let mut m = Msg::new();
+        let _ = fmt::write(&mut m, why);
+        self.log(log::WARNING, format_args!("{}: fd {} {} rejected: {}; not inherited", var, fd, Shown(name), m.as_str()));
+        self.rejected.push(Rejected { name: name.to_vec(), fd, var, why: m });
+    }
+
+    fn note(&mut self, level: i32, args: fmt::Arguments<'_>) {
+        let mut m = Msg::new();
+        let _ = fmt::write(&mut m, args);
+        self.log(level, format_args!("{}", m.as_str()));
+        self.notes.push(m);
+    }
+
+    fn load_systemd(&mut self, env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: u32) {
+        let parsed = listen_env::parse_systemd(env.listen_pid, env.listen_fds, env.listen_fdnames, our_pid, max_fds);
+        let sd = match parsed {
+            Ok(sd) => sd,
+            Err(e) => {
+                self.note(log::WARNING, format_args!("{}; no fd inherited from LISTEN_FDS", e.message()));
+                return;
+            }
+        };
+        let count = match &sd {
+            Systemd::Absent => return,
+            Systemd::NotForUs { listen_pid: None } => {
+                self.note(log::INFO, format_args!("LISTEN_FDS is set but LISTEN_PID is not: the fds are not for this process, ignored"));
+                return;
+            }
+            Systemd::NotForUs { listen_pid: Some(p) } => {
+                self.note(
+                    log::INFO,
+                    format_args!("LISTEN_PID={} is not this process ({}): LISTEN_FDS is not for us, ignored", p, our_pid),
+                );
+                return;
+            }
+            Systemd::Fds { count, missing_names, .. } => {
+                if *missing_names > 0 {
+                    self.log(
+                        log::WARNING,
+                        format_args!(
+                            "LISTEN_FDNAMES names fewer fds than LISTEN_FDS={}: the last {} are named \"unknown\"",
+                            count, missing_names
+                        ),
+                    );
+                }
+                *count
+            }
+        };
+        for i in 0..count as usize {
+            let raw = first_fd.saturating_add(i as RawFd);
+            let name = sd.name_of(i);
+            if let Err(e) = fd::get_fd_flags(raw) {
+                let why = if e.0 == libc::EBADF { "it is not open" } else { e.describe() };
+                self.reject("LISTEN_FDS", name, raw, format_args!("{}", why));
+                continue;
+            }
+            let kind = match classify(raw) {
+                Ok(k) => k,
+                Err(e) => {
+                    self.reject("LISTEN_FDS", name, raw, format_args!("cannot inspect it: {}", e));
+                    continue;
+                }
+            };
+            if let Err(e) = fd::set_cloexec(raw, true) {
+                self.reject("LISTEN_FDS", name, raw, format_args!("cannot set FD_CLOEXEC: {}", e));
+                continue;
+            }
+            // SAFETY: announced to this process by LISTEN_FDS/LISTEN_PID, checked
+            // open; from now on the registry is its only owner (documented).
+            let fd = unsafe { Fd::from_raw(raw) };
+            self.entries.push(Entry {
+                name: name.to_vec(),
+                fd,
+                kind,
+                source: Source::ListenFds,
+                label: Vec::new(),
+                claimed: false,
+                key: None,
+            });
+        }
+    }
+
+    fn load_server_starter(&mut self, env: EnvVars<'_>) {
+        if let Some(g) = env.server_starter_generation {
+            match listen_env::parse_server_starter_generation(g) {
+                Ok(v) => self.generation = Some(v),
+                Err(e) => self.note(log::WARNING, format_args!("{}; ignored", e.message())),
+            }
+        }
+        let Some(value) = env.server_starter_port else { return };
+        let parsed = match listen_env::parse_server_starter_port(value) {
+            Ok(v) => v,
+            Err(e) => {
+                self.note(log::WARNING, format_args!("{}; no fd inherited from SERVER_STARTER_PORT", e.message()));
+                return;
+            }
+        };
+        for entry in parsed {
+            self.adopt_starter(&entry);
+        }
+    }
+
+    fn adopt_starter(&mut self, entry: &StarterEntry<'_>) {
+        const VAR: &str = "SERVER_STARTER_PORT";
+        let raw = entry.fd;
+        let key = entry.key;
+        if raw < 3 {
+            let which = match raw {
+                0 => "stdin",
+                1 => "stdout",
+                _ => "stderr",
+            };
+            self.reject(VAR, key, raw, format_args!("fd {} is {}, never a listener", raw, which));
+            return;
+        }
+        if !fd::is_open(raw) {
+            self.reject(VAR, key, raw, format_args!("it is not open"));
+            return;
+        }
+        let kind = match check_starter(entry) {
+            Ok(k) => k,
+            Err(e) => {
+                self.reject(VAR, key, raw, format_args!("{}", e.message()));
+                return;
+            }
+        };
+        // Announced by LISTEN_FDS too (the gracefd superdaemon writes both):
+        // one entry, the LISTEN_FDS name.
+        if let Some(existing) = self.entries.iter_mut().find(|e| e.fd.raw() == raw) {
+            existing.label = key.to_vec();
+            return;
+        }
+        if let Err(e) = fd::set_cloexec(raw, true) {
+            self.reject(VAR, key, raw, format_args!("cannot set FD_CLOEXEC: {}", e));
+            return;
+        }
+        // SAFETY: announced to this process by SERVER_STARTER_PORT, checked to be
+        // the socket announced, not registered yet; the registry now owns it.
+        let fd = unsafe { Fd::from_raw(raw) };
+        self.entries.push(Entry {
+            name: UNKNOWN.to_vec(),
+            fd,
+            kind,
+            source: Source::ServerStarter,
+            label: key.to_vec(),
+            claimed: false,
+            key: None,
+        });
+    }
+}
+
+/// Check a Server::Starter fd is the socket its key announces.
+fn check_starter(entry: &StarterEntry<'_>) -> Result<Kind> {
+    let raw = entry.fd;
+    let kind = classify(raw).map_err(|e| Error::sys(e, "cannot inspect it"))?;
+    if kind == Kind::File {
+        return Err(err!(ENOTSOCK, "it is not a socket"));
+    }
+    let bound = socket::getsockname(raw).map_err(|e| Error::sys(e, "getsockname"))?;
+    let (want_family, family_name) = match entry.addr {
+        StarterAddr::Inet4 { .. } => (libc::AF_INET, "an IPv4"),
+        StarterAddr::Inet6 { .. } => (libc::AF_INET6, "an IPv6"),
+        StarterAddr::Path(_) => (libc::AF_UNIX, "a unix"),
+    };
+    if bound.family() != want_family {
+        return Err(err!(EPROTOTYPE, "the key announces {} socket, the fd is of another family", family_name));
+    }
+    match entry.addr {
+        StarterAddr::Inet4 { port, .. } | StarterAddr::Inet6 { port, .. } => {
+            if kind != Kind::TcpListener && kind != Kind::Udp {
+                return Err(err!(EPROTOTYPE, "the key announces a listener, the fd is {}", kind.describe()));
+            }
+            let got = bound.port().unwrap_or(0);
+            if port != 0 && got != port {
+                return Err(err!(EPROTOTYPE, "the key announces port {}, the socket is bound to port {}", port, got));
+            }
+        }
+        StarterAddr::Path(path) => {
+            if kind != Kind::UnixListener {
+                return Err(err!(EPROTOTYPE, "the key announces a unix listener, the fd is {}", kind.describe()));
+            }
+            let got = bound.unix_path().unwrap_or(&[]);
+            if got != path {
+                return Err(err!(EPROTOTYPE, "the socket is bound to {}, not to the path announced", Shown(got)));
+            }
+        }
+    }
+    Ok(kind)
+}

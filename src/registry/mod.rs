@@ -1,0 +1,219 @@
+//! The process-wide registry of named fds: what this process inherited, what
+//! it bound, and what it registered, so that an upgrade can hand all of it
+//! down (see [`export_for_child`]).
+//!
+//! **Sources**, read once from the start-up environment (never getenv, never
+//! setenv): systemd's `LISTEN_PID`/`LISTEN_FDS`/`LISTEN_FDNAMES` (also what
+//! gracefd itself writes for a new generation or a superdaemon worker) and
+//! Server::Starter's `SERVER_STARTER_PORT` (+ `SERVER_STARTER_GENERATION`).
+//! Parsing rules: [`crate::proto::listen_env`]. [`init`] runs from the
+//! start-up constructor, before `main`, so inherited fds are made CLOEXEC
+//! before any thread could fork and exec.
+//!
+//! **Validation.** Every announced fd is checked before it is registered:
+//!
+//! - `LISTEN_FDS`: the fd must be open. Any kind of fd is accepted (systemd
+//!   passes sockets of every type, FIFOs, and files or memfds from its fd
+//!   store); its [`Kind`] is recorded and [`crate::listeners::listen`] refuses
+//!   a kind that does not fit the address it is asked for.
+//! - `SERVER_STARTER_PORT`: the fd must be 3 or above (0–2 are stdio), open,
+//!   a socket of the family the key announces (IPv4 for `port`/`host:port`,
+//!   IPv6 for `[host]:port`, unix for a path), a listening stream socket (or a
+//!   UDP socket, since `start_server --port=uN` announces those with the same
+//!   key form), bound to the announced port or path.
+//!
+//! A rejected fd is logged (a warning naming the variable and the fd), is not
+//! registered, and is left exactly as it was: not closed, flags untouched. A
+//! variable that does not parse is rejected as a whole, logged likewise. The
+//! reason is also repeated in the `ENOENT` error of a lookup for that name.
+//! Start-up warnings are kept until a log hook is registered and delivered on
+//! the next registry call after that.
+//!
+//! **Ownership.** The registry owns one CLOEXEC fd per entry: for inherited
+//! fds, the inherited fd itself (from start-up on, fds `3…` announced to this
+//! process belong to the library; ask for a duplicate with
+//! [`inherited`]); for registered ones, its own duplicate. Everything handed
+//! out is a new duplicate that belongs to the caller. Duplicates share the
+//! open file description, so `O_NONBLOCK` is shared state: nothing here
+//! changes it.
+//!
+//! **Names.** Valid names follow systemd's `fdname_is_valid` (printable
+//! ASCII, no `:`, at most 255 bytes; see [`validate_name`]). `unknown` is
+//! systemd's name for an unnamed fd: Server::Starter entries are registered
+//! under it, and [`crate::listeners::listen`] renames an `unknown` entry to
+//! the name it is claimed with. Inherited names may repeat (one systemd socket
+//! unit with several `Listen…=` lines passes one name several times).
+//!
+//! Thread-safe: one mutex, never held while calling out (log hooks run after it
+//! is released). Never touched between fork and exec.
+
+mod entry;
+mod load;
+mod table;
+#[cfg(test)]
+mod tests;
+
+pub use entry::{validate_name, Exported, Info, Kind, Source};
+
+pub(crate) use entry::Entry;
+// The listeners' tests check the kind of what they get.
+#[cfg(test)]
+pub(crate) use entry::classify;
+pub(crate) use load::EnvVars;
+pub(crate) use table::Registry;
+
+use alloc::vec::Vec;
+
+use crate::error::Result;
+use crate::proto::listen_env;
+use crate::sync::{Mutex, Once};
+use crate::sys::fd::{Fd, RawFd};
+use crate::{err, log};
+
+static REG: Mutex<Registry> = Mutex::new(Registry::new());
+static INIT: Once = Once::new();
+
+/// The largest `LISTEN_FDS` worth considering: fds above the open-files limit
+/// cannot be open.
+fn max_listen_fds() -> u32 {
+    match crate::sys::process::getrlimit(libc::RLIMIT_NOFILE) {
+        Ok(l) => u32::try_from(l.rlim_cur).unwrap_or(u32::MAX).saturating_sub(listen_env::LISTEN_FDS_START as u32),
+        Err(_) => 1 << 20,
+    }
+}
+
+/// Read the start-up environment into the registry, once; later calls do
+/// nothing. Called by the start-up constructor after the snapshot is stored
+/// (so inherited fds are CLOEXEC before `main`), and by every registry
+/// function, so it also works when the constructor did not run.
+pub fn init() {
+    INIT.call(|| {
+        let st = crate::startup::get();
+        let env = EnvVars {
+            listen_pid: st.var(b"LISTEN_PID"),
+            listen_fds: st.var(b"LISTEN_FDS"),
+            listen_fdnames: st.var(b"LISTEN_FDNAMES"),
+            server_starter_port: st.var(b"SERVER_STARTER_PORT"),
+            server_starter_generation: st.var(b"SERVER_STARTER_GENERATION"),
+        };
+        let mut reg = Registry::new();
+        reg.load(env, st.pid, listen_env::LISTEN_FDS_START, max_listen_fds());
+        // Nobody else locks REG before INIT completes: every path calls init() first.
+        *REG.lock() = reg;
+    });
+}
+
+/// Run `f` on the registry (initialised), then deliver the log messages it
+/// produced, after the lock is released (a hook may call back in).
+pub(crate) fn with<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
+    init();
+    // A hook is registered (at any level): the start-up messages can go out.
+    let hooked = log::enabled(0);
+    let (r, msgs) = {
+        let mut reg = REG.lock();
+        let r = f(&mut reg);
+        let mut msgs = core::mem::take(&mut reg.log);
+        if hooked && !reg.startup_log.is_empty() {
+            let mut early = core::mem::take(&mut reg.startup_log);
+            early.append(&mut msgs);
+            msgs = early;
+        }
+        (r, msgs)
+    };
+    for (level, m) in msgs {
+        log!(level, "{}", m.as_str());
+    }
+    r
+}
+
+/// A duplicate of an inherited fd (announced at start-up or imported) named
+/// `name`; the entry becomes claimed. With several of that name, an unclaimed
+/// one first, in registry order. `ENOENT` if there is none (the message says
+/// why when it was announced but rejected); `EINVAL` for an invalid name;
+/// `EMFILE`… if the duplicate fails.
+pub fn inherited(name: &[u8]) -> Result<Fd> {
+    validate_name(name)?;
+    with(|r| r.inherited(name))
+}
+
+/// Register `fd` (borrowed: the registry keeps its own CLOEXEC duplicate)
+/// under `name`, so that an upgrade hands it down. `EINVAL`: invalid name, or
+/// `unknown`; `EEXIST`: the name is taken; `EBADF`: `fd` is not open.
+pub fn add(name: &[u8], fd: RawFd) -> Result<()> {
+    with(|r| r.add(name, fd))
+}
+
+/// Register an fd received after start-up (the hand-off), taking ownership;
+/// it counts as inherited (unclaimed until the program asks for it). Its kind
+/// is read from the fd. `EINVAL` for an invalid name. Names may repeat.
+pub fn import(name: &[u8], fd: Fd) -> Result<()> {
+    with(|r| r.import(name, fd))
+}
+
+/// Remove every entry named `name`, closing the registry's fds (duplicates
+/// the program holds stay open; a unix socket's file is not removed). Returns
+/// how many were removed; `ENOENT` if none; `EINVAL` for an invalid name.
+pub fn forget(name: &[u8]) -> Result<usize> {
+    validate_name(name)?;
+    with(|r| r.forget(name))
+}
+
+/// Close every inherited entry the program has not claimed; returns how many.
+pub fn close_unclaimed() -> usize {
+    with(|r| r.close_unclaimed())
+}
+
+/// The inherited entries, in registry order.
+pub fn inherited_entries() -> Vec<Info> {
+    with(|r| r.entries.iter().filter(|e| e.source.inherited()).map(Entry::info).collect())
+}
+
+/// Every entry, in registry order (what [`export_for_child`] would pass).
+pub fn entries() -> Vec<Info> {
+    with(|r| r.entries.iter().map(Entry::info).collect())
+}
+
+/// How many inherited entries there are (announced at start-up or imported,
+/// claimed or not, and not forgotten or closed).
+pub fn inherited_count() -> usize {
+    with(|r| r.inherited_indices().count())
+}
+
+/// The `index`-th inherited entry (as in [`inherited_entries`]) and, if
+/// `claim`, a duplicate of its fd (the entry becomes claimed; `info.claimed`
+/// tells whether it was before). `ENOENT` if there is no such entry;
+/// `ERANGE` (before anything is claimed) if its name is longer than
+/// `max_name` bytes.
+pub fn inherited_at(index: usize, claim: bool, max_name: usize) -> Result<(Info, Option<Fd>)> {
+    with(|r| {
+        let count = r.inherited_indices().count();
+        let i = r
+            .inherited_indices()
+            .nth(index)
+            .ok_or_else(|| err!(ENOENT, "no inherited entry at index {} (there are {})", index, count))?;
+        let info = r.entries.get(i).map(Entry::info).ok_or_else(|| err!(ENOENT, "no inherited entry at index {}", index))?;
+        if info.name.len() > max_name {
+            return Err(err!(
+                ERANGE,
+                "the name of inherited entry {} is {} bytes; the buffer holds {} and a NUL",
+                index,
+                info.name.len(),
+                max_name
+            ));
+        }
+        let fd = if claim { Some(r.claim_index(i)?) } else { None };
+        Ok((info, fd))
+    })
+}
+
+/// Fresh CLOEXEC duplicates of every registered entry (inherited, added and
+/// created alike), in registry order, for a child: it gets `out[i].fd` at fd
+/// `3 + i` and `out[i].name` as the `i`-th name of `LISTEN_FDNAMES`.
+pub fn export_for_child() -> Result<Vec<Exported>> {
+    with(|r| r.export())
+}
+
+/// `SERVER_STARTER_GENERATION` as announced at start-up (None if unset or malformed).
+pub fn server_starter_generation() -> Option<u32> {
+    with(|r| r.generation)
+}

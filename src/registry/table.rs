@@ -1,0 +1,163 @@
+//! The registry itself: its entries in order, and their operations (lookup
+//! and claim, add, import, forget, close the unclaimed, export for a child).
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::entry::{classify, validate_name, Entry, Exported, Source};
+use super::load::Rejected;
+use crate::error::{Error, Msg, Result};
+use crate::proto::addr::Shown;
+use crate::proto::listen_env::UNKNOWN;
+use crate::sys::fd::{self, Fd, RawFd};
+use crate::{err, log};
+
+/// Messages kept before anyone could listen.
+const STARTUP_LOG_CAP: usize = 64;
+
+pub(crate) struct Registry {
+    pub(crate) entries: Vec<Entry>,
+    pub(super) rejected: Vec<Rejected>,
+    /// Variables rejected as a whole (or ignored), with the reason.
+    pub(super) notes: Vec<Msg>,
+    pub(super) generation: Option<u32>,
+    pub(super) startup_log: Vec<(i32, Msg)>,
+    /// Messages produced by the current operation, emitted after unlock.
+    pub(crate) log: Vec<(i32, Msg)>,
+    pub(super) loading: bool,
+}
+
+impl Registry {
+    pub(crate) const fn new() -> Registry {
+        Registry {
+            entries: Vec::new(),
+            rejected: Vec::new(),
+            notes: Vec::new(),
+            generation: None,
+            startup_log: Vec::new(),
+            log: Vec::new(),
+            loading: false,
+        }
+    }
+
+    /// Queue a log message (delivered after the lock is released).
+    pub(crate) fn log(&mut self, level: i32, args: fmt::Arguments<'_>) {
+        let mut m = Msg::new();
+        let _ = fmt::write(&mut m, args);
+        if self.loading {
+            if self.startup_log.len() < STARTUP_LOG_CAP {
+                self.startup_log.push((level, m));
+            }
+        } else {
+            self.log.push((level, m));
+        }
+    }
+
+    /// The reason a name is not (or no longer) here, for ENOENT messages.
+    fn why_missing(&self, name: &[u8]) -> Msg {
+        let mut m = Msg::new();
+        if let Some(r) = self.rejected.iter().find(|r| r.name == name) {
+            let _ = fmt::write(&mut m, format_args!("; {} fd {} was rejected: {}", r.var, r.fd, r.why.as_str()));
+        } else if let Some(n) = self.notes.first() {
+            let _ = fmt::write(&mut m, format_args!("; {}", n.as_str()));
+        }
+        m
+    }
+
+    pub(crate) fn inherited(&mut self, name: &[u8]) -> Result<Fd> {
+        let pick = self
+            .entries
+            .iter()
+            .position(|e| e.source.inherited() && !e.claimed && e.name == name)
+            .or_else(|| self.entries.iter().position(|e| e.source.inherited() && e.name == name));
+        let Some(i) = pick else {
+            let why = self.why_missing(name);
+            return Err(err!(ENOENT, "no inherited fd named {}{}", Shown(name), why.as_str()));
+        };
+        self.claim_index(i)
+    }
+
+    pub(super) fn claim_index(&mut self, i: usize) -> Result<Fd> {
+        let e = self.entries.get_mut(i).ok_or_else(|| err!(ENOENT, "no registry entry {}", i))?;
+        let dup = e.fd.try_clone().map_err(|er| Error::sys(er, "duplicating a registry fd"))?;
+        e.claimed = true;
+        Ok(dup)
+    }
+
+    pub(super) fn inherited_indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.entries.iter().enumerate().filter(|(_, e)| e.source.inherited()).map(|(i, _)| i)
+    }
+
+    pub(crate) fn add(&mut self, name: &[u8], raw: RawFd) -> Result<()> {
+        validate_name(name)?;
+        if name == UNKNOWN {
+            return Err(err!(EINVAL, "fd name \"unknown\" is systemd's name for an unnamed fd: give it a name"));
+        }
+        if let Some(e) = self.entries.iter().find(|e| e.name == name) {
+            return Err(err!(EEXIST, "fd name {} is already registered ({})", Shown(name), e.describe()));
+        }
+        let fd = fd::dup_cloexec(raw).map_err(|er| {
+            if er.0 == libc::EBADF {
+                err!(EBADF, "fd {} for {} is not open", raw, Shown(name))
+            } else {
+                Error::sys(er, "duplicating the fd")
+            }
+        })?;
+        let kind = classify(fd.raw()).map_err(|er| Error::sys(er, "inspecting the fd"))?;
+        self.entries.push(Entry { name: name.to_vec(), fd, kind, source: Source::Added, label: Vec::new(), claimed: true, key: None });
+        Ok(())
+    }
+
+    pub(crate) fn import(&mut self, name: &[u8], fd: Fd) -> Result<()> {
+        validate_name(name)?;
+        fd::set_cloexec(fd.raw(), true).map_err(|er| Error::sys(er, "setting FD_CLOEXEC"))?;
+        let kind = classify(fd.raw()).map_err(|er| Error::sys(er, "inspecting the fd"))?;
+        self.entries.push(Entry {
+            name: name.to_vec(),
+            fd,
+            kind,
+            source: Source::Imported,
+            label: Vec::new(),
+            claimed: false,
+            key: None,
+        });
+        Ok(())
+    }
+
+    pub(crate) fn forget(&mut self, name: &[u8]) -> Result<usize> {
+        let before = self.entries.len();
+        self.entries.retain(|e| e.name != name);
+        let n = before - self.entries.len();
+        if n == 0 {
+            return Err(err!(ENOENT, "no fd named {} is registered", Shown(name)));
+        }
+        Ok(n)
+    }
+
+    pub(crate) fn close_unclaimed(&mut self) -> usize {
+        let mut closed: Vec<Msg> = Vec::new();
+        self.entries.retain(|e| {
+            let drop_it = e.source.inherited() && !e.claimed;
+            if drop_it {
+                let mut m = Msg::new();
+                let _ = fmt::write(&mut m, format_args!("closing unclaimed inherited {}", e.describe()));
+                closed.push(m);
+            }
+            !drop_it
+        });
+        let n = closed.len();
+        for m in closed {
+            self.log(log::INFO, format_args!("{}", m.as_str()));
+        }
+        n
+    }
+
+    pub(crate) fn export(&self) -> Result<Vec<Exported>> {
+        let mut out = Vec::with_capacity(self.entries.len());
+        for e in &self.entries {
+            let fd = e.fd.try_clone().map_err(|er| Error::sys(er, "duplicating a registry fd for the child"))?;
+            out.push(Exported { name: e.name.clone(), fd });
+        }
+        Ok(out)
+    }
+}

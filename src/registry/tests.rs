@@ -1,0 +1,196 @@
+//! Loading (validation of announced fds), the operations, and names.
+
+use super::*;
+use crate::proto::listen_env::UNKNOWN;
+use crate::sys::fd::{self, Fd, RawFd};
+use crate::sys::socket::{self, SockAddr};
+
+fn tcp_listener() -> Fd {
+    let s = socket::socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+    socket::bind(s.raw(), &SockAddr::v4([127, 0, 0, 1], 0)).unwrap();
+    socket::listen(s.raw(), 8).unwrap();
+    s
+}
+
+fn udp() -> Fd {
+    let s = socket::socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
+    socket::bind(s.raw(), &SockAddr::v4([127, 0, 0, 1], 0)).unwrap();
+    s
+}
+
+/// Place `fds` at `base..` (CLOEXEC cleared, as a parent would pass them);
+/// the test owns nothing there afterwards (the registry will).
+fn place(fds: &[&Fd], base: RawFd) {
+    for (i, f) in fds.iter().enumerate() {
+        fd::dup2(f.raw(), base + i as RawFd).unwrap();
+    }
+}
+
+fn env<'a>(pid: &'a str, fds: &'a str, names: Option<&'a str>) -> EnvVars<'a> {
+    EnvVars {
+        listen_pid: Some(pid.as_bytes()),
+        listen_fds: Some(fds.as_bytes()),
+        listen_fdnames: names.map(str::as_bytes),
+        ..EnvVars::default()
+    }
+}
+
+#[test]
+fn systemd_fds_are_validated_and_made_cloexec() {
+    let base = 820;
+    let (t, u) = (tcp_listener(), udp());
+    let (p, _w) = fd::pipe().unwrap();
+    place(&[&t, &u, &p], base);
+    fd::close(base + 3); // announced but closed
+    let mut r = Registry::new();
+    r.load(env("77", "4", Some("web:dns:state:gone")), 77, base, 1000);
+    let kinds: Vec<_> = r.entries.iter().map(|e| (e.name.clone(), e.kind, e.fd.raw())).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (b"web".to_vec(), Kind::TcpListener, base),
+            (b"dns".to_vec(), Kind::Udp, base + 1),
+            (b"state".to_vec(), Kind::File, base + 2)
+        ]
+    );
+    for e in &r.entries {
+        assert!(fd::is_cloexec(e.fd.raw()).unwrap());
+        assert!(e.source.inherited() && !e.claimed);
+    }
+    let warn: Vec<_> = r.startup_log.iter().map(|(_, m)| m.as_str().to_string()).collect();
+    assert!(warn.iter().any(|m| m.contains("LISTEN_FDS: fd 823 \"gone\" rejected: it is not open")), "{:?}", warn);
+    let e = r.inherited(b"gone").unwrap_err();
+    assert_eq!(e.errno.0, libc::ENOENT);
+    assert!(e.message().contains("LISTEN_FDS fd 823 was rejected: it is not open"), "{}", e);
+    // Claiming gives a CLOEXEC duplicate of the same socket.
+    let d = r.inherited(b"web").unwrap();
+    assert!(fd::is_cloexec(d.raw()).unwrap());
+    assert_eq!(fd::fstat(d.raw()).unwrap().st_ino, fd::fstat(base).unwrap().st_ino);
+    assert!(r.entries[0].claimed);
+    assert_eq!(r.close_unclaimed(), 2);
+    assert!(!fd::is_open(base + 1) && !fd::is_open(base + 2) && fd::is_open(base));
+}
+
+#[test]
+fn systemd_not_for_us_or_malformed_touches_nothing() {
+    let base = 840;
+    let t = tcp_listener();
+    place(&[&t], base);
+    for (pid, fds, names) in
+        [("78", "1", None), ("77", "-1", None), ("77", "1x", None), ("77", "1", Some("a:b")), ("77", "5000", None)]
+    {
+        let mut r = Registry::new();
+        r.load(env(pid, fds, names), 77, base, 1000);
+        assert!(r.entries.is_empty(), "{} {} {:?}", pid, fds, names);
+        assert!(!fd::is_cloexec(base).unwrap(), "fd flags touched for {} {}", pid, fds);
+        assert!(!r.notes.is_empty());
+        let e = r.inherited(b"a").unwrap_err();
+        assert!(e.message().contains("LISTEN_"), "{}", e);
+    }
+    fd::close(base);
+}
+
+#[test]
+fn server_starter_checks_the_announced_socket() {
+    let (t, u) = (tcp_listener(), udp());
+    let (p, _w) = fd::pipe().unwrap();
+    let tport = socket::getsockname(t.raw()).unwrap().port().unwrap();
+    let uport = socket::getsockname(u.raw()).unwrap().port().unwrap();
+    let other = tcp_listener();
+    let value = format!(
+        "127.0.0.1:{tp}={t};{up}={u};80={p};[::1]:{tp}={o};/x.sock={o2};1=0;1={closed};127.0.0.1:{tp2}={o3}",
+        tp = tport,
+        t = t.raw(),
+        up = uport,
+        u = u.raw(),
+        p = p.raw(),
+        o = other.raw(),
+        o2 = t.raw() + 10000,
+        closed = 9999,
+        tp2 = tport.wrapping_add(1),
+        o3 = other.raw(),
+    );
+    // fd o is announced twice: a parse error. Split the cases.
+    let bad = value.replace(&format!(";127.0.0.1:{}={}", tport.wrapping_add(1), other.raw()), "");
+    let mut r = Registry::new();
+    r.load(EnvVars { server_starter_port: Some(bad.as_bytes()), ..EnvVars::default() }, 1, 3, 100);
+    let got: Vec<_> = r.entries.iter().map(|e| (e.fd.raw(), e.kind)).collect();
+    assert_eq!(got, vec![(t.raw(), Kind::TcpListener), (u.raw(), Kind::Udp)]);
+    assert!(r.entries.iter().all(|e| e.name == UNKNOWN && e.source == Source::ServerStarter));
+    let why: Vec<_> = r.rejected.iter().map(|x| (x.fd, x.why.as_str().to_string())).collect();
+    assert!(why.iter().any(|(f, w)| *f == p.raw() && w.contains("not a socket")), "{:?}", why);
+    assert!(why.iter().any(|(f, w)| *f == other.raw() && w.contains("IPv6")), "{:?}", why);
+    assert!(why.iter().any(|(f, w)| *f == 0 && w.contains("stdin")), "{:?}", why);
+    assert!(why.iter().any(|(f, w)| *f == 9999 && w.contains("not open")), "{:?}", why);
+    // The registry took ownership of the accepted ones; give them back.
+    for e in core::mem::take(&mut r.entries) {
+        let _ = e.fd.into_raw();
+    }
+    // Wrong port.
+    let v = format!("127.0.0.1:{}={}", tport.wrapping_add(1), other.raw());
+    let mut r = Registry::new();
+    r.load(EnvVars { server_starter_port: Some(v.as_bytes()), ..EnvVars::default() }, 1, 3, 100);
+    assert!(r.entries.is_empty());
+    assert!(r.rejected[0].why.as_str().contains("bound to port"), "{}", r.rejected[0].why.as_str());
+    // Malformed: nothing at all.
+    let v = format!("127.0.0.1:{}={};x={}", tport, t.raw(), t.raw());
+    let mut r = Registry::new();
+    r.load(EnvVars { server_starter_port: Some(v.as_bytes()), ..EnvVars::default() }, 1, 3, 100);
+    assert!(r.entries.is_empty());
+    assert!(r.notes[0].as_str().contains("announced twice"));
+}
+
+#[test]
+fn both_protocols_for_one_fd_make_one_entry() {
+    let base = 860;
+    let t = tcp_listener();
+    let port = socket::getsockname(t.raw()).unwrap().port().unwrap();
+    place(&[&t], base);
+    let ss = format!("127.0.0.1:{}={}", port, base);
+    let mut r = Registry::new();
+    let mut e = env("5", "1", Some("web"));
+    e.server_starter_port = Some(ss.as_bytes());
+    e.server_starter_generation = Some(b"3");
+    r.load(e, 5, base, 100);
+    assert_eq!(r.entries.len(), 1);
+    assert_eq!(r.entries[0].name, b"web");
+    assert_eq!(r.entries[0].label, format!("127.0.0.1:{}", port).into_bytes());
+    assert_eq!(r.generation, Some(3));
+}
+
+#[test]
+fn add_import_forget_export() {
+    let mut r = Registry::new();
+    let t = tcp_listener();
+    r.add(b"mine", t.raw()).unwrap();
+    assert_eq!(r.add(b"mine", t.raw()).unwrap_err().errno.0, libc::EEXIST);
+    assert_eq!(r.add(b"unknown", t.raw()).unwrap_err().errno.0, libc::EINVAL);
+    assert_eq!(r.add(b"bad:name", t.raw()).unwrap_err().errno.0, libc::EINVAL);
+    assert_eq!(r.add(b"closed", 12345).unwrap_err().errno.0, libc::EBADF);
+    let (p, _w) = fd::pipe().unwrap();
+    r.import(b"state", p).unwrap();
+    r.import(b"state", udp()).unwrap();
+    assert_eq!(r.entries.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![Kind::TcpListener, Kind::File, Kind::Udp]);
+    let x = r.export().unwrap();
+    assert_eq!(x.iter().map(|e| e.name.clone()).collect::<Vec<_>>(), vec![b"mine".to_vec(), b"state".to_vec(), b"state".to_vec()]);
+    for (e, ent) in x.iter().zip(&r.entries) {
+        assert!(fd::is_cloexec(e.fd.raw()).unwrap());
+        assert_ne!(e.fd.raw(), ent.fd.raw());
+        assert_eq!(fd::fstat(e.fd.raw()).unwrap().st_ino, fd::fstat(ent.fd.raw()).unwrap().st_ino);
+    }
+    assert_eq!(r.forget(b"state").unwrap(), 2);
+    assert_eq!(r.forget(b"state").unwrap_err().errno.0, libc::ENOENT);
+    // add() registered a dup: the caller's fd is still its own.
+    drop(r);
+    assert!(fd::is_open(t.raw()));
+}
+
+#[test]
+fn names_are_validated() {
+    assert!(validate_name(b"web").is_ok());
+    for bad in [&b""[..], b"a:b", b"a\nb", &[b'x'; 256]] {
+        let e = validate_name(bad).unwrap_err();
+        assert_eq!(e.errno.0, libc::EINVAL);
+        assert!(e.message().starts_with("fd name"));
+    }
+}
