@@ -10,15 +10,7 @@ source tools/lib.sh
 UPGRADES=${UPGRADES:-50}
 INTERVAL=${INTERVAL:-0.2}
 
-work=$(mktemp -d /tmp/gracefd-demo-XXXXXX)
-server=""
-LOAD_PID=""
-cleanup() {
-  [ -n "$LOAD_PID" ] && { kill -TERM "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; } || true
-  [ -n "$server" ] && stop_pids $server $(pids_in_log "$work/server.log")
-  rm -rf "$work"
-}
-trap cleanup EXIT
+start_work demo
 
 port=$(free_port)
 echo "demo: httpd on 127.0.0.1:$port, $UPGRADES upgrades under load (one every ${INTERVAL}s)"
@@ -31,14 +23,8 @@ sleep 0.5
 serving=$server
 done_ok=0
 for i in $(seq "$UPGRADES"); do
-  kill -HUP "$serving"
   # The serving generation logs "pid N is ready" once its successor is ready.
-  next=""
-  for _ in $(seq 500); do
-    next=$(sed -n "s/.*\[$serving\]: upgrade: pid \([0-9]*\) is ready.*/\1/p" "$work/server.log" | tail -n 1)
-    [ -n "$next" ] && break
-    sleep 0.01
-  done
+  next=$(next_generation "$serving")
   if [ -z "$next" ]; then echo "demo: upgrade $i did not complete"; break; fi
   serving=$next
   done_ok=$((done_ok + 1))

@@ -73,3 +73,33 @@ zombies_of() {
   done
   return 0
 }
+
+# start_work NAME: a scratch directory $work, and on exit: stop the load
+# client, every server generation ($server and the pids $work/server.log
+# names), run `extra_cleanup` if the script defines it, remove $work.
+start_work() {
+  work=$(mktemp -d "/tmp/gracefd-$1-XXXXXX")
+  server=""
+  LOAD_PID=""
+  trap finish_work EXIT
+}
+finish_work() {
+  [ -n "$LOAD_PID" ] && { kill -TERM "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; } || true
+  [ -n "$server" ] && stop_pids $server $(pids_in_log "$work/server.log")
+  if declare -F extra_cleanup >/dev/null; then extra_cleanup; fi
+  rm -rf "$work"
+}
+
+# next_generation SERVING [TRIES] [PAUSE]: send SIGHUP to the serving
+# generation and print the pid of its successor once SERVING has logged
+# "upgrade: pid N is ready" in $work/server.log (empty if it never did).
+next_generation() {
+  local serving=$1 tries=${2:-500} pause=${3:-0.01} next=""
+  kill -HUP "$serving"
+  for _ in $(seq "$tries"); do
+    next=$(sed -n "s/.*\[$serving\]: upgrade: pid \([0-9]*\) is ready.*/\1/p" "$work/server.log" | tail -n 1)
+    [ -n "$next" ] && break
+    sleep "$pause"
+  done
+  echo "$next"
+}

@@ -9,28 +9,27 @@ cd "$(dirname "$0")/.."
 source tools/lib.sh
 UPGRADES=${UPGRADES:-1000}
 
-work=$(mktemp -d /tmp/gracefd-soak-XXXXXX)
-server=""
-LOAD_PID=""
-cleanup() {
-  [ -n "$LOAD_PID" ] && { kill -TERM "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; } || true
-  [ -n "$server" ] && stop_pids $server $(pids_in_log "$work/server.log")
-  rm -rf "$work"
-}
-trap cleanup EXIT
+start_work soak
 
 # A serving generation's fds that are not client connections (those come and
 # go with the load), its RSS in kB and the number of its environment variables (values such as
 # GRACEFD_GENERATION change length, the set must not grow).
 probe() {
-  local pid=$1 conns fds=0 f ino
-  conns=" $(awk '$4 != "0A" && NR > 1 {printf "%s ", $10}' /proc/"$pid"/net/tcp /proc/"$pid"/net/tcp6 2>/dev/null) "
-  for f in /proc/"$pid"/fd/*; do
-    ino=$(stat -L -c %i "$f" 2>/dev/null) || continue
-    [[ "$conns" == *" $ino "* ]] && continue
-    fds=$((fds + 1))
+  # Three samples 50 ms apart, the smallest fd count: a connection accepted
+  # between reading the TCP table and listing the fds must not count as a leak.
+  local pid=$1 best=-1 conns fds f ino
+  for _ in 1 2 3; do
+    conns=" $(awk '$4 != "0A" && NR > 1 {printf "%s ", $10}' /proc/"$pid"/net/tcp /proc/"$pid"/net/tcp6 2>/dev/null) "
+    fds=0
+    for f in /proc/"$pid"/fd/*; do
+      ino=$(stat -L -c %i "$f" 2>/dev/null) || continue
+      [[ "$conns" == *" $ino "* ]] && continue
+      fds=$((fds + 1))
+    done
+    { [ "$best" -lt 0 ] || [ "$fds" -lt "$best" ]; } && best=$fds
+    sleep 0.05
   done
-  echo "fds=$fds rss_kb=$(awk '/^VmRSS/ {print $2}' /proc/"$pid"/status) env_vars=$(tr '\0' '\n' </proc/"$pid"/environ | grep -c .)"
+  echo "fds=$best rss_kb=$(awk '/^VmRSS/ {print $2}' /proc/"$pid"/status) env_vars=$(tr '\0' '\n' </proc/"$pid"/environ | grep -c .)"
 }
 
 port=$(free_port)
@@ -42,13 +41,7 @@ serving=$server
 first=""
 t0=$(date +%s.%N)
 for i in $(seq "$UPGRADES"); do
-  kill -HUP "$serving"
-  next=""
-  for _ in $(seq 2000); do
-    next=$(sed -n "s/.*\[$serving\]: upgrade: pid \([0-9]*\) is ready.*/\1/p" "$work/server.log" | tail -n 1)
-    [ -n "$next" ] && break
-    sleep 0.002
-  done
+  next=$(next_generation "$serving" 2000 0.002)
   [ -n "$next" ] || { echo "soak: upgrade $i of $serving did not complete"; exit 1; }
   serving=$next
   if [ "$i" = 1 ]; then sleep 0.3; first=$(probe "$serving"); fi

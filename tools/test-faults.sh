@@ -11,15 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/lib.sh
 
-work=$(mktemp -d /tmp/gracefd-faults-XXXXXX)
-server=""
-LOAD_PID=""
-cleanup() {
-  [ -n "$LOAD_PID" ] && { kill -TERM "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; } || true
-  [ -n "$server" ] && stop_pids $server $(pids_in_log "$work/server.log")
-  rm -rf "$work"
-}
-trap cleanup EXIT
+start_work faults
 fail() { echo "test-faults: FAIL: $*"; tail -n 20 "$work/server.log" 2>/dev/null; exit 1; }
 fd_count() { ls /proc/"$1"/fd | wc -l; }
 
@@ -86,13 +78,7 @@ start_server NOTIFY_SOCKET="$work/nobody-listens.sock"
 start_load "$port" "$work/load-notify-nowhere.json" --keepalive 8 --new 4
 serving=$server
 for i in 1 2 3; do
-  kill -HUP "$serving"
-  next=""
-  for _ in $(seq 500); do
-    next=$(sed -n "s/.*\[$serving\]: upgrade: pid \([0-9]*\) is ready.*/\1/p" "$work/server.log" | tail -n 1)
-    [ -n "$next" ] && break
-    sleep 0.01
-  done
+  next=$(next_generation "$serving")
   [ -n "$next" ] || fail "notify-nowhere: upgrade $i did not complete"
   serving=$next
 done

@@ -9,31 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/lib.sh
 
-work=$(mktemp -d /tmp/gracefd-pidfs-XXXXXX)
+start_work pidfs
 mnt="$work/mnt"
 mkdir -p "$mnt"
-server=""
-LOAD_PID=""
-cleanup() {
-  [ -n "$LOAD_PID" ] && { kill -TERM "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; } || true
-  [ -n "$server" ] && stop_pids $server $(pids_in_log "$work/server.log")
-  umount "$mnt" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+extra_cleanup() { umount "$mnt" 2>/dev/null || true; }
 fail() { echo "test-pidfile-fs: FAIL: $*"; tail -n 5 "$work/server.log" 2>/dev/null; exit 1; }
 mount -t tmpfs -o size=16k,mode=0755 tmpfs "$mnt" || fail "cannot mount a tmpfs here (needs CAP_SYS_ADMIN)"
 
-upgrade_once() { # serving-pid → prints the new pid
-  local serving=$1 next=""
-  kill -HUP "$serving"
-  for _ in $(seq 500); do
-    next=$(sed -n "s/.*\[$serving\]: upgrade: pid \([0-9]*\) is ready.*/\1/p" "$work/server.log" | tail -n 1)
-    [ -n "$next" ] && break
-    sleep 0.01
-  done
-  echo "$next"
-}
 
 # ---- read-only: start-up fails clearly ----------------------------------------
 mount -o remount,ro "$mnt"
@@ -58,7 +40,7 @@ server=$!
 wait_http "$port"
 dd if=/dev/zero of="$mnt/filler" bs=4k count=64 2>/dev/null || true   # fill it up (ENOSPC ends dd)
 start_load "$port" "$work/load-full.json" --keepalive 8 --new 4
-serving=$(upgrade_once "$server")
+serving=$(next_generation "$server")
 [ -n "$serving" ] || fail "full: the upgrade did not complete"
 [ "$(cat "$mnt/httpd.pid")" = "$serving" ] || fail "full: the pid file does not name the new generation"
 port2=$(free_port)

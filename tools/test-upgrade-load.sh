@@ -9,15 +9,7 @@ cd "$(dirname "$0")/.."
 source tools/lib.sh
 UPGRADES=${UPGRADES:-100}
 
-work=$(mktemp -d /tmp/gracefd-upgrade-load-XXXXXX)
-server=""
-LOAD_PID=""
-cleanup() {
-  [ -n "$LOAD_PID" ] && { kill -TERM "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; } || true
-  [ -n "$server" ] && stop_pids $server $(pids_in_log "$work/server.log")
-  rm -rf "$work"
-}
-trap cleanup EXIT
+start_work upgrade-load
 fail() {
   echo "test-upgrade-load: FAIL: $*"
   for f in "$work"/*.json "$work"/*.err; do [ -s "$f" ] && { echo "--- $f"; tail -n 5 "$f"; }; done
@@ -33,13 +25,7 @@ wait_http "$port"
 start_load "$port" "$work/load1.json" --keepalive 16 --new 0
 serving=$server
 for i in $(seq "$UPGRADES"); do
-  kill -HUP "$serving"
-  next=""
-  for _ in $(seq 1000); do
-    next=$(sed -n "s/.*\[$serving\]: upgrade: pid \([0-9]*\) is ready.*/\1/p" "$work/server.log" | tail -n 1)
-    [ -n "$next" ] && break
-    sleep 0.005
-  done
+  next=$(next_generation "$serving" 1000 0.005)
   [ -n "$next" ] || fail "upgrade $i of pid $serving did not complete"
   serving=$next
 done
