@@ -1,4 +1,5 @@
 //! The transfer ([`send_fds`], [`recv_fds`]) against honest and hostile peers.
+//! (The parent module includes this file under #[cfg(test)].)
 
 use super::*;
 use crate::proto::handoff::{self as wire, Kind};

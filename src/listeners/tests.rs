@@ -1,4 +1,5 @@
 //! `listen` through the process-wide registry, and `listen_in` on a local
+//! (The parent module includes this file under #[cfg(test)].)
 //! one with inherited sockets.
 
 use core::net::Ipv6Addr;

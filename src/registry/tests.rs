@@ -1,4 +1,5 @@
 //! Loading (validation of announced fds), the operations, and names.
+//! (The parent module includes this file under #[cfg(test)].)
 
 use super::*;
 use crate::proto::listen_env::UNKNOWN;

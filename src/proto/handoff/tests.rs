@@ -1,0 +1,331 @@
+//! Unit tests with hostile input; the parent module includes this file under #[cfg(test)].
+
+use super::*;
+
+fn ebadmsg<T: core::fmt::Debug>(r: Result<T>) -> String {
+    let e = r.unwrap_err();
+    assert_eq!(e.errno.0, libc::EBADMSG, "{:?}", e);
+    e.message().to_string()
+}
+
+fn body(frame: &[u8]) -> (Head, &[u8]) {
+    let h = decode_head(&frame[..HEAD_LEN]).unwrap();
+    assert_eq!(frame.len(), HEAD_LEN + h.len);
+    (h, &frame[HEAD_LEN..])
+}
+
+#[test]
+fn header_round_trip() {
+    let names: Vec<&[u8]> = vec![b"http", b"https", b"a b", b"~", b"http"];
+    let f = encode_header(&names).unwrap();
+    let (h, b) = body(&f);
+    assert_eq!(h.kind, Kind::Header);
+    let got = decode_header(b).unwrap();
+    assert_eq!(got, names.iter().map(|n| n.to_vec()).collect::<Vec<_>>());
+    // Zero fds is a valid transfer.
+    let f = encode_header::<&[u8]>(&[]).unwrap();
+    assert!(decode_header(body(&f).1).unwrap().is_empty());
+}
+
+#[test]
+fn header_of_max_size_round_trips() {
+    let name = vec![b'n'; NAME_MAX];
+    let names = vec![name.clone(); MAX_FDS];
+    let f = encode_header(&names).unwrap();
+    assert_eq!(f.len(), HEAD_LEN + HEADER_BODY_MAX);
+    let (h, b) = body(&f);
+    assert_eq!(h.len, HEADER_BODY_MAX);
+    assert_eq!(decode_header(b).unwrap().len(), MAX_FDS);
+    let too_many = vec![b"x".to_vec(); MAX_FDS + 1];
+    assert_eq!(encode_header(&too_many).unwrap_err().errno.0, libc::EINVAL);
+}
+
+#[test]
+fn names_validated() {
+    for bad in [&b""[..], b"a:b", b"a\nb", b"\x7f", b"caf\xc3\xa9", b"\0"] {
+        assert_eq!(validate_name(bad).unwrap_err().errno.0, libc::EINVAL, "{:?}", bad);
+        assert!(encode_header(&[bad]).is_err());
+    }
+    assert!(validate_name(&[b'a'; 256]).is_err());
+    assert!(validate_name(&[b'a'; 255]).is_ok());
+    assert!(validate_name(b" !~").is_ok());
+}
+
+#[test]
+fn head_rejects_garbage() {
+    let good = encode_head(Kind::Take, 0);
+    assert_eq!(decode_head(&good).unwrap(), Head { kind: Kind::Take, len: 0 });
+    let mut bad_magic = good;
+    bad_magic[0] = b'X';
+    assert!(ebadmsg(decode_head(&bad_magic)).contains("magic"));
+    let mut bad_kind = good;
+    bad_kind[5] = 9;
+    assert!(ebadmsg(decode_head(&bad_kind)).contains("unknown kind 9"));
+    bad_kind[5] = 0;
+    ebadmsg(decode_head(&bad_kind));
+    let mut flags = good;
+    flags[7] = 1;
+    assert!(ebadmsg(decode_head(&flags)).contains("flags"));
+    ebadmsg(decode_head(&good[..11]));
+    ebadmsg(decode_head(&[]));
+    let mut v2 = good;
+    v2[4] = 2;
+    let e = decode_head(&v2).unwrap_err();
+    assert_eq!(e.errno.0, libc::EPROTONOSUPPORT);
+    assert!(e.message().contains("version 2"));
+}
+
+#[test]
+fn head_rejects_oversized_and_short_bodies() {
+    let oversized_header = encode_head(Kind::Header, HEADER_BODY_MAX + 1);
+    assert!(ebadmsg(decode_head(&oversized_header)).contains("oversized"));
+    let mut huge = encode_head(Kind::Header, 0);
+    huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+    ebadmsg(decode_head(&huge));
+    ebadmsg(decode_head(&encode_head(Kind::Header, 3)));
+    ebadmsg(decode_head(&encode_head(Kind::Chunk, 7)));
+    ebadmsg(decode_head(&encode_head(Kind::Chunk, 9)));
+    ebadmsg(decode_head(&encode_head(Kind::Take, 1)));
+    ebadmsg(decode_head(&encode_head(Kind::Ready, 4)));
+    ebadmsg(decode_head(&encode_head(Kind::Refuse, 3)));
+    ebadmsg(decode_head(&encode_head(Kind::Refuse, 4 + REASON_MAX + 1)));
+}
+
+#[test]
+fn header_body_rejects_hostile_input() {
+    ebadmsg(decode_header(b""));
+    ebadmsg(decode_header(b"\x01\x00\x00"));
+    // count above the maximum
+    let mut b = ((MAX_FDS + 1) as u32).to_le_bytes().to_vec();
+    b.extend(std::iter::repeat(b'a').take(64));
+    assert!(ebadmsg(decode_header(&b)).contains("at most"));
+    // count larger than the body can hold (no huge allocation)
+    let mut b = 60000u32.to_le_bytes().to_vec();
+    b.extend_from_slice(b"\x01a");
+    ebadmsg(decode_header(&b));
+    // name runs past the end
+    let mut b = 1u32.to_le_bytes().to_vec();
+    b.extend_from_slice(b"\x05abc");
+    assert!(ebadmsg(decode_header(&b)).contains("past the end"));
+    // zero-length name
+    let mut b = 1u32.to_le_bytes().to_vec();
+    b.extend_from_slice(b"\x00a");
+    ebadmsg(decode_header(&b));
+    // bad characters
+    for bad in [&b"\x03a:b"[..], b"\x03a\nb", b"\x01\xff"] {
+        let mut b = 1u32.to_le_bytes().to_vec();
+        b.extend_from_slice(bad);
+        ebadmsg(decode_header(&b));
+    }
+    // trailing bytes
+    let mut b = 1u32.to_le_bytes().to_vec();
+    b.extend_from_slice(b"\x01ab");
+    assert!(ebadmsg(decode_header(&b)).contains("trailing"));
+    // fewer names than announced
+    let mut b = 2u32.to_le_bytes().to_vec();
+    b.extend_from_slice(b"\x01a\x01");
+    ebadmsg(decode_header(&b));
+}
+
+#[test]
+fn chunks_cover_the_transfer() {
+    assert_eq!(chunks(0).count(), 0);
+    let c: Vec<Chunk> = chunks(505).collect();
+    assert_eq!(c, vec![Chunk { first: 0, count: 252 }, Chunk { first: 252, count: 252 }, Chunk { first: 504, count: 1 }]);
+    let total: u32 = chunks(10_000).map(|c| c.count).sum();
+    assert_eq!(total, 10_000);
+    assert!(chunks(10_000).all(|c| c.count as usize <= CHUNK_MAX));
+}
+
+#[test]
+fn chunk_round_trip_and_hostile() {
+    let f = encode_chunk(Chunk { first: 252, count: 3 });
+    let (h, b) = body(&f);
+    assert_eq!(h.kind, Kind::Chunk);
+    assert_eq!(decode_chunk(b, 252, 255).unwrap(), Chunk { first: 252, count: 3 });
+    // out of sequence
+    assert!(ebadmsg(decode_chunk(b, 0, 255)).contains("so far"));
+    // beyond the announced total
+    assert!(ebadmsg(decode_chunk(b, 252, 254)).contains("exceeds"));
+    for count in [0u32, 253, u32::MAX] {
+        let f = encode_chunk(Chunk { first: 0, count });
+        ebadmsg(decode_chunk(&f[HEAD_LEN..], 0, 100_000));
+    }
+    ebadmsg(decode_chunk(&f[HEAD_LEN..HEAD_LEN + 7], 252, 255));
+    ebadmsg(decode_chunk(&[], 0, 1));
+}
+
+#[test]
+fn refuse_round_trip_and_hostile() {
+    let f = encode_refuse(libc::EBUSY, "hand-off in progress\nto pid 7");
+    let (h, b) = body(&f);
+    assert_eq!(h.kind, Kind::Refuse);
+    let (e, m) = decode_refuse(b).unwrap();
+    assert_eq!(e, libc::EBUSY);
+    assert_eq!(m.as_str(), "hand-off in progress to pid 7");
+    let long = "é".repeat(300);
+    let f = encode_refuse(libc::EACCES, &long);
+    let (_, b) = body(&f);
+    assert!(decode_refuse(b).unwrap().1.as_str().len() <= REASON_MAX);
+    // a bogus errno is replaced when encoding, rejected when decoding
+    let f = encode_refuse(0, "x");
+    assert_eq!(decode_refuse(&f[HEAD_LEN..]).unwrap().0, libc::EPERM);
+    ebadmsg(decode_refuse(b"\0\0\0\0why"));
+    ebadmsg(decode_refuse(b"\x00\x10\x00\x00why"));
+    ebadmsg(decode_refuse(b"\x01\0\0\0\xff"));
+    ebadmsg(decode_refuse(b"\x01\0\0\0a\0b"));
+    ebadmsg(decode_refuse(b"\x01\0"));
+}
+
+#[test]
+fn control_frames() {
+    assert_eq!(decode_head(&encode_take()).unwrap().kind, Kind::Take);
+    assert_eq!(decode_head(&encode_ready()).unwrap().kind, Kind::Ready);
+}
+
+#[test]
+fn kind_numbers_are_fixed() {
+    // The wire numbers never change: new kinds are appended.
+    let kinds = [Kind::Header, Kind::Chunk, Kind::Take, Kind::Ready, Kind::Refuse, Kind::Control, Kind::Reply];
+    for (i, k) in kinds.into_iter().enumerate() {
+        assert_eq!(k as u8 as usize, i + 1);
+        assert_eq!(Kind::from_u8(k as u8), Some(k));
+    }
+    assert_eq!(Kind::from_u8(8), None);
+}
+
+#[test]
+fn refuse_control_characters_become_spaces() {
+    // C1 controls (U+0085 NEL) are control characters too: what the
+    // encoder writes, the decoder takes.
+    let f = encode_refuse(libc::EIO, "a\u{85}b\tc\u{7f}d");
+    let (_, m) = decode_refuse(body(&f).1).unwrap();
+    assert_eq!(m.as_str(), "a b c d");
+}
+
+#[test]
+fn control_round_trip() {
+    for c in Command::ALL {
+        let f = encode_control(c);
+        let (h, b) = body(&f);
+        assert_eq!(h.kind, Kind::Control);
+        assert_eq!(decode_control(b).unwrap(), c);
+        assert_eq!(Command::from_name(c.name().as_bytes()), Some(c));
+    }
+    assert_eq!(encode_control(Command::Status), b"GFDH\x01\x06\0\0\x06\0\0\0status");
+}
+
+#[test]
+fn control_rejects_hostile_input() {
+    // unknown but well-formed: told apart
+    let e = decode_control(b"restart").unwrap_err();
+    assert_eq!(e.errno.0, libc::EOPNOTSUPP);
+    assert!(e.message().contains("\"restart\""), "{}", e.message());
+    assert_eq!(decode_control(b"status-all").unwrap_err().errno.0, libc::EOPNOTSUPP);
+    // malformed
+    for bad in [&b""[..], b"STATUS", b"status\n", b"stat us", b"status\0", b"\xff\xfe", b"st\xc3\xa9"] {
+        ebadmsg(decode_control(bad));
+    }
+    ebadmsg(decode_control(&[b'a'; COMMAND_MAX + 1]));
+    assert_eq!(decode_control(&[b'a'; COMMAND_MAX]).unwrap_err().errno.0, libc::EOPNOTSUPP);
+    // heads: empty and oversized bodies, wrong version
+    assert!(ebadmsg(decode_head(&encode_head(Kind::Control, 0))).contains("too short"));
+    assert!(ebadmsg(decode_head(&encode_head(Kind::Control, COMMAND_MAX + 1))).contains("oversized"));
+    let mut v0 = encode_head(Kind::Control, 6);
+    v0[4] = 0;
+    assert_eq!(decode_head(&v0).unwrap_err().errno.0, libc::EPROTONOSUPPORT);
+    // truncated heads
+    let f = encode_control(Command::Stop);
+    for n in 0..HEAD_LEN {
+        ebadmsg(decode_head(&f[..n]));
+    }
+    // a line of the old text protocol is no frame
+    assert!(ebadmsg(decode_head(b"status\nstatu")).contains("magic"));
+    ebadmsg(decode_head(b"status\n\0\0\0\0\0"));
+}
+
+#[test]
+fn reply_round_trip() {
+    let text = "pid: 42\nstate: serving\nworker: pid 43 status \"caf\u{e9}\"\n";
+    let f = encode_reply(0, text);
+    let (h, b) = body(&f);
+    assert_eq!(h.kind, Kind::Reply);
+    assert_eq!(decode_reply(b).unwrap(), (0, text));
+    assert_eq!(decode_reply(body(&encode_reply(0, "")).1).unwrap(), (0, ""));
+    // a failure is one line: newlines and other controls become spaces
+    let f = encode_reply(libc::ETIMEDOUT, "worker generation 2\nnot ready\x07 in time\n");
+    assert_eq!(decode_reply(body(&f).1).unwrap(), (libc::ETIMEDOUT, "worker generation 2 not ready  in time"));
+    // in a success, only the newlines stay
+    let f = encode_reply(0, "a\tb\r\n");
+    assert_eq!(decode_reply(body(&f).1).unwrap(), (0, "a b \n"));
+    // bogus errnos become EPERM
+    for e in [-1, 4096, i32::MIN, i32::MAX] {
+        assert_eq!(decode_reply(body(&encode_reply(e, "x")).1).unwrap().0, libc::EPERM);
+    }
+    assert_eq!(decode_reply(body(&encode_reply(4095, "x")).1).unwrap().0, 4095);
+}
+
+#[test]
+fn reply_of_max_size_is_cut_at_a_char_boundary() {
+    let long = "\u{e9}".repeat(REPLY_TEXT_MAX); // 2 bytes each
+    let f = encode_reply(0, &long);
+    let (h, b) = body(&f);
+    assert_eq!(h.len, 4 + REPLY_TEXT_MAX);
+    assert_eq!(decode_reply(b).unwrap().1.len(), REPLY_TEXT_MAX);
+    let f = encode_reply(0, &"\u{20ac}".repeat(REPLY_TEXT_MAX)); // 3 bytes each
+    let (h, b) = body(&f);
+    assert_eq!(h.len, 4 + REPLY_TEXT_MAX - REPLY_TEXT_MAX % 3);
+    assert!(decode_reply(b).is_ok());
+}
+
+#[test]
+fn reply_rejects_hostile_input() {
+    ebadmsg(decode_reply(b""));
+    ebadmsg(decode_reply(b"\0\0\0"));
+    // status above 4095
+    assert!(ebadmsg(decode_reply(b"\x00\x10\x00\x00oops")).contains("status 4096"));
+    ebadmsg(decode_reply(b"\xff\xff\xff\xffx"));
+    // bad UTF-8, truncated UTF-8
+    assert!(ebadmsg(decode_reply(b"\0\0\0\0ok \xff\n")).contains("UTF-8"));
+    ebadmsg(decode_reply(b"\0\0\0\0caf\xc3"));
+    // control characters; a newline in a failure
+    assert!(ebadmsg(decode_reply(b"\0\0\0\0a\0b")).contains("control"));
+    ebadmsg(decode_reply(b"\0\0\0\0a\rb\n"));
+    ebadmsg(decode_reply("\0\0\0\0a\u{85}b".as_bytes()));
+    assert!(ebadmsg(decode_reply(b"\x05\0\0\0two\nlines")).contains("newline"));
+    // oversized text
+    let mut big = vec![0u8; 4];
+    big.extend(std::iter::repeat(b'a').take(REPLY_TEXT_MAX + 1));
+    assert!(ebadmsg(decode_reply(&big)).contains("at most"));
+    // heads: bounds
+    ebadmsg(decode_head(&encode_head(Kind::Reply, 3)));
+    assert!(ebadmsg(decode_head(&encode_head(Kind::Reply, 4 + REPLY_TEXT_MAX + 1))).contains("oversized"));
+    assert_eq!(decode_head(&encode_head(Kind::Reply, 4 + REPLY_TEXT_MAX)).unwrap().len, 4 + REPLY_TEXT_MAX);
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    // A tiny deterministic fuzz: every decoder over pseudo-random input.
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for round in 0..20_000 {
+        let len = (round % 40) as usize;
+        let mut b = Vec::with_capacity(len);
+        for _ in 0..len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b.push(x as u8);
+        }
+        if round % 3 == 0 && b.len() >= 6 {
+            b[..4].copy_from_slice(&MAGIC);
+            b[4] = VERSION;
+            b[5] %= 9;
+        }
+        let _ = decode_head(&b);
+        let _ = decode_header(&b);
+        let _ = decode_chunk(&b, 0, 1000);
+        let _ = decode_refuse(&b);
+        let _ = decode_control(&b);
+        let _ = decode_reply(&b);
+    }
+}
