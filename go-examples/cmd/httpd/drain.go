@@ -154,9 +154,12 @@ func (d *drainer) drainAndExit() {
 		d.mu.Unlock()
 		d.serving.Wait() // every Serve has returned: nothing more is accepted
 
-		// Keep a margin of the timeout for Shutdown itself.
+		// Keep a margin of the timeout for Shutdown itself. A short tick: the
+		// last connection usually closes within a few ms of the drain's start
+		// (each keep-alive client gets Connection: close on its next request),
+		// and every tick waited is time the old generation stays around.
 		politeEnd := deadline.Add(-d.timeout / 10)
-		tick := time.NewTicker(20 * time.Millisecond)
+		tick := time.NewTicker(2 * time.Millisecond)
 		for left := d.closeQuietConns(); left > 0 && time.Now().Before(politeEnd); left = d.closeQuietConns() {
 			<-tick.C
 		}
