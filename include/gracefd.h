@@ -113,11 +113,8 @@
 // `GRACEFD_NAME_MAX + 1` bytes holds any name and its NUL.
 #define GRACEFD_NAME_MAX 255
 
-// Longest fd name, in bytes: names are 1–255 bytes of printable ASCII
-// (space included) without ':' (systemd's rule for `LISTEN_FDNAMES`).
-#define GRACEFD_FD_NAME_MAX 255
-
-// Bytes of one name slot in gracefd_recv_fds()'s `names_out`: a name and its NUL.
+// Bytes of one name slot in gracefd_recv_fds()'s `names_out`: a name of up
+// to `GRACEFD_NAME_MAX` bytes and its NUL.
 #define GRACEFD_FD_NAME_SIZE 256
 
 // Most fds one hand-off (or gracefd_send_fds()) carries.

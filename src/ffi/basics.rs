@@ -17,6 +17,15 @@ pub const GRACEFD_LOG_INFO: c_int = 6;
 /// Log level: debugging detail (`LOG_DEBUG`).
 pub const GRACEFD_LOG_DEBUG: c_int = 7;
 
+// The C values are the core's; checked at compile time (cbindgen needs literals).
+const _: () = assert!(
+    GRACEFD_LOG_ERR == crate::log::ERR
+        && GRACEFD_LOG_WARNING == crate::log::WARNING
+        && GRACEFD_LOG_NOTICE == crate::log::NOTICE
+        && GRACEFD_LOG_INFO == crate::log::INFO
+        && GRACEFD_LOG_DEBUG == crate::log::DEBUG
+);
+
 /// A log callback: receives `user` as registered, a syslog level (0–7) and a
 /// one-line NUL-terminated message that is only valid during the call. It is
 /// called on whichever thread produced the event and must not block for long.

@@ -32,6 +32,15 @@ pub const GRACEFD_EXIT_SETUP: c_int = 243;
 /// channel closed without a report); it tried to kill the daemon.
 pub const GRACEFD_EXIT_LOST: c_int = 244;
 
+// The C values are the core's; checked at compile time (cbindgen needs literals).
+const _: () = assert!(
+    GRACEFD_EXIT_DIED == crate::daemon::EXIT_DIED
+        && GRACEFD_EXIT_TIMEOUT == crate::daemon::EXIT_TIMEOUT
+        && GRACEFD_EXIT_ALREADY_RUNNING == crate::daemon::EXIT_ALREADY_RUNNING
+        && GRACEFD_EXIT_SETUP == crate::daemon::EXIT_SETUP
+        && GRACEFD_EXIT_LOST == crate::daemon::EXIT_LOST
+);
+
 /// Options for gracefd_daemonize() (opaque; create with gracefd_daemon_new()).
 pub struct gracefd_daemon {
     inner: Options,

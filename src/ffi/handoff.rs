@@ -10,10 +10,8 @@ use crate::handoff::{self, Status};
 use crate::proto::handoff as wire;
 use crate::sys::time::Deadline;
 
-/// Longest fd name, in bytes: names are 1–255 bytes of printable ASCII
-/// (space included) without ':' (systemd's rule for `LISTEN_FDNAMES`).
-pub const GRACEFD_FD_NAME_MAX: c_int = 255;
-/// Bytes of one name slot in gracefd_recv_fds()'s `names_out`: a name and its NUL.
+/// Bytes of one name slot in gracefd_recv_fds()'s `names_out`: a name of up
+/// to `GRACEFD_NAME_MAX` bytes and its NUL.
 pub const GRACEFD_FD_NAME_SIZE: usize = 256;
 /// Most fds one hand-off (or gracefd_send_fds()) carries.
 pub const GRACEFD_HANDOFF_MAX_FDS: c_int = 65536;
@@ -21,6 +19,12 @@ pub const GRACEFD_HANDOFF_MAX_FDS: c_int = 65536;
 pub const GRACEFD_HANDOFF_SERVING: c_int = 0;
 /// gracefd_handoff_process(): a taker took the fds and is ready; drain now.
 pub const GRACEFD_HANDOFF_DONE: c_int = 1;
+
+// The C values are the core's; checked at compile time (cbindgen needs literals).
+const _: () = assert!(
+    GRACEFD_FD_NAME_SIZE == crate::proto::listen_env::FDNAME_MAX + 1
+        && GRACEFD_HANDOFF_MAX_FDS as usize == crate::proto::handoff::MAX_FDS
+);
 
 /// Serve this process's registered fds (everything gracefd_listen() opened or
 /// gracefd_add_fd() added, with their names) to one new instance of the

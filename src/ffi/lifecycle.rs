@@ -14,6 +14,14 @@ pub const GRACEFD_EVENT_SHUTDOWN: c_int = 2;
 /// Another process took this one's sockets over (hand-off): stop accepting and drain.
 pub const GRACEFD_EVENT_DRAIN: c_int = 3;
 
+// The C values are the core's; checked at compile time (cbindgen needs literals).
+const _: () = assert!(
+    GRACEFD_EVENT_NONE == crate::events::NONE
+        && GRACEFD_EVENT_UPGRADE == crate::events::UPGRADE
+        && GRACEFD_EVENT_SHUTDOWN == crate::events::SHUTDOWN
+        && GRACEFD_EVENT_DRAIN == crate::events::DRAIN
+);
+
 /// Tell everyone who waits that this process is ready to serve: the process
 /// that started it (a daemonize launcher, the old generation of an upgrade, or
 /// the gracefd superdaemon, through `GRACEFD_READY_FD`) and systemd

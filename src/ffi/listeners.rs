@@ -22,6 +22,16 @@ pub const GRACEFD_KIND_FILE: c_int = 5;
 /// `GRACEFD_NAME_MAX + 1` bytes holds any name and its NUL.
 pub const GRACEFD_NAME_MAX: c_int = 255;
 
+// The C values are the core's; checked at compile time (cbindgen needs literals).
+const _: () = assert!(
+    GRACEFD_KIND_TCP_LISTENER == crate::registry::Kind::TcpListener as c_int
+        && GRACEFD_KIND_UNIX_LISTENER == crate::registry::Kind::UnixListener as c_int
+        && GRACEFD_KIND_UDP == crate::registry::Kind::Udp as c_int
+        && GRACEFD_KIND_SOCKET == crate::registry::Kind::Socket as c_int
+        && GRACEFD_KIND_FILE == crate::registry::Kind::File as c_int
+        && GRACEFD_NAME_MAX as usize == crate::proto::listen_env::FDNAME_MAX
+);
+
 /// Options for gracefd_listen_with(): an opaque handle made by
 /// gracefd_listen_opts_new() and released by gracefd_listen_opts_free().
 /// A handle may be used for any number of calls; it is not thread-safe to

@@ -2,8 +2,6 @@
 //! returns; nothing here decides anything. cbindgen reads this module tree
 //! (and only it) to generate include/gracefd.h.
 #![allow(non_camel_case_types)]
-// The GRACEFD_* constants are used by C through the generated header, not by Rust.
-#![allow(dead_code)]
 
 mod boundary;
 

@@ -84,6 +84,16 @@ pub fn fdname_problem(name: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// [`fdname_problem`] as an error: `EINVAL`, `fd name "x" <why>`. The one
+/// check of fd names: the registry, the hand-off, the fd store and the
+/// superdaemon all use it.
+pub fn validate_fdname(name: &[u8]) -> Result<()> {
+    match fdname_problem(name) {
+        None => Ok(()),
+        Some(why) => Err(crate::err!(EINVAL, "fd name {} {}", Shown(name), why)),
+    }
+}
+
 /// What the systemd variables announce.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Systemd<'a> {

@@ -16,8 +16,8 @@ use crate::sys::process::Pid;
 /// message is refused here with `EMSGSIZE` rather than silently lost there.
 pub const MESSAGE_MAX: usize = 4096;
 
-/// Longest `FDNAME=` value systemd accepts (its `FDNAME_MAX`).
-pub const FDNAME_MAX: usize = 255;
+/// Longest fd name (systemd's limit, [`crate::proto::listen_env::FDNAME_MAX`]).
+pub const FDNAME_MAX: usize = crate::proto::listen_env::FDNAME_MAX;
 
 /// Where `$NOTIFY_SOCKET` points. Both borrow from the variable's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,25 +268,9 @@ pub fn status(text: &[u8]) -> Result<Message> {
     Ok(m)
 }
 
-/// Check a name for stored fds (`FDNAME=`, later `LISTEN_FDNAMES`): 1 to
-/// [`FDNAME_MAX`] printable ASCII bytes, no `:` (the `LISTEN_FDNAMES` separator).
-pub fn validate_fdname(name: &[u8]) -> Result<()> {
-    if name.is_empty() {
-        return Err(err!(EINVAL, "fd name is empty"));
-    }
-    if name.len() > FDNAME_MAX {
-        return Err(err!(EINVAL, "fd name is {} bytes, at most {} are allowed", name.len(), FDNAME_MAX));
-    }
-    if let Some(at) = name.iter().position(|&b| !(0x20..=0x7e).contains(&b) || b == b':') {
-        return Err(err!(
-            EINVAL,
-            "fd name {} has a forbidden byte at offset {} (printable ASCII without ':' only)",
-            Shown(name),
-            at
-        ));
-    }
-    Ok(())
-}
+/// Check a name for stored fds (`FDNAME=`, later `LISTEN_FDNAMES`): the rule
+/// of [`listen_env::validate_fdname`](crate::proto::listen_env::validate_fdname).
+pub use crate::proto::listen_env::validate_fdname;
 
 /// `FDSTORE=1`, plus `FDNAME=<name>` when a name is given (systemd names
 /// unnamed stored fds "stored"). `EINVAL` for a bad name ([`validate_fdname`]).

@@ -5,11 +5,8 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::err;
-use crate::error::Result;
 use crate::listeners::ListenKey;
 use crate::proto::addr::Shown;
-use crate::proto::listen_env;
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::socket;
 
@@ -173,11 +170,6 @@ pub(crate) fn classify(raw: RawFd) -> crate::sys::SysResult<Kind> {
 }
 
 /// Check a name for the registry (and for `LISTEN_FDNAMES`): printable ASCII,
-/// no `:`, 1 to 255 bytes. `EINVAL` with the reason otherwise. The hand-off
-/// and the superdaemon use this for every name they accept.
-pub fn validate_name(name: &[u8]) -> Result<()> {
-    match listen_env::fdname_problem(name) {
-        None => Ok(()),
-        Some(why) => Err(err!(EINVAL, "fd name {} {}", Shown(name), why)),
-    }
-}
+/// no `:`, 1 to 255 bytes; `EINVAL` with the reason. The hand-off and the
+/// superdaemon use the same rule ([`crate::proto::listen_env::validate_fdname`]).
+pub use crate::proto::listen_env::validate_fdname as validate_name;

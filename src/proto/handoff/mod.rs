@@ -55,8 +55,8 @@ pub const VERSION: u8 = 1;
 pub const HEAD_LEN: usize = 12;
 /// Most fds in one transfer.
 pub const MAX_FDS: usize = 65536;
-/// Longest fd name (systemd's `FDNAME_MAX`).
-pub const NAME_MAX: usize = 255;
+/// Longest fd name (systemd's limit, [`crate::proto::listen_env::FDNAME_MAX`]).
+pub const NAME_MAX: usize = crate::proto::listen_env::FDNAME_MAX;
 /// Most fds per `sendmsg` (musl's limit; Linux allows 253).
 pub const CHUNK_MAX: usize = 252;
 /// Largest HEADER body: the count, then `MAX_FDS` names of `NAME_MAX` bytes.
@@ -196,20 +196,9 @@ pub fn decode_head(b: &[u8]) -> Result<Head> {
     Ok(Head { kind, len })
 }
 
-/// Check an fd name: 1–255 bytes of printable ASCII (space allowed), no `:`
-/// (systemd's rule for `LISTEN_FDNAMES`). EINVAL with the reason.
-pub fn validate_name(name: &[u8]) -> Result<()> {
-    if name.is_empty() {
-        return Err(err!(EINVAL, "fd name is empty"));
-    }
-    if name.len() > NAME_MAX {
-        return Err(err!(EINVAL, "fd name {} is {} bytes long (at most {})", Shown(name), name.len(), NAME_MAX));
-    }
-    if let Some(b) = name.iter().find(|&&b| !(0x20..=0x7e).contains(&b) || b == b':') {
-        return Err(err!(EINVAL, "fd name {} contains {}", Shown(name), if *b == b':' { "':'" } else { "a non-printable byte" }));
-    }
-    Ok(())
-}
+/// Check an fd name: the rule of `LISTEN_FDNAMES`
+/// ([`listen_env::validate_fdname`](crate::proto::listen_env::validate_fdname)).
+pub use crate::proto::listen_env::validate_fdname as validate_name;
 
 /// A whole HEADER frame for these names. EINVAL for a bad name or more than
 /// [`MAX_FDS`] names.
