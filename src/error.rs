@@ -141,54 +141,35 @@ macro_rules! bail {
 
 mod last {
     use super::MSG_CAP;
-    use crate::sync::Once;
-    use core::cell::UnsafeCell;
+    use crate::sync::Lazy;
+    use crate::sys::thread::{self, Key};
 
     const BUF: usize = MSG_CAP + 1;
 
-    struct Key(UnsafeCell<libc::pthread_key_t>);
-    // SAFETY: written once inside `ONCE`, read only after it completed.
-    unsafe impl Sync for Key {}
+    static KEY: Lazy<Option<Key>> = Lazy::new();
 
-    static KEY: Key = Key(UnsafeCell::new(0));
-    static ONCE: Once = Once::new();
-    static KEY_OK: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
-
-    extern "C" fn free_buf(p: *mut libc::c_void) {
-        // SAFETY: p was returned by malloc in `slot`.
-        unsafe { libc::free(p) }
-    }
-
-    fn key() -> Option<libc::pthread_key_t> {
-        ONCE.call(|| {
-            // SAFETY: KEY is only written here, once.
-            let ok = unsafe { libc::pthread_key_create(KEY.0.get(), Some(free_buf)) } == 0;
-            KEY_OK.store(ok, core::sync::atomic::Ordering::Release);
-        });
-        if KEY_OK.load(core::sync::atomic::Ordering::Acquire) {
-            // SAFETY: written before ONCE completed, never again.
-            Some(unsafe { *KEY.0.get() })
-        } else {
-            None
-        }
+    unsafe extern "C" fn free_buf(p: *mut core::ffi::c_void) {
+        // SAFETY: p was returned by thread::zalloc in `slot`, and is this
+        // exiting thread's alone.
+        unsafe { thread::free(p) }
     }
 
     /// This thread's buffer (BUF bytes, NUL-terminated), created on first use.
     pub fn slot(create: bool) -> *mut u8 {
-        let Some(k) = key() else { return core::ptr::null_mut() };
-        // SAFETY: k is a valid key.
-        let p = unsafe { libc::pthread_getspecific(k) } as *mut u8;
+        let Some(k) = *KEY.get_or_init(|| thread::key_create(free_buf).ok()) else {
+            return core::ptr::null_mut();
+        };
+        let p = thread::get_specific(k) as *mut u8;
         if !p.is_null() || !create {
             return p;
         }
-        // SAFETY: plain malloc of a fixed size; checked for NULL.
-        let p = unsafe { libc::calloc(1, BUF) } as *mut u8;
+        let p = thread::zalloc(BUF);
         if p.is_null() {
             return p;
         }
-        // SAFETY: k valid, p owned by this thread from now on.
-        if unsafe { libc::pthread_setspecific(k, p as *const libc::c_void) } != 0 {
-            unsafe { libc::free(p as *mut libc::c_void) };
+        if thread::set_specific(k, p.cast()).is_err() {
+            // SAFETY: p is ours and was never shared.
+            unsafe { thread::free(p.cast()) };
             return core::ptr::null_mut();
         }
         p

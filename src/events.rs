@@ -73,8 +73,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
     let w = WRITE_END.load(Ordering::Acquire);
     if w >= 0 {
         // A full pipe drops the byte: events of one kind are idempotent.
-        // SAFETY: write is async-signal-safe.
-        if unsafe { libc::write(w, &ev as *const u8 as *const libc::c_void, 1) } == 1 {
+        if fd::write_once(w, &[ev]) == Ok(1) {
             PENDING.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -86,8 +85,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
             f(sig);
         }
     }
-    // SAFETY: restoring errno for the interrupted code.
-    unsafe { *libc::__errno_location() = saved.0 };
+    saved.set(); // the interrupted code's errno
 }
 
 /// Install the handlers (idempotent) and return a new CLOEXEC dup of the

@@ -1,4 +1,5 @@
-//! What a `#![no_std]` staticlib must bring itself: an allocator (libc malloc)
+//! What a `#![no_std]` staticlib must bring itself: an allocator (libc's
+//! malloc, bound here directly: the one exception to "libc only in src/sys")
 //! and a panic handler (abort: no panic may unwind across the C ABI, and clippy
 //! denies panicking calls in this crate, so this is a last line of defence).
 
@@ -56,6 +57,5 @@ static ALLOC: Malloc = Malloc;
 #[cfg(not(any(test, feature = "std")))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    // SAFETY: abort has no preconditions.
-    unsafe { libc::abort() }
+    crate::sys::process::abort()
 }

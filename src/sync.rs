@@ -7,6 +7,8 @@ use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicU8, Ordering};
 
+use crate::sys::thread::RawMutex;
+
 const NEW: u8 = 0;
 const RUNNING: u8 = 1;
 const DONE: u8 = 2;
@@ -31,8 +33,7 @@ impl Once {
             return;
         }
         while self.0.load(Ordering::Acquire) != DONE {
-            // SAFETY: sched_yield has no preconditions.
-            unsafe { libc::sched_yield() };
+            crate::sys::thread::yield_now();
         }
     }
 
@@ -95,13 +96,13 @@ impl<T> Default for Lazy<T> {
 
 #[cold]
 fn abort_unreachable() -> ! {
-    // SAFETY: abort has no preconditions; this path is impossible by construction.
-    unsafe { libc::abort() }
+    // This path is impossible by construction.
+    crate::sys::process::abort()
 }
 
 /// A mutex over `T`, backed by a static `pthread_mutex_t`.
 pub struct Mutex<T> {
-    raw: UnsafeCell<libc::pthread_mutex_t>,
+    raw: RawMutex,
     val: UnsafeCell<T>,
 }
 
@@ -112,14 +113,13 @@ unsafe impl<T: Send> Send for Mutex<T> {}
 impl<T> Mutex<T> {
     /// A new unlocked mutex.
     pub const fn new(v: T) -> Self {
-        Mutex { raw: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER), val: UnsafeCell::new(v) }
+        Mutex { raw: RawMutex::new(), val: UnsafeCell::new(v) }
     }
 
     /// Lock it. A static default pthread mutex cannot fail to lock except by
     /// self-deadlock, which the core never does (no lock is held across a call out).
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        // SAFETY: raw is a valid initialised mutex that never moves (statics).
-        unsafe { libc::pthread_mutex_lock(self.raw.get()) };
+        self.raw.lock();
         MutexGuard { m: self }
     }
 }
@@ -147,7 +147,7 @@ impl<T> DerefMut for MutexGuard<'_, T> {
 impl<T> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: locked by us in `lock`.
-        unsafe { libc::pthread_mutex_unlock(self.m.raw.get()) };
+        unsafe { self.m.raw.unlock() };
     }
 }
 

@@ -207,6 +207,13 @@ pub fn write_all(fd: RawFd, mut buf: &[u8]) -> SysResult<()> {
     Ok(())
 }
 
+/// One `write` (no retry: a signal handler writes one byte and moves on).
+/// Async-signal-safe.
+pub fn write_once(fd: RawFd, buf: &[u8]) -> SysResult<usize> {
+    // SAFETY: buf is a valid slice.
+    super::cvt_size(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
+}
+
 /// One `read` (retrying EINTR).
 pub fn read(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
     // SAFETY: buf is a valid mutable slice.

@@ -11,6 +11,7 @@ pub mod process;
 pub mod sigfd;
 pub mod signal;
 pub mod socket;
+pub mod thread;
 pub mod time;
 
 /// An errno value (positive).
@@ -25,6 +26,13 @@ impl Errno {
     pub fn last() -> Errno {
         // SAFETY: __errno_location returns a valid pointer to this thread's errno.
         Errno(unsafe { *libc::__errno_location() })
+    }
+
+    /// Make this the calling thread's errno (a signal handler restores the
+    /// interrupted code's errno this way). Async-signal-safe.
+    pub fn set(self) {
+        // SAFETY: __errno_location returns a valid pointer to this thread's errno.
+        unsafe { *libc::__errno_location() = self.0 };
     }
 
     /// The symbolic name, e.g. `"EINVAL"`.

@@ -1,0 +1,92 @@
+//! Threads: pthread keys (per-thread storage without std), a raw pthread
+//! mutex, yielding, and the C heap for per-thread buffers.
+
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
+
+use super::{Errno, SysResult};
+
+/// A pthread key.
+pub type Key = libc::pthread_key_t;
+
+/// `pthread_key_create` with a destructor run at thread exit for non-NULL values.
+pub fn key_create(dtor: unsafe extern "C" fn(*mut c_void)) -> SysResult<Key> {
+    let mut k: Key = 0;
+    // SAFETY: valid out-pointer; dtor has the signature pthread expects.
+    match unsafe { libc::pthread_key_create(&mut k, Some(dtor)) } {
+        0 => Ok(k),
+        e => Err(Errno(e)),
+    }
+}
+
+/// This thread's value for `k` (NULL if none).
+pub fn get_specific(k: Key) -> *mut c_void {
+    // SAFETY: any key value is accepted; an invalid one gives NULL.
+    unsafe { libc::pthread_getspecific(k) }
+}
+
+/// Set this thread's value for `k`.
+pub fn set_specific(k: Key, p: *mut c_void) -> SysResult<()> {
+    // SAFETY: p is stored, not dereferenced, by pthread.
+    match unsafe { libc::pthread_setspecific(k, p as *const c_void) } {
+        0 => Ok(()),
+        e => Err(Errno(e)),
+    }
+}
+
+/// `calloc(1, n)`: zeroed C heap memory, NULL on failure.
+pub fn zalloc(n: usize) -> *mut u8 {
+    // SAFETY: plain calloc.
+    unsafe { libc::calloc(1, n) as *mut u8 }
+}
+
+/// `free`.
+///
+/// # Safety
+/// `p` is NULL or came from [`zalloc`] and is not used afterwards.
+pub unsafe fn free(p: *mut c_void) {
+    // SAFETY: caller's promise.
+    unsafe { libc::free(p) }
+}
+
+/// `sched_yield`.
+pub fn yield_now() {
+    // SAFETY: no preconditions.
+    unsafe { libc::sched_yield() };
+}
+
+/// A statically initialised pthread mutex. It must not move once used (keep
+/// it in a static or behind a pointer).
+pub struct RawMutex(UnsafeCell<libc::pthread_mutex_t>);
+
+// SAFETY: pthread mutexes are made to be shared between threads.
+unsafe impl Sync for RawMutex {}
+unsafe impl Send for RawMutex {}
+
+impl RawMutex {
+    /// An unlocked default mutex.
+    pub const fn new() -> RawMutex {
+        RawMutex(UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER))
+    }
+
+    /// Lock (a default mutex only fails on self-deadlock, which callers avoid).
+    pub fn lock(&self) {
+        // SAFETY: an initialised mutex that does not move.
+        unsafe { libc::pthread_mutex_lock(self.0.get()) };
+    }
+
+    /// Unlock.
+    ///
+    /// # Safety
+    /// The calling thread holds the lock.
+    pub unsafe fn unlock(&self) {
+        // SAFETY: caller's promise.
+        unsafe { libc::pthread_mutex_unlock(self.0.get()) };
+    }
+}
+
+impl Default for RawMutex {
+    fn default() -> Self {
+        RawMutex::new()
+    }
+}
