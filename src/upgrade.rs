@@ -42,6 +42,47 @@ impl Default for Options {
     }
 }
 
+/// The checked setters both faces use (the C handle and the Rust builder).
+impl Options {
+    /// Run `path` instead of the recorded executable. `EINVAL` unless it is
+    /// an absolute path (a relative one would depend on the working directory
+    /// at upgrade time, the very thing the recorded path avoids).
+    pub fn set_exe(&mut self, path: &[u8]) -> Result<()> {
+        if path.first() != Some(&b'/') || path.contains(&0) {
+            return Err(err!(EINVAL, "executable path {} is not absolute", crate::proto::addr::Shown(path)));
+        }
+        self.exe = Some(path.to_vec());
+        Ok(())
+    }
+
+    /// Add `KEY=VALUE` to the new generation's environment. `EINVAL` for no
+    /// '=', an empty key, a NUL, or a variable gracefd sets itself
+    /// (`LISTEN_*`, `SERVER_STARTER_*`, `GRACEFD_*`, `WATCHDOG_PID`).
+    pub fn add_env(&mut self, kv: &[u8]) -> Result<()> {
+        let shown = crate::proto::addr::Shown(kv);
+        match kv.iter().position(|&b| b == b'=') {
+            Some(0) | None => return Err(err!(EINVAL, "environment entry {} is not KEY=VALUE", shown)),
+            Some(_) if kv.contains(&0) => return Err(err!(EINVAL, "environment entry {} contains NUL", shown)),
+            Some(_) => {}
+        }
+        if spawn::is_protocol_var(kv) {
+            return Err(err!(EINVAL, "environment entry {} is set by gracefd itself", shown));
+        }
+        self.env.push(kv.to_vec());
+        Ok(())
+    }
+
+    /// The signal for a new generation that failed readiness. `EINVAL`
+    /// unless 1–64.
+    pub fn set_kill_signal(&mut self, sig: i32) -> Result<()> {
+        if !(1..=64).contains(&sig) {
+            return Err(err!(EINVAL, "signal {} is not a signal number", sig));
+        }
+        self.kill_signal = sig;
+        Ok(())
+    }
+}
+
 struct InFlight {
     pid: Pid,
     waiter: Fd,
@@ -93,8 +134,9 @@ pub fn start(opts: &Options) -> Result<RawFd> {
     }
     sp.env_inherit_scrubbed();
     for e in &opts.env {
+        // Checked by add_env; a caller filling `env` directly gets the same rule.
         if spawn::is_protocol_var(e) {
-            return Err(err!(EINVAL, "extra environment entry {} is set by gracefd itself", crate::proto::addr::Shown(e)));
+            return Err(err!(EINVAL, "environment entry {} is set by gracefd itself", crate::proto::addr::Shown(e)));
         }
         sp.env_put(e)?;
     }

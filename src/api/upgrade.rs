@@ -94,11 +94,8 @@ impl Upgrade {
 
     /// Run this executable instead (an absolute path; `EINVAL` otherwise).
     pub fn exe(mut self, path: impl AsRef<Path>) -> Upgrade {
-        let p = path.as_ref().as_os_str().as_bytes();
-        if p.first() == Some(&b'/') {
-            self.opts.exe = Some(p.to_vec());
-        } else {
-            self.fail(err!(EINVAL, "executable path {} is not absolute", Shown(p)));
+        if let Err(e) = self.opts.set_exe(path.as_ref().as_os_str().as_bytes()) {
+            self.fail(e);
         }
         self
     }
@@ -139,19 +136,15 @@ impl Upgrade {
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Upgrade {
         let k = key.as_ref().as_bytes();
         let v = value.as_ref().as_bytes();
-        if k.is_empty() || k.contains(&b'=') || k.contains(&0) || v.contains(&0) {
-            self.fail(err!(EINVAL, "environment entry {}={} is not KEY=VALUE", Shown(k), Shown(v)));
+        // A key with '=' would shift the split: refuse it here, the rest is the core's rule.
+        if k.contains(&b'=') {
+            self.fail(err!(EINVAL, "environment entry {}={} is not KEY=VALUE (the key contains '=')", Shown(k), Shown(v)));
             return self;
         }
-        let mut kv = Vec::with_capacity(k.len() + 1 + v.len());
-        kv.extend_from_slice(k);
-        kv.push(b'=');
-        kv.extend_from_slice(v);
-        if crate::spawn::is_protocol_var(&kv) {
-            self.fail(err!(EINVAL, "environment variable {} is set by gracefd itself", Shown(k)));
-            return self;
+        let kv = [k, b"=", v].concat();
+        if let Err(e) = self.opts.add_env(&kv) {
+            self.fail(e);
         }
-        self.opts.env.push(kv);
         self
     }
 
@@ -167,10 +160,8 @@ impl Upgrade {
     /// `SIGTERM`; `SIGKILL` follows 2 s later if it is still there). `EINVAL`
     /// unless 1–64.
     pub fn kill_signal(mut self, signal: i32) -> Upgrade {
-        if (1..=64).contains(&signal) {
-            self.opts.kill_signal = signal;
-        } else {
-            self.fail(err!(EINVAL, "signal {} is not a signal number", signal));
+        if let Err(e) = self.opts.set_kill_signal(signal) {
+            self.fail(e);
         }
         self
     }

@@ -45,10 +45,7 @@ pub unsafe extern "C" fn gracefd_upgrade_opts_set_exe(opts: *mut gracefd_upgrade
         let o = unsafe { boundary::handle(opts, "opts") }?;
         // SAFETY: caller's promise.
         let p = unsafe { boundary::cstr(path, "path") }?;
-        if p.first() != Some(&b'/') {
-            return Err(err!(EINVAL, "executable path {} is not absolute", crate::proto::addr::Shown(p)));
-        }
-        o.inner.exe = Some(p.to_vec());
+        o.inner.set_exe(p)?;
         Ok(0)
     })
 }
@@ -96,14 +93,7 @@ pub unsafe extern "C" fn gracefd_upgrade_opts_add_env(opts: *mut gracefd_upgrade
         let o = unsafe { boundary::handle(opts, "opts") }?;
         // SAFETY: caller's promise.
         let kv = unsafe { boundary::cstr(key_value, "key_value") }?;
-        match kv.iter().position(|&b| b == b'=') {
-            Some(0) | None => return Err(err!(EINVAL, "environment entry {} is not KEY=VALUE", crate::proto::addr::Shown(kv))),
-            Some(_) => {}
-        }
-        if crate::spawn::is_protocol_var(kv) {
-            return Err(err!(EINVAL, "environment entry {} is set by gracefd itself", crate::proto::addr::Shown(kv)));
-        }
-        o.inner.env.push(kv.to_vec());
+        o.inner.add_env(kv)?;
         Ok(0)
     })
 }
@@ -133,10 +123,7 @@ pub unsafe extern "C" fn gracefd_upgrade_opts_set_kill_signal(opts: *mut gracefd
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
-        if !(1..=64).contains(&sig) {
-            return Err(err!(EINVAL, "signal {} is not a signal number", sig));
-        }
-        o.inner.kill_signal = sig;
+        o.inner.set_kill_signal(sig)?;
         Ok(0)
     })
 }
