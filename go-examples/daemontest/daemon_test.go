@@ -9,10 +9,9 @@
 package daemontest
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
+	"gracefd.example/go-examples/internal/proctest"
 	"io"
 	"net"
 	"net/http"
@@ -20,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -69,41 +67,11 @@ type launched struct {
 	stderr string
 }
 
-// launch runs a launcher to completion (bounded) and returns its exit status.
+// launch runs a launcher to completion (bounded) with env added to ours.
 func launch(t *testing.T, bin string, env []string, args ...string) launched {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	// Wait only for the launcher, not for whoever else holds its stderr.
-	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return launched{0, stderr.String()}
-	case errors.As(err, &ee):
-		return launched{ee.ExitCode(), stderr.String()}
-	default:
-		t.Fatalf("running %s: %v (stderr: %s)", bin, err, stderr.String())
-		return launched{}
-	}
-}
-
-func readPid(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("pid file: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		t.Fatalf("pid file holds %q", b)
-	}
-	return pid
+	st, out := proctest.Launch(t, bin, append(os.Environ(), env...), args...)
+	return launched{st, out}
 }
 
 // stopDaemon sends sig and reaps the daemon (our child, as subreaper), bounded.
@@ -125,19 +93,6 @@ func stopDaemon(t *testing.T, pid int, sig syscall.Signal) {
 	var ws syscall.WaitStatus
 	_, _ = syscall.Wait4(pid, &ws, 0, nil)
 	t.Errorf("daemon %d did not stop on %v", pid, sig)
-}
-
-// procStat returns ppid and session id of pid.
-func procStat(t *testing.T, pid int) (ppid, sid int) {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatalf("daemon %d: %v", pid, err)
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	ppid, _ = strconv.Atoi(f[1])
-	sid, _ = strconv.Atoi(f[3])
-	return ppid, sid
 }
 
 type way struct {
@@ -175,7 +130,7 @@ func TestDaemonServesAndLauncherSaysReady(t *testing.T) {
 			if r.status != 0 {
 				t.Fatalf("launcher exited %d: %s", r.status, r.stderr)
 			}
-			pid := readPid(t, pidFile)
+			pid := proctest.ReadPidFile(t, pidFile)
 			defer stopDaemon(t, pid, syscall.SIGKILL)
 
 			// The launcher returned 0: the daemon already serves, no retry needed.
@@ -195,11 +150,11 @@ func TestDaemonServesAndLauncherSaysReady(t *testing.T) {
 			}
 
 			// Detached: in a session it does not lead, re-parented away from the launcher.
-			if _, sid := procStat(t, pid); sid == pid || sid == syscall.Getpid() {
+			if _, sid := proctest.Stat(t, pid); sid == pid || sid == syscall.Getpid() {
 				t.Errorf("daemon %d has session %d", pid, sid)
 			}
 			deadline := time.Now().Add(10 * time.Second)
-			for ppid, _ := procStat(t, pid); ppid != os.Getpid(); ppid, _ = procStat(t, pid) {
+			for ppid, _ := proctest.Stat(t, pid); ppid != os.Getpid(); ppid, _ = proctest.Stat(t, pid) {
 				if time.Now().After(deadline) {
 					t.Fatalf("daemon %d still has parent %d (the middle process did not leave)", pid, ppid)
 				}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gracefd.example/go-examples/internal/proctest"
 	"math"
 	"os"
 	"os/exec"
 	"os/signal"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -95,19 +95,6 @@ func pidFileRole() int {
 	return 0
 }
 
-func readPidFile(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatalf("pid file holds %q", b)
-	}
-	return pid
-}
-
 func TestPidFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.pid")
@@ -119,7 +106,7 @@ func TestPidFile(t *testing.T) {
 	if got := a.line(); got != "held" {
 		t.Fatalf("first instance: %s", got)
 	}
-	if pid := readPidFile(t, path); pid != a.cmd.Process.Pid {
+	if pid := proctest.ReadPidFile(t, path); pid != a.cmd.Process.Pid {
 		t.Fatalf("pid file names %d, want %d", pid, a.cmd.Process.Pid)
 	}
 	b := startHelper(t, "pidfile-hold", nil, env)
@@ -150,7 +137,7 @@ func TestPidFile(t *testing.T) {
 	if got := c.line(); got != "held" {
 		t.Fatalf("over a stale file: %s", got)
 	}
-	if pid := readPidFile(t, path); pid != c.cmd.Process.Pid {
+	if pid := proctest.ReadPidFile(t, path); pid != c.cmd.Process.Pid {
 		t.Fatalf("stale pid file not taken over: names %d", pid)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
@@ -164,7 +151,7 @@ func TestPidFile(t *testing.T) {
 		t.Fatalf("a pid file naming another process: %s", got)
 	}
 	c.wait()
-	if pid := readPidFile(t, path); pid != os.Getpid() {
+	if pid := proctest.ReadPidFile(t, path); pid != os.Getpid() {
 		t.Fatalf("pid file changed to %d", pid)
 	}
 
@@ -356,7 +343,7 @@ func TestDaemonizeUserSwitchesEveryThread(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("launcher: %v", err)
 	}
-	pid := readPidFile(t, filepath.Join(dir, "d.pid"))
+	pid := proctest.ReadPidFile(t, filepath.Join(dir, "d.pid"))
 	defer gone(t, pid)
 	defer syscall.Kill(pid, syscall.SIGKILL)
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))

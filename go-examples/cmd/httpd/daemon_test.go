@@ -6,15 +6,12 @@ package main
 // test process is a child subreaper, so daemons become its children).
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
+	"gracefd.example/go-examples/internal/proctest"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,51 +22,7 @@ import (
 // and stderr. A daemonize launcher returns once its daemon is ready or gone.
 func launch(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	httpd := binary(t, "GRACEFD_GO_HTTPD", "go-httpd")
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, httpd, args...)
-	cmd.Env = cleanEnv()
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	cmd.WaitDelay = 5 * time.Second // wait for the launcher, not for whoever else holds the pipe
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, stderr.String()
-	case errors.As(err, &ee) && ee.ExitCode() >= 0:
-		return ee.ExitCode(), stderr.String()
-	default:
-		t.Fatalf("go-httpd %v: %v\n%s", args, err, stderr.String())
-		return 0, ""
-	}
-}
-
-// pidIn reads the pid a pid file names.
-func pidIn(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("pid file: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		t.Fatalf("pid file holds %q", b)
-	}
-	return pid
-}
-
-// sessionOf returns the session id of pid.
-func sessionOf(t *testing.T, pid int) int {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatalf("pid %d: %v", pid, err)
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	sid, _ := strconv.Atoi(f[3])
-	return sid
+	return proctest.Launch(t, binary(t, "GRACEFD_GO_HTTPD", "go-httpd"), cleanEnv(), args...)
 }
 
 // lockFree reports whether nobody holds the pid file's lock.
@@ -97,7 +50,7 @@ func TestDaemonizeServesAndUpgrades(t *testing.T) {
 	if st != 0 {
 		t.Fatalf("launcher exited %d: %s", st, out)
 	}
-	pid := pidIn(t, pidFile)
+	pid := proctest.ReadPidFile(t, pidFile)
 	p.add(pid)
 	// No retry: when the launcher has exited 0, the daemon serves.
 	r, err := get(addr)
@@ -107,7 +60,8 @@ func TestDaemonizeServesAndUpgrades(t *testing.T) {
 	if r.pid != pid || r.gen != 1 {
 		t.Fatalf("answered by pid %d generation %d, want the pid file's %d, generation 1", r.pid, r.gen, pid)
 	}
-	if sid := sessionOf(t, pid); sid == pid || sid == sessionOf(t, os.Getpid()) {
+	_, sid := proctest.Stat(t, pid)
+	if _, mine := proctest.Stat(t, os.Getpid()); sid == pid || sid == mine {
 		t.Errorf("daemon %d is in session %d: not detached", pid, sid)
 	}
 
@@ -118,7 +72,7 @@ func TestDaemonizeServesAndUpgrades(t *testing.T) {
 			t.Errorf("second instance %v: exit %d, output %q; want 242 and \"already running as pid %d\"", a, st, out, pid)
 		}
 	}
-	if got := pidIn(t, pidFile); got != pid {
+	if got := proctest.ReadPidFile(t, pidFile); got != pid {
 		t.Fatalf("pid file changed to %d by a refused instance", got)
 	}
 
@@ -134,7 +88,7 @@ func TestDaemonizeServesAndUpgrades(t *testing.T) {
 			t.Fatalf("the pid file still names %d 20 s after SIGHUP; log:\n%s", pid, b)
 		}
 		time.Sleep(10 * time.Millisecond)
-		next = pidIn(t, pidFile)
+		next = proctest.ReadPidFile(t, pidFile)
 	}
 	p.add(next)
 	if r := waitServing(t, addr); r.pid != next || r.gen != 2 {
@@ -144,7 +98,7 @@ func TestDaemonizeServesAndUpgrades(t *testing.T) {
 	if ws, reaped, err := waitExit(pid, 20*time.Second); err != nil || (reaped && ws.ExitStatus() != 0) {
 		t.Fatalf("old generation %d: %v %v", pid, ws, err)
 	}
-	if got := pidIn(t, pidFile); got != next {
+	if got := proctest.ReadPidFile(t, pidFile); got != next {
 		t.Fatalf("pid file names %d after the old generation left, want %d", got, next)
 	}
 	if lockFree(t, pidFile) {
@@ -194,7 +148,7 @@ func TestDaemonizePortTaken(t *testing.T) {
 	}
 	t.Logf("launcher: exit %d: %s", st, strings.TrimSpace(out))
 	// The daemon wrote its pid before it failed: it is gone.
-	pid := pidIn(t, pidFile)
+	pid := proctest.ReadPidFile(t, pidFile)
 	if _, _, err := waitExit(pid, 10*time.Second); err != nil {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		_, _, _ = waitExit(pid, 5*time.Second)
@@ -215,7 +169,7 @@ func TestPidFileInTheForeground(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	srv := p.start(logPath, httpd, "--pid-file", pidFile, "--listen", "http="+addr)
 	r := waitServing(t, addr)
-	if got := pidIn(t, pidFile); got != srv.Process.Pid || r.pid != got {
+	if got := proctest.ReadPidFile(t, pidFile); got != srv.Process.Pid || r.pid != got {
 		t.Fatalf("pid file names %d, server %d answered as %d", got, srv.Process.Pid, r.pid)
 	}
 	st, out := launch(t, "--pid-file", pidFile, "--listen", "http=127.0.0.1:0")
