@@ -164,19 +164,12 @@ fn serve(mut s: TcpStream, shared: &Shared) {
     let mut last_active = Instant::now();
     loop {
         // Answer every complete request waiting in the buffer.
-        loop {
-            match http::parse(&buf) {
-                Ok(Some(req)) => {
-                    buf.drain(..req.len);
-                    let close = req.close || shared.draining.load(Ordering::SeqCst);
-                    if s.write_all(&http::response(&shared.body, close)).is_err() || close {
-                        let _ = s.shutdown(std::net::Shutdown::Write);
-                        return;
-                    }
-                }
-                Ok(None) => break,
-                Err(()) => return,
-            }
+        let Ok((out, close)) = http::answer(&mut buf, &shared.body, shared.draining.load(Ordering::SeqCst)) else {
+            return;
+        };
+        if (!out.is_empty() && s.write_all(&out).is_err()) || close {
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            return;
         }
         match s.read(&mut chunk) {
             Ok(0) => return,

@@ -152,19 +152,12 @@ async fn serve(mut s: TcpStream, shared: &Shared) {
     let mut chunk = [0u8; 8192];
     let mut last_active = Instant::now();
     loop {
-        loop {
-            match http::parse(&buf) {
-                Ok(Some(req)) => {
-                    buf.drain(..req.len);
-                    let close = req.close || shared.draining.load(Ordering::SeqCst);
-                    if s.write_all(&http::response(&shared.body, close)).await.is_err() || close {
-                        let _ = s.shutdown().await;
-                        return;
-                    }
-                }
-                Ok(None) => break,
-                Err(()) => return,
-            }
+        let Ok((out, close)) = http::answer(&mut buf, &shared.body, shared.draining.load(Ordering::SeqCst)) else {
+            return;
+        };
+        if (!out.is_empty() && s.write_all(&out).await.is_err()) || close {
+            let _ = s.shutdown().await;
+            return;
         }
         // `read` is cancel-safe: a timeout loses no bytes.
         match tokio::time::timeout(TICK, s.read(&mut chunk)).await {

@@ -60,7 +60,7 @@ fn capture(argv: Option<(*const *const libc::c_char, usize)>) -> Startup {
         Some((p, n)) if !p.is_null() => unsafe { copy_strings(p, n) },
         _ => read_cmdline(),
     };
-    let exe = find_exe(&argv);
+    let exe = find_exe();
     Startup { env, argv, exe, pid: crate::sys::process::getpid() }
 }
 
@@ -94,7 +94,7 @@ fn read_cmdline() -> Vec<Bytes> {
     buf.split(|&b| b == 0).filter(|s| !s.is_empty()).map(|s| s.to_vec()).collect()
 }
 
-fn find_exe(_argv: &[Bytes]) -> Bytes {
+fn find_exe() -> Bytes {
     let mut buf = [0u8; 4096];
     match crate::sys::fs::readlink(b"/proc/self/exe\0", &mut buf) {
         Ok(n) => buf.get(..n).map(|s| s.to_vec()).unwrap_or_default(),

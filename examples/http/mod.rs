@@ -100,6 +100,24 @@ pub fn body() -> String {
     format!("ok pid={} generation={}\n", std::process::id(), gracefd::generation())
 }
 
+/// What to send for the complete requests at the front of `buf` (they are
+/// removed from it), and whether to close the connection after sending it: a
+/// request that asks to close, or `draining` (the polite drain answers with
+/// `Connection: close`), ends the batch. `Err` for a malformed request: close
+/// at once. Both example servers, blocking and async, serve with this.
+pub fn answer(buf: &mut Vec<u8>, body: &str, draining: bool) -> Result<(Vec<u8>, bool), ()> {
+    let mut out = Vec::new();
+    while let Some(req) = parse(buf)? {
+        buf.drain(..req.len);
+        let close = req.close || draining;
+        out.extend_from_slice(&response(body, close));
+        if close {
+            return Ok((out, true));
+        }
+    }
+    Ok((out, false))
+}
+
 /// The whole response: 200, `X-Pid`, and `Connection: close` when closing.
 pub fn response(body: &str, close: bool) -> Vec<u8> {
     let mut out = format!(
