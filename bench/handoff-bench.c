@@ -81,10 +81,16 @@ static void close_fds(int n) {
     for (int i = 0; i < n; i++) close(fds[i]);
 }
 
-/* One transfer of n fds between two processes; microseconds, or -1. The
- * sender makes its n fds before the clock starts (so the receiving process
- * holds only what it receives). */
-static double transfer_once(int n) {
+/* A sender process for one timed transfer: it makes its n fds before the
+ * clock starts (so the receiver holds only what it receives), says ready,
+ * waits for the gate, then runs send(sock, n) and exits with its result. */
+struct sender {
+    pid_t pid;
+    int sock; /* the receiving end */
+    int gate; /* write a byte to start it */
+};
+
+static int start_sender(int n, int (*send)(int sock, int n), struct sender *s) {
     int sv[2], gate[2], ready[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 || pipe(gate) < 0 || pipe(ready) < 0) return -1;
     pid_t p = fork();
@@ -95,23 +101,45 @@ static double transfer_once(int n) {
         close(ready[0]);
         make_fds(n);
         if (write(ready[1], "r", 1) != 1 || read(gate[0], &b, 1) != 1) _exit(1);
-        _exit(gracefd_send_fds(sv[0], fds, names, (size_t)n, 30000) == 0 ? 0 : 2);
+        _exit(send(sv[0], n));
     }
     close(sv[0]);
     close(gate[0]);
     close(ready[1]);
     char b;
-    if (read(ready[0], &b, 1) != 1) return -1;
+    int ok = read(ready[0], &b, 1) == 1;
     close(ready[0]);
+    s->pid = p;
+    s->sock = sv[1];
+    s->gate = gate[1];
+    return ok ? 0 : -1;
+}
+
+/* Open the gate: the clock starts now. */
+static double release(const struct sender *s) {
     double t0 = now_us();
-    if (write(gate[1], "g", 1) != 1) return -1;
-    int r = gracefd_recv_fds(sv[1], 30000, (size_t)n, out, NULL);
+    return write(s->gate, "g", 1) == 1 ? t0 : -1;
+}
+
+static void finish_sender(const struct sender *s) {
+    waitpid(s->pid, NULL, 0);
+    close(s->gate);
+    close(s->sock);
+}
+
+static int send_with_library(int sock, int n) {
+    return gracefd_send_fds(sock, fds, names, (size_t)n, 30000) == 0 ? 0 : 2;
+}
+
+/* One transfer of n fds between two processes; microseconds, or -1. */
+static double transfer_once(int n) {
+    struct sender s;
+    if (start_sender(n, send_with_library, &s) < 0) return -1;
+    double t0 = release(&s);
+    int r = gracefd_recv_fds(s.sock, 30000, (size_t)n, out, NULL);
     double t1 = now_us();
-    int st = 0;
-    waitpid(p, &st, 0);
-    close(gate[1]);
-    close(sv[1]);
-    if (r != n) {
+    finish_sender(&s);
+    if (t0 < 0 || r != n) {
         fprintf(stderr, "handoff-bench: recv %d fds: %d %s\n", n, r, gracefd_last_error());
         return -1;
     }
@@ -119,49 +147,37 @@ static double transfer_once(int n) {
     return t1 - t0;
 }
 
-/* The floor: the same fds over a bare sendmsg/recvmsg loop, 252 per message,
- * one data byte each, no framing, no checks, no library. */
-static double floor_once(int n) {
-    int sv[2], gate[2], ready[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 || pipe(gate) < 0 || pipe(ready) < 0) return -1;
-    pid_t p = fork();
-    if (p == 0) {
-        char b;
-        close(sv[1]);
-        close(gate[1]);
-        close(ready[0]);
-        make_fds(n);
-        if (write(ready[1], "r", 1) != 1 || read(gate[0], &b, 1) != 1) _exit(1);
-        for (int i = 0; i < n; i += 252) {
-            int k = n - i < 252 ? n - i : 252;
-            union { char buf[CMSG_SPACE(sizeof(int) * 252)]; struct cmsghdr align; } c;
-            char d = 1;
-            struct iovec iov = {&d, 1};
-            struct msghdr m;
-            memset(&m, 0, sizeof m);
-            m.msg_iov = &iov;
-            m.msg_iovlen = 1;
-            m.msg_control = c.buf;
-            m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)k);
-            struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-            h->cmsg_level = SOL_SOCKET;
-            h->cmsg_type = SCM_RIGHTS;
-            h->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)k);
-            memcpy(CMSG_DATA(h), fds + i, sizeof(int) * (size_t)k);
-            if (sendmsg(sv[0], &m, MSG_NOSIGNAL) != 1) _exit(2);
-        }
-        _exit(0);
+/* The floor's sender: a bare sendmsg loop, 252 fds per message, one data
+ * byte each, no framing, no checks, no library. */
+static int send_bare(int sock, int n) {
+    for (int i = 0; i < n; i += 252) {
+        int k = n - i < 252 ? n - i : 252;
+        union { char buf[CMSG_SPACE(sizeof(int) * 252)]; struct cmsghdr align; } c;
+        char d = 1;
+        struct iovec iov = {&d, 1};
+        struct msghdr m;
+        memset(&m, 0, sizeof m);
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = c.buf;
+        m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)k);
+        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)k);
+        memcpy(CMSG_DATA(h), fds + i, sizeof(int) * (size_t)k);
+        if (sendmsg(sock, &m, MSG_NOSIGNAL) != 1) return 2;
     }
-    close(sv[0]);
-    close(gate[0]);
-    close(ready[1]);
-    char b;
-    if (read(ready[0], &b, 1) != 1) return -1;
-    close(ready[0]);
-    double t0 = now_us();
-    if (write(gate[1], "g", 1) != 1) return -1;
+    return 0;
+}
+
+/* The floor: the same fds over bare sendmsg/recvmsg; microseconds, or -1. */
+static double floor_once(int n) {
+    struct sender s;
+    if (start_sender(n, send_bare, &s) < 0) return -1;
+    double t0 = release(&s);
     int got = 0;
-    while (got < n) {
+    while (t0 >= 0 && got < n) {
         union { char buf[CMSG_SPACE(sizeof(int) * 253)]; struct cmsghdr align; } c;
         char d;
         struct iovec iov = {&d, 1};
@@ -171,7 +187,7 @@ static double floor_once(int n) {
         m.msg_iovlen = 1;
         m.msg_control = c.buf;
         m.msg_controllen = sizeof c.buf;
-        if (recvmsg(sv[1], &m, MSG_CMSG_CLOEXEC) <= 0) break;
+        if (recvmsg(s.sock, &m, MSG_CMSG_CLOEXEC) <= 0) break;
         struct cmsghdr *h = CMSG_FIRSTHDR(&m);
         if (!h) break;
         int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
@@ -179,9 +195,7 @@ static double floor_once(int n) {
         got += k;
     }
     double t1 = now_us();
-    waitpid(p, NULL, 0);
-    close(gate[1]);
-    close(sv[1]);
+    finish_sender(&s);
     for (int i = 0; i < got; i++) close(out[i]);
     return got == n ? t1 - t0 : -1;
 }
