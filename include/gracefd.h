@@ -419,7 +419,8 @@ int gracefd_is_upgrade(void);
 int gracefd_signals_install(void);
 
 // Restore the signal handlers that gracefd_signals_install() replaced.
-// Returns 0 (also when nothing was installed). Thread-safe.
+// Returns 0 (also when nothing was installed). Errors: a negative errno if
+// `sigaction` refuses to restore one (it stops at that signal). Thread-safe.
 int gracefd_signals_uninstall(void);
 
 // An fd (CLOEXEC, owned by the caller) that becomes readable when the library

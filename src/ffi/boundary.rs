@@ -129,9 +129,21 @@ pub unsafe fn handle<'a, T>(p: *mut T, what: &str) -> Result<&'a mut T> {
     Ok(unsafe { &mut *p })
 }
 
-/// Box a value into an opaque handle for C (NULL if allocation fails).
+/// Box a value into an opaque handle for C: NULL if allocation fails (where
+/// `Box::new` would abort the host program). Freed by [`free_handle`].
 pub fn into_handle<T>(v: T) -> *mut T {
-    alloc::boxed::Box::into_raw(alloc::boxed::Box::new(v))
+    let layout = core::alloc::Layout::new::<T>();
+    if layout.size() == 0 {
+        return alloc::boxed::Box::into_raw(alloc::boxed::Box::new(v));
+    }
+    // SAFETY: a non-zero-size layout for T.
+    let p = unsafe { alloc::alloc::alloc(layout) } as *mut T;
+    if !p.is_null() {
+        // SAFETY: p is fresh, aligned and large enough for a T; Box::from_raw in
+        // free_handle frees it with the same layout through the same allocator.
+        unsafe { p.write(v) };
+    }
+    p
 }
 
 /// Free a handle; NULL is a no-op.

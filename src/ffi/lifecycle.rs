@@ -104,7 +104,8 @@ pub extern "C" fn gracefd_signals_install() -> c_int {
 }
 
 /// Restore the signal handlers that gracefd_signals_install() replaced.
-/// Returns 0 (also when nothing was installed). Thread-safe.
+/// Returns 0 (also when nothing was installed). Errors: a negative errno if
+/// `sigaction` refuses to restore one (it stops at that signal). Thread-safe.
 #[no_mangle]
 pub extern "C" fn gracefd_signals_uninstall() -> c_int {
     run(|| events::uninstall().map(|_| 0))
