@@ -14,6 +14,8 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 LIB       := $(BUILD)/lib/libgracefd.a
 RUST_SRC  := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs
+# The command is its own package (cli/) on top of the library.
+CLI_SRC   := $(shell find cli/src -name '*.rs') cli/Cargo.toml
 # The C face is compiled as strictly as users might compile it.
 STRICT    := -std=c99 -Wall -Wextra -Wpedantic -Werror
 CFLAGS    ?= -O2 -g
@@ -48,8 +50,8 @@ $(LIB): $(RUST_SRC)
 	@mkdir -p $(@D)
 	cp $(FFI_TARGET)/release/libgracefd.a $@
 
-$(BUILD)/bin/gracefd: $(RUST_SRC)
-	$(CARGO) build --release --bin gracefd
+$(BUILD)/bin/gracefd: $(RUST_SRC) $(CLI_SRC)
+	$(CARGO) build --release -p gracefd-cli --bin gracefd
 	@mkdir -p $(@D)
 	cp target/release/gracefd $@
 
@@ -69,11 +71,11 @@ check: check-rust check-clippy check-nostd check-header check-symbols check-ffi 
 	@echo "make check: all checks passed"
 
 check-rust:
-	$(CARGO) test --all-targets
+	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --doc
 
 check-clippy:
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	CARGO_TARGET_DIR=$(FFI_TARGET) $(CARGO) clippy --lib --no-default-features --features ffi -- -D warnings
 
 check-nostd:
