@@ -46,9 +46,9 @@ lib: $(LIB)
 cli: $(BUILD)/bin/gracefd
 
 $(LIB): $(RUST_SRC)
-	CARGO_TARGET_DIR=$(FFI_TARGET) $(CARGO) rustc --release --lib --no-default-features --features ffi --crate-type staticlib
+	CARGO_TARGET_DIR=$(FFI_TARGET) $(CARGO) rustc --profile ffi --lib --no-default-features --features ffi --crate-type staticlib
 	@mkdir -p $(@D)
-	cp $(FFI_TARGET)/release/libgracefd.a $@
+	cp $(FFI_TARGET)/ffi/libgracefd.a $@
 
 $(BUILD)/bin/gracefd: $(RUST_SRC) $(CLI_SRC)
 	$(CARGO) build --release -p gracefd-cli --bin gracefd
