@@ -8,7 +8,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"gracefd.example/go-examples/internal/proctest"
+	"github.com/gracefd/gracefd/go-examples/internal/proctest"
 	"net"
 	"os"
 	"path/filepath"

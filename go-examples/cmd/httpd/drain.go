@@ -46,7 +46,7 @@ import (
 	"syscall"
 	"time"
 
-	"gracefd.example/go-examples/gracefd"
+	"github.com/gracefd/gracefd/go"
 )
 
 // While draining, an idle connection this quiet (and with nothing to read)

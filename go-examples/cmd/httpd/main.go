@@ -59,7 +59,7 @@ import (
 	"syscall"
 	"time"
 
-	"gracefd.example/go-examples/gracefd"
+	"github.com/gracefd/gracefd/go"
 )
 
 type listenSpecs []string

@@ -122,7 +122,7 @@
 // [CreatePidFile] gives the same locked pid file to a program that runs in
 // the foreground, and [RemovePidFile] removes either at clean exit if it
 // still names this process (after an upgrade it names the new generation).
-// The blank-import package gracefd.example/go-examples/gracefd/daemonize
+// The blank-import package github.com/gracefd/gracefd/go/daemonize
 // daemonizes before the Go runtime starts instead, when the environment says
 // GRACEFD_DAEMONIZE=1 (its documentation lists the variables).
 package gracefd

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"gracefd.example/go-examples/gracefd"
+	"github.com/gracefd/gracefd/go"
 )
 
 // wantErr checks that err is a *gracefd.Error with errno and a detail

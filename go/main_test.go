@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"gracefd.example/go-examples/gracefd"
+	"github.com/gracefd/gracefd/go"
 )
 
 const roleVar = "GOTEST_GRACEFD_ROLE"
