@@ -68,6 +68,9 @@ func ListenWith(name, addr string, opts *ListenOptions) (net.Listener, error) {
 	if err != nil {
 		return nil, &Error{Op: op, Errno: errnoOf(err), Detail: "address " + quote(addr) + ": " + err.Error()}
 	}
+	if name != "" {
+		listenerNames.Store(ln, name) // for the drain of Serve and ServeHTTP
+	}
 	return ln, nil
 }
 

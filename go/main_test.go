@@ -88,6 +88,10 @@ func runRole(role string) int {
 		return daemonizeRole()
 	case "daemonize-user":
 		return daemonizeUserRole()
+	case "serve-http":
+		return serveRole(true)
+	case "serve-bare":
+		return serveRole(false)
 	}
 	fmt.Println("unknown role", role)
 	return 2
