@@ -13,6 +13,7 @@
 #define GRACEFD_GO_SHIM_H
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +42,11 @@ static inline int gfd_ret(int r, gfd_err *e) {
 /* gracefd_listen_with, asking for a non-blocking socket (see the package
  * documentation, "Blocking mode"). backlog <= 0 and unix_mode < 0 keep the
  * defaults. */
-static inline int gfd_listen(const char *name, const char *addr, int backlog, int unix_mode, gfd_err *e) {
+/* Defined in prebind.c: calls the Go function exported by prebind.go. */
+int gfd_pre_bind_trampoline(int fd, void *userdata);
+
+static inline int gfd_listen(const char *name, const char *addr, int backlog, int unix_mode, uintptr_t pre_bind,
+                             gfd_err *e) {
     gracefd_listen_opts *o = gracefd_listen_opts_new();
     int r;
     if (!o) {
@@ -51,6 +56,8 @@ static inline int gfd_listen(const char *name, const char *addr, int backlog, in
     r = gracefd_listen_opts_set_nonblocking(o, 1);
     if (r == 0 && backlog > 0) r = gracefd_listen_opts_set_backlog(o, backlog);
     if (r == 0 && unix_mode >= 0) r = gracefd_listen_opts_set_unix_mode(o, (uint32_t)unix_mode);
+    /* pre_bind is a cgo.Handle (never 0) that the trampoline resolves. */
+    if (r == 0 && pre_bind) r = gracefd_listen_opts_set_pre_bind(o, gfd_pre_bind_trampoline, (void *)pre_bind);
     if (r == 0) r = gracefd_listen_with(name, addr, o);
     r = gfd_ret(r, e);
     gracefd_listen_opts_free(o);
