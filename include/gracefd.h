@@ -906,6 +906,19 @@ int gracefd_upgrade_start(const gracefd_upgrade_opts *opts);
 // `child_pid_out` is writable.
 int gracefd_upgrade_finish(pid_t *child_pid_out);
 
+// Abandon the upgrade begun with gracefd_upgrade_start() that has not
+// finished: kill its new generation (the kill signal of the options,
+// SIGKILL 2 s later if it is still there), reap it, and tell systemd
+// READY=1 again. This process has not changed and goes on serving; the fd
+// from gracefd_upgrade_start() is closed by the library. For an event loop
+// that must stop waiting (shutting down, or a deadline of its own). Blocks
+// while the new generation dies (at most about 2 s).
+//
+// Returns the pid that was killed; `-ENOENT` if no upgrade is in flight;
+// `-EBUSY` if another thread is in gracefd_upgrade() or
+// gracefd_upgrade_finish() for it. Thread-safe.
+int gracefd_upgrade_cancel(void);
+
 // Serve this process's registered fds (everything gracefd_listen() opened or
 // gracefd_add_fd() added, with their names) to one new instance of the
 // program that calls gracefd_handoff_take() on the same `path` — for
