@@ -73,9 +73,10 @@ func (o *ServeOptions) logf(format string, args ...any) {
 // net.Listener) and lives the whole life of a generation:
 //
 //   - once all are served, it calls [Ready] (unless opts.NoReady);
-//   - SIGHUP or SIGUSR2 starts an [Upgrade]; while it runs this generation
-//     goes on serving; if it fails, Serve logs why and goes on (a second
-//     request meanwhile is ignored);
+//   - SIGHUP or SIGUSR2 starts an upgrade ([StartUpgrade]); while it runs
+//     this generation goes on serving; if it fails, Serve logs why and goes
+//     on (a second request meanwhile is ignored); a drain for another reason
+//     meanwhile cancels it (the new generation is killed);
 //   - once the new generation is ready, or on SIGTERM or SIGINT (which also
 //     tells systemd STOPPING=1), on a hand-off taker's [EventDrain], or when
 //     ctx is done: it drains. Every listener is closed (the sockets stay
@@ -84,7 +85,7 @@ func (o *ServeOptions) logf(format string, args ...any) {
 //     with the rest of opts.DrainTimeout.
 //
 // Serve returns once the drain is over and every goroutine it started has
-// ended (an upgrade in flight is waited for: it is bounded by its timeout).
+// ended.
 // The program should then exit. It returns nil after a clean drain; the
 // error of Shutdown when the drain timed out; the error of a svc.Serve that
 // returned on its own (an accept error), after draining the rest.
@@ -152,11 +153,8 @@ func run(ctx context.Context, op string, lns []net.Listener, opts *ServeOptions,
 	}
 	opts.logf("generation %d serving", Generation())
 
-	type outcome struct {
-		pid int
-		err error
-	}
-	var upgrading chan outcome // not nil while an upgrade is in flight
+	var upgrading *PendingUpgrade // not nil while an upgrade is in flight
+	var upgradeDone <-chan struct{}
 	var serveErr error
 	var upOpts *UpgradeOptions
 	if opts != nil {
@@ -175,11 +173,13 @@ wait:
 					opts.logf("upgrade requested while one is in flight: ignored")
 					continue
 				}
-				upgrading = make(chan outcome, 1)
-				go func(done chan<- outcome) {
-					pid, err := Upgrade(upOpts)
-					done <- outcome{pid, err}
-				}(upgrading)
+				p, err := StartUpgrade(upOpts)
+				if err != nil {
+					opts.logf("upgrade failed, still serving: %v", err)
+					continue
+				}
+				opts.logf("upgrade requested: generation %d starting", Generation()+1)
+				upgrading, upgradeDone = p, p.Done()
 			case EventShutdown:
 				_ = NotifyStopping()
 				opts.logf("shutdown requested: draining")
@@ -188,18 +188,27 @@ wait:
 				opts.logf("drain requested: draining")
 				break wait
 			}
-		case r := <-upgrading:
-			upgrading = nil
-			if r.err != nil {
-				opts.logf("upgrade failed, still serving: %v", r.err)
+		case <-upgradeDone:
+			pid, err := upgrading.Result()
+			upgrading, upgradeDone = nil, nil
+			if err != nil {
+				opts.logf("upgrade failed, still serving: %v", err)
 				continue
 			}
-			opts.logf("upgrade: pid %d is ready; draining", r.pid)
+			opts.logf("upgrade: pid %d is ready; draining", pid)
 			break wait
 		case err := <-served:
 			serveErr = err
 			opts.logf("serve: %v; draining", err)
 			break wait
+		}
+	}
+	if upgrading != nil {
+		// Stopping while a new generation starts: it is not wanted any more.
+		if pid, err := upgrading.Cancel(); err == nil {
+			opts.logf("upgrade: pid %d became ready as this one stopped; draining", pid)
+		} else {
+			opts.logf("upgrade cancelled: %v", err)
 		}
 	}
 
@@ -215,11 +224,6 @@ wait:
 		opts.logf("drain: %v", derr)
 	} else {
 		opts.logf("drained in %v", time.Since(start).Round(time.Millisecond))
-	}
-	if upgrading != nil {
-		if r := <-upgrading; r.err == nil {
-			opts.logf("upgrade: pid %d is ready (finished while draining)", r.pid)
-		}
 	}
 	return errors.Join(serveErr, derr)
 }
