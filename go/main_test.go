@@ -88,6 +88,8 @@ func runRole(role string) int {
 		return daemonizeRole()
 	case "daemonize-user":
 		return daemonizeUserRole()
+	case "handoff-take":
+		return takeRole()
 	case "serve-http":
 		return serveRole(true)
 	case "serve-bare":

@@ -52,6 +52,10 @@ type ServeOptions struct {
 	// NoReady leaves calling [Ready] to the program (by default it is
 	// called once every listener is being served).
 	NoReady bool
+	// HandoffPath, if not "", is where this generation serves its sockets
+	// to a new instance started by someone else ([ServeHandoff]); once one
+	// has taken them and is ready, this one drains.
+	HandoffPath string
 }
 
 const defaultDrainTimeout = 10 * time.Second
@@ -153,6 +157,21 @@ func run(ctx context.Context, op string, lns []net.Listener, opts *ServeOptions,
 	}
 	opts.logf("generation %d serving", Generation())
 
+	var handoffDone <-chan error // nil once it has ended
+	if opts != nil && opts.HandoffPath != "" {
+		hctx, stopHandoff := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		ended := make(chan struct{})
+		go func() {
+			defer close(ended)
+			done <- ServeHandoff(hctx, opts.HandoffPath)
+		}()
+		defer func() {
+			stopHandoff()
+			<-ended
+		}()
+		handoffDone = done
+	}
 	var upgrading *PendingUpgrade // not nil while an upgrade is in flight
 	var upgradeDone <-chan struct{}
 	var serveErr error
@@ -197,6 +216,14 @@ wait:
 			}
 			opts.logf("upgrade: pid %d is ready; draining", pid)
 			break wait
+		case err := <-handoffDone:
+			handoffDone = nil
+			if err != nil {
+				opts.logf("hand-off at %s: %v (serving on without it)", opts.HandoffPath, err)
+				continue
+			}
+			// Done: the library posted EventDrain too, which ends the wait.
+			opts.logf("hand-off at %s: a new instance took the sockets", opts.HandoffPath)
 		case err := <-served:
 			serveErr = err
 			opts.logf("serve: %v; draining", err)
@@ -245,4 +272,3 @@ func stopAccepting(lns []net.Listener) {
 // listenerNames maps each listener [Listen] returned to its registry name
 // (named listeners only), for stopAccepting.
 var listenerNames sync.Map
-

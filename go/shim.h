@@ -182,6 +182,19 @@ static inline int gfd_daemonize(const char *pid_file, const char *workdir, const
     return r;
 }
 
+static inline int gfd_handoff_serve(const char *path, gfd_err *e) { return gfd_ret(gracefd_handoff_serve(path), e); }
+static inline int gfd_handoff_process(gfd_err *e) { return gfd_ret(gracefd_handoff_process(), e); }
+static inline int gfd_handoff_take(const char *path, int64_t ms, gfd_err *e) {
+    return gfd_ret(gracefd_handoff_take(path, ms), e);
+}
+static inline int gfd_send_fds(int sock, const int *fds, const char *const *names, size_t n, int64_t ms, gfd_err *e) {
+    return gfd_ret(gracefd_send_fds(sock, fds, names, n, ms), e);
+}
+/* names: cap slots of GRACEFD_FD_NAME_SIZE bytes, as one flat buffer. */
+static inline int gfd_recv_fds(int sock, int64_t ms, size_t cap, int *fds, char *names, gfd_err *e) {
+    return gfd_ret(gracefd_recv_fds(sock, ms, cap, fds, (char (*)[GRACEFD_FD_NAME_SIZE])names), e);
+}
+
 static inline int gfd_pidfile_create(const char *path, gfd_err *e) { return gfd_ret(gracefd_pidfile_create(path), e); }
 static inline int gfd_pidfile_remove(gfd_err *e) { return gfd_ret(gracefd_pidfile_remove(), e); }
 

@@ -11,8 +11,8 @@ import (
 	"flag"
 	"os"
 
-	_ "github.com/gracefd/gracefd/go/daemonize"
 	"github.com/gracefd/gracefd/go-examples/internal/demoserver"
+	_ "github.com/gracefd/gracefd/go/daemonize"
 )
 
 func main() {
