@@ -48,3 +48,9 @@ check-go-consumer: $(LIB) $(BUILD)/bin/gracefd $(BUILD)/bin/loadgen | go-check-t
 	GO=$(GO) tools/test-go-consumer.sh
 
 CHECK_TARGETS += check-go check-go-consumer
+
+# go-httpd against the same server on tableflip, alone (the full comparison
+# is `make bench`): ROUNDS interleaved rounds, medians and ratios.
+.PHONY: bench-go
+bench-go: $(GO_HTTPD) $(BUILD)/bin/tableflip-httpd $(BUILD)/bin/loadgen
+	python3 -B bench/go_vs_tableflip.py
