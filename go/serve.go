@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -122,17 +125,17 @@ func run(ctx context.Context, op string, lns []net.Listener, opts *ServeOptions,
 			return invalid(op, fmt.Sprintf("listener %d is nil", i))
 		}
 	}
-	evCtx, stopEvents := context.WithCancel(context.Background())
-	events, err := Events(evCtx)
+	// Signals straight into the loop below (no goroutine in between: under
+	// load every hand-over between goroutines can wait for a processor, and
+	// that delay would be the upgrade's), and the library's own events.
+	libEvents, stopLib, err := libraryEvents()
 	if err != nil {
-		stopEvents()
 		return err
 	}
-	defer func() {
-		stopEvents()
-		for range events { // closed once its goroutines have ended
-		}
-	}()
+	defer stopLib()
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
 
 	var draining atomic.Bool
 	served := make(chan error, len(lns))
@@ -179,32 +182,44 @@ func run(ctx context.Context, op string, lns []net.Listener, opts *ServeOptions,
 	if opts != nil {
 		upOpts = opts.Upgrade
 	}
+	// handle acts on one request; true means: drain now.
+	handle := func(ev Event) bool {
+		switch ev {
+		case EventUpgrade:
+			if upgrading != nil {
+				opts.logf("upgrade requested while one is in flight: ignored")
+				return false
+			}
+			p, err := StartUpgrade(upOpts)
+			if err != nil {
+				opts.logf("upgrade failed, still serving: %v", err)
+				return false
+			}
+			opts.logf("upgrade requested: generation %d starting", Generation()+1)
+			upgrading, upgradeDone = p, p.Done()
+			return false
+		case EventShutdown:
+			_ = NotifyStopping()
+			opts.logf("shutdown requested: draining")
+			return true
+		case EventDrain:
+			opts.logf("drain requested: draining")
+			return true
+		}
+		return false
+	}
 wait:
 	for {
 		select {
 		case <-ctx.Done():
 			opts.logf("context done: draining")
 			break wait
-		case ev := <-events:
-			switch ev {
-			case EventUpgrade:
-				if upgrading != nil {
-					opts.logf("upgrade requested while one is in flight: ignored")
-					continue
-				}
-				p, err := StartUpgrade(upOpts)
-				if err != nil {
-					opts.logf("upgrade failed, still serving: %v", err)
-					continue
-				}
-				opts.logf("upgrade requested: generation %d starting", Generation()+1)
-				upgrading, upgradeDone = p, p.Done()
-			case EventShutdown:
-				_ = NotifyStopping()
-				opts.logf("shutdown requested: draining")
+		case s := <-sigs:
+			if handle(signalEvent(s)) {
 				break wait
-			case EventDrain:
-				opts.logf("drain requested: draining")
+			}
+		case ev := <-libEvents:
+			if handle(ev) {
 				break wait
 			}
 		case <-upgradeDone:
