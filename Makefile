@@ -108,7 +108,7 @@ install: $(LIB) $(BUILD)/bin/gracefd
 	install -m 0644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libgracefd.a
 	install -m 0644 include/gracefd.h $(DESTDIR)$(PREFIX)/include/gracefd.h
 	install -m 0755 $(BUILD)/bin/gracefd $(DESTDIR)$(PREFIX)/bin/gracefd
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' gracefd.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gracefd.pc
+	$(call gracefd_pc,$(PREFIX),$${prefix}/lib,$${prefix}/include) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gracefd.pc
 
 clean:
 	rm -rf $(BUILD)

@@ -224,6 +224,29 @@ TEST(upgrade_second_one_in_flight_is_refused) {
     CHECK_INT(waitpid(-1, NULL, WNOHANG), ==, -1);
 }
 
+TEST(upgrade_cancel_kills_and_reaps_the_new_generation) {
+    int fd = gracefd_listen("web", "127.0.0.1:0");
+    CHECK(fd >= 0);
+    CHECK_INT(gracefd_upgrade_cancel(), ==, -ENOENT);
+    CHECK_STR_CONTAINS(gracefd_last_error(), "no upgrade is in flight");
+    gracefd_upgrade_opts *o = opts_for_role("gen_hang", NULL);
+    CHECK(gracefd_upgrade_start(o) >= 0);
+    pid_t child = -1;
+    CHECK_INT(gracefd_upgrade_finish(&child), ==, -EAGAIN);
+    int killed = gracefd_upgrade_cancel();
+    CHECK(killed > 0);
+    /* Killed and reaped: gone, and nothing left to wait for. */
+    CHECK_INT(kill(killed, 0), ==, -1);
+    CHECK_INT(waitpid(-1, NULL, WNOHANG), ==, -1);
+    CHECK_INT(gracefd_upgrade_finish(&child), ==, -ENOENT);
+    CHECK_INT(gracefd_upgrade_cancel(), ==, -ENOENT);
+    /* This process is unchanged: another upgrade may start. */
+    CHECK(gracefd_upgrade_start(o) >= 0);
+    CHECK(gracefd_upgrade_cancel() > 0);
+    gracefd_upgrade_opts_free(o);
+    close(fd);
+}
+
 TEST(upgrade_bad_arguments) {
     pid_t p;
     CHECK_INT(gracefd_upgrade(NULL, NULL), ==, -EINVAL);

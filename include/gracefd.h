@@ -474,6 +474,28 @@ int gracefd_listen_opts_set_unix_mode(gracefd_listen_opts *opts, uint32_t mode);
 // Not thread-safe for one handle.
 int gracefd_listen_opts_set_nonblocking(gracefd_listen_opts *opts, int nonblocking);
 
+// Set a hook that gracefd_listen_with() calls on each socket it creates,
+// after socket(2) and before bind(2): the place to set options that must be
+// set before binding (`SO_REUSEPORT`, `IP_FREEBIND`, `TCP_FASTOPEN`,
+// `SO_MARK`, `SO_RCVBUF`…), like Go's `net.ListenConfig.Control`.
+//
+// `hook(fd, userdata)` gets the new socket (it must not close it, nor keep
+// it) and returns 0 to go on, or a negative errno to refuse: the socket is
+// then closed and gracefd_listen_with() fails with that errno (any other
+// non-zero value: `-ECANCELED`), its message naming the address. The hook
+// is not called for inherited or already registered sockets (they are
+// bound already: use gracefd_inherited() and getsockopt to check them). It
+// is called on the thread that listens, with no lock of the library held,
+// so it may call the library (but not gracefd_listen_with() on the same
+// address). `hook` NULL removes the hook; `userdata` is passed back as is.
+//
+// Returns 0; `-EINVAL` if `opts` is NULL. Not thread-safe for one handle.
+//
+// # Safety
+// `hook` is NULL or a function that may be called with `userdata` by every
+// later gracefd_listen_with() with this handle.
+int gracefd_listen_opts_set_pre_bind(gracefd_listen_opts *opts, int (*hook)(int fd, void *userdata), void *userdata);
+
 // Release an options handle. NULL is a no-op. Not thread-safe for one handle.
 void gracefd_listen_opts_free(gracefd_listen_opts *opts);
 
@@ -883,6 +905,19 @@ int gracefd_upgrade_start(const gracefd_upgrade_opts *opts);
 // # Safety
 // `child_pid_out` is writable.
 int gracefd_upgrade_finish(pid_t *child_pid_out);
+
+// Abandon the upgrade begun with gracefd_upgrade_start() that has not
+// finished: kill its new generation (the kill signal of the options,
+// SIGKILL 2 s later if it is still there), reap it, and tell systemd
+// READY=1 again. This process has not changed and goes on serving; the fd
+// from gracefd_upgrade_start() is closed by the library. For an event loop
+// that must stop waiting (shutting down, or a deadline of its own). Blocks
+// while the new generation dies (at most about 2 s).
+//
+// Returns the pid that was killed; `-ENOENT` if no upgrade is in flight;
+// `-EBUSY` if another thread is in gracefd_upgrade() or
+// gracefd_upgrade_finish() for it. Thread-safe.
+int gracefd_upgrade_cancel(void);
 
 // Serve this process's registered fds (everything gracefd_listen() opened or
 // gracefd_add_fd() added, with their names) to one new instance of the

@@ -245,6 +245,33 @@ pub fn finish(block: bool) -> Result<Option<Pid>> {
     Err(e)
 }
 
+/// Abandon the upgrade in flight (begun with [`start`]): kill its new
+/// generation with the kill signal (SIGKILL after a grace of 2 s), reap it,
+/// and tell systemd READY=1 again. Nothing of this process has changed: it
+/// goes on serving. Returns the pid that was killed.
+///
+/// Errors: ENOENT if no upgrade is in flight; EBUSY if another thread is in
+/// [`finish`] for it (the outcome is on its way there).
+pub fn cancel() -> Result<Pid> {
+    let flight = {
+        let mut st = STATE.lock();
+        if let Some(pid) = st.busy {
+            return Err(err!(EBUSY, "the upgrade to pid {} is being finished by another thread", pid));
+        }
+        let Some(f) = st.flight.take() else {
+            return Err(err!(ENOENT, "no upgrade is in flight"));
+        };
+        f
+    };
+    let pid = flight.pid;
+    spawn::kill_and_reap(pid, flight.kill_signal, KILL_GRACE_MS);
+    log!(log::NOTICE, "upgrade: cancelled; new generation pid {} killed, still serving", pid);
+    if let Err(n) = crate::notify::ready(lineage::is_upgrade()) {
+        log!(log::WARNING, "upgrade: could not send READY=1 to systemd after the cancel: {}", n);
+    }
+    Ok(pid)
+}
+
 /// The pid of the new generation while an upgrade is in flight.
 pub fn in_flight_pid() -> Option<Pid> {
     let st = STATE.lock();

@@ -279,6 +279,22 @@ impl PendingUpgrade {
         }
     }
 
+    /// Abandon the upgrade: kill the new generation (the kill signal,
+    /// SIGKILL 2 s later), reap it, and go on serving as before; returns the
+    /// pid that was killed. For a program that must stop waiting (it is
+    /// shutting down, or has a deadline of its own). Blocks while the new
+    /// generation dies (about 2 s at most).
+    ///
+    /// Errors: `EINVAL` if the upgrade is already over (`poll` gave its
+    /// outcome); `EBUSY` if another thread is waiting for it.
+    pub fn cancel(mut self) -> io::Result<u32> {
+        if self.done {
+            return Err(invalid(format_args!("this upgrade is already over")));
+        }
+        self.done = true;
+        io(upgrade::cancel()).map(|pid| pid.unsigned_abs())
+    }
+
     fn finish(&mut self, block: bool) -> io::Result<Option<u32>> {
         if self.done {
             return Err(invalid(format_args!("this upgrade is already over")));

@@ -208,3 +208,19 @@ pub unsafe extern "C" fn gracefd_upgrade_finish(child_pid_out: *mut libc::pid_t)
         }
     })
 }
+
+/// Abandon the upgrade begun with gracefd_upgrade_start() that has not
+/// finished: kill its new generation (the kill signal of the options,
+/// SIGKILL 2 s later if it is still there), reap it, and tell systemd
+/// READY=1 again. This process has not changed and goes on serving; the fd
+/// from gracefd_upgrade_start() is closed by the library. For an event loop
+/// that must stop waiting (shutting down, or a deadline of its own). Blocks
+/// while the new generation dies (at most about 2 s).
+///
+/// Returns the pid that was killed; `-ENOENT` if no upgrade is in flight;
+/// `-EBUSY` if another thread is in gracefd_upgrade() or
+/// gracefd_upgrade_finish() for it. Thread-safe.
+#[no_mangle]
+pub extern "C" fn gracefd_upgrade_cancel() -> c_int {
+    run(upgrade::cancel)
+}

@@ -4,19 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"gracefd.example/go-examples/internal/proctest"
 	"math"
 	"os"
 	"os/exec"
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"gracefd.example/go-examples/gracefd"
+	"github.com/gracefd/gracefd/go"
 )
 
 // Bad input to Daemonize fails before anything starts, with the errno and
@@ -106,7 +106,7 @@ func TestPidFile(t *testing.T) {
 	if got := a.line(); got != "held" {
 		t.Fatalf("first instance: %s", got)
 	}
-	if pid := proctest.ReadPidFile(t, path); pid != a.cmd.Process.Pid {
+	if pid := readPidFile(t, path); pid != a.cmd.Process.Pid {
 		t.Fatalf("pid file names %d, want %d", pid, a.cmd.Process.Pid)
 	}
 	b := startHelper(t, "pidfile-hold", nil, env)
@@ -137,7 +137,7 @@ func TestPidFile(t *testing.T) {
 	if got := c.line(); got != "held" {
 		t.Fatalf("over a stale file: %s", got)
 	}
-	if pid := proctest.ReadPidFile(t, path); pid != c.cmd.Process.Pid {
+	if pid := readPidFile(t, path); pid != c.cmd.Process.Pid {
 		t.Fatalf("stale pid file not taken over: names %d", pid)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
@@ -151,7 +151,7 @@ func TestPidFile(t *testing.T) {
 		t.Fatalf("a pid file naming another process: %s", got)
 	}
 	c.wait()
-	if pid := proctest.ReadPidFile(t, path); pid != os.Getpid() {
+	if pid := readPidFile(t, path); pid != os.Getpid() {
 		t.Fatalf("pid file changed to %d", pid)
 	}
 
@@ -343,7 +343,7 @@ func TestDaemonizeUserSwitchesEveryThread(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("launcher: %v", err)
 	}
-	pid := proctest.ReadPidFile(t, filepath.Join(dir, "d.pid"))
+	pid := readPidFile(t, filepath.Join(dir, "d.pid"))
 	defer gone(t, pid)
 	defer syscall.Kill(pid, syscall.SIGKILL)
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
@@ -361,4 +361,19 @@ func TestDaemonizeUserSwitchesEveryThread(t *testing.T) {
 		}
 	}
 	t.Logf("daemon %d: %d threads, all uid %s", pid, len(tasks), nobody.Uid)
+}
+
+// readPidFile returns the pid a pid file names (a positive number and a
+// newline). The library module has no test-helper dependency of its own.
+func readPidFile(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("pid file: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		t.Fatalf("pid file holds %q", b)
+	}
+	return pid
 }

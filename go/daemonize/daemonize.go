@@ -1,14 +1,14 @@
 // Package daemonize daemonizes the program before the Go runtime starts,
 // when the environment asks for it. Import it for its side effect:
 //
-//	import _ "gracefd.example/go-examples/gracefd/daemonize"
+//	import _ "github.com/gracefd/gracefd/go/daemonize"
 //
 // and run the program with GRACEFD_DAEMONIZE=1. A C constructor (runc's
 // nsenter uses the same trick) then makes the program a daemon before the
 // runtime's first thread exists; the program calls gracefd.Ready() once it
 // serves, or gracefd.Fail(status, msg) if it cannot start, and
 // gracefd.RemovePidFile() at clean exit (package
-// gracefd.example/go-examples/gracefd). Without GRACEFD_DAEMONIZE=1 nothing
+// github.com/gracefd/gracefd/go). Without GRACEFD_DAEMONIZE=1 nothing
 // happens, and the program runs in the foreground. To daemonize from
 // ordinary Go code instead (flags rather than the environment), call
 // gracefd.Daemonize first thing in main; both ways use the same library
@@ -44,7 +44,6 @@
 package daemonize
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../../include
-#cgo LDFLAGS: ${SRCDIR}/../../../build/lib/libgracefd.a
+#cgo pkg-config: gracefd
 */
 import "C"

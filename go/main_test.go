@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"gracefd.example/go-examples/gracefd"
+	"github.com/gracefd/gracefd/go"
 )
 
 const roleVar = "GOTEST_GRACEFD_ROLE"
@@ -88,6 +88,12 @@ func runRole(role string) int {
 		return daemonizeRole()
 	case "daemonize-user":
 		return daemonizeUserRole()
+	case "handoff-take":
+		return takeRole()
+	case "serve-http":
+		return serveRole(true)
+	case "serve-bare":
+		return serveRole(false)
 	}
 	fmt.Println("unknown role", role)
 	return 2

@@ -6,6 +6,7 @@ package gracefd
 import "C"
 
 import (
+	"context"
 	"syscall"
 	"time"
 )
@@ -102,6 +103,17 @@ func NotifyBarrier(timeout time.Duration) error {
 	}
 	var e C.gfd_err
 	return check("NotifyBarrier", C.gfd_notify_barrier(C.int64_t(ms), &e), &e)
+}
+
+// NotifyBarrierContext is [NotifyBarrier] bounded by ctx's deadline (no
+// deadline: no limit). A cancel without a deadline is seen before the wait
+// starts, not during it. ctx's error if it is done already.
+func NotifyBarrierContext(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var e C.gfd_err
+	return check("NotifyBarrier", C.gfd_notify_barrier(C.int64_t(deadlineMs(ctx)), &e), &e)
 }
 
 // WatchdogInterval is the systemd watchdog interval that applies to this

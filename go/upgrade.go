@@ -69,6 +69,32 @@ type UpgradeOptions struct {
 // A second Upgrade while one is in flight fails at once with EALREADY.
 func Upgrade(opts *UpgradeOptions) (pid int, err error) {
 	const op = "Upgrade"
+	var cpid C.pid_t
+	var e C.gfd_err
+	err = withUpgradeOptions(op, opts, func(o *cUpgradeOptions) C.int {
+		return C.gfd_upgrade(o.exe, o.argv, o.argc, o.env, o.nenv, o.timeoutSet, o.timeoutMs, o.killSig, &cpid, &e)
+	}, &e)
+	if err != nil {
+		return 0, err
+	}
+	return int(cpid), nil
+}
+
+// cUpgradeOptions are UpgradeOptions in C memory, valid during one call.
+type cUpgradeOptions struct {
+	exe        *C.char
+	argv       **C.char
+	argc       C.size_t
+	env        **C.char
+	nenv       C.size_t
+	timeoutSet C.int
+	timeoutMs  C.int64_t
+	killSig    C.int
+}
+
+// withUpgradeOptions converts opts for C (EINVAL for a string with a NUL
+// or empty Args), calls f with them, frees them, and checks f's result.
+func withUpgradeOptions(op string, opts *UpgradeOptions, f func(*cUpgradeOptions) C.int, e *C.gfd_err) error {
 	if opts == nil {
 		opts = &UpgradeOptions{}
 	}
@@ -85,40 +111,33 @@ func Upgrade(opts *UpgradeOptions) (pid int, err error) {
 		}
 		return c, err
 	}
-	var exe *C.char
+	var o cUpgradeOptions
+	var err error
 	if opts.Path != "" {
-		if exe, err = mk("Path", opts.Path); err != nil {
-			return 0, err
+		if o.exe, err = mk("Path", opts.Path); err != nil {
+			return err
 		}
 	}
-	argv, err := cArray(opts.Args, func(s string) (*C.char, error) { return mk("argument", s) })
-	if err != nil {
-		return 0, err
-	}
-	defer freeArray(argv)
 	if opts.Args != nil && len(opts.Args) == 0 {
-		return 0, invalid(op, "Args is empty: it must hold at least argv[0] (nil means this process's own)")
+		return invalid(op, "Args is empty: it must hold at least argv[0] (nil means this process's own)")
 	}
-	env, err := cArray(opts.Env, func(s string) (*C.char, error) { return mk("environment entry", s) })
-	if err != nil {
-		return 0, err
+	if o.argv, err = cArray(opts.Args, func(s string) (*C.char, error) { return mk("argument", s) }); err != nil {
+		return err
 	}
-	defer freeArray(env)
-	timeoutSet, timeoutMs := 0, int64(0)
+	defer freeArray(o.argv)
+	if o.env, err = cArray(opts.Env, func(s string) (*C.char, error) { return mk("environment entry", s) }); err != nil {
+		return err
+	}
+	defer freeArray(o.env)
+	o.argc, o.nenv = C.size_t(len(opts.Args)), C.size_t(len(opts.Env))
 	if opts.Timeout != 0 {
-		timeoutSet, timeoutMs = 1, opts.Timeout.Milliseconds()
+		o.timeoutSet, o.timeoutMs = 1, C.int64_t(opts.Timeout.Milliseconds())
 		if opts.Timeout < 0 {
-			timeoutMs = -1
+			o.timeoutMs = -1
 		}
 	}
-	var cpid C.pid_t
-	var e C.gfd_err
-	r := C.gfd_upgrade(exe, argv, C.size_t(len(opts.Args)), env, C.size_t(len(opts.Env)),
-		C.int(timeoutSet), C.int64_t(timeoutMs), C.int(opts.KillSignal), &cpid, &e)
-	if err := check(op, r, &e); err != nil {
-		return 0, err
-	}
-	return int(cpid), nil
+	o.killSig = C.int(opts.KillSignal)
+	return check(op, f(&o), e)
 }
 
 // cArray builds a C array of C strings in C memory (a Go array of C pointers

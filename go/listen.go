@@ -23,6 +23,17 @@ type ListenOptions struct {
 	// created at a path; 0 means as the umask gives. Ignored for other
 	// addresses and for inherited sockets.
 	UnixMode fs.FileMode
+	// Control, if not nil, is called on each socket this call creates,
+	// after socket(2) and before bind(2), as net.ListenConfig.Control is:
+	// network is "tcp4", "tcp6", "udp4", "udp6" or "unix", address the one
+	// given to Listen, and c gives the fd (through c.Control) to set
+	// options that must be set before binding (SO_REUSEPORT, IP_FREEBIND,
+	// TCP_FASTOPEN, SO_MARK, buffer sizes). A function written for
+	// net.ListenConfig works unchanged. An error from it fails the call
+	// (with its errno if it carries one, else ECANCELED; its text is in
+	// the detail), and nothing is bound or registered. It is not called for
+	// an inherited or already registered socket: that one is bound already.
+	Control func(network, address string, c syscall.RawConn) error
 }
 
 // Listen returns a listener for name at addr: the socket this process
@@ -67,6 +78,9 @@ func ListenWith(name, addr string, opts *ListenOptions) (net.Listener, error) {
 	ln, err := net.FileListener(f)
 	if err != nil {
 		return nil, &Error{Op: op, Errno: errnoOf(err), Detail: "address " + quote(addr) + ": " + err.Error()}
+	}
+	if name != "" {
+		listenerNames.Store(ln, name) // for the drain of Serve and ServeHTTP
 	}
 	return ln, nil
 }
@@ -122,6 +136,11 @@ func listenFile(op, name, addr string, opts *ListenOptions) (*os.File, error) {
 	}
 	defer free(ca)
 	backlog, mode := 0, -1
+	var hook *preBindCall
+	if opts != nil && opts.Control != nil {
+		hook = newPreBindCall(opts.Control, addr)
+		defer hook.release()
+	}
 	if opts != nil {
 		backlog = opts.Backlog
 		if opts.UnixMode != 0 {
@@ -132,9 +151,9 @@ func listenFile(op, name, addr string, opts *ListenOptions) (*os.File, error) {
 		}
 	}
 	var e C.gfd_err
-	fd := C.gfd_listen(cn, ca, C.int(backlog), C.int(mode), &e)
+	fd := C.gfd_listen(cn, ca, C.int(backlog), C.int(mode), hook.handle(), &e)
 	if err := check(op, fd, &e); err != nil {
-		return nil, err
+		return nil, hook.explain(err)
 	}
 	// The fd is non-blocking already, so os.NewFile registers it with the
 	// runtime poller and never changes its mode (Fd() on such a File, as

@@ -1,8 +1,7 @@
 package gracefd
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: ${SRCDIR}/../../build/lib/libgracefd.a
+#cgo pkg-config: gracefd
 #include "shim.h"
 */
 import "C"
@@ -102,14 +101,6 @@ func free(p *C.char) {
 		C.free(unsafe.Pointer(p))
 	}
 }
-
-// buildKey is set by the Makefile (go build -ldflags -X) to a hash of
-// libgracefd.a and gracefd.h. Its only purpose is to change the link's cache
-// key when they change: Go's build cache does not look at files named in
-// #cgo lines outside the package directory.
-var buildKey string
-
-var _ = buildKey
 
 // Version is the library's version, "MAJOR.MINOR.PATCH".
 func Version() string { return C.GoString(C.gracefd_version_string()) }

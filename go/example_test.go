@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"gracefd.example/go-examples/gracefd"
+	"github.com/gracefd/gracefd/go"
 )
 
 // A listener that is inherited when the program was started with one (by

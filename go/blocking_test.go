@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"gracefd.example/go-examples/gracefd"
+	"github.com/gracefd/gracefd/go"
 )
 
 // Go's net.FileListener sets O_NONBLOCK on its duplicate, which is the

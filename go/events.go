@@ -60,10 +60,55 @@ func (e Event) String() string {
 //
 // Errors: EMFILE or ENFILE if no fd is left for the event pipe.
 func Events(ctx context.Context) (<-chan Event, error) {
+	lib, stopLib, err := libraryEvents()
+	if err != nil {
+		return nil, err
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT)
+	out := make(chan Event, 8)
+	go func() {
+		defer close(out)
+		defer func() {
+			signal.Stop(sigs)
+			stopLib()
+		}()
+		for {
+			var ev Event
+			select {
+			case <-ctx.Done():
+				return
+			case s := <-sigs:
+				ev = signalEvent(s)
+			case ev = <-lib:
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// signalEvent maps SIGHUP and SIGUSR2 to EventUpgrade, the rest (SIGTERM,
+// SIGINT) to EventShutdown.
+func signalEvent(s os.Signal) Event {
+	if s == syscall.SIGHUP || s == syscall.SIGUSR2 {
+		return EventUpgrade
+	}
+	return EventShutdown
+}
+
+// libraryEvents delivers the events the library posts (such as EventDrain)
+// on a channel, read by one goroutine from the library's event pipe; stop
+// ends that goroutine and closes the pipe, and returns once both are done.
+func libraryEvents() (events <-chan Event, stop func(), err error) {
 	var e C.gfd_err
 	fd := C.gfd_event_fd(&e)
 	if err := check("Events", fd, &e); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The pipe is the library's own, non-blocking (it sets that on its
 	// private pipe): os.NewFile puts it in Go's poller.
@@ -71,15 +116,12 @@ func Events(ctx context.Context) (<-chan Event, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
-		return nil, &Error{Op: "Events", Errno: errnoOf(err), Detail: err.Error()}
+		return nil, nil, &Error{Op: "Events", Errno: errnoOf(err), Detail: err.Error()}
 	}
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT)
-
-	out := make(chan Event, 8)
 	lib := make(chan Event)
+	quit := make(chan struct{})
 	libDone := make(chan struct{})
-	go func() { // the library's events: wait until readable, take them all
+	go func() { // wait until readable, take them all
 		defer close(libDone)
 		for {
 			var evs []Event
@@ -106,37 +148,16 @@ func Events(ctx context.Context) (<-chan Event, error) {
 			for _, ev := range evs {
 				select {
 				case lib <- ev:
-				case <-ctx.Done():
+				case <-quit:
 					return
 				}
 			}
 		}
 	}()
-	go func() {
-		defer close(out)
-		defer func() {
-			signal.Stop(sigs)
-			f.Close() // ends the reader's wait
-			<-libDone
-		}()
-		for {
-			var ev Event
-			select {
-			case <-ctx.Done():
-				return
-			case s := <-sigs:
-				ev = EventShutdown
-				if s == syscall.SIGHUP || s == syscall.SIGUSR2 {
-					ev = EventUpgrade
-				}
-			case ev = <-lib:
-			}
-			select {
-			case out <- ev:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out, nil
+	stop = func() {
+		close(quit)
+		f.Close() // ends the reader's wait
+		<-libDone
+	}
+	return lib, stop, nil
 }

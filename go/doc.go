@@ -8,15 +8,35 @@
 //
 // # Building
 //
-// The package links build/lib/libgracefd.a of this repository through its
-// #cgo lines (${SRCDIR}-relative: -I../../include and the archive itself; no
-// other flag, as the archive needs nothing beyond libc). Build the archive
-// first with `make lib`. Go's build cache does not notice when the archive or
-// the header changes (both are outside the package directory): after
-// rebuilding them, build with `go build -a`, or do what the Makefile does and
-// key the cache on their hash (mk/go.mk).
+// The package is the module github.com/gracefd/gracefd/go. It links the C
+// library the way Go programs link a system library: `#cgo pkg-config:
+// gracefd`. Install the library first (`make install PREFIX=$HOME/.local`
+// in the repository) and point pkg-config at it
+// (PKG_CONFIG_PATH=$HOME/.local/lib/pkgconfig); in the repository itself,
+// `make` writes build/pkgconfig/gracefd.pc, which names the tree's include/
+// and build/lib, so no install is needed there.
 //
-// # A server in four calls
+// Go's build cache does not notice a rebuilt or reinstalled library: it
+// keys a cgo package on its #cgo lines and the CGO_* environment variables,
+// not on what pkg-config prints, nor on the archive. The .pc file carries a
+// hash of the library as the variable build_id; put it in CGO_CPPFLAGS and
+// a plain `go build` sees every new library:
+//
+//	export CGO_CPPFLAGS="-DGRACEFD_BUILD_ID=$(pkg-config --variable=build_id gracefd)"
+//
+// # A server in a few lines
+//
+//	ln, err := gracefd.Listen("http", ":8080")           // inherited, or bound
+//	srv := &http.Server{Handler: h}
+//	err = gracefd.ServeHTTP(ctx, srv, []net.Listener{ln}, nil) // until drained
+//
+// [ServeHTTP] calls [Ready], upgrades on SIGHUP or SIGUSR2 (and keeps serving
+// if the new generation fails), drains without losing a request once the
+// new generation is ready or on SIGTERM/SIGINT, and returns when the drain is
+// over. [Serve] does the same for any other server with Serve(net.Listener)
+// and a graceful Shutdown.
+//
+// # The calls underneath
 //
 //	ln, err := gracefd.Listen("http", "127.0.0.1:8080") // inherited, or bound
 //	go http.Serve(ln, handler)
@@ -29,10 +49,13 @@
 // start_server and after an upgrade. [Upgrade] starts the new generation with
 // every registered socket, waits until it calls [Ready], and returns its pid;
 // if the new generation fails in any way it is killed, the error says why, and
-// nothing of the running process has changed. [Events] turns SIGHUP/SIGUSR2
-// and SIGTERM/SIGINT into a channel of requests. go-examples/cmd/httpd is a
-// complete server, including a polite drain (net/http's Shutdown alone drops
-// requests on keep-alive connections: see its drain.go).
+// nothing of the running process has changed ([StartUpgrade] and
+// [UpgradeContext] do it without blocking, or bounded by a context).
+// [Events] turns SIGHUP/SIGUSR2 and SIGTERM/SIGINT into a channel of
+// requests. [ListenOptions].Control sets socket options before bind, like
+// net.ListenConfig.Control. [ServeHandoff] and [TakeHandoff] hand the
+// sockets to a new instance started by a supervisor; [SendFiles] and
+// [RecvFiles] send named files over a connection of the program's own.
 //
 // # Errors
 //
@@ -122,7 +145,7 @@
 // [CreatePidFile] gives the same locked pid file to a program that runs in
 // the foreground, and [RemovePidFile] removes either at clean exit if it
 // still names this process (after an upgrade it names the new generation).
-// The blank-import package gracefd.example/go-examples/gracefd/daemonize
+// The blank-import package github.com/gracefd/gracefd/go/daemonize
 // daemonizes before the Go runtime starts instead, when the environment says
 // GRACEFD_DAEMONIZE=1 (its documentation lists the variables).
 package gracefd

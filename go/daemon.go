@@ -147,7 +147,7 @@ type DaemonOptions struct {
 //
 // To daemonize before the Go runtime starts instead (before any thread, so
 // that the user switch and the redirections happen in a single-threaded
-// process), blank-import gracefd.example/go-examples/gracefd/daemonize.
+// process), blank-import github.com/gracefd/gracefd/go/daemonize.
 func Daemonize(opts *DaemonOptions) error {
 	const op = "Daemonize"
 	if opts == nil {

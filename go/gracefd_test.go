@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"gracefd.example/go-examples/gracefd"
+	"github.com/gracefd/gracefd/go"
 )
 
 // wantErr checks that err is a *gracefd.Error with errno and a detail
@@ -265,12 +265,13 @@ func TestNotifyWithoutNotifySocket(t *testing.T) {
 
 func notifyUnsetRole() int {
 	for name, err := range map[string]error{
-		"Ready":           gracefd.Ready(),
-		"Notify":          gracefd.Notify("WATCHDOG=1"),
-		"NotifyReloading": gracefd.NotifyReloading(),
-		"NotifyStopping":  gracefd.NotifyStopping(),
-		"NotifyStatus":    gracefd.NotifyStatus("fine"),
-		"NotifyBarrier":   gracefd.NotifyBarrier(time.Second),
+		"Ready":                gracefd.Ready(),
+		"Notify":               gracefd.Notify("WATCHDOG=1"),
+		"NotifyReloading":      gracefd.NotifyReloading(),
+		"NotifyStopping":       gracefd.NotifyStopping(),
+		"NotifyStatus":         gracefd.NotifyStatus("fine"),
+		"NotifyBarrier":        gracefd.NotifyBarrier(time.Second),
+		"NotifyBarrierContext": gracefd.NotifyBarrierContext(context.Background()),
 	} {
 		if err != nil {
 			fmt.Printf("%s without NOTIFY_SOCKET: %v\n", name, err)
@@ -285,6 +286,12 @@ func notifyUnsetRole() int {
 			fmt.Printf("%s: %v, want EINVAL\n", what, err)
 			return 1
 		}
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := gracefd.NotifyBarrierContext(done); err != context.Canceled {
+		fmt.Printf("NotifyBarrierContext with a done context: %v\n", err)
+		return 1
 	}
 	if d, err := gracefd.WatchdogInterval(); d != 0 || err != nil {
 		fmt.Printf("WatchdogInterval: %v, %v\n", d, err)

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"os"
 
-	"gracefd.example/go-examples/gracefd"
-	_ "gracefd.example/go-examples/gracefd/daemonize"
+	"github.com/gracefd/gracefd/go"
+	_ "github.com/gracefd/gracefd/go/daemonize"
 )
 
 // A server that daemonizes when started with GRACEFD_DAEMONIZE=1 (and, say,
