@@ -24,10 +24,13 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
         crate::help::show(crate::help::CTL);
         return exit::OK;
     }
-    let req = match p.rest.as_slice() {
+    // `--json` may follow the request too (`ctl status --json`).
+    let json = p.has("json") || p.rest.iter().any(|a| a.as_slice() == b"--json");
+    let rest: Vec<Vec<u8>> = p.rest.iter().filter(|a| a.as_slice() != b"--json").cloned().collect();
+    let req = match rest.as_slice() {
         [one] => match control::parse_command(one) {
-            Ok(Command::Status) if p.has("json") => Command::StatusJson,
-            Ok(r) if p.has("json") => return crate::usage_error(&usage!("--json goes with status only (not {})", r.name())),
+            Ok(Command::Status) if json => Command::StatusJson,
+            Ok(r) if json => return crate::usage_error(&usage!("--json goes with status only (not {})", r.name())),
             Ok(r) => r,
             Err(e) => return crate::usage_error(&usage!("{}", e)),
         },

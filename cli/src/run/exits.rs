@@ -49,6 +49,16 @@ impl Sup {
     pub(super) fn on_exit(&mut self, pid: Pid, x: Exit) {
         if let Some(i) = self.pending.iter().position(|p| p.w.pid == pid) {
             let mut p = self.pending.remove(i);
+            // Its last word may still wait in the readiness channel (a failed
+            // exec reports why before the child exits): it says more than
+            // the bare status.
+            if let Some(crate::worker::Event::Exited(_, why)) = p.w.on_channel() {
+                if why.starts_with("could not be executed") && self.stopping.is_none() {
+                    let line = format!("worker generation {} (pid {}) {}", p.w.generation, pid, why);
+                    self.attempt_failed(Some(p.w), &line, exit::SETUP);
+                    return;
+                }
+            }
             p.w.reaped(x);
             if self.stopping.is_some() {
                 say!(say::INFO, "starting worker generation {} (pid {}) {}", p.w.generation, pid, describe_exit(x));
