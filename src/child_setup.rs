@@ -62,3 +62,30 @@ impl ChildSetup {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spawn::Spawn;
+    use crate::sys::process::Exit;
+
+    fn run_true(setup: ChildSetup) -> Exit {
+        let mut sp = Spawn::new(b"/bin/sh").unwrap();
+        sp.arg(b"sh").unwrap().arg(b"-c").unwrap().arg(b"exit 0").unwrap();
+        sp.child_setup(setup);
+        let pid = sp.spawn().unwrap();
+        process::wait(pid).unwrap()
+    }
+
+    #[test]
+    fn a_child_whose_parent_is_already_gone_never_runs_the_program() {
+        // Our pid as the parent: the program runs.
+        let mut ok = ChildSetup::default();
+        ok.die_with_parent(libc::SIGKILL);
+        assert_eq!(run_true(ok), Exit::Code(0));
+        // Another pid (as when the parent died before prctl and the child was
+        // adopted): it exits at once with ORPHANED_STATUS, never running sh.
+        let gone = ChildSetup { death_signal: Some((libc::SIGKILL, 0x3fff_fff0)), creds: None };
+        assert_eq!(run_true(gone), Exit::Code(ORPHANED_STATUS));
+    }
+}
