@@ -375,9 +375,13 @@ def test_nofile_and_user(t):
     low = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard0))
     want_soft = min(hard0, 4096)
     want_hard = hard0 + 1000 if can_raise else hard0
-    g = t.start([GRACEFD, "run", "--listen", "127.0.0.1:%d" % port, "--ready", "interval:0.2", "--nofile", "%d:%d" % (want_soft, hard0 + 1000),
-                 "--user", "nobody", "--group", "nogroup", "--env", "REPORT_FILE=" + report, "--", REPORT_WORKER], "gracefd.log", preexec_fn=low)
+    sock = t.path("ctl.sock")
+    g = t.start([GRACEFD, "run", "--listen", "127.0.0.1:%d" % port, "--ready", "notify", "--ready-timeout", "20", "--control-socket", sock,
+                 "--nofile", "%d:%d" % (want_soft, hard0 + 1000), "--user", "nobody", "--group", "nogroup", "--env", "REPORT_FILE=" + report,
+                 "--", REPORT_WORKER], "gracefd.log", preexec_fn=low)
     wait_until("the worker's report", lambda: os.path.exists(report))
+    # READY=1 from a worker running as nobody reaches gracefd's NOTIFY_SOCKET.
+    wait_until("the worker (as nobody) to be ready through NOTIFY_SOCKET", lambda: serving_n(t, sock, 1))
     uid, gid, groups, soft, hard, fds = open(report).read().split()
     import pwd
     import grp

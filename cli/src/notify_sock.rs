@@ -17,6 +17,8 @@ use gracefd::sys::socket::{self, SockAddr};
 pub struct NotifyDir {
     path: PathBuf,
     _lock: std::fs::File,
+    /// `--user`/`--group`: the workers' uid and gid, who must reach their socket.
+    owner: Option<(u32, u32)>,
 }
 
 /// Where the directories go: `$TMPDIR`, or `/tmp` when that would make
@@ -128,13 +130,24 @@ impl NotifyDir {
                             return Err(e);
                         }
                     };
-                    return Ok(NotifyDir { path, _lock: lock });
+                    return Ok(NotifyDir { path, _lock: lock, owner: None });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
                 Err(e) => return Err(e),
             }
         }
         Err(last.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AlreadyExists)))
+    }
+
+    /// Workers run as `uid:gid` (`--user`): the directory becomes 0711 (they
+    /// may reach a socket whose name they know, not list the others) and each
+    /// socket is theirs. Nobody else can write into the directory, so the
+    /// names cannot be swapped between bind and chown.
+    pub fn allow(&mut self, uid: u32, gid: u32) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o711))?;
+        self.owner = Some((uid, gid));
+        Ok(())
     }
 
     /// The directory.
@@ -150,6 +163,9 @@ impl NotifyDir {
         let addr = SockAddr::unix(bytes, false).map_err(|e| gracefd::Error::sys(e, "NOTIFY_SOCKET path"))?;
         let s = socket::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).map_err(|e| gracefd::Error::sys(e, "NOTIFY_SOCKET socket"))?;
         socket::bind(s.raw(), &addr).map_err(|e| gracefd::Error::sys(e, "NOTIFY_SOCKET bind"))?;
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(&path, Some(uid), Some(gid)).map_err(|e| gracefd::Error::sys(gracefd::sys::Errno(e.raw_os_error().unwrap_or(libc::EIO)), "NOTIFY_SOCKET chown"))?;
+        }
         // Our own socket: non-blocking is ours to set.
         fd::set_nonblocking(s.raw(), true).map_err(|e| gracefd::Error::sys(e, "NOTIFY_SOCKET O_NONBLOCK"))?;
         Ok(NotifySock { fd: s, path })

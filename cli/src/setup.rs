@@ -197,7 +197,12 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
     // can no longer be reloaded or stopped, and would hold the port).
     child.die_with_parent(libc::SIGKILL);
     crate::run::become_reaper(o.init);
-    let notify_dir = match NotifyDir::create() {
+    let notify_dir = match NotifyDir::create().and_then(|mut d| {
+        if let Some(c) = &child.creds {
+            d.allow(c.uid.unwrap_or_else(gracefd::sys::process::geteuid), c.gid)?;
+        }
+        Ok(d)
+    }) {
         Ok(d) => d,
         Err(e) => {
             let msg = format!("cannot create the directory for the workers' NOTIFY_SOCKETs: {}", e);
