@@ -173,8 +173,36 @@ def test_pid1_in_a_namespace(t):
         wait_until("every adopted grandchild to end and be reaped (no zombie in the namespace)", settled, timeout=30)
         adopted = t.log("unshare.log").count("reaped adopted process")
         check(adopted >= 30, "gracefd reaped %d adopted processes (expected the grandchildren of 6 generations)" % adopted)
+        # No adopted process's exit was taken for a worker's.
+        d = status_json(t, sock)
+        check(d["respawns"] == 0 and d["reloads_ok"] == 5 and d["last_failure"] is None, "state after the reloads: %s" % d)
     finally:
         end_namespace(t, u, init)
+
+
+def test_subreaper_outside_a_namespace(t):
+    """Not PID 1: gracefd is a child subreaper, so the orphans of its workers
+    come to it (not to the host's init) and are reaped."""
+    port = free_port()
+    sock = t.path("ctl.sock")
+    g = t.start([GRACEFD, "run", "--listen", "http=127.0.0.1:%d" % port, "--ready", "notify", "--control-socket", sock, "--verbose",
+                 "--env", "HTTPD=" + HTTPD, "--", FORKY_WORKER, "--listen", "http=127.0.0.1:%d" % port], "gracefd.log")
+    wait_until("the worker", lambda: serving_n(t, sock, 1))
+    rc, out, err = ctl(t, sock, "reload")
+    check(rc == 0, "reload: %d %r %r" % (rc, out, err))
+    # Both generations' loops and grandchildren are gracefd's once orphaned;
+    # once they ended, gracefd's only child is its worker, and no zombie.
+    def settled():
+        d = serving_n(t, sock, 1)
+        kids = tc.children(g.pid)
+        return d and [p for p, _ in kids] == serving_pids(d) and kids
+    wait_until("the adopted processes to end and be reaped", settled, timeout=30)
+    adopted = t.log("gracefd.log").count("reaped adopted process")
+    check(adopted >= 30, "gracefd reaped %d adopted processes" % adopted)
+    d = status_json(t, sock)
+    check(d["respawns"] == 0 and d["last_failure"] is None, "no adopted exit was taken for a worker's: %s" % d)
+    os.kill(g.pid, signal.SIGTERM)
+    check(t.wait_exit(g) == 0, "gracefd exit status")
 
 
 def test_container_stop_status(t):

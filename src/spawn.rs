@@ -155,7 +155,9 @@ impl Spawn {
     }
 
     /// What the child applies to itself before exec (parent-death signal,
-    /// user switch). A failure is reported like a failed exec.
+    /// user switch). A failure is reported like a failed exec. With
+    /// [`detach`](Self::detach) it applies in the grandchild, whose parent
+    /// is the middle process: do not ask for a parent-death signal there.
     pub fn child_setup(&mut self, setup: ChildSetup) -> &mut Self {
         self.setup = setup;
         self
