@@ -858,6 +858,19 @@ int gracefd_upgrade_opts_set_timeout_ms(gracefd_upgrade_opts *opts, int64_t time
 // `opts` is a live handle.
 int gracefd_upgrade_opts_set_kill_signal(gracefd_upgrade_opts *opts, int sig);
 
+// Probation: once the new generation called gracefd_ready(), it must stay
+// up `settle_ms` more milliseconds before the upgrade succeeds (the pid file
+// and systemd's MAINPID move to it, and the caller may drain). If it exits
+// within that time, gracefd_upgrade() and gracefd_upgrade_finish() return
+// `-ECHILD` with the reason in gracefd_last_error(), and the caller goes on
+// serving. For programs that report ready before they really are (gunicorn
+// without `--preload`). Default 0: no probation. Errors: `-EINVAL` if `opts`
+// is NULL or `settle_ms` is not 0 to 3600000.
+//
+// # Safety
+// `opts` is a live handle.
+int gracefd_upgrade_opts_set_settle_ms(gracefd_upgrade_opts *opts, int64_t settle_ms);
+
 // Upgrade to a new generation: start the executable with every registered
 // fd (listeners and anything added with gracefd_add_fd()) at fds 3, 4, … in
 // systemd's format (`LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES`), plus
@@ -898,7 +911,9 @@ int gracefd_upgrade_start(const gracefd_upgrade_opts *opts);
 
 // Finish an upgrade begun with gracefd_upgrade_start() without blocking:
 // returns 0 with `*child_pid_out` set when the new generation is ready;
-// `-EAGAIN` if it has not reported yet (poll again); otherwise the errors of
+// `-EAGAIN` if it has not reported yet, or is ready but still within its
+// settle time (gracefd_upgrade_opts_set_settle_ms(); poll again: the fd
+// stays readable then, so poll with a timer); otherwise the errors of
 // gracefd_upgrade() (the new generation has then been killed and reaped);
 // `-ENOENT` if no upgrade is in flight; `-EINVAL` if `child_pid_out` is NULL.
 //

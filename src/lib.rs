@@ -159,6 +159,7 @@ pub mod sys;
 pub mod upgrade;
 pub mod version;
 
+pub mod child_setup;
 pub mod spawn;
 pub mod startup;
 

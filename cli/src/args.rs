@@ -41,6 +41,8 @@ pub struct Style {
     /// Accept unique prefixes (`--pid` for `--pid-file`) and a single dash
     /// (`-port=80`), as Perl's Getopt::Long does for start_server.
     pub getopt_long: bool,
+    /// Short spellings: `("-n", "workers")` makes `-n 4` and `-n4` mean `--workers 4`.
+    pub shorts: &'static [(&'static str, &'static str)],
 }
 
 /// What was parsed: options in order, and the command after them.
@@ -84,7 +86,44 @@ fn find<'a>(specs: &'a [Spec], name: &str, style: Style) -> Result<&'a Spec, Usa
             }
         }
     }
-    Err(usage!("unknown option --{} (see --help)", name))
+    match nearest(specs, name) {
+        Some(n) => Err(usage!("unknown option --{} (did you mean --{}? see --help)", name, n)),
+        None => Err(usage!("unknown option --{} (see --help)", name)),
+    }
+}
+
+/// Levenshtein distance (names are short: the quadratic table is fine).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row.first().copied().unwrap_or(0);
+        if let Some(r0) = row.first_mut() {
+            *r0 = i + 1;
+        }
+        for (j, cb) in b.iter().enumerate() {
+            let del = row.get(j + 1).copied().unwrap_or(usize::MAX).saturating_add(1);
+            let ins = row.get(j).copied().unwrap_or(usize::MAX).saturating_add(1);
+            let sub = prev + usize::from(ca != *cb);
+            prev = row.get(j + 1).copied().unwrap_or(0);
+            if let Some(r) = row.get_mut(j + 1) {
+                *r = del.min(ins).min(sub);
+            }
+        }
+    }
+    row.last().copied().unwrap_or(0)
+}
+
+/// The known option closest to a misspelt one: within 2 edits (1 for names
+/// of up to 3 letters), or one the typed name is a prefix of.
+pub fn nearest(specs: &[Spec], name: &str) -> Option<&'static str> {
+    let limit = if name.len() <= 3 { 1 } else { 2 };
+    let best = specs.iter().map(|s| (distance(name, s.name), s.name)).min_by_key(|(d, _)| *d);
+    match best {
+        Some((d, n)) if d <= limit => Some(n),
+        _ if name.len() >= 3 => specs.iter().find(|s| s.name.starts_with(name)).map(|s| s.name),
+        _ => None,
+    }
 }
 
 /// Parse `args` (without the program name and subcommand).
@@ -95,6 +134,19 @@ pub fn parse(args: &[Vec<u8>], specs: &[Spec], style: Style) -> Result<Parsed, U
         if a.as_slice() == b"--" {
             out.rest = args.get(i + 1..).unwrap_or(&[]).to_vec();
             return Ok(out);
+        }
+        if let Some((short, long)) = style.shorts.iter().find(|(sh, _)| a.starts_with(sh.as_bytes())) {
+            let spec = find(specs, long, style)?;
+            let glued = a.get(short.len()..).unwrap_or(&[]);
+            let value = if !glued.is_empty() {
+                glued.to_vec()
+            } else {
+                i += 1;
+                args.get(i).cloned().ok_or_else(|| usage!("option {} needs a value", short))?
+            };
+            out.opts.push((spec.name, value));
+            i += 1;
+            continue;
         }
         let body = if let Some(b) = a.strip_prefix(b"--") {
             b
@@ -210,6 +262,17 @@ const SIGNALS: [(&str, i32); 30] = [
     ("PWR", libc::SIGPWR),
 ];
 
+/// The signal names accepted (without `SIG`), for completion.
+pub const SIGNAL_NAMES: [&str; 30] = {
+    let mut out = [""; 30];
+    let mut i = 0;
+    while i < SIGNALS.len() {
+        out[i] = SIGNALS[i].0;
+        i += 1;
+    }
+    out
+};
+
 /// A signal by name (`TERM`, `SIGTERM`, `term`) or number (`15`).
 pub fn signal(opt: &str, v: &[u8]) -> Result<i32, UsageError> {
     let text = String::from_utf8_lossy(v).to_ascii_uppercase();
@@ -300,13 +363,33 @@ mod tests {
 
     #[test]
     fn getopt_long_style() {
-        let g = Style { getopt_long: true };
+        let g = Style { getopt_long: true, ..Style::default() };
         let p = parse(&v(&["-port=80", "--pid=/x", "--d", "--", "c"]), &SPECS, g).unwrap();
         assert_eq!(p.last("port"), Some(&b"80"[..]));
         assert_eq!(p.last("pid-file"), Some(&b"/x"[..]));
         assert!(p.has("daemonize"));
         let e = parse(&v(&["--p", "1"]), &SPECS, g).unwrap_err();
         assert!(e.0.contains("ambiguous"), "{}", e);
+    }
+
+    #[test]
+    fn did_you_mean() {
+        let e = parse(&v(&["--prot", "1"]), &SPECS, Style::default()).unwrap_err();
+        assert!(e.0.contains("did you mean --port?"), "{}", e);
+        let e = parse(&v(&["--pidfile", "x"]), &SPECS, Style::default()).unwrap_err();
+        assert!(e.0.contains("did you mean --pid-file?"), "{}", e);
+        let e = parse(&v(&["--zzzzzz"]), &SPECS, Style::default()).unwrap_err();
+        assert!(!e.0.contains("did you mean"), "{}", e);
+        assert_eq!(distance("listn", "listen"), 1);
+    }
+
+    #[test]
+    fn short_options() {
+        const SHORTS: [(&str, &str); 1] = [("-p", "port")];
+        let st = Style { shorts: &SHORTS, ..Style::default() };
+        let p = parse(&v(&["-p", "80", "-p81", "--", "x"]), &SPECS, st).unwrap();
+        assert_eq!(p.all("port").collect::<Vec<_>>(), vec![&b"80"[..], &b"81"[..]]);
+        assert!(parse(&v(&["-p"]), &SPECS, st).unwrap_err().0.contains("needs a value"));
     }
 
     #[test]

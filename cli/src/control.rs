@@ -10,6 +10,7 @@
 //! | CONTROL | answer (then the server closes) |
 //! |---|---|
 //! | `status` | REPLY 0, text: `key: value` lines: `pid`, `state`, `uptime`, `generation`, `worker`, `starting`, `old` (one per draining worker), `reload-queued`, `reloads`, `respawns`, `last-failure`, `ready-rule`, `socket` (one per fd) |
+//! | `status-json` | REPLY 0, the same state as one JSON object (`ctl status --json`; keys in docs/cli.md) |
 //! | `reload` | when the reload that covers this request ends: REPLY 0 `generation N pid P`, or REPLY `ETIMEDOUT` (not ready in time) / `ECANCELED` (exited, crashed, failed, not started) with why: the old worker still serves; REPLY `ESHUTDOWN` if gracefd is stopping |
 //! | `stop`   | REPLY 0 `stopping` at once; the connection then stays open until gracefd has stopped every worker and exits (EOF) |
 //!

@@ -7,7 +7,12 @@ use crate::control::{self, Command};
 use crate::{exit, usage};
 
 /// Options of `gracefd ctl`.
-pub const SPECS: [Spec; 3] = [Spec { name: "control-socket", value: true }, Spec { name: "timeout", value: true }, Spec { name: "help", value: false }];
+pub const SPECS: [Spec; 4] = [
+    Spec { name: "control-socket", value: true },
+    Spec { name: "timeout", value: true },
+    Spec { name: "json", value: false },
+    Spec { name: "help", value: false },
+];
 
 /// Run `gracefd ctl` with `argv` (after the subcommand).
 pub fn main(argv: &[Vec<u8>]) -> i32 {
@@ -19,8 +24,13 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
         crate::help::show(crate::help::CTL);
         return exit::OK;
     }
-    let req = match p.rest.as_slice() {
+    // `--json` may follow the request too (`ctl status --json`).
+    let json = p.has("json") || p.rest.iter().any(|a| a.as_slice() == b"--json");
+    let rest: Vec<Vec<u8>> = p.rest.iter().filter(|a| a.as_slice() != b"--json").cloned().collect();
+    let req = match rest.as_slice() {
         [one] => match control::parse_command(one) {
+            Ok(Command::Status) if json => Command::StatusJson,
+            Ok(r) if json => return crate::usage_error(&usage!("--json goes with status only (not {})", r.name())),
             Ok(r) => r,
             Err(e) => return crate::usage_error(&usage!("{}", e)),
         },
@@ -41,7 +51,7 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
     match control::request(&path, req, timeout) {
         Ok((true, text)) => {
             match req {
-                Command::Status => print!("{}", text),
+                Command::Status | Command::StatusJson => print!("{}", text),
                 Command::Reload => println!("reloaded: {}", text.trim()),
                 Command::Stop => println!("stopped"),
             }

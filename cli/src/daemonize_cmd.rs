@@ -243,6 +243,8 @@ fn start_and_watch(o: &Opts, pidfile: &Option<PidFile>, out: &Fd) -> Result<(), 
         starter_keys: &keys,
         notify_dir: notify_dir.as_ref(),
         extra_fds: &extra,
+        seq: 1,
+        child: None,
     };
     let cmd = String::from_utf8_lossy(o.command.first().map(Vec::as_slice).unwrap_or(b"")).into_owned();
     // COMMAND's stderr is the log; ours stays the terminal.

@@ -14,6 +14,7 @@ usage:
   gracefd run [options] -- COMMAND [ARGS...]        supervise a server (a better start_server)
   gracefd daemonize [options] -- COMMAND [ARGS...]  daemonize any program; the exit status says if it came up
   gracefd ctl --control-socket PATH status|reload|stop
+  gracefd completion bash                            a bash completion script
   gracefd version
   start_server [start_server options] -- COMMAND   (gracefd through a symlink named start_server)
 
@@ -56,6 +57,24 @@ readiness:
                          behind it; below systemd's 90 s start timeout)
   --interval SECS        start_server's option: --ready interval:SECS, and the first
                          respawn delay
+
+workers:
+  -n, --workers N        run N workers on the same sockets (default 1); each must be
+                         ready; a reload replaces them all once all new ones are ready
+  --rolling              a reload replaces the workers one at a time instead
+  --settle SECS          a new worker must stay up SECS after it is ready before the
+                         old ones get their signal; if it exits within, the reload
+                         fails and the old ones go on serving (default 0). For
+                         programs that say ready too early (gunicorn without --preload)
+  --nofile SOFT[:HARD]   the workers' open-file limit (raised in gracefd, inherited;
+                         the hard limit only where allowed, said otherwise)
+  --user USER, --group GROUP  the workers run as USER/GROUP (gracefd stays root:
+                         the sockets are bound before, so ports below 1024 work)
+  --init                 container duties (on by default as PID 1): exit with the
+                         worker's status (128+N for a signal). Always: workers die
+                         with gracefd (parent-death SIGKILL), gracefd reaps their
+                         orphans (child subreaper), and passes USR1, USR2, QUIT,
+                         WINCH on to the workers
 
 reload and stop:
   --signal-on-hup SIG    sent to the old worker once the new one is ready (default TERM)
@@ -109,10 +128,11 @@ with a status that says why not, its reason on stderr.
 
 /// `gracefd ctl --help`.
 pub const CTL: &str = "\
-usage: gracefd ctl --control-socket PATH [--timeout SECS] status|reload|stop
+usage: gracefd ctl --control-socket PATH [--timeout SECS] status [--json]|reload|stop
 
 Talks to `gracefd run --control-socket PATH` (same uid or root).
   status   print the state: workers, generations, reloads, sockets
+           (--json: one JSON object with stable keys, see docs/cli.md)
   reload   start a new worker; return when it is ready (0) or failed (1, the
            old one still serves). Requests during a reload share one more reload.
   stop     stop the workers and wait until gracefd has exited

@@ -20,11 +20,15 @@
 //! | `detach.rs` | pid files and `--daemonize`, on the library's modules |
 //! | `envdir.rs`, `cmd.rs`, `backoff.rs` | envdir, PATH lookup, respawn delays |
 //! | `say.rs`, `help.rs`, `exit.rs` | log lines, help texts, exit statuses |
+//! | `limits.rs` | `--nofile` (the workers' open-file limit) |
+//! | `completion.rs` | `gracefd completion bash`, from the option tables |
+//! | `run/init.rs` | PID 1 and subreaper duties: reap adopted children, pass signals on |
 
 // The library's errors carry their message inline (as in the library itself).
 #![allow(clippy::result_large_err)]
 
 mod args;
+mod completion;
 mod backoff;
 mod cmd;
 mod control;
@@ -34,6 +38,7 @@ mod detach;
 mod envdir;
 mod exit;
 mod help;
+mod limits;
 mod notify_sock;
 mod opts;
 mod run;
@@ -75,6 +80,7 @@ fn dispatch(argv: &[Vec<u8>]) -> i32 {
         b"run" => run_cmd(rest),
         b"daemonize" => daemonize_cmd::main(rest),
         b"ctl" => ctl_cmd::main(rest),
+        b"completion" => completion::main(rest),
         b"version" | b"--version" | b"-V" => {
             println!("gracefd {}", gracefd::version::string());
             exit::OK
@@ -88,7 +94,7 @@ fn dispatch(argv: &[Vec<u8>]) -> i32 {
 }
 
 fn run_cmd(argv: &[Vec<u8>]) -> i32 {
-    let parsed = match args::parse(argv, &opts::RUN_SPECS, args::Style::default()) {
+    let parsed = match args::parse(argv, &opts::RUN_SPECS, args::Style { shorts: &opts::RUN_SHORTS, ..args::Style::default() }) {
         Ok(p) => p,
         Err(e) => return usage_error(&e),
     };

@@ -88,6 +88,21 @@ pub struct RunOptions {
     pub envdir: Option<PathBuf>,
     pub control_socket: Option<PathBuf>,
     pub verbose: bool,
+    /// `-n`/`--workers`: how many workers serve at once.
+    pub workers: u32,
+    /// `--rolling`: a reload replaces the workers one at a time.
+    pub rolling: bool,
+    /// `--settle`: how long a ready new worker must stay up before the old
+    /// ones are retired (0: retired as soon as it is ready).
+    pub settle_ms: u64,
+    /// `--init` (or gracefd is PID 1): reap every adopted child, forward
+    /// signals, exit with the worker's status.
+    pub init: bool,
+    /// `--nofile SOFT[:HARD]`: RLIMIT_NOFILE for the workers.
+    pub nofile: Option<(u64, Option<u64>)>,
+    /// `--user`/`--group`: what the workers run as.
+    pub user: Option<Vec<u8>>,
+    pub group: Option<Vec<u8>>,
     pub command: Vec<Vec<u8>>,
 }
 
@@ -120,8 +135,14 @@ const fn f(name: &'static str) -> Spec {
     Spec { name, value: false }
 }
 
+/// Most workers `-n` accepts.
+pub const MAX_WORKERS: u64 = 1024;
+
+/// Short options of `gracefd run` (`-n 4` is `--workers 4`).
+pub const RUN_SHORTS: [(&str, &str); 1] = [("-n", "workers")];
+
 /// Options of `gracefd run`.
-pub const RUN_SPECS: [Spec; 26] = [
+pub const RUN_SPECS: [Spec; 33] = [
     o("listen"),
     o("port"),
     o("path"),
@@ -146,6 +167,13 @@ pub const RUN_SPECS: [Spec; 26] = [
     o("envdir"),
     o("control-socket"),
     f("verbose"),
+    o("workers"),
+    f("rolling"),
+    o("settle"),
+    f("init"),
+    o("nofile"),
+    o("user"),
+    o("group"),
     f("help"),
     f("version"),
 ];
@@ -252,6 +280,22 @@ pub fn path_spec(v: &[u8]) -> Result<ListenSpec, UsageError> {
     addr.extend_from_slice(v);
     gracefd::proto::addr::parse(&addr).map_err(|e| usage!("--path {}: {}", shown(v), e))?;
     Ok(ListenSpec { opt: "path", given: v.to_vec(), name: None, addr, starter_key: Some(v.to_vec()), unix_mode: Some(0o777) })
+}
+
+/// `--nofile SOFT[:HARD]`: RLIMIT_NOFILE values (the hard one is optional).
+pub fn nofile_spec(v: &[u8]) -> Result<(u64, Option<u64>), UsageError> {
+    let text = String::from_utf8_lossy(v);
+    let (soft, hard) = match text.split_once(':') {
+        Some((s, h)) => (s, Some(h)),
+        None => (text.as_ref(), None),
+    };
+    let num = |t: &str| args::uint("nofile", t.as_bytes(), 1, u32::MAX as u64);
+    let soft = num(soft).map_err(|_| usage!("--nofile {}: expected SOFT or SOFT:HARD (numbers of open files)", shown(v)))?;
+    let hard = hard.map(num).transpose().map_err(|_| usage!("--nofile {}: expected SOFT or SOFT:HARD (numbers of open files)", shown(v)))?;
+    if hard.is_some_and(|h| h < soft) {
+        return Err(usage!("--nofile {}: the soft limit is above the hard one", shown(v)));
+    }
+    Ok((soft, hard))
 }
 
 fn log_target(v: &[u8]) -> Result<LogTarget, UsageError> {
@@ -377,6 +421,20 @@ pub fn run_options(p: &Parsed, face: Face) -> Result<RunOptions, UsageError> {
     if command.iter().any(|a| a.contains(&0)) {
         return Err(usage!("the command contains a NUL byte"));
     }
+    let workers = match p.last("workers") {
+        Some(v) => args::uint("workers", v, 1, MAX_WORKERS)? as u32,
+        None => 1,
+    };
+    let settle_ms = p.last("settle").map(|v| args::secs("settle", v)).transpose()?.unwrap_or(0);
+    let nofile = p.last("nofile").map(nofile_spec).transpose()?;
+    let name = |opt: &str| -> Result<Option<Vec<u8>>, UsageError> {
+        match p.last(opt) {
+            Some(v) if v.is_empty() || v.contains(&0) => Err(usage!("--{} {}: expected a name or a number", opt, shown(v))),
+            v => Ok(v.map(<[u8]>::to_vec)),
+        }
+    };
+    // PID 1 has duties whether asked or not (a container's first process).
+    let init = p.has("init") || gracefd::sys::process::getpid() == 1;
     Ok(RunOptions {
         listen,
         backlog,
@@ -398,6 +456,13 @@ pub fn run_options(p: &Parsed, face: Face) -> Result<RunOptions, UsageError> {
         envdir,
         control_socket: path_opt(p, "control-socket")?,
         verbose: p.has("verbose"),
+        workers,
+        rolling: p.has("rolling"),
+        settle_ms,
+        init,
+        nofile,
+        user: name("user")?,
+        group: name("group")?,
         command,
     })
 }

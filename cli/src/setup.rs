@@ -33,6 +33,8 @@ pub struct Setup {
     pub notify_dir: NotifyDir,
     /// Whether we detached (the launcher waits for the first worker).
     pub daemonized: bool,
+    /// What each worker applies to itself before exec.
+    pub child: gracefd::child_setup::ChildSetup,
 }
 
 fn setup_fail(code: i32, msg: std::fmt::Arguments<'_>) -> i32 {
@@ -78,7 +80,8 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
 pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
     // Signals are blocked and read from a signalfd from here on (a child
     // gets an empty mask from Spawn).
-    let sig = match sigfd::open(&detach::SIGNALS) {
+    let handled: Vec<i32> = detach::SIGNALS.iter().chain(crate::run::FORWARDED.iter()).copied().collect();
+    let sig = match sigfd::open(&handled) {
         Ok(f) => f,
         Err(e) => return Err(setup_fail(exit::SETUP, format_args!("signalfd: {}", e))),
     };
@@ -120,6 +123,25 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
             }
             Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--{} {}: {}", spec.opt, crate::args::shown(&spec.given), e))),
         }
+    }
+
+    // Resolved now, while errors reach the terminal; applied by each worker
+    // after the sockets were bound (so ports below 1024 work as root).
+    let mut child = gracefd::child_setup::ChildSetup::default();
+    match gracefd::daemon::resolve_creds(o.user.as_deref(), o.group.as_deref()) {
+        Ok(Some(c)) => {
+            let me = gracefd::sys::process::geteuid();
+            if me != 0 && (c.uid.is_some_and(|u| u != me) || c.gid != gracefd::sys::process::getegid()) {
+                return Err(setup_fail(exit::SETUP, format_args!("--user/--group: switching the workers to uid {:?} gid {} needs root (gracefd runs as uid {})", c.uid, c.gid, me)));
+            }
+            say!(say::INFO, "the workers run as uid {} gid {} (groups {:?})", c.uid.map(|u| u.to_string()).unwrap_or_else(|| "unchanged".into()), c.gid, c.groups);
+            child.switch_to(c);
+        }
+        Ok(None) => {}
+        Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--user/--group: {}", e))),
+    }
+    if let Some((soft, hard)) = o.nofile {
+        crate::limits::raise_nofile(soft, hard);
     }
 
     let control = match &o.control_socket {
@@ -169,7 +191,18 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
             return Err(setup_fail(exit::SETUP, format_args!("--pid-file {}: {}", p.display(), e)));
         }
     }
-    let notify_dir = match NotifyDir::create() {
+    // A gracefd killed with SIGKILL left its directory behind.
+    crate::notify_sock::clean_stale();
+    // Workers die with gracefd (SIGKILL: a worker whose supervisor is gone
+    // can no longer be reloaded or stopped, and would hold the port).
+    child.die_with_parent(libc::SIGKILL);
+    crate::run::become_reaper(o.init);
+    let notify_dir = match NotifyDir::create().and_then(|mut d| {
+        if let Some(c) = &child.creds {
+            d.allow(c.uid.unwrap_or_else(gracefd::sys::process::geteuid), c.gid)?;
+        }
+        Ok(d)
+    }) {
         Ok(d) => d,
         Err(e) => {
             let msg = format!("cannot create the directory for the workers' NOTIFY_SOCKETs: {}", e);
@@ -179,5 +212,5 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
             return Err(setup_fail(exit::SETUP, format_args!("{}", msg)));
         }
     };
-    Ok(Setup { sigfd: sig, pidfile: o.pid_file.is_some(), keys, control, logger: if daemonized { None } else { logger }, notify_dir, daemonized })
+    Ok(Setup { sigfd: sig, pidfile: o.pid_file.is_some(), keys, control, logger: if daemonized { None } else { logger }, notify_dir, daemonized, child })
 }

@@ -45,7 +45,7 @@ fn specs() -> Vec<Spec> {
 
 /// Run as `start_server` with `argv` (without argv[0]).
 pub fn main(argv: &[Vec<u8>]) -> i32 {
-    let parsed = match args::parse(argv, &specs(), Style { getopt_long: true }) {
+    let parsed = match args::parse(argv, &specs(), Style { getopt_long: true, ..Style::default() }) {
         Ok(p) => p,
         Err(e) => return crate::usage_error(&e),
     };

@@ -64,6 +64,10 @@ pub struct Plan<'a> {
     /// More fds to pass after the readiness channel, each announced in the
     /// named variable (`GRACEFD_PIDFILE_FD`).
     pub extra_fds: &'a [(&'a [u8], RawFd)],
+    /// A number no other worker of this gracefd has (names its NOTIFY_SOCKET).
+    pub seq: u64,
+    /// What the worker applies to itself before exec (parent-death signal, user).
+    pub child: Option<&'a gracefd::child_setup::ChildSetup>,
 }
 
 /// A started worker.
@@ -196,12 +200,15 @@ fn start_here(plan: &Plan<'_>, argv0: &[u8]) -> Result<Worker, String> {
     }
     let notify = match plan.notify_dir {
         Some(d) => {
-            let s = d.socket(plan.generation).map_err(e)?;
+            let s = d.socket(plan.seq).map_err(e)?;
             sp.env_set(b"NOTIFY_SOCKET", s.env_value()).map_err(e)?;
             Some(s)
         }
         None => None,
     };
+    if let Some(c) = plan.child {
+        sp.child_setup(c.clone());
+    }
     let started_ns = gracefd::sys::time::monotonic_ns();
     let pid = sp.spawn().map_err(e)?;
     drop(child_end);

@@ -1,5 +1,7 @@
 //! Exits: every known worker is reaped by pid (`waitpid(pid, WNOHANG)`), and
-//! what its exit means depends on what it was (pending, current, old, doomed).
+//! what its exit means depends on what it was (pending, current, old,
+//! doomed). Adopted children (gracefd is a subreaper, or PID 1) are reaped
+//! in `init.rs`.
 
 use gracefd::sys::process::{self, Exit, Pid};
 use gracefd::sys::time::monotonic_ns;
@@ -22,36 +24,62 @@ impl Sup {
         }
         if let Some(l) = self.logger {
             match process::try_wait(l) {
-                Ok(Some(x)) => {
-                    say!(say::WARNING, "the --log-file command (pid {}) {}", l, describe_exit(x));
-                    self.logger = None;
-                }
+                Ok(Some(x)) => self.on_logger_exit(x),
                 Ok(None) => {}
                 Err(_) => self.logger = None,
             }
         }
+        self.reap_adopted();
     }
 
-    fn on_exit(&mut self, pid: Pid, x: Exit) {
-        if self.pending.as_ref().is_some_and(|p| p.w.pid == pid) {
-            if let Some(mut p) = self.pending.take() {
-                p.w.reaped(x);
-                let code = exit::DIED;
-                if self.stopping.is_some() {
-                    say!(say::INFO, "starting worker generation {} (pid {}) {}", p.w.generation, pid, describe_exit(x));
+    pub(super) fn on_logger_exit(&mut self, x: Exit) {
+        if let Some(l) = self.logger.take() {
+            say!(say::WARNING, "the --log-file command (pid {}) {}", l, describe_exit(x));
+        }
+    }
+
+    /// Whether `pid` is a worker gracefd knows (in any state).
+    pub(super) fn is_worker(&self, pid: Pid) -> bool {
+        self.current.iter().any(|w| w.pid == pid)
+            || self.pending.iter().any(|p| p.w.pid == pid)
+            || self.old.iter().any(|o| o.w.pid == pid)
+            || self.doomed.iter().any(|d| d.w.pid == pid)
+    }
+
+    pub(super) fn on_exit(&mut self, pid: Pid, x: Exit) {
+        if let Some(i) = self.pending.iter().position(|p| p.w.pid == pid) {
+            let mut p = self.pending.remove(i);
+            // Its last word may still wait in the readiness channel (a failed
+            // exec reports why before the child exits): it says more than
+            // the bare status.
+            if let Some(crate::worker::Event::Exited(_, why)) = p.w.on_channel() {
+                if why.starts_with("could not be executed") && self.stopping.is_none() {
+                    let line = format!("worker generation {} (pid {}) {}", p.w.generation, pid, why);
+                    self.attempt_failed(Some(p.w), &line, exit::SETUP);
                     return;
                 }
-                let g = p.w.generation;
-                self.start_failed(p.why, Some(p.w), g, &format!("{} before it was ready", describe_exit(x)), code);
             }
+            p.w.reaped(x);
+            if self.stopping.is_some() {
+                say!(say::INFO, "starting worker generation {} (pid {}) {}", p.w.generation, pid, describe_exit(x));
+                return;
+            }
+            let when = match p.w.ready_ns {
+                Some(r) => format!("{} after it was ready (within --settle {})", fmt_secs((monotonic_ns() - r) / MS), fmt_secs(self.o.settle_ms)),
+                None => "before it was ready".to_string(),
+            };
+            let line = format!("worker generation {} (pid {}) {} {}", p.w.generation, pid, describe_exit(x), when);
+            self.attempt_failed(Some(p.w), &line, exit::DIED);
             return;
         }
-        if self.current.as_ref().is_some_and(|w| w.pid == pid) {
-            let Some(mut w) = self.current.take() else { return };
+        if let Some(i) = self.current.iter().position(|w| w.pid == pid) {
+            let mut w = self.current.remove(i);
             w.reaped(x);
+            self.rolling_left.retain(|&p| p != pid);
             self.write_status();
             if self.stopping.is_some() {
                 say!(say::INFO, "worker generation {} (pid {}) {}", w.generation, pid, describe_exit(x));
+                self.last_exit = Some(x);
                 return;
             }
             let served_ms = w.ready_ns.map(|r| (monotonic_ns() - r) / MS).unwrap_or(0);
@@ -60,11 +88,13 @@ impl Sup {
             if served_ms >= self.o.respawn_delay_max_ms {
                 self.failures_in_row = 0;
             }
-            if let Some(p) = &self.pending {
-                say!(say::INFO, "generation {} (pid {}) is starting and takes over", p.w.generation, p.w.pid);
+            if self.attempt.is_some() {
+                say!(say::INFO, "generation {} is starting; the missing worker is replaced after it", self.generation);
                 return;
             }
-            self.schedule_respawn();
+            if self.respawn_at_ns.is_none() {
+                self.schedule_respawn();
+            }
             return;
         }
         if let Some(i) = self.old.iter().position(|o| o.w.pid == pid) {

@@ -29,7 +29,7 @@ impl Sup {
         remove_unix_sockets();
         // Connections waiting for the stop see EOF when the process exits.
         std::mem::forget(std::mem::take(&mut self.stop_conns));
-        self.exit_code
+        self.init_exit_code(self.exit_code)
     }
 }
 

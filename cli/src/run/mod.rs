@@ -1,29 +1,37 @@
 //! `gracefd run`: the supervisor. One thread, one poll loop over a signalfd
-//! (SIGHUP, SIGTERM, SIGINT, SIGCHLD), the starting worker's readiness
-//! channel and notify socket, the other workers' notify sockets, and the
-//! control socket; timers for readiness deadlines, respawn back-off, the
-//! kill-old delay and the stop timeout.
+//! (SIGHUP, SIGTERM, SIGINT, SIGCHLD and the signals passed on to the
+//! workers), the starting workers' readiness channels, the workers' notify
+//! sockets and the control socket; timers for readiness deadlines, the
+//! settle time, respawn back-off, the kill-old delay and the stop timeout.
 //!
-//! States of a worker: **pending** (started, not ready yet: at most one at a
-//! time), **current** (ready, serving), **old** (replaced by a newer ready
-//! worker: gets `--signal-on-hup` after `--kill-old-delay`, then drains),
-//! **doomed** (a new worker that failed: SIGTERM, SIGKILL after a grace).
+//! `-n N` workers serve at once. States of a worker: **pending** (started by
+//! the attempt in flight — a start, a respawn or a reload — not yet ready,
+//! or ready but still within `--settle`), **current** (serving), **old**
+//! (replaced: gets `--signal-on-hup` after `--kill-old-delay`, then drains),
+//! **doomed** (a new worker of a failed attempt: SIGTERM, SIGKILL after a grace).
 //!
-//! - A reload (SIGHUP, `ctl reload`, auto-restart) starts a pending worker;
-//!   when it is ready the current one becomes old. If it fails, it is
-//!   stopped and the current one goes on serving. A reload requested while
-//!   one is in flight is queued: any number of requests then make exactly
-//!   one more reload, started when the one in flight ends.
-//! - A current worker that exits is respawned after a back-off
-//!   (`backoff.rs`), unless a pending worker is already on its way.
+//! - An attempt succeeds when each of its workers is ready and has stayed
+//!   up `--settle`; it fails as soon as one of them fails, exits or times
+//!   out: its workers are stopped and the current ones go on serving (they
+//!   never got a signal).
+//! - A reload starts N new workers and retires the N current ones when all
+//!   are ready; with `--rolling`, one new worker at a time, each retiring one
+//!   current worker. A reload requested while one is in flight is queued:
+//!   any number of requests then make exactly one more reload.
+//! - A current worker that exits is replaced (one respawn per missing
+//!   worker) after a back-off (`backoff.rs`), once no attempt is in flight.
 //! - SIGTERM/SIGINT/`ctl stop`: `--signal-on-term` to every worker, SIGKILL
 //!   to those left after `--stop-timeout`, exit when all are reaped.
 //! - Children are reaped by pid (`waitpid(pid, WNOHANG)` for each known
-//!   worker on every SIGCHLD and every loop turn): no zombies.
+//!   worker on every SIGCHLD and every loop turn): no zombies. gracefd is a
+//!   child subreaper (or PID 1, see `init.rs`): what else it adopts (the
+//!   orphaned children of workers) is reaped too, never taken for a worker.
 
 mod exits;
 mod files;
+mod init;
 mod poll_loop;
+mod report;
 mod requests;
 mod start;
 mod stop;
@@ -32,13 +40,16 @@ mod timers;
 use std::collections::HashMap;
 
 use gracefd::sys::fd::Fd;
-use gracefd::sys::process::Pid;
+use gracefd::child_setup::ChildSetup;
+use gracefd::sys::process::{Exit, Pid};
 use gracefd::sys::time::monotonic_ns;
 
 use crate::control::{self, Conn};
 use crate::notify_sock::NotifyDir;
 use crate::opts::RunOptions;
 use crate::worker::{self, Ident, Worker};
+
+pub use init::{become_reaper, FORWARDED};
 use crate::{envdir, exit, say, setup};
 
 const MS: u64 = 1_000_000;
@@ -68,8 +79,15 @@ impl Why {
 
 struct Pending {
     w: Worker,
-    why: Why,
+    /// Readiness deadline (`--ready-timeout`, or the interval rule's end).
     deadline_ns: u64,
+}
+
+/// The start, respawn or reload in flight (its workers are `pending`).
+struct Attempt {
+    why: Why,
+    /// `--rolling`: the current worker the new one replaces.
+    replaces: Option<Pid>,
 }
 
 struct Old {
@@ -93,8 +111,13 @@ struct Sup {
     o: RunOptions,
     sigfd: Fd,
     generation: u32,
-    current: Option<Worker>,
-    pending: Option<Pending>,
+    /// Workers started so far (names their notify sockets).
+    seq: u64,
+    current: Vec<Worker>,
+    attempt: Option<Attempt>,
+    pending: Vec<Pending>,
+    /// `--rolling` reload in flight: the current workers still to replace.
+    rolling_left: Vec<Pid>,
     old: Vec<Old>,
     doomed: Vec<Doomed>,
     respawn_at_ns: Option<u64>,
@@ -123,6 +146,10 @@ struct Sup {
     started_ns: u64,
     /// systemd's watchdog for gracefd itself: (period, next ping).
     watchdog: Option<(u64, u64)>,
+    /// What every worker applies to itself before exec.
+    child: ChildSetup,
+    /// How the last serving worker ended during a stop (`--init` exits with it).
+    last_exit: Option<Exit>,
 }
 
 /// `gracefd run` / `start_server`: set up, supervise, return the exit status.
@@ -134,8 +161,11 @@ pub fn main(o: RunOptions) -> i32 {
     let mut s = Sup {
         sigfd: st.sigfd,
         generation: 0,
-        current: None,
-        pending: None,
+        seq: 0,
+        current: Vec::new(),
+        attempt: None,
+        pending: Vec::new(),
+        rolling_left: Vec::new(),
         old: Vec::new(),
         doomed: Vec::new(),
         respawn_at_ns: None,
@@ -166,10 +196,12 @@ pub fn main(o: RunOptions) -> i32 {
             Ok(us) if us > 0 => Some((us * 1000 / 2, monotonic_ns())),
             _ => None,
         },
+        child: st.child,
+        last_exit: None,
         o,
     };
     s.log_start();
-    s.launch(Why::Start);
+    s.launch(Why::Start, s.o.workers, None);
     s.run();
     s.finish()
 }

@@ -18,7 +18,7 @@ enum Src {
     Signals,
     Control,
     Conn(usize),
-    PendingChannel,
+    PendingChannel(Pid),
     Notify(Pid),
 }
 
@@ -45,9 +45,9 @@ impl Sup {
             for (i, c) in self.conns.iter().enumerate() {
                 add(c.raw(), Src::Conn(i));
             }
-            if let Some(p) = &self.pending {
+            for p in &self.pending {
                 if let Some(f) = p.w.waiter_fd() {
-                    add(f, Src::PendingChannel);
+                    add(f, Src::PendingChannel(p.w.pid));
                 }
             }
             let all = self.current.iter().chain(self.pending.iter().map(|p| &p.w)).chain(self.old.iter().map(|o| &o.w));
@@ -87,7 +87,7 @@ impl Sup {
                     Src::Signals => signals = true,
                     Src::Control => accept = true,
                     Src::Conn(i) => conn_ready.push(i),
-                    Src::PendingChannel => self.on_pending_channel(),
+                    Src::PendingChannel(pid) => self.on_pending_channel(pid),
                     Src::Notify(pid) => self.on_notify(pid),
                 }
             }
@@ -111,7 +111,8 @@ impl Sup {
                     let name = signal_name(s);
                     self.begin_stop(exit::OK, &format!("received {}", name));
                 }
-                Ok(Some(_)) => {} // SIGCHLD: reaped at the top of the loop
+                Ok(Some(libc::SIGCHLD)) => {} // reaped at the top of the loop
+                Ok(Some(s)) => self.forward(s),
                 Ok(None) => return,
                 Err(e) => {
                     say!(say::ERR, "reading signals: {}", e);
@@ -121,41 +122,41 @@ impl Sup {
         }
     }
 
-    fn on_pending_channel(&mut self) {
-        let Some(p) = &mut self.pending else { return };
+    fn on_pending_channel(&mut self, pid: Pid) {
+        let Some(p) = self.pending.iter_mut().find(|p| p.w.pid == pid) else { return };
+        let generation = p.w.generation;
         match p.w.on_channel() {
             None => {}
             Some(Event::Ready) => {
                 if self.o.ready == ReadyRule::Notify {
-                    self.on_ready();
+                    self.on_ready(pid);
                 } else {
-                    say!(say::DEBUG, "worker {} reported ready; the interval rule decides", p.w.pid);
+                    say!(say::DEBUG, "worker {} reported ready; the interval rule decides", pid);
                 }
             }
-            Some(Event::Failed(st, why)) => self.pending_failed(&why, if (1..=255).contains(&st) { st } else { exit::FAILED }),
+            Some(Event::Failed(st, why)) => self.pending_failed(pid, &format!("worker generation {} (pid {}) {}", generation, pid, why), if (1..=255).contains(&st) { st } else { exit::FAILED }),
             Some(Event::Exited(x, why)) => {
                 let code = if matches!(x, Exit::Code(127)) && why.starts_with("could not be executed") { exit::SETUP } else { exit::DIED };
                 let why = if why.starts_with("could not") { why } else { format!("{} before it was ready", why) };
-                self.pending_failed(&why, code);
+                self.pending_failed(pid, &format!("worker generation {} (pid {}) {}", generation, pid, why), code);
             }
         }
     }
 
-    fn pending_failed(&mut self, why: &str, code: i32) {
-        if let Some(p) = self.pending.take() {
-            let g = p.w.generation;
-            if self.stopping.is_some() {
-                if p.w.exit.is_none() {
-                    self.doomed.push(Doomed { w: p.w, kill_at_ns: monotonic_ns() + FAILED_WORKER_GRACE_MS * MS, killed: false });
-                }
-                return;
+    fn pending_failed(&mut self, pid: Pid, line: &str, code: i32) {
+        let Some(i) = self.pending.iter().position(|p| p.w.pid == pid) else { return };
+        let p = self.pending.remove(i);
+        if self.stopping.is_some() {
+            if p.w.exit.is_none() {
+                self.doomed.push(Doomed { w: p.w, kill_at_ns: monotonic_ns() + FAILED_WORKER_GRACE_MS * MS, killed: false });
             }
-            self.start_failed(p.why, Some(p.w), g, why, code);
+            return;
         }
+        self.attempt_failed(Some(p.w), line, code);
     }
 
     fn on_notify(&mut self, pid: Pid) {
-        let is_pending = self.pending.as_ref().is_some_and(|p| p.w.pid == pid);
+        let is_pending = self.pending.iter().any(|p| p.w.pid == pid);
         let w = self
             .current
             .iter_mut()
@@ -165,7 +166,7 @@ impl Sup {
         let Some(w) = w else { return };
         if w.on_notify() == Some(Event::Ready) && is_pending {
             if self.o.ready == ReadyRule::Notify {
-                self.on_ready();
+                self.on_ready(pid);
             } else {
                 say!(say::DEBUG, "worker {} sent READY=1; the interval rule decides", pid);
             }

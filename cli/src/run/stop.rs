@@ -41,7 +41,9 @@ impl Sup {
         }
         let deadline_ns = monotonic_ns() + self.o.stop_timeout_ms * MS;
         // A worker still starting is stopped like the others (its readiness no longer matters).
-        if let Some(mut p) = self.pending.take() {
+        self.attempt = None;
+        self.rolling_left.clear();
+        for mut p in std::mem::take(&mut self.pending) {
             p.w.close_channel();
             self.doomed.push(Doomed { w: p.w, kill_at_ns: deadline_ns, killed: false });
         }

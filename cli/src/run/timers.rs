@@ -24,39 +24,50 @@ impl Sup {
 
     pub(super) fn timers(&mut self) {
         let now = monotonic_ns();
-        if self.pending.as_ref().is_some_and(|p| p.deadline_ns <= now) {
+        if self.pending.iter().any(|p| p.w.ready_ns.is_none() && p.deadline_ns <= now) {
             // Reap first: a worker that died just now is not "alive after the interval".
             self.reap();
-            if let Some(p) = &self.pending {
-                if p.deadline_ns <= now {
-                    match self.o.ready {
-                        ReadyRule::Interval(_) => self.on_ready(),
-                        ReadyRule::Notify => {
-                            if let Some(p) = self.pending.take() {
-                                let g = p.w.generation;
-                                let why = format!("was not ready within {} (--ready-timeout)", fmt_secs(self.o.ready_timeout_ms));
-                                self.start_failed(p.why, Some(p.w), g, &why, exit::TIMEOUT);
-                            }
+            let due: Vec<_> = self.pending.iter().filter(|p| p.w.ready_ns.is_none() && p.deadline_ns <= now).map(|p| p.w.pid).collect();
+            for pid in due {
+                match self.o.ready {
+                    ReadyRule::Interval(_) => self.on_ready(pid),
+                    ReadyRule::Notify => {
+                        if let Some(i) = self.pending.iter().position(|p| p.w.pid == pid) {
+                            let p = self.pending.remove(i);
+                            let line = format!(
+                                "worker generation {} (pid {}) was not ready within {} (--ready-timeout)",
+                                p.w.generation,
+                                pid,
+                                fmt_secs(self.o.ready_timeout_ms)
+                            );
+                            self.attempt_failed(Some(p.w), &line, exit::TIMEOUT);
                         }
+                        break;
                     }
                 }
             }
         }
+        self.check_settled();
         self.signal_old();
         for d in self.doomed.iter_mut().filter(|d| !d.killed && d.kill_at_ns <= now) {
             d.killed = true;
             say!(say::WARNING, "failed worker generation {} (pid {}) is still running: SIGKILL", d.w.generation, d.w.pid);
             let _ = process::kill(d.w.pid, libc::SIGKILL);
         }
-        if self.respawn_at_ns.is_some_and(|t| t <= now) && self.pending.is_none() && self.stopping.is_none() {
-            self.respawns += 1;
-            self.launch(Why::Respawn);
+        if self.respawn_at_ns.is_some_and(|t| t <= now) && self.attempt.is_none() && self.stopping.is_none() {
+            let missing = (self.o.workers as usize).saturating_sub(self.current.len()) as u32;
+            if missing == 0 {
+                self.respawn_at_ns = None;
+            } else {
+                self.respawns += u64::from(missing);
+                self.launch(Why::Respawn, missing, None);
+            }
         }
         if let Some(t) = self.auto_at_ns {
             if t <= now && self.stopping.is_none() {
                 let interval = self.o.auto_restart_ms.unwrap_or(0) * MS;
                 let since = now - self.last_restart_ns;
-                if self.pending.is_none() && (self.old.is_empty() || since >= 2 * interval) {
+                if self.attempt.is_none() && (self.old.is_empty() || since >= 2 * interval) {
                     self.auto_at_ns = None;
                     let what = if self.old.is_empty() { "auto-restart" } else { "auto-restart (forced: old workers still running)" };
                     self.request_reload(None, what);
@@ -102,10 +113,13 @@ impl Sup {
 
     pub(super) fn next_deadline(&self) -> Option<u64> {
         let mut t: Vec<u64> = Vec::new();
-        t.extend(self.pending.as_ref().map(|p| p.deadline_ns));
+        t.extend(self.pending.iter().map(|p| match p.w.ready_ns {
+            None => p.deadline_ns,
+            Some(r) => r + self.o.settle_ms * MS,
+        }));
         t.extend(self.old.iter().filter(|o| !o.signaled).map(|o| o.signal_at_ns));
         t.extend(self.doomed.iter().filter(|d| !d.killed).map(|d| d.kill_at_ns));
-        if self.pending.is_none() && self.stopping.is_none() {
+        if self.attempt.is_none() && self.stopping.is_none() {
             t.extend(self.respawn_at_ns);
         }
         t.extend(self.auto_at_ns);
