@@ -116,20 +116,33 @@ impl NotifyDir {
         let mut last = None;
         for attempt in 0..100u64 {
             let salt = gracefd::sys::time::monotonic_ns().wrapping_add(attempt * 7919) % 1_000_000;
+            // Made under a name clean_stale() ignores, locked, and only then
+            // renamed to `gracefd-<pid>-<n>`: another gracefd starting at the
+            // same moment can never find it unlocked and remove it.
+            let making = base.join(format!(".gracefd-new-{}-{}", pid, salt));
             let path = base.join(format!("gracefd-{}-{}", pid, salt));
-            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+            match std::fs::DirBuilder::new().mode(0o700).create(&making) {
                 Ok(()) => {
-                    let lock = match open_locked(&path) {
+                    let lock = match open_locked(&making) {
                         Ok(Some(l)) => l,
                         Ok(None) => {
                             last = Some(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
                             continue;
                         }
                         Err(e) => {
-                            let _ = std::fs::remove_dir(&path);
+                            let _ = std::fs::remove_dir(&making);
                             return Err(e);
                         }
                     };
+                    if std::fs::symlink_metadata(&path).is_ok() {
+                        let _ = std::fs::remove_dir(&making);
+                        last = Some(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+                        continue;
+                    }
+                    if let Err(e) = std::fs::rename(&making, &path) {
+                        let _ = std::fs::remove_dir(&making);
+                        return Err(e);
+                    }
                     return Ok(NotifyDir { path, _lock: lock, owner: None });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
@@ -291,5 +304,29 @@ mod tests {
         let _s = dir.socket(1).unwrap();
         clean_stale();
         assert!(dir.path().exists(), "a locked (live) directory was removed");
+    }
+
+    #[test]
+    fn a_directory_being_created_is_never_taken_for_stale() {
+        // Two gracefds starting at once: one cleans while the other creates.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cleaner = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    clean_stale();
+                }
+            })
+        };
+        let mut lost = 0;
+        for _ in 0..3000 {
+            let dir = NotifyDir::create().unwrap();
+            if dir.socket(1).is_err() || !dir.path().exists() {
+                lost += 1;
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        cleaner.join().unwrap();
+        assert_eq!(lost, 0, "directories removed by a concurrent clean_stale() while being created");
     }
 }
