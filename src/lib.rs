@@ -142,6 +142,7 @@
 
 extern crate alloc;
 
+pub mod conns;
 pub mod daemon;
 pub mod error;
 pub mod events;

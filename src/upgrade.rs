@@ -229,6 +229,7 @@ pub fn finish(block: bool) -> Result<Option<Pid>> {
         let us = time::monotonic_ns().saturating_sub(flight.started_ns) / 1000;
         log!(log::NOTICE, "upgrade: pid {} is ready after {} us", pid, us);
         hand_over(pid);
+        crate::conns::keep_waiter(flight.waiter, pid);
         return Ok(Some(pid));
     }
     let e = outcome.describe("new generation", pid);
