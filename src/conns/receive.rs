@@ -66,7 +66,8 @@ pub fn adopt_channel(ch: Fd) {
         return;
     }
     let arg = Box::into_raw(Box::new(ch)) as *mut c_void;
-    if let Err(e) = thread::spawn_detached(run, arg) {
+    // SAFETY: `run` takes the box back and owns it from then on.
+    if let Err(e) = unsafe { thread::spawn_detached(run, arg) } {
         // SAFETY: the thread did not start, so the box is still ours.
         drop(unsafe { Box::from_raw(arg as *mut Fd) });
         crate::log!(crate::log::ERR, "connection pass: cannot start the receiving thread: {}; the old generation will drain instead", e);
@@ -104,7 +105,8 @@ struct Held {
     conns: Vec<Passed>,
 }
 
-/// What to answer a frame with.
+/// What to answer a frame with (short-lived: the inline message is fine).
+#[allow(clippy::large_enum_variant)]
 enum Reply {
     Ack(u32),
     Refuse(u32, crate::Error),
@@ -117,8 +119,7 @@ pub(crate) fn serve(ch: RawFd) {
     let mut raw = [-1 as RawFd; socket::SCM_MAX_FD];
     let mut held: Option<Held> = None;
     let mut out = Vec::new();
-    loop {
-        let Ok(r) = socket::recv_with_fds(ch, &mut buf, &mut raw, 0) else { break };
+    while let Ok(r) = socket::recv_with_fds(ch, &mut buf, &mut raw, 0) {
         // Own what arrived at once, so every path below closes it.
         // SAFETY: fresh fds from SCM_RIGHTS, received CLOEXEC, ours alone.
         let fds: Vec<Fd> = raw.iter().take(r.nfds).map(|&f| unsafe { Fd::from_raw(f) }).collect();

@@ -117,6 +117,8 @@ pub struct Entry {
 }
 
 /// A decoded frame; a BATCH's states are read from the frame it came from.
+/// (Short-lived; the REFUSE reason is inline on purpose: no allocation.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Frame {
     /// Connections: `entries.len()` fds must have come with it.

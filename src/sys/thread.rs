@@ -95,7 +95,10 @@ impl Default for RawMutex {
 /// so the program's signals keep going to the program's own threads (a
 /// `signalfd` or `sigwait` user that blocks them in its threads would
 /// otherwise lose them to ours). The caller's mask is left as it was.
-pub fn spawn_detached(f: extern "C" fn(*mut c_void) -> *mut c_void, arg: *mut c_void) -> SysResult<()> {
+///
+/// # Safety
+/// `f` must be sound to run on another thread with `arg`, which it then owns.
+pub unsafe fn spawn_detached(f: extern "C" fn(*mut c_void) -> *mut c_void, arg: *mut c_void) -> SysResult<()> {
     // SAFETY: plain data, filled by the calls below before use.
     let mut all: libc::sigset_t = unsafe { core::mem::zeroed() };
     let mut old: libc::sigset_t = unsafe { core::mem::zeroed() };
