@@ -23,6 +23,8 @@ static void usage(FILE *f)
 "                        SIGINT/SIGTERM\n"
 "  --timeout-ms MS       per request: connect, send and full response (default 5000)\n"
 "  --backoff-ms MS       pause of a worker after a failed request (default 10)\n"
+"  --idle-ms MS          keep-alive workers wait MS between requests, their\n"
+"                        connection idle (long-lived clients; default 0)\n"
 "  --threads N           poll loops the connections are shared among (default 1)\n"
 "  --json                print one JSON object at the end instead of a summary\n"
 "  --watch-pid-change    print 'new_pid t_ms=T mono_ns=N pid=P distinct=D' when a\n"
@@ -43,7 +45,8 @@ static void usage(FILE *f)
 "Not failures (connection reopened): a 'Connection: close' (or EOF-delimited)\n"
 "response on a keep-alive connection [reconnects.server_close]; a reused\n"
 "connection found closed before any byte of the next request was written\n"
-"[reconnects.idle_close].\n"
+"[reconnects.idle_close]. reconnects.total is their sum: the connections the\n"
+"server closed that a keep-alive worker had to open again.\n"
 "\n"
 "Failure kinds:\n"
 "  connect_refused  ECONNREFUSED (or ENOENT for a Unix path)\n"
@@ -145,7 +148,7 @@ static int visible_ascii(const char *s)
 
 void parse_args(int argc, char **argv)
 {
-    enum { OPT_ADDR = 256, OPT_UNIX, OPT_PATH, OPT_HOST, OPT_KA, OPT_NEW, OPT_DUR, OPT_TMO, OPT_BACKOFF,
+    enum { OPT_ADDR = 256, OPT_UNIX, OPT_PATH, OPT_HOST, OPT_KA, OPT_NEW, OPT_DUR, OPT_TMO, OPT_BACKOFF, OPT_IDLE,
            OPT_THREADS, OPT_JSON, OPT_WATCH, OPT_EVENTS };
     static const struct option longopts[] = {
         {"addr", required_argument, NULL, OPT_ADDR},
@@ -157,6 +160,7 @@ void parse_args(int argc, char **argv)
         {"duration", required_argument, NULL, OPT_DUR},
         {"timeout-ms", required_argument, NULL, OPT_TMO},
         {"backoff-ms", required_argument, NULL, OPT_BACKOFF},
+        {"idle-ms", required_argument, NULL, OPT_IDLE},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"json", no_argument, NULL, OPT_JSON},
         {"watch-pid-change", no_argument, NULL, OPT_WATCH},
@@ -201,6 +205,7 @@ void parse_args(int argc, char **argv)
             break;
         case OPT_TMO: O.timeout_ms = parse_long("--timeout-ms", optarg, 1, 86400000L); break;
         case OPT_BACKOFF: O.backoff_ms = parse_long("--backoff-ms", optarg, 0, 86400000L); break;
+        case OPT_IDLE: O.idle_ms = parse_long("--idle-ms", optarg, 0, 86400000L); break;
         case OPT_THREADS: O.threads = parse_long("--threads", optarg, 1, MAX_THREADS); break;
         case OPT_JSON: O.json = 1; break;
         case OPT_WATCH: O.watch = 1; break;

@@ -131,6 +131,11 @@ static int finish_ok(struct thr *t, struct conn *c, int eof)
         conn_close(c);
     } else {
         c->reused = 1;
+        if (O.idle_ms > 0) { /* a long-lived client: idle until its next request */
+            c->st = C_BACKOFF;
+            c->wake_at = c->done_at + (uint64_t)O.idle_ms * 1000000u;
+            return 0;
+        }
     }
     c->st = C_START;
     return 1;

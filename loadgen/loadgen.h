@@ -56,6 +56,7 @@ struct options {
     long keepalive, new_conns, threads;
     double duration_s; /* 0: until SIGINT/SIGTERM */
     long timeout_ms, backoff_ms;
+    long idle_ms; /* keep-alive workers: pause between requests (0: none) */
     int json, watch;
     const char *events_file;
 };

@@ -167,8 +167,8 @@ void report_json(const struct totals *T)
         json_str(f, T->why[k]);
         first = 0;
     }
-    fprintf(f, "},\"reconnects\":{\"server_close\":%" PRIu64 ",\"idle_close\":%" PRIu64 "}",
-            T->server_close, T->idle_close);
+    fprintf(f, "},\"reconnects\":{\"server_close\":%" PRIu64 ",\"idle_close\":%" PRIu64 ",\"total\":%" PRIu64 "}",
+            T->server_close, T->idle_close, T->server_close + T->idle_close);
     fprintf(f, ",\"connections\":%" PRIu64, T->connections);
     fprintf(f, ",\"distinct_pids\":%zu,\"pids\":[", T->npids);
     for (k = 0; k < T->npids; k++)
@@ -184,8 +184,8 @@ void report_json(const struct totals *T)
     fprintf(f, ",\"path\":");
     json_str(f, O.path);
     fprintf(f, ",\"keepalive\":%ld,\"new\":%ld,\"threads\":%ld,\"duration_s\":%.3f,"
-               "\"timeout_ms\":%ld,\"backoff_ms\":%ld}}\n",
-            O.keepalive, O.new_conns, O.threads, O.duration_s, O.timeout_ms, O.backoff_ms);
+               "\"timeout_ms\":%ld,\"backoff_ms\":%ld,\"idle_ms\":%ld}}\n",
+            O.keepalive, O.new_conns, O.threads, O.duration_s, O.timeout_ms, O.backoff_ms, O.idle_ms);
 }
 
 void report_human(const struct totals *T)
@@ -208,9 +208,9 @@ void report_human(const struct totals *T)
         if (T->why[k])
             fprintf(f, "            first %s at %.3f s: %s\n", KIND_NAMES[k],
                     ms_since_start(T->why_at[k]) / 1000.0, T->why[k]);
-    fprintf(f, "reconnects  server_close=%" PRIu64 " idle_close=%" PRIu64
-               "; %" PRIu64 " connections opened\n",
-            T->server_close, T->idle_close, T->connections);
+    fprintf(f, "reconnects  %" PRIu64 " (server_close=%" PRIu64 " idle_close=%" PRIu64
+               "); %" PRIu64 " connections opened\n",
+            T->server_close + T->idle_close, T->server_close, T->idle_close, T->connections);
     fprintf(f, "latency     p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms\n",
             quantile_ms(T, 0.50), quantile_ms(T, 0.90), quantile_ms(T, 0.99),
             (double)T->lat_max / NS_PER_MS);
