@@ -98,6 +98,7 @@ pub fn pass(items: &[Item<'_>], timeout_ms: i64) -> (usize, Result<()>) {
         Err(e) => return (0, Err(e)),
     };
     let deadline = Deadline::after_ms(timeout_ms);
+    let t0 = crate::sys::time::monotonic_us();
     let mut sender = {
         let mut st = STATE.lock();
         if st.busy {
@@ -127,8 +128,9 @@ pub fn pass(items: &[Item<'_>], timeout_ms: i64) -> (usize, Result<()>) {
         }
         start = end;
     }
-    if let Err(e) = &res {
-        log!(log::WARNING, "connection pass to pid {}: {} of {} passed: {}", sender.pid, passed, items.len(), e);
+    match &res {
+        Err(e) => log!(log::WARNING, "connection pass to pid {}: {} of {} passed: {}", sender.pid, passed, items.len(), e),
+        Ok(()) => log!(log::INFO, "connection pass: {} connections to pid {} in {} us", passed, sender.pid, crate::sys::time::monotonic_us().saturating_sub(t0)),
     }
     let mut st = STATE.lock();
     st.busy = false;
