@@ -179,3 +179,8 @@ pub use api::{
     listen_udp, listen_unix, pidfile_create, pidfile_remove, ready, set_log_hook, take_from, Daemon, DaemonMode, ErrorExt, Event,
     Events, FdKind, FdSource, Handoff, InheritedFd, InheritedFds, Listen, PendingUpgrade, Upgrade,
 };
+#[cfg(feature = "std")]
+pub use api::{
+    can_pass_connections, next_connection, pass_connections, pending_connections, release_connections, take_connections, Connection,
+    PassError, PassedConnection, CONNECTION_STATE_MAX,
+};
