@@ -383,8 +383,8 @@ int main(int argc, char **argv) {
                 start_drain();
                 passing = 0; /* a shutdown drains, even in the middle of a pass */
                 drain_deadline_ms = now + drain_timeout;
-            } else if (ev == GRACEFD_EVENT_CONNS && !draining) {
-                take_passed();
+            } else if (ev == GRACEFD_EVENT_CONNS) {
+                take_passed(); /* even while draining: they are ours now, passed on or drained with the rest */
             }
         }
         if (upgrade_fd >= 0) {

@@ -138,15 +138,19 @@ pub unsafe extern "C" fn gracefd_conns_pass(
         let tags = if tags.is_null() { None } else { Some(unsafe { boundary::slice(tags, n, "tags") }?) };
         // SAFETY: caller's promise.
         let lens = if state_lens.is_null() { None } else { Some(unsafe { boundary::slice(state_lens, n, "state_lens") }?) };
-        let total = lens.map(|l| l.iter().map(|&x| x as usize).sum::<usize>()).unwrap_or(0);
+        let total = lens
+            .map(|l| l.iter().try_fold(0usize, |acc, &x| acc.checked_add(x as usize)))
+            .unwrap_or(Some(0))
+            .ok_or_else(|| err!(EINVAL, "state_lens add up to more than memory holds"))?;
         // SAFETY: caller's promise (states holds the sum of state_lens).
         let states = unsafe { boundary::slice(states, total, "states") }?;
         let mut items = Vec::with_capacity(n);
         let mut at = 0usize;
         for (i, &fd) in fds.iter().enumerate() {
             let len = lens.and_then(|l| l.get(i)).map(|&x| x as usize).unwrap_or(0);
-            let state = states.get(at..at + len).unwrap_or(&[]);
-            at += len;
+            // In bounds: `total` is the sum of the lengths (checked above).
+            let state = states.get(at..at.saturating_add(len)).ok_or_else(|| err!(EINVAL, "state {} lies outside states", i))?;
+            at = at.saturating_add(len);
             items.push(conns::Item { fd, tag: tags.and_then(|t| t.get(i)).copied().unwrap_or(0), state });
         }
         let (k, res) = conns::pass(&items, i64::from(timeout_ms));
