@@ -168,6 +168,7 @@ static inline int conns_sendmsg(int ch, const void *msg, size_t len, const int *
     struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
     union { char buf[CMSG_SPACE(sizeof(int) * 253)]; struct cmsghdr align; } u;
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    memset(&u, 0, sizeof u); /* the padding of the control message is sent too */
     if (nfds > 0) {
         m.msg_control = u.buf;
         m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
