@@ -328,7 +328,8 @@ def _zero_drain(w, ctx):
       "per mode, the two modes interleaved (bench/zero_drain.py). *Reconnects*: connections the server closed "
       "that a keep-alive client had to open again. *Gone after ready*: signal → old generation gone, minus the "
       "library's own start → ready time (an upper bound). *Pass cost*: the library's time for one "
-      "`gracefd_conns_pass()` call divided by the connections it passed.")
+      "`gracefd_conns_pass()` call divided by the connections it passed. The last row holds 500 idle "
+      "keep-alive connections (`--keepalive 500 --idle-ms 200 --new 0`) for the pass cost at a larger count.")
     w("")
     w("| mode | requests | failed | reconnects | upgrades | signal → old gone (median, range) "
       "| gone after ready (median, range) | pass cost per connection (median) | connections per pass (median) |")

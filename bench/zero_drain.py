@@ -15,6 +15,9 @@ workers; an upgrade every INTERVAL s (bench/upgrade_round.py). Per mode:
                   started, a little after the signal, so this is an upper bound)
   pass cost       the library's "connection pass: N connections ... in X us"
                   (pass mode): X / N per pass, and N per pass
+
+A third row, pass mode only, holds 500 idle keep-alive connections (one
+request every 200 ms each) to show the pass cost at a larger count.
 """
 import re
 
@@ -32,6 +35,10 @@ MODES = [
                 how="SIGHUP; the old generation passes its connections between requests"),
 ]
 KEEPALIVE, IDLE_MS, NEW = 32, 20, 4
+MANY = C.Contender(key="c-pass-500", name="httpd --pass-connections, 500 idle connections",
+                   argv=MODES[1].argv, signal_to="server", probe=lambda: (True, ""), how=MODES[1].how)
+# (contender, keep-alive clients, idle ms, new-connection workers)
+LOADS = [(MODES[0], KEEPALIVE, IDLE_MS, NEW), (MODES[1], KEEPALIVE, IDLE_MS, NEW), (MANY, 500, 200, 0)]
 
 READY = re.compile(r"gracefd\[(\d+)\]: upgrade: pid (\d+) is ready after (\d+) us")
 PASS = re.compile(r"gracefd\[(\d+)\]: connection pass: (\d+) connections to pid \d+ in (\d+) us")
@@ -40,12 +47,12 @@ PASS = re.compile(r"gracefd\[(\d+)\]: connection pass: (\d+) connections to pid 
 def run(rounds, duration, interval, scratch, log=print):
     out = {m.key: {"name": m.name, "rounds": 0, "requests": 0, "failed": 0, "reconnects": 0, "signals": 0,
                    "completed": 0, "gone": [], "after_ready": [], "pass_us_per_conn": [], "pass_n": [],
-                   "errors": []} for m in MODES}
+                   "errors": []} for m, *_ in LOADS}
     for i in range(rounds):
-        order = MODES if i % 2 == 0 else MODES[::-1]
-        for m in order:
-            r = upgrade_round.run_round(m, duration, interval, KEEPALIVE, NEW, scratch,
-                                        extra_load=["--idle-ms", str(IDLE_MS)], keep_log=True)
+        order = LOADS if i % 2 == 0 else LOADS[::-1]
+        for m, ka, idle, new in order:
+            r = upgrade_round.run_round(m, duration, interval, ka, new, scratch,
+                                        extra_load=["--idle-ms", str(idle)], keep_log=True)
             s = out[m.key]
             load = r.get("load")
             if r.get("error") or not load:
