@@ -4,6 +4,8 @@
  * test plays the old generation by hand on a socketpair; the new generation
  * is this binary re-executed with the readiness protocol's variables. */
 #include "conns_helpers.h"
+#include <sys/stat.h>
+
 #include "harness.h"
 
 ROLE(conns_take3_keep) {
@@ -141,4 +143,77 @@ TEST(conns_receiver_refuses_malformed_batches_and_keeps_the_rest) {
         CHECK(conns_read_line(cl[i], line, sizeof line) == 3);
     }
     close(ch);
+}
+
+ROLE(conns_take1_keep) {
+    if (argc < 2) return 2;
+    return conns_serve_passed(argv[1], 1, 1);
+}
+
+/* Whether process pid holds an fd on the socket whose inode is ino. */
+static int holds_socket(pid_t pid, ino_t ino) {
+    char dir[64], path[320], link[128], want[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    snprintf(want, sizeof want, "socket:[%lu]", (unsigned long)ino);
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n > 0) { link[n] = 0; found = strcmp(link, want) == 0; }
+    }
+    closedir(d);
+    return found;
+}
+
+TEST(conns_receiver_closes_an_uncommitted_batch_when_the_old_side_vanishes) {
+    char report[512];
+    snprintf(report, sizeof report, "%s/report", harness_tmpdir());
+    int sp[2];
+    CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == 0);
+    pid_t child = fork();
+    if (child == 0) {
+        char num[32];
+        int fd = fcntl(sp[1], F_DUPFD, 10);
+        snprintf(num, sizeof num, "%d", fd);
+        setenv("GRACEFD_READY_FD", num, 1);
+        snprintf(num, sizeof num, "%d", (int)getpid());
+        setenv("LISTEN_PID", num, 1);
+        setenv("GRACEFD_GENERATION", "2", 1);
+        snprintf(num, sizeof num, "%d", (int)getppid());
+        setenv("GRACEFD_PARENT_PID", num, 1);
+        execl(harness_self(), harness_self(), "--role", "conns_take1_keep", report, (char *)NULL);
+        _exit(127);
+    }
+    CHECK(child > 0);
+    close(sp[1]);
+    unsigned char buf[256];
+    CHECK_INT(conns_recv(sp[0], buf, sizeof buf, 5000, NULL, NULL), ==, 9);
+    int l = conns_listener(), c, s;
+    CHECK(l >= 0 && conns_pair(l, &c, &s) == 0);
+    struct stat st;
+    CHECK(fstat(s, &st) == 0);
+    uint64_t tag = 7;
+    const char *state = "";
+    size_t n = conns_batch(buf, 1, 1, &tag, &state);
+    CHECK(conns_sendmsg(sp[0], buf, n, &s, 1) == 0);
+    CHECK_INT(conns_recv(sp[0], buf, sizeof buf, 5000, NULL, NULL), ==, 16); /* ACK: it holds it */
+    CHECK(holds_socket(child, st.st_ino));
+    close(sp[0]); /* the old side vanishes before COMMIT */
+    int closed = 0;
+    for (int i = 0; i < 300 && !closed; i++) {
+        closed = !holds_socket(child, st.st_ino);
+        if (!closed) usleep(10000);
+    }
+    kill(child, SIGTERM);
+    conns_reap(child, 5000);
+    CHECK_MSG(closed, "the new generation still holds a connection that was never committed");
+    char rep[1024] = "";
+    conns_read_file(report, rep, sizeof rep);
+    CHECK_MSG(!strstr(rep, "tag=7"), "an uncommitted connection was served: %s", rep);
+    /* Still ours, alive. */
+    CHECK(conns_send_str(s, "old\n") == 0);
+    char line[16];
+    CHECK(conns_read_line(c, line, sizeof line) == 3);
 }
