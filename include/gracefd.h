@@ -441,7 +441,8 @@ int gracefd_signals_uninstall(void);
 int gracefd_event_fd(void);
 
 // Take the next pending event: `GRACEFD_EVENT_UPGRADE`,
-// `GRACEFD_EVENT_SHUTDOWN`, `GRACEFD_EVENT_DRAIN`, or `GRACEFD_EVENT_NONE`
+// `GRACEFD_EVENT_SHUTDOWN`, `GRACEFD_EVENT_DRAIN`, `GRACEFD_EVENT_CONNS`
+// (connections passed by the older generation wait, see gracefd_conns_next()), or `GRACEFD_EVENT_NONE`
 // when none is pending (it never blocks). Errors: a negative errno if the
 // event pipe cannot be read. Thread-safe.
 int gracefd_event_next(void);
