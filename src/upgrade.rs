@@ -327,6 +327,7 @@ pub fn finish(block: bool) -> Result<Option<Pid>> {
         }
         (Outcome::Ready, _) => {
             hand_over(pid);
+            crate::conns::keep_waiter(flight.waiter, pid);
             return Ok(Some(pid));
         }
         (outcome, _) => {
