@@ -31,7 +31,7 @@ var _ = [1]struct{}{}[(EventUpgrade-C.GRACEFD_EVENT_UPGRADE)*(EventUpgrade-C.GRA
 	(EventShutdown-C.GRACEFD_EVENT_SHUTDOWN)*(EventShutdown-C.GRACEFD_EVENT_SHUTDOWN)+
 	(EventDrain-C.GRACEFD_EVENT_DRAIN)*(EventDrain-C.GRACEFD_EVENT_DRAIN)]
 
-// String names the event: "upgrade", "shutdown" or "drain".
+// String names the event: "upgrade", "shutdown", "drain" or "conns".
 func (e Event) String() string {
 	switch e {
 	case EventUpgrade:
@@ -40,6 +40,8 @@ func (e Event) String() string {
 		return "shutdown"
 	case EventDrain:
 		return "drain"
+	case EventConns:
+		return "conns"
 	}
 	return "none"
 }

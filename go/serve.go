@@ -59,6 +59,13 @@ type ServeOptions struct {
 	// to a new instance started by someone else ([ServeHandoff]); once one
 	// has taken them and is ready, this one drains.
 	HandoffPath string
+	// PassConnections (ServeHTTP only; not with TLS): zero-drain upgrades.
+	// This generation takes the connections an older one passes and serves
+	// them with the same http.Server; after an upgrade it passes each of
+	// its own to the new generation as soon as nothing of it is in flight
+	// (see docs/zero-drain.md for the rule), and drains politely only what
+	// could not be passed.
+	PassConnections bool
 }
 
 const defaultDrainTimeout = 10 * time.Second
@@ -107,7 +114,7 @@ func Serve(ctx context.Context, svc Service, lns []net.Listener, opts *ServeOpti
 	if svc == nil {
 		return invalid("Serve", "the service is nil")
 	}
-	return run(ctx, "Serve", lns, opts, svc.Serve, func(ctx context.Context, _ time.Time) error {
+	return run(ctx, "Serve", lns, opts, runHooks{}, svc.Serve, func(ctx context.Context, _ time.Time) error {
 		return svc.Shutdown(ctx)
 	})
 }
@@ -115,7 +122,7 @@ func Serve(ctx context.Context, svc Service, lns []net.Listener, opts *ServeOpti
 // run is the life cycle shared by Serve and ServeHTTP. serve runs on each
 // listener; drain runs once nothing is accepted any more, with a context
 // that ends at the drain deadline (also passed as a time).
-func run(ctx context.Context, op string, lns []net.Listener, opts *ServeOptions,
+func run(ctx context.Context, op string, lns []net.Listener, opts *ServeOptions, hooks runHooks,
 	serve func(net.Listener) error, drain func(ctx context.Context, deadline time.Time) error) error {
 	if len(lns) == 0 {
 		return invalid(op, "no listener to serve")
@@ -205,6 +212,10 @@ func run(ctx context.Context, op string, lns []net.Listener, opts *ServeOptions,
 		case EventDrain:
 			opts.logf("drain requested: draining")
 			return true
+		case EventConns:
+			if hooks.onConns != nil {
+				hooks.onConns()
+			}
 		}
 		return false
 	}
@@ -268,6 +279,11 @@ wait:
 		opts.logf("drained in %v", time.Since(start).Round(time.Millisecond))
 	}
 	return errors.Join(serveErr, derr)
+}
+
+// runHooks are what ServeHTTP adds to run's loop.
+type runHooks struct {
+	onConns func() // EventConns: take the passed connections
 }
 
 // stopAccepting closes the listeners (this process's duplicates: the

@@ -2,8 +2,10 @@ package gracefd
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -52,13 +54,14 @@ func ServeHTTP(ctx context.Context, srv *http.Server, lns []net.Listener, opts *
 	if srv == nil {
 		return invalid("ServeHTTP", "the server is nil")
 	}
-	d := &politeDrain{srv: srv, conns: make(map[*countingConn]*connInfo)}
+	pass := opts != nil && opts.PassConnections
+	d := &politeDrain{srv: srv, conns: make(map[*countingConn]*connInfo), logf: opts.logf}
 	inner := srv.Handler
 	if inner == nil {
 		inner = http.DefaultServeMux
 	}
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if d.draining.Load() {
+		if d.draining.Load() && !d.passing.Load() {
 			// net/http closes the connection after this response.
 			w.Header().Set("Connection", "close")
 		}
@@ -72,14 +75,36 @@ func ServeHTTP(ctx context.Context, srv *http.Server, lns []net.Listener, opts *
 		d.connState(c, st)
 	}
 	tls := srv.TLSConfig != nil && (len(srv.TLSConfig.Certificates) > 0 || srv.TLSConfig.GetCertificate != nil)
+	pass = pass && !tls // a TLS session cannot be passed (see docs/zero-drain.md)
 	serve := func(ln net.Listener) error {
 		if tls {
-			return srv.ServeTLS(countingListener{ln}, "", "")
+			return srv.ServeTLS(countingListener{Listener: ln}, "", "")
 		}
-		return srv.Serve(countingListener{ln})
+		return srv.Serve(countingListener{Listener: ln, passable: pass})
 	}
-	return run(ctx, "ServeHTTP", lns, opts, serve, func(ctx context.Context, deadline time.Time) error {
-		return d.drain(ctx, deadline, opts.drainTimeout())
+	var hooks runHooks
+	var passedDone chan struct{}
+	if pass {
+		// The connections an older generation passes are served by the
+		// same server, from a listener of their own; it stays open through
+		// the drain (a connection passed late is still served) and closes
+		// at its end.
+		EnableConns()
+		pl := newPassedListener(lns[0].Addr())
+		d.passed = pl
+		hooks.onConns = pl.take
+		passedDone = make(chan struct{})
+		go func() {
+			defer close(passedDone)
+			_ = serve(pl)
+		}()
+		defer func() {
+			pl.Close()
+			<-passedDone
+		}()
+	}
+	return run(ctx, "ServeHTTP", lns, opts, hooks, serve, func(ctx context.Context, deadline time.Time) error {
+		return d.drain(ctx, deadline, opts.drainTimeout(), pass)
 	})
 }
 
@@ -96,6 +121,9 @@ const drainTick = 5 * time.Millisecond
 type politeDrain struct {
 	srv      *http.Server
 	draining atomic.Bool
+	passing  atomic.Bool     // draining by passing connections to the new generation
+	passed   *passedListener // nil unless ServeOptions.PassConnections
+	logf     func(format string, args ...any)
 
 	mu    sync.Mutex
 	conns map[*countingConn]*connInfo
@@ -143,8 +171,15 @@ func (d *politeDrain) connState(c net.Conn, st http.ConnState) {
 }
 
 // drain runs once nothing is accepted any more (run closed the listeners
-// and every Serve has returned).
-func (d *politeDrain) drain(ctx context.Context, deadline time.Time, timeout time.Duration) error {
+// and every Serve has returned). With pass set and a new generation that
+// takes connections, each connection is passed to it as soon as nothing of
+// it is in flight; what cannot be passed is drained politely.
+func (d *politeDrain) drain(ctx context.Context, deadline time.Time, timeout time.Duration, pass bool) error {
+	if pass {
+		if _, err := CanPassConns(); err == nil {
+			d.passing.Store(true)
+		}
+	}
 	d.draining.Store(true)
 	politeEnd := deadline.Add(-timeout / 10)
 	d.mu.Lock()
@@ -154,6 +189,7 @@ func (d *politeDrain) drain(ctx context.Context, deadline time.Time, timeout tim
 	gone := d.gone
 	d.mu.Unlock()
 	if gone != nil {
+		d.step()
 		tick := time.NewTicker(drainTick)
 		endPolite := time.NewTimer(time.Until(politeEnd))
 	polite:
@@ -164,11 +200,18 @@ func (d *politeDrain) drain(ctx context.Context, deadline time.Time, timeout tim
 			case <-endPolite.C:
 				break polite
 			case <-tick.C:
-				d.closeQuietConns()
+				d.step()
 			}
 		}
 		tick.Stop()
 		endPolite.Stop()
+	}
+	if d.passing.Load() {
+		ReleaseConns()
+	}
+	if d.passed != nil {
+		d.passed.take()
+		d.passed.Close()
 	}
 	if err := d.srv.Shutdown(ctx); err != nil {
 		_ = d.srv.Close()
@@ -177,13 +220,66 @@ func (d *politeDrain) drain(ctx context.Context, deadline time.Time, timeout tim
 	return nil
 }
 
+// step is one round of the drain: take what was passed to us meanwhile,
+// pass what can be passed, close what is quiet.
+func (d *politeDrain) step() {
+	if d.passed != nil {
+		d.passed.take()
+	}
+	if d.passing.Load() && !d.passIdle() {
+		d.passing.Store(false) // the polite drain from here on
+	}
+	d.closeQuietConns(d.passing.Load())
+}
+
+// passTimeout bounds one pass (a new generation that stalls longer is
+// given up, and what was not passed is drained politely).
+const passTimeout = 2 * time.Second
+
+// passIdle passes every connection with nothing in flight to the new
+// generation; false when passing failed (do not try again).
+func (d *politeDrain) passIdle() bool {
+	var cands []*countingConn
+	d.mu.Lock()
+	for cc, info := range d.conns {
+		if (info.state == http.StateIdle || info.state == http.StateNew) && cc.rc != nil {
+			cands = append(cands, cc)
+		}
+	}
+	d.mu.Unlock()
+	var frozen []*countingConn
+	var list []ConnToPass
+	for _, cc := range cands {
+		if cc.freeze() {
+			frozen = append(frozen, cc)
+			list = append(list, ConnToPass{Conn: cc.Conn.(syscall.Conn)})
+		}
+	}
+	if len(list) == 0 {
+		return true
+	}
+	n, err := PassConns(list, passTimeout)
+	for i, cc := range frozen {
+		cc.thaw(i < n)
+	}
+	if err != nil {
+		d.logf("passed %d of %d connections, draining the rest: %v", n, len(list), err)
+		return false
+	}
+	return true
+}
+
 // closeQuietConns closes the connections that cannot have a request in
 // flight.
-func (d *politeDrain) closeQuietConns() {
+// While passing, only those that cannot be passed (unpassableOnly).
+func (d *politeDrain) closeQuietConns(unpassableOnly bool) {
 	now := time.Now()
 	var quiet []*countingConn
 	d.mu.Lock()
 	for cc, info := range d.conns {
+		if unpassableOnly && cc.rc != nil {
+			continue
+		}
 		if info.state != http.StateIdle && info.state != http.StateNew {
 			continue
 		}
@@ -201,8 +297,12 @@ func (d *politeDrain) closeQuietConns() {
 	}
 }
 
-// countingListener wraps each accepted connection in a countingConn.
-type countingListener struct{ net.Listener }
+// countingListener wraps each accepted connection in a countingConn;
+// passable ones if the connections may be passed to a new generation.
+type countingListener struct {
+	net.Listener
+	passable bool
+}
 
 func (l countingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
@@ -211,25 +311,147 @@ func (l countingListener) Accept() (net.Conn, error) {
 	}
 	cc := &countingConn{Conn: c}
 	cc.last.Store(time.Now().UnixNano())
+	if l.passable {
+		if sc, ok := c.(syscall.Conn); ok {
+			if rc, err := sc.SyscallConn(); err == nil {
+				cc.rc = rc
+			}
+		}
+	}
 	return cc, nil
 }
 
 // countingConn records how many bytes net/http read from the connection and
 // when, so that the drain can tell a quiet connection from one with a
 // request already read into net/http's buffer.
+//
+// A passable one (rc set) reads through rc so that the drain can freeze it:
+// stop its reads before they take a byte, pass it, and then either end it
+// here (passed) or let its reads go on (not passed).
 type countingConn struct {
 	net.Conn
 	read atomic.Int64
 	last atomic.Int64 // UnixNano of the last read that returned bytes
+
+	rc       syscall.RawConn // nil: not passable
+	pmu      sync.Mutex
+	firstLen int           // length of the first read: net/http's buffer size
+	reading  bool          // a read waits on the socket
+	readLen  int           // its length
+	frozen   bool          // the drain holds the reads back
+	thawed   chan struct{} // closed when the drain lets go
+	passed   bool          // the connection lives on in the new generation
 }
 
 func (c *countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
+	var n int
+	var err error
+	if c.rc == nil {
+		n, err = c.Conn.Read(p)
+	} else {
+		n, err = c.rawRead(p)
+	}
 	if n > 0 {
 		c.read.Add(int64(n))
 		c.last.Store(time.Now().UnixNano())
 	}
 	return n, err
+}
+
+// rawRead is Read through the RawConn, holding back while frozen.
+func (c *countingConn) rawRead(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		var n int
+		var rerr error
+		var parked chan struct{}
+		err := c.rc.Read(func(fd uintptr) bool {
+			c.pmu.Lock()
+			defer c.pmu.Unlock()
+			if c.frozen {
+				parked = c.thawed
+				c.reading = false
+				return true
+			}
+			if c.firstLen == 0 {
+				c.firstLen = len(p)
+			}
+			var e error
+			for {
+				n, e = syscall.Read(int(fd), p)
+				if e != syscall.EINTR {
+					break
+				}
+			}
+			if e == syscall.EAGAIN {
+				c.reading, c.readLen = true, len(p)
+				return false // wait until readable
+			}
+			c.reading = false
+			if e != nil {
+				n, rerr = 0, e
+			} else if n == 0 {
+				rerr = io.EOF
+			}
+			return true
+		})
+		c.pmu.Lock()
+		c.reading = false
+		gone := c.passed
+		c.pmu.Unlock()
+		if gone {
+			return 0, io.EOF // net/http ends it quietly; the new generation serves it
+		}
+		if err != nil {
+			return 0, &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+		}
+		if parked != nil {
+			<-parked
+			continue
+		}
+		if rerr != nil && rerr != io.EOF {
+			rerr = &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("read", rerr)}
+		}
+		return n, rerr
+	}
+}
+
+// freeze holds the reads back if nothing of the connection is in flight:
+// net/http waits in a read for the next request with its whole buffer
+// (nothing buffered) and the kernel holds no byte for it (FIONREAD).
+func (c *countingConn) freeze() bool {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if c.frozen || c.passed || !c.reading || c.firstLen == 0 || c.readLen != c.firstLen {
+		return false
+	}
+	waiting := true
+	_ = c.rc.Control(func(fd uintptr) {
+		n, err := ioctlFIONREAD(int(fd))
+		waiting = err != nil || n > 0
+	})
+	if waiting {
+		return false
+	}
+	c.frozen = true
+	c.thawed = make(chan struct{})
+	return true
+}
+
+// thaw lets go of a frozen connection: passed, it ends here (its read
+// returns EOF and net/http closes it; the socket lives on in the new
+// generation); not passed, its reads go on.
+func (c *countingConn) thaw(passed bool) {
+	c.pmu.Lock()
+	c.frozen = false
+	c.passed = passed
+	close(c.thawed)
+	c.pmu.Unlock()
+	if passed {
+		_ = c.Conn.Close() // wakes a read still waiting on the socket
+	}
 }
 
 func (c *countingConn) lastRead() time.Time { return time.Unix(0, c.last.Load()) }

@@ -13,6 +13,10 @@
 //	                       (default /dev/null)
 //	--drain-timeout MS     how long a draining generation may take (default 10000)
 //	--verbose              also log the library's events
+//	--pass-connections     zero-drain upgrades (ServeOptions.PassConnections):
+//	                       after an upgrade, pass each keep-alive connection
+//	                       to the new generation between requests; serve
+//	                       those an older generation passes
 //	--drain MODE           polite (default); for comparison only: shutdown (a
 //	                       bare http.Server.Shutdown) or keepalives-off
 //	                       (SetKeepAlivesEnabled(false), then Shutdown)
@@ -84,6 +88,7 @@ func main() {
 	logFile := flag.String("log-file", "", "append the log to `PATH` (default: stderr); with --daemonize,\nthe daemon's stdout and stderr (default /dev/null)")
 	drainMs := flag.Int("drain-timeout", 10000, "how long a draining generation may take, in `MS`")
 	verbose := flag.Bool("verbose", false, "also log the library's events")
+	passConns := flag.Bool("pass-connections", false, "zero-drain upgrades: pass keep-alive connections to the new generation")
 	drainMode := flag.String("drain", "polite", "`MODE` of draining: polite, or for comparison shutdown (a bare\nhttp.Server.Shutdown) or keepalives-off (SetKeepAlivesEnabled(false), then Shutdown)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -152,8 +157,9 @@ func main() {
 		lns = append(lns, ln)
 	}
 	opts := &gracefd.ServeOptions{
-		DrainTimeout: time.Duration(*drainMs) * time.Millisecond,
-		Logf:         logger.Printf,
+		DrainTimeout:    time.Duration(*drainMs) * time.Millisecond,
+		Logf:            logger.Printf,
+		PassConnections: *passConns,
 	}
 	logger.Printf("generation %d serving on %s", gracefd.Generation(), specs.String())
 	ctx := context.Background()
