@@ -94,6 +94,8 @@ func runRole(role string) int {
 		return serveRole(true)
 	case "serve-bare":
 		return serveRole(false)
+	case "serve-pass":
+		return servePassRole()
 	}
 	fmt.Println("unknown role", role)
 	return 2

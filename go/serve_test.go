@@ -281,7 +281,8 @@ func TestServeHTTPLeavesNoGoroutineNorFd(t *testing.T) {
 	stop()
 	for range evs {
 	}
-	for _, polite := range []bool{true, false, true} {
+	for i, polite := range []bool{true, false, true, true} {
+		pass := i == 3 // ServeHTTP with PassConnections: its passed-connections listener too
 		before := runtime.NumGoroutine()
 		fdsBefore := openFds(t)
 		ln, err := gracefd.Listen("leak-test", "127.0.0.1:0")
@@ -295,7 +296,7 @@ func TestServeHTTPLeavesNoGoroutineNorFd(t *testing.T) {
 		done := make(chan error, 1)
 		go func() {
 			if polite {
-				done <- gracefd.ServeHTTP(ctx, srv, []net.Listener{ln}, nil)
+				done <- gracefd.ServeHTTP(ctx, srv, []net.Listener{ln}, &gracefd.ServeOptions{PassConnections: pass})
 			} else {
 				done <- gracefd.Serve(ctx, srv, []net.Listener{ln}, nil)
 			}

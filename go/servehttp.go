@@ -370,6 +370,10 @@ func (c *countingConn) rawRead(p []byte) (int, error) {
 		err := c.rc.Read(func(fd uintptr) bool {
 			c.pmu.Lock()
 			defer c.pmu.Unlock()
+			if c.passed { // not one byte more: it is the new generation's
+				c.reading = false
+				return true
+			}
 			if c.frozen {
 				parked = c.thawed
 				c.reading = false

@@ -76,8 +76,11 @@ extern "C" fn on_signal(sig: libc::c_int) {
     let w = WRITE_END.load(Ordering::Acquire);
     if w >= 0 {
         // A full pipe drops the byte: events of one kind are idempotent.
-        if fd::write_once(w, &[ev]) == Ok(1) {
-            PENDING.fetch_add(1, Ordering::AcqRel);
+        // Counted before the write: a reader woken by the byte must find
+        // it counted (see post()).
+        PENDING.fetch_add(1, Ordering::AcqRel);
+        if fd::write_once(w, &[ev]) != Ok(1) {
+            PENDING.fetch_sub(1, Ordering::AcqRel);
         }
     }
     if let Some(i) = SIGNALS.iter().position(|(s, _)| *s == sig) {
@@ -146,8 +149,12 @@ pub fn post(ev: i32) {
     if ensure_pipe(&mut st).is_ok() {
         if let Some(w) = &st.write {
             let b = [ev as u8];
-            if fd::write_all(w.raw(), &b).is_ok() {
-                PENDING.fetch_add(1, Ordering::AcqRel);
+            // Counted before the write: a reader woken by the byte that
+            // found it not yet counted would see no event and, with an
+            // edge-triggered poller (Go's), wait for the next one.
+            PENDING.fetch_add(1, Ordering::AcqRel);
+            if fd::write_all(w.raw(), &b).is_err() {
+                PENDING.fetch_sub(1, Ordering::AcqRel);
             }
         }
     }

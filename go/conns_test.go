@@ -1,0 +1,287 @@
+package gracefd_test
+
+// The connection pass (zero-drain upgrades) through ServeHTTP: the very
+// same client socket is answered by the new generation after an upgrade;
+// under long-lived keep-alive load, upgrades fail no request and close no
+// connection; bad input to the pass functions gets an error naming it.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gracefd/gracefd/go"
+)
+
+// servePassRole is one generation of the test server with
+// ServeOptions.PassConnections, on GOTEST_ADDR. Each response names the
+// pid and the connection as this process sees it (getsockname and
+// getpeername of its own fd).
+func servePassRole() int {
+	pid := os.Getpid()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "[%d] "+format+"\n", append([]any{pid}, args...)...)
+	}
+	ln, err := gracefd.Listen("http", os.Getenv("GOTEST_ADDR"))
+	if err != nil {
+		_ = gracefd.Fail(1, err.Error())
+		return 1
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		local := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		w.Header().Set("X-Pid", strconv.Itoa(pid))
+		w.Header().Set("X-Conn", local.String()+"<-"+r.RemoteAddr)
+		_, _ = io.WriteString(w, "ok\n")
+	})}
+	opts := &gracefd.ServeOptions{Logf: logf, DrainTimeout: 5 * time.Second, PassConnections: true}
+	if err := gracefd.ServeHTTP(context.Background(), srv, []net.Listener{ln}, opts); err != nil {
+		logf("serve: %v", err)
+		return 1
+	}
+	logf("exiting")
+	return 0
+}
+
+// startGeneration starts role on a free address with its log in a file.
+func startGeneration(t *testing.T, role string) (addr, logPath string, pid int) {
+	t.Helper()
+	becomeSubreaper(t)
+	addr = freeAddr(t)
+	logPath = filepath.Join(t.TempDir(), "server.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logFile.Close() })
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = cleanEnv(roleVar+"="+role, "GOTEST_ADDR="+addr)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid = cmd.Process.Pid
+	waitLine(t, logPath, regexp.MustCompile(fmt.Sprintf(`\[%d\] generation \d+ serving`, pid)))
+	return addr, logPath, pid
+}
+
+// upgradeOnce upgrades the generation pid and returns the new one's pid once
+// the old one has exited (reaped).
+func upgradeOnce(t *testing.T, logPath string, pid int) int {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		t.Fatalf("SIGHUP to %d: %v", pid, err)
+	}
+	m := waitLine(t, logPath, regexp.MustCompile(fmt.Sprintf(`\[%d\] upgrade: pid (\d+) is ready`, pid)))
+	next, _ := strconv.Atoi(m[1])
+	waitLine(t, logPath, regexp.MustCompile(fmt.Sprintf(`\[%d\] exiting`, pid)))
+	reap(pid)
+	return next
+}
+
+// get sends one request on c and returns the response's X-Pid and X-Conn.
+func get(t *testing.T, c net.Conn, br *bufio.Reader) (pid, conn string) {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("response: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("response: %s, close=%v", resp.Status, resp.Close)
+	}
+	return resp.Header.Get("X-Pid"), resp.Header.Get("X-Conn")
+}
+
+func TestPassConnectionsSameSocketNewPid(t *testing.T) {
+	addr, logPath, pid := startGeneration(t, "serve-pass")
+	pids := []int{pid}
+	defer func() {
+		for _, p := range pids {
+			_ = syscall.Kill(p, syscall.SIGTERM)
+			reap(p)
+		}
+	}()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	firstPid, firstConn := get(t, c, br)
+	if firstPid != strconv.Itoa(pid) {
+		t.Fatalf("first answer from pid %s, want %d", firstPid, pid)
+	}
+	// The server's view must be the client's, mirrored.
+	if want := c.RemoteAddr().String() + "<-" + c.LocalAddr().String(); firstConn != want {
+		t.Fatalf("server sees %s, client %s", firstConn, want)
+	}
+	for i := 0; i < 2; i++ { // passed on again by the generation it was passed to
+		next := upgradeOnce(t, logPath, pids[len(pids)-1])
+		pids = append(pids, next)
+		gotPid, gotConn := get(t, c, br)
+		if gotPid != strconv.Itoa(next) {
+			t.Fatalf("upgrade %d: the same socket was answered by pid %s, want the new generation %d", i+1, gotPid, next)
+		}
+		if gotConn != firstConn {
+			t.Fatalf("upgrade %d: the new generation serves %s, not the same connection %s", i+1, gotConn, firstConn)
+		}
+	}
+	log, _ := os.ReadFile(logPath)
+	if strings.Contains(string(log), "passed ") { // "passed N of M …, draining the rest"
+		t.Fatalf("a pass failed:\n%s", log)
+	}
+}
+
+type passLoad struct {
+	Requests   int            `json:"requests"`
+	Failures   int            `json:"failures"`
+	ByKind     map[string]int `json:"failures_by_kind"`
+	Reconnects struct {
+		ServerClose int `json:"server_close"`
+		IdleClose   int `json:"idle_close"`
+		Total       int `json:"total"`
+	} `json:"reconnects"`
+	Pids int `json:"distinct_pids"`
+}
+
+func TestPassConnectionsUnderKeepAliveLoad(t *testing.T) {
+	const upgrades = 5
+	addr, logPath, pid := startGeneration(t, "serve-pass")
+	pids := []int{pid}
+	defer func() {
+		for _, p := range pids {
+			_ = syscall.Kill(p, syscall.SIGTERM)
+			reap(p)
+		}
+	}()
+	// Long-lived clients only: a new-connection client is closed by the
+	// server after each response by design, which loadgen does not count,
+	// but they are left out to keep the test about kept connections.
+	load := exec.Command(loadgenPath(t), "--addr", addr, "--keepalive", "16", "--idle-ms", "20",
+		"--duration", "0", "--json")
+	var out strings.Builder
+	load.Stdout, load.Stderr = &out, os.Stderr
+	if err := load.Start(); err != nil {
+		t.Fatal(err)
+	}
+	loadDone := false
+	defer func() {
+		if !loadDone {
+			_ = load.Process.Kill()
+			_ = load.Wait()
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	for i := 0; i < upgrades; i++ {
+		pids = append(pids, upgradeOnce(t, logPath, pids[len(pids)-1]))
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = load.Process.Signal(syscall.SIGTERM)
+	err := load.Wait()
+	loadDone = true
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Fatalf("loadgen: %v", err)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var res passLoad
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+		t.Fatalf("loadgen output %q: %v", out.String(), err)
+	}
+	t.Logf("%d upgrades: %d requests, %d failed %v, %d reconnects, %d generations answered",
+		upgrades, res.Requests, res.Failures, res.ByKind, res.Reconnects.Total, res.Pids)
+	if res.Pids < upgrades+1 {
+		t.Fatalf("only %d generations answered (want %d): the kept connections did not move", res.Pids, upgrades+1)
+	}
+	if res.Failures != 0 || res.Reconnects.Total != 0 {
+		log, _ := os.ReadFile(logPath)
+		t.Fatalf("%d failed %v, %d reconnects %+v; server log:\n%s", res.Failures, res.ByKind, res.Reconnects.Total, res.Reconnects, log)
+	}
+}
+
+func TestPassConnsBadInput(t *testing.T) {
+	// Not started by an upgrade: nothing arrives, nothing can be passed.
+	if gracefd.EnableConns() {
+		t.Fatal("EnableConns: true in a process no upgrade started")
+	}
+	if _, err := gracefd.NextConn(); !errors.Is(err, syscall.EAGAIN) {
+		t.Fatalf("NextConn with nothing passed: %v, want EAGAIN", err)
+	}
+	if n := gracefd.PendingConns(); n != 0 {
+		t.Fatalf("PendingConns: %d", n)
+	}
+	if _, err := gracefd.CanPassConns(); !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("CanPassConns with no new generation: %v, want ENOTCONN", err)
+	}
+	if n, err := gracefd.PassConns(nil, time.Second); n != 0 || err != nil {
+		t.Fatalf("PassConns(nothing): %d, %v", n, err)
+	}
+	a, b := tcpPair(t)
+	defer a.Close()
+	defer b.Close()
+	n, err := gracefd.PassConns([]gracefd.ConnToPass{{Conn: a.(*net.TCPConn)}, {}}, time.Second)
+	wantErr(t, err, syscall.EINVAL, "connection 1 is nil")
+	if n != 0 {
+		t.Fatalf("passed %d", n)
+	}
+	_, err = gracefd.PassConns([]gracefd.ConnToPass{{Conn: a.(*net.TCPConn), State: make([]byte, gracefd.ConnStateMax+1)}}, time.Second)
+	wantErr(t, err, syscall.EINVAL, "the state of connection 0 is 65537 bytes")
+	// A listening socket is no connection.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = gracefd.PassConns([]gracefd.ConnToPass{{Conn: ln.(*net.TCPListener)}}, time.Second)
+	if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("PassConns(a listener): %v, want EINVAL (or ENOTCONN: nobody takes)", err)
+	}
+	_, err = gracefd.PassConns([]gracefd.ConnToPass{{Conn: a.(*net.TCPConn)}}, time.Second)
+	wantErr(t, err, syscall.ENOTCONN, "")
+	// The connection is untouched: it still works.
+	if _, err := a.Write([]byte("x")); err != nil {
+		t.Fatalf("the connection after a failed pass: %v", err)
+	}
+}
+
+func tcpPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	a, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, b
+}
