@@ -285,3 +285,122 @@ func tcpPair(t *testing.T) (net.Conn, net.Conn) {
 	}
 	return a, b
 }
+
+// passStateRole is an old generation written by hand: it reads part of a
+// request from one connection and garbage from another, upgrades (the new
+// generation is servePassRole), and passes both with what it read as their
+// state. In the new generation (an upgrade) it is servePassRole.
+func passStateRole() int {
+	if gracefd.IsUpgrade() {
+		return servePassRole()
+	}
+	pid := os.Getpid()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "[%d] "+format+"\n", append([]any{pid}, args...)...)
+	}
+	ln, err := gracefd.Listen("http", os.Getenv("GOTEST_ADDR"))
+	if err != nil {
+		logf("listen: %v", err)
+		return 1
+	}
+	logf("generation 1 serving")
+	var conns []gracefd.ConnToPass
+	var keep []net.Conn
+	for _, want := range []int{len(halfRequest), len(garbage)} {
+		c, err := ln.Accept()
+		if err != nil {
+			logf("accept: %v", err)
+			return 1
+		}
+		keep = append(keep, c)
+		buf := make([]byte, want)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(c, buf); err != nil {
+			logf("read: %v", err)
+			return 1
+		}
+		conns = append(conns, gracefd.ConnToPass{Conn: c.(*net.TCPConn), Tag: uint64(len(conns) + 1), State: buf})
+	}
+	next, err := gracefd.Upgrade(nil)
+	if err != nil {
+		logf("upgrade: %v", err)
+		return 1
+	}
+	logf("upgrade: pid %d is ready", next)
+	n, err := gracefd.PassConns(conns, 5*time.Second)
+	logf("passed %d err=%v", n, err)
+	for _, c := range keep {
+		c.Close()
+	}
+	return 0
+}
+
+const (
+	halfRequest = "GET /half HTTP/1.1\r\nHo"
+	garbage     = "\x00\x01\x02 not http\r\n\r\n"
+)
+
+// A connection passed with a request half read (its bytes as the state)
+// is answered by the new generation once the rest arrives; one passed with
+// garbage as its state is refused by the new generation's server (400 and
+// closed), which goes on serving the others.
+func TestPassConnectionsWithState(t *testing.T) {
+	addr, logPath, pid := startGeneration(t, "pass-state")
+	pids := []int{pid}
+	defer func() {
+		for _, p := range pids {
+			_ = syscall.Kill(p, syscall.SIGTERM)
+			reap(p)
+		}
+	}()
+	half, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer half.Close()
+	if _, err := io.WriteString(half, halfRequest); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // its accept comes first
+	bad, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	if _, err := io.WriteString(bad, garbage); err != nil {
+		t.Fatal(err)
+	}
+	m := waitLine(t, logPath, regexp.MustCompile(fmt.Sprintf(`\[%d\] upgrade: pid (\d+) is ready`, pid)))
+	next, _ := strconv.Atoi(m[1])
+	pids = append(pids, next)
+	m = waitLine(t, logPath, regexp.MustCompile(fmt.Sprintf(`\[%d\] passed (\d+) err=(.*)`, pid)))
+	if m[1] != "2" || m[2] != "<nil>" {
+		t.Fatalf("the old generation passed %s: %s", m[1], m[2])
+	}
+	reap(pid)
+	// The rest of the half request, on the very same socket.
+	if _, err := io.WriteString(half, "st: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(half)
+	_ = half.SetDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("the half request: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Pid") != strconv.Itoa(next) {
+		t.Fatalf("the half request: %s from pid %q, want 200 from %d", resp.Status, resp.Header.Get("X-Pid"), next)
+	}
+	// The garbage: refused and closed by the new generation.
+	_ = bad.SetDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(bad)
+	if err != nil || !strings.HasPrefix(string(got), "HTTP/1.1 400") {
+		t.Fatalf("the garbage connection: %q, %v; want a 400 and the close", got, err)
+	}
+	// Still serving: the first connection, again.
+	if p, _ := get(t, half, br); p != strconv.Itoa(next) {
+		t.Fatalf("after the garbage: answered by %q, want %d", p, next)
+	}
+}

@@ -96,6 +96,8 @@ func runRole(role string) int {
 		return serveRole(false)
 	case "serve-pass":
 		return servePassRole()
+	case "pass-state":
+		return passStateRole()
 	}
 	fmt.Println("unknown role", role)
 	return 2
