@@ -6,6 +6,11 @@ signal -> first response from the new generation and signal -> old
 generation gone, the ratios, and the failed requests. The full comparison
 with every contender is `make bench`; this is the quick loop for the Go side.
 
+A third row, go-pass, is the same go-httpd with --pass-connections (the
+zero-drain pass: the old generation hands its keep-alive connections over
+instead of draining them), which tableflip has no equivalent of; it is
+reported beside the plain row, never instead of it. PASS=0 leaves it out.
+
   ROUNDS=5 DURATION=8 python3 -B bench/go_vs_tableflip.py
 """
 import os
@@ -15,11 +20,13 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dataclasses          # noqa: E402
 import contenders as C      # noqa: E402
 import procs                # noqa: E402
 import upgrade_round        # noqa: E402
 
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
+PASS = os.environ.get("PASS", "1") != "0"
 DURATION = float(os.environ.get("DURATION", "8"))
 
 
@@ -32,6 +39,12 @@ def main():
     procs.become_subreaper()
     by_key = {c.key: c for c in C.CONTENDERS}
     keys = ["go", "tableflip"]
+    if PASS:
+        go = by_key["go"]
+        by_key["go-pass"] = dataclasses.replace(
+            go, key="go-pass", name=go.name + " --pass-connections",
+            argv=lambda port, tmp: go.argv(port, tmp) + ["--pass-connections"])
+        keys.append("go-pass")
     for k in keys:
         ok, why = by_key[k].probe()
         if not ok:
@@ -62,10 +75,14 @@ def main():
         g = got[k]
         print(f"bench-go: {k}: {g['complete']}/{g['signals']} upgrades complete, median first {med(g['first']):.2f} ms, "
               f"median gone {med(g['gone']):.2f} ms, {g['failures']} failed of {g['requests']} requests")
-    rf = med(got["tableflip"]["first"]) / med(got["go"]["first"])
-    rg = med(got["tableflip"]["gone"]) / med(got["go"]["gone"])
-    print(f"bench-go: go-httpd vs tableflip over {ROUNDS} interleaved rounds: first response {rf:.2f}x faster, "
-          f"old generation gone {rg:.2f}x faster")
+    for k in keys:
+        if k == "tableflip":
+            continue
+        rf = med(got["tableflip"]["first"]) / med(got[k]["first"])
+        rg = med(got["tableflip"]["gone"]) / med(got[k]["gone"])
+        label = "go-httpd" if k == "go" else "go-httpd --pass-connections"
+        print(f"bench-go: {label} vs tableflip over {ROUNDS} interleaved rounds: first response {rf:.2f}x faster, "
+              f"old generation gone {rg:.2f}x faster")
     return 0
 
 

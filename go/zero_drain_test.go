@@ -1,5 +1,9 @@
 package gracefd_test
 
+// (This file sorts after the others on purpose: its tests make the test
+// process a child subreaper, which must not be on while the daemonize tests
+// run, or their daemons become its children.)
+
 // The connection pass (zero-drain upgrades) through ServeHTTP: the very
 // same client socket is answered by the new generation after an upgrade;
 // under long-lived keep-alive load, upgrades fail no request and close no
