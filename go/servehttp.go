@@ -43,6 +43,13 @@ import (
 //  4. calls srv.Shutdown last, once no connection is left or a tenth of
 //     DrainTimeout remains, bounded by DrainTimeout; then srv.Close.
 //
+// With opts.PassConnections (zero-drain upgrades, not with TLS) there is
+// no drain to speak of after an upgrade: each connection with nothing in
+// flight is passed to the new generation, which serves it with its own
+// http.Server, and only what cannot be passed is drained as above (the rule
+// is in docs/zero-drain.md). Passed connections are served by an extra
+// srv.Serve on a listener that yields them.
+//
 // To do this ServeHTTP sets srv.Handler (wrapping the one given; nil means
 // http.DefaultServeMux) and srv.ConnState (calling the one given first)
 // before serving: do not change them while it runs. With srv.TLSConfig set
