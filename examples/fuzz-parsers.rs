@@ -20,7 +20,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gracefd::proto::{addr, listen_env, notify, num, ready};
+use gracefd::__cli::proto::{addr, listen_env, notify, num, ready};
 
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);

@@ -128,6 +128,11 @@
 // Errors carry their message inline (no allocation on any path, including
 // the ones near fork); they are returned on cold paths only.
 #![allow(clippy::result_large_err)]
+// The core serves three faces: the Rust API (`std`), the C ABI (`ffi`) and
+// the in-tree command (`cli-internals`); an item only one face uses is dead
+// in a build without that face. Dead code is checked where every face is
+// built (`make check`'s clippy over the workspace with `ffi`).
+#![cfg_attr(not(all(feature = "std", feature = "ffi", feature = "cli-internals")), allow(dead_code, unused_imports))]
 #![cfg_attr(
     not(test),
     deny(
@@ -142,25 +147,53 @@
 
 extern crate alloc;
 
-pub mod daemon;
-pub mod error;
-pub mod events;
-pub mod handoff;
-pub mod lineage;
-pub mod listeners;
-pub mod log;
-pub mod notify;
-pub mod pidfile;
-pub mod proto;
-pub mod ready;
-pub mod registry;
-pub mod sync;
-pub mod sys;
-pub mod upgrade;
-pub mod version;
+// The core: crate-internal. Its public face for `#![no_std]` users is
+// [`nostd`]; for std users, [`api`]; the in-tree command reaches the rest
+// through `__cli` (feature `cli-internals`).
+mod error;
+mod log;
+// The core's error and log macros, by path (`crate::err!`, `use crate::{err, log}`), inside the crate only.
+pub(crate) use error::{bail, err};
+pub(crate) use log::log;
 
-pub mod spawn;
-pub mod startup;
+mod daemon;
+mod events;
+mod handoff;
+mod lineage;
+mod listeners;
+mod notify;
+mod pidfile;
+mod proto;
+mod ready;
+mod registry;
+mod spawn;
+mod startup;
+mod sync;
+mod sys;
+mod upgrade;
+mod version;
+
+pub mod nostd;
+
+/// The core modules the `gracefd` command (cli/) and the in-tree tools
+/// (examples/export-exec.rs, examples/fuzz-parsers.rs) are built on.
+///
+/// For the in-tree command only: this is not part of the crate's API and
+/// carries no stability promise — anything here may change or go in any
+/// release. It exists because the supervisor is not yet part of the library
+/// proper; once it is, the command will use the public API and this module
+/// will be removed. Enabled by the non-default feature `cli-internals`.
+#[cfg(feature = "cli-internals")]
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod __cli {
+    // The modules are private to the crate; their `pub` items are re-exported
+    // here (a private module itself cannot be), at the same relative paths.
+    macro_rules! expose {
+        ($($m:ident),* $(,)?) => { $( pub mod $m { pub use crate::$m::*; } )* };
+    }
+    expose!(daemon, events, handoff, lineage, listeners, log, notify, pidfile, proto, ready, registry, spawn, startup, sys, upgrade, version);
+}
 
 #[cfg(feature = "ffi")]
 mod ffi;
@@ -176,5 +209,7 @@ pub mod api;
 pub use api::{
     add_fd, clear_log_hook, close_unclaimed, fail, forget, generation, inherited, inherited_fds, is_upgrade, listen_fd, listen_tcp,
     listen_udp, listen_unix, pidfile_create, pidfile_remove, ready, set_log_hook, take_from, Daemon, DaemonMode, ErrorExt, Event,
-    Events, FdKind, FdSource, Handoff, InheritedFd, InheritedFds, Listen, PendingUpgrade, Upgrade,
+    Events, FdKind, FdSource, Handoff, InheritedFd, InheritedFds, Level, Listen, PendingUpgrade, Signal, Upgrade,
 };
+#[cfg(feature = "log")]
+pub use api::set_log_crate_hook;

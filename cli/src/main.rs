@@ -76,7 +76,7 @@ fn dispatch(argv: &[Vec<u8>]) -> i32 {
         b"daemonize" => daemonize_cmd::main(rest),
         b"ctl" => ctl_cmd::main(rest),
         b"version" | b"--version" | b"-V" => {
-            println!("gracefd {}", gracefd::version::string());
+            println!("gracefd {}", gracefd::__cli::version::string());
             exit::OK
         }
         b"help" | b"--help" | b"-h" => {
@@ -97,7 +97,7 @@ fn run_cmd(argv: &[Vec<u8>]) -> i32 {
         return exit::OK;
     }
     if parsed.has("version") {
-        println!("gracefd {}", gracefd::version::string());
+        println!("gracefd {}", gracefd::__cli::version::string());
         return exit::OK;
     }
     match opts::run_options(&parsed, opts::Face::Run) {

@@ -8,8 +8,8 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use gracefd::sys::fd::{self, Fd, RawFd};
-use gracefd::sys::socket::{self, SockAddr};
+use gracefd::__cli::sys::fd::{self, Fd, RawFd};
+use gracefd::__cli::sys::socket::{self, SockAddr};
 
 /// The private directory holding the workers' sockets; removed on drop.
 pub struct NotifyDir {
@@ -25,10 +25,10 @@ impl NotifyDir {
         if base.as_os_str().len() > 60 {
             base = PathBuf::from("/tmp");
         }
-        let pid = gracefd::sys::process::getpid();
+        let pid = gracefd::__cli::sys::process::getpid();
         let mut last = None;
         for attempt in 0..100u64 {
-            let salt = gracefd::sys::time::monotonic_ns().wrapping_add(attempt * 7919) % 1_000_000;
+            let salt = gracefd::__cli::sys::time::monotonic_ns().wrapping_add(attempt * 7919) % 1_000_000;
             let path = base.join(format!("gracefd-{}-{}", pid, salt));
             match std::fs::DirBuilder::new().mode(0o700).create(&path) {
                 Ok(()) => return Ok(NotifyDir { path }),

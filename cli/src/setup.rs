@@ -5,10 +5,10 @@ use std::fs::OpenOptions;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::AsRawFd;
 
-use gracefd::listeners::{self, ListenOptions};
-use gracefd::sys::fd::{self, Fd, RawFd};
-use gracefd::sys::process::Pid;
-use gracefd::sys::{fs, sigfd};
+use gracefd::__cli::listeners::{self, ListenOptions};
+use gracefd::__cli::sys::fd::{self, Fd, RawFd};
+use gracefd::__cli::sys::process::Pid;
+use gracefd::__cli::sys::{fs, sigfd};
 
 use crate::control;
 use crate::notify_sock::NotifyDir;
@@ -54,7 +54,7 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
         fd::dup2(from, to).map_err(|e| format!("dup2: {}", e))?;
     }
     let res = (|| {
-        let mut sp = gracefd::spawn::Spawn::new(b"/bin/sh").map_err(|e| e.to_string())?;
+        let mut sp = gracefd::__cli::spawn::Spawn::new(b"/bin/sh").map_err(|e| e.to_string())?;
         sp.arg(b"sh").and_then(|s| s.arg(b"-c")).and_then(|s| s.arg(cmd)).map_err(|e| e.to_string())?;
         sp.env_inherit_scrubbed();
         sp.spawn().map_err(|e| e.to_string())

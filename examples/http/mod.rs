@@ -45,7 +45,7 @@ pub fn args(prog: &str) -> Args {
     }
     if a.verbose {
         // The library's log: upgrades started, ready (with latency), failed.
-        gracefd::set_log_hook(gracefd::log::DEBUG, |level, msg| eprintln!("<{level}>{msg}"));
+        gracefd::set_log_hook(gracefd::Level::DEBUG, |level, msg| eprintln!("<{}>{msg}", level.as_i32()));
     }
     a
 }

@@ -146,11 +146,7 @@ impl Events {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wait(&self, timeout: Option<Duration>) -> io::Result<Option<Event>> {
-        let ms = match timeout {
-            None => -1,
-            Some(t) => i64::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(i64::MAX),
-        };
-        let deadline = Deadline::after_ms(ms);
+        let deadline = Deadline::after_ms(timeout.map_or(-1, super::millis::timeout_ms));
         loop {
             if let Some(ev) = self.try_next()? {
                 return Ok(Some(ev));

@@ -17,7 +17,8 @@
 //! | hand-off | [`Handoff`] (old side), [`take_from`] (new side) |
 //! | systemd | [`notify`] |
 //! | errors | `io::Error` + [`ErrorExt`] |
-//! | log messages | [`set_log_hook`], [`clear_log_hook`] |
+//! | log messages | [`set_log_hook`], [`clear_log_hook`], [`Level`]; `set_log_crate_hook` (feature `log`) |
+//! | signals | [`Signal`] |
 //!
 //! # Errors
 //!
@@ -69,7 +70,9 @@ mod handoff;
 mod lifecycle;
 mod listen;
 mod log;
+mod millis;
 pub mod notify;
+mod signal;
 mod upgrade;
 
 pub use daemon::{pidfile_create, pidfile_remove, Daemon, DaemonMode};
@@ -79,5 +82,8 @@ pub use events::{Event, Events, Iter as EventsIter};
 pub use fds::{add_fd, close_unclaimed, forget, inherited, inherited_fds, FdKind, FdSource, InheritedFd, InheritedFds};
 pub use lifecycle::{fail, generation, is_upgrade, ready};
 pub use listen::{listen_fd, listen_tcp, listen_udp, listen_unix, Listen};
-pub use log::{clear_log_hook, set_log_hook};
+#[cfg(feature = "log")]
+pub use log::set_log_crate_hook;
+pub use log::{clear_log_hook, set_log_hook, Level};
+pub use signal::Signal;
 pub use upgrade::{PendingUpgrade, Upgrade};

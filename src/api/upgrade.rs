@@ -9,6 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::error::{invalid, io};
+use super::millis::timeout_ms;
+use super::signal::Signal;
 use crate::proto::addr::Shown;
 use crate::sys::{fd, socket};
 use crate::upgrade::{self, Options};
@@ -152,15 +154,15 @@ impl Upgrade {
     /// (default 60 s; rounded up to whole milliseconds; `Duration::MAX` waits
     /// forever).
     pub fn timeout(mut self, timeout: Duration) -> Upgrade {
-        self.opts.timeout_ms = if timeout == Duration::MAX { -1 } else { i64::try_from(timeout.as_nanos().div_ceil(1_000_000)).unwrap_or(i64::MAX) };
+        self.opts.timeout_ms = timeout_ms(timeout);
         self
     }
 
     /// The signal for a new generation that failed or timed out (default
-    /// `SIGTERM`; `SIGKILL` follows 2 s later if it is still there). `EINVAL`
-    /// unless 1–64.
-    pub fn kill_signal(mut self, signal: i32) -> Upgrade {
-        if let Err(e) = self.opts.set_kill_signal(signal) {
+    /// [`Signal::TERM`]; `SIGKILL` follows 2 s later if it is still there).
+    /// Errors (reported by `run`/`start`): `EINVAL` for a signal above 64.
+    pub fn kill_signal(mut self, signal: Signal) -> Upgrade {
+        if let Err(e) = self.opts.set_kill_signal(signal.as_raw()) {
             self.fail(e);
         }
         self
@@ -317,8 +319,9 @@ mod tests {
         assert!(e.to_string().contains("set by gracefd itself"), "{e}");
         let e = Upgrade::new().env("A=B", "3").run().unwrap_err();
         assert!(e.to_string().contains("not KEY=VALUE"), "{e}");
-        let e = Upgrade::new().kill_signal(0).kill_signal(99).run().unwrap_err();
-        assert!(e.to_string().contains("signal 0"), "the first error wins: {e}");
+        let rt = Signal::new(libc::SIGRTMAX()).unwrap();
+        let e = Upgrade::new().exe("rel").kill_signal(rt).run().unwrap_err();
+        assert!(e.to_string().contains("not absolute"), "the first error wins: {e}");
     }
 
     #[test]

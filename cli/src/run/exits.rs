@@ -1,9 +1,9 @@
 //! Exits: every known worker is reaped by pid (`waitpid(pid, WNOHANG)`), and
 //! what its exit means depends on what it was (pending, current, old, doomed).
 
-use gracefd::sys::process::{self, Exit, Pid};
-use gracefd::sys::time::monotonic_ns;
-use gracefd::sys::Errno;
+use gracefd::__cli::sys::process::{self, Exit, Pid};
+use gracefd::__cli::sys::time::monotonic_ns;
+use gracefd::__cli::sys::Errno;
 
 use super::{Sup, MS};
 use crate::args::fmt_secs;

@@ -1,8 +1,8 @@
 //! The control socket: accepting connections, reading their requests
 //! (status, reload, stop), and the status report.
 
-use gracefd::sys::process;
-use gracefd::sys::time::monotonic_ns;
+use gracefd::__cli::sys::process;
+use gracefd::__cli::sys::time::monotonic_ns;
 
 use super::{Sup, Why, MAX_CONNS, MS};
 use crate::args::{fmt_secs, signal_name};

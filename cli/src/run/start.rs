@@ -2,8 +2,8 @@
 //! it becomes current when ready, or is stopped if it fails (the current
 //! one goes on serving). Reloads requested meanwhile are queued.
 
-use gracefd::sys::process;
-use gracefd::sys::time::monotonic_ns;
+use gracefd::__cli::sys::process;
+use gracefd::__cli::sys::time::monotonic_ns;
 
 use super::{Doomed, Old, Pending, Sup, Why, FAILED_WORKER_GRACE_MS, MS};
 use crate::args::{fmt_secs, signal_name};
@@ -38,7 +38,7 @@ impl Sup {
                 };
                 say!(say::NOTICE, "{}: started worker generation {} as pid {}", why.word(), generation, w.pid);
                 if why == Why::Reload && self.current.is_some() {
-                    if let Err(e) = gracefd::notify::reloading() {
+                    if let Err(e) = gracefd::__cli::notify::reloading() {
                         say!(say::DEBUG, "RELOADING=1 not sent: {}", e);
                     }
                 }
@@ -82,12 +82,12 @@ impl Sup {
             }
         }
         if self.announced {
-            let _ = gracefd::notify::ready(false);
+            let _ = gracefd::__cli::notify::ready(false);
         } else {
             self.announced = true;
             detach::report_ready();
         }
-        let _ = gracefd::notify::status(format!("serving: worker generation {} (pid {})", gen, pid).as_bytes());
+        let _ = gracefd::__cli::notify::status(format!("serving: worker generation {} (pid {})", gen, pid).as_bytes());
         self.after_attempt();
     }
 
@@ -117,8 +117,8 @@ impl Sup {
             for c in self.waiters_now.drain(..) {
                 c.reply(errno, &reply);
             }
-            let _ = gracefd::notify::ready(false);
-            let _ = gracefd::notify::status(format!("reload failed: {}", line).as_bytes());
+            let _ = gracefd::__cli::notify::ready(false);
+            let _ = gracefd::__cli::notify::status(format!("reload failed: {}", line).as_bytes());
         } else {
             say!(say::ERR, "{} failed: {}", why.word(), line);
             if why == Why::Reload {
