@@ -1,15 +1,17 @@
 # The Rust face (issue 10): doc examples, docs without warnings, a #![no_std]
-# consumer of the core, and the two Rust example servers upgraded under load.
+# consumer of the core, and the three Rust example servers (threads, tokio,
+# hyper) upgraded under load.
 
-RUST_EXAMPLE_SERVERS := target/debug/examples/httpd target/debug/examples/tokio-httpd
+RUST_EXAMPLE_SERVERS := target/debug/examples/httpd target/debug/examples/tokio-httpd target/debug/examples/hyper-httpd
 NOSTD_CONSUMER       := tests/nostd-consumer/Cargo.toml
 
 .PHONY: check-rust-api rust-examples
 CHECK_TARGETS += check-rust-api
 
 rust-examples: $(RUST_EXAMPLE_SERVERS)
+# The async servers are on the `tokio` feature (gracefd::tokio).
 target/debug/examples/%: examples/%.rs $(wildcard examples/http/*.rs) $(RUST_SRC)
-	$(CARGO) build --example $*
+	$(CARGO) build --features tokio --example $*
 
 # The doc examples run in check-rust (`cargo test --doc`), not twice.
 check-rust-api: $(LOADGEN) $(RUST_EXAMPLE_SERVERS)

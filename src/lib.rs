@@ -213,3 +213,5 @@ pub use api::{
 };
 #[cfg(feature = "log")]
 pub use api::set_log_crate_hook;
+#[cfg(feature = "tokio")]
+pub use api::tokio;

@@ -73,6 +73,8 @@ mod log;
 mod millis;
 pub mod notify;
 mod signal;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod upgrade;
 
 pub use daemon::{pidfile_create, pidfile_remove, Daemon, DaemonMode};

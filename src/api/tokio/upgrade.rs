@@ -1,0 +1,117 @@
+//! The upgrade in flight as a Future.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::unix::AsyncFd;
+use tokio::time::{sleep, Sleep};
+
+use crate::api::{PendingUpgrade, Upgrade};
+
+/// The core notices the readiness timeout only when asked: ask this often.
+const TIMEOUT_CHECK: Duration = Duration::from_millis(100);
+
+/// Start the upgrade `u` describes ([`Upgrade::start`]) and return a future
+/// of its outcome: the new generation's pid once it is ready (then stop
+/// accepting, drain and exit), or the error that says why it failed (it
+/// was killed and reaped; keep serving).
+///
+/// Errors, now: as [`Upgrade::start`]; `Other` outside a tokio runtime.
+/// Errors of the future: as [`Upgrade::run`].
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// match gracefd::tokio::upgrade(&gracefd::Upgrade::new())?.await {
+///     Ok(pid) => eprintln!("pid {pid} took over: draining"),
+///     Err(e) => eprintln!("upgrade failed, still serving: {e}"),
+/// }
+/// # Ok(()) }
+/// ```
+pub fn upgrade(u: &Upgrade) -> io::Result<Upgrading> {
+    super::in_runtime()?;
+    let pending = u.start()?;
+    // SAFETY: `PendingUpgrade` owns its fd (its own duplicate of the
+    // readiness channel) and returns that same fd until dropped.
+    match unsafe { AsyncFd::register(pending) } {
+        Ok(fd) => Ok(Upgrading { fd: Some(fd), tick: Box::pin(sleep(TIMEOUT_CHECK)) }),
+        Err(e) => {
+            // Not registered (epoll refused the fd): still collect the
+            // outcome, so no upgrade is left in flight.
+            let (pending, err) = e.into_parts();
+            let _ = pending.wait();
+            Err(err)
+        }
+    }
+}
+
+/// An upgrade in flight, from [`upgrade`]: a future of the new
+/// generation's pid.
+///
+/// Dropping it before it is done does not leave the upgrade in flight for
+/// ever: the outcome is collected by a task spawned on the runtime (the
+/// library's log says it), so the next upgrade can start.
+#[must_use = "an upgrade in flight is only finished by awaiting it"]
+#[derive(Debug)]
+pub struct Upgrading {
+    fd: Option<AsyncFd<PendingUpgrade>>,
+    tick: Pin<Box<Sleep>>,
+}
+
+impl Future for Upgrading {
+    type Output = io::Result<u32>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<u32>> {
+        let this = &mut *self;
+        let Some(fd) = this.fd.as_mut() else {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidInput, "this upgrade is already over")));
+        };
+        loop {
+            match fd.get_mut().poll() {
+                Ok(None) => {}
+                done => {
+                    this.fd = None;
+                    return Poll::Ready(done.map(|pid| pid.unwrap_or_default()));
+                }
+            }
+            // Wake on the readiness channel (the new generation reported or
+            // died) or on the timer (for the timeout).
+            let mut progressed = false;
+            if let Poll::Ready(r) = fd.poll_read_ready_mut(cx) {
+                match r {
+                    Ok(mut g) => g.clear_ready(),
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+                progressed = true;
+            }
+            if this.tick.as_mut().poll(cx).is_ready() {
+                this.tick.as_mut().reset(tokio::time::Instant::now() + TIMEOUT_CHECK);
+                progressed = true;
+            }
+            if !progressed {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+impl Drop for Upgrading {
+    fn drop(&mut self) {
+        let Some(fd) = self.fd.take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                let _guard = h.enter();
+                let rest = Upgrading { fd: Some(fd), tick: Box::pin(sleep(TIMEOUT_CHECK)) };
+                h.spawn(async move {
+                    let _ = rest.await;
+                });
+            }
+            // No runtime left (shutting down): block for the outcome.
+            Err(_) => {
+                let _ = fd.into_inner().wait();
+            }
+        }
+    }
+}
