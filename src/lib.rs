@@ -4,26 +4,35 @@
 //! Server::Starter, the gracefd superdaemon, an older generation of yourself),
 //! upgrade to a new binary with zero dropped connections, and talk to systemd.
 //!
-//! The same core is exported three ways: the C ABI (`libgracefd.a` +
-//! `include/gracefd.h`, feature `ffi`), this Rust crate (feature `std`, the
-//! default), and the `gracefd` command.
+//! **Linux only.** The crate is built on Linux system calls (`pipe2`,
+//! `accept4`, `SOCK_CLOEXEC`, `/proc`, `SO_PEERCRED`…); on any other target
+//! it does not compile.
 //!
-//! # Two layers
+//! The same core is exported three ways: this Rust crate (feature `std`,
+//! the default), the C ABI (`libgracefd.a` + `include/gracefd.h`, feature
+//! `ffi`), and the `gracefd` command (in the repository, not on crates.io).
 //!
-//! - **The Rust face** (feature `std`, the default): [`api`], whose items
-//!   are re-exported here — [`listen_tcp`], [`ready`](fn@ready),
-//!   [`Upgrade`], [`Events`], [`api::notify`]… They take `&str`, return std
-//!   types ([`std::net::TcpListener`], [`std::os::fd::OwnedFd`]…) and
-//!   [`std::io::Result`]. Start here.
-//! - **The core**, `#![no_std]` (with `alloc` and `libc`), at the same paths
-//!   with or without `std`: [`sys`] is the only place libc is called;
-//!   [`proto`] is pure code (address parser, environment protocols, wire
-//!   formats); [`listeners`], [`registry`], [`mod@ready`], [`lineage`],
-//!   [`upgrade`], [`notify`], [`events`] hold the behaviour. They take
-//!   bytes, return [`sys::fd::Fd`] and [`Result`] with [`Error`] (an errno
-//!   and a one-line message, allocation-free). With `default-features =
-//!   false` this is what a `#![no_std]` crate gets. (The C ABI, feature
-//!   `ffi`, only converts pointers on top of it.)
+//! # Features
+//!
+//! | feature | |
+//! |---|---|
+//! | `std` (default) | the Rust face: std types, `io::Result`, builders |
+//! | `tokio` | [`tokio`]: tokio listeners, async events, the upgrade as a future, a graceful drain |
+//! | `log` | `set_log_crate_hook`: the library's log messages to the `log` crate |
+//! | `ffi` | the C ABI (`gracefd_*` symbols); for the C archive |
+//! | `header` | regenerate `include/gracefd.h` (developers, in the repository) |
+//!
+//! With `default-features = false` a `#![no_std]` crate gets the core,
+//! [`nostd`]: bytes in, [`nostd::Fd`] and [`Result`] with [`Error`] out
+//! (an errno and a one-line message, allocation-free; `alloc` is used).
+//!
+//! # The Rust face
+//!
+//! [`api`], whose items are re-exported here — [`listen_tcp`],
+//! [`ready`](fn@ready), [`Upgrade`], [`Events`], [`api::notify`]… They take
+//! `&str`, return std types ([`std::net::TcpListener`],
+//! [`std::os::fd::OwnedFd`]…) and [`std::io::Result`]. Start here (or at
+//! [`tokio`] for an async server).
 //!
 //! Errors of the Rust face are `io::Error`s that carry the core's [`Error`]:
 //! the kind from the errno, the message from the detail, the errno through
@@ -98,11 +107,9 @@
 //! # Daemonize
 //!
 //! Under systemd there is nothing to daemonize: use `Type=notify`. For a
-//! classic daemon, gracefd's daemonize (pid file locked and handed down
-//! across upgrades, fork/setsid/fork, the launching shell told whether the
-//! daemon really came up, a re-exec mode for multi-threaded programs) is in
-//! the C ABI design; its Rust `Daemon` builder is added with the core
-//! module and is not part of this version of the crate.
+//! classic daemon, [`Daemon`]: the pid file locked and handed down across
+//! upgrades, fork/setsid/fork, the launching shell told whether the daemon
+//! really came up, a re-exec mode for multi-threaded programs.
 //!
 //! # systemd
 //!
@@ -123,6 +130,7 @@
 //! `STATUS`, `RELOADING`, `STOPPING`, the watchdog and the fd store. Outside
 //! systemd (`NOTIFY_SOCKET` unset) they all succeed and do nothing.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
+
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 // Errors carry their message inline (no allocation on any path, including
@@ -144,6 +152,9 @@
         clippy::todo
     )
 )]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("gracefd supports Linux only: it is built on Linux system calls (pipe2, accept4, SOCK_CLOEXEC, /proc)");
 
 extern crate alloc;
 
