@@ -54,22 +54,8 @@ impl Event {
 ///
 /// **In an event loop**: poll the fd ([`AsFd`]) for readability, then take
 /// events with `try_next` until it returns `None`. The fd is non-blocking
-/// (it is a pipe only the library writes to). With tokio:
-///
-/// ```no_run
-/// # async fn f() -> std::io::Result<()> {
-/// use tokio::io::unix::AsyncFd;
-/// // SAFETY: `Events` owns its fd and always returns that same fd.
-/// let events = unsafe { AsyncFd::register(gracefd::Events::install()?) }?;
-/// loop {
-///     let mut guard = events.readable().await?;
-///     while let Some(ev) = guard.get_inner().try_next()? {
-///         println!("{ev:?}");
-///     }
-///     guard.clear_ready();
-/// }
-/// # }
-/// ```
+/// (it is a pipe only the library writes to). With tokio, the `tokio`
+/// feature's `gracefd::tokio::Events` does this: `events.recv().await`.
 ///
 /// **Blocking**: [`wait`](Events::wait) with a timeout, or the iterator:
 ///

@@ -46,13 +46,14 @@
 //!   explicit decision, for every holder.
 //!
 //! std's blocking `accept()` works as is. tokio (and every async runtime)
-//! needs non-blocking sockets, one line:
+//! needs non-blocking sockets: the `tokio` feature's `gracefd::tokio`
+//! returns tokio listeners set non-blocking (its docs say why that is safe
+//! for an upgrade); for another runtime, one line:
 //!
 //! ```no_run
-//! # async fn f() -> std::io::Result<()> {
+//! # fn f() -> std::io::Result<()> {
 //! let l = gracefd::listen_tcp("web", "127.0.0.1:8080")?;
-//! l.set_nonblocking(true)?;
-//! let l = tokio::net::TcpListener::from_std(l)?;
+//! l.set_nonblocking(true)?; // for every holder of the socket: see above
 //! # drop(l); Ok(()) }
 //! ```
 //!

@@ -249,8 +249,8 @@ impl Upgrade {
 /// the new generation has reported (ready or failed) or died; then
 /// [`poll`](PendingUpgrade::poll) gives the outcome. Poll it also on a
 /// timer (every 50–100 ms, say): the readiness timeout is only noticed by
-/// a `poll` call. With tokio: `unsafe { AsyncFd::register(pending) }`
-/// (sound: it owns its fd and always returns that same one).
+/// a `poll` call. With tokio, the `tokio` feature's
+/// `gracefd::tokio::upgrade` gives a future of the outcome instead.
 ///
 /// Dropping it does not stop the upgrade: the new generation runs on, and
 /// no other upgrade can start (`EALREADY`) until its outcome is collected,
