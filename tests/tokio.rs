@@ -68,6 +68,22 @@ async fn a_failed_upgrade_is_the_future_error() {
     // And the next upgrade can start (the outcome was collected).
     let up = gracefd::tokio::upgrade(&Upgrade::new().exe("/bin/false").timeout(Duration::from_secs(10))).unwrap();
     assert!(tokio::time::timeout(Duration::from_secs(15), up).await.unwrap().is_err());
+    // Dropped unfinished: a task collects the outcome, so another upgrade
+    // can start (instead of EALREADY for ever).
+    drop(gracefd::tokio::upgrade(&Upgrade::new().exe("/bin/false").timeout(Duration::from_secs(10))).unwrap());
+    let give_up = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match gracefd::tokio::upgrade(&Upgrade::new().exe("/bin/false").timeout(Duration::from_secs(10))) {
+            Ok(up) => {
+                assert!(tokio::time::timeout(Duration::from_secs(15), up).await.unwrap().is_err());
+                break;
+            }
+            Err(e) if e.errno() == Some(libc::EALREADY) && std::time::Instant::now() < give_up => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("the dropped upgrade was not collected: {e}"),
+        }
+    }
 }
 
 #[tokio::test]

@@ -36,7 +36,7 @@ pub fn upgrade(u: &Upgrade) -> io::Result<Upgrading> {
     // SAFETY: `PendingUpgrade` owns its fd (its own duplicate of the
     // readiness channel) and returns that same fd until dropped.
     match unsafe { AsyncFd::register(pending) } {
-        Ok(fd) => Ok(Upgrading { fd: Some(fd), tick: Box::pin(sleep(TIMEOUT_CHECK)) }),
+        Ok(fd) => Ok(Upgrading { fd: Some(fd), tick: Box::pin(sleep(TIMEOUT_CHECK)), respawn: true }),
         Err(e) => {
             // Not registered (epoll refused the fd): still collect the
             // outcome, so no upgrade is left in flight.
@@ -52,12 +52,16 @@ pub fn upgrade(u: &Upgrade) -> io::Result<Upgrading> {
 ///
 /// Dropping it before it is done does not leave the upgrade in flight for
 /// ever: the outcome is collected by a task spawned on the runtime (the
-/// library's log says it), so the next upgrade can start.
+/// library's log says it), so the next upgrade can start. (If the runtime
+/// itself shuts down first, the upgrade is left to the process's exit.)
 #[must_use = "an upgrade in flight is only finished by awaiting it"]
 #[derive(Debug)]
 pub struct Upgrading {
     fd: Option<AsyncFd<PendingUpgrade>>,
     tick: Pin<Box<Sleep>>,
+    /// Dropped unfinished: hand the rest to a task (false for that task's
+    /// own copy, so a runtime shutting down cannot make it respawn itself).
+    respawn: bool,
 }
 
 impl Future for Upgrading {
@@ -99,16 +103,22 @@ impl Future for Upgrading {
 
 impl Drop for Upgrading {
     fn drop(&mut self) {
-        let Some(fd) = self.fd.take() else { return };
+        let Some(mut fd) = self.fd.take() else { return };
         match tokio::runtime::Handle::try_current() {
-            Ok(h) => {
+            Ok(h) if self.respawn => {
                 let _guard = h.enter();
-                let rest = Upgrading { fd: Some(fd), tick: Box::pin(sleep(TIMEOUT_CHECK)) };
+                let rest = Upgrading { fd: Some(fd), tick: Box::pin(sleep(TIMEOUT_CHECK)), respawn: false };
                 h.spawn(async move {
                     let _ = rest.await;
                 });
             }
-            // No runtime left (shutting down): block for the outcome.
+            // The background task itself, dropped by a runtime shutting
+            // down: one last look, without blocking a shutdown.
+            Ok(_) => {
+                let _ = fd.get_mut().poll();
+            }
+            // No runtime at all: block for the outcome (bounded by the
+            // upgrade's timeout).
             Err(_) => {
                 let _ = fd.into_inner().wait();
             }
