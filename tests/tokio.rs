@@ -11,6 +11,9 @@ use gracefd::{ErrorExt, Upgrade};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// One upgrade at a time per process (the core refuses a second one).
+static UPGRADES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn nonblocking(fd: RawFd) -> bool {
     let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
     assert!(fl >= 0);
@@ -42,6 +45,15 @@ fn outside_a_runtime_is_an_error_not_a_panic() {
     assert_eq!(e.kind(), io::ErrorKind::Other);
     assert!(e.to_string().contains("tokio runtime"), "{e}");
     assert!(Events::without_signals().is_err());
+
+    // An upgrade started outside a runtime: its future still gives the
+    // real outcome (waited for at once), not a made-up error.
+    let _one = UPGRADES.lock().unwrap_or_else(|p| p.into_inner());
+    let pending = Upgrade::new().exe("/bin/false").timeout(Duration::from_secs(10)).start().unwrap();
+    let up = gracefd::tokio::Upgrading::new(pending);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let e = rt.block_on(up).unwrap_err();
+    assert_eq!(e.errno(), Some(libc::ECHILD), "{e}");
 }
 
 #[tokio::test]
@@ -57,7 +69,10 @@ async fn events_arrive_by_recv() {
 }
 
 #[tokio::test]
+// Each test has its own runtime and thread: the guard only keeps the other test's upgrades out.
+#[allow(clippy::await_holding_lock)]
 async fn a_failed_upgrade_is_the_future_error() {
+    let _one = UPGRADES.lock().unwrap_or_else(|p| p.into_inner());
     // Refused before anything starts.
     let e = gracefd::tokio::upgrade(&Upgrade::new().exe("relative")).unwrap_err();
     assert_eq!(e.errno(), Some(libc::EINVAL));

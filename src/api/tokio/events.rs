@@ -12,7 +12,9 @@ use crate::api::Event;
 /// Same queue, same signals as [`crate::Events`] (one queue per process;
 /// do not also use `tokio::signal` for `SIGHUP`, `SIGUSR2`, `SIGTERM`,
 /// `SIGINT`). For a `Stream`, wrap [`poll_recv`](Events::poll_recv) in
-/// `futures::stream::poll_fn`.
+/// `futures::stream::poll_fn`. Receive from one task at a time (the
+/// runtime wakes the last waiter only); give other tasks a
+/// [`Drain`](super::Drain) or a channel instead.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {

@@ -32,17 +32,27 @@ const TIMEOUT_CHECK: Duration = Duration::from_millis(100);
 /// ```
 pub fn upgrade(u: &Upgrade) -> io::Result<Upgrading> {
     super::in_runtime()?;
-    let pending = u.start()?;
-    // SAFETY: `PendingUpgrade` owns its fd (its own duplicate of the
-    // readiness channel) and returns that same fd until dropped.
-    match unsafe { AsyncFd::register(pending) } {
-        Ok(fd) => Ok(Upgrading { fd: Some(fd), tick: Box::pin(sleep(TIMEOUT_CHECK)), respawn: true }),
-        Err(e) => {
-            // Not registered (epoll refused the fd): still collect the
-            // outcome, so no upgrade is left in flight.
-            let (pending, err) = e.into_parts();
-            let _ = pending.wait();
-            Err(err)
+    Ok(Upgrading::new(u.start()?))
+}
+
+impl Upgrading {
+    /// The future of an upgrade already started with [`Upgrade::start`].
+    ///
+    /// Cannot fail: should the readiness fd not register with the runtime
+    /// (outside a tokio runtime, or epoll refusing it), the outcome is
+    /// waited for here, blocking, and the future gives it at once — so an
+    /// upgrade is never left in flight, nor reported failed when the new
+    /// generation is in fact ready.
+    pub fn new(pending: PendingUpgrade) -> Upgrading {
+        let fail = |pending: PendingUpgrade| Upgrading { fd: None, tick: None, outcome: Some(pending.wait()), respawn: false };
+        if super::in_runtime().is_err() {
+            return fail(pending);
+        }
+        // SAFETY: `PendingUpgrade` owns its fd (its own duplicate of the
+        // readiness channel) and returns that same fd until dropped.
+        match unsafe { AsyncFd::register(pending) } {
+            Ok(fd) => Upgrading { fd: Some(fd), tick: Some(Box::pin(sleep(TIMEOUT_CHECK))), outcome: None, respawn: true },
+            Err(e) => fail(e.into_parts().0),
         }
     }
 }
@@ -58,7 +68,9 @@ pub fn upgrade(u: &Upgrade) -> io::Result<Upgrading> {
 #[derive(Debug)]
 pub struct Upgrading {
     fd: Option<AsyncFd<PendingUpgrade>>,
-    tick: Pin<Box<Sleep>>,
+    tick: Option<Pin<Box<Sleep>>>,
+    /// The outcome, when it was waited for at creation.
+    outcome: Option<io::Result<u32>>,
     /// Dropped unfinished: hand the rest to a task (false for that task's
     /// own copy, so a runtime shutting down cannot make it respawn itself).
     respawn: bool,
@@ -69,7 +81,10 @@ impl Future for Upgrading {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<u32>> {
         let this = &mut *self;
-        let Some(fd) = this.fd.as_mut() else {
+        if let Some(done) = this.outcome.take() {
+            return Poll::Ready(done);
+        }
+        let (Some(fd), Some(tick)) = (this.fd.as_mut(), this.tick.as_mut()) else {
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidInput, "this upgrade is already over")));
         };
         loop {
@@ -90,8 +105,8 @@ impl Future for Upgrading {
                 }
                 progressed = true;
             }
-            if this.tick.as_mut().poll(cx).is_ready() {
-                this.tick.as_mut().reset(tokio::time::Instant::now() + TIMEOUT_CHECK);
+            if tick.as_mut().poll(cx).is_ready() {
+                tick.as_mut().reset(tokio::time::Instant::now() + TIMEOUT_CHECK);
                 progressed = true;
             }
             if !progressed {
@@ -107,7 +122,7 @@ impl Drop for Upgrading {
         match tokio::runtime::Handle::try_current() {
             Ok(h) if self.respawn => {
                 let _guard = h.enter();
-                let rest = Upgrading { fd: Some(fd), tick: Box::pin(sleep(TIMEOUT_CHECK)), respawn: false };
+                let rest = Upgrading { fd: Some(fd), tick: Some(Box::pin(sleep(TIMEOUT_CHECK))), outcome: None, respawn: false };
                 h.spawn(async move {
                     let _ = rest.await;
                 });
