@@ -69,7 +69,6 @@ pub fn emit(level: i32, args: fmt::Arguments<'_>) {
 }
 
 /// `log!(log::INFO, "upgrade started: pid {}", pid)`.
-#[macro_export]
 macro_rules! log {
     ($level:expr, $($arg:tt)+) => {
         if $crate::log::enabled($level) {
@@ -77,3 +76,4 @@ macro_rules! log {
         }
     };
 }
+pub(crate) use log;

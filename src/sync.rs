@@ -38,6 +38,7 @@ impl Once {
     }
 
     /// Whether `call` has completed.
+    #[cfg(test)]
     pub fn is_done(&self) -> bool {
         self.0.load(Ordering::Acquire) == DONE
     }
@@ -78,6 +79,7 @@ impl<T> Lazy<T> {
     }
 
     /// The value if it was initialised.
+    #[cfg(test)]
     pub fn get(&self) -> Option<&T> {
         if self.once.is_done() {
             // SAFETY: completed once: written and immutable.

@@ -2,7 +2,7 @@
 //!
 //! A unix stream socket, mode 0600; a peer is served only when
 //! `SO_PEERCRED` says it runs as gracefd's effective uid or as root. It
-//! speaks the hand-off's framing (`gracefd::proto::handoff`: a 12-byte head
+//! speaks the hand-off's framing (`gracefd::__cli::proto::handoff`: a 12-byte head
 //! — `"GFDH"`, version 1, kind, zero flags, body length — and a bounded
 //! body), so one wire format, with one strict decoder, covers both. One
 //! request per connection: a CONTROL frame naming the command; one answer:
@@ -28,13 +28,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gracefd::proto::addr::Shown;
-use gracefd::proto::handoff::{self as wire, Kind};
-use gracefd::sys::fd::{self, Fd, RawFd};
-use gracefd::sys::socket::{self, SockAddr};
-use gracefd::sys::{fs, process, Errno};
+use gracefd::__cli::proto::addr::Shown;
+use gracefd::__cli::proto::handoff::{self as wire, Kind};
+use gracefd::__cli::sys::fd::{self, Fd, RawFd};
+use gracefd::__cli::sys::socket::{self, SockAddr};
+use gracefd::__cli::sys::{fs, process, Errno};
 
-pub use gracefd::proto::handoff::Command;
+pub use gracefd::__cli::proto::handoff::Command;
 
 /// How long a client has to send its request.
 pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
@@ -159,7 +159,7 @@ pub struct Conn {
 
 impl Conn {
     fn new(fd: Fd, pid: i32) -> Conn {
-        Conn { fd, buf: Vec::new(), want: wire::HEAD_LEN, pid, opened_ns: gracefd::sys::time::monotonic_ns() }
+        Conn { fd, buf: Vec::new(), want: wire::HEAD_LEN, pid, opened_ns: gracefd::__cli::sys::time::monotonic_ns() }
     }
 
     /// The fd to poll.
@@ -236,12 +236,12 @@ impl Conn {
     /// does not read is not an error).
     fn send_all(&self, bytes: &[u8]) {
         let mut rest = bytes;
-        let deadline = gracefd::sys::time::Deadline::after_ms(1000);
+        let deadline = gracefd::__cli::sys::time::Deadline::after_ms(1000);
         while !rest.is_empty() {
             match socket::send(self.fd.raw(), rest, libc::MSG_NOSIGNAL) {
                 Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
                 Err(Errno(libc::EAGAIN)) => {
-                    if gracefd::sys::poll::wait(self.fd.raw(), libc::POLLOUT, deadline).unwrap_or(0) == 0 {
+                    if gracefd::__cli::sys::poll::wait(self.fd.raw(), libc::POLLOUT, deadline).unwrap_or(0) == 0 {
                         return;
                     }
                 }

@@ -28,10 +28,10 @@
 //! nothing work too; the pid file follows the library's rules
 //! (`pidfile::acquire`), and the exit statuses are the same (`exit.rs`).
 
-use gracefd::sys::fd::{self, Fd};
-use gracefd::sys::process::{self, Exit};
-use gracefd::sys::time::{monotonic_ns, Deadline};
-use gracefd::sys::{fs, poll, signal};
+use gracefd::__cli::sys::fd::{self, Fd};
+use gracefd::__cli::sys::process::{self, Exit};
+use gracefd::__cli::sys::time::{monotonic_ns, Deadline};
+use gracefd::__cli::sys::{fs, poll, signal};
 
 use crate::args::{self, Parsed, Spec, Style, UsageError};
 use crate::notify_sock::NotifyDir;
@@ -258,7 +258,7 @@ fn start_and_watch(o: &Opts, pidfile: &Option<PidFile>, out: &Fd) -> Result<(), 
     let pid = w.pid;
     if let Some(pf) = pidfile {
         if let Err(e) = pf.write_pid(pid) {
-            gracefd::spawn::kill_and_reap(pid, libc::SIGTERM, 2000);
+            gracefd::__cli::spawn::kill_and_reap(pid, libc::SIGTERM, 2000);
             return Err((exit::SETUP, format!("{}", e)));
         }
     }
@@ -282,7 +282,7 @@ fn start_and_watch(o: &Opts, pidfile: &Option<PidFile>, out: &Fd) -> Result<(), 
                 Event::Ready if o.ready == ReadyRule::Notify => break,
                 Event::Ready => {}
                 Event::Failed(st, m) => {
-                    gracefd::spawn::kill_and_reap(pid, libc::SIGTERM, 2000);
+                    gracefd::__cli::spawn::kill_and_reap(pid, libc::SIGTERM, 2000);
                     let st = if (1..=255).contains(&st) { st } else { exit::FAILED };
                     return Err((st, format!("{} {}", what, m)));
                 }
@@ -305,7 +305,7 @@ fn start_and_watch(o: &Opts, pidfile: &Option<PidFile>, out: &Fd) -> Result<(), 
             match o.ready {
                 ReadyRule::Interval(_) => break,
                 ReadyRule::Notify => {
-                    gracefd::spawn::kill_and_reap(pid, libc::SIGTERM, 2000);
+                    gracefd::__cli::spawn::kill_and_reap(pid, libc::SIGTERM, 2000);
                     return Err((exit::TIMEOUT, format!("{} was not ready within {} (--ready-timeout); stopped", what, args::fmt_secs(o.ready_timeout_ms))));
                 }
             }

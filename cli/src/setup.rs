@@ -5,10 +5,10 @@ use std::fs::OpenOptions;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::AsRawFd;
 
-use gracefd::listeners::{self, ListenOptions};
-use gracefd::sys::fd::{self, Fd, RawFd};
-use gracefd::sys::process::Pid;
-use gracefd::sys::{fs, sigfd};
+use gracefd::__cli::listeners::{self, ListenOptions};
+use gracefd::__cli::sys::fd::{self, Fd, RawFd};
+use gracefd::__cli::sys::process::Pid;
+use gracefd::__cli::sys::{fs, sigfd};
 
 use crate::control;
 use crate::notify_sock::NotifyDir;
@@ -34,7 +34,7 @@ pub struct Setup {
     /// Whether we detached (the launcher waits for the first worker).
     pub daemonized: bool,
     /// What each worker applies to itself before exec.
-    pub child: gracefd::child_setup::ChildSetup,
+    pub child: gracefd::__cli::child_setup::ChildSetup,
 }
 
 fn setup_fail(code: i32, msg: std::fmt::Arguments<'_>) -> i32 {
@@ -56,7 +56,7 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
         fd::dup2(from, to).map_err(|e| format!("dup2: {}", e))?;
     }
     let res = (|| {
-        let mut sp = gracefd::spawn::Spawn::new(b"/bin/sh").map_err(|e| e.to_string())?;
+        let mut sp = gracefd::__cli::spawn::Spawn::new(b"/bin/sh").map_err(|e| e.to_string())?;
         sp.arg(b"sh").and_then(|s| s.arg(b"-c")).and_then(|s| s.arg(cmd)).map_err(|e| e.to_string())?;
         sp.env_inherit_scrubbed();
         sp.spawn().map_err(|e| e.to_string())
@@ -127,11 +127,11 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
 
     // Resolved now, while errors reach the terminal; applied by each worker
     // after the sockets were bound (so ports below 1024 work as root).
-    let mut child = gracefd::child_setup::ChildSetup::default();
-    match gracefd::daemon::resolve_creds(o.user.as_deref(), o.group.as_deref()) {
+    let mut child = gracefd::__cli::child_setup::ChildSetup::default();
+    match gracefd::__cli::daemon::resolve_creds(o.user.as_deref(), o.group.as_deref()) {
         Ok(Some(c)) => {
-            let me = gracefd::sys::process::geteuid();
-            if me != 0 && (c.uid.is_some_and(|u| u != me) || c.gid != gracefd::sys::process::getegid()) {
+            let me = gracefd::__cli::sys::process::geteuid();
+            if me != 0 && (c.uid.is_some_and(|u| u != me) || c.gid != gracefd::__cli::sys::process::getegid()) {
                 return Err(setup_fail(exit::SETUP, format_args!("--user/--group: switching the workers to uid {:?} gid {} needs root (gracefd runs as uid {})", c.uid, c.gid, me)));
             }
             say!(say::INFO, "the workers run as uid {} gid {} (groups {:?})", c.uid.map(|u| u.to_string()).unwrap_or_else(|| "unchanged".into()), c.gid, c.groups);
@@ -199,7 +199,7 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
     crate::run::become_reaper(o.init);
     let notify_dir = match NotifyDir::create().and_then(|mut d| {
         if let Some(c) = &child.creds {
-            d.allow(c.uid.unwrap_or_else(gracefd::sys::process::geteuid), c.gid)?;
+            d.allow(c.uid.unwrap_or_else(gracefd::__cli::sys::process::geteuid), c.gid)?;
         }
         Ok(d)
     }) {

@@ -28,7 +28,7 @@
 
 use std::path::Path;
 
-use gracefd::sys::{fs, process, Errno};
+use gracefd::__cli::sys::{fs, process, Errno};
 
 use crate::args::{self, Spec, Style};
 use crate::control::{self, Command};
@@ -54,7 +54,7 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
         return exit::OK;
     }
     if parsed.has("version") {
-        println!("{} (gracefd, start_server compatible)", gracefd::version::string());
+        println!("{} (gracefd, start_server compatible)", gracefd::__cli::version::string());
         return exit::OK;
     }
     say::init("start_server", if parsed.has("verbose") { say::DEBUG } else { say::INFO });
@@ -83,7 +83,7 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
 fn read_pid(pid_file: &Path) -> Result<i32, String> {
     let text = std::fs::read_to_string(pid_file).map_err(|e| format!("--pid-file {}: {}", pid_file.display(), e))?;
     let t = text.trim();
-    gracefd::proto::num::parse_pid(t.as_bytes()).ok_or_else(|| format!("--pid-file {}: {:?} is not a pid", pid_file.display(), t))
+    gracefd::__cli::proto::num::parse_pid(t.as_bytes()).ok_or_else(|| format!("--pid-file {}: {:?} is not a pid", pid_file.display(), t))
 }
 
 fn alive(pid: i32) -> bool {
@@ -136,7 +136,7 @@ pub fn restart(pid_file: &Path, status_file: &Path, control_socket: Option<&Path
         return exit::UNREACHABLE;
     }
     loop {
-        gracefd::sys::time::sleep_ms(50);
+        gracefd::__cli::sys::time::sleep_ms(50);
         if let Ok(g) = read_gens() {
             if g.len() == 1 && g.first().is_some_and(|&x| x > newest) {
                 return exit::OK;

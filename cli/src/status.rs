@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use gracefd::sys::process::Pid;
+use gracefd::__cli::sys::process::Pid;
 
 /// The file's text for `(generation, pid)` pairs.
 pub fn format(entries: &[(u32, Pid)]) -> String {
@@ -39,7 +39,7 @@ pub fn generations(text: &str) -> Vec<u32> {
 pub fn write(path: &Path, entries: &[(u32, Pid)]) -> std::io::Result<()> {
     let mut tmp: PathBuf = path.to_path_buf();
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(format!(".{}.tmp", gracefd::sys::process::getpid()));
+    name.push(format!(".{}.tmp", gracefd::__cli::sys::process::getpid()));
     tmp.set_file_name(name);
     let r = (|| {
         let mut f = std::fs::File::create(&tmp)?;

@@ -98,9 +98,11 @@ impl Daemon {
         self
     }
 
-    /// How long the daemon has to call [`ready`](fn@crate::ready) (default 30 s).
+    /// How long the daemon has to call [`ready`](fn@crate::ready) (default
+    /// 30 s; rounded up to whole milliseconds; `Duration::MAX` waits
+    /// forever). Errors (reported by `run`): `EINVAL` for zero.
     pub fn timeout(mut self, t: Duration) -> Daemon {
-        self.opts.timeout_ms = i64::try_from(t.as_millis()).unwrap_or(i64::MAX);
+        self.opts.timeout_ms = super::millis::timeout_ms(t);
         self
     }
 

@@ -60,6 +60,5 @@ impl AsRawFd for Handoff {
 /// malformed or truncated transfer (everything received is closed);
 /// `ECONNRESET` the old side died midway; `ETIMEDOUT`.
 pub fn take_from(path: impl AsRef<Path>, timeout: Duration) -> io::Result<usize> {
-    let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-    io(core_handoff::take(path.as_ref().as_os_str().as_bytes(), ms))
+    io(core_handoff::take(path.as_ref().as_os_str().as_bytes(), super::millis::timeout_ms(timeout)))
 }

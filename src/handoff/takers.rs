@@ -78,7 +78,7 @@ fn refuse(sock: Fd, e: &crate::Error) {
 /// Do whatever the serving socket and the current taker need, without
 /// blocking: accept (refusing untrusted peers, and everyone while a taker is
 /// being served), send the fds, read the taker's frames. Call it when the fd
-/// from from [`serve`] is readable.
+/// from `serve` is readable.
 ///
 /// Returns [`Status::Done`] once a taker reported ready: `events::DRAIN` has
 /// been posted, the serving socket closed and the path removed.
@@ -87,8 +87,6 @@ fn refuse(sock: Fd, e: &crate::Error) {
 /// connection stays queued), or another accept/epoll failure. A taker that
 /// misbehaves or goes away is not an error: it is logged and dropped, and
 /// serving goes on.
-///
-/// [`serve`]: super::serve
 pub fn process() -> Result<Status> {
     let mut notes = Notes(Vec::new());
     let r = process_locked(&mut notes);
