@@ -153,6 +153,7 @@ pub mod notify;
 pub mod pidfile;
 pub mod proto;
 pub mod ready;
+pub mod safe_path;
 pub mod registry;
 pub mod sync;
 pub mod sys;

@@ -62,8 +62,9 @@ const _: () = assert!(
 /// transfer runs (RLIMIT_NOFILE).
 ///
 /// Errors: `-EINVAL` `path` NULL or empty; `-EALREADY` already serving;
-/// `-ENAMETOOLONG` `path` (or the temporary name, `path` + ".PID.tmp") does
-/// not fit a unix socket address (about 100 bytes); `-EEXIST` something that
+/// `-ENAMETOOLONG` `path` does not fit a unix socket address (about 100
+/// bytes; the socket is bound in a private 0700 directory beside `path` and
+/// renamed into place, so no link swapped in can redirect its mode); `-EEXIST` something that
 /// is not a socket is at `path`; `-EADDRINUSE` another process serves at
 /// `path`; others from socket, bind, chmod, listen, rename or epoll (e.g.
 /// `-EACCES`, `-ENOENT` for a missing directory, `-EMFILE`).
