@@ -770,6 +770,22 @@ def test_log_file_and_pipe(t):
     no_zombies(g.pid)
 
 
+def test_log_file_link_is_refused(t):
+    """Audit defect 2: --log-file followed a link planted at its name and
+    appended gracefd's and the workers' output to the link's target."""
+    victim = t.path("victim")
+    with open(victim, "w") as f:
+        f.write("secret")
+    link = t.path("planted.log")
+    os.symlink(victim, link)
+    for argv in ([GRACEFD, "run", "--log-file", link, "--", "sh", "-c", "echo through-the-link"],
+                 [GRACEFD, "daemonize", "--log-file", link, "--", "sh", "-c", "echo through-the-link"]):
+        rc, _, err = t.run(argv, timeout=30)
+        check(rc != 0 and "symbolic link" in err, "%s --log-file <link>: %d %r" % (argv[1], rc, err))
+    with open(victim) as f:
+        check(f.read() == "secret", "the link's target is untouched")
+
+
 def test_systemd_notify(t):
     """gracefd under a stand-in for systemd: READY=1 once the first worker is
     ready, RELOADING=1 (with MONOTONIC_USEC) then READY=1 around a reload,

@@ -143,16 +143,8 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
     };
     let out = match &o.log_file {
         None => fs::open(b"/dev/null\0", libc::O_WRONLY, 0).map_err(|e| format!("open /dev/null: {}", e)),
-        Some(p) => {
-            use std::os::unix::io::IntoRawFd;
-            std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(p)
-                // SAFETY: a fresh fd from open, owned from here on (Rust opens it CLOEXEC).
-                .map(|f| unsafe { Fd::from_raw(f.into_raw_fd()) })
-                .map_err(|e| format!("--log-file {}: {}", p.display(), e))
-        }
+        // O_NOFOLLOW: a link planted at the name is refused, not appended through.
+        Some(p) => gracefd::safe_path::open_append(p.as_os_str().as_encoded_bytes(), 0o666).map_err(|e| format!("--log-file: {}", e)),
     };
     let out = match out {
         Ok(f) => f,

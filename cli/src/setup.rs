@@ -1,7 +1,6 @@
 //! Setting `gracefd run` up, before the supervisor loop starts (`run/`).
 
 use std::collections::HashMap;
-use std::fs::OpenOptions;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::AsRawFd;
 
@@ -87,9 +86,11 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
     let mut log_file: Option<std::fs::File> = None;
     let mut log_pipe: Option<(Fd, Pid)> = None;
     match &o.log_file {
-        Some(LogTarget::File(p)) => match OpenOptions::new().append(true).create(true).open(p) {
-            Ok(f) => log_file = Some(f),
-            Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--log-file {}: {}", p.display(), e))),
+        // O_NOFOLLOW: a link planted at the name is refused, not appended through.
+        Some(LogTarget::File(p)) => match gracefd::safe_path::open_append(p.as_os_str().as_encoded_bytes(), 0o666) {
+            // SAFETY: a fresh CLOEXEC fd from open, owned by the File from here on.
+            Ok(f) => log_file = Some(unsafe { std::os::unix::io::FromRawFd::from_raw_fd(f.into_raw()) }),
+            Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--log-file: {}", e))),
         },
         Some(LogTarget::Pipe(cmd)) => match start_log_pipe(cmd, o.daemonize) {
             Ok(x) => log_pipe = Some(x),
