@@ -786,6 +786,40 @@ def test_log_file_link_is_refused(t):
         check(f.read() == "secret", "the link's target is untouched")
 
 
+FORGER = r"""
+import os, socket, sys, time
+mark = sys.argv[1]
+if not os.path.exists(mark):
+    open(mark, "w").close()
+    socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
+else:
+    # A forged "exec failed" frame (GFD1, kind 3, ENOENT), and stay alive.
+    os.write(int(os.environ["GRACEFD_READY_FD"]), b"GFD1\x03\x02\x00\x00\x00")
+    open(mark + ".forged", "w").close()
+time.sleep(1000)
+"""
+
+
+def test_forged_exec_failed_frame_does_not_freeze(t):
+    """Audit defect 3: a worker (or anything holding GRACEFD_READY_FD) that
+    sends an "exec failed" frame and stays alive froze gracefd in a blocking
+    waitpid: no ctl answer, SIGTERM ignored."""
+    ctl_sock, mark = t.path("ctl.sock"), t.path("mark")
+    g = t.start([GRACEFD, "run", "--ready", "notify", "--control-socket", ctl_sock, "--", "python3", "-c", FORGER, mark], "gracefd.log")
+    d = wait_until("the first worker", lambda: serving(t, ctl_sock))
+    w1 = worker_pid(d)
+    try:
+        rc, out, err = ctl(t, ctl_sock, "reload", timeout=20)
+    except subprocess.TimeoutExpired:
+        raise Fail("ctl reload got no answer: gracefd is frozen")
+    check(rc != 0 and "broke the readiness protocol" in out + err, "the reload fails as a protocol violation: %d %r %r" % (rc, out, err))
+    check(os.path.exists(mark + ".forged"), "the second generation sent its frame")
+    d = status_of(t, ctl_sock)
+    check(d and worker_pid(d) == w1, "still answering and still served by the first worker: %r" % d)
+    os.kill(g.pid, signal.SIGTERM)
+    check(t.wait_exit(g, timeout=20) == 0, "gracefd exit status after SIGTERM")
+
+
 def test_systemd_notify(t):
     """gracefd under a stand-in for systemd: READY=1 once the first worker is
     ready, RELOADING=1 (with MONOTONIC_USEC) then READY=1 around a reload,

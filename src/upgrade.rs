@@ -190,7 +190,8 @@ pub fn start(opts: &Options) -> Result<RawFd> {
 ///
 /// Errors: ENOENT if no upgrade is in flight; ECANCELED (it reported
 /// failure), ENOEXEC (exec failed), ECHILD (it died), EPROTO (it closed the
-/// channel without reporting), ETIMEDOUT — each with the reason in the message;
+/// channel without reporting, or said exec failed while still running: a
+/// frame is a claim, never waited on), ETIMEDOUT — each with the reason in the message;
 /// the new generation is killed and reaped before the error returns.
 pub fn finish(block: bool) -> Result<Option<Pid>> {
     let flight = {
@@ -235,6 +236,11 @@ pub fn finish(block: bool) -> Result<Option<Pid>> {
     match outcome {
         Outcome::Failed(..) | Outcome::TimedOut | Outcome::Abandoned => {
             spawn::kill_and_reap(pid, flight.kill_signal, KILL_GRACE_MS);
+        }
+        // It broke the protocol: no grace (SIGKILL cannot be ignored, so the
+        // reap that follows is bounded).
+        Outcome::ExecFailedButAlive(_) => {
+            spawn::kill_and_reap(pid, libc::SIGKILL, 0);
         }
         _ => {}
     }
