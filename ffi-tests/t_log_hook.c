@@ -90,3 +90,39 @@ TEST(log_hook_may_call_back_into_the_library_from_every_logging_site) {
     gracefd_set_log_hook(NULL, NULL, -1);
     CHECK_INT(waitpid(-1, NULL, WNOHANG), ==, -1);
 }
+
+/* Audit defect 9: the upgrade's log line counted the entries of an empty
+ * LISTEN_FDNAMES ("") as one: "(1 fds)" with nothing registered. */
+static char counted[4096];
+static void keep_lines(void *user, int level, const char *msg) {
+    (void)user;
+    (void)level;
+    if (strlen(counted) + strlen(msg) + 2 < sizeof counted) {
+        strcat(counted, msg);
+        strcat(counted, "\n");
+    }
+}
+
+static int failing_upgrade(void) {
+    gracefd_upgrade_opts *o = gracefd_upgrade_opts_new();
+    const char *argv[] = {harness_self(), "--role", "gen_exit3"};
+    gracefd_upgrade_opts_set_argv(o, argv, 3);
+    pid_t child = -1;
+    int r = gracefd_upgrade(o, &child);
+    gracefd_upgrade_opts_free(o);
+    return r;
+}
+
+TEST(upgrade_log_counts_the_fds_it_passes) {
+    CHECK_INT(gracefd_set_log_hook(keep_lines, NULL, 7), ==, 0);
+    CHECK_INT(gracefd_inherited_count(), ==, 0);
+    CHECK_INT(failing_upgrade(), ==, -ECHILD);
+    CHECK_STR_CONTAINS(counted, "with 0 fds\n");
+    CHECK(gracefd_listen("web", "127.0.0.1:0") >= 0);
+    CHECK_INT(failing_upgrade(), ==, -ECHILD);
+    CHECK_STR_CONTAINS(counted, "with 1 fd\n");
+    CHECK(gracefd_listen("web2", "127.0.0.1:0") >= 0);
+    CHECK_INT(failing_upgrade(), ==, -ECHILD);
+    CHECK_STR_CONTAINS(counted, "with 2 fds\n");
+    gracefd_set_log_hook(NULL, NULL, -1);
+}

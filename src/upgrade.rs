@@ -176,8 +176,9 @@ pub fn start(opts: &Options) -> Result<RawFd> {
         }
     };
     drop(child_end);
+    let nfds = exported.len();
     drop(exported);
-    log!(log::NOTICE, "upgrade: started generation {} as pid {} ({} fds)", next_gen, pid, names.split(|&b| b == b':').count());
+    log!(log::NOTICE, "upgrade: started generation {} as pid {} with {} fd{}", next_gen, pid, nfds, if nfds == 1 { "" } else { "s" });
     let raw = waiter.raw();
     st.flight = Some(InFlight { pid, waiter, deadline: Deadline::after_ms(opts.timeout_ms), kill_signal: opts.kill_signal, started_ns });
     Ok(raw)
