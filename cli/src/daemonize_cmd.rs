@@ -199,8 +199,8 @@ fn middle_process(o: &Opts, pidfile: Option<PidFile>, out: Fd) -> i32 {
         say!(say::ERR, "open /dev/null failed");
         return exit::SETUP;
     };
-    let _ = fd::dup2(devnull.raw(), 0);
-    let _ = fd::dup2(out.raw(), 1);
+    let _ = fd::redirect_stdio(devnull.raw(), 0);
+    let _ = fd::redirect_stdio(out.raw(), 1);
     let r = start_and_watch(o, &pidfile, &out);
     match r {
         Ok(()) => exit::OK,
@@ -239,10 +239,10 @@ fn start_and_watch(o: &Opts, pidfile: &Option<PidFile>, out: &Fd) -> Result<(), 
     let cmd = String::from_utf8_lossy(o.command.first().map(Vec::as_slice).unwrap_or(b"")).into_owned();
     // COMMAND's stderr is the log; ours stays the terminal.
     let ours = fd::dup_cloexec(2).ok();
-    let _ = fd::dup2(out.raw(), 2);
+    let _ = fd::redirect_stdio(out.raw(), 2);
     let started = worker::start(&plan);
     if let Some(e) = &ours {
-        let _ = fd::dup2(e.raw(), 2);
+        let _ = fd::redirect_stdio(e.raw(), 2);
     }
     let mut w = started.map_err(|e| (exit::SETUP, format!("{}: {}", cmd, e)))?;
     let pid = w.pid;

@@ -50,7 +50,7 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
     let lend: Vec<(RawFd, RawFd)> = if detached { vec![(r.raw(), 0), (devnull.raw(), 1), (devnull.raw(), 2)] } else { vec![(r.raw(), 0)] };
     let saved: Vec<(Option<Fd>, RawFd)> = lend.iter().map(|&(_, to)| (fd::dup_cloexec(to).ok(), to)).collect();
     for &(from, to) in &lend {
-        fd::dup2(from, to).map_err(|e| format!("dup2: {}", e))?;
+        fd::redirect_stdio(from, to).map_err(|e| format!("dup2: {}", e))?;
     }
     let res = (|| {
         let mut sp = gracefd::spawn::Spawn::new(b"/bin/sh").map_err(|e| e.to_string())?;
@@ -61,9 +61,11 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
     for (keep, to) in &saved {
         match keep {
             Some(k) => {
-                let _ = fd::dup2(k.raw(), *to);
+                let _ = fd::redirect_stdio(k.raw(), *to);
             }
-            None => fd::close(*to),
+            None => {
+                let _ = fd::close_stdio(*to);
+            }
         }
     }
     drop(r);
@@ -154,8 +156,8 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
             return Err(setup_fail(exit::SETUP, format_args!("{}", e)));
         }
     } else if let Some(lf) = log_fd {
-        let _ = fd::dup2(lf, 1);
-        let _ = fd::dup2(lf, 2);
+        let _ = fd::redirect_stdio(lf, 1);
+        let _ = fd::redirect_stdio(lf, 2);
     }
     say::set_timestamps(log_fd.is_some());
     drop(log_file);
