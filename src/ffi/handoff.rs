@@ -108,6 +108,29 @@ pub extern "C" fn gracefd_handoff_process() -> c_int {
     })
 }
 
+/// Default of gracefd_handoff_set_taker_timeout_ms(): 5 s.
+pub const GRACEFD_HANDOFF_TAKER_TIMEOUT_MS: i64 = 5000;
+const _: () = assert!(GRACEFD_HANDOFF_TAKER_TIMEOUT_MS == handoff::DEFAULT_TAKER_TIMEOUT_MS);
+
+/// How long one taker may hold the hand-off (only one is served at a time;
+/// others get `-EBUSY`) without asking for the fds, or, while they are sent,
+/// without reading any: then it is dropped (told `ETIMEDOUT`, logged) and the
+/// next one is served, so an idle connection cannot block every taker.
+/// Default `GRACEFD_HANDOFF_TAKER_TIMEOUT_MS` (5 s). Not applied once all fds
+/// are sent: a taker that has them may take as long as its start-up needs to
+/// call gracefd_ready() (if it dies, the slot frees at once). Applies to
+/// connections accepted from then on; the deadline wakes the fd of
+/// gracefd_handoff_serve(), so keep calling gracefd_handoff_process() when it
+/// is readable. Errors: `-EINVAL` unless 1 ms to a day (86400000).
+/// Thread-safe.
+#[no_mangle]
+pub extern "C" fn gracefd_handoff_set_taker_timeout_ms(timeout_ms: i64) -> c_int {
+    run(|| {
+        handoff::set_taker_timeout_ms(timeout_ms)?;
+        Ok(0)
+    })
+}
+
 /// Stop serving hand-off: close the socket and remove its path if it is
 /// still this process's socket. A taker in the middle of a transfer fails
 /// (`-ECONNRESET` on its side); one that took everything but has not called

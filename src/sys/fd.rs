@@ -149,6 +149,7 @@ pub(crate) fn dup2(src: RawFd, dst: RawFd) -> SysResult<()> {
 /// ```compile_fail
 /// gracefd::sys::fd::dup3_cloexec(0, 5);
 /// ```
+#[cfg_attr(not(feature = "std"), allow(dead_code))] // the Rust face's user only
 pub(crate) fn dup3_cloexec(src: RawFd, dst: RawFd) -> SysResult<()> {
     retry(|| {
         // SAFETY: dup3 on ints.
