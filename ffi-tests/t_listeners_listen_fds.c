@@ -166,6 +166,47 @@ TEST(listen_pid_of_another_process_is_not_for_us) {
     close(fd);
 }
 
+/* Whether this kernel gives pidfds an inode of their own (pidfs, Linux 6.9+):
+ * only then can a process tell its LISTEN_PIDFDID. */
+static int kernel_has_pidfs(void) {
+    struct statfs sfs;
+    int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    int yes = pfd >= 0 && fstatfs(pfd, &sfs) == 0 && (unsigned long)sfs.f_type == 0x50494446UL;
+    if (pfd >= 0) close(pfd);
+    return yes;
+}
+
+/* Issue 16, item 12: LISTEN_PIDFDID (systemd 258+) rules out a reused pid.
+ * Our own id: inherited; another process's: "not for us", exactly like a
+ * LISTEN_PID of another process; malformed: nothing inherited. */
+TEST(listen_pidfdid_rules_out_a_reused_pid) {
+    char out[OUT_LEN];
+    int port, fd = inet_socket(SOCK_STREAM, &port);
+    int fds[1];
+    const char *cmds[] = {"count", NULL};
+    CHECK(fd >= 0);
+    fds[0] = fd;
+    const char *mine[] = {"LISTEN_PID=$", "LISTEN_FDS=1", "LISTEN_FDNAMES=web", "LISTEN_PIDFDID=$", NULL};
+    CHECK_INT(run_probe(mine, fds, 1, -1, out, sizeof out, cmds), ==, 0);
+    CHECK_STR_CONTAINS(out, "count 1\n");
+    const char *other[] = {"LISTEN_PID=$", "LISTEN_FDS=1", "LISTEN_FDNAMES=web", "LISTEN_PIDFDID=$+1", NULL};
+    CHECK_INT(run_probe(other, fds, 1, -1, out, sizeof out, cmds), ==, 0);
+    if (kernel_has_pidfs()) {
+        CHECK_STR_CONTAINS(out, "count 0\n");
+        CHECK_STR_CONTAINS(out, "is not this process");
+        CHECK_STR_CONTAINS(out, "its pid was reused");
+    } else {
+        /* The kernel cannot tell: LISTEN_PID alone decides (logged at debug). */
+        CHECK_STR_CONTAINS(out, "count 1\n");
+        CHECK_STR_CONTAINS(out, "cannot tell our pidfd id");
+    }
+    const char *bad[] = {"LISTEN_PID=$", "LISTEN_FDS=1", "LISTEN_FDNAMES=web", "LISTEN_PIDFDID=12x", NULL};
+    CHECK_INT(run_probe(bad, fds, 1, -1, out, sizeof out, cmds), ==, 0);
+    CHECK_STR_CONTAINS(out, "count 0\n");
+    CHECK_STR_CONTAINS(out, "LISTEN_PIDFDID=\"12x\": not a pidfd id");
+    close(fd);
+}
+
 TEST(fewer_names_than_fds_become_unknown) {
     char out[OUT_LEN], listen_cmd[64], want[64];
     int p1, p2, a = inet_socket(SOCK_STREAM, &p1), b = inet_socket(SOCK_STREAM, &p2);
