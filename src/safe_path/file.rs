@@ -32,9 +32,23 @@ pub fn write_replace(path: &[u8], content: &[u8]) -> Result<()> {
     r.map_err(|e| e.context(format_args!("{}", shown)))
 }
 
+/// Whether `path` names one of this process's own fds through a link only
+/// root can plant: `/proc/self/fd/N`, `/dev/fd/N`, `/dev/stdout`,
+/// `/dev/stderr` (the gracefd command hands a log pipe over as
+/// `/proc/self/fd/N`).
+fn is_own_fd_path(path: &[u8]) -> bool {
+    let digits = |rest: &[u8]| !rest.is_empty() && rest.iter().all(u8::is_ascii_digit);
+    path.strip_prefix(b"/proc/self/fd/").is_some_and(digits)
+        || path.strip_prefix(b"/dev/fd/").is_some_and(digits)
+        || path == b"/dev/stdout"
+        || path == b"/dev/stderr"
+}
+
 /// Open `path` for appending (a log file), creating it with `mode` (less the
 /// umask) if missing, `O_NOFOLLOW|O_NOCTTY`: a symbolic link planted at the
-/// name is refused, not followed. CLOEXEC.
+/// name is refused, not followed. The links that name this process's own
+/// fds (`/proc/self/fd/N`, `/dev/fd/N`, `/dev/stdout`, `/dev/stderr`: only
+/// root can put a link there) are followed. CLOEXEC.
 ///
 /// Errors: `EINVAL` for an empty path or a NUL inside; `ELOOP` if `path` is a
 /// symbolic link; what open fails with.
@@ -45,7 +59,8 @@ pub fn open_append(path: &[u8], mode: libc::mode_t) -> Result<Fd> {
     let mut c = alloc::vec::Vec::with_capacity(path.len() + 1);
     c.extend_from_slice(path);
     c.push(0);
-    fs::open(&c, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NOCTTY, mode).map_err(|e| match e {
+    let nofollow = if is_own_fd_path(path) { 0 } else { libc::O_NOFOLLOW };
+    fs::open(&c, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | nofollow | libc::O_NOCTTY, mode).map_err(|e| match e {
         Errno(libc::ELOOP) => err!(ELOOP, "{} is a symbolic link; refusing to follow it", Shown(path)),
         e => Error::sys(e, "open").context(format_args!("{}", Shown(path))),
     })

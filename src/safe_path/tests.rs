@@ -182,6 +182,12 @@ fn append_refuses_a_link() {
     crate::sys::fd::write_all(f.raw(), b"line\n").unwrap();
     assert_eq!(std::fs::read_to_string(&p).unwrap(), "line\n");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret");
+    // This process's own fds by their /proc link are fine (only root plants those).
+    let own = format!("/proc/self/fd/{}", f.raw());
+    let again = open_append(own.as_bytes(), 0o640).unwrap();
+    crate::sys::fd::write_all(again.raw(), b"more\n").unwrap();
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "line\nmore\n");
+    assert!(open_append(b"/proc/self/fd/x", 0o640).is_err(), "only digits name an fd");
     std::fs::remove_dir_all(&d).unwrap();
 }
 
