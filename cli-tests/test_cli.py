@@ -669,6 +669,28 @@ def test_start_server_symlink(t):
     check(rc == 0 and t.wait_exit(g, timeout=5) == 0, "Perl start_server --stop: %d %r" % (rc, err))
 
 
+def test_start_server_stop_never_signals_a_stale_pid(t):
+    """start_server --stop/--restart read the pid by path and signalled it
+    even when no server held the pid file: a stale file names a pid that may
+    be another process by now. Only a locked pid file (gracefd's and Perl's
+    servers hold theirs locked) is believed; a link is not followed."""
+    bystander = t.start(["sleep", "1000"], "bystander.log")
+    pidf, statf = t.path("stale.pid"), t.path("stale.status")
+    with open(pidf, "w") as f:
+        f.write("%d\n" % bystander.pid)
+    with open(statf, "w") as f:
+        f.write("1:%d\n" % bystander.pid)
+    for argv in ([START_SERVER, "--stop", "--pid-file", pidf], [START_SERVER, "--restart", "--pid-file", pidf, "--status-file", statf]):
+        rc, _, err = t.run(argv, timeout=30)
+        check(rc != 0 and "not locked" in err, "%s on a stale pid file: %d %r" % (argv[1], rc, err))
+    link = t.path("link.pid")
+    os.symlink(pidf, link)
+    rc, _, err = t.run([START_SERVER, "--stop", "--pid-file", link], timeout=30)
+    check(rc != 0, "--stop through a link: %d %r" % (rc, err))
+    time.sleep(0.2)
+    check(bystander.poll() is None, "the process named by the stale pid file was signalled (exit %s)" % bystander.returncode)
+
+
 def test_daemonize(t):
     port = free_port()
     pidf = t.path("d.pid")
