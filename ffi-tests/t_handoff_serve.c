@@ -58,7 +58,8 @@ static void long_name(char *name, int i, int long_form) {
 /* argv: path n keys_file log_file flags ("gone": the path must be removed at
  * the end; "kept": it must still exist (a taker took it over); "chmod": make
  * the socket 0666 so that any uid can connect, to test SO_PEERCRED alone;
- * "long": 250-byte names, so the header alone overflows the socket buffer). */
+ * "long": 250-byte names, so the header alone overflows the socket buffer;
+ * "quick": a 200 ms taker deadline). */
 ROLE(handoff_old) {
     if (argc < 6) return 100;
     const char *path = argv[1], *keys = argv[3], *logp = argv[4], *flags = argv[5];
@@ -87,6 +88,7 @@ ROLE(handoff_old) {
         if (gracefd_add_fd(name, fds[i]) < 0) return 106;
         close(fds[i]);
     }
+    if (strstr(flags, "quick") && gracefd_handoff_set_taker_timeout_ms(200) != 0) return 115;
     int ev = gracefd_event_fd();
     int hfd = gracefd_handoff_serve(path);
     if (ev < 0 || hfd < 0) {
@@ -364,6 +366,70 @@ TEST(handoff_busy_taker_refuses_second_then_taker_death_frees_it) {
     CHECK_INT(gracefd_ready(), ==, 1);
     CHECK_INT(wait_exit(o.pid, 20), ==, 0);
     CHECK_STR_CONTAINS(read_file(o.log), "before it was ready); still serving");
+}
+
+/* Connect to the old side and send nothing: holds the one taker slot. */
+static int idle_taker(const char *path) {
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path) {
+        close(s);
+        return -1;
+    }
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+/* Take, retrying while the slot is busy (bounded). */
+static int take_when_free(const char *path) {
+    int r = -EBUSY;
+    for (int i = 0; i < 400 && r == -EBUSY; i++) {
+        r = gracefd_handoff_take(path, 10000);
+        if (r == -EBUSY) usleep(50000);
+    }
+    return r;
+}
+
+/* Audit defect 8: one idle same-uid connection held the only slot forever
+ * and every taker got EBUSY. With the default deadline (5 s) it is dropped,
+ * told why, and a real taker then succeeds. */
+TEST(handoff_idle_connection_is_dropped_after_the_deadline) {
+    struct old o;
+    CHECK(start_old(&o, 3, "gone") == 0);
+    int idle = idle_taker(o.path);
+    CHECK(idle >= 0);
+    usleep(100000); /* the old side has accepted it: the slot is taken */
+    CHECK_INT(gracefd_handoff_take(o.path, 10000), ==, -EBUSY);
+    int r = take_when_free(o.path);
+    CHECK_MSG(r == 3, "%d %s", r, gracefd_last_error());
+    char buf[512];
+    struct timeval tv = {5, 0};
+    setsockopt(idle, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    CHECK(recv(idle, buf, sizeof buf, 0) > 0); /* its REFUSE frame */
+    close(idle);
+    CHECK_INT(gracefd_ready(), ==, 1);
+    CHECK_INT(wait_exit(o.pid, 20), ==, 0);
+    CHECK_STR_CONTAINS(read_file(o.log), "held the hand-off for 5000 ms without asking for the fds");
+}
+
+TEST(handoff_taker_deadline_is_settable) {
+    CHECK_INT(gracefd_handoff_set_taker_timeout_ms(0), ==, -EINVAL);
+    CHECK_INT(gracefd_handoff_set_taker_timeout_ms(86400001), ==, -EINVAL);
+    CHECK_STR_CONTAINS(gracefd_last_error(), "between 1 ms and a day");
+    struct old o;
+    CHECK(start_old(&o, 2, "gone quick") == 0);
+    int idle = idle_taker(o.path);
+    CHECK(idle >= 0);
+    int r = take_when_free(o.path);
+    CHECK_MSG(r == 2, "%d %s", r, gracefd_last_error());
+    close(idle);
+    CHECK_INT(gracefd_ready(), ==, 1);
+    CHECK_INT(wait_exit(o.pid, 20), ==, 0);
+    CHECK_STR_CONTAINS(read_file(o.log), "held the hand-off for 200 ms");
 }
 
 TEST(handoff_new_side_takes_over_the_path_then_hands_off_again) {

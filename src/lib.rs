@@ -179,6 +179,7 @@ mod pidfile;
 mod proto;
 mod ready;
 mod registry;
+mod safe_path;
 mod spawn;
 mod startup;
 mod sync;
@@ -205,7 +206,7 @@ pub mod __cli {
     macro_rules! expose {
         ($($m:ident),* $(,)?) => { $( pub mod $m { pub use crate::$m::*; } )* };
     }
-    expose!(child_setup, conns, daemon, events, handoff, lineage, listeners, log, notify, pidfile, proto, ready, registry, spawn, startup, sys, upgrade, version);
+    expose!(child_setup, conns, daemon, events, handoff, lineage, listeners, log, notify, pidfile, proto, ready, registry, safe_path, spawn, startup, sys, upgrade, version);
 }
 
 #[cfg(feature = "ffi")]

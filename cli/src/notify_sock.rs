@@ -227,7 +227,8 @@ impl NotifySock {
         let mut fds = [0 as RawFd; 16];
         while let Ok(r) = socket::recv_with_fds(self.fd.raw(), &mut buf, &mut fds, libc::MSG_DONTWAIT) {
             for f in fds.iter().take(r.nfds) {
-                fd::close(*f);
+                // SAFETY: just received with this datagram: ours alone, closed here.
+                drop(unsafe { Fd::from_raw(*f) });
             }
             parse_into(buf.get(..r.len).unwrap_or(&[]), &mut notes);
         }

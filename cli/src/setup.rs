@@ -1,7 +1,6 @@
 //! Setting `gracefd run` up, before the supervisor loop starts (`run/`).
 
 use std::collections::HashMap;
-use std::fs::OpenOptions;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::AsRawFd;
 
@@ -53,7 +52,7 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
     let lend: Vec<(RawFd, RawFd)> = if detached { vec![(r.raw(), 0), (devnull.raw(), 1), (devnull.raw(), 2)] } else { vec![(r.raw(), 0)] };
     let saved: Vec<(Option<Fd>, RawFd)> = lend.iter().map(|&(_, to)| (fd::dup_cloexec(to).ok(), to)).collect();
     for &(from, to) in &lend {
-        fd::dup2(from, to).map_err(|e| format!("dup2: {}", e))?;
+        fd::redirect_stdio(from, to).map_err(|e| format!("dup2: {}", e))?;
     }
     let res = (|| {
         let mut sp = gracefd::__cli::spawn::Spawn::new(b"/bin/sh").map_err(|e| e.to_string())?;
@@ -64,9 +63,11 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
     for (keep, to) in &saved {
         match keep {
             Some(k) => {
-                let _ = fd::dup2(k.raw(), *to);
+                let _ = fd::redirect_stdio(k.raw(), *to);
             }
-            None => fd::close(*to),
+            None => {
+                let _ = fd::close_stdio(*to);
+            }
         }
     }
     drop(r);
@@ -90,9 +91,11 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
     let mut log_file: Option<std::fs::File> = None;
     let mut log_pipe: Option<(Fd, Pid)> = None;
     match &o.log_file {
-        Some(LogTarget::File(p)) => match OpenOptions::new().append(true).create(true).open(p) {
-            Ok(f) => log_file = Some(f),
-            Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--log-file {}: {}", p.display(), e))),
+        // O_NOFOLLOW: a link planted at the name is refused, not appended through.
+        Some(LogTarget::File(p)) => match gracefd::__cli::safe_path::open_append(p.as_os_str().as_encoded_bytes(), 0o666) {
+            // SAFETY: a fresh CLOEXEC fd from open, owned by the File from here on.
+            Ok(f) => log_file = Some(unsafe { std::os::unix::io::FromRawFd::from_raw_fd(f.into_raw()) }),
+            Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--log-file: {}", e))),
         },
         Some(LogTarget::Pipe(cmd)) => match start_log_pipe(cmd, o.daemonize) {
             Ok(x) => log_pipe = Some(x),
@@ -175,8 +178,8 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
             return Err(setup_fail(exit::SETUP, format_args!("{}", e)));
         }
     } else if let Some(lf) = log_fd {
-        let _ = fd::dup2(lf, 1);
-        let _ = fd::dup2(lf, 2);
+        let _ = fd::redirect_stdio(lf, 1);
+        let _ = fd::redirect_stdio(lf, 2);
     }
     say::set_timestamps(log_fd.is_some());
     drop(log_file);

@@ -256,6 +256,10 @@ impl Worker {
         match outcome {
             Outcome::Ready => Some(Event::Ready),
             Outcome::Failed(st, m) => Some(Event::Failed(st, format!("reported failure (status {}): {}", st, m.as_str()))),
+            Outcome::ExecFailedButAlive(_) => {
+                let e = outcome.describe("worker", pid);
+                Some(Event::Failed(1, e.message().to_string()))
+            }
             Outcome::ExecFailed(err) => {
                 let x = Exit::Code(127);
                 self.reaped(x);

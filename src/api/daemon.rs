@@ -132,7 +132,8 @@ impl Daemon {
 
 /// Lock and write a pid file without daemonizing (it follows upgrades).
 /// Errors: `EEXIST` another process holds it; `ELOOP` a symlink; `EPERM` not
-/// ours; `EBUSY` this process holds another pid file; errors of open.
+/// ours; `EBUSY` this process holds another pid file; `EAGAIN` the file kept
+/// being removed or replaced while it was locked; errors of open.
 pub fn pidfile_create(path: impl AsRef<Path>) -> io::Result<()> {
     io(crate::pidfile::create(path.as_ref().as_os_str().as_bytes()))
 }

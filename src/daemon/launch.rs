@@ -52,9 +52,8 @@ pub(super) fn prepare(o: &Options) -> Result<Prepared> {
     let devnull = fs::open(b"/dev/null\0", libc::O_RDWR, 0).map_err(|e| Error::sys(e, "open /dev/null")).and_then(above_stdio)?;
     let log = match &o.log_file {
         Some(p) => {
-            let c = pidfile::nul_terminated(p, "log file path")?;
-            let f = fs::open(&c, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o640)
-                .map_err(|e| Error::sys(e, "open").context(format_args!("log file {}", Shown(p))))?;
+            // O_NOFOLLOW: a link planted at the name is refused, not appended through.
+            let f = crate::safe_path::open_append(p, 0o640).map_err(|e| e.context(format_args!("log file")))?;
             Some(above_stdio(f)?)
         }
         None => None,

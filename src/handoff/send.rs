@@ -19,6 +19,13 @@ pub(super) struct Out {
     off: usize,
 }
 
+impl Out {
+    /// How many bytes of it were sent.
+    pub(super) fn sent(&self) -> usize {
+        self.off
+    }
+}
+
 /// The messages of a transfer of `fds` named `names`: the header frame, then
 /// one chunk frame per 252 fds. EINVAL for a bad name, a count mismatch or
 /// too many fds.

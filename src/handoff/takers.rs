@@ -3,6 +3,7 @@
 //! ends the hand-off when the taker is ready.
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicI64, Ordering};
 
 use super::send::{fds_sent, flush, plan, send_error, Out, Progress};
 use super::serve::{close_listener, Server, SERVER};
@@ -11,7 +12,7 @@ use crate::error::{Msg, Result};
 use crate::proto::handoff::{self as wire, Kind};
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::process::{self, Pid};
-use crate::sys::{poll, socket, Errno};
+use crate::sys::{poll, socket, time, Errno};
 use crate::{err, events, log, registry};
 
 /// Where a serving loop stands (the return of [`process()`]).
@@ -33,11 +34,37 @@ enum Phase {
     AwaitReady,
 }
 
+/// How long a taker may hold the one slot without asking (TAKE) or, while
+/// the fds are sent, without reading any: then it is dropped (`ETIMEDOUT`)
+/// and the next taker is served. Not applied once everything is sent: a
+/// taker that has the fds may take as long as its start-up takes to report
+/// ready (if it dies, its connection closes and the slot frees at once).
+pub const DEFAULT_TAKER_TIMEOUT_MS: i64 = 5_000;
+/// The most [`set_taker_timeout_ms`] accepts: a day.
+pub const MAX_TAKER_TIMEOUT_MS: i64 = 86_400_000;
+
+static TAKER_TIMEOUT_MS: AtomicI64 = AtomicI64::new(DEFAULT_TAKER_TIMEOUT_MS);
+
+/// Set the per-taker deadline (see [`DEFAULT_TAKER_TIMEOUT_MS`]) for
+/// connections accepted from now on. `EINVAL` unless 1 to
+/// [`MAX_TAKER_TIMEOUT_MS`].
+pub fn set_taker_timeout_ms(ms: i64) -> Result<()> {
+    if !(1..=MAX_TAKER_TIMEOUT_MS).contains(&ms) {
+        return Err(err!(EINVAL, "taker timeout {} ms is not between 1 ms and a day", ms));
+    }
+    TAKER_TIMEOUT_MS.store(ms, Ordering::Relaxed);
+    Ok(())
+}
+
 /// The one connection being served.
 pub(super) struct Conn {
     sock: Fd,
     pid: Pid,
     phase: Phase,
+    /// Expires when the taker held the slot too long without progress (in
+    /// the epoll set, so the caller's fd becomes readable then).
+    timer: Fd,
+    timeout_ms: i64,
     inbuf: [u8; wire::HEAD_LEN],
     inlen: usize,
     queue: Vec<Out>,
@@ -113,7 +140,15 @@ fn process_locked(notes: &mut Notes) -> Result<Status> {
     }
     // The taker.
     let step = match s.conn.as_mut() {
-        Some(c) => step(c, notes),
+        Some(c) => match step(c, notes) {
+            Step::Wait { .. } if time::timerfd_expired(c.timer.raw()) => Step::Gone(err!(
+                ETIMEDOUT,
+                "it held the hand-off for {} ms without {}",
+                c.timeout_ms,
+                if c.phase == Phase::AwaitTake { "asking for the fds" } else { "reading them" }
+            )),
+            x => x,
+        },
         None => Step::Idle,
     };
     match step {
@@ -171,8 +206,20 @@ fn admit(s: &mut Server, c: Fd, notes: &mut Notes) {
         refuse(c, &e);
         return;
     }
-    if let Err(e) = poll::epoll_add(s.ep.raw(), c.raw(), libc::EPOLLIN as u32) {
-        notes.add(log::WARNING, format_args!("hand-off: epoll_ctl failed ({}); connection from pid {} dropped", e, cred.pid));
+    let timeout_ms = TAKER_TIMEOUT_MS.load(Ordering::Relaxed);
+    let timer = match time::timerfd() {
+        Ok(t) => t,
+        Err(e) => {
+            notes.add(log::WARNING, format_args!("hand-off: timerfd failed ({}); connection from pid {} dropped", e, cred.pid));
+            return;
+        }
+    };
+    let watched = poll::epoll_add(s.ep.raw(), c.raw(), libc::EPOLLIN as u32)
+        .and_then(|()| poll::epoll_add(s.ep.raw(), timer.raw(), libc::EPOLLIN as u32))
+        .and_then(|()| time::timerfd_arm(timer.raw(), timeout_ms));
+    if let Err(e) = watched {
+        // Closing both (drop) takes them out of the epoll set.
+        notes.add(log::WARNING, format_args!("hand-off: epoll_ctl/timerfd failed ({}); connection from pid {} dropped", e, cred.pid));
         return;
     }
     notes.add(log::INFO, format_args!("hand-off: pid {} (uid {}) connected", cred.pid, cred.uid));
@@ -180,6 +227,8 @@ fn admit(s: &mut Server, c: Fd, notes: &mut Notes) {
         sock: c,
         pid: cred.pid,
         phase: Phase::AwaitTake,
+        timer,
+        timeout_ms,
         inbuf: [0; wire::HEAD_LEN],
         inlen: 0,
         queue: Vec::new(),
@@ -254,16 +303,26 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
             }
             progressed = true;
         }
+        if progressed && c.phase != Phase::AwaitReady {
+            // A frame, or fds read by the taker: its deadline starts over.
+            let _ = time::timerfd_arm(c.timer.raw(), c.timeout_ms);
+        }
         // Write what is pending.
         if c.phase == Phase::Sending {
+            let before = sent_mark(c);
             match flush(c.sock.raw(), &mut c.queue, &mut c.pos) {
                 Ok(Progress::Done) => {
                     c.phase = Phase::AwaitReady;
+                    let _ = time::timerfd_arm(c.timer.raw(), 0);
                     c.queue = Vec::new();
                     c.exported = Vec::new();
                     notes.add(log::INFO, format_args!("hand-off: sent {} fds to pid {}; waiting for it to be ready", c.nfds, c.pid));
                 }
                 Ok(Progress::Blocked) => {
+                    if sent_mark(c) != before {
+                        // It reads: its deadline starts over.
+                        let _ = time::timerfd_arm(c.timer.raw(), c.timeout_ms);
+                    }
                     if !progressed {
                         return Step::Wait { out: true };
                     }
@@ -282,6 +341,11 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
             return Step::Wait { out: false };
         }
     }
+}
+
+/// How far the sending has come (message, byte in it).
+fn sent_mark(c: &Conn) -> (usize, usize) {
+    (c.pos, c.queue.get(c.pos).map_or(0, Out::sent))
 }
 
 /// TAKE arrived: queue every registry entry.
