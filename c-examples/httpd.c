@@ -19,7 +19,8 @@
  *   --daemon-mode MODE     with --daemonize: auto (default), fork or reexec
  *   --ballast MIB          allocate and touch MIB MiB of heap (make bench: the
  *                          cost of an upgrade or daemonize against process size).
- *                          Touched on a thread after ready, so a generation serves;
+ *                          Touched on a thread 1 s after ready (a generation serves,
+ *                          and the upgrade that started it is over by then);
  *                          with --daemonize, touched in the launcher before it
  *                          detaches. Prints "ballast MIB MiB touched mono_ns=N".
  *
@@ -205,6 +206,14 @@ static volatile char *ballast;
 static void *touch_ballast_now(void *arg) {
     long mib = (long)(intptr_t)arg;
     size_t n = (size_t)mib << 20;
+    if (mib < 0) {
+        /* On the thread: wait out the upgrade that started us first, so the
+         * page faults do not compete with it for the CPU. */
+        mib = -mib;
+        n = (size_t)mib << 20;
+        struct timespec pause = {1, 0};
+        nanosleep(&pause, NULL);
+    }
     char *p = malloc(n);
     if (!p) {
         fprintf(stderr, "httpd: no memory for %ld MiB of ballast\n", mib);
@@ -225,7 +234,7 @@ static void touch_ballast(long mib, int in_background) {
     if (mib <= 0 || done) return;
     done = 1;
     pthread_t t;
-    if (!in_background || pthread_create(&t, NULL, touch_ballast_now, (void *)(intptr_t)mib) != 0)
+    if (!in_background || pthread_create(&t, NULL, touch_ballast_now, (void *)(intptr_t)-mib) != 0)
         touch_ballast_now((void *)(intptr_t)mib);
     else
         pthread_detach(t);

@@ -341,7 +341,12 @@ fn check_key(key: &[u8]) -> Result<()> {
 
 /// Variables that describe the current process's inherited fds and pid, and
 /// so must never be passed on as they are (every spawner sets its own).
+/// `GRACEFD_SPAWN` is passed on: it is a setting.
 pub fn is_protocol_var(entry: &[u8]) -> bool {
+    // A setting, not a description of our fds: children start the same way.
+    if entry.starts_with(b"GRACEFD_SPAWN=") {
+        return false;
+    }
     const PREFIXES: [&[u8]; 9] = [
         b"LISTEN_PID=",
         b"LISTEN_PIDFDID=",
