@@ -9,7 +9,11 @@ resident, send SIGHUP, and measure
 
   first   signal -> the first response from a new pid (GET / on a new
           connection, repeated back to back);
-  gone    signal -> the old pid exited (a pidfd becomes readable).
+  gone    signal -> the old pid exited (a pidfd becomes readable);
+  spawn   how long the start of the child itself took, as the library logs
+          it ("spawn: started pid N with ... in N us"; httpd runs with
+          --verbose). Absent where the library does not log it (before
+          issue 17).
 
 Then the re-exec daemonize of a launcher holding the ballast: from the moment
 the launcher finished touching its ballast (it prints that CLOCK_MONOTONIC
@@ -67,7 +71,8 @@ def upgrades(httpd, mib, rounds, scratch):
     """[(first_ms, gone_ms)] for `rounds` upgrades of one server with mib MiB."""
     port = procs.free_port()
     logf = open(os.path.join(scratch, f"httpd-{mib}.log"), "w")
-    server = subprocess.Popen([httpd, "--listen", f"http=127.0.0.1:{port}", "--ballast", str(mib)],
+    log_path = os.path.join(scratch, f"httpd-{mib}.log")
+    server = subprocess.Popen([httpd, "--verbose", "--listen", f"http=127.0.0.1:{port}", "--ballast", str(mib)],
                               stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
                               start_new_session=True)
     known = {server.pid}
@@ -112,7 +117,13 @@ def upgrades(httpd, mib, rounds, scratch):
             server.wait()
         procs.reap()
         logf.close()
-    return out
+    spawns = []
+    with open(log_path, errors="replace") as f:
+        for line in f:
+            m = re.search(r"spawn: started pid \d+ with (.*) in (\d+) us", line)
+            if m:
+                spawns.append((m.group(1), int(m.group(2)) / 1000))
+    return out, spawns
 
 
 def daemonize(httpd, mib, runs, scratch):
@@ -184,14 +195,17 @@ def main():
     lines = [f"### Cost against size: {label}", "",
              f"Median (min–max) of {a.rounds} upgrades per size, ms; `python3 bench/ballast.py` "
              f"(`make bench-ballast`).", "",
-             "| ballast | signal → new generation serving | signal → old generation gone |", "|---|---|---|"]
+             "| ballast | signal → new generation serving | signal → old generation gone | the start itself (library log) |",
+             "|---|---|---|---|"]
     firsts = {}
     with tempfile.TemporaryDirectory(prefix="gracefd-ballast-") as scratch:
         for mib in sizes:
             log(f"upgrades with {mib} MiB")
-            r = upgrades(a.httpd, mib, a.rounds, scratch)
+            r, spawns = upgrades(a.httpd, mib, a.rounds, scratch)
             firsts[mib] = r
-            lines.append(f"| {mib} MiB | {fmt([x[0] for x in r])} | {fmt([x[1] for x in r])} |")
+            how = sorted({h for h, _ in spawns})
+            sp = f"{fmt([ms for _, ms in spawns])} ({'; '.join(how)})" if spawns else "not logged"
+            lines.append(f"| {mib} MiB | {fmt([x[0] for x in r])} | {fmt([x[1] for x in r])} | {sp} |")
         if len(sizes) > 1:
             lo, hi = sizes[0], sizes[-1]
             for i, what in ((0, "serving"), (1, "gone")):
