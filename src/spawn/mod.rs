@@ -3,7 +3,7 @@
 //! makes only async-signal-safe calls: reset signals, lay the fds out at 3..,
 //! close everything else, write its own pid into the prepared env slots,
 //! `execve`. If exec fails the child reports errno on its readiness channel
-//! and `_exit(127)`s (see [`child`]).
+//! and `_exit(127)`s (the `child` module).
 //!
 //! The child is started with a vfork-style clone (`CLONE_VM | CLONE_VFORK`
 //! on a stack of its own), whose cost does not grow with the parent's memory;
