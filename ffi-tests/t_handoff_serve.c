@@ -199,7 +199,7 @@ TEST(handoff_take_10000_fds_intact_then_old_drains) {
 /* Issue 17: the serving side duplicated its whole registry before sending
  * (2 x N fds), so 10,000 fds could not be handed over under RLIMIT_NOFILE
  * 20,000. It now holds N + 252 at most. */
-TEST(handoff_take_exactly_10000_fds_under_nofile_20000) {
+TEST(handoff_take_exactly_10000_fds_under_rlimit_nofile_20000) {
     CHECK(raise_nofile(20000) >= 20000); /* the taker: 10,000 and its own */
     struct old o;
     CHECK(start_old(&o, BIG, "gone nofile20000") == 0);

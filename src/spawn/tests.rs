@@ -277,3 +277,50 @@ fn detached_child_is_our_sibling_in_a_new_session() {
         assert_ne!(session, process::getsid().unwrap());
     }
 }
+
+// The child's stack: how much of it the deepest path (fd layout, pid and
+// pidfd slots, a failed exec reported on the channel) really uses. A wide
+// margin below STACK_SIZE, in this unoptimised build too.
+#[test]
+fn child_stack_use_is_far_below_its_size() {
+    use crate::sys::clone::{clone_vfork, ChildStack, Parent, STACK_SIZE};
+    let (waiter, child_end) = crate::ready::channel().unwrap();
+    let (a, _b) = fd::pipe().unwrap();
+    let fds = [a.raw(), child_end.raw()];
+    let mut scratch = [-1; 2];
+    let mut pid_entry = slot_entry(b"LISTEN_PID");
+    let mut pidfd_entry = slot_entry(PIDFDID);
+    let pid_ptr = pid_entry.as_mut_ptr();
+    let pidfd_ptr = pidfd_entry.as_mut_ptr();
+    let mut envp: Vec<*const core::ffi::c_char> = vec![pid_ptr as *const _, pidfd_ptr as *const _, core::ptr::null()];
+    let exe = b"/nonexistent/gracefd-stack-probe\0";
+    let argv: [*const core::ffi::c_char; 2] = [exe.as_ptr() as *const _, core::ptr::null()];
+    // SAFETY: both slots are SLOT_WIDTH bytes after "KEY=".
+    let slots = [unsafe { pid_ptr.add(b"LISTEN_PID=".len()) }];
+    let mut plan = child::Plan {
+        exe: exe.as_ptr() as *const _,
+        argv: argv.as_ptr(),
+        envp: envp.as_mut_ptr(),
+        fds: &fds,
+        scratch: &mut scratch,
+        report: Some((child_end.raw(), 4)),
+        first_free: 5,
+        pid_slots: &slots,
+        // SAFETY: as above.
+        pidfd_slot: Some((unsafe { pidfd_ptr.add(PIDFDID.len() + 1) }, 1)),
+        detach: None,
+    };
+    let mut stack = ChildStack::new().unwrap();
+    let old = signal::block_all().unwrap();
+    // SAFETY: the plan is complete and lives until the child has exited.
+    let pid = unsafe { clone_vfork(&mut stack, Parent::Caller, child::entry, &mut plan as *mut child::Plan<'_> as *mut core::ffi::c_void) }.unwrap();
+    signal::set_mask(&old).unwrap();
+    drop(child_end);
+    let mut buf = [0u8; frame::FRAME_MAX];
+    let n = socket::recv(waiter.raw(), &mut buf, 0).unwrap();
+    assert_eq!(frame::decode(&buf[..n]).unwrap().kind, Kind::ExecFailed);
+    assert_eq!(wait_code(pid), Exit::Code(127));
+    let used = stack.used();
+    std::eprintln!("child stack: {} of {} bytes used", used, STACK_SIZE);
+    assert!(used > 0 && used < STACK_SIZE / 4, "{used} bytes");
+}

@@ -57,6 +57,19 @@ impl ChildStack {
     }
 }
 
+#[cfg(test)]
+impl ChildStack {
+    /// How many bytes at the top of the stack a child dirtied (the mapping
+    /// starts zeroed, and a child's frames are never all zero).
+    pub fn used(&self) -> usize {
+        let lo = (self.base as usize) + GUARD;
+        let hi = self.top() as usize;
+        // SAFETY: [lo, hi) is the readable part of our mapping.
+        let bytes = unsafe { core::slice::from_raw_parts(lo as *const u8, hi - lo) };
+        bytes.iter().position(|&b| b != 0).map_or(0, |i| hi - lo - i)
+    }
+}
+
 impl Drop for ChildStack {
     fn drop(&mut self) {
         // SAFETY: our own mapping; no child runs on it any more (see the type).
