@@ -39,8 +39,13 @@ bench-build: $(BENCH_BINS)
 
 # Cost against size runs after the rest (it needs up to 8 GiB at its peak) and
 # appends its section to the same report.
-BENCH_OUT_FILE := $(if $(filter 1,$(BENCH_QUICK)),$(BUILD)/bench/BENCHMARKS-quick.md,BENCHMARKS.md)
-BALLAST_ARGS   := $(if $(filter 1,$(BENCH_QUICK)),--sizes 10,1024 --daemonize-sizes 10 --rounds 2,)
+ifeq ($(BENCH_QUICK),1)
+BENCH_OUT_FILE := $(BUILD)/bench/BENCHMARKS-quick.md
+BALLAST_ARGS   := --sizes 10,1024 --daemonize-sizes 10 --rounds 2
+else
+BENCH_OUT_FILE := BENCHMARKS.md
+BALLAST_ARGS   :=
+endif
 
 bench-report: $(BENCH_BINS)
 	BENCH_QUICK=$(BENCH_QUICK) python3 -B bench/run.py
