@@ -10,6 +10,7 @@
 
 use core::ffi::{c_char, c_int, c_void};
 
+use crate::child_setup::ChildSetup;
 use crate::proto::ready::{self, Kind};
 use crate::sys::clone::{self, ChildStack, Parent};
 use crate::sys::fd::{self, RawFd};
@@ -44,6 +45,8 @@ pub(super) struct Plan<'a> {
     /// Detached start: the grandchild's stack, and whether to try the
     /// vfork-style clone for it.
     pub detach: Option<(&'a mut ChildStack, bool)>,
+    /// Parent-death signal and user switch (raw system calls only).
+    pub setup: &'a ChildSetup,
 }
 
 /// Entry point of the vfork-style clone: `arg` is the parent's `&mut Plan`.
@@ -113,7 +116,10 @@ extern "C" fn exec_entry(arg: *mut c_void) -> c_int {
 /// On failure: errno on the report channel, `_exit(127)`.
 fn exec(plan: &mut Plan<'_>) -> ! {
     let mut report = plan.report.map(|(now, _)| now);
-    let mut res = fd::dup_into_slots(plan.fds, 3, plan.scratch);
+    let mut res = plan.setup.apply();
+    if res.is_ok() {
+        res = fd::dup_into_slots(plan.fds, 3, plan.scratch);
+    }
     if res.is_ok() {
         report = plan.report.map(|(_, after)| after);
         fd::close_from(plan.first_free);

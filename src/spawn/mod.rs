@@ -20,6 +20,7 @@ mod tests;
 use alloc::vec::Vec;
 use core::ffi::{c_char, c_void};
 
+use crate::child_setup::ChildSetup;
 use crate::error::Result;
 use crate::registry::Exported;
 use crate::sys::clone::{self, ChildStack, Parent};
@@ -48,6 +49,8 @@ pub struct Spawn {
     detach: bool,
     /// Use fork even where the clone would work (`GRACEFD_SPAWN=fork`, tests).
     fork_only: bool,
+    /// Parent-death signal, user switch (see `child_setup.rs`).
+    setup: ChildSetup,
 }
 
 /// Which way a child was started (for the log line and the tests).
@@ -64,7 +67,7 @@ impl Spawn {
     /// A child running `exe` (an absolute path is expected: no PATH search).
     /// EINVAL if it is empty or contains NUL.
     pub fn new(exe: &[u8]) -> Result<Spawn> {
-        Ok(Spawn { exe: cstring(exe, "executable path")?, argv: Vec::new(), env: Vec::new(), pid_keys: Vec::new(), fds: Vec::new(), report: None, detach: false, fork_only: false })
+        Ok(Spawn { exe: cstring(exe, "executable path")?, argv: Vec::new(), env: Vec::new(), pid_keys: Vec::new(), fds: Vec::new(), report: None, detach: false, fork_only: false, setup: ChildSetup::default() })
     }
 
     /// Append an argument. EINVAL if it contains NUL.
@@ -181,6 +184,17 @@ impl Spawn {
         self
     }
 
+    /// What the child applies to itself before exec (parent-death signal,
+    /// user switch), with raw system calls only (it may share our memory).
+    /// A failure is reported like a failed exec. With
+    /// [`detach`](Self::detach) it applies in the detached child, whose
+    /// parent is the caller only until the caller exits: do not ask for a
+    /// parent-death signal there.
+    pub fn child_setup(&mut self, setup: ChildSetup) -> &mut Self {
+        self.setup = setup;
+        self
+    }
+
     /// Start with fork even where the vfork-style clone would work (the
     /// tests run every child path both ways).
     #[cfg(test)]
@@ -250,6 +264,7 @@ impl Spawn {
             pid_slots: &pid_slots,
             pidfd_slot,
             detach: None,
+            setup: &self.setup,
         };
         if self.detach {
             match sibling_stack.as_mut() {

@@ -309,6 +309,7 @@ fn child_stack_use_is_far_below_its_size() {
         // SAFETY: as above.
         pidfd_slot: Some((unsafe { pidfd_ptr.add(PIDFDID.len() + 1) }, 1)),
         detach: None,
+        setup: &crate::child_setup::ChildSetup::default(),
     };
     let mut stack = ChildStack::new().unwrap();
     let old = signal::block_all().unwrap();
