@@ -103,7 +103,7 @@ pub(super) fn fork_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
         // Our copies go; the daemon holds the same open file descriptions
         // (the pid file's lock with them).
         drop(p);
-        launcher(middle, waiter, timeout_ms);
+        launcher(middle, waiter, timeout_ms, false);
     }
     // ---- the middle process ----
     signal::reset_all_dispositions();
@@ -172,10 +172,10 @@ pub(super) fn reexec_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
     let dir = sp.pass_fd(p.dir.raw());
     let marker = plan::encode(&Plan { stdin, stdout: out, stderr: out, dir, umask: p.umask, nofile: p.nofile, creds: p.creds.clone() });
     sp.env_set(plan::VAR, &marker)?;
-    sp.detach(watch);
+    sp.detach();
     let middle = sp.spawn()?;
     drop(child_end);
     drop(exported);
     drop(p);
-    launcher(middle, waiter, timeout_ms)
+    launcher(middle, waiter, timeout_ms, true)
 }

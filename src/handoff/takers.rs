@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI64, Ordering};
 
-use super::send::{fds_sent, flush, plan, send_error, Out, Progress};
+use super::send::{fds_sent, flush, plan_registry, send_error, Out, Progress};
 use super::serve::{close_listener, Server, SERVER};
 use super::trusted;
 use crate::error::{Msg, Result};
@@ -67,10 +67,9 @@ pub(super) struct Conn {
     timeout_ms: i64,
     inbuf: [u8; wire::HEAD_LEN],
     inlen: usize,
+    /// The transfer; each chunk duplicates its registry fds only when it goes.
     queue: Vec<Out>,
     pos: usize,
-    /// The registry dups riding in `queue`: kept open until sent.
-    exported: Vec<Fd>,
     nfds: usize,
 }
 
@@ -233,7 +232,6 @@ fn admit(s: &mut Server, c: Fd, notes: &mut Notes) {
         inlen: 0,
         queue: Vec::new(),
         pos: 0,
-        exported: Vec::new(),
         nfds: 0,
     });
 }
@@ -315,7 +313,6 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
                     c.phase = Phase::AwaitReady;
                     let _ = time::timerfd_arm(c.timer.raw(), 0);
                     c.queue = Vec::new();
-                    c.exported = Vec::new();
                     notes.add(log::INFO, format_args!("hand-off: sent {} fds to pid {}; waiting for it to be ready", c.nfds, c.pid));
                 }
                 Ok(Progress::Blocked) => {
@@ -348,21 +345,13 @@ fn sent_mark(c: &Conn) -> (usize, usize) {
     (c.pos, c.queue.get(c.pos).map_or(0, Out::sent))
 }
 
-/// TAKE arrived: queue every registry entry.
+/// TAKE arrived: queue every registry entry (a snapshot of names and fd
+/// numbers; the fds are duplicated a chunk at a time as they go).
 fn start_sending(c: &mut Conn) -> Result<()> {
-    let exported = registry::export_for_child()?;
-    let mut names = Vec::with_capacity(exported.len());
-    let mut fds = Vec::with_capacity(exported.len());
-    let mut owned = Vec::with_capacity(exported.len());
-    for x in exported {
-        fds.push(x.fd.raw());
-        names.push(x.name);
-        owned.push(x.fd);
-    }
-    c.queue = plan(&fds, &names)?;
+    let entries = registry::entries();
+    c.queue = plan_registry(&entries)?;
     c.pos = 0;
-    c.nfds = fds.len();
-    c.exported = owned;
+    c.nfds = entries.len();
     c.phase = Phase::Sending;
     Ok(())
 }
