@@ -9,8 +9,8 @@
  *  - take: gracefd_handoff_take() in a fresh process against a process
  *    serving with gracefd_handoff_serve(): connect, SO_PEERCRED checks, the
  *    transfer, every fd into the registry. (The serving process needs
- *    RLIMIT_NOFILE above 2 x N: its registry and, while sending, a dup of
- *    each entry; where the hard limit is lower the figure is "n/a".)
+ *    RLIMIT_NOFILE above N + 252: its registry and, while sending, a dup
+ *    of one chunk; where the hard limit is lower the figure is "n/a".)
  *
  * usage: handoff-bench [RUNS]   (default 21; 10,000-fd rows use RUNS/2+1)
  * Not a test: it asserts nothing and only reports.
@@ -296,10 +296,10 @@ int main(int argc, char **argv) {
         ok = 1;
         for (int i = 0; i < r && ok; i++) ok = (v[i] = transfer_once(n)) >= 0;
         if (ok) report("transfer", n, v, r);
-        if ((rlim_t)2 * (rlim_t)n + 200 > lim) {
-            /* The serving side cannot hold 2 x n here: measure the most that fits, and say so. */
-            int fit = (int)((lim - 200) / 2);
-            printf("| %6d | take      | n/a: the serving side needs 2 x %d fds, RLIMIT_NOFILE is %llu here "
+        if ((rlim_t)n + 252 + 200 > lim) {
+            /* The serving side cannot hold n + 252 here: measure the most that fits, and say so. */
+            int fit = (int)(lim - 252 - 200);
+            printf("| %6d | take      | n/a: the serving side needs %d + 252 fds, RLIMIT_NOFILE is %llu here "
                    "(next row: %d fds) |\n", n, n, (unsigned long long)lim, fit);
             n = fit;
         }

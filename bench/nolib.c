@@ -165,6 +165,11 @@ int gracefd_daemon_set_pid_file(gracefd_daemon *opts, const char *path) {
     (void)path;
     return 0;
 }
+int gracefd_daemon_set_mode(gracefd_daemon *opts, int mode) {
+    (void)opts;
+    (void)mode;
+    return 0;
+}
 int gracefd_daemon_set_log_file(gracefd_daemon *opts, const char *path) {
     (void)opts;
     (void)path;

@@ -365,7 +365,7 @@ def _handoff(w, ctx):
             key = (n, wh)
             label = ""
             if key not in med_ and wh == "take":
-                # Where 2 x n fds do not fit RLIMIT_NOFILE the bench times the largest take that does.
+                # Where n + 252 fds do not fit RLIMIT_NOFILE the bench times the largest take that does.
                 smaller = [m for m, w2 in med_ if w2 == "take" and m not in sizes and m < n]
                 if smaller:
                     key = (max(smaller), wh)

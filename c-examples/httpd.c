@@ -16,6 +16,13 @@
  *   --take-from PATH       start by taking the sockets of the instance serving
  *                          hand-off at PATH (give the same --listen names); once
  *                          this one is ready, that one drains and exits
+ *   --daemon-mode MODE     with --daemonize: auto (default), fork or reexec
+ *   --ballast MIB          allocate and touch MIB MiB of heap (make bench: the
+ *                          cost of an upgrade or daemonize against process size).
+ *                          Touched on a thread 1 s after ready (a generation serves,
+ *                          and the upgrade that started it is over by then);
+ *                          with --daemonize, touched in the launcher before it
+ *                          detaches. Prints "ballast MIB MiB touched mono_ns=N".
  *   --pass-connections     zero-drain upgrades: after an upgrade, hand every
  *                          open connection to the new generation between two
  *                          requests (no response in flight), with the request
@@ -43,6 +50,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,15 +264,56 @@ static int bytes_waiting(int fd) {
 static void usage(void) {
     fprintf(stderr, "usage: httpd [--listen [NAME=]ADDR]... [--pid-file PATH] [--daemonize] [--log-file PATH] "
                     "[--drain-timeout MS] [--upgrade-exe PATH] [--upgrade-timeout MS] [--verbose] "
-                    "[--handoff-socket PATH] [--take-from PATH] [--pass-connections]\n");
+                    "[--handoff-socket PATH] [--take-from PATH] [--pass-connections] [--daemon-mode auto|fork|reexec] [--ballast MIB]\n");
     exit(2);
+}
+
+/* Heap that only has to exist (and be resident): make bench's ballast. */
+static volatile char *ballast;
+
+static void *touch_ballast_now(void *arg) {
+    long mib = (long)(intptr_t)arg;
+    size_t n = (size_t)mib << 20;
+    if (mib < 0) {
+        /* On the thread: wait out the upgrade that started us first, so the
+         * page faults do not compete with it for the CPU. */
+        mib = -mib;
+        n = (size_t)mib << 20;
+        struct timespec pause = {1, 0};
+        nanosleep(&pause, NULL);
+    }
+    char *p = malloc(n);
+    if (!p) {
+        fprintf(stderr, "httpd: no memory for %ld MiB of ballast\n", mib);
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i += 4096) p[i] = (char)i;
+    ballast = p;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    fprintf(stderr, "ballast %ld MiB touched mono_ns=%lld\n", mib, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+    return NULL;
+}
+
+/* In the launcher of a daemon: now, before it detaches. In a serving
+ * generation: on a thread, so it serves while the pages are touched. */
+static void touch_ballast(long mib, int in_background) {
+    static int done;
+    if (mib <= 0 || done) return;
+    done = 1;
+    pthread_t t;
+    if (!in_background || pthread_create(&t, NULL, touch_ballast_now, (void *)(intptr_t)-mib) != 0)
+        touch_ballast_now((void *)(intptr_t)mib);
+    else
+        pthread_detach(t);
 }
 
 int main(int argc, char **argv) {
     const char *specs[MAX_LISTENERS];
     int nspecs = 0;
     const char *pid_file = NULL, *log_file = NULL, *handoff_path = NULL, *take_from = NULL;
-    int daemonize = 0, verbose = 0;
+    int daemonize = 0, verbose = 0, daemon_mode = GRACEFD_DAEMON_AUTO;
+    long ballast_mib = 0;
     long drain_timeout = 10000, upgrade_timeout = 60000;
     const char *upgrade_exe = NULL;
     for (int i = 1; i < argc; i++) {
@@ -276,6 +326,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--handoff-socket") && i + 1 < argc) handoff_path = argv[++i];
         else if (!strcmp(argv[i], "--take-from") && i + 1 < argc) take_from = argv[++i];
         else if (!strcmp(argv[i], "--daemonize")) daemonize = 1;
+        else if (!strcmp(argv[i], "--ballast") && i + 1 < argc) ballast_mib = strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--daemon-mode") && i + 1 < argc) {
+            const char *m = argv[++i];
+            if (!strcmp(m, "fork")) daemon_mode = GRACEFD_DAEMON_FORK;
+            else if (!strcmp(m, "reexec")) daemon_mode = GRACEFD_DAEMON_REEXEC;
+            else if (strcmp(m, "auto")) usage();
+        }
         else if (!strcmp(argv[i], "--verbose")) verbose = 1;
         else if (!strcmp(argv[i], "--pass-connections")) pass_mode = 1;
         else usage();
@@ -286,8 +343,12 @@ int main(int argc, char **argv) {
     if (daemonize) {
         /* Before any listener or thread: the launcher waits until we are ready
          * (or prints why we failed) and exits with the truth. */
+        /* The launcher carries the ballast into the start (a re-exec'd daemon,
+         * recognisable by the library's marker, touches its own after ready). */
+        if (!getenv("GRACEFD_DAEMON")) touch_ballast(ballast_mib, 0);
         gracefd_daemon *d = gracefd_daemon_new();
         if (!d) die_startup("daemonize", -ENOMEM);
+        gracefd_daemon_set_mode(d, daemon_mode);
         if (pid_file) gracefd_daemon_set_pid_file(d, pid_file);
         gracefd_daemon_set_log_file(d, log_file);
         int r = gracefd_daemonize(d);
@@ -344,6 +405,7 @@ int main(int argc, char **argv) {
     /* Before ready: the ready report tells the old generation we take its connections. */
     if (pass_mode) gracefd_conns_enable();
     gracefd_ready(); /* after --take-from: the old instance is told to drain */
+    touch_ballast(ballast_mib, 1);
 
     gracefd_upgrade_opts *uopts = gracefd_upgrade_opts_new();
     if (!uopts) die_startup("upgrade options", -ENOMEM);

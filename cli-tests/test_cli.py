@@ -669,6 +669,28 @@ def test_start_server_symlink(t):
     check(rc == 0 and t.wait_exit(g, timeout=5) == 0, "Perl start_server --stop: %d %r" % (rc, err))
 
 
+def test_start_server_stop_never_signals_a_stale_pid(t):
+    """start_server --stop/--restart read the pid by path and signalled it
+    even when no server held the pid file: a stale file names a pid that may
+    be another process by now. Only a locked pid file (gracefd's and Perl's
+    servers hold theirs locked) is believed; a link is not followed."""
+    bystander = t.start(["sleep", "1000"], "bystander.log")
+    pidf, statf = t.path("stale.pid"), t.path("stale.status")
+    with open(pidf, "w") as f:
+        f.write("%d\n" % bystander.pid)
+    with open(statf, "w") as f:
+        f.write("1:%d\n" % bystander.pid)
+    for argv in ([START_SERVER, "--stop", "--pid-file", pidf], [START_SERVER, "--restart", "--pid-file", pidf, "--status-file", statf]):
+        rc, _, err = t.run(argv, timeout=30)
+        check(rc != 0 and "not locked" in err, "%s on a stale pid file: %d %r" % (argv[1], rc, err))
+    link = t.path("link.pid")
+    os.symlink(pidf, link)
+    rc, _, err = t.run([START_SERVER, "--stop", "--pid-file", link], timeout=30)
+    check(rc != 0, "--stop through a link: %d %r" % (rc, err))
+    time.sleep(0.2)
+    check(bystander.poll() is None, "the process named by the stale pid file was signalled (exit %s)" % bystander.returncode)
+
+
 def test_daemonize(t):
     port = free_port()
     pidf = t.path("d.pid")
@@ -768,6 +790,56 @@ def test_log_file_and_pipe(t):
     os.kill(g.pid, signal.SIGTERM)
     check(t.wait_exit(g) == 0, "exit status")
     no_zombies(g.pid)
+
+
+def test_log_file_link_is_refused(t):
+    """Audit defect 2: --log-file followed a link planted at its name and
+    appended gracefd's and the workers' output to the link's target."""
+    victim = t.path("victim")
+    with open(victim, "w") as f:
+        f.write("secret")
+    link = t.path("planted.log")
+    os.symlink(victim, link)
+    for argv in ([GRACEFD, "run", "--log-file", link, "--", "sh", "-c", "echo through-the-link"],
+                 [GRACEFD, "daemonize", "--log-file", link, "--", "sh", "-c", "echo through-the-link"]):
+        rc, _, err = t.run(argv, timeout=30)
+        check(rc != 0 and "symbolic link" in err, "%s --log-file <link>: %d %r" % (argv[1], rc, err))
+    with open(victim) as f:
+        check(f.read() == "secret", "the link's target is untouched")
+
+
+FORGER = r"""
+import os, socket, sys, time
+mark = sys.argv[1]
+if not os.path.exists(mark):
+    open(mark, "w").close()
+    socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
+else:
+    # A forged "exec failed" frame (GFD1, kind 3, ENOENT), and stay alive.
+    os.write(int(os.environ["GRACEFD_READY_FD"]), b"GFD1\x03\x02\x00\x00\x00")
+    open(mark + ".forged", "w").close()
+time.sleep(1000)
+"""
+
+
+def test_forged_exec_failed_frame_does_not_freeze(t):
+    """Audit defect 3: a worker (or anything holding GRACEFD_READY_FD) that
+    sends an "exec failed" frame and stays alive froze gracefd in a blocking
+    waitpid: no ctl answer, SIGTERM ignored."""
+    ctl_sock, mark = t.path("ctl.sock"), t.path("mark")
+    g = t.start([GRACEFD, "run", "--ready", "notify", "--control-socket", ctl_sock, "--", "python3", "-c", FORGER, mark], "gracefd.log")
+    d = wait_until("the first worker", lambda: serving(t, ctl_sock))
+    w1 = worker_pid(d)
+    try:
+        rc, out, err = ctl(t, ctl_sock, "reload", timeout=20)
+    except subprocess.TimeoutExpired:
+        raise Fail("ctl reload got no answer: gracefd is frozen")
+    check(rc != 0 and "broke the readiness protocol" in out + err, "the reload fails as a protocol violation: %d %r %r" % (rc, out, err))
+    check(os.path.exists(mark + ".forged"), "the second generation sent its frame")
+    d = status_of(t, ctl_sock)
+    check(d and worker_pid(d) == w1, "still answering and still served by the first worker: %r" % d)
+    os.kill(g.pid, signal.SIGTERM)
+    check(t.wait_exit(g, timeout=20) == 0, "gracefd exit status after SIGTERM")
 
 
 def test_systemd_notify(t):

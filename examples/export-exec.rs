@@ -18,9 +18,9 @@
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
-use gracefd::listeners::{listen, ListenOptions};
-use gracefd::{registry, upgrade};
-use gracefd::sys::{fd, process};
+use gracefd::__cli::listeners::{listen, ListenOptions};
+use gracefd::__cli::{registry, upgrade};
+use gracefd::__cli::sys::{fd, process};
 
 fn die(msg: &str) -> ! {
     eprintln!("export-exec: {}", msg);

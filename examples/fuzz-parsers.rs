@@ -20,7 +20,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gracefd::proto::{addr, listen_env, notify, num, ready};
+use gracefd::__cli::proto::{addr, listen_env, notify, num, ready};
 
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -171,12 +171,12 @@ fn targets() -> Vec<Target> {
             ],
             |b| {
                 // Every state a decoded batch points at lies inside the frame.
-                if let Ok(gracefd::proto::conns::Frame::Batch { entries, .. }) = gracefd::proto::conns::decode(b) {
+                if let Ok(gracefd::__cli::proto::conns::Frame::Batch { entries, .. }) = gracefd::__cli::proto::conns::decode(b) {
                     for e in entries {
                         assert!(b.get(e.at..e.at + e.len).is_some(), "state outside the frame");
                     }
                 }
-                let _ = gracefd::proto::conns::plan(b.iter().map(|&x| usize::from(x) << 9));
+                let _ = gracefd::__cli::proto::conns::plan(b.iter().map(|&x| usize::from(x) << 9));
             },
         ),
     ]

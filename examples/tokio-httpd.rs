@@ -1,37 +1,30 @@
-//! tokio-httpd: the same server as `examples/httpd.rs`, on tokio: `200 OK`,
-//! `X-Pid: <pid>`, body `ok pid=<pid> generation=<n>\n`, keep-alive;
-//! SIGHUP/SIGUSR2 upgrades without blocking, SIGTERM/SIGINT or a successful
-//! upgrade drains politely and exits.
+//! tokio-httpd: the same server as `examples/httpd.rs`, on tokio and
+//! `gracefd::tokio` (feature `tokio`): `200 OK`, `X-Pid: <pid>`, body
+//! `ok pid=<pid> generation=<n>\n`, keep-alive; SIGHUP/SIGUSR2 upgrades
+//! while serving, SIGTERM/SIGINT or a successful upgrade drains politely
+//! and exits.
 //!
 //! ```text
-//! cargo run --example tokio-httpd -- [--listen [NAME=]ADDR]... [--drain-timeout MS] [--verbose]
+//! cargo run --features tokio --example tokio-httpd -- [--listen [NAME=]ADDR]... [--drain-timeout MS] [--verbose]
 //! ```
 //!
-//! What it shows: gracefd's sockets are handed to tokio with
-//! `set_nonblocking(true)` + `from_std` (gracefd never changes the mode by
-//! itself); the event fd and the upgrade in flight are ordinary fds for
-//! `tokio::io::unix::AsyncFd` (`AsyncFd::register`: both own their fd). Do not also use `tokio::signal` for the
-//! signals `gracefd::Events::install` takes (HUP, USR2, TERM, INT).
+//! What it shows: no `unsafe`, no `set_nonblocking`, no `AsyncFd` —
+//! `gracefd::tokio` hands out tokio listeners, `lifecycle` turns signals
+//! into upgrades and tells when to drain, and `serve` stops accepting and
+//! waits (bounded) for the connections, which answer with
+//! `Connection: close` while draining and close only when idle.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use gracefd::{Event, Events, PendingUpgrade, Upgrade};
-use tokio::io::unix::AsyncFd;
+use gracefd::tokio::{lifecycle, serve, Connection, Drain, Events};
+use gracefd::Upgrade;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
 
 mod http;
-use http::{IDLE_CLOSE, TICK};
-
-struct Shared {
-    draining: AtomicBool,
-    live: AtomicUsize,
-    body: String,
-}
+use http::IDLE_CLOSE;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -45,133 +38,60 @@ async fn main() {
 }
 
 async fn run(specs: &[(String, String)], drain_timeout: Duration) -> io::Result<()> {
-    let shared = Arc::new(Shared { draining: AtomicBool::new(false), live: AtomicUsize::new(0), body: http::body() });
-    let mut acceptors: Vec<JoinHandle<()>> = Vec::new();
+    let mut listeners = Vec::new();
     for (name, addr) in specs {
-        let l = gracefd::listen_tcp(name, addr)?;
-        // The one-line hand-off to tokio: our explicit choice of non-blocking mode.
-        l.set_nonblocking(true)?;
-        acceptors.push(tokio::spawn(accept_loop(TcpListener::from_std(l)?, Arc::clone(&shared))));
+        listeners.push(gracefd::tokio::listen_tcp(name, addr)?);
     }
-    // SAFETY: `Events` owns its fd and always returns that same fd.
-    let events = unsafe { AsyncFd::register(Events::install()?) }?;
+    let events = Events::install()?;
     gracefd::ready()?;
 
-    let mut upgrade: Option<AsyncFd<PendingUpgrade>> = None;
-    let mut drain_deadline: Option<Instant> = None;
-    loop {
-        let ticking = drain_deadline.is_some() || upgrade.is_some();
-        tokio::select! {
-            guard = events.readable() => {
-                let mut guard = guard?;
-                while let Some(ev) = guard.get_inner().try_next()? {
-                    match ev {
-                        Event::Upgrade if drain_deadline.is_none() && upgrade.is_none() => {
-                            // SAFETY: `PendingUpgrade` owns its fd (a duplicate
-                            // of the library's) and always returns that same fd.
-                            let started = Upgrade::new().start().and_then(|p| unsafe { AsyncFd::register(p) }.map_err(io::Error::from));
-                            match started {
-                                Ok(p) => upgrade = Some(p),
-                                Err(e) => eprintln!("tokio-httpd[{}]: upgrade not started: {e}", std::process::id()),
-                            }
-                        }
-                        Event::Upgrade => {}
-                        _ => drain_deadline = drain_deadline.or(Some(Instant::now() + drain_timeout)),
-                    }
-                }
-                guard.clear_ready();
-            }
-            // The new generation reported (or died); its outcome is read below.
-            r = readable(upgrade.as_ref()) => r?,
-            // Timeouts are only noticed by polling: tick while something is pending.
-            _ = tokio::time::sleep(TICK), if ticking => {}
+    let drain = Drain::new();
+    let life = tokio::spawn({
+        let drain = drain.clone();
+        async move {
+            let pid = std::process::id();
+            lifecycle(&events, &Upgrade::new(), &drain, |e| eprintln!("tokio-httpd[{pid}]: upgrade failed, still serving: {e}")).await
         }
-        if let Some(p) = upgrade.as_mut() {
-            match p.get_mut().poll() {
-                Ok(None) => {}
-                Ok(Some(_pid)) => {
-                    upgrade = None;
-                    drain_deadline = drain_deadline.or(Some(Instant::now() + drain_timeout));
-                }
-                Err(e) => {
-                    eprintln!("tokio-httpd[{}]: upgrade failed, still serving: {e}", std::process::id());
-                    upgrade = None;
-                }
-            }
-        }
-        if drain_deadline.is_some() && !shared.draining.swap(true, Ordering::SeqCst) {
-            // Stop accepting: the acceptors drop their listeners (the
-            // registry's duplicate keeps the socket for the new generation).
-            // Cancelling an accept loses nothing: a connection is either
-            // returned by accept or still in the kernel's queue.
-            for a in acceptors.drain(..) {
-                a.abort();
-                let _ = a.await;
-            }
-        }
-        if let Some(d) = drain_deadline {
-            if shared.live.load(Ordering::SeqCst) == 0 || Instant::now() >= d {
-                return Ok(());
-            }
-        }
+    });
+    let body = Arc::new(http::body());
+    let left = serve(listeners, &drain, drain_timeout, move |s, c| handle(s, c, Arc::clone(&body))).await;
+    if left > 0 {
+        eprintln!("tokio-httpd[{}]: drain timeout: {left} connections cut", std::process::id());
+    }
+    match life.await {
+        Ok(r) => r.map(|_| ()),
+        Err(e) => Err(io::Error::other(e)),
     }
 }
 
-/// Readable once, then the readiness is cleared (the outcome is read by
-/// `poll`); pending forever without an upgrade in flight.
-async fn readable(p: Option<&AsyncFd<PendingUpgrade>>) -> io::Result<()> {
-    match p {
-        Some(p) => {
-            p.readable().await?.clear_ready();
-            Ok(())
-        }
-        None => std::future::pending().await,
-    }
-}
-
-async fn accept_loop(l: TcpListener, shared: Arc<Shared>) {
-    loop {
-        match l.accept().await {
-            Ok((s, _)) => {
-                shared.live.fetch_add(1, Ordering::SeqCst);
-                let shared = Arc::clone(&shared);
-                tokio::spawn(async move {
-                    serve(s, &shared).await;
-                    shared.live.fetch_sub(1, Ordering::SeqCst);
-                });
-            }
-            // EMFILE and the like: back off a little.
-            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-        }
-    }
-}
-
-async fn serve(mut s: TcpStream, shared: &Shared) {
-    let _ = s.set_nodelay(true);
+async fn handle(stream: TcpStream, conn: Connection, body: Arc<String>) {
+    let _ = stream.set_nodelay(true);
+    // Reads count as activity: a connection is never closed under a request.
+    let mut s = conn.track(stream);
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 8192];
-    let mut last_active = Instant::now();
+    let mut partial = None;
     loop {
-        let Ok((out, close)) = http::answer(&mut buf, &shared.body, shared.draining.load(Ordering::SeqCst)) else {
+        let Ok((out, close)) = http::answer(&mut buf, &body, conn.is_draining()) else {
             return;
         };
         if (!out.is_empty() && s.write_all(&out).await.is_err()) || close {
             let _ = s.shutdown().await;
             return;
         }
-        // `read` is cancel-safe: a timeout loses no bytes.
-        match tokio::time::timeout(TICK, s.read(&mut chunk)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return,
-            Ok(Ok(n)) => {
-                buf.extend_from_slice(&chunk[..n]);
-                last_active = Instant::now();
-            }
-            Err(_) => {
-                // Idle for TICK with nothing waiting.
-                if shared.draining.load(Ordering::SeqCst) && buf.is_empty() && last_active.elapsed() >= IDLE_CLOSE {
-                    return;
-                }
-            }
+        // Part of a request is buffered: it is in progress, not idle.
+        if buf.is_empty() {
+            partial = None;
+        } else if partial.is_none() {
+            partial = Some(conn.request());
+        }
+        tokio::select! {
+            // `read` is cancel-safe: nothing read is lost.
+            r = s.read(&mut chunk) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            },
+            _ = conn.idle_while_draining(IDLE_CLOSE), if partial.is_none() => return,
         }
     }
 }

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -102,7 +104,8 @@ static long long now_ms(void) {
 #define CLOSED_SLOT (-1)
 
 /* Run `ffi-tests --role ROLE CMDS...` with exactly `env` as its environment
- * ("LISTEN_PID=$" becomes the child's own pid), fds[i] at fd 3+i (CLOSED_SLOT:
+ * ("LISTEN_PID=$" becomes the child's own pid, "LISTEN_PIDFDID=$" its own pidfd
+ * id and "LISTEN_PIDFDID=$+1" another one), fds[i] at fd 3+i (CLOSED_SLOT:
  * that fd is closed in the child), `stdin_fd` at 0 if >= 0, and no other fd
  * >= 3 open. Collects its stdout into `out`; returns its exit status, or
  * -1 if it had to be killed. Bounded in time; the child is reaped. */
@@ -112,7 +115,7 @@ static int run_role(const char *role, const char *const *env, const int *fds, in
     int p[2];
     char *argv[64];
     char *envp[64];
-    char pidvar[64];
+    char pidvar[64], pidfdvar[64];
     int argc = 0, envc = 0, i;
     size_t used = 0;
     pid_t pid;
@@ -137,6 +140,13 @@ static int run_role(const char *role, const char *const *env, const int *fds, in
             if (strcmp(env[i], "LISTEN_PID=$") == 0) {
                 snprintf(pidvar, sizeof pidvar, "LISTEN_PID=%d", (int)getpid());
                 envp[i] = pidvar;
+            } else if (strncmp(env[i], "LISTEN_PIDFDID=$", 16) == 0) {
+                /* "$": the child's own pidfd id (it survives exec); "$+1": another one. */
+                struct stat st;
+                int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+                unsigned long long id = pfd >= 0 && fstat(pfd, &st) == 0 ? (unsigned long long)st.st_ino : 0;
+                snprintf(pidfdvar, sizeof pidfdvar, "LISTEN_PIDFDID=%llu", id + (strcmp(env[i] + 16, "+1") == 0));
+                envp[i] = pidfdvar;
             }
         dup2(p[1], 1);
         /* Two phases, so that no target clobbers a source. */

@@ -58,13 +58,22 @@ static void long_name(char *name, int i, int long_form) {
 /* argv: path n keys_file log_file flags ("gone": the path must be removed at
  * the end; "kept": it must still exist (a taker took it over); "chmod": make
  * the socket 0666 so that any uid can connect, to test SO_PEERCRED alone;
- * "long": 250-byte names, so the header alone overflows the socket buffer). */
+ * "long": 250-byte names, so the header alone overflows the socket buffer;
+ * "quick": a 200 ms taker deadline; "nofile20000": serve under RLIMIT_NOFILE
+ * 20,000 exactly). */
 ROLE(handoff_old) {
     if (argc < 6) return 100;
     const char *path = argv[1], *keys = argv[3], *logp = argv[4], *flags = argv[5];
     int n = atoi(argv[2]);
     static int fds[FDCAP];
-    raise_nofile(65536);
+    if (strstr(flags, "nofile20000")) {
+        struct rlimit r;
+        if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_max < 20000) return 115;
+        r.rlim_cur = 20000;
+        if (setrlimit(RLIMIT_NOFILE, &r) != 0) return 116;
+    } else {
+        raise_nofile(65536);
+    }
     FILE *lf = fopen(logp, "a");
     if (!lf) return 101;
     gracefd_set_log_hook(on_log_file, lf, GRACEFD_LOG_DEBUG);
@@ -87,6 +96,7 @@ ROLE(handoff_old) {
         if (gracefd_add_fd(name, fds[i]) < 0) return 106;
         close(fds[i]);
     }
+    if (strstr(flags, "quick") && gracefd_handoff_set_taker_timeout_ms(200) != 0) return 115;
     int ev = gracefd_event_fd();
     int hfd = gracefd_handoff_serve(path);
     if (ev < 0 || hfd < 0) {
@@ -127,15 +137,14 @@ static struct key want_keys[FDCAP], got_keys[FDCAP];
 static int fresh[FDCAP];
 
 TEST(handoff_take_10000_fds_intact_then_old_drains) {
-    /* The old side holds its registry and, while sending, a dup of every entry:
-     * 2 x 10,000 fds. Where the hard limit cannot be raised (no
-     * CAP_SYS_RESOURCE: a 20,000 hard limit in some sandboxes) the transfer
-     * is scaled to fit and says so; handoff_send_recv_10000_fds_intact moves
-     * 10,000 either way. */
+    /* The old side holds its registry and, while sending, a dup of one chunk
+     * (252 fds) at most. The taker holds what it took. Where the hard limit
+     * is below that (no CAP_SYS_RESOURCE) the transfer is scaled to fit and
+     * says so; handoff_send_recv_10000_fds_intact moves 10,000 either way. */
     rlim_t lim = raise_nofile(65536);
     int big = BIG;
-    if (lim < 2 * (rlim_t)BIG + 200) {
-        big = (int)((lim - 200) / 2);
+    if (lim < (rlim_t)BIG + 252 + 200) {
+        big = (int)(lim - 252 - 200);
         fprintf(stderr, "    note: RLIMIT_NOFILE is capped at %llu here: handing over %d fds\n",
                 (unsigned long long)lim, big);
     }
@@ -187,6 +196,20 @@ TEST(handoff_take_10000_fds_intact_then_old_drains) {
     char took[64];
     snprintf(took, sizeof took, "took %d fds and is ready", big);
     CHECK_STR_CONTAINS(read_file(o.log), took);
+}
+
+/* Issue 17: the serving side duplicated its whole registry before sending
+ * (2 x N fds), so 10,000 fds could not be handed over under RLIMIT_NOFILE
+ * 20,000. It now holds N + 252 at most. */
+TEST(handoff_take_exactly_10000_fds_under_rlimit_nofile_20000) {
+    CHECK(raise_nofile(20000) >= 20000); /* the taker: 10,000 and its own */
+    struct old o;
+    CHECK(start_old(&o, BIG, "gone nofile20000") == 0);
+    int r = gracefd_handoff_take(o.path, 30000);
+    CHECK_MSG(r == BIG, "take: %d %s", r, gracefd_last_error());
+    CHECK_INT(gracefd_ready(), ==, 1);
+    CHECK_INT(wait_exit(o.pid, 20), ==, 0);
+    CHECK_STR_CONTAINS(read_file(o.log), "took 10000 fds and is ready");
 }
 
 TEST(handoff_header_larger_than_the_socket_buffer) {
@@ -364,6 +387,70 @@ TEST(handoff_busy_taker_refuses_second_then_taker_death_frees_it) {
     CHECK_INT(gracefd_ready(), ==, 1);
     CHECK_INT(wait_exit(o.pid, 20), ==, 0);
     CHECK_STR_CONTAINS(read_file(o.log), "before it was ready); still serving");
+}
+
+/* Connect to the old side and send nothing: holds the one taker slot. */
+static int idle_taker(const char *path) {
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path) {
+        close(s);
+        return -1;
+    }
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+/* Take, retrying while the slot is busy (bounded). */
+static int take_when_free(const char *path) {
+    int r = -EBUSY;
+    for (int i = 0; i < 400 && r == -EBUSY; i++) {
+        r = gracefd_handoff_take(path, 10000);
+        if (r == -EBUSY) usleep(50000);
+    }
+    return r;
+}
+
+/* Audit defect 8: one idle same-uid connection held the only slot forever
+ * and every taker got EBUSY. With the default deadline (5 s) it is dropped,
+ * told why, and a real taker then succeeds. */
+TEST(handoff_idle_connection_is_dropped_after_the_deadline) {
+    struct old o;
+    CHECK(start_old(&o, 3, "gone") == 0);
+    int idle = idle_taker(o.path);
+    CHECK(idle >= 0);
+    usleep(100000); /* the old side has accepted it: the slot is taken */
+    CHECK_INT(gracefd_handoff_take(o.path, 10000), ==, -EBUSY);
+    int r = take_when_free(o.path);
+    CHECK_MSG(r == 3, "%d %s", r, gracefd_last_error());
+    char buf[512];
+    struct timeval tv = {5, 0};
+    setsockopt(idle, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    CHECK(recv(idle, buf, sizeof buf, 0) > 0); /* its REFUSE frame */
+    close(idle);
+    CHECK_INT(gracefd_ready(), ==, 1);
+    CHECK_INT(wait_exit(o.pid, 20), ==, 0);
+    CHECK_STR_CONTAINS(read_file(o.log), "held the hand-off for 5000 ms without asking for the fds");
+}
+
+TEST(handoff_taker_deadline_is_settable) {
+    CHECK_INT(gracefd_handoff_set_taker_timeout_ms(0), ==, -EINVAL);
+    CHECK_INT(gracefd_handoff_set_taker_timeout_ms(86400001), ==, -EINVAL);
+    CHECK_STR_CONTAINS(gracefd_last_error(), "between 1 ms and a day");
+    struct old o;
+    CHECK(start_old(&o, 2, "gone quick") == 0);
+    int idle = idle_taker(o.path);
+    CHECK(idle >= 0);
+    int r = take_when_free(o.path);
+    CHECK_MSG(r == 2, "%d %s", r, gracefd_last_error());
+    close(idle);
+    CHECK_INT(gracefd_ready(), ==, 1);
+    CHECK_INT(wait_exit(o.pid, 20), ==, 0);
+    CHECK_STR_CONTAINS(read_file(o.log), "held the hand-off for 200 ms");
 }
 
 TEST(handoff_new_side_takes_over_the_path_then_hands_off_again) {

@@ -48,6 +48,16 @@ static void scan_fds(void) {
     printf("open %d\n", n);
 }
 
+/* Whether this kernel gives pidfds an inode of their own (pidfs, Linux 6.9+):
+ * only then can a process tell its LISTEN_PIDFDID. */
+static int kernel_has_pidfs(void) {
+    struct statfs sfs;
+    int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    int yes = pfd >= 0 && fstatfs(pfd, &sfs) == 0 && (unsigned long)sfs.f_type == 0x50494446UL;
+    if (pfd >= 0) close(pfd);
+    return yes;
+}
+
 ROLE(probe) {
     int i;
     gracefd_set_log_hook(print_log, NULL, GRACEFD_LOG_DEBUG);
@@ -59,6 +69,8 @@ ROLE(probe) {
         if (arg) *arg++ = 0;
         if (strcmp(cmd, "count") == 0) {
             printf("count %d\n", gracefd_inherited_count());
+        } else if (strcmp(cmd, "pidfs") == 0) {
+            printf("pidfs %d\n", kernel_has_pidfs());
         } else if (strcmp(cmd, "list") == 0) {
             int n = gracefd_inherited_count(), k;
             for (k = 0; k < n; k++) {
@@ -163,6 +175,49 @@ TEST(listen_pid_of_another_process_is_not_for_us) {
     CHECK_STR_CONTAINS(out, "listen web err");
     CHECK_STR_CONTAINS(out, "(EADDRINUSE)");
     CHECK_STR_CONTAINS(out, "fresh ok");
+    close(fd);
+}
+
+/* Issue 16, item 12: LISTEN_PIDFDID (systemd 258+) rules out a reused pid.
+ * Our own id: inherited; another process's: "not for us", exactly like a
+ * LISTEN_PID of another process; malformed: nothing inherited. Where the
+ * kernel cannot tell a process's pidfd id (before pidfs), LISTEN_PID alone
+ * decides. The probe says whether it can tell; this process must be able to
+ * as well to write the probe's own id ("$"; not under valgrind, which has no
+ * pidfd_open, while the probe it re-executes runs natively). */
+TEST(listen_pidfdid_rules_out_a_reused_pid) {
+    char out[OUT_LEN];
+    int port, fd = inet_socket(SOCK_STREAM, &port);
+    int fds[1];
+    const char *cmds[] = {"count", NULL};
+    const char *ask[] = {"pidfs", NULL};
+    const char *none[] = {NULL};
+    CHECK(fd >= 0);
+    fds[0] = fd;
+    CHECK_INT(run_probe(none, NULL, 0, -1, out, sizeof out, ask), ==, 0);
+    int probe_tells = strstr(out, "pidfs 1\n") != NULL;
+    const char *other[] = {"LISTEN_PID=$", "LISTEN_FDS=1", "LISTEN_FDNAMES=web", "LISTEN_PIDFDID=12345", NULL};
+    CHECK_INT(run_probe(other, fds, 1, -1, out, sizeof out, cmds), ==, 0);
+    if (probe_tells) {
+        CHECK_STR_CONTAINS(out, "count 0\n");
+        CHECK_STR_CONTAINS(out, "LISTEN_PIDFDID=12345 is not this process");
+        CHECK_STR_CONTAINS(out, "its pid was reused");
+    } else {
+        CHECK_STR_CONTAINS(out, "count 1\n");
+        CHECK_STR_CONTAINS(out, "cannot tell our pidfd id");
+    }
+    if (probe_tells && kernel_has_pidfs()) {
+        const char *mine[] = {"LISTEN_PID=$", "LISTEN_FDS=1", "LISTEN_FDNAMES=web", "LISTEN_PIDFDID=$", NULL};
+        CHECK_INT(run_probe(mine, fds, 1, -1, out, sizeof out, cmds), ==, 0);
+        CHECK_STR_CONTAINS(out, "count 1\n");
+        const char *next[] = {"LISTEN_PID=$", "LISTEN_FDS=1", "LISTEN_FDNAMES=web", "LISTEN_PIDFDID=$+1", NULL};
+        CHECK_INT(run_probe(next, fds, 1, -1, out, sizeof out, cmds), ==, 0);
+        CHECK_STR_CONTAINS(out, "count 0\n");
+    }
+    const char *bad[] = {"LISTEN_PID=$", "LISTEN_FDS=1", "LISTEN_FDNAMES=web", "LISTEN_PIDFDID=12x", NULL};
+    CHECK_INT(run_probe(bad, fds, 1, -1, out, sizeof out, cmds), ==, 0);
+    CHECK_STR_CONTAINS(out, "count 0\n");
+    CHECK_STR_CONTAINS(out, "LISTEN_PIDFDID=\"12x\": not a pidfd id");
     close(fd);
 }
 

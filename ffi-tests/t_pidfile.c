@@ -1,6 +1,8 @@
 /* Standalone pid files: gracefd_pidfile_create()/gracefd_pidfile_remove(),
  * held by ROLE(pidfile) until its stdin closes. */
 #define _GNU_SOURCE
+#include <sys/mman.h>
+
 #include "daemon_helpers.h"
 
 /* ffi-tests --role pidfile PATH: create it, print the result, wait for stdin EOF, remove. */
@@ -121,4 +123,52 @@ TEST(pidfile_arguments_checked) {
     CHECK(symlink(target, pidp) == 0);
     CHECK_INT(gracefd_pidfile_create(pidp), ==, -ELOOP);
     CHECK_STR_CONTAINS(gracefd_last_error(), "symbolic link");
+}
+
+/* Audit defect 4: acquire opened the path, then flocked it; a holder that
+ * removed the file in between left the lock on an unlinked inode while a
+ * third process created and locked a new file: two running instances. Racers
+ * take the pid file, count themselves in shared memory while they hold it,
+ * and remove it (as a clean exit does). Never two holders at once. */
+#define RACERS 8
+#define RACE_MS 8000
+struct race_shared {
+    int holders;
+    int overlaps;
+    long takes;
+};
+
+TEST(pidfile_never_two_holders_when_the_holder_removes_it) {
+    char pidp[512];
+    path_in_tmp(pidp, sizeof pidp, "race.pid");
+    struct race_shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(sh != MAP_FAILED);
+    pid_t kids[RACERS];
+    long long end = now_ms() + RACE_MS;
+    for (int i = 0; i < RACERS; i++) {
+        kids[i] = fork();
+        CHECK(kids[i] >= 0);
+        if (kids[i] == 0) {
+            /* Each take in a fresh process: a process holds at most one pid file. */
+            while (now_ms() < end && __atomic_load_n(&sh->overlaps, __ATOMIC_SEQ_CST) == 0) {
+                pid_t p = fork();
+                if (p < 0) _exit(1);
+                if (p == 0) {
+                    if (gracefd_pidfile_create(pidp) != 0) _exit(0);
+                    if (__atomic_add_fetch(&sh->holders, 1, __ATOMIC_SEQ_CST) > 1) __atomic_add_fetch(&sh->overlaps, 1, __ATOMIC_SEQ_CST);
+                    __atomic_add_fetch(&sh->takes, 1, __ATOMIC_SEQ_CST);
+                    usleep(200);
+                    __atomic_sub_fetch(&sh->holders, 1, __ATOMIC_SEQ_CST);
+                    gracefd_pidfile_remove(); /* unlinks while still holding the lock */
+                    _exit(0);
+                }
+                waitpid(p, NULL, 0);
+            }
+            _exit(0);
+        }
+    }
+    for (int i = 0; i < RACERS; i++) waitpid(kids[i], NULL, 0);
+    CHECK_MSG(sh->overlaps == 0, "%d times two processes held the pid file at once (in %ld takes)", sh->overlaps, sh->takes);
+    CHECK_MSG(sh->takes > 100, "only %ld takes: the race proves nothing", sh->takes);
+    munmap(sh, sizeof *sh);
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,17 @@ ROLE(gen_hang) {
     for (int i = 0; i < 600; i++) sleep(1); /* killed long before */
     return 0;
 }
+/* Audit defect 3: any holder of GRACEFD_READY_FD can send an "exec failed"
+ * frame (9 bytes: "GFD1", kind 3, errno) and stay alive. */
+ROLE(gen_forges_exec_failed) {
+    (void)argc; (void)argv;
+    const char *v = getenv("GRACEFD_READY_FD");
+    if (!v) return 2;
+    unsigned char frame[9] = {'G', 'F', 'D', '1', 3, ENOENT, 0, 0, 0};
+    if (send(atoi(v), frame, sizeof frame, MSG_NOSIGNAL) != (ssize_t)sizeof frame) return 3;
+    for (int i = 0; i < 600; i++) sleep(1); /* killed long before */
+    return 0;
+}
 ROLE(gen_ready_then_serve) {
     (void)argc; (void)argv;
     int fd = gracefd_listen("web", "127.0.0.1:1");
@@ -185,6 +197,33 @@ TEST(upgrade_child_exits_before_ready) { expect_failure("gen_exit3", -ECHILD, "e
 TEST(upgrade_child_crashes) { expect_failure("gen_crash", -ECHILD, "killed by signal 6"); }
 TEST(upgrade_child_reports_failure) { expect_failure("gen_fail", -ECANCELED, "cannot open the database"); }
 TEST(upgrade_child_hangs_past_timeout) { expect_failure("gen_hang", -ETIMEDOUT, "not ready in time"); }
+
+/* The old code believed the frame and waited (blocking waitpid) for a process
+ * that lives on: gracefd_upgrade hung for the child's whole life. */
+TEST(upgrade_forged_exec_failed_frame_is_a_protocol_violation) {
+    expect_failure("gen_forges_exec_failed", -EPROTO, "said exec failed (ENOENT) but it is still running");
+}
+
+/* gracefd_upgrade_finish() is documented not to block: the same forged frame
+ * must not make it wait for the liar. */
+TEST(upgrade_finish_does_not_block_on_a_forged_frame) {
+    int fd = gracefd_listen("web", "127.0.0.1:0");
+    CHECK(fd >= 0);
+    gracefd_upgrade_opts *o = opts_for_role("gen_forges_exec_failed", NULL);
+    int poll_fd = gracefd_upgrade_start(o);
+    gracefd_upgrade_opts_free(o);
+    CHECK_MSG(poll_fd >= 0, "%s", gracefd_last_error());
+    struct pollfd p = {.fd = poll_fd, .events = POLLIN};
+    CHECK_INT(poll(&p, 1, 10000), ==, 1);
+    alarm(20); /* a hang guard, not a timing assertion: the old code waited for the child's exit */
+    pid_t child = -1;
+    int r = gracefd_upgrade_finish(&child);
+    alarm(0);
+    CHECK_MSG(r == -EPROTO, "got %d (%s)", r, gracefd_last_error());
+    CHECK_STR_CONTAINS(gracefd_last_error(), "broke the readiness protocol");
+    CHECK_INT(waitpid(-1, NULL, WNOHANG), ==, -1); /* killed and reaped */
+    CHECK_INT(errno, ==, ECHILD);
+}
 
 TEST(upgrade_exe_missing_or_not_executable) {
     int fd = gracefd_listen("web", "127.0.0.1:0");

@@ -126,6 +126,9 @@
 // gracefd_handoff_process(): a taker took the fds and is ready; drain now.
 #define GRACEFD_HANDOFF_DONE 1
 
+// Default of gracefd_handoff_set_taker_timeout_ms(): 5 s.
+#define GRACEFD_HANDOFF_TAKER_TIMEOUT_MS 5000
+
 // Connections passed by the older generation wait to be taken with
 // gracefd_conns_next() (posted on the event fd, see gracefd_event_fd()).
 #define GRACEFD_EVENT_CONNS 4
@@ -241,8 +244,10 @@ int gracefd_daemon_set_umask(gracefd_daemon *opts, uint32_t mask);
 
 // Send the daemon's stdout and stderr to `path` (NULL: /dev/null, the
 // default), opened by the launcher before the fork (and before any user
-// switch) with `O_WRONLY|O_APPEND|O_CREAT`, mode 0640. stdin is always
-// /dev/null. Errors: `-EINVAL` if `opts` is NULL or `path` is empty.
+// switch) with `O_WRONLY|O_APPEND|O_CREAT|O_NOFOLLOW`, mode 0640: a
+// symbolic link at `path` is refused (the daemon start fails with `-ELOOP`)
+// rather than appended through. stdin is always /dev/null. Errors:
+// `-EINVAL` if `opts` is NULL or `path` is empty.
 //
 // # Safety
 // `opts` is a live handle; `path` NULL or a NUL-terminated string.
@@ -796,7 +801,9 @@ int gracefd_notify_status(const char *text);
 // "already running as pid N"; exit with `GRACEFD_EXIT_ALREADY_RUNNING`);
 // `-ELOOP` `path` is a symbolic link; `-EPERM` not owned by us, or several
 // links; `-EINVAL` NULL or empty path, not a regular file; `-EBUSY` this
-// process already holds a different pid file; `-EACCES`, `-ENOENT`, … from
+// process already holds a different pid file; `-EAGAIN` the file kept being
+// removed or replaced between open and lock (after 100 tries: the lock is
+// only kept on the file that is at `path`); `-EACCES`, `-ENOENT`, … from
 // open. Env: `GRACEFD_PIDFILE_FD` (read at start-up, with `LISTEN_PID`).
 // Thread-safe.
 //
@@ -982,8 +989,9 @@ int gracefd_upgrade_cancel(void);
 // transfer runs (RLIMIT_NOFILE).
 //
 // Errors: `-EINVAL` `path` NULL or empty; `-EALREADY` already serving;
-// `-ENAMETOOLONG` `path` (or the temporary name, `path` + ".PID.tmp") does
-// not fit a unix socket address (about 100 bytes); `-EEXIST` something that
+// `-ENAMETOOLONG` `path` does not fit a unix socket address (about 100
+// bytes; the socket is bound in a private 0700 directory beside `path` and
+// renamed into place, so no link swapped in can redirect its mode); `-EEXIST` something that
 // is not a socket is at `path`; `-EADDRINUSE` another process serves at
 // `path`; others from socket, bind, chmod, listen, rename or epoll (e.g.
 // `-EACCES`, `-ENOENT` for a missing directory, `-EMFILE`).
@@ -1011,6 +1019,19 @@ int gracefd_handoff_serve(const char *path);
 //
 // Thread-safe.
 int gracefd_handoff_process(void);
+
+// How long one taker may hold the hand-off (only one is served at a time;
+// others get `-EBUSY`) without asking for the fds, or, while they are sent,
+// without reading any: then it is dropped (told `ETIMEDOUT`, logged) and the
+// next one is served, so an idle connection cannot block every taker.
+// Default `GRACEFD_HANDOFF_TAKER_TIMEOUT_MS` (5 s). Not applied once all fds
+// are sent: a taker that has them may take as long as its start-up needs to
+// call gracefd_ready() (if it dies, the slot frees at once). Applies to
+// connections accepted from then on; the deadline wakes the fd of
+// gracefd_handoff_serve(), so keep calling gracefd_handoff_process() when it
+// is readable. Errors: `-EINVAL` unless 1 ms to a day (86400000).
+// Thread-safe.
+int gracefd_handoff_set_taker_timeout_ms(int64_t timeout_ms);
 
 // Stop serving hand-off: close the socket and remove its path if it is
 // still this process's socket. A taker in the middle of a transfer fails

@@ -10,10 +10,11 @@
 #   bench/micro.py          daemonize, size, requests/s with and without gracefd, hand-off
 #   bench/report.py         statistics and BENCHMARKS.md
 #   bench/procs.py          start, watch, stop and reap processes by pid
+#   bench/ballast.py        cost against size: upgrades and re-exec daemonize of httpd --ballast
 #   bench/nolib.c           httpd.c's gracefd calls done without gracefd (plain-httpd)
 #   bench/tableflip-httpd/  the same server on cloudflare/tableflip (Go module)
 
-.PHONY: bench-report bench-build bench-vet
+.PHONY: bench-report bench-build bench-vet bench-ballast
 
 BENCH_QUICK ?=
 ifeq ($(BENCH_QUICK),1)
@@ -37,8 +38,22 @@ BENCH_BINS := $(BUILD)/bin/httpd $(BUILD)/bin/loadgen $(BUILD)/bin/handoff-bench
 bench: bench-report
 bench-build: $(BENCH_BINS)
 
+# Cost against size runs after the rest (it needs up to 8 GiB at its peak) and
+# appends its section to the same report.
+ifeq ($(BENCH_QUICK),1)
+BENCH_OUT_FILE := $(BUILD)/bench/BENCHMARKS-quick.md
+BALLAST_ARGS   := --sizes 10,1024 --daemonize-sizes 10 --rounds 2
+else
+BENCH_OUT_FILE := BENCHMARKS.md
+BALLAST_ARGS   :=
+endif
+
 bench-report: $(BENCH_BINS)
 	BENCH_QUICK=$(BENCH_QUICK) python3 -B bench/run.py
+	python3 -B bench/ballast.py $(BALLAST_ARGS) --out $(BENCH_OUT_FILE)
+
+bench-ballast: $(BUILD)/bin/httpd
+	python3 -B bench/ballast.py $(BALLAST_ARGS)
 
 # c-examples/httpd.c linked without the library: bench/nolib.c stands in for
 # it, so the serving loop is the same code with the same flags.

@@ -5,7 +5,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BIN := target/release/examples/fuzz-parsers
 
 $(FUZZ_BIN): $(RUST_SRC) examples/fuzz-parsers.rs
-	$(CARGO) build --release --example fuzz-parsers
+	$(CARGO) build --release --features cli-internals --example fuzz-parsers
 
 .PHONY: fuzz check-fuzz
 fuzz: $(FUZZ_BIN)

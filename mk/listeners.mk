@@ -14,7 +14,7 @@ $(SD_LISTEN_CHILD): ffi-tests/sd_listen_child.c
 
 # Test tool: listens through the registry and execs a child with its export.
 $(EXPORT_EXEC): $(RUST_SRC) examples/export-exec.rs
-	$(CARGO) build --example export-exec
+	$(CARGO) build --features cli-internals --example export-exec
 
 check-listeners: $(BUILD)/bin/echo-names $(SD_LISTEN_CHILD) $(EXPORT_EXEC)
 	ffi-tests/interop-listeners.sh $(abspath $(BUILD)/bin/echo-names) $(abspath $(SD_LISTEN_CHILD)) $(abspath $(EXPORT_EXEC))

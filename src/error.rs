@@ -118,7 +118,6 @@ impl fmt::Display for Error {
 }
 
 /// Build an [`Error`]: `err!(EINVAL, "port {} is above 65535", p)`.
-#[macro_export]
 macro_rules! err {
     ($errno:ident, $($arg:tt)+) => {
         $crate::error::Error::new($crate::sys::Errno(libc::$errno), format_args!($($arg)+))
@@ -126,12 +125,12 @@ macro_rules! err {
 }
 
 /// Return early with an [`Error`]: `bail!(EINVAL, "...")`.
-#[macro_export]
 macro_rules! bail {
     ($errno:ident, $($arg:tt)+) => {
         return Err($crate::err!($errno, $($arg)+))
     };
 }
+pub(crate) use {bail, err};
 
 // ---- the per-thread last error -------------------------------------------
 //
@@ -204,7 +203,8 @@ pub fn last_ptr() -> *const u8 {
     }
 }
 
-/// This thread's last error message, copied out.
+/// This thread's last error message, copied out (for the tests; the C ABI hands out the pointer).
+#[cfg(test)]
 pub fn last_message() -> Msg {
     let mut m = Msg::new();
     let p = last_ptr();

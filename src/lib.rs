@@ -4,26 +4,35 @@
 //! Server::Starter, the gracefd superdaemon, an older generation of yourself),
 //! upgrade to a new binary with zero dropped connections, and talk to systemd.
 //!
-//! The same core is exported three ways: the C ABI (`libgracefd.a` +
-//! `include/gracefd.h`, feature `ffi`), this Rust crate (feature `std`, the
-//! default), and the `gracefd` command.
+//! **Linux only.** The crate is built on Linux system calls (`pipe2`,
+//! `accept4`, `SOCK_CLOEXEC`, `/proc`, `SO_PEERCRED`…); on any other target
+//! it does not compile.
 //!
-//! # Two layers
+//! The same core is exported three ways: this Rust crate (feature `std`,
+//! the default), the C ABI (`libgracefd.a` + `include/gracefd.h`, feature
+//! `ffi`), and the `gracefd` command (in the repository, not on crates.io).
 //!
-//! - **The Rust face** (feature `std`, the default): [`api`], whose items
-//!   are re-exported here — [`listen_tcp`], [`ready`](fn@ready),
-//!   [`Upgrade`], [`Events`], [`api::notify`]… They take `&str`, return std
-//!   types ([`std::net::TcpListener`], [`std::os::fd::OwnedFd`]…) and
-//!   [`std::io::Result`]. Start here.
-//! - **The core**, `#![no_std]` (with `alloc` and `libc`), at the same paths
-//!   with or without `std`: [`sys`] is the only place libc is called;
-//!   [`proto`] is pure code (address parser, environment protocols, wire
-//!   formats); [`listeners`], [`registry`], [`mod@ready`], [`lineage`],
-//!   [`upgrade`], [`notify`], [`events`] hold the behaviour. They take
-//!   bytes, return [`sys::fd::Fd`] and [`Result`] with [`Error`] (an errno
-//!   and a one-line message, allocation-free). With `default-features =
-//!   false` this is what a `#![no_std]` crate gets. (The C ABI, feature
-//!   `ffi`, only converts pointers on top of it.)
+//! # Features
+//!
+//! | feature | |
+//! |---|---|
+//! | `std` (default) | the Rust face: std types, `io::Result`, builders |
+//! | `tokio` | [`tokio`]: tokio listeners, async events, the upgrade as a future, a graceful drain |
+//! | `log` | `set_log_crate_hook`: the library's log messages to the `log` crate |
+//! | `ffi` | the C ABI (`gracefd_*` symbols); for the C archive |
+//! | `header` | regenerate `include/gracefd.h` (developers, in the repository) |
+//!
+//! With `default-features = false` a `#![no_std]` crate gets the core,
+//! [`nostd`]: bytes in, [`nostd::Fd`] and [`Result`] with [`Error`] out
+//! (an errno and a one-line message, allocation-free; `alloc` is used).
+//!
+//! # The Rust face
+//!
+//! [`api`], whose items are re-exported here — [`listen_tcp`],
+//! [`ready`](fn@ready), [`Upgrade`], [`Events`], [`api::notify`]… They take
+//! `&str`, return std types ([`std::net::TcpListener`],
+//! [`std::os::fd::OwnedFd`]…) and [`std::io::Result`]. Start here (or at
+//! [`tokio`] for an async server).
 //!
 //! Errors of the Rust face are `io::Error`s that carry the core's [`Error`]:
 //! the kind from the errno, the message from the detail, the errno through
@@ -98,11 +107,9 @@
 //! # Daemonize
 //!
 //! Under systemd there is nothing to daemonize: use `Type=notify`. For a
-//! classic daemon, gracefd's daemonize (pid file locked and handed down
-//! across upgrades, fork/setsid/fork, the launching shell told whether the
-//! daemon really came up, a re-exec mode for multi-threaded programs) is in
-//! the C ABI design; its Rust `Daemon` builder is added with the core
-//! module and is not part of this version of the crate.
+//! classic daemon, [`Daemon`]: the pid file locked and handed down across
+//! upgrades, fork/setsid/fork, the launching shell told whether the daemon
+//! really came up, a re-exec mode for multi-threaded programs.
 //!
 //! # systemd
 //!
@@ -123,11 +130,17 @@
 //! `STATUS`, `RELOADING`, `STOPPING`, the watchdog and the fd store. Outside
 //! systemd (`NOTIFY_SOCKET` unset) they all succeed and do nothing.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
+
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 // Errors carry their message inline (no allocation on any path, including
 // the ones near fork); they are returned on cold paths only.
 #![allow(clippy::result_large_err)]
+// The core serves three faces: the Rust API (`std`), the C ABI (`ffi`) and
+// the in-tree command (`cli-internals`); an item only one face uses is dead
+// in a build without that face. Dead code is checked where every face is
+// built (`make check`'s clippy over the workspace with `ffi`).
+#![cfg_attr(not(all(feature = "std", feature = "ffi", feature = "cli-internals")), allow(dead_code, unused_imports))]
 #![cfg_attr(
     not(test),
     deny(
@@ -140,29 +153,61 @@
     )
 )]
 
+#[cfg(not(target_os = "linux"))]
+compile_error!("gracefd supports Linux only: it is built on Linux system calls (pipe2, accept4, SOCK_CLOEXEC, /proc)");
+
 extern crate alloc;
 
-pub mod conns;
-pub mod daemon;
-pub mod error;
-pub mod events;
-pub mod handoff;
-pub mod lineage;
-pub mod listeners;
-pub mod log;
-pub mod notify;
-pub mod pidfile;
-pub mod proto;
-pub mod ready;
-pub mod registry;
-pub mod sync;
-pub mod sys;
-pub mod upgrade;
-pub mod version;
+// The core: crate-internal. Its public face for `#![no_std]` users is
+// [`nostd`]; for std users, [`api`]; the in-tree command reaches the rest
+// through `__cli` (feature `cli-internals`).
+mod error;
+mod log;
+// The core's error and log macros, by path (`crate::err!`, `use crate::{err, log}`), inside the crate only.
+pub(crate) use error::{bail, err};
+pub(crate) use log::log;
 
-pub mod child_setup;
-pub mod spawn;
-pub mod startup;
+mod child_setup;
+mod conns;
+mod daemon;
+mod events;
+mod handoff;
+mod lineage;
+mod listeners;
+mod notify;
+mod pidfile;
+mod proto;
+mod ready;
+mod registry;
+mod safe_path;
+mod spawn;
+mod startup;
+mod sync;
+mod sys;
+mod upgrade;
+mod version;
+
+pub mod nostd;
+
+/// The core modules the `gracefd` command (cli/) and the in-tree tools
+/// (examples/export-exec.rs, examples/fuzz-parsers.rs) are built on.
+///
+/// For the in-tree command only: this is not part of the crate's API and
+/// carries no stability promise — anything here may change or go in any
+/// release. It exists because the supervisor is not yet part of the library
+/// proper; once it is, the command will use the public API and this module
+/// will be removed. Enabled by the non-default feature `cli-internals`.
+#[cfg(feature = "cli-internals")]
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod __cli {
+    // The modules are private to the crate; their `pub` items are re-exported
+    // here (a private module itself cannot be), at the same relative paths.
+    macro_rules! expose {
+        ($($m:ident),* $(,)?) => { $( pub mod $m { pub use crate::$m::*; } )* };
+    }
+    expose!(child_setup, conns, daemon, events, handoff, lineage, listeners, log, notify, pidfile, proto, ready, registry, safe_path, spawn, startup, sys, upgrade, version);
+}
 
 #[cfg(feature = "ffi")]
 mod ffi;
@@ -178,10 +223,14 @@ pub mod api;
 pub use api::{
     add_fd, clear_log_hook, close_unclaimed, fail, forget, generation, inherited, inherited_fds, is_upgrade, listen_fd, listen_tcp,
     listen_udp, listen_unix, pidfile_create, pidfile_remove, ready, set_log_hook, take_from, Daemon, DaemonMode, ErrorExt, Event,
-    Events, FdKind, FdSource, Handoff, InheritedFd, InheritedFds, Listen, PendingUpgrade, Upgrade,
+    Events, FdKind, FdSource, Handoff, InheritedFd, InheritedFds, Level, Listen, PendingUpgrade, Signal, Upgrade,
 };
 #[cfg(feature = "std")]
 pub use api::{
     can_pass_connections, next_connection, pass_connections, pending_connections, release_connections, take_connections, Connection,
     PassError, PassedConnection, CONNECTION_STATE_MAX,
 };
+#[cfg(feature = "log")]
+pub use api::set_log_crate_hook;
+#[cfg(feature = "tokio")]
+pub use api::tokio;

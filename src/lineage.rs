@@ -9,6 +9,7 @@
 //! number that means something else in it. Fds named here are validated and
 //! made CLOEXEC at load time, so they never leak into the program's children.
 
+use crate::proto::listen_env::PidfdId;
 use crate::proto::num;
 use crate::startup::Startup;
 use crate::sync::{Lazy, Mutex};
@@ -52,7 +53,13 @@ pub fn init() {
 }
 
 fn read(s: &Startup, me: Pid) -> (Lineage, Option<Fd>, Option<Fd>) {
-    let listen_pid_matches = s.var(b"LISTEN_PID").and_then(num::parse_pid) == Some(me);
+    // LISTEN_PIDFDID, when set, must name us too (rules out a reused pid);
+    // malformed, it makes the whole announcement untrusted.
+    let pidfd_ok = matches!(
+        crate::proto::listen_env::check_pidfdid(s.var(b"LISTEN_PIDFDID"), crate::registry::our_pidfd_id(s)),
+        Ok(PidfdId::Unset | PidfdId::Matches(_) | PidfdId::Unverifiable(_))
+    );
+    let listen_pid_matches = s.var(b"LISTEN_PID").and_then(num::parse_pid) == Some(me) && pidfd_ok;
     let mut l = Lineage { generation: 1, parent_pid: None, listen_pid_matches };
     if !listen_pid_matches {
         return (l, None, None);

@@ -8,7 +8,11 @@
 //! - It must be a regular file, owned by our effective uid, with one link (a
 //!   hard link planted next to a daemon's pid file must not make it rewrite
 //!   some other file).
-//! - `flock(LOCK_EX|LOCK_NB)`. The lock belongs to the open file description:
+//! - `flock(LOCK_EX|LOCK_NB)`, then checked: the locked file must still be
+//!   the one at the path (same device and inode, still linked). If its holder
+//!   removed it between our open and our flock, we start over: a lock on the
+//!   removed file would let another process lock a new file at the path.
+//! - The lock belongs to the open file description:
 //!   it survives fork, stays with the daemon after the launcher exits, and is
 //!   handed down on upgrade with the fd (`GRACEFD_PIDFILE_FD`), so it never
 //!   drops between generations.
@@ -37,12 +41,29 @@ use crate::{err, lineage, log};
 ///
 /// Errors: `EEXIST` "already running as pid N" (the lock is held elsewhere);
 /// `ELOOP` the path is a symbolic link; `EPERM` not a file we own, or more than
-/// one link; `EINVAL` empty path, NUL inside, not a regular file; whatever open
-/// or flock fail with (`EACCES`, `ENOENT` for a missing directory, …).
+/// one link; `EINVAL` empty path, NUL inside, not a regular file; `EAGAIN` the
+/// file kept being removed or replaced between open and lock (100 tries);
+/// whatever open or flock fail with (`EACCES`, `ENOENT` for a missing directory, …).
 pub fn acquire(path: &[u8]) -> Result<Fd> {
-    let shown = Shown(path);
     let c = nul_terminated(path, "pid file path")?;
-    let f = fs::open(&c, libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW, 0o644).map_err(|e| match e {
+    for _ in 0..RELOCK_TRIES {
+        if let Some(f) = acquire_once(path, &c)? {
+            return Ok(f);
+        }
+    }
+    Err(err!(EAGAIN, "pid file {} kept being removed or replaced while we locked it; try again", Shown(path)))
+}
+
+/// How often [`acquire`] starts over when the file it locked is no longer the
+/// one at the path (its holder removed it meanwhile).
+const RELOCK_TRIES: u32 = 100;
+
+/// One open-check-lock. `Ok(None)`: the lock was taken on a file that is no
+/// longer at the path (removed, or replaced, between open and flock: a lock
+/// on it would let a third process lock a new file there too); start over.
+fn acquire_once(path: &[u8], c: &[u8]) -> Result<Option<Fd>> {
+    let shown = Shown(path);
+    let f = fs::open(c, libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW, 0o644).map_err(|e| match e {
         Errno(libc::ELOOP) => err!(ELOOP, "pid file {} is a symbolic link; refusing to follow it", shown),
         e => Error::sys(e, "open").context(format_args!("pid file {}", shown)),
     })?;
@@ -53,7 +74,7 @@ pub fn acquire(path: &[u8]) -> Result<Fd> {
     if let Some(held) = lineage::pidfile_fd() {
         if let Ok(h) = fd::fstat(held) {
             if (h.st_dev, h.st_ino) == (st.st_dev, st.st_ino) {
-                return fd::dup_cloexec(held).map_err(|e| Error::sys(e, "dup").context(format_args!("pid file {}", shown)));
+                return fd::dup_cloexec(held).map(Some).map_err(|e| Error::sys(e, "dup").context(format_args!("pid file {}", shown)));
             }
         }
     }
@@ -74,7 +95,14 @@ pub fn acquire(path: &[u8]) -> Result<Fd> {
         }
         Err(e) => return Err(Error::sys(e, "flock").context(format_args!("pid file {}", shown))),
     }
-    Ok(f)
+    // Locked: but is it still the file at the path, and still linked?
+    let locked = fd::fstat(f.raw()).map_err(|e| Error::sys(e, "fstat").context(format_args!("pid file {}", shown)))?;
+    let still_there = match fs::lstat(c) {
+        Ok(at_path) => (at_path.st_dev, at_path.st_ino) == (locked.st_dev, locked.st_ino) && locked.st_nlink > 0,
+        Err(Errno(libc::ENOENT)) => false,
+        Err(e) => return Err(Error::sys(e, "lstat").context(format_args!("pid file {}", shown))),
+    };
+    Ok(still_there.then_some(f))
 }
 
 /// Write `pid\n` over the file's content (the lock is untouched): `pwrite` at

@@ -89,6 +89,10 @@ pub enum Outcome {
     Died(Exit),
     /// It closed the channel without reporting but is still running.
     Abandoned,
+    /// It said exec failed (with this errno) but is still running: a
+    /// protocol violation (some other holder of the channel forged the frame,
+    /// or the program misused it). Still running: the caller kills it.
+    ExecFailedButAlive(Errno),
     /// Nothing before the deadline (still running).
     TimedOut,
 }
@@ -103,6 +107,13 @@ impl Outcome {
             Outcome::Died(Exit::Code(c)) => err!(ECHILD, "{} (pid {}) exited with status {} before it was ready", what, pid, c),
             Outcome::Died(Exit::Signal(s)) => err!(ECHILD, "{} (pid {}) was killed by signal {} before it was ready", what, pid, s),
             Outcome::Abandoned => err!(EPROTO, "{} (pid {}) closed its readiness channel without reporting", what, pid),
+            Outcome::ExecFailedButAlive(e) => err!(
+                EPROTO,
+                "{} (pid {}) broke the readiness protocol: its channel said exec failed ({}) but it is still running",
+                what,
+                pid,
+                e.name()
+            ),
             Outcome::TimedOut => err!(ETIMEDOUT, "{} (pid {}) was not ready in time", what, pid),
         }
     }
@@ -143,10 +154,9 @@ fn wait_inner(waiter: &Fd, pid: Pid, deadline: Deadline, block: bool) -> Result<
             Outcome::Ready
         }
         Kind::Failed => Outcome::Failed(frame.status, frame.msg),
-        Kind::ExecFailed => {
-            let _ = process::wait(pid);
-            Outcome::ExecFailed(Errno(frame.status))
-        }
+        // A claim, not a fact: any process holding the channel can send it.
+        // Never block on it: look for the exit within a bound.
+        Kind::ExecFailed => after_exec_failed(pid, Errno(frame.status)),
         // Only a detached start (daemonize) has a middle process that sends
         // these; a plain child never does.
         Kind::Pid | Kind::Exited | Kind::Signaled => {
@@ -155,16 +165,40 @@ fn wait_inner(waiter: &Fd, pid: Pid, deadline: Deadline, block: bool) -> Result<
     }))
 }
 
+/// How long a child that closed its channel or said exec failed gets to be
+/// seen exiting: a dying child closes its fds (and a failed exec sends its
+/// frame, then `_exit`s) a moment before it becomes waitable.
+const EXIT_AFTER_CLAIM_MS: i64 = 200;
+
+/// Reap `pid` if it exits within [`EXIT_AFTER_CLAIM_MS`] (never a blocking
+/// wait: `Ok(None)` means it still runs). `Err` if it cannot be waited for.
+fn exit_within_grace(pid: Pid) -> core::result::Result<Option<Exit>, Errno> {
+    let d = Deadline::after_ms(EXIT_AFTER_CLAIM_MS);
+    loop {
+        match process::try_wait(pid)? {
+            Some(x) => return Ok(Some(x)),
+            None if !d.expired() => crate::sys::time::sleep_ms(1),
+            None => return Ok(None),
+        }
+    }
+}
+
 /// The channel hit EOF: the child died, or closed the channel and lives on.
 fn after_eof(pid: Pid) -> Outcome {
-    // A dying child closes its fds a moment before it becomes waitable.
-    let d = Deadline::after_ms(200);
-    loop {
-        match process::try_wait(pid) {
-            Ok(Some(x)) => return Outcome::Died(x),
-            Ok(None) if !d.expired() => crate::sys::time::sleep_ms(1),
-            Ok(None) => return Outcome::Abandoned,
-            Err(_) => return Outcome::Died(Exit::Code(-1)),
-        }
+    match exit_within_grace(pid) {
+        Ok(Some(x)) => Outcome::Died(x),
+        Ok(None) => Outcome::Abandoned,
+        Err(_) => Outcome::Died(Exit::Code(-1)),
+    }
+}
+
+/// The channel said exec failed: believe it only if the child exits (127,
+/// as the spawn child does after a failed exec) within the grace.
+fn after_exec_failed(pid: Pid, e: Errno) -> Outcome {
+    match exit_within_grace(pid) {
+        Ok(Some(Exit::Code(127))) => Outcome::ExecFailed(e),
+        Ok(Some(x)) => Outcome::Died(x),
+        Ok(None) => Outcome::ExecFailedButAlive(e),
+        Err(_) => Outcome::Died(Exit::Code(-1)),
     }
 }

@@ -28,8 +28,11 @@ impl Once {
             return;
         }
         if self.0.compare_exchange(NEW, RUNNING, Ordering::Acquire, Ordering::Acquire).is_ok() {
+            // Others wait for `f`: like a lock, no call out (log hook) inside.
+            crate::log::lock_taken();
             f();
             self.0.store(DONE, Ordering::Release);
+            crate::log::lock_released();
             return;
         }
         while self.0.load(Ordering::Acquire) != DONE {
@@ -38,6 +41,7 @@ impl Once {
     }
 
     /// Whether `call` has completed.
+    #[cfg(test)]
     pub fn is_done(&self) -> bool {
         self.0.load(Ordering::Acquire) == DONE
     }
@@ -78,6 +82,7 @@ impl<T> Lazy<T> {
     }
 
     /// The value if it was initialised.
+    #[cfg(test)]
     pub fn get(&self) -> Option<&T> {
         if self.once.is_done() {
             // SAFETY: completed once: written and immutable.
@@ -117,16 +122,27 @@ impl<T> Mutex<T> {
     }
 
     /// Lock it. A static default pthread mutex cannot fail to lock except by
-    /// self-deadlock, which the core never does (no lock is held across a call out).
+    /// self-deadlock, which the core never does: no call out (the log hook)
+    /// happens while a guard lives — log messages made meanwhile are kept and
+    /// delivered when this thread's last guard is dropped.
     pub fn lock(&self) -> MutexGuard<'_, T> {
         self.raw.lock();
-        MutexGuard { m: self }
+        crate::log::lock_taken();
+        MutexGuard { m: self, counted: true }
+    }
+
+    /// Lock a mutex under which nothing logs or calls out (the log hook's
+    /// own cell), without the per-thread bookkeeping of [`Mutex::lock`].
+    pub(crate) fn lock_leaf(&self) -> MutexGuard<'_, T> {
+        self.raw.lock();
+        MutexGuard { m: self, counted: false }
     }
 }
 
 /// Holds the lock; releases it on drop.
 pub struct MutexGuard<'a, T> {
     m: &'a Mutex<T>,
+    counted: bool,
 }
 
 impl<T> Deref for MutexGuard<'_, T> {
@@ -148,6 +164,9 @@ impl<T> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: locked by us in `lock`.
         unsafe { self.m.raw.unlock() };
+        if self.counted {
+            crate::log::lock_released();
+        }
     }
 }
 

@@ -245,8 +245,9 @@ pub fn start(opts: &Options) -> Result<RawFd> {
         }
     };
     drop(child_end);
+    let nfds = exported.len();
     drop(exported);
-    log!(log::NOTICE, "upgrade: started generation {} as pid {} ({} fds)", next_gen, pid, names.split(|&b| b == b':').count());
+    log!(log::NOTICE, "upgrade: started generation {} as pid {} with {} fd{}", next_gen, pid, nfds, if nfds == 1 { "" } else { "s" });
     let raw = waiter.raw();
     st.flight = Some(InFlight {
         pid,
@@ -267,7 +268,8 @@ pub fn start(opts: &Options) -> Result<RawFd> {
 ///
 /// Errors: ENOENT if no upgrade is in flight; ECANCELED (it reported
 /// failure), ENOEXEC (exec failed), ECHILD (it died), EPROTO (it closed the
-/// channel without reporting), ETIMEDOUT — each with the reason in the message;
+/// channel without reporting, or said exec failed while still running: a
+/// frame is a claim, never waited on), ETIMEDOUT — each with the reason in the message;
 /// the new generation is killed and reaped before the error returns. With a
 /// settle time ([`Options::set_settle_ms`]) a ready new generation must stay
 /// up that long first: without `block`, `Ok(None)` until then; ECHILD if it
@@ -332,8 +334,16 @@ pub fn finish(block: bool) -> Result<Option<Pid>> {
         }
         (outcome, _) => {
             let e = outcome.describe("new generation", pid);
-            if let Outcome::Failed(..) | Outcome::TimedOut | Outcome::Abandoned = outcome {
-                spawn::kill_and_reap(pid, flight.kill_signal, KILL_GRACE_MS);
+            match outcome {
+                Outcome::Failed(..) | Outcome::TimedOut | Outcome::Abandoned => {
+                    spawn::kill_and_reap(pid, flight.kill_signal, KILL_GRACE_MS);
+                }
+                // It broke the protocol: no grace (SIGKILL cannot be ignored, so the
+                // reap that follows is bounded).
+                Outcome::ExecFailedButAlive(_) => {
+                    spawn::kill_and_reap(pid, libc::SIGKILL, 0);
+                }
+                _ => {}
             }
             e
         }

@@ -304,7 +304,7 @@ pub fn env_entry(opt: &str, v: &[u8]) -> Result<Vec<u8>, UsageError> {
     if key.is_empty() || v.contains(&0) {
         return Err(usage!("--{} {}: expected KEY=VALUE with a non-empty KEY", opt, shown(v)));
     }
-    if gracefd::spawn::is_protocol_var(v) || key == b"NOTIFY_SOCKET" {
+    if gracefd::__cli::spawn::is_protocol_var(v) || key == b"NOTIFY_SOCKET" {
         return Err(usage!("--{} {}: {} is set by gracefd itself", opt, shown(v), String::from_utf8_lossy(key)));
     }
     Ok(v.to_vec())

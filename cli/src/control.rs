@@ -2,7 +2,7 @@
 //!
 //! A unix stream socket, mode 0600; a peer is served only when
 //! `SO_PEERCRED` says it runs as gracefd's effective uid or as root. It
-//! speaks the hand-off's framing (`gracefd::proto::handoff`: a 12-byte head
+//! speaks the hand-off's framing (`gracefd::__cli::proto::handoff`: a 12-byte head
 //! — `"GFDH"`, version 1, kind, zero flags, body length — and a bounded
 //! body), so one wire format, with one strict decoder, covers both. One
 //! request per connection: a CONTROL frame naming the command; one answer:
@@ -28,13 +28,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gracefd::proto::addr::Shown;
-use gracefd::proto::handoff::{self as wire, Kind};
-use gracefd::sys::fd::{self, Fd, RawFd};
-use gracefd::sys::socket::{self, SockAddr};
-use gracefd::sys::{fs, process, Errno};
+use gracefd::__cli::proto::addr::Shown;
+use gracefd::__cli::proto::handoff::{self as wire, Kind};
+use gracefd::__cli::sys::fd::{self, Fd, RawFd};
+use gracefd::__cli::sys::socket::{self, SockAddr};
+use gracefd::__cli::sys::{fs, process, Errno};
 
-pub use gracefd::proto::handoff::Command;
+pub use gracefd::__cli::proto::handoff::Command;
 
 /// How long a client has to send its request.
 pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
@@ -65,28 +65,28 @@ impl Server {
         let bytes = path.as_os_str().as_bytes();
         let addr = SockAddr::unix(bytes, false).map_err(|e| format!("--control-socket {}: {}", shown, e))?;
         let z = nul(path);
-        if let Ok(st) = fs::lstat(&z) {
-            if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-                return Err(format!("--control-socket {}: exists and is not a socket", shown));
-            }
-            let probe = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| format!("--control-socket {}: socket: {}", shown, e))?;
-            match socket::connect(probe.raw(), &addr) {
-                Ok(()) => return Err(format!("--control-socket {}: another process listens there (is gracefd already running?)", shown)),
-                Err(Errno(libc::ECONNREFUSED)) => {
-                    let _ = fs::unlink(&z);
-                }
-                Err(e) => return Err(format!("--control-socket {}: connect: {}", shown, e)),
-            }
-        }
         let s = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| format!("--control-socket {}: socket: {}", shown, e))?;
-        // The mode is set before bind, so the file is never more open than 0600.
-        fs::fchmod(s.raw(), 0o600).map_err(|e| format!("--control-socket {}: fchmod: {}", shown, e))?;
-        socket::bind(s.raw(), &addr).map_err(|e| format!("--control-socket {}: bind: {}", shown, e))?;
-        fs::chmod(&z, 0o600).map_err(|e| format!("--control-socket {}: chmod: {}", shown, e))?;
-        socket::listen(s.raw(), 16).map_err(|e| format!("--control-socket {}: listen: {}", shown, e))?;
+        // Bound, made 0600 and listening in a private directory before its
+        // name appears at the path: no chmod by a path someone could swap.
+        let mut existing = || -> gracefd::Result<()> {
+            let st = match fs::lstat(&z) {
+                Ok(st) => st,
+                Err(Errno(libc::ENOENT)) => return Ok(()),
+                Err(e) => return Err(gracefd::Error::sys(e, "lstat")),
+            };
+            if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+                return Err(gracefd::Error::new(Errno(libc::EEXIST), format_args!("exists and is not a socket")));
+            }
+            let probe = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| gracefd::Error::sys(e, "socket"))?;
+            match socket::connect(probe.raw(), &addr) {
+                Ok(()) => Err(gracefd::Error::new(Errno(libc::EADDRINUSE), format_args!("another process listens there (is gracefd already running?)"))),
+                Err(Errno(libc::ECONNREFUSED)) | Err(Errno(libc::ENOENT)) => Ok(()),
+                Err(e) => Err(gracefd::Error::sys(e, "connect")),
+            }
+        };
+        let placed = gracefd::__cli::safe_path::bind_unix(&s, bytes, Some(0o600), 16, &mut existing).map_err(|e| format!("--control-socket {}: {}", shown, e))?;
         fd::set_nonblocking(s.raw(), true).map_err(|e| format!("--control-socket {}: O_NONBLOCK: {}", shown, e))?;
-        let st = fs::lstat(&z).map_err(|e| format!("--control-socket {}: {}", shown, e))?;
-        Ok(Server { fd: s, path: path.to_path_buf(), ino: (st.st_dev, st.st_ino) })
+        Ok(Server { fd: s, path: path.to_path_buf(), ino: (placed.dev, placed.ino) })
     }
 
     /// The fd to poll.
@@ -159,7 +159,7 @@ pub struct Conn {
 
 impl Conn {
     fn new(fd: Fd, pid: i32) -> Conn {
-        Conn { fd, buf: Vec::new(), want: wire::HEAD_LEN, pid, opened_ns: gracefd::sys::time::monotonic_ns() }
+        Conn { fd, buf: Vec::new(), want: wire::HEAD_LEN, pid, opened_ns: gracefd::__cli::sys::time::monotonic_ns() }
     }
 
     /// The fd to poll.
@@ -236,12 +236,12 @@ impl Conn {
     /// does not read is not an error).
     fn send_all(&self, bytes: &[u8]) {
         let mut rest = bytes;
-        let deadline = gracefd::sys::time::Deadline::after_ms(1000);
+        let deadline = gracefd::__cli::sys::time::Deadline::after_ms(1000);
         while !rest.is_empty() {
             match socket::send(self.fd.raw(), rest, libc::MSG_NOSIGNAL) {
                 Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
                 Err(Errno(libc::EAGAIN)) => {
-                    if gracefd::sys::poll::wait(self.fd.raw(), libc::POLLOUT, deadline).unwrap_or(0) == 0 {
+                    if gracefd::__cli::sys::poll::wait(self.fd.raw(), libc::POLLOUT, deadline).unwrap_or(0) == 0 {
                         return;
                     }
                 }
@@ -568,5 +568,48 @@ mod tests {
         let mut bad_utf8 = wire::encode_head(Kind::Reply, 5).to_vec();
         bad_utf8.extend_from_slice(b"\0\0\0\0\xff");
         assert!(err(ask_fake(Command::Status, bad_utf8, true)).contains("UTF-8"));
+    }
+
+    /// Audit defect 1: the control socket was chmod'ed by path after bind,
+    /// so a link swapped in by whoever can write the directory got mode 0600
+    /// applied to its target. The racer replaces every socket that appears in
+    /// the directory with a link to the victim (it cannot enter directories
+    /// private to us, as a user without our uid could not).
+    #[test]
+    fn mode_never_lands_on_a_swapped_in_link() {
+        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::Arc;
+        let dir = temp_dir("race");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "secret").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (stop, swaps) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+        let racer = {
+            let (d, v, stop, swaps) = (dir.clone(), victim.clone(), stop.clone(), swaps.clone());
+            std::thread::spawn(move || {
+                let link = d.join("racer-link");
+                while !stop.load(Ordering::Relaxed) {
+                    for e in std::fs::read_dir(&d).unwrap().flatten() {
+                        if e.file_type().is_ok_and(|t| t.is_socket()) {
+                            let _ = std::fs::remove_file(&link);
+                            let _ = std::os::unix::fs::symlink(&v, &link);
+                            if std::fs::rename(&link, e.path()).is_ok() {
+                                swaps.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                }
+            })
+        };
+        for i in 0..300 {
+            drop(Server::bind(&dir.join(format!("c{}.sock", i))));
+            let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(mode, 0o644, "attempt {}: the victim got the socket's mode", i);
+        }
+        stop.store(true, Ordering::Relaxed);
+        racer.join().unwrap();
+        assert!(swaps.load(Ordering::Relaxed) > 0, "the racer never swapped anything: the test proves nothing");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

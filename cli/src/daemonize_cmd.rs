@@ -28,10 +28,10 @@
 //! nothing work too; the pid file follows the library's rules
 //! (`pidfile::acquire`), and the exit statuses are the same (`exit.rs`).
 
-use gracefd::sys::fd::{self, Fd};
-use gracefd::sys::process::{self, Exit};
-use gracefd::sys::time::{monotonic_ns, Deadline};
-use gracefd::sys::{fs, poll, signal};
+use gracefd::__cli::sys::fd::{self, Fd};
+use gracefd::__cli::sys::process::{self, Exit};
+use gracefd::__cli::sys::time::{monotonic_ns, Deadline};
+use gracefd::__cli::sys::{fs, poll, signal};
 
 use crate::args::{self, Parsed, Spec, Style, UsageError};
 use crate::notify_sock::NotifyDir;
@@ -143,16 +143,8 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
     };
     let out = match &o.log_file {
         None => fs::open(b"/dev/null\0", libc::O_WRONLY, 0).map_err(|e| format!("open /dev/null: {}", e)),
-        Some(p) => {
-            use std::os::unix::io::IntoRawFd;
-            std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(p)
-                // SAFETY: a fresh fd from open, owned from here on (Rust opens it CLOEXEC).
-                .map(|f| unsafe { Fd::from_raw(f.into_raw_fd()) })
-                .map_err(|e| format!("--log-file {}: {}", p.display(), e))
-        }
+        // O_NOFOLLOW: a link planted at the name is refused, not appended through.
+        Some(p) => gracefd::__cli::safe_path::open_append(p.as_os_str().as_encoded_bytes(), 0o666).map_err(|e| format!("--log-file: {}", e)),
     };
     let out = match out {
         Ok(f) => f,
@@ -207,8 +199,8 @@ fn middle_process(o: &Opts, pidfile: Option<PidFile>, out: Fd) -> i32 {
         say!(say::ERR, "open /dev/null failed");
         return exit::SETUP;
     };
-    let _ = fd::dup2(devnull.raw(), 0);
-    let _ = fd::dup2(out.raw(), 1);
+    let _ = fd::redirect_stdio(devnull.raw(), 0);
+    let _ = fd::redirect_stdio(out.raw(), 1);
     let r = start_and_watch(o, &pidfile, &out);
     match r {
         Ok(()) => exit::OK,
@@ -249,16 +241,16 @@ fn start_and_watch(o: &Opts, pidfile: &Option<PidFile>, out: &Fd) -> Result<(), 
     let cmd = String::from_utf8_lossy(o.command.first().map(Vec::as_slice).unwrap_or(b"")).into_owned();
     // COMMAND's stderr is the log; ours stays the terminal.
     let ours = fd::dup_cloexec(2).ok();
-    let _ = fd::dup2(out.raw(), 2);
+    let _ = fd::redirect_stdio(out.raw(), 2);
     let started = worker::start(&plan);
     if let Some(e) = &ours {
-        let _ = fd::dup2(e.raw(), 2);
+        let _ = fd::redirect_stdio(e.raw(), 2);
     }
     let mut w = started.map_err(|e| (exit::SETUP, format!("{}: {}", cmd, e)))?;
     let pid = w.pid;
     if let Some(pf) = pidfile {
         if let Err(e) = pf.write_pid(pid) {
-            gracefd::spawn::kill_and_reap(pid, libc::SIGTERM, 2000);
+            gracefd::__cli::spawn::kill_and_reap(pid, libc::SIGTERM, 2000);
             return Err((exit::SETUP, format!("{}", e)));
         }
     }
@@ -282,7 +274,7 @@ fn start_and_watch(o: &Opts, pidfile: &Option<PidFile>, out: &Fd) -> Result<(), 
                 Event::Ready if o.ready == ReadyRule::Notify => break,
                 Event::Ready => {}
                 Event::Failed(st, m) => {
-                    gracefd::spawn::kill_and_reap(pid, libc::SIGTERM, 2000);
+                    gracefd::__cli::spawn::kill_and_reap(pid, libc::SIGTERM, 2000);
                     let st = if (1..=255).contains(&st) { st } else { exit::FAILED };
                     return Err((st, format!("{} {}", what, m)));
                 }
@@ -305,7 +297,7 @@ fn start_and_watch(o: &Opts, pidfile: &Option<PidFile>, out: &Fd) -> Result<(), 
             match o.ready {
                 ReadyRule::Interval(_) => break,
                 ReadyRule::Notify => {
-                    gracefd::spawn::kill_and_reap(pid, libc::SIGTERM, 2000);
+                    gracefd::__cli::spawn::kill_and_reap(pid, libc::SIGTERM, 2000);
                     return Err((exit::TIMEOUT, format!("{} was not ready within {} (--ready-timeout); stopped", what, args::fmt_secs(o.ready_timeout_ms))));
                 }
             }

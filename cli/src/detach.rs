@@ -16,11 +16,11 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use gracefd::daemon::{self, Mode, Options};
-use gracefd::sys::fd::{self, Fd, RawFd};
-use gracefd::sys::process::Pid;
-use gracefd::sys::{fs, signal};
-use gracefd::{lineage, pidfile};
+use gracefd::__cli::daemon::{self, Mode, Options};
+use gracefd::__cli::sys::fd::{self, Fd, RawFd};
+use gracefd::__cli::sys::process::Pid;
+use gracefd::__cli::sys::{fs, signal};
+use gracefd::__cli::{lineage, pidfile};
 
 /// The signals the supervisor reads from its signalfd (blocked); SIGPIPE is
 /// blocked too, so a write to a dead log pipe fails with EPIPE instead of
@@ -80,7 +80,7 @@ pub fn daemonize_self(o: &DaemonOpts<'_>) -> gracefd::Result<()> {
 /// Tell whoever waits that gracefd is ready: the `--daemonize` launcher,
 /// whoever started gracefd with `GRACEFD_READY_FD`, and systemd (`READY=1`).
 pub fn report_ready() {
-    if let Err(e) = gracefd::ready::report_ready() {
+    if let Err(e) = gracefd::__cli::ready::report_ready() {
         crate::say!(crate::say::WARNING, "could not report readiness: {}", e);
     }
 }
@@ -89,7 +89,7 @@ pub fn report_ready() {
 pub fn report_failed(status: i32, msg: &str) {
     let clean: String = msg.chars().map(|c| if c == '\n' || c == '\0' { ' ' } else { c }).collect();
     let status = if (1..=255).contains(&status) { status } else { 1 };
-    let _ = gracefd::ready::report_failed(status, clean.as_bytes());
+    let _ = gracefd::__cli::ready::report_failed(status, clean.as_bytes());
 }
 
 /// A pid file locked for another process (`gracefd daemonize`).

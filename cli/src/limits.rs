@@ -4,7 +4,7 @@
 //! manager that starts gracefd with a low limit (supervisord's `minfds`,
 //! a shell's 1024) leaves a busy server at "too many open files".
 
-use gracefd::sys::process;
+use gracefd::__cli::sys::process;
 
 use crate::say;
 

@@ -82,7 +82,7 @@ fn dispatch(argv: &[Vec<u8>]) -> i32 {
         b"ctl" => ctl_cmd::main(rest),
         b"completion" => completion::main(rest),
         b"version" | b"--version" | b"-V" => {
-            println!("gracefd {}", gracefd::version::string());
+            println!("gracefd {}", gracefd::__cli::version::string());
             exit::OK
         }
         b"help" | b"--help" | b"-h" => {
@@ -103,7 +103,7 @@ fn run_cmd(argv: &[Vec<u8>]) -> i32 {
         return exit::OK;
     }
     if parsed.has("version") {
-        println!("gracefd {}", gracefd::version::string());
+        println!("gracefd {}", gracefd::__cli::version::string());
         return exit::OK;
     }
     match opts::run_options(&parsed, opts::Face::Run) {

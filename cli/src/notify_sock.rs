@@ -8,8 +8,8 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use gracefd::sys::fd::{self, Fd, RawFd};
-use gracefd::sys::socket::{self, SockAddr};
+use gracefd::__cli::sys::fd::{self, Fd, RawFd};
+use gracefd::__cli::sys::socket::{self, SockAddr};
 
 /// The private directory holding the workers' sockets; removed on drop.
 /// gracefd holds a lock on it while it runs, which is how a later gracefd
@@ -38,9 +38,9 @@ fn open_locked(path: &Path) -> std::io::Result<Option<std::fs::File>> {
     use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::io::AsRawFd;
     let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path)?;
-    match gracefd::sys::fs::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) {
+    match gracefd::__cli::sys::fs::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) {
         Ok(()) => Ok(Some(f)),
-        Err(gracefd::sys::Errno(libc::EWOULDBLOCK)) => Ok(None),
+        Err(gracefd::__cli::sys::Errno(libc::EWOULDBLOCK)) => Ok(None),
         Err(e) => Err(std::io::Error::from_raw_os_error(e.0)),
     }
 }
@@ -62,7 +62,7 @@ pub fn clean_stale() -> usize {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let base = base_dir();
     let Ok(rd) = std::fs::read_dir(&base) else { return 0 };
-    let me = gracefd::sys::process::geteuid();
+    let me = gracefd::__cli::sys::process::geteuid();
     let mut removed = 0;
     for e in rd.flatten() {
         if !is_our_name(e.file_name().as_bytes()) {
@@ -112,10 +112,10 @@ impl NotifyDir {
     pub fn create() -> std::io::Result<NotifyDir> {
         use std::os::unix::fs::DirBuilderExt;
         let base = base_dir();
-        let pid = gracefd::sys::process::getpid();
+        let pid = gracefd::__cli::sys::process::getpid();
         let mut last = None;
         for attempt in 0..100u64 {
-            let salt = gracefd::sys::time::monotonic_ns().wrapping_add(attempt * 7919) % 1_000_000;
+            let salt = gracefd::__cli::sys::time::monotonic_ns().wrapping_add(attempt * 7919) % 1_000_000;
             // Made under a name clean_stale() ignores, locked, and only then
             // renamed to `gracefd-<pid>-<n>`: another gracefd starting at the
             // same moment can never find it unlocked and remove it.
@@ -177,7 +177,7 @@ impl NotifyDir {
         let s = socket::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).map_err(|e| gracefd::Error::sys(e, "NOTIFY_SOCKET socket"))?;
         socket::bind(s.raw(), &addr).map_err(|e| gracefd::Error::sys(e, "NOTIFY_SOCKET bind"))?;
         if let Some((uid, gid)) = self.owner {
-            std::os::unix::fs::chown(&path, Some(uid), Some(gid)).map_err(|e| gracefd::Error::sys(gracefd::sys::Errno(e.raw_os_error().unwrap_or(libc::EIO)), "NOTIFY_SOCKET chown"))?;
+            std::os::unix::fs::chown(&path, Some(uid), Some(gid)).map_err(|e| gracefd::Error::sys(gracefd::__cli::sys::Errno(e.raw_os_error().unwrap_or(libc::EIO)), "NOTIFY_SOCKET chown"))?;
         }
         // Our own socket: non-blocking is ours to set.
         fd::set_nonblocking(s.raw(), true).map_err(|e| gracefd::Error::sys(e, "NOTIFY_SOCKET O_NONBLOCK"))?;
@@ -227,7 +227,8 @@ impl NotifySock {
         let mut fds = [0 as RawFd; 16];
         while let Ok(r) = socket::recv_with_fds(self.fd.raw(), &mut buf, &mut fds, libc::MSG_DONTWAIT) {
             for f in fds.iter().take(r.nfds) {
-                fd::close(*f);
+                // SAFETY: just received with this datagram: ours alone, closed here.
+                drop(unsafe { Fd::from_raw(*f) });
             }
             parse_into(buf.get(..r.len).unwrap_or(&[]), &mut notes);
         }

@@ -225,9 +225,9 @@ pub fn listen_spec(v: &[u8]) -> Result<ListenSpec, UsageError> {
         None => (None, v.to_vec()),
     };
     if let Some(n) = &name {
-        gracefd::registry::validate_name(n).map_err(|e| usage!("--listen {}: {}", shown(v), e))?;
+        gracefd::__cli::registry::validate_name(n).map_err(|e| usage!("--listen {}: {}", shown(v), e))?;
     }
-    gracefd::proto::addr::parse(&addr).map_err(|e| usage!("--listen {}: {}", shown(v), e))?;
+    gracefd::__cli::proto::addr::parse(&addr).map_err(|e| usage!("--listen {}: {}", shown(v), e))?;
     Ok(ListenSpec { opt: "listen", given: v.to_vec(), name, addr, starter_key: None, unix_mode: None })
 }
 
@@ -267,7 +267,7 @@ pub fn port_spec(v: &[u8]) -> Result<ListenSpec, UsageError> {
         Some(h) if h.contains(':') => return Err(bad("an IPv6 address needs brackets, as in [::1]:8080")),
         Some(h) => (format!("{}:{}", h, port), format!("{}://{}:{}", if udp { "udp" } else { "tcp" }, h, port)),
     };
-    gracefd::proto::addr::parse(addr.as_bytes()).map_err(|e| usage!("--port {}: {}", shown(v), e))?;
+    gracefd::__cli::proto::addr::parse(addr.as_bytes()).map_err(|e| usage!("--port {}: {}", shown(v), e))?;
     Ok(ListenSpec { opt: "port", given: v.to_vec(), name: None, addr: addr.into_bytes(), starter_key: Some(key.into_bytes()), unix_mode: None })
 }
 
@@ -278,7 +278,7 @@ pub fn path_spec(v: &[u8]) -> Result<ListenSpec, UsageError> {
     }
     let mut addr = b"unix:".to_vec();
     addr.extend_from_slice(v);
-    gracefd::proto::addr::parse(&addr).map_err(|e| usage!("--path {}: {}", shown(v), e))?;
+    gracefd::__cli::proto::addr::parse(&addr).map_err(|e| usage!("--path {}: {}", shown(v), e))?;
     Ok(ListenSpec { opt: "path", given: v.to_vec(), name: None, addr, starter_key: Some(v.to_vec()), unix_mode: Some(0o777) })
 }
 
@@ -320,7 +320,7 @@ fn env_fallback(face: Face, key: &[u8]) -> Option<Vec<u8>> {
     if face != Face::StartServer {
         return None;
     }
-    gracefd::startup::get().var(key).filter(|v| !v.is_empty()).map(<[u8]>::to_vec)
+    gracefd::__cli::startup::get().var(key).filter(|v| !v.is_empty()).map(<[u8]>::to_vec)
 }
 
 /// Build [`RunOptions`] from parsed arguments.
@@ -336,7 +336,7 @@ pub fn run_options(p: &Parsed, face: Face) -> Result<RunOptions, UsageError> {
     }
     let backlog = match p.last("backlog") {
         Some(v) => args::uint("backlog", v, 1, i32::MAX as u64)? as i32,
-        None => gracefd::listeners::DEFAULT_BACKLOG,
+        None => gracefd::__cli::listeners::DEFAULT_BACKLOG,
     };
     let interval = p.last("interval").map(|v| args::secs("interval", v)).transpose()?;
     let ready = match p.last("ready") {
@@ -434,7 +434,7 @@ pub fn run_options(p: &Parsed, face: Face) -> Result<RunOptions, UsageError> {
         }
     };
     // PID 1 has duties whether asked or not (a container's first process).
-    let init = p.has("init") || gracefd::sys::process::getpid() == 1;
+    let init = p.has("init") || gracefd::__cli::sys::process::getpid() == 1;
     Ok(RunOptions {
         listen,
         backlog,

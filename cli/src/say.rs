@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::OnceLock;
 
-pub use gracefd::log::{DEBUG, ERR, INFO, NOTICE, WARNING};
+pub use gracefd::__cli::log::{DEBUG, ERR, INFO, NOTICE, WARNING};
 
 static PROG: OnceLock<String> = OnceLock::new();
 static MAX_LEVEL: AtomicI32 = AtomicI32::new(INFO);
@@ -18,7 +18,7 @@ static TIMESTAMPS: AtomicBool = AtomicBool::new(false);
 pub fn init(prog: &str, max_level: i32) {
     let _ = PROG.set(prog.to_string());
     MAX_LEVEL.store(max_level, Ordering::Relaxed);
-    gracefd::log::set_hook(Some(library_hook), core::ptr::null_mut(), max_level);
+    gracefd::__cli::log::set_hook(Some(library_hook), core::ptr::null_mut(), max_level);
 }
 
 /// Prefix lines with a timestamp (set when stderr goes to a log file).
@@ -52,7 +52,7 @@ pub fn line(level: i32, args: std::fmt::Arguments<'_>) {
         _ => "",
     };
     use std::fmt::Write as _;
-    let _ = write!(s, "{}[{}]: {}{}", prog(), gracefd::sys::process::getpid(), tag, args);
+    let _ = write!(s, "{}[{}]: {}{}", prog(), gracefd::__cli::sys::process::getpid(), tag, args);
     s.push('\n');
     // One write: lines of gracefd and its workers do not interleave mid-line.
     let _ = std::io::stderr().lock().write_all(s.as_bytes());

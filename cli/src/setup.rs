@@ -1,14 +1,13 @@
 //! Setting `gracefd run` up, before the supervisor loop starts (`run/`).
 
 use std::collections::HashMap;
-use std::fs::OpenOptions;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::AsRawFd;
 
-use gracefd::listeners::{self, ListenOptions};
-use gracefd::sys::fd::{self, Fd, RawFd};
-use gracefd::sys::process::Pid;
-use gracefd::sys::{fs, sigfd};
+use gracefd::__cli::listeners::{self, ListenOptions};
+use gracefd::__cli::sys::fd::{self, Fd, RawFd};
+use gracefd::__cli::sys::process::Pid;
+use gracefd::__cli::sys::{fs, sigfd};
 
 use crate::control;
 use crate::notify_sock::NotifyDir;
@@ -34,7 +33,7 @@ pub struct Setup {
     /// Whether we detached (the launcher waits for the first worker).
     pub daemonized: bool,
     /// What each worker applies to itself before exec.
-    pub child: gracefd::child_setup::ChildSetup,
+    pub child: gracefd::__cli::child_setup::ChildSetup,
 }
 
 fn setup_fail(code: i32, msg: std::fmt::Arguments<'_>) -> i32 {
@@ -53,10 +52,10 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
     let lend: Vec<(RawFd, RawFd)> = if detached { vec![(r.raw(), 0), (devnull.raw(), 1), (devnull.raw(), 2)] } else { vec![(r.raw(), 0)] };
     let saved: Vec<(Option<Fd>, RawFd)> = lend.iter().map(|&(_, to)| (fd::dup_cloexec(to).ok(), to)).collect();
     for &(from, to) in &lend {
-        fd::dup2(from, to).map_err(|e| format!("dup2: {}", e))?;
+        fd::redirect_stdio(from, to).map_err(|e| format!("dup2: {}", e))?;
     }
     let res = (|| {
-        let mut sp = gracefd::spawn::Spawn::new(b"/bin/sh").map_err(|e| e.to_string())?;
+        let mut sp = gracefd::__cli::spawn::Spawn::new(b"/bin/sh").map_err(|e| e.to_string())?;
         sp.arg(b"sh").and_then(|s| s.arg(b"-c")).and_then(|s| s.arg(cmd)).map_err(|e| e.to_string())?;
         sp.env_inherit_scrubbed();
         sp.spawn().map_err(|e| e.to_string())
@@ -64,9 +63,11 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
     for (keep, to) in &saved {
         match keep {
             Some(k) => {
-                let _ = fd::dup2(k.raw(), *to);
+                let _ = fd::redirect_stdio(k.raw(), *to);
             }
-            None => fd::close(*to),
+            None => {
+                let _ = fd::close_stdio(*to);
+            }
         }
     }
     drop(r);
@@ -90,9 +91,11 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
     let mut log_file: Option<std::fs::File> = None;
     let mut log_pipe: Option<(Fd, Pid)> = None;
     match &o.log_file {
-        Some(LogTarget::File(p)) => match OpenOptions::new().append(true).create(true).open(p) {
-            Ok(f) => log_file = Some(f),
-            Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--log-file {}: {}", p.display(), e))),
+        // O_NOFOLLOW: a link planted at the name is refused, not appended through.
+        Some(LogTarget::File(p)) => match gracefd::__cli::safe_path::open_append(p.as_os_str().as_encoded_bytes(), 0o666) {
+            // SAFETY: a fresh CLOEXEC fd from open, owned by the File from here on.
+            Ok(f) => log_file = Some(unsafe { std::os::unix::io::FromRawFd::from_raw_fd(f.into_raw()) }),
+            Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--log-file: {}", e))),
         },
         Some(LogTarget::Pipe(cmd)) => match start_log_pipe(cmd, o.daemonize) {
             Ok(x) => log_pipe = Some(x),
@@ -127,11 +130,11 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
 
     // Resolved now, while errors reach the terminal; applied by each worker
     // after the sockets were bound (so ports below 1024 work as root).
-    let mut child = gracefd::child_setup::ChildSetup::default();
-    match gracefd::daemon::resolve_creds(o.user.as_deref(), o.group.as_deref()) {
+    let mut child = gracefd::__cli::child_setup::ChildSetup::default();
+    match gracefd::__cli::daemon::resolve_creds(o.user.as_deref(), o.group.as_deref()) {
         Ok(Some(c)) => {
-            let me = gracefd::sys::process::geteuid();
-            if me != 0 && (c.uid.is_some_and(|u| u != me) || c.gid != gracefd::sys::process::getegid()) {
+            let me = gracefd::__cli::sys::process::geteuid();
+            if me != 0 && (c.uid.is_some_and(|u| u != me) || c.gid != gracefd::__cli::sys::process::getegid()) {
                 return Err(setup_fail(exit::SETUP, format_args!("--user/--group: switching the workers to uid {:?} gid {} needs root (gracefd runs as uid {})", c.uid, c.gid, me)));
             }
             say!(say::INFO, "the workers run as uid {} gid {} (groups {:?})", c.uid.map(|u| u.to_string()).unwrap_or_else(|| "unchanged".into()), c.gid, c.groups);
@@ -175,8 +178,8 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
             return Err(setup_fail(exit::SETUP, format_args!("{}", e)));
         }
     } else if let Some(lf) = log_fd {
-        let _ = fd::dup2(lf, 1);
-        let _ = fd::dup2(lf, 2);
+        let _ = fd::redirect_stdio(lf, 1);
+        let _ = fd::redirect_stdio(lf, 2);
     }
     say::set_timestamps(log_fd.is_some());
     drop(log_file);
@@ -199,7 +202,7 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
     crate::run::become_reaper(o.init);
     let notify_dir = match NotifyDir::create().and_then(|mut d| {
         if let Some(c) = &child.creds {
-            d.allow(c.uid.unwrap_or_else(gracefd::sys::process::geteuid), c.gid)?;
+            d.allow(c.uid.unwrap_or_else(gracefd::__cli::sys::process::geteuid), c.gid)?;
         }
         Ok(d)
     }) {

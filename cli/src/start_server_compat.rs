@@ -28,7 +28,8 @@
 
 use std::path::Path;
 
-use gracefd::sys::{fs, process, Errno};
+use gracefd::__cli::sys::fd::Fd;
+use gracefd::__cli::sys::{fs, process, Errno};
 
 use crate::args::{self, Spec, Style};
 use crate::control::{self, Command};
@@ -54,7 +55,7 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
         return exit::OK;
     }
     if parsed.has("version") {
-        println!("{} (gracefd, start_server compatible)", gracefd::version::string());
+        println!("{} (gracefd, start_server compatible)", gracefd::__cli::version::string());
         return exit::OK;
     }
     say::init("start_server", if parsed.has("verbose") { say::DEBUG } else { say::INFO });
@@ -80,10 +81,24 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
     }
 }
 
-fn read_pid(pid_file: &Path) -> Result<i32, String> {
-    let text = std::fs::read_to_string(pid_file).map_err(|e| format!("--pid-file {}: {}", pid_file.display(), e))?;
-    let t = text.trim();
-    gracefd::proto::num::parse_pid(t.as_bytes()).ok_or_else(|| format!("--pid-file {}: {:?} is not a pid", pid_file.display(), t))
+/// The pid of the server holding `pid_file`, and the open file. The file is
+/// opened `O_NOFOLLOW` and the pid read from that very fd; it must be locked
+/// (the server, gracefd's or Perl's, holds its pid file locked for life): an
+/// unlocked file is stale and its pid may be another process's by now, so
+/// nothing is signalled.
+fn server_pid(pid_file: &Path) -> Result<(Fd, i32), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let shown = pid_file.display();
+    let mut z = pid_file.as_os_str().as_bytes().to_vec();
+    z.push(0);
+    let f = fs::open(&z, libc::O_RDONLY | libc::O_NOFOLLOW, 0).map_err(|e| format!("--pid-file {}: {}", shown, e))?;
+    match fs::flock(f.raw(), libc::LOCK_SH | libc::LOCK_NB) {
+        Err(Errno(libc::EWOULDBLOCK)) => {}
+        Ok(()) => return Err(format!("--pid-file {}: no server holds it (it is not locked): stale, nothing signalled", shown)),
+        Err(e) => return Err(format!("--pid-file {}: flock: {}", shown, e)),
+    }
+    let pid = gracefd::__cli::pidfile::read_pid(f.raw()).ok_or_else(|| format!("--pid-file {}: no pid in it", shown))?;
+    Ok((f, pid))
 }
 
 fn alive(pid: i32) -> bool {
@@ -112,8 +127,8 @@ pub fn restart(pid_file: &Path, status_file: &Path, control_socket: Option<&Path
             }
         };
     }
-    let pid = match read_pid(pid_file) {
-        Ok(p) => p,
+    let pid = match server_pid(pid_file) {
+        Ok((_, p)) => p,
         Err(e) => {
             say!(say::ERR, "{}", e);
             return exit::UNREACHABLE;
@@ -136,7 +151,7 @@ pub fn restart(pid_file: &Path, status_file: &Path, control_socket: Option<&Path
         return exit::UNREACHABLE;
     }
     loop {
-        gracefd::sys::time::sleep_ms(50);
+        gracefd::__cli::sys::time::sleep_ms(50);
         if let Ok(g) = read_gens() {
             if g.len() == 1 && g.first().is_some_and(|&x| x > newest) {
                 return exit::OK;
@@ -151,18 +166,8 @@ pub fn restart(pid_file: &Path, status_file: &Path, control_socket: Option<&Path
 
 /// `--stop`.
 pub fn stop(pid_file: &Path) -> i32 {
-    use std::os::unix::ffi::OsStrExt;
-    let mut z = pid_file.as_os_str().as_bytes().to_vec();
-    z.push(0);
-    let f = match fs::open(&z, libc::O_RDONLY, 0) {
-        Ok(f) => f,
-        Err(e) => {
-            say!(say::ERR, "--pid-file {}: {}", pid_file.display(), e);
-            return exit::UNREACHABLE;
-        }
-    };
-    let pid = match read_pid(pid_file) {
-        Ok(p) => p,
+    let (f, pid) = match server_pid(pid_file) {
+        Ok(x) => x,
         Err(e) => {
             say!(say::ERR, "{}", e);
             return exit::UNREACHABLE;

@@ -1,14 +1,15 @@
 //! `--status-file`: start_server's format, one `GENERATION:PID` line per
 //! worker that serves or drains (the ready worker and the old ones not yet
 //! exited; a worker still starting is not listed), sorted by generation.
-//! Written to `PATH.<pid>.tmp` and renamed over PATH, so a reader never sees
-//! a partial file; removed when gracefd exits. `start_server --restart`
+//! Written to an unpredictable temporary name created `O_EXCL|O_NOFOLLOW`
+//! beside PATH and renamed over it (`gracefd::__cli::safe_path::write_replace`), so
+//! a reader never sees a partial file and a link planted in the directory is
+//! never followed; removed when gracefd exits. `start_server --restart`
 //! (Perl's and gracefd's) waits until the file names only the new generation.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use gracefd::sys::process::Pid;
+use gracefd::__cli::sys::process::Pid;
 
 /// The file's text for `(generation, pid)` pairs.
 pub fn format(entries: &[(u32, Pid)]) -> String {
@@ -37,19 +38,9 @@ pub fn generations(text: &str) -> Vec<u32> {
 
 /// Write the status file atomically.
 pub fn write(path: &Path, entries: &[(u32, Pid)]) -> std::io::Result<()> {
-    let mut tmp: PathBuf = path.to_path_buf();
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(format!(".{}.tmp", gracefd::sys::process::getpid()));
-    tmp.set_file_name(name);
-    let r = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(format(entries).as_bytes())?;
-        std::fs::rename(&tmp, path)
-    })();
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r
+    use std::os::unix::ffi::OsStrExt;
+    gracefd::__cli::safe_path::write_replace(path.as_os_str().as_bytes(), format(entries).as_bytes())
+        .map_err(|e| std::io::Error::new(std::io::Error::from_raw_os_error(e.errno.0).kind(), e.to_string()))
 }
 
 #[cfg(test)]
@@ -75,6 +66,30 @@ mod tests {
         write(&p, &[]).unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "");
         assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1, "no temporary file left");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// Audit defect 2: the file was written through `PATH.<pid>.tmp`
+    /// (predictable, truncating, following links), so a link planted there
+    /// had its target overwritten.
+    #[test]
+    fn planted_links_are_not_followed() {
+        let d = std::env::temp_dir().join(format!("gracefd-status-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir(&d).unwrap();
+        let victim = d.join("victim");
+        std::fs::write(&victim, "secret").unwrap();
+        let p = d.join("status");
+        std::os::unix::fs::symlink(&victim, d.join(format!("status.{}.tmp", std::process::id()))).unwrap();
+        write(&p, &[(1, 42)]).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret", "the planted link was followed");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "1:42\n");
+        // A link at the final name is replaced, not written through.
+        std::fs::remove_file(&p).unwrap();
+        std::os::unix::fs::symlink(&victim, &p).unwrap();
+        write(&p, &[(2, 43)]).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret");
+        assert!(std::fs::symlink_metadata(&p).unwrap().file_type().is_file());
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

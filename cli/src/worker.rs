@@ -18,13 +18,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use gracefd::proto::addr::Shown;
-use gracefd::ready::Outcome;
-use gracefd::registry::{self, Kind};
-use gracefd::spawn::Spawn;
-use gracefd::sys::fd::{Fd, RawFd};
-use gracefd::sys::process::{Exit, Pid};
-use gracefd::sys::socket;
+use gracefd::__cli::proto::addr::Shown;
+use gracefd::__cli::ready::Outcome;
+use gracefd::__cli::registry::{self, Kind};
+use gracefd::__cli::spawn::Spawn;
+use gracefd::__cli::sys::fd::{Fd, RawFd};
+use gracefd::__cli::sys::process::{Exit, Pid};
+use gracefd::__cli::sys::socket;
 
 use crate::args::signal_name;
 use crate::notify_sock::{NotifyDir, NotifySock};
@@ -34,7 +34,7 @@ pub type Ident = (u64, u64);
 
 /// The identity of an open fd.
 pub fn ident(f: RawFd) -> Option<Ident> {
-    gracefd::sys::fd::fstat(f).ok().map(|st| (st.st_dev, st.st_ino))
+    gracefd::__cli::sys::fd::fstat(f).ok().map(|st| (st.st_dev, st.st_ino))
 }
 
 /// How a process ended, in words: `exited with status 3`, `was killed by SIGSEGV`.
@@ -67,7 +67,7 @@ pub struct Plan<'a> {
     /// A number no other worker of this gracefd has (names its NOTIFY_SOCKET).
     pub seq: u64,
     /// What the worker applies to itself before exec (parent-death signal, user).
-    pub child: Option<&'a gracefd::child_setup::ChildSetup>,
+    pub child: Option<&'a gracefd::__cli::child_setup::ChildSetup>,
 }
 
 /// A started worker.
@@ -116,7 +116,7 @@ fn starter_key(info: &registry::Info, fd: RawFd, user: &HashMap<Ident, Vec<u8>>)
         // Abstract sockets have no start_server notation.
         return if p.first() == Some(&0) || p.is_empty() { None } else { Some(p.to_vec()) };
     }
-    Some(gracefd::listeners::AddrShown(&a).to_string().into_bytes())
+    Some(gracefd::__cli::listeners::AddrShown(&a).to_string().into_bytes())
 }
 
 fn digits(n: u64) -> Vec<u8> {
@@ -191,7 +191,7 @@ fn start_here(plan: &Plan<'_>, argv0: &[u8]) -> Result<Worker, String> {
     }
     sp.env_set(b"GRACEFD_GENERATION", &digits(u64::from(plan.generation))).map_err(e)?;
 
-    let (waiter, child_end) = gracefd::ready::channel().map_err(e)?;
+    let (waiter, child_end) = gracefd::__cli::ready::channel().map_err(e)?;
     let slot = sp.pass_report_fd(child_end.raw());
     sp.env_set(b"GRACEFD_READY_FD", &digits(slot as u64)).map_err(e)?;
     for (var, f) in plan.extra_fds {
@@ -209,7 +209,7 @@ fn start_here(plan: &Plan<'_>, argv0: &[u8]) -> Result<Worker, String> {
     if let Some(c) = plan.child {
         sp.child_setup(c.clone());
     }
-    let started_ns = gracefd::sys::time::monotonic_ns();
+    let started_ns = gracefd::__cli::sys::time::monotonic_ns();
     let pid = sp.spawn().map_err(e)?;
     drop(child_end);
     drop(exported);
@@ -243,7 +243,7 @@ impl Worker {
     pub fn on_channel(&mut self) -> Option<Event> {
         let w = self.waiter.as_ref()?;
         let pid = self.pid;
-        let outcome = match gracefd::ready::poll_outcome(w, pid) {
+        let outcome = match gracefd::__cli::ready::poll_outcome(w, pid) {
             Ok(Some(o)) => o,
             Ok(None) => return None,
             Err(e) => {
@@ -256,6 +256,10 @@ impl Worker {
         match outcome {
             Outcome::Ready => Some(Event::Ready),
             Outcome::Failed(st, m) => Some(Event::Failed(st, format!("reported failure (status {}): {}", st, m.as_str()))),
+            Outcome::ExecFailedButAlive(_) => {
+                let e = outcome.describe("worker", pid);
+                Some(Event::Failed(1, e.message().to_string()))
+            }
             Outcome::ExecFailed(err) => {
                 let x = Exit::Code(127);
                 self.reaped(x);
@@ -289,7 +293,7 @@ pub fn describe_listeners(user: &HashMap<Ident, Vec<u8>>) -> Vec<String> {
     let infos = registry::entries();
     let mut out = Vec::new();
     for (i, info) in infos.iter().enumerate() {
-        let addr = socket::getsockname(info.raw).map(|a| gracefd::listeners::AddrShown(&a).to_string()).unwrap_or_else(|_| info.kind.describe().to_string());
+        let addr = socket::getsockname(info.raw).map(|a| gracefd::__cli::listeners::AddrShown(&a).to_string()).unwrap_or_else(|_| info.kind.describe().to_string());
         let key = starter_key(info, info.raw, user).map(|k| format!(", SERVER_STARTER_PORT key {}", Shown(&k))).unwrap_or_default();
         out.push(format!("fd {} {} {} ({}{})", 3 + i, Shown(&info.name), addr, info.source.describe(), key));
     }

@@ -1,11 +1,14 @@
-//! What the two example servers share: command line, request parsing, the
+//! What the example servers share: command line, request parsing, the
 //! response. (A module of the examples, not an example itself.)
+// Each example server uses its part: the hyper one only the command line.
+#![allow(dead_code)]
 
 use std::time::Duration;
 
 /// Largest request head + body accepted.
 pub const MAX_REQUEST: usize = 64 * 1024;
-/// How often an idle connection looks at the drain flag.
+/// How often an idle connection looks at the drain flag (the blocking
+/// server; the async ones are woken by `gracefd::tokio`).
 pub const TICK: Duration = Duration::from_millis(50);
 /// While draining: idle this long, nothing waiting → close.
 pub const IDLE_CLOSE: Duration = Duration::from_millis(200);
@@ -45,7 +48,7 @@ pub fn args(prog: &str) -> Args {
     }
     if a.verbose {
         // The library's log: upgrades started, ready (with latency), failed.
-        gracefd::set_log_hook(gracefd::log::DEBUG, |level, msg| eprintln!("<{level}>{msg}"));
+        gracefd::set_log_hook(gracefd::Level::DEBUG, |level, msg| eprintln!("<{}>{msg}", level.as_i32()));
     }
     a
 }

@@ -98,9 +98,11 @@ impl Daemon {
         self
     }
 
-    /// How long the daemon has to call [`ready`](fn@crate::ready) (default 30 s).
+    /// How long the daemon has to call [`ready`](fn@crate::ready) (default
+    /// 30 s; rounded up to whole milliseconds; `Duration::MAX` waits
+    /// forever). Errors (reported by `run`): `EINVAL` for zero.
     pub fn timeout(mut self, t: Duration) -> Daemon {
-        self.opts.timeout_ms = i64::try_from(t.as_millis()).unwrap_or(i64::MAX);
+        self.opts.timeout_ms = super::millis::timeout_ms(t);
         self
     }
 
@@ -130,7 +132,8 @@ impl Daemon {
 
 /// Lock and write a pid file without daemonizing (it follows upgrades).
 /// Errors: `EEXIST` another process holds it; `ELOOP` a symlink; `EPERM` not
-/// ours; `EBUSY` this process holds another pid file; errors of open.
+/// ours; `EBUSY` this process holds another pid file; `EAGAIN` the file kept
+/// being removed or replaced while it was locked; errors of open.
 pub fn pidfile_create(path: impl AsRef<Path>) -> io::Result<()> {
     io(crate::pidfile::create(path.as_ref().as_os_str().as_bytes()))
 }

@@ -58,22 +58,8 @@ impl Event {
 ///
 /// **In an event loop**: poll the fd ([`AsFd`]) for readability, then take
 /// events with `try_next` until it returns `None`. The fd is non-blocking
-/// (it is a pipe only the library writes to). With tokio:
-///
-/// ```no_run
-/// # async fn f() -> std::io::Result<()> {
-/// use tokio::io::unix::AsyncFd;
-/// // SAFETY: `Events` owns its fd and always returns that same fd.
-/// let events = unsafe { AsyncFd::register(gracefd::Events::install()?) }?;
-/// loop {
-///     let mut guard = events.readable().await?;
-///     while let Some(ev) = guard.get_inner().try_next()? {
-///         println!("{ev:?}");
-///     }
-///     guard.clear_ready();
-/// }
-/// # }
-/// ```
+/// (it is a pipe only the library writes to). With tokio, the `tokio`
+/// feature's `gracefd::tokio::Events` does this: `events.recv().await`.
 ///
 /// **Blocking**: [`wait`](Events::wait) with a timeout, or the iterator:
 ///
@@ -150,11 +136,7 @@ impl Events {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wait(&self, timeout: Option<Duration>) -> io::Result<Option<Event>> {
-        let ms = match timeout {
-            None => -1,
-            Some(t) => i64::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(i64::MAX),
-        };
-        let deadline = Deadline::after_ms(ms);
+        let deadline = Deadline::after_ms(timeout.map_or(-1, super::millis::timeout_ms));
         loop {
             if let Some(ev) = self.try_next()? {
                 return Ok(Some(ev));

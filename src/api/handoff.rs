@@ -32,6 +32,17 @@ impl Handoff {
         Ok(Handoff { fd: unsafe { OwnedFd::from_raw_fd(fd.into_raw()) } })
     }
 
+    /// How long one taker may hold the hand-off (one at a time; others get
+    /// `EBUSY`) without asking for the fds or, while they are sent, without
+    /// reading any; then it is dropped and the next one served. Default 5 s;
+    /// not applied once all fds are sent (start-up may take its time).
+    /// Process-wide, for connections accepted from then on. Errors:
+    /// `EINVAL` unless 1 ms to a day.
+    pub fn set_taker_timeout(timeout: Duration) -> io::Result<()> {
+        let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+        io(core_handoff::set_taker_timeout_ms(ms))
+    }
+
     /// Accept takers and send them the fds; `Ok(true)` once one is ready (drain now).
     pub fn process(&self) -> io::Result<bool> {
         Ok(matches!(io(core_handoff::process())?, Status::Done(_)))
@@ -60,6 +71,5 @@ impl AsRawFd for Handoff {
 /// malformed or truncated transfer (everything received is closed);
 /// `ECONNRESET` the old side died midway; `ETIMEDOUT`.
 pub fn take_from(path: impl AsRef<Path>, timeout: Duration) -> io::Result<usize> {
-    let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-    io(core_handoff::take(path.as_ref().as_os_str().as_bytes(), ms))
+    io(core_handoff::take(path.as_ref().as_os_str().as_bytes(), super::millis::timeout_ms(timeout)))
 }

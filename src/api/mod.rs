@@ -18,7 +18,8 @@
 //! | zero-drain upgrades | [`pass_connections`] (old side), [`take_connections`] + [`next_connection`] (new side) |
 //! | systemd | [`notify`] |
 //! | errors | `io::Error` + [`ErrorExt`] |
-//! | log messages | [`set_log_hook`], [`clear_log_hook`] |
+//! | log messages | [`set_log_hook`], [`clear_log_hook`], [`Level`]; `set_log_crate_hook` (feature `log`) |
+//! | signals | [`Signal`] |
 //!
 //! # Errors
 //!
@@ -46,13 +47,14 @@
 //!   explicit decision, for every holder.
 //!
 //! std's blocking `accept()` works as is. tokio (and every async runtime)
-//! needs non-blocking sockets, one line:
+//! needs non-blocking sockets: the `tokio` feature's `gracefd::tokio`
+//! returns tokio listeners set non-blocking (its docs say why that is safe
+//! for an upgrade); for another runtime, one line:
 //!
 //! ```no_run
-//! # async fn f() -> std::io::Result<()> {
+//! # fn f() -> std::io::Result<()> {
 //! let l = gracefd::listen_tcp("web", "127.0.0.1:8080")?;
-//! l.set_nonblocking(true)?;
-//! let l = tokio::net::TcpListener::from_std(l)?;
+//! l.set_nonblocking(true)?; // for every holder of the socket: see above
 //! # drop(l); Ok(()) }
 //! ```
 //!
@@ -71,7 +73,11 @@ mod handoff;
 mod lifecycle;
 mod listen;
 mod log;
+mod millis;
 pub mod notify;
+mod signal;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod upgrade;
 
 pub use conns::{
@@ -85,5 +91,8 @@ pub use events::{Event, Events, Iter as EventsIter};
 pub use fds::{add_fd, close_unclaimed, forget, inherited, inherited_fds, FdKind, FdSource, InheritedFd, InheritedFds};
 pub use lifecycle::{fail, generation, is_upgrade, ready};
 pub use listen::{listen_fd, listen_tcp, listen_udp, listen_unix, Listen};
-pub use log::{clear_log_hook, set_log_hook};
+#[cfg(feature = "log")]
+pub use log::set_log_crate_hook;
+pub use log::{clear_log_hook, set_log_hook, Level};
+pub use signal::Signal;
 pub use upgrade::{PendingUpgrade, Upgrade};

@@ -17,6 +17,9 @@
 //! programs only add [`status`], [`reloading`]/[`stopping`] and the
 //! [`watchdog`].
 //!
+//! The states can be given as text ([`notify()`]) or typed ([`State`],
+//! [`send`]).
+//!
 //! ```
 //! use gracefd::api::notify;
 //! // Doctests run outside systemd: nothing is sent, nothing fails.
@@ -28,11 +31,12 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+use std::fmt::{self, Write as _};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
-use super::error::io;
+use super::error::{invalid, io};
 use crate::notify as core_notify;
 
 fn sent(r: crate::Result<usize>) -> io::Result<bool> {
@@ -105,8 +109,7 @@ pub fn fd_store(fds: &[BorrowedFd<'_>], name: Option<&str>) -> io::Result<usize>
 /// whether there was a systemd to wait for. `ETIMEDOUT` when it did not
 /// confirm in time.
 pub fn barrier(timeout: Duration) -> io::Result<bool> {
-    let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-    sent(core_notify::barrier(ms))
+    sent(core_notify::barrier(super::millis::timeout_ms(timeout)))
 }
 
 /// The watchdog interval systemd expects pings within (`WATCHDOG_USEC`,
@@ -120,4 +123,104 @@ pub fn watchdog_interval() -> io::Result<Option<Duration>> {
 /// `WATCHDOG=1`: the watchdog ping. Returns whether it was sent.
 pub fn watchdog() -> io::Result<bool> {
     sent(core_notify::notify(b"WATCHDOG=1"))
+}
+
+/// One state for systemd, typed: the same `KEY=VALUE` lines as
+/// [`notify()`], without spelling them. Several go in one message with
+/// [`send`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum State<'a> {
+    /// `READY=1`. (Prefer [`crate::ready()`], which also tells an old
+    /// generation or a launcher, and sends `MAINPID` after an upgrade.)
+    Ready,
+    /// `RELOADING=1` (the current `MONOTONIC_USEC` is added).
+    Reloading,
+    /// `STOPPING=1`.
+    Stopping,
+    /// `STATUS=<text>`: one line.
+    Status(&'a str),
+    /// `WATCHDOG=1`: the watchdog ping.
+    Watchdog,
+    /// `WATCHDOG=trigger`: ask systemd to act as if the watchdog expired.
+    WatchdogTrigger,
+    /// `EXTEND_TIMEOUT_USEC=<µs>`: more time for the current start, reload
+    /// or stop (rounded up to whole microseconds).
+    ExtendTimeout(Duration),
+    /// `MAINPID=<pid>`.
+    MainPid(u32),
+    /// `ERRNO=<n>`: the errno of a failure, for `systemctl status`.
+    Errno(i32),
+    /// Any other `KEY=VALUE` line (the key without `=`, neither with a
+    /// newline).
+    Other(&'a str, &'a str),
+}
+
+impl State<'_> {
+    /// Checks what the core cannot see once the lines are joined: a text
+    /// that is one line, a key without `=`.
+    fn check(&self) -> Result<(), String> {
+        let one_line = |what: &str, v: &str| if v.contains(['\n', '\0']) { Err(format!("{what} {v:?} must be one line without NUL")) } else { Ok(()) };
+        match *self {
+            State::Status(t) => one_line("STATUS", t),
+            State::Other(k, v) => {
+                one_line("key", k)?;
+                one_line("value", v)?;
+                if k.is_empty() || k.contains('=') {
+                    return Err(format!("key {k:?} must be non-empty and without '='"));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Display for State<'_> {
+    /// The `KEY=VALUE` line (without the newline).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            State::Ready => f.write_str("READY=1"),
+            State::Reloading => f.write_str("RELOADING=1"),
+            State::Stopping => f.write_str("STOPPING=1"),
+            State::Status(t) => write!(f, "STATUS={t}"),
+            State::Watchdog => f.write_str("WATCHDOG=1"),
+            State::WatchdogTrigger => f.write_str("WATCHDOG=trigger"),
+            State::ExtendTimeout(d) => write!(f, "EXTEND_TIMEOUT_USEC={}", d.as_nanos().div_ceil(1000)),
+            State::MainPid(p) => write!(f, "MAINPID={p}"),
+            State::Errno(n) => write!(f, "ERRNO={n}"),
+            State::Other(k, v) => write!(f, "{k}={v}"),
+        }
+    }
+}
+
+/// Send these states in one message. Returns whether it was sent (`false`
+/// outside systemd; the states are checked either way).
+///
+/// Errors: `EINVAL` (kind `InvalidInput`) for no state at all, a
+/// [`State::Status`] or [`State::Other`] with a newline or NUL, or an
+/// `Other` key that is empty or has `=`; then as [`notify()`].
+///
+/// ```
+/// use gracefd::api::notify::{self, State};
+/// use std::time::Duration;
+/// assert_eq!(notify::send(&[State::Reloading, State::Status("reloading the config")])?, false);
+/// assert_eq!(notify::send(&[State::ExtendTimeout(Duration::from_secs(10))])?, false);
+/// assert!(notify::send(&[State::Status("two\nlines")]).is_err());
+/// assert_eq!(State::MainPid(42).to_string(), "MAINPID=42");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn send(states: &[State<'_>]) -> io::Result<bool> {
+    if states.is_empty() {
+        return Err(invalid(format_args!("sd_notify: no state to send")));
+    }
+    let mut text = String::new();
+    for st in states {
+        st.check().map_err(|why| invalid(format_args!("sd_notify: {why}")))?;
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        let _ = write!(text, "{st}");
+    }
+    notify(&text)
 }

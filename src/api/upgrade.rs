@@ -9,6 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::error::{invalid, io};
+use super::millis::timeout_ms;
+use super::signal::Signal;
 use crate::proto::addr::Shown;
 use crate::sys::{fd, socket};
 use crate::upgrade::{self, Options};
@@ -153,15 +155,15 @@ impl Upgrade {
     /// (default 60 s; rounded up to whole milliseconds; `Duration::MAX` waits
     /// forever).
     pub fn timeout(mut self, timeout: Duration) -> Upgrade {
-        self.opts.timeout_ms = if timeout == Duration::MAX { -1 } else { i64::try_from(timeout.as_nanos().div_ceil(1_000_000)).unwrap_or(i64::MAX) };
+        self.opts.timeout_ms = timeout_ms(timeout);
         self
     }
 
     /// The signal for a new generation that failed or timed out (default
-    /// `SIGTERM`; `SIGKILL` follows 2 s later if it is still there). `EINVAL`
-    /// unless 1–64.
-    pub fn kill_signal(mut self, signal: i32) -> Upgrade {
-        if let Err(e) = self.opts.set_kill_signal(signal) {
+    /// [`Signal::TERM`]; `SIGKILL` follows 2 s later if it is still there).
+    /// Errors (reported by `run`/`start`): `EINVAL` for a signal above 64.
+    pub fn kill_signal(mut self, signal: Signal) -> Upgrade {
+        if let Err(e) = self.opts.set_kill_signal(signal.as_raw()) {
             self.fail(e);
         }
         self
@@ -262,8 +264,8 @@ impl Upgrade {
 /// the new generation has reported (ready or failed) or died; then
 /// [`poll`](PendingUpgrade::poll) gives the outcome. Poll it also on a
 /// timer (every 50–100 ms, say): the readiness timeout is only noticed by
-/// a `poll` call. With tokio: `unsafe { AsyncFd::register(pending) }`
-/// (sound: it owns its fd and always returns that same one).
+/// a `poll` call. With tokio, the `tokio` feature's
+/// `gracefd::tokio::upgrade` gives a future of the outcome instead.
 ///
 /// Dropping it does not stop the upgrade: the new generation runs on, and
 /// no other upgrade can start (`EALREADY`) until its outcome is collected,
@@ -348,8 +350,9 @@ mod tests {
         assert!(e.to_string().contains("set by gracefd itself"), "{e}");
         let e = Upgrade::new().env("A=B", "3").run().unwrap_err();
         assert!(e.to_string().contains("not KEY=VALUE"), "{e}");
-        let e = Upgrade::new().kill_signal(0).kill_signal(99).run().unwrap_err();
-        assert!(e.to_string().contains("signal 0"), "the first error wins: {e}");
+        let rt = Signal::new(libc::SIGRTMAX()).unwrap();
+        let e = Upgrade::new().exe("rel").kill_signal(rt).run().unwrap_err();
+        assert!(e.to_string().contains("not absolute"), "the first error wins: {e}");
     }
 
     #[test]

@@ -52,9 +52,8 @@ pub(super) fn prepare(o: &Options) -> Result<Prepared> {
     let devnull = fs::open(b"/dev/null\0", libc::O_RDWR, 0).map_err(|e| Error::sys(e, "open /dev/null")).and_then(above_stdio)?;
     let log = match &o.log_file {
         Some(p) => {
-            let c = pidfile::nul_terminated(p, "log file path")?;
-            let f = fs::open(&c, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o640)
-                .map_err(|e| Error::sys(e, "open").context(format_args!("log file {}", Shown(p))))?;
+            // O_NOFOLLOW: a link planted at the name is refused, not appended through.
+            let f = crate::safe_path::open_append(p, 0o640).map_err(|e| e.context(format_args!("log file")))?;
             Some(above_stdio(f)?)
         }
         None => None,
@@ -104,7 +103,7 @@ pub(super) fn fork_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
         // Our copies go; the daemon holds the same open file descriptions
         // (the pid file's lock with them).
         drop(p);
-        launcher(middle, waiter, timeout_ms);
+        launcher(middle, waiter, timeout_ms, false);
     }
     // ---- the middle process ----
     signal::reset_all_dispositions();
@@ -173,10 +172,10 @@ pub(super) fn reexec_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
     let dir = sp.pass_fd(p.dir.raw());
     let marker = plan::encode(&Plan { stdin, stdout: out, stderr: out, dir, umask: p.umask, nofile: p.nofile, creds: p.creds.clone() });
     sp.env_set(plan::VAR, &marker)?;
-    sp.detach(watch);
+    sp.detach();
     let middle = sp.spawn()?;
     drop(child_end);
     drop(exported);
     drop(p);
-    launcher(middle, waiter, timeout_ms)
+    launcher(middle, waiter, timeout_ms, true)
 }

@@ -14,6 +14,7 @@
 //!    └────────────────────────┴──────────────────────┘   on the same channel
 //! ```
 //!
+//! (Fork mode; re-exec mode differs as described under *Modes*.)
 //! The middle process is the session leader of the daemon's new session; the
 //! daemon is not a leader, so it can never acquire a controlling terminal. The
 //! middle process does not `_exit` at once as in the textbook double fork: it
@@ -34,8 +35,11 @@
 //!   exists in the child, so any lock another thread held (malloc's, stdio's) is
 //!   held forever there. Refused with `EBUSY` otherwise.
 //! - **reexec**: the recorded executable is started again with the same argv
-//!   (through [`Spawn`], detached: setsid + second fork before exec, with the
-//!   same middle process), with `GRACEFD_DAEMON=<plan>` in its environment
+//!   (through [`Spawn`], detached, with the vfork-style clone where allowed:
+//!   the middle process calls setsid and starts the daemon as its *sibling*,
+//!   so the launcher is the daemon's parent and watches it itself; the middle
+//!   process sends the daemon's pid and exits at once, because it shares the
+//!   launcher's memory and cannot stay behind to watch), with `GRACEFD_DAEMON=<plan>` in its environment
 //!   and the prepared fds at 3.. (`proto::daemon`). Its own `daemonize` call
 //!   sees the marker (only if `LISTEN_PID` names it) and applies the plan
 //!   instead of launching. Safe in any process: the launcher only forks to exec.

@@ -29,9 +29,9 @@ pub(super) struct Side<'a> {
 pub(super) fn apply(s: &Side<'_>, pid_fd: Option<RawFd>) -> Result<()> {
     fs::umask(s.umask as libc::mode_t);
     fs::fchdir(s.dir).map_err(|e| Error::sys(e, "chdir to the working directory"))?;
-    fd::dup2(s.stdin, 0).map_err(|e| Error::sys(e, "dup2 stdin"))?;
-    fd::dup2(s.stdout, 1).map_err(|e| Error::sys(e, "dup2 stdout"))?;
-    fd::dup2(s.stderr, 2).map_err(|e| Error::sys(e, "dup2 stderr"))?;
+    fd::redirect_stdio(s.stdin, 0).map_err(|e| Error::sys(e, "dup2 stdin"))?;
+    fd::redirect_stdio(s.stdout, 1).map_err(|e| Error::sys(e, "dup2 stdout"))?;
+    fd::redirect_stdio(s.stderr, 2).map_err(|e| Error::sys(e, "dup2 stderr"))?;
     if let Some((soft, hard)) = s.nofile {
         raise_nofile(soft, hard)?;
     }

@@ -20,21 +20,70 @@ const STOP_GRACE_MS: i64 = 2_000;
 
 enum Next {
     Frame(Frame),
+    /// The daemon, our own child, died (re-exec mode).
+    Died(Exit),
     Timeout,
     Eof,
     Bad(Error),
 }
 
-fn next_frame(waiter: &Fd, deadline: Deadline) -> Next {
+/// The daemon as the launcher knows it. In fork mode the middle process is
+/// its parent and reports its death in a frame; in re-exec mode the middle
+/// process started it as our child (a sibling of its own) and left, so we
+/// watch it here.
+struct Daemon {
+    pid: Option<Pid>,
+    ours: bool,
+    pidfd: Option<Fd>,
+}
+
+impl Daemon {
+    /// Its pid arrived (a `Pid` frame).
+    fn learn(&mut self, pid: Pid) {
+        self.pid = Some(pid).filter(|p| *p > 0);
+        if let (Some(p), true) = (self.pid, self.ours) {
+            // SAFETY: a fresh fd from pidfd_open, owned here.
+            self.pidfd = process::pidfd_open(p).ok().map(|raw| unsafe { Fd::from_raw(raw) });
+        }
+    }
+
+    /// Our child's end, if it has come (reaped here).
+    fn ended(&self) -> Option<core::result::Result<Exit, Errno>> {
+        let pid = self.pid.filter(|_| self.ours)?;
+        match process::try_wait(pid) {
+            Ok(None) => None,
+            Ok(Some(x)) => Some(Ok(x)),
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+fn next_frame(waiter: &Fd, deadline: Deadline, d: &Daemon) -> Next {
     loop {
-        match poll::wait(waiter.raw(), libc::POLLIN, deadline) {
-            Ok(0) => return Next::Timeout,
-            Ok(_) => {}
+        let watching = d.ours && d.pid.is_some();
+        let ms = deadline.poll_ms();
+        let mut fds = [
+            libc::pollfd { fd: waiter.raw(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: d.pidfd.as_ref().map(Fd::raw).filter(|_| watching).unwrap_or(-1), events: libc::POLLIN, revents: 0 },
+        ];
+        // Without pidfds (Linux < 5.3), look at our child every 20 ms.
+        let slice = if watching && d.pidfd.is_none() && !(0..=20).contains(&ms) { 20 } else { ms };
+        match poll::poll(&mut fds, slice) {
+            Ok(_) | Err(Errno(libc::EINTR)) => {}
             Err(e) => return Next::Bad(Error::sys(e, "poll")),
+        }
+        let [channel, _] = fds;
+        if channel.revents == 0 {
+            match d.ended() {
+                Some(Ok(x)) => return Next::Died(x),
+                Some(Err(e)) => return Next::Bad(Error::sys(e, "waitpid (the daemon)")),
+                None if deadline.expired() => return Next::Timeout,
+                None => continue,
+            }
         }
         let mut buf = [0u8; frame::FRAME_MAX + 1];
         match socket::recv(waiter.raw(), &mut buf, libc::MSG_DONTWAIT) {
-            Ok(0) | Err(Errno(libc::ECONNRESET)) => return Next::Eof,
+            Ok(0) | Err(Errno(libc::ECONNRESET)) => return eof(d),
             Ok(n) => {
                 return match frame::decode(buf.get(..n).unwrap_or(&[])) {
                     Ok(f) => Next::Frame(f),
@@ -43,6 +92,26 @@ fn next_frame(waiter: &Fd, deadline: Deadline) -> Next {
             }
             Err(Errno(libc::EAGAIN)) => continue,
             Err(e) => return Next::Bad(Error::sys(e, "recv")),
+        }
+    }
+}
+
+/// The channel closed. If the daemon is our child, its end usually follows
+/// within moments (it closed its fds while dying): say how it died.
+fn eof(d: &Daemon) -> Next {
+    if !(d.ours && d.pid.is_some()) {
+        return Next::Eof;
+    }
+    let until = Deadline::after_ms(1_000);
+    if let Some(p) = &d.pidfd {
+        let _ = poll::wait(p.raw(), libc::POLLIN, until);
+    }
+    loop {
+        match d.ended() {
+            Some(Ok(x)) => return Next::Died(x),
+            Some(Err(_)) => return Next::Eof,
+            None if until.expired() => return Next::Eof,
+            None => time::sleep_ms(1),
         }
     }
 }
@@ -58,15 +127,17 @@ enum Verdict {
 }
 
 /// Wait for the daemon's verdict, make sure no daemon survives a failed
-/// start, reap the middle process, say what happened, and exit.
-pub(super) fn launcher(middle: Pid, waiter: Fd, timeout_ms: i64) -> ! {
+/// start, reap the middle process, say what happened, and exit. `ours`: the
+/// daemon is our own child (re-exec mode), not the middle process's.
+pub(super) fn launcher(middle: Pid, waiter: Fd, timeout_ms: i64, ours: bool) -> ! {
     let started = time::monotonic_ns();
     let deadline = Deadline::after_ms(timeout_ms);
-    let mut daemon: Option<Pid> = None;
+    let mut daemon = Daemon { pid: None, ours, pidfd: None };
     let verdict = loop {
-        match next_frame(&waiter, deadline) {
+        match next_frame(&waiter, deadline, &daemon) {
+            Next::Died(x) => break Verdict::Died(x),
             Next::Frame(f) => match f.kind {
-                Kind::Pid => daemon = Some(f.status).filter(|p| *p > 0),
+                Kind::Pid => daemon.learn(f.status),
                 Kind::Ready => break Verdict::Ready,
                 Kind::Failed => break Verdict::Failed(f.status, f.msg),
                 Kind::ExecFailed => break Verdict::ExecFailed(Errno(f.status)),
@@ -87,7 +158,7 @@ pub(super) fn launcher(middle: Pid, waiter: Fd, timeout_ms: i64) -> ! {
     drop(waiter);
     reap(middle);
     let us = time::monotonic_ns().saturating_sub(started) / 1000;
-    let pid = daemon.unwrap_or(0);
+    let pid = daemon.pid.unwrap_or(0);
     let (code, msg): (i32, Option<Error>) = match verdict {
         Verdict::Ready => {
             log!(log::NOTICE, "daemonize: daemon pid {} is ready after {} us", pid, us);
@@ -122,10 +193,11 @@ fn describe_stop(s: Option<Exit>) -> &'static str {
 
 /// After a failed start: let the daemon exit on its own (it reported
 /// failure) or send SIGTERM at once (timed out), then SIGKILL; each step
-/// waits for the middle process to report the death. Returns how it ended, if
-/// that was seen. The pid cannot have been reused: the middle process has not
-/// reaped it until it reports.
-fn stop(waiter: &Fd, daemon: &mut Option<Pid>, term_now: bool) -> Option<Exit> {
+/// waits for the death (reported by the middle process, or seen here when the
+/// daemon is our child). Returns how it ended, if that was seen. The pid
+/// cannot have been reused: its parent (the middle process, or we) has not
+/// reaped it until then.
+fn stop(waiter: &Fd, daemon: &mut Daemon, term_now: bool) -> Option<Exit> {
     let steps: [(i32, i64); 3] = if term_now {
         [(libc::SIGTERM, STOP_GRACE_MS), (libc::SIGKILL, 5_000), (0, 0)]
     } else {
@@ -136,17 +208,18 @@ fn stop(waiter: &Fd, daemon: &mut Option<Pid>, term_now: bool) -> Option<Exit> {
             break;
         }
         if sig != 0 {
-            if let Some(d) = *daemon {
+            if let Some(d) = daemon.pid {
                 let _ = process::kill(d, sig);
             }
         }
         let deadline = Deadline::after_ms(wait_ms);
         loop {
-            match next_frame(waiter, deadline) {
+            match next_frame(waiter, deadline, daemon) {
+                Next::Died(x) => return Some(x),
                 Next::Frame(f) => match f.kind {
                     Kind::Pid => {
-                        *daemon = Some(f.status).filter(|p| *p > 0);
-                        if let (Some(d), true) = (*daemon, sig != 0) {
+                        daemon.learn(f.status);
+                        if let (Some(d), true) = (daemon.pid, sig != 0) {
                             let _ = process::kill(d, sig);
                         }
                     }

@@ -132,8 +132,10 @@ pub unsafe extern "C" fn gracefd_daemon_set_umask(opts: *mut gracefd_daemon, mas
 
 /// Send the daemon's stdout and stderr to `path` (NULL: /dev/null, the
 /// default), opened by the launcher before the fork (and before any user
-/// switch) with `O_WRONLY|O_APPEND|O_CREAT`, mode 0640. stdin is always
-/// /dev/null. Errors: `-EINVAL` if `opts` is NULL or `path` is empty.
+/// switch) with `O_WRONLY|O_APPEND|O_CREAT|O_NOFOLLOW`, mode 0640: a
+/// symbolic link at `path` is refused (the daemon start fails with `-ELOOP`)
+/// rather than appended through. stdin is always /dev/null. Errors:
+/// `-EINVAL` if `opts` is NULL or `path` is empty.
 ///
 /// # Safety
 /// `opts` is a live handle; `path` NULL or a NUL-terminated string.

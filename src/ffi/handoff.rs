@@ -62,8 +62,9 @@ const _: () = assert!(
 /// transfer runs (RLIMIT_NOFILE).
 ///
 /// Errors: `-EINVAL` `path` NULL or empty; `-EALREADY` already serving;
-/// `-ENAMETOOLONG` `path` (or the temporary name, `path` + ".PID.tmp") does
-/// not fit a unix socket address (about 100 bytes); `-EEXIST` something that
+/// `-ENAMETOOLONG` `path` does not fit a unix socket address (about 100
+/// bytes; the socket is bound in a private 0700 directory beside `path` and
+/// renamed into place, so no link swapped in can redirect its mode); `-EEXIST` something that
 /// is not a socket is at `path`; `-EADDRINUSE` another process serves at
 /// `path`; others from socket, bind, chmod, listen, rename or epoll (e.g.
 /// `-EACCES`, `-ENOENT` for a missing directory, `-EMFILE`).
@@ -104,6 +105,29 @@ pub extern "C" fn gracefd_handoff_process() -> c_int {
             Status::Serving => GRACEFD_HANDOFF_SERVING,
             Status::Done(_) => GRACEFD_HANDOFF_DONE,
         })
+    })
+}
+
+/// Default of gracefd_handoff_set_taker_timeout_ms(): 5 s.
+pub const GRACEFD_HANDOFF_TAKER_TIMEOUT_MS: i64 = 5000;
+const _: () = assert!(GRACEFD_HANDOFF_TAKER_TIMEOUT_MS == handoff::DEFAULT_TAKER_TIMEOUT_MS);
+
+/// How long one taker may hold the hand-off (only one is served at a time;
+/// others get `-EBUSY`) without asking for the fds, or, while they are sent,
+/// without reading any: then it is dropped (told `ETIMEDOUT`, logged) and the
+/// next one is served, so an idle connection cannot block every taker.
+/// Default `GRACEFD_HANDOFF_TAKER_TIMEOUT_MS` (5 s). Not applied once all fds
+/// are sent: a taker that has them may take as long as its start-up needs to
+/// call gracefd_ready() (if it dies, the slot frees at once). Applies to
+/// connections accepted from then on; the deadline wakes the fd of
+/// gracefd_handoff_serve(), so keep calling gracefd_handoff_process() when it
+/// is readable. Errors: `-EINVAL` unless 1 ms to a day (86400000).
+/// Thread-safe.
+#[no_mangle]
+pub extern "C" fn gracefd_handoff_set_taker_timeout_ms(timeout_ms: i64) -> c_int {
+    run(|| {
+        handoff::set_taker_timeout_ms(timeout_ms)?;
+        Ok(0)
     })
 }
 

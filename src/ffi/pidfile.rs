@@ -21,7 +21,9 @@ use crate::pidfile;
 /// "already running as pid N"; exit with `GRACEFD_EXIT_ALREADY_RUNNING`);
 /// `-ELOOP` `path` is a symbolic link; `-EPERM` not owned by us, or several
 /// links; `-EINVAL` NULL or empty path, not a regular file; `-EBUSY` this
-/// process already holds a different pid file; `-EACCES`, `-ENOENT`, … from
+/// process already holds a different pid file; `-EAGAIN` the file kept being
+/// removed or replaced between open and lock (after 100 tries: the lock is
+/// only kept on the file that is at `path`); `-EACCES`, `-ENOENT`, … from
 /// open. Env: `GRACEFD_PIDFILE_FD` (read at start-up, with `LISTEN_PID`).
 /// Thread-safe.
 ///

@@ -2,13 +2,19 @@
 //! of at most 252 per `sendmsg` (`MSG_NOSIGNAL`, `MSG_DONTWAIT` plus `poll`),
 //! bounded by a deadline. The old side sends its queue piece by piece with
 //! [`flush`]; [`send_fds`] sends a whole transfer at once.
+//!
+//! The old side sends its registry in slices ([`plan_registry`]): each chunk
+//! duplicates its (at most 252) registry fds only when it is about to go
+//! and closes the duplicates once they are on the wire, so a hand-off of N
+//! fds never holds more than N + 252 of them (not 2 × N).
 
 use alloc::vec::Vec;
 
 use crate::err;
 use crate::error::Result;
 use crate::proto::handoff as wire;
-use crate::sys::fd::{self, RawFd};
+use crate::registry::Info;
+use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::time::Deadline;
 use crate::sys::{poll, socket, Errno};
 
@@ -17,6 +23,24 @@ pub(super) struct Out {
     data: Vec<u8>,
     fds: Vec<RawFd>,
     off: usize,
+    /// A registry slice still to be duplicated: the index of its first entry
+    /// and the registry's fd numbers when the transfer was planned.
+    slice: Option<(usize, Vec<RawFd>)>,
+    /// The duplicates of `slice` while this message waits to go.
+    held: Vec<Fd>,
+}
+
+impl Out {
+    fn new(data: Vec<u8>, fds: Vec<RawFd>) -> Out {
+        Out { data, fds, off: 0, slice: None, held: Vec::new() }
+    }
+}
+
+impl Out {
+    /// How many bytes of it were sent.
+    pub(super) fn sent(&self) -> usize {
+        self.off
+    }
 }
 
 /// The messages of a transfer of `fds` named `names`: the header frame, then
@@ -27,13 +51,49 @@ pub(super) fn plan<N: AsRef<[u8]>>(fds: &[RawFd], names: &[N]) -> Result<Vec<Out
         return Err(err!(EINVAL, "{} fds but {} names", fds.len(), names.len()));
     }
     let mut q = Vec::new();
-    q.push(Out { data: wire::encode_header(names)?, fds: Vec::new(), off: 0 });
+    q.push(Out::new(wire::encode_header(names)?, Vec::new()));
     for c in wire::chunks(fds.len()) {
         let start = c.first as usize;
         let part = fds.get(start..start + c.count as usize).unwrap_or(&[]);
-        q.push(Out { data: wire::encode_chunk(c).to_vec(), fds: part.to_vec(), off: 0 });
+        q.push(Out::new(wire::encode_chunk(c).to_vec(), part.to_vec()));
     }
     Ok(q)
+}
+
+/// The messages of a transfer of the registry `entries` (a snapshot of
+/// names and fd numbers, nothing duplicated yet): the header, then one chunk
+/// per 252 entries whose fds are duplicated only when it is sent. EINVAL as
+/// [`plan`].
+pub(super) fn plan_registry(entries: &[Info]) -> Result<Vec<Out>> {
+    let names: Vec<&[u8]> = entries.iter().map(|e| e.name.as_slice()).collect();
+    let mut q = Vec::new();
+    q.push(Out::new(wire::encode_header(&names)?, Vec::new()));
+    for c in wire::chunks(entries.len()) {
+        let start = c.first as usize;
+        let raws = entries.get(start..start + c.count as usize).unwrap_or(&[]).iter().map(|e| e.raw).collect();
+        let mut m = Out::new(wire::encode_chunk(c).to_vec(), Vec::new());
+        m.slice = Some((start, raws));
+        q.push(m);
+    }
+    Ok(q)
+}
+
+/// Duplicates of the registry entries `first..` if they are still the fds
+/// `raws` the transfer was planned with. ESTALE if the registry changed
+/// under the transfer (an entry closed or forgotten meanwhile: its number
+/// might name another file now).
+fn dup_slice(first: usize, raws: &[RawFd]) -> core::result::Result<Vec<Fd>, Errno> {
+    crate::registry::with(|r| {
+        let mut out = Vec::with_capacity(raws.len());
+        for (i, &want) in raws.iter().enumerate() {
+            let e = r.entries.get(first + i).ok_or(Errno(libc::ESTALE))?;
+            if e.fd.raw() != want {
+                return Err(Errno(libc::ESTALE));
+            }
+            out.push(e.fd.try_clone()?);
+        }
+        Ok(out)
+    })
 }
 
 /// Whether a queue was sent entirely or the socket is full.
@@ -51,11 +111,23 @@ pub(super) fn flush(sock: RawFd, q: &mut [Out], pos: &mut usize) -> core::result
             *pos += 1;
             continue;
         }
+        if m.off == 0 && m.held.is_empty() {
+            if let Some((first, raws)) = &m.slice {
+                m.held = dup_slice(*first, raws)?;
+                m.fds = m.held.iter().map(Fd::raw).collect();
+            }
+        }
         // On a stream socket the fds travel with the first byte of the message.
         let fds: &[RawFd] = if m.off == 0 { &m.fds } else { &[] };
         match socket::send_with_fds_flags(sock, rest, fds, None, libc::MSG_DONTWAIT) {
             Ok(0) => return Err(Errno(libc::EIO)),
-            Ok(n) => m.off += n,
+            Ok(n) => {
+                m.off += n;
+                if m.slice.is_some() {
+                    // On the wire now (the kernel holds its own references).
+                    m.held = Vec::new();
+                }
+            }
             Err(Errno(libc::EAGAIN)) => return Ok(Progress::Blocked),
             Err(e) => return Err(e),
         }
@@ -65,7 +137,7 @@ pub(super) fn flush(sock: RawFd, q: &mut [Out], pos: &mut usize) -> core::result
 
 /// How many fds of the queue have left.
 pub(super) fn fds_sent(q: &[Out], pos: usize) -> usize {
-    q.iter().enumerate().filter(|(i, m)| *i < pos || m.off > 0).map(|(_, m)| m.fds.len()).sum()
+    q.iter().enumerate().filter(|(i, m)| *i < pos || m.off > 0).map(|(_, m)| m.slice.as_ref().map_or(m.fds.len(), |(_, r)| r.len())).sum()
 }
 
 /// The error for a send that failed with `e` after `sent` of `total` fds.
@@ -74,6 +146,10 @@ pub(super) fn send_error(e: Errno, sent: usize, total: usize) -> crate::Error {
         libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN => crate::Error::new(
             e,
             format_args!("the receiving side closed the connection after {} of {} fds", sent, total),
+        ),
+        libc::ESTALE => crate::Error::new(
+            e,
+            format_args!("the registry changed during the hand-off, after {} of {} fds (an entry was closed or forgotten)", sent, total),
         ),
         libc::ETOOMANYREFS => crate::Error::new(
             e,
@@ -132,7 +208,7 @@ pub fn send_fds<N: AsRef<[u8]>>(sock: RawFd, fds: &[RawFd], names: &[N], deadlin
 
 /// Send a few bytes (a control frame) without fds, waiting until `deadline`.
 pub(super) fn send_frame(sock: RawFd, frame: &[u8], deadline: Deadline) -> Result<()> {
-    let mut q = [Out { data: frame.to_vec(), fds: Vec::new(), off: 0 }];
+    let mut q = [Out::new(frame.to_vec(), Vec::new())];
     send_queue(sock, &mut q, 0, deadline).map_err(|e| match e.errno.0 {
         libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN => {
             crate::Error::new(e.errno, format_args!("the other side closed the connection"))

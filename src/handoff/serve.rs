@@ -10,9 +10,9 @@ use crate::error::Result;
 use crate::proto::addr::Shown;
 use crate::sync::Mutex;
 use crate::sys::fd::Fd;
-use crate::sys::process::{self, Pid};
+use crate::sys::process::Pid;
 use crate::sys::{fs, poll, socket, Errno};
-use crate::{err, log};
+use crate::{err, log, safe_path};
 
 /// Backlog of the serving socket.
 const BACKLOG: i32 = 64;
@@ -47,7 +47,7 @@ pub(super) static SERVER: Mutex<Option<Server>> = Mutex::new(None);
 /// CLOEXEC fd (owned by the caller) that becomes readable when
 /// [`process()`] has work to do.
 ///
-/// The socket is created at a temporary name beside `path`, made 0600, set
+/// The socket is bound in a private directory beside `path`, made 0600, set
 /// listening and renamed over `path`, so the path never shows a socket with
 /// other permissions and never disappears. A socket nobody listens on at
 /// `path` (stale) is replaced; a live one is refused, unless this process
@@ -55,7 +55,7 @@ pub(super) static SERVER: Mutex<Option<Server>> = Mutex::new(None);
 /// generation (this process is its upgrade): then it takes the path over.
 ///
 /// Errors: EALREADY (already serving), EINVAL (empty path or NUL inside),
-/// ENAMETOOLONG (the path, or the temporary name beside it, does not fit
+/// ENAMETOOLONG (the path, or the private directory's path beside it without /proc, does not fit
 /// `sun_path`), EEXIST (something that is not a socket is at `path`),
 /// EADDRINUSE (a live socket is at `path`), or what socket, bind, chmod,
 /// listen, rename or epoll failed with.
@@ -72,40 +72,13 @@ pub fn serve(path: &[u8]) -> Result<Fd> {
         return Err(err!(EINVAL, "hand-off path {} is empty or contains NUL", Shown(path)));
     }
     let path_nul = with_nul(path);
-    // The temporary name: "<path>.<pid>.tmp", in the same directory (rename needs it).
-    let mut tmp = path.to_vec();
-    let mut digits = [0u8; 20];
-    tmp.push(b'.');
-    tmp.extend_from_slice(crate::proto::num::fmt_u64(process::getpid() as u64, &mut digits));
-    tmp.extend_from_slice(b".tmp");
-    let tmp_addr = socket::SockAddr::unix(&tmp, false).map_err(|e| {
-        crate::Error::new(e, format_args!("hand-off path {}: no room for the temporary name {} in sun_path", Shown(path), Shown(&tmp)))
-    })?;
-    let tmp_nul = with_nul(&tmp);
-
-    check_existing(path, &path_nul)?;
-
-    // A socket left at the temporary name by a process of our pid that died.
-    if fs::lstat(&tmp_nul).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFSOCK) {
-        let _ = fs::unlink(&tmp_nul);
-    }
+    socket::SockAddr::unix(path, false).map_err(|e| crate::Error::sys(e, "hand-off path").context(format_args!("{}", Shown(path))))?;
     let l = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0).map_err(|e| crate::Error::sys(e, "socket"))?;
-    socket::bind(l.raw(), &tmp_addr).map_err(|e| crate::Error::sys(e, "bind hand-off socket"))?;
-    // Until listen() nobody can connect, so the mode is right before anyone can.
-    let placed = (|| -> Result<Option<(u64, u64)>> {
-        fs::chmod(&tmp_nul, 0o600).map_err(|e| crate::Error::sys(e, "chmod 0600 hand-off socket"))?;
-        socket::listen(l.raw(), BACKLOG).map_err(|e| crate::Error::sys(e, "listen"))?;
-        let id = ident(&tmp_nul);
-        fs::rename(&tmp_nul, &path_nul).map_err(|e| crate::Error::sys(e, "rename hand-off socket into place"))?;
-        Ok(id)
-    })();
-    let id = match placed {
-        Ok(id) => id,
-        Err(e) => {
-            let _ = fs::unlink(&tmp_nul);
-            return Err(e.context(format_args!("hand-off socket {}", Shown(path))));
-        }
-    };
+    // Bound, made 0600 and listening in a private directory before its name
+    // appears at `path` (no chmod by a path someone could swap).
+    let placed = safe_path::bind_unix(&l, path, Some(0o600), BACKLOG, &mut || check_existing(path, &path_nul))
+        .map_err(|e| e.context(format_args!("hand-off socket")))?;
+    let id = Some((placed.dev, placed.ino));
     let watch = (|| -> Result<(Fd, Fd)> {
         let ep = poll::epoll_create().map_err(|e| crate::Error::sys(e, "epoll_create"))?;
         poll::epoll_add(ep.raw(), l.raw(), libc::EPOLLIN as u32).map_err(|e| crate::Error::sys(e, "epoll_ctl"))?;

@@ -3,15 +3,16 @@
 //! ends the hand-off when the taker is ready.
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicI64, Ordering};
 
-use super::send::{fds_sent, flush, plan, send_error, Out, Progress};
+use super::send::{fds_sent, flush, plan_registry, send_error, Out, Progress};
 use super::serve::{close_listener, Server, SERVER};
 use super::trusted;
 use crate::error::{Msg, Result};
 use crate::proto::handoff::{self as wire, Kind};
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::process::{self, Pid};
-use crate::sys::{poll, socket, Errno};
+use crate::sys::{poll, socket, time, Errno};
 use crate::{err, events, log, registry};
 
 /// Where a serving loop stands (the return of [`process()`]).
@@ -33,17 +34,42 @@ enum Phase {
     AwaitReady,
 }
 
+/// How long a taker may hold the one slot without asking (TAKE) or, while
+/// the fds are sent, without reading any: then it is dropped (`ETIMEDOUT`)
+/// and the next taker is served. Not applied once everything is sent: a
+/// taker that has the fds may take as long as its start-up takes to report
+/// ready (if it dies, its connection closes and the slot frees at once).
+pub const DEFAULT_TAKER_TIMEOUT_MS: i64 = 5_000;
+/// The most [`set_taker_timeout_ms`] accepts: a day.
+pub const MAX_TAKER_TIMEOUT_MS: i64 = 86_400_000;
+
+static TAKER_TIMEOUT_MS: AtomicI64 = AtomicI64::new(DEFAULT_TAKER_TIMEOUT_MS);
+
+/// Set the per-taker deadline (see [`DEFAULT_TAKER_TIMEOUT_MS`]) for
+/// connections accepted from now on. `EINVAL` unless 1 to
+/// [`MAX_TAKER_TIMEOUT_MS`].
+pub fn set_taker_timeout_ms(ms: i64) -> Result<()> {
+    if !(1..=MAX_TAKER_TIMEOUT_MS).contains(&ms) {
+        return Err(err!(EINVAL, "taker timeout {} ms is not between 1 ms and a day", ms));
+    }
+    TAKER_TIMEOUT_MS.store(ms, Ordering::Relaxed);
+    Ok(())
+}
+
 /// The one connection being served.
 pub(super) struct Conn {
     sock: Fd,
     pid: Pid,
     phase: Phase,
+    /// Expires when the taker held the slot too long without progress (in
+    /// the epoll set, so the caller's fd becomes readable then).
+    timer: Fd,
+    timeout_ms: i64,
     inbuf: [u8; wire::HEAD_LEN],
     inlen: usize,
+    /// The transfer; each chunk duplicates its registry fds only when it goes.
     queue: Vec<Out>,
     pos: usize,
-    /// The registry dups riding in `queue`: kept open until sent.
-    exported: Vec<Fd>,
     nfds: usize,
 }
 
@@ -78,7 +104,7 @@ fn refuse(sock: Fd, e: &crate::Error) {
 /// Do whatever the serving socket and the current taker need, without
 /// blocking: accept (refusing untrusted peers, and everyone while a taker is
 /// being served), send the fds, read the taker's frames. Call it when the fd
-/// from from [`serve`] is readable.
+/// from `serve` is readable.
 ///
 /// Returns [`Status::Done`] once a taker reported ready: `events::DRAIN` has
 /// been posted, the serving socket closed and the path removed.
@@ -87,8 +113,6 @@ fn refuse(sock: Fd, e: &crate::Error) {
 /// connection stays queued), or another accept/epoll failure. A taker that
 /// misbehaves or goes away is not an error: it is logged and dropped, and
 /// serving goes on.
-///
-/// [`serve`]: super::serve
 pub fn process() -> Result<Status> {
     let mut notes = Notes(Vec::new());
     let r = process_locked(&mut notes);
@@ -115,7 +139,15 @@ fn process_locked(notes: &mut Notes) -> Result<Status> {
     }
     // The taker.
     let step = match s.conn.as_mut() {
-        Some(c) => step(c, notes),
+        Some(c) => match step(c, notes) {
+            Step::Wait { .. } if time::timerfd_expired(c.timer.raw()) => Step::Gone(err!(
+                ETIMEDOUT,
+                "it held the hand-off for {} ms without {}",
+                c.timeout_ms,
+                if c.phase == Phase::AwaitTake { "asking for the fds" } else { "reading them" }
+            )),
+            x => x,
+        },
         None => Step::Idle,
     };
     match step {
@@ -173,8 +205,20 @@ fn admit(s: &mut Server, c: Fd, notes: &mut Notes) {
         refuse(c, &e);
         return;
     }
-    if let Err(e) = poll::epoll_add(s.ep.raw(), c.raw(), libc::EPOLLIN as u32) {
-        notes.add(log::WARNING, format_args!("hand-off: epoll_ctl failed ({}); connection from pid {} dropped", e, cred.pid));
+    let timeout_ms = TAKER_TIMEOUT_MS.load(Ordering::Relaxed);
+    let timer = match time::timerfd() {
+        Ok(t) => t,
+        Err(e) => {
+            notes.add(log::WARNING, format_args!("hand-off: timerfd failed ({}); connection from pid {} dropped", e, cred.pid));
+            return;
+        }
+    };
+    let watched = poll::epoll_add(s.ep.raw(), c.raw(), libc::EPOLLIN as u32)
+        .and_then(|()| poll::epoll_add(s.ep.raw(), timer.raw(), libc::EPOLLIN as u32))
+        .and_then(|()| time::timerfd_arm(timer.raw(), timeout_ms));
+    if let Err(e) = watched {
+        // Closing both (drop) takes them out of the epoll set.
+        notes.add(log::WARNING, format_args!("hand-off: epoll_ctl/timerfd failed ({}); connection from pid {} dropped", e, cred.pid));
         return;
     }
     notes.add(log::INFO, format_args!("hand-off: pid {} (uid {}) connected", cred.pid, cred.uid));
@@ -182,11 +226,12 @@ fn admit(s: &mut Server, c: Fd, notes: &mut Notes) {
         sock: c,
         pid: cred.pid,
         phase: Phase::AwaitTake,
+        timer,
+        timeout_ms,
         inbuf: [0; wire::HEAD_LEN],
         inlen: 0,
         queue: Vec::new(),
         pos: 0,
-        exported: Vec::new(),
         nfds: 0,
     });
 }
@@ -256,16 +301,25 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
             }
             progressed = true;
         }
+        if progressed && c.phase != Phase::AwaitReady {
+            // A frame, or fds read by the taker: its deadline starts over.
+            let _ = time::timerfd_arm(c.timer.raw(), c.timeout_ms);
+        }
         // Write what is pending.
         if c.phase == Phase::Sending {
+            let before = sent_mark(c);
             match flush(c.sock.raw(), &mut c.queue, &mut c.pos) {
                 Ok(Progress::Done) => {
                     c.phase = Phase::AwaitReady;
+                    let _ = time::timerfd_arm(c.timer.raw(), 0);
                     c.queue = Vec::new();
-                    c.exported = Vec::new();
                     notes.add(log::INFO, format_args!("hand-off: sent {} fds to pid {}; waiting for it to be ready", c.nfds, c.pid));
                 }
                 Ok(Progress::Blocked) => {
+                    if sent_mark(c) != before {
+                        // It reads: its deadline starts over.
+                        let _ = time::timerfd_arm(c.timer.raw(), c.timeout_ms);
+                    }
                     if !progressed {
                         return Step::Wait { out: true };
                     }
@@ -286,21 +340,18 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
     }
 }
 
-/// TAKE arrived: queue every registry entry.
+/// How far the sending has come (message, byte in it).
+fn sent_mark(c: &Conn) -> (usize, usize) {
+    (c.pos, c.queue.get(c.pos).map_or(0, Out::sent))
+}
+
+/// TAKE arrived: queue every registry entry (a snapshot of names and fd
+/// numbers; the fds are duplicated a chunk at a time as they go).
 fn start_sending(c: &mut Conn) -> Result<()> {
-    let exported = registry::export_for_child()?;
-    let mut names = Vec::with_capacity(exported.len());
-    let mut fds = Vec::with_capacity(exported.len());
-    let mut owned = Vec::with_capacity(exported.len());
-    for x in exported {
-        fds.push(x.fd.raw());
-        names.push(x.name);
-        owned.push(x.fd);
-    }
-    c.queue = plan(&fds, &names)?;
+    let entries = registry::entries();
+    c.queue = plan_registry(&entries)?;
     c.pos = 0;
-    c.nfds = fds.len();
-    c.exported = owned;
+    c.nfds = entries.len();
     c.phase = Phase::Sending;
     Ok(())
 }

@@ -157,3 +157,26 @@ fn other_version_is_told_apart() {
     raw_send(&a, &h, &[]);
     assert_eq!(recv_fds(b.raw(), 10, far()).unwrap_err().errno.0, libc::EPROTONOSUPPORT);
 }
+
+/// Audit defect 1: the hand-off socket was bound at a predictable temporary
+/// name and chmod'ed by path, so a link swapped in got mode 0600 applied to
+/// its target.
+#[test]
+fn serve_mode_never_lands_on_a_swapped_in_link() {
+    use crate::safe_path::tests::{mode_of, tmpdir, Racer};
+    use std::os::unix::fs::PermissionsExt;
+    let d = tmpdir("handoff-race");
+    let victim = d.join("victim");
+    std::fs::write(&victim, "secret").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let racer = Racer::start(&d, &victim);
+    for i in 0..300 {
+        let p = d.join(format!("h{}.sock", i));
+        if super::serve(p.as_os_str().as_encoded_bytes()).is_ok() {
+            let _ = super::stop();
+        }
+        assert_eq!(mode_of(&victim), 0o644, "attempt {}: the victim got the socket's mode", i);
+    }
+    assert!(racer.stop() > 0, "the racer never swapped anything: the test proves nothing");
+    std::fs::remove_dir_all(&d).unwrap();
+}

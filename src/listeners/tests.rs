@@ -272,3 +272,26 @@ fn display() {
     assert_eq!(key("unix:/a b").to_string(), "unix:\"/a b\"");
     assert_eq!(key("unix:@x").to_string(), "unix:@\"x\"");
 }
+
+/// Audit defect 1: the mode of a unix listener was set with chmod(path) after
+/// bind, so a link swapped in between got the mode applied to its target.
+#[test]
+fn unix_mode_never_lands_on_a_swapped_in_link() {
+    use crate::safe_path::tests::{mode_of, Racer};
+    let d = tmpdir("unix-race");
+    let victim = d.join("victim");
+    std::fs::write(&victim, "secret").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let racer = Racer::start(&d, &victim);
+    let o = ListenOptions { unix_mode: Some(0o777), ..ListenOptions::default() };
+    for i in 0..300 {
+        let name = format!("lt-race-{}", i);
+        let addr = format!("unix:{}", d.join(format!("r{}.sock", i)).display());
+        if listen(Some(name.as_bytes()), addr.as_bytes(), &o).is_ok() {
+            let _ = registry::forget(name.as_bytes());
+        }
+        assert_eq!(mode_of(&victim), 0o600, "attempt {}: the victim got the socket's mode", i);
+    }
+    assert!(racer.stop() > 0, "the racer never swapped anything: the test proves nothing");
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -1,6 +1,7 @@
 //! New unix sockets at a path: a stale socket file is replaced, a live one
 //! or anything that is not a socket is refused; the mode is never more open
-//! than asked.
+//! than asked, and never set by a path lookup that could follow a link
+//! (`safe_path::set_bound_mode`).
 
 use alloc::vec::Vec;
 
@@ -12,7 +13,7 @@ use crate::registry::Registry;
 use crate::sys::fd::Fd;
 use crate::sys::socket::{self, SockAddr};
 use crate::sys::{fs, Errno};
-use crate::{err, log};
+use crate::{err, log, safe_path};
 
 fn file_type(mode: libc::mode_t) -> &'static str {
     match mode & libc::S_IFMT {
@@ -76,6 +77,8 @@ pub(super) fn bind_unix_path(reg: &mut Registry, path: &[u8], opts: &ListenOptio
         // The file bind creates gets this mode less the umask: never more open than asked.
         fs::fchmod(s.raw(), mode).map_err(|e| sys_err(e, format_args!("fchmod {:#o} before binding {}", mode, Shown(path))))?;
     }
+    // Bound at its own path (not renamed into place): getsockname must name
+    // it, for the registry and for SERVER_STARTER_PORT.
     run_pre_bind(&s, opts, format_args!("unix:{}", Shown(path)))?;
     match socket::bind(s.raw(), &sa) {
         Ok(()) => {}
@@ -85,16 +88,23 @@ pub(super) fn bind_unix_path(reg: &mut Registry, path: &[u8], opts: &ListenOptio
         }
         Err(e) => return Err(sys_err(e, format_args!("bind unix:{}", Shown(path)))),
     }
-    // From here on the file is ours: remove it if the socket cannot be completed.
-    let finish = || -> Result<()> {
+    // The exact mode, set on the file we verified is our socket, never by a
+    // path lookup that a link swapped in meanwhile could redirect.
+    let mut ours: Option<(u64, u64)> = None;
+    let mut finish = || -> Result<()> {
         if let Some(mode) = opts.unix_mode {
-            fs::chmod(&cpath, mode).map_err(|e| sys_err(e, format_args!("chmod {:#o} {}", mode, Shown(path))))?;
+            let p = safe_path::set_bound_mode(path, mode).map_err(|e| e.context(format_args!("unix socket {}: mode {:#o}", Shown(path), mode)))?;
+            ours = Some((p.dev, p.ino));
         }
         socket::listen(s.raw(), opts.backlog).map_err(|e| sys_err(e, format_args!("listen unix:{}", Shown(path))))?;
         apply_nonblocking(&s, opts)
     };
     if let Err(e) = finish() {
-        let _ = fs::unlink(&cpath);
+        // Remove the file only if it is ours: what replaced it stays.
+        let st = fs::lstat(&cpath).ok().filter(|st| st.st_mode & libc::S_IFMT == libc::S_IFSOCK);
+        if st.is_some_and(|st| ours.map_or(true, |id| id == (st.st_dev, st.st_ino))) {
+            let _ = fs::unlink(&cpath);
+        }
         return Err(e);
     }
     Ok(s)

@@ -12,6 +12,10 @@
 //!   trailing bytes, `0` as a pid, above the int range), or `LISTEN_FDS`
 //!   announcing more fds than the caller's limit: an **error**; nothing is
 //!   inherited.
+//! - `LISTEN_PIDFDID` (systemd ≥ 258), when set and `LISTEN_PID` is ours:
+//!   must be a plain decimal number, and when the kernel can tell this
+//!   process's pidfd id, equal to it; another id means the pid was reused:
+//!   **not for us** ([`check_pidfdid`]).
 //! - The fds are `3 .. 3 + LISTEN_FDS`.
 //! - Names: `LISTEN_FDNAMES` unset means every fd is named `unknown` (as
 //!   systemd does). Otherwise it is split on `:`; each name must pass
@@ -190,6 +194,46 @@ pub fn parse_systemd<'a>(
         }
     }
     Ok(Systemd::Fds { count, names, missing_names: missing })
+}
+
+/// What `LISTEN_PIDFDID` says, given the id of this process's own pidfd.
+///
+/// systemd ≥ 258 sets it beside `LISTEN_PID`: the inode number of a pidfd
+/// (pidfs) of the process the fds are for, which unlike a pid is never
+/// reused. The check is on top of `LISTEN_PID`, never instead of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PidfdId {
+    /// Not set: `LISTEN_PID` alone decides.
+    Unset,
+    /// Set, and it is this process.
+    Matches(u64),
+    /// Set to another process's id (the pid was reused): not for us.
+    Other {
+        /// What `LISTEN_PIDFDID` says.
+        announced: u64,
+        /// This process's pidfd id.
+        ours: u64,
+    },
+    /// Set, but the kernel cannot tell this process's id (no pidfd_open, or
+    /// pidfds without unique inodes): `LISTEN_PID` alone decides.
+    Unverifiable(u64),
+}
+
+/// Check `LISTEN_PIDFDID` (`None` when unset) against `ours`, this process's
+/// pidfd inode number (`None` when the kernel cannot tell). The value must be
+/// a plain decimal number from 1 to 2^64-1; anything else is `EINVAL`, and
+/// the caller then trusts none of the announcement, as for a malformed
+/// `LISTEN_PID`.
+pub fn check_pidfdid(listen_pidfdid: Option<&[u8]>, ours: Option<u64>) -> Result<PidfdId> {
+    let Some(text) = listen_pidfdid else { return Ok(PidfdId::Unset) };
+    let id = num::parse_u64(text)
+        .filter(|&v| v != 0)
+        .ok_or_else(|| err!(EINVAL, "LISTEN_PIDFDID={}: not a pidfd id (a decimal number from 1 to 2^64-1)", Shown(text)))?;
+    Ok(match ours {
+        Some(o) if o == id => PidfdId::Matches(id),
+        Some(o) => PidfdId::Other { announced: id, ours: o },
+        None => PidfdId::Unverifiable(id),
+    })
 }
 
 /// What a `SERVER_STARTER_PORT` key says about its socket.
@@ -493,6 +537,21 @@ mod tests {
                 let _ = parse_systemd(Some(&v), Some(&v), Some(&v), 1, 64);
                 let _ = parse_systemd(Some(b"1"), Some(b"3"), Some(&v), 1, 64);
             }
+        }
+    }
+
+    #[test]
+    fn pidfdid_is_checked_strictly() {
+        assert_eq!(check_pidfdid(None, Some(5)).unwrap(), PidfdId::Unset);
+        assert_eq!(check_pidfdid(None, None).unwrap(), PidfdId::Unset);
+        assert_eq!(check_pidfdid(Some(b"5"), Some(5)).unwrap(), PidfdId::Matches(5));
+        assert_eq!(check_pidfdid(Some(b"5"), Some(6)).unwrap(), PidfdId::Other { announced: 5, ours: 6 });
+        assert_eq!(check_pidfdid(Some(b"5"), None).unwrap(), PidfdId::Unverifiable(5));
+        assert_eq!(check_pidfdid(Some(b"18446744073709551615"), None).unwrap(), PidfdId::Unverifiable(u64::MAX));
+        for bad in ["", "0", "-5", "+5", " 5", "5 ", "5x", "0x5", "18446744073709551616", "1.0"] {
+            let e = check_pidfdid(Some(bad.as_bytes()), Some(5)).expect_err(bad);
+            assert_eq!(e.errno.0, libc::EINVAL, "{:?}", bad);
+            assert!(e.message().contains("LISTEN_PIDFDID"), "{:?}", e.message());
         }
     }
 }

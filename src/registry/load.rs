@@ -9,7 +9,7 @@ use super::entry::{classify, Entry, Kind, Source};
 use super::table::Registry;
 use crate::error::{Error, Msg, Result};
 use crate::proto::addr::Shown;
-use crate::proto::listen_env::{self, StarterAddr, StarterEntry, Systemd, UNKNOWN};
+use crate::proto::listen_env::{self, PidfdId, StarterAddr, StarterEntry, Systemd, UNKNOWN};
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::socket;
 use crate::{err, log};
@@ -28,6 +28,10 @@ pub(crate) struct EnvVars<'a> {
     pub(crate) listen_pid: Option<&'a [u8]>,
     pub(crate) listen_fds: Option<&'a [u8]>,
     pub(crate) listen_fdnames: Option<&'a [u8]>,
+    pub(crate) listen_pidfdid: Option<&'a [u8]>,
+    /// This process's pidfd id (`sys::process::own_pidfd_id`), `None` when
+    /// the kernel cannot tell (or `LISTEN_PIDFDID` is unset: not needed).
+    pub(crate) our_pidfd_id: Option<u64>,
     pub(crate) server_starter_port: Option<&'a [u8]>,
     pub(crate) server_starter_generation: Option<&'a [u8]>,
 }
@@ -80,6 +84,27 @@ impl Registry {
                 return;
             }
             Systemd::Fds { count, missing_names, .. } => {
+                match listen_env::check_pidfdid(env.listen_pidfdid, env.our_pidfd_id) {
+                    Ok(PidfdId::Unset) | Ok(PidfdId::Matches(_)) => {}
+                    Ok(PidfdId::Other { announced, ours }) => {
+                        self.note(
+                            log::INFO,
+                            format_args!(
+                                "LISTEN_PIDFDID={} is not this process (pidfd id {}; its pid was reused): LISTEN_FDS is not for us, ignored",
+                                announced, ours
+                            ),
+                        );
+                        return;
+                    }
+                    Ok(PidfdId::Unverifiable(id)) => self.log(
+                        log::DEBUG,
+                        format_args!("LISTEN_PIDFDID={}: this kernel cannot tell our pidfd id; LISTEN_PID alone decides", id),
+                    ),
+                    Err(e) => {
+                        self.note(log::WARNING, format_args!("{}; no fd inherited from LISTEN_FDS", e.message()));
+                        return;
+                    }
+                }
                 if *missing_names > 0 {
                     self.log(
                         log::WARNING,

@@ -45,7 +45,17 @@ impl Drop for Fd {
 
 /// Close `fd`, ignoring errors (after close the fd is gone whatever it returns on Linux).
 /// Async-signal-safe.
-pub fn close(fd: RawFd) {
+///
+/// Crate-internal: it can close an fd that an [`Fd`] or an `OwnedFd`
+/// elsewhere owns (which then closes a number that may name another file by
+/// then). Callers close only fds nothing owns (raw ones just received, or in
+/// a child about to exec). Outside the crate, own an fd with
+/// [`Fd::from_raw`] and drop it.
+///
+/// ```compile_fail
+/// gracefd::sys::fd::close(3); // not public: it could close what an OwnedFd owns
+/// ```
+pub(crate) fn close(fd: RawFd) {
     // SAFETY: closing an int has no memory-safety preconditions.
     unsafe { libc::close(fd) };
 }
@@ -114,7 +124,14 @@ pub fn set_nonblocking(fd: RawFd, on: bool) -> SysResult<()> {
 }
 
 /// `dup2`, retrying EINTR/EBUSY. The new fd has CLOEXEC cleared. Async-signal-safe.
-pub fn dup2(src: RawFd, dst: RawFd) -> SysResult<()> {
+///
+/// Crate-internal: it replaces whatever `dst` was, possibly an fd something
+/// else owns. Outside the crate, [`redirect_stdio`] does it for 0–2.
+///
+/// ```compile_fail
+/// gracefd::sys::fd::dup2(0, 5); // not public: fd 5 may be owned elsewhere
+/// ```
+pub(crate) fn dup2(src: RawFd, dst: RawFd) -> SysResult<()> {
     retry(|| {
         // SAFETY: dup2 on ints.
         match cvt(unsafe { libc::dup2(src, dst) }) {
@@ -126,8 +143,14 @@ pub fn dup2(src: RawFd, dst: RawFd) -> SysResult<()> {
 
 /// `dup3(src, dst, O_CLOEXEC)`: make `dst` (an fd the caller owns, replaced
 /// atomically) a CLOEXEC duplicate of `src`. It needs no new fd number, so it
-/// cannot fail with `EMFILE`. Retries EINTR/EBUSY.
-pub fn dup3_cloexec(src: RawFd, dst: RawFd) -> SysResult<()> {
+/// cannot fail with `EMFILE`. Retries EINTR/EBUSY. Crate-internal (as
+/// [`dup2`]: it replaces whatever `dst` was).
+///
+/// ```compile_fail
+/// gracefd::sys::fd::dup3_cloexec(0, 5);
+/// ```
+#[cfg_attr(not(feature = "std"), allow(dead_code))] // the Rust face's user only
+pub(crate) fn dup3_cloexec(src: RawFd, dst: RawFd) -> SysResult<()> {
     retry(|| {
         // SAFETY: dup3 on ints.
         match cvt(unsafe { libc::dup3(src, dst, libc::O_CLOEXEC) }) {
@@ -145,7 +168,13 @@ pub fn dup3_cloexec(src: RawFd, dst: RawFd) -> SysResult<()> {
 /// (`>= base + n`), so no source is lost when a target is overwritten; then
 /// each copy is `dup2`ed into its slot. The phase-one copies are CLOEXEC and
 /// vanish at exec. Async-signal-safe: no allocation, no locks.
-pub fn dup_into_slots(srcs: &[RawFd], base: RawFd, scratch: &mut [RawFd]) -> SysResult<()> {
+/// Crate-internal (it overwrites fds `base..`, whoever owns them): for a
+/// child between fork and exec.
+///
+/// ```compile_fail
+/// gracefd::sys::fd::dup_into_slots(&[0], 3, &mut [0]);
+/// ```
+pub(crate) fn dup_into_slots(srcs: &[RawFd], base: RawFd, scratch: &mut [RawFd]) -> SysResult<()> {
     let n = srcs.len();
     if scratch.len() < n {
         return Err(Errno(libc::EINVAL));
@@ -164,7 +193,12 @@ pub fn dup_into_slots(srcs: &[RawFd], base: RawFd, scratch: &mut [RawFd]) -> Sys
 /// Close every fd >= `first` (in a child about to exec, so nothing but the
 /// planned fds reaches the new program). `close_range(2)`, falling back to a
 /// loop up to the fd limit on kernels without it. Async-signal-safe.
-pub fn close_from(first: RawFd) {
+/// Crate-internal (it closes fds others own): for a child about to exec.
+///
+/// ```compile_fail
+/// gracefd::sys::fd::close_from(3);
+/// ```
+pub(crate) fn close_from(first: RawFd) {
     // SAFETY: close_range on ints; failure is handled by the fallback.
     let r = unsafe { libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, 0 as libc::c_uint) };
     if r == 0 {
@@ -179,7 +213,13 @@ pub fn close_from(first: RawFd) {
 }
 
 /// Close every fd except `keep` (0, 1 and 2 included). Async-signal-safe.
-pub fn close_all_but(keep: RawFd) {
+/// Crate-internal (it closes fds others own): for the daemon's middle
+/// process, which runs nothing else.
+///
+/// ```compile_fail
+/// gracefd::sys::fd::close_all_but(3);
+/// ```
+pub(crate) fn close_all_but(keep: RawFd) {
     if keep > 0 {
         // SAFETY: close_range on ints; [0, keep-1].
         let r = unsafe { libc::syscall(libc::SYS_close_range, 0 as libc::c_uint, (keep - 1) as libc::c_uint, 0 as libc::c_uint) };
@@ -192,6 +232,28 @@ pub fn close_all_but(keep: RawFd) {
         }
     }
     close_from(keep.saturating_add(1));
+}
+
+/// Make standard input, output or error (`target` 0, 1 or 2) a copy of
+/// `src` (`dup2`; CLOEXEC cleared). Safe: fds 0–2 belong to the process as a
+/// whole (std's `stdout()` writes to fd 1 whoever else holds it), so
+/// replacing one breaks no owner. `EINVAL` for any other `target`.
+/// Async-signal-safe.
+pub fn redirect_stdio(src: RawFd, target: RawFd) -> SysResult<()> {
+    if !(0..=2).contains(&target) {
+        return Err(Errno(libc::EINVAL));
+    }
+    dup2(src, target)
+}
+
+/// Close standard input, output or error (`target` 0, 1 or 2; see
+/// [`redirect_stdio`] for why this is safe). `EINVAL` for any other `target`.
+pub fn close_stdio(target: RawFd) -> SysResult<()> {
+    if !(0..=2).contains(&target) {
+        return Err(Errno(libc::EINVAL));
+    }
+    close(target);
+    Ok(())
 }
 
 /// Write all of `buf` (retrying EINTR and short writes). Async-signal-safe.

@@ -195,3 +195,93 @@ pub fn list_dir_numbers(dir: &[u8], out: &mut [RawFd]) -> SysResult<usize> {
     }
     Ok(count)
 }
+
+// ---- relative to a directory fd (nothing by a path someone can swap) ----------
+
+/// `openat(dir, name, flags | O_CLOEXEC, mode)`; `name` ends in NUL.
+pub fn openat(dir: RawFd, name: &[u8], flags: libc::c_int, mode: libc::mode_t) -> SysResult<Fd> {
+    if name.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: name is NUL-terminated.
+    let r = retry(|| cvt(unsafe { libc::openat(dir, name.as_ptr().cast(), flags | libc::O_CLOEXEC, mode as libc::c_uint) }))?;
+    // SAFETY: fresh fd from openat.
+    Ok(unsafe { Fd::from_raw(r) })
+}
+
+/// `mkdirat(dir, name, mode)`; `name` ends in NUL. Fails with `EEXIST` if
+/// anything (a symbolic link included) is at `name`.
+pub fn mkdirat(dir: RawFd, name: &[u8], mode: libc::mode_t) -> SysResult<()> {
+    if name.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: NUL-terminated.
+    cvt(unsafe { libc::mkdirat(dir, name.as_ptr().cast(), mode) }).map(|_| ())
+}
+
+/// `fchmodat(dir, name, mode, 0)`. It follows a symbolic link at `name`
+/// (Linux has no no-follow variant for it): use it only inside a directory
+/// nobody else can write.
+pub fn fchmodat(dir: RawFd, name: &[u8], mode: libc::mode_t) -> SysResult<()> {
+    if name.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: NUL-terminated.
+    cvt(unsafe { libc::fchmodat(dir, name.as_ptr().cast(), mode, 0) }).map(|_| ())
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`; `name` ends in NUL.
+pub fn lstatat(dir: RawFd, name: &[u8]) -> SysResult<libc::stat> {
+    if name.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: zeroed stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: NUL-terminated name, valid out-pointer.
+    cvt(unsafe { libc::fstatat(dir, name.as_ptr().cast(), &mut st, libc::AT_SYMLINK_NOFOLLOW) })?;
+    Ok(st)
+}
+
+/// `renameat(from_dir, from, to_dir, to)`, replacing whatever is at `to`
+/// (the name itself: a symbolic link there is replaced, not followed).
+/// With `no_replace`, `renameat2(RENAME_NOREPLACE)`: `EEXIST` if `to` exists;
+/// `EINVAL`/`ENOSYS` where the file system or kernel lacks it.
+pub fn renameat(from_dir: RawFd, from: &[u8], to_dir: RawFd, to: &[u8], no_replace: bool) -> SysResult<()> {
+    if from.last() != Some(&0) || to.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    let flags: libc::c_uint = if no_replace { libc::RENAME_NOREPLACE } else { 0 };
+    // SAFETY: NUL-terminated names; renameat2 takes ints and pointers.
+    let r = unsafe { libc::syscall(libc::SYS_renameat2, from_dir, from.as_ptr(), to_dir, to.as_ptr(), flags) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// `unlinkat(dir, name, dir_too ? AT_REMOVEDIR : 0)`; `name` ends in NUL.
+pub fn unlinkat(dir: RawFd, name: &[u8], remove_dir: bool) -> SysResult<()> {
+    if name.last() != Some(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    let flags = if remove_dir { libc::AT_REMOVEDIR } else { 0 };
+    // SAFETY: NUL-terminated.
+    cvt(unsafe { libc::unlinkat(dir, name.as_ptr().cast(), flags) }).map(|_| ())
+}
+
+/// Fill `buf` from the kernel's random source (`getrandom`, non-blocking).
+/// `Err` where it is missing or not yet seeded.
+pub fn random(buf: &mut [u8]) -> SysResult<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        let rest = buf.get_mut(got..).unwrap_or(&mut []);
+        // SAFETY: valid slice.
+        let n = retry(|| cvt_size(unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), libc::GRND_NONBLOCK) }))?;
+        if n == 0 {
+            return Err(Errno(libc::EIO));
+        }
+        got += n;
+    }
+    Ok(())
+}

@@ -4,6 +4,7 @@
 
 use core::fmt;
 
+pub mod clone;
 pub mod fd;
 pub mod fs;
 pub mod poll;

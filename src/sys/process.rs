@@ -165,6 +165,27 @@ pub fn pidfd_open(pid: Pid) -> SysResult<super::fd::RawFd> {
     }
 }
 
+/// pidfs's magic number (`PID_FS_MAGIC`): pidfds on it have an inode number
+/// unique to their process for the life of the system (Linux 6.9+).
+const PID_FS_MAGIC: i64 = 0x5049_4446;
+
+/// The id systemd puts in `LISTEN_PIDFDID`: the inode number of a pidfd of
+/// this process. `None` when the kernel cannot tell: no `pidfd_open`, or
+/// pidfds that are not on pidfs (before Linux 6.9 they all share one anonymous
+/// inode, so their number says nothing about the process).
+pub fn own_pidfd_id() -> Option<u64> {
+    let raw = pidfd_open(getpid()).ok()?;
+    // SAFETY: a fresh fd from pidfd_open, owned (and closed) here.
+    let f = unsafe { super::fd::Fd::from_raw(raw) };
+    // SAFETY: zeroed statfs is a valid out-buffer.
+    let mut sfs: libc::statfs = unsafe { core::mem::zeroed() };
+    // SAFETY: valid fd and out-pointer.
+    if unsafe { libc::fstatfs(f.raw(), &mut sfs) } != 0 || sfs.f_type as i64 != PID_FS_MAGIC {
+        return None;
+    }
+    super::fd::fstat(f.raw()).ok().map(|st| st.st_ino)
+}
+
 /// `fflush(NULL)`: write out every C stdio buffer, so that nothing buffered is
 /// duplicated by a fork (the parent and the child would both flush it later).
 /// Not async-signal-safe (stdio locks): call before fork.

@@ -5,20 +5,41 @@ use core::mem::{size_of, zeroed};
 use super::fd::{Fd, RawFd};
 use super::{cvt, cvt_size, retry, Errno, SysResult};
 
-/// A socket address of any family, as the kernel takes it.
+/// A socket address of any family, as the kernel takes it. Built only by
+/// its constructors and `getsockname`, so its length never exceeds its
+/// storage (`same` and the syscalls read `len` bytes of it).
+///
+/// ```compile_fail
+/// let mut a = gracefd::sys::socket::SockAddr::empty();
+/// a.len = 100_000; // private: same() would read past the storage
+/// ```
 #[derive(Clone, Copy)]
 pub struct SockAddr {
     /// The raw storage.
-    pub storage: libc::sockaddr_storage,
-    /// How many bytes of `storage` are the address.
-    pub len: libc::socklen_t,
+    storage: libc::sockaddr_storage,
+    /// How many bytes of `storage` are the address (at most its size).
+    len: libc::socklen_t,
 }
+
+/// The size of `sockaddr_storage`, the most a `len` may be.
+const STORAGE_LEN: libc::socklen_t = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
 
 impl SockAddr {
     /// An empty address (for out-params).
     pub fn empty() -> SockAddr {
         // SAFETY: sockaddr_storage is plain data; all-zero is valid.
         SockAddr { storage: unsafe { zeroed() }, len: size_of::<libc::sockaddr_storage>() as libc::socklen_t }
+    }
+
+    /// How many bytes of the storage are the address.
+    pub fn len(&self) -> libc::socklen_t {
+        self.len
+    }
+
+    /// Whether the address is empty (no bytes; only from a kernel that
+    /// returned none).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// The address family.
@@ -137,7 +158,9 @@ impl SockAddr {
         if self.len != other.len {
             return false;
         }
-        let n = self.len as usize;
+        // len never exceeds the storage (private, set by the constructors and
+        // clamped after getsockname); min() keeps that true here regardless.
+        let n = (self.len.min(STORAGE_LEN)) as usize;
         // SAFETY: both storages are at least n bytes.
         let (a, b) = unsafe {
             (
@@ -239,6 +262,8 @@ pub fn getsockname(fd: RawFd) -> SysResult<SockAddr> {
     let mut a = SockAddr::empty();
     // SAFETY: storage valid for len bytes.
     cvt(unsafe { libc::getsockname(fd, &mut a.storage as *mut _ as *mut libc::sockaddr, &mut a.len) })?;
+    // The kernel reports the full length even when it truncated the address.
+    a.len = a.len.min(STORAGE_LEN);
     Ok(a)
 }
 

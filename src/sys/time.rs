@@ -1,4 +1,7 @@
-//! The monotonic clock and deadlines.
+//! The monotonic clock, deadlines, and timerfds.
+
+use super::fd::{Fd, RawFd};
+use super::{cvt, SysResult};
 
 /// Nanoseconds on `CLOCK_MONOTONIC`. Async-signal-safe.
 pub fn monotonic_ns() -> u64 {
@@ -67,4 +70,31 @@ pub fn sleep_ms(ms: u64) {
         }
         req = rem;
     }
+}
+
+/// A monotonic timerfd (CLOEXEC, non-blocking), disarmed: readable once armed
+/// and expired, so a deadline can sit in a poll or epoll set.
+pub fn timerfd() -> SysResult<Fd> {
+    // SAFETY: plain syscall.
+    let r = cvt(unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK) })?;
+    // SAFETY: fresh fd.
+    Ok(unsafe { Fd::from_raw(r) })
+}
+
+/// Arm `fd` (a [`timerfd`]) to expire once, `ms` from now; `ms <= 0`
+/// disarms it. Re-arming forgets an expiry not yet read.
+pub fn timerfd_arm(fd: RawFd, ms: i64) -> SysResult<()> {
+    let ms = ms.max(0);
+    let it = libc::itimerspec {
+        it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+        it_value: libc::timespec { tv_sec: (ms / 1000) as libc::time_t, tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long },
+    };
+    // SAFETY: valid itimerspec; old value not wanted.
+    cvt(unsafe { libc::timerfd_settime(fd, 0, &it, core::ptr::null_mut()) }).map(|_| ())
+}
+
+/// Whether `fd` (a [`timerfd`]) has expired since it was last armed.
+pub fn timerfd_expired(fd: RawFd) -> bool {
+    let mut n = [0u8; 8];
+    matches!(super::fd::read(fd, &mut n), Ok(8))
 }

@@ -3,9 +3,9 @@
 //! doomed). Adopted children (gracefd is a subreaper, or PID 1) are reaped
 //! in `init.rs`.
 
-use gracefd::sys::process::{self, Exit, Pid};
-use gracefd::sys::time::monotonic_ns;
-use gracefd::sys::Errno;
+use gracefd::__cli::sys::process::{self, Exit, Pid};
+use gracefd::__cli::sys::time::monotonic_ns;
+use gracefd::__cli::sys::Errno;
 
 use super::{Sup, MS};
 use crate::args::fmt_secs;

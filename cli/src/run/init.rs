@@ -15,8 +15,8 @@
 //!   worker it stopped (128 + N for a signal, as a shell reports it), so
 //!   `docker stop` reports what the server did.
 
-use gracefd::sys::process::{self, Exit};
-use gracefd::sys::Errno;
+use gracefd::__cli::sys::process::{self, Exit};
+use gracefd::__cli::sys::Errno;
 
 use super::Sup;
 use crate::args::signal_name;

@@ -39,10 +39,10 @@ mod timers;
 
 use std::collections::HashMap;
 
-use gracefd::sys::fd::Fd;
-use gracefd::child_setup::ChildSetup;
-use gracefd::sys::process::{Exit, Pid};
-use gracefd::sys::time::monotonic_ns;
+use gracefd::__cli::sys::fd::Fd;
+use gracefd::__cli::child_setup::ChildSetup;
+use gracefd::__cli::sys::process::{Exit, Pid};
+use gracefd::__cli::sys::time::monotonic_ns;
 
 use crate::control::{self, Conn};
 use crate::notify_sock::NotifyDir;
@@ -192,7 +192,7 @@ pub fn main(o: RunOptions) -> i32 {
         respawns: 0,
         last_failure: None,
         started_ns: monotonic_ns(),
-        watchdog: match gracefd::notify::watchdog_usec() {
+        watchdog: match gracefd::__cli::notify::watchdog_usec() {
             Ok(us) if us > 0 => Some((us * 1000 / 2, monotonic_ns())),
             _ => None,
         },

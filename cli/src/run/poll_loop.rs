@@ -2,10 +2,10 @@
 //! connections, the pending worker's readiness channel and the workers'
 //! notify sockets, with the next timer as its timeout.
 
-use gracefd::sys::fd::RawFd;
-use gracefd::sys::process::{Exit, Pid};
-use gracefd::sys::time::monotonic_ns;
-use gracefd::sys::{sigfd, Errno};
+use gracefd::__cli::sys::fd::RawFd;
+use gracefd::__cli::sys::process::{Exit, Pid};
+use gracefd::__cli::sys::time::monotonic_ns;
+use gracefd::__cli::sys::{sigfd, Errno};
 
 use super::{Doomed, Sup, FAILED_WORKER_GRACE_MS, MAX_CONNS, MS};
 use crate::args::signal_name;
@@ -67,12 +67,12 @@ impl Sup {
                     }
                 }
             };
-            match gracefd::sys::poll::poll(&mut pfds, timeout) {
+            match gracefd::__cli::sys::poll::poll(&mut pfds, timeout) {
                 Ok(_) => {}
                 Err(Errno(libc::EINTR)) => continue,
                 Err(e) => {
                     say!(say::ERR, "poll: {}", e);
-                    gracefd::sys::time::sleep_ms(100);
+                    gracefd::__cli::sys::time::sleep_ms(100);
                     continue;
                 }
             }

@@ -2,8 +2,8 @@
 //! JSON object with stable keys (`ctl status --json`, for scripts; the keys
 //! are documented in docs/cli.md and only ever added to).
 
-use gracefd::sys::process;
-use gracefd::sys::time::monotonic_ns;
+use gracefd::__cli::sys::process;
+use gracefd::__cli::sys::time::monotonic_ns;
 
 use super::{Sup, Why, MS};
 use crate::args::{fmt_secs, signal_name};

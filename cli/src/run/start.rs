@@ -4,8 +4,8 @@
 //! are stopped and the current ones go on serving. Reloads requested
 //! meanwhile are queued.
 
-use gracefd::sys::process;
-use gracefd::sys::time::monotonic_ns;
+use gracefd::__cli::sys::process;
+use gracefd::__cli::sys::time::monotonic_ns;
 
 use super::{Attempt, Doomed, Old, Pending, Sup, Why, FAILED_WORKER_GRACE_MS, MS};
 use crate::args::{fmt_secs, signal_name};
@@ -55,7 +55,7 @@ impl Sup {
             }
         }
         if why == Why::Reload && !self.current.is_empty() {
-            if let Err(e) = gracefd::notify::reloading() {
+            if let Err(e) = gracefd::__cli::notify::reloading() {
                 say!(say::DEBUG, "RELOADING=1 not sent: {}", e);
             }
         }
@@ -130,12 +130,12 @@ impl Sup {
             }
         }
         if self.announced {
-            let _ = gracefd::notify::ready(false);
+            let _ = gracefd::__cli::notify::ready(false);
         } else {
             self.announced = true;
             detach::report_ready();
         }
-        let _ = gracefd::notify::status(format!("serving: {} worker(s), generation {} (pid {})", self.current.len(), gen, pids.join(",")).as_bytes());
+        let _ = gracefd::__cli::notify::status(format!("serving: {} worker(s), generation {} (pid {})", self.current.len(), gen, pids.join(",")).as_bytes());
         self.after_attempt();
     }
 
@@ -170,8 +170,8 @@ impl Sup {
             for c in self.waiters_now.drain(..) {
                 c.reply(errno, &reply);
             }
-            let _ = gracefd::notify::ready(false);
-            let _ = gracefd::notify::status(format!("reload failed: {}", line).as_bytes());
+            let _ = gracefd::__cli::notify::ready(false);
+            let _ = gracefd::__cli::notify::status(format!("reload failed: {}", line).as_bytes());
             if self.current.len() < self.o.workers as usize && !self.reload_queued {
                 self.schedule_respawn();
             }

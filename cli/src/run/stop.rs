@@ -1,8 +1,8 @@
 //! Stopping: `--signal-on-term` to every worker, SIGKILL to those left after
 //! `--stop-timeout` (in `timers.rs`), done when all are reaped.
 
-use gracefd::sys::process;
-use gracefd::sys::time::monotonic_ns;
+use gracefd::__cli::sys::process;
+use gracefd::__cli::sys::time::monotonic_ns;
 
 use super::{Doomed, Stopping, Sup, AFTER_KILL_MS, MS};
 use crate::args::{fmt_secs, signal_name};
@@ -26,7 +26,7 @@ impl Sup {
             if list.is_empty() { "none".to_string() } else { list.join(", ") },
             fmt_secs(self.o.stop_timeout_ms)
         );
-        let _ = gracefd::notify::stopping();
+        let _ = gracefd::__cli::notify::stopping();
         self.respawn_at_ns = None;
         self.auto_at_ns = None;
         self.reload_queued = false;

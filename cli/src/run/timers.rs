@@ -2,8 +2,8 @@
 //! workers, respawn back-off, auto-restart, stale control connections,
 //! gracefd's own watchdog, the stop timeout; and the next of them to wait for.
 
-use gracefd::sys::process;
-use gracefd::sys::time::monotonic_ns;
+use gracefd::__cli::sys::process;
+use gracefd::__cli::sys::time::monotonic_ns;
 
 use super::{Sup, Why, AFTER_KILL_MS, MS};
 use crate::args::{fmt_secs, signal_name};
@@ -87,7 +87,7 @@ impl Sup {
             if next <= now {
                 // gracefd's own liveness (its loop turns); the workers are
                 // watched by gracefd, not by systemd.
-                if let Err(e) = gracefd::notify::notify(b"WATCHDOG=1") {
+                if let Err(e) = gracefd::__cli::notify::notify(b"WATCHDOG=1") {
                     say!(say::WARNING, "WATCHDOG=1 not sent: {}", e);
                 }
                 self.watchdog = Some((period, now + period));

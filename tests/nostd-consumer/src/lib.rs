@@ -4,13 +4,11 @@
 #![no_std]
 #![deny(warnings)]
 
-use gracefd::listeners::{listen, ListenOptions};
-use gracefd::proto::addr::{self, Address, Transport};
-use gracefd::sys::fd::Fd;
+use gracefd::nostd::{listen, parse_address, Address, Fd, ListenOptions, Transport};
 
 /// Whether `a` is a TCP address, by gracefd's one address parser.
 pub fn is_tcp(a: &[u8]) -> bool {
-    matches!(addr::parse(a), Ok(Address::Inet { transport: Transport::Tcp, .. }))
+    matches!(parse_address(a), Ok(Address::Inet { transport: Transport::Tcp, .. }))
 }
 
 /// Listen by name through the core, with a small backlog.
@@ -27,8 +25,8 @@ pub fn describe(e: &gracefd::Error) -> (i32, &str) {
 
 /// Readiness and lineage are there too.
 pub fn ready_if_upgraded() -> gracefd::Result<bool> {
-    if gracefd::lineage::is_upgrade() {
-        gracefd::ready::report_ready()
+    if gracefd::nostd::is_upgrade() {
+        gracefd::nostd::report_ready()
     } else {
         Ok(false)
     }

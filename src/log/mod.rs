@@ -12,6 +12,9 @@ use core::fmt;
 use crate::error::Msg;
 use crate::sync::Mutex;
 
+mod deferred;
+pub(crate) use deferred::{enter as lock_taken, leave as lock_released};
+
 /// `LOG_ERR`.
 pub const ERR: i32 = 3;
 /// `LOG_WARNING`.
@@ -39,25 +42,39 @@ static HOOK: Mutex<Hook> = Mutex::new(Hook { f: None, user: 0, max_level: -1 });
 /// Register (or with `None`, remove) the hook. Messages above `max_level` are dropped
 /// before they are formatted.
 pub fn set_hook(f: Option<LogFn>, user: *mut c_void, max_level: i32) {
-    *HOOK.lock() = Hook { f, user: user as usize, max_level };
+    *HOOK.lock_leaf() = Hook { f, user: user as usize, max_level };
 }
 
 /// Whether a message at `level` would be delivered.
 pub fn enabled(level: i32) -> bool {
-    let h = *HOOK.lock();
+    let h = *HOOK.lock_leaf();
     h.f.is_some() && level <= h.max_level
 }
 
-/// Deliver one message (the hook is copied out of the lock first, so a hook
-/// that calls back into the library cannot deadlock).
+/// Deliver one message. The hook may call back into the library, so it never
+/// runs with a lock held: the hook is copied out of its own lock first, and a
+/// message made while this thread holds any library lock is kept until the
+/// last one is released (`deferred`).
 pub fn emit(level: i32, args: fmt::Arguments<'_>) {
-    let h = *HOOK.lock();
-    let Some(f) = h.f else { return };
-    if level > h.max_level {
+    let h = *HOOK.lock_leaf();
+    if h.f.is_none() || level > h.max_level {
         return;
     }
     let mut m = Msg::new();
     let _ = fmt::write(&mut m, format_args!("gracefd[{}]: {}", crate::sys::process::getpid(), args));
+    if deferred::keep(level, &m) {
+        return;
+    }
+    deliver(level, &m);
+}
+
+/// Hand `m` to the hook now (no lock held).
+fn deliver(level: i32, m: &Msg) {
+    let h = *HOOK.lock_leaf();
+    let Some(f) = h.f else { return };
+    if level > h.max_level {
+        return;
+    }
     let mut buf = [0u8; crate::error::MSG_CAP + 1];
     let s = m.as_str().as_bytes();
     let n = s.len().min(crate::error::MSG_CAP);
@@ -69,7 +86,6 @@ pub fn emit(level: i32, args: fmt::Arguments<'_>) {
 }
 
 /// `log!(log::INFO, "upgrade started: pid {}", pid)`.
-#[macro_export]
 macro_rules! log {
     ($level:expr, $($arg:tt)+) => {
         if $crate::log::enabled($level) {
@@ -77,3 +93,4 @@ macro_rules! log {
         }
     };
 }
+pub(crate) use log;

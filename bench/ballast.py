@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""make bench, cost against size (issue 17): does an upgrade or a re-exec
+daemonize get slower as the process grows?
+
+The C example is started with `--ballast MIB` (MIB MiB of heap, every page
+touched, so it is resident and in the page tables). For each size, ROUNDS
+upgrades, one at a time: wait until the serving generation's ballast is
+resident, send SIGHUP, and measure
+
+  first   signal -> the first response from a new pid (GET / on a new
+          connection, repeated back to back);
+  gone    signal -> the old pid exited (a pidfd becomes readable);
+  spawn   how long the start of the child itself took, as the library logs
+          it ("spawn: started pid N with ... in N us"; httpd runs with
+          --verbose). Absent where the library does not log it (before
+          issue 17).
+
+Then the re-exec daemonize of a launcher holding the ballast: from the moment
+the launcher finished touching its ballast (it prints that CLOCK_MONOTONIC
+time) to the daemon's first HTTP answer.
+
+  python3 bench/ballast.py [--httpd PATH] [--sizes 10,1024,4096] [--rounds 5]
+                           [--label TEXT] [--out FILE.md]
+
+Sizes run one after another (peak memory: twice the largest size, old and new
+generation). The environment is passed on, so GRACEFD_SPAWN=fork measures the
+fork path of the same build. Timing is reported, never asserted. Only
+127.0.0.1; every process is stopped and reaped by pid.
+"""
+import argparse
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import procs                      # noqa: E402
+from contenders import BIN, ROOT  # noqa: E402
+
+
+def log(msg):
+    print(f"ballast: {msg}", file=sys.stderr, flush=True)
+
+
+def wait_rss(pid, mib, timeout=60.0):
+    """Until pid has at least 95% of mib MiB resident (its ballast is touched)."""
+    want = mib * 1024 * 0.95
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        r = procs.rss_kib(pid)
+        if r is None:
+            return False
+        if r >= want:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def serving_pid(port):
+    r = procs.http_get(port, timeout=1.0)
+    return int(r[1]["x-pid"]) if r and r[0] == 200 and "x-pid" in r[1] else None
+
+
+def upgrades(httpd, mib, rounds, scratch):
+    """[(first_ms, gone_ms)] for `rounds` upgrades of one server with mib MiB."""
+    port = procs.free_port()
+    logf = open(os.path.join(scratch, f"httpd-{mib}.log"), "w")
+    log_path = os.path.join(scratch, f"httpd-{mib}.log")
+    server = subprocess.Popen([httpd, "--verbose", "--listen", f"http=127.0.0.1:{port}", "--ballast", str(mib)],
+                              stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    known = {server.pid}
+    out = []
+    try:
+        if not procs.wait_http(port, 10.0, alive=lambda: server.poll() is None):
+            raise RuntimeError(f"httpd --ballast {mib} did not serve")
+        for _ in range(rounds):
+            old = serving_pid(port)
+            if old is None or not wait_rss(old, mib):
+                raise RuntimeError(f"generation {old} never held its {mib} MiB")
+            watch = procs.ExitWatch(old)
+            t0 = time.monotonic_ns()
+            os.kill(old, signal.SIGHUP)
+            first = gone = None
+            deadline = t0 + 30e9
+            while (first is None or gone is None) and time.monotonic_ns() < deadline:
+                if first is None:
+                    p = serving_pid(port)
+                    if p is not None and p != old:
+                        first = time.monotonic_ns()
+                        known.add(p)
+                if gone is None and watch.done():
+                    gone = time.monotonic_ns()
+                if first is not None and gone is None:
+                    time.sleep(0.0002)
+            watch.close()
+            if first is None or gone is None:
+                raise RuntimeError(f"upgrade of {old} ({mib} MiB) did not complete in 30 s")
+            out.append(((first - t0) / 1e6, (gone - t0) / 1e6))
+            procs.reap()
+            time.sleep(0.2)
+    finally:
+        cur = serving_pid(port)
+        if cur:
+            known.add(cur)
+        procs.stop(sorted(p for p in known if not procs.gone(p)), pgid=server.pid)
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        procs.reap()
+        logf.close()
+    spawns = []
+    with open(log_path, errors="replace") as f:
+        for line in f:
+            m = re.search(r"spawn: started pid \d+ with (.*) in (\d+) us", line)
+            if m:
+                spawns.append((m.group(1), int(m.group(2)) / 1000))
+    return out, spawns
+
+
+def daemonize(httpd, mib, runs, scratch):
+    """[ms] launcher done touching its ballast -> the daemon answers HTTP (re-exec mode).
+
+    Not "-> launcher exit": a launcher holding 1 GiB spends most of its exit
+    freeing it, which says nothing about how fast the daemon came up."""
+    out = []
+    for i in range(runs):
+        port = procs.free_port()
+        pidfile = os.path.join(scratch, f"d-{mib}-{i}.pid")
+        argv = [httpd, "--daemonize", "--daemon-mode", "reexec", "--ballast", str(mib),
+                "--listen", f"http=127.0.0.1:{port}", "--pid-file", pidfile,
+                "--log-file", os.path.join(scratch, f"d-{mib}.log")]
+        errf = open(os.path.join(scratch, f"d-{mib}-{i}.err"), "w+b")
+        launcher = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=errf, start_new_session=True)
+        t_serving = None
+        end = time.monotonic() + 60
+        while t_serving is None and time.monotonic() < end:
+            if serving_pid(port) not in (None, launcher.pid):
+                t_serving = time.monotonic_ns()
+            else:
+                time.sleep(0.0002)
+        try:
+            launcher.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            launcher.kill()
+            launcher.wait()
+        errf.seek(0)
+        err = errf.read()
+        errf.close()
+        m = re.search(rb"touched mono_ns=(\d+)", err)
+        daemon = None
+        try:
+            with open(pidfile) as f:
+                daemon = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+        if daemon:
+            procs.stop([daemon])
+        procs.reap()
+        if launcher.returncode != 0 or not m or t_serving is None:
+            raise RuntimeError(f"daemonize with {mib} MiB: launcher exit {launcher.returncode}: {err[-300:]!r}")
+        out.append((t_serving - int(m.group(1))) / 1e6)
+    return out
+
+
+def fmt(xs):
+    if not xs:
+        return "–"
+    return f"{statistics.median(xs):.2f} ({min(xs):.2f}–{max(xs):.2f})"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--httpd", default=os.path.join(BIN, "httpd"))
+    ap.add_argument("--sizes", default="10,1024,4096")
+    ap.add_argument("--daemonize-sizes", default="10,1024")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--label", default="")
+    ap.add_argument("--out", default="")
+    a = ap.parse_args()
+    procs.become_subreaper()
+    sizes = [int(x) for x in a.sizes.split(",") if x]
+    dsizes = [int(x) for x in a.daemonize_sizes.split(",") if x]
+    spawn = os.environ.get("GRACEFD_SPAWN") or "default (vfork-style clone, fork fallback)"
+    label = a.label or f"{os.path.relpath(a.httpd, ROOT)}, GRACEFD_SPAWN={spawn}"
+    lines = [f"### Cost against size: {label}", "",
+             f"Median (min–max) of {a.rounds} upgrades per size, ms; `python3 bench/ballast.py` "
+             f"(`make bench-ballast`).", "",
+             "| ballast | signal → new generation serving | signal → old generation gone | the start itself (library log) |",
+             "|---|---|---|---|"]
+    firsts = {}
+    with tempfile.TemporaryDirectory(prefix="gracefd-ballast-") as scratch:
+        for mib in sizes:
+            log(f"upgrades with {mib} MiB")
+            r, spawns = upgrades(a.httpd, mib, a.rounds, scratch)
+            firsts[mib] = r
+            how = sorted({h for h, _ in spawns})
+            sp = f"{fmt([ms for _, ms in spawns])} ({'; '.join(how)})" if spawns else "not logged"
+            lines.append(f"| {mib} MiB | {fmt([x[0] for x in r])} | {fmt([x[1] for x in r])} | {sp} |")
+        if len(sizes) > 1:
+            lo, hi = sizes[0], sizes[-1]
+            for i, what in ((0, "serving"), (1, "gone")):
+                a_ = statistics.median(x[i] for x in firsts[lo])
+                b_ = statistics.median(x[i] for x in firsts[hi])
+                lines.append("")
+                lines.append(f"{hi} MiB / {lo} MiB, signal → {what}: {b_ / a_:.2f}×")
+        lines += ["", "| launcher ballast | re-exec daemonize: ballast touched → daemon serving |", "|---|---|"]
+        for mib in dsizes:
+            log(f"re-exec daemonize with {mib} MiB")
+            d = daemonize(a.httpd, mib, a.rounds, scratch)
+            lines.append(f"| {mib} MiB | {fmt(d)} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if a.out:
+        with open(a.out, "a") as f:
+            f.write("\n" + text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+//! The directory a name lives in (opened once, used by fd), and private
+//! temporary names in it.
+
+use alloc::vec::Vec;
+
+use crate::error::{Error, Result};
+use crate::proto::addr::Shown;
+use crate::sys::fd::Fd;
+use crate::sys::{fd, fs, process, time, Errno};
+use crate::err;
+
+/// How many unpredictable names are tried before giving up (each try fails
+/// only if something already sits at a name nobody could guess).
+const NAME_TRIES: u32 = 64;
+
+/// `path` split into its directory, opened `O_PATH|O_DIRECTORY`, and its
+/// last component with a NUL.
+pub(super) struct Parent {
+    pub dir: Fd,
+    pub base: Vec<u8>,
+}
+
+/// Open the directory of `path` and keep its last component. `EINVAL` for an
+/// empty path, a NUL inside, or a path ending in `/`, `.` or `..`.
+pub(super) fn parent(path: &[u8], what: &str) -> Result<Parent> {
+    if path.is_empty() || path.contains(&0) {
+        return Err(err!(EINVAL, "{} {} is empty or contains NUL", what, Shown(path)));
+    }
+    let (dir, base) = match path.iter().rposition(|&b| b == b'/') {
+        Some(0) => (&b"/"[..], path.get(1..).unwrap_or(&[])),
+        Some(i) => (path.get(..i).unwrap_or(&[]), path.get(i + 1..).unwrap_or(&[])),
+        None => (&b"."[..], path),
+    };
+    if base.is_empty() || base == b"." || base == b".." {
+        return Err(err!(EINVAL, "{} {} does not name a file", what, Shown(path)));
+    }
+    let mut d = Vec::with_capacity(dir.len() + 1);
+    d.extend_from_slice(dir);
+    d.push(0);
+    let dir = fs::open(&d, libc::O_PATH | libc::O_DIRECTORY, 0)
+        .map_err(|e| Error::sys(e, "open its directory").context(format_args!("{} {}", what, Shown(path))))?;
+    let mut b = Vec::with_capacity(base.len() + 1);
+    b.extend_from_slice(base);
+    b.push(0);
+    Ok(Parent { dir, base: b })
+}
+
+/// `.<prefix>.<16 hex digits>` plus NUL: unpredictable where the kernel has
+/// a random source (otherwise the clock and pid: O_EXCL/mkdir still make a
+/// guessed name a mere retry, never a redirection).
+fn temp_name(prefix: &[u8]) -> Vec<u8> {
+    let mut r = [0u8; 8];
+    if fs::random(&mut r).is_err() {
+        let mix = time::monotonic_ns() ^ ((process::getpid() as u64) << 32) ^ (r.as_ptr() as u64);
+        r = mix.to_le_bytes();
+    }
+    let mut n = Vec::with_capacity(prefix.len() + 19);
+    n.push(b'.');
+    n.extend_from_slice(prefix);
+    n.push(b'.');
+    for b in r {
+        for nib in [b >> 4, b & 15] {
+            n.push(if nib < 10 { b'0' + nib } else { b'a' + nib - 10 });
+        }
+    }
+    n.push(0);
+    n
+}
+
+/// Create a file at an unpredictable name in `dir`, `O_EXCL|O_NOFOLLOW`
+/// (so nothing planted there is opened or followed). Returns it and its name.
+pub(super) fn create_temp_file(dir: &Fd, prefix: &[u8], mode: libc::mode_t) -> core::result::Result<(Fd, Vec<u8>), Errno> {
+    let mut last = Errno(libc::EEXIST);
+    for _ in 0..NAME_TRIES {
+        let name = temp_name(prefix);
+        match fs::openat(dir.raw(), &name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_NOCTTY, mode) {
+            Ok(f) => return Ok((f, name)),
+            Err(e @ Errno(libc::EEXIST)) => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+/// A private directory (0700, ours) made in a parent directory; removed on
+/// drop with whatever [`PrivateDir::clear`] was told to remove first.
+pub(super) struct PrivateDir<'a> {
+    parent: &'a Fd,
+    name: Vec<u8>,
+    pub fd: Fd,
+}
+
+impl<'a> PrivateDir<'a> {
+    /// Make one at an unpredictable name in `parent` and open it. `EPERM` if
+    /// what we opened is not the directory we made (someone swapped it between
+    /// mkdir and open: not ours, or open to others).
+    pub fn make(parent: &'a Fd, prefix: &[u8]) -> core::result::Result<PrivateDir<'a>, Errno> {
+        let mut last = Errno(libc::EEXIST);
+        for _ in 0..NAME_TRIES {
+            let name = temp_name(prefix);
+            match fs::mkdirat(parent.raw(), &name, 0o700) {
+                Ok(()) => {}
+                Err(e @ Errno(libc::EEXIST)) => {
+                    last = e;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            let fd = match fs::openat(parent.raw(), &name, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0) {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = fs::unlinkat(parent.raw(), &name, true);
+                    return Err(e);
+                }
+            };
+            let ok = fd::fstat(fd.raw())
+                .is_ok_and(|st| st.st_uid == process::geteuid() && st.st_mode & 0o077 == 0 && st.st_mode & libc::S_IFMT == libc::S_IFDIR);
+            if !ok {
+                // Not ours: leave it alone (removing it by name could remove
+                // someone else's).
+                return Err(Errno(libc::EPERM));
+            }
+            return Ok(PrivateDir { parent, name, fd });
+        }
+        Err(last)
+    }
+
+    /// Its name in the parent (with NUL).
+    pub fn name(&self) -> &[u8] {
+        &self.name
+    }
+}
+
+impl Drop for PrivateDir<'_> {
+    fn drop(&mut self) {
+        // Only an empty directory can be removed: the caller has moved or
+        // removed what it made inside.
+        let _ = fs::unlinkat(self.parent.raw(), &self.name, true);
+    }
+}

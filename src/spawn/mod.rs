@@ -1,0 +1,398 @@
+//! Starting a child the fork-safe way: everything (exe path, argv, envp,
+//! the fd plan, env slots) is built before the child exists; the child then
+//! makes only async-signal-safe calls: reset signals, lay the fds out at 3..,
+//! close everything else, write its own pid into the prepared env slots,
+//! `execve`. If exec fails the child reports errno on its readiness channel
+//! and `_exit(127)`s (the `child` module).
+//!
+//! The child is started with a vfork-style clone (`CLONE_VM | CLONE_VFORK`
+//! on a stack of its own), whose cost does not grow with the parent's memory;
+//! where the kernel or a sandbox refuses it, with `fork` (docs/performance.md).
+//! `GRACEFD_SPAWN=fork` in the start-up environment forces fork.
+//!
+//! Used by the upgrade (new generation), the re-exec daemonize mode and the
+//! superdaemon (workers).
+
+mod child;
+#[cfg(test)]
+mod tests;
+
+use alloc::vec::Vec;
+use core::ffi::{c_char, c_void};
+
+use crate::child_setup::ChildSetup;
+use crate::error::Result;
+use crate::registry::Exported;
+use crate::sys::clone::{self, ChildStack, Parent};
+use crate::sys::fd::RawFd;
+use crate::sys::process::{self, Pid};
+use crate::sys::{signal, time, Errno};
+use crate::{err, log};
+use child::{Plan, SLOT_WIDTH};
+
+/// The variable that carries the child's pidfd inode (systemd ≥ 258), set
+/// for children that get `LISTEN_PID`.
+const PIDFDID: &[u8] = b"LISTEN_PIDFDID";
+
+/// A child process to start.
+pub struct Spawn {
+    exe: Vec<u8>,
+    argv: Vec<Vec<u8>>,
+    /// Complete `KEY=VALUE\0` entries.
+    env: Vec<Vec<u8>>,
+    /// Keys whose value is the child's own pid. Kept apart from `env` and
+    /// turned into entries only in `spawn`, so no later change of `env` can
+    /// move them (issue 16, defect 5).
+    pid_keys: Vec<Vec<u8>>,
+    fds: Vec<RawFd>,
+    report: Option<usize>,
+    detach: bool,
+    /// Use fork even where the clone would work (`GRACEFD_SPAWN=fork`, tests).
+    fork_only: bool,
+    /// Parent-death signal, user switch (see `child_setup.rs`).
+    setup: ChildSetup,
+}
+
+/// Which way a child was started (for the log line and the tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// `clone(CLONE_VM | CLONE_VFORK)` on a prepared stack.
+    Clone,
+    /// `fork`, because the clone was refused with this errno, or 0 when
+    /// `GRACEFD_SPAWN=fork` asked for it.
+    Fork(i32),
+}
+
+impl Spawn {
+    /// A child running `exe` (an absolute path is expected: no PATH search).
+    /// EINVAL if it is empty or contains NUL.
+    pub fn new(exe: &[u8]) -> Result<Spawn> {
+        Ok(Spawn { exe: cstring(exe, "executable path")?, argv: Vec::new(), env: Vec::new(), pid_keys: Vec::new(), fds: Vec::new(), report: None, detach: false, fork_only: false, setup: ChildSetup::default() })
+    }
+
+    /// Append an argument. EINVAL if it contains NUL.
+    pub fn arg(&mut self, a: &[u8]) -> Result<&mut Self> {
+        self.argv.push(cstring_allow_empty(a, "argument")?);
+        Ok(self)
+    }
+
+    /// Start the environment from the start-up snapshot, without the variables
+    /// of the fd-passing protocols (LISTEN_*, SERVER_STARTER_*, GRACEFD_*,
+    /// WATCHDOG_PID): those describe *our* fds and pid, not the child's.
+    pub fn env_inherit_scrubbed(&mut self) -> &mut Self {
+        let s = crate::startup::get();
+        for e in &s.env {
+            if is_protocol_var(e) {
+                continue;
+            }
+            let mut v = e.clone();
+            v.push(0);
+            self.env.push(v);
+        }
+        self
+    }
+
+    /// Set `key=value`, replacing an existing `key` (also one set by
+    /// [`env_child_pid`](Self::env_child_pid)). EINVAL if the key is empty
+    /// or contains '=' or NUL, or the value contains NUL.
+    pub fn env_set(&mut self, key: &[u8], value: &[u8]) -> Result<&mut Self> {
+        check_key(key)?;
+        if value.contains(&0) {
+            return Err(err!(EINVAL, "environment value for {} contains NUL", crate::proto::addr::Shown(key)));
+        }
+        self.env_remove(key);
+        let mut v = Vec::with_capacity(key.len() + value.len() + 2);
+        v.extend_from_slice(key);
+        v.push(b'=');
+        v.extend_from_slice(value);
+        v.push(0);
+        self.env.push(v);
+        Ok(self)
+    }
+
+    /// Set a whole `KEY=VALUE` entry (as given by a user). EINVAL without '='.
+    pub fn env_put(&mut self, entry: &[u8]) -> Result<&mut Self> {
+        let eq = entry
+            .iter()
+            .position(|&b| b == b'=')
+            .ok_or_else(|| err!(EINVAL, "environment entry {} has no '='", crate::proto::addr::Shown(entry)))?;
+        let (k, v) = entry.split_at(eq);
+        self.env_set(k, v.get(1..).unwrap_or(&[]))
+    }
+
+    /// Remove `key` from the child's environment (also a pid slot).
+    pub fn env_remove(&mut self, key: &[u8]) -> &mut Self {
+        self.env.retain(|e| !(e.starts_with(key) && e.get(key.len()) == Some(&b'=')));
+        self.pid_keys.retain(|k| k.as_slice() != key);
+        self
+    }
+
+    /// Set `key=<the child's own pid>`, filled in by the child (e.g.
+    /// LISTEN_PID), replacing an existing `key`. For `LISTEN_PID` the child
+    /// also gets `LISTEN_PIDFDID` where the kernel has pidfs. EINVAL as
+    /// [`env_set`](Self::env_set).
+    pub fn env_child_pid(&mut self, key: &[u8]) -> Result<&mut Self> {
+        check_key(key)?;
+        self.env_remove(key);
+        self.pid_keys.push(key.to_vec());
+        Ok(self)
+    }
+
+    /// Pass `fd` to the child; returns the fd number it will have there (3, 4, …
+    /// in call order). The fd stays owned by the caller.
+    pub fn pass_fd(&mut self, f: RawFd) -> RawFd {
+        self.fds.push(f);
+        2 + self.fds.len() as RawFd
+    }
+
+    /// Pass every registered fd (fresh duplicates, in registry order) at 3…
+    /// and set `LISTEN_FDS` to their count: systemd's format, so the child
+    /// inherits them. Returns the duplicates, to hold until the child is
+    /// started, and their names joined by `:` (for `LISTEN_FDNAMES`).
+    pub(crate) fn pass_registered_fds(&mut self) -> Result<(Vec<Exported>, Vec<u8>)> {
+        let exported = crate::registry::export_for_child()?;
+        let mut names: Vec<u8> = Vec::new();
+        for (i, x) in exported.iter().enumerate() {
+            if i > 0 {
+                names.push(b':');
+            }
+            names.extend_from_slice(&x.name);
+            self.pass_fd(x.fd.raw());
+        }
+        let mut digits = [0u8; 20];
+        self.env_set(b"LISTEN_FDS", crate::proto::num::fmt_u64(exported.len() as u64, &mut digits))?;
+        Ok((exported, names))
+    }
+
+    /// Pass `f` and make it the channel on which a failed exec is reported.
+    pub fn pass_report_fd(&mut self, f: RawFd) -> RawFd {
+        self.report = Some(self.fds.len());
+        self.pass_fd(f)
+    }
+
+    /// Start the child detached (daemonize's re-exec mode): the first child
+    /// (the middle process) calls `setsid()` and starts the real child as its
+    /// *sibling* (`CLONE_PARENT`: our child, not the middle's), sends its pid
+    /// on the report channel (a `Pid` frame) and exits. The real child lays
+    /// out the fds, fills the pid slots and execs; it runs in a new session
+    /// without being its leader (it can never acquire a controlling
+    /// terminal). [`spawn`](Self::spawn) then returns the middle process's
+    /// pid, to be reaped. Needs a report fd ([`pass_report_fd`](Self::pass_report_fd)):
+    /// a failed setsid or clone is reported on it like a failed exec.
+    pub fn detach(&mut self) -> &mut Self {
+        self.detach = true;
+        self
+    }
+
+    /// What the child applies to itself before exec (parent-death signal,
+    /// user switch), with raw system calls only (it may share our memory).
+    /// A failure is reported like a failed exec. With
+    /// [`detach`](Self::detach) it applies in the detached child, whose
+    /// parent is the caller only until the caller exits: do not ask for a
+    /// parent-death signal there.
+    pub fn child_setup(&mut self, setup: ChildSetup) -> &mut Self {
+        self.setup = setup;
+        self
+    }
+
+    /// Start with fork even where the vfork-style clone would work (the
+    /// tests run every child path both ways).
+    #[cfg(test)]
+    pub(crate) fn fork_only(&mut self) -> &mut Self {
+        self.fork_only = true;
+        self
+    }
+
+    /// Start the child. Returns its pid (detached: the middle process's).
+    /// The parent's signal mask is preserved; the child starts with an empty
+    /// mask and default dispositions. Errors: EINVAL for a detached start
+    /// without a report fd; ENOMEM/EAGAIN (stack, process limits) or
+    /// whatever blocking signals or fork fail with. A failed exec is not an
+    /// error here: it is reported on the report channel.
+    pub fn spawn(&mut self) -> Result<Pid> {
+        Ok(self.spawn_path()?.0)
+    }
+
+    /// [`spawn`](Self::spawn), also saying which way the child was started.
+    pub fn spawn_path(&mut self) -> Result<(Pid, Path)> {
+        if self.detach && self.report.is_none() {
+            return Err(err!(EINVAL, "a detached start needs a report fd"));
+        }
+        let started = time::monotonic_ns();
+        // --- everything the child needs, built now, for this start only ---
+        let mut slots: Vec<Vec<u8>> = self.pid_keys.iter().map(|k| slot_entry(k)).collect();
+        let wants_pidfdid = self.pid_keys.iter().any(|k| k.as_slice() == b"LISTEN_PID");
+        let mut pidfd_entry = if wants_pidfdid { Some(slot_entry(PIDFDID)) } else { None };
+        let mut argv_ptrs: Vec<*const c_char> = self.argv.iter().map(|a| a.as_ptr() as *const c_char).collect();
+        argv_ptrs.push(core::ptr::null());
+        let mut envp: Vec<*const c_char> = self
+            .env
+            .iter()
+            .filter(|e| !(wants_pidfdid && has_key(e, PIDFDID)))
+            .map(|e| e.as_ptr() as *const c_char)
+            .collect();
+        // The child writes its slots through these pointers, and execve reads
+        // the entries through the same ones: derived once from each buffer.
+        let mut pid_slots: Vec<*mut u8> = Vec::with_capacity(slots.len());
+        for s in slots.iter_mut() {
+            let base = s.as_mut_ptr();
+            envp.push(base as *const c_char);
+            // SAFETY: slot_entry made the value SLOT_WIDTH bytes right after `key=`.
+            pid_slots.push(unsafe { base.add(s.len() - 1 - SLOT_WIDTH) });
+        }
+        let pidfd_slot = pidfd_entry.as_mut().map(|s| {
+            let base = s.as_mut_ptr();
+            envp.push(base as *const c_char);
+            // SAFETY: as above.
+            (unsafe { base.add(s.len() - 1 - SLOT_WIDTH) }, envp.len() - 1)
+        });
+        envp.push(core::ptr::null());
+        let mut scratch: Vec<RawFd> = alloc::vec![-1; self.fds.len()];
+        let fast = !self.fork_only && crate::startup::get().var(b"GRACEFD_SPAWN") != Some(b"fork");
+        // The child's stack, and the detached child's (the middle process
+        // clones it from there, or from its own copy after a fork).
+        let mut stack = if fast { Some(ChildStack::new()) } else { None };
+        let mut sibling_stack = if self.detach { ChildStack::new().ok() } else { None };
+        let mut plan = Plan {
+            exe: self.exe.as_ptr() as *const c_char,
+            argv: argv_ptrs.as_ptr(),
+            envp: envp.as_mut_ptr(),
+            fds: &self.fds,
+            scratch: &mut scratch,
+            report: self.report.and_then(|i| Some((*self.fds.get(i)?, 3 + i as RawFd))),
+            first_free: 3 + self.fds.len() as RawFd,
+            pid_slots: &pid_slots,
+            pidfd_slot,
+            detach: None,
+            setup: &self.setup,
+        };
+        if self.detach {
+            match sibling_stack.as_mut() {
+                Some(s) => plan.detach = Some((s, fast)),
+                None => return Err(err!(ENOMEM, "no stack for the detached child")),
+            }
+        }
+
+        let old_mask = signal::block_all().map_err(|e| Error::sys(e, "block signals before starting a child"))?;
+        let mut path = Path::Fork(0);
+        let mut pid = Err(Errno(0));
+        if let Some(first) = &mut stack {
+            match first {
+                Ok(stack) => {
+                    // SAFETY: `child::entry` follows the child rules; `plan`
+                    // and the buffers it points into live until the child has
+                    // exec'd or exited, which clone_vfork waits for.
+                    pid = unsafe { clone::clone_vfork(stack, Parent::Caller, child::entry, &mut plan as *mut Plan<'_> as *mut c_void) };
+                    match pid {
+                        Ok(_) => path = Path::Clone,
+                        Err(e) => path = Path::Fork(e.0),
+                    }
+                }
+                Err(e) => path = Path::Fork(e.0),
+            }
+        }
+        if path != Path::Clone {
+            // SAFETY: the child below only makes async-signal-safe calls on
+            // data prepared above (its own copy of it).
+            pid = match unsafe { process::fork() } {
+                Ok(0) => child::start(&mut plan),
+                other => other,
+            };
+        }
+        let _ = signal::set_mask(&old_mask);
+        let pid = pid.map_err(|e| Error::sys(e, "fork"))?;
+        let us = time::monotonic_ns().saturating_sub(started) / 1000;
+        match path {
+            Path::Clone => log!(log::INFO, "spawn: started pid {} with a vfork-style clone in {} us", pid, us),
+            Path::Fork(0) => log!(log::INFO, "spawn: started pid {} with fork (GRACEFD_SPAWN=fork) in {} us", pid, us),
+            Path::Fork(e) => log!(log::INFO, "spawn: started pid {} with fork (clone with CLONE_VM refused: {}) in {} us", pid, Errno(e).name(), us),
+        }
+        // The buffers the child wrote into and exec read from go only now.
+        drop(slots);
+        drop(pidfd_entry);
+        Ok((pid, path))
+    }
+}
+
+/// `key=` followed by SLOT_WIDTH blanks and a NUL: the child writes the value.
+fn slot_entry(key: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(key.len() + SLOT_WIDTH + 2);
+    v.extend_from_slice(key);
+    v.push(b'=');
+    v.resize(key.len() + 1 + SLOT_WIDTH, b' ');
+    v.push(0);
+    v
+}
+
+fn has_key(entry: &[u8], key: &[u8]) -> bool {
+    entry.starts_with(key) && entry.get(key.len()) == Some(&b'=')
+}
+
+use crate::error::Error;
+
+fn cstring(s: &[u8], what: &str) -> Result<Vec<u8>> {
+    if s.is_empty() {
+        return Err(err!(EINVAL, "{} is empty", what));
+    }
+    cstring_allow_empty(s, what)
+}
+
+fn cstring_allow_empty(s: &[u8], what: &str) -> Result<Vec<u8>> {
+    if s.contains(&0) {
+        return Err(err!(EINVAL, "{} {} contains NUL", what, crate::proto::addr::Shown(s)));
+    }
+    let mut v = Vec::with_capacity(s.len() + 1);
+    v.extend_from_slice(s);
+    v.push(0);
+    Ok(v)
+}
+
+fn check_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() || key.contains(&b'=') || key.contains(&0) {
+        return Err(err!(EINVAL, "environment key {} is empty or contains '=' or NUL", crate::proto::addr::Shown(key)));
+    }
+    Ok(())
+}
+
+/// Variables that describe the current process's inherited fds and pid, and
+/// so must never be passed on as they are (every spawner sets its own).
+/// `GRACEFD_SPAWN` is passed on: it is a setting.
+pub fn is_protocol_var(entry: &[u8]) -> bool {
+    // A setting, not a description of our fds: children start the same way.
+    if entry.starts_with(b"GRACEFD_SPAWN=") {
+        return false;
+    }
+    const PREFIXES: [&[u8]; 9] = [
+        b"LISTEN_PID=",
+        b"LISTEN_PIDFDID=",
+        b"LISTEN_FDS=",
+        b"LISTEN_FDNAMES=",
+        b"SERVER_STARTER_PORT=",
+        b"SERVER_STARTER_GENERATION=",
+        b"WATCHDOG_PID=",
+        b"GRACEFD_",
+        b"=",
+    ];
+    PREFIXES.iter().any(|p| entry.starts_with(p))
+}
+
+/// Send `sig` to `pid`, wait up to `grace_ms` for it to exit, then SIGKILL and
+/// reap. Never leaves a zombie. Returns how it ended.
+pub fn kill_and_reap(pid: Pid, sig: i32, grace_ms: i64) -> Option<process::Exit> {
+    let _ = process::kill(pid, sig);
+    let deadline = crate::sys::time::Deadline::after_ms(grace_ms);
+    loop {
+        match process::try_wait(pid) {
+            Ok(Some(x)) => return Some(x),
+            Ok(None) => {}
+            Err(Errno(libc::ECHILD)) => return None,
+            Err(_) => break,
+        }
+        if deadline.expired() {
+            break;
+        }
+        crate::sys::time::sleep_ms(2);
+    }
+    let _ = process::kill(pid, libc::SIGKILL);
+    process::wait(pid).ok()
+}
