@@ -62,7 +62,7 @@ func ServeHTTP(ctx context.Context, srv *http.Server, lns []net.Listener, opts *
 		return invalid("ServeHTTP", "the server is nil")
 	}
 	pass := opts != nil && opts.PassConnections
-	d := &politeDrain{srv: srv, conns: make(map[*countingConn]*connInfo), logf: opts.logf}
+	d := &politeDrain{srv: srv, conns: make(map[*countingConn]*connInfo), logf: opts.logf, kick: make(chan struct{}, 1)}
 	inner := srv.Handler
 	if inner == nil {
 		inner = http.DefaultServeMux
@@ -87,7 +87,11 @@ func ServeHTTP(ctx context.Context, srv *http.Server, lns []net.Listener, opts *
 		if tls {
 			return srv.ServeTLS(countingListener{Listener: ln}, "", "")
 		}
-		return srv.Serve(countingListener{Listener: ln, passable: pass})
+		var pd *politeDrain
+		if pass {
+			pd = d
+		}
+		return srv.Serve(countingListener{Listener: ln, drain: pd})
 	}
 	var hooks runHooks
 	var passedDone chan struct{}
@@ -130,6 +134,7 @@ type politeDrain struct {
 	draining atomic.Bool
 	passing  atomic.Bool     // draining by passing connections to the new generation
 	passed   *passedListener // nil unless ServeOptions.PassConnections
+	kick     chan struct{}   // a connection froze itself between requests: pass it now
 	logf     func(format string, args ...any)
 
 	mu    sync.Mutex
@@ -163,6 +168,7 @@ func (d *politeDrain) connState(c net.Conn, st http.ConnState) {
 	if cc == nil {
 		return
 	}
+	cc.state.Store(int32(st))
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch st {
@@ -208,11 +214,15 @@ func (d *politeDrain) drain(ctx context.Context, deadline time.Time, timeout tim
 				break polite
 			case <-tick.C:
 				d.step()
+			case <-d.kick:
+				d.step()
 			}
 		}
 		tick.Stop()
 		endPolite.Stop()
 	}
+	d.passing.Store(false)
+	d.thawAll() // none stays held back through Shutdown
 	if d.passing.Load() {
 		ReleaseConns()
 	}
@@ -235,6 +245,7 @@ func (d *politeDrain) step() {
 	}
 	if d.passing.Load() && !d.passIdle() {
 		d.passing.Store(false) // the polite drain from here on
+		d.thawAll()
 	}
 	d.closeQuietConns(d.passing.Load())
 }
@@ -276,6 +287,20 @@ func (d *politeDrain) passIdle() bool {
 	return true
 }
 
+// thawAll lets go of every connection that froze itself and was not
+// passed (once passing has stopped).
+func (d *politeDrain) thawAll() {
+	var frozen []*countingConn
+	d.mu.Lock()
+	for cc := range d.conns {
+		frozen = append(frozen, cc)
+	}
+	d.mu.Unlock()
+	for _, cc := range frozen {
+		cc.thawIfFrozen()
+	}
+}
+
 // closeQuietConns closes the connections that cannot have a request in
 // flight.
 // While passing, only those that cannot be passed (unpassableOnly).
@@ -308,7 +333,7 @@ func (d *politeDrain) closeQuietConns(unpassableOnly bool) {
 // passable ones if the connections may be passed to a new generation.
 type countingListener struct {
 	net.Listener
-	passable bool
+	drain *politeDrain // not nil: the connections may be passed
 }
 
 func (l countingListener) Accept() (net.Conn, error) {
@@ -318,10 +343,10 @@ func (l countingListener) Accept() (net.Conn, error) {
 	}
 	cc := &countingConn{Conn: c}
 	cc.last.Store(time.Now().UnixNano())
-	if l.passable {
+	if l.drain != nil {
 		if sc, ok := c.(syscall.Conn); ok {
 			if rc, err := sc.SyscallConn(); err == nil {
-				cc.rc = rc
+				cc.rc, cc.drain = rc, l.drain
 			}
 		}
 	}
@@ -341,11 +366,14 @@ type countingConn struct {
 	last atomic.Int64 // UnixNano of the last read that returned bytes
 
 	rc       syscall.RawConn // nil: not passable
+	drain    *politeDrain    // with rc
+	state    atomic.Int32    // its http.ConnState
 	pmu      sync.Mutex
 	firstLen int           // length of the first read: net/http's buffer size
 	reading  bool          // a read waits on the socket
 	readLen  int           // its length
 	frozen   bool          // the drain holds the reads back
+	claimed  bool          // frozen, and taken into a pass
 	thawed   chan struct{} // closed when the drain lets go
 	passed   bool          // the connection lives on in the new generation
 }
@@ -398,6 +426,7 @@ func (c *countingConn) rawRead(p []byte) (int, error) {
 			}
 			if e == syscall.EAGAIN {
 				c.reading, c.readLen = true, len(p)
+				c.freezeWaiting()
 				return false // wait until readable
 			}
 			c.reading = false
@@ -435,6 +464,10 @@ func (c *countingConn) rawRead(p []byte) (int, error) {
 func (c *countingConn) freeze() bool {
 	c.pmu.Lock()
 	defer c.pmu.Unlock()
+	if c.frozen && !c.claimed && !c.passed {
+		c.claimed = true // it froze itself (freezeWaiting)
+		return true
+	}
 	if c.frozen || c.passed || !c.reading || c.firstLen == 0 || c.readLen != c.firstLen {
 		return false
 	}
@@ -446,9 +479,39 @@ func (c *countingConn) freeze() bool {
 	if waiting {
 		return false
 	}
-	c.frozen = true
+	c.frozen, c.claimed = true, true
 	c.thawed = make(chan struct{})
 	return true
+}
+
+// freezeWaiting (with pmu held, in a read that found the socket empty:
+// EAGAIN) freezes the connection at once while the drain passes
+// connections, if net/http waits for the next request with its whole
+// buffer, and tells the drain: a busy keep-alive connection is empty only
+// for a moment between two requests, which a periodic check would miss.
+func (c *countingConn) freezeWaiting() {
+	if c.drain == nil || !c.drain.passing.Load() || c.frozen || c.passed || c.readLen != c.firstLen {
+		return
+	}
+	if st := http.ConnState(c.state.Load()); st != http.StateIdle && st != http.StateNew {
+		return
+	}
+	c.frozen, c.claimed = true, false
+	c.thawed = make(chan struct{})
+	select {
+	case c.drain.kick <- struct{}{}:
+	default:
+	}
+}
+
+// thawIfFrozen lets go of a frozen connection not taken into a pass.
+func (c *countingConn) thawIfFrozen() {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if c.frozen && !c.claimed {
+		c.frozen = false
+		close(c.thawed)
+	}
 }
 
 // thaw lets go of a frozen connection: passed, it ends here (its read
@@ -456,7 +519,7 @@ func (c *countingConn) freeze() bool {
 // generation); not passed, its reads go on.
 func (c *countingConn) thaw(passed bool) {
 	c.pmu.Lock()
-	c.frozen = false
+	c.frozen, c.claimed = false, false
 	c.passed = passed
 	close(c.thawed)
 	c.pmu.Unlock()

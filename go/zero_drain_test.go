@@ -172,6 +172,14 @@ type passLoad struct {
 }
 
 func TestPassConnectionsUnderKeepAliveLoad(t *testing.T) {
+	// Long-lived clients idle between requests, then busy ones (a
+	// connection empty only for a moment between two requests) beside
+	// clients opening a connection per request.
+	t.Run("idle", func(t *testing.T) { passUnderLoad(t, "--keepalive", "16", "--idle-ms", "20") })
+	t.Run("busy", func(t *testing.T) { passUnderLoad(t, "--keepalive", "8", "--new", "2") })
+}
+
+func passUnderLoad(t *testing.T, loadArgs ...string) {
 	const upgrades = 5
 	addr, logPath, pid := startGeneration(t, "serve-pass")
 	pids := []int{pid}
@@ -181,11 +189,7 @@ func TestPassConnectionsUnderKeepAliveLoad(t *testing.T) {
 			reap(p)
 		}
 	}()
-	// Long-lived clients only: a new-connection client is closed by the
-	// server after each response by design, which loadgen does not count,
-	// but they are left out to keep the test about kept connections.
-	load := exec.Command(loadgenPath(t), "--addr", addr, "--keepalive", "16", "--idle-ms", "20",
-		"--duration", "0", "--json")
+	load := exec.Command(loadgenPath(t), append([]string{"--addr", addr, "--duration", "0", "--json"}, loadArgs...)...)
 	var out strings.Builder
 	load.Stdout, load.Stderr = &out, os.Stderr
 	if err := load.Start(); err != nil {
