@@ -4,7 +4,7 @@
 
 use gracefd::sys::fd::RawFd;
 use gracefd::sys::process::{Exit, Pid};
-use gracefd::sys::time::monotonic_ns;
+use gracefd::sys::time::{monotonic_ns, ms_ceil};
 use gracefd::sys::{sigfd, Errno};
 
 use super::{Doomed, Sup, FAILED_WORKER_GRACE_MS, MAX_CONNS, MS};
@@ -63,7 +63,7 @@ impl Sup {
                     if t <= now {
                         0
                     } else {
-                        ((t - now).div_ceil(MS)).min(60_000) as i32
+                        ms_ceil(t - now).min(60_000) as i32
                     }
                 }
             };
