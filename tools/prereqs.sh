@@ -120,7 +120,8 @@ fi
 if [ "${GRACEFD_PREREQS_INSTALL:-}" != never ]; then
   for entry in "${need_tools[@]}"; do
     IFS=$'\t' read -r name _ install how <<<"$entry"
-    if [ "$how" = auto ]; then
+    # Only when the installer itself is there (rustup comes with cargo).
+    if [ "$how" = auto ] && command -v "${install%% *}" >/dev/null 2>&1; then
       echo "prereqs ($profile): $install" >&2
       eval "$install" >&2 || true
     fi

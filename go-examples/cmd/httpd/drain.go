@@ -180,7 +180,7 @@ func (d *drainer) drainAndExit() {
 
 // drainForComparison is what the polite drain avoids (--drain shutdown or
 // keepalives-off): measured with loadgen, both lose requests on keep-alive
-// connections under load (see the README, "Go").
+// connections under load (docs/go.md).
 func (d *drainer) drainForComparison(start, deadline time.Time) {
 	if d.mode == "keepalives-off" {
 		d.srv.SetKeepAlivesEnabled(false)
