@@ -49,6 +49,7 @@ go_cmd() {
 # ---------------------------------------------------------------------------
 package make                   "demo check" "the build"
 package gcc                    "demo check" "C compiler: the C examples, the C tests, loadgen"
+package libc6-dev              "demo check" "libc headers and crt files (gcc only recommends it)"
 package python3                "demo check" "the demo's report, free ports, the CLI tests, doc checks"
 package g++                    "check"      "the header compiled as C++ (check-cpp)"
 package pkg-config             "check"      "finding libsystemd for the interop tests"

@@ -12,6 +12,8 @@ fail() { echo "test-prereqs: $*" >&2; exit 1; }
 # Every Debian package named in the one list (profile check is a superset of demo).
 mapfile -t all_pkgs < <(sed -n 's/^package \([^ ]*\) .*/\1/p' tools/prereqs.sh)
 [ ${#all_pkgs[@]} -ge 10 ] || fail "could not read the package list"
+mapfile -t demo_pkgs < <(sed -n 's/^package \([^ ]*\) *"[^"]*demo[^"]*".*/\1/p' tools/prereqs.sh)
+[ ${#demo_pkgs[@]} -ge 3 ] && [ ${#demo_pkgs[@]} -lt ${#all_pkgs[@]} ] || fail "could not read the demo packages"
 
 mkdir -p "$stub/bin"
 # dpkg-query -W -f=FMT PKG...: "installed" for each package named in FAKE_INSTALLED.
@@ -94,12 +96,12 @@ out=$(run FAKE_UID=0 GRACEFD_PREREQS_INSTALL=never FAKE_INSTALLED="${present[*]}
 [ $rc = 1 ] && [ ! -s "$stub/log" ] || fail "never: exit $rc, log: $(cat "$stub/log")"
 
 # 5. The demo profile does not ask for the check-only packages.
-out=$(PROFILE=demo run FAKE_INSTALLED="make gcc python3" 2>&1) || fail "demo with make gcc python3: $out"
+out=$(PROFILE=demo run FAKE_INSTALLED="${demo_pkgs[*]}" 2>&1) || fail "demo with ${demo_pkgs[*]}: $out"
 
 # 6. No cargo on PATH: reported with rustup's installer (demo needs it).
 rm "$stub/bin/cargo"
 rc=0
-out=$(PROFILE=demo run FAKE_INSTALLED="make gcc python3" 2>&1) || rc=$?
+out=$(PROFILE=demo run FAKE_INSTALLED="${demo_pkgs[*]}" 2>&1) || rc=$?
 [ $rc = 1 ] && grep -qF "sh.rustup.rs" <<<"$out" || fail "no cargo: exit $rc: $out"
 
 echo "test-prereqs: ok (6 cases)"
