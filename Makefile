@@ -1,5 +1,6 @@
 # gracefd — build, test, install. `make` builds everything into build/;
-# `make check` runs every test; `make demo` shows an upgrade under load.
+# `make check` runs every test (`make check-fast`: the core ones); `make demo`
+# shows an upgrade under load.
 # Per-feature rules live in mk/*.mk (one file per capability).
 
 .DEFAULT_GOAL := all
@@ -34,7 +35,7 @@ FFI_TEST_HDR := $(wildcard ffi-tests/*.h)
 ALL_TARGETS   := $(LIB) $(BUILD)/bin/gracefd $(C_EXAMPLES) $(BUILD)/bin/ffi-tests
 CHECK_TARGETS :=
 
-.PHONY: all lib cli header check check-all install clean demo bench prereqs-demo prereqs-check \
+.PHONY: all lib cli header check check-all check-fast check-fast-all install clean demo bench prereqs-demo prereqs-check \
         check-rust check-clippy check-nostd check-header check-symbols check-ffi check-cpp check-pkgconfig
 
 -include $(sort $(wildcard mk/*.mk))
@@ -79,6 +80,14 @@ check: prereqs-check
 
 check-all: check-rust check-clippy check-nostd check-header check-symbols check-ffi check-cpp check-pkgconfig $(CHECK_TARGETS)
 	@echo "make check: all checks passed"
+
+# The fast tier, beside the full one: the Rust tests, the C harness, header
+# drift and the test map (about a minute once built).
+check-fast: prereqs-check
+	@$(MAKE) --no-print-directory check-fast-all
+
+check-fast-all: check-rust check-ffi check-header check-test-map
+	@echo "make check-fast: all checks passed"
 
 check-rust:
 	$(CARGO) test --all-targets

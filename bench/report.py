@@ -354,7 +354,7 @@ def _us(x):
 
 def _targets(w, ctx):
     t = ctx["targets"]
-    w("## Targets (issue 11)")
+    w("## Targets")
     w("")
     for name, verdict, why in t:
         w(f"- **{name}: {verdict}.** {why}")

@@ -1,4 +1,4 @@
-# The gracefd command (issue 8): the start_server symlink, and the CLI tests
+# The gracefd command: the start_server symlink, and the CLI tests
 # (cli-tests/test_cli.py) against workers nobody here wrote: a Perl worker
 # using Server::Starter's server_ports() (Debian libserver-starter-perl) and
 # a C worker using libsystemd's sd_listen_fds_with_names() (libsystemd-dev,

@@ -1,4 +1,4 @@
-# Go (issue 9): the cgo package go-examples/gracefd, build/bin/go-httpd, and
+# Go: the cgo package go-examples/gracefd, build/bin/go-httpd, and
 # `make check-go` (go vet + go test over go-examples/). Go is required, like
 # every other tool of the checks: without it the build fails, it never skips.
 

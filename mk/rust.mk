@@ -1,4 +1,4 @@
-# The Rust face (issue 10): doc examples, docs without warnings, a #![no_std]
+# The Rust face: doc examples, docs without warnings, a #![no_std]
 # consumer of the core, and the two Rust example servers upgraded under load.
 
 RUST_EXAMPLE_SERVERS := target/debug/examples/httpd target/debug/examples/tokio-httpd
