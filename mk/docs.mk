@@ -30,7 +30,7 @@ check-man:
 	tools/check-man.sh
 
 # The README's (and docs') code blocks marked `build`/`run` build and run.
-check-readme: $(LIB) $(BUILD)/bin/gracefd $(BUILD)/bin/httpd | go-check-tool
+check-readme: $(LIB) $(BUILD)/bin/gracefd $(BUILD)/bin/httpd
 	CC="$(CC)" CARGO="$(CARGO)" GO="$(GO)" python3 tools/check-readme.py
 
 # docs/testing.md names every test file in the tree.
