@@ -24,11 +24,14 @@ esac
 [ "${GRACEFD_SKIP_PREREQS:-}" = 1 ] && exit 0
 
 PACKAGES=()   # Debian package names wanted by this profile
+declare -A PROBE=()  # package → a command that finds it without dpkg (pip, pyenv…)
 TOOLS=()      # "name<TAB>probe command<TAB>install command<TAB>auto|manual"
 
-# package NAME PROFILES WHY — a Debian package.
+# package NAME PROFILES WHY [PROBE] — a Debian package. With PROBE (a shell
+# command), what it provides also counts when installed another way.
 package() {
-  case " $2 " in *" $profile "*) PACKAGES+=("$1") ;; esac
+  case " $2 " in *" $profile "*) PACKAGES+=("$1"); [ -n "${4:-}" ] && PROBE[$1]=$4 ;; esac
+  return 0
 }
 # tool NAME PROFILES PROBE INSTALL [auto] — a program that does not come from
 # apt here. PROBE is a shell command that succeeds when the tool works;
@@ -63,6 +66,9 @@ package supervisor             "check"      "interop: supervisord running gracef
 package afl++                  "check"      "fuzzing the parsers"
 package mmdebstrap             "check"      "scratch roots for the fresh-machine test"
 package man-db                 "check"      "man -l renders the C API man pages"
+package util-linux             "check"      "unshare, setpriv: the deploy tests' pid namespaces"
+package python3-gunicorn       "check"      "the deploy tests run gunicorn under gracefd" \
+  'python3 -c "import gunicorn"'
 
 tool cargo  "demo check" 'cargo --version' \
   "curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh   # then: . \"\$HOME/.cargo/env\""
@@ -81,7 +87,9 @@ missing_packages() {
               awk '$NF == "installed" && $(NF-1) == "ok" { print $1 }')
   local p
   for p in "${PACKAGES[@]}"; do
-    grep -qxF -- "$p" <<<"$installed" || echo "$p"
+    grep -qxF -- "$p" <<<"$installed" && continue
+    [ -n "${PROBE[$p]:-}" ] && eval "${PROBE[$p]}" >/dev/null 2>&1 && continue
+    echo "$p"
   done
 }
 
@@ -115,7 +123,9 @@ fi
 if [ ${#need_pkgs[@]} -gt 0 ] && [ $can_install = 1 ]; then
   echo "prereqs ($profile): installing ${need_pkgs[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+  # Wait for the dpkg lock rather than fail when another install runs.
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 &&
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
   mapfile -t need_pkgs < <(missing_packages)
 fi
 if [ "${GRACEFD_PREREQS_INSTALL:-}" != never ]; then

@@ -31,7 +31,11 @@ EOF
 # apt-get: logs its arguments; `install` makes the packages "installed".
 cat >"$stub/bin/apt-get" <<'EOF'
 #!/bin/bash
-echo "apt-get $*" >>"$FAKE_LOG"
+args=()
+while [ $# -gt 0 ]; do
+  if [ "$1" = -o ]; then shift 2; else args+=("$1"); shift; fi   # -o KEY=VALUE: not logged
+done
+echo "apt-get ${args[*]}" >>"$FAKE_LOG"
 EOF
 cat >"$stub/bin/cargo" <<'EOF'
 #!/bin/bash
@@ -104,4 +108,17 @@ rc=0
 out=$(PROFILE=demo run FAKE_INSTALLED="${demo_pkgs[*]}" 2>&1) || rc=$?
 [ $rc = 1 ] && grep -qF "sh.rustup.rs" <<<"$out" || fail "no cargo: exit $rc: $out"
 
-echo "test-prereqs: ok (6 cases)"
+# 7. A package found by its probe (python3-gunicorn from pip, say) is not
+#    missing even though dpkg does not know it; without the probe it is.
+printf '#!/bin/bash\necho cargo 1.0\n' >"$stub/bin/cargo"; chmod +x "$stub/bin/cargo"
+but_gunicorn=()
+for p in "${all_pkgs[@]}"; do [ "$p" = python3-gunicorn ] || but_gunicorn+=("$p"); done
+printf '#!/bin/bash\nexit 0\n' >"$stub/bin/python3"; chmod +x "$stub/bin/python3"
+out=$(run GRACEFD_PREREQS_INSTALL=never FAKE_INSTALLED="${but_gunicorn[*]}" FAKE_CLIPPY=1 GO="$stub/bin/go" 2>&1) ||
+  fail "gunicorn found by its probe, still reported: $out"
+printf '#!/bin/bash\nexit 1\n' >"$stub/bin/python3"
+rc=0
+out=$(run GRACEFD_PREREQS_INSTALL=never FAKE_INSTALLED="${but_gunicorn[*]}" FAKE_CLIPPY=1 GO="$stub/bin/go" 2>&1) || rc=$?
+[ $rc = 1 ] && grep -qF "apt-get install -y python3-gunicorn" <<<"$out" || fail "gunicorn missing: exit $rc: $out"
+
+echo "test-prereqs: ok (7 cases)"
