@@ -15,6 +15,8 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 LIB       := $(BUILD)/lib/libgracefd.a
 RUST_SRC  := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs
+# The command is its own package (cli/) on top of the library.
+CLI_SRC   := $(shell find cli/src -name '*.rs') cli/Cargo.toml
 # The C face is compiled as strictly as users might compile it.
 STRICT    := -std=c99 -Wall -Wextra -Wpedantic -Werror
 CFLAGS    ?= -O2 -g
@@ -45,12 +47,12 @@ lib: $(LIB)
 cli: $(BUILD)/bin/gracefd
 
 $(LIB): $(RUST_SRC)
-	CARGO_TARGET_DIR=$(FFI_TARGET) $(CARGO) rustc --release --lib --no-default-features --features ffi --crate-type staticlib
+	CARGO_TARGET_DIR=$(FFI_TARGET) $(CARGO) rustc --profile ffi --lib --no-default-features --features ffi --crate-type staticlib
 	@mkdir -p $(@D)
-	cp $(FFI_TARGET)/release/libgracefd.a $@
+	cp $(FFI_TARGET)/ffi/libgracefd.a $@
 
-$(BUILD)/bin/gracefd: $(RUST_SRC)
-	$(CARGO) build --release --bin gracefd
+$(BUILD)/bin/gracefd: $(RUST_SRC) $(CLI_SRC)
+	$(CARGO) build --release -p gracefd-cli --bin gracefd
 	@mkdir -p $(@D)
 	cp target/release/gracefd $@
 
@@ -90,11 +92,11 @@ check-fast-all: check-rust check-ffi check-header check-test-map
 	@echo "make check-fast: all checks passed"
 
 check-rust:
-	$(CARGO) test --all-targets
+	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --doc
 
 check-clippy:
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	CARGO_TARGET_DIR=$(FFI_TARGET) $(CARGO) clippy --lib --no-default-features --features ffi -- -D warnings
 
 check-nostd:
@@ -127,7 +129,7 @@ install: $(LIB) $(BUILD)/bin/gracefd
 	install -m 0644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libgracefd.a
 	install -m 0644 include/gracefd.h $(DESTDIR)$(PREFIX)/include/gracefd.h
 	install -m 0755 $(BUILD)/bin/gracefd $(DESTDIR)$(PREFIX)/bin/gracefd
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' gracefd.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gracefd.pc
+	$(call gracefd_pc,$(PREFIX),$${prefix}/lib,$${prefix}/include) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gracefd.pc
 
 clean:
 	rm -rf $(BUILD)

@@ -179,3 +179,17 @@ int gracefd_pidfile_create(const char *path) {
     return -ENOSYS;
 }
 int gracefd_pidfile_remove(void) { return 0; }
+
+/* The connection pass: nothing to pass to or take from (no upgrades). */
+int gracefd_conns_enable(void) { return 0; }
+int gracefd_conns_can_pass(void) { return -ENOTCONN; }
+int gracefd_conns_next(uint64_t *tag_out, uint8_t *state, size_t state_cap, size_t *state_len_out) {
+    (void)tag_out; (void)state; (void)state_cap; (void)state_len_out;
+    return -EAGAIN;
+}
+int gracefd_conns_pass(const int *fds, const uint64_t *tags, const uint8_t *states, const uint32_t *state_lens, size_t n,
+                       int timeout_ms, size_t *passed_out) {
+    (void)fds; (void)tags; (void)states; (void)state_lens; (void)n; (void)timeout_ms;
+    if (passed_out) *passed_out = 0;
+    return -ENOTCONN;
+}

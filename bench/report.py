@@ -114,6 +114,7 @@ def write(path, ctx):
         w(f"- **skipped to stay within the time budget:** {'; '.join(ctx['skipped'])}")
     w("")
     _upgrades(w, ctx)
+    _zero_drain(w, ctx)
     _rps(w, ctx)
     _daemonize(w, ctx)
     _size(w, ctx)
@@ -311,6 +312,37 @@ def _size(w, ctx):
       "the start-up constructor (environment snapshot, inherited-socket registry, lineage) and the formatting "
       "it uses. The hope of \"tens of bytes per used function\" does not hold for this build; docs/c-api.md "
       "states these figures.")
+    w("")
+
+
+def _zero_drain(w, ctx):
+    zd = ctx.get("zero_drain")
+    if not zd:
+        return
+    c = zd["config"]
+    w("## Zero-drain upgrades: polite drain vs `--pass-connections`")
+    w("")
+    w(f"`build/bin/httpd` upgraded every {c['interval']} s under `loadgen --keepalive {c['keepalive']} "
+      f"--idle-ms {c['idle_ms']} --new {c['new']}` (keep-alive clients holding one connection for the whole run, "
+      f"idle between requests, plus new-connection workers), {c['duration']} s per round, {c['rounds']} round(s) "
+      "per mode, the two modes interleaved (bench/zero_drain.py). *Reconnects*: connections the server closed "
+      "that a keep-alive client had to open again. *Gone after ready*: signal → old generation gone, minus the "
+      "library's own start → ready time (an upper bound). *Pass cost*: the library's time for one "
+      "`gracefd_conns_pass()` call divided by the connections it passed. The last row holds 500 idle "
+      "keep-alive connections (`--keepalive 500 --idle-ms 200 --new 0`) for the pass cost at a larger count.")
+    w("")
+    w("| mode | requests | failed | reconnects | upgrades | signal → old gone (median, range) "
+      "| gone after ready (median, range) | pass cost per connection (median) | connections per pass (median) |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for key, s in zd["modes"].items():
+        if not s["rounds"]:
+            w(f"| {s['name']} | failed to run: {'; '.join(s['errors'][:1])} | | | | | | | |")
+            continue
+        pc = med(s["pass_us_per_conn"])
+        w(f"| {s['name']} | {s['requests']:,} | {s['failed']} | {s['reconnects']} | {s['completed']}/{s['signals']} "
+          f"| {ms(med(s['gone']))} ms{_range(s['gone'], ms)} | {ms(med(s['after_ready']))} ms"
+          f"{_range(s['after_ready'], ms)} | {'—' if pc is None else f'{pc:.1f} µs'} "
+          f"| {'—' if not s['pass_n'] else med(s['pass_n'])} |")
     w("")
 
 

@@ -30,6 +30,7 @@ import micro             # noqa: E402
 import procs             # noqa: E402
 import report            # noqa: E402
 import upgrade_round     # noqa: E402
+import zero_drain        # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 
@@ -39,6 +40,8 @@ CONFIG = dict(
     rounds=1 if QUICK else 5,
     duration=4.0 if QUICK else 8.0,
     interval=0.5, keepalive=8, new=4,
+    zd_rounds=1 if QUICK else 5,
+    zd_duration=3.0 if QUICK else 5.0,
     rps_rounds=3 if QUICK else 10,
     rps_duration=1.0 if QUICK else 2.0,
     daemonize_runs=5 if QUICK else 30,
@@ -165,6 +168,24 @@ def targets(ctx):
                    "is only retired after the fixed `--interval` of 1 s, its documented readiness rule."
         out.append((title, verdict, why))
 
+    # Zero-drain upgrades: nothing failed, no client reconnected, the old
+    # generation gone within 5 ms of the new one being ready.
+    zd = ctx.get("zero_drain")
+    title = "Zero-drain upgrades (`--pass-connections`): 0 failed, 0 reconnects, old generation gone ≤ 5 ms after ready"
+    if not zd or not zd["modes"]["c-pass"]["rounds"]:
+        out.append((title, "not measured", "skipped or failed: "
+                    + ("; ".join(zd["modes"]["c-pass"]["errors"][:2]) if zd else "time budget") + "."))
+    else:
+        p, d = zd["modes"]["c-pass"], zd["modes"]["c-drain"]
+        after = report.med(p["after_ready"])
+        ok = p["failed"] == 0 and p["reconnects"] == 0 and after is not None and after <= 5.0 \
+            and p["completed"] == p["signals"]
+        out.append((title, "met" if ok else "MISSED",
+                    f"pass mode: {p['failed']} failed of {p['requests']:,} requests, {p['reconnects']} reconnects, "
+                    f"{p['completed']}/{p['signals']} upgrades completed, old generation gone a median "
+                    f"{report.ms(after)} ms after the new one was ready (drain mode: {d['failed']} failed, "
+                    f"{d['reconnects']} reconnects, {report.ms(report.med(d['after_ready']))} ms)."))
+
     # 3. Daemonize within a few ms.
     d = ctx["daemonize"].get("httpd", {})
     if "ms" in d:
@@ -276,6 +297,9 @@ def main():
             r = fn()
             log(f"{name} done at {time.monotonic() - t0:.0f} s")
             return r
+        ctx["zero_drain"] = section(
+            "zero-drain", lambda: zero_drain.run(CONFIG["zd_rounds"], CONFIG["zd_duration"], CONFIG["interval"],
+                                                 scratch, log), None)
         ctx["rps"], ctx["rps_pinned"] = section(
             "requests/s", lambda: micro.rps(CONFIG["rps_rounds"], CONFIG["rps_duration"], RPS_MODES, scratch),
             ({}, ""))

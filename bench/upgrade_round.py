@@ -35,7 +35,8 @@ def _now_ns():
     return time.monotonic_ns()
 
 
-def run_round(c, duration, interval, keepalive, new, scratch, upgrade_timeout=10.0):
+def run_round(c, duration, interval, keepalive, new, scratch, upgrade_timeout=10.0, extra_load=(), keep_log=False):
+    """extra_load: more loadgen arguments; keep_log: return the whole server log as res["log"]."""
     res = {"contender": c.key, "upgrades": [], "signals": 0, "rss_server": [], "rss_supervisor": [],
            "load": None, "error": None, "leftover": []}
     tmp = tempfile.mkdtemp(prefix=f"{c.key}-", dir=scratch)
@@ -63,7 +64,8 @@ def run_round(c, duration, interval, keepalive, new, scratch, upgrade_timeout=10
             return res
         load_err = open(os.path.join(tmp, "loadgen.err"), "w")
         load = subprocess.Popen([LOADGEN, "--addr", f"127.0.0.1:{port}", "--keepalive", str(keepalive),
-                                 "--new", str(new), "--duration", str(duration), "--json", "--watch-pid-change"],
+                                 "--new", str(new), "--duration", str(duration), "--json", "--watch-pid-change",
+                                 *extra_load],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=load_err)
         t_load = time.monotonic()
         last_signal_at = t_load + duration - TAIL_S
@@ -149,6 +151,8 @@ def run_round(c, duration, interval, keepalive, new, scratch, upgrade_timeout=10
         procs.reap()
         log.close()
         res["log_tail"] = _tail(log_path)
+        if keep_log:
+            res["log"] = _tail(log_path, 10_000_000)
     return res
 
 

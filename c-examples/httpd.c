@@ -16,6 +16,11 @@
  *   --take-from PATH       start by taking the sockets of the instance serving
  *                          hand-off at PATH (give the same --listen names); once
  *                          this one is ready, that one drains and exits
+ *   --pass-connections     zero-drain upgrades: after an upgrade, hand every
+ *                          open connection to the new generation between two
+ *                          requests (no response in flight), with the request
+ *                          bytes already read, instead of draining it; and take
+ *                          the connections an older generation passes
  *
  * SIGHUP/SIGUSR2: upgrade to a new generation (non-blocking: this one keeps
  * serving while the new one starts; if it fails, this one simply goes on).
@@ -30,6 +35,9 @@
  * further request on an open connection with "Connection: close" and close
  * after the response; close a connection early only when it is idle and has no
  * request bytes waiting; exit when none are left or the drain timeout passes.
+ * With --pass-connections the drain is the fallback: a connection is passed as
+ * soon as nothing of it is in flight, and only what could not be passed (the
+ * new generation died, stalled or refused) is drained.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -68,6 +76,8 @@ static int nlisteners;
 static int draining;
 static int handoff_fd = -1;
 static long long drain_deadline_ms;
+static int pass_mode;   /* --pass-connections */
+static int passing;     /* draining by passing connections to the new generation */
 static char body[128];
 static size_t body_len;
 
@@ -137,7 +147,7 @@ static int handle_input(struct conn *c) {
         if (memmem(c->in, head_len, " HTTP/1.0\r\n", 11)) client_close = 1;
         if (content > sizeof c->in || head_len + content > sizeof c->in) return -1;
         if (c->in_len < head_len + content) return 0; /* body not complete yet */
-        queue_response(c, client_close || draining);
+        queue_response(c, client_close || (draining && !passing));
         memmove(c->in, c->in + head_len + content, c->in_len - head_len - content);
         c->in_len -= head_len + content;
     }
@@ -153,15 +163,73 @@ static int flush_out(struct conn *c) {
     return 0;
 }
 
+static struct conn *conn_add(int fd) {
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c) { close(fd); return NULL; }
+    c->fd = fd;
+    c->last_active_ms = now_ms();
+    conns[nconns++] = c;
+    return c;
+}
+
 static void accept_all(int lfd) {
     while (nconns < MAX_CONNS) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return; /* EAGAIN: the other generation took it, or none left */
-        struct conn *c = calloc(1, sizeof *c);
-        if (!c) { close(fd); return; }
-        c->fd = fd;
-        c->last_active_ms = now_ms();
-        conns[nconns++] = c;
+        conn_add(fd);
+    }
+}
+
+/* New side: take the connections the older generation passed. Each comes with
+ * the request bytes the old one had read (never a whole request: it passes
+ * only between requests); the rest is still in the socket. */
+static void take_passed(void) {
+    static char state[GRACEFD_CONNS_STATE_MAX];
+    while (nconns < MAX_CONNS) {
+        uint64_t tag;
+        size_t len;
+        int fd = gracefd_conns_next(&tag, (uint8_t *)state, sizeof state, &len);
+        if (fd < 0) return; /* -EAGAIN: none left */
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        struct conn *c = conn_add(fd);
+        if (!c) continue;
+        if (len > sizeof c->in) { conn_close(nconns - 1); continue; } /* not ours: we never pass more */
+        memcpy(c->in, state, len);
+        c->in_len = len;
+        if (handle_input(c) < 0) conn_close(nconns - 1);
+    }
+}
+
+/* Old side, after a successful upgrade: pass every connection with nothing in
+ * flight (no response queued, no complete request unanswered) to the new
+ * generation. Those passed are closed here (the connection lives on there);
+ * the others stay, and are passed on a later round once idle. If the new
+ * generation cannot take them, fall back to the polite drain. */
+static void pass_idle(void) {
+    static int fds[MAX_CONNS];
+    static uint32_t lens[MAX_CONNS];
+    static uint8_t states[MAX_CONNS > 64 ? 64 * BUF : 0];
+    static struct conn *which[MAX_CONNS];
+    size_t n = 0, bytes = 0;
+    for (int i = 0; i < nconns; i++) {
+        struct conn *c = conns[i];
+        if (c->out_len || c->close_after || bytes + c->in_len > sizeof states) continue;
+        memcpy(states + bytes, c->in, c->in_len);
+        bytes += c->in_len;
+        lens[n] = (uint32_t)c->in_len;
+        fds[n] = c->fd;
+        which[n++] = c;
+    }
+    if (n == 0) return;
+    size_t passed = 0;
+    int r = gracefd_conns_pass(fds, NULL, states, lens, n, 2000, &passed);
+    for (size_t k = 0; k < passed; k++)
+        for (int i = nconns - 1; i >= 0; i--)
+            if (conns[i] == which[k]) { conn_close(i); break; }
+    if (r < 0) {
+        fprintf(stderr, "httpd[%d]: passed %zu of %zu connections, draining the rest: %s\n", (int)getpid(), passed, n,
+                gracefd_last_error());
+        passing = 0; /* the polite drain from here on */
     }
 }
 
@@ -187,7 +255,7 @@ static int bytes_waiting(int fd) {
 static void usage(void) {
     fprintf(stderr, "usage: httpd [--listen [NAME=]ADDR]... [--pid-file PATH] [--daemonize] [--log-file PATH] "
                     "[--drain-timeout MS] [--upgrade-exe PATH] [--upgrade-timeout MS] [--verbose] "
-                    "[--handoff-socket PATH] [--take-from PATH]\n");
+                    "[--handoff-socket PATH] [--take-from PATH] [--pass-connections]\n");
     exit(2);
 }
 
@@ -209,6 +277,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--take-from") && i + 1 < argc) take_from = argv[++i];
         else if (!strcmp(argv[i], "--daemonize")) daemonize = 1;
         else if (!strcmp(argv[i], "--verbose")) verbose = 1;
+        else if (!strcmp(argv[i], "--pass-connections")) pass_mode = 1;
         else usage();
     }
     if (nspecs == 0) specs[nspecs++] = "http=127.0.0.1:8080";
@@ -272,6 +341,8 @@ int main(int argc, char **argv) {
         if (handoff_fd < 0) die_startup("hand-off socket", handoff_fd);
     }
     body_len = (size_t)snprintf(body, sizeof body, "ok pid=%d generation=%d\n", (int)getpid(), gracefd_generation());
+    /* Before ready: the ready report tells the old generation we take its connections. */
+    if (pass_mode) gracefd_conns_enable();
     gracefd_ready(); /* after --take-from: the old instance is told to drain */
 
     gracefd_upgrade_opts *uopts = gracefd_upgrade_opts_new();
@@ -310,7 +381,10 @@ int main(int argc, char **argv) {
                 }
             } else if (ev == GRACEFD_EVENT_SHUTDOWN || ev == GRACEFD_EVENT_DRAIN) {
                 start_drain();
+                passing = 0; /* a shutdown drains, even in the middle of a pass */
                 drain_deadline_ms = now + drain_timeout;
+            } else if (ev == GRACEFD_EVENT_CONNS) {
+                take_passed(); /* even while draining: they are ours now, passed on or drained with the rest */
             }
         }
         if (upgrade_fd >= 0) {
@@ -320,6 +394,7 @@ int main(int argc, char **argv) {
                 upgrade_fd = -1;
                 start_drain();
                 drain_deadline_ms = now + drain_timeout;
+                passing = pass_mode && gracefd_conns_can_pass() > 0;
             } else if (r != -EAGAIN) {
                 fprintf(stderr, "httpd[%d]: upgrade failed, still serving: %s\n", (int)getpid(), gracefd_last_error());
                 upgrade_fd = -1;
@@ -351,11 +426,12 @@ int main(int argc, char **argv) {
             }
             if (!dead && c->out_len && flush_out(c) < 0) dead = 1;
             if (!dead && !c->out_len && c->close_after) dead = 1;
-            if (!dead && draining && !c->out_len && c->in_len == 0 && now - c->last_active_ms >= IDLE_CLOSE_MS &&
+            if (!dead && draining && !passing && !c->out_len && c->in_len == 0 && now - c->last_active_ms >= IDLE_CLOSE_MS &&
                 !bytes_waiting(c->fd))
                 dead = 1;
             if (dead) conn_close(i);
         }
+        if (passing) pass_idle();
         if (draining && (nconns == 0 || now >= drain_deadline_ms)) break;
     }
     while (nconns > 0) conn_close(nconns - 1);

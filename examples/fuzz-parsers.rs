@@ -162,6 +162,23 @@ fn targets() -> Vec<Target> {
         ("ready_frame", &[b"GFD1\x01\0\0\0\0", b"GFD1\x02\x03\0\0\0cannot bind", b"GFD1\x03\x02\0\0\0"], |b| {
             let _ = ready::decode(b);
         }),
+        (
+            "conns_frame",
+            &[
+                b"GFDC\x01\x01\0\0\x16\0\0\0\x01\0\0\0\x01\0\0\0\x05\0\0\0\0\0\0\0\x02\0\0\0ab",
+                b"GFDC\x01\x02\0\0\x04\0\0\0\x07\0\0\0",
+                b"GFDC\x01\x03\0\0\x0a\0\0\0\x01\0\0\0\x4a\0\0\0no",
+            ],
+            |b| {
+                // Every state a decoded batch points at lies inside the frame.
+                if let Ok(gracefd::proto::conns::Frame::Batch { entries, .. }) = gracefd::proto::conns::decode(b) {
+                    for e in entries {
+                        assert!(b.get(e.at..e.at + e.len).is_some(), "state outside the frame");
+                    }
+                }
+                let _ = gracefd::proto::conns::plan(b.iter().map(|&x| usize::from(x) << 9));
+            },
+        ),
     ]
 }
 

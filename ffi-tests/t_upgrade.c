@@ -224,6 +224,29 @@ TEST(upgrade_second_one_in_flight_is_refused) {
     CHECK_INT(waitpid(-1, NULL, WNOHANG), ==, -1);
 }
 
+TEST(upgrade_cancel_kills_and_reaps_the_new_generation) {
+    int fd = gracefd_listen("web", "127.0.0.1:0");
+    CHECK(fd >= 0);
+    CHECK_INT(gracefd_upgrade_cancel(), ==, -ENOENT);
+    CHECK_STR_CONTAINS(gracefd_last_error(), "no upgrade is in flight");
+    gracefd_upgrade_opts *o = opts_for_role("gen_hang", NULL);
+    CHECK(gracefd_upgrade_start(o) >= 0);
+    pid_t child = -1;
+    CHECK_INT(gracefd_upgrade_finish(&child), ==, -EAGAIN);
+    int killed = gracefd_upgrade_cancel();
+    CHECK(killed > 0);
+    /* Killed and reaped: gone, and nothing left to wait for. */
+    CHECK_INT(kill(killed, 0), ==, -1);
+    CHECK_INT(waitpid(-1, NULL, WNOHANG), ==, -1);
+    CHECK_INT(gracefd_upgrade_finish(&child), ==, -ENOENT);
+    CHECK_INT(gracefd_upgrade_cancel(), ==, -ENOENT);
+    /* This process is unchanged: another upgrade may start. */
+    CHECK(gracefd_upgrade_start(o) >= 0);
+    CHECK(gracefd_upgrade_cancel() > 0);
+    gracefd_upgrade_opts_free(o);
+    close(fd);
+}
+
 TEST(upgrade_bad_arguments) {
     pid_t p;
     CHECK_INT(gracefd_upgrade(NULL, NULL), ==, -EINVAL);
@@ -455,4 +478,68 @@ TEST(upgrade_failed_new_generation_leaves_the_pid_file_naming_the_old) {
     snprintf(want, sizeof want, "%d\n", (int)getpid());
     CHECK_MSG(strcmp(content, want) == 0, "pid file says %s, we are %d", content, (int)getpid());
     CHECK_INT(gracefd_pidfile_remove(), ==, 1);
+}
+
+/* ---- probation (settle time) --------------------------------------------- */
+
+/* Ready at once, then gone 300 ms later: what gunicorn without --preload
+ * does when its application fails to import. */
+ROLE(gen_ready_then_exit) {
+    (void)argc; (void)argv;
+    gracefd_ready();
+    usleep(300 * 1000);
+    return 3;
+}
+
+TEST(upgrade_settle_rolls_back_a_generation_that_exits_after_ready) {
+    char path[512], content[64], want[64];
+    snprintf(path, sizeof path, "%s/srv.pid", harness_tmpdir());
+    CHECK_INT(gracefd_pidfile_create(path), ==, 0);
+    int fd = gracefd_listen("web", "127.0.0.1:0");
+    CHECK(fd >= 0);
+    gracefd_upgrade_opts *o = opts_for_role("gen_ready_then_exit", NULL);
+    CHECK_INT(gracefd_upgrade_opts_set_settle_ms(o, -1), ==, -EINVAL);
+    CHECK_INT(gracefd_upgrade_opts_set_settle_ms(o, 3600001), ==, -EINVAL);
+    CHECK_INT(gracefd_upgrade_opts_set_settle_ms(NULL, 10), ==, -EINVAL);
+    CHECK_INT(gracefd_upgrade_opts_set_settle_ms(o, 5000), ==, 0);
+    pid_t child = -1;
+    int r = gracefd_upgrade(o, &child);
+    CHECK_MSG(r == -ECHILD, "got %d (%s)", r, gracefd_last_error());
+    CHECK_INT(child, ==, -1);
+    CHECK_STR_CONTAINS(gracefd_last_error(), "after it reported ready (within the settle time of 5000 ms)");
+    /* Reaped, and the pid file still names us. */
+    CHECK_INT(waitpid(-1, NULL, WNOHANG), ==, -1);
+    CHECK(read_file(path, content, sizeof content) > 0);
+    snprintf(want, sizeof want, "%d\n", (int)getpid());
+    CHECK_MSG(strcmp(content, want) == 0, "pid file says %s, we are %d", content, (int)getpid());
+    /* The same one without a settle time is taken as ready (the trap). */
+    CHECK_INT(gracefd_upgrade_opts_set_settle_ms(o, 0), ==, 0);
+    r = gracefd_upgrade(o, &child);
+    CHECK_MSG(r == 0 && child > 0, "without settle: %d (%s)", r, gracefd_last_error());
+    int st;
+    CHECK_INT(waitpid(child, &st, 0), ==, child);
+    gracefd_upgrade_opts_free(o);
+    CHECK_INT(gracefd_pidfile_remove(), >=, 0);
+}
+
+TEST(upgrade_settle_passes_a_generation_that_stays_up_nonblocking) {
+    int fd = gracefd_listen("web", "127.0.0.1:0");
+    CHECK(fd >= 0);
+    gracefd_upgrade_opts *o = opts_for_role("gen_ready_then_serve", NULL);
+    CHECK_INT(gracefd_upgrade_opts_set_settle_ms(o, 300), ==, 0);
+    int pfd = gracefd_upgrade_start(o);
+    gracefd_upgrade_opts_free(o);
+    CHECK(pfd >= 0);
+    pid_t child = -1;
+    int r = 0, polls = 0;
+    for (int i = 0; i < 1000 && (r = gracefd_upgrade_finish(&child)) == -EAGAIN; i++) {
+        polls++;
+        usleep(10 * 1000);
+    }
+    CHECK_MSG(r == 0 && child > 0, "finish: %d (%s)", r, gracefd_last_error());
+    /* It took more than one look: the settle time kept it pending after ready. */
+    CHECK(polls > 1);
+    CHECK_INT(ask_pid(port_of(fd)) > 0, ==, 1);
+    int st;
+    CHECK_INT(waitpid(child, &st, 0), ==, child);
 }

@@ -126,6 +126,17 @@
 // gracefd_handoff_process(): a taker took the fds and is ready; drain now.
 #define GRACEFD_HANDOFF_DONE 1
 
+// Connections passed by the older generation wait to be taken with
+// gracefd_conns_next() (posted on the event fd, see gracefd_event_fd()).
+#define GRACEFD_EVENT_CONNS 4
+
+// Longest state of one passed connection, in bytes.
+#define GRACEFD_CONNS_STATE_MAX 65536
+
+// Most connections per message between the generations (a pass of more is
+// cut into batches of at most this many).
+#define GRACEFD_CONNS_BATCH_MAX 252
+
 // Options for gracefd_daemonize() (opaque; create with gracefd_daemon_new()).
 typedef struct gracefd_daemon gracefd_daemon;
 
@@ -430,7 +441,8 @@ int gracefd_signals_uninstall(void);
 int gracefd_event_fd(void);
 
 // Take the next pending event: `GRACEFD_EVENT_UPGRADE`,
-// `GRACEFD_EVENT_SHUTDOWN`, `GRACEFD_EVENT_DRAIN`, or `GRACEFD_EVENT_NONE`
+// `GRACEFD_EVENT_SHUTDOWN`, `GRACEFD_EVENT_DRAIN`, `GRACEFD_EVENT_CONNS`
+// (connections passed by the older generation wait, see gracefd_conns_next()), or `GRACEFD_EVENT_NONE`
 // when none is pending (it never blocks). Errors: a negative errno if the
 // event pipe cannot be read. Thread-safe.
 int gracefd_event_next(void);
@@ -473,6 +485,28 @@ int gracefd_listen_opts_set_unix_mode(gracefd_listen_opts *opts, uint32_t mode);
 // Returns 0; `-EINVAL` if `opts` is NULL or `nonblocking` is neither 0 nor 1.
 // Not thread-safe for one handle.
 int gracefd_listen_opts_set_nonblocking(gracefd_listen_opts *opts, int nonblocking);
+
+// Set a hook that gracefd_listen_with() calls on each socket it creates,
+// after socket(2) and before bind(2): the place to set options that must be
+// set before binding (`SO_REUSEPORT`, `IP_FREEBIND`, `TCP_FASTOPEN`,
+// `SO_MARK`, `SO_RCVBUF`…), like Go's `net.ListenConfig.Control`.
+//
+// `hook(fd, userdata)` gets the new socket (it must not close it, nor keep
+// it) and returns 0 to go on, or a negative errno to refuse: the socket is
+// then closed and gracefd_listen_with() fails with that errno (any other
+// non-zero value: `-ECANCELED`), its message naming the address. The hook
+// is not called for inherited or already registered sockets (they are
+// bound already: use gracefd_inherited() and getsockopt to check them). It
+// is called on the thread that listens, with no lock of the library held,
+// so it may call the library (but not gracefd_listen_with() on the same
+// address). `hook` NULL removes the hook; `userdata` is passed back as is.
+//
+// Returns 0; `-EINVAL` if `opts` is NULL. Not thread-safe for one handle.
+//
+// # Safety
+// `hook` is NULL or a function that may be called with `userdata` by every
+// later gracefd_listen_with() with this handle.
+int gracefd_listen_opts_set_pre_bind(gracefd_listen_opts *opts, int (*hook)(int fd, void *userdata), void *userdata);
 
 // Release an options handle. NULL is a no-op. Not thread-safe for one handle.
 void gracefd_listen_opts_free(gracefd_listen_opts *opts);
@@ -836,6 +870,19 @@ int gracefd_upgrade_opts_set_timeout_ms(gracefd_upgrade_opts *opts, int64_t time
 // `opts` is a live handle.
 int gracefd_upgrade_opts_set_kill_signal(gracefd_upgrade_opts *opts, int sig);
 
+// Probation: once the new generation called gracefd_ready(), it must stay
+// up `settle_ms` more milliseconds before the upgrade succeeds (the pid file
+// and systemd's MAINPID move to it, and the caller may drain). If it exits
+// within that time, gracefd_upgrade() and gracefd_upgrade_finish() return
+// `-ECHILD` with the reason in gracefd_last_error(), and the caller goes on
+// serving. For programs that report ready before they really are (gunicorn
+// without `--preload`). Default 0: no probation. Errors: `-EINVAL` if `opts`
+// is NULL or `settle_ms` is not 0 to 3600000.
+//
+// # Safety
+// `opts` is a live handle.
+int gracefd_upgrade_opts_set_settle_ms(gracefd_upgrade_opts *opts, int64_t settle_ms);
+
 // Upgrade to a new generation: start the executable with every registered
 // fd (listeners and anything added with gracefd_add_fd()) at fds 3, 4, … in
 // systemd's format (`LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES`), plus
@@ -876,13 +923,28 @@ int gracefd_upgrade_start(const gracefd_upgrade_opts *opts);
 
 // Finish an upgrade begun with gracefd_upgrade_start() without blocking:
 // returns 0 with `*child_pid_out` set when the new generation is ready;
-// `-EAGAIN` if it has not reported yet (poll again); otherwise the errors of
+// `-EAGAIN` if it has not reported yet, or is ready but still within its
+// settle time (gracefd_upgrade_opts_set_settle_ms(); poll again: the fd
+// stays readable then, so poll with a timer); otherwise the errors of
 // gracefd_upgrade() (the new generation has then been killed and reaped);
 // `-ENOENT` if no upgrade is in flight; `-EINVAL` if `child_pid_out` is NULL.
 //
 // # Safety
 // `child_pid_out` is writable.
 int gracefd_upgrade_finish(pid_t *child_pid_out);
+
+// Abandon the upgrade begun with gracefd_upgrade_start() that has not
+// finished: kill its new generation (the kill signal of the options,
+// SIGKILL 2 s later if it is still there), reap it, and tell systemd
+// READY=1 again. This process has not changed and goes on serving; the fd
+// from gracefd_upgrade_start() is closed by the library. For an event loop
+// that must stop waiting (shutting down, or a deadline of its own). Blocks
+// while the new generation dies (at most about 2 s).
+//
+// Returns the pid that was killed; `-ENOENT` if no upgrade is in flight;
+// `-EBUSY` if another thread is in gracefd_upgrade() or
+// gracefd_upgrade_finish() for it. Thread-safe.
+int gracefd_upgrade_cancel(void);
 
 // Serve this process's registered fds (everything gracefd_listen() opened or
 // gracefd_add_fd() added, with their names) to one new instance of the
@@ -1048,6 +1110,89 @@ int gracefd_send_fds(int sock, const int *fds, const char *const *names, size_t 
 // # Safety
 // `fds_out` is writable for `cap` ints; `names_out` is NULL or writable for `cap` slots.
 int gracefd_recv_fds(int sock, int64_t timeout_ms, size_t cap, int *fds_out, char (*names_out)[GRACEFD_FD_NAME_SIZE]);
+
+// New side: take the connections the older generation passes. Call it
+// before gracefd_ready(): the ready report then tells the old generation
+// that this process takes connections, and a library thread (all signals
+// blocked, no callbacks) receives them after it. Each time connections
+// arrive, `GRACEFD_EVENT_CONNS` is posted on the event fd; take them with
+// gracefd_conns_next(). Without this call the old generation cannot pass
+// anything and drains as before.
+//
+// Returns 1 if this process was started by an upgrade (an older generation
+// may pass connections), 0 if not (nothing will arrive; not an error).
+// Never fails. Thread-safe.
+int gracefd_conns_enable(void);
+
+// New side: take the next connection the older generation passed.
+//
+// Returns the connection's fd (CLOEXEC, owned by the caller; in the blocking
+// mode the old generation had it in) and writes its tag to `*tag_out` and its
+// state to `state[0..*state_len_out]`. A `state_cap` of
+// `GRACEFD_CONNS_STATE_MAX` always suffices.
+//
+// Errors: `-EAGAIN` if none is waiting; `-EMSGSIZE` if the state is longer
+// than `state_cap` (the connection stays queued; the last-error text gives
+// the length); `-EINVAL` if `tag_out` or `state_len_out` is NULL, or `state`
+// is NULL with a non-zero `state_cap`. Out-params are written only on
+// success. Thread-safe.
+//
+// # Safety
+// `state` is valid for `state_cap` bytes of writes; the out-params are valid.
+int gracefd_conns_next(uint64_t *tag_out, uint8_t *state, size_t state_cap, size_t *state_len_out);
+
+// New side: how many passed connections wait to be taken. Never fails.
+// Thread-safe.
+int gracefd_conns_pending(void);
+
+// Old side: the pid of the new generation that takes connections (an
+// upgrade finished and the new generation called gracefd_conns_enable()),
+// else `-ENOTCONN` (or `-EBUSY` while a pass runs). Thread-safe.
+int gracefd_conns_can_pass(void);
+
+// Old side: pass `n` connections to the new generation, in order, in
+// batches of at most `GRACEFD_CONNS_BATCH_MAX`, waiting at most `timeout_ms`
+// in all (negative: no limit) for it to take them. Connection `i` is
+// `fds[i]`, with tag `tags[i]` (NULL: all 0) and state
+// `state_lens[i]` bytes long (NULL: no state), the states back to back in
+// `states`. Each state is at most `GRACEFD_CONNS_STATE_MAX` bytes. Only a
+// connected stream socket (TCP or unix) can be passed; pass one only when
+// nothing of it is in flight (between requests).
+//
+// Ownership: the fds are borrowed. `*passed_out` is ALWAYS written (on
+// success and on failure): the first `*passed_out` connections belong to
+// the new generation now — stop serving them and close your fds (the
+// connection lives on in the new generation). The rest were not passed and
+// are untouched: go on serving them (drain them).
+//
+// Returns 0 when all were passed. Errors: `-EINVAL` (nothing passed) for a
+// NULL array with `n > 0`, an fd that is not a connected stream socket, an
+// fd given twice, or a state too long; `-ENOTCONN` if no new generation
+// takes connections; `-EBUSY` if another pass runs; `-ETIMEDOUT` if the new
+// generation stalled; `-EPIPE` if it is gone; the errno of a batch it
+// refused (for example `-EBADMSG`, `-ENOBUFS`); `-EBADMSG` if it answered
+// nonsense. After `-ETIMEDOUT`, `-EPIPE` and `-EBADMSG` the channel is
+// closed and further calls return `-ENOTCONN`. Blocks up to `timeout_ms`.
+// Thread-safe (one pass at a time).
+//
+// # Safety
+// The arrays are valid for `n` elements (states for the sum of
+// `state_lens`); `passed_out` is NULL or valid.
+int gracefd_conns_pass(const int *fds, const uint64_t *tags, const uint8_t *states, const uint32_t *state_lens, size_t n, int timeout_ms, size_t *passed_out);
+
+// Old side: pass one connection (see gracefd_conns_pass(); `state` may be
+// NULL when `state_len` is 0). Returns 0 when it was passed — close your fd
+// and stop serving it — or a negative errno as gracefd_conns_pass() (the
+// connection is still yours). Thread-safe.
+//
+// # Safety
+// `state` is valid for `state_len` bytes.
+int gracefd_conns_pass_one(int fd, uint64_t tag, const uint8_t *state, size_t state_len, int timeout_ms);
+
+// Old side: close the channel to the new generation once nothing more will
+// be passed (its receiving thread ends). Exiting does the same. Returns 0.
+// Thread-safe.
+int gracefd_conns_release(void);
 
 #ifdef __cplusplus
 }  // extern "C"

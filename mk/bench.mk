@@ -6,6 +6,7 @@
 #   bench/run.py            the run: sections in order, the time budget
 #   bench/contenders.py     the upgrade contenders (one entry each)
 #   bench/upgrade_round.py  one round of one contender under load
+#   bench/zero_drain.py     httpd's polite drain vs --pass-connections, side by side
 #   bench/micro.py          daemonize, size, requests/s with and without gracefd, hand-off
 #   bench/report.py         statistics and BENCHMARKS.md
 #   bench/procs.py          start, watch, stop and reap processes by pid

@@ -1,5 +1,5 @@
 # loadgen: the HTTP/1.1 load client of the tests, `make demo` and `make bench`
-# (loadgen/loadgen.c; plain C99 + pthreads, does not link libgracefd).
+# (loadgen/*.c, a file per job; plain C99 + pthreads, does not link libgracefd).
 
 LOADGEN := $(BUILD)/bin/loadgen
 
@@ -9,9 +9,11 @@ CHECK_TARGETS += check-loadgen
 .PHONY: loadgen check-loadgen
 loadgen: $(LOADGEN)
 
-$(LOADGEN): loadgen/loadgen.c
+LOADGEN_SRC := loadgen/loadgen.c loadgen/cli.c loadgen/http.c loadgen/conn.c loadgen/stats.c
+
+$(LOADGEN): $(LOADGEN_SRC) loadgen/loadgen.h
 	@mkdir -p $(@D)
-	$(CC) $(STRICT) $(CFLAGS) -pthread -o $@ $<
+	$(CC) $(STRICT) $(CFLAGS) -pthread -o $@ $(LOADGEN_SRC)
 
 # Runs loadgen against loadgen/testserver.py in each of its modes.
 check-loadgen: $(LOADGEN)

@@ -23,6 +23,9 @@ pub const UPGRADE: i32 = 1;
 pub const SHUTDOWN: i32 = 2;
 /// Another process took our sockets over: stop accepting and drain.
 pub const DRAIN: i32 = 3;
+/// Connections passed by the older generation wait to be taken
+/// (`conns::next`).
+pub const CONNS: i32 = 4;
 
 const SIGNALS: [(i32, i32); 4] = [
     (libc::SIGHUP, UPGRADE),

@@ -149,6 +149,7 @@
 
 extern crate alloc;
 
+pub mod conns;
 pub mod daemon;
 pub mod error;
 pub mod events;
@@ -166,6 +167,7 @@ pub mod sys;
 pub mod upgrade;
 pub mod version;
 
+pub mod child_setup;
 pub mod spawn;
 pub mod startup;
 
@@ -184,4 +186,9 @@ pub use api::{
     add_fd, clear_log_hook, close_unclaimed, fail, forget, generation, inherited, inherited_fds, is_upgrade, listen_fd, listen_tcp,
     listen_udp, listen_unix, pidfile_create, pidfile_remove, ready, set_log_hook, take_from, Daemon, DaemonMode, ErrorExt, Event,
     Events, FdKind, FdSource, Handoff, InheritedFd, InheritedFds, Listen, PendingUpgrade, Upgrade,
+};
+#[cfg(feature = "std")]
+pub use api::{
+    can_pass_connections, next_connection, pass_connections, pending_connections, release_connections, take_connections, Connection,
+    PassError, PassedConnection, CONNECTION_STATE_MAX,
 };

@@ -28,6 +28,11 @@ fn report(kind: Kind, status: i32, msg: &[u8]) -> Result<bool> {
     let mut buf = [0u8; ready::FRAME_MAX];
     let n = ready::encode(kind, status, msg, &mut buf);
     match socket::send(ch.raw(), buf.get(..n).unwrap_or(&[]), 0) {
+        Ok(_) if kind == Kind::Ready => {
+            // The old generation may pass its connections on this channel.
+            crate::conns::keep_ready_channel(ch);
+            Ok(true)
+        }
         Ok(_) => Ok(true),
         // The starter is gone (killed mid-upgrade, say): nobody to tell, and
         // that is no reason for us to stop serving.
@@ -46,7 +51,7 @@ fn report(kind: Kind, status: i32, msg: &[u8]) -> Result<bool> {
 /// Returns whether a starter or hand-off peer was told.
 pub fn report_ready() -> Result<bool> {
     let old_side = crate::handoff::report_ready();
-    let starter = report(Kind::Ready, 0, b"");
+    let starter = report(Kind::Ready, crate::conns::ready_status(), b"");
     crate::notify::ready(lineage::is_upgrade())?;
     Ok(starter? | old_side?)
 }
@@ -133,7 +138,10 @@ fn wait_inner(waiter: &Fd, pid: Pid, deadline: Deadline, block: bool) -> Result<
         Err(e) => return Ok(Some(Outcome::Failed(1, e.msg))),
     };
     Ok(Some(match frame.kind {
-        Kind::Ready => Outcome::Ready,
+        Kind::Ready => {
+            crate::conns::note_ready(pid, frame.status);
+            Outcome::Ready
+        }
         Kind::Failed => Outcome::Failed(frame.status, frame.msg),
         Kind::ExecFailed => {
             let _ = process::wait(pid);

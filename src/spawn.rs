@@ -10,6 +10,7 @@
 use alloc::vec::Vec;
 use core::ffi::c_char;
 
+use crate::child_setup::ChildSetup;
 use crate::err;
 use crate::error::Result;
 use crate::proto::ready::{self, Kind};
@@ -30,6 +31,8 @@ pub struct Spawn {
     fds: Vec<RawFd>,
     report: Option<usize>,
     detach: Option<Watch>,
+    /// Parent-death signal, user switch (see `child_setup.rs`).
+    setup: ChildSetup,
 }
 
 /// What the middle process of a detached start runs: `(grandchild pid, the
@@ -40,7 +43,7 @@ impl Spawn {
     /// A child running `exe` (an absolute path is expected: no PATH search).
     /// EINVAL if it is empty or contains NUL.
     pub fn new(exe: &[u8]) -> Result<Spawn> {
-        Ok(Spawn { exe: cstring(exe, "executable path")?, argv: Vec::new(), env: Vec::new(), pid_slots: Vec::new(), fds: Vec::new(), report: None, detach: None })
+        Ok(Spawn { exe: cstring(exe, "executable path")?, argv: Vec::new(), env: Vec::new(), pid_slots: Vec::new(), fds: Vec::new(), report: None, detach: None, setup: ChildSetup::default() })
     }
 
     /// Append an argument. EINVAL if it contains NUL.
@@ -151,6 +154,15 @@ impl Spawn {
         self
     }
 
+    /// What the child applies to itself before exec (parent-death signal,
+    /// user switch). A failure is reported like a failed exec. With
+    /// [`detach`](Self::detach) it applies in the grandchild, whose parent
+    /// is the middle process: do not ask for a parent-death signal there.
+    pub fn child_setup(&mut self, setup: ChildSetup) -> &mut Self {
+        self.setup = setup;
+        self
+    }
+
     /// Fork and exec. Returns the child's pid. The parent's signal mask is
     /// preserved; the child starts with an empty mask and default dispositions.
     pub fn spawn(&mut self) -> Result<Pid> {
@@ -201,6 +213,9 @@ impl Spawn {
                         Err(e) => res = Err(e),
                     }
                 }
+            }
+            if res.is_ok() {
+                res = self.setup.apply();
             }
             if res.is_ok() {
                 res = fd::dup_into_slots(&self.fds, 3, &mut scratch);

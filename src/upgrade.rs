@@ -34,11 +34,17 @@ pub struct Options {
     pub timeout_ms: i64,
     /// Signal sent to a new generation that failed readiness.
     pub kill_signal: i32,
+    /// Probation: after the new generation reported ready, it must stay up
+    /// this long (ms) before the upgrade succeeds; 0 = none.
+    pub settle_ms: u64,
 }
+
+/// Longest settle time accepted (one hour).
+pub const MAX_SETTLE_MS: i64 = 3_600_000;
 
 impl Default for Options {
     fn default() -> Self {
-        Options { exe: None, argv: None, env: Vec::new(), timeout_ms: DEFAULT_TIMEOUT_MS, kill_signal: libc::SIGTERM }
+        Options { exe: None, argv: None, env: Vec::new(), timeout_ms: DEFAULT_TIMEOUT_MS, kill_signal: libc::SIGTERM, settle_ms: 0 }
     }
 }
 
@@ -81,6 +87,21 @@ impl Options {
         self.kill_signal = sig;
         Ok(())
     }
+
+    /// Probation: once the new generation reported ready, it must stay up
+    /// `ms` more before the upgrade succeeds (the pid file and systemd's
+    /// MAINPID move to it, the caller may drain). If it exits within that
+    /// time the upgrade fails (ECHILD) and the caller goes on serving: for
+    /// programs that report ready before they really are (gunicorn without
+    /// `--preload`). 0 (the default) turns it off. `EINVAL` unless 0 to
+    /// [`MAX_SETTLE_MS`].
+    pub fn set_settle_ms(&mut self, ms: i64) -> Result<()> {
+        if !(0..=MAX_SETTLE_MS).contains(&ms) {
+            return Err(err!(EINVAL, "settle time {} ms is not from 0 to {} ms", ms, MAX_SETTLE_MS));
+        }
+        self.settle_ms = ms as u64;
+        Ok(())
+    }
 }
 
 struct InFlight {
@@ -89,6 +110,54 @@ struct InFlight {
     deadline: Deadline,
     kill_signal: i32,
     started_ns: u64,
+    settle_ms: u64,
+    /// When it reported ready (its probation started).
+    ready_ns: Option<u64>,
+}
+
+/// Where the probation of a ready new generation stands.
+enum Settle {
+    /// It stayed up the whole settle time.
+    Done,
+    /// Still within it (non-blocking finish).
+    Waiting,
+    /// It exited within it (already reaped).
+    Exited(process::Exit),
+}
+
+/// The probation of a ready new generation: poll its exit until the settle
+/// time has passed (with `block`), or look once.
+fn settle(f: &mut InFlight, block: bool) -> Settle {
+    let now = time::monotonic_ns();
+    let ready_ns = *f.ready_ns.get_or_insert_with(|| {
+        let us = now.saturating_sub(f.started_ns) / 1000;
+        log!(log::NOTICE, "upgrade: pid {} is ready after {} us", f.pid, us);
+        if f.settle_ms > 0 {
+            log!(log::INFO, "upgrade: pid {} must stay up {} ms (settle time) before it takes over", f.pid, f.settle_ms);
+        }
+        now
+    });
+    if f.settle_ms == 0 {
+        // No probation: ready is ready (even if it has exited since).
+        return Settle::Done;
+    }
+    let end = ready_ns.saturating_add(f.settle_ms.saturating_mul(1_000_000));
+    loop {
+        match process::try_wait(f.pid) {
+            Ok(Some(x)) => return Settle::Exited(x),
+            Ok(None) => {}
+            // Not our child any more (reaped behind our back): gone all the same.
+            Err(_) => return Settle::Exited(process::Exit::Code(-1)),
+        }
+        let now = time::monotonic_ns();
+        if now >= end {
+            return Settle::Done;
+        }
+        if !block {
+            return Settle::Waiting;
+        }
+        time::sleep_ms(((end - now) / 1_000_000).clamp(1, 10));
+    }
 }
 
 struct State {
@@ -179,7 +248,15 @@ pub fn start(opts: &Options) -> Result<RawFd> {
     drop(exported);
     log!(log::NOTICE, "upgrade: started generation {} as pid {} ({} fds)", next_gen, pid, names.split(|&b| b == b':').count());
     let raw = waiter.raw();
-    st.flight = Some(InFlight { pid, waiter, deadline: Deadline::after_ms(opts.timeout_ms), kill_signal: opts.kill_signal, started_ns });
+    st.flight = Some(InFlight {
+        pid,
+        waiter,
+        deadline: Deadline::after_ms(opts.timeout_ms),
+        kill_signal: opts.kill_signal,
+        started_ns,
+        settle_ms: opts.settle_ms,
+        ready_ns: None,
+    });
     Ok(raw)
 }
 
@@ -191,9 +268,12 @@ pub fn start(opts: &Options) -> Result<RawFd> {
 /// Errors: ENOENT if no upgrade is in flight; ECANCELED (it reported
 /// failure), ENOEXEC (exec failed), ECHILD (it died), EPROTO (it closed the
 /// channel without reporting), ETIMEDOUT — each with the reason in the message;
-/// the new generation is killed and reaped before the error returns.
+/// the new generation is killed and reaped before the error returns. With a
+/// settle time ([`Options::set_settle_ms`]) a ready new generation must stay
+/// up that long first: without `block`, `Ok(None)` until then; ECHILD if it
+/// exits within it.
 pub fn finish(block: bool) -> Result<Option<Pid>> {
-    let flight = {
+    let mut flight = {
         let mut st = STATE.lock();
         let Some(f) = st.flight.take() else {
             return Err(err!(ENOENT, "no upgrade is in flight"));
@@ -201,7 +281,10 @@ pub fn finish(block: bool) -> Result<Option<Pid>> {
         st.busy = Some(f.pid);
         f
     };
-    let res = if block {
+    let res = if flight.ready_ns.is_some() {
+        // Ready before; its settle time is running.
+        Ok(Some(Outcome::Ready))
+    } else if block {
         ready::wait_outcome(&flight.waiter, flight.pid, flight.deadline).map(Some)
     } else {
         match ready::poll_outcome(&flight.waiter, flight.pid) {
@@ -209,9 +292,18 @@ pub fn finish(block: bool) -> Result<Option<Pid>> {
             r => r,
         }
     };
+    // The probation runs with the flight still marked busy (no second upgrade).
+    let settled = match &res {
+        Ok(Some(Outcome::Ready)) => Some(settle(&mut flight, block)),
+        _ => None,
+    };
     let mut st = STATE.lock();
     st.busy = None;
     let outcome = match res {
+        Ok(Some(_)) if matches!(settled, Some(Settle::Waiting)) => {
+            st.flight = Some(flight);
+            return Ok(None);
+        }
         Ok(Some(o)) => o,
         Ok(None) => {
             st.flight = Some(flight);
@@ -225,24 +317,59 @@ pub fn finish(block: bool) -> Result<Option<Pid>> {
     };
     drop(st);
     let pid = flight.pid;
-    if let Outcome::Ready = outcome {
-        let us = time::monotonic_ns().saturating_sub(flight.started_ns) / 1000;
-        log!(log::NOTICE, "upgrade: pid {} is ready after {} us", pid, us);
-        hand_over(pid);
-        return Ok(Some(pid));
-    }
-    let e = outcome.describe("new generation", pid);
-    match outcome {
-        Outcome::Failed(..) | Outcome::TimedOut | Outcome::Abandoned => {
-            spawn::kill_and_reap(pid, flight.kill_signal, KILL_GRACE_MS);
+    let e = match (outcome, settled) {
+        (Outcome::Ready, Some(Settle::Exited(x))) => {
+            let after_ms = time::monotonic_ns().saturating_sub(flight.ready_ns.unwrap_or(0)) / 1_000_000;
+            match x {
+                process::Exit::Code(c) => err!(ECHILD, "new generation pid {} exited with status {} {} ms after it reported ready (within the settle time of {} ms)", pid, c, after_ms, flight.settle_ms),
+                process::Exit::Signal(sig) => err!(ECHILD, "new generation pid {} was killed by signal {} {} ms after it reported ready (within the settle time of {} ms)", pid, sig, after_ms, flight.settle_ms),
+            }
         }
-        _ => {}
-    }
+        (Outcome::Ready, _) => {
+            hand_over(pid);
+            crate::conns::keep_waiter(flight.waiter, pid);
+            return Ok(Some(pid));
+        }
+        (outcome, _) => {
+            let e = outcome.describe("new generation", pid);
+            if let Outcome::Failed(..) | Outcome::TimedOut | Outcome::Abandoned = outcome {
+                spawn::kill_and_reap(pid, flight.kill_signal, KILL_GRACE_MS);
+            }
+            e
+        }
+    };
     log!(log::ERR, "upgrade failed, still serving: {}", e.message());
     if let Err(n) = crate::notify::ready(lineage::is_upgrade()) {
         log!(log::WARNING, "upgrade: could not send READY=1 to systemd after the failure: {}", n);
     }
     Err(e)
+}
+
+/// Abandon the upgrade in flight (begun with [`start`]): kill its new
+/// generation with the kill signal (SIGKILL after a grace of 2 s), reap it,
+/// and tell systemd READY=1 again. Nothing of this process has changed: it
+/// goes on serving. Returns the pid that was killed.
+///
+/// Errors: ENOENT if no upgrade is in flight; EBUSY if another thread is in
+/// [`finish`] for it (the outcome is on its way there).
+pub fn cancel() -> Result<Pid> {
+    let flight = {
+        let mut st = STATE.lock();
+        if let Some(pid) = st.busy {
+            return Err(err!(EBUSY, "the upgrade to pid {} is being finished by another thread", pid));
+        }
+        let Some(f) = st.flight.take() else {
+            return Err(err!(ENOENT, "no upgrade is in flight"));
+        };
+        f
+    };
+    let pid = flight.pid;
+    spawn::kill_and_reap(pid, flight.kill_signal, KILL_GRACE_MS);
+    log!(log::NOTICE, "upgrade: cancelled; new generation pid {} killed, still serving", pid);
+    if let Err(n) = crate::notify::ready(lineage::is_upgrade()) {
+        log!(log::WARNING, "upgrade: could not send READY=1 to systemd after the cancel: {}", n);
+    }
+    Ok(pid)
 }
 
 /// The pid of the new generation while an upgrade is in flight.

@@ -91,6 +91,22 @@ fn role() {
             check(notify::status("a\nb").is_err(), "a two-line status was accepted");
             std::process::exit(0);
         }
+        "conns" => {
+            use std::io::Write;
+            let events = gracefd::Events::without_signals().unwrap();
+            check(gracefd::take_connections().is_ok_and(|up| up), "take_connections() did not see an upgrade");
+            check(gracefd::ready().is_ok_and(|told| told), "ready() did not reach the parent");
+            let ev = events.wait(Some(Duration::from_secs(10))).unwrap();
+            check(ev == Some(gracefd::Event::Conns), "no Conns event");
+            let p = gracefd::next_connection();
+            check(p.is_some(), "no connection after the Conns event");
+            let p = p.unwrap();
+            check(gracefd::next_connection().is_none() && gracefd::pending_connections() == 0, "more than one connection");
+            let mut s = std::net::TcpStream::from(p.fd);
+            let line = format!("pid={} tag={} state={}\n", std::process::id(), p.tag, String::from_utf8_lossy(&p.state));
+            check(s.write_all(line.as_bytes()).is_ok(), "write on the passed connection");
+            std::process::exit(0);
+        }
         other => panic!("unknown role {other}"),
     }
     std::process::exit(0);
@@ -209,4 +225,33 @@ fn take_from_nobody_is_a_clear_error() {
     let dir = std::env::temp_dir().join(format!("gracefd-api-take-{}", std::process::id()));
     let e = gracefd::take_from(&dir, std::time::Duration::from_millis(200)).unwrap_err();
     assert!(matches!(gracefd::ErrorExt::errno(&e), Some(libc::ENOENT) | Some(libc::ECONNREFUSED)), "{}", e);
+}
+
+#[test]
+fn pass_connections_hands_the_same_connection_over() {
+    use std::io::{BufRead, Read, Write};
+    use std::os::fd::AsFd;
+    let _g = UPGRADES.lock().unwrap_or_else(|p| p.into_inner());
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let (mut server, _) = l.accept().unwrap();
+    client.write_all(b"he").unwrap();
+    let mut got = [0u8; 2];
+    server.read_exact(&mut got).unwrap();
+    assert_eq!(gracefd::can_pass_connections().unwrap_err().errno(), Some(libc::ENOTCONN));
+    let pid = as_role("conns").run().unwrap_or_else(|e| panic!("upgrade: {e}"));
+    assert_eq!(gracefd::can_pass_connections().unwrap(), pid);
+    let list = [gracefd::Connection { fd: server.as_fd(), tag: 5, state: &got }];
+    gracefd::pass_connections(&list, Duration::from_secs(5)).unwrap_or_else(|e| panic!("pass: {e}"));
+    drop(server);
+    let mut line = String::new();
+    std::io::BufReader::new(&client).read_line(&mut line).unwrap();
+    assert_eq!(line, format!("pid={pid} tag=5 state=he\n"));
+    assert_eq!(reap(pid), 0);
+    gracefd::release_connections();
+    // Nothing to pass to any more: the error says how many went (none).
+    let (_c2, s2) = (std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap(), l.accept().unwrap().0);
+    let e = gracefd::pass_connections(&[gracefd::Connection { fd: s2.as_fd(), tag: 0, state: b"" }], Duration::from_secs(1)).unwrap_err();
+    assert_eq!((e.passed, e.error.errno()), (0, Some(libc::ENOTCONN)));
 }

@@ -11,7 +11,7 @@ package daemontest
 import (
 	"errors"
 	"fmt"
-	"gracefd.example/go-examples/internal/proctest"
+	"github.com/gracefd/gracefd/go-examples/internal/proctest"
 	"io"
 	"net"
 	"net/http"
@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 	code := func() int {
 		for _, name := range []string{"daemon-demo", "daemon-demo-reexec"} {
 			out := filepath.Join(dir, name)
-			cmd := exec.Command(goTool(), "build", "-o", out, "gracefd.example/go-examples/cmd/"+name)
+			cmd := exec.Command(goTool(), "build", "-o", out, "github.com/gracefd/gracefd/go-examples/cmd/"+name)
 			if b, err := cmd.CombinedOutput(); err != nil {
 				fmt.Fprintf(os.Stderr, "building %s: %v\n%s", name, err, b)
 				return 1

@@ -20,6 +20,9 @@ pub enum Event {
     Shutdown,
     /// Another process took this one's sockets over: stop accepting and drain.
     Drain,
+    /// Connections passed by the older generation wait: take them with
+    /// [`next_connection`](crate::next_connection) until it returns `None`.
+    Conns,
 }
 
 impl Event {
@@ -28,6 +31,7 @@ impl Event {
             core_events::UPGRADE => Some(Event::Upgrade),
             core_events::SHUTDOWN => Some(Event::Shutdown),
             core_events::DRAIN => Some(Event::Drain),
+            core_events::CONNS => Some(Event::Conns),
             _ => None,
         }
     }

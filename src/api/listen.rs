@@ -1,12 +1,17 @@
 //! Listening sockets by name, as std types.
 
+use core::ffi::{c_int, c_void};
+use std::cell::RefCell;
+use std::fmt;
 use std::io;
 use std::net::{TcpListener, UdpSocket};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 
 use super::error::{invalid, io};
-use crate::listeners::{self, ListenOptions};
+use crate::listeners::{self, ListenOptions, PreBind};
 use crate::proto::addr::{self, Address, Shown, Transport};
 use crate::sys::fd::Fd;
 
@@ -42,12 +47,40 @@ pub(crate) fn opt_name(name: &str) -> Option<&[u8]> {
 /// assert!(l.local_addr()?.port() > 0);
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Listen {
     opts: ListenOptions,
     /// A backlog above `i32::MAX` (the core takes an `int`).
     backlog_too_big: Option<u32>,
+    pre_bind: Option<Arc<PreBindFn>>,
 }
+
+/// The closure of [`Listen::pre_bind`].
+type PreBindFn = dyn Fn(BorrowedFd<'_>) -> io::Result<()> + Send + Sync;
+
+impl fmt::Debug for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listen")
+            .field("opts", &self.opts)
+            .field("backlog_too_big", &self.backlog_too_big)
+            .field("pre_bind", &self.pre_bind.as_ref().map(|_| "Fn(BorrowedFd)"))
+            .finish()
+    }
+}
+
+impl PartialEq for Listen {
+    /// Equal options, and the same pre-bind closure (the same `Arc`) or none.
+    fn eq(&self, other: &Listen) -> bool {
+        let same_hook = match (&self.pre_bind, &other.pre_bind) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        self.opts == other.opts && self.backlog_too_big == other.backlog_too_big && same_hook
+    }
+}
+
+impl Eq for Listen {}
 
 impl Default for Listen {
     fn default() -> Self {
@@ -60,7 +93,7 @@ impl Listen {
     /// blocking mode untouched (new sockets blocking, inherited ones as they
     /// came).
     pub fn new() -> Listen {
-        Listen { opts: ListenOptions::default(), backlog_too_big: None }
+        Listen { opts: ListenOptions::default(), backlog_too_big: None, pre_bind: None }
     }
 
     /// `listen(2)` backlog for a socket this call creates (at least 1; the
@@ -92,6 +125,40 @@ impl Listen {
     /// generation still serving, say): setting it is your explicit decision.
     pub fn nonblocking(mut self, on: bool) -> Listen {
         self.opts.nonblocking = Some(on);
+        self
+    }
+
+    /// Call `f` on each socket this call creates, after `socket(2)` and
+    /// before `bind(2)`: the place for options that must be set before
+    /// binding (`SO_REUSEPORT`, `IP_FREEBIND`, `TCP_FASTOPEN`, `SO_MARK`,
+    /// buffer sizes), like Go's `net.ListenConfig.Control`. An error from
+    /// `f` makes the call fail with it (the socket is closed, nothing is
+    /// registered; its errno, or `ECANCELED` for an error without one); a
+    /// panic in `f` is `ECANCELED` where panics unwind. Not called
+    /// for inherited or already registered sockets: they are bound already.
+    /// `f` runs on the calling thread with no lock of the library held.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// let l = gracefd::Listen::new()
+    ///     .pre_bind(|fd| {
+    ///         let one: libc::c_int = 1;
+    ///         // SAFETY: a valid fd and a c_int option of the right size.
+    ///         let r = unsafe {
+    ///             libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT,
+    ///                 (&one as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as libc::socklen_t)
+    ///         };
+    ///         if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    ///     })
+    ///     .tcp("reuseport-doc", "127.0.0.1:0")?;
+    /// # drop(l);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn pre_bind<F>(mut self, f: F) -> Listen
+    where
+        F: Fn(BorrowedFd<'_>) -> io::Result<()> + Send + Sync + 'static,
+    {
+        self.pre_bind = Some(Arc::new(f));
         self
     }
 
@@ -148,7 +215,50 @@ impl Listen {
         if let Some(b) = self.backlog_too_big {
             return Err(invalid(format_args!("backlog {} is above {}", b, i32::MAX)));
         }
-        io(listeners::listen(opt_name(name), addr.as_bytes(), &self.opts)).map(OwnedFd::from)
+        let Some(f) = &self.pre_bind else {
+            return io(listeners::listen(opt_name(name), addr.as_bytes(), &self.opts)).map(OwnedFd::from);
+        };
+        let call = HookCall { f: &**f, failed: RefCell::new(None) };
+        let opts = ListenOptions {
+            pre_bind: Some(PreBind { func: run_hook, data: &call as *const HookCall<'_> as usize }),
+            ..self.opts
+        };
+        match listeners::listen(opt_name(name), addr.as_bytes(), &opts) {
+            Ok(fd) => Ok(OwnedFd::from(fd)),
+            // The closure's own error (with its text), named by the core's message.
+            Err(e) => match call.failed.into_inner() {
+                // The core's message names the address; the closure's says why.
+                Some(inner) => io(Err(crate::Error::new(e.errno, format_args!("{} ({})", e.message(), inner)))),
+                None => io(Err(e)),
+            },
+        }
+    }
+}
+
+/// One listen call's view of the pre-bind closure, and the error it gave.
+struct HookCall<'a> {
+    f: &'a PreBindFn,
+    failed: RefCell<Option<io::Error>>,
+}
+
+/// The core's pre-bind function for a Rust closure: `data` is a `HookCall`.
+unsafe extern "C" fn run_hook(fd: c_int, data: *mut c_void) -> c_int {
+    // SAFETY: `data` is the HookCall that Listen::fd keeps alive for the
+    // whole listen call, the only time the core calls this.
+    let call = unsafe { &*(data as *const HookCall<'_>) };
+    // SAFETY: the core passes its new socket, open for this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    match panic::catch_unwind(AssertUnwindSafe(|| (call.f)(fd))) {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) => {
+            let errno = e.raw_os_error().filter(|&n| n > 0).unwrap_or(libc::ECANCELED);
+            *call.failed.borrow_mut() = Some(e);
+            -errno
+        }
+        Err(_) => {
+            *call.failed.borrow_mut() = Some(io::Error::other("the pre-bind closure panicked"));
+            -libc::ECANCELED
+        }
     }
 }
 
@@ -280,6 +390,56 @@ mod tests {
         assert!(e.to_string().contains("backlog 4294967295"), "{e}");
         let e = Listen::new().unix_mode(0o4777).fd("api-t-opt", "127.0.0.1:0").unwrap_err();
         assert_eq!(e.errno(), Some(libc::EINVAL));
+    }
+
+    #[test]
+    fn pre_bind_runs_before_bind_and_can_refuse() {
+        use std::os::fd::AsRawFd;
+        use std::sync::atomic::{AtomicI32, Ordering};
+        // Before bind: the socket has no port yet (getsockname says port 0).
+        let seen = Arc::new(AtomicI32::new(-1));
+        let s2 = seen.clone();
+        let l = Listen::new()
+            .pre_bind(move |fd| {
+                let a = crate::sys::socket::getsockname(fd.as_raw_fd()).map_err(|e| io::Error::from_raw_os_error(e.0))?;
+                s2.store(i32::from(a.port().unwrap_or(9)), Ordering::SeqCst);
+                Ok(())
+            })
+            .tcp("api-t-pre", "127.0.0.1:0")
+            .unwrap();
+        assert_eq!(seen.load(Ordering::SeqCst), 0);
+        assert!(l.local_addr().unwrap().port() > 0);
+        // Asked again: the registered socket, the hook is not called.
+        seen.store(-1, Ordering::SeqCst);
+        let s3 = seen.clone();
+        let _again = Listen::new()
+            .pre_bind(move |_| {
+                s3.store(1, Ordering::SeqCst);
+                Ok(())
+            })
+            .tcp("api-t-pre", "127.0.0.1:0")
+            .unwrap();
+        assert_eq!(seen.load(Ordering::SeqCst), -1);
+        let _ = crate::registry::forget(b"api-t-pre");
+        // A refusal: its error, the address named, nothing registered.
+        let e = Listen::new()
+            .pre_bind(|_| Err(io::Error::new(io::ErrorKind::PermissionDenied, "no mark for you")))
+            .tcp("api-t-pre2", "127.0.0.1:0")
+            .unwrap_err();
+        assert_eq!(e.errno(), Some(libc::ECANCELED));
+        assert!(
+            e.to_string().contains("pre-bind hook refused tcp 127.0.0.1:0") && e.to_string().contains("no mark for you"),
+            "{e}"
+        );
+        let e = Listen::new()
+            .pre_bind(|_| Err(io::Error::from_raw_os_error(libc::EPERM)))
+            .tcp("api-t-pre2", "127.0.0.1:0")
+            .unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EPERM));
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        assert!(crate::registry::entries().iter().all(|i| i.name != b"api-t-pre2"));
+        let e = Listen::new().pre_bind(|_| panic!("boom")).fd("api-t-pre3", "unix:@gracefd-api-t-pre3").unwrap_err();
+        assert_eq!(e.errno(), Some(libc::ECANCELED));
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! | signals | [`Events`], [`Event`] |
 //! | daemonize | [`Daemon`], [`pidfile_create`], [`pidfile_remove`] |
 //! | hand-off | [`Handoff`] (old side), [`take_from`] (new side) |
+//! | zero-drain upgrades | [`pass_connections`] (old side), [`take_connections`] + [`next_connection`] (new side) |
 //! | systemd | [`notify`] |
 //! | errors | `io::Error` + [`ErrorExt`] |
 //! | log messages | [`set_log_hook`], [`clear_log_hook`] |
@@ -61,6 +62,7 @@
 //! errors (no decisions), a `mod` + `pub use` line here, and the re-export
 //! in `src/lib.rs`.
 
+mod conns;
 mod daemon;
 mod error;
 mod events;
@@ -72,6 +74,10 @@ mod log;
 pub mod notify;
 mod upgrade;
 
+pub use conns::{
+    can_pass_connections, next_connection, pass_connections, pending_connections, release_connections, take_connections, Connection,
+    PassError, PassedConnection, CONNECTION_STATE_MAX,
+};
 pub use daemon::{pidfile_create, pidfile_remove, Daemon, DaemonMode};
 pub use error::ErrorExt;
 pub use handoff::{take_from, Handoff};

@@ -67,6 +67,7 @@ impl fmt::Debug for Upgrade {
             .field("env", &self.opts.env.iter().map(|x| lossy(x)).collect::<Vec<_>>())
             .field("timeout_ms", &self.opts.timeout_ms)
             .field("kill_signal", &self.opts.kill_signal)
+            .field("settle_ms", &self.opts.settle_ms)
             .field("err", &self.err)
             .finish()
     }
@@ -161,6 +162,20 @@ impl Upgrade {
     /// unless 1–64.
     pub fn kill_signal(mut self, signal: i32) -> Upgrade {
         if let Err(e) = self.opts.set_kill_signal(signal) {
+            self.fail(e);
+        }
+        self
+    }
+
+    /// Probation: once the new generation is ready it must stay up this
+    /// long before [`run`](Self::run) returns its pid (the pid file and
+    /// systemd's MAINPID move to it only then); if it exits within, the
+    /// upgrade fails (`ECHILD`) and this process goes on serving. For programs
+    /// that say ready too early (gunicorn without `--preload`). Default: none.
+    /// `EINVAL` above one hour. Rounded up to whole milliseconds.
+    pub fn settle(mut self, settle: Duration) -> Upgrade {
+        let ms = i64::try_from(settle.as_nanos().div_ceil(1_000_000)).unwrap_or(i64::MAX);
+        if let Err(e) = self.opts.set_settle_ms(ms) {
             self.fail(e);
         }
         self
@@ -279,6 +294,22 @@ impl PendingUpgrade {
         }
     }
 
+    /// Abandon the upgrade: kill the new generation (the kill signal,
+    /// SIGKILL 2 s later), reap it, and go on serving as before; returns the
+    /// pid that was killed. For a program that must stop waiting (it is
+    /// shutting down, or has a deadline of its own). Blocks while the new
+    /// generation dies (about 2 s at most).
+    ///
+    /// Errors: `EINVAL` if the upgrade is already over (`poll` gave its
+    /// outcome); `EBUSY` if another thread is waiting for it.
+    pub fn cancel(mut self) -> io::Result<u32> {
+        if self.done {
+            return Err(invalid(format_args!("this upgrade is already over")));
+        }
+        self.done = true;
+        io(upgrade::cancel()).map(|pid| pid.unsigned_abs())
+    }
+
     fn finish(&mut self, block: bool) -> io::Result<Option<u32>> {
         if self.done {
             return Err(invalid(format_args!("this upgrade is already over")));
@@ -329,6 +360,9 @@ mod tests {
         assert_eq!(o.argv.unwrap().len(), 1);
         assert!(Upgrade::new().options().unwrap().argv.is_none(), "default: the core's own argv");
         assert_eq!(Upgrade::new().timeout(Duration::MAX).options().unwrap().timeout_ms, -1);
+        assert_eq!(Upgrade::new().settle(Duration::from_millis(1500)).options().unwrap().settle_ms, 1500);
+        let e = Upgrade::new().settle(Duration::from_secs(3601)).run().unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EINVAL));
         assert_eq!(Upgrade::new().timeout(Duration::from_micros(1500)).options().unwrap().timeout_ms, 2);
     }
 }

@@ -64,6 +64,7 @@ mod options;
 mod setup;
 mod verdict;
 
+pub use creds::resolve_creds;
 pub use marker::{init, pending};
 pub use options::{Mode, Options, DEFAULT_TIMEOUT_MS, DEFAULT_UMASK};
 

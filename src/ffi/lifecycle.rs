@@ -121,7 +121,8 @@ pub extern "C" fn gracefd_event_fd() -> c_int {
 }
 
 /// Take the next pending event: `GRACEFD_EVENT_UPGRADE`,
-/// `GRACEFD_EVENT_SHUTDOWN`, `GRACEFD_EVENT_DRAIN`, or `GRACEFD_EVENT_NONE`
+/// `GRACEFD_EVENT_SHUTDOWN`, `GRACEFD_EVENT_DRAIN`, `GRACEFD_EVENT_CONNS`
+/// (connections passed by the older generation wait, see gracefd_conns_next()), or `GRACEFD_EVENT_NONE`
 /// when none is pending (it never blocks). Errors: a negative errno if the
 /// event pipe cannot be read. Thread-safe.
 #[no_mangle]

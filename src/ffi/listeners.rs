@@ -1,10 +1,10 @@
 //! Listening sockets and the registry of named fds.
 
-use core::ffi::{c_char, c_int};
+use core::ffi::{c_char, c_int, c_void};
 
 use super::boundary::{self, run};
 use crate::err;
-use crate::listeners::{self, ListenOptions};
+use crate::listeners::{self, ListenOptions, PreBind};
 use crate::registry;
 
 /// Registry kind: a listening TCP socket (IPv4 or IPv6).
@@ -106,6 +106,40 @@ pub unsafe extern "C" fn gracefd_listen_opts_set_nonblocking(opts: *mut gracefd_
             1 => true,
             v => return Err(err!(EINVAL, "nonblocking is {}, not 0 or 1", v)),
         });
+        Ok(0)
+    })
+}
+
+/// Set a hook that gracefd_listen_with() calls on each socket it creates,
+/// after socket(2) and before bind(2): the place to set options that must be
+/// set before binding (`SO_REUSEPORT`, `IP_FREEBIND`, `TCP_FASTOPEN`,
+/// `SO_MARK`, `SO_RCVBUF`…), like Go's `net.ListenConfig.Control`.
+///
+/// `hook(fd, userdata)` gets the new socket (it must not close it, nor keep
+/// it) and returns 0 to go on, or a negative errno to refuse: the socket is
+/// then closed and gracefd_listen_with() fails with that errno (any other
+/// non-zero value: `-ECANCELED`), its message naming the address. The hook
+/// is not called for inherited or already registered sockets (they are
+/// bound already: use gracefd_inherited() and getsockopt to check them). It
+/// is called on the thread that listens, with no lock of the library held,
+/// so it may call the library (but not gracefd_listen_with() on the same
+/// address). `hook` NULL removes the hook; `userdata` is passed back as is.
+///
+/// Returns 0; `-EINVAL` if `opts` is NULL. Not thread-safe for one handle.
+///
+/// # Safety
+/// `hook` is NULL or a function that may be called with `userdata` by every
+/// later gracefd_listen_with() with this handle.
+#[no_mangle]
+pub unsafe extern "C" fn gracefd_listen_opts_set_pre_bind(
+    opts: *mut gracefd_listen_opts,
+    hook: Option<unsafe extern "C" fn(fd: c_int, userdata: *mut c_void) -> c_int>,
+    userdata: *mut c_void,
+) -> c_int {
+    run(|| {
+        // SAFETY: the caller passes a handle from gracefd_listen_opts_new() or NULL.
+        let o = unsafe { boundary::handle(opts, "opts") }?;
+        o.inner.pre_bind = hook.map(|func| PreBind { func, data: userdata as usize });
         Ok(0)
     })
 }

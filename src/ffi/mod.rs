@@ -13,3 +13,4 @@ pub mod notify;
 pub mod pidfile;
 pub mod upgrade;
 pub mod handoff;
+pub mod conns;

@@ -128,6 +128,27 @@ pub unsafe extern "C" fn gracefd_upgrade_opts_set_kill_signal(opts: *mut gracefd
     })
 }
 
+/// Probation: once the new generation called gracefd_ready(), it must stay
+/// up `settle_ms` more milliseconds before the upgrade succeeds (the pid file
+/// and systemd's MAINPID move to it, and the caller may drain). If it exits
+/// within that time, gracefd_upgrade() and gracefd_upgrade_finish() return
+/// `-ECHILD` with the reason in gracefd_last_error(), and the caller goes on
+/// serving. For programs that report ready before they really are (gunicorn
+/// without `--preload`). Default 0: no probation. Errors: `-EINVAL` if `opts`
+/// is NULL or `settle_ms` is not 0 to 3600000.
+///
+/// # Safety
+/// `opts` is a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn gracefd_upgrade_opts_set_settle_ms(opts: *mut gracefd_upgrade_opts, settle_ms: i64) -> c_int {
+    run(|| {
+        // SAFETY: caller's promise.
+        let o = unsafe { boundary::handle(opts, "opts") }?;
+        o.inner.set_settle_ms(settle_ms)?;
+        Ok(0)
+    })
+}
+
 /// Upgrade to a new generation: start the executable with every registered
 /// fd (listeners and anything added with gracefd_add_fd()) at fds 3, 4, … in
 /// systemd's format (`LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES`), plus
@@ -188,7 +209,9 @@ pub unsafe extern "C" fn gracefd_upgrade_start(opts: *const gracefd_upgrade_opts
 
 /// Finish an upgrade begun with gracefd_upgrade_start() without blocking:
 /// returns 0 with `*child_pid_out` set when the new generation is ready;
-/// `-EAGAIN` if it has not reported yet (poll again); otherwise the errors of
+/// `-EAGAIN` if it has not reported yet, or is ready but still within its
+/// settle time (gracefd_upgrade_opts_set_settle_ms(); poll again: the fd
+/// stays readable then, so poll with a timer); otherwise the errors of
 /// gracefd_upgrade() (the new generation has then been killed and reaped);
 /// `-ENOENT` if no upgrade is in flight; `-EINVAL` if `child_pid_out` is NULL.
 ///
@@ -207,4 +230,20 @@ pub unsafe extern "C" fn gracefd_upgrade_finish(child_pid_out: *mut libc::pid_t)
             None => Err(err!(EAGAIN, "the new generation has not reported yet")),
         }
     })
+}
+
+/// Abandon the upgrade begun with gracefd_upgrade_start() that has not
+/// finished: kill its new generation (the kill signal of the options,
+/// SIGKILL 2 s later if it is still there), reap it, and tell systemd
+/// READY=1 again. This process has not changed and goes on serving; the fd
+/// from gracefd_upgrade_start() is closed by the library. For an event loop
+/// that must stop waiting (shutting down, or a deadline of its own). Blocks
+/// while the new generation dies (at most about 2 s).
+///
+/// Returns the pid that was killed; `-ENOENT` if no upgrade is in flight;
+/// `-EBUSY` if another thread is in gracefd_upgrade() or
+/// gracefd_upgrade_finish() for it. Thread-safe.
+#[no_mangle]
+pub extern "C" fn gracefd_upgrade_cancel() -> c_int {
+    run(upgrade::cancel)
 }

@@ -34,6 +34,7 @@ pub(super) fn bind_new(reg: &mut Registry, key: &ListenKey, opts: &ListenOptions
         ListenKey::Abstract(name) => {
             let sa = SockAddr::unix(name, true).map_err(|e| sys_err(e, format_args!("unix:@{}", Shown(name))))?;
             let s = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| sys_err(e, format_args!("socket")))?;
+            run_pre_bind(&s, opts, format_args!("unix:@{}", Shown(name)))?;
             socket::bind(s.raw(), &sa).map_err(|e| match e.0 {
                 libc::EADDRINUSE => err!(EADDRINUSE, "abstract unix socket @{} is in use", Shown(name)),
                 _ => sys_err(e, format_args!("bind unix:@{}", Shown(name))),
@@ -42,6 +43,23 @@ pub(super) fn bind_new(reg: &mut Registry, key: &ListenKey, opts: &ListenOptions
             apply_nonblocking(&s, opts)?;
             Ok(s)
         }
+    }
+}
+
+/// Run the caller's pre-bind hook (if any) on a new socket; `what` names
+/// the address for the error.
+pub(super) fn run_pre_bind(s: &Fd, opts: &ListenOptions, what: fmt::Arguments<'_>) -> Result<()> {
+    let Some(h) = opts.pre_bind else {
+        return Ok(());
+    };
+    // SAFETY: whoever set the hook promised that `func` may be called with
+    // `data` for the duration of the listen call, which this is; the fd is
+    // open and stays ours.
+    let r = unsafe { (h.func)(s.raw(), h.data as *mut core::ffi::c_void) };
+    match r {
+        0 => Ok(()),
+        r if r < 0 && r > -4096 => Err(Error::new(Errno(-r), format_args!("the pre-bind hook refused {}: {}", what, Errno(-r)))),
+        r => Err(err!(ECANCELED, "the pre-bind hook refused {} (it returned {}, not a negative errno)", what, r)),
     }
 }
 
@@ -65,6 +83,7 @@ fn bind_inet(udp: bool, sa: &SockAddr, v6only: bool, opts: &ListenOptions) -> Re
         socket::setsockopt_int(s.raw(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)
             .map_err(|e| sys_err(e, format_args!("SO_REUSEADDR on {} {}", proto, shown)))?;
     }
+    run_pre_bind(&s, opts, format_args!("{} {}", proto, shown))?;
     socket::bind(s.raw(), sa).map_err(|e| sys_err(e, format_args!("bind {} {}", proto, shown)))?;
     if !udp {
         socket::listen(s.raw(), opts.backlog).map_err(|e| sys_err(e, format_args!("listen {} {}", proto, shown)))?;

@@ -82,6 +82,32 @@ use choose::{claim, find, hint_in_use};
 /// `net.core.somaxconn`).
 pub const DEFAULT_BACKLOG: i32 = libc::SOMAXCONN;
 
+/// A function the caller gives [`listen`] to run on each new socket after
+/// `socket(2)` and before `bind(2)`, to set socket options that must be set
+/// before binding (`SO_REUSEPORT`, `IP_FREEBIND`, `TCP_FASTOPEN`, `SO_MARK`,
+/// a buffer size…), like Go's `net.ListenConfig.Control`. It gets the fd
+/// (borrowed: it must not close it) and `data`; it returns 0 to go on, or a
+/// negative errno to refuse, and then `listen` fails with that errno (any
+/// other non-zero value: `ECANCELED`). It is not called for inherited or
+/// already registered sockets (they are bound already), and it runs with no
+/// lock of the library held, so it may call the library.
+#[derive(Clone, Copy, Debug)]
+pub struct PreBind {
+    /// The function; `data` is passed back to it.
+    pub func: unsafe extern "C" fn(fd: core::ffi::c_int, data: *mut core::ffi::c_void) -> core::ffi::c_int,
+    /// The caller's pointer, as an address (so that options stay `Send`).
+    pub data: usize,
+}
+
+impl PartialEq for PreBind {
+    fn eq(&self, other: &PreBind) -> bool {
+        // The same function with the same data: compared by address.
+        self.func as usize == other.func as usize && self.data == other.data
+    }
+}
+
+impl Eq for PreBind {}
+
 /// Options of [`listen`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListenOptions {
@@ -92,11 +118,13 @@ pub struct ListenOptions {
     /// Set (`Some(true)`) or clear (`Some(false)`) `O_NONBLOCK` on the returned
     /// socket; None: new sockets blocking, others untouched.
     pub nonblocking: Option<bool>,
+    /// Called on each new socket before it is bound; see [`PreBind`].
+    pub pre_bind: Option<PreBind>,
 }
 
 impl Default for ListenOptions {
     fn default() -> Self {
-        ListenOptions { backlog: DEFAULT_BACKLOG, unix_mode: None, nonblocking: None }
+        ListenOptions { backlog: DEFAULT_BACKLOG, unix_mode: None, nonblocking: None, pre_bind: None }
     }
 }
 
@@ -151,7 +179,31 @@ pub fn listen(name: Option<&[u8]>, address: &[u8], opts: &ListenOptions) -> Resu
     opts.validate()?;
     let parsed = addr::parse(address)?;
     let key = ListenKey::from_address(&parsed)?;
-    registry::with(|reg| listen_in(reg, name, &key, opts))
+    if opts.pre_bind.is_none() {
+        return registry::with(|reg| listen_in(reg, name, &key, opts));
+    }
+    // The hook is the caller's code: it must run with no lock held (it may
+    // call the library), so the new socket is made between two visits to the
+    // registry, and the second one looks again (another thread may have
+    // registered the same socket meanwhile: then that one is returned).
+    let found = registry::with(|reg| match find(reg, name, &key)? {
+        Some(i) => claim(reg, i, name, &key, opts).map(Some),
+        None => Ok(None),
+    })?;
+    if let Some(fd) = found {
+        return Ok(fd);
+    }
+    let mut outside = Registry::new(); // collects the bind's log lines
+    let made = bind_new(&mut outside, &key, opts);
+    registry::with(|reg| {
+        reg.log.append(&mut outside.log);
+        let sock = made.map_err(|e| hint_in_use(reg, e, &key))?;
+        if let Some(i) = find(reg, name, &key)? {
+            drop(sock);
+            return claim(reg, i, name, &key, opts);
+        }
+        register_new(reg, name, &key, sock)
+    })
 }
 
 pub(crate) fn listen_in(reg: &mut Registry, name: Option<&[u8]>, key: &ListenKey, opts: &ListenOptions) -> Result<Fd> {
@@ -162,6 +214,11 @@ pub(crate) fn listen_in(reg: &mut Registry, name: Option<&[u8]>, key: &ListenKey
         Ok(s) => s,
         Err(e) => return Err(hint_in_use(reg, e, key)),
     };
+    register_new(reg, name, key, sock)
+}
+
+/// Put a socket this process just made into the registry; return a duplicate.
+fn register_new(reg: &mut Registry, name: Option<&[u8]>, key: &ListenKey, sock: Fd) -> Result<Fd> {
     let dup = sock.try_clone().map_err(|e| Error::sys(e, "duplicating the new socket"))?;
     let shown_name = name.unwrap_or(UNKNOWN);
     let bound = socket::getsockname(sock.raw()).ok();

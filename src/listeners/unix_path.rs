@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use super::bind::{apply_nonblocking, sys_err};
+use super::bind::{apply_nonblocking, run_pre_bind, sys_err};
 use super::ListenOptions;
 use crate::error::{Error, Result};
 use crate::proto::addr::Shown;
@@ -76,6 +76,7 @@ pub(super) fn bind_unix_path(reg: &mut Registry, path: &[u8], opts: &ListenOptio
         // The file bind creates gets this mode less the umask: never more open than asked.
         fs::fchmod(s.raw(), mode).map_err(|e| sys_err(e, format_args!("fchmod {:#o} before binding {}", mode, Shown(path))))?;
     }
+    run_pre_bind(&s, opts, format_args!("unix:{}", Shown(path)))?;
     match socket::bind(s.raw(), &sa) {
         Ok(()) => {}
         Err(Errno(libc::EADDRINUSE)) => {

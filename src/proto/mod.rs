@@ -2,6 +2,7 @@
 //! every function here can be unit-tested and fuzzed with hostile input.
 
 pub mod addr;
+pub mod conns;
 pub mod daemon;
 pub mod handoff;
 pub mod listen_env;

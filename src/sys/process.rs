@@ -276,6 +276,67 @@ pub fn setuid(uid: libc::uid_t) -> SysResult<()> {
     cvt(unsafe { libc::setresuid(uid, uid, uid) }).map(|_| ())
 }
 
+/// A raw system call with up to three arguments: `Ok(return value)` or the
+/// errno. Nothing of libc's per-thread bookkeeping is touched but errno, so
+/// it may run in a child that shares its parent's memory.
+fn raw3(nr: libc::c_long, a: libc::c_long, b: libc::c_long, c: libc::c_long) -> SysResult<libc::c_long> {
+    // SAFETY: the callers below pass plain integers or valid pointers.
+    let r = unsafe { libc::syscall(nr, a, b, c) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r)
+    }
+}
+
+/// `prctl(PR_SET_PDEATHSIG, sig)`: the calling process gets `sig` when the
+/// thread that created it exits. A raw system call; async-signal-safe.
+pub fn set_parent_death_signal(sig: i32) -> SysResult<()> {
+    raw3(libc::SYS_prctl, libc::PR_SET_PDEATHSIG as libc::c_long, sig as libc::c_long, 0).map(|_| ())
+}
+
+/// `getppid` as a raw system call (never a cached value). Async-signal-safe.
+pub fn getppid_raw() -> Pid {
+    raw3(libc::SYS_getppid, 0, 0, 0).map(|p| p as Pid).unwrap_or(-1)
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphaned descendants are re-parented
+/// to this process instead of PID 1.
+pub fn set_child_subreaper() -> SysResult<()> {
+    raw3(libc::SYS_prctl, libc::PR_SET_CHILD_SUBREAPER as libc::c_long, 1, 0).map(|_| ())
+}
+
+/// `setgroups` as a raw system call: this thread only (for a child about to
+/// exec). Async-signal-safe.
+pub fn setgroups_raw(groups: &[libc::gid_t]) -> SysResult<()> {
+    raw3(libc::SYS_setgroups, groups.len() as libc::c_long, groups.as_ptr() as libc::c_long, 0).map(|_| ())
+}
+
+/// `setresgid(gid, gid, gid)` as a raw system call: this thread only (glibc's
+/// wrapper signals every thread of the process, which a child sharing its
+/// parent's memory must never do). Async-signal-safe.
+pub fn setgid_raw(gid: libc::gid_t) -> SysResult<()> {
+    raw3(libc::SYS_setresgid, gid as libc::c_long, gid as libc::c_long, gid as libc::c_long).map(|_| ())
+}
+
+/// `setresuid(uid, uid, uid)` as a raw system call; as [`setgid_raw`].
+pub fn setuid_raw(uid: libc::uid_t) -> SysResult<()> {
+    raw3(libc::SYS_setresuid, uid as libc::c_long, uid as libc::c_long, uid as libc::c_long).map(|_| ())
+}
+
+/// `waitpid(-1, WNOHANG)`: any child that has ended, `Ok(None)` if none has
+/// (ECHILD when there are no children at all).
+pub fn try_wait_any() -> SysResult<Option<(Pid, Exit)>> {
+    let mut st: libc::c_int = 0;
+    // SAFETY: valid out-pointer.
+    let r = retry(|| cvt(unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) }))?;
+    if r == 0 {
+        Ok(None)
+    } else {
+        Ok(Some((r, Exit::from_status(st))))
+    }
+}
+
 /// `getrlimit(RLIMIT_*)`. Async-signal-safe.
 pub fn getrlimit(res: libc::__rlimit_resource_t) -> SysResult<libc::rlimit> {
     let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };

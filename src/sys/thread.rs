@@ -90,3 +90,36 @@ impl Default for RawMutex {
         RawMutex::new()
     }
 }
+
+/// Start a detached thread running `f(arg)` with every signal blocked in it,
+/// so the program's signals keep going to the program's own threads (a
+/// `signalfd` or `sigwait` user that blocks them in its threads would
+/// otherwise lose them to ours). The caller's mask is left as it was.
+///
+/// # Safety
+/// `f` must be sound to run on another thread with `arg`, which it then owns.
+pub unsafe fn spawn_detached(f: extern "C" fn(*mut c_void) -> *mut c_void, arg: *mut c_void) -> SysResult<()> {
+    // SAFETY: plain data, filled by the calls below before use.
+    let mut all: libc::sigset_t = unsafe { core::mem::zeroed() };
+    let mut old: libc::sigset_t = unsafe { core::mem::zeroed() };
+    let mut attr: libc::pthread_attr_t = unsafe { core::mem::zeroed() };
+    let mut tid: libc::pthread_t = 0;
+    // SAFETY: valid pointers to live locals; the new thread inherits the
+    // blocked mask, then ours is restored.
+    unsafe {
+        libc::sigfillset(&mut all);
+        let e = libc::pthread_attr_init(&mut attr);
+        if e != 0 {
+            return Err(Errno(e));
+        }
+        libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let e = libc::pthread_create(&mut tid, &attr, f, arg);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut());
+        libc::pthread_attr_destroy(&mut attr);
+        if e != 0 {
+            return Err(Errno(e));
+        }
+    }
+    Ok(())
+}

@@ -11,8 +11,8 @@ import (
 	"os"
 	"syscall"
 
-	"gracefd.example/go-examples/gracefd"
-	"gracefd.example/go-examples/internal/demoserver"
+	"github.com/gracefd/gracefd/go"
+	"github.com/gracefd/gracefd/go-examples/internal/demoserver"
 )
 
 func main() {

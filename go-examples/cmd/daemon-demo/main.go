@@ -11,8 +11,8 @@ import (
 	"flag"
 	"os"
 
-	_ "gracefd.example/go-examples/gracefd/daemonize"
-	"gracefd.example/go-examples/internal/demoserver"
+	"github.com/gracefd/gracefd/go-examples/internal/demoserver"
+	_ "github.com/gracefd/gracefd/go/daemonize"
 )
 
 func main() {

@@ -37,11 +37,11 @@
 // used, or an unnamed one bound to its address), by Server::Starter's
 // start_server (SERVER_STARTER_PORT) and by the gracefd superdaemon.
 //
-// The polite drain (what loses no request; see drain.go): stop accepting;
-// answer each further request on an open connection with "Connection: close"
-// and close it after the response; close a connection early only when it has
-// been idle for a while with no request bytes read or waiting; when none are
-// left (or the drain timeout is near), http.Server.Shutdown to finish.
+// The polite drain (what loses no request) is gracefd.ServeHTTP's: stop
+// accepting; answer each further request on an open connection with
+// "Connection: close"; close a connection early only when it has been idle
+// for a while with no request bytes read or waiting; when none are left (or
+// the drain timeout is near), http.Server.Shutdown to finish.
 package main
 
 import (
@@ -59,7 +59,7 @@ import (
 	"syscall"
 	"time"
 
-	"gracefd.example/go-examples/gracefd"
+	"github.com/gracefd/gracefd/go"
 )
 
 type listenSpecs []string
@@ -130,81 +130,54 @@ func main() {
 	}
 
 	body := "ok pid=" + strconv.Itoa(pid) + " generation=" + strconv.Itoa(gracefd.Generation()) + "\n"
-	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Type", "text/plain")
-		h.Set("X-Pid", strconv.Itoa(pid))
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-		_, _ = io.WriteString(w, body)
-	})
-
-	d := newDrainer(handler, time.Duration(*drainMs)*time.Millisecond, logger)
-	d.mode = *drainMode
-	type listener struct {
-		name string
-		ln   net.Listener
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := w.Header()
+			h.Set("Content-Type", "text/plain")
+			h.Set("X-Pid", strconv.Itoa(pid))
+			h.Set("Content-Length", strconv.Itoa(len(body)))
+			_, _ = io.WriteString(w, body)
+		}),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          logger,
 	}
-	var lns []listener
+	var lns []net.Listener
 	for _, spec := range specs {
 		name, addr := splitSpec(spec)
 		ln, err := gracefd.Listen(name, addr)
 		if err != nil {
 			dieStartup(logger, addr, err)
 		}
-		lns = append(lns, listener{name, ln})
+		lns = append(lns, ln)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	events, err := gracefd.Events(ctx)
-	if err != nil {
-		dieStartup(logger, "events", err)
-	}
-	for _, l := range lns {
-		d.serve(l.name, l.ln)
-	}
-	if err := gracefd.Ready(); err != nil {
-		logger.Printf("ready: %v", err) // systemd could not be told; serve anyway
+	opts := &gracefd.ServeOptions{
+		DrainTimeout: time.Duration(*drainMs) * time.Millisecond,
+		Logf:         logger.Printf,
 	}
 	logger.Printf("generation %d serving on %s", gracefd.Generation(), specs.String())
-
-	upgrading := false
-	upgradeDone := make(chan error, 1)
-	for {
-		select {
-		case ev, ok := <-events:
-			if !ok {
-				return
-			}
-			switch ev {
-			case gracefd.EventUpgrade:
-				if upgrading || d.isDraining() {
-					logger.Printf("upgrade requested while one is in flight or draining: ignored")
-					continue
-				}
-				upgrading = true
-				go func() { // Upgrade blocks until the new generation is ready or failed
-					newPid, err := gracefd.Upgrade(nil)
-					if err == nil {
-						logger.Printf("upgrade: pid %d is ready; draining", newPid)
-					}
-					upgradeDone <- err
-				}()
-			case gracefd.EventShutdown, gracefd.EventDrain:
-				if ev == gracefd.EventShutdown {
-					_ = gracefd.NotifyStopping()
-				}
-				logger.Printf("%s requested: draining", ev)
-				d.drainAndExit()
-			}
-		case err := <-upgradeDone:
-			upgrading = false
-			if err != nil {
-				logger.Printf("upgrade failed, still serving: %v", err)
-				continue
-			}
-			d.drainAndExit()
-		}
+	ctx := context.Background()
+	var err error
+	switch *drainMode {
+	case "polite":
+		err = gracefd.ServeHTTP(ctx, srv, lns, opts)
+	case "shutdown": // for comparison: loses requests on keep-alive connections
+		err = gracefd.Serve(ctx, srv, lns, opts)
+	case "keepalives-off": // for comparison: loses requests too
+		err = gracefd.Serve(ctx, gracefd.ServiceFuncs{
+			ServeFunc: srv.Serve,
+			ShutdownFunc: func(ctx context.Context) error {
+				srv.SetKeepAlivesEnabled(false)
+				return srv.Shutdown(ctx)
+			},
+		}, lns, opts)
 	}
+	removePidFile(logger)
+	if err != nil {
+		logger.Printf("exiting: %v", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
 
 // dieStartup tells whoever waits for this process (an upgrading old

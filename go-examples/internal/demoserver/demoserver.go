@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"gracefd.example/go-examples/gracefd"
+	"github.com/gracefd/gracefd/go"
 )
 
 // ExitListen is the status given to gracefd.Fail when the address cannot be bound.

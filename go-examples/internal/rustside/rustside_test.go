@@ -93,14 +93,19 @@ func TestLinkBesideAStdRustStaticlib(t *testing.T) {
 		t.Fatalf("the std archive needs %v, linkboth declares %v (+ -lc)", need, declared)
 	}
 
-	// Package gracefd itself asks for nothing but the archive.
-	flags := strings.TrimSpace(run(t, ".", nil, goTool(), "list", "-f", "{{join .CgoLDFLAGS \" \"}}", "gracefd.example/go-examples/gracefd"))
-	if flags != filepath.Join(repo, "go-examples/gracefd")+"/../../build/lib/libgracefd.a" {
-		t.Fatalf("package gracefd's #cgo LDFLAGS are %q, want only the archive", flags)
+	// Package gracefd itself asks for nothing but the archive: no #cgo
+	// LDFLAGS of its own, and pkg-config names only libgracefd.
+	flags := strings.TrimSpace(run(t, ".", nil, goTool(), "list", "-f", "{{join .CgoLDFLAGS \" \"}}|{{join .CgoPkgConfig \" \"}}", "github.com/gracefd/gracefd/go"))
+	if flags != "|gracefd" {
+		t.Fatalf("package gracefd's #cgo LDFLAGS|pkg-config are %q, want |gracefd", flags)
+	}
+	libs := strings.Fields(run(t, ".", nil, "pkg-config", "--libs", "gracefd"))
+	if len(libs) != 2 || !strings.HasPrefix(libs[0], "-L") || libs[1] != "-lgracefd" {
+		t.Fatalf("pkg-config --libs gracefd = %q, want -L<dir> -lgracefd", libs)
 	}
 
-	// Go's build cache does not see the archives change: key the link on them.
-	key := hashFiles(t, filepath.Join(repo, "build/lib/libgracefd.a"), filepath.Join(repo, "build/go-rustside/release/librustside.a"))
+	// Go's build cache does not see librustside.a change: key the link on it.
+	key := hashFiles(t, filepath.Join(repo, "build/go-rustside/release/librustside.a"))
 	for _, tags := range []string{"gracefd_rustside", "gracefd_rustside,gracefd_order_b"} {
 		bin := filepath.Join(t.TempDir(), "linkboth")
 		run(t, ".", nil, goTool(), "build", "-tags", tags, "-ldflags=-X=main.linkKey="+key, "-o", bin, "./linkboth")

@@ -387,6 +387,8 @@ pub fn decode_refuse(body: &[u8]) -> Result<(i32, Msg)> {
 pub enum Command {
     /// Report the state.
     Status,
+    /// Report the state as one JSON object (`gracefd ctl status --json`).
+    StatusJson,
     /// Start a new worker; answer when it is ready or failed.
     Reload,
     /// Stop the workers and exit.
@@ -395,12 +397,13 @@ pub enum Command {
 
 impl Command {
     /// Every command, in the order help texts list them.
-    pub const ALL: [Command; 3] = [Command::Status, Command::Reload, Command::Stop];
+    pub const ALL: [Command; 4] = [Command::Status, Command::StatusJson, Command::Reload, Command::Stop];
 
     /// The wire name (also the `gracefd ctl` argument).
     pub fn name(self) -> &'static str {
         match self {
             Command::Status => "status",
+            Command::StatusJson => "status-json",
             Command::Reload => "reload",
             Command::Stop => "stop",
         }

@@ -20,7 +20,7 @@ import (
 	"os"
 	"unsafe"
 
-	"gracefd.example/go-examples/gracefd"
+	"github.com/gracefd/gracefd/go"
 )
 
 func main() {
@@ -43,8 +43,10 @@ func main() {
 	fmt.Println(err)
 }
 
-// linkKey is set with -ldflags -X to a hash of both archives, so that Go's
-// build cache relinks when one changes (it does not look at them itself).
+// linkKey is set with -ldflags -X to a hash of librustside.a, so that Go's
+// build cache relinks when it changes (it does not look at an archive named
+// in #cgo LDFLAGS). libgracefd.a needs no such key: its pkg-config Cflags
+// carry a hash of it (GRACEFD_BUILD_ID), and Go's cache keys on them.
 var linkKey string
 
 var _ = linkKey

@@ -1,0 +1,116 @@
+//! The `gracefd` command: `run` (the superdaemon), `daemonize`, `ctl`, and
+//! `start_server` compatibility when invoked under that name. One job per
+//! file:
+//!
+//! | file | job |
+//! |---|---|
+//! | `args.rs` | option parsing, value parsers (errors name option and value) |
+//! | `opts.rs` | `run`/`start_server` options → `RunOptions` |
+//! | `setup.rs` | sockets, files, detaching: before the loop |
+//! | `run/mod.rs` | the supervisor: its state, from set-up to exit status |
+//! | `run/start.rs`, `exits.rs`, `timers.rs`, `stop.rs` | starting workers, their exits, timers, stopping |
+//! | `run/poll_loop.rs`, `requests.rs`, `files.rs` | the loop, control socket requests, status file and clean-up |
+//! | `worker.rs` | starting a worker (both fd protocols), its readiness |
+//! | `notify_sock.rs` | the workers' `NOTIFY_SOCKET` |
+//! | `control.rs` | the control socket and its client |
+//! | `ctl_cmd.rs` | `gracefd ctl` |
+//! | `status.rs` | `--status-file` |
+//! | `daemonize_cmd.rs` | `gracefd daemonize` |
+//! | `start_server_compat.rs` | `start_server` options, `--restart`, `--stop` |
+//! | `detach.rs` | pid files and `--daemonize`, on the library's modules |
+//! | `envdir.rs`, `cmd.rs`, `backoff.rs` | envdir, PATH lookup, respawn delays |
+//! | `say.rs`, `help.rs`, `exit.rs` | log lines, help texts, exit statuses |
+//! | `limits.rs` | `--nofile` (the workers' open-file limit) |
+//! | `completion.rs` | `gracefd completion bash`, from the option tables |
+//! | `run/init.rs` | PID 1 and subreaper duties: reap adopted children, pass signals on |
+
+// The library's errors carry their message inline (as in the library itself).
+#![allow(clippy::result_large_err)]
+
+mod args;
+mod completion;
+mod backoff;
+mod cmd;
+mod control;
+mod ctl_cmd;
+mod daemonize_cmd;
+mod detach;
+mod envdir;
+mod exit;
+mod help;
+mod limits;
+mod notify_sock;
+mod opts;
+mod run;
+mod say;
+mod setup;
+mod start_server_compat;
+mod status;
+mod worker;
+
+use std::os::unix::ffi::OsStringExt;
+
+/// Print a usage error and return its status.
+pub fn usage_error(e: &args::UsageError) -> i32 {
+    eprintln!("{}: {}", say::prog(), e);
+    exit::USAGE
+}
+
+fn main() {
+    let argv: Vec<Vec<u8>> = std::env::args_os().map(OsStringExt::into_vec).collect();
+    let name = argv.first().map(|a| a.rsplit(|&b| b == b'/').next().unwrap_or(a).to_vec()).unwrap_or_default();
+    let rest = argv.get(1..).unwrap_or(&[]);
+    let code = if name == b"start_server" {
+        say::init("start_server", say::INFO);
+        start_server_compat::main(rest)
+    } else {
+        say::init("gracefd", say::INFO);
+        dispatch(rest)
+    };
+    std::process::exit(code);
+}
+
+fn dispatch(argv: &[Vec<u8>]) -> i32 {
+    let Some(sub) = argv.first() else {
+        help::show(help::MAIN);
+        return exit::USAGE;
+    };
+    let rest = argv.get(1..).unwrap_or(&[]);
+    match sub.as_slice() {
+        b"run" => run_cmd(rest),
+        b"daemonize" => daemonize_cmd::main(rest),
+        b"ctl" => ctl_cmd::main(rest),
+        b"completion" => completion::main(rest),
+        b"version" | b"--version" | b"-V" => {
+            println!("gracefd {}", gracefd::version::string());
+            exit::OK
+        }
+        b"help" | b"--help" | b"-h" => {
+            help::show(help::MAIN);
+            exit::OK
+        }
+        other => usage_error(&usage!("unknown subcommand {} (run, daemonize, ctl, version; see --help)", args::shown(other))),
+    }
+}
+
+fn run_cmd(argv: &[Vec<u8>]) -> i32 {
+    let parsed = match args::parse(argv, &opts::RUN_SPECS, args::Style { shorts: &opts::RUN_SHORTS, ..args::Style::default() }) {
+        Ok(p) => p,
+        Err(e) => return usage_error(&e),
+    };
+    if parsed.has("help") {
+        help::show(help::RUN);
+        return exit::OK;
+    }
+    if parsed.has("version") {
+        println!("gracefd {}", gracefd::version::string());
+        return exit::OK;
+    }
+    match opts::run_options(&parsed, opts::Face::Run) {
+        Ok(o) => {
+            say::init("gracefd", if o.verbose { say::DEBUG } else { say::INFO });
+            run::main(o)
+        }
+        Err(e) => usage_error(&e),
+    }
+}

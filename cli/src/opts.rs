@@ -1,0 +1,557 @@
+//! The options of `gracefd run` (and of `start_server`, which is `run` with
+//! start_server's spelling and defaults), parsed into [`RunOptions`].
+
+use std::path::{Path, PathBuf};
+
+use crate::args::{self, shown, Parsed, Spec, UsageError};
+use crate::usage;
+
+/// How a new worker is known to be ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadyRule {
+    /// It says so: `gracefd_ready()` (GRACEFD_READY_FD) or sd_notify `READY=1`.
+    Notify,
+    /// start_server's rule: still alive this many ms after it started.
+    Interval(u64),
+}
+
+impl ReadyRule {
+    /// `--ready notify` / `--ready interval:SECS`.
+    pub fn parse(opt: &str, v: &[u8]) -> Result<ReadyRule, UsageError> {
+        if v == b"notify" {
+            return Ok(ReadyRule::Notify);
+        }
+        if let Some(s) = v.strip_prefix(b"interval:") {
+            return Ok(ReadyRule::Interval(args::secs(opt, s).map_err(|_| {
+                usage!("--{} {}: the interval is not a number of seconds (like interval:1 or interval:0.5)", opt, shown(v))
+            })?));
+        }
+        Err(usage!("--{} {}: expected notify or interval:SECS", opt, shown(v)))
+    }
+
+    /// For messages: `notify` / `interval:1.5`.
+    pub fn describe(&self) -> String {
+        match self {
+            ReadyRule::Notify => "notify".into(),
+            ReadyRule::Interval(ms) => format!("interval:{}", args::fmt_secs(*ms).trim_end_matches(" s")),
+        }
+    }
+}
+
+/// One socket to listen on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenSpec {
+    /// The option it came from (`listen`, `port`, `path`) and its value, for messages.
+    pub opt: &'static str,
+    /// The value as given.
+    pub given: Vec<u8>,
+    /// Its name in `LISTEN_FDNAMES` (None: `unknown`).
+    pub name: Option<Vec<u8>>,
+    /// The address for the library's parser.
+    pub addr: Vec<u8>,
+    /// The `SERVER_STARTER_PORT` key start_server would use (`--port`/`--path`
+    /// as given); None: derived from the bound address.
+    pub starter_key: Option<Vec<u8>>,
+    /// Mode of a new unix socket file (start_server's `--path` makes it 0777).
+    pub unix_mode: Option<u32>,
+}
+
+/// Where gracefd's (and the workers') stdout and stderr go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogTarget {
+    /// Appended to this file.
+    File(PathBuf),
+    /// Piped into this shell command (start_server's `--log-file="| cmd"`).
+    Pipe(Vec<u8>),
+}
+
+/// Everything `gracefd run` needs.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub listen: Vec<ListenSpec>,
+    pub backlog: i32,
+    pub ready: ReadyRule,
+    pub ready_timeout_ms: u64,
+    pub signal_on_hup: i32,
+    pub signal_on_term: i32,
+    pub kill_old_delay_ms: u64,
+    pub stop_timeout_ms: u64,
+    pub respawn_delay_ms: u64,
+    pub respawn_delay_max_ms: u64,
+    pub auto_restart_ms: Option<u64>,
+    pub pid_file: Option<PathBuf>,
+    pub status_file: Option<PathBuf>,
+    pub log_file: Option<LogTarget>,
+    pub daemonize: bool,
+    pub dir: Option<PathBuf>,
+    pub env: Vec<Vec<u8>>,
+    pub envdir: Option<PathBuf>,
+    pub control_socket: Option<PathBuf>,
+    pub verbose: bool,
+    /// `-n`/`--workers`: how many workers serve at once.
+    pub workers: u32,
+    /// `--rolling`: a reload replaces the workers one at a time.
+    pub rolling: bool,
+    /// `--settle`: how long a ready new worker must stay up before the old
+    /// ones are retired (0: retired as soon as it is ready).
+    pub settle_ms: u64,
+    /// `--init` (or gracefd is PID 1): reap every adopted child, forward
+    /// signals, exit with the worker's status.
+    pub init: bool,
+    /// `--nofile SOFT[:HARD]`: RLIMIT_NOFILE for the workers.
+    pub nofile: Option<(u64, Option<u64>)>,
+    /// `--user`/`--group`: what the workers run as.
+    pub user: Option<Vec<u8>>,
+    pub group: Option<Vec<u8>>,
+    pub command: Vec<Vec<u8>>,
+}
+
+/// Default `--ready`: start_server's rule, so a program that knows nothing
+/// of readiness works unchanged.
+pub const DEFAULT_READY: ReadyRule = ReadyRule::Interval(1000);
+/// Default `--ready-timeout` (notify mode): 60 s, as the library's upgrade.
+/// Long enough for a slow start (JIT, cache warm-up, migrations); bounded
+/// because reloads are serialized, so a hung new worker would hold every
+/// later reload; and below systemd's default start timeout (90 s), so a
+/// first worker that never comes up is reported by gracefd, not just killed.
+pub const DEFAULT_READY_TIMEOUT_MS: u64 = 60_000;
+/// Default `--stop-timeout`: 10 s. Keep it below the stop timeout of the
+/// supervisor above (supervisord `stopwaitsecs`, systemd `TimeoutStopSec`),
+/// so gracefd kills its workers itself before it is killed.
+pub const DEFAULT_STOP_TIMEOUT_MS: u64 = 10_000;
+/// Default first respawn delay after a crash (doubles per failure in a row).
+pub const DEFAULT_RESPAWN_DELAY_MS: u64 = 1_000;
+/// Default cap of the respawn delay.
+pub const DEFAULT_RESPAWN_DELAY_MAX_MS: u64 = 60_000;
+/// start_server's default `--auto-restart-interval`.
+pub const DEFAULT_AUTO_RESTART_MS: u64 = 360_000;
+/// Floor of the respawn delay (`--respawn-delay 0` would spin).
+pub const MIN_RESPAWN_DELAY_MS: u64 = 100;
+
+const fn o(name: &'static str) -> Spec {
+    Spec { name, value: true }
+}
+const fn f(name: &'static str) -> Spec {
+    Spec { name, value: false }
+}
+
+/// Most workers `-n` accepts.
+pub const MAX_WORKERS: u64 = 1024;
+
+/// Short options of `gracefd run` (`-n 4` is `--workers 4`).
+pub const RUN_SHORTS: [(&str, &str); 1] = [("-n", "workers")];
+
+/// Options of `gracefd run`.
+pub const RUN_SPECS: [Spec; 33] = [
+    o("listen"),
+    o("port"),
+    o("path"),
+    o("backlog"),
+    o("ready"),
+    o("ready-timeout"),
+    o("interval"),
+    o("signal-on-hup"),
+    o("signal-on-term"),
+    o("kill-old-delay"),
+    o("stop-timeout"),
+    o("respawn-delay"),
+    o("respawn-delay-max"),
+    f("enable-auto-restart"),
+    o("auto-restart-interval"),
+    o("pid-file"),
+    o("status-file"),
+    o("log-file"),
+    f("daemonize"),
+    o("dir"),
+    o("env"),
+    o("envdir"),
+    o("control-socket"),
+    f("verbose"),
+    o("workers"),
+    f("rolling"),
+    o("settle"),
+    f("init"),
+    o("nofile"),
+    o("user"),
+    o("group"),
+    f("help"),
+    f("version"),
+];
+
+/// Which face parsed the options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Face {
+    /// `gracefd run`.
+    Run,
+    /// `start_server` (argv[0]).
+    StartServer,
+}
+
+/// Make `p` absolute against the current directory (not canonicalized: a
+/// symbolic link such as `/srv/app/current` is followed anew at each use).
+pub fn absolute(p: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let path = Path::new(std::ffi::OsStr::from_bytes(p));
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    match std::env::current_dir() {
+        Ok(cwd) => cwd.join(path),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+fn path_opt(p: &Parsed, name: &str) -> Result<Option<PathBuf>, UsageError> {
+    match p.last(name) {
+        None => Ok(None),
+        Some([]) => Err(usage!("--{} \"\": the path is empty", name)),
+        Some(v) if v.contains(&0) => Err(usage!("--{} {}: contains NUL", name, shown(v))),
+        Some(v) => Ok(Some(absolute(v))),
+    }
+}
+
+/// `--listen [NAME=]ADDR`: the part before the first `=` is a name when it
+/// has no `:` or `/` (which addresses have).
+pub fn listen_spec(v: &[u8]) -> Result<ListenSpec, UsageError> {
+    let (name, addr) = match v.iter().position(|&b| b == b'=') {
+        Some(eq) => {
+            let head = v.get(..eq).unwrap_or(&[]);
+            if !head.is_empty() && !head.contains(&b':') && !head.contains(&b'/') && !head.contains(&b'[') {
+                (Some(head.to_vec()), v.get(eq + 1..).unwrap_or(&[]).to_vec())
+            } else {
+                (None, v.to_vec())
+            }
+        }
+        None => (None, v.to_vec()),
+    };
+    if let Some(n) = &name {
+        gracefd::registry::validate_name(n).map_err(|e| usage!("--listen {}: {}", shown(v), e))?;
+    }
+    gracefd::proto::addr::parse(&addr).map_err(|e| usage!("--listen {}: {}", shown(v), e))?;
+    Ok(ListenSpec { opt: "listen", given: v.to_vec(), name, addr, starter_key: None, unix_mode: None })
+}
+
+/// start_server's `--port`: `PORT`, `HOST:PORT`, `[V6]:PORT`, with `u` before
+/// the port for UDP. A bare port binds IPv4 `0.0.0.0` (start_server's rule);
+/// an IPv6 one is IPv6-only (as start_server sets `IPV6_V6ONLY`). The
+/// `SERVER_STARTER_PORT` key is what start_server would write.
+pub fn port_spec(v: &[u8]) -> Result<ListenSpec, UsageError> {
+    let text = String::from_utf8_lossy(v).trim().to_string();
+    let bad = |why: &str| usage!("--port {}: {}", shown(v), why);
+    if let Some((_, fd)) = text.rsplit_once('=') {
+        if !fd.is_empty() && fd.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad(&format!(
+                "placing the socket at a chosen fd (={}) is not supported: gracefd passes sockets at fds 3, 4, ... in order (LISTEN_FDS) and names each fd in SERVER_STARTER_PORT",
+                fd
+            )));
+        }
+    }
+    let (host, port_part) = if text.bytes().all(|b| b.is_ascii_digit()) || (text.starts_with('u') && text.len() > 1 && text[1..].bytes().all(|b| b.is_ascii_digit())) {
+        (None, text.as_str())
+    } else {
+        match text.rsplit_once(':') {
+            Some((h, p)) => (Some(h), p),
+            None => return Err(bad("expected PORT, HOST:PORT or [IPV6]:PORT (u before the port for UDP)")),
+        }
+    };
+    let (udp, port) = match port_part.strip_prefix('u') {
+        Some(p) => (true, p),
+        None => (false, port_part),
+    };
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("the port is not a number"));
+    }
+    let (key, addr) = match host {
+        None => (port.to_string(), format!("{}://0.0.0.0:{}", if udp { "udp4" } else { "tcp4" }, port)),
+        Some(h) if h.starts_with('[') => (format!("{}:{}", h, port), format!("{}://{}:{}", if udp { "udp6" } else { "tcp6" }, h, port)),
+        Some(h) if h.contains(':') => return Err(bad("an IPv6 address needs brackets, as in [::1]:8080")),
+        Some(h) => (format!("{}:{}", h, port), format!("{}://{}:{}", if udp { "udp" } else { "tcp" }, h, port)),
+    };
+    gracefd::proto::addr::parse(addr.as_bytes()).map_err(|e| usage!("--port {}: {}", shown(v), e))?;
+    Ok(ListenSpec { opt: "port", given: v.to_vec(), name: None, addr: addr.into_bytes(), starter_key: Some(key.into_bytes()), unix_mode: None })
+}
+
+/// start_server's `--path`: a unix socket, mode 0777 as start_server creates it.
+pub fn path_spec(v: &[u8]) -> Result<ListenSpec, UsageError> {
+    if v.is_empty() || v.first() == Some(&b'@') {
+        return Err(usage!("--path {}: expected a filesystem path", shown(v)));
+    }
+    let mut addr = b"unix:".to_vec();
+    addr.extend_from_slice(v);
+    gracefd::proto::addr::parse(&addr).map_err(|e| usage!("--path {}: {}", shown(v), e))?;
+    Ok(ListenSpec { opt: "path", given: v.to_vec(), name: None, addr, starter_key: Some(v.to_vec()), unix_mode: Some(0o777) })
+}
+
+/// `--nofile SOFT[:HARD]`: RLIMIT_NOFILE values (the hard one is optional).
+pub fn nofile_spec(v: &[u8]) -> Result<(u64, Option<u64>), UsageError> {
+    let text = String::from_utf8_lossy(v);
+    let (soft, hard) = match text.split_once(':') {
+        Some((s, h)) => (s, Some(h)),
+        None => (text.as_ref(), None),
+    };
+    let num = |t: &str| args::uint("nofile", t.as_bytes(), 1, u32::MAX as u64);
+    let soft = num(soft).map_err(|_| usage!("--nofile {}: expected SOFT or SOFT:HARD (numbers of open files)", shown(v)))?;
+    let hard = hard.map(num).transpose().map_err(|_| usage!("--nofile {}: expected SOFT or SOFT:HARD (numbers of open files)", shown(v)))?;
+    if hard.is_some_and(|h| h < soft) {
+        return Err(usage!("--nofile {}: the soft limit is above the hard one", shown(v)));
+    }
+    Ok((soft, hard))
+}
+
+fn log_target(v: &[u8]) -> Result<LogTarget, UsageError> {
+    let text = String::from_utf8_lossy(v);
+    let t = text.trim_start();
+    if let Some(cmd) = t.strip_prefix('|') {
+        let cmd = cmd.trim_start();
+        if cmd.is_empty() {
+            return Err(usage!("--log-file {}: no command after '|'", shown(v)));
+        }
+        return Ok(LogTarget::Pipe(cmd.as_bytes().to_vec()));
+    }
+    if v.is_empty() {
+        return Err(usage!("--log-file \"\": the path is empty"));
+    }
+    Ok(LogTarget::File(absolute(v)))
+}
+
+/// An environment variable as start_server reads it (`ENVDIR`, …), when the
+/// option is not given.
+fn env_fallback(face: Face, key: &[u8]) -> Option<Vec<u8>> {
+    if face != Face::StartServer {
+        return None;
+    }
+    gracefd::startup::get().var(key).filter(|v| !v.is_empty()).map(<[u8]>::to_vec)
+}
+
+/// Build [`RunOptions`] from parsed arguments.
+pub fn run_options(p: &Parsed, face: Face) -> Result<RunOptions, UsageError> {
+    let mut listen = Vec::new();
+    for (name, v) in &p.opts {
+        match *name {
+            "listen" => listen.push(listen_spec(v)?),
+            "port" => listen.push(port_spec(v)?),
+            "path" => listen.push(path_spec(v)?),
+            _ => {}
+        }
+    }
+    let backlog = match p.last("backlog") {
+        Some(v) => args::uint("backlog", v, 1, i32::MAX as u64)? as i32,
+        None => gracefd::listeners::DEFAULT_BACKLOG,
+    };
+    let interval = p.last("interval").map(|v| args::secs("interval", v)).transpose()?;
+    let ready = match p.last("ready") {
+        Some(v) => ReadyRule::parse("ready", v)?,
+        None => interval.map(ReadyRule::Interval).unwrap_or(DEFAULT_READY),
+    };
+    let ready_timeout_ms = match p.last("ready-timeout") {
+        Some(v) => args::secs("ready-timeout", v)?,
+        None => DEFAULT_READY_TIMEOUT_MS,
+    };
+    if ready_timeout_ms == 0 {
+        return Err(usage!("--ready-timeout 0: must be above 0"));
+    }
+    let sig = |name: &str| -> Result<i32, UsageError> {
+        match p.last(name) {
+            Some(v) => args::signal(name, v),
+            None => Ok(libc::SIGTERM),
+        }
+    };
+    let signal_on_hup = sig("signal-on-hup")?;
+    let signal_on_term = sig("signal-on-term")?;
+
+    let auto_enabled = p.has("enable-auto-restart")
+        || env_fallback(face, b"ENABLE_AUTO_RESTART").is_some_and(|v| v != b"0");
+    let auto_interval = match p.last("auto-restart-interval") {
+        Some(v) => Some(args::secs("auto-restart-interval", v)?),
+        None => match env_fallback(face, b"AUTO_RESTART_INTERVAL") {
+            Some(v) => Some(args::secs("auto-restart-interval (from AUTO_RESTART_INTERVAL)", &v)?),
+            None => None,
+        },
+    };
+    if auto_interval.is_some() && !auto_enabled {
+        return Err(usage!("--auto-restart-interval needs --enable-auto-restart"));
+    }
+    let auto_restart_ms = auto_enabled.then(|| auto_interval.unwrap_or(DEFAULT_AUTO_RESTART_MS));
+    if auto_restart_ms == Some(0) {
+        return Err(usage!("--auto-restart-interval 0: must be above 0"));
+    }
+    let kill_old_delay_ms = match p.last("kill-old-delay") {
+        Some(v) => args::secs("kill-old-delay", v)?,
+        None => match env_fallback(face, b"KILL_OLD_DELAY") {
+            Some(v) => args::secs("kill-old-delay (from KILL_OLD_DELAY)", &v)?,
+            None if auto_enabled => 5_000,
+            None => 0,
+        },
+    };
+    let stop_timeout_ms = match p.last("stop-timeout") {
+        Some(v) => args::secs("stop-timeout", v)?,
+        None => DEFAULT_STOP_TIMEOUT_MS,
+    };
+    let respawn_delay_ms = match p.last("respawn-delay") {
+        Some(v) => args::secs("respawn-delay", v)?,
+        None => interval.unwrap_or(DEFAULT_RESPAWN_DELAY_MS),
+    }
+    .max(MIN_RESPAWN_DELAY_MS);
+    let respawn_delay_max_ms = match p.last("respawn-delay-max") {
+        Some(v) => args::secs("respawn-delay-max", v)?,
+        None => DEFAULT_RESPAWN_DELAY_MAX_MS.max(respawn_delay_ms),
+    };
+    if respawn_delay_max_ms < respawn_delay_ms {
+        return Err(usage!(
+            "--respawn-delay-max {}: below the first respawn delay ({})",
+            shown(p.last("respawn-delay-max").unwrap_or(b"")),
+            args::fmt_secs(respawn_delay_ms)
+        ));
+    }
+
+    let log_file = p.last("log-file").map(log_target).transpose()?;
+    let daemonize = p.has("daemonize");
+    if daemonize && face == Face::StartServer && log_file.is_none() {
+        return Err(usage!("--daemonize needs --log-file (start_server's rule: a daemon's output must go somewhere)"));
+    }
+    let env = p.all("env").map(|v| args::env_entry("env", v)).collect::<Result<Vec<_>, _>>()?;
+    let envdir = match path_opt(p, "envdir")? {
+        Some(d) => Some(d),
+        None => env_fallback(face, b"ENVDIR").map(|v| absolute(&v)),
+    };
+    let command = p.rest.clone();
+    if command.is_empty() || command.first().is_some_and(|c| c.is_empty()) {
+        return Err(usage!("no command given: {} [options] -- COMMAND [ARGS...]", if face == Face::Run { "gracefd run" } else { "start_server" }));
+    }
+    if command.iter().any(|a| a.contains(&0)) {
+        return Err(usage!("the command contains a NUL byte"));
+    }
+    let workers = match p.last("workers") {
+        Some(v) => args::uint("workers", v, 1, MAX_WORKERS)? as u32,
+        None => 1,
+    };
+    let settle_ms = p.last("settle").map(|v| args::secs("settle", v)).transpose()?.unwrap_or(0);
+    let nofile = p.last("nofile").map(nofile_spec).transpose()?;
+    let name = |opt: &str| -> Result<Option<Vec<u8>>, UsageError> {
+        match p.last(opt) {
+            Some(v) if v.is_empty() || v.contains(&0) => Err(usage!("--{} {}: expected a name or a number", opt, shown(v))),
+            v => Ok(v.map(<[u8]>::to_vec)),
+        }
+    };
+    // PID 1 has duties whether asked or not (a container's first process).
+    let init = p.has("init") || gracefd::sys::process::getpid() == 1;
+    Ok(RunOptions {
+        listen,
+        backlog,
+        ready,
+        ready_timeout_ms,
+        signal_on_hup,
+        signal_on_term,
+        kill_old_delay_ms,
+        stop_timeout_ms,
+        respawn_delay_ms,
+        respawn_delay_max_ms,
+        auto_restart_ms,
+        pid_file: path_opt(p, "pid-file")?,
+        status_file: path_opt(p, "status-file")?,
+        log_file,
+        daemonize,
+        dir: path_opt(p, "dir")?,
+        env,
+        envdir,
+        control_socket: path_opt(p, "control-socket")?,
+        verbose: p.has("verbose"),
+        workers,
+        rolling: p.has("rolling"),
+        settle_ms,
+        init,
+        nofile,
+        user: name("user")?,
+        group: name("group")?,
+        command,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{parse, Style};
+
+    fn run(args: &[&str]) -> Result<RunOptions, UsageError> {
+        let a: Vec<Vec<u8>> = args.iter().map(|s| s.as_bytes().to_vec()).collect();
+        run_options(&parse(&a, &RUN_SPECS, Style::default())?, Face::Run)
+    }
+
+    #[test]
+    fn defaults() {
+        let o = run(&["--", "srv"]).unwrap();
+        assert_eq!(o.ready, ReadyRule::Interval(1000));
+        assert_eq!(o.ready_timeout_ms, 60_000);
+        assert_eq!(o.signal_on_hup, libc::SIGTERM);
+        assert_eq!(o.kill_old_delay_ms, 0);
+        assert_eq!(o.respawn_delay_ms, 1000);
+        assert_eq!(o.command, vec![b"srv".to_vec()]);
+    }
+
+    #[test]
+    fn listen_forms() {
+        let l = listen_spec(b"web=127.0.0.1:80").unwrap();
+        assert_eq!((l.name.as_deref(), l.addr.as_slice()), (Some(&b"web"[..]), &b"127.0.0.1:80"[..]));
+        let l = listen_spec(b"unix:/tmp/a=b").unwrap();
+        assert_eq!((l.name, l.addr.as_slice()), (None, &b"unix:/tmp/a=b"[..]));
+        let l = listen_spec(b"[::1]:80").unwrap();
+        assert!(l.name.is_none());
+        let e = listen_spec(b"web=127.0.0.1:99999").unwrap_err();
+        assert!(e.0.starts_with("--listen \"web=127.0.0.1:99999\": ") && e.0.contains("99999"), "{}", e);
+    }
+
+    #[test]
+    fn start_server_ports() {
+        let p = port_spec(b"8080").unwrap();
+        assert_eq!((p.addr.as_slice(), p.starter_key.as_deref()), (&b"tcp4://0.0.0.0:8080"[..], Some(&b"8080"[..])));
+        let p = port_spec(b"127.0.0.1:80").unwrap();
+        assert_eq!((p.addr.as_slice(), p.starter_key.as_deref()), (&b"tcp://127.0.0.1:80"[..], Some(&b"127.0.0.1:80"[..])));
+        let p = port_spec(b"[::1]:80").unwrap();
+        assert_eq!(p.addr.as_slice(), &b"tcp6://[::1]:80"[..]);
+        let p = port_spec(b"u53").unwrap();
+        assert_eq!((p.addr.as_slice(), p.starter_key.as_deref()), (&b"udp4://0.0.0.0:53"[..], Some(&b"53"[..])));
+        let p = port_spec(b"localhost:u53").unwrap();
+        assert_eq!(p.addr.as_slice(), &b"udp://localhost:53"[..]);
+        for bad in ["80=5", "x", "a.b:c", "::1:80", "99999", "example.com:80"] {
+            let e = port_spec(bad.as_bytes()).unwrap_err();
+            assert!(e.0.starts_with("--port "), "{}", e);
+        }
+        let p = path_spec(b"/tmp/x.sock").unwrap();
+        assert_eq!((p.addr.as_slice(), p.unix_mode), (&b"unix:/tmp/x.sock"[..], Some(0o777)));
+    }
+
+    #[test]
+    fn interval_sets_ready_and_respawn() {
+        let o = run(&["--interval", "2", "--", "x"]).unwrap();
+        assert_eq!((o.ready, o.respawn_delay_ms), (ReadyRule::Interval(2000), 2000));
+        let o = run(&["--interval", "2", "--ready", "notify", "--", "x"]).unwrap();
+        assert_eq!(o.ready, ReadyRule::Notify);
+        let o = run(&["--interval", "0", "--", "x"]).unwrap();
+        assert_eq!((o.ready, o.respawn_delay_ms), (ReadyRule::Interval(0), MIN_RESPAWN_DELAY_MS));
+    }
+
+    #[test]
+    fn errors_name_option_and_value() {
+        let cases: [(&[&str], &str); 9] = [
+            (&["--ready", "soon", "--", "x"], "--ready \"soon\""),
+            (&["--ready", "interval:x", "--", "x"], "--ready \"interval:x\""),
+            (&["--ready-timeout", "-1", "--", "x"], "--ready-timeout \"-1\""),
+            (&["--signal-on-hup", "NOPE", "--", "x"], "--signal-on-hup \"NOPE\""),
+            (&["--backlog", "0", "--", "x"], "--backlog \"0\""),
+            (&["--env", "FOO", "--", "x"], "--env \"FOO\""),
+            (&["--respawn-delay", "5", "--respawn-delay-max", "1", "--", "x"], "--respawn-delay-max \"1\""),
+            (&["--auto-restart-interval", "5", "--", "x"], "--auto-restart-interval"),
+            (&[], "no command given"),
+        ];
+        for (a, want) in cases {
+            let e = run(a).unwrap_err();
+            assert!(e.0.contains(want), "{:?}: {}", a, e);
+        }
+    }
+
+    #[test]
+    fn auto_restart_defaults() {
+        let o = run(&["--enable-auto-restart", "--", "x"]).unwrap();
+        assert_eq!((o.auto_restart_ms, o.kill_old_delay_ms), (Some(360_000), 5000));
+    }
+}

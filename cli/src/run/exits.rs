@@ -1,0 +1,111 @@
+//! Exits: every known worker is reaped by pid (`waitpid(pid, WNOHANG)`), and
+//! what its exit means depends on what it was (pending, current, old,
+//! doomed). Adopted children (gracefd is a subreaper, or PID 1) are reaped
+//! in `init.rs`.
+
+use gracefd::sys::process::{self, Exit, Pid};
+use gracefd::sys::time::monotonic_ns;
+use gracefd::sys::Errno;
+
+use super::{Sup, MS};
+use crate::args::fmt_secs;
+use crate::worker::describe_exit;
+use crate::{exit, say};
+
+impl Sup {
+    pub(super) fn reap(&mut self) {
+        for pid in self.live_pids() {
+            match process::try_wait(pid) {
+                Ok(Some(x)) => self.on_exit(pid, x),
+                Ok(None) => {}
+                Err(Errno(libc::ECHILD)) => self.on_exit(pid, Exit::Code(-1)),
+                Err(_) => {}
+            }
+        }
+        if let Some(l) = self.logger {
+            match process::try_wait(l) {
+                Ok(Some(x)) => self.on_logger_exit(x),
+                Ok(None) => {}
+                Err(_) => self.logger = None,
+            }
+        }
+        self.reap_adopted();
+    }
+
+    pub(super) fn on_logger_exit(&mut self, x: Exit) {
+        if let Some(l) = self.logger.take() {
+            say!(say::WARNING, "the --log-file command (pid {}) {}", l, describe_exit(x));
+        }
+    }
+
+    /// Whether `pid` is a worker gracefd knows (in any state).
+    pub(super) fn is_worker(&self, pid: Pid) -> bool {
+        self.current.iter().any(|w| w.pid == pid)
+            || self.pending.iter().any(|p| p.w.pid == pid)
+            || self.old.iter().any(|o| o.w.pid == pid)
+            || self.doomed.iter().any(|d| d.w.pid == pid)
+    }
+
+    pub(super) fn on_exit(&mut self, pid: Pid, x: Exit) {
+        if let Some(i) = self.pending.iter().position(|p| p.w.pid == pid) {
+            let mut p = self.pending.remove(i);
+            // Its last word may still wait in the readiness channel (a failed
+            // exec reports why before the child exits): it says more than
+            // the bare status.
+            if let Some(crate::worker::Event::Exited(_, why)) = p.w.on_channel() {
+                if why.starts_with("could not be executed") && self.stopping.is_none() {
+                    let line = format!("worker generation {} (pid {}) {}", p.w.generation, pid, why);
+                    self.attempt_failed(Some(p.w), &line, exit::SETUP);
+                    return;
+                }
+            }
+            p.w.reaped(x);
+            if self.stopping.is_some() {
+                say!(say::INFO, "starting worker generation {} (pid {}) {}", p.w.generation, pid, describe_exit(x));
+                return;
+            }
+            let when = match p.w.ready_ns {
+                Some(r) => format!("{} after it was ready (within --settle {})", fmt_secs((monotonic_ns() - r) / MS), fmt_secs(self.o.settle_ms)),
+                None => "before it was ready".to_string(),
+            };
+            let line = format!("worker generation {} (pid {}) {} {}", p.w.generation, pid, describe_exit(x), when);
+            self.attempt_failed(Some(p.w), &line, exit::DIED);
+            return;
+        }
+        if let Some(i) = self.current.iter().position(|w| w.pid == pid) {
+            let mut w = self.current.remove(i);
+            w.reaped(x);
+            self.rolling_left.retain(|&p| p != pid);
+            self.write_status();
+            if self.stopping.is_some() {
+                say!(say::INFO, "worker generation {} (pid {}) {}", w.generation, pid, describe_exit(x));
+                self.last_exit = Some(x);
+                return;
+            }
+            let served_ms = w.ready_ns.map(|r| (monotonic_ns() - r) / MS).unwrap_or(0);
+            say!(say::WARNING, "worker generation {} (pid {}) {} after serving {}", w.generation, pid, describe_exit(x), fmt_secs(served_ms));
+            self.last_failure = Some(format!("worker generation {} (pid {}) {}", w.generation, pid, describe_exit(x)));
+            if served_ms >= self.o.respawn_delay_max_ms {
+                self.failures_in_row = 0;
+            }
+            if self.attempt.is_some() {
+                say!(say::INFO, "generation {} is starting; the missing worker is replaced after it", self.generation);
+                return;
+            }
+            if self.respawn_at_ns.is_none() {
+                self.schedule_respawn();
+            }
+            return;
+        }
+        if let Some(i) = self.old.iter().position(|o| o.w.pid == pid) {
+            let o = self.old.remove(i);
+            say!(say::INFO, "old worker generation {} (pid {}) {}", o.w.generation, pid, describe_exit(x));
+            self.write_status();
+            return;
+        }
+        if let Some(i) = self.doomed.iter().position(|d| d.w.pid == pid) {
+            let d = self.doomed.remove(i);
+            say!(say::DEBUG, "failed worker generation {} (pid {}) {}", d.w.generation, pid, describe_exit(x));
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Setting `gracefd run` up, before the supervisor loop starts (`run/`).
+
+use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::io::AsRawFd;
+
+use gracefd::listeners::{self, ListenOptions};
+use gracefd::sys::fd::{self, Fd, RawFd};
+use gracefd::sys::process::Pid;
+use gracefd::sys::{fs, sigfd};
+
+use crate::control;
+use crate::notify_sock::NotifyDir;
+use crate::opts::{LogTarget, ReadyRule, RunOptions};
+use crate::detach;
+use crate::worker::{self, Ident};
+use crate::{exit, say};
+
+/// What the supervisor starts with.
+pub struct Setup {
+    /// SIGHUP, SIGTERM, SIGINT, SIGCHLD (blocked, read here).
+    pub sigfd: Fd,
+    /// A pid file is held (locked, our pid written): remove it on exit.
+    pub pidfile: bool,
+    /// `SERVER_STARTER_PORT` keys the user chose (`--port`, `--path`).
+    pub keys: HashMap<Ident, Vec<u8>>,
+    /// The control socket.
+    pub control: Option<control::Server>,
+    /// The `--log-file "| cmd"` process, if it is our child.
+    pub logger: Option<Pid>,
+    /// Where the workers' NOTIFY_SOCKETs go.
+    pub notify_dir: NotifyDir,
+    /// Whether we detached (the launcher waits for the first worker).
+    pub daemonized: bool,
+    /// What each worker applies to itself before exec.
+    pub child: gracefd::child_setup::ChildSetup,
+}
+
+fn setup_fail(code: i32, msg: std::fmt::Arguments<'_>) -> i32 {
+    say!(say::ERR, "{}", msg);
+    code
+}
+
+/// Start `sh -c CMD` reading from a pipe; return the pipe's write end and
+/// the logger's pid. With `detached` (for `--daemonize`) its stdout and
+/// stderr are /dev/null, so it does not hold the launching terminal (or a
+/// `$(...)` capture) open. (`Spawn` lays out fds 3..; fds 0-2 are lent to the
+/// child by swapping our own around the spawn: this process is single-threaded.)
+fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
+    let (r, w) = fd::pipe().map_err(|e| format!("pipe: {}", e))?;
+    let devnull = fs::open(b"/dev/null\0", libc::O_WRONLY, 0).map_err(|e| format!("/dev/null: {}", e))?;
+    let lend: Vec<(RawFd, RawFd)> = if detached { vec![(r.raw(), 0), (devnull.raw(), 1), (devnull.raw(), 2)] } else { vec![(r.raw(), 0)] };
+    let saved: Vec<(Option<Fd>, RawFd)> = lend.iter().map(|&(_, to)| (fd::dup_cloexec(to).ok(), to)).collect();
+    for &(from, to) in &lend {
+        fd::dup2(from, to).map_err(|e| format!("dup2: {}", e))?;
+    }
+    let res = (|| {
+        let mut sp = gracefd::spawn::Spawn::new(b"/bin/sh").map_err(|e| e.to_string())?;
+        sp.arg(b"sh").and_then(|s| s.arg(b"-c")).and_then(|s| s.arg(cmd)).map_err(|e| e.to_string())?;
+        sp.env_inherit_scrubbed();
+        sp.spawn().map_err(|e| e.to_string())
+    })();
+    for (keep, to) in &saved {
+        match keep {
+            Some(k) => {
+                let _ = fd::dup2(k.raw(), *to);
+            }
+            None => fd::close(*to),
+        }
+    }
+    drop(r);
+    Ok((w, res?))
+}
+
+/// Prepare everything in the order that keeps errors on the terminal:
+/// signals, log target, pid file, sockets, control socket; then detach (if
+/// asked), write the pid, make the notify directory. `Err` is the exit status
+/// (the reason was logged, and told to the `--daemonize` launcher).
+pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
+    // Signals are blocked and read from a signalfd from here on (a child
+    // gets an empty mask from Spawn).
+    let handled: Vec<i32> = detach::SIGNALS.iter().chain(crate::run::FORWARDED.iter()).copied().collect();
+    let sig = match sigfd::open(&handled) {
+        Ok(f) => f,
+        Err(e) => return Err(setup_fail(exit::SETUP, format_args!("signalfd: {}", e))),
+    };
+
+    // Log target, pid file, sockets: errors here reach the terminal.
+    let mut log_file: Option<std::fs::File> = None;
+    let mut log_pipe: Option<(Fd, Pid)> = None;
+    match &o.log_file {
+        Some(LogTarget::File(p)) => match OpenOptions::new().append(true).create(true).open(p) {
+            Ok(f) => log_file = Some(f),
+            Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--log-file {}: {}", p.display(), e))),
+        },
+        Some(LogTarget::Pipe(cmd)) => match start_log_pipe(cmd, o.daemonize) {
+            Ok(x) => log_pipe = Some(x),
+            Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--log-file \"| {}\": {}", String::from_utf8_lossy(cmd), e))),
+        },
+        None => {}
+    }
+    let log_fd: Option<RawFd> = log_file.as_ref().map(|f| f.as_raw_fd()).or(log_pipe.as_ref().map(|(w, _)| w.raw()));
+
+    // Locked before anything is bound: a second instance is told it is one.
+    if let Some(p) = &o.pid_file {
+        match detach::lock_own(p) {
+            Ok(()) => {}
+            Err(e) if e.errno.0 == libc::EEXIST => return Err(setup_fail(exit::ALREADY_RUNNING, format_args!("--pid-file {}: {}", p.display(), e))),
+            Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--pid-file {}: {}", p.display(), e))),
+        }
+    }
+
+    let mut keys: HashMap<Ident, Vec<u8>> = HashMap::new();
+    for spec in &o.listen {
+        let mut lo = ListenOptions { backlog: o.backlog, ..ListenOptions::default() };
+        lo.unix_mode = spec.unix_mode;
+        match listeners::listen(spec.name.as_deref(), &spec.addr, &lo) {
+            Ok(f) => {
+                if let (Some(k), Some(id)) = (&spec.starter_key, worker::ident(f.raw())) {
+                    keys.insert(id, k.clone());
+                }
+            }
+            Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--{} {}: {}", spec.opt, crate::args::shown(&spec.given), e))),
+        }
+    }
+
+    // Resolved now, while errors reach the terminal; applied by each worker
+    // after the sockets were bound (so ports below 1024 work as root).
+    let mut child = gracefd::child_setup::ChildSetup::default();
+    match gracefd::daemon::resolve_creds(o.user.as_deref(), o.group.as_deref()) {
+        Ok(Some(c)) => {
+            let me = gracefd::sys::process::geteuid();
+            if me != 0 && (c.uid.is_some_and(|u| u != me) || c.gid != gracefd::sys::process::getegid()) {
+                return Err(setup_fail(exit::SETUP, format_args!("--user/--group: switching the workers to uid {:?} gid {} needs root (gracefd runs as uid {})", c.uid, c.gid, me)));
+            }
+            say!(say::INFO, "the workers run as uid {} gid {} (groups {:?})", c.uid.map(|u| u.to_string()).unwrap_or_else(|| "unchanged".into()), c.gid, c.groups);
+            child.switch_to(c);
+        }
+        Ok(None) => {}
+        Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--user/--group: {}", e))),
+    }
+    if let Some((soft, hard)) = o.nofile {
+        crate::limits::raise_nofile(soft, hard);
+    }
+
+    let control = match &o.control_socket {
+        None => None,
+        Some(p) => match control::Server::bind(p) {
+            Ok(s) => Some(s),
+            Err(e) => return Err(setup_fail(exit::SETUP, format_args!("{}", e))),
+        },
+    };
+
+    let daemonized = o.daemonize;
+    if daemonized {
+        let first_ms = match o.ready {
+            ReadyRule::Notify => o.ready_timeout_ms,
+            ReadyRule::Interval(ms) => ms,
+        };
+        // The library's daemonize opens the log by path: a pipe by its /proc name.
+        let log_path = match (&o.log_file, log_fd) {
+            (Some(LogTarget::File(p)), _) => Some(p.as_os_str().as_bytes().to_vec()),
+            (Some(LogTarget::Pipe(_)), Some(fd)) => Some(format!("/proc/self/fd/{}", fd).into_bytes()),
+            _ => None,
+        };
+        let opts = detach::DaemonOpts {
+            pid_file: o.pid_file.as_deref(),
+            log_path,
+            // The daemon reports the first worker's fate itself; this bound
+            // only catches a daemon that hangs.
+            timeout_ms: (first_ms + 30_000) as i64,
+        };
+        if let Err(e) = detach::daemonize_self(&opts) {
+            return Err(setup_fail(exit::SETUP, format_args!("{}", e)));
+        }
+    } else if let Some(lf) = log_fd {
+        let _ = fd::dup2(lf, 1);
+        let _ = fd::dup2(lf, 2);
+    }
+    say::set_timestamps(log_fd.is_some());
+    drop(log_file);
+    let logger = log_pipe.map(|(w, pid)| {
+        drop(w);
+        pid
+    });
+
+    // The daemon has written its pid already.
+    if let (Some(p), false) = (&o.pid_file, daemonized) {
+        if let Err(e) = detach::write_own_pid(p) {
+            return Err(setup_fail(exit::SETUP, format_args!("--pid-file {}: {}", p.display(), e)));
+        }
+    }
+    // A gracefd killed with SIGKILL left its directory behind.
+    crate::notify_sock::clean_stale();
+    // Workers die with gracefd (SIGKILL: a worker whose supervisor is gone
+    // can no longer be reloaded or stopped, and would hold the port).
+    child.die_with_parent(libc::SIGKILL);
+    crate::run::become_reaper(o.init);
+    let notify_dir = match NotifyDir::create().and_then(|mut d| {
+        if let Some(c) = &child.creds {
+            d.allow(c.uid.unwrap_or_else(gracefd::sys::process::geteuid), c.gid)?;
+        }
+        Ok(d)
+    }) {
+        Ok(d) => d,
+        Err(e) => {
+            let msg = format!("cannot create the directory for the workers' NOTIFY_SOCKETs: {}", e);
+            if daemonized {
+                detach::report_failed(exit::SETUP, &msg);
+            }
+            return Err(setup_fail(exit::SETUP, format_args!("{}", msg)));
+        }
+    };
+    Ok(Setup { sigfd: sig, pidfile: o.pid_file.is_some(), keys, control, logger: if daemonized { None } else { logger }, notify_dir, daemonized, child })
+}

@@ -1,0 +1,297 @@
+//! Starting a worker with the sockets in both protocols, and learning when
+//! it is ready.
+//!
+//! The worker gets, through the library's fork-safe [`Spawn`]:
+//!
+//! - every registry entry (the `--listen`/`--port`/`--path` sockets and
+//!   whatever gracefd itself inherited) at fds 3, 4, … with `LISTEN_FDS`,
+//!   `LISTEN_FDNAMES` and `LISTEN_PID` (its own pid, filled in after fork);
+//! - the same sockets in `SERVER_STARTER_PORT` (`host:port=fd;/path=fd`,
+//!   keyed as start_server would key them) and `SERVER_STARTER_GENERATION`;
+//! - `GRACEFD_GENERATION`, `GRACEFD_READY_FD` (the readiness channel, after
+//!   the sockets, not counted in `LISTEN_FDS`) and `NOTIFY_SOCKET` (a socket
+//!   of gracefd's own, see `notify_sock.rs`);
+//! - gracefd's start-up environment without the fd-passing variables, then
+//!   the `--envdir` values, then `--env` entries;
+//! - an empty signal mask and default signal dispositions.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use gracefd::proto::addr::Shown;
+use gracefd::ready::Outcome;
+use gracefd::registry::{self, Kind};
+use gracefd::spawn::Spawn;
+use gracefd::sys::fd::{Fd, RawFd};
+use gracefd::sys::process::{Exit, Pid};
+use gracefd::sys::socket;
+
+use crate::args::signal_name;
+use crate::notify_sock::{NotifyDir, NotifySock};
+
+/// `(st_dev, st_ino)` of a socket: how a registry entry is recognised.
+pub type Ident = (u64, u64);
+
+/// The identity of an open fd.
+pub fn ident(f: RawFd) -> Option<Ident> {
+    gracefd::sys::fd::fstat(f).ok().map(|st| (st.st_dev, st.st_ino))
+}
+
+/// How a process ended, in words: `exited with status 3`, `was killed by SIGSEGV`.
+pub fn describe_exit(x: Exit) -> String {
+    match x {
+        Exit::Code(c) => format!("exited with status {}", c),
+        Exit::Signal(s) => format!("was killed by {}", signal_name(s)),
+    }
+}
+
+/// What to start.
+pub struct Plan<'a> {
+    /// argv; `argv[0]` is looked up as `execvp` would.
+    pub command: &'a [Vec<u8>],
+    /// Working directory of the worker (gracefd's own when None).
+    pub dir: Option<&'a Path>,
+    /// `KEY=VALUE` entries over the inherited environment, in order.
+    pub env: &'a [Vec<u8>],
+    /// The generation number.
+    pub generation: u32,
+    /// Pass the registry's sockets (`gracefd run`); else `LISTEN_FDS=0`.
+    pub listeners: bool,
+    /// `SERVER_STARTER_PORT` keys chosen by the user (`--port`, `--path`).
+    pub starter_keys: &'a HashMap<Ident, Vec<u8>>,
+    /// Where the worker's `NOTIFY_SOCKET` goes (None: no NOTIFY_SOCKET).
+    pub notify_dir: Option<&'a NotifyDir>,
+    /// More fds to pass after the readiness channel, each announced in the
+    /// named variable (`GRACEFD_PIDFILE_FD`).
+    pub extra_fds: &'a [(&'a [u8], RawFd)],
+    /// A number no other worker of this gracefd has (names its NOTIFY_SOCKET).
+    pub seq: u64,
+    /// What the worker applies to itself before exec (parent-death signal, user).
+    pub child: Option<&'a gracefd::child_setup::ChildSetup>,
+}
+
+/// A started worker.
+pub struct Worker {
+    /// Its pid.
+    pub pid: Pid,
+    /// Its generation.
+    pub generation: u32,
+    /// When it was started (monotonic ns).
+    pub started_ns: u64,
+    /// When it became ready.
+    pub ready_ns: Option<u64>,
+    /// How it ended, once reaped.
+    pub exit: Option<Exit>,
+    /// The last `STATUS=` it sent.
+    pub status_text: Option<String>,
+    waiter: Option<Fd>,
+    notify: Option<NotifySock>,
+}
+
+/// What a worker's readiness channel or notify socket said.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event {
+    /// It reported ready.
+    Ready,
+    /// It reported failure with this exit status (it may still run).
+    Failed(i32, String),
+    /// It is gone (already reaped by the readiness code).
+    Exited(Exit, String),
+}
+
+/// The `SERVER_STARTER_PORT` key for a socket: the user's (`--port 8080`
+/// → `8080`), the one it was inherited with, or the bound address.
+fn starter_key(info: &registry::Info, fd: RawFd, user: &HashMap<Ident, Vec<u8>>) -> Option<Vec<u8>> {
+    if !matches!(info.kind, Kind::TcpListener | Kind::UnixListener | Kind::Udp) {
+        return None;
+    }
+    if let Some(k) = ident(fd).and_then(|i| user.get(&i)) {
+        return Some(k.clone());
+    }
+    if !info.label.is_empty() {
+        return Some(info.label.clone());
+    }
+    let a = socket::getsockname(fd).ok()?;
+    if let Some(p) = a.unix_path() {
+        // Abstract sockets have no start_server notation.
+        return if p.first() == Some(&0) || p.is_empty() { None } else { Some(p.to_vec()) };
+    }
+    Some(gracefd::listeners::AddrShown(&a).to_string().into_bytes())
+}
+
+fn digits(n: u64) -> Vec<u8> {
+    n.to_string().into_bytes()
+}
+
+/// Start a worker. The error says what failed (lookup, environment, fork).
+pub fn start(plan: &Plan<'_>) -> Result<Worker, String> {
+    let argv0 = plan.command.first().ok_or("no command")?;
+    // The command is looked up in the directory the worker starts in.
+    let here = std::env::current_dir().ok();
+    if let Some(d) = plan.dir {
+        std::env::set_current_dir(d).map_err(|e| format!("--dir {}: {}", d.display(), e))?;
+    }
+    let r = start_here(plan, argv0);
+    if plan.dir.is_some() {
+        if let Some(h) = here {
+            let _ = std::env::set_current_dir(h);
+        }
+    }
+    r
+}
+
+fn start_here(plan: &Plan<'_>, argv0: &[u8]) -> Result<Worker, String> {
+    let exe = crate::cmd::resolve(argv0, crate::cmd::worker_path(plan.env))?;
+    let e = |err: gracefd::Error| err.to_string();
+    let mut sp = Spawn::new(&exe).map_err(e)?;
+    for a in plan.command {
+        sp.arg(a).map_err(e)?;
+    }
+    sp.env_inherit_scrubbed();
+    sp.env_remove(b"NOTIFY_SOCKET");
+    sp.env_remove(b"WATCHDOG_USEC");
+    for kv in plan.env {
+        sp.env_put(kv).map_err(e)?;
+    }
+
+    let mut names: Vec<u8> = Vec::new();
+    let mut starter: Vec<u8> = Vec::new();
+    let mut count = 0usize;
+    let exported = if plan.listeners {
+        let infos = registry::entries();
+        let exported = registry::export_for_child().map_err(e)?;
+        for (i, x) in exported.iter().enumerate() {
+            if i > 0 {
+                names.push(b':');
+            }
+            names.extend_from_slice(&x.name);
+            let slot = sp.pass_fd(x.fd.raw());
+            if let Some(info) = infos.get(i).filter(|_| infos.len() == exported.len()) {
+                if let Some(k) = starter_key(info, x.fd.raw(), plan.starter_keys) {
+                    if !starter.is_empty() {
+                        starter.push(b';');
+                    }
+                    starter.extend_from_slice(&k);
+                    starter.push(b'=');
+                    starter.extend_from_slice(&digits(slot as u64));
+                }
+            }
+        }
+        count = exported.len();
+        exported
+    } else {
+        Vec::new()
+    };
+    sp.env_set(b"LISTEN_FDS", &digits(count as u64)).map_err(e)?;
+    sp.env_set(b"LISTEN_FDNAMES", &names).map_err(e)?;
+    sp.env_child_pid(b"LISTEN_PID").map_err(e)?;
+    if plan.listeners {
+        sp.env_set(b"SERVER_STARTER_PORT", &starter).map_err(e)?;
+        sp.env_set(b"SERVER_STARTER_GENERATION", &digits(u64::from(plan.generation))).map_err(e)?;
+    }
+    sp.env_set(b"GRACEFD_GENERATION", &digits(u64::from(plan.generation))).map_err(e)?;
+
+    let (waiter, child_end) = gracefd::ready::channel().map_err(e)?;
+    let slot = sp.pass_report_fd(child_end.raw());
+    sp.env_set(b"GRACEFD_READY_FD", &digits(slot as u64)).map_err(e)?;
+    for (var, f) in plan.extra_fds {
+        let slot = sp.pass_fd(*f);
+        sp.env_set(var, &digits(slot as u64)).map_err(e)?;
+    }
+    let notify = match plan.notify_dir {
+        Some(d) => {
+            let s = d.socket(plan.seq).map_err(e)?;
+            sp.env_set(b"NOTIFY_SOCKET", s.env_value()).map_err(e)?;
+            Some(s)
+        }
+        None => None,
+    };
+    if let Some(c) = plan.child {
+        sp.child_setup(c.clone());
+    }
+    let started_ns = gracefd::sys::time::monotonic_ns();
+    let pid = sp.spawn().map_err(e)?;
+    drop(child_end);
+    drop(exported);
+    Ok(Worker { pid, generation: plan.generation, started_ns, ready_ns: None, exit: None, status_text: None, waiter: Some(waiter), notify })
+}
+
+impl Worker {
+    /// The readiness channel to poll, while it is open.
+    pub fn waiter_fd(&self) -> Option<RawFd> {
+        self.waiter.as_ref().map(Fd::raw)
+    }
+
+    /// The notify socket to poll, while the worker lives.
+    pub fn notify_fd(&self) -> Option<RawFd> {
+        self.notify.as_ref().map(NotifySock::raw)
+    }
+
+    /// Stop listening for its readiness (it is ready, failed or gone).
+    pub fn close_channel(&mut self) {
+        self.waiter = None;
+    }
+
+    /// Forget everything but the pid and generation (it exited).
+    pub fn reaped(&mut self, x: Exit) {
+        self.exit = Some(x);
+        self.waiter = None;
+        self.notify = None;
+    }
+
+    /// The readiness channel is readable: read what it says.
+    pub fn on_channel(&mut self) -> Option<Event> {
+        let w = self.waiter.as_ref()?;
+        let pid = self.pid;
+        let outcome = match gracefd::ready::poll_outcome(w, pid) {
+            Ok(Some(o)) => o,
+            Ok(None) => return None,
+            Err(e) => {
+                self.waiter = None;
+                crate::say!(crate::say::WARNING, "worker {}: readiness channel: {}", pid, e);
+                return None;
+            }
+        };
+        self.waiter = None;
+        match outcome {
+            Outcome::Ready => Some(Event::Ready),
+            Outcome::Failed(st, m) => Some(Event::Failed(st, format!("reported failure (status {}): {}", st, m.as_str()))),
+            Outcome::ExecFailed(err) => {
+                let x = Exit::Code(127);
+                self.reaped(x);
+                Some(Event::Exited(x, format!("could not be executed: {}", err)))
+            }
+            Outcome::Died(x) => {
+                self.reaped(x);
+                Some(Event::Exited(x, describe_exit(x)))
+            }
+            Outcome::Abandoned => {
+                crate::say!(crate::say::DEBUG, "worker {} closed GRACEFD_READY_FD without reporting; waiting for READY=1 on NOTIFY_SOCKET", pid);
+                None
+            }
+            Outcome::TimedOut => None,
+        }
+    }
+
+    /// The notify socket is readable: `Some(Ready)` when it said `READY=1`.
+    pub fn on_notify(&mut self) -> Option<Event> {
+        let n = self.notify.as_ref()?.receive();
+        if let Some(s) = n.status {
+            crate::say!(crate::say::DEBUG, "worker {} (generation {}): STATUS={}", self.pid, self.generation, s);
+            self.status_text = Some(s);
+        }
+        n.ready.then_some(Event::Ready)
+    }
+}
+
+/// The sockets a worker gets, one line each, for logs and `ctl status`.
+pub fn describe_listeners(user: &HashMap<Ident, Vec<u8>>) -> Vec<String> {
+    let infos = registry::entries();
+    let mut out = Vec::new();
+    for (i, info) in infos.iter().enumerate() {
+        let addr = socket::getsockname(info.raw).map(|a| gracefd::listeners::AddrShown(&a).to_string()).unwrap_or_else(|_| info.kind.describe().to_string());
+        let key = starter_key(info, info.raw, user).map(|k| format!(", SERVER_STARTER_PORT key {}", Shown(&k))).unwrap_or_default();
+        out.push(format!("fd {} {} {} ({}{})", 3 + i, Shown(&info.name), addr, info.source.describe(), key));
+    }
+    out
+}

@@ -1,0 +1,3 @@
+module github.com/gracefd/gracefd/go
+
+go 1.22

@@ -1,0 +1,91 @@
+//! What a spawned child applies to itself between fork (or clone) and exec,
+//! beyond the fd layout: a parent-death signal and a change of user and
+//! groups. Built before the child starts; applied with raw system calls
+//! only (async-signal-safe, no allocation, nothing of libc's per-thread
+//! state), so it is safe in a child that shares its parent's memory.
+
+use crate::proto::daemon::Creds;
+use crate::sys::process::{self, Pid};
+use crate::sys::SysResult;
+
+/// The child's extra set-up (all off by default).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChildSetup {
+    /// `(signal, the parent's pid)`: the child asks for `signal` when its
+    /// parent dies, then checks that the parent is still the given pid (if
+    /// the parent died before the request, the child would never get the
+    /// signal: it `_exit`s instead).
+    pub death_signal: Option<(i32, Pid)>,
+    /// Switch to these groups and this user (supplementary groups first,
+    /// then the group, then the user: the order in which each step still has
+    /// the privilege it needs).
+    pub creds: Option<Creds>,
+}
+
+/// Status of a child whose parent was already gone when it asked for its
+/// parent-death signal (it never runs the program).
+pub const ORPHANED_STATUS: i32 = 127;
+
+impl ChildSetup {
+    /// Ask for `sig` when the calling process (the parent-to-be) dies.
+    pub fn die_with_parent(&mut self, sig: i32) -> &mut Self {
+        self.death_signal = Some((sig, process::getpid()));
+        self
+    }
+
+    /// Switch to `creds` before exec.
+    pub fn switch_to(&mut self, creds: Creds) -> &mut Self {
+        self.creds = Some(creds);
+        self
+    }
+
+    /// In the child: apply everything. `Err` is the errno of the step that
+    /// failed (the child reports it and exits). Async-signal-safe.
+    pub fn apply(&self) -> SysResult<()> {
+        // Credentials first: the kernel clears the parent-death signal
+        // when they change.
+        if let Some(c) = &self.creds {
+            process::setgroups_raw(&c.groups)?;
+            process::setgid_raw(c.gid)?;
+            if let Some(u) = c.uid {
+                process::setuid_raw(u)?;
+            }
+        }
+        if let Some((sig, parent)) = self.death_signal {
+            process::set_parent_death_signal(sig)?;
+            // The race: the parent died between fork and prctl, so the
+            // signal will never come. Whoever adopted us is not our parent.
+            if process::getppid_raw() != parent {
+                process::exit_now(ORPHANED_STATUS);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spawn::Spawn;
+    use crate::sys::process::Exit;
+
+    fn run_true(setup: ChildSetup) -> Exit {
+        let mut sp = Spawn::new(b"/bin/sh").unwrap();
+        sp.arg(b"sh").unwrap().arg(b"-c").unwrap().arg(b"exit 0").unwrap();
+        sp.child_setup(setup);
+        let pid = sp.spawn().unwrap();
+        process::wait(pid).unwrap()
+    }
+
+    #[test]
+    fn a_child_whose_parent_is_already_gone_never_runs_the_program() {
+        // Our pid as the parent: the program runs.
+        let mut ok = ChildSetup::default();
+        ok.die_with_parent(libc::SIGKILL);
+        assert_eq!(run_true(ok), Exit::Code(0));
+        // Another pid (as when the parent died before prctl and the child was
+        // adopted): it exits at once with ORPHANED_STATUS, never running sh.
+        let gone = ChildSetup { death_signal: Some((libc::SIGKILL, 0x3fff_fff0)), creds: None };
+        assert_eq!(run_true(gone), Exit::Code(ORPHANED_STATUS));
+    }
+}

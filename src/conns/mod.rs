@@ -1,0 +1,28 @@
+//! Connection pass (zero-drain upgrades): once the new generation is ready,
+//! the old one hands it its live connections — each an fd, a tag and the
+//! application's state (bytes read but not processed, say) — over the
+//! readiness channel that started it, instead of closing them in a drain.
+//!
+//! The new generation opts in with [`enable`] before it reports ready; its
+//! ready frame then says it takes connections (bit
+//! [`proto::conns::READY_TAKES_CONNS`](crate::proto::conns::READY_TAKES_CONNS)
+//! of the status) and both sides keep the channel open. A library thread in
+//! the new generation receives batches, acknowledges them, and queues the
+//! connections once the old side commits them; each commit posts
+//! [`crate::events::CONNS`] on the event fd, and [`next`] hands them out.
+//!
+//! The old side's [`pass`] blocks (up to its timeout) batch by batch:
+//! send, wait for the ACK, commit. Ownership moves at COMMIT only, so a new
+//! generation that dies or stalls mid-pass leaves the connections not yet
+//! committed with the old one — [`pass`] says how many went — which drains
+//! them as before. Wire format: `proto::conns`.
+
+mod receive;
+mod send;
+
+pub use crate::proto::conns::{BATCH_MAX, STATE_MAX};
+pub use receive::{enable, next, pending, Passed};
+pub use send::{can_pass, pass, release, Item};
+
+pub(crate) use receive::{adopt_channel as keep_ready_channel, ready_status};
+pub(crate) use send::{adopt as keep_waiter, note_ready};
