@@ -32,6 +32,8 @@ FAMILIES = [
      ["gracefd_daemon", "gracefd_pidfile_", "GRACEFD_DAEMON_", "GRACEFD_EXIT_"]),
     ("handoff", "hand sockets to an unrelated process",
      ["gracefd_handoff_", "gracefd_send_fds", "gracefd_recv_fds", "GRACEFD_HANDOFF_", "GRACEFD_FD_NAME_SIZE"]),
+    ("conns", "zero-drain: pass open connections to the new generation",
+     ["gracefd_conns_", "GRACEFD_CONNS_"]),
     ("log", "the log hook",
      ["gracefd_set_log_hook", "gracefd_log_fn", "GRACEFD_LOG_"]),
     ("errors", "error codes, the last error, and the version",
@@ -151,7 +153,7 @@ def page(fam, title, version, items, see_also):
     return "\n".join(out) + "\n"
 
 
-def overview(preamble, version):
+def overview(preamble, version, families):
     out = [f'.TH GRACEFD 3 "" "gracefd {version}" "gracefd C API"',
            ".SH NAME", "gracefd \\- the Unix server lifecycle, written once (C API)",
            ".SH SYNOPSIS", ".nf", ".B #include <gracefd.h>", ".fi", ".PP",
@@ -159,7 +161,7 @@ def overview(preamble, version):
            ".SH DESCRIPTION"]
     out += body([l for l in preamble if not l.startswith("gracefd.h:")])
     out.append(".SH FUNCTION FAMILIES")
-    for fam, title, _ in FAMILIES:
+    for fam, title, _ in families:
         out.append(f".TP\n\\fBgracefd\\-{fam}\\fR(3)\n{esc(title)}")
     out += [".SH SEE ALSO", "docs/c\\-api.md and docs/architecture.md in the source tree;",
             "https://github.com/gracefd/gracefd"]
@@ -192,8 +194,10 @@ def main():
     for name in os.listdir(outdir):  # no page of a removed function survives
         if name.endswith(".3"):
             os.remove(os.path.join(outdir, name))
-    all_pages = ["gracefd"] + [f"gracefd-{fam}" for fam, _, _ in FAMILIES]
-    for fam, title, _ in FAMILIES:
+    # A family with nothing in this header (yet) gets no page.
+    families = [f for f in FAMILIES if by_fam[f[0]]]
+    all_pages = ["gracefd"] + [f"gracefd-{fam}" for fam, _, _ in families]
+    for fam, title, _ in families:
         see = [p for p in all_pages if p != f"gracefd-{fam}"]
         with open(os.path.join(outdir, f"gracefd-{fam}.3"), "w", encoding="utf-8") as f:
             f.write(page(fam, title, version, by_fam[fam], see))
@@ -202,9 +206,9 @@ def main():
                 with open(os.path.join(outdir, f"{name}.3"), "w", encoding="utf-8") as f:
                     f.write(f".so man3/gracefd-{fam}.3\n")
     with open(os.path.join(outdir, "gracefd.3"), "w", encoding="utf-8") as f:
-        f.write(overview(preamble, version))
+        f.write(overview(preamble, version, families))
     nfun = sum(1 for it in items if it[0] == "function")
-    print(f"gen-man: {len(FAMILIES) + 1} pages, {nfun} functions, in {os.path.relpath(outdir, root)}")
+    print(f"gen-man: {len(families) + 1} pages, {nfun} functions, in {os.path.relpath(outdir, root)}")
     return 0
 
 
