@@ -97,10 +97,26 @@ def parse(header):
     return preamble, items
 
 
+# Non-ASCII characters of the doc comments as troff glyphs that also render
+# in an ASCII locale (man under LANG=C uses -Tascii, where \[u2026] fails).
+GLYPHS = {"…": "...", "—": "\\(em", "–": "\\(en", "→": "\\(->", "≤": "\\(<=",
+          "≥": "\\(>=", "µ": "\\(mc", "×": "\\(mu", "’": "'", "‘": "`", "“": "\\(lq", "”": "\\(rq"}
+
+
 def esc(text):
-    """Escape for troff, then turn `code` into bold."""
+    """Escape for troff, then turn `code` into bold. A non-ASCII character
+    without a glyph above fails the generation (add it to GLYPHS)."""
     text = text.replace("\\", "\\e").replace("-", "\\-")
-    return re.sub(r"`([^`]*)`", r"\\fB\1\\fR", text)
+    text = re.sub(r"`([^`]*)`", r"\\fB\1\\fR", text)
+    out = []
+    for ch in text:
+        if ord(ch) < 128:
+            out.append(ch)
+        elif ch in GLYPHS:
+            out.append(GLYPHS[ch])
+        else:
+            raise SystemExit(f"gen-man: no ASCII-safe glyph for {ch!r} (U+{ord(ch):04X}): add it to GLYPHS")
+    return "".join(out)
 
 
 def body(comment):
