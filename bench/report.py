@@ -310,7 +310,7 @@ def _size(w, ctx):
       "library's code a single object file in the archive, so referencing any one function links all of it "
       "(about 260 KB of text). With `-Wl,--gc-sections` the linker keeps only what is reached, which is still "
       "the start-up constructor (environment snapshot, inherited-socket registry, lineage) and the formatting "
-      "it uses. DESIGN §2's \"tens of bytes per used function\" does not hold for this build; the README "
+      "it uses. The hope of \"tens of bytes per used function\" does not hold for this build; docs/c-api.md "
       "states these figures.")
     w("")
 
@@ -386,7 +386,7 @@ def _us(x):
 
 def _targets(w, ctx):
     t = ctx["targets"]
-    w("## Targets (issue 11)")
+    w("## Targets")
     w("")
     for name, verdict, why in t:
         w(f"- **{name}: {verdict}.** {why}")

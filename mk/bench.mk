@@ -1,4 +1,4 @@
-# make bench: gracefd side by side with what users pick today (issue 11).
+# make bench: gracefd side by side with what users pick today.
 # One bounded run (under 10 minutes; BENCH_QUICK=1: about a minute) that
 # writes BENCHMARKS.md (quick mode: build/bench/BENCHMARKS-quick.md).
 # Benchmarks are not tests: nothing here is part of make check.

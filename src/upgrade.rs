@@ -2,7 +2,7 @@
 //! sockets, wait until it says it is ready, and only then let the caller
 //! drain and leave. If the new generation fails in any way it is killed and
 //! reaped and the caller goes on serving: nothing was closed, so nothing was
-//! lost (DESIGN §4).
+//! lost (docs/upgrade.md).
 
 use alloc::vec::Vec;
 

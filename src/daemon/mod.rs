@@ -1,4 +1,4 @@
-//! Daemonize, and tell the launching shell the truth (DESIGN §4).
+//! Daemonize, and tell the launching shell the truth (docs/daemonize.md).
 //!
 //! [`daemonize`] returns `Ok` in the daemon. The process that called it — the
 //! *launcher* — never returns: it waits on a readiness channel and exits 0

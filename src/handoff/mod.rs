@@ -1,5 +1,5 @@
 //! Hand-off between unrelated processes over a unix stream socket
-//! (DESIGN §3): a new instance started by a supervisor takes the named fds of
+//! (docs/handoff.md): a new instance started by a supervisor takes the named fds of
 //! the running one, instead of inheriting them.
 //!
 //! Three layers, one wire format (`proto::handoff`):
