@@ -8,3 +8,15 @@ CHECK_TARGETS += check-signal-cmd
 
 check-signal-cmd: $(BUILD)/bin/gracefd $(BUILD)/bin/httpd
 	python3 cli-tests/test_signal_cmd.py $(abspath $(BUILD)/bin)
+
+# systemd as PID 1 of containers (systemd-nspawn): the host's systemd and a
+# cached Debian 13 rootfs (systemd 257, built once by tests/systemd/rootfs.sh
+# outside the repository). Root, systemd-container and mmdebstrap needed.
+.PHONY: check-systemd systemd-rootfs
+CHECK_TARGETS += check-systemd
+
+systemd-rootfs:
+	tests/systemd/rootfs.sh
+
+check-systemd: $(BUILD)/bin/gracefd $(BUILD)/bin/httpd $(BUILD)/bin/loadgen $(GO_HTTPD) systemd-rootfs
+	tests/systemd/run.sh host trixie
