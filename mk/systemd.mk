@@ -20,3 +20,11 @@ systemd-rootfs:
 
 check-systemd: $(BUILD)/bin/gracefd $(BUILD)/bin/httpd $(BUILD)/bin/loadgen $(GO_HTTPD) systemd-rootfs
 	tests/systemd/run.sh host trixie
+
+# supervisord (Debian package supervisor), started by the test as an ordinary
+# process with its own configuration in a temporary directory.
+.PHONY: check-supervisord
+CHECK_TARGETS += check-supervisord
+
+check-supervisord: $(BUILD)/bin/gracefd $(BUILD)/bin/httpd $(BUILD)/bin/loadgen
+	python3 tests/supervisord/test_supervisord.py $(abspath $(BUILD)/bin)
