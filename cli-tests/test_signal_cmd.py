@@ -225,6 +225,16 @@ def test_reload_reports_a_failed_generation(t):
     check(get(port) == p.pid, "the old generation does not serve any more")
 
 
+def test_reload_reports_an_exec_failure(t):
+    # The new generation cannot even be executed: it is reaped within a
+    # millisecond, before it shows among the children.
+    p, port, pidfile = t.httpd("--upgrade-exe", "/nonexistent/httpd")
+    for _ in range(3):
+        rc, _, err = t.gracefd("reload", "--pid=%d" % p.pid, "--pid-file", pidfile, "--timeout=20")
+        check(rc == 1, "exit status %d (expected 1: failed), stderr %r" % (rc, err))
+        check(get(port) == p.pid, "the old generation does not serve any more")
+
+
 def test_reload_usage(t):
     for args, want in ((["reload"], 2), (["reload", "--pid=x"], 2), (["reload", "--pid=1", "--unit=a", "--pid-file=/b"], 2),
                        (["reload", "--pid="], 3), (["reload", "--pid=2147483647"], 3), (["stop"], 2),

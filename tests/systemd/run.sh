@@ -186,7 +186,7 @@ test_generations_unit() {
   [ "$(prop "$unit" NRestarts)" = 0 ] || fail "$unit: restarted $(prop "$unit" NRestarts) times"
   [ "$(prop "$unit" ActiveState)" = active ] || fail "$unit: $(prop "$unit" ActiveState) after the reloads"
   say "$unit: $reloads reloads, MainPID followed each generation: ${pids[*]}"
-  if [ "$unit" = httpd.service ]; then slow_reloads "$unit"; fi
+  if [ "$unit" = httpd.service ]; then slow_reloads "$unit"; failed_reload "$unit"; fi
   stop_with_request_in_flight "$unit" "${pids[@]}"
   # Started again: nothing left over from the previous life.
   local since
@@ -196,17 +196,43 @@ test_generations_unit() {
   ! in_ct journalctl --no-pager -q --since "@$since" -u "$unit" | grep -q "left-over process" || fail "$unit: left-over process on restart"
 }
 
+# with_upgrade_exe UNIT EXE: restart UNIT with a drop-in adding --upgrade-exe EXE.
+with_upgrade_exe() {
+  local unit=$1 exe=$2 exec_start
+  exec_start=$(sed -n 's/^ExecStart=//p' "$UNITS/$unit" | sed -e "s#/usr/local/bin/#/opt/gracefd/build/bin/#g")
+  in_ct mkdir -p "/run/systemd/system/$unit.d"
+  printf '[Service]\nExecStart=\nExecStart=%s --upgrade-exe %s\n' "$exec_start" "$exe" |
+    in_ct sh -c "cat > /run/systemd/system/$unit.d/upgrade-exe.conf"
+  sctl daemon-reload
+  sctl restart "$unit"
+}
+without_drop_in() {
+  in_ct rm -r "/run/systemd/system/$1.d"
+  sctl daemon-reload
+}
+
+# failed_reload UNIT: a new generation that cannot start: `systemctl reload`
+# fails, the old generation stays MainPID and serves, the unit stays active.
+failed_reload() {
+  local unit=$1 main
+  with_upgrade_exe "$unit" /bin/false
+  main=$(prop "$unit" MainPID)
+  pids+=("$main")
+  ! sctl reload "$unit" 2>/dev/null || fail "$unit: systemctl reload succeeded with a new generation that exits at once"
+  [ "$(prop "$unit" MainPID)" = "$main" ] || fail "$unit: MainPID changed after a failed reload"
+  [ "$(prop "$unit" ActiveState)" = active ] || fail "$unit: $(prop "$unit" ActiveState) after a failed reload"
+  in_ct python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",8080),5); s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); d=s.recv(100); sys.exit(0 if d.startswith(b"HTTP/1.1 200") else 1)' ||
+    fail "$unit: not serving after a failed reload"
+  without_drop_in "$unit"
+  say "$unit: a failed reload failed systemctl reload; pid $main still MainPID and serving"
+}
+
 # slow_reloads UNIT: new generations that take 0.5 s to start (a drop-in adds
 # --upgrade-exe tests/systemd/slow-start.sh to ExecStart): `systemctl reload`
 # must still return only once MainPID names the new generation.
 slow_reloads() {
-  local unit=$1 exec_start prev new i
-  exec_start=$(sed -n 's/^ExecStart=//p' "$UNITS/$unit" | sed -e "s#/usr/local/bin/#/opt/gracefd/build/bin/#g")
-  in_ct mkdir -p "/run/systemd/system/$unit.d"
-  printf '[Service]\nExecStart=\nExecStart=%s --upgrade-exe /opt/gracefd/tests/systemd/slow-start.sh\n' "$exec_start" |
-    in_ct sh -c "cat > /run/systemd/system/$unit.d/slow.conf"
-  sctl daemon-reload
-  sctl restart "$unit"
+  local unit=$1 prev new i
+  with_upgrade_exe "$unit" /opt/gracefd/tests/systemd/slow-start.sh
   prev=$(prop "$unit" MainPID)
   pids+=("$prev")
   for i in $(seq 5); do
@@ -216,8 +242,7 @@ slow_reloads() {
     pids+=("$new")
     prev=$new
   done
-  in_ct rm -r "/run/systemd/system/$unit.d"
-  sctl daemon-reload
+  without_drop_in "$unit"
   say "$unit: 5 reloads with a new generation slow to start: MainPID followed each"
 }
 

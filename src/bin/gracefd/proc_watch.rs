@@ -141,6 +141,19 @@ pub fn children_of(pid: i32) -> BTreeSet<i32> {
     out
 }
 
+/// Page faults of the children `pid` has reaped (`cminflt + cmajflt` of
+/// `/proc/PID/stat`): it grows when `pid` waits for a child that ran, even
+/// one that existed too briefly to be seen among its children.
+pub fn reaped_children_faults(pid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?;
+    let (_, rest) = s.rsplit_once(')')?;
+    let f: Vec<&str> = rest.split_ascii_whitespace().collect();
+    // After the comm: state is field 3, so field n is f[n - 3]; cminflt is 11, cmajflt 13.
+    let minor: u64 = f.get(8)?.parse().ok()?;
+    let major: u64 = f.get(10)?.parse().ok()?;
+    Some(minor.saturating_add(major))
+}
+
 fn parent_of(pid: i32) -> Option<i32> {
     let s = std::fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?;
     let (_, rest) = s.rsplit_once(')')?;

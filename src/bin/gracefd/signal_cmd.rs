@@ -19,7 +19,8 @@
 //! - neither: PID exited (it drained) while the child it started lives.
 //!
 //! It fails (1; PID still serves) when the child PID started for the reload
-//! exits, or PID exits without a successor; 241 when there is no outcome
+//! exits (or PID reaped a child before any was seen: an exec failure), or
+//! PID exits without a successor; 241 when there is no outcome
 //! within `--timeout` (default 90 s); 3 when there is no process PID.
 
 use std::collections::BTreeSet;
@@ -88,8 +89,9 @@ The new generation serves when:
   --unit UNIT      systemd's MainPID of UNIT names another live process
   --pid-file PATH  PATH names another live process
   (neither)        PID exited (drained) while the child it started lives
-The reload failed (PID still serves) when the child PID started exits first,
-or PID exits without a successor.
+The reload failed (PID still serves) when the child PID started exits first
+(or PID reaped a child before it could be seen: an exec failure), or PID
+exits without a successor.
 
   --timeout SECS   give up after SECS (default 90; keep it below the unit's
                    TimeoutStartSec, which bounds ExecReload=)
@@ -257,6 +259,9 @@ fn successor_now(how: &Successor, old: &Watched, seen: &BTreeSet<i32>) -> Result
 fn reload(w: &Watched, sig: i32, how: &Successor, until: Instant) -> Outcome {
     // Children it had before: workers or helpers, not a new generation.
     let before = w.children();
+    // A new generation that fails at once (exec failure) is reaped before
+    // it can be seen among the children; the reaping shows here.
+    let reaped_before = proc_watch::reaped_children_faults(w.pid());
     if let Err(e) = w.signal(sig) {
         return Outcome::Failed(e);
     }
@@ -279,9 +284,14 @@ fn reload(w: &Watched, sig: i32, how: &Successor, until: Instant) -> Outcome {
             }
             return Outcome::Failed(format!("pid {} exited without a new generation taking over", w.pid()));
         }
-        if !seen.is_empty() && !seen.iter().any(|&c| proc_watch::is_alive(c)) {
+        let reaped_one = reaped_before.is_some() && proc_watch::reaped_children_faults(w.pid()) != reaped_before;
+        let all_seen_gone = !seen.is_empty() && !seen.iter().any(|&c| proc_watch::is_alive(c));
+        if all_seen_gone || (seen.is_empty() && reaped_one) {
             if let Ok(Some(new)) = successor_now(how, w, &seen) {
                 return Outcome::Reloaded(new);
+            }
+            if seen.is_empty() {
+                return Outcome::Failed(format!("the new generation exited at once (pid {} reaped it); pid {} still serves", w.pid(), w.pid()));
             }
             let pids: Vec<String> = seen.iter().map(|p| p.to_string()).collect();
             return Outcome::Failed(format!(
