@@ -30,7 +30,7 @@ fn main() {
     for (name, f) in gracefd_fuzz::TARGETS {
         let dir = root.join(name);
         eprintln!("replay: {} ({})", name, dir.display());
-        match gracefd_fuzz::replay_paths(*f, &[dir.clone()]) {
+        match gracefd_fuzz::replay_paths(*f, std::slice::from_ref(&dir)) {
             Ok(0) => {
                 eprintln!("replay: {} has no corpus in {}", name, dir.display());
                 std::process::exit(1);
