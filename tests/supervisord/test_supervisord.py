@@ -9,10 +9,13 @@ directory.
   flight lets it complete, and leaves no process behind (checked by pid);
   `supervisorctl restart` too.
 - the C example httpd (no --daemonize) supervised directly: serves, `stop`
-  with a request in flight drains it, `restart` leaves no process behind.
-  (A HUP upgrade of a directly supervised httpd is not tested: its new
-  generation is a new process the supervisor does not know; run it under
-  `gracefd run`, as above. See docs/systemd.md.)
+  with a request in flight drains it, `restart` leaves no process behind;
+  `supervisorctl signal HUP` upgrades it under load with 0 failed requests,
+  but the old process then exits and supervisord takes that for the end of
+  the program (EXITED): the new generation runs outside its control, so
+  `stop` could not reach it. That is checked too (as what to expect, and the
+  reason to put `gracefd run` between supervisord and such a server; see
+  docs/systemd.md); the test ends that generation by pid.
 
 usage: test_supervisord.py BUILD_BIN_DIR
 Bounded by an alarm; every process is stopped by pid at the end.
@@ -279,6 +282,27 @@ def test_httpd(sup):
     check(not alive(second) and descendants(sup.proc.pid) == [], "processes left after stop")
 
 
+def test_httpd_hup(sup):
+    sup.ctl("start", "httpd")
+    pid = sup.pid("httpd")
+    sup.seen.add(pid)
+    wait_until("httpd", lambda: get_pid(sup.hport))
+    load = Load(sup.hport, os.path.join(sup.dir, "load-hup.json"))
+    time.sleep(0.5)
+    sup.ctl("signal", "HUP", "httpd")
+    new = wait_until("a new generation", lambda: (lambda p: p if p and p != pid else None)(get_pid(sup.hport)))
+    sup.seen.add(new)
+    time.sleep(0.5)
+    load.stop("httpd supervised directly, 1 HUP upgrade")
+    wait_until("the old generation to drain and exit", lambda: not alive(pid))
+    _, out = sup.ctl("status", "httpd", check_rc=False)
+    check("EXITED" in out, "supervisord status after the upgrade: %r" % out)
+    check(new not in descendants(sup.proc.pid) and alive(new), "the new generation %d" % new)
+    print("    as expected: supervisord lost the upgraded httpd (%s); pid %d ended by the test" % (out.split()[1], new))
+    os.kill(new, signal.SIGTERM)
+    wait_until("pid %d to exit" % new, lambda: not alive(new))
+
+
 def main():
     for tool in (GRACEFD, HTTPD, LOADGEN, SUPERVISORD, SUPERVISORCTL):
         if not os.path.exists(tool):
@@ -291,7 +315,7 @@ def main():
     signal.signal(signal.SIGALRM, too_long)
     signal.alarm(LIMIT_S)
     failed = []
-    for name, fn in (("gracefd_run", test_gracefd_run), ("httpd", test_httpd)):
+    for name, fn in (("gracefd_run", test_gracefd_run), ("httpd", test_httpd), ("httpd_hup", test_httpd_hup)):
         sup = None
         t0 = time.monotonic()
         try:
