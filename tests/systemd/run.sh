@@ -65,7 +65,15 @@ poweroff() {
   if [ -n "$BOUND_ROOT" ]; then umount "$BOUND_ROOT" 2>/dev/null || umount -l "$BOUND_ROOT" || true; fi
   NSPAWN_PID="" CT_PID="" BOUND_ROOT=""
 }
-cleanup() { poweroff; rm -rf "$SCRATCH"; }
+cleanup() {
+  poweroff
+  # Never delete through a bind mount of /: only once nothing is mounted below.
+  if grep -q " $SCRATCH/" /proc/self/mounts; then
+    echo "check-systemd: $SCRATCH still has mounts; left in place" >&2
+  else
+    rm -rf --one-file-system "$SCRATCH"
+  fi
+}
 trap cleanup EXIT
 trap 'fail "interrupted or out of time (${LIMIT} s)"' INT TERM
 
