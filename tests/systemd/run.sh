@@ -299,7 +299,12 @@ test_socket_activation() {
   for i in $(seq 0 10); do
     if [ "$i" -gt 0 ]; then sctl reload httpd.service || fail "httpd.socket: reload $i failed"; fi
     pid=$(prop httpd.service MainPID)
-    in_ct ls -l "/proc/$pid/fd" | grep -q "socket:\[$ino\]" || fail "httpd.socket: generation $pid does not hold systemd's socket $ino"
+    local fds
+    fds=$(in_ct ls -l "/proc/$pid/fd" 2>&1) || true
+    case $fds in
+      *"socket:[$ino]"*) ;;
+      *) fail "httpd.socket: after reload $i generation $pid does not hold systemd's socket $ino: $(echo "$fds" | grep -c socket) sockets; $(echo "$fds" | head -n 8 | tr '\n' ' ')" ;;
+    esac
     [ "$(listen_inode)" = "$ino" ] || fail "httpd.socket: the listener changed after reload $i: $(listen_inode)"
   done
   stop_load "httpd.socket, 10 reloads"
