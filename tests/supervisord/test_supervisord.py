@@ -154,7 +154,10 @@ stopwaitsecs=15
 stdout_logfile={d}/httpd.log
 redirect_stderr=true
 """.format(d=d, g=GRACEFD, h=HTTPD, gp=self.gport, hp=self.hport, cs=self.ctl_sock))
-        self.proc = subprocess.Popen([SUPERVISORD, "-c", self.conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # TMPDIR: gracefd run's notify directory is private to this test (the
+        # machine's /tmp is shared with other test runs).
+        env = dict(os.environ, TMPDIR=self.dir)
+        self.proc = subprocess.Popen([SUPERVISORD, "-c", self.conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         wait_until("supervisord", lambda: self.ctl("status", check_rc=False)[0] in (0, 3))
 
     def ctl(self, *args, check_rc=True):
