@@ -332,6 +332,7 @@ run_trixie() {
   # systemd 257 refuses the legacy cgroup hierarchy.
   boot trixie "$root" SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1
   test_generations_unit httpd.service 20
+  test_generations_unit go-httpd.service 10
   test_generations_unit httpd-notify-reload.service 20
   test_gracefd_run_unit
   test_socket_activation
