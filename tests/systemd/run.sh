@@ -116,6 +116,8 @@ sctl() { in_ct systemctl "$@"; }
 prop() { sctl show -p "$2" --value "$1"; }
 alive_in_ct() { in_ct test -e "/proc/$1"; }
 
+journal_tail() { in_ct journalctl --no-pager -q -n 15 -u "$1" 2>&1 || true; }
+
 install_unit() { # install_unit FILE: deploy/systemd/FILE with its paths in /opt/gracefd
   sed -e "s#/usr/local/bin/#/opt/gracefd/build/bin/#g" "$UNITS/$1" |
     in_ct sh -c "cat > /etc/systemd/system/$1"
@@ -183,7 +185,7 @@ test_generations_unit() {
   pids+=("$prev")
   start_load
   for i in $(seq "$reloads"); do
-    sctl reload "$unit" || fail "$unit: systemctl reload $i failed"
+    sctl reload "$unit" || fail "$unit: systemctl reload $i failed; journal: $(journal_tail "$unit")"
     new=$(prop "$unit" MainPID)
     [ "$new" != "$prev" ] || fail "$unit: reload $i: right after systemctl reload returned, MainPID is still the old generation $prev"
     alive_in_ct "$new" || fail "$unit: reload $i: MainPID $new is not alive"
