@@ -185,3 +185,51 @@ pub fn systemd_main_pid(unit: &str) -> Result<i32, String> {
     let text = String::from_utf8_lossy(&out.stdout);
     text.trim().parse::<i32>().map_err(|_| format!("systemctl show {}: MainPID {:?} is not a number", unit, text.trim()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_shows_among_the_children_then_in_the_reaped_faults() {
+        let me = std::process::id() as i32;
+        let before = reaped_children_faults(me).unwrap();
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let pid = child.id() as i32;
+        assert!(children_of(me).contains(&pid));
+        assert!(is_alive(pid));
+        let w = Watched::open(pid).ok().unwrap();
+        assert!(!w.exited());
+        w.signal(libc::SIGTERM).unwrap();
+        assert!(w.wait_exit(Instant::now() + Duration::from_secs(5)));
+        assert!(w.exited() && !is_alive(pid)); // a zombie is not alive
+        child.wait().unwrap();
+        assert!(reaped_children_faults(me).unwrap() > before, "reaping a child that ran adds its faults");
+    }
+
+    #[test]
+    fn an_exited_process_cannot_be_opened() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        child.wait().unwrap();
+        assert!(matches!(Watched::open(pid), Err(OpenError::Gone)));
+        assert_eq!(state_of(pid), None);
+    }
+
+    #[test]
+    fn pid_files_and_stat_lines_are_read_strictly() {
+        let dir = std::env::temp_dir().join(format!("gracefd-proc-watch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("p");
+        std::fs::write(&f, b"123\n").unwrap();
+        assert_eq!(pid_in_file(&f), Some(123));
+        std::fs::write(&f, b"12x\n").unwrap();
+        assert_eq!(pid_in_file(&f), None);
+        std::fs::write(&f, b"").unwrap();
+        assert_eq!(pid_in_file(&f), None);
+        assert_eq!(pid_in_file(&dir.join("missing")), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Our own stat line, whatever our comm holds.
+        assert!(matches!(state_of(std::process::id() as i32), Some('R') | Some('S')));
+    }
+}
