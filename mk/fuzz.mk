@@ -7,6 +7,7 @@
 #   make fuzz          coverage-guided campaign with cargo-afl (AFL++, stable
 #                      Rust): FUZZ_SECONDS per target, FUZZ_JOBS at a time,
 #                      output in FUZZ_OUT; prints execs, edges, crashes per target
+#   make fuzz-merge    copies the campaign's finds into fuzz/corpus (to commit)
 #   make check-fuzz    replays the corpus through a plain build of the same
 #                      target functions (no AFL++ needed), then a short round of
 #                      the in-tree mutation harness (examples/fuzz-parsers.rs)
@@ -23,12 +24,16 @@ $(FUZZ_BIN): $(RUST_SRC) examples/fuzz-parsers.rs
 $(FUZZ_REPLAY): $(RUST_SRC) $(FUZZ_SRC)
 	cd fuzz && CARGO_TARGET_DIR=../target/fuzz-replay $(CARGO) build --release --bin replay
 
-.PHONY: fuzz check-fuzz fuzz-stats
+.PHONY: fuzz check-fuzz fuzz-stats fuzz-merge
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_OUT=$(FUZZ_OUT) tools/fuzz-campaign.sh
 
 fuzz-stats:
 	tools/fuzz-stats.sh $(FUZZ_OUT)
+
+# Copy what a campaign found (AFL++'s queues) into fuzz/corpus, to commit.
+fuzz-merge:
+	tools/fuzz-merge-corpus.sh $(FUZZ_OUT)
 
 check-fuzz: $(FUZZ_REPLAY) $(FUZZ_BIN)
 	$(FUZZ_REPLAY) fuzz/corpus
