@@ -146,6 +146,7 @@ def test_stop_waits_for_the_drain(t):
     s = half_request(port)
     time.sleep(0.2)  # the request is accepted and in flight
     stop = subprocess.Popen([GRACEFD, "stop", "--pid", str(p.pid), "--timeout", "20"], stdout=subprocess.PIPE, text=True)
+    t.procs.append(stop)
     time.sleep(0.5)
     check(stop.poll() is None, "gracefd stop returned while a request was in flight (status %s)" % stop.poll())
     check(alive(p.pid), "httpd exited with a request in flight")
@@ -205,6 +206,7 @@ def test_reload_waits_for_the_old_generation_to_drain(t):
     s = half_request(port)
     time.sleep(0.2)
     r = subprocess.Popen([GRACEFD, "reload", "--pid=%d" % p.pid, "--timeout=20"], stdout=subprocess.PIPE, text=True)
+    t.procs.append(r)
     wait_until("a new generation", lambda: open(pidfile).read().split()[0] != str(p.pid))
     time.sleep(0.3)
     check(r.poll() is None, "reload without --unit/--pid-file returned before the old generation drained")

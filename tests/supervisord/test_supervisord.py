@@ -122,6 +122,7 @@ class Sup:
         self.ctl_sock = os.path.join(self.dir, "ctl.sock")
         self.conf = os.path.join(self.dir, "supervisord.conf")
         self.seen = set()  # every pid that served, to check (and clean up) by pid
+        self.loads = []  # load generators, ended by close() if a test failed midway
         d = self.dir
         with open(self.conf, "w") as f:
             f.write("""[unix_http_server]
@@ -171,6 +172,10 @@ redirect_stderr=true
         return int(out.strip())
 
     def close(self):
+        for load in self.loads:
+            if load.p.poll() is None:
+                load.p.kill()
+                load.p.wait()
         pids = set(descendants(self.proc.pid)) | self.seen
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -199,8 +204,9 @@ def worker(sup):
 
 
 class Load:
-    def __init__(self, port, path):
+    def __init__(self, sup, port, path):
         self.path = path
+        sup.loads.append(self)
         self.p = subprocess.Popen([LOADGEN, "--addr", "127.0.0.1:%d" % port, "--keepalive", "4", "--new", "2",
                                    "--duration", "0", "--json"], stdout=open(path, "w"), stderr=subprocess.STDOUT)
 
@@ -240,7 +246,7 @@ def test_gracefd_run(sup):
     main = sup.pid("gracefd-run")
     sup.seen.add(main)
     workers = [wait_until("the first worker", lambda: worker(sup))]
-    load = Load(sup.gport, os.path.join(sup.dir, "load-g.json"))
+    load = Load(sup, sup.gport, os.path.join(sup.dir, "load-g.json"))
     wait_until("load", lambda: get_pid(sup.gport))
     for i in range(10):
         sup.ctl("signal", "HUP", "gracefd-run")
@@ -270,7 +276,7 @@ def test_httpd(sup):
     pid = sup.pid("httpd")
     sup.seen.add(pid)
     check(wait_until("httpd", lambda: get_pid(sup.hport)) == pid, "httpd answers from another pid")
-    load = Load(sup.hport, os.path.join(sup.dir, "load-h.json"))
+    load = Load(sup, sup.hport, os.path.join(sup.dir, "load-h.json"))
     time.sleep(1)
     load.stop("httpd")
     stop_with_request_in_flight(sup, "httpd", sup.hport, [pid])
@@ -290,7 +296,7 @@ def test_httpd_hup(sup):
     pid = sup.pid("httpd")
     sup.seen.add(pid)
     wait_until("httpd", lambda: get_pid(sup.hport))
-    load = Load(sup.hport, os.path.join(sup.dir, "load-hup.json"))
+    load = Load(sup, sup.hport, os.path.join(sup.dir, "load-hup.json"))
     time.sleep(0.5)
     sup.ctl("signal", "HUP", "httpd")
     new = wait_until("a new generation", lambda: (lambda p: p if p and p != pid else None)(get_pid(sup.hport)))
