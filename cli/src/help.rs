@@ -15,6 +15,8 @@ usage:
   gracefd daemonize [options] -- COMMAND [ARGS...]  daemonize any program; the exit status says if it came up
   gracefd ctl --control-socket PATH status|reload|stop
   gracefd completion bash                            a bash completion script
+  gracefd stop --pid PID [--timeout SECS]           signal a server, return once it exited (drained)
+  gracefd reload --pid PID [--unit UNIT]            signal a server, return once its new generation serves
   gracefd version
   start_server [start_server options] -- COMMAND   (gracefd through a symlink named start_server)
 
