@@ -314,7 +314,7 @@ def _size(w, ctx):
       "the start-up constructor (environment snapshot, inherited-socket registry, lineage) and the formatting "
       "it uses. Two more costs are fixed whatever the program calls: every `format_args!` template of "
       "the library (about 17 KB) lands in one mergeable string section (`.rodata.str1.1`), which GNU ld "
-      "keeps whole once any of it is used (lld keeps only the live pieces), and `.eh_frame` for every kept "
+      "keeps whole once any of it is used, and `.eh_frame` for every kept "
       "function. DESIGN §2's \"tens of bytes per used function\" does not hold for this build; the README "
       "states these figures.")
     w("")
