@@ -15,7 +15,7 @@ use crate::err;
 use crate::error::Result;
 use crate::proto::handoff as wire;
 use crate::registry::Info;
-use crate::sys::fd::{self, Fd, RawFd};
+use crate::sys::fd::{self, RawFd};
 use crate::sys::time::Deadline;
 use crate::sys::{poll, socket, Errno};
 
