@@ -1,5 +1,6 @@
 # gracefd — build, test, install. `make` builds everything into build/;
-# `make check` runs every test; `make demo` shows an upgrade under load.
+# `make check` runs every test (`make check-fast`: the core ones); `make demo`
+# shows an upgrade under load.
 # Per-feature rules live in mk/*.mk (one file per capability).
 
 .DEFAULT_GOAL := all
@@ -36,7 +37,7 @@ FFI_TEST_HDR := $(wildcard ffi-tests/*.h)
 ALL_TARGETS   := $(LIB) $(BUILD)/bin/gracefd $(C_EXAMPLES) $(BUILD)/bin/ffi-tests
 CHECK_TARGETS :=
 
-.PHONY: all lib cli header check install clean demo bench \
+.PHONY: all lib cli header check check-all check-fast check-fast-all install clean demo bench prereqs-demo prereqs-check \
         check-rust check-clippy check-nostd check-header check-symbols check-ffi check-cpp check-pkgconfig
 
 -include $(sort $(wildcard mk/*.mk))
@@ -67,8 +68,28 @@ $(BUILD)/bin/ffi-tests: $(FFI_TEST_SRC) $(FFI_TEST_HDR) include/gracefd.h $(LIB)
 header:
 	CARGO_TARGET_DIR=$(HEADER_TARGET) $(CARGO) build --lib --features header
 
-check: check-rust check-clippy check-nostd check-header check-symbols check-ffi check-cpp check-pkgconfig $(CHECK_TARGETS)
+# The front door: `make check` and `make demo` first check (and, as root with
+# apt-get, install) what they need — tools/prereqs.sh holds the one list.
+# Then a sub-make does the work, so that even with -j nothing is built
+# before the prerequisites are there.
+prereqs-demo:
+	tools/prereqs.sh demo
+prereqs-check:
+	tools/prereqs.sh check
+
+check: prereqs-check
+	@$(MAKE) --no-print-directory check-all
+
+check-all: check-rust check-clippy check-nostd check-header check-symbols check-ffi check-cpp check-pkgconfig $(CHECK_TARGETS)
 	@echo "make check: all checks passed"
+
+# The fast tier, beside the full one: the Rust tests, the C harness, header
+# drift and the test map (about a minute once built).
+check-fast: prereqs-check
+	@$(MAKE) --no-print-directory check-fast-all
+
+check-fast-all: check-rust check-ffi check-header check-test-map
+	@echo "make check-fast: all checks passed"
 
 # The library's optional faces (tokio, log) are tested and linted too; with
 # ffi, clippy sees every face of the core, so dead code there is caught.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make bench, cost against size (issue 17): does an upgrade or a re-exec
+"""make bench, cost against size: does an upgrade or a re-exec
 daemonize get slower as the process grows?
 
 The C example is started with `--ballast MIB` (MIB MiB of heap, every page
@@ -12,8 +12,8 @@ resident, send SIGHUP, and measure
   gone    signal -> the old pid exited (a pidfd becomes readable);
   spawn   how long the start of the child itself took, as the library logs
           it ("spawn: started pid N with ... in N us"; httpd runs with
-          --verbose). Absent where the library does not log it (before
-          issue 17).
+          --verbose). Absent where the library does not log it (a build
+          from before the vfork-style spawn).
 
 Then the re-exec daemonize of a launcher holding the ballast: from the moment
 the launcher finished touching its ballast (it prints that CLOCK_MONOTONIC

@@ -8,9 +8,10 @@
  *    chunks of 252 fds), from releasing the sender to the last fd received;
  *  - take: gracefd_handoff_take() in a fresh process against a process
  *    serving with gracefd_handoff_serve(): connect, SO_PEERCRED checks, the
- *    transfer, every fd into the registry. (The serving process needs
- *    RLIMIT_NOFILE above N + 252: its registry and, while sending, a dup
- *    of one chunk; where the hard limit is lower the figure is "n/a".)
+ *    transfer, every fd into the registry. (The serving process holds its
+ *    N registry fds and sends them without duplicates; the bench still
+ *    leaves it N + 252 + 200 below RLIMIT_NOFILE, and where the hard limit
+ *    is lower the figure is "n/a".)
  *
  * usage: handoff-bench [RUNS]   (default 21; 10,000-fd rows use RUNS/2+1)
  * Not a test: it asserts nothing and only reports.

@@ -212,7 +212,9 @@ def size():
         return os.path.getsize(p) if os.path.exists(p) else None
     out = {"hello": (b("build/bench/hello-plain"), b("build/bench/hello-gracefd")),
            "hello_gc": (b("build/bench/hello-plain"), b("build/bench/hello-gracefd-gc")),
-           "httpd": (b("build/bench/plain-httpd.stripped"), b("build/bench/httpd.stripped"))}
+           "httpd": (b("build/bench/plain-httpd.stripped"), b("build/bench/httpd.stripped")),
+           "httpd_gc": (b("build/bench/plain-httpd.stripped"), b("build/bench/httpd-gc.stripped")),
+           "notify_gc": (b("build/bench/hello-plain"), b("build/bench/notify-gracefd-gc"))}
     return out
 
 

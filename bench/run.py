@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make bench: gracefd side by side with what users pick today (issue 11).
+"""make bench: gracefd side by side with what users pick today.
 
 One bounded run: upgrades under load for every contender in bench/contenders.py
 (rounds interleaved), requests/s with and without the library, daemonize

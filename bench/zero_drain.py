@@ -1,4 +1,4 @@
-"""Zero-drain upgrades (issue 21): the C example upgraded under load, with the
+"""Zero-drain upgrades: the C example upgraded under load, with the
 polite drain and with `--pass-connections`, side by side, rounds interleaved.
 
 The load: long-lived keep-alive clients that hold one connection for the whole

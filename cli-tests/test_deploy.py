@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Tests of `gracefd run` where users deploy it (issue 20): workers that die
+"""Tests of `gracefd run` where users deploy it: workers that die
 with gracefd, PID 1 in a pid namespace (a container stand-in), probation
 (--settle) with gunicorn, many workers, the open-file limit and the user
 switch, and the small things (exit 243, ctl status --json, did-you-mean,

@@ -6,7 +6,7 @@
  * unix_listener=0|1 udp=0|1", then "other_fds=K" (fds >= 3 open beyond the
  * announced ones: they would be leaks). The one fd a gracefd starter adds
  * after the LISTEN_FDS range on purpose, its readiness channel (named by
- * GRACEFD_READY_FD, DESIGN §3), is not counted: systemd-socket-activate has
+ * GRACEFD_READY_FD, docs/architecture.md), is not counted: systemd-socket-activate has
  * none, so the outputs stay comparable. Exit 0, or 1 if the call failed. */
 #define _GNU_SOURCE
 #include <dirent.h>

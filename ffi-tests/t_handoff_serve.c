@@ -55,12 +55,33 @@ static void long_name(char *name, int i, int long_form) {
     }
 }
 
+/* Free fd numbers the "tight" old side keeps: the accepted connection, its
+ * timer and the log file need a few; a chunk of 252 duplicates would not fit. */
+#define TIGHT_FREE 24
+
+/* Fill every free fd number below RLIMIT_NOFILE with /dev/null except `keep`
+ * of them (the fillers stay open until the process exits). */
+static int leave_free_fds(int keep) {
+    static int filler[FDCAP];
+    int n = 0;
+    for (;;) {
+        int f = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (f < 0) break;
+        if (n == FDCAP) { close(f); return -1; }
+        filler[n++] = f;
+    }
+    if (errno != EMFILE || n < keep) return -1;
+    for (int i = 0; i < keep; i++) close(filler[--n]);
+    return 0;
+}
+
 /* argv: path n keys_file log_file flags ("gone": the path must be removed at
  * the end; "kept": it must still exist (a taker took it over); "chmod": make
  * the socket 0666 so that any uid can connect, to test SO_PEERCRED alone;
  * "long": 250-byte names, so the header alone overflows the socket buffer;
  * "quick": a 200 ms taker deadline; "nofile20000": serve under RLIMIT_NOFILE
- * 20,000 exactly). */
+ * 20,000 exactly; "tight": once serving, leave only TIGHT_FREE fd numbers
+ * free below RLIMIT_NOFILE, fewer than one chunk of 252). */
 ROLE(handoff_old) {
     if (argc < 6) return 100;
     const char *path = argv[1], *keys = argv[3], *logp = argv[4], *flags = argv[5];
@@ -104,6 +125,7 @@ ROLE(handoff_old) {
         return 107;
     }
     if (strstr(flags, "chmod") && chmod(path, 0666) < 0) return 108;
+    if (strstr(flags, "tight") && leave_free_fds(TIGHT_FREE) < 0) return 117;
     for (;;) {
         struct pollfd p[2] = {{hfd, POLLIN, 0}, {ev, POLLIN, 0}};
         if (poll(p, 2, 40000) <= 0) return 109; /* bounded: the tests finish long before */
@@ -137,8 +159,7 @@ static struct key want_keys[FDCAP], got_keys[FDCAP];
 static int fresh[FDCAP];
 
 TEST(handoff_take_10000_fds_intact_then_old_drains) {
-    /* The old side holds its registry and, while sending, a dup of one chunk
-     * (252 fds) at most. The taker holds what it took. Where the hard limit
+    /* The old side holds its registry (sent without duplicates). The taker holds what it took. Where the hard limit
      * is below that (no CAP_SYS_RESOURCE) the transfer is scaled to fit and
      * says so; handoff_send_recv_10000_fds_intact moves 10,000 either way. */
     rlim_t lim = raise_nofile(65536);
@@ -200,7 +221,7 @@ TEST(handoff_take_10000_fds_intact_then_old_drains) {
 
 /* Issue 17: the serving side duplicated its whole registry before sending
  * (2 x N fds), so 10,000 fds could not be handed over under RLIMIT_NOFILE
- * 20,000. It now holds N + 252 at most. */
+ * 20,000. It now holds its N registry fds and no duplicates. */
 TEST(handoff_take_exactly_10000_fds_under_rlimit_nofile_20000) {
     CHECK(raise_nofile(20000) >= 20000); /* the taker: 10,000 and its own */
     struct old o;
@@ -210,6 +231,21 @@ TEST(handoff_take_exactly_10000_fds_under_rlimit_nofile_20000) {
     CHECK_INT(gracefd_ready(), ==, 1);
     CHECK_INT(wait_exit(o.pid, 20), ==, 0);
     CHECK_STR_CONTAINS(read_file(o.log), "took 10000 fds and is ready");
+}
+
+/* Issue 17: the serving side duplicated each chunk of 252 registry fds as
+ * it went, so it needed 252 free fd numbers; it now sends the registry's own
+ * fds (checked under the registry lock), so a server with fewer free numbers
+ * than a chunk still hands off every fd. */
+TEST(handoff_serving_side_needs_no_free_fds_for_a_chunk) {
+    raise_nofile(65536);
+    struct old o;
+    CHECK(start_old(&o, 1000, "gone tight") == 0);
+    int r = gracefd_handoff_take(o.path, 30000);
+    CHECK_MSG(r == 1000, "take: %d %s", r, gracefd_last_error());
+    CHECK_INT(gracefd_ready(), ==, 1);
+    CHECK_INT(wait_exit(o.pid, 20), ==, 0);
+    CHECK_STR_CONTAINS(read_file(o.log), "took 1000 fds and is ready");
 }
 
 TEST(handoff_header_larger_than_the_socket_buffer) {

@@ -1,4 +1,4 @@
-/* Listening sockets and the registry of named fds (issue 4): the probe role,
+/* Listening sockets and the registry of named fds: the probe role,
  * and systemd's LISTEN_FDS environments (Server::Starter's:
  * t_listeners_server_starter.c; in this process: t_listeners_in_process.c).
  *

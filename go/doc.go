@@ -75,7 +75,7 @@
 // duplicate of the fd and every process holding the socket share: setting it
 // in one process sets it for all of them (an old generation still serving, a
 // supervisor holding the socket). The library never changes it unless asked
-// (DESIGN §5). This is what the Go face does, and why:
+// (docs/architecture.md, "Rules"). This is what the Go face does, and why:
 //
 //   - A net.Listener needs a non-blocking socket: Go's poller accepts until
 //     EAGAIN. net.FileListener and net.FilePacketConn set O_NONBLOCK

@@ -62,7 +62,7 @@ func TestListenBadInput(t *testing.T) {
 		t.Logf("Listen(%q, %q): %v", c.name, c.addr, err)
 		wantErr(t, err, c.errno, c.detail)
 	}
-	// The exact message of the README example.
+	// The exact message of the documented example (docs/go.md).
 	_, err := gracefd.Listen("web", "127.0.0.1:99999")
 	want := `gracefd: Listen: address "127.0.0.1:99999": port "99999" is above 65535 (invalid argument (EINVAL))`
 	if err == nil || err.Error() != want {

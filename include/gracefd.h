@@ -1,7 +1,7 @@
 /*
  * gracefd.h: the Unix server lifecycle, written once (C ABI of libgracefd.a).
  *
- * Conventions (README "API conventions"):
+ * Conventions (docs/c-api.md):
  *  - Functions return int: >= 0 on success (0, or a count, fd or pid),
  *    -errno on failure (systemd's convention). gracefd_strerror(r) names the
  *    code; gracefd_last_error() gives the detail of the calling thread's most
@@ -572,7 +572,7 @@ int gracefd_listen(const char *name, const char *address);
 //
 // Environment: none at call time. What was inherited was read once, before
 // main, from LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES, SERVER_STARTER_PORT and
-// SERVER_STARTER_GENERATION (see the README, "Listening sockets").
+// SERVER_STARTER_GENERATION (docs/listeners.md).
 //
 // Thread-safe (the registry has one lock; concurrent calls for one name get
 // the same socket).

@@ -1,4 +1,4 @@
-# make bench: gracefd side by side with what users pick today (issue 11).
+# make bench: gracefd side by side with what users pick today.
 # One bounded run (under 10 minutes; BENCH_QUICK=1: about a minute) that
 # writes BENCHMARKS.md (quick mode: build/bench/BENCHMARKS-quick.md).
 # Benchmarks are not tests: nothing here is part of make check.
@@ -33,7 +33,8 @@ BENCH_EXTRA_BINS ?= $(BUILD)/bin/go-httpd
 BENCH_BINS := $(BUILD)/bin/httpd $(BUILD)/bin/loadgen $(BUILD)/bin/handoff-bench $(BUILD)/bin/gracefd \
               $(BUILD)/bin/plain-httpd $(BUILD)/bin/tableflip-httpd \
               $(BUILD)/bench/hello-gracefd $(BUILD)/bench/hello-plain $(BUILD)/bench/hello-gracefd-gc \
-              $(BUILD)/bench/httpd.stripped $(BUILD)/bench/plain-httpd.stripped $(BENCH_EXTRA_BINS)
+              $(BUILD)/bench/httpd.stripped $(BUILD)/bench/plain-httpd.stripped \
+              $(BUILD)/bench/notify-gracefd-gc $(BUILD)/bench/httpd-gc.stripped $(BENCH_EXTRA_BINS)
 
 bench: bench-report
 bench-build: $(BENCH_BINS)
@@ -74,6 +75,17 @@ $(BUILD)/bench/hello-plain: bench/hello.c
 $(BUILD)/bench/hello-gracefd-gc: bench/hello.c include/gracefd.h $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(STRICT) -O2 $(CPPFLAGS) -DWITH_GRACEFD -o $@ $< $(LIB) -Wl,--gc-sections
+	strip $@
+# A program that only calls gracefd_notify(), with --gc-sections (compare
+# with hello-plain).
+$(BUILD)/bench/notify-gracefd-gc: bench/notify-only.c include/gracefd.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(STRICT) -O2 $(CPPFLAGS) -o $@ $< $(LIB) -Wl,--gc-sections
+	strip $@
+# The C example linked with --gc-sections (compare with plain-httpd).
+$(BUILD)/bench/httpd-gc.stripped: c-examples/httpd.c include/gracefd.h $(wildcard c-examples/*.h) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(STRICT) $(CFLAGS) $(CPPFLAGS) -o $@ c-examples/httpd.c $(LIB) -Wl,--gc-sections
 	strip $@
 # A real user of the library: the C example with and without it, stripped.
 $(BUILD)/bench/%.stripped: $(BUILD)/bin/%

@@ -1,9 +1,9 @@
-# The gracefd command (issue 8): the start_server symlink, and the CLI tests
+# The gracefd command: the start_server symlink, and the CLI tests
 # (cli-tests/test_cli.py) against workers nobody here wrote: a Perl worker
 # using Server::Starter's server_ports() (Debian libserver-starter-perl) and
 # a C worker using libsystemd's sd_listen_fds_with_names() (libsystemd-dev,
 # pkg-config). A missing one fails the check; it is never skipped.
-# cli-tests/test_deploy.py (issue 20) also needs util-linux (unshare,
+# cli-tests/test_deploy.py also needs util-linux (unshare,
 # setpriv), root, and gunicorn (pip install gunicorn / python3-gunicorn).
 
 START_SERVER_LINK := $(BUILD)/bin/start_server

@@ -1,4 +1,4 @@
-# Daemonize (issue 3): the C example run for real, the Go daemonize examples,
+# Daemonize: the C example run for real, the Go daemonize examples,
 # and the launch-to-ready figure (`make bench-daemonize`, not a test).
 
 # The daemonize tests run the role with 4 pthreads (re-exec from a threaded process).

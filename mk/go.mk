@@ -1,4 +1,4 @@
-# Go (issues 9, 18): the library module go/ (github.com/gracefd/gracefd/go,
+# Go: the library module go/ (github.com/gracefd/gracefd/go,
 # package gracefd), the examples module go-examples/ (build/bin/go-httpd, the
 # daemon demos), and `make check-go` (go vet + go test over both, and the
 # consumer-module test). Go is required, like every other tool of the checks:

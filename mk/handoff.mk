@@ -1,4 +1,4 @@
-# Hand-off between unrelated processes (issue 7).
+# Hand-off between unrelated processes.
 #
 # The C tests live in ffi-tests/t_handoff_*.c (run by check-ffi).
 

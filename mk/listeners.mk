@@ -1,4 +1,4 @@
-# Listening sockets (issue 4): interop with peers nobody here wrote
+# Listening sockets: interop with peers nobody here wrote
 # (systemd-socket-activate, Perl's start_server, a libsystemd child).
 # Needs the Debian packages systemd, libserver-starter-perl, libsystemd-dev
 # and pkg-config (.ci/run installs them); a missing one fails the check.

@@ -1,4 +1,4 @@
-# The Rust face (issue 10): doc examples, docs without warnings, a #![no_std]
+# The Rust face: doc examples, docs without warnings, a #![no_std]
 # consumer of the core, and the three Rust example servers (threads, tokio,
 # hyper) upgraded under load.
 

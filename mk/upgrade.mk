@@ -1,5 +1,9 @@
-# Zero-downtime upgrade: the demo (a server upgraded under load).
-demo: $(BUILD)/bin/httpd $(BUILD)/bin/loadgen
+# Zero-downtime upgrade: the demo (a server upgraded under load), after its
+# prerequisites (prereqs-demo in the Makefile).
+.PHONY: demo-run
+demo: prereqs-demo
+	@$(MAKE) --no-print-directory demo-run
+demo-run: $(BUILD)/bin/httpd $(BUILD)/bin/loadgen
 	tools/demo.sh
 
 # 100 upgrades under keep-alive load, and every failure of a new generation

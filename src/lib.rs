@@ -107,9 +107,18 @@
 //! # Daemonize
 //!
 //! Under systemd there is nothing to daemonize: use `Type=notify`. For a
-//! classic daemon, [`Daemon`]: the pid file locked and handed down across
-//! upgrades, fork/setsid/fork, the launching shell told whether the daemon
-//! really came up, a re-exec mode for multi-threaded programs.
+//! classic daemon, [`Daemon`] detaches the process (fork, `setsid`, fork; or
+//! [`DaemonMode::Reexec`] for a program that already runs threads), locks a
+//! pid file that follows the program across upgrades, and keeps the
+//! launching shell waiting until the daemon calls [`ready()`](fn@ready) or
+//! [`fail`]: `server && echo up` prints `up` only when the server is up.
+//!
+//! ```no_run
+//! gracefd::Daemon::new().pid_file("/run/app.pid").run()?; // the launcher never returns
+//! let web = gracefd::listen_tcp("web", "127.0.0.1:8080")?; // the daemon from here on
+//! gracefd::ready()?; // the launcher exits 0 now
+//! # drop(web); Ok::<(), std::io::Error>(())
+//! ```
 //!
 //! # systemd
 //!

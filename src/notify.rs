@@ -1,5 +1,5 @@
 //! sd_notify: tell the service manager about readiness, reloads, stopping,
-//! status, the main pid, and hand it fds to keep (DESIGN §3).
+//! status, the main pid, and hand it fds to keep (docs/architecture.md, "sd_notify").
 //!
 //! Each call sends datagrams to `$NOTIFY_SOCKET` (read from the start-up
 //! snapshot, never with getenv) from a fresh `AF_UNIX`/`SOCK_DGRAM`, CLOEXEC

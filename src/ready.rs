@@ -193,10 +193,14 @@ fn after_eof(pid: Pid) -> Outcome {
 }
 
 /// The channel said exec failed: believe it only if the child exits (127,
-/// as the spawn child does after a failed exec) within the grace.
+/// as the spawn child does after a failed exec) within the grace. A child
+/// the caller has already reaped (ECHILD: a supervisor that saw the exit
+/// first and reads the channel after) is gone, so the claim cannot hold
+/// anything up: it is reported as said, and the caller, who has the exit
+/// status, checks it was 127.
 fn after_exec_failed(pid: Pid, e: Errno) -> Outcome {
     match exit_within_grace(pid) {
-        Ok(Some(Exit::Code(127))) => Outcome::ExecFailed(e),
+        Ok(Some(Exit::Code(127))) | Err(Errno(libc::ECHILD)) => Outcome::ExecFailed(e),
         Ok(Some(x)) => Outcome::Died(x),
         Ok(None) => Outcome::ExecFailedButAlive(e),
         Err(_) => Outcome::Died(Exit::Code(-1)),

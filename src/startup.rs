@@ -4,7 +4,7 @@
 //! Captured once, from an ELF constructor (`.init_array`) that runs before
 //! `main` and before any thread (Go's runtime included) exists, so the library
 //! never reads the environment of a running, possibly multi-threaded process
-//! and never calls setenv/unsetenv (DESIGN §5). If the constructor did not run
+//! and never calls setenv/unsetenv (docs/architecture.md, "Rules"). If the constructor did not run
 //! (an unusual loader), the first use captures it instead.
 //!
 //! The executable path is recorded now because later it may lie:

@@ -2,7 +2,7 @@
 //! sockets, wait until it says it is ready, and only then let the caller
 //! drain and leave. If the new generation fails in any way it is killed and
 //! reaped and the caller goes on serving: nothing was closed, so nothing was
-//! lost (DESIGN §4).
+//! lost (docs/upgrade.md).
 
 use alloc::vec::Vec;
 
@@ -15,7 +15,15 @@ use crate::sys::process::{self, Pid};
 use crate::sys::time::{self, Deadline};
 use crate::{err, lineage, log, startup};
 
-/// Default time the new generation has to become ready.
+/// Default time the new generation has to become ready: 60 s, also the
+/// default `--ready-timeout` of `gracefd run` (a new worker is a new
+/// generation). Long enough for a slow start (JIT, cache warm-up,
+/// migrations); bounded because upgrades are serialized, so a hung new
+/// generation would hold every later one; and below systemd's default start
+/// timeout (90 s), so a first start that never comes up is reported, not
+/// just killed. Longer than the daemonize default
+/// ([`crate::daemon::DEFAULT_TIMEOUT_MS`], 30 s): nobody's shell is waiting,
+/// and the old generation goes on serving meanwhile.
 pub const DEFAULT_TIMEOUT_MS: i64 = 60_000;
 /// How long a new generation that failed gets to exit after the kill signal
 /// before SIGKILL.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fault injection around upgrades (issue 12), each under load: zero failed
+# Fault injection around upgrades, each under load: zero failed
 # requests while an old generation exists, a clear error, no zombie, no leaked fd.
 #   signal-storm  1,000 upgrade signals in one second: one upgrade at a time
 #   emfile        RLIMIT_NOFILE lowered so the upgrade cannot get its fds

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The pid file on a read-only and on a full filesystem (issue 12), with the C
+# The pid file on a read-only and on a full filesystem, with the C
 # example: at start-up, a clear error and a non-zero exit; on a filesystem that
 # fills up while it serves, upgrades under load go on (the pid is rewritten in
 # place, in the block the file already has): zero failed requests, no zombie.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Upgrades under load (issue 5):
+# Upgrades under load:
 #  1. 100 upgrades of build/bin/httpd under keep-alive-only load: zero failed requests.
 #  2. Each way a new generation can fail, while load runs: the old generation
 #     keeps serving with zero failed requests, the error says what happened,

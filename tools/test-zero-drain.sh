@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Zero-drain upgrades (issue 21): build/bin/httpd --pass-connections upgraded
+# Zero-drain upgrades: build/bin/httpd --pass-connections upgraded
 # several times under load — long-lived keep-alive clients that sit idle
 # between requests, plus new-connection workers — loses no request, and no
 # keep-alive client ever has to reconnect: every connection goes on in the

@@ -186,8 +186,8 @@ pub fn parse(args: &[Vec<u8>], specs: &[Spec], style: Style) -> Result<Parsed, U
 /// Longest duration accepted anywhere (about 115 days), in ms.
 pub const MAX_SECS: u64 = 10_000_000;
 
-/// Seconds, maybe fractional (`1`, `0.25`, `2.5`), to milliseconds (digits
-/// past the third decimal are dropped). No sign, exponent or unit.
+/// Seconds, maybe fractional (`1`, `0.25`, `2.5`), to milliseconds (a
+/// fraction finer than a millisecond rounds up). No sign, exponent or unit.
 pub fn secs(opt: &str, v: &[u8]) -> Result<u64, UsageError> {
     let bad = || usage!("--{} {}: not a number of seconds (like 5 or 0.25)", opt, shown(v));
     let (int, frac) = match v.iter().position(|&b| b == b'.') {
@@ -210,6 +210,11 @@ pub fn secs(opt: &str, v: &[u8]) -> Result<u64, UsageError> {
     if let Some(f) = frac {
         for (k, d) in f.iter().take(3).enumerate() {
             ms += u64::from(d - b'0') * [100, 10, 1].get(k).copied().unwrap_or(0);
+        }
+        // Finer than a millisecond rounds up, as the library's durations do
+        // (gracefd::__cli::sys::time::duration_to_ms): a wait is never cut short.
+        if f.iter().skip(3).any(|&d| d != b'0') {
+            ms += 1;
         }
     }
     Ok(ms)
@@ -397,7 +402,9 @@ mod tests {
         assert_eq!(secs("x", b"1"), Ok(1000));
         assert_eq!(secs("x", b"0.25"), Ok(250));
         assert_eq!(secs("x", b"2.5"), Ok(2500));
-        assert_eq!(secs("x", b"0.0001"), Ok(0));
+        assert_eq!(secs("x", b"0.0001"), Ok(1));
+        assert_eq!(secs("x", b"0.0010"), Ok(1));
+        assert_eq!(secs("x", b"1.2340001"), Ok(1235));
         assert_eq!(secs("x", b"0"), Ok(0));
         for bad in ["", "-1", "1.", ".5", "1e3", "1s", " 1", "0x10", "99999999999"] {
             let e = secs("ready-timeout", bad.as_bytes()).unwrap_err();

@@ -28,6 +28,8 @@
 //! nothing work too; the pid file follows the library's rules
 //! (`pidfile::acquire`), and the exit statuses are the same (`exit.rs`).
 
+// Default `--ready-timeout`: the library's daemonize default (a shell script is waiting on it).
+pub use gracefd::__cli::daemon::DEFAULT_TIMEOUT_MS as DEFAULT_READY_TIMEOUT_MS;
 use gracefd::__cli::sys::fd::{self, Fd};
 use gracefd::__cli::sys::process::{self, Exit};
 use gracefd::__cli::sys::time::{monotonic_ns, Deadline};
@@ -40,9 +42,6 @@ use crate::detach::{self, PidFile};
 use crate::worker::{self, describe_exit, Event};
 use crate::{exit, say, usage};
 
-/// Default `--ready-timeout` of `daemonize` (notify mode): 30 s, the
-/// library's daemonize default: a shell script is waiting on it.
-pub const DEFAULT_READY_TIMEOUT_MS: u64 = 30_000;
 
 const fn o(name: &'static str) -> Spec {
     Spec { name, value: true }
@@ -74,7 +73,7 @@ fn opts(p: &Parsed) -> Result<Opts, UsageError> {
     };
     let ready_timeout_ms = match p.last("ready-timeout") {
         Some(v) => args::secs("ready-timeout", v)?,
-        None => DEFAULT_READY_TIMEOUT_MS,
+        None => DEFAULT_READY_TIMEOUT_MS.unsigned_abs(),
     };
     if ready_timeout_ms == 0 {
         return Err(usage!("--ready-timeout 0: must be above 0"));

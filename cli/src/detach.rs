@@ -68,10 +68,13 @@ pub fn daemonize_self(o: &DaemonOpts<'_>) -> gracefd::Result<()> {
     let cwd = std::env::current_dir().map(|d| d.as_os_str().as_bytes().to_vec()).unwrap_or_else(|_| b"/".to_vec());
     let umask = fs::umask(0o022);
     fs::umask(umask);
-    let mut opts = Options::new().workdir(&cwd).umask(umask).log_file(o.log_path.as_deref()).timeout_ms(o.timeout_ms).mode(Mode::Fork);
-    if let Some(p) = o.pid_file {
-        opts = opts.pid_file(bytes(p));
-    }
+    let mut opts = Options::new();
+    opts.set_workdir(&cwd)?;
+    opts.set_umask(umask)?;
+    opts.set_log_file(o.log_path.as_deref())?;
+    opts.set_timeout_ms(o.timeout_ms)?;
+    opts.set_pid_file(o.pid_file.map(bytes))?;
+    opts.set_mode(Mode::Fork);
     daemon::daemonize(&opts)?;
     signal::block(&SIGNALS).map_err(|e| gracefd::Error::sys(e, "--daemonize: block signals"))?;
     Ok(())

@@ -1,6 +1,6 @@
 //! Exit statuses of every `gracefd` command (and of `start_server` through
-//! the symlink). One meaning per number across commands; `--help` and the
-//! README list them. 240–244 are the library's daemonize launcher statuses
+//! the symlink). One meaning per number across commands; `--help` and
+//! docs/cli.md list them. 240–244 are the library's daemonize launcher statuses
 //! (`src/daemon/`), so `--daemonize` and `gracefd daemonize` keep the same
 //! contract whichever implementation detaches.
 

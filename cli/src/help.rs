@@ -15,6 +15,8 @@ usage:
   gracefd daemonize [options] -- COMMAND [ARGS...]  daemonize any program; the exit status says if it came up
   gracefd ctl --control-socket PATH status|reload|stop
   gracefd completion bash                            a bash completion script
+  gracefd stop --pid PID [--timeout SECS]           signal a server, return once it exited (drained)
+  gracefd reload --pid PID [--unit UNIT]            signal a server, return once its new generation serves
   gracefd version
   start_server [start_server options] -- COMMAND   (gracefd through a symlink named start_server)
 
@@ -170,3 +172,15 @@ gracefd, invoked as start_server: Server::Starter's options, with its meaning.
 Every `gracefd run` option works too (--ready notify, --listen, --control-socket,
 --stop-timeout, ...): see `gracefd run --help`.
 ";
+
+#[cfg(test)]
+mod tests {
+    /// The defaults the help texts state are the library's (declared once there).
+    #[test]
+    fn stated_ready_timeouts_are_the_librarys() {
+        let run_s = crate::opts::DEFAULT_READY_TIMEOUT_MS / 1000;
+        let daemonize_s = crate::daemonize_cmd::DEFAULT_READY_TIMEOUT_MS / 1000;
+        assert!(super::RUN.contains(&format!("failed (default {}:", run_s)), "gracefd run --help");
+        assert!(super::DAEMONIZE.contains(&format!("exit 241 after this (default {})", daemonize_s)), "gracefd daemonize --help");
+    }
+}

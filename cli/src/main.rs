@@ -14,6 +14,7 @@
 //! | `notify_sock.rs` | the workers' `NOTIFY_SOCKET` |
 //! | `control.rs` | the control socket and its client |
 //! | `ctl_cmd.rs` | `gracefd ctl` |
+//! | `signal_cmd.rs`, `proc_watch.rs` | `gracefd stop`, `gracefd reload`: signal a server, wait for the outcome |
 //! | `status.rs` | `--status-file` |
 //! | `daemonize_cmd.rs` | `gracefd daemonize` |
 //! | `start_server_compat.rs` | `start_server` options, `--restart`, `--stop` |
@@ -41,9 +42,11 @@ mod help;
 mod limits;
 mod notify_sock;
 mod opts;
+mod proc_watch;
 mod run;
 mod say;
 mod setup;
+mod signal_cmd;
 mod start_server_compat;
 mod status;
 mod worker;
@@ -81,6 +84,8 @@ fn dispatch(argv: &[Vec<u8>]) -> i32 {
         b"daemonize" => daemonize_cmd::main(rest),
         b"ctl" => ctl_cmd::main(rest),
         b"completion" => completion::main(rest),
+        b"stop" => signal_cmd::stop_main(rest),
+        b"reload" => signal_cmd::reload_main(rest),
         b"version" | b"--version" | b"-V" => {
             println!("gracefd {}", gracefd::__cli::version::string());
             exit::OK
@@ -89,7 +94,7 @@ fn dispatch(argv: &[Vec<u8>]) -> i32 {
             help::show(help::MAIN);
             exit::OK
         }
-        other => usage_error(&usage!("unknown subcommand {} (run, daemonize, ctl, version; see --help)", args::shown(other))),
+        other => usage_error(&usage!("unknown subcommand {} (run, daemonize, ctl, stop, reload, version; see --help)", args::shown(other))),
     }
 }
 

@@ -53,11 +53,24 @@ fn is_our_name(name: &[u8]) -> bool {
     digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
 }
 
+/// The gracefd pid in `gracefd-<pid>-<n>`.
+fn owner_pid(name: &[u8]) -> Option<i32> {
+    let rest = name.strip_prefix(b"gracefd-")?;
+    let digits = rest.split(|&b| b == b'-').next()?;
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// Whether a process with this pid exists (EPERM: it does, someone else's).
+fn pid_in_use(pid: i32) -> bool {
+    pid > 0 && !matches!(gracefd::__cli::sys::process::kill(pid, 0), Err(gracefd::__cli::sys::Errno(libc::ESRCH)))
+}
+
 /// Remove the notify directories a killed gracefd left behind: only ours
 /// (the name pattern, a real directory owned by our effective uid, not a
 /// symbolic link), only unlocked ones (a live gracefd holds its lock, even
 /// one in another pid namespace), and only if they hold nothing but worker
-/// sockets (`w<n>`). Returns how many were removed.
+/// sockets (`w<n>`), and only if the pid in the name is gone. Returns how
+/// many were removed.
 pub fn clean_stale() -> usize {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let base = base_dir();
@@ -66,6 +79,12 @@ pub fn clean_stale() -> usize {
     let mut removed = 0;
     for e in rd.flatten() {
         if !is_our_name(e.file_name().as_bytes()) {
+            continue;
+        }
+        // The gracefd named in it still runs (here, or a pid of this
+        // namespace): leave it, even unlocked — an older gracefd, from before
+        // the lock, may be running it during a rollout.
+        if owner_pid(e.file_name().as_bytes()).is_some_and(pid_in_use) {
             continue;
         }
         let path = e.path();
@@ -329,5 +348,19 @@ mod tests {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         cleaner.join().unwrap();
         assert_eq!(lost, 0, "directories removed by a concurrent clean_stale() while being created");
+    }
+
+    #[test]
+    fn a_directory_of_a_running_gracefd_without_a_lock_is_kept() {
+        // An older gracefd (no lock) running during a rollout: its pid is alive.
+        let me = std::process::id();
+        let dir = base_dir().join(format!("gracefd-{}-{}", me, 999_999));
+        std::fs::create_dir(&dir).unwrap();
+        clean_stale();
+        let kept = dir.exists();
+        let _ = std::fs::remove_dir(&dir);
+        assert!(kept, "the unlocked directory of a live gracefd was removed");
+        assert_eq!(owner_pid(b"gracefd-12-34"), Some(12));
+        assert!(!pid_in_use(0));
     }
 }

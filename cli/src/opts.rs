@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::args::{self, shown, Parsed, Spec, UsageError};
 use crate::usage;
+// Default `--ready-timeout`: a new worker is a new generation (the library's one declaration says why 60 s).
+pub use gracefd::__cli::upgrade::DEFAULT_TIMEOUT_MS as DEFAULT_READY_TIMEOUT_MS;
 
 /// How a new worker is known to be ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,12 +111,6 @@ pub struct RunOptions {
 /// Default `--ready`: start_server's rule, so a program that knows nothing
 /// of readiness works unchanged.
 pub const DEFAULT_READY: ReadyRule = ReadyRule::Interval(1000);
-/// Default `--ready-timeout` (notify mode): 60 s, as the library's upgrade.
-/// Long enough for a slow start (JIT, cache warm-up, migrations); bounded
-/// because reloads are serialized, so a hung new worker would hold every
-/// later reload; and below systemd's default start timeout (90 s), so a
-/// first worker that never comes up is reported by gracefd, not just killed.
-pub const DEFAULT_READY_TIMEOUT_MS: u64 = 60_000;
 /// Default `--stop-timeout`: 10 s. Keep it below the stop timeout of the
 /// supervisor above (supervisord `stopwaitsecs`, systemd `TimeoutStopSec`),
 /// so gracefd kills its workers itself before it is killed.
@@ -345,7 +341,7 @@ pub fn run_options(p: &Parsed, face: Face) -> Result<RunOptions, UsageError> {
     };
     let ready_timeout_ms = match p.last("ready-timeout") {
         Some(v) => args::secs("ready-timeout", v)?,
-        None => DEFAULT_READY_TIMEOUT_MS,
+        None => DEFAULT_READY_TIMEOUT_MS.unsigned_abs(),
     };
     if ready_timeout_ms == 0 {
         return Err(usage!("--ready-timeout 0: must be above 0"));

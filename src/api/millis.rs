@@ -6,11 +6,10 @@ use std::time::Duration;
 /// `d` in whole milliseconds, rounded up (a timeout never ends early, and a
 /// non-zero one never becomes 0); [`Duration::MAX`] is -1, the core's "no
 /// limit". Anything too large for an `i64` is `i64::MAX` (millions of years).
+/// (The rule itself is the core's, `sys::time::duration_to_ms`, which the
+/// C-facing and CLI conversions use too.)
 pub(crate) fn timeout_ms(d: Duration) -> i64 {
-    if d == Duration::MAX {
-        return -1;
-    }
-    i64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(i64::MAX)
+    crate::sys::time::duration_to_ms(d)
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Daemonize, and tell the launching shell the truth (DESIGN §4).
+//! Daemonize, and tell the launching shell the truth (docs/daemonize.md).
 //!
 //! [`daemonize`] returns `Ok` in the daemon. The process that called it — the
 //! *launcher* — never returns: it waits on a readiness channel and exits 0
@@ -70,7 +70,7 @@ mod verdict;
 
 pub use creds::resolve_creds;
 pub use marker::{init, pending};
-pub use options::{Mode, Options, DEFAULT_TIMEOUT_MS, DEFAULT_UMASK};
+pub use options::{Mode, Options, DEFAULT_TIMEOUT_MS, DEFAULT_UMASK, MAX_UMASK};
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -145,12 +145,8 @@ fn daemonize_once(opts: &Options) -> Result<()> {
         IS_DAEMON.store(true, Ordering::Release);
         return Ok(());
     }
-    if opts.umask > 0o777 {
-        return Err(err!(EINVAL, "umask {:o} is above 0777", opts.umask));
-    }
-    if opts.timeout_ms == 0 {
-        return Err(err!(EINVAL, "a readiness timeout of 0 ms would fail every start (negative: no timeout)"));
-    }
+    // The setters' rules, for options filled in field by field.
+    opts.check()?;
     let mode = pick_mode(opts.mode)?;
     let prepared = prepare(opts)?;
     match mode {
@@ -184,12 +180,13 @@ mod tests {
         // or the fork-mode call below would really fork.
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let t = std::thread::spawn(move || rx.recv());
-        let e = daemonize(&Options::new().umask(0o1000)).unwrap_err();
+        // Fields filled in directly (past the setters) get the same rules.
+        let e = daemonize(&Options { umask: 0o1000, mode: Mode::Fork, ..Options::new() }).unwrap_err();
         assert_eq!(e.errno.0, libc::EINVAL);
-        let e = daemonize(&Options::new().timeout_ms(0)).unwrap_err();
+        let e = daemonize(&Options { timeout_ms: 0, mode: Mode::Fork, ..Options::new() }).unwrap_err();
         assert_eq!(e.errno.0, libc::EINVAL);
         // The test harness runs many threads: fork mode is refused, naming them.
-        let e = daemonize(&Options::new().mode(Mode::Fork)).unwrap_err();
+        let e = daemonize(&Options { mode: Mode::Fork, ..Options::new() }).unwrap_err();
         assert_eq!(e.errno.0, libc::EBUSY);
         assert!(e.message().contains("threads") && e.message().contains("re-exec"), "{}", e.message());
         drop(tx);

@@ -1,12 +1,26 @@
-//! What [`daemonize`](super::daemonize) is asked to do: [`Options`] (a
-//! builder) and the [`Mode`] to detach in.
+//! What [`daemonize`](super::daemonize) is asked to do: [`Options`], its
+//! defaults, and the [`Mode`] to detach in.
+//!
+//! The checked setters below are the one place the options are judged: the C
+//! handle and the Rust builder only convert their arguments and call them.
+//! [`Options::check`] applies the same rules again to a value whose public
+//! fields were filled in directly, so `daemonize` never runs on one it would
+//! have refused through a setter.
 
 use alloc::vec::Vec;
 
-/// Default time the daemon has to call ready.
+use crate::error::Result;
+use crate::err;
+use crate::proto::addr::Shown;
+
+/// Default time the daemon has to call ready: 30 s. Shorter than an
+/// upgrade's ([`crate::upgrade::DEFAULT_TIMEOUT_MS`]) because a shell, an
+/// init script or a deploy step is waiting on the launcher.
 pub const DEFAULT_TIMEOUT_MS: i64 = 30_000;
 /// Default umask of the daemon.
 pub const DEFAULT_UMASK: u32 = 0o022;
+/// Largest umask accepted.
+pub const MAX_UMASK: u32 = 0o777;
 
 /// How to detach.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,7 +33,8 @@ pub enum Mode {
     Reexec,
 }
 
-/// Daemonize options (the C handle wraps this; builder-style setters).
+/// Daemonize options (the C handle and the Rust builder wrap this; set them
+/// with the checked setters).
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Pid file to lock and write (None: no pid file).
@@ -60,55 +75,124 @@ impl Default for Options {
     }
 }
 
+/// A path or name the kernel or the user database will be given: not
+/// empty, no NUL (it becomes a C string). `what` names the option.
+fn check_c_text(what: &str, v: &[u8]) -> Result<()> {
+    if v.is_empty() {
+        return Err(err!(EINVAL, "daemon {} is empty", what));
+    }
+    if v.contains(&0) {
+        return Err(err!(EINVAL, "daemon {} {} contains NUL", what, Shown(v)));
+    }
+    Ok(())
+}
+
+fn check_optional(what: &str, v: Option<&[u8]>) -> Result<()> {
+    v.map_or(Ok(()), |v| check_c_text(what, v))
+}
+
+fn check_umask(mask: u32) -> Result<()> {
+    if mask > MAX_UMASK {
+        return Err(err!(EINVAL, "daemon umask {:o} is above 0777", mask));
+    }
+    Ok(())
+}
+
+fn check_timeout_ms(ms: i64) -> Result<()> {
+    if ms == 0 {
+        return Err(err!(EINVAL, "daemon readiness timeout 0 ms would fail every start (negative: no limit)"));
+    }
+    Ok(())
+}
+
+/// The checked setters both faces use. Each refuses a bad value with
+/// `EINVAL` and a message naming the option and the value, and leaves the
+/// option as it was.
 impl Options {
     /// The defaults.
     pub fn new() -> Options {
         Options::default()
     }
-    /// Lock and write this pid file.
-    pub fn pid_file(mut self, p: &[u8]) -> Self {
-        self.pid_file = Some(p.to_vec());
-        self
+
+    /// Lock and write this pid file (None: no pid file). `EINVAL` if empty or
+    /// containing NUL.
+    pub fn set_pid_file(&mut self, path: Option<&[u8]>) -> Result<()> {
+        check_optional("pid file path", path)?;
+        self.pid_file = path.map(<[u8]>::to_vec);
+        Ok(())
     }
-    /// Working directory.
-    pub fn workdir(mut self, p: &[u8]) -> Self {
-        self.workdir = p.to_vec();
-        self
+
+    /// The daemon's working directory. `EINVAL` if empty or containing NUL.
+    pub fn set_workdir(&mut self, path: &[u8]) -> Result<()> {
+        check_c_text("working directory", path)?;
+        self.workdir = path.to_vec();
+        Ok(())
     }
-    /// Umask.
-    pub fn umask(mut self, m: u32) -> Self {
-        self.umask = m;
-        self
+
+    /// The daemon's umask. `EINVAL` above 0777.
+    pub fn set_umask(&mut self, mask: u32) -> Result<()> {
+        check_umask(mask)?;
+        self.umask = mask;
+        Ok(())
     }
-    /// Log file for stdout and stderr (None: /dev/null).
-    pub fn log_file(mut self, p: Option<&[u8]>) -> Self {
-        self.log_file = p.map(<[u8]>::to_vec);
-        self
+
+    /// Log file for stdout and stderr (None: /dev/null). `EINVAL` if empty or
+    /// containing NUL.
+    pub fn set_log_file(&mut self, path: Option<&[u8]>) -> Result<()> {
+        check_optional("log file path", path)?;
+        self.log_file = path.map(<[u8]>::to_vec);
+        Ok(())
     }
-    /// User to switch to.
-    pub fn user(mut self, u: &[u8]) -> Self {
-        self.user = Some(u.to_vec());
-        self
+
+    /// User to switch to, a name or a number (None: stay). `EINVAL` if empty
+    /// or containing NUL; an unknown user is found out by `daemonize`
+    /// (`ENOENT`, before any fork).
+    pub fn set_user(&mut self, user: Option<&[u8]>) -> Result<()> {
+        check_optional("user", user)?;
+        self.user = user.map(<[u8]>::to_vec);
+        Ok(())
     }
-    /// Group to switch to.
-    pub fn group(mut self, g: &[u8]) -> Self {
-        self.group = Some(g.to_vec());
-        self
+
+    /// Group to switch to, a name or a number (None: the user's primary
+    /// group). `EINVAL` if empty or containing NUL.
+    pub fn set_group(&mut self, group: Option<&[u8]>) -> Result<()> {
+        check_optional("group", group)?;
+        self.group = group.map(<[u8]>::to_vec);
+        Ok(())
     }
-    /// RLIMIT_NOFILE to raise to.
-    pub fn nofile(mut self, soft: u64, hard: u64) -> Self {
+
+    /// RLIMIT_NOFILE to raise to. Every pair is accepted (limits are only
+    /// raised; the kernel judges the values in the daemon, whose launcher
+    /// then exits `EXIT_SETUP`); a `Result` like its siblings, so a check can
+    /// be added without changing the faces.
+    pub fn set_nofile(&mut self, soft: u64, hard: u64) -> Result<()> {
         self.nofile = Some((soft, hard));
-        self
+        Ok(())
     }
-    /// Readiness timeout in ms (negative: forever).
-    pub fn timeout_ms(mut self, ms: i64) -> Self {
+
+    /// Readiness timeout in ms (negative: no limit). `EINVAL` for 0.
+    pub fn set_timeout_ms(&mut self, ms: i64) -> Result<()> {
+        check_timeout_ms(ms)?;
         self.timeout_ms = ms;
-        self
+        Ok(())
     }
-    /// Mode.
-    pub fn mode(mut self, m: Mode) -> Self {
-        self.mode = m;
-        self
+
+    /// How to detach (every mode is valid; a face converting a number
+    /// refuses unknown ones itself).
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
+    }
+
+    /// The setters' rules applied to every field, for options whose public
+    /// fields were filled in directly. The first bad one is the error.
+    pub fn check(&self) -> Result<()> {
+        check_optional("pid file path", self.pid_file.as_deref())?;
+        check_c_text("working directory", &self.workdir)?;
+        check_umask(self.umask)?;
+        check_optional("log file path", self.log_file.as_deref())?;
+        check_optional("user", self.user.as_deref())?;
+        check_optional("group", self.group.as_deref())?;
+        check_timeout_ms(self.timeout_ms)
     }
 }
 
@@ -116,10 +200,54 @@ impl Options {
 mod tests {
     use super::*;
 
+    fn einval(r: Result<()>, want: &str) {
+        let e = r.unwrap_err();
+        assert_eq!(e.errno.0, libc::EINVAL);
+        assert!(e.message().contains(want), "{:?} lacks {:?}", e.message(), want);
+    }
+
     #[test]
-    fn builder_sets_fields() {
-        let o = Options::new().pid_file(b"/run/x.pid").workdir(b"/tmp").umask(0o027).log_file(Some(b"/var/log/x")).nofile(10, 20).timeout_ms(5).mode(Mode::Reexec);
+    fn setters_set_fields() {
+        let mut o = Options::new();
+        o.set_pid_file(Some(b"/run/x.pid")).unwrap();
+        o.set_workdir(b"/tmp").unwrap();
+        o.set_umask(0o027).unwrap();
+        o.set_log_file(Some(b"/var/log/x")).unwrap();
+        o.set_user(Some(b"nobody")).unwrap();
+        o.set_group(Some(b"65534")).unwrap();
+        o.set_nofile(10, 20).unwrap();
+        o.set_timeout_ms(-1).unwrap();
+        o.set_mode(Mode::Reexec);
         assert_eq!(o.pid_file.as_deref(), Some(&b"/run/x.pid"[..]));
-        assert_eq!((o.umask, o.nofile, o.timeout_ms, o.mode), (0o027, Some((10, 20)), 5, Mode::Reexec));
+        assert_eq!((o.umask, o.nofile, o.timeout_ms, o.mode), (0o027, Some((10, 20)), -1, Mode::Reexec));
+        assert!(o.check().is_ok());
+        // None clears.
+        o.set_pid_file(None).unwrap();
+        o.set_user(None).unwrap();
+        assert_eq!((o.pid_file.as_deref(), o.user.as_deref()), (None, None));
+    }
+
+    #[test]
+    fn bad_values_are_refused_naming_the_option_and_kept_out() {
+        let mut o = Options::new();
+        einval(o.set_pid_file(Some(b"")), "pid file path is empty");
+        einval(o.set_pid_file(Some(b"/run/a\0b")), "pid file path \"/run/a\\x00b\" contains NUL");
+        einval(o.set_workdir(b""), "working directory is empty");
+        einval(o.set_umask(0o1000), "umask 1000");
+        einval(o.set_log_file(Some(b"")), "log file path is empty");
+        einval(o.set_user(Some(b"")), "user is empty");
+        einval(o.set_group(Some(b"")), "group is empty");
+        einval(o.set_timeout_ms(0), "timeout 0 ms");
+        // Nothing was changed by a refused value.
+        let d = Options::default();
+        assert_eq!((o.pid_file, o.workdir, o.umask, o.user, o.timeout_ms), (d.pid_file, d.workdir, d.umask, d.user, d.timeout_ms));
+    }
+
+    #[test]
+    fn check_applies_the_setters_rules_to_filled_in_fields() {
+        assert!(Options::default().check().is_ok());
+        einval(Options { user: Some(Vec::new()), ..Options::default() }.check(), "user is empty");
+        einval(Options { umask: 0o7777, ..Options::default() }.check(), "umask 7777");
+        einval(Options { timeout_ms: 0, ..Options::default() }.check(), "timeout 0 ms");
     }
 }

@@ -82,10 +82,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_pid_file(opts: *mut gracefd_daemon, 
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
         // SAFETY: caller's promise.
-        o.inner.pid_file = match unsafe { boundary::opt_cstr(path) } {
-            Some([]) => return Err(err!(EINVAL, "pid file path is empty")),
-            p => p.map(<[u8]>::to_vec),
-        };
+        o.inner.set_pid_file(unsafe { boundary::opt_cstr(path) })?;
         Ok(0)
     })
 }
@@ -103,11 +100,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_workdir(opts: *mut gracefd_daemon, p
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
         // SAFETY: caller's promise.
-        let p = unsafe { boundary::cstr(path, "path") }?;
-        if p.is_empty() {
-            return Err(err!(EINVAL, "working directory is empty"));
-        }
-        o.inner.workdir = p.to_vec();
+        o.inner.set_workdir(unsafe { boundary::cstr(path, "path") }?)?;
         Ok(0)
     })
 }
@@ -121,11 +114,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_workdir(opts: *mut gracefd_daemon, p
 pub unsafe extern "C" fn gracefd_daemon_set_umask(opts: *mut gracefd_daemon, mask: u32) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
-        let o = unsafe { boundary::handle(opts, "opts") }?;
-        if mask > 0o777 {
-            return Err(err!(EINVAL, "umask {:o} is above 0777", mask));
-        }
-        o.inner.umask = mask;
+        unsafe { boundary::handle(opts, "opts") }?.inner.set_umask(mask)?;
         Ok(0)
     })
 }
@@ -145,10 +134,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_log_file(opts: *mut gracefd_daemon, 
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
         // SAFETY: caller's promise.
-        o.inner.log_file = match unsafe { boundary::opt_cstr(path) } {
-            Some([]) => return Err(err!(EINVAL, "log file path is empty")),
-            p => p.map(<[u8]>::to_vec),
-        };
+        o.inner.set_log_file(unsafe { boundary::opt_cstr(path) })?;
         Ok(0)
     })
 }
@@ -170,10 +156,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_user(opts: *mut gracefd_daemon, user
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
         // SAFETY: caller's promise.
-        o.inner.user = match unsafe { boundary::opt_cstr(user) } {
-            Some([]) => return Err(err!(EINVAL, "user is empty")),
-            u => u.map(<[u8]>::to_vec),
-        };
+        o.inner.set_user(unsafe { boundary::opt_cstr(user) })?;
         Ok(0)
     })
 }
@@ -191,10 +174,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_group(opts: *mut gracefd_daemon, gro
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
         // SAFETY: caller's promise.
-        o.inner.group = match unsafe { boundary::opt_cstr(group) } {
-            Some([]) => return Err(err!(EINVAL, "group is empty")),
-            g => g.map(<[u8]>::to_vec),
-        };
+        o.inner.set_group(unsafe { boundary::opt_cstr(group) })?;
         Ok(0)
     })
 }
@@ -214,7 +194,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_group(opts: *mut gracefd_daemon, gro
 pub unsafe extern "C" fn gracefd_daemon_set_nofile(opts: *mut gracefd_daemon, soft: u64, hard: u64) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
-        unsafe { boundary::handle(opts, "opts") }?.inner.nofile = Some((soft, hard));
+        unsafe { boundary::handle(opts, "opts") }?.inner.set_nofile(soft, hard)?;
         Ok(0)
     })
 }
@@ -229,11 +209,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_nofile(opts: *mut gracefd_daemon, so
 pub unsafe extern "C" fn gracefd_daemon_set_timeout_ms(opts: *mut gracefd_daemon, timeout_ms: i64) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
-        let o = unsafe { boundary::handle(opts, "opts") }?;
-        if timeout_ms == 0 {
-            return Err(err!(EINVAL, "a timeout of 0 ms would fail every start (negative: no limit)"));
-        }
-        o.inner.timeout_ms = timeout_ms;
+        unsafe { boundary::handle(opts, "opts") }?.inner.set_timeout_ms(timeout_ms)?;
         Ok(0)
     })
 }
@@ -249,12 +225,13 @@ pub unsafe extern "C" fn gracefd_daemon_set_mode(opts: *mut gracefd_daemon, mode
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
-        o.inner.mode = match mode {
+        // Converting the C number is this face's job; every Mode is valid.
+        o.inner.set_mode(match mode {
             GRACEFD_DAEMON_AUTO => Mode::Auto,
             GRACEFD_DAEMON_FORK => Mode::Fork,
             GRACEFD_DAEMON_REEXEC => Mode::Reexec,
             m => return Err(err!(EINVAL, "daemonize mode {} is not GRACEFD_DAEMON_AUTO, _FORK or _REEXEC", m)),
-        };
+        });
         Ok(0)
     })
 }

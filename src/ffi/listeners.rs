@@ -211,7 +211,7 @@ pub unsafe extern "C" fn gracefd_listen(name: *const c_char, address: *const c_c
 ///
 /// Environment: none at call time. What was inherited was read once, before
 /// main, from LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES, SERVER_STARTER_PORT and
-/// SERVER_STARTER_GENERATION (see the README, "Listening sockets").
+/// SERVER_STARTER_GENERATION (docs/listeners.md).
 ///
 /// Thread-safe (the registry has one lock; concurrent calls for one name get
 /// the same socket).

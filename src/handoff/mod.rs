@@ -1,5 +1,5 @@
 //! Hand-off between unrelated processes over a unix stream socket
-//! (DESIGN §3): a new instance started by a supervisor takes the named fds of
+//! (docs/handoff.md): a new instance started by a supervisor takes the named fds of
 //! the running one, instead of inheriting them.
 //!
 //! Three layers, one wire format (`proto::handoff`):
@@ -20,7 +20,7 @@
 //!   (if it is still ours). A taker that dies first changes nothing: the
 //!   next one is served.
 //! - **The new side** ([`take`]): connect, receive every named fd into the
-//!   registry (`registry::import`, as if inherited), keep the connection; the
+//!   registry (`registry::import_received`, as if inherited), keep the connection; the
 //!   program's `gracefd_ready()` ends up in [`report_ready`], which tells the
 //!   old side to drain.
 //!

@@ -4,9 +4,10 @@
 //! [`flush`]; [`send_fds`] sends a whole transfer at once.
 //!
 //! The old side sends its registry in slices ([`plan_registry`]): each chunk
-//! duplicates its (at most 252) registry fds only when it is about to go
-//! and closes the duplicates once they are on the wire, so a hand-off of N
-//! fds never holds more than N + 252 of them (not 2 × N).
+//! carries the registry's own fds, checked and sent under the registry lock
+//! (so they are still the entries the transfer was planned with when they
+//! go). Nothing is duplicated: a hand-off of N fds holds N of them, and
+//! costs no `dup`/`close` pair per fd (the kernel takes its own references).
 
 use alloc::vec::Vec;
 
@@ -14,7 +15,7 @@ use crate::err;
 use crate::error::Result;
 use crate::proto::handoff as wire;
 use crate::registry::Info;
-use crate::sys::fd::{self, Fd, RawFd};
+use crate::sys::fd::{self, RawFd};
 use crate::sys::time::Deadline;
 use crate::sys::{poll, socket, Errno};
 
@@ -23,16 +24,14 @@ pub(super) struct Out {
     data: Vec<u8>,
     fds: Vec<RawFd>,
     off: usize,
-    /// A registry slice still to be duplicated: the index of its first entry
-    /// and the registry's fd numbers when the transfer was planned.
+    /// A registry slice: the index of its first entry and the registry's fd
+    /// numbers when the transfer was planned (sent from the registry itself).
     slice: Option<(usize, Vec<RawFd>)>,
-    /// The duplicates of `slice` while this message waits to go.
-    held: Vec<Fd>,
 }
 
 impl Out {
     fn new(data: Vec<u8>, fds: Vec<RawFd>) -> Out {
-        Out { data, fds, off: 0, slice: None, held: Vec::new() }
+        Out { data, fds, off: 0, slice: None }
     }
 }
 
@@ -61,9 +60,8 @@ pub(super) fn plan<N: AsRef<[u8]>>(fds: &[RawFd], names: &[N]) -> Result<Vec<Out
 }
 
 /// The messages of a transfer of the registry `entries` (a snapshot of
-/// names and fd numbers, nothing duplicated yet): the header, then one chunk
-/// per 252 entries whose fds are duplicated only when it is sent. EINVAL as
-/// [`plan`].
+/// names and fd numbers): the header, then one chunk per 252 entries, whose
+/// fds are taken from the registry when it is sent. EINVAL as [`plan`].
 pub(super) fn plan_registry(entries: &[Info]) -> Result<Vec<Out>> {
     let names: Vec<&[u8]> = entries.iter().map(|e| e.name.as_slice()).collect();
     let mut q = Vec::new();
@@ -78,21 +76,19 @@ pub(super) fn plan_registry(entries: &[Info]) -> Result<Vec<Out>> {
     Ok(q)
 }
 
-/// Duplicates of the registry entries `first..` if they are still the fds
-/// `raws` the transfer was planned with. ESTALE if the registry changed
-/// under the transfer (an entry closed or forgotten meanwhile: its number
-/// might name another file now).
-fn dup_slice(first: usize, raws: &[RawFd]) -> core::result::Result<Vec<Fd>, Errno> {
-    crate::registry::with(|r| {
-        let mut out = Vec::with_capacity(raws.len());
-        for (i, &want) in raws.iter().enumerate() {
-            let e = r.entries.get(first + i).ok_or(Errno(libc::ESTALE))?;
-            if e.fd.raw() != want {
-                return Err(Errno(libc::ESTALE));
-            }
-            out.push(e.fd.try_clone()?);
+/// Send `data` with the registry entries `first..` as its fds, if they are
+/// still the fds `raws` the transfer was planned with: checked and sent under
+/// the registry lock, so no entry can be closed or replaced between the check
+/// and the `sendmsg` (which does not block: `MSG_DONTWAIT`). ESTALE if the
+/// registry changed under the transfer (an entry closed or forgotten
+/// meanwhile: its number might name another file now).
+fn send_slice(sock: RawFd, data: &[u8], first: usize, raws: &[RawFd]) -> core::result::Result<usize, Errno> {
+    crate::registry::with_quiet(|r| {
+        let now = r.entries.get(first..first + raws.len()).ok_or(Errno(libc::ESTALE))?;
+        if now.iter().zip(raws).any(|(e, &want)| e.fd.raw() != want) {
+            return Err(Errno(libc::ESTALE));
         }
-        Ok(out)
+        socket::send_with_fds_flags(sock, data, raws, None, libc::MSG_DONTWAIT)
     })
 }
 
@@ -111,23 +107,15 @@ pub(super) fn flush(sock: RawFd, q: &mut [Out], pos: &mut usize) -> core::result
             *pos += 1;
             continue;
         }
-        if m.off == 0 && m.held.is_empty() {
-            if let Some((first, raws)) = &m.slice {
-                m.held = dup_slice(*first, raws)?;
-                m.fds = m.held.iter().map(Fd::raw).collect();
-            }
-        }
         // On a stream socket the fds travel with the first byte of the message.
-        let fds: &[RawFd] = if m.off == 0 { &m.fds } else { &[] };
-        match socket::send_with_fds_flags(sock, rest, fds, None, libc::MSG_DONTWAIT) {
+        let sent = match (&m.slice, m.off) {
+            (Some((first, raws)), 0) => send_slice(sock, rest, *first, raws),
+            (None, 0) => socket::send_with_fds_flags(sock, rest, &m.fds, None, libc::MSG_DONTWAIT),
+            _ => socket::send_with_fds_flags(sock, rest, &[], None, libc::MSG_DONTWAIT),
+        };
+        match sent {
             Ok(0) => return Err(Errno(libc::EIO)),
-            Ok(n) => {
-                m.off += n;
-                if m.slice.is_some() {
-                    // On the wire now (the kernel holds its own references).
-                    m.held = Vec::new();
-                }
-            }
+            Ok(n) => m.off += n,
             Err(Errno(libc::EAGAIN)) => return Ok(Progress::Blocked),
             Err(e) => return Err(e),
         }

@@ -120,10 +120,8 @@ fn take_inner(path: &[u8], deadline: Deadline) -> Result<(Fd, usize, Pid)> {
         return Err(crate::Error::new(Errno(e), format_args!("refused by pid {}: {}", cred.pid, why.as_str())));
     }
     let got = rx.transfer(&body, wire::MAX_FDS)?;
-    let n = got.len();
-    for (name, f) in got {
-        registry::import(&name, f)?;
-    }
+    // Received with MSG_CMSG_CLOEXEC: CLOEXEC from the moment they exist.
+    let n = registry::import_received(got)?;
     Ok((sock, n, cred.pid))
 }
 

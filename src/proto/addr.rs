@@ -1,6 +1,6 @@
 //! The one address parser, used by every face (C, Rust, CLI).
 //!
-//! Forms (DESIGN §3):
+//! Forms (docs/architecture.md, "Addresses"):
 //!
 //! | form | meaning |
 //! |---|---|

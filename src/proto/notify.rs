@@ -1,5 +1,5 @@
 //! sd_notify, the pure part: the `$NOTIFY_SOCKET` address, the state string,
-//! the messages gracefd composes, and the watchdog variables (DESIGN §3).
+//! the messages gracefd composes, and the watchdog variables (docs/architecture.md, "sd_notify").
 //!
 //! A notification is one datagram of `KEY=VALUE` lines separated by `\n`.
 //! Nothing here allocates: composed messages live in a fixed [`Message`]

@@ -137,6 +137,15 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
     r
 }
 
+/// Run `f` on the registry (initialised) and leave any log messages queued
+/// for the next [`with`]: for callers that hold another lock (the hand-off
+/// server sends registry fds from under its own), where a log hook must not
+/// run.
+pub(crate) fn with_quiet<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
+    init();
+    f(&mut REG.lock())
+}
+
 /// A duplicate of an inherited fd (announced at start-up or imported) named
 /// `name`; the entry becomes claimed. With several of that name, an unclaimed
 /// one first, in registry order. `ENOENT` if there is none (the message says
@@ -159,6 +168,22 @@ pub fn add(name: &[u8], fd: RawFd) -> Result<()> {
 /// is read from the fd. `EINVAL` for an invalid name. Names may repeat.
 pub fn import(name: &[u8], fd: Fd) -> Result<()> {
     with(|r| r.import(name, fd))
+}
+
+/// Register the fds of a hand-off, in order, under one lock: each as
+/// [`import`], except that they arrived with `MSG_CMSG_CLOEXEC` (so are
+/// CLOEXEC already: no `fcntl` each). Stops at the first failure (the entries
+/// before it stay registered; the fds after it are closed). Returns how many
+/// were registered.
+pub fn import_received(fds: Vec<(Vec<u8>, Fd)>) -> Result<usize> {
+    with(|r| {
+        r.entries.try_reserve(fds.len()).map_err(|_| err!(ENOMEM, "room for {} registry entries", fds.len()))?;
+        let n = fds.len();
+        for (name, fd) in fds {
+            r.import_cloexec(name, fd)?;
+        }
+        Ok(n)
+    })
 }
 
 /// Remove every entry named `name`, closing the registry's fds (duplicates

@@ -109,11 +109,19 @@ impl Registry {
     }
 
     pub(crate) fn import(&mut self, name: &[u8], fd: Fd) -> Result<()> {
-        validate_name(name)?;
         fd::set_cloexec(fd.raw(), true).map_err(|er| Error::sys(er, "setting FD_CLOEXEC"))?;
+        self.import_cloexec(name.to_vec(), fd)
+    }
+
+    /// [`Registry::import`] of an fd that is CLOEXEC already (received with
+    /// `MSG_CMSG_CLOEXEC`, which the kernel applies as it installs the fd:
+    /// no `fcntl` needed, none made). The name is checked and the kind read
+    /// from the fd, as for every inherited fd.
+    pub(crate) fn import_cloexec(&mut self, name: Vec<u8>, fd: Fd) -> Result<()> {
+        validate_name(&name)?;
         let kind = classify(fd.raw()).map_err(|er| Error::sys(er, "inspecting the fd"))?;
         self.entries.push(Entry {
-            name: name.to_vec(),
+            name,
             fd,
             kind,
             source: Source::Imported,

@@ -42,7 +42,7 @@ pub struct Spawn {
     env: Vec<Vec<u8>>,
     /// Keys whose value is the child's own pid. Kept apart from `env` and
     /// turned into entries only in `spawn`, so no later change of `env` can
-    /// move them (issue 16, defect 5).
+    /// move them.
     pid_keys: Vec<Vec<u8>>,
     fds: Vec<RawFd>,
     report: Option<usize>,

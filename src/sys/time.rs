@@ -1,7 +1,32 @@
-//! The monotonic clock, deadlines, and timerfds.
+//! The monotonic clock, deadlines, timerfds, and the one conversion of a
+//! duration to the core's milliseconds.
+
+use core::time::Duration;
 
 use super::fd::{Fd, RawFd};
 use super::{cvt, SysResult};
+
+/// A timeout in ms meaning "no limit" (every negative one does; this is the
+/// one the conversions give).
+pub const NO_LIMIT_MS: i64 = -1;
+
+/// Nanoseconds as whole milliseconds, rounded up: a wait is never cut short
+/// of what was asked (1 ns is 1 ms, not 0 — which would mean "do not wait").
+pub const fn ms_ceil(ns: u64) -> u64 {
+    ns.div_ceil(1_000_000)
+}
+
+/// A duration as the core's timeout in milliseconds: rounded up
+/// ([`ms_ceil`]); `Duration::MAX` is [`NO_LIMIT_MS`]; anything else too long
+/// for an `i64` saturates at `i64::MAX` (some 292 million years). Every face
+/// taking a `Duration` converts with this, so they agree to the millisecond.
+pub fn duration_to_ms(d: Duration) -> i64 {
+    if d == Duration::MAX {
+        return NO_LIMIT_MS;
+    }
+    let sub_ms = ms_ceil(d.subsec_nanos() as u64); // 0..=1000
+    d.as_secs().checked_mul(1000).and_then(|ms| ms.checked_add(sub_ms)).and_then(|ms| i64::try_from(ms).ok()).unwrap_or(i64::MAX)
+}
 
 /// Nanoseconds on `CLOCK_MONOTONIC`. Async-signal-safe.
 pub fn monotonic_ns() -> u64 {
@@ -41,7 +66,7 @@ impl Deadline {
                 if now >= end {
                     0
                 } else {
-                    ((end - now).div_ceil(1_000_000)).min(i32::MAX as u64) as i32
+                    ms_ceil(end - now).min(i32::MAX as u64) as i32
                 }
             }
         }
@@ -97,4 +122,39 @@ pub fn timerfd_arm(fd: RawFd, ms: i64) -> SysResult<()> {
 pub fn timerfd_expired(fd: RawFd) -> bool {
     let mut n = [0u8; 8];
     matches!(super::fd::read(fd, &mut n), Ok(8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ns_round_up_to_whole_ms() {
+        assert_eq!((ms_ceil(0), ms_ceil(1), ms_ceil(1_000_000), ms_ceil(1_000_001)), (0, 1, 1, 2));
+    }
+
+    #[test]
+    fn durations_round_up_to_whole_ms() {
+        assert_eq!(duration_to_ms(Duration::ZERO), 0);
+        assert_eq!(duration_to_ms(Duration::from_nanos(1)), 1);
+        assert_eq!(duration_to_ms(Duration::from_micros(1500)), 2);
+        assert_eq!(duration_to_ms(Duration::from_millis(1500)), 1500);
+        assert_eq!(duration_to_ms(Duration::from_secs(30)), 30_000);
+    }
+
+    #[test]
+    fn no_limit_and_saturation() {
+        assert_eq!(duration_to_ms(Duration::MAX), NO_LIMIT_MS);
+        assert_eq!(duration_to_ms(Duration::MAX - Duration::from_nanos(1)), i64::MAX);
+        assert_eq!(duration_to_ms(Duration::from_secs(u64::MAX / 1000)), i64::MAX);
+        assert_eq!(duration_to_ms(Duration::from_secs(9_223_372_036_854_775)), 9_223_372_036_854_775_000);
+    }
+
+    #[test]
+    fn poll_ms_rounds_up() {
+        assert_eq!(Deadline::after_ms(-1).poll_ms(), -1);
+        assert_eq!(Deadline::after_ms(0).poll_ms(), 0);
+        let left = Deadline::after_ms(60_000).poll_ms();
+        assert!(left > 0 && left <= 60_000, "{}", left);
+    }
 }

@@ -53,7 +53,7 @@ impl Sup {
             // exec reports why before the child exits): it says more than
             // the bare status.
             if let Some(crate::worker::Event::Exited(_, why)) = p.w.on_channel() {
-                if why.starts_with("could not be executed") && self.stopping.is_none() {
+                if matches!(x, Exit::Code(127)) && why.starts_with("could not be executed") && self.stopping.is_none() {
                     let line = format!("worker generation {} (pid {}) {}", p.w.generation, pid, why);
                     self.attempt_failed(Some(p.w), &line, exit::SETUP);
                     return;

@@ -4,7 +4,7 @@
 
 use gracefd::__cli::sys::fd::RawFd;
 use gracefd::__cli::sys::process::{Exit, Pid};
-use gracefd::__cli::sys::time::monotonic_ns;
+use gracefd::__cli::sys::time::{monotonic_ns, ms_ceil};
 use gracefd::__cli::sys::{sigfd, Errno};
 
 use super::{Doomed, Sup, FAILED_WORKER_GRACE_MS, MAX_CONNS, MS};
@@ -63,7 +63,7 @@ impl Sup {
                     if t <= now {
                         0
                     } else {
-                        ((t - now).div_ceil(MS)).min(60_000) as i32
+                        ms_ceil(t - now).min(60_000) as i32
                     }
                 }
             };

@@ -1,6 +1,6 @@
 //! The hand-off wire format: what crosses the unix stream socket when one
-//! process hands its named fds to another (DESIGN §3, "Hand-off between
-//! unrelated processes"). Pure code: encoders and strict decoders only.
+//! process hands its named fds to another (docs/architecture.md,
+//! "Hand-off framing"; docs/handoff.md). Pure code: encoders and strict decoders only.
 //!
 //! Every frame starts with a 12-byte head, then `len` bytes of body:
 //!

@@ -1,0 +1,4 @@
+//! `cargo afl fuzz` target: see `gracefd_fuzz::handoff_chunk`.
+fn main() {
+    gracefd_fuzz::main_for(gracefd_fuzz::handoff_chunk);
+}
