@@ -88,4 +88,27 @@ mod tests {
         let gone = ChildSetup { death_signal: Some((libc::SIGKILL, 0x3fff_fff0)), creds: None };
         assert_eq!(run_true(gone), Exit::Code(ORPHANED_STATUS));
     }
+
+    #[test]
+    fn a_detached_start_refuses_a_parent_death_signal() {
+        // The detached child is started as the middle process's sibling:
+        // its parent is the caller, whose exit (its thread's, even) would
+        // then kill the daemon that was detached to outlive it.
+        let (ours, theirs) = crate::sys::socket::socketpair(libc::SOCK_SEQPACKET).unwrap();
+        let mut sp = Spawn::new(b"/bin/sh").unwrap();
+        sp.arg(b"sh").unwrap().arg(b"-c").unwrap().arg(b"exit 0").unwrap();
+        sp.pass_report_fd(theirs.raw());
+        sp.detach();
+        let mut setup = ChildSetup::default();
+        setup.die_with_parent(libc::SIGKILL);
+        sp.child_setup(setup);
+        match sp.spawn() {
+            Ok(middle) => {
+                let _ = process::wait(middle);
+                panic!("a detached start with a parent-death signal was started");
+            }
+            Err(e) => assert_eq!(e.errno.0, libc::EINVAL),
+        }
+        drop(ours);
+    }
 }
