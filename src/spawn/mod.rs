@@ -252,7 +252,10 @@ impl Spawn {
         });
         envp.push(core::ptr::null());
         let mut scratch: Vec<RawFd> = alloc::vec![-1; self.fds.len()];
-        let fast = !self.fork_only && crate::startup::get().var(b"GRACEFD_SPAWN") != Some(b"fork");
+        // A child that switches user must not share our memory: the kernel
+        // marks the memory of a process whose uid changes non-dumpable, and
+        // that memory would be ours (we would stay non-dumpable for good).
+        let fast = !self.fork_only && self.setup.creds.is_none() && crate::startup::get().var(b"GRACEFD_SPAWN") != Some(b"fork");
         // The child's stack, and the detached child's (the middle process
         // clones it from there, or from its own copy after a fork).
         let mut stack = if fast { Some(ChildStack::new()) } else { None };
