@@ -29,9 +29,9 @@
 //!
 //! Decoding is strict: a bad magic, unknown kind, non-zero flags, a length
 //! outside the kind's bounds or not matching the message, a count of 0 or
-//! above 252, a state too long, states whose lengths do not add up to the
-//! rest of the body, a reason that is not UTF-8 or holds control characters
-//! — each is `EBADMSG` with a reason. A different version is
+//! above 252, a state too long, states above 65536 bytes in all or whose
+//! lengths do not add up to the rest of the body, a reason that is not UTF-8
+//! or holds control characters — each is `EBADMSG` with a reason. A different version is
 //! `EPROTONOSUPPORT`, so mixed deployments say what is wrong.
 
 use alloc::vec::Vec;
@@ -302,8 +302,14 @@ fn decode_batch(id: u32, body: &[u8]) -> Result<Frame> {
         entries.push(Entry { tag, at, len });
         at += len;
     }
+    let states = at - HEAD_LEN - table_end;
     if at != HEAD_LEN + body.len() {
-        return Err(err!(EBADMSG, "BATCH states add up to {} bytes but {} follow the table", at - HEAD_LEN - table_end, body.len() - table_end));
+        return Err(err!(EBADMSG, "BATCH states add up to {} bytes but {} follow the table", states, body.len() - table_end));
+    }
+    // The body bound leaves room for a full table: a short table must not
+    // buy more state than a batch may carry.
+    if states > BATCH_STATE_MAX {
+        return Err(err!(EBADMSG, "BATCH states add up to {} bytes (at most {} in a batch)", states, BATCH_STATE_MAX));
     }
     Ok(Frame::Batch { id, entries })
 }
