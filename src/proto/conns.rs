@@ -206,10 +206,17 @@ pub fn encode_refuse(id: u32, errno: i32, reason: &str, out: &mut Vec<u8>) {
         n -= 1;
     }
     let text = reason.get(..n).unwrap_or("");
-    head(out, Kind::Refuse, 8 + text.len());
+    // Every control character the decoder refuses (C0, DEL and C1) becomes a
+    // space; a C1 one is two bytes, so the body is sized after the swap.
+    let spaced = |c: char| if c.is_control() { ' ' } else { c };
+    let len = text.chars().map(|c| spaced(c).len_utf8()).sum::<usize>();
+    head(out, Kind::Refuse, 8 + len);
     out.extend_from_slice(&id.to_le_bytes());
     out.extend_from_slice(&e.to_le_bytes());
-    out.extend(text.bytes().map(|b| if b < 0x20 || b == 0x7f { b' ' } else { b }));
+    let mut utf8 = [0u8; 4];
+    for c in text.chars() {
+        out.extend_from_slice(spaced(c).encode_utf8(&mut utf8).as_bytes());
+    }
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {

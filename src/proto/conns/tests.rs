@@ -191,3 +191,14 @@ fn decode_refuses_a_batch_whose_states_add_up_above_the_batch_limit() {
     let f = raw_batch(1, &[&full[..BATCH_STATE_MAX - 1000], &more]);
     assert!(decode(&f).is_ok());
 }
+
+#[test]
+fn a_refuse_reason_with_any_control_character_is_encoded_so_it_decodes() {
+    // C1 controls (U+0080..U+009F) are control characters to the decoder;
+    // the encoder must not send them as they are, or the refusal itself
+    // becomes unreadable (EBADMSG instead of the real errno).
+    let mut v = Vec::new();
+    encode_refuse(4, libc::ENOBUFS, "queue\u{85}full\u{9b}", &mut v);
+    let Frame::Refuse { id, errno, reason } = decode(&v).unwrap() else { panic!("not a refuse") };
+    assert_eq!((id, errno, reason.as_str()), (4, libc::ENOBUFS, "queue full "));
+}
