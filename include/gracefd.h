@@ -1211,8 +1211,9 @@ int gracefd_conns_pass(const int *fds, const uint64_t *tags, const uint8_t *stat
 int gracefd_conns_pass_one(int fd, uint64_t tag, const uint8_t *state, size_t state_len, int timeout_ms);
 
 // Old side: close the channel to the new generation once nothing more will
-// be passed (its receiving thread ends). Exiting does the same. Returns 0.
-// Thread-safe.
+// be passed (its receiving thread ends). Exiting does the same. Called
+// while a pass runs on another thread, it closes the channel when that pass
+// ends. Returns 0. Thread-safe.
 int gracefd_conns_release(void);
 
 #ifdef __cplusplus

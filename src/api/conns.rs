@@ -134,7 +134,8 @@ pub fn pass_connections(conns: &[Connection<'_>], timeout: Duration) -> Result<(
 }
 
 /// Old side: close the channel to the new generation once nothing more will
-/// be passed (exiting does the same).
+/// be passed (exiting does the same). Called while a pass runs on another
+/// thread, it closes the channel when that pass ends.
 pub fn release_connections() {
     core_conns::release()
 }

@@ -32,11 +32,14 @@ struct State {
     sender: Option<Sender>,
     /// A pass is running with the sender taken out of the lock.
     busy: bool,
+    /// [`release`] was called while a pass ran: its sender is closed when
+    /// that pass ends instead of being put back.
+    release_after_pass: bool,
     /// The new generation whose ready frame said it takes connections.
     peer_takes: Option<Pid>,
 }
 
-static STATE: Mutex<State> = Mutex::new(State { sender: None, busy: false, peer_takes: None });
+static STATE: Mutex<State> = Mutex::new(State { sender: None, busy: false, release_after_pass: false, peer_takes: None });
 
 /// Called when a started process reported ready with this status.
 pub fn note_ready(pid: Pid, status: i32) {
@@ -70,9 +73,14 @@ pub fn can_pass() -> Result<Pid> {
 }
 
 /// Close the channel to the new generation (no more connections will be
-/// passed; its receiving thread ends).
+/// passed; its receiving thread ends). During a pass (another thread), the
+/// channel closes when that pass ends.
 pub fn release() {
-    let s = STATE.lock().sender.take();
+    let s = {
+        let mut st = STATE.lock();
+        st.release_after_pass = st.busy;
+        st.sender.take()
+    };
     drop(s);
 }
 
@@ -132,11 +140,19 @@ pub fn pass(items: &[Item<'_>], timeout_ms: i64) -> (usize, Result<()>) {
         Err(e) => log!(log::WARNING, "connection pass to pid {}: {} of {} passed: {}", sender.pid, passed, items.len(), e),
         Ok(()) => log!(log::INFO, "connection pass: {} connections to pid {} in {} us", passed, sender.pid, crate::sys::time::monotonic_us().saturating_sub(t0)),
     }
-    let mut st = STATE.lock();
-    st.busy = false;
-    if keep && st.sender.is_none() {
-        st.sender = Some(sender);
-    }
+    let put_back = {
+        let mut st = STATE.lock();
+        st.busy = false;
+        let released = core::mem::replace(&mut st.release_after_pass, false);
+        // A newer channel adopted meanwhile replaces this one.
+        if keep && !released && st.sender.is_none() {
+            st.sender = Some(sender);
+            None
+        } else {
+            Some(sender)
+        }
+    };
+    drop(put_back); // closed outside the lock
     (passed, res)
 }
 
@@ -256,5 +272,67 @@ fn kind_of(f: &Frame) -> Kind {
         Frame::Refuse { .. } => Kind::Refuse,
         Frame::Commit(_) => Kind::Commit,
         Frame::Abort(_) => Kind::Abort,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    /// A release() made while a pass runs (another thread) must hold: the
+    /// channel is closed once the pass ends, not put back.
+    #[test]
+    fn a_release_during_a_pass_closes_the_channel_when_the_pass_ends() {
+        let (old_end, new_end) = socket::socketpair(libc::SOCK_SEQPACKET).unwrap();
+        let (conn, _client) = socket::socketpair(libc::SOCK_STREAM).unwrap();
+        let peer: Pid = 0x3fff_0001;
+        note_ready(peer, wire::READY_TAKES_CONNS);
+        adopt(old_end, peer);
+        assert_eq!(can_pass().unwrap(), peer);
+
+        // The new generation, played by hand: it acknowledges only once the
+        // release was made, then reads the COMMIT.
+        let released = Arc::new(AtomicBool::new(false));
+        let r = released.clone();
+        let new_raw = new_end.raw();
+        let receiver = std::thread::spawn(move || {
+            let mut buf = vec![0u8; wire::FRAME_MAX + 1];
+            let mut fds = [-1; socket::SCM_MAX_FD];
+            let got = socket::recv_with_fds(new_raw, &mut buf, &mut fds, 0).unwrap();
+            for f in fds.iter().take(got.nfds) {
+                crate::sys::fd::close(*f);
+            }
+            let Ok(Frame::Batch { id, .. }) = wire::decode(&buf[..got.len]) else { panic!("not a batch") };
+            while !r.load(Ordering::Acquire) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            let mut ack = Vec::new();
+            wire::encode_id(Kind::Ack, id, &mut ack).unwrap();
+            socket::send(new_raw, &ack, 0).unwrap();
+            let n = socket::recv(new_raw, &mut buf, 0).unwrap();
+            assert!(matches!(wire::decode(&buf[..n]), Ok(Frame::Commit(c)) if c == id));
+        });
+
+        let conn_raw = conn.raw();
+        let passer = std::thread::spawn(move || pass(&[Item { fd: conn_raw, tag: 7, state: b"" }], 10_000));
+        let deadline = Deadline::after_ms(10_000);
+        while can_pass().map_err(|e| e.errno.0) != Err(libc::EBUSY) {
+            assert!(!deadline.expired(), "the pass never started");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        release();
+        released.store(true, Ordering::Release);
+        let (passed, res) = passer.join().unwrap();
+        assert_eq!(passed, 1);
+        assert!(res.is_ok());
+        receiver.join().unwrap();
+
+        // Released: nothing more can be passed, and the new generation sees EOF.
+        assert_eq!(can_pass().unwrap_err().errno.0, libc::ENOTCONN);
+        assert_ne!(poll::wait(new_end.raw(), libc::POLLIN, Deadline::after_ms(5_000)).unwrap(), 0);
+        let mut b = [0u8; 64];
+        assert_eq!(socket::recv(new_end.raw(), &mut b, libc::MSG_DONTWAIT).unwrap(), 0);
     }
 }

@@ -181,8 +181,9 @@ pub unsafe extern "C" fn gracefd_conns_pass_one(fd: c_int, tag: u64, state: *con
 }
 
 /// Old side: close the channel to the new generation once nothing more will
-/// be passed (its receiving thread ends). Exiting does the same. Returns 0.
-/// Thread-safe.
+/// be passed (its receiving thread ends). Exiting does the same. Called
+/// while a pass runs on another thread, it closes the channel when that pass
+/// ends. Returns 0. Thread-safe.
 #[no_mangle]
 pub extern "C" fn gracefd_conns_release() -> c_int {
     conns::release();
