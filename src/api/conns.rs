@@ -120,7 +120,7 @@ pub fn can_pass_connections() -> io::Result<u32> {
 /// yours, untouched.
 ///
 /// Errors (in `e.error`): `EINVAL` (nothing passed) for a socket that is not a
-/// connected stream, one given twice, a state above
+/// connected stream, one given twice (even as two fds of one socket), a state above
 /// [`CONNECTION_STATE_MAX`]; `ENOTCONN` no new generation takes connections;
 /// `EBUSY` another pass runs; `ETIMEDOUT` it stalled; `EPIPE` it is gone; the
 /// errno of a batch it refused; `EBADMSG` it answered nonsense. After

@@ -91,7 +91,8 @@ pub fn release() {
 /// stopped the rest (which stay with the caller, untouched).
 ///
 /// Errors: `EINVAL` (nothing passed) for an fd that is not a connected
-/// stream socket, the same fd twice, or a state above `STATE_MAX`;
+/// stream socket, one connection twice (the same fd, or two fds of one
+/// socket), or a state above `STATE_MAX`;
 /// `ENOTCONN` if no new generation takes connections; `EBUSY` if another
 /// pass is running; `ETIMEDOUT` if the new generation did not acknowledge a
 /// batch in time; `EPIPE` if it is gone; the errno of a batch it refused,
@@ -158,18 +159,27 @@ pub fn pass(items: &[Item<'_>], timeout_ms: i64) -> (usize, Result<()>) {
 
 /// Validate everything before the first byte goes out; returns the batch ends.
 fn check(items: &[Item<'_>]) -> Result<Vec<usize>> {
-    let mut fds: Vec<RawFd> = Vec::with_capacity(items.len());
+    // (socket inode, fd): two fds of one socket (a dup) are one connection,
+    // which the new generation would otherwise get, and serve, twice.
+    let mut socks: Vec<(libc::ino_t, RawFd)> = Vec::with_capacity(items.len());
     for (i, it) in items.iter().enumerate() {
         let ty = socket::getsockopt_int(it.fd, libc::SOL_SOCKET, libc::SO_TYPE);
         let listening = socket::getsockopt_int(it.fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN);
-        if ty != Ok(libc::SOCK_STREAM) || listening != Ok(0) {
-            return Err(err!(EINVAL, "connection {} (fd {}) is not a connected stream socket", i, it.fd));
+        let st = crate::sys::fd::fstat(it.fd);
+        match st {
+            Ok(st) if ty == Ok(libc::SOCK_STREAM) && listening == Ok(0) => socks.push((st.st_ino, it.fd)),
+            _ => return Err(err!(EINVAL, "connection {} (fd {}) is not a connected stream socket", i, it.fd)),
         }
-        fds.push(it.fd);
     }
-    fds.sort_unstable();
-    if let Some(w) = fds.windows(2).find(|w| w.first() == w.get(1)) {
-        return Err(err!(EINVAL, "fd {} is given twice", w.first().copied().unwrap_or(-1)));
+    // All sockets live on the one sockfs: the inode alone names the socket.
+    socks.sort_unstable();
+    if let Some(w) = socks.windows(2).find(|w| w.first().map(|a| a.0) == w.get(1).map(|b| b.0)) {
+        let (a, b) = (w.first().map(|a| a.1).unwrap_or(-1), w.get(1).map(|b| b.1).unwrap_or(-1));
+        return Err(if a == b {
+            err!(EINVAL, "fd {} is given twice", a)
+        } else {
+            err!(EINVAL, "fds {} and {} are the same connection", a, b)
+        });
     }
     wire::plan(items.iter().map(|i| i.state.len()))
 }
@@ -280,6 +290,21 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
+
+    /// Two fds of one connection (a dup) would reach the new generation as
+    /// two connections, both served: refused like the same fd twice.
+    #[test]
+    fn a_connection_given_twice_under_two_fds_is_refused() {
+        let (conn, _client) = socket::socketpair(libc::SOCK_STREAM).unwrap();
+        let (other, _client2) = socket::socketpair(libc::SOCK_STREAM).unwrap();
+        let dup = crate::sys::fd::dup_cloexec(conn.raw()).unwrap();
+        let item = |fd: RawFd| Item { fd, tag: 0, state: b"" };
+        assert_eq!(check(&[item(conn.raw()), item(other.raw())]).unwrap(), vec![2]);
+        let e = check(&[item(conn.raw()), item(other.raw()), item(dup.raw())]).unwrap_err();
+        assert_eq!(e.errno.0, libc::EINVAL);
+        let e = check(&[item(conn.raw()), item(conn.raw())]).unwrap_err();
+        assert_eq!(e.errno.0, libc::EINVAL);
+    }
 
     /// A release() made while a pass runs (another thread) must hold: the
     /// channel is closed once the pass ends, not put back.

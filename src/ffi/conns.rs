@@ -106,8 +106,9 @@ pub extern "C" fn gracefd_conns_can_pass() -> c_int {
 /// are untouched: go on serving them (drain them).
 ///
 /// Returns 0 when all were passed. Errors: `-EINVAL` (nothing passed) for a
-/// NULL array with `n > 0`, an fd that is not a connected stream socket, an
-/// fd given twice, or a state too long; `-ENOTCONN` if no new generation
+/// NULL array with `n > 0`, an fd that is not a connected stream socket, a
+/// connection given twice (the same fd, or two fds of one socket), or a
+/// state too long; `-ENOTCONN` if no new generation
 /// takes connections; `-EBUSY` if another pass runs; `-ETIMEDOUT` if the new
 /// generation stalled; `-EPIPE` if it is gone; the errno of a batch it
 /// refused (for example `-EBADMSG`, `-ENOBUFS`); `-EBADMSG` if it answered
