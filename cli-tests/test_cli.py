@@ -756,6 +756,30 @@ def test_daemonize(t):
     wait_until("sleep to exit", lambda: not alive(pid))
 
 
+def test_daemonize_with_sigchld_ignored(t):
+    # An ignored SIGCHLD inherited across exec: the launcher must still learn
+    # the middle process's status (waitpid would fail with ECHILD).
+    port = free_port()
+    pidf = t.path("d.pid")
+    r = subprocess.run([GRACEFD, "daemonize", "--pid-file", pidf, "--ready", "notify", "--log-file", t.path("d.log"), "--",
+                        HTTPD, "--listen", "http=127.0.0.1:%d" % port], stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+                       preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
+    if os.path.exists(pidf):
+        try:
+            t.daemons.append(int(open(pidf).read()))
+        except ValueError:
+            pass
+    check(r.returncode == 0, "daemonize with SIGCHLD ignored: %d %r" % (r.returncode, r.stderr))
+    pid = int(open(pidf).read())
+    check(http_pid(port) == pid, "the pid file names the server")
+    os.kill(pid, signal.SIGTERM)
+    wait_until("the daemon to exit", lambda: not alive(pid))
+    r = subprocess.run([GRACEFD, "daemonize", "--ready", "interval:0.5", "--", "sh", "-c", "exit 3"], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=60, preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
+    err = r.stderr.decode(errors="replace")
+    check(r.returncode == 240 and "exited with status 3 before it was ready" in err, "exiting program: %d %r" % (r.returncode, err))
+
+
 def test_run_daemonize(t):
     port = free_port()
     ctl_sock = t.path("ctl.sock")

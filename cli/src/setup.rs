@@ -81,12 +81,6 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
 pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
     // Signals are blocked and read from a signalfd from here on (a child
     // gets an empty mask from Spawn).
-    // An ignored SIGCHLD (SIG_IGN or SA_NOCLDWAIT, kept across exec: some
-    // launchers leave it so) has the kernel reap the workers itself, and
-    // their exit statuses would be lost ("status -1"): gracefd reaps them.
-    if let Err(e) = gracefd::sys::signal::set_default(libc::SIGCHLD) {
-        return Err(setup_fail(exit::SETUP, format_args!("SIGCHLD: {}", e)));
-    }
     let handled: Vec<i32> = detach::SIGNALS.iter().chain(crate::run::FORWARDED.iter()).copied().collect();
     let sig = match sigfd::open(&handled) {
         Ok(f) => f,
