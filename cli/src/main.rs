@@ -78,7 +78,7 @@ fn main() {
 /// status, the daemonize launcher's verdict), which would then fail with
 /// ECHILD: SIGCHLD gets its default action back.
 fn reap_own_children() {
-    if let Err(e) = gracefd::sys::signal::set_default(libc::SIGCHLD) {
+    if let Err(e) = gracefd::__cli::sys::signal::set_default(libc::SIGCHLD) {
         say!(say::WARNING, "SIGCHLD: {}; the exits of children reaped by the kernel are not known", e);
     }
 }
