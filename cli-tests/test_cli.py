@@ -484,6 +484,26 @@ def test_crash_respawn_backoff(t):
     check(t.wait_exit(g) == 0, "gracefd exit status")
 
 
+def test_worker_exit_known_with_sigchld_ignored(t):
+    # Started with SIGCHLD ignored (inherited across exec, as some launchers
+    # leave it), gracefd would have its workers reaped by the kernel: their
+    # exit statuses lost ("status -1"), the --init status wrong.
+    port = free_port()
+    ctl_sock = t.path("ctl.sock")
+    env = mode_env(t, "ok")
+    g = t.start([GRACEFD, "run", "--listen", "http=127.0.0.1:%d" % port, "--ready", "interval:0.2", "--respawn-delay", "0.1",
+                 "--control-socket", ctl_sock] + env + ["--", MODE_WORKER, "--listen", "http=127.0.0.1:%d" % port],
+                "gracefd.log", preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
+    first = worker_pid(wait_until("a worker to serve", lambda: serving(t, ctl_sock), timeout=30))
+    os.kill(first, signal.SIGKILL)
+    d = wait_until("a new worker after SIGKILL", lambda: (lambda d: d and worker_pid(d) != first and d)(serving(t, ctl_sock)))
+    check("was killed by SIGKILL after serving" in t.log("gracefd.log"), "the worker's end is known (not a lost status)")
+    check(http_pid(port) == worker_pid(d), "the respawned worker serves")
+    no_zombies(g.pid)
+    os.kill(g.pid, signal.SIGTERM)
+    check(t.wait_exit(g) == 0, "gracefd exit status")
+
+
 def test_stop_escalates_to_sigkill(t):
     ctl_sock = t.path("ctl.sock")
     g = t.start([GRACEFD, "run", "--ready", "interval:0.2", "--stop-timeout", "0.5", "--control-socket", ctl_sock] + mode_env(t, "deaf") +
@@ -734,6 +754,30 @@ def test_daemonize(t):
     check(alive(pid), "the daemon runs")
     os.kill(pid, signal.SIGTERM)
     wait_until("sleep to exit", lambda: not alive(pid))
+
+
+def test_daemonize_with_sigchld_ignored(t):
+    # An ignored SIGCHLD inherited across exec: the launcher must still learn
+    # the middle process's status (waitpid would fail with ECHILD).
+    port = free_port()
+    pidf = t.path("d.pid")
+    r = subprocess.run([GRACEFD, "daemonize", "--pid-file", pidf, "--ready", "notify", "--log-file", t.path("d.log"), "--",
+                        HTTPD, "--listen", "http=127.0.0.1:%d" % port], stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+                       preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
+    if os.path.exists(pidf):
+        try:
+            t.daemons.append(int(open(pidf).read()))
+        except ValueError:
+            pass
+    check(r.returncode == 0, "daemonize with SIGCHLD ignored: %d %r" % (r.returncode, r.stderr))
+    pid = int(open(pidf).read())
+    check(http_pid(port) == pid, "the pid file names the server")
+    os.kill(pid, signal.SIGTERM)
+    wait_until("the daemon to exit", lambda: not alive(pid))
+    r = subprocess.run([GRACEFD, "daemonize", "--ready", "interval:0.5", "--", "sh", "-c", "exit 3"], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=60, preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
+    err = r.stderr.decode(errors="replace")
+    check(r.returncode == 240 and "exited with status 3 before it was ready" in err, "exiting program: %d %r" % (r.returncode, err))
 
 
 def test_run_daemonize(t):

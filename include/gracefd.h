@@ -1187,8 +1187,9 @@ int gracefd_conns_can_pass(void);
 // are untouched: go on serving them (drain them).
 //
 // Returns 0 when all were passed. Errors: `-EINVAL` (nothing passed) for a
-// NULL array with `n > 0`, an fd that is not a connected stream socket, an
-// fd given twice, or a state too long; `-ENOTCONN` if no new generation
+// NULL array with `n > 0`, an fd that is not a connected stream socket, a
+// connection given twice (the same fd, or two fds of one socket), or a
+// state too long; `-ENOTCONN` if no new generation
 // takes connections; `-EBUSY` if another pass runs; `-ETIMEDOUT` if the new
 // generation stalled; `-EPIPE` if it is gone; the errno of a batch it
 // refused (for example `-EBADMSG`, `-ENOBUFS`); `-EBADMSG` if it answered
@@ -1211,8 +1212,9 @@ int gracefd_conns_pass(const int *fds, const uint64_t *tags, const uint8_t *stat
 int gracefd_conns_pass_one(int fd, uint64_t tag, const uint8_t *state, size_t state_len, int timeout_ms);
 
 // Old side: close the channel to the new generation once nothing more will
-// be passed (its receiving thread ends). Exiting does the same. Returns 0.
-// Thread-safe.
+// be passed (its receiving thread ends). Exiting does the same. Called
+// while a pass runs on another thread, it closes the channel when that pass
+// ends. Returns 0. Thread-safe.
 int gracefd_conns_release(void);
 
 #ifdef __cplusplus

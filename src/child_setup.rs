@@ -88,4 +88,46 @@ mod tests {
         let gone = ChildSetup { death_signal: Some((libc::SIGKILL, 0x3fff_fff0)), creds: None };
         assert_eq!(run_true(gone), Exit::Code(ORPHANED_STATUS));
     }
+
+    fn dumpable() -> i32 {
+        // SAFETY: PR_GET_DUMPABLE takes no pointer.
+        unsafe { libc::prctl(libc::PR_GET_DUMPABLE) }
+    }
+
+    #[test]
+    fn a_user_switch_in_the_child_leaves_the_parent_dumpable() {
+        // A child sharing our memory (the vfork-style clone) that changes
+        // its uid has the kernel mark the shared memory non-dumpable (as
+        // fs.suid_dumpable says): the parent would be left non-dumpable
+        // (no core dumps, /proc/PID owned by root, no ptrace by its user).
+        assert_eq!(process::geteuid(), 0, "this test needs root (the child switches to nobody)");
+        assert_eq!(dumpable(), 1);
+        let mut setup = ChildSetup::default();
+        setup.switch_to(Creds { uid: Some(65534), gid: 65534, groups: alloc::vec::Vec::new() });
+        assert_eq!(run_true(setup), Exit::Code(0));
+        assert_eq!(dumpable(), 1, "a user switch in the child made the parent non-dumpable");
+    }
+
+    #[test]
+    fn a_detached_start_refuses_a_parent_death_signal() {
+        // The detached child is started as the middle process's sibling:
+        // its parent is the caller, whose exit (its thread's, even) would
+        // then kill the daemon that was detached to outlive it.
+        let (ours, theirs) = crate::sys::socket::socketpair(libc::SOCK_SEQPACKET).unwrap();
+        let mut sp = Spawn::new(b"/bin/sh").unwrap();
+        sp.arg(b"sh").unwrap().arg(b"-c").unwrap().arg(b"exit 0").unwrap();
+        sp.pass_report_fd(theirs.raw());
+        sp.detach();
+        let mut setup = ChildSetup::default();
+        setup.die_with_parent(libc::SIGKILL);
+        sp.child_setup(setup);
+        match sp.spawn() {
+            Ok(middle) => {
+                let _ = process::wait(middle);
+                panic!("a detached start with a parent-death signal was started");
+            }
+            Err(e) => assert_eq!(e.errno.0, libc::EINVAL),
+        }
+        drop(ours);
+    }
 }

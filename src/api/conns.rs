@@ -120,7 +120,7 @@ pub fn can_pass_connections() -> io::Result<u32> {
 /// yours, untouched.
 ///
 /// Errors (in `e.error`): `EINVAL` (nothing passed) for a socket that is not a
-/// connected stream, one given twice, a state above
+/// connected stream, one given twice (even as two fds of one socket), a state above
 /// [`CONNECTION_STATE_MAX`]; `ENOTCONN` no new generation takes connections;
 /// `EBUSY` another pass runs; `ETIMEDOUT` it stalled; `EPIPE` it is gone; the
 /// errno of a batch it refused; `EBADMSG` it answered nonsense. After
@@ -134,7 +134,8 @@ pub fn pass_connections(conns: &[Connection<'_>], timeout: Duration) -> Result<(
 }
 
 /// Old side: close the channel to the new generation once nothing more will
-/// be passed (exiting does the same).
+/// be passed (exiting does the same). Called while a pass runs on another
+/// thread, it closes the channel when that pass ends.
 pub fn release_connections() {
     core_conns::release()
 }

@@ -32,11 +32,14 @@ struct State {
     sender: Option<Sender>,
     /// A pass is running with the sender taken out of the lock.
     busy: bool,
+    /// [`release`] was called while a pass ran: its sender is closed when
+    /// that pass ends instead of being put back.
+    release_after_pass: bool,
     /// The new generation whose ready frame said it takes connections.
     peer_takes: Option<Pid>,
 }
 
-static STATE: Mutex<State> = Mutex::new(State { sender: None, busy: false, peer_takes: None });
+static STATE: Mutex<State> = Mutex::new(State { sender: None, busy: false, release_after_pass: false, peer_takes: None });
 
 /// Called when a started process reported ready with this status.
 pub fn note_ready(pid: Pid, status: i32) {
@@ -70,9 +73,14 @@ pub fn can_pass() -> Result<Pid> {
 }
 
 /// Close the channel to the new generation (no more connections will be
-/// passed; its receiving thread ends).
+/// passed; its receiving thread ends). During a pass (another thread), the
+/// channel closes when that pass ends.
 pub fn release() {
-    let s = STATE.lock().sender.take();
+    let s = {
+        let mut st = STATE.lock();
+        st.release_after_pass = st.busy;
+        st.sender.take()
+    };
     drop(s);
 }
 
@@ -83,7 +91,8 @@ pub fn release() {
 /// stopped the rest (which stay with the caller, untouched).
 ///
 /// Errors: `EINVAL` (nothing passed) for an fd that is not a connected
-/// stream socket, the same fd twice, or a state above `STATE_MAX`;
+/// stream socket, one connection twice (the same fd, or two fds of one
+/// socket), or a state above `STATE_MAX`;
 /// `ENOTCONN` if no new generation takes connections; `EBUSY` if another
 /// pass is running; `ETIMEDOUT` if the new generation did not acknowledge a
 /// batch in time; `EPIPE` if it is gone; the errno of a batch it refused,
@@ -132,28 +141,45 @@ pub fn pass(items: &[Item<'_>], timeout_ms: i64) -> (usize, Result<()>) {
         Err(e) => log!(log::WARNING, "connection pass to pid {}: {} of {} passed: {}", sender.pid, passed, items.len(), e),
         Ok(()) => log!(log::INFO, "connection pass: {} connections to pid {} in {} us", passed, sender.pid, crate::sys::time::monotonic_us().saturating_sub(t0)),
     }
-    let mut st = STATE.lock();
-    st.busy = false;
-    if keep && st.sender.is_none() {
-        st.sender = Some(sender);
-    }
+    let put_back = {
+        let mut st = STATE.lock();
+        st.busy = false;
+        let released = core::mem::replace(&mut st.release_after_pass, false);
+        // A newer channel adopted meanwhile replaces this one.
+        if keep && !released && st.sender.is_none() {
+            st.sender = Some(sender);
+            None
+        } else {
+            Some(sender)
+        }
+    };
+    drop(put_back); // closed outside the lock
     (passed, res)
 }
 
 /// Validate everything before the first byte goes out; returns the batch ends.
 fn check(items: &[Item<'_>]) -> Result<Vec<usize>> {
-    let mut fds: Vec<RawFd> = Vec::with_capacity(items.len());
+    // (socket inode, fd): two fds of one socket (a dup) are one connection,
+    // which the new generation would otherwise get, and serve, twice.
+    let mut socks: Vec<(libc::ino_t, RawFd)> = Vec::with_capacity(items.len());
     for (i, it) in items.iter().enumerate() {
         let ty = socket::getsockopt_int(it.fd, libc::SOL_SOCKET, libc::SO_TYPE);
         let listening = socket::getsockopt_int(it.fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN);
-        if ty != Ok(libc::SOCK_STREAM) || listening != Ok(0) {
-            return Err(err!(EINVAL, "connection {} (fd {}) is not a connected stream socket", i, it.fd));
+        let st = crate::sys::fd::fstat(it.fd);
+        match st {
+            Ok(st) if ty == Ok(libc::SOCK_STREAM) && listening == Ok(0) => socks.push((st.st_ino, it.fd)),
+            _ => return Err(err!(EINVAL, "connection {} (fd {}) is not a connected stream socket", i, it.fd)),
         }
-        fds.push(it.fd);
     }
-    fds.sort_unstable();
-    if let Some(w) = fds.windows(2).find(|w| w.first() == w.get(1)) {
-        return Err(err!(EINVAL, "fd {} is given twice", w.first().copied().unwrap_or(-1)));
+    // All sockets live on the one sockfs: the inode alone names the socket.
+    socks.sort_unstable();
+    if let Some(w) = socks.windows(2).find(|w| w.first().map(|a| a.0) == w.get(1).map(|b| b.0)) {
+        let (a, b) = (w.first().map(|a| a.1).unwrap_or(-1), w.get(1).map(|b| b.1).unwrap_or(-1));
+        return Err(if a == b {
+            err!(EINVAL, "fd {} is given twice", a)
+        } else {
+            err!(EINVAL, "fds {} and {} are the same connection", a, b)
+        });
     }
     wire::plan(items.iter().map(|i| i.state.len()))
 }
@@ -256,5 +282,82 @@ fn kind_of(f: &Frame) -> Kind {
         Frame::Refuse { .. } => Kind::Refuse,
         Frame::Commit(_) => Kind::Commit,
         Frame::Abort(_) => Kind::Abort,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    /// Two fds of one connection (a dup) would reach the new generation as
+    /// two connections, both served: refused like the same fd twice.
+    #[test]
+    fn a_connection_given_twice_under_two_fds_is_refused() {
+        let (conn, _client) = socket::socketpair(libc::SOCK_STREAM).unwrap();
+        let (other, _client2) = socket::socketpair(libc::SOCK_STREAM).unwrap();
+        let dup = crate::sys::fd::dup_cloexec(conn.raw()).unwrap();
+        let item = |fd: RawFd| Item { fd, tag: 0, state: b"" };
+        assert_eq!(check(&[item(conn.raw()), item(other.raw())]).unwrap(), vec![2]);
+        let e = check(&[item(conn.raw()), item(other.raw()), item(dup.raw())]).unwrap_err();
+        assert_eq!(e.errno.0, libc::EINVAL);
+        let e = check(&[item(conn.raw()), item(conn.raw())]).unwrap_err();
+        assert_eq!(e.errno.0, libc::EINVAL);
+    }
+
+    /// A release() made while a pass runs (another thread) must hold: the
+    /// channel is closed once the pass ends, not put back.
+    #[test]
+    fn a_release_during_a_pass_closes_the_channel_when_the_pass_ends() {
+        let (old_end, new_end) = socket::socketpair(libc::SOCK_SEQPACKET).unwrap();
+        let (conn, _client) = socket::socketpair(libc::SOCK_STREAM).unwrap();
+        let peer: Pid = 0x3fff_0001;
+        note_ready(peer, wire::READY_TAKES_CONNS);
+        adopt(old_end, peer);
+        assert_eq!(can_pass().unwrap(), peer);
+
+        // The new generation, played by hand: it acknowledges only once the
+        // release was made, then reads the COMMIT.
+        let released = Arc::new(AtomicBool::new(false));
+        let r = released.clone();
+        let new_raw = new_end.raw();
+        let receiver = std::thread::spawn(move || {
+            let mut buf = vec![0u8; wire::FRAME_MAX + 1];
+            let mut fds = [-1; socket::SCM_MAX_FD];
+            let got = socket::recv_with_fds(new_raw, &mut buf, &mut fds, 0).unwrap();
+            for f in fds.iter().take(got.nfds) {
+                crate::sys::fd::close(*f);
+            }
+            let Ok(Frame::Batch { id, .. }) = wire::decode(&buf[..got.len]) else { panic!("not a batch") };
+            while !r.load(Ordering::Acquire) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            let mut ack = Vec::new();
+            wire::encode_id(Kind::Ack, id, &mut ack).unwrap();
+            socket::send(new_raw, &ack, 0).unwrap();
+            let n = socket::recv(new_raw, &mut buf, 0).unwrap();
+            assert!(matches!(wire::decode(&buf[..n]), Ok(Frame::Commit(c)) if c == id));
+        });
+
+        let conn_raw = conn.raw();
+        let passer = std::thread::spawn(move || pass(&[Item { fd: conn_raw, tag: 7, state: b"" }], 10_000));
+        let deadline = Deadline::after_ms(10_000);
+        while can_pass().map_err(|e| e.errno.0) != Err(libc::EBUSY) {
+            assert!(!deadline.expired(), "the pass never started");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        release();
+        released.store(true, Ordering::Release);
+        let (passed, res) = passer.join().unwrap();
+        assert_eq!(passed, 1);
+        assert!(res.is_ok());
+        receiver.join().unwrap();
+
+        // Released: nothing more can be passed, and the new generation sees EOF.
+        assert_eq!(can_pass().unwrap_err().errno.0, libc::ENOTCONN);
+        assert_ne!(poll::wait(new_end.raw(), libc::POLLIN, Deadline::after_ms(5_000)).unwrap(), 0);
+        let mut b = [0u8; 64];
+        assert_eq!(socket::recv(new_end.raw(), &mut b, libc::MSG_DONTWAIT).unwrap(), 0);
     }
 }

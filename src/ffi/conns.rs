@@ -106,8 +106,9 @@ pub extern "C" fn gracefd_conns_can_pass() -> c_int {
 /// are untouched: go on serving them (drain them).
 ///
 /// Returns 0 when all were passed. Errors: `-EINVAL` (nothing passed) for a
-/// NULL array with `n > 0`, an fd that is not a connected stream socket, an
-/// fd given twice, or a state too long; `-ENOTCONN` if no new generation
+/// NULL array with `n > 0`, an fd that is not a connected stream socket, a
+/// connection given twice (the same fd, or two fds of one socket), or a
+/// state too long; `-ENOTCONN` if no new generation
 /// takes connections; `-EBUSY` if another pass runs; `-ETIMEDOUT` if the new
 /// generation stalled; `-EPIPE` if it is gone; the errno of a batch it
 /// refused (for example `-EBADMSG`, `-ENOBUFS`); `-EBADMSG` if it answered
@@ -181,8 +182,9 @@ pub unsafe extern "C" fn gracefd_conns_pass_one(fd: c_int, tag: u64, state: *con
 }
 
 /// Old side: close the channel to the new generation once nothing more will
-/// be passed (its receiving thread ends). Exiting does the same. Returns 0.
-/// Thread-safe.
+/// be passed (its receiving thread ends). Exiting does the same. Called
+/// while a pass runs on another thread, it closes the channel when that pass
+/// ends. Returns 0. Thread-safe.
 #[no_mangle]
 pub extern "C" fn gracefd_conns_release() -> c_int {
     conns::release();

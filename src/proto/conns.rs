@@ -29,9 +29,9 @@
 //!
 //! Decoding is strict: a bad magic, unknown kind, non-zero flags, a length
 //! outside the kind's bounds or not matching the message, a count of 0 or
-//! above 252, a state too long, states whose lengths do not add up to the
-//! rest of the body, a reason that is not UTF-8 or holds control characters
-//! — each is `EBADMSG` with a reason. A different version is
+//! above 252, a state too long, states above 65536 bytes in all or whose
+//! lengths do not add up to the rest of the body, a reason that is not UTF-8
+//! or holds control characters — each is `EBADMSG` with a reason. A different version is
 //! `EPROTONOSUPPORT`, so mixed deployments say what is wrong.
 
 use alloc::vec::Vec;
@@ -206,10 +206,17 @@ pub fn encode_refuse(id: u32, errno: i32, reason: &str, out: &mut Vec<u8>) {
         n -= 1;
     }
     let text = reason.get(..n).unwrap_or("");
-    head(out, Kind::Refuse, 8 + text.len());
+    // Every control character the decoder refuses (C0, DEL and C1) becomes a
+    // space; a C1 one is two bytes, so the body is sized after the swap.
+    let spaced = |c: char| if c.is_control() { ' ' } else { c };
+    let len = text.chars().map(|c| spaced(c).len_utf8()).sum::<usize>();
+    head(out, Kind::Refuse, 8 + len);
     out.extend_from_slice(&id.to_le_bytes());
     out.extend_from_slice(&e.to_le_bytes());
-    out.extend(text.bytes().map(|b| if b < 0x20 || b == 0x7f { b' ' } else { b }));
+    let mut utf8 = [0u8; 4];
+    for c in text.chars() {
+        out.extend_from_slice(spaced(c).encode_utf8(&mut utf8).as_bytes());
+    }
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
@@ -302,8 +309,14 @@ fn decode_batch(id: u32, body: &[u8]) -> Result<Frame> {
         entries.push(Entry { tag, at, len });
         at += len;
     }
+    let states = at - HEAD_LEN - table_end;
     if at != HEAD_LEN + body.len() {
-        return Err(err!(EBADMSG, "BATCH states add up to {} bytes but {} follow the table", at - HEAD_LEN - table_end, body.len() - table_end));
+        return Err(err!(EBADMSG, "BATCH states add up to {} bytes but {} follow the table", states, body.len() - table_end));
+    }
+    // The body bound leaves room for a full table: a short table must not
+    // buy more state than a batch may carry.
+    if states > BATCH_STATE_MAX {
+        return Err(err!(EBADMSG, "BATCH states add up to {} bytes (at most {} in a batch)", states, BATCH_STATE_MAX));
     }
     Ok(Frame::Batch { id, entries })
 }

@@ -188,8 +188,8 @@ impl Spawn {
     /// user switch), with raw system calls only (it may share our memory).
     /// A failure is reported like a failed exec. With
     /// [`detach`](Self::detach) it applies in the detached child, whose
-    /// parent is the caller only until the caller exits: do not ask for a
-    /// parent-death signal there.
+    /// parent is the caller only until the caller exits: a parent-death
+    /// signal there is refused by [`spawn`](Self::spawn) (`EINVAL`).
     pub fn child_setup(&mut self, setup: ChildSetup) -> &mut Self {
         self.setup = setup;
         self
@@ -206,7 +206,8 @@ impl Spawn {
     /// Start the child. Returns its pid (detached: the middle process's).
     /// The parent's signal mask is preserved; the child starts with an empty
     /// mask and default dispositions. Errors: EINVAL for a detached start
-    /// without a report fd; ENOMEM/EAGAIN (stack, process limits) or
+    /// without a report fd or with a parent-death signal (the daemon would
+    /// die with the caller it was detached from); ENOMEM/EAGAIN (stack, process limits) or
     /// whatever blocking signals or fork fail with. A failed exec is not an
     /// error here: it is reported on the report channel.
     pub fn spawn(&mut self) -> Result<Pid> {
@@ -217,6 +218,9 @@ impl Spawn {
     pub fn spawn_path(&mut self) -> Result<(Pid, Path)> {
         if self.detach && self.report.is_none() {
             return Err(err!(EINVAL, "a detached start needs a report fd"));
+        }
+        if self.detach && self.setup.death_signal.is_some() {
+            return Err(err!(EINVAL, "a detached start cannot ask for a parent-death signal (the daemon would die with its launcher)"));
         }
         let started = time::monotonic_ns();
         // --- everything the child needs, built now, for this start only ---
@@ -248,7 +252,10 @@ impl Spawn {
         });
         envp.push(core::ptr::null());
         let mut scratch: Vec<RawFd> = alloc::vec![-1; self.fds.len()];
-        let fast = !self.fork_only && crate::startup::get().var(b"GRACEFD_SPAWN") != Some(b"fork");
+        // A child that switches user must not share our memory: the kernel
+        // marks the memory of a process whose uid changes non-dumpable, and
+        // that memory would be ours (we would stay non-dumpable for good).
+        let fast = !self.fork_only && self.setup.creds.is_none() && crate::startup::get().var(b"GRACEFD_SPAWN") != Some(b"fork");
         // The child's stack, and the detached child's (the middle process
         // clones it from there, or from its own copy after a fork).
         let mut stack = if fast { Some(ChildStack::new()) } else { None };

@@ -158,3 +158,47 @@ fn no_input_panics() {
         }
     }
 }
+
+/// Hand-made BATCH (the encoder refuses what this builds): `states` back to
+/// back after the table, lengths as given.
+fn raw_batch(id: u32, states: &[&[u8]]) -> Vec<u8> {
+    let total: usize = states.iter().map(|s| s.len()).sum();
+    let mut v = Vec::new();
+    head(&mut v, Kind::Batch, 8 + states.len() * ENTRY_LEN + total);
+    v.extend_from_slice(&id.to_le_bytes());
+    v.extend_from_slice(&(states.len() as u32).to_le_bytes());
+    for (t, s) in states.iter().enumerate() {
+        v.extend_from_slice(&(t as u64).to_le_bytes());
+        v.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    }
+    for s in states {
+        v.extend_from_slice(s);
+    }
+    v
+}
+
+#[test]
+fn decode_refuses_a_batch_whose_states_add_up_above_the_batch_limit() {
+    // Each state within STATE_MAX, the body within BATCH_BODY_MAX (the table
+    // is short), but the states together above BATCH_STATE_MAX: the format
+    // says a batch carries at most that many state bytes in all.
+    let full = vec![b'a'; STATE_MAX];
+    let more = vec![b'b'; 1000];
+    let f = raw_batch(1, &[&full, &more]);
+    assert!(f.len() - HEAD_LEN <= BATCH_BODY_MAX);
+    assert_eq!(errno(&f), libc::EBADMSG);
+    // Exactly at the limit is fine.
+    let f = raw_batch(1, &[&full[..BATCH_STATE_MAX - 1000], &more]);
+    assert!(decode(&f).is_ok());
+}
+
+#[test]
+fn a_refuse_reason_with_any_control_character_is_encoded_so_it_decodes() {
+    // C1 controls (U+0080..U+009F) are control characters to the decoder;
+    // the encoder must not send them as they are, or the refusal itself
+    // becomes unreadable (EBADMSG instead of the real errno).
+    let mut v = Vec::new();
+    encode_refuse(4, libc::ENOBUFS, "queue\u{85}full\u{9b}", &mut v);
+    let Frame::Refuse { id, errno, reason } = decode(&v).unwrap() else { panic!("not a refuse") };
+    assert_eq!((id, errno, reason.as_str()), (4, libc::ENOBUFS, "queue full "));
+}
