@@ -983,7 +983,11 @@ int gracefd_upgrade_cancel(void);
 // gracefd_signals_install()), the serving socket is closed and `path`
 // removed if it is still this process's socket: stop accepting and drain.
 // A taker that dies or misbehaves first changes nothing: serving goes on
-// and the next taker is served.
+// and the next taker is served. A taker that called gracefd_conns_enable()
+// also hands over a channel for connections with its ready report: from
+// `GRACEFD_HANDOFF_DONE` on, gracefd_conns_can_pass() returns its pid and
+// gracefd_conns_pass() passes idle connections to it instead of draining
+// them (docs/zero-drain.md).
 //
 // The process needs room for a second copy of its registered fds while a
 // transfer runs (RLIMIT_NOFILE).
@@ -1140,8 +1144,14 @@ int gracefd_recv_fds(int sock, int64_t timeout_ms, size_t cap, int *fds_out, cha
 // gracefd_conns_next(). Without this call the old generation cannot pass
 // anything and drains as before.
 //
-// Returns 1 if this process was started by an upgrade (an older generation
-// may pass connections), 0 if not (nothing will arrive; not an error).
+// The same holds for a process that took its fds from another one with
+// gracefd_handoff_take(): call this after the take and before
+// gracefd_ready(); the ready report then offers the serving process a
+// channel for its connections (docs/zero-drain.md).
+//
+// Returns 1 if this process was started by an upgrade, or took its fds by
+// hand-off and has not reported ready yet (an older generation may pass
+// connections), 0 if not (nothing will arrive; not an error).
 // Never fails. Thread-safe.
 int gracefd_conns_enable(void);
 
@@ -1167,8 +1177,9 @@ int gracefd_conns_next(uint64_t *tag_out, uint8_t *state, size_t state_cap, size
 int gracefd_conns_pending(void);
 
 // Old side: the pid of the new generation that takes connections (an
-// upgrade finished and the new generation called gracefd_conns_enable()),
-// else `-ENOTCONN` (or `-EBUSY` while a pass runs). Thread-safe.
+// upgrade finished and the new generation called gracefd_conns_enable(),
+// or gracefd_handoff_process() returned `GRACEFD_HANDOFF_DONE` for a taker
+// that did), else `-ENOTCONN` (or `-EBUSY` while a pass runs). Thread-safe.
 int gracefd_conns_can_pass(void);
 
 // Old side: pass `n` connections to the new generation, in order, in

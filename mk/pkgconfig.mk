@@ -2,8 +2,9 @@
 # against this tree with nothing installed (it names include/ and build/lib
 # here), and the one `make install` writes under $(PREFIX)/lib/pkgconfig.
 #
-# Both carry build_id, a hash of libgracefd.a and gracefd.h
-# (`pkg-config --variable=build_id gracefd`), for build caches that do not
+# Both carry build_id, a hash of libgracefd.a, gracefd.h and where they are
+# (`pkg-config --variable=build_id gracefd`; the same library installed under
+# another prefix links from another -L, so it is another build), for build caches that do not
 # look at the library itself. Go's is one: it keys a cgo package on its #cgo
 # lines and the CGO_* environment variables, but NOT on what pkg-config
 # prints (go1.26, cmd/go/internal/work buildActionID), and never on the
@@ -14,11 +15,12 @@
 
 GRACEFD_PC := $(BUILD)/pkgconfig/gracefd.pc
 # Evaluated when a recipe runs, after $(LIB) is built.
-GRACEFD_BUILD_ID = $(shell cat $(LIB) include/gracefd.h | sha256sum | cut -c1-16)
+# $(call gracefd_build_id,PREFIX)
+gracefd_build_id = $(shell { cat $(LIB) include/gracefd.h; echo '$(1)'; } | sha256sum | cut -c1-16)
 
 # $(call gracefd_pc,PREFIX,LIBDIR,INCLUDEDIR): gracefd.pc.in filled in, on stdout.
 gracefd_pc = sed -e 's|@PREFIX@|$(1)|' -e 's|@LIBDIR@|$(2)|' -e 's|@INCLUDEDIR@|$(3)|' \
-  -e 's|@VERSION@|$(VERSION)|' -e 's|@BUILD_ID@|$(GRACEFD_BUILD_ID)|' gracefd.pc.in
+  -e 's|@VERSION@|$(VERSION)|' -e 's|@BUILD_ID@|$(call gracefd_build_id,$(1))|' gracefd.pc.in
 
 $(GRACEFD_PC): gracefd.pc.in $(LIB) include/gracefd.h
 	@mkdir -p $(@D)

@@ -15,6 +15,9 @@ cd "$(dirname "$0")/.."
 UPGRADES=${UPGRADES:-20}
 INTERVAL=${INTERVAL:-0.2}
 DRAIN_MS=${DRAIN_MS:-5000}
+# Extra server arguments, e.g. SERVER_ARGS=--pass-connections (tokio-httpd):
+# then no keep-alive client may have had to reconnect either.
+SERVER_ARGS=${SERVER_ARGS:-}
 LOADGEN=${1:?usage: $0 LOADGEN SERVER...}
 shift
 [ $# -gt 0 ] || { echo "usage: $0 LOADGEN SERVER..."; exit 2; }
@@ -57,7 +60,7 @@ for bin in "$@"; do
   log="$work/$name.log"
   port=$(tools/free-port.py)
   echo "== $name on 127.0.0.1:$port: $UPGRADES upgrades under load (one every ${INTERVAL}s)"
-  "$bin" --listen "http=127.0.0.1:$port" --drain-timeout "$DRAIN_MS" --verbose 2>"$log" &
+  "$bin" --listen "http=127.0.0.1:$port" --drain-timeout "$DRAIN_MS" --verbose $SERVER_ARGS 2>"$log" &
   server_pid=$!
   up=0
   for _ in $(seq 250); do get "$port" | grep -q "generation=1" && { up=1; break; }; sleep 0.02; done
@@ -97,7 +100,7 @@ for bin in "$@"; do
   wait_gone "$serving" || stopped=no
   wait "$server_pid" 2>/dev/null || true
 
-  if ! python3 - "$work/$name.json" "$done_ok" "$UPGRADES" "$last" "$serving" "$drained" "$stopped" <<'PY'
+  if ! python3 - "$work/$name.json" "$done_ok" "$UPGRADES" "$last" "$serving" "$drained" "$stopped" "$SERVER_ARGS" <<'PY'
 import json, sys
 load = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 done, want, last, serving, drained, stopped = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7]
@@ -111,6 +114,10 @@ print(f"distinct pids answering: {load.get('distinct_pids')}")
 print(f"last generation says   : {last!r} (want {expect!r})")
 print(f"old generations exited : {drained}; last one stopped on SIGTERM: {stopped}")
 ok = load["failures"] == 0 and done == want and last == expect and drained == "yes" and stopped == "yes"
+if "--pass-connections" in sys.argv[8]:
+    reconnects = load.get("reconnects", {}).get("total")
+    print(f"reconnects (pass mode) : {reconnects}")
+    ok = ok and reconnects == 0
 sys.exit(0 if ok else 1)
 PY
   then

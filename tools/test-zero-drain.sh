@@ -11,6 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/lib.sh
 UPGRADES=${UPGRADES:-5}
+# The server under test (any with --pass-connections and the same log lines:
+# build/bin/httpd, target/debug/examples/tokio-httpd).
+SERVER=${SERVER:-$BIN/httpd}
 
 start_work zero-drain
 fail() {
@@ -34,7 +37,7 @@ run() { # mode-flag load-file upgrades
   port=$(free_port)
   : >"$work/server.log"
   # A long drain timeout: an old generation that exits did not wait for it.
-  "$BIN/httpd" --listen "http=127.0.0.1:$port" --drain-timeout 20000 --verbose $flag 2>>"$work/server.log" &
+  "$SERVER" --listen "http=127.0.0.1:$port" --drain-timeout 20000 --verbose $flag 2>>"$work/server.log" &
   server=$!
   wait_http "$port"
   start_load "$port" "$out" --keepalive 32 --idle-ms 20 --new 2
@@ -58,7 +61,7 @@ res=$LOAD_RESULT
 [ "$(reconnects "$res")" = 0 ] || fail "pass mode: clients had to reconnect: $res"
 [ "$(json_field "$res" distinct_pids)" -ge "$((UPGRADES + 1))" ] || fail "pass mode: not every generation answered: $res"
 grep -q "passed .* draining the rest" "$work/server.log" && fail "pass mode fell back to the drain"
-echo "test-zero-drain: $UPGRADES upgrades passing connections: $(json_field "$res" requests) requests, 0 failed, 0 reconnects"
+echo "test-zero-drain: $(basename "$SERVER"): $UPGRADES upgrades passing connections: $(json_field "$res" requests) requests, 0 failed, 0 reconnects"
 stop_pids $server $(pids_in_log "$work/server.log")
 server=""
 

@@ -19,21 +19,39 @@ pub struct Args {
     pub listen: Vec<(String, String)>,
     pub drain_timeout: Duration,
     pub verbose: bool,
+    /// `--pass-connections` (only where [`args_with_pass`] parsed it).
+    pub pass_connections: bool,
 }
 
 /// `[--listen [NAME=]ADDR]... [--drain-timeout MS] [--verbose]`; exits 2 on misuse.
 pub fn args(prog: &str) -> Args {
+    parse_args(prog, false)
+}
+
+/// [`args`], and `--pass-connections` (for a server that passes its
+/// connections to the new generation instead of draining them).
+pub fn args_with_pass(prog: &str) -> Args {
+    parse_args(prog, true)
+}
+
+fn parse_args(prog: &str, with_pass: bool) -> Args {
     let usage = || -> ! {
-        eprintln!("usage: {prog} [--listen [NAME=]ADDR]... [--drain-timeout MS] [--verbose]");
+        let pass = if with_pass { " [--pass-connections]" } else { "" };
+        eprintln!("usage: {prog} [--listen [NAME=]ADDR]... [--drain-timeout MS] [--verbose]{pass}");
         std::process::exit(2)
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let mut a = Args { listen: Vec::new(), drain_timeout: Duration::from_millis(10_000), verbose: false };
+    let mut a = Args { listen: Vec::new(), drain_timeout: Duration::from_millis(10_000), verbose: false, pass_connections: false };
     let mut i = 0;
     while i < argv.len() {
         match (argv[i].as_str(), argv.get(i + 1)) {
             ("--verbose", _) => {
                 a.verbose = true;
+                i += 1;
+                continue;
+            }
+            ("--pass-connections", _) if with_pass => {
+                a.pass_connections = true;
                 i += 1;
                 continue;
             }

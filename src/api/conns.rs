@@ -8,6 +8,11 @@
 //! [`pass_connections`] the ones with nothing in flight, close those that
 //! went, and drain the rest.
 //!
+//! The same works between unrelated processes: a process that took its fds
+//! by hand-off ([`take_from`](crate::take_from)) calls
+//! [`take_connections`] after the take and before ready; the serving side
+//! may pass once its hand-off is done.
+//!
 //! ```no_run
 //! # fn f(idle: Vec<(std::net::TcpStream, Vec<u8>)>) -> std::io::Result<()> {
 //! use std::os::fd::AsFd;
@@ -84,7 +89,8 @@ impl std::error::Error for PassError {
 
 /// New side: take the connections the older generation passes (call before
 /// [`ready`](fn@crate::ready)). Returns whether this process was started by
-/// an upgrade (else nothing will arrive). A library thread (signals blocked,
+/// an upgrade or took its fds by hand-off and is not ready yet (else nothing
+/// will arrive). A library thread (signals blocked,
 /// no callbacks) receives them after ready and posts
 /// [`Event::Conns`](crate::Event::Conns). Never fails.
 pub fn take_connections() -> io::Result<bool> {
@@ -107,7 +113,7 @@ pub fn pending_connections() -> usize {
 }
 
 /// Old side: the pid of the new generation that takes connections. Errors:
-/// `ENOTCONN` if none does (no upgrade finished, it did not call
+/// `ENOTCONN` if none does (no upgrade or hand-off finished, it did not call
 /// [`take_connections`], or a failed pass closed the channel); `EBUSY` while a
 /// pass runs.
 pub fn can_pass_connections() -> io::Result<u32> {

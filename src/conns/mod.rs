@@ -16,6 +16,11 @@
 //! generation that dies or stalls mid-pass leaves the connections not yet
 //! committed with the old one — [`pass`] says how many went — which drains
 //! them as before. Wire format: `proto::conns`.
+//!
+//! Between unrelated processes (hand-off), the taker that enabled the pass
+//! makes a seqpacket socketpair when it reports ready and sends one end with
+//! the hand-off CONNS frame right after READY; the old side adopts it
+//! ([`adopt_handoff`]) and the same pass runs over it.
 
 mod receive;
 mod send;
@@ -24,5 +29,5 @@ pub use crate::proto::conns::{BATCH_MAX, STATE_MAX};
 pub use receive::{enable, next, pending, Passed};
 pub use send::{can_pass, pass, release, Item};
 
-pub(crate) use receive::{adopt_channel as keep_ready_channel, ready_status};
-pub(crate) use send::{adopt as keep_waiter, note_ready};
+pub(crate) use receive::{adopt_channel as keep_ready_channel, is_enabled, ready_status, start_receiving};
+pub(crate) use send::{adopt as keep_waiter, adopt_handoff, note_ready};

@@ -44,10 +44,16 @@ static QUEUE: Mutex<Queue> = Mutex::new(Queue { enabled: false, conns: VecDeque:
 
 /// Take connections passed by the older generation (call before reporting
 /// ready: the ready frame says so). Returns whether an older generation
-/// exists that may pass some (we were started by an upgrade). Idempotent.
+/// exists that may pass some (we were started by an upgrade, or took our fds
+/// by hand-off and have not reported ready yet). Idempotent.
 pub fn enable() -> Result<bool> {
     QUEUE.lock().enabled = true;
-    Ok(lineage::is_upgrade())
+    Ok(lineage::is_upgrade() || crate::handoff::took_pending())
+}
+
+/// Whether [`enable`] was called.
+pub(crate) fn is_enabled() -> bool {
+    QUEUE.lock().enabled
 }
 
 /// The status bits of our ready frame.
@@ -65,6 +71,12 @@ pub fn adopt_channel(ch: Fd) {
     if ready_status() == 0 {
         return;
     }
+    start_receiving(ch);
+}
+
+/// Receive connections on `ch` with a library thread (the hand-off taker's
+/// channel, or the readiness channel of an upgrade).
+pub(crate) fn start_receiving(ch: Fd) {
     let arg = Box::into_raw(Box::new(ch)) as *mut c_void;
     // SAFETY: `run` takes the box back and owns it from then on.
     if let Err(e) = unsafe { thread::spawn_detached(run, arg) } {

@@ -60,6 +60,13 @@ pub fn adopt(waiter: Fd, pid: Pid) {
     }
 }
 
+/// A hand-off taker (`pid`) that is ready sent `ch`, a unix seqpacket socket
+/// of its making, to take connections over (the hand-off CONNS frame): keep it
+/// as the channel of later passes. Replaces an older channel.
+pub fn adopt_handoff(ch: Fd, pid: Pid) {
+    STATE.lock().sender = Some(Sender { ch, pid, next_id: 1 });
+}
+
 /// The new generation that takes connections. `ENOTCONN` if there is none
 /// (no upgrade finished, it did not enable the pass, or a failed pass
 /// closed the channel).

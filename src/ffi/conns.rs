@@ -31,8 +31,14 @@ const _: () = assert!(
 /// gracefd_conns_next(). Without this call the old generation cannot pass
 /// anything and drains as before.
 ///
-/// Returns 1 if this process was started by an upgrade (an older generation
-/// may pass connections), 0 if not (nothing will arrive; not an error).
+/// The same holds for a process that took its fds from another one with
+/// gracefd_handoff_take(): call this after the take and before
+/// gracefd_ready(); the ready report then offers the serving process a
+/// channel for its connections (docs/zero-drain.md).
+///
+/// Returns 1 if this process was started by an upgrade, or took its fds by
+/// hand-off and has not reported ready yet (an older generation may pass
+/// connections), 0 if not (nothing will arrive; not an error).
 /// Never fails. Thread-safe.
 #[no_mangle]
 pub extern "C" fn gracefd_conns_enable() -> c_int {
@@ -83,8 +89,9 @@ pub extern "C" fn gracefd_conns_pending() -> c_int {
 }
 
 /// Old side: the pid of the new generation that takes connections (an
-/// upgrade finished and the new generation called gracefd_conns_enable()),
-/// else `-ENOTCONN` (or `-EBUSY` while a pass runs). Thread-safe.
+/// upgrade finished and the new generation called gracefd_conns_enable(),
+/// or gracefd_handoff_process() returned `GRACEFD_HANDOFF_DONE` for a taker
+/// that did), else `-ENOTCONN` (or `-EBUSY` while a pass runs). Thread-safe.
 #[no_mangle]
 pub extern "C" fn gracefd_conns_can_pass() -> c_int {
     run(conns::can_pass)

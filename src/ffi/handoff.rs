@@ -56,7 +56,11 @@ const _: () = assert!(
 /// gracefd_signals_install()), the serving socket is closed and `path`
 /// removed if it is still this process's socket: stop accepting and drain.
 /// A taker that dies or misbehaves first changes nothing: serving goes on
-/// and the next taker is served.
+/// and the next taker is served. A taker that called gracefd_conns_enable()
+/// also hands over a channel for connections with its ready report: from
+/// `GRACEFD_HANDOFF_DONE` on, gracefd_conns_can_pass() returns its pid and
+/// gracefd_conns_pass() passes idle connections to it instead of draining
+/// them (docs/zero-drain.md).
 ///
 /// The process needs room for a second copy of its registered fds while a
 /// transfer runs (RLIMIT_NOFILE).

@@ -34,6 +34,12 @@ pub(super) fn took_from(path: &[u8]) -> bool {
     matches!(&*TAKEN.lock(), Taken::Pending { path: p, .. } if p == path)
 }
 
+/// Whether this process took its fds by hand-off and has not reported ready
+/// yet (an old side may then pass it connections, see `conns`).
+pub(crate) fn took_pending() -> bool {
+    matches!(&*TAKEN.lock(), Taken::Pending { .. })
+}
+
 /// Connect to the process serving at `path`, receive every named fd into the
 /// registry (as if inherited), and keep the connection until
 /// [`report_ready`]. Returns the number of fds taken. `timeout_ms` bounds the
@@ -142,6 +148,9 @@ pub fn report_ready() -> Result<bool> {
     match send_frame(sock.raw(), &wire::encode_ready(), Deadline::after_ms(READY_SEND_MS)) {
         Ok(()) => {
             log!(log::NOTICE, "hand-off: told pid {} to drain", old_pid);
+            if crate::conns::is_enabled() {
+                offer_conns(&sock, old_pid);
+            }
             Ok(true)
         }
         Err(e) if matches!(e.errno.0, libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN) => {
@@ -149,5 +158,20 @@ pub fn report_ready() -> Result<bool> {
             Ok(true)
         }
         Err(e) => Err(e.context(format_args!("hand-off: telling pid {} to drain", old_pid))),
+    }
+}
+
+/// We take connections: send the old side one end of a fresh seqpacket
+/// socketpair with a CONNS frame (its own `sendmsg`, after READY, so an old
+/// side of an earlier version never reads the fd: it closes on READY) and
+/// receive on the other end. Best effort: if it fails, the old side drains.
+fn offer_conns(sock: &Fd, old_pid: Pid) {
+    let r = socket::socketpair(libc::SOCK_SEQPACKET).and_then(|(ours, theirs)| {
+        socket::send_with_fds_flags(sock.raw(), &wire::encode_conns(), &[theirs.raw()], None, libc::MSG_DONTWAIT)?;
+        Ok(ours)
+    });
+    match r {
+        Ok(ours) => crate::conns::start_receiving(ours),
+        Err(e) => log!(log::WARNING, "hand-off: cannot offer to take connections from pid {} ({}); it will drain them", old_pid, e),
     }
 }

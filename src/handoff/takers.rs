@@ -32,6 +32,10 @@ enum Phase {
     Sending,
     /// Everything sent; waiting for READY.
     AwaitReady,
+    /// READY came: waiting (at most the taker timeout) for a CONNS frame
+    /// (the taker takes connections) or EOF (it does not: a taker of an
+    /// earlier version closes right after READY).
+    AwaitConns,
 }
 
 /// How long a taker may hold the one slot without asking (TAKE) or, while
@@ -71,6 +75,10 @@ pub(super) struct Conn {
     queue: Vec<Out>,
     pos: usize,
     nfds: usize,
+    /// An fd that came with the frame being read (only in `AwaitConns`).
+    infd: Option<Fd>,
+    /// The taker's connection channel, from its CONNS frame.
+    channel: Option<Fd>,
 }
 
 /// Log lines gathered under the lock and emitted after it is released, so a
@@ -140,6 +148,18 @@ fn process_locked(notes: &mut Notes) -> Result<Status> {
     // The taker.
     let step = match s.conn.as_mut() {
         Some(c) => match step(c, notes) {
+            // Ready already: whatever happens now only decides whether it
+            // takes connections.
+            Step::Wait { .. } if c.phase == Phase::AwaitConns && time::timerfd_expired(c.timer.raw()) => {
+                notes.add(log::NOTICE, format_args!("hand-off: pid {} sent neither CONNS nor EOF within {} ms after ready: it gets no connections", c.pid, c.timeout_ms));
+                Step::Ready
+            }
+            Step::Gone(e) if c.phase == Phase::AwaitConns => {
+                if e.errno.0 != libc::ECONNRESET {
+                    notes.add(log::WARNING, format_args!("hand-off: pid {} is ready, but its CONNS frame is refused ({}): it gets no connections", c.pid, e.message()));
+                }
+                Step::Ready
+            }
             Step::Wait { .. } if time::timerfd_expired(c.timer.raw()) => Step::Gone(err!(
                 ETIMEDOUT,
                 "it held the hand-off for {} ms without {}",
@@ -171,6 +191,10 @@ fn process_locked(notes: &mut Notes) -> Result<Status> {
         }
         Step::Ready => {
             let (pid, nfds) = s.conn.as_ref().map(|c| (c.pid, c.nfds)).unwrap_or((0, 0));
+            if let Some(ch) = s.conn.as_mut().and_then(|c| c.channel.take()) {
+                crate::conns::adopt_handoff(ch, pid);
+                notes.add(log::INFO, format_args!("hand-off: pid {} takes connections (gracefd_conns_pass)", pid));
+            }
             finish(s, pid, notes);
             notes.add(log::NOTICE, format_args!("hand-off: pid {} took {} fds and is ready: drain", pid, nfds));
             return Ok(Status::Done(pid));
@@ -233,6 +257,8 @@ fn admit(s: &mut Server, c: Fd, notes: &mut Notes) {
         queue: Vec::new(),
         pos: 0,
         nfds: 0,
+        infd: None,
+        channel: None,
     });
 }
 
@@ -260,10 +286,17 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
             let room = c.inbuf.get_mut(c.inlen..).unwrap_or(&mut []);
             match socket::recv_with_fds(c.sock.raw(), room, &mut raw, libc::MSG_DONTWAIT) {
                 Ok(r) => {
+                    // The one fd a CONNS frame may carry is kept; any other closed.
+                    let one = c.phase == Phase::AwaitConns && c.infd.is_none() && r.nfds == 1 && !r.fds_truncated;
                     for &f in raw.get(..r.nfds).unwrap_or(&[]) {
-                        fd::close(f);
+                        if one {
+                            // SAFETY: a fresh fd from SCM_RIGHTS (CLOEXEC), ours alone.
+                            c.infd = Some(unsafe { Fd::from_raw(f) });
+                        } else {
+                            fd::close(f);
+                        }
                     }
-                    if r.nfds > 0 || r.fds_truncated {
+                    if !one && (r.nfds > 0 || r.fds_truncated) {
                         return Step::Gone(err!(EBADMSG, "it sent fds"));
                     }
                     if r.len == 0 {
@@ -271,6 +304,7 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
                             Phase::AwaitTake => "it closed the connection before asking",
                             Phase::Sending => "it closed the connection while the fds were being sent",
                             Phase::AwaitReady => "it closed the connection before it was ready",
+                            Phase::AwaitConns => "it closed the connection after ready",
                         };
                         return Step::Gone(err!(ECONNRESET, "{}", what));
                     }
@@ -296,10 +330,26 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
                     }
                     notes.add(log::INFO, format_args!("hand-off: sending {} fds to pid {}", c.nfds, c.pid));
                 }
-                (Kind::Ready, Phase::AwaitReady) => return Step::Ready,
+                (Kind::Ready, Phase::AwaitReady) => {
+                    // Read on: a CONNS frame or EOF follows at once.
+                    c.phase = Phase::AwaitConns;
+                    let _ = time::timerfd_arm(c.timer.raw(), c.timeout_ms);
+                }
+                (Kind::Conns, Phase::AwaitConns) => match c.infd.take().map(check_channel) {
+                    Some(Ok(ch)) if peer_is(&ch, c.pid) => {
+                        c.channel = Some(ch);
+                        return Step::Ready;
+                    }
+                    Some(Ok(_)) => return Step::Gone(err!(EBADMSG, "the socket of its CONNS frame was not made by it")),
+                    Some(Err(e)) => return Step::Gone(e),
+                    None => return Step::Gone(err!(EBADMSG, "a CONNS frame without its socket")),
+                },
                 (k, _) => return Step::Gone(err!(EPROTO, "unexpected {} frame", k.name())),
             }
             progressed = true;
+        }
+        if c.infd.is_some() && c.inlen == 0 {
+            return Step::Gone(err!(EBADMSG, "an fd came with a frame other than CONNS"));
         }
         if progressed && c.phase != Phase::AwaitReady {
             // A frame, or fds read by the taker: its deadline starts over.
@@ -338,6 +388,22 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
             return Step::Wait { out: false };
         }
     }
+}
+
+/// The fd of a CONNS frame must be a unix seqpacket socket.
+fn check_channel(f: Fd) -> Result<Fd> {
+    let domain = socket::getsockopt_int(f.raw(), libc::SOL_SOCKET, libc::SO_DOMAIN);
+    let ty = socket::getsockopt_int(f.raw(), libc::SOL_SOCKET, libc::SO_TYPE);
+    if domain != Ok(libc::AF_UNIX) || ty != Ok(libc::SOCK_SEQPACKET) {
+        return Err(err!(EBADMSG, "the fd of its CONNS frame is not a unix seqpacket socket"));
+    }
+    Ok(f)
+}
+
+/// Whether the other end of `ch` belongs to `pid` (a socketpair's peer
+/// credentials are those of the process that made it).
+fn peer_is(ch: &Fd, pid: Pid) -> bool {
+    socket::peer_cred(ch.raw()).map(|cr| cr.pid) == Ok(pid)
 }
 
 /// How far the sending has come (message, byte in it).

@@ -21,12 +21,21 @@
 //! | 5    | REFUSE | errno u32 LE (1..=4095), then a one-line UTF-8 reason (≤ 200 bytes) | old side → taker, or control server → client |
 //! | 6    | CONTROL | a command name, 1–32 bytes of `a-z` and `-`: `status`, `reload` or `stop` | control client → server |
 //! | 7    | REPLY  | status u32 LE (0: done; else an errno 1..=4095), then UTF-8 text (≤ 65536 bytes): lines ended by `\n` when 0, one line otherwise | control server → client |
+//! | 8    | CONNS  | empty; exactly one fd rides on it as `SCM_RIGHTS`: a unix `SOCK_SEQPACKET` socket over which the old side may pass its connections (`proto::conns`) | taker → old side, only right after READY |
 //!
 //! A transfer is one HEADER then CHUNK frames whose `first` runs 0, 252, …
 //! until `count` fds arrived. A chunk carries at most 252 fds (musl's limit,
 //! one below Linux's `SCM_MAX_FD` 253). Names follow systemd's
 //! `LISTEN_FDNAMES` rule: 1–255 bytes of printable ASCII (space included),
 //! no `:`. At most [`MAX_FDS`] fds per transfer.
+//!
+//! CONNS is an addition within version 1, backward compatible both ways: a
+//! taker that takes connections sends it right after READY (a separate
+//! `sendmsg`, so an old side that reads READY's 12 bytes never sees the fd)
+//! and then closes; an old side of an earlier version has closed the
+//! connection on READY, which discards the frame and closes the fd in flight.
+//! A current old side waits after READY for CONNS or EOF (a taker of an
+//! earlier version closes right after READY), bounded by the taker timeout.
 //!
 //! The control commands of the `gracefd` command (`gracefd ctl`) ride on the
 //! same framing: one CONTROL frame per connection, answered by one REPLY
@@ -91,6 +100,8 @@ pub enum Kind {
     Control = 6,
     /// The outcome of a control command: 0 or an errno, and text.
     Reply = 7,
+    /// After READY: the taker takes connections over the socket riding on it.
+    Conns = 8,
 }
 
 impl Kind {
@@ -103,6 +114,7 @@ impl Kind {
             5 => Some(Kind::Refuse),
             6 => Some(Kind::Control),
             7 => Some(Kind::Reply),
+            8 => Some(Kind::Conns),
             _ => None,
         }
     }
@@ -112,7 +124,7 @@ impl Kind {
         match self {
             Kind::Header => (4, HEADER_BODY_MAX),
             Kind::Chunk => (CHUNK_BODY, CHUNK_BODY),
-            Kind::Take | Kind::Ready => (0, 0),
+            Kind::Take | Kind::Ready | Kind::Conns => (0, 0),
             Kind::Refuse => (4, 4 + REASON_MAX),
             Kind::Control => (1, COMMAND_MAX),
             Kind::Reply => (4, 4 + REPLY_TEXT_MAX),
@@ -129,6 +141,7 @@ impl Kind {
             Kind::Refuse => "refuse",
             Kind::Control => "control",
             Kind::Reply => "reply",
+            Kind::Conns => "conns",
         }
     }
 }
@@ -311,6 +324,11 @@ pub fn encode_take() -> [u8; HEAD_LEN] {
 /// A READY frame.
 pub fn encode_ready() -> [u8; HEAD_LEN] {
     encode_head(Kind::Ready, 0)
+}
+
+/// A CONNS frame (its one fd rides beside it).
+pub fn encode_conns() -> [u8; HEAD_LEN] {
+    encode_head(Kind::Conns, 0)
 }
 
 /// Append `text` to `out`: at most `max` bytes, cut at a char boundary;

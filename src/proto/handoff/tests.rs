@@ -181,17 +181,20 @@ fn refuse_round_trip_and_hostile() {
 fn control_frames() {
     assert_eq!(decode_head(&encode_take()).unwrap().kind, Kind::Take);
     assert_eq!(decode_head(&encode_ready()).unwrap().kind, Kind::Ready);
+    assert_eq!(decode_head(&encode_conns()).unwrap().kind, Kind::Conns);
+    // CONNS has no body: a length is malformed.
+    assert!(ebadmsg(decode_head(&encode_head(Kind::Conns, 1))).contains("oversized"));
 }
 
 #[test]
 fn kind_numbers_are_fixed() {
     // The wire numbers never change: new kinds are appended.
-    let kinds = [Kind::Header, Kind::Chunk, Kind::Take, Kind::Ready, Kind::Refuse, Kind::Control, Kind::Reply];
+    let kinds = [Kind::Header, Kind::Chunk, Kind::Take, Kind::Ready, Kind::Refuse, Kind::Control, Kind::Reply, Kind::Conns];
     for (i, k) in kinds.into_iter().enumerate() {
         assert_eq!(k as u8 as usize, i + 1);
         assert_eq!(Kind::from_u8(k as u8), Some(k));
     }
-    assert_eq!(Kind::from_u8(8), None);
+    assert_eq!(Kind::from_u8(9), None);
 }
 
 #[test]
