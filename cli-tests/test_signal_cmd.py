@@ -26,41 +26,9 @@ HTTPD = os.path.join(BIN, "httpd")
 TOTAL_LIMIT_S = 120
 
 
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def wait_until(what, fn, timeout=10.0):
-    end = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() >= end:
-            raise Fail("timed out after %ss waiting for %s" % (timeout, what))
-        time.sleep(0.02)
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            s = f.read()
-    except OSError:
-        return False
-    return s[s.rindex(")") + 2] != "Z"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+# The helpers every command test shares (one copy, in test_cli.py).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_cli import Fail, alive, check, free_port, wait_until  # noqa: E402
 
 
 def get(port, timeout=5):

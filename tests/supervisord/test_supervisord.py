@@ -40,33 +40,9 @@ SUPERVISORD, SUPERVISORCTL = "/usr/bin/supervisord", "/usr/bin/supervisorctl"
 LIMIT_S = 180
 
 
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def wait_until(what, fn, timeout=15.0):
-    end = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() >= end:
-            raise Fail("timed out after %ss waiting for %s" % (timeout, what))
-        time.sleep(0.02)
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            s = f.read()
-    except OSError:
-        return False
-    return s[s.rindex(")") + 2] != "Z"
+# The helpers every command test shares (one copy, in cli-tests/test_cli.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "cli-tests"))
+from test_cli import Fail, alive, check, wait_until  # noqa: E402
 
 
 def descendants(pid):
