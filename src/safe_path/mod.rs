@@ -1,6 +1,7 @@
 //! Files and sockets gracefd creates by name, placed so that nobody who can
-//! write the directory can redirect them with a symbolic link (DESIGN §5:
-//! nothing by a path someone else can swap).
+//! write the directory can redirect them with a symbolic link (the rule
+//! "nothing by a path someone else can swap", docs/architecture.md, "Rules,
+//! and why"; the threat model is docs/security.md).
 //!
 //! - A unix socket is bound inside a private 0700 directory made next to
 //!   its final name, given its mode there (nobody else can reach into that

@@ -1,4 +1,5 @@
-//! Round trips and hostile input for the connection-pass frames.
+//! Round trips and hostile input for the connection-pass frames; the parent
+//! module includes this file under #[cfg(test)].
 
 use super::*;
 
