@@ -169,15 +169,19 @@ fn is_connection(f: &Fd) -> bool {
 fn step(held: &mut Option<Held>, fds: Vec<Fd>, msg: &[u8]) -> Reply {
     let frame = match wire::decode(msg) {
         Ok(f) => f,
-        Err(e) => return Reply::Refuse(0, e),
+        Err(e) => {
+            *held = None; // out of turn: a held batch is closed, never served
+            return Reply::Refuse(0, e);
+        }
     };
     let (id, entries) = match frame {
         Frame::Batch { id, entries } => (id, entries),
         _ if !fds.is_empty() => return Reply::Refuse(0, err!(EBADMSG, "a frame other than BATCH carried {} fds", fds.len())),
         Frame::Commit(id) => {
-            match held.take() {
-                Some(h) if h.id == id => commit(h),
-                other => *held = other, // not the batch we hold: ignored
+            // Not the batch we hold: out of turn, so the held one is closed
+            // (the old generation still owns those connections).
+            if let Some(h) = held.take().filter(|h| h.id == id) {
+                commit(h);
             }
             return Reply::Nothing;
         }
