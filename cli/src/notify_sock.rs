@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use gracefd::__cli::sys::fd::{self, Fd, RawFd};
 use gracefd::__cli::sys::socket::{self, SockAddr};
+use gracefd::__cli::proto::notify;
 
 /// The private directory holding the workers' sockets; removed on drop.
 /// gracefd holds a lock on it while it runs, which is how a later gracefd
@@ -261,18 +262,14 @@ impl Drop for NotifySock {
     }
 }
 
-/// Read one datagram of `KEY=VALUE` lines.
+/// Fold one datagram into `notes` (the parsing is the library's
+/// `proto::notify::parse_received`).
 pub fn parse_into(datagram: &[u8], notes: &mut Notes) {
-    for line in datagram.split(|&b| b == b'\n') {
-        match line {
-            b"READY=1" => notes.ready = true,
-            b"STOPPING=1" => notes.stopping = true,
-            _ => {
-                if let Some(s) = line.strip_prefix(b"STATUS=") {
-                    notes.status = Some(String::from_utf8_lossy(s).into_owned());
-                }
-            }
-        }
+    let r = notify::parse_received(datagram);
+    notes.ready |= r.ready;
+    notes.stopping |= r.stopping;
+    if let Some(s) = r.status {
+        notes.status = Some(String::from_utf8_lossy(s).into_owned());
     }
 }
 

@@ -324,9 +324,63 @@ pub fn watchdog_usec(usec: Option<&[u8]>, pid: Option<&[u8]>, our_pid: Pid) -> R
     }
 }
 
+/// What one received notification datagram says, for a process that listens
+/// on a `NOTIFY_SOCKET` of its own (the supervisor's workers, a daemon that
+/// links nothing). Borrowed from the datagram; nothing allocated.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Received<'a> {
+    /// A `READY=1` line.
+    pub ready: bool,
+    /// A `STOPPING=1` line.
+    pub stopping: bool,
+    /// A `RELOADING=1` line.
+    pub reloading: bool,
+    /// The last `STATUS=` text (without the key).
+    pub status: Option<&'a [u8]>,
+    /// The last `MAINPID=` value that is a positive decimal pid.
+    pub mainpid: Option<Pid>,
+}
+
+/// Read one datagram of `KEY=VALUE` lines. Lines are matched exactly
+/// (`READY=10` is not `READY=1`); unknown keys are ignored, as sd_notify(3)
+/// asks of a receiver. Never fails: a malformed line says nothing.
+pub fn parse_received(datagram: &[u8]) -> Received<'_> {
+    let mut r = Received::default();
+    for line in lines(datagram) {
+        match line {
+            b"READY=1" => r.ready = true,
+            b"STOPPING=1" => r.stopping = true,
+            b"RELOADING=1" => r.reloading = true,
+            _ => {
+                if let Some(s) = line.strip_prefix(b"STATUS=") {
+                    r.status = Some(s);
+                } else if let Some(p) = line.strip_prefix(b"MAINPID=") {
+                    if let Some(p) = num::parse_pid(p) {
+                        r.mainpid = Some(p);
+                    }
+                }
+            }
+        }
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn received_lines() {
+        let r = parse_received(b"STATUS=warming up\nMAINPID=3");
+        assert_eq!(r, Received { status: Some(b"warming up"), mainpid: Some(3), ..Received::default() });
+        let r = parse_received(b"READY=1\nSTATUS=a\nSTATUS=serving\n");
+        assert!(r.ready && !r.stopping);
+        assert_eq!(r.status, Some(&b"serving"[..]));
+        let r = parse_received(b"READY=10\nXREADY=1\nMAINPID=0\nMAINPID=x\n\n");
+        assert_eq!(r, Received::default());
+        let r = parse_received(b"STOPPING=1\nRELOADING=1");
+        assert!(r.stopping && r.reloading && !r.ready);
+    }
 
     fn errno_of<T: core::fmt::Debug>(r: Result<T>) -> (i32, String) {
         let e = r.expect_err("accepted");
