@@ -28,10 +28,8 @@ use crate::error::Result;
 use crate::proto::addr::Shown;
 use crate::proto::handoff::{check_text, decode_head, encode_head, errno_ok, errno_text_frame, u32_at, Kind, ERRNO_MAX, HEAD_LEN, MAGIC};
 
-/// Longest command name in a CONTROL frame.
-pub const COMMAND_MAX: usize = 32;
-/// Longest text in a REPLY frame (a `status` report is several lines).
-pub const REPLY_TEXT_MAX: usize = 65536;
+// The bodies' bounds are the framing's (it checks every kind's length).
+pub use crate::proto::handoff::{COMMAND_MAX, REPLY_TEXT_MAX};
 
 /// A control command: what a CONTROL frame asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -53,7 +53,6 @@ use alloc::vec::Vec;
 use crate::error::{Msg, Result};
 use crate::err;
 use crate::proto::addr::Shown;
-use crate::proto::control::{COMMAND_MAX, REPLY_TEXT_MAX};
 
 /// The four bytes every frame starts with.
 pub const MAGIC: [u8; 4] = *b"GFDH";
@@ -75,6 +74,10 @@ pub const REASON_MAX: usize = 200;
 pub const CHUNK_BODY: usize = 8;
 /// Length of a whole CHUNK frame.
 pub const CHUNK_FRAME: usize = HEAD_LEN + CHUNK_BODY;
+/// Longest command name in a CONTROL frame (its body: `proto::control`).
+pub const COMMAND_MAX: usize = 32;
+/// Longest text in a REPLY frame (a `status` report is several lines).
+pub const REPLY_TEXT_MAX: usize = 65536;
 /// Largest errno a REFUSE or REPLY carries.
 pub const ERRNO_MAX: u32 = 4095;
 
