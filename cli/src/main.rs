@@ -30,26 +30,22 @@
 
 mod args;
 mod completion;
-mod backoff;
-mod cmd;
-mod control;
 mod ctl_cmd;
 mod daemonize_cmd;
+// Its run-side half (own pid file, --daemonize) moved to
+// gracefd::__cli::supervise::detach; what is left serves `gracefd daemonize`.
+#[allow(dead_code)]
 mod detach;
-mod envdir;
 mod exit;
 mod help;
-mod limits;
-mod notify_sock;
 mod opts;
-mod proc_watch;
-mod run;
 mod say;
-mod setup;
 mod signal_cmd;
 mod start_server_compat;
-mod status;
-mod worker;
+
+// The supervisor's modules that `gracefd daemonize` (daemonize_cmd.rs)
+// shares, by the paths it names them.
+use gracefd::__cli::supervise::{envdir, worker};
 
 use std::os::unix::ffi::OsStringExt;
 
@@ -127,7 +123,7 @@ fn run_cmd(argv: &[Vec<u8>]) -> i32 {
     match opts::run_options(&parsed, opts::Face::Run) {
         Ok(o) => {
             say::init("gracefd", if o.verbose { say::DEBUG } else { say::INFO });
-            run::main(o)
+            gracefd::__cli::supervise::run(o)
         }
         Err(e) => usage_error(&e),
     }

@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::args::{self, shown, Spec, Style};
-use crate::proc_watch::{self, OpenError, Watched};
+use gracefd::__cli::supervise::proc_watch::{self, OpenError, Watched};
 use crate::{exit, usage};
 
 /// Options of `gracefd stop`.

@@ -32,9 +32,10 @@ use gracefd::__cli::sys::fd::Fd;
 use gracefd::__cli::sys::{fs, process, Errno};
 
 use crate::args::{self, Spec, Style};
-use crate::control::{self, Command};
+use gracefd::__cli::supervise::control::{self, Command};
 use crate::opts::{self, Face};
-use crate::{exit, run, say, status};
+use crate::{exit, say};
+use gracefd::__cli::supervise::status_file as status;
 
 /// start_server's options: `gracefd run`'s plus `--restart` and `--stop`.
 fn specs() -> Vec<Spec> {
@@ -75,7 +76,7 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
     match opts::run_options(&parsed, Face::StartServer) {
         Ok(o) => {
             say::init("start_server", if o.verbose { say::DEBUG } else { say::INFO });
-            run::main(o)
+            gracefd::__cli::supervise::run(o)
         }
         Err(e) => crate::usage_error(&e),
     }

@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use gracefd::__cli::sys::process;
+use crate::sys::process;
 
 /// A process we may signal and watch. Without pidfds (Linux < 5.3) it falls
 /// back to the pid, checked through `/proc`.
@@ -59,7 +59,7 @@ impl Watched {
         };
         if r < 0 {
             let e = std::io::Error::last_os_error();
-            return Err(format!("cannot send {} to pid {}: {}", crate::args::signal_name(sig), self.pid, e));
+            return Err(format!("cannot send {} to pid {}: {}", crate::supervise::names::signal_name(sig), self.pid, e));
         }
         Ok(())
     }
@@ -69,7 +69,7 @@ impl Watched {
         match &self.pidfd {
             Some(fd) => {
                 let mut p = [libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-                matches!(gracefd::__cli::sys::poll::poll(&mut p, 0), Ok(n) if n > 0)
+                matches!(crate::sys::poll::poll(&mut p, 0), Ok(n) if n > 0)
             }
             None => state_of(self.pid).map_or(true, |s| s == 'Z'),
         }
@@ -89,7 +89,7 @@ impl Watched {
                 Some(fd) => {
                     let ms = left.as_millis().clamp(1, 1000) as i32;
                     let mut p = [libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-                    let _ = gracefd::__cli::sys::poll::poll(&mut p, ms);
+                    let _ = crate::sys::poll::poll(&mut p, ms);
                 }
                 None => std::thread::sleep(left.min(Duration::from_millis(10))),
             }
@@ -164,7 +164,7 @@ fn parent_of(pid: i32) -> Option<i32> {
 pub fn pid_in_file(path: &Path) -> Option<i32> {
     let text = std::fs::read(path).ok()?;
     let line = text.split(|&b| b == b'\n').next()?;
-    gracefd::__cli::proto::num::parse_pid(line)
+    crate::proto::num::parse_pid(line)
 }
 
 /// Where systemctl is looked for (fixed places: never through `PATH`).

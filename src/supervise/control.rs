@@ -2,7 +2,7 @@
 //!
 //! A unix stream socket, mode 0600; a peer is served only when
 //! `SO_PEERCRED` says it runs as gracefd's effective uid or as root. It
-//! speaks the hand-off's framing (`gracefd::__cli::proto::handoff`: a 12-byte head
+//! speaks the hand-off's framing (`crate::proto::handoff`: a 12-byte head
 //! — `"GFDH"`, version 1, kind, zero flags, body length — and a bounded
 //! body), so one wire format, with one strict decoder, covers both. One
 //! request per connection: a CONTROL frame naming the command; one answer:
@@ -28,14 +28,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gracefd::__cli::proto::addr::Shown;
-use gracefd::__cli::proto::control::{self as frames, RequestReader};
-use gracefd::__cli::proto::handoff::{self as wire, Kind};
-use gracefd::__cli::sys::fd::{self, Fd, RawFd};
-use gracefd::__cli::sys::socket::{self, SockAddr};
-use gracefd::__cli::sys::{fs, process, Errno};
+use crate::proto::addr::Shown;
+use crate::proto::control::{self as frames, RequestReader};
+use crate::proto::handoff::{self as wire, Kind};
+use crate::sys::fd::{self, Fd, RawFd};
+use crate::sys::socket::{self, SockAddr};
+use crate::sys::{fs, process, Errno};
 
-pub use gracefd::__cli::proto::control::Command;
+pub use crate::proto::control::Command;
 
 /// How long a client has to send its request.
 pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
@@ -69,23 +69,23 @@ impl Server {
         let s = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| format!("--control-socket {}: socket: {}", shown, e))?;
         // Bound, made 0600 and listening in a private directory before its
         // name appears at the path: no chmod by a path someone could swap.
-        let mut existing = || -> gracefd::Result<()> {
+        let mut existing = || -> crate::Result<()> {
             let st = match fs::lstat(&z) {
                 Ok(st) => st,
                 Err(Errno(libc::ENOENT)) => return Ok(()),
-                Err(e) => return Err(gracefd::Error::sys(e, "lstat")),
+                Err(e) => return Err(crate::Error::sys(e, "lstat")),
             };
             if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-                return Err(gracefd::Error::new(Errno(libc::EEXIST), format_args!("exists and is not a socket")));
+                return Err(crate::Error::new(Errno(libc::EEXIST), format_args!("exists and is not a socket")));
             }
-            let probe = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| gracefd::Error::sys(e, "socket"))?;
+            let probe = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| crate::Error::sys(e, "socket"))?;
             match socket::connect(probe.raw(), &addr) {
-                Ok(()) => Err(gracefd::Error::new(Errno(libc::EADDRINUSE), format_args!("another process listens there (is gracefd already running?)"))),
+                Ok(()) => Err(crate::Error::new(Errno(libc::EADDRINUSE), format_args!("another process listens there (is gracefd already running?)"))),
                 Err(Errno(libc::ECONNREFUSED)) | Err(Errno(libc::ENOENT)) => Ok(()),
-                Err(e) => Err(gracefd::Error::sys(e, "connect")),
+                Err(e) => Err(crate::Error::sys(e, "connect")),
             }
         };
-        let placed = gracefd::__cli::safe_path::bind_unix(&s, bytes, Some(0o600), 16, &mut existing).map_err(|e| format!("--control-socket {}: {}", shown, e))?;
+        let placed = crate::safe_path::bind_unix(&s, bytes, Some(0o600), 16, &mut existing).map_err(|e| format!("--control-socket {}: {}", shown, e))?;
         fd::set_nonblocking(s.raw(), true).map_err(|e| format!("--control-socket {}: O_NONBLOCK: {}", shown, e))?;
         Ok(Server { fd: s, path: path.to_path_buf(), ino: (placed.dev, placed.ino) })
     }
@@ -158,7 +158,7 @@ pub struct Conn {
 
 impl Conn {
     fn new(fd: Fd, pid: i32) -> Conn {
-        Conn { fd, reader: RequestReader::new(), pid, opened_ns: gracefd::__cli::sys::time::monotonic_ns() }
+        Conn { fd, reader: RequestReader::new(), pid, opened_ns: crate::sys::time::monotonic_ns() }
     }
 
     /// The fd to poll.
@@ -205,12 +205,12 @@ impl Conn {
     /// does not read is not an error).
     fn send_all(&self, bytes: &[u8]) {
         let mut rest = bytes;
-        let deadline = gracefd::__cli::sys::time::Deadline::after_ms(1000);
+        let deadline = crate::sys::time::Deadline::after_ms(1000);
         while !rest.is_empty() {
             match socket::send(self.fd.raw(), rest, libc::MSG_NOSIGNAL) {
                 Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
                 Err(Errno(libc::EAGAIN)) => {
-                    if gracefd::__cli::sys::poll::wait(self.fd.raw(), libc::POLLOUT, deadline).unwrap_or(0) == 0 {
+                    if crate::sys::poll::wait(self.fd.raw(), libc::POLLOUT, deadline).unwrap_or(0) == 0 {
                         return;
                     }
                 }
