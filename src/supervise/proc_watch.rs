@@ -87,7 +87,7 @@ impl Watched {
             }
             match &self.pidfd {
                 Some(fd) => {
-                    let ms = left.as_millis().clamp(1, 1000) as i32;
+                    let ms = crate::sys::time::duration_to_ms(left).clamp(1, 1000) as i32;
                     let mut p = [libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
                     let _ = crate::sys::poll::poll(&mut p, ms);
                 }
