@@ -1,29 +1,17 @@
-//! The `gracefd` command: `run` (the superdaemon), `daemonize`, `ctl`, and
-//! `start_server` compatibility when invoked under that name. One job per
-//! file:
+//! The `gracefd` command: argument handling, help, output and exit codes
+//! over the library's supervisor (`gracefd::__cli::supervise`, in
+//! src/supervise/), one file per subcommand:
 //!
 //! | file | job |
 //! |---|---|
-//! | `args.rs` | option parsing, value parsers (errors name option and value) |
-//! | `opts.rs` | `run`/`start_server` options → `RunOptions` |
-//! | `setup.rs` | sockets, files, detaching: before the loop |
-//! | `run/mod.rs` | the supervisor: its state, from set-up to exit status |
-//! | `run/start.rs`, `exits.rs`, `timers.rs`, `stop.rs` | starting workers, their exits, timers, stopping |
-//! | `run/poll_loop.rs`, `requests.rs`, `files.rs` | the loop, control socket requests, status file and clean-up |
-//! | `worker.rs` | starting a worker (both fd protocols), its readiness |
-//! | `notify_sock.rs` | the workers' `NOTIFY_SOCKET` |
-//! | `control.rs` | the control socket and its client |
-//! | `ctl_cmd.rs` | `gracefd ctl` |
-//! | `signal_cmd.rs`, `proc_watch.rs` | `gracefd stop`, `gracefd reload`: signal a server, wait for the outcome |
-//! | `status.rs` | `--status-file` |
-//! | `daemonize_cmd.rs` | `gracefd daemonize` |
-//! | `start_server_compat.rs` | `start_server` options, `--restart`, `--stop` |
-//! | `detach.rs` | pid files and `--daemonize`, on the library's modules |
-//! | `envdir.rs`, `cmd.rs`, `backoff.rs` | envdir, PATH lookup, respawn delays |
-//! | `say.rs`, `help.rs`, `exit.rs` | log lines, help texts, exit statuses |
-//! | `limits.rs` | `--nofile` (the workers' open-file limit) |
+//! | `run_cmd.rs`, `opts.rs` | `gracefd run`: its options → `RunOptions`, then the supervisor |
+//! | `start_server_compat.rs` | `start_server` (this binary under that name): its options, `--restart`, `--stop` |
+//! | `ctl_cmd.rs` | `gracefd ctl`: a request to the control socket |
+//! | `signal_cmd.rs` | `gracefd stop`, `gracefd reload`: signal a server, wait for the outcome |
+//! | `daemonize_cmd.rs`, `detach.rs` | `gracefd daemonize`: run a program as a daemon |
 //! | `completion.rs` | `gracefd completion bash`, from the option tables |
-//! | `run/init.rs` | PID 1 and subreaper duties: reap adopted children, pass signals on |
+//! | `args.rs` | option parsing, value parsers (errors name option and value) |
+//! | `say.rs`, `help.rs`, `exit.rs` | log lines, help texts, exit statuses |
 
 // The library's errors carry their message inline (as in the library itself).
 #![allow(clippy::result_large_err)]
@@ -39,6 +27,7 @@ mod detach;
 mod exit;
 mod help;
 mod opts;
+mod run_cmd;
 mod say;
 mod signal_cmd;
 mod start_server_compat;
@@ -89,7 +78,7 @@ fn dispatch(argv: &[Vec<u8>]) -> i32 {
     };
     let rest = argv.get(1..).unwrap_or(&[]);
     match sub.as_slice() {
-        b"run" => run_cmd(rest),
+        b"run" => run_cmd::main(rest),
         b"daemonize" => daemonize_cmd::main(rest),
         b"ctl" => ctl_cmd::main(rest),
         b"completion" => completion::main(rest),
@@ -104,27 +93,5 @@ fn dispatch(argv: &[Vec<u8>]) -> i32 {
             exit::OK
         }
         other => usage_error(&usage!("unknown subcommand {} (run, daemonize, ctl, stop, reload, version; see --help)", args::shown(other))),
-    }
-}
-
-fn run_cmd(argv: &[Vec<u8>]) -> i32 {
-    let parsed = match args::parse(argv, &opts::RUN_SPECS, args::Style { shorts: &opts::RUN_SHORTS, ..args::Style::default() }) {
-        Ok(p) => p,
-        Err(e) => return usage_error(&e),
-    };
-    if parsed.has("help") {
-        help::show(help::RUN);
-        return exit::OK;
-    }
-    if parsed.has("version") {
-        println!("gracefd {}", gracefd::__cli::version::string());
-        return exit::OK;
-    }
-    match opts::run_options(&parsed, opts::Face::Run) {
-        Ok(o) => {
-            say::init("gracefd", if o.verbose { say::DEBUG } else { say::INFO });
-            gracefd::__cli::supervise::run(o)
-        }
-        Err(e) => usage_error(&e),
     }
 }

@@ -24,7 +24,7 @@
 //! | `control.rs` | the control socket and its client (frames: `proto::control`) |
 //! | `detach.rs` | gracefd's own pid file, `--daemonize`, its readiness reports |
 //! | `backoff.rs`, `envdir.rs`, `path_lookup.rs`, `limits.rs` | respawn delays, `--envdir`, the command's `PATH` lookup, `--nofile` |
-//! | `status_file.rs` | start_server's `--status-file` |
+//! | `status_file.rs`, `start_server.rs` | start_server's `--status-file`; its `--restart` and `--stop` |
 //! | `proc_watch.rs` | watching another process through /proc (`gracefd stop`/`reload`) |
 //! | `say.rs`, `names.rs`, `exit.rs` | log lines, how messages name signals and durations, exit statuses |
 
@@ -38,8 +38,10 @@ pub mod names;
 pub mod options;
 pub mod path_lookup;
 pub mod proc_watch;
+pub mod reload_watch;
 pub mod say;
 pub mod setup;
+pub mod start_server;
 pub mod status_file;
 pub mod worker;
 pub mod worker_notify;
