@@ -51,14 +51,10 @@ impl Watched {
     /// Send `sig`. Through the pidfd, so it reaches this process or none.
     pub fn signal(&self, sig: i32) -> Result<(), String> {
         let r = match &self.pidfd {
-            // SAFETY: raw syscall on a pidfd we own; no siginfo (NULL), no flags.
-            Some(fd) => unsafe {
-                libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), sig, std::ptr::null::<libc::siginfo_t>(), 0u32)
-            },
-            None => process::kill(self.pid, sig).map(|_| 0).unwrap_or(-1),
+            Some(fd) => process::pidfd_send_signal(fd.as_raw_fd(), sig),
+            None => process::kill(self.pid, sig),
         };
-        if r < 0 {
-            let e = std::io::Error::last_os_error();
+        if let Err(e) = r {
             return Err(format!("cannot send {} to pid {}: {}", crate::supervise::names::signal_name(sig), self.pid, e));
         }
         Ok(())
