@@ -6,8 +6,11 @@ use std::path::{Path, PathBuf};
 use crate::args::{self, shown, Parsed, Spec, UsageError};
 use crate::usage;
 pub use gracefd::__cli::supervise::options::{ListenSpec, LogTarget, ReadyRule, RunOptions};
-// Default `--ready-timeout`: a new worker is a new generation (the library's one declaration says why 60 s).
-pub use gracefd::__cli::upgrade::DEFAULT_TIMEOUT_MS as DEFAULT_READY_TIMEOUT_MS;
+// The defaults and bounds are the supervisor's (declared once, there).
+pub use gracefd::__cli::supervise::options::{
+    DEFAULT_AUTO_RESTART_MS, DEFAULT_READY, DEFAULT_READY_TIMEOUT_MS, DEFAULT_RESPAWN_DELAY_MAX_MS, DEFAULT_RESPAWN_DELAY_MS,
+    DEFAULT_STOP_TIMEOUT_MS, MAX_WORKERS, MIN_RESPAWN_DELAY_MS,
+};
 
 /// `--ready notify` / `--ready interval:SECS` (a trait: the rule is the
 /// supervisor's type, its spelling on the command line is ours).
@@ -30,22 +33,6 @@ impl ParseReadyRule for ReadyRule {
     }
 }
 
-/// Default `--ready`: start_server's rule, so a program that knows nothing
-/// of readiness works unchanged.
-pub const DEFAULT_READY: ReadyRule = ReadyRule::Interval(1000);
-/// Default `--stop-timeout`: 10 s. Keep it below the stop timeout of the
-/// supervisor above (supervisord `stopwaitsecs`, systemd `TimeoutStopSec`),
-/// so gracefd kills its workers itself before it is killed.
-pub const DEFAULT_STOP_TIMEOUT_MS: u64 = 10_000;
-/// Default first respawn delay after a crash (doubles per failure in a row).
-pub const DEFAULT_RESPAWN_DELAY_MS: u64 = 1_000;
-/// Default cap of the respawn delay.
-pub const DEFAULT_RESPAWN_DELAY_MAX_MS: u64 = 60_000;
-/// start_server's default `--auto-restart-interval`.
-pub const DEFAULT_AUTO_RESTART_MS: u64 = 360_000;
-/// Floor of the respawn delay (`--respawn-delay 0` would spin).
-pub const MIN_RESPAWN_DELAY_MS: u64 = 100;
-
 const fn o(name: &'static str) -> Spec {
     Spec { name, value: true }
 }
@@ -53,8 +40,6 @@ const fn f(name: &'static str) -> Spec {
     Spec { name, value: false }
 }
 
-/// Most workers `-n` accepts.
-pub const MAX_WORKERS: u64 = 1024;
 
 /// Short options of `gracefd run` (`-n 4` is `--workers 4`).
 pub const RUN_SHORTS: [(&str, &str); 1] = [("-n", "workers")];

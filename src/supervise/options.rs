@@ -114,3 +114,23 @@ pub struct RunOptions {
     pub command: Vec<Vec<u8>>,
 }
 
+// Default `--ready-timeout`: a new worker is a new generation (the library's one declaration says why 60 s).
+pub use crate::upgrade::DEFAULT_TIMEOUT_MS as DEFAULT_READY_TIMEOUT_MS;
+
+/// Default `--ready`: start_server's rule, so a program that knows nothing
+/// of readiness works unchanged.
+pub const DEFAULT_READY: ReadyRule = ReadyRule::Interval(1000);
+/// Default `--stop-timeout`: 10 s. Keep it below the stop timeout of the
+/// supervisor above (supervisord `stopwaitsecs`, systemd `TimeoutStopSec`),
+/// so gracefd kills its workers itself before it is killed.
+pub const DEFAULT_STOP_TIMEOUT_MS: u64 = 10_000;
+/// Default first respawn delay after a crash (doubles per failure in a row).
+pub const DEFAULT_RESPAWN_DELAY_MS: u64 = 1_000;
+/// Default cap of the respawn delay.
+pub const DEFAULT_RESPAWN_DELAY_MAX_MS: u64 = 60_000;
+/// start_server's default `--auto-restart-interval`.
+pub const DEFAULT_AUTO_RESTART_MS: u64 = 360_000;
+/// Floor of the respawn delay (`--respawn-delay 0` would spin).
+pub const MIN_RESPAWN_DELAY_MS: u64 = 100;
+/// Most workers `-n` accepts.
+pub const MAX_WORKERS: u64 = 1024;
