@@ -69,20 +69,20 @@ impl Server {
         let s = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| format!("--control-socket {}: socket: {}", shown, e))?;
         // Bound, made 0600 and listening in a private directory before its
         // name appears at the path: no chmod by a path someone could swap.
-        let mut existing = || -> crate::Result<()> {
+        let mut existing = || -> crate::error::Result<()> {
             let st = match fs::lstat(&z) {
                 Ok(st) => st,
                 Err(Errno(libc::ENOENT)) => return Ok(()),
-                Err(e) => return Err(crate::Error::sys(e, "lstat")),
+                Err(e) => return Err(crate::error::Error::sys(e, "lstat")),
             };
             if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-                return Err(crate::Error::new(Errno(libc::EEXIST), format_args!("exists and is not a socket")));
+                return Err(crate::error::Error::new(Errno(libc::EEXIST), format_args!("exists and is not a socket")));
             }
-            let probe = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| crate::Error::sys(e, "socket"))?;
+            let probe = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| crate::error::Error::sys(e, "socket"))?;
             match socket::connect(probe.raw(), &addr) {
-                Ok(()) => Err(crate::Error::new(Errno(libc::EADDRINUSE), format_args!("another process listens there (is gracefd already running?)"))),
+                Ok(()) => Err(crate::error::Error::new(Errno(libc::EADDRINUSE), format_args!("another process listens there (is gracefd already running?)"))),
                 Err(Errno(libc::ECONNREFUSED)) | Err(Errno(libc::ENOENT)) => Ok(()),
-                Err(e) => Err(crate::Error::sys(e, "connect")),
+                Err(e) => Err(crate::error::Error::sys(e, "connect")),
             }
         };
         let placed = crate::safe_path::bind_unix(&s, bytes, Some(0o600), 16, &mut existing).map_err(|e| format!("--control-socket {}: {}", shown, e))?;

@@ -30,14 +30,14 @@ fn bytes(p: &Path) -> &[u8] {
 
 /// Lock gracefd's own pid file now (it is written later). `EEXIST` when a
 /// live instance holds it.
-pub fn lock_own(path: &Path) -> crate::Result<()> {
+pub fn lock_own(path: &Path) -> crate::error::Result<()> {
     let f = pidfile::acquire(bytes(path))?;
     lineage::set_pidfile(f);
     Ok(())
 }
 
 /// Write our pid into the pid file locked by [`lock_own`].
-pub fn write_own_pid(path: &Path) -> crate::Result<()> {
+pub fn write_own_pid(path: &Path) -> crate::error::Result<()> {
     pidfile::create(bytes(path))
 }
 
@@ -61,7 +61,7 @@ pub struct DaemonOpts<'a> {
 /// Detach and return in the daemon (the launcher exits as described above).
 /// The daemon keeps the working directory and umask; its signal mask is set
 /// back to gracefd's (the library empties it).
-pub fn daemonize_self(o: &DaemonOpts<'_>) -> crate::Result<()> {
+pub fn daemonize_self(o: &DaemonOpts<'_>) -> crate::error::Result<()> {
     let cwd = std::env::current_dir().map(|d| d.as_os_str().as_bytes().to_vec()).unwrap_or_else(|_| b"/".to_vec());
     let umask = fs::umask(0o022);
     fs::umask(umask);
@@ -73,7 +73,7 @@ pub fn daemonize_self(o: &DaemonOpts<'_>) -> crate::Result<()> {
     opts.set_pid_file(o.pid_file.map(bytes))?;
     opts.set_mode(Mode::Fork);
     daemon::daemonize(&opts)?;
-    signal::block(&SIGNALS).map_err(|e| crate::Error::sys(e, "--daemonize: block signals"))?;
+    signal::block(&SIGNALS).map_err(|e| crate::error::Error::sys(e, "--daemonize: block signals"))?;
     Ok(())
 }
 

@@ -143,7 +143,7 @@ pub fn start(plan: &Plan<'_>) -> Result<Worker, String> {
 
 fn start_here(plan: &Plan<'_>, argv0: &[u8]) -> Result<Worker, String> {
     let exe = crate::supervise::path_lookup::resolve(argv0, crate::supervise::path_lookup::worker_path(plan.env))?;
-    let e = |err: crate::Error| err.to_string();
+    let e = |err: crate::error::Error| err.to_string();
     let mut sp = Spawn::new(&exe).map_err(e)?;
     for a in plan.command {
         sp.arg(a).map_err(e)?;

@@ -190,18 +190,18 @@ impl NotifyDir {
     }
 
     /// A socket for one worker, named after its sequence number.
-    pub fn socket(&self, seq: u64) -> crate::Result<NotifySock> {
+    pub fn socket(&self, seq: u64) -> crate::error::Result<NotifySock> {
         let path = self.path.join(format!("w{}", seq));
         let _ = std::fs::remove_file(&path);
         let bytes = path.as_os_str().as_bytes();
-        let addr = SockAddr::unix(bytes, false).map_err(|e| crate::Error::sys(e, "NOTIFY_SOCKET path"))?;
-        let s = socket::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).map_err(|e| crate::Error::sys(e, "NOTIFY_SOCKET socket"))?;
-        socket::bind(s.raw(), &addr).map_err(|e| crate::Error::sys(e, "NOTIFY_SOCKET bind"))?;
+        let addr = SockAddr::unix(bytes, false).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET path"))?;
+        let s = socket::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET socket"))?;
+        socket::bind(s.raw(), &addr).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET bind"))?;
         if let Some((uid, gid)) = self.owner {
-            std::os::unix::fs::chown(&path, Some(uid), Some(gid)).map_err(|e| crate::Error::sys(crate::sys::Errno(e.raw_os_error().unwrap_or(libc::EIO)), "NOTIFY_SOCKET chown"))?;
+            std::os::unix::fs::chown(&path, Some(uid), Some(gid)).map_err(|e| crate::error::Error::sys(crate::sys::Errno(e.raw_os_error().unwrap_or(libc::EIO)), "NOTIFY_SOCKET chown"))?;
         }
         // Our own socket: non-blocking is ours to set.
-        fd::set_nonblocking(s.raw(), true).map_err(|e| crate::Error::sys(e, "NOTIFY_SOCKET O_NONBLOCK"))?;
+        fd::set_nonblocking(s.raw(), true).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET O_NONBLOCK"))?;
         Ok(NotifySock { fd: s, path })
     }
 }
