@@ -50,25 +50,14 @@ fn main() {
     let rest = argv.get(1..).unwrap_or(&[]);
     let code = if name == b"start_server" {
         say::init("start_server", say::INFO);
-        reap_own_children();
+        gracefd::__cli::supervise::setup::reap_own_children();
         start_server_compat::main(rest)
     } else {
         say::init("gracefd", say::INFO);
-        reap_own_children();
+        gracefd::__cli::supervise::setup::reap_own_children();
         dispatch(rest)
     };
     std::process::exit(code);
-}
-
-/// An ignored SIGCHLD (SIG_IGN or SA_NOCLDWAIT, kept across exec: some
-/// launchers leave it so) has the kernel reap our children itself. Every
-/// command here learns how a child ended by waiting for it (a worker's
-/// status, the daemonize launcher's verdict), which would then fail with
-/// ECHILD: SIGCHLD gets its default action back.
-fn reap_own_children() {
-    if let Err(e) = gracefd::__cli::sys::signal::set_default(libc::SIGCHLD) {
-        say!(say::WARNING, "SIGCHLD: {}; the exits of children reaped by the kernel are not known", e);
-    }
 }
 
 fn dispatch(argv: &[Vec<u8>]) -> i32 {

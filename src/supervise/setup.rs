@@ -37,6 +37,17 @@ pub struct Setup {
     pub child: crate::child_setup::ChildSetup,
 }
 
+/// An ignored SIGCHLD (SIG_IGN or SA_NOCLDWAIT, kept across exec: some
+/// launchers leave it so) has the kernel reap our children itself. Every
+/// `gracefd` command learns how a child ended by waiting for it (a worker's
+/// status, the daemonize launcher's verdict), which would then fail with
+/// ECHILD: SIGCHLD gets its default action back.
+pub fn reap_own_children() {
+    if let Err(e) = crate::sys::signal::set_default(libc::SIGCHLD) {
+        say!(say::WARNING, "SIGCHLD: {}; the exits of children reaped by the kernel are not known", e);
+    }
+}
+
 /// Signals passed on to the workers.
 pub const FORWARDED: [i32; 4] = [libc::SIGUSR1, libc::SIGUSR2, libc::SIGQUIT, libc::SIGWINCH];
 
