@@ -192,6 +192,8 @@ mod safe_path;
 mod spawn;
 mod startup;
 mod sync;
+#[cfg(feature = "supervise")]
+mod supervise;
 mod sys;
 mod upgrade;
 mod version;
@@ -215,7 +217,7 @@ pub mod __cli {
     macro_rules! expose {
         ($($m:ident),* $(,)?) => { $( pub mod $m { pub use crate::$m::*; } )* };
     }
-    expose!(child_setup, conns, daemon, events, handoff, lineage, listeners, log, notify, pidfile, proto, ready, registry, safe_path, spawn, startup, sys, upgrade, version);
+    expose!(child_setup, conns, daemon, events, handoff, lineage, listeners, log, notify, pidfile, proto, ready, registry, safe_path, spawn, startup, supervise, sys, upgrade, version);
 }
 
 #[cfg(feature = "ffi")]

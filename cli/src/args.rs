@@ -5,6 +5,9 @@
 
 use std::fmt;
 
+// How values, signals and durations are written in messages: the supervisor's words.
+pub use gracefd::__cli::supervise::names::{fmt_secs, shown, signal_name, SIGNALS, SIGNAL_NAMES};
+
 /// A usage error: the message names the option and the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageError(pub String);
@@ -19,11 +22,6 @@ impl fmt::Display for UsageError {
 #[macro_export]
 macro_rules! usage {
     ($($arg:tt)+) => { $crate::args::UsageError(format!($($arg)+)) };
-}
-
-/// A value quoted for messages (lossy UTF-8, quoted).
-pub fn shown(v: &[u8]) -> String {
-    format!("{:?}", String::from_utf8_lossy(v))
 }
 
 /// One accepted option.
@@ -234,50 +232,6 @@ pub fn uint(opt: &str, v: &[u8], min: u64, max: u64) -> Result<u64, UsageError> 
     }
 }
 
-const SIGNALS: [(&str, i32); 30] = [
-    ("HUP", libc::SIGHUP),
-    ("INT", libc::SIGINT),
-    ("QUIT", libc::SIGQUIT),
-    ("ILL", libc::SIGILL),
-    ("TRAP", libc::SIGTRAP),
-    ("ABRT", libc::SIGABRT),
-    ("BUS", libc::SIGBUS),
-    ("FPE", libc::SIGFPE),
-    ("KILL", libc::SIGKILL),
-    ("USR1", libc::SIGUSR1),
-    ("SEGV", libc::SIGSEGV),
-    ("USR2", libc::SIGUSR2),
-    ("PIPE", libc::SIGPIPE),
-    ("ALRM", libc::SIGALRM),
-    ("TERM", libc::SIGTERM),
-    ("STKFLT", libc::SIGSTKFLT),
-    ("CHLD", libc::SIGCHLD),
-    ("CONT", libc::SIGCONT),
-    ("STOP", libc::SIGSTOP),
-    ("TSTP", libc::SIGTSTP),
-    ("TTIN", libc::SIGTTIN),
-    ("TTOU", libc::SIGTTOU),
-    ("URG", libc::SIGURG),
-    ("XCPU", libc::SIGXCPU),
-    ("XFSZ", libc::SIGXFSZ),
-    ("VTALRM", libc::SIGVTALRM),
-    ("PROF", libc::SIGPROF),
-    ("WINCH", libc::SIGWINCH),
-    ("IO", libc::SIGIO),
-    ("PWR", libc::SIGPWR),
-];
-
-/// The signal names accepted (without `SIG`), for completion.
-pub const SIGNAL_NAMES: [&str; 30] = {
-    let mut out = [""; 30];
-    let mut i = 0;
-    while i < SIGNALS.len() {
-        out[i] = SIGNALS[i].0;
-        i += 1;
-    }
-    out
-};
-
 /// A signal by name (`TERM`, `SIGTERM`, `term`) or number (`15`).
 pub fn signal(opt: &str, v: &[u8]) -> Result<i32, UsageError> {
     let text = String::from_utf8_lossy(v).to_ascii_uppercase();
@@ -293,14 +247,6 @@ pub fn signal(opt: &str, v: &[u8]) -> Result<i32, UsageError> {
         .ok_or_else(|| usage!("--{} {}: not a signal name (like TERM, QUIT, USR1) or number", opt, shown(v)))
 }
 
-/// The name of a signal, for messages (`SIGTERM`, or `signal 40`).
-pub fn signal_name(sig: i32) -> String {
-    match SIGNALS.iter().find(|(_, s)| *s == sig) {
-        Some((n, _)) => format!("SIG{}", n),
-        None => format!("signal {}", sig),
-    }
-}
-
 /// `KEY=VALUE` for the worker's environment. The variables gracefd sets
 /// itself (the fd-passing protocols) are refused.
 pub fn env_entry(opt: &str, v: &[u8]) -> Result<Vec<u8>, UsageError> {
@@ -313,16 +259,6 @@ pub fn env_entry(opt: &str, v: &[u8]) -> Result<Vec<u8>, UsageError> {
         return Err(usage!("--{} {}: {} is set by gracefd itself", opt, shown(v), String::from_utf8_lossy(key)));
     }
     Ok(v.to_vec())
-}
-
-/// Format milliseconds as seconds for messages (`1.5 s`, `0.05 s`, `3 s`).
-pub fn fmt_secs(ms: u64) -> String {
-    if ms % 1000 == 0 {
-        format!("{} s", ms / 1000)
-    } else {
-        let s = format!("{}.{:03}", ms / 1000, ms % 1000);
-        format!("{} s", s.trim_end_matches('0'))
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! `gracefd completion bash > /etc/bash_completion.d/gracefd` (or source it).
 
 use crate::args::{Spec, SIGNAL_NAMES};
-use crate::control::Command;
+use gracefd::__cli::supervise::control::Command;
 use crate::{ctl_cmd, daemonize_cmd, exit, opts, usage};
 
 /// Options whose value is a file or directory (completed as paths).

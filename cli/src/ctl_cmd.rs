@@ -3,7 +3,7 @@
 //! hand-off framing; see `control.rs`).
 
 use crate::args::{self, shown, Spec, Style};
-use crate::control::{self, Command};
+use gracefd::__cli::supervise::control::{self, Command};
 use crate::{exit, usage};
 
 /// Options of `gracefd ctl`.

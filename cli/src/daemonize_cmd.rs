@@ -36,8 +36,8 @@ use gracefd::__cli::sys::time::{monotonic_ns, Deadline};
 use gracefd::__cli::sys::{fs, poll, signal};
 
 use crate::args::{self, Parsed, Spec, Style, UsageError};
-use crate::notify_sock::NotifyDir;
-use crate::opts::{absolute, ReadyRule};
+use gracefd::__cli::supervise::worker_notify::NotifyDir;
+use crate::opts::{absolute, ParseReadyRule, ReadyRule};
 use crate::detach::{self, PidFile};
 use crate::worker::{self, describe_exit, Event};
 use crate::{exit, say, usage};

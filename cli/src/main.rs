@@ -1,55 +1,40 @@
-//! The `gracefd` command: `run` (the superdaemon), `daemonize`, `ctl`, and
-//! `start_server` compatibility when invoked under that name. One job per
-//! file:
+//! The `gracefd` command: argument handling, help, output and exit codes
+//! over the library's supervisor (`gracefd::__cli::supervise`, in
+//! src/supervise/), one file per subcommand:
 //!
 //! | file | job |
 //! |---|---|
-//! | `args.rs` | option parsing, value parsers (errors name option and value) |
-//! | `opts.rs` | `run`/`start_server` options → `RunOptions` |
-//! | `setup.rs` | sockets, files, detaching: before the loop |
-//! | `run/mod.rs` | the supervisor: its state, from set-up to exit status |
-//! | `run/start.rs`, `exits.rs`, `timers.rs`, `stop.rs` | starting workers, their exits, timers, stopping |
-//! | `run/poll_loop.rs`, `requests.rs`, `files.rs` | the loop, control socket requests, status file and clean-up |
-//! | `worker.rs` | starting a worker (both fd protocols), its readiness |
-//! | `notify_sock.rs` | the workers' `NOTIFY_SOCKET` |
-//! | `control.rs` | the control socket and its client |
-//! | `ctl_cmd.rs` | `gracefd ctl` |
-//! | `signal_cmd.rs`, `proc_watch.rs` | `gracefd stop`, `gracefd reload`: signal a server, wait for the outcome |
-//! | `status.rs` | `--status-file` |
-//! | `daemonize_cmd.rs` | `gracefd daemonize` |
-//! | `start_server_compat.rs` | `start_server` options, `--restart`, `--stop` |
-//! | `detach.rs` | pid files and `--daemonize`, on the library's modules |
-//! | `envdir.rs`, `cmd.rs`, `backoff.rs` | envdir, PATH lookup, respawn delays |
-//! | `say.rs`, `help.rs`, `exit.rs` | log lines, help texts, exit statuses |
-//! | `limits.rs` | `--nofile` (the workers' open-file limit) |
+//! | `run_cmd.rs`, `opts.rs` | `gracefd run`: its options → `RunOptions`, then the supervisor |
+//! | `start_server_compat.rs` | `start_server` (this binary under that name): its options, `--restart`, `--stop` |
+//! | `ctl_cmd.rs` | `gracefd ctl`: a request to the control socket |
+//! | `signal_cmd.rs` | `gracefd stop`, `gracefd reload`: signal a server, wait for the outcome |
+//! | `daemonize_cmd.rs`, `detach.rs` | `gracefd daemonize`: run a program as a daemon |
 //! | `completion.rs` | `gracefd completion bash`, from the option tables |
-//! | `run/init.rs` | PID 1 and subreaper duties: reap adopted children, pass signals on |
+//! | `args.rs` | option parsing, value parsers (errors name option and value) |
+//! | `say.rs`, `help.rs`, `exit.rs` | log lines, help texts, exit statuses |
 
 // The library's errors carry their message inline (as in the library itself).
 #![allow(clippy::result_large_err)]
 
 mod args;
 mod completion;
-mod backoff;
-mod cmd;
-mod control;
 mod ctl_cmd;
 mod daemonize_cmd;
+// Its run-side half (own pid file, --daemonize) moved to
+// gracefd::__cli::supervise::detach; what is left serves `gracefd daemonize`.
+#[allow(dead_code)]
 mod detach;
-mod envdir;
 mod exit;
 mod help;
-mod limits;
-mod notify_sock;
 mod opts;
-mod proc_watch;
-mod run;
+mod run_cmd;
 mod say;
-mod setup;
 mod signal_cmd;
 mod start_server_compat;
-mod status;
-mod worker;
+
+// The supervisor's modules that `gracefd daemonize` (daemonize_cmd.rs)
+// shares, by the paths it names them.
+use gracefd::__cli::supervise::{envdir, worker};
 
 use std::os::unix::ffi::OsStringExt;
 
@@ -65,25 +50,14 @@ fn main() {
     let rest = argv.get(1..).unwrap_or(&[]);
     let code = if name == b"start_server" {
         say::init("start_server", say::INFO);
-        reap_own_children();
+        gracefd::__cli::supervise::setup::reap_own_children();
         start_server_compat::main(rest)
     } else {
         say::init("gracefd", say::INFO);
-        reap_own_children();
+        gracefd::__cli::supervise::setup::reap_own_children();
         dispatch(rest)
     };
     std::process::exit(code);
-}
-
-/// An ignored SIGCHLD (SIG_IGN or SA_NOCLDWAIT, kept across exec: some
-/// launchers leave it so) has the kernel reap our children itself. Every
-/// command here learns how a child ended by waiting for it (a worker's
-/// status, the daemonize launcher's verdict), which would then fail with
-/// ECHILD: SIGCHLD gets its default action back.
-fn reap_own_children() {
-    if let Err(e) = gracefd::__cli::sys::signal::set_default(libc::SIGCHLD) {
-        say!(say::WARNING, "SIGCHLD: {}; the exits of children reaped by the kernel are not known", e);
-    }
 }
 
 fn dispatch(argv: &[Vec<u8>]) -> i32 {
@@ -93,7 +67,7 @@ fn dispatch(argv: &[Vec<u8>]) -> i32 {
     };
     let rest = argv.get(1..).unwrap_or(&[]);
     match sub.as_slice() {
-        b"run" => run_cmd(rest),
+        b"run" => run_cmd::main(rest),
         b"daemonize" => daemonize_cmd::main(rest),
         b"ctl" => ctl_cmd::main(rest),
         b"completion" => completion::main(rest),
@@ -108,27 +82,5 @@ fn dispatch(argv: &[Vec<u8>]) -> i32 {
             exit::OK
         }
         other => usage_error(&usage!("unknown subcommand {} (run, daemonize, ctl, stop, reload, version; see --help)", args::shown(other))),
-    }
-}
-
-fn run_cmd(argv: &[Vec<u8>]) -> i32 {
-    let parsed = match args::parse(argv, &opts::RUN_SPECS, args::Style { shorts: &opts::RUN_SHORTS, ..args::Style::default() }) {
-        Ok(p) => p,
-        Err(e) => return usage_error(&e),
-    };
-    if parsed.has("help") {
-        help::show(help::RUN);
-        return exit::OK;
-    }
-    if parsed.has("version") {
-        println!("gracefd {}", gracefd::__cli::version::string());
-        return exit::OK;
-    }
-    match opts::run_options(&parsed, opts::Face::Run) {
-        Ok(o) => {
-            say::init("gracefd", if o.verbose { say::DEBUG } else { say::INFO });
-            run::main(o)
-        }
-        Err(e) => usage_error(&e),
     }
 }

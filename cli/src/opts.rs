@@ -5,21 +5,22 @@ use std::path::{Path, PathBuf};
 
 use crate::args::{self, shown, Parsed, Spec, UsageError};
 use crate::usage;
-// Default `--ready-timeout`: a new worker is a new generation (the library's one declaration says why 60 s).
-pub use gracefd::__cli::upgrade::DEFAULT_TIMEOUT_MS as DEFAULT_READY_TIMEOUT_MS;
+pub use gracefd::__cli::supervise::options::{ListenSpec, LogTarget, ReadyRule, RunOptions};
+// The defaults and bounds are the supervisor's (declared once, there).
+pub use gracefd::__cli::supervise::options::{
+    DEFAULT_AUTO_RESTART_MS, DEFAULT_READY, DEFAULT_READY_TIMEOUT_MS, DEFAULT_RESPAWN_DELAY_MAX_MS, DEFAULT_RESPAWN_DELAY_MS,
+    DEFAULT_STOP_TIMEOUT_MS, MAX_WORKERS, MIN_RESPAWN_DELAY_MS,
+};
 
-/// How a new worker is known to be ready.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReadyRule {
-    /// It says so: `gracefd_ready()` (GRACEFD_READY_FD) or sd_notify `READY=1`.
-    Notify,
-    /// start_server's rule: still alive this many ms after it started.
-    Interval(u64),
+/// `--ready notify` / `--ready interval:SECS` (a trait: the rule is the
+/// supervisor's type, its spelling on the command line is ours).
+pub trait ParseReadyRule: Sized {
+    /// `--ready notify` / `--ready interval:SECS`.
+    fn parse(opt: &str, v: &[u8]) -> Result<Self, UsageError>;
 }
 
-impl ReadyRule {
-    /// `--ready notify` / `--ready interval:SECS`.
-    pub fn parse(opt: &str, v: &[u8]) -> Result<ReadyRule, UsageError> {
+impl ParseReadyRule for ReadyRule {
+    fn parse(opt: &str, v: &[u8]) -> Result<ReadyRule, UsageError> {
         if v == b"notify" {
             return Ok(ReadyRule::Notify);
         }
@@ -30,99 +31,7 @@ impl ReadyRule {
         }
         Err(usage!("--{} {}: expected notify or interval:SECS", opt, shown(v)))
     }
-
-    /// For messages: `notify` / `interval:1.5`.
-    pub fn describe(&self) -> String {
-        match self {
-            ReadyRule::Notify => "notify".into(),
-            ReadyRule::Interval(ms) => format!("interval:{}", args::fmt_secs(*ms).trim_end_matches(" s")),
-        }
-    }
 }
-
-/// One socket to listen on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListenSpec {
-    /// The option it came from (`listen`, `port`, `path`) and its value, for messages.
-    pub opt: &'static str,
-    /// The value as given.
-    pub given: Vec<u8>,
-    /// Its name in `LISTEN_FDNAMES` (None: `unknown`).
-    pub name: Option<Vec<u8>>,
-    /// The address for the library's parser.
-    pub addr: Vec<u8>,
-    /// The `SERVER_STARTER_PORT` key start_server would use (`--port`/`--path`
-    /// as given); None: derived from the bound address.
-    pub starter_key: Option<Vec<u8>>,
-    /// Mode of a new unix socket file (start_server's `--path` makes it 0777).
-    pub unix_mode: Option<u32>,
-}
-
-/// Where gracefd's (and the workers') stdout and stderr go.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LogTarget {
-    /// Appended to this file.
-    File(PathBuf),
-    /// Piped into this shell command (start_server's `--log-file="| cmd"`).
-    Pipe(Vec<u8>),
-}
-
-/// Everything `gracefd run` needs.
-#[derive(Clone, Debug)]
-pub struct RunOptions {
-    pub listen: Vec<ListenSpec>,
-    pub backlog: i32,
-    pub ready: ReadyRule,
-    pub ready_timeout_ms: u64,
-    pub signal_on_hup: i32,
-    pub signal_on_term: i32,
-    pub kill_old_delay_ms: u64,
-    pub stop_timeout_ms: u64,
-    pub respawn_delay_ms: u64,
-    pub respawn_delay_max_ms: u64,
-    pub auto_restart_ms: Option<u64>,
-    pub pid_file: Option<PathBuf>,
-    pub status_file: Option<PathBuf>,
-    pub log_file: Option<LogTarget>,
-    pub daemonize: bool,
-    pub dir: Option<PathBuf>,
-    pub env: Vec<Vec<u8>>,
-    pub envdir: Option<PathBuf>,
-    pub control_socket: Option<PathBuf>,
-    pub verbose: bool,
-    /// `-n`/`--workers`: how many workers serve at once.
-    pub workers: u32,
-    /// `--rolling`: a reload replaces the workers one at a time.
-    pub rolling: bool,
-    /// `--settle`: how long a ready new worker must stay up before the old
-    /// ones are retired (0: retired as soon as it is ready).
-    pub settle_ms: u64,
-    /// `--init` (or gracefd is PID 1): reap every adopted child, forward
-    /// signals, exit with the worker's status.
-    pub init: bool,
-    /// `--nofile SOFT[:HARD]`: RLIMIT_NOFILE for the workers.
-    pub nofile: Option<(u64, Option<u64>)>,
-    /// `--user`/`--group`: what the workers run as.
-    pub user: Option<Vec<u8>>,
-    pub group: Option<Vec<u8>>,
-    pub command: Vec<Vec<u8>>,
-}
-
-/// Default `--ready`: start_server's rule, so a program that knows nothing
-/// of readiness works unchanged.
-pub const DEFAULT_READY: ReadyRule = ReadyRule::Interval(1000);
-/// Default `--stop-timeout`: 10 s. Keep it below the stop timeout of the
-/// supervisor above (supervisord `stopwaitsecs`, systemd `TimeoutStopSec`),
-/// so gracefd kills its workers itself before it is killed.
-pub const DEFAULT_STOP_TIMEOUT_MS: u64 = 10_000;
-/// Default first respawn delay after a crash (doubles per failure in a row).
-pub const DEFAULT_RESPAWN_DELAY_MS: u64 = 1_000;
-/// Default cap of the respawn delay.
-pub const DEFAULT_RESPAWN_DELAY_MAX_MS: u64 = 60_000;
-/// start_server's default `--auto-restart-interval`.
-pub const DEFAULT_AUTO_RESTART_MS: u64 = 360_000;
-/// Floor of the respawn delay (`--respawn-delay 0` would spin).
-pub const MIN_RESPAWN_DELAY_MS: u64 = 100;
 
 const fn o(name: &'static str) -> Spec {
     Spec { name, value: true }
@@ -131,8 +40,6 @@ const fn f(name: &'static str) -> Spec {
     Spec { name, value: false }
 }
 
-/// Most workers `-n` accepts.
-pub const MAX_WORKERS: u64 = 1024;
 
 /// Short options of `gracefd run` (`-n 4` is `--workers 4`).
 pub const RUN_SHORTS: [(&str, &str); 1] = [("-n", "workers")];

@@ -23,12 +23,11 @@
 //! PID exits without a successor; 241 when there is no outcome
 //! within `--timeout` (default 90 s); 3 when there is no process PID.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::args::{self, shown, Spec, Style};
-use crate::proc_watch::{self, OpenError, Watched};
+use gracefd::__cli::supervise::proc_watch::{OpenError, Watched};
+use gracefd::__cli::supervise::reload_watch::{reload, Outcome, Successor};
 use crate::{exit, usage};
 
 /// Options of `gracefd stop`.
@@ -52,8 +51,6 @@ pub const RELOAD_SPECS: [Spec; 6] = [
 /// Default bound of both waits: systemd's default start and stop timeouts.
 const DEFAULT_TIMEOUT_MS: u64 = 90_000;
 
-/// How often `reload` looks at the process, its children and the unit.
-const LOOK_EVERY: Duration = Duration::from_millis(10);
 
 /// `gracefd stop --help`.
 pub const STOP_HELP: &str = "\
@@ -99,13 +96,6 @@ exits without a successor.
 exit status: 0 reloaded (prints \"reloaded: OLD -> NEW\"), 1 the reload
 failed, 2 usage, 3 no process PID, 241 no outcome within --timeout.
 ";
-
-/// What `reload` watches for success.
-enum Successor {
-    Unit(String),
-    PidFile(PathBuf),
-    Exit,
-}
 
 /// Parse `--pid`: `Ok(None)` for an empty value (no main process).
 fn pid_opt(p: &args::Parsed) -> Result<Option<i32>, args::UsageError> {
@@ -230,83 +220,5 @@ pub fn reload_main(argv: &[Vec<u8>]) -> i32 {
             eprintln!("gracefd reload: no outcome within {}: {}", args::fmt_secs(timeout.as_millis() as u64), why);
             exit::TIMEOUT
         }
-    }
-}
-
-enum Outcome {
-    Reloaded(i32),
-    Failed(String),
-    TimedOut(String),
-}
-
-/// The serving process `how` names now, if it is not `old` and lives.
-fn successor_now(how: &Successor, old: &Watched, seen: &BTreeSet<i32>) -> Result<Option<i32>, String> {
-    let named = match how {
-        Successor::Unit(u) => Some(proc_watch::systemd_main_pid(u)?),
-        Successor::PidFile(f) => proc_watch::pid_in_file(f),
-        // The old generation exits only after it handed over and drained.
-        Successor::Exit => {
-            if old.exited() {
-                seen.iter().copied().find(|&c| proc_watch::is_alive(c))
-            } else {
-                None
-            }
-        }
-    };
-    Ok(named.filter(|&n| n > 0 && n != old.pid() && proc_watch::is_alive(n)))
-}
-
-fn reload(w: &Watched, sig: i32, how: &Successor, until: Instant) -> Outcome {
-    // Children it had before: workers or helpers, not a new generation.
-    let before = w.children();
-    // A new generation that fails at once (exec failure) is reaped before
-    // it can be seen among the children; the reaping shows here.
-    let reaped_before = proc_watch::reaped_children_faults(w.pid());
-    if let Err(e) = w.signal(sig) {
-        return Outcome::Failed(e);
-    }
-    let mut seen: BTreeSet<i32> = BTreeSet::new();
-    let mut last_error = String::from("no new generation seen yet");
-    loop {
-        // Children first: a successor found below is then among `seen`.
-        if !w.exited() {
-            seen.extend(w.children().difference(&before));
-        }
-        match successor_now(how, w, &seen) {
-            Ok(Some(new)) => return Outcome::Reloaded(new),
-            Ok(None) => {}
-            Err(e) => last_error = e,
-        }
-        if w.exited() {
-            // A last look: it may have handed over just before exiting.
-            if let Ok(Some(new)) = successor_now(how, w, &seen) {
-                return Outcome::Reloaded(new);
-            }
-            return Outcome::Failed(format!("pid {} exited without a new generation taking over", w.pid()));
-        }
-        let reaped_one = reaped_before.is_some() && proc_watch::reaped_children_faults(w.pid()) != reaped_before;
-        let all_seen_gone = !seen.is_empty() && !seen.iter().any(|&c| proc_watch::is_alive(c));
-        if all_seen_gone || (seen.is_empty() && reaped_one) {
-            if let Ok(Some(new)) = successor_now(how, w, &seen) {
-                return Outcome::Reloaded(new);
-            }
-            if seen.is_empty() {
-                return Outcome::Failed(format!("the new generation exited at once (pid {} reaped it); pid {} still serves", w.pid(), w.pid()));
-            }
-            let pids: Vec<String> = seen.iter().map(|p| p.to_string()).collect();
-            return Outcome::Failed(format!(
-                "the new generation (pid {}) exited; pid {} still serves",
-                pids.join(", "),
-                w.pid()
-            ));
-        }
-        if Instant::now() >= until {
-            return Outcome::TimedOut(if seen.is_empty() {
-                last_error
-            } else {
-                format!("new generation pid {} not serving yet", seen.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "))
-            });
-        }
-        std::thread::sleep(LOOK_EVERY);
     }
 }

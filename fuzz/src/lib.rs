@@ -14,7 +14,7 @@
 //! (`src/bin/replay.rs`, plain build), so `make check` needs no AFL++.
 
 use gracefd::__cli::proto::handoff::{self, Kind};
-use gracefd::__cli::proto::{addr, daemon, listen_env, notify, num, ready};
+use gracefd::__cli::proto::{addr, control, daemon, listen_env, notify, num, ready};
 
 /// A target: its name (the corpus directory) and its function.
 pub type Target = (&'static str, fn(&[u8]));
@@ -222,21 +222,28 @@ pub fn handoff_refuse(input: &[u8]) {
     }
 }
 
-/// CONTROL bodies (`gracefd ctl` requests to `gracefd run`).
+/// CONTROL bodies (`gracefd ctl` requests to `gracefd run`), and whole
+/// request streams through the server's reader (`proto::control`).
 pub fn control_frame(input: &[u8]) {
-    if let Ok(c) = handoff::decode_control(input) {
-        let frame = handoff::encode_control(c);
+    if let Ok(c) = control::decode_control(input) {
+        let frame = control::encode_control(c);
         assert_eq!(frame.get(handoff::HEAD_LEN..), Some(input));
+    }
+    let mut reader = control::RequestReader::new();
+    if let Some(Ok(c)) = reader.push(input) {
+        // A request is taken only from a whole, well-formed frame at the start.
+        let frame = control::encode_control(c);
+        assert_eq!(input.get(..frame.len()), Some(&frame[..]));
     }
 }
 
 /// REPLY bodies (answers of `gracefd run` to `gracefd ctl`).
 pub fn reply_frame(input: &[u8]) {
-    if let Ok((errno, text)) = handoff::decode_reply(input) {
+    if let Ok((errno, text)) = control::decode_reply(input) {
         assert!((0..=4095).contains(&errno));
-        let frame = handoff::encode_reply(errno, text);
+        let frame = control::encode_reply(errno, text);
         let body = frame.get(handoff::HEAD_LEN..).unwrap_or(&[]);
-        let (e2, t2) = handoff::decode_reply(body).expect("a re-encoded reply decodes");
+        let (e2, t2) = control::decode_reply(body).expect("a re-encoded reply decodes");
         assert_eq!(e2, errno);
         if errno == 0 {
             assert_eq!(t2, text);

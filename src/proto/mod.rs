@@ -3,6 +3,7 @@
 
 pub mod addr;
 pub mod conns;
+pub mod control;
 pub mod daemon;
 pub mod handoff;
 pub mod listen_env;

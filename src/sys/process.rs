@@ -165,6 +165,19 @@ pub fn pidfd_open(pid: Pid) -> SysResult<super::fd::RawFd> {
     }
 }
 
+/// `pidfd_send_signal(fd, sig, NULL, 0)`: signal the process `fd` pins (or
+/// none: ESRCH once it exited; it cannot reach a process that reused its
+/// pid). Async-signal-safe (a raw syscall).
+pub fn pidfd_send_signal(fd: super::fd::RawFd, sig: i32) -> SysResult<()> {
+    // SAFETY: raw syscall on the caller's fd; no siginfo (NULL), no flags.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd, sig, core::ptr::null::<libc::siginfo_t>(), 0 as libc::c_uint) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
 /// pidfs's magic number (`PID_FS_MAGIC`): pidfds on it have an inode number
 /// unique to their process for the life of the system (Linux 6.9+).
 const PID_FS_MAGIC: i64 = 0x5049_4446;

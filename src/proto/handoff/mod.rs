@@ -38,10 +38,8 @@
 //! earlier version closes right after READY), bounded by the taker timeout.
 //!
 //! The control commands of the `gracefd` command (`gracefd ctl`) ride on the
-//! same framing: one CONTROL frame per connection, answered by one REPLY
-//! (the command ran: its outcome) or one REFUSE (the request was not taken:
-//! the peer's uid, a malformed frame, an unknown command). `stop` keeps the
-//! connection open after its REPLY until the server has exited (EOF).
+//! same framing (CONTROL, REPLY, and REFUSE for a request not taken); their
+//! bodies are encoded and decoded in [`crate::proto::control`].
 //!
 //! Decoding is strict: a bad magic, unknown kind, non-zero flags, a length
 //! outside the kind's bounds, a bad count or name, trailing bytes, text that
@@ -76,7 +74,7 @@ pub const REASON_MAX: usize = 200;
 pub const CHUNK_BODY: usize = 8;
 /// Length of a whole CHUNK frame.
 pub const CHUNK_FRAME: usize = HEAD_LEN + CHUNK_BODY;
-/// Longest command name in a CONTROL frame.
+/// Longest command name in a CONTROL frame (its body: `proto::control`).
 pub const COMMAND_MAX: usize = 32;
 /// Longest text in a REPLY frame (a `status` report is several lines).
 pub const REPLY_TEXT_MAX: usize = 65536;
@@ -155,7 +153,7 @@ pub struct Head {
     pub len: usize,
 }
 
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+pub(in crate::proto) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     let s = b.get(at..at.checked_add(4)?)?;
     let mut a = [0u8; 4];
     a.copy_from_slice(s);
@@ -334,7 +332,7 @@ pub fn encode_conns() -> [u8; HEAD_LEN] {
 /// Append `text` to `out`: at most `max` bytes, cut at a char boundary;
 /// control characters (C0, DEL and C1) become spaces, except `\n` when
 /// `newlines` is set. What it appends passes [`check_text`].
-fn push_text(out: &mut Vec<u8>, text: &str, max: usize, newlines: bool) {
+pub(in crate::proto) fn push_text(out: &mut Vec<u8>, text: &str, max: usize, newlines: bool) {
     let mut used = 0usize;
     let mut utf8 = [0u8; 4];
     for c in text.chars() {
@@ -350,7 +348,7 @@ fn push_text(out: &mut Vec<u8>, text: &str, max: usize, newlines: bool) {
 
 /// Check the text of a REFUSE or REPLY: UTF-8, at most `max` bytes, no
 /// control characters (`\n` allowed when `newlines` is set). EBADMSG naming `what`.
-fn check_text<'a>(text: &'a [u8], max: usize, newlines: bool, what: &str) -> Result<&'a str> {
+pub(in crate::proto) fn check_text<'a>(text: &'a [u8], max: usize, newlines: bool, what: &str) -> Result<&'a str> {
     if text.len() > max {
         return Err(err!(EBADMSG, "{} of {} bytes (at most {})", what, text.len(), max));
     }
@@ -364,7 +362,7 @@ fn check_text<'a>(text: &'a [u8], max: usize, newlines: bool, what: &str) -> Res
 
 /// A whole frame of `kind`: `errno` as u32 LE, then `text` as [`push_text`]
 /// makes it.
-fn errno_text_frame(kind: Kind, errno: u32, text: &str, max: usize, newlines: bool) -> Vec<u8> {
+pub(in crate::proto) fn errno_text_frame(kind: Kind, errno: u32, text: &str, max: usize, newlines: bool) -> Vec<u8> {
     let mut body = Vec::with_capacity(4 + text.len().min(max));
     body.extend_from_slice(&errno.to_le_bytes());
     push_text(&mut body, text, max, newlines);
@@ -374,7 +372,7 @@ fn errno_text_frame(kind: Kind, errno: u32, text: &str, max: usize, newlines: bo
     out
 }
 
-fn errno_ok(errno: i32) -> bool {
+pub(in crate::proto) fn errno_ok(errno: i32) -> bool {
     errno >= 1 && errno as u32 <= ERRNO_MAX
 }
 
@@ -398,88 +396,6 @@ pub fn decode_refuse(body: &[u8]) -> Result<(i32, Msg)> {
     let mut m = Msg::new();
     let _ = core::fmt::Write::write_str(&mut m, s);
     Ok((e as i32, m))
-}
-
-/// A control command: what a CONTROL frame asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command {
-    /// Report the state.
-    Status,
-    /// Report the state as one JSON object (`gracefd ctl status --json`).
-    StatusJson,
-    /// Start a new worker; answer when it is ready or failed.
-    Reload,
-    /// Stop the workers and exit.
-    Stop,
-}
-
-impl Command {
-    /// Every command, in the order help texts list them.
-    pub const ALL: [Command; 4] = [Command::Status, Command::StatusJson, Command::Reload, Command::Stop];
-
-    /// The wire name (also the `gracefd ctl` argument).
-    pub fn name(self) -> &'static str {
-        match self {
-            Command::Status => "status",
-            Command::StatusJson => "status-json",
-            Command::Reload => "reload",
-            Command::Stop => "stop",
-        }
-    }
-
-    /// The command of this name, if there is one.
-    pub fn from_name(name: &[u8]) -> Option<Command> {
-        Command::ALL.into_iter().find(|c| c.name().as_bytes() == name)
-    }
-}
-
-/// A whole CONTROL frame.
-pub fn encode_control(c: Command) -> Vec<u8> {
-    let name = c.name().as_bytes();
-    let mut out = Vec::with_capacity(HEAD_LEN + name.len());
-    out.extend_from_slice(&encode_head(Kind::Control, name.len()));
-    out.extend_from_slice(name);
-    out
-}
-
-/// Decode a CONTROL body. EBADMSG for an empty or oversized name or one
-/// with bytes outside `a-z` and `-`; EOPNOTSUPP for a well-formed name this
-/// side does not know (a newer client, say).
-pub fn decode_control(body: &[u8]) -> Result<Command> {
-    if body.is_empty() || body.len() > COMMAND_MAX {
-        return Err(err!(EBADMSG, "control command of {} bytes (1 to {})", body.len(), COMMAND_MAX));
-    }
-    if !body.iter().all(|&b| b.is_ascii_lowercase() || b == b'-') {
-        return Err(err!(EBADMSG, "control command {} is not made of a-z and '-'", Shown(body)));
-    }
-    Command::from_name(body).ok_or_else(|| err!(EOPNOTSUPP, "unknown control command {} (known: status, reload, stop)", Shown(body)))
-}
-
-/// A REPLY frame. `errno` 0: the command was done, and `text` is lines
-/// (each ended by `\n`); otherwise `errno` (1..=4095; anything else becomes
-/// EPERM) says why it failed and `text` is one line (newlines become
-/// spaces). The text is cut to [`REPLY_TEXT_MAX`] bytes at a char boundary;
-/// control characters become spaces.
-pub fn encode_reply(errno: i32, text: &str) -> Vec<u8> {
-    if errno == 0 {
-        return errno_text_frame(Kind::Reply, 0, text, REPLY_TEXT_MAX, true);
-    }
-    let e = if errno_ok(errno) { errno as u32 } else { libc::EPERM as u32 };
-    errno_text_frame(Kind::Reply, e, text.trim_end_matches('\n'), REPLY_TEXT_MAX, false)
-}
-
-/// Decode a REPLY body: (0 or errno, text), the text borrowed from `body`.
-/// EBADMSG for a status above 4095, text that is not UTF-8, holds control
-/// characters other than `\n`, or a newline in a failure's one line.
-pub fn decode_reply(body: &[u8]) -> Result<(i32, &str)> {
-    let Some(e) = u32_at(body, 0) else {
-        return Err(err!(EBADMSG, "control reply of {} bytes has no status", body.len()));
-    };
-    if e > ERRNO_MAX {
-        return Err(err!(EBADMSG, "control reply carries status {} (0 to {})", e, ERRNO_MAX));
-    }
-    let text = check_text(body.get(4..).unwrap_or(&[]), REPLY_TEXT_MAX, e == 0, "control reply text")?;
-    Ok((e as i32, text))
 }
 
 #[cfg(test)]

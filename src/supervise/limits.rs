@@ -4,9 +4,9 @@
 //! manager that starts gracefd with a low limit (supervisord's `minfds`,
 //! a shell's 1024) leaves a busy server at "too many open files".
 
-use gracefd::__cli::sys::process;
+use crate::sys::process;
 
-use crate::say;
+use crate::supervise::say::{self, say};
 
 /// Raise RLIMIT_NOFILE to `soft` (and the hard limit to `hard`, where
 /// allowed: it needs CAP_SYS_RESOURCE). Never lowers anything; says what it

@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use gracefd::__cli::sys::process;
+use crate::sys::process;
 
 /// A process we may signal and watch. Without pidfds (Linux < 5.3) it falls
 /// back to the pid, checked through `/proc`.
@@ -51,15 +51,11 @@ impl Watched {
     /// Send `sig`. Through the pidfd, so it reaches this process or none.
     pub fn signal(&self, sig: i32) -> Result<(), String> {
         let r = match &self.pidfd {
-            // SAFETY: raw syscall on a pidfd we own; no siginfo (NULL), no flags.
-            Some(fd) => unsafe {
-                libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), sig, std::ptr::null::<libc::siginfo_t>(), 0u32)
-            },
-            None => process::kill(self.pid, sig).map(|_| 0).unwrap_or(-1),
+            Some(fd) => process::pidfd_send_signal(fd.as_raw_fd(), sig),
+            None => process::kill(self.pid, sig),
         };
-        if r < 0 {
-            let e = std::io::Error::last_os_error();
-            return Err(format!("cannot send {} to pid {}: {}", crate::args::signal_name(sig), self.pid, e));
+        if let Err(e) = r {
+            return Err(format!("cannot send {} to pid {}: {}", crate::supervise::names::signal_name(sig), self.pid, e));
         }
         Ok(())
     }
@@ -69,7 +65,7 @@ impl Watched {
         match &self.pidfd {
             Some(fd) => {
                 let mut p = [libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-                matches!(gracefd::__cli::sys::poll::poll(&mut p, 0), Ok(n) if n > 0)
+                matches!(crate::sys::poll::poll(&mut p, 0), Ok(n) if n > 0)
             }
             None => state_of(self.pid).map_or(true, |s| s == 'Z'),
         }
@@ -87,9 +83,9 @@ impl Watched {
             }
             match &self.pidfd {
                 Some(fd) => {
-                    let ms = left.as_millis().clamp(1, 1000) as i32;
+                    let ms = crate::sys::time::duration_to_ms(left).clamp(1, 1000) as i32;
                     let mut p = [libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-                    let _ = gracefd::__cli::sys::poll::poll(&mut p, ms);
+                    let _ = crate::sys::poll::poll(&mut p, ms);
                 }
                 None => std::thread::sleep(left.min(Duration::from_millis(10))),
             }
@@ -164,7 +160,7 @@ fn parent_of(pid: i32) -> Option<i32> {
 pub fn pid_in_file(path: &Path) -> Option<i32> {
     let text = std::fs::read(path).ok()?;
     let line = text.split(|&b| b == b'\n').next()?;
-    gracefd::__cli::proto::num::parse_pid(line)
+    crate::proto::num::parse_pid(line)
 }
 
 /// Where systemctl is looked for (fixed places: never through `PATH`).

@@ -2,8 +2,9 @@
 //! (status, reload, stop); the status report is in `report.rs`.
 
 use super::{Sup, MAX_CONNS};
-use crate::control::{Command, Incoming};
-use crate::{exit, say};
+use crate::supervise::control::{Command, Incoming};
+use crate::supervise::exit;
+use crate::supervise::say::{self, say};
 
 impl Sup {
     pub(super) fn accept_conns(&mut self) {

@@ -48,7 +48,7 @@ pub fn worker_path(extra: &[Vec<u8>]) -> Option<&[u8]> {
         .iter()
         .rev()
         .find_map(|e| e.strip_prefix(b"PATH="))
-        .or_else(|| gracefd::__cli::startup::get().var(b"PATH"))
+        .or_else(|| crate::startup::get().var(b"PATH"))
 }
 
 #[cfg(test)]

@@ -24,13 +24,13 @@
 //!   to those left after `--stop-timeout`, exit when all are reaped.
 //! - Children are reaped by pid (`waitpid(pid, WNOHANG)` for each known
 //!   worker on every SIGCHLD and every loop turn): no zombies. gracefd is a
-//!   child subreaper (or PID 1, see `init.rs`): what else it adopts (the
+//!   child subreaper (or PID 1, see `reaper.rs`): what else it adopts (the
 //!   orphaned children of workers) is reaped too, never taken for a worker.
 
 mod exits;
 mod files;
-mod init;
 mod poll_loop;
+mod reaper;
 mod report;
 mod requests;
 mod start;
@@ -39,18 +39,18 @@ mod timers;
 
 use std::collections::HashMap;
 
-use gracefd::__cli::sys::fd::Fd;
-use gracefd::__cli::child_setup::ChildSetup;
-use gracefd::__cli::sys::process::{Exit, Pid};
-use gracefd::__cli::sys::time::monotonic_ns;
+use crate::sys::fd::Fd;
+use crate::child_setup::ChildSetup;
+use crate::sys::process::{Exit, Pid};
+use crate::sys::time::monotonic_ns;
 
-use crate::control::{self, Conn};
-use crate::notify_sock::NotifyDir;
-use crate::opts::RunOptions;
-use crate::worker::{self, Ident, Worker};
+use crate::supervise::control::{self, Conn};
+use crate::supervise::worker_notify::NotifyDir;
+use crate::supervise::options::RunOptions;
+use crate::supervise::worker::{self, Ident, Worker};
 
-pub use init::{become_reaper, FORWARDED};
-use crate::{envdir, exit, say, setup};
+use crate::supervise::say::{self, say};
+use crate::supervise::{envdir, exit, setup};
 
 const MS: u64 = 1_000_000;
 /// After SIGTERM, how long a failed new worker gets before SIGKILL.
@@ -192,7 +192,7 @@ pub fn main(o: RunOptions) -> i32 {
         respawns: 0,
         last_failure: None,
         started_ns: monotonic_ns(),
-        watchdog: match gracefd::__cli::notify::watchdog_usec() {
+        watchdog: match crate::notify::watchdog_usec() {
             Ok(us) if us > 0 => Some((us * 1000 / 2, monotonic_ns())),
             _ => None,
         },

@@ -4,17 +4,18 @@ use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::AsRawFd;
 
-use gracefd::__cli::listeners::{self, ListenOptions};
-use gracefd::__cli::sys::fd::{self, Fd, RawFd};
-use gracefd::__cli::sys::process::Pid;
-use gracefd::__cli::sys::{fs, sigfd};
+use crate::listeners::{self, ListenOptions};
+use crate::sys::fd::{self, Fd, RawFd};
+use crate::sys::process::{self, Pid};
+use crate::sys::{fs, sigfd};
 
-use crate::control;
-use crate::notify_sock::NotifyDir;
-use crate::opts::{LogTarget, ReadyRule, RunOptions};
-use crate::detach;
-use crate::worker::{self, Ident};
-use crate::{exit, say};
+use crate::supervise::control;
+use crate::supervise::worker_notify::NotifyDir;
+use crate::supervise::options::{LogTarget, ReadyRule, RunOptions};
+use crate::supervise::detach;
+use crate::supervise::worker::{self, Ident};
+use crate::supervise::exit;
+use crate::supervise::say::{self, say};
 
 /// What the supervisor starts with.
 pub struct Setup {
@@ -33,7 +34,34 @@ pub struct Setup {
     /// Whether we detached (the launcher waits for the first worker).
     pub daemonized: bool,
     /// What each worker applies to itself before exec.
-    pub child: gracefd::__cli::child_setup::ChildSetup,
+    pub child: crate::child_setup::ChildSetup,
+}
+
+/// An ignored SIGCHLD (SIG_IGN or SA_NOCLDWAIT, kept across exec: some
+/// launchers leave it so) has the kernel reap our children itself. Every
+/// `gracefd` command learns how a child ended by waiting for it (a worker's
+/// status, the daemonize launcher's verdict), which would then fail with
+/// ECHILD: SIGCHLD gets its default action back.
+pub fn reap_own_children() {
+    if let Err(e) = crate::sys::signal::set_default(libc::SIGCHLD) {
+        say!(say::WARNING, "SIGCHLD: {}; the exits of children reaped by the kernel are not known", e);
+    }
+}
+
+/// Signals passed on to the workers.
+pub const FORWARDED: [i32; 4] = [libc::SIGUSR1, libc::SIGUSR2, libc::SIGQUIT, libc::SIGWINCH];
+
+/// Make gracefd the reaper of its workers' orphans (logged if refused;
+/// what it then reaps, and PID 1's other duties: `run/reaper.rs`).
+pub fn become_reaper(init: bool) {
+    if process::getpid() == 1 {
+        say!(say::INFO, "running as PID 1: reaping every orphan, exiting with the worker's status");
+        return;
+    }
+    match process::set_child_subreaper() {
+        Ok(()) => say!(say::DEBUG, "child subreaper: the workers' orphans are reaped by gracefd{}", if init { " (--init)" } else { "" }),
+        Err(e) => say!(say::WARNING, "PR_SET_CHILD_SUBREAPER: {}; the workers' orphans go to PID 1", e),
+    }
 }
 
 fn setup_fail(code: i32, msg: std::fmt::Arguments<'_>) -> i32 {
@@ -55,7 +83,7 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
         fd::redirect_stdio(from, to).map_err(|e| format!("dup2: {}", e))?;
     }
     let res = (|| {
-        let mut sp = gracefd::__cli::spawn::Spawn::new(b"/bin/sh").map_err(|e| e.to_string())?;
+        let mut sp = crate::spawn::Spawn::new(b"/bin/sh").map_err(|e| e.to_string())?;
         sp.arg(b"sh").and_then(|s| s.arg(b"-c")).and_then(|s| s.arg(cmd)).map_err(|e| e.to_string())?;
         sp.env_inherit_scrubbed();
         sp.spawn().map_err(|e| e.to_string())
@@ -81,7 +109,7 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
 pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
     // Signals are blocked and read from a signalfd from here on (a child
     // gets an empty mask from Spawn).
-    let handled: Vec<i32> = detach::SIGNALS.iter().chain(crate::run::FORWARDED.iter()).copied().collect();
+    let handled: Vec<i32> = detach::SIGNALS.iter().chain(FORWARDED.iter()).copied().collect();
     let sig = match sigfd::open(&handled) {
         Ok(f) => f,
         Err(e) => return Err(setup_fail(exit::SETUP, format_args!("signalfd: {}", e))),
@@ -92,7 +120,7 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
     let mut log_pipe: Option<(Fd, Pid)> = None;
     match &o.log_file {
         // O_NOFOLLOW: a link planted at the name is refused, not appended through.
-        Some(LogTarget::File(p)) => match gracefd::__cli::safe_path::open_append(p.as_os_str().as_encoded_bytes(), 0o666) {
+        Some(LogTarget::File(p)) => match crate::safe_path::open_append(p.as_os_str().as_encoded_bytes(), 0o666) {
             // SAFETY: a fresh CLOEXEC fd from open, owned by the File from here on.
             Ok(f) => log_file = Some(unsafe { std::os::unix::io::FromRawFd::from_raw_fd(f.into_raw()) }),
             Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--log-file: {}", e))),
@@ -124,17 +152,17 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
                     keys.insert(id, k.clone());
                 }
             }
-            Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--{} {}: {}", spec.opt, crate::args::shown(&spec.given), e))),
+            Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--{} {}: {}", spec.opt, crate::supervise::names::shown(&spec.given), e))),
         }
     }
 
     // Resolved now, while errors reach the terminal; applied by each worker
     // after the sockets were bound (so ports below 1024 work as root).
-    let mut child = gracefd::__cli::child_setup::ChildSetup::default();
-    match gracefd::__cli::daemon::resolve_creds(o.user.as_deref(), o.group.as_deref()) {
+    let mut child = crate::child_setup::ChildSetup::default();
+    match crate::daemon::resolve_creds(o.user.as_deref(), o.group.as_deref()) {
         Ok(Some(c)) => {
-            let me = gracefd::__cli::sys::process::geteuid();
-            if me != 0 && (c.uid.is_some_and(|u| u != me) || c.gid != gracefd::__cli::sys::process::getegid()) {
+            let me = crate::sys::process::geteuid();
+            if me != 0 && (c.uid.is_some_and(|u| u != me) || c.gid != crate::sys::process::getegid()) {
                 return Err(setup_fail(exit::SETUP, format_args!("--user/--group: switching the workers to uid {:?} gid {} needs root (gracefd runs as uid {})", c.uid, c.gid, me)));
             }
             say!(say::INFO, "the workers run as uid {} gid {} (groups {:?})", c.uid.map(|u| u.to_string()).unwrap_or_else(|| "unchanged".into()), c.gid, c.groups);
@@ -144,7 +172,7 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
         Err(e) => return Err(setup_fail(exit::SETUP, format_args!("--user/--group: {}", e))),
     }
     if let Some((soft, hard)) = o.nofile {
-        crate::limits::raise_nofile(soft, hard);
+        crate::supervise::limits::raise_nofile(soft, hard);
     }
 
     let control = match &o.control_socket {
@@ -195,14 +223,14 @@ pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
         }
     }
     // A gracefd killed with SIGKILL left its directory behind.
-    crate::notify_sock::clean_stale();
+    crate::supervise::worker_notify::clean_stale();
     // Workers die with gracefd (SIGKILL: a worker whose supervisor is gone
     // can no longer be reloaded or stopped, and would hold the port).
     child.die_with_parent(libc::SIGKILL);
-    crate::run::become_reaper(o.init);
+    become_reaper(o.init);
     let notify_dir = match NotifyDir::create().and_then(|mut d| {
         if let Some(c) = &child.creds {
-            d.allow(c.uid.unwrap_or_else(gracefd::__cli::sys::process::geteuid), c.gid)?;
+            d.allow(c.uid.unwrap_or_else(crate::sys::process::geteuid), c.gid)?;
         }
         Ok(d)
     }) {

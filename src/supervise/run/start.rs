@@ -4,16 +4,18 @@
 //! are stopped and the current ones go on serving. Reloads requested
 //! meanwhile are queued.
 
-use gracefd::__cli::sys::process;
-use gracefd::__cli::sys::time::monotonic_ns;
+use crate::sys::process;
+use crate::sys::time::monotonic_ns;
 
 use super::{Attempt, Doomed, Old, Pending, Sup, Why, FAILED_WORKER_GRACE_MS, MS};
-use crate::args::{fmt_secs, signal_name};
-use crate::control::Conn;
-use crate::detach;
-use crate::opts::ReadyRule;
-use crate::worker::{self, Worker};
-use crate::{backoff, exit, say};
+use crate::supervise::names::{fmt_secs, signal_name};
+use crate::supervise::control::Conn;
+use crate::supervise::detach;
+use crate::supervise::options::ReadyRule;
+use crate::supervise::worker::{self, Worker};
+use crate::supervise::backoff;
+use crate::supervise::exit;
+use crate::supervise::say::{self, say};
 
 impl Sup {
     /// Start `count` workers of a new generation (`replaces`: the current
@@ -55,7 +57,7 @@ impl Sup {
             }
         }
         if why == Why::Reload && !self.current.is_empty() {
-            if let Err(e) = gracefd::__cli::notify::reloading() {
+            if let Err(e) = crate::notify::reloading() {
                 say!(say::DEBUG, "RELOADING=1 not sent: {}", e);
             }
         }
@@ -130,12 +132,12 @@ impl Sup {
             }
         }
         if self.announced {
-            let _ = gracefd::__cli::notify::ready(false);
+            let _ = crate::notify::ready(false);
         } else {
             self.announced = true;
             detach::report_ready();
         }
-        let _ = gracefd::__cli::notify::status(format!("serving: {} worker(s), generation {} (pid {})", self.current.len(), gen, pids.join(",")).as_bytes());
+        let _ = crate::notify::status(format!("serving: {} worker(s), generation {} (pid {})", self.current.len(), gen, pids.join(",")).as_bytes());
         self.after_attempt();
     }
 
@@ -170,8 +172,8 @@ impl Sup {
             for c in self.waiters_now.drain(..) {
                 c.reply(errno, &reply);
             }
-            let _ = gracefd::__cli::notify::ready(false);
-            let _ = gracefd::__cli::notify::status(format!("reload failed: {}", line).as_bytes());
+            let _ = crate::notify::ready(false);
+            let _ = crate::notify::status(format!("reload failed: {}", line).as_bytes());
             if self.current.len() < self.o.workers as usize && !self.reload_queued {
                 self.schedule_respawn();
             }

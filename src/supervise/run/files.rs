@@ -1,10 +1,11 @@
 //! Files: the `--status-file`, and what is removed at the end (the status
 //! file, our pid file, the unix sockets gracefd bound).
 
-use gracefd::__cli::sys::process::Pid;
+use crate::sys::process::Pid;
 
 use super::Sup;
-use crate::{detach, say, status};
+use crate::supervise::say::{self, say};
+use crate::supervise::{detach, status_file as status};
 
 impl Sup {
     pub(super) fn write_status(&self) {
@@ -37,19 +38,19 @@ impl Sup {
 /// as start_server does for `--path`: nobody else can have bound them while
 /// gracefd listened.
 fn remove_unix_sockets() {
-    for info in gracefd::__cli::registry::entries() {
-        if info.source != gracefd::__cli::registry::Source::Created || info.kind != gracefd::__cli::registry::Kind::UnixListener {
+    for info in crate::registry::entries() {
+        if info.source != crate::registry::Source::Created || info.kind != crate::registry::Kind::UnixListener {
             continue;
         }
-        let Ok(a) = gracefd::__cli::sys::socket::getsockname(info.raw) else { continue };
+        let Ok(a) = crate::sys::socket::getsockname(info.raw) else { continue };
         let Some(p) = a.unix_path() else { continue };
         if p.is_empty() || p.first() == Some(&0) {
             continue;
         }
         let mut z = p.to_vec();
         z.push(0);
-        if gracefd::__cli::sys::fs::lstat(&z).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFSOCK) {
-            let _ = gracefd::__cli::sys::fs::unlink(&z);
+        if crate::sys::fs::lstat(&z).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFSOCK) {
+            let _ = crate::sys::fs::unlink(&z);
         }
     }
 }

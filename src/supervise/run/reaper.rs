@@ -15,27 +15,13 @@
 //!   worker it stopped (128 + N for a signal, as a shell reports it), so
 //!   `docker stop` reports what the server did.
 
-use gracefd::__cli::sys::process::{self, Exit};
-use gracefd::__cli::sys::Errno;
+use crate::sys::process::{self, Exit};
+use crate::sys::Errno;
 
 use super::Sup;
-use crate::args::signal_name;
-use crate::say;
-
-/// Signals passed on to the workers.
-pub const FORWARDED: [i32; 4] = [libc::SIGUSR1, libc::SIGUSR2, libc::SIGQUIT, libc::SIGWINCH];
-
-/// Make gracefd the reaper of its workers' orphans (logged if refused).
-pub fn become_reaper(init: bool) {
-    if process::getpid() == 1 {
-        say!(say::INFO, "running as PID 1: reaping every orphan, exiting with the worker's status");
-        return;
-    }
-    match process::set_child_subreaper() {
-        Ok(()) => say!(say::DEBUG, "child subreaper: the workers' orphans are reaped by gracefd{}", if init { " (--init)" } else { "" }),
-        Err(e) => say!(say::WARNING, "PR_SET_CHILD_SUBREAPER: {}; the workers' orphans go to PID 1", e),
-    }
-}
+use crate::supervise::setup::FORWARDED;
+use crate::supervise::names::signal_name;
+use crate::supervise::say::{self, say};
 
 /// The exit status a shell would report for `x`.
 pub fn status_of(x: Exit) -> i32 {
@@ -56,7 +42,7 @@ impl Sup {
                     } else if self.logger == Some(pid) {
                         self.on_logger_exit(x);
                     } else {
-                        say!(say::DEBUG, "reaped adopted process {} ({})", pid, crate::worker::describe_exit(x));
+                        say!(say::DEBUG, "reaped adopted process {} ({})", pid, crate::supervise::worker::describe_exit(x));
                     }
                 }
                 Ok(None) | Err(Errno(libc::ECHILD)) => return,
@@ -84,7 +70,7 @@ impl Sup {
     /// `--init`: the worker's status, if gracefd stopped normally.
     pub(super) fn init_exit_code(&self, code: i32) -> i32 {
         match (self.o.init, code, self.last_exit) {
-            (true, crate::exit::OK, Some(x)) => status_of(x),
+            (true, crate::supervise::exit::OK, Some(x)) => status_of(x),
             _ => code,
         }
     }

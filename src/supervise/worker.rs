@@ -18,23 +18,24 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use gracefd::__cli::proto::addr::Shown;
-use gracefd::__cli::ready::Outcome;
-use gracefd::__cli::registry::{self, Kind};
-use gracefd::__cli::spawn::Spawn;
-use gracefd::__cli::sys::fd::{Fd, RawFd};
-use gracefd::__cli::sys::process::{Exit, Pid};
-use gracefd::__cli::sys::socket;
+use crate::proto::addr::Shown;
+use crate::ready::Outcome;
+use crate::registry::{self, Kind};
+use crate::spawn::Spawn;
+use crate::sys::fd::{Fd, RawFd};
+use crate::sys::process::{Exit, Pid};
+use crate::sys::socket;
 
-use crate::args::signal_name;
-use crate::notify_sock::{NotifyDir, NotifySock};
+use crate::supervise::names::signal_name;
+use crate::supervise::say::{self, say};
+use crate::supervise::worker_notify::{NotifyDir, NotifySock};
 
 /// `(st_dev, st_ino)` of a socket: how a registry entry is recognised.
 pub type Ident = (u64, u64);
 
 /// The identity of an open fd.
 pub fn ident(f: RawFd) -> Option<Ident> {
-    gracefd::__cli::sys::fd::fstat(f).ok().map(|st| (st.st_dev, st.st_ino))
+    crate::sys::fd::fstat(f).ok().map(|st| (st.st_dev, st.st_ino))
 }
 
 /// How a process ended, in words: `exited with status 3`, `was killed by SIGSEGV`.
@@ -67,7 +68,7 @@ pub struct Plan<'a> {
     /// A number no other worker of this gracefd has (names its NOTIFY_SOCKET).
     pub seq: u64,
     /// What the worker applies to itself before exec (parent-death signal, user).
-    pub child: Option<&'a gracefd::__cli::child_setup::ChildSetup>,
+    pub child: Option<&'a crate::child_setup::ChildSetup>,
 }
 
 /// A started worker.
@@ -116,7 +117,7 @@ fn starter_key(info: &registry::Info, fd: RawFd, user: &HashMap<Ident, Vec<u8>>)
         // Abstract sockets have no start_server notation.
         return if p.first() == Some(&0) || p.is_empty() { None } else { Some(p.to_vec()) };
     }
-    Some(gracefd::__cli::listeners::AddrShown(&a).to_string().into_bytes())
+    Some(crate::listeners::AddrShown(&a).to_string().into_bytes())
 }
 
 fn digits(n: u64) -> Vec<u8> {
@@ -141,8 +142,8 @@ pub fn start(plan: &Plan<'_>) -> Result<Worker, String> {
 }
 
 fn start_here(plan: &Plan<'_>, argv0: &[u8]) -> Result<Worker, String> {
-    let exe = crate::cmd::resolve(argv0, crate::cmd::worker_path(plan.env))?;
-    let e = |err: gracefd::Error| err.to_string();
+    let exe = crate::supervise::path_lookup::resolve(argv0, crate::supervise::path_lookup::worker_path(plan.env))?;
+    let e = |err: crate::error::Error| err.to_string();
     let mut sp = Spawn::new(&exe).map_err(e)?;
     for a in plan.command {
         sp.arg(a).map_err(e)?;
@@ -191,7 +192,7 @@ fn start_here(plan: &Plan<'_>, argv0: &[u8]) -> Result<Worker, String> {
     }
     sp.env_set(b"GRACEFD_GENERATION", &digits(u64::from(plan.generation))).map_err(e)?;
 
-    let (waiter, child_end) = gracefd::__cli::ready::channel().map_err(e)?;
+    let (waiter, child_end) = crate::ready::channel().map_err(e)?;
     let slot = sp.pass_report_fd(child_end.raw());
     sp.env_set(b"GRACEFD_READY_FD", &digits(slot as u64)).map_err(e)?;
     for (var, f) in plan.extra_fds {
@@ -209,7 +210,7 @@ fn start_here(plan: &Plan<'_>, argv0: &[u8]) -> Result<Worker, String> {
     if let Some(c) = plan.child {
         sp.child_setup(c.clone());
     }
-    let started_ns = gracefd::__cli::sys::time::monotonic_ns();
+    let started_ns = crate::sys::time::monotonic_ns();
     let pid = sp.spawn().map_err(e)?;
     drop(child_end);
     drop(exported);
@@ -243,12 +244,12 @@ impl Worker {
     pub fn on_channel(&mut self) -> Option<Event> {
         let w = self.waiter.as_ref()?;
         let pid = self.pid;
-        let outcome = match gracefd::__cli::ready::poll_outcome(w, pid) {
+        let outcome = match crate::ready::poll_outcome(w, pid) {
             Ok(Some(o)) => o,
             Ok(None) => return None,
             Err(e) => {
                 self.waiter = None;
-                crate::say!(crate::say::WARNING, "worker {}: readiness channel: {}", pid, e);
+                say!(say::WARNING, "worker {}: readiness channel: {}", pid, e);
                 return None;
             }
         };
@@ -270,7 +271,7 @@ impl Worker {
                 Some(Event::Exited(x, describe_exit(x)))
             }
             Outcome::Abandoned => {
-                crate::say!(crate::say::DEBUG, "worker {} closed GRACEFD_READY_FD without reporting; waiting for READY=1 on NOTIFY_SOCKET", pid);
+                say!(say::DEBUG, "worker {} closed GRACEFD_READY_FD without reporting; waiting for READY=1 on NOTIFY_SOCKET", pid);
                 None
             }
             Outcome::TimedOut => None,
@@ -281,7 +282,7 @@ impl Worker {
     pub fn on_notify(&mut self) -> Option<Event> {
         let n = self.notify.as_ref()?.receive();
         if let Some(s) = n.status {
-            crate::say!(crate::say::DEBUG, "worker {} (generation {}): STATUS={}", self.pid, self.generation, s);
+            say!(say::DEBUG, "worker {} (generation {}): STATUS={}", self.pid, self.generation, s);
             self.status_text = Some(s);
         }
         n.ready.then_some(Event::Ready)
@@ -293,7 +294,7 @@ pub fn describe_listeners(user: &HashMap<Ident, Vec<u8>>) -> Vec<String> {
     let infos = registry::entries();
     let mut out = Vec::new();
     for (i, info) in infos.iter().enumerate() {
-        let addr = socket::getsockname(info.raw).map(|a| gracefd::__cli::listeners::AddrShown(&a).to_string()).unwrap_or_else(|_| info.kind.describe().to_string());
+        let addr = socket::getsockname(info.raw).map(|a| crate::listeners::AddrShown(&a).to_string()).unwrap_or_else(|_| info.kind.describe().to_string());
         let key = starter_key(info, info.raw, user).map(|k| format!(", SERVER_STARTER_PORT key {}", Shown(&k))).unwrap_or_default();
         out.push(format!("fd {} {} {} ({}{})", 3 + i, Shown(&info.name), addr, info.source.describe(), key));
     }

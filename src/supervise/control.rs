@@ -2,7 +2,7 @@
 //!
 //! A unix stream socket, mode 0600; a peer is served only when
 //! `SO_PEERCRED` says it runs as gracefd's effective uid or as root. It
-//! speaks the hand-off's framing (`gracefd::__cli::proto::handoff`: a 12-byte head
+//! speaks the hand-off's framing (`crate::proto::handoff`: a 12-byte head
 //! — `"GFDH"`, version 1, kind, zero flags, body length — and a bounded
 //! body), so one wire format, with one strict decoder, covers both. One
 //! request per connection: a CONTROL frame naming the command; one answer:
@@ -28,13 +28,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gracefd::__cli::proto::addr::Shown;
-use gracefd::__cli::proto::handoff::{self as wire, Kind};
-use gracefd::__cli::sys::fd::{self, Fd, RawFd};
-use gracefd::__cli::sys::socket::{self, SockAddr};
-use gracefd::__cli::sys::{fs, process, Errno};
+use crate::proto::addr::Shown;
+use crate::proto::control::{self as frames, RequestReader};
+use crate::proto::handoff::{self as wire, Kind};
+use crate::sys::fd::{self, Fd, RawFd};
+use crate::sys::socket::{self, SockAddr};
+use crate::sys::{fs, process, Errno};
 
-pub use gracefd::__cli::proto::handoff::Command;
+pub use crate::proto::control::Command;
 
 /// How long a client has to send its request.
 pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
@@ -68,23 +69,23 @@ impl Server {
         let s = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| format!("--control-socket {}: socket: {}", shown, e))?;
         // Bound, made 0600 and listening in a private directory before its
         // name appears at the path: no chmod by a path someone could swap.
-        let mut existing = || -> gracefd::Result<()> {
+        let mut existing = || -> crate::error::Result<()> {
             let st = match fs::lstat(&z) {
                 Ok(st) => st,
                 Err(Errno(libc::ENOENT)) => return Ok(()),
-                Err(e) => return Err(gracefd::Error::sys(e, "lstat")),
+                Err(e) => return Err(crate::error::Error::sys(e, "lstat")),
             };
             if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-                return Err(gracefd::Error::new(Errno(libc::EEXIST), format_args!("exists and is not a socket")));
+                return Err(crate::error::Error::new(Errno(libc::EEXIST), format_args!("exists and is not a socket")));
             }
-            let probe = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| gracefd::Error::sys(e, "socket"))?;
+            let probe = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| crate::error::Error::sys(e, "socket"))?;
             match socket::connect(probe.raw(), &addr) {
-                Ok(()) => Err(gracefd::Error::new(Errno(libc::EADDRINUSE), format_args!("another process listens there (is gracefd already running?)"))),
+                Ok(()) => Err(crate::error::Error::new(Errno(libc::EADDRINUSE), format_args!("another process listens there (is gracefd already running?)"))),
                 Err(Errno(libc::ECONNREFUSED)) | Err(Errno(libc::ENOENT)) => Ok(()),
-                Err(e) => Err(gracefd::Error::sys(e, "connect")),
+                Err(e) => Err(crate::error::Error::sys(e, "connect")),
             }
         };
-        let placed = gracefd::__cli::safe_path::bind_unix(&s, bytes, Some(0o600), 16, &mut existing).map_err(|e| format!("--control-socket {}: {}", shown, e))?;
+        let placed = crate::safe_path::bind_unix(&s, bytes, Some(0o600), 16, &mut existing).map_err(|e| format!("--control-socket {}: {}", shown, e))?;
         fd::set_nonblocking(s.raw(), true).map_err(|e| format!("--control-socket {}: O_NONBLOCK: {}", shown, e))?;
         Ok(Server { fd: s, path: path.to_path_buf(), ino: (placed.dev, placed.ino) })
     }
@@ -147,10 +148,8 @@ pub enum Incoming {
 /// One client connection.
 pub struct Conn {
     fd: Fd,
-    /// The frame so far: its head, then its body.
-    buf: Vec<u8>,
-    /// How long the frame is: the head until it is decoded, then head and body.
-    want: usize,
+    /// The request so far (`proto::control` judges it).
+    reader: RequestReader,
     /// The peer's pid (from `SO_PEERCRED`), for log lines.
     pub pid: i32,
     /// When it was accepted (monotonic ns).
@@ -159,7 +158,7 @@ pub struct Conn {
 
 impl Conn {
     fn new(fd: Fd, pid: i32) -> Conn {
-        Conn { fd, buf: Vec::new(), want: wire::HEAD_LEN, pid, opened_ns: gracefd::__cli::sys::time::monotonic_ns() }
+        Conn { fd, reader: RequestReader::new(), pid, opened_ns: crate::sys::time::monotonic_ns() }
     }
 
     /// The fd to poll.
@@ -170,61 +169,31 @@ impl Conn {
     /// Read what is there (never past the one frame); the request once its
     /// CONTROL frame is complete, `Bad` as soon as the bytes show it is not one.
     pub fn read_request(&mut self) -> Incoming {
-        let mut chunk = [0u8; wire::HEAD_LEN + wire::COMMAND_MAX];
+        let mut chunk = [0u8; RequestReader::FRAME_MAX];
         loop {
-            let room = self.want.saturating_sub(self.buf.len()).min(chunk.len());
+            let room = self.reader.room().min(chunk.len());
             match socket::recv(self.fd.raw(), chunk.get_mut(..room).unwrap_or(&mut []), libc::MSG_DONTWAIT) {
-                Ok(0) if self.buf.is_empty() => return Incoming::Closed,
                 Ok(0) => {
-                    return Incoming::Bad(
-                        libc::EBADMSG,
-                        format!("truncated control frame: the stream ended after {} of {} bytes", self.buf.len(), self.want),
-                    )
-                }
-                Ok(n) => {
-                    self.buf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
-                    if let Some(r) = self.take_frame() {
-                        return r;
+                    return match self.reader.end() {
+                        None => Incoming::Closed,
+                        Some(e) => Incoming::Bad(e.errno.0, e.message().to_string()),
                     }
                 }
+                Ok(n) => match self.reader.push(chunk.get(..n).unwrap_or(&[])) {
+                    Some(Ok(c)) => return Incoming::Request(c),
+                    Some(Err(e)) => return Incoming::Bad(e.errno.0, e.message().to_string()),
+                    None => {}
+                },
                 Err(Errno(libc::EAGAIN)) => return Incoming::Pending,
                 Err(_) => return Incoming::Closed,
             }
         }
     }
 
-    /// After bytes arrived: the verdict, if they give one.
-    fn take_frame(&mut self) -> Option<Incoming> {
-        let b = &self.buf;
-        // Garbage is refused at once, not after the rest of a head that never comes.
-        let n = b.len().min(wire::MAGIC.len());
-        if b.get(..n) != wire::MAGIC.get(..n) {
-            return Some(Incoming::Bad(libc::EBADMSG, format!("not a gracefd frame: it starts with {}", Shown(b))));
-        }
-        if b.len() == wire::HEAD_LEN && self.want == wire::HEAD_LEN {
-            let h = match wire::decode_head(b) {
-                Ok(h) => h,
-                Err(e) => return Some(Incoming::Bad(e.errno.0, e.message().to_string())),
-            };
-            if h.kind != Kind::Control {
-                return Some(Incoming::Bad(libc::EPROTO, format!("a {} frame on the control socket (expected control)", h.kind.name())));
-            }
-            // decode_head bounded it: at most COMMAND_MAX.
-            self.want = wire::HEAD_LEN + h.len;
-        }
-        if self.want > wire::HEAD_LEN && b.len() == self.want {
-            return Some(match wire::decode_control(b.get(wire::HEAD_LEN..).unwrap_or(&[])) {
-                Ok(c) => Incoming::Request(c),
-                Err(e) => Incoming::Bad(e.errno.0, e.message().to_string()),
-            });
-        }
-        None
-    }
-
     /// Answer a command: `errno` 0 and its output, or the errno and why it
     /// failed (one REPLY frame).
     pub fn reply(&self, errno: i32, text: &str) {
-        self.send_all(&wire::encode_reply(errno, text));
+        self.send_all(&frames::encode_reply(errno, text));
     }
 
     /// Refuse the request (one REFUSE frame).
@@ -236,12 +205,12 @@ impl Conn {
     /// does not read is not an error).
     fn send_all(&self, bytes: &[u8]) {
         let mut rest = bytes;
-        let deadline = gracefd::__cli::sys::time::Deadline::after_ms(1000);
+        let deadline = crate::sys::time::Deadline::after_ms(1000);
         while !rest.is_empty() {
             match socket::send(self.fd.raw(), rest, libc::MSG_NOSIGNAL) {
                 Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
                 Err(Errno(libc::EAGAIN)) => {
-                    if gracefd::__cli::sys::poll::wait(self.fd.raw(), libc::POLLOUT, deadline).unwrap_or(0) == 0 {
+                    if crate::sys::poll::wait(self.fd.raw(), libc::POLLOUT, deadline).unwrap_or(0) == 0 {
                         return;
                     }
                 }
@@ -302,7 +271,7 @@ pub fn request(path: &Path, cmd: Command, timeout_ms: Option<u64>) -> Result<(bo
     let deadline = timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
     let _ = s.set_write_timeout(Some(Duration::from_millis(5000)));
     // std's UnixStream sends with MSG_NOSIGNAL.
-    std::io::Write::write_all(&mut s, &wire::encode_control(cmd))
+    std::io::Write::write_all(&mut s, &frames::encode_control(cmd))
         .map_err(|e| ClientError { unreachable: true, msg: format!("control socket {}: send: {}", shown, e) })?;
     let io = |e: std::io::Error| failed(if timed_out(&e) { "no reply in time".to_string() } else { e.to_string() });
 
@@ -321,7 +290,7 @@ pub fn request(path: &Path, cmd: Command, timeout_ms: Option<u64>) -> Result<(bo
     }
     let (ok, text) = match h.kind {
         Kind::Reply => {
-            let (e, text) = wire::decode_reply(&body).map_err(|e| failed(format!("bad reply: {}", e.message())))?;
+            let (e, text) = frames::decode_reply(&body).map_err(|e| failed(format!("bad reply: {}", e.message())))?;
             (e == 0, text.to_string())
         }
         Kind::Refuse => {
@@ -389,12 +358,12 @@ mod tests {
     #[test]
     fn reads_one_control_frame() {
         for c in Command::ALL {
-            assert_eq!(feed(&wire::encode_control(c), false).0, Incoming::Request(c));
+            assert_eq!(feed(&frames::encode_control(c), false).0, Incoming::Request(c));
         }
         // A frame in pieces, one byte at a time.
         let (a, b) = socket::socketpair(libc::SOCK_STREAM).unwrap();
         let mut conn = Conn::new(a, 0);
-        let f = wire::encode_control(Command::Reload);
+        let f = frames::encode_control(Command::Reload);
         for (i, byte) in f.iter().enumerate() {
             assert_eq!(conn.read_request(), Incoming::Pending, "after {} bytes", i);
             socket::send(b.raw(), &[*byte], 0).unwrap();
@@ -413,7 +382,7 @@ mod tests {
         assert_eq!(bad(b"X", false).0, libc::EBADMSG);
         assert_eq!(bad(b"GFDX", false).0, libc::EBADMSG);
         // Truncated: a head, or a body, cut by EOF.
-        let f = wire::encode_control(Command::Status);
+        let f = frames::encode_control(Command::Status);
         let (e, why) = bad(&f[..5], true);
         assert!(e == libc::EBADMSG && why.contains("truncated") && why.contains("5 of 12"), "{}", why);
         let (e, why) = bad(&f[..f.len() - 1], true);
@@ -424,9 +393,9 @@ mod tests {
         assert_eq!(bad(&v2, false).0, libc::EPROTONOSUPPORT);
         let (e, why) = bad(&wire::encode_take(), false);
         assert!(e == libc::EPROTO && why.contains("take frame"), "{}", why);
-        assert_eq!(bad(&wire::encode_reply(0, "x"), false).0, libc::EPROTO);
+        assert_eq!(bad(&frames::encode_reply(0, "x"), false).0, libc::EPROTO);
         assert_eq!(bad(&wire::encode_head(Kind::Control, 0), false).0, libc::EBADMSG);
-        assert_eq!(bad(&wire::encode_head(Kind::Control, wire::COMMAND_MAX + 1), false).0, libc::EBADMSG);
+        assert_eq!(bad(&wire::encode_head(Kind::Control, frames::COMMAND_MAX + 1), false).0, libc::EBADMSG);
         let mut huge = wire::encode_head(Kind::Control, 0);
         huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(bad(&huge, false).0, libc::EBADMSG);
@@ -471,8 +440,8 @@ mod tests {
             at += wire::HEAD_LEN + h.len;
         }
         assert_eq!(frames.len(), 3);
-        assert_eq!(wire::decode_reply(&frames[0].1).unwrap(), (0, "pid: 1\n"));
-        assert_eq!(wire::decode_reply(&frames[1].1).unwrap(), (libc::ETIMEDOUT, "not ready"));
+        assert_eq!(frames::decode_reply(&frames[0].1).unwrap(), (0, "pid: 1\n"));
+        assert_eq!(frames::decode_reply(&frames[1].1).unwrap(), (libc::ETIMEDOUT, "not ready"));
         assert_eq!(frames[2].0, Kind::Refuse);
         assert_eq!(wire::decode_refuse(&frames[2].1).unwrap().1.as_str(), "no");
     }
@@ -527,9 +496,9 @@ mod tests {
         let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
         let server = std::thread::spawn(move || {
             let (mut s, _) = l.accept().unwrap();
-            let mut req = vec![0u8; wire::encode_control(cmd).len()];
+            let mut req = vec![0u8; frames::encode_control(cmd).len()];
             s.read_exact(&mut req).unwrap();
-            assert_eq!(req, wire::encode_control(cmd));
+            assert_eq!(req, frames::encode_control(cmd));
             let _ = s.write_all(&answer);
             if !close {
                 std::thread::sleep(Duration::from_millis(600));
@@ -549,16 +518,16 @@ mod tests {
             assert!(!e.unreachable);
             e.msg
         };
-        assert_eq!(ok(ask_fake(Command::Reload, wire::encode_reply(0, "generation 2 pid 7"), true)), (true, "generation 2 pid 7".into()));
-        assert_eq!(ok(ask_fake(Command::Reload, wire::encode_reply(libc::ECANCELED, "reload failed: x"), true)), (false, "reload failed: x".into()));
+        assert_eq!(ok(ask_fake(Command::Reload, frames::encode_reply(0, "generation 2 pid 7"), true)), (true, "generation 2 pid 7".into()));
+        assert_eq!(ok(ask_fake(Command::Reload, frames::encode_reply(libc::ECANCELED, "reload failed: x"), true)), (false, "reload failed: x".into()));
         assert_eq!(ok(ask_fake(Command::Status, wire::encode_refuse(libc::EACCES, "uid 5 may not"), true)), (false, "refused: uid 5 may not".into()));
-        assert_eq!(ok(ask_fake(Command::Stop, wire::encode_reply(0, "stopping"), true)), (true, "stopping".into()));
+        assert_eq!(ok(ask_fake(Command::Stop, frames::encode_reply(0, "stopping"), true)), (true, "stopping".into()));
         // stop waits for EOF
-        assert!(err(ask_fake(Command::Stop, wire::encode_reply(0, "stopping"), false)).contains("did not stop in time"));
+        assert!(err(ask_fake(Command::Stop, frames::encode_reply(0, "stopping"), false)).contains("did not stop in time"));
         assert!(err(ask_fake(Command::Status, vec![], true)).contains("without answering"));
         assert!(err(ask_fake(Command::Status, vec![], false)).contains("no reply in time"));
         assert!(err(ask_fake(Command::Status, b"ok\npid: 1\nstate: serving\n".to_vec(), true)).contains("bad reply: not a gracefd"));
-        let f = wire::encode_reply(0, "pid: 1\n");
+        let f = frames::encode_reply(0, "pid: 1\n");
         assert!(err(ask_fake(Command::Status, f[..7].to_vec(), true)).contains("7 of 12 head bytes"));
         assert!(err(ask_fake(Command::Status, f[..f.len() - 2].to_vec(), true)).contains("truncated reply frame"));
         let mut v2 = f.clone();

@@ -2,16 +2,17 @@
 //! connections, the pending worker's readiness channel and the workers'
 //! notify sockets, with the next timer as its timeout.
 
-use gracefd::__cli::sys::fd::RawFd;
-use gracefd::__cli::sys::process::{Exit, Pid};
-use gracefd::__cli::sys::time::{monotonic_ns, ms_ceil};
-use gracefd::__cli::sys::{sigfd, Errno};
+use crate::sys::fd::RawFd;
+use crate::sys::process::{Exit, Pid};
+use crate::sys::time::{monotonic_ns, ms_ceil};
+use crate::sys::{sigfd, Errno};
 
 use super::{Doomed, Sup, FAILED_WORKER_GRACE_MS, MAX_CONNS, MS};
-use crate::args::signal_name;
-use crate::opts::ReadyRule;
-use crate::worker::Event;
-use crate::{exit, say};
+use crate::supervise::names::signal_name;
+use crate::supervise::options::ReadyRule;
+use crate::supervise::worker::Event;
+use crate::supervise::exit;
+use crate::supervise::say::{self, say};
 
 /// Where the pollable fds came from.
 enum Src {
@@ -67,12 +68,12 @@ impl Sup {
                     }
                 }
             };
-            match gracefd::__cli::sys::poll::poll(&mut pfds, timeout) {
+            match crate::sys::poll::poll(&mut pfds, timeout) {
                 Ok(_) => {}
                 Err(Errno(libc::EINTR)) => continue,
                 Err(e) => {
                     say!(say::ERR, "poll: {}", e);
-                    gracefd::__cli::sys::time::sleep_ms(100);
+                    crate::sys::time::sleep_ms(100);
                     continue;
                 }
             }

@@ -8,9 +8,10 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use gracefd::__cli::sys::fd::{self, Fd, RawFd};
-use gracefd::__cli::sys::socket::{self, SockAddr};
-use gracefd::__cli::proto::notify;
+use crate::sys::fd::{self, Fd, RawFd};
+use crate::sys::socket::{self, SockAddr};
+use crate::proto::notify;
+use crate::supervise::say::{self, say};
 
 /// The private directory holding the workers' sockets; removed on drop.
 /// gracefd holds a lock on it while it runs, which is how a later gracefd
@@ -39,9 +40,9 @@ fn open_locked(path: &Path) -> std::io::Result<Option<std::fs::File>> {
     use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::io::AsRawFd;
     let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path)?;
-    match gracefd::__cli::sys::fs::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) {
+    match crate::sys::fs::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) {
         Ok(()) => Ok(Some(f)),
-        Err(gracefd::__cli::sys::Errno(libc::EWOULDBLOCK)) => Ok(None),
+        Err(crate::sys::Errno(libc::EWOULDBLOCK)) => Ok(None),
         Err(e) => Err(std::io::Error::from_raw_os_error(e.0)),
     }
 }
@@ -63,7 +64,7 @@ fn owner_pid(name: &[u8]) -> Option<i32> {
 
 /// Whether a process with this pid exists (EPERM: it does, someone else's).
 fn pid_in_use(pid: i32) -> bool {
-    pid > 0 && !matches!(gracefd::__cli::sys::process::kill(pid, 0), Err(gracefd::__cli::sys::Errno(libc::ESRCH)))
+    pid > 0 && !matches!(crate::sys::process::kill(pid, 0), Err(crate::sys::Errno(libc::ESRCH)))
 }
 
 /// Remove the notify directories a killed gracefd left behind: only ours
@@ -76,7 +77,7 @@ pub fn clean_stale() -> usize {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let base = base_dir();
     let Ok(rd) = std::fs::read_dir(&base) else { return 0 };
-    let me = gracefd::__cli::sys::process::geteuid();
+    let me = crate::sys::process::geteuid();
     let mut removed = 0;
     for e in rd.flatten() {
         if !is_our_name(e.file_name().as_bytes()) {
@@ -112,14 +113,14 @@ pub fn clean_stale() -> usize {
             }
         }
         if !only_sockets {
-            crate::say!(crate::say::WARNING, "left {} in place: it holds more than worker sockets", path.display());
+            say!(say::WARNING, "left {} in place: it holds more than worker sockets", path.display());
             continue;
         }
         for s in socks {
             let _ = std::fs::remove_file(s);
         }
         if std::fs::remove_dir(&path).is_ok() {
-            crate::say!(crate::say::INFO, "removed the stale notify directory {}", path.display());
+            say!(say::INFO, "removed the stale notify directory {}", path.display());
             removed += 1;
         }
     }
@@ -132,10 +133,10 @@ impl NotifyDir {
     pub fn create() -> std::io::Result<NotifyDir> {
         use std::os::unix::fs::DirBuilderExt;
         let base = base_dir();
-        let pid = gracefd::__cli::sys::process::getpid();
+        let pid = crate::sys::process::getpid();
         let mut last = None;
         for attempt in 0..100u64 {
-            let salt = gracefd::__cli::sys::time::monotonic_ns().wrapping_add(attempt * 7919) % 1_000_000;
+            let salt = crate::sys::time::monotonic_ns().wrapping_add(attempt * 7919) % 1_000_000;
             // Made under a name clean_stale() ignores, locked, and only then
             // renamed to `gracefd-<pid>-<n>`: another gracefd starting at the
             // same moment can never find it unlocked and remove it.
@@ -189,18 +190,18 @@ impl NotifyDir {
     }
 
     /// A socket for one worker, named after its sequence number.
-    pub fn socket(&self, seq: u64) -> gracefd::Result<NotifySock> {
+    pub fn socket(&self, seq: u64) -> crate::error::Result<NotifySock> {
         let path = self.path.join(format!("w{}", seq));
         let _ = std::fs::remove_file(&path);
         let bytes = path.as_os_str().as_bytes();
-        let addr = SockAddr::unix(bytes, false).map_err(|e| gracefd::Error::sys(e, "NOTIFY_SOCKET path"))?;
-        let s = socket::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).map_err(|e| gracefd::Error::sys(e, "NOTIFY_SOCKET socket"))?;
-        socket::bind(s.raw(), &addr).map_err(|e| gracefd::Error::sys(e, "NOTIFY_SOCKET bind"))?;
+        let addr = SockAddr::unix(bytes, false).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET path"))?;
+        let s = socket::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET socket"))?;
+        socket::bind(s.raw(), &addr).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET bind"))?;
         if let Some((uid, gid)) = self.owner {
-            std::os::unix::fs::chown(&path, Some(uid), Some(gid)).map_err(|e| gracefd::Error::sys(gracefd::__cli::sys::Errno(e.raw_os_error().unwrap_or(libc::EIO)), "NOTIFY_SOCKET chown"))?;
+            std::os::unix::fs::chown(&path, Some(uid), Some(gid)).map_err(|e| crate::error::Error::sys(crate::sys::Errno(e.raw_os_error().unwrap_or(libc::EIO)), "NOTIFY_SOCKET chown"))?;
         }
         // Our own socket: non-blocking is ours to set.
-        fd::set_nonblocking(s.raw(), true).map_err(|e| gracefd::Error::sys(e, "NOTIFY_SOCKET O_NONBLOCK"))?;
+        fd::set_nonblocking(s.raw(), true).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET O_NONBLOCK"))?;
         Ok(NotifySock { fd: s, path })
     }
 }

@@ -2,12 +2,12 @@
 //! JSON object with stable keys (`ctl status --json`, for scripts; the keys
 //! are documented in docs/cli.md and only ever added to).
 
-use gracefd::__cli::sys::process;
-use gracefd::__cli::sys::time::monotonic_ns;
+use crate::sys::process;
+use crate::sys::time::monotonic_ns;
 
 use super::{Sup, Why, MS};
-use crate::args::{fmt_secs, signal_name};
-use crate::worker::{self, Worker};
+use crate::supervise::names::{fmt_secs, signal_name};
+use crate::supervise::worker::{self, Worker};
 
 /// A JSON string literal.
 fn js(s: &str) -> String {

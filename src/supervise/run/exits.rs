@@ -3,14 +3,15 @@
 //! doomed). Adopted children (gracefd is a subreaper, or PID 1) are reaped
 //! in `init.rs`.
 
-use gracefd::__cli::sys::process::{self, Exit, Pid};
-use gracefd::__cli::sys::time::monotonic_ns;
-use gracefd::__cli::sys::Errno;
+use crate::sys::process::{self, Exit, Pid};
+use crate::sys::time::monotonic_ns;
+use crate::sys::Errno;
 
 use super::{Sup, MS};
-use crate::args::fmt_secs;
-use crate::worker::describe_exit;
-use crate::{exit, say};
+use crate::supervise::names::fmt_secs;
+use crate::supervise::worker::describe_exit;
+use crate::supervise::exit;
+use crate::supervise::say::{self, say};
 
 impl Sup {
     pub(super) fn reap(&mut self) {
@@ -52,7 +53,7 @@ impl Sup {
             // Its last word may still wait in the readiness channel (a failed
             // exec reports why before the child exits): it says more than
             // the bare status.
-            if let Some(crate::worker::Event::Exited(_, why)) = p.w.on_channel() {
+            if let Some(crate::supervise::worker::Event::Exited(_, why)) = p.w.on_channel() {
                 if matches!(x, Exit::Code(127)) && why.starts_with("could not be executed") && self.stopping.is_none() {
                     let line = format!("worker generation {} (pid {}) {}", p.w.generation, pid, why);
                     self.attempt_failed(Some(p.w), &line, exit::SETUP);

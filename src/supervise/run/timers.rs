@@ -2,14 +2,15 @@
 //! workers, respawn back-off, auto-restart, stale control connections,
 //! gracefd's own watchdog, the stop timeout; and the next of them to wait for.
 
-use gracefd::__cli::sys::process;
-use gracefd::__cli::sys::time::monotonic_ns;
+use crate::sys::process;
+use crate::sys::time::monotonic_ns;
 
 use super::{Sup, Why, AFTER_KILL_MS, MS};
-use crate::args::{fmt_secs, signal_name};
-use crate::control;
-use crate::opts::ReadyRule;
-use crate::{exit, say};
+use crate::supervise::names::{fmt_secs, signal_name};
+use crate::supervise::control;
+use crate::supervise::options::ReadyRule;
+use crate::supervise::exit;
+use crate::supervise::say::{self, say};
 
 impl Sup {
     pub(super) fn signal_old(&mut self) {
@@ -87,7 +88,7 @@ impl Sup {
             if next <= now {
                 // gracefd's own liveness (its loop turns); the workers are
                 // watched by gracefd, not by systemd.
-                if let Err(e) = gracefd::__cli::notify::notify(b"WATCHDOG=1") {
+                if let Err(e) = crate::notify::notify(b"WATCHDOG=1") {
                     say!(say::WARNING, "WATCHDOG=1 not sent: {}", e);
                 }
                 self.watchdog = Some((period, now + period));

@@ -1,12 +1,12 @@
 //! Stopping: `--signal-on-term` to every worker, SIGKILL to those left after
 //! `--stop-timeout` (in `timers.rs`), done when all are reaped.
 
-use gracefd::__cli::sys::process;
-use gracefd::__cli::sys::time::monotonic_ns;
+use crate::sys::process;
+use crate::sys::time::monotonic_ns;
 
 use super::{Doomed, Stopping, Sup, AFTER_KILL_MS, MS};
-use crate::args::{fmt_secs, signal_name};
-use crate::say;
+use crate::supervise::names::{fmt_secs, signal_name};
+use crate::supervise::say::{self, say};
 
 impl Sup {
     pub(super) fn begin_stop(&mut self, code: i32, why: &str) {
@@ -26,7 +26,7 @@ impl Sup {
             if list.is_empty() { "none".to_string() } else { list.join(", ") },
             fmt_secs(self.o.stop_timeout_ms)
         );
-        let _ = gracefd::__cli::notify::stopping();
+        let _ = crate::notify::stopping();
         self.respawn_at_ns = None;
         self.auto_at_ns = None;
         self.reload_queued = false;

@@ -2,14 +2,14 @@
 //! worker that serves or drains (the ready worker and the old ones not yet
 //! exited; a worker still starting is not listed), sorted by generation.
 //! Written to an unpredictable temporary name created `O_EXCL|O_NOFOLLOW`
-//! beside PATH and renamed over it (`gracefd::__cli::safe_path::write_replace`), so
+//! beside PATH and renamed over it (`crate::safe_path::write_replace`), so
 //! a reader never sees a partial file and a link planted in the directory is
 //! never followed; removed when gracefd exits. `start_server --restart`
 //! (Perl's and gracefd's) waits until the file names only the new generation.
 
 use std::path::Path;
 
-use gracefd::__cli::sys::process::Pid;
+use crate::sys::process::Pid;
 
 /// The file's text for `(generation, pid)` pairs.
 pub fn format(entries: &[(u32, Pid)]) -> String {
@@ -39,7 +39,7 @@ pub fn generations(text: &str) -> Vec<u32> {
 /// Write the status file atomically.
 pub fn write(path: &Path, entries: &[(u32, Pid)]) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
-    gracefd::__cli::safe_path::write_replace(path.as_os_str().as_bytes(), format(entries).as_bytes())
+    crate::safe_path::write_replace(path.as_os_str().as_bytes(), format(entries).as_bytes())
         .map_err(|e| std::io::Error::new(std::io::Error::from_raw_os_error(e.errno.0).kind(), e.to_string()))
 }
 
