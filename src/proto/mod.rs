@@ -5,6 +5,7 @@ pub mod addr;
 pub mod conns;
 pub mod daemon;
 pub mod handoff;
+pub mod ip;
 pub mod listen_env;
 pub mod notify;
 pub mod num;
