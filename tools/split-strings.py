@@ -3,7 +3,7 @@
 section per string, so that `ld --gc-sections` can drop the strings nothing
 kept refers to.
 
-Why: rustc (1.9x) encodes every format_args! template as a NUL-terminated
+Why: rustc (1.95, the toolchain in use) encodes every format_args! template as a NUL-terminated
 byte string, and LLVM puts all NUL-terminated constants of the archive's one
 LTO object into a single `.rodata.str1.1` section (mergeable sections are
 never given a section per constant). GNU ld garbage-collects whole input

@@ -1,6 +1,6 @@
 //! IP address literals: the strict parser and the canonical text, written
 //! here rather than taken from core::net, whose parser and Display bring
-//! about 5 KB of generic code into every C program that listens (see the
+//! about 6 KB of code into every C program that listens (see the
 //! footprint section of docs/performance.md). They accept, reject and print
 //! exactly what core::net does (the tests below compare the two).
 
