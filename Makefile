@@ -14,7 +14,7 @@ BUILD   := build
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 LIB       := $(BUILD)/lib/libgracefd.a
-RUST_SRC  := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs tools/slim-archive.sh tools/split-strings.py
+RUST_SRC  := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs tools/slim-archive.sh tools/split-strings.py tools/split-object.py
 # The command is its own package (cli/) on top of the library.
 CLI_SRC   := $(shell find cli/src -name '*.rs') cli/Cargo.toml
 # The C face is compiled as strictly as users might compile it.

@@ -7,9 +7,11 @@
 #  - drop the library object's unwind tables (.eh_frame): it is built with
 #    panic=abort and every C entry point is nounwind, so nothing ever unwinds
 #    through its frames (an exception or unwind reaching them aborts with or
-#    without the table).
-# Only the library's own object is rewritten; the compiler-builtins members
-# are left as rustc made them.
+#    without the table);
+#  - split that object into one member per set of entry points
+#    (tools/split-object.py), so that a default link takes only the code the
+#    program's calls reach.
+# The compiler-builtins members are left as rustc made them.
 set -euo pipefail
 lib=${1:?usage: slim-archive.sh libgracefd.a}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +26,31 @@ if [ "$(wc -l <<<"$member")" != 1 ] || [ -z "$member" ]; then
   echo "slim-archive: expected exactly one gracefd-*.o member in $lib, found: ${member:-none}" >&2
   exit 1
 fi
-(cd "$work" && quiet_ar x "$abs" "$member")
-python3 "$here/split-strings.py" "$work/$member"
-objcopy --remove-section=.eh_frame --remove-section=.rela.eh_frame "$work/$member"
-(cd "$work" && quiet_ar r "$abs" "$member")
+others=$(quiet_ar t "$abs" | grep -v -x -F "$member")
+if [ -n "$(sort <<<"$others" | uniq -d)" ]; then
+  echo "slim-archive: $lib has members with the same name; cannot rebuild it" >&2
+  exit 1
+fi
+mkdir "$work/members" "$work/split"
+(cd "$work/members" && quiet_ar x "$abs")
+obj=$work/members/$member
+python3 "$here/split-strings.py" "$obj"
+objcopy --remove-section=.eh_frame --remove-section=.rela.eh_frame "$obj"
+status=0
+parts=$(python3 "$here/split-object.py" "$obj" "$work/split") || status=$?
+if [ "$status" = 2 ]; then
+  # An object the splitter does not handle (it said why): one member, as
+  # rustc made it; correct, only larger in a default link.
+  echo "slim-archive: WARNING: the library stays one object" >&2
+  cp "$obj" "$work/split/$member"
+  parts=$member
+elif [ "$status" != 0 ]; then
+  exit "$status"
+else
+  echo "slim-archive: the library object is now $(wc -l <<<"$parts") members"
+fi
+# The new archive: the library's members, then the others in their order.
+rm -f "$abs.new"
+(cd "$work/split" && quiet_ar rcs "$abs.new" $parts)
+(cd "$work/members" && quiet_ar rs "$abs.new" $others)
+mv "$abs.new" "$abs"
