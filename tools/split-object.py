@@ -31,9 +31,11 @@ are dropped (the archive is for stripped programs; cargo's own output keeps
 them).
 
 Usage: split-object.py OBJECT OUTDIR  -> writes OUTDIR/gracefd-<n>.o and
-prints their names. ELF64 little-endian relocatable objects with RELA
-relocations only; anything else: exit 2 with a message (the caller then
-keeps the single object).
+prints their names. The members are read back and every relocation checked
+to have the same offset, type and addend and to resolve to the same place
+as in OBJECT. ELF64 little-endian relocatable objects with RELA relocations
+only; anything else, or a failed check: exit 2 with a message (the caller
+then keeps the single object).
 """
 import os
 import struct
@@ -184,8 +186,49 @@ def main(path, outdir):
         write_member(os.path.join(outdir, name), eh, secs, syms, relas, sorted(group), member_of, m, exported,
                      anchors, base_anchor if has_base else None, m == 0 and has_base)
         names.append(name)
+    verify(secs, syms, relas, [os.path.join(outdir, n) for n in names], [sorted(g) for g in members])
     print("\n".join(names))
     return 0
+
+
+def verify(secs, syms, relas, paths, groups):
+    """Read the members back: every relocation of every kept section must
+    have the same offset, type and addend as before and resolve to the same
+    place (original section and offset, or the same undefined name)."""
+
+    def target(s, section_of):
+        if s["shndx"] == SHN_UNDEF:
+            return ("undefined", s["name"])
+        if s["shndx"] == SHN_ABS:
+            return ("absolute", s["value"])
+        return ("section", section_of(s["shndx"]), 0 if s["type"] == STT_SECTION else s["value"])
+
+    members = []
+    defined = {}
+    for path, group in zip(paths, groups):
+        _, msecs, msyms, mrelas = read(path)
+        orig = {k + 1: j for k, j in enumerate(group)}  # the writer puts the group first, in order
+        members.append((group, msyms, mrelas, orig))
+        for s in msyms:
+            if s["bind"] != STB_LOCAL and s["shndx"] not in (SHN_UNDEF, SHN_ABS):
+                if s["name"] in defined:
+                    raise Fail(f"verify: {s['name']} defined twice")
+                defined[s["name"]] = (orig[s["shndx"]], s["value"])
+    for group, msyms, mrelas, orig in members:
+        for new, j in orig.items():
+            before = relas.get(j, [])
+            after = mrelas.get(new, [])
+            if len(before) != len(after):
+                raise Fail(f"verify: {secs[j]['name']}: relocation count changed")
+            for (o1, t1, k1, a1), (o2, t2, k2, a2) in zip(before, after):
+                want = target(syms[k1], lambda i: i)
+                s2 = msyms[k2]
+                if s2["shndx"] == SHN_UNDEF and s2["name"] in defined:
+                    got = ("section",) + defined[s2["name"]]
+                else:
+                    got = target(s2, lambda i: orig[i])
+                if (o1, t1, a1, want) != (o2, t2, a2, got):
+                    raise Fail(f"verify: {secs[j]['name']}+{o1:#x}: {want} became {got}")
 
 
 def write_member(out, eh, secs, syms, relas, group, member_of, m, exported, anchors, base_anchor, is_base):
