@@ -35,16 +35,17 @@ fi
 # to it (gracefd__base), so linking any gracefd_* function still runs the
 # constructor, as when the library was one object.
 members=$(nm -A "$lib" 2>/dev/null | awk -F: '$2 ~ /^gracefd-[0-9]+\.o$/ {print $2}' | sort -u)
-if [ -n "$members" ]; then
-  holders=$(nm -A --defined-only "$lib" 2>/dev/null | awk -F: '$2 ~ /^gracefd-/ && $3 ~ / gracefd__base$/ {print $2}')
-  if [ "$(wc -l <<<"$holders")" != 1 ] || [ -z "$holders" ]; then
-    echo "check-symbols: expected one member defining gracefd__base, found: ${holders:-none}"; exit 1
-  fi
-  pulling=$(nm -A --undefined-only "$lib" 2>/dev/null | awk -F: '$3 ~ / U gracefd__base$/ {print $2}' | sort -u)
-  missing=$(comm -23 <(grep -v -x -F "$holders" <<<"$members") <(echo "$pulling"))
-  if [ -n "$missing" ]; then
-    echo "check-symbols: members that do not pull the constructor's member:"; head <<<"$missing"; exit 1
-  fi
+if [ -z "$members" ]; then
+  echo "check-symbols: the library is one object, not split into members (see tools/slim-archive.sh's warning)"; exit 1
+fi
+holders=$(nm -A --defined-only "$lib" 2>/dev/null | awk -F: '$2 ~ /^gracefd-/ && $3 ~ / gracefd__base$/ {print $2}')
+if [ "$(wc -l <<<"$holders")" != 1 ] || [ -z "$holders" ]; then
+  echo "check-symbols: expected one member defining gracefd__base, found: ${holders:-none}"; exit 1
+fi
+pulling=$(nm -A --undefined-only "$lib" 2>/dev/null | awk -F: '$3 ~ / U gracefd__base$/ {print $2}' | sort -u)
+missing=$(comm -23 <(grep -v -x -F "$holders" <<<"$members") <(echo "$pulling"))
+if [ -n "$missing" ]; then
+  echo "check-symbols: members that do not pull the constructor's member:"; head <<<"$missing"; exit 1
 fi
 builtins=$(grep -c '^__' <<<"$syms" || true)
 echo "check-symbols: $ours gracefd_* symbols, $internal hidden gracefd__* links between members, $builtins compiler-rt builtins, no std:: symbols"
