@@ -14,7 +14,7 @@ BUILD   := build
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 LIB       := $(BUILD)/lib/libgracefd.a
-RUST_SRC  := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs
+RUST_SRC  := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs tools/slim-archive.sh tools/split-strings.py tools/split-object.py
 # The command is its own package (cli/) on top of the library.
 CLI_SRC   := $(shell find cli/src -name '*.rs') cli/Cargo.toml
 # The C face is compiled as strictly as users might compile it.
@@ -49,7 +49,9 @@ cli: $(BUILD)/bin/gracefd
 $(LIB): $(RUST_SRC)
 	CARGO_TARGET_DIR=$(FFI_TARGET) $(CARGO) rustc --profile ffi --lib --no-default-features --features ffi --crate-type staticlib
 	@mkdir -p $(@D)
-	cp $(FFI_TARGET)/ffi/libgracefd.a $@
+	cp $(FFI_TARGET)/ffi/libgracefd.a $@.tmp
+	tools/slim-archive.sh $@.tmp
+	mv $@.tmp $@
 
 $(BUILD)/bin/gracefd: $(RUST_SRC) $(CLI_SRC)
 	$(CARGO) build --release -p gracefd-cli --bin gracefd

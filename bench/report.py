@@ -308,15 +308,12 @@ def _size(w, ctx):
         else:
             w(f"| {label} | – | – | not built |")
     w("")
-    w("Why so much for one call: Cargo.toml's release profile (`lto = true`, `codegen-units = 1`) makes the "
-      "library's code a single object file in the archive, so referencing any one function links all of it "
-      "(about 260 KB of text). With `-Wl,--gc-sections` the linker keeps only what is reached, which is still "
-      "the start-up constructor (environment snapshot, inherited-socket registry, lineage) and the formatting "
-      "it uses. Two more costs are fixed whatever the program calls: every `format_args!` template of "
-      "the library (about 17 KB) lands in one mergeable string section (`.rodata.str1.1`), which GNU ld "
-      "keeps whole once any of it is used, and `.eh_frame` for every kept "
-      "function. The hope of \"tens of bytes per used function\" does not hold for this build; docs/c-api.md "
-      "states these figures.")
+    w("What these bytes are: the archive is cut into one member per set of entry points "
+      "(tools/slim-archive.sh), so even a default link takes only what the program's calls reach, plus "
+      "everything the start-up constructor reaches (environment snapshot, inherited-socket registry, "
+      "daemon marker, lineage), which every program linking the library keeps. That constructor is most "
+      "of the two small programs; the C example uses nearly every capability, so its default link is what "
+      "`--gc-sections` keeps. docs/performance.md (\"Footprint\") breaks the figures down.")
     w("")
 
 

@@ -4,10 +4,10 @@
 
 use alloc::vec::Vec;
 use core::fmt;
-use core::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::Result;
 use crate::proto::addr::{Address, Ip, Shown, Transport};
+use crate::proto::ip::{Ipv4Shown, Ipv6Shown};
 use crate::registry::Kind;
 use crate::sys::socket::SockAddr;
 
@@ -105,9 +105,9 @@ impl fmt::Display for AddrShown<'_> {
         let a = self.0;
         let port = a.port().unwrap_or(0);
         if let Some(ip) = a.ip_v4() {
-            write!(f, "{}:{}", Ipv4Addr::from(ip), port)
+            write!(f, "{}:{}", Ipv4Shown(ip), port)
         } else if let Some((ip, scope)) = a.ip_v6() {
-            write!(f, "[{}", Ipv6Addr::from(ip))?;
+            write!(f, "[{}", Ipv6Shown(ip))?;
             if scope != 0 {
                 write!(f, "%{}", scope)?;
             }

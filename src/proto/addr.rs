@@ -16,11 +16,11 @@
 //! Host names other than `localhost` are not resolved: resolution depends on
 //! configuration and the network, and a listener address should not.
 
-use core::net::{Ipv4Addr, Ipv6Addr};
-use core::str::FromStr;
-
 use crate::error::Result;
 use crate::err;
+
+/// `::1`.
+const LOCALHOST_V6: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
 /// Room in `sockaddr_un.sun_path` on Linux.
 pub const SUN_PATH_LEN: usize = 108;
@@ -124,7 +124,7 @@ pub fn parse(input: &[u8]) -> Result<Address<'_>> {
                 _ => {
                     return Err(err!(
                         EINVAL,
-                        "address {}: unknown scheme {:?} (known: tcp, tcp4, tcp6, udp, udp4, udp6, unix)",
+                        "address {}: unknown scheme {} (known: tcp, tcp4, tcp6, udp, udp4, udp6, unix)",
                         shown,
                         Shown(scheme)
                     ))
@@ -213,30 +213,29 @@ fn parse_inet<'a>(s: &'a [u8], transport: Transport, rule: FamilyRule, shown: Sh
             _ => Ip::V6([0; 16], 0),
         },
         HostPart::Plain(b"localhost") => match rule {
-            FamilyRule::Only6 => Ip::V6(Ipv6Addr::LOCALHOST.octets(), 0),
+            FamilyRule::Only6 => Ip::V6(LOCALHOST_V6, 0),
             _ => Ip::V4([127, 0, 0, 1]),
         },
         HostPart::Plain(h) => {
-            let text = core::str::from_utf8(h).map_err(|_| err!(EINVAL, "address {}: host is not ASCII", shown))?;
-            let v4 = Ipv4Addr::from_str(text).map_err(|_| {
-                err!(EINVAL, "address {}: host {:?} is not an IP address (host names are not resolved)", shown, text)
+            let v4 = crate::proto::ip::parse_v4(h).ok_or_else(|| {
+                err!(EINVAL, "address {}: host {} is not an IP address (host names are not resolved)", shown, Shown(h))
             })?;
-            Ip::V4(v4.octets())
+            Ip::V4(v4)
         }
         HostPart::Bracketed(h) => {
-            let text = core::str::from_utf8(h).map_err(|_| err!(EINVAL, "address {}: host is not ASCII", shown))?;
-            let (addr, scope) = match text.split_once('%') {
-                Some((a, sc)) => {
-                    let id = crate::proto::num::parse_u32(sc.as_bytes()).ok_or_else(|| {
-                        err!(EINVAL, "address {}: IPv6 scope {:?} must be a numeric interface index", shown, sc)
+            let (addr, scope) = match h.iter().position(|&b| b == b'%') {
+                Some(at) => {
+                    let sc = h.get(at + 1..).unwrap_or(&[]);
+                    let id = crate::proto::num::parse_u32(sc).ok_or_else(|| {
+                        err!(EINVAL, "address {}: IPv6 scope {} must be a numeric interface index", shown, Shown(sc))
                     })?;
-                    (a, id)
+                    (h.get(..at).unwrap_or(&[]), id)
                 }
-                None => (text, 0),
+                None => (h, 0),
             };
-            let v6 = Ipv6Addr::from_str(addr)
-                .map_err(|_| err!(EINVAL, "address {}: {:?} is not an IPv6 address", shown, addr))?;
-            Ip::V6(v6.octets(), scope)
+            let v6 = crate::proto::ip::parse_v6(addr)
+                .ok_or_else(|| err!(EINVAL, "address {}: {} is not an IPv6 address", shown, Shown(addr)))?;
+            Ip::V6(v6, scope)
         }
     };
     let ip = match (rule, ip) {

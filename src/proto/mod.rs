@@ -6,6 +6,7 @@ pub mod conns;
 pub mod control;
 pub mod daemon;
 pub mod handoff;
+pub mod ip;
 pub mod listen_env;
 pub mod notify;
 pub mod num;
