@@ -181,6 +181,7 @@ mod conns;
 mod daemon;
 mod events;
 mod handoff;
+mod init;
 mod lineage;
 mod listeners;
 mod notify;

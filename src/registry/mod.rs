@@ -82,15 +82,6 @@ fn max_listen_fds() -> u32 {
     }
 }
 
-/// This process's pidfd id, for checking `LISTEN_PIDFDID`: looked up only
-/// when that is set, and only in the process the environment was captured in.
-pub(crate) fn our_pidfd_id(st: &crate::startup::Startup) -> Option<u64> {
-    if st.var(b"LISTEN_PIDFDID").is_none() || crate::sys::process::getpid() != st.pid {
-        return None;
-    }
-    crate::sys::process::own_pidfd_id()
-}
-
 /// Read the start-up environment into the registry, once; later calls do
 /// nothing. Called by the start-up constructor after the snapshot is stored
 /// (so inherited fds are CLOEXEC before `main`), and by every registry
@@ -103,7 +94,7 @@ pub fn init() {
             listen_fds: st.var(b"LISTEN_FDS"),
             listen_fdnames: st.var(b"LISTEN_FDNAMES"),
             listen_pidfdid: st.var(b"LISTEN_PIDFDID"),
-            our_pidfd_id: our_pidfd_id(st),
+            our_pidfd_id: st.pidfd_id,
             server_starter_port: st.var(b"SERVER_STARTER_PORT"),
             server_starter_generation: st.var(b"SERVER_STARTER_GENERATION"),
         };
