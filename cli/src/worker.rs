@@ -20,7 +20,7 @@ use std::path::Path;
 
 use gracefd::__cli::proto::addr::Shown;
 use gracefd::__cli::ready::Outcome;
-use gracefd::__cli::registry::{self, Kind};
+use gracefd::__cli::registry::{self, FdKind};
 use gracefd::__cli::spawn::Spawn;
 use gracefd::__cli::sys::fd::{Fd, RawFd};
 use gracefd::__cli::sys::process::{Exit, Pid};
@@ -102,7 +102,7 @@ pub enum Event {
 /// The `SERVER_STARTER_PORT` key for a socket: the user's (`--port 8080`
 /// → `8080`), the one it was inherited with, or the bound address.
 fn starter_key(info: &registry::Info, fd: RawFd, user: &HashMap<Ident, Vec<u8>>) -> Option<Vec<u8>> {
-    if !matches!(info.kind, Kind::TcpListener | Kind::UnixListener | Kind::Udp) {
+    if !matches!(info.kind, FdKind::TcpListener | FdKind::UnixListener | FdKind::Udp) {
         return None;
     }
     if let Some(k) = ident(fd).and_then(|i| user.get(&i)) {

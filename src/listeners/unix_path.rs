@@ -5,7 +5,7 @@
 
 use alloc::vec::Vec;
 
-use super::bind::{apply_nonblocking, run_pre_bind, sys_err};
+use super::new_socket::{apply_nonblocking, run_pre_bind, sys_err};
 use super::ListenOptions;
 use crate::error::{Error, Result};
 use crate::proto::addr::Shown;

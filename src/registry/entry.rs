@@ -1,18 +1,18 @@
-//! What an entry is: its [`Kind`] (read from the fd by [`classify`]), its
+//! What an entry is: its [`FdKind`] (read from the fd by [`classify`]), its
 //! [`Source`], its name (checked by [`validate_name`]), and the views handed
 //! out ([`Info`], [`Exported`]).
 
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::listeners::ListenKey;
+use super::key::ListenKey;
 use crate::proto::addr::Shown;
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::socket;
 
 /// What kind of fd an entry holds (the C ABI's `GRACEFD_KIND_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum FdKind {
     /// A listening TCP socket (IPv4 or IPv6).
     TcpListener = 1,
     /// A listening unix stream socket (path or abstract).
@@ -26,7 +26,7 @@ pub enum Kind {
     File = 5,
 }
 
-impl Kind {
+impl FdKind {
     /// The `GRACEFD_KIND_*` value.
     pub fn code(self) -> i32 {
         self as i32
@@ -35,11 +35,11 @@ impl Kind {
     /// Words for messages: "a TCP listener".
     pub fn describe(self) -> &'static str {
         match self {
-            Kind::TcpListener => "a listening TCP socket",
-            Kind::UnixListener => "a listening unix stream socket",
-            Kind::Udp => "a UDP socket",
-            Kind::Socket => "a socket that is not a TCP/unix listener or a UDP socket",
-            Kind::File => "not a socket",
+            FdKind::TcpListener => "a listening TCP socket",
+            FdKind::UnixListener => "a listening unix stream socket",
+            FdKind::Udp => "a UDP socket",
+            FdKind::Socket => "a socket that is not a TCP/unix listener or a UDP socket",
+            FdKind::File => "not a socket",
         }
     }
 }
@@ -96,7 +96,7 @@ pub struct Info {
     /// The name (`unknown` if it has none).
     pub name: Vec<u8>,
     /// What the fd is.
-    pub kind: Kind,
+    pub kind: FdKind,
     /// Where it came from.
     pub source: Source,
     /// The registry's own fd number: borrowed, for display and matching only.
@@ -110,7 +110,7 @@ pub struct Info {
 pub(crate) struct Entry {
     pub(crate) name: Vec<u8>,
     pub(crate) fd: Fd,
-    pub(crate) kind: Kind,
+    pub(crate) kind: FdKind,
     pub(crate) source: Source,
     pub(crate) label: Vec<u8>,
     pub(crate) claimed: bool,
@@ -155,10 +155,10 @@ impl fmt::Display for EntryShown<'_> {
 /// socket: that is the whole test for a file, one syscall, as `fstat` was
 /// (a hand-off of 10,000 fds classifies each of them: every syscall saved
 /// here is 10,000 saved there). `EBADF` if it is not open.
-pub(crate) fn classify(raw: RawFd) -> crate::sys::SysResult<Kind> {
+pub(crate) fn classify(raw: RawFd) -> crate::sys::SysResult<FdKind> {
     let domain = match socket::getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_DOMAIN) {
         Ok(d) => d,
-        Err(crate::sys::Errno(libc::ENOTSOCK)) => return Ok(Kind::File),
+        Err(crate::sys::Errno(libc::ENOTSOCK)) => return Ok(FdKind::File),
         Err(e) => return Err(e),
     };
     let ty = socket::getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_TYPE)?;
@@ -167,17 +167,17 @@ pub(crate) fn classify(raw: RawFd) -> crate::sys::SysResult<Kind> {
     Ok(match ty {
         libc::SOCK_STREAM if inet || domain == libc::AF_UNIX => {
             if socket::getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_ACCEPTCONN)? == 0 {
-                Kind::Socket
+                FdKind::Socket
             } else if domain == libc::AF_UNIX {
-                Kind::UnixListener
+                FdKind::UnixListener
             } else if protocol()? == libc::IPPROTO_TCP {
-                Kind::TcpListener
+                FdKind::TcpListener
             } else {
-                Kind::Socket
+                FdKind::Socket
             }
         }
-        libc::SOCK_DGRAM if inet && protocol()? == libc::IPPROTO_UDP => Kind::Udp,
-        _ => Kind::Socket,
+        libc::SOCK_DGRAM if inet && protocol()? == libc::IPPROTO_UDP => FdKind::Udp,
+        _ => FdKind::Socket,
     })
 }
 

@@ -5,22 +5,14 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::entry::{classify, Entry, Kind, Source};
-use super::table::Registry;
+use super::entry::{classify, Entry, FdKind, Source};
+use super::table::{Registry, Rejected};
 use crate::error::{Error, Msg, Result};
 use crate::proto::addr::Shown;
 use crate::proto::listen_env::{self, PidfdId, StarterAddr, StarterEntry, Systemd, UNKNOWN};
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::socket;
 use crate::{err, log};
-
-/// An announced fd that was not registered, and why.
-pub(super) struct Rejected {
-    pub(super) name: Vec<u8>,
-    pub(super) fd: RawFd,
-    pub(super) var: &'static str,
-    pub(super) why: Msg,
-}
 
 /// The environment variables the registry reads.
 #[derive(Clone, Copy, Default)]
@@ -221,10 +213,10 @@ impl Registry {
 }
 
 /// Check a Server::Starter fd is the socket its key announces.
-fn check_starter(entry: &StarterEntry<'_>) -> Result<Kind> {
+fn check_starter(entry: &StarterEntry<'_>) -> Result<FdKind> {
     let raw = entry.fd;
     let kind = classify(raw).map_err(|e| Error::sys(e, "cannot inspect it"))?;
-    if kind == Kind::File {
+    if kind == FdKind::File {
         return Err(err!(ENOTSOCK, "it is not a socket"));
     }
     let bound = socket::getsockname(raw).map_err(|e| Error::sys(e, "getsockname"))?;
@@ -238,7 +230,7 @@ fn check_starter(entry: &StarterEntry<'_>) -> Result<Kind> {
     }
     match entry.addr {
         StarterAddr::Inet4 { port, .. } | StarterAddr::Inet6 { port, .. } => {
-            if kind != Kind::TcpListener && kind != Kind::Udp {
+            if kind != FdKind::TcpListener && kind != FdKind::Udp {
                 return Err(err!(EPROTOTYPE, "the key announces a listener, the fd is {}", kind.describe()));
             }
             let got = bound.port().unwrap_or(0);
@@ -247,7 +239,7 @@ fn check_starter(entry: &StarterEntry<'_>) -> Result<Kind> {
             }
         }
         StarterAddr::Path(path) => {
-            if kind != Kind::UnixListener {
+            if kind != FdKind::UnixListener {
                 return Err(err!(EPROTOTYPE, "the key announces a unix listener, the fd is {}", kind.describe()));
             }
             let got = bound.unix_path().unwrap_or(&[]);

@@ -14,7 +14,7 @@
 //!
 //! - `LISTEN_FDS`: the fd must be open. Any kind of fd is accepted (systemd
 //!   passes sockets of every type, FIFOs, and files or memfds from its fd
-//!   store); its [`Kind`] is recorded and [`crate::listeners::listen`] refuses
+//!   store); its [`FdKind`] is recorded and [`crate::listeners::listen`] refuses
 //!   a kind that does not fit the address it is asked for.
 //! - `SERVER_STARTER_PORT`: the fd must be 3 or above (0–2 are stdio), open,
 //!   a socket of the family the key announces (IPv4 for `port`/`host:port`,
@@ -48,14 +48,17 @@
 //! is released). Never touched between fork and exec.
 
 mod entry;
+mod key;
 mod load;
 mod table;
 #[cfg(test)]
 mod tests;
 
-pub use entry::{validate_name, Exported, Info, Kind, Source};
+pub use entry::{validate_name, Exported, FdKind, Info, Source};
+pub use key::AddrShown;
 
 pub(crate) use entry::Entry;
+pub(crate) use key::ListenKey;
 // The listeners' tests check the kind of what they get.
 #[cfg(test)]
 pub(crate) use entry::classify;

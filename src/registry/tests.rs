@@ -49,9 +49,9 @@ fn systemd_fds_are_validated_and_made_cloexec() {
     assert_eq!(
         kinds,
         vec![
-            (b"web".to_vec(), Kind::TcpListener, base),
-            (b"dns".to_vec(), Kind::Udp, base + 1),
-            (b"state".to_vec(), Kind::File, base + 2)
+            (b"web".to_vec(), FdKind::TcpListener, base),
+            (b"dns".to_vec(), FdKind::Udp, base + 1),
+            (b"state".to_vec(), FdKind::File, base + 2)
         ]
     );
     for e in &r.entries {
@@ -116,7 +116,7 @@ fn server_starter_checks_the_announced_socket() {
     let mut r = Registry::new();
     r.load(EnvVars { server_starter_port: Some(bad.as_bytes()), ..EnvVars::default() }, 1, 3, 100);
     let got: Vec<_> = r.entries.iter().map(|e| (e.fd.raw(), e.kind)).collect();
-    assert_eq!(got, vec![(t.raw(), Kind::TcpListener), (u.raw(), Kind::Udp)]);
+    assert_eq!(got, vec![(t.raw(), FdKind::TcpListener), (u.raw(), FdKind::Udp)]);
     assert!(r.entries.iter().all(|e| e.name == UNKNOWN && e.source == Source::ServerStarter));
     let why: Vec<_> = r.rejected.iter().map(|x| (x.fd, x.why.as_str().to_string())).collect();
     assert!(why.iter().any(|(f, w)| *f == p.raw() && w.contains("not a socket")), "{:?}", why);
@@ -171,7 +171,7 @@ fn add_import_forget_export() {
     let (p, _w) = fd::pipe().unwrap();
     r.import(b"state", p).unwrap();
     r.import(b"state", udp()).unwrap();
-    assert_eq!(r.entries.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![Kind::TcpListener, Kind::File, Kind::Udp]);
+    assert_eq!(r.entries.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![FdKind::TcpListener, FdKind::File, FdKind::Udp]);
     let x = r.export().unwrap();
     assert_eq!(x.iter().map(|e| e.name.clone()).collect::<Vec<_>>(), vec![b"mine".to_vec(), b"state".to_vec(), b"state".to_vec()]);
     for (e, ent) in x.iter().zip(&r.entries) {

@@ -38,7 +38,7 @@ impl Sup {
 /// gracefd listened.
 fn remove_unix_sockets() {
     for info in gracefd::__cli::registry::entries() {
-        if info.source != gracefd::__cli::registry::Source::Created || info.kind != gracefd::__cli::registry::Kind::UnixListener {
+        if info.source != gracefd::__cli::registry::Source::Created || info.kind != gracefd::__cli::registry::FdKind::UnixListener {
             continue;
         }
         let Ok(a) = gracefd::__cli::sys::socket::getsockname(info.raw) else { continue };
