@@ -3,7 +3,8 @@
 
 use super::unix_path::bind_unix_path;
 use super::new_socket::{apply_nonblocking, run_pre_bind, sys_err};
-use super::{AddrShown, ListenKey, ListenOptions};
+use super::options::ListenOptions;
+use crate::registry::{AddrShown, ListenKey};
 use crate::error::Result;
 use crate::proto::addr::Shown;
 use crate::registry::Registry;

@@ -3,7 +3,8 @@
 
 use core::fmt;
 
-use super::{AddrShown, ListenKey, ListenOptions};
+use super::options::ListenOptions;
+use crate::registry::{AddrShown, ListenKey};
 use crate::error::{Error, Msg, Result};
 use crate::proto::addr::Shown;
 use crate::proto::listen_env::UNKNOWN;

@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use super::ListenOptions;
+use super::options::ListenOptions;
 use crate::err;
 use crate::error::{Error, Result};
 use crate::sys::fd::{self, Fd};

@@ -8,7 +8,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::Result;
 use crate::proto::addr::{Address, Ip, Shown, Transport};
-use super::entry::FdKind;
+use super::fd_kind::FdKind;
 use crate::sys::socket::SockAddr;
 
 /// An address `listen` was asked for, in comparable form.

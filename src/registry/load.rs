@@ -5,7 +5,8 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::entry::{classify, Entry, FdKind, Source};
+use super::entry::{Entry, Source};
+use super::fd_kind::{classify, FdKind};
 use super::table::{Registry, Rejected};
 use crate::error::{Error, Msg, Result};
 use crate::proto::addr::Shown;

@@ -48,20 +48,22 @@
 //! is released). Never touched between fork and exec.
 
 mod entry;
+mod fd_kind;
 mod key;
 mod load;
 mod table;
 #[cfg(test)]
 mod tests;
 
-pub use entry::{validate_name, Exported, FdKind, Info, Source};
+pub use entry::{validate_name, Exported, Info, Source};
+pub use fd_kind::FdKind;
 pub use key::AddrShown;
 
 pub(crate) use entry::Entry;
 pub(crate) use key::ListenKey;
 // The listeners' tests check the kind of what they get.
 #[cfg(test)]
-pub(crate) use entry::classify;
+pub(crate) use fd_kind::classify;
 pub(crate) use load::EnvVars;
 pub(crate) use table::Registry;
 

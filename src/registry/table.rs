@@ -4,7 +4,8 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::entry::{classify, validate_name, Entry, Exported, Source};
+use super::entry::{validate_name, Entry, Exported, Source};
+use super::fd_kind::classify;
 use crate::error::{Error, Msg, Result};
 use crate::proto::addr::Shown;
 use crate::proto::listen_env::UNKNOWN;
