@@ -81,7 +81,7 @@ static INIT: Once = Once::new();
 /// The largest `LISTEN_FDS` worth considering: fds above the open-files limit
 /// cannot be open.
 fn max_listen_fds() -> u32 {
-    match crate::sys::process::getrlimit(libc::RLIMIT_NOFILE) {
+    match crate::sys::rlimit::getrlimit(libc::RLIMIT_NOFILE) {
         Ok(l) => u32::try_from(l.rlim_cur).unwrap_or(u32::MAX).saturating_sub(listen_env::LISTEN_FDS_START as u32),
         Err(_) => 1 << 20,
     }

@@ -1,6 +1,7 @@
 //! Processes: fork, exec, wait, kill, identities and limits.
 //! Functions marked async-signal-safe may run between fork and exec.
 
+pub use super::rlimit::{getrlimit, setrlimit};
 use super::{cvt, retry, Errno, SysResult};
 
 /// A process id.
@@ -356,20 +357,6 @@ pub fn try_wait_any() -> SysResult<Option<(Pid, Exit)>> {
     } else {
         Ok(Some((r, Exit::from_status(st))))
     }
-}
-
-/// `getrlimit(RLIMIT_*)`. Async-signal-safe.
-pub fn getrlimit(res: libc::__rlimit_resource_t) -> SysResult<libc::rlimit> {
-    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: valid out-pointer.
-    cvt(unsafe { libc::getrlimit(res, &mut r) })?;
-    Ok(r)
-}
-
-/// `setrlimit(RLIMIT_*)`. Async-signal-safe.
-pub fn setrlimit(res: libc::__rlimit_resource_t, lim: libc::rlimit) -> SysResult<()> {
-    // SAFETY: valid pointer.
-    cvt(unsafe { libc::setrlimit(res, &lim) }).map(|_| ())
 }
 
 /// The number of threads of this process (`Threads:` in /proc/self/status).
