@@ -184,6 +184,7 @@ mod handoff;
 mod init;
 mod lineage;
 mod listeners;
+mod msg;
 mod notify;
 mod pidfile;
 mod proto;
