@@ -12,10 +12,11 @@
 //!    child the program starts before it asks the library for them inherits
 //!    them: the lineage's own fds (`lineage`: readiness channel, pid file),
 //!    a re-exec daemonize launcher's fds (`daemon`), then the inherited
-//!    sockets (`registry`).
+//!    sockets (`registry`, which builds no entry yet: it only protects the
+//!    fds it will adopt).
 //!
-//! Parsing into the registry's entries, and any log message, wait for the
-//! first use. Every function called here also runs on first use, so the
+//! The registry's entries, and its messages about rejected fds, wait for
+//! the first use. Every function called here also runs on first use, so the
 //! library works where the constructor did not run (an unusual loader) or ran
 //! after another one (the Go package's), and a module never calls up into
 //! this file.
@@ -40,7 +41,7 @@ extern "C" fn on_load() {
 fn adopt_announced_fds() {
     crate::lineage::init();
     crate::daemon::init();
-    crate::registry::init();
+    crate::registry::protect_at_load();
 }
 
 #[cfg(target_env = "gnu")]

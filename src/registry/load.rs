@@ -214,7 +214,7 @@ impl Registry {
 }
 
 /// Check a Server::Starter fd is the socket its key announces.
-fn check_starter(entry: &StarterEntry<'_>) -> Result<FdKind> {
+pub(super) fn check_starter(entry: &StarterEntry<'_>) -> Result<FdKind> {
     let raw = entry.fd;
     let kind = classify(raw).map_err(|e| Error::sys(e, "cannot inspect it"))?;
     if kind == FdKind::File {

@@ -6,9 +6,10 @@
 //! setenv): systemd's `LISTEN_PID`/`LISTEN_FDS`/`LISTEN_FDNAMES` (also what
 //! gracefd itself writes for a new generation or a superdaemon worker) and
 //! Server::Starter's `SERVER_STARTER_PORT` (+ `SERVER_STARTER_GENERATION`).
-//! Parsing rules: [`crate::proto::listen_env`]. [`init`] runs from the
-//! start-up constructor, before `main`, so inherited fds are made CLOEXEC
-//! before any thread could fork and exec.
+//! Parsing rules: [`crate::proto::listen_env`]. Before `main`, the library's
+//! constructor makes CLOEXEC exactly the fds the registry will adopt
+//! ([`protect_at_load`]), before any thread could fork and exec; the entries
+//! are built, and rejections logged, on first use ([`init`]).
 //!
 //! **Validation.** Every announced fd is checked before it is registered:
 //!
@@ -47,6 +48,7 @@
 //! Thread-safe: one mutex, never held while calling out (log hooks run after it
 //! is released). Never touched between fork and exec.
 
+mod at_load;
 mod entry;
 mod fd_kind;
 mod key;
@@ -79,32 +81,54 @@ static REG: Mutex<Registry> = Mutex::new(Registry::new());
 static INIT: Once = Once::new();
 
 /// The largest `LISTEN_FDS` worth considering: fds above the open-files limit
-/// cannot be open.
+/// cannot be open. Taken at load time when the constructor ran (a daemon may
+/// change the limit before the registry is first used), so the load decides
+/// as the constructor did.
 fn max_listen_fds() -> u32 {
+    match at_load::max_listen_fds() {
+        Some(m) => m,
+        None => max_listen_fds_now(),
+    }
+}
+
+fn max_listen_fds_now() -> u32 {
     match crate::sys::rlimit::getrlimit(libc::RLIMIT_NOFILE) {
         Ok(l) => u32::try_from(l.rlim_cur).unwrap_or(u32::MAX).saturating_sub(listen_env::LISTEN_FDS_START as u32),
         Err(_) => 1 << 20,
     }
 }
 
+/// The variables the registry reads, from the start-up snapshot.
+fn env_vars(st: &crate::startup::Startup) -> EnvVars<'_> {
+    EnvVars {
+        listen_pid: st.var(b"LISTEN_PID"),
+        listen_fds: st.var(b"LISTEN_FDS"),
+        listen_fdnames: st.var(b"LISTEN_FDNAMES"),
+        listen_pidfdid: st.var(b"LISTEN_PIDFDID"),
+        our_pidfd_id: st.pidfd_id,
+        server_starter_port: st.var(b"SERVER_STARTER_PORT"),
+        server_starter_generation: st.var(b"SERVER_STARTER_GENERATION"),
+    }
+}
+
+/// Called by the library's constructor (`crate::init`), before `main`: make
+/// CLOEXEC every announced fd that the registry will adopt, and only those,
+/// so none leaks into a child the program starts before it first uses the
+/// registry. Nothing is built and nothing is said yet (see `at_load.rs`).
+pub fn protect_at_load() {
+    let st = crate::startup::get();
+    at_load::protect(env_vars(st), st.pid, listen_env::LISTEN_FDS_START, max_listen_fds_now());
+}
+
 /// Read the start-up environment into the registry, once; later calls do
-/// nothing. Called by the start-up constructor after the snapshot is stored
-/// (so inherited fds are CLOEXEC before `main`), and by every registry
-/// function, so it also works when the constructor did not run.
+/// nothing. Called by every registry function, so the entries (and the
+/// messages about rejected fds) are made on first use, not on every
+/// program's start path.
 pub fn init() {
     INIT.call(|| {
         let st = crate::startup::get();
-        let env = EnvVars {
-            listen_pid: st.var(b"LISTEN_PID"),
-            listen_fds: st.var(b"LISTEN_FDS"),
-            listen_fdnames: st.var(b"LISTEN_FDNAMES"),
-            listen_pidfdid: st.var(b"LISTEN_PIDFDID"),
-            our_pidfd_id: st.pidfd_id,
-            server_starter_port: st.var(b"SERVER_STARTER_PORT"),
-            server_starter_generation: st.var(b"SERVER_STARTER_GENERATION"),
-        };
         let mut reg = Registry::new();
-        reg.load(env, st.pid, listen_env::LISTEN_FDS_START, max_listen_fds());
+        reg.load(env_vars(st), st.pid, listen_env::LISTEN_FDS_START, max_listen_fds());
         // Nobody else locks REG before INIT completes: every path calls init() first.
         *REG.lock() = reg;
     });

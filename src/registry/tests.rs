@@ -195,3 +195,49 @@ fn names_are_validated() {
         assert!(e.message().starts_with("fd name"));
     }
 }
+
+/// Before `main` only the fds the load will adopt may become CLOEXEC: for
+/// each environment, what the load-time pass protects is exactly what the
+/// load then registers (a rejected fd keeps its flags).
+#[test]
+fn the_load_time_pass_protects_exactly_what_the_load_adopts() {
+    let base = 900;
+    let (t, u, other) = (tcp_listener(), udp(), tcp_listener());
+    let (p, _w) = fd::pipe().unwrap();
+    let tport = socket::getsockname(t.raw()).unwrap().port().unwrap();
+    let oport = socket::getsockname(other.raw()).unwrap().port().unwrap();
+    let starter_ok = format!("127.0.0.1:{}={}", tport, base);
+    let starter_wrong_port = format!("127.0.0.1:{}={}", oport, base);
+    let starter_pipe = format!("127.0.0.1:{}={}", tport, base + 2);
+    let cases: Vec<(EnvVars<'_>, &str)> = vec![
+        (env("77", "3", Some("web:dns:state")), "systemd, all good"),
+        (env("77", "4", Some("web:dns:state:gone")), "systemd, one closed"),
+        (env("78", "3", None), "systemd, not our pid"),
+        (env("77", "3", Some("a:b:c:d")), "systemd, too many names"),
+        (env("77", "3", Some("a:b c")), "systemd, a bad name"),
+        (EnvVars { listen_pidfdid: Some(b"12"), our_pidfd_id: Some(13), ..env("77", "3", None) }, "systemd, another pidfd"),
+        (EnvVars { listen_pidfdid: Some(b"x"), ..env("77", "3", None) }, "systemd, malformed pidfd id"),
+        (EnvVars { server_starter_port: Some(starter_ok.as_bytes()), ..EnvVars::default() }, "starter, good"),
+        (EnvVars { server_starter_port: Some(starter_wrong_port.as_bytes()), ..EnvVars::default() }, "starter, wrong port"),
+        (EnvVars { server_starter_port: Some(starter_pipe.as_bytes()), ..EnvVars::default() }, "starter, a pipe"),
+        (EnvVars { server_starter_port: Some(b"80=900;"), ..EnvVars::default() }, "starter, malformed"),
+    ];
+    for (vars, what) in cases {
+        place(&[&t, &u, &p], base);
+        fd::close(base + 3);
+        super::at_load::protect(vars, 77, base, 1000);
+        let protected: Vec<RawFd> = (base..base + 4).filter(|&f| fd::is_cloexec(f).unwrap_or(false)).collect();
+        let mut r = Registry::new();
+        r.load(vars, 77, base, 1000);
+        let mut adopted: Vec<RawFd> = r.entries.iter().map(|e| e.fd.raw()).collect();
+        adopted.sort_unstable();
+        assert_eq!(protected, adopted, "{}", what);
+        // The registry owns what it adopted; the rest is still placed here.
+        r.entries.clear();
+        for f in base..base + 3 {
+            if !adopted.contains(&f) {
+                fd::close(f);
+            }
+        }
+    }
+}
