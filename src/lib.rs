@@ -185,6 +185,7 @@ mod init;
 mod lineage;
 mod listeners;
 mod msg;
+mod num;
 mod notify;
 mod pidfile;
 mod proto;

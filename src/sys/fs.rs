@@ -181,7 +181,7 @@ pub fn list_dir_numbers(dir: &[u8], out: &mut [RawFd]) -> SysResult<usize> {
                 break;
             }
             off += reclen;
-            if let Some(v) = crate::proto::num::parse_u32(name) {
+            if let Some(v) = crate::num::parse_u32(name) {
                 let v = v as RawFd;
                 if v == d.raw() {
                     continue;

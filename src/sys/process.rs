@@ -367,7 +367,7 @@ pub fn thread_count() -> SysResult<u32> {
     for line in text.split(|&b| b == b'\n') {
         if let Some(rest) = line.strip_prefix(b"Threads:") {
             let digits: &[u8] = trim_ascii(rest);
-            return crate::proto::num::parse_u32(digits).ok_or(Errno(libc::EPROTO));
+            return crate::num::parse_u32(digits).ok_or(Errno(libc::EPROTO));
         }
     }
     Err(Errno(libc::EPROTO))
