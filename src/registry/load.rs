@@ -27,6 +27,9 @@ pub(crate) struct EnvVars<'a> {
     pub(crate) our_pidfd_id: Option<u64>,
     pub(crate) server_starter_port: Option<&'a [u8]>,
     pub(crate) server_starter_generation: Option<&'a [u8]>,
+    /// `LISTEN_FDS` fds the constructor already found open, classified and
+    /// made CLOEXEC (`at_load.rs`), in fd order: not inspected again.
+    pub(crate) protected: &'a [(RawFd, FdKind)],
 }
 
 impl Registry {
@@ -113,22 +116,14 @@ impl Registry {
         for i in 0..count as usize {
             let raw = first_fd.saturating_add(i as RawFd);
             let name = sd.name_of(i);
-            if let Err(e) = fd::get_fd_flags(raw) {
-                let why = if e.0 == libc::EBADF { "it is not open" } else { e.describe() };
-                self.reject("LISTEN_FDS", name, raw, format_args!("{}", why));
-                continue;
-            }
-            let kind = match classify(raw) {
-                Ok(k) => k,
-                Err(e) => {
-                    self.reject("LISTEN_FDS", name, raw, format_args!("cannot inspect it: {}", e));
-                    continue;
-                }
+            let seen = env.protected.binary_search_by_key(&raw, |p| p.0).ok().and_then(|j| env.protected.get(j));
+            let kind = match seen {
+                Some(&(_, kind)) => kind,
+                None => match self.check_systemd_fd(name, raw) {
+                    Some(kind) => kind,
+                    None => continue,
+                },
             };
-            if let Err(e) = fd::set_cloexec(raw, true) {
-                self.reject("LISTEN_FDS", name, raw, format_args!("cannot set FD_CLOEXEC: {}", e));
-                continue;
-            }
             // SAFETY: announced to this process by LISTEN_FDS/LISTEN_PID, checked
             // open; from now on the registry is its only owner (documented).
             let fd = unsafe { Fd::from_raw(raw) };
@@ -142,6 +137,28 @@ impl Registry {
                 key: None,
             });
         }
+    }
+
+    /// Whether announced fd `raw` can be adopted (open, inspectable, made
+    /// CLOEXEC), and its kind; if not, the rejection is recorded.
+    fn check_systemd_fd(&mut self, name: &[u8], raw: RawFd) -> Option<FdKind> {
+        if let Err(e) = fd::get_fd_flags(raw) {
+            let why = if e.0 == libc::EBADF { "it is not open" } else { e.describe() };
+            self.reject("LISTEN_FDS", name, raw, format_args!("{}", why));
+            return None;
+        }
+        let kind = match classify(raw) {
+            Ok(k) => k,
+            Err(e) => {
+                self.reject("LISTEN_FDS", name, raw, format_args!("cannot inspect it: {}", e));
+                return None;
+            }
+        };
+        if let Err(e) = fd::set_cloexec(raw, true) {
+            self.reject("LISTEN_FDS", name, raw, format_args!("cannot set FD_CLOEXEC: {}", e));
+            return None;
+        }
+        Some(kind)
     }
 
     fn load_server_starter(&mut self, env: EnvVars<'_>) {

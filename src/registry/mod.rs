@@ -108,6 +108,7 @@ fn env_vars(st: &crate::startup::Startup) -> EnvVars<'_> {
         our_pidfd_id: st.pidfd_id,
         server_starter_port: st.var(b"SERVER_STARTER_PORT"),
         server_starter_generation: st.var(b"SERVER_STARTER_GENERATION"),
+        protected: &[],
     }
 }
 
@@ -127,8 +128,10 @@ pub fn protect_at_load() {
 pub fn init() {
     INIT.call(|| {
         let st = crate::startup::get();
+        let protected = at_load::take_protected();
+        let env = EnvVars { protected: &protected, ..env_vars(st) };
         let mut reg = Registry::new();
-        reg.load(env_vars(st), st.pid, listen_env::LISTEN_FDS_START, max_listen_fds());
+        reg.load(env, st.pid, listen_env::LISTEN_FDS_START, max_listen_fds());
         // Nobody else locks REG before INIT completes: every path calls init() first.
         *REG.lock() = reg;
     });

@@ -198,7 +198,8 @@ fn names_are_validated() {
 
 /// Before `main` only the fds the load will adopt may become CLOEXEC: for
 /// each environment, what the load-time pass protects is exactly what the
-/// load then registers (a rejected fd keeps its flags).
+/// load then registers (a rejected fd keeps its flags), and the kinds it
+/// hands the load are the ones the load finds itself.
 #[test]
 fn the_load_time_pass_protects_exactly_what_the_load_adopts() {
     let base = 900;
@@ -227,11 +228,16 @@ fn the_load_time_pass_protects_exactly_what_the_load_adopts() {
         fd::close(base + 3);
         super::at_load::protect(vars, 77, base, 1000);
         let protected: Vec<RawFd> = (base..base + 4).filter(|&f| fd::is_cloexec(f).unwrap_or(false)).collect();
+        let seen = super::at_load::take_protected();
         let mut r = Registry::new();
         r.load(vars, 77, base, 1000);
         let mut adopted: Vec<RawFd> = r.entries.iter().map(|e| e.fd.raw()).collect();
         adopted.sort_unstable();
         assert_eq!(protected, adopted, "{}", what);
+        // What it found about LISTEN_FDS fds is what the load finds.
+        let systemd: Vec<(RawFd, FdKind)> =
+            r.entries.iter().filter(|e| e.source == Source::ListenFds).map(|e| (e.fd.raw(), e.kind)).collect();
+        assert_eq!(seen, systemd, "{}", what);
         // The registry owns what it adopted; the rest is still placed here.
         r.entries.clear();
         for f in base..base + 3 {
@@ -240,4 +246,20 @@ fn the_load_time_pass_protects_exactly_what_the_load_adopts() {
             }
         }
     }
+}
+
+/// The load takes the constructor's findings for `LISTEN_FDS` fds as they
+/// are (no second inspection), and inspects the others itself.
+#[test]
+fn the_load_uses_what_the_load_time_pass_found() {
+    let base = 930;
+    let (t, u) = (tcp_listener(), udp());
+    place(&[&t, &u], base);
+    // Say fd 930 is a UDP socket: the load believes it without asking.
+    let protected = [(base, FdKind::Udp)];
+    let mut r = Registry::new();
+    r.load(EnvVars { protected: &protected, ..env("77", "2", Some("a:b")) }, 77, base, 1000);
+    let kinds: Vec<_> = r.entries.iter().map(|e| (e.fd.raw(), e.kind)).collect();
+    assert_eq!(kinds, vec![(base, FdKind::Udp), (base + 1, FdKind::Udp)]);
+    assert!(fd::is_cloexec(base + 1).unwrap(), "the fd not found at load is checked and made CLOEXEC by the load");
 }
