@@ -56,11 +56,13 @@ pub fn init() {
 fn read(s: &Startup, me: Pid) -> (Lineage, Option<Fd>, Option<Fd>) {
     // LISTEN_PIDFDID, when set, must name us too (rules out a reused pid);
     // malformed, it makes the whole announcement untrusted.
-    let pidfd_ok = matches!(
-        crate::proto::listen_env::check_pidfdid(s.var(b"LISTEN_PIDFDID"), s.pidfd_id),
-        Ok(PidfdId::Unset | PidfdId::Matches(_) | PidfdId::Unverifiable(_))
-    );
-    let listen_pid_matches = s.var(b"LISTEN_PID").and_then(num::parse_pid) == Some(me) && pidfd_ok;
+    let pidfd_ok = || {
+        matches!(
+            crate::proto::listen_env::check_pidfdid(s.var(b"LISTEN_PIDFDID"), s.pidfd_id),
+            Ok(PidfdId::Unset | PidfdId::Matches(_) | PidfdId::Unverifiable(_))
+        )
+    };
+    let listen_pid_matches = s.var(b"LISTEN_PID").and_then(num::parse_pid) == Some(me) && pidfd_ok();
     let mut l = Lineage { generation: 1, parent_pid: None, listen_pid_matches };
     if !listen_pid_matches {
         return (l, None, None);

@@ -118,6 +118,10 @@ fn env_vars(st: &crate::startup::Startup) -> EnvVars<'_> {
 /// registry. Nothing is built and nothing is said yet (see `at_load.rs`).
 pub fn protect_at_load() {
     let st = crate::startup::get();
+    // Most processes inherit nothing: two lookups, and nothing else to do.
+    if st.var(b"LISTEN_FDS").is_none() && st.var(b"SERVER_STARTER_PORT").is_none() {
+        return;
+    }
     at_load::protect(env_vars(st), st.pid, listen_env::LISTEN_FDS_START, max_listen_fds_now());
 }
 
