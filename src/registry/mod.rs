@@ -117,6 +117,12 @@ fn env_vars(st: &crate::startup::Startup) -> EnvVars<'_> {
 /// so none leaks into a child the program starts before it first uses the
 /// registry. Nothing is built and nothing is said yet (see `at_load.rs`).
 pub fn protect_at_load() {
+    // Another constructor (the Go package's) may have used the registry
+    // first: it adopted the fds itself, and those numbers may mean other
+    // files by now.
+    if INIT.is_done() {
+        return;
+    }
     let st = crate::startup::get();
     // Most processes inherit nothing: two lookups, and nothing else to do.
     if st.var(b"LISTEN_FDS").is_none() && st.var(b"SERVER_STARTER_PORT").is_none() {

@@ -46,7 +46,6 @@ impl Once {
     }
 
     /// Whether `call` has completed.
-    #[cfg(test)]
     pub fn is_done(&self) -> bool {
         self.0.load(Ordering::Acquire) == DONE
     }
