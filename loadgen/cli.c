@@ -1,5 +1,5 @@
 /* loadgen command line. */
-#include "loadgen.h"
+#include "common.h"
 
 /* ------------------------------------------------------------------------ */
 /* Command line                                                               */

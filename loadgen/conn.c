@@ -1,5 +1,5 @@
 /* loadgen connections: the per-thread poll loop and the request drivers. */
-#include "loadgen.h"
+#include "common.h"
 
 /* ------------------------------------------------------------------------ */
 /* Connections                                                                */

@@ -1,5 +1,5 @@
 /* loadgen HTTP/1.1 response parsing. */
-#include "loadgen.h"
+#include "common.h"
 
 /* ------------------------------------------------------------------------ */
 /* HTTP/1.1 response parsing                                                  */

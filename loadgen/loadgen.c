@@ -49,22 +49,7 @@
  *   short_response   EOF after the request was sent and before the response
  *                    was complete (including before its first byte).
  */
-#include "loadgen.h"
-
-/* ------------------------------------------------------------------------ */
-/* Options and globals                                                        */
-
-const char *const KIND_NAMES[K_NKINDS] = {
-    "connect_refused", "connect_other", "reset", "timeout", "bad_response", "short_response"};
-
-struct options O;
-
-char *g_req_ka, *g_req_close;
-size_t g_req_ka_len, g_req_close_len;
-uint64_t g_start, g_deadline, g_timeout_ns;
-int g_stop;                       /* set by SIGINT/SIGTERM, read atomically */
-int g_stop_pipe[2] = {-1, -1};    /* readable once a stop signal arrived */
-FILE *g_events;                   /* --watch-pid-change output, or NULL */
+#include "common.h"
 
 static void on_stop_signal(int sig)
 {

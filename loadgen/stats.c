@@ -1,5 +1,5 @@
 /* loadgen statistics: latency histogram, pid sets, merged totals and reports. */
-#include "loadgen.h"
+#include "common.h"
 
 /* ------------------------------------------------------------------------ */
 /* Statistics                                                                 */

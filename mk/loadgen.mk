@@ -9,9 +9,9 @@ CHECK_TARGETS += check-loadgen
 .PHONY: loadgen check-loadgen
 loadgen: $(LOADGEN)
 
-LOADGEN_SRC := loadgen/loadgen.c loadgen/cli.c loadgen/http.c loadgen/conn.c loadgen/stats.c
+LOADGEN_SRC := loadgen/loadgen.c loadgen/common.c loadgen/cli.c loadgen/http.c loadgen/conn.c loadgen/stats.c
 
-$(LOADGEN): $(LOADGEN_SRC) loadgen/loadgen.h
+$(LOADGEN): $(LOADGEN_SRC) loadgen/common.h
 	@mkdir -p $(@D)
 	$(CC) $(STRICT) $(CFLAGS) -pthread -o $@ $(LOADGEN_SRC)
 

@@ -47,7 +47,8 @@ pub fn get() -> &'static Lineage {
     })
 }
 
-/// Called from the start-up constructor: validate and CLOEXEC our fds early.
+/// Called by the library's constructor (`crate::init`): validate and CLOEXEC
+/// our fds early.
 pub fn init() {
     let _ = get();
 }
@@ -55,11 +56,13 @@ pub fn init() {
 fn read(s: &Startup, me: Pid) -> (Lineage, Option<Fd>, Option<Fd>) {
     // LISTEN_PIDFDID, when set, must name us too (rules out a reused pid);
     // malformed, it makes the whole announcement untrusted.
-    let pidfd_ok = matches!(
-        crate::proto::listen_env::check_pidfdid(s.var(b"LISTEN_PIDFDID"), crate::registry::our_pidfd_id(s)),
-        Ok(PidfdId::Unset | PidfdId::Matches(_) | PidfdId::Unverifiable(_))
-    );
-    let listen_pid_matches = s.var(b"LISTEN_PID").and_then(num::parse_pid) == Some(me) && pidfd_ok;
+    let pidfd_ok = || {
+        matches!(
+            crate::proto::listen_env::check_pidfdid(s.var(b"LISTEN_PIDFDID"), s.pidfd_id),
+            Ok(PidfdId::Unset | PidfdId::Matches(_) | PidfdId::Unverifiable(_))
+        )
+    };
+    let listen_pid_matches = s.var(b"LISTEN_PID").and_then(num::parse_pid) == Some(me) && pidfd_ok();
     let mut l = Lineage { generation: 1, parent_pid: None, listen_pid_matches };
     if !listen_pid_matches {
         return (l, None, None);
@@ -158,6 +161,7 @@ mod tests {
             argv: Vec::new(),
             exe: Vec::new(),
             pid: 1,
+            pidfd_id: None,
         }
     }
 

@@ -1,11 +1,12 @@
 //! What the process looked like when it started: its environment, argv, and
 //! the absolute path of its executable.
 //!
-//! Captured once, from an ELF constructor (`.init_array`) that runs before
-//! `main` and before any thread (Go's runtime included) exists, so the library
-//! never reads the environment of a running, possibly multi-threaded process
-//! and never calls setenv/unsetenv (docs/architecture.md, "Rules"). If the constructor did not run
-//! (an unusual loader), the first use captures it instead.
+//! Captured once, by the library's constructor (`crate::init`), which runs
+//! before `main` and before any thread (Go's runtime included) exists, so the
+//! library never reads the environment of a running, possibly multi-threaded
+//! process and never calls setenv/unsetenv (docs/architecture.md, "Rules"). If
+//! the constructor did not run (an unusual loader), the first use captures it
+//! instead.
 //!
 //! The executable path is recorded now because later it may lie:
 //! `/proc/self/exe` names the old, deleted inode after the binary is replaced
@@ -30,6 +31,9 @@ pub struct Startup {
     /// Our pid at capture time (a fork-mode daemon re-captures nothing:
     /// code that needs the current pid calls getpid()).
     pub pid: Pid,
+    /// Our pidfd id at capture time, for checking `LISTEN_PIDFDID`: looked
+    /// up only when that is set (`None` also when the kernel cannot tell).
+    pub pidfd_id: Option<u64>,
 }
 
 static STARTUP: Lazy<Startup> = Lazy::new();
@@ -37,6 +41,12 @@ static STARTUP: Lazy<Startup> = Lazy::new();
 /// The snapshot (captured at load time, or now if that did not happen).
 pub fn get() -> &'static Startup {
     STARTUP.get_or_init(|| capture(None))
+}
+
+/// Capture the snapshot at load time (the constructor, `crate::init`, with
+/// the argv glibc hands it; `None` elsewhere: argv is read from /proc).
+pub(crate) fn capture_at_load(argv: Option<(*const *const libc::c_char, usize)>) {
+    STARTUP.get_or_init(|| capture(argv));
 }
 
 impl Startup {
@@ -61,7 +71,11 @@ fn capture(argv: Option<(*const *const libc::c_char, usize)>) -> Startup {
         _ => read_cmdline(),
     };
     let exe = find_exe();
-    Startup { env, argv, exe, pid: crate::sys::process::getpid() }
+    let mut st = Startup { env, argv, exe, pid: crate::sys::process::getpid(), pidfd_id: None };
+    if st.var(b"LISTEN_PIDFDID").is_some() {
+        st.pidfd_id = crate::sys::process::own_pidfd_id();
+    }
+    st
 }
 
 /// Copy a NULL-terminated array of C strings (at most `max`).
@@ -101,39 +115,6 @@ fn find_exe() -> Bytes {
         Err(_) => Vec::new(),
     }
 }
-
-// The constructor. glibc passes (argc, argv, envp) to .init_array functions;
-// other libcs pass nothing, so we only trust the arguments on glibc.
-#[cfg(target_env = "gnu")]
-extern "C" fn on_load(argc: libc::c_int, argv: *const *const libc::c_char, _envp: *const *const libc::c_char) {
-    let n = usize::try_from(argc).unwrap_or(0);
-    STARTUP.get_or_init(|| capture(Some((argv, n))));
-    after_capture();
-}
-
-#[cfg(not(target_env = "gnu"))]
-extern "C" fn on_load() {
-    STARTUP.get_or_init(|| capture(None));
-    after_capture();
-}
-
-/// Once the snapshot exists: adopt (validate, CLOEXEC) the fds our starter
-/// announced (lineage, and a re-exec daemonize launcher's plan), before main
-/// runs and before any thread could spawn a child.
-fn after_capture() {
-    crate::lineage::init();
-    crate::daemon::init();
-    crate::registry::init();
-}
-
-#[cfg(target_env = "gnu")]
-type Ctor = extern "C" fn(libc::c_int, *const *const libc::c_char, *const *const libc::c_char);
-#[cfg(not(target_env = "gnu"))]
-type Ctor = extern "C" fn();
-
-#[used]
-#[link_section = ".init_array"]
-static ON_LOAD: Ctor = on_load;
 
 #[cfg(test)]
 mod tests {

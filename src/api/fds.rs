@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use super::error::io;
 use crate::err;
-use crate::registry::{self, Info, Kind, Source};
+use crate::registry::{self, Info, Source};
 
 /// Register any fd under `name` so that an upgrade hands it down (sockets of
 /// any kind, a memfd of state, a pipe): the new generation finds it with
@@ -111,7 +111,7 @@ pub struct InheritedFd {
 /// What an fd is: [`FdKind::TcpListener`], [`FdKind::UnixListener`],
 /// [`FdKind::Udp`], [`FdKind::Socket`] (any other socket) or [`FdKind::File`]
 /// (not a socket: a memfd, a pipe, a file).
-pub type FdKind = Kind;
+pub use crate::registry::FdKind;
 
 /// How an fd came: [`FdSource::ListenFds`] (systemd's protocol, also what
 /// gracefd passes), [`FdSource::ServerStarter`], [`FdSource::Imported`] (a

@@ -12,6 +12,7 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::ffi::c_void;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::Result;
 use crate::proto::conns::{self as wire, Entry, Frame, Kind};
@@ -48,7 +49,18 @@ static QUEUE: Mutex<Queue> = Mutex::new(Queue { enabled: false, conns: VecDeque:
 /// by hand-off and have not reported ready yet). Idempotent.
 pub fn enable() -> Result<bool> {
     QUEUE.lock().enabled = true;
-    Ok(lineage::is_upgrade() || crate::handoff::took_pending())
+    Ok(lineage::is_upgrade() || HANDOFF_PENDING.load(Ordering::Acquire))
+}
+
+/// Whether this process took its fds by hand-off and has not reported ready
+/// yet: the hand-off, which sits above this module, says so when it takes
+/// and when it reports ready ([`set_handoff_pending`]).
+static HANDOFF_PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Called by the hand-off: fds were taken from an older side that may pass
+/// connections (`true`), or ready was reported to it (`false`).
+pub(crate) fn set_handoff_pending(pending: bool) {
+    HANDOFF_PENDING.store(pending, Ordering::Release);
 }
 
 /// Whether [`enable`] was called.

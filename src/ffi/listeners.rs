@@ -24,11 +24,11 @@ pub const GRACEFD_NAME_MAX: c_int = 255;
 
 // The C values are the core's; checked at compile time (cbindgen needs literals).
 const _: () = assert!(
-    GRACEFD_KIND_TCP_LISTENER == crate::registry::Kind::TcpListener as c_int
-        && GRACEFD_KIND_UNIX_LISTENER == crate::registry::Kind::UnixListener as c_int
-        && GRACEFD_KIND_UDP == crate::registry::Kind::Udp as c_int
-        && GRACEFD_KIND_SOCKET == crate::registry::Kind::Socket as c_int
-        && GRACEFD_KIND_FILE == crate::registry::Kind::File as c_int
+    GRACEFD_KIND_TCP_LISTENER == crate::registry::FdKind::TcpListener as c_int
+        && GRACEFD_KIND_UNIX_LISTENER == crate::registry::FdKind::UnixListener as c_int
+        && GRACEFD_KIND_UDP == crate::registry::FdKind::Udp as c_int
+        && GRACEFD_KIND_SOCKET == crate::registry::FdKind::Socket as c_int
+        && GRACEFD_KIND_FILE == crate::registry::FdKind::File as c_int
         && GRACEFD_NAME_MAX as usize == crate::proto::listen_env::FDNAME_MAX
 );
 

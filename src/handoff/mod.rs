@@ -38,7 +38,6 @@ pub use receive::recv_fds;
 pub use send::send_fds;
 pub use serve::{serve, stop};
 pub use take::{report_ready, take};
-pub(crate) use take::took_pending;
 pub use takers::{process, set_taker_timeout_ms, Status, DEFAULT_TAKER_TIMEOUT_MS, MAX_TAKER_TIMEOUT_MS};
 
 use crate::sys::process;

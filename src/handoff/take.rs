@@ -34,12 +34,6 @@ pub(super) fn took_from(path: &[u8]) -> bool {
     matches!(&*TAKEN.lock(), Taken::Pending { path: p, .. } if p == path)
 }
 
-/// Whether this process took its fds by hand-off and has not reported ready
-/// yet (an old side may then pass it connections, see `conns`).
-pub(crate) fn took_pending() -> bool {
-    matches!(&*TAKEN.lock(), Taken::Pending { .. })
-}
-
 /// Connect to the process serving at `path`, receive every named fd into the
 /// registry (as if inherited), and keep the connection until
 /// [`report_ready`]. Returns the number of fds taken. `timeout_ms` bounds the
@@ -73,6 +67,8 @@ pub fn take(path: &[u8], timeout_ms: i64) -> Result<usize> {
     match r {
         Ok((sock, n, old_pid)) => {
             *t = Taken::Pending { sock, path: path.to_vec(), old_pid };
+            // An old side may now pass us connections (`conns::enable` asks).
+            crate::conns::set_handoff_pending(true);
             drop(t);
             log!(log::NOTICE, "hand-off: took {} fds from pid {} at {}", n, old_pid, Shown(path));
             Ok(n)
@@ -140,6 +136,7 @@ pub fn report_ready() -> Result<bool> {
         if !matches!(&*t, Taken::Pending { .. }) {
             return Ok(false);
         }
+        crate::conns::set_handoff_pending(false);
         core::mem::replace(&mut *t, Taken::None)
     };
     let Taken::Pending { sock, old_pid, .. } = taken else {

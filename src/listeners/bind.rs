@@ -1,21 +1,16 @@
 //! New sockets: TCP and UDP (with the dual-stack fallback to IPv4) and
 //! abstract unix sockets; unix paths are in `unix_path.rs`.
 
-use core::fmt;
-
 use super::unix_path::bind_unix_path;
-use super::{AddrShown, ListenKey, ListenOptions};
-use crate::error::{Error, Result};
+use super::new_socket::{apply_nonblocking, run_pre_bind, sys_err};
+use super::options::ListenOptions;
+use crate::registry::{AddrShown, ListenKey};
+use crate::error::Result;
 use crate::proto::addr::Shown;
 use crate::registry::Registry;
-use crate::sys::fd::{self, Fd};
+use crate::sys::fd::Fd;
 use crate::sys::socket::{self, SockAddr};
-use crate::sys::Errno;
 use crate::{err, log};
-
-pub(super) fn sys_err(errno: Errno, args: fmt::Arguments<'_>) -> Error {
-    Error::new(errno, format_args!("{}: {}", args, errno))
-}
 
 pub(super) fn bind_new(reg: &mut Registry, key: &ListenKey, opts: &ListenOptions) -> Result<Fd> {
     match key {
@@ -44,30 +39,6 @@ pub(super) fn bind_new(reg: &mut Registry, key: &ListenKey, opts: &ListenOptions
             Ok(s)
         }
     }
-}
-
-/// Run the caller's pre-bind hook (if any) on a new socket; `what` names
-/// the address for the error.
-pub(super) fn run_pre_bind(s: &Fd, opts: &ListenOptions, what: fmt::Arguments<'_>) -> Result<()> {
-    let Some(h) = opts.pre_bind else {
-        return Ok(());
-    };
-    // SAFETY: whoever set the hook promised that `func` may be called with
-    // `data` for the duration of the listen call, which this is; the fd is
-    // open and stays ours.
-    let r = unsafe { (h.func)(s.raw(), h.data as *mut core::ffi::c_void) };
-    match r {
-        0 => Ok(()),
-        r if r < 0 && r > -4096 => Err(Error::new(Errno(-r), format_args!("the pre-bind hook refused {}: {}", what, Errno(-r)))),
-        r => Err(err!(ECANCELED, "the pre-bind hook refused {} (it returned {}, not a negative errno)", what, r)),
-    }
-}
-
-pub(super) fn apply_nonblocking(s: &Fd, opts: &ListenOptions) -> Result<()> {
-    if let Some(nb) = opts.nonblocking {
-        fd::set_nonblocking(s.raw(), nb).map_err(|e| Error::sys(e, "setting O_NONBLOCK"))?;
-    }
-    Ok(())
 }
 
 fn bind_inet(udp: bool, sa: &SockAddr, v6only: bool, opts: &ListenOptions) -> Result<Fd> {

@@ -3,11 +3,12 @@
 
 use core::fmt;
 
-use super::{AddrShown, ListenKey, ListenOptions};
+use super::options::ListenOptions;
+use crate::registry::{AddrShown, ListenKey};
 use crate::error::{Error, Msg, Result};
 use crate::proto::addr::Shown;
 use crate::proto::listen_env::UNKNOWN;
-use crate::registry::{Entry, Kind, Registry};
+use crate::registry::{Entry, FdKind, Registry};
 use crate::sys::fd::{self, Fd};
 use crate::sys::socket;
 use crate::{err, log};
@@ -66,7 +67,7 @@ pub(super) fn find(reg: &Registry, name: Option<&[u8]>, key: &ListenKey) -> Resu
 
 /// The error for an entry whose kind does not fit the address.
 fn unfit(e: &Entry, key: &ListenKey) -> Error {
-    if e.kind == Kind::File {
+    if e.kind == FdKind::File {
         err!(ENOTSOCK, "{} is not a socket; {} needs {}", e.describe(), key, key.wants().describe())
     } else {
         err!(EPROTOTYPE, "{} is {}; {} needs {}", e.describe(), e.kind.describe(), key, key.wants().describe())

@@ -6,7 +6,7 @@ use core::net::Ipv6Addr;
 use std::os::unix::fs::PermissionsExt;
 
 use super::*;
-use crate::registry::Kind;
+use crate::registry::FdKind;
 use crate::sys::fd;
 use crate::sys::socket::SockAddr;
 
@@ -82,7 +82,7 @@ fn udp_is_bound_not_listening() {
     assert_eq!(opt_int(&u, libc::SOL_SOCKET, libc::SO_TYPE), libc::SOCK_DGRAM);
     assert_eq!(opt_int(&u, libc::SOL_SOCKET, libc::SO_REUSEADDR), 0);
     assert!(fd::is_nonblocking(u.raw()).unwrap());
-    assert_eq!(registry::classify(u.raw()).unwrap(), Kind::Udp);
+    assert_eq!(registry::classify(u.raw()).unwrap(), FdKind::Udp);
     // A TCP request under the same name does not get the UDP socket.
     let e = listen(Some(b"lt-udp"), b"127.0.0.1:0", &ListenOptions::default()).unwrap_err();
     assert_eq!(e.errno.0, libc::EEXIST);
@@ -123,7 +123,7 @@ fn unix_paths_stale_live_file_and_mode() {
     assert!(path.exists());
     let a = listen(Some(b"lt-unix"), addr.as_bytes(), &o).unwrap();
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-    assert_eq!(registry::classify(a.raw()).unwrap(), Kind::UnixListener);
+    assert_eq!(registry::classify(a.raw()).unwrap(), FdKind::UnixListener);
     // Live: a second name for the same path is refused, and the file survives.
     let e = listen(Some(b"lt-unix2"), addr.as_bytes(), &ListenOptions::default()).unwrap_err();
     assert_eq!(e.errno.0, libc::EADDRINUSE, "{}", e);

@@ -5,8 +5,8 @@
 
 use alloc::vec::Vec;
 
-use super::bind::{apply_nonblocking, run_pre_bind, sys_err};
-use super::ListenOptions;
+use super::new_socket::{apply_nonblocking, run_pre_bind, sys_err};
+use super::options::ListenOptions;
 use crate::error::{Error, Result};
 use crate::proto::addr::Shown;
 use crate::registry::Registry;

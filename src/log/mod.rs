@@ -9,11 +9,8 @@
 use core::ffi::c_void;
 use core::fmt;
 
-use crate::error::Msg;
-use crate::sync::Mutex;
-
-mod deferred;
-pub(crate) use deferred::{enter as lock_taken, leave as lock_released};
+use crate::msg::{Msg, MSG_CAP};
+use crate::sync::{self, Kept, Mutex, Sink};
 
 /// `LOG_ERR`.
 pub const ERR: i32 = 3;
@@ -42,7 +39,26 @@ static HOOK: Mutex<Hook> = Mutex::new(Hook { f: None, user: 0, max_level: -1 });
 /// Register (or with `None`, remove) the hook. Messages above `max_level` are dropped
 /// before they are formatted.
 pub fn set_hook(f: Option<LogFn>, user: *mut c_void, max_level: i32) {
+    // Before any message can be kept under a lock, say where kept ones go.
+    sync::set_sink(&KEPT_SINK);
     *HOOK.lock_leaf() = Hook { f, user: user as usize, max_level };
+}
+
+static KEPT_SINK: Sink = Sink(deliver_kept);
+
+/// Deliver what this thread kept while it held a lock (it holds none now).
+fn deliver_kept(recs: &[Kept], dropped: u32) {
+    for r in recs {
+        deliver(r.level, &r.msg);
+    }
+    if dropped > 0 {
+        let mut m = Msg::new();
+        let _ = fmt::write(
+            &mut m,
+            format_args!("gracefd[{}]: {} log messages dropped (made while a lock was held)", crate::sys::process::getpid(), dropped),
+        );
+        deliver(WARNING, &m);
+    }
 }
 
 /// Whether a message at `level` would be delivered.
@@ -54,7 +70,7 @@ pub fn enabled(level: i32) -> bool {
 /// Deliver one message. The hook may call back into the library, so it never
 /// runs with a lock held: the hook is copied out of its own lock first, and a
 /// message made while this thread holds any library lock is kept until the
-/// last one is released (`deferred`).
+/// last one is released (`sync::keep_while_locked`).
 pub fn emit(level: i32, args: fmt::Arguments<'_>) {
     let h = *HOOK.lock_leaf();
     if h.f.is_none() || level > h.max_level {
@@ -62,7 +78,7 @@ pub fn emit(level: i32, args: fmt::Arguments<'_>) {
     }
     let mut m = Msg::new();
     let _ = fmt::write(&mut m, format_args!("gracefd[{}]: {}", crate::sys::process::getpid(), args));
-    if deferred::keep(level, &m) {
+    if sync::keep_while_locked(level, &m) {
         return;
     }
     deliver(level, &m);
@@ -75,9 +91,9 @@ fn deliver(level: i32, m: &Msg) {
     if level > h.max_level {
         return;
     }
-    let mut buf = [0u8; crate::error::MSG_CAP + 1];
+    let mut buf = [0u8; MSG_CAP + 1];
     let s = m.as_str().as_bytes();
-    let n = s.len().min(crate::error::MSG_CAP);
+    let n = s.len().min(MSG_CAP);
     if let (Some(dst), Some(src)) = (buf.get_mut(..n), s.get(..n)) {
         dst.copy_from_slice(src);
     }

@@ -9,5 +9,9 @@ pub mod handoff;
 pub mod ip;
 pub mod listen_env;
 pub mod notify;
-pub mod num;
+/// Decimal parsing and formatting: they live at the bottom of the core
+/// (`src/num.rs`), where `sys` can use them too; here under their old path.
+pub mod num {
+    pub use crate::num::*;
+}
 pub mod ready;

@@ -1,48 +1,14 @@
-//! What an entry is: its [`Kind`] (read from the fd by [`classify`]), its
+//! What an entry is: its [`FdKind`] (`fd_kind.rs`), its
 //! [`Source`], its name (checked by [`validate_name`]), and the views handed
 //! out ([`Info`], [`Exported`]).
 
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::listeners::ListenKey;
+use super::fd_kind::FdKind;
+use super::key::ListenKey;
 use crate::proto::addr::Shown;
 use crate::sys::fd::{Fd, RawFd};
-use crate::sys::socket;
-
-/// What kind of fd an entry holds (the C ABI's `GRACEFD_KIND_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// A listening TCP socket (IPv4 or IPv6).
-    TcpListener = 1,
-    /// A listening unix stream socket (path or abstract).
-    UnixListener = 2,
-    /// A UDP socket (IPv4 or IPv6).
-    Udp = 3,
-    /// Any other socket: a connected stream, a unix datagram socket, a stream
-    /// socket that is not listening, netlink…
-    Socket = 4,
-    /// Not a socket: a regular file, a memfd, a pipe, a device.
-    File = 5,
-}
-
-impl Kind {
-    /// The `GRACEFD_KIND_*` value.
-    pub fn code(self) -> i32 {
-        self as i32
-    }
-
-    /// Words for messages: "a TCP listener".
-    pub fn describe(self) -> &'static str {
-        match self {
-            Kind::TcpListener => "a listening TCP socket",
-            Kind::UnixListener => "a listening unix stream socket",
-            Kind::Udp => "a UDP socket",
-            Kind::Socket => "a socket that is not a TCP/unix listener or a UDP socket",
-            Kind::File => "not a socket",
-        }
-    }
-}
 
 /// Where an entry came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,7 +62,7 @@ pub struct Info {
     /// The name (`unknown` if it has none).
     pub name: Vec<u8>,
     /// What the fd is.
-    pub kind: Kind,
+    pub kind: FdKind,
     /// Where it came from.
     pub source: Source,
     /// The registry's own fd number: borrowed, for display and matching only.
@@ -110,7 +76,7 @@ pub struct Info {
 pub(crate) struct Entry {
     pub(crate) name: Vec<u8>,
     pub(crate) fd: Fd,
-    pub(crate) kind: Kind,
+    pub(crate) kind: FdKind,
     pub(crate) source: Source,
     pub(crate) label: Vec<u8>,
     pub(crate) claimed: bool,
@@ -147,38 +113,6 @@ impl fmt::Display for EntryShown<'_> {
         }
         f.write_str(")")
     }
-}
-
-/// What kind of fd `raw` is: the socket's domain and type, then only what
-/// that kind needs (`SO_ACCEPTCONN` for a stream socket, `SO_PROTOCOL` for an
-/// internet one). `ENOTSOCK` from the first `getsockopt` means it is not a
-/// socket: that is the whole test for a file, one syscall, as `fstat` was
-/// (a hand-off of 10,000 fds classifies each of them: every syscall saved
-/// here is 10,000 saved there). `EBADF` if it is not open.
-pub(crate) fn classify(raw: RawFd) -> crate::sys::SysResult<Kind> {
-    let domain = match socket::getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_DOMAIN) {
-        Ok(d) => d,
-        Err(crate::sys::Errno(libc::ENOTSOCK)) => return Ok(Kind::File),
-        Err(e) => return Err(e),
-    };
-    let ty = socket::getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_TYPE)?;
-    let inet = domain == libc::AF_INET || domain == libc::AF_INET6;
-    let protocol = || socket::getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_PROTOCOL);
-    Ok(match ty {
-        libc::SOCK_STREAM if inet || domain == libc::AF_UNIX => {
-            if socket::getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_ACCEPTCONN)? == 0 {
-                Kind::Socket
-            } else if domain == libc::AF_UNIX {
-                Kind::UnixListener
-            } else if protocol()? == libc::IPPROTO_TCP {
-                Kind::TcpListener
-            } else {
-                Kind::Socket
-            }
-        }
-        libc::SOCK_DGRAM if inet && protocol()? == libc::IPPROTO_UDP => Kind::Udp,
-        _ => Kind::Socket,
-    })
 }
 
 /// Check a name for the registry (and for `LISTEN_FDNAMES`): printable ASCII,

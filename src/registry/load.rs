@@ -5,22 +5,15 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::entry::{classify, Entry, Kind, Source};
-use super::table::Registry;
+use super::entry::{Entry, Source};
+use super::fd_kind::{classify, FdKind};
+use super::table::{Registry, Rejected};
 use crate::error::{Error, Msg, Result};
 use crate::proto::addr::Shown;
 use crate::proto::listen_env::{self, PidfdId, StarterAddr, StarterEntry, Systemd, UNKNOWN};
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::socket;
 use crate::{err, log};
-
-/// An announced fd that was not registered, and why.
-pub(super) struct Rejected {
-    pub(super) name: Vec<u8>,
-    pub(super) fd: RawFd,
-    pub(super) var: &'static str,
-    pub(super) why: Msg,
-}
 
 /// The environment variables the registry reads.
 #[derive(Clone, Copy, Default)]
@@ -34,6 +27,9 @@ pub(crate) struct EnvVars<'a> {
     pub(crate) our_pidfd_id: Option<u64>,
     pub(crate) server_starter_port: Option<&'a [u8]>,
     pub(crate) server_starter_generation: Option<&'a [u8]>,
+    /// `LISTEN_FDS` fds the constructor already found open, classified and
+    /// made CLOEXEC (`at_load.rs`), in fd order: not inspected again.
+    pub(crate) protected: &'a [(RawFd, FdKind)],
 }
 
 impl Registry {
@@ -120,22 +116,14 @@ impl Registry {
         for i in 0..count as usize {
             let raw = first_fd.saturating_add(i as RawFd);
             let name = sd.name_of(i);
-            if let Err(e) = fd::get_fd_flags(raw) {
-                let why = if e.0 == libc::EBADF { "it is not open" } else { e.describe() };
-                self.reject("LISTEN_FDS", name, raw, format_args!("{}", why));
-                continue;
-            }
-            let kind = match classify(raw) {
-                Ok(k) => k,
-                Err(e) => {
-                    self.reject("LISTEN_FDS", name, raw, format_args!("cannot inspect it: {}", e));
-                    continue;
-                }
+            let seen = env.protected.binary_search_by_key(&raw, |p| p.0).ok().and_then(|j| env.protected.get(j));
+            let kind = match seen {
+                Some(&(_, kind)) => kind,
+                None => match self.check_systemd_fd(name, raw) {
+                    Some(kind) => kind,
+                    None => continue,
+                },
             };
-            if let Err(e) = fd::set_cloexec(raw, true) {
-                self.reject("LISTEN_FDS", name, raw, format_args!("cannot set FD_CLOEXEC: {}", e));
-                continue;
-            }
             // SAFETY: announced to this process by LISTEN_FDS/LISTEN_PID, checked
             // open; from now on the registry is its only owner (documented).
             let fd = unsafe { Fd::from_raw(raw) };
@@ -149,6 +137,28 @@ impl Registry {
                 key: None,
             });
         }
+    }
+
+    /// Whether announced fd `raw` can be adopted (open, inspectable, made
+    /// CLOEXEC), and its kind; if not, the rejection is recorded.
+    fn check_systemd_fd(&mut self, name: &[u8], raw: RawFd) -> Option<FdKind> {
+        if let Err(e) = fd::get_fd_flags(raw) {
+            let why = if e.0 == libc::EBADF { "it is not open" } else { e.describe() };
+            self.reject("LISTEN_FDS", name, raw, format_args!("{}", why));
+            return None;
+        }
+        let kind = match classify(raw) {
+            Ok(k) => k,
+            Err(e) => {
+                self.reject("LISTEN_FDS", name, raw, format_args!("cannot inspect it: {}", e));
+                return None;
+            }
+        };
+        if let Err(e) = fd::set_cloexec(raw, true) {
+            self.reject("LISTEN_FDS", name, raw, format_args!("cannot set FD_CLOEXEC: {}", e));
+            return None;
+        }
+        Some(kind)
     }
 
     fn load_server_starter(&mut self, env: EnvVars<'_>) {
@@ -221,10 +231,10 @@ impl Registry {
 }
 
 /// Check a Server::Starter fd is the socket its key announces.
-fn check_starter(entry: &StarterEntry<'_>) -> Result<Kind> {
+pub(super) fn check_starter(entry: &StarterEntry<'_>) -> Result<FdKind> {
     let raw = entry.fd;
     let kind = classify(raw).map_err(|e| Error::sys(e, "cannot inspect it"))?;
-    if kind == Kind::File {
+    if kind == FdKind::File {
         return Err(err!(ENOTSOCK, "it is not a socket"));
     }
     let bound = socket::getsockname(raw).map_err(|e| Error::sys(e, "getsockname"))?;
@@ -238,7 +248,7 @@ fn check_starter(entry: &StarterEntry<'_>) -> Result<Kind> {
     }
     match entry.addr {
         StarterAddr::Inet4 { port, .. } | StarterAddr::Inet6 { port, .. } => {
-            if kind != Kind::TcpListener && kind != Kind::Udp {
+            if kind != FdKind::TcpListener && kind != FdKind::Udp {
                 return Err(err!(EPROTOTYPE, "the key announces a listener, the fd is {}", kind.describe()));
             }
             let got = bound.port().unwrap_or(0);
@@ -247,7 +257,7 @@ fn check_starter(entry: &StarterEntry<'_>) -> Result<Kind> {
             }
         }
         StarterAddr::Path(path) => {
-            if kind != Kind::UnixListener {
+            if kind != FdKind::UnixListener {
                 return Err(err!(EPROTOTYPE, "the key announces a unix listener, the fd is {}", kind.describe()));
             }
             let got = bound.unix_path().unwrap_or(&[]);

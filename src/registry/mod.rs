@@ -6,15 +6,16 @@
 //! setenv): systemd's `LISTEN_PID`/`LISTEN_FDS`/`LISTEN_FDNAMES` (also what
 //! gracefd itself writes for a new generation or a superdaemon worker) and
 //! Server::Starter's `SERVER_STARTER_PORT` (+ `SERVER_STARTER_GENERATION`).
-//! Parsing rules: [`crate::proto::listen_env`]. [`init`] runs from the
-//! start-up constructor, before `main`, so inherited fds are made CLOEXEC
-//! before any thread could fork and exec.
+//! Parsing rules: [`crate::proto::listen_env`]. Before `main`, the library's
+//! constructor makes CLOEXEC exactly the fds the registry will adopt
+//! ([`protect_at_load`]), before any thread could fork and exec; the entries
+//! are built, and rejections logged, on first use ([`init`]).
 //!
 //! **Validation.** Every announced fd is checked before it is registered:
 //!
 //! - `LISTEN_FDS`: the fd must be open. Any kind of fd is accepted (systemd
 //!   passes sockets of every type, FIFOs, and files or memfds from its fd
-//!   store); its [`Kind`] is recorded and [`crate::listeners::listen`] refuses
+//!   store); its [`FdKind`] is recorded and [`crate::listeners::listen`] refuses
 //!   a kind that does not fit the address it is asked for.
 //! - `SERVER_STARTER_PORT`: the fd must be 3 or above (0–2 are stdio), open,
 //!   a socket of the family the key announces (IPv4 for `port`/`host:port`,
@@ -47,18 +48,24 @@
 //! Thread-safe: one mutex, never held while calling out (log hooks run after it
 //! is released). Never touched between fork and exec.
 
+mod at_load;
 mod entry;
+mod fd_kind;
+mod key;
 mod load;
 mod table;
 #[cfg(test)]
 mod tests;
 
-pub use entry::{validate_name, Exported, Info, Kind, Source};
+pub use entry::{validate_name, Exported, Info, Source};
+pub use fd_kind::FdKind;
+pub use key::AddrShown;
 
 pub(crate) use entry::Entry;
+pub(crate) use key::ListenKey;
 // The listeners' tests check the kind of what they get.
 #[cfg(test)]
-pub(crate) use entry::classify;
+pub(crate) use fd_kind::classify;
 pub(crate) use load::EnvVars;
 pub(crate) use table::Registry;
 
@@ -74,39 +81,65 @@ static REG: Mutex<Registry> = Mutex::new(Registry::new());
 static INIT: Once = Once::new();
 
 /// The largest `LISTEN_FDS` worth considering: fds above the open-files limit
-/// cannot be open.
+/// cannot be open. Taken at load time when the constructor ran (a daemon may
+/// change the limit before the registry is first used), so the load decides
+/// as the constructor did.
 fn max_listen_fds() -> u32 {
-    match crate::sys::process::getrlimit(libc::RLIMIT_NOFILE) {
+    match at_load::max_listen_fds() {
+        Some(m) => m,
+        None => max_listen_fds_now(),
+    }
+}
+
+fn max_listen_fds_now() -> u32 {
+    match crate::sys::rlimit::getrlimit(libc::RLIMIT_NOFILE) {
         Ok(l) => u32::try_from(l.rlim_cur).unwrap_or(u32::MAX).saturating_sub(listen_env::LISTEN_FDS_START as u32),
         Err(_) => 1 << 20,
     }
 }
 
-/// This process's pidfd id, for checking `LISTEN_PIDFDID`: looked up only
-/// when that is set, and only in the process the environment was captured in.
-pub(crate) fn our_pidfd_id(st: &crate::startup::Startup) -> Option<u64> {
-    if st.var(b"LISTEN_PIDFDID").is_none() || crate::sys::process::getpid() != st.pid {
-        return None;
+/// The variables the registry reads, from the start-up snapshot.
+fn env_vars(st: &crate::startup::Startup) -> EnvVars<'_> {
+    EnvVars {
+        listen_pid: st.var(b"LISTEN_PID"),
+        listen_fds: st.var(b"LISTEN_FDS"),
+        listen_fdnames: st.var(b"LISTEN_FDNAMES"),
+        listen_pidfdid: st.var(b"LISTEN_PIDFDID"),
+        our_pidfd_id: st.pidfd_id,
+        server_starter_port: st.var(b"SERVER_STARTER_PORT"),
+        server_starter_generation: st.var(b"SERVER_STARTER_GENERATION"),
+        protected: &[],
     }
-    crate::sys::process::own_pidfd_id()
+}
+
+/// Called by the library's constructor (`crate::init`), before `main`: make
+/// CLOEXEC every announced fd that the registry will adopt, and only those,
+/// so none leaks into a child the program starts before it first uses the
+/// registry. Nothing is built and nothing is said yet (see `at_load.rs`).
+pub fn protect_at_load() {
+    // Another constructor (the Go package's) may have used the registry
+    // first: it adopted the fds itself, and those numbers may mean other
+    // files by now.
+    if INIT.is_done() {
+        return;
+    }
+    let st = crate::startup::get();
+    // Most processes inherit nothing: two lookups, and nothing else to do.
+    if st.var(b"LISTEN_FDS").is_none() && st.var(b"SERVER_STARTER_PORT").is_none() {
+        return;
+    }
+    at_load::protect(env_vars(st), st.pid, listen_env::LISTEN_FDS_START, max_listen_fds_now());
 }
 
 /// Read the start-up environment into the registry, once; later calls do
-/// nothing. Called by the start-up constructor after the snapshot is stored
-/// (so inherited fds are CLOEXEC before `main`), and by every registry
-/// function, so it also works when the constructor did not run.
+/// nothing. Called by every registry function, so the entries (and the
+/// messages about rejected fds) are made on first use, not on every
+/// program's start path.
 pub fn init() {
     INIT.call(|| {
         let st = crate::startup::get();
-        let env = EnvVars {
-            listen_pid: st.var(b"LISTEN_PID"),
-            listen_fds: st.var(b"LISTEN_FDS"),
-            listen_fdnames: st.var(b"LISTEN_FDNAMES"),
-            listen_pidfdid: st.var(b"LISTEN_PIDFDID"),
-            our_pidfd_id: our_pidfd_id(st),
-            server_starter_port: st.var(b"SERVER_STARTER_PORT"),
-            server_starter_generation: st.var(b"SERVER_STARTER_GENERATION"),
-        };
+        let protected = at_load::take_protected();
+        let env = EnvVars { protected: &protected, ..env_vars(st) };
         let mut reg = Registry::new();
         reg.load(env, st.pid, listen_env::LISTEN_FDS_START, max_listen_fds());
         // Nobody else locks REG before INIT completes: every path calls init() first.

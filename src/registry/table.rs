@@ -4,13 +4,22 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::entry::{classify, validate_name, Entry, Exported, Source};
-use super::load::Rejected;
+use super::entry::{validate_name, Entry, Exported, Source};
+use super::fd_kind::classify;
 use crate::error::{Error, Msg, Result};
 use crate::proto::addr::Shown;
 use crate::proto::listen_env::UNKNOWN;
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::{err, log};
+
+/// An announced fd that was not registered, and why (for the `ENOENT`
+/// message of a lookup by its name).
+pub(super) struct Rejected {
+    pub(super) name: Vec<u8>,
+    pub(super) fd: RawFd,
+    pub(super) var: &'static str,
+    pub(super) why: Msg,
+}
 
 /// Messages kept before anyone could listen.
 const STARTUP_LOG_CAP: usize = 64;

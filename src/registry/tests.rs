@@ -49,9 +49,9 @@ fn systemd_fds_are_validated_and_made_cloexec() {
     assert_eq!(
         kinds,
         vec![
-            (b"web".to_vec(), Kind::TcpListener, base),
-            (b"dns".to_vec(), Kind::Udp, base + 1),
-            (b"state".to_vec(), Kind::File, base + 2)
+            (b"web".to_vec(), FdKind::TcpListener, base),
+            (b"dns".to_vec(), FdKind::Udp, base + 1),
+            (b"state".to_vec(), FdKind::File, base + 2)
         ]
     );
     for e in &r.entries {
@@ -116,7 +116,7 @@ fn server_starter_checks_the_announced_socket() {
     let mut r = Registry::new();
     r.load(EnvVars { server_starter_port: Some(bad.as_bytes()), ..EnvVars::default() }, 1, 3, 100);
     let got: Vec<_> = r.entries.iter().map(|e| (e.fd.raw(), e.kind)).collect();
-    assert_eq!(got, vec![(t.raw(), Kind::TcpListener), (u.raw(), Kind::Udp)]);
+    assert_eq!(got, vec![(t.raw(), FdKind::TcpListener), (u.raw(), FdKind::Udp)]);
     assert!(r.entries.iter().all(|e| e.name == UNKNOWN && e.source == Source::ServerStarter));
     let why: Vec<_> = r.rejected.iter().map(|x| (x.fd, x.why.as_str().to_string())).collect();
     assert!(why.iter().any(|(f, w)| *f == p.raw() && w.contains("not a socket")), "{:?}", why);
@@ -171,7 +171,7 @@ fn add_import_forget_export() {
     let (p, _w) = fd::pipe().unwrap();
     r.import(b"state", p).unwrap();
     r.import(b"state", udp()).unwrap();
-    assert_eq!(r.entries.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![Kind::TcpListener, Kind::File, Kind::Udp]);
+    assert_eq!(r.entries.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![FdKind::TcpListener, FdKind::File, FdKind::Udp]);
     let x = r.export().unwrap();
     assert_eq!(x.iter().map(|e| e.name.clone()).collect::<Vec<_>>(), vec![b"mine".to_vec(), b"state".to_vec(), b"state".to_vec()]);
     for (e, ent) in x.iter().zip(&r.entries) {
@@ -194,4 +194,72 @@ fn names_are_validated() {
         assert_eq!(e.errno.0, libc::EINVAL);
         assert!(e.message().starts_with("fd name"));
     }
+}
+
+/// Before `main` only the fds the load will adopt may become CLOEXEC: for
+/// each environment, what the load-time pass protects is exactly what the
+/// load then registers (a rejected fd keeps its flags), and the kinds it
+/// hands the load are the ones the load finds itself.
+#[test]
+fn the_load_time_pass_protects_exactly_what_the_load_adopts() {
+    let base = 900;
+    let (t, u, other) = (tcp_listener(), udp(), tcp_listener());
+    let (p, _w) = fd::pipe().unwrap();
+    let tport = socket::getsockname(t.raw()).unwrap().port().unwrap();
+    let oport = socket::getsockname(other.raw()).unwrap().port().unwrap();
+    let starter_ok = format!("127.0.0.1:{}={}", tport, base);
+    let starter_wrong_port = format!("127.0.0.1:{}={}", oport, base);
+    let starter_pipe = format!("127.0.0.1:{}={}", tport, base + 2);
+    let cases: Vec<(EnvVars<'_>, &str)> = vec![
+        (env("77", "3", Some("web:dns:state")), "systemd, all good"),
+        (env("77", "4", Some("web:dns:state:gone")), "systemd, one closed"),
+        (env("78", "3", None), "systemd, not our pid"),
+        (env("77", "3", Some("a:b:c:d")), "systemd, too many names"),
+        (env("77", "3", Some("a:b c")), "systemd, a bad name"),
+        (EnvVars { listen_pidfdid: Some(b"12"), our_pidfd_id: Some(13), ..env("77", "3", None) }, "systemd, another pidfd"),
+        (EnvVars { listen_pidfdid: Some(b"x"), ..env("77", "3", None) }, "systemd, malformed pidfd id"),
+        (EnvVars { server_starter_port: Some(starter_ok.as_bytes()), ..EnvVars::default() }, "starter, good"),
+        (EnvVars { server_starter_port: Some(starter_wrong_port.as_bytes()), ..EnvVars::default() }, "starter, wrong port"),
+        (EnvVars { server_starter_port: Some(starter_pipe.as_bytes()), ..EnvVars::default() }, "starter, a pipe"),
+        (EnvVars { server_starter_port: Some(b"80=900;"), ..EnvVars::default() }, "starter, malformed"),
+    ];
+    for (vars, what) in cases {
+        place(&[&t, &u, &p], base);
+        fd::close(base + 3);
+        super::at_load::protect(vars, 77, base, 1000);
+        let protected: Vec<RawFd> = (base..base + 4).filter(|&f| fd::is_cloexec(f).unwrap_or(false)).collect();
+        let seen = super::at_load::take_protected();
+        let mut r = Registry::new();
+        r.load(vars, 77, base, 1000);
+        let mut adopted: Vec<RawFd> = r.entries.iter().map(|e| e.fd.raw()).collect();
+        adopted.sort_unstable();
+        assert_eq!(protected, adopted, "{}", what);
+        // What it found about LISTEN_FDS fds is what the load finds.
+        let systemd: Vec<(RawFd, FdKind)> =
+            r.entries.iter().filter(|e| e.source == Source::ListenFds).map(|e| (e.fd.raw(), e.kind)).collect();
+        assert_eq!(seen, systemd, "{}", what);
+        // The registry owns what it adopted; the rest is still placed here.
+        r.entries.clear();
+        for f in base..base + 3 {
+            if !adopted.contains(&f) {
+                fd::close(f);
+            }
+        }
+    }
+}
+
+/// The load takes the constructor's findings for `LISTEN_FDS` fds as they
+/// are (no second inspection), and inspects the others itself.
+#[test]
+fn the_load_uses_what_the_load_time_pass_found() {
+    let base = 930;
+    let (t, u) = (tcp_listener(), udp());
+    place(&[&t, &u], base);
+    // Say fd 930 is a UDP socket: the load believes it without asking.
+    let protected = [(base, FdKind::Udp)];
+    let mut r = Registry::new();
+    r.load(EnvVars { protected: &protected, ..env("77", "2", Some("a:b")) }, 77, base, 1000);
+    let kinds: Vec<_> = r.entries.iter().map(|e| (e.fd.raw(), e.kind)).collect();
+    assert_eq!(kinds, vec![(base, FdKind::Udp), (base + 1, FdKind::Udp)]);
+    assert!(fd::is_cloexec(base + 1).unwrap(), "the fd not found at load is checked and made CLOEXEC by the load");
 }

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use crate::proto::addr::Shown;
 use crate::ready::Outcome;
-use crate::registry::{self, Kind};
+use crate::registry::{self, FdKind};
 use crate::spawn::Spawn;
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::process::{Exit, Pid};
@@ -103,7 +103,7 @@ pub enum Event {
 /// The `SERVER_STARTER_PORT` key for a socket: the user's (`--port 8080`
 /// → `8080`), the one it was inherited with, or the bound address.
 fn starter_key(info: &registry::Info, fd: RawFd, user: &HashMap<Ident, Vec<u8>>) -> Option<Vec<u8>> {
-    if !matches!(info.kind, Kind::TcpListener | Kind::UnixListener | Kind::Udp) {
+    if !matches!(info.kind, FdKind::TcpListener | FdKind::UnixListener | FdKind::Udp) {
         return None;
     }
     if let Some(k) = ident(fd).and_then(|i| user.get(&i)) {

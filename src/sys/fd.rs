@@ -204,7 +204,7 @@ pub(crate) fn close_from(first: RawFd) {
     if r == 0 {
         return;
     }
-    let max = super::process::getrlimit(libc::RLIMIT_NOFILE).map(|l| l.rlim_cur).unwrap_or(1024).min(1 << 20);
+    let max = super::rlimit::getrlimit(libc::RLIMIT_NOFILE).map(|l| l.rlim_cur).unwrap_or(1024).min(1 << 20);
     let mut f = first;
     while (f as u64) < max {
         close(f);
@@ -297,12 +297,6 @@ pub fn fstat(fd: RawFd) -> SysResult<libc::stat> {
     // SAFETY: st is a valid out-pointer.
     cvt(unsafe { libc::fstat(fd, &mut st) })?;
     Ok(st)
-}
-
-/// Open fds of this process, by scanning `/proc/self/fd` into `out`; returns how many
-/// were found (may exceed `out.len()`, in which case the rest are not stored).
-pub fn list_open(out: &mut [RawFd]) -> SysResult<usize> {
-    super::fs::list_dir_numbers(b"/proc/self/fd\0", out)
 }
 
 #[cfg(test)]

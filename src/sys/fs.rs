@@ -181,7 +181,7 @@ pub fn list_dir_numbers(dir: &[u8], out: &mut [RawFd]) -> SysResult<usize> {
                 break;
             }
             off += reclen;
-            if let Some(v) = crate::proto::num::parse_u32(name) {
+            if let Some(v) = crate::num::parse_u32(name) {
                 let v = v as RawFd;
                 if v == d.raw() {
                     continue;
@@ -197,6 +197,12 @@ pub fn list_dir_numbers(dir: &[u8], out: &mut [RawFd]) -> SysResult<usize> {
 }
 
 // ---- relative to a directory fd (nothing by a path someone can swap) ----------
+
+/// Open fds of this process, by scanning `/proc/self/fd` into `out`; returns how many
+/// were found (may exceed `out.len()`, in which case the rest are not stored).
+pub fn list_open(out: &mut [RawFd]) -> SysResult<usize> {
+    list_dir_numbers(b"/proc/self/fd\0", out)
+}
 
 /// `openat(dir, name, flags | O_CLOEXEC, mode)`; `name` ends in NUL.
 pub fn openat(dir: RawFd, name: &[u8], flags: libc::c_int, mode: libc::mode_t) -> SysResult<Fd> {

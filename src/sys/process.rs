@@ -1,6 +1,7 @@
 //! Processes: fork, exec, wait, kill, identities and limits.
 //! Functions marked async-signal-safe may run between fork and exec.
 
+pub use super::rlimit::{getrlimit, setrlimit};
 use super::{cvt, retry, Errno, SysResult};
 
 /// A process id.
@@ -371,20 +372,6 @@ pub fn try_wait_any() -> SysResult<Option<(Pid, Exit)>> {
     }
 }
 
-/// `getrlimit(RLIMIT_*)`. Async-signal-safe.
-pub fn getrlimit(res: libc::__rlimit_resource_t) -> SysResult<libc::rlimit> {
-    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: valid out-pointer.
-    cvt(unsafe { libc::getrlimit(res, &mut r) })?;
-    Ok(r)
-}
-
-/// `setrlimit(RLIMIT_*)`. Async-signal-safe.
-pub fn setrlimit(res: libc::__rlimit_resource_t, lim: libc::rlimit) -> SysResult<()> {
-    // SAFETY: valid pointer.
-    cvt(unsafe { libc::setrlimit(res, &lim) }).map(|_| ())
-}
-
 /// The number of threads of this process (`Threads:` in /proc/self/status).
 pub fn thread_count() -> SysResult<u32> {
     let mut buf = [0u8; 4096];
@@ -393,7 +380,7 @@ pub fn thread_count() -> SysResult<u32> {
     for line in text.split(|&b| b == b'\n') {
         if let Some(rest) = line.strip_prefix(b"Threads:") {
             let digits: &[u8] = trim_ascii(rest);
-            return crate::proto::num::parse_u32(digits).ok_or(Errno(libc::EPROTO));
+            return crate::num::parse_u32(digits).ok_or(Errno(libc::EPROTO));
         }
     }
     Err(Errno(libc::EPROTO))

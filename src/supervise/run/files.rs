@@ -39,7 +39,7 @@ impl Sup {
 /// gracefd listened.
 fn remove_unix_sockets() {
     for info in crate::registry::entries() {
-        if info.source != crate::registry::Source::Created || info.kind != crate::registry::Kind::UnixListener {
+        if info.source != crate::registry::Source::Created || info.kind != crate::registry::FdKind::UnixListener {
             continue;
         }
         let Ok(a) = crate::sys::socket::getsockname(info.raw) else { continue };

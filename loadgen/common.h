@@ -2,14 +2,16 @@
  * loadgen — what its parts share: options, globals, the connection and
  * thread records, and the functions one part calls in another.
  *
- *   loadgen.c  options and globals, request text, main()
+ *   common.c   the options and globals every part reads (defined once here,
+ *              declared below), so no part reaches into main()'s file
+ *   loadgen.c  request text, signals, main()
  *   cli.c      the command line (parse_args, usage)
  *   http.c     HTTP/1.1 response parsing
  *   conn.c     connections: the per-thread poll loop and request drivers
  *   stats.c    latency histogram, pid sets, merged totals and reports
  */
-#ifndef LOADGEN_H
-#define LOADGEN_H
+#ifndef LOADGEN_COMMON_H
+#define LOADGEN_COMMON_H
 
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,26 +1,42 @@
-//! Log records made while this thread holds one of the library's locks are
-//! kept here and delivered when it holds none, so the hook (which may call
-//! back into the library) never runs with a lock held. Every `sync::Mutex`
-//! guard and every `sync::Once` initialiser counts as a lock.
+//! Which locks this thread holds, and the log records made meanwhile: they
+//! are kept here and handed to the log's [`Sink`] when the thread holds none,
+//! so the log hook (which may call back into the library) never runs with a
+//! lock held. Every `sync::Mutex` guard and every `sync::Once` initialiser
+//! counts as a lock. The log registers its sink ([`set_sink`]) before it
+//! keeps its first record, so this bottom layer never calls up by name.
 //!
 //! Per-thread state lives in a pthread key (no thread-locals in stable
 //! no_std) holding a calloc'd [`Held`], created on the thread's first lock.
 //! The key is made with an atomic, not a `Once`: a `Once` counts as a lock
 //! and would come back here.
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
-use crate::error::Msg;
+use crate::msg::Msg;
 use crate::sys::thread::{self, Key};
 
 /// How many records a thread keeps while it holds locks; more are counted
 /// and reported as dropped.
 const KEEP: usize = 16;
 
+/// A record kept while a lock was held.
 #[derive(Clone, Copy)]
-struct Rec {
-    level: i32,
-    msg: Msg,
+pub(crate) struct Kept {
+    /// Its syslog level.
+    pub(crate) level: i32,
+    /// Its text, formatted when it was made.
+    pub(crate) msg: Msg,
+}
+
+/// Where kept records go once this thread holds no lock: the records, and
+/// how many more were dropped for want of room.
+pub(crate) struct Sink(pub(crate) fn(&[Kept], u32));
+
+static SINK: AtomicPtr<Sink> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Register the sink (the log does, before it keeps anything).
+pub(crate) fn set_sink(s: &'static Sink) {
+    SINK.store(core::ptr::from_ref(s).cast_mut(), Ordering::Release);
 }
 
 /// All-zero bytes are a valid value (depth 0, nothing kept, empty messages).
@@ -28,7 +44,7 @@ struct Held {
     depth: u32,
     n: u32,
     dropped: u32,
-    recs: [Rec; KEEP],
+    recs: [Kept; KEEP],
 }
 
 /// The key + 1 (0: not made yet; usize::MAX: making it failed).
@@ -96,30 +112,26 @@ pub(crate) fn leave() {
         h.dropped = 0;
         out
     };
-    for r in recs.iter().take(n) {
-        super::deliver(r.level, &r.msg);
+    let sink = SINK.load(Ordering::Acquire);
+    if sink.is_null() {
+        return;
     }
-    if dropped > 0 {
-        let mut m = Msg::new();
-        let _ = core::fmt::write(
-            &mut m,
-            format_args!("gracefd[{}]: {} log messages dropped (made while a lock was held)", crate::sys::process::getpid(), dropped),
-        );
-        super::deliver(super::WARNING, &m);
-    }
+    // SAFETY: SINK only ever holds a pointer made from a `&'static Sink`.
+    let sink = unsafe { &*sink };
+    (sink.0)(recs.get(..n).unwrap_or(&[]), dropped);
 }
 
 /// Keep `msg` if this thread holds a lock (`true`); `false`: deliver it now.
 /// Without per-thread state (out of memory) it is delivered now, as before
 /// this existed.
-pub(crate) fn keep(level: i32, msg: &Msg) -> bool {
+pub(crate) fn keep_while_locked(level: i32, msg: &Msg) -> bool {
     let Some(h) = held() else { return false };
     if h.depth == 0 {
         return false;
     }
     match h.recs.get_mut(h.n as usize) {
         Some(slot) => {
-            *slot = Rec { level, msg: *msg };
+            *slot = Kept { level, msg: *msg };
             h.n += 1;
         }
         None => h.dropped = h.dropped.saturating_add(1),

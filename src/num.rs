@@ -1,4 +1,6 @@
-//! Strict decimal parsing and allocation-free formatting.
+//! Strict decimal parsing and allocation-free formatting: pure code with no
+//! dependency, at the bottom of the core, so `sys` (fd numbers in
+//! `/proc/self/fd`, thread counts) and `proto` both build on it.
 
 /// Parse a non-empty string of ASCII digits (no sign, no spaces, no trailing
 /// bytes) that fits in u32.

@@ -1,13 +1,18 @@
 //! The two synchronisation primitives the core needs, without std:
 //! a one-time initialiser and a mutex (pthread-based, so it sleeps rather than spins).
 //!
-//! Neither is ever touched between fork and exec.
+//! Neither is ever touched between fork and exec. Each counts as a lock in
+//! this thread's bookkeeping (`held.rs`), which the log uses to keep a
+//! message made under a lock until the last one is released.
 
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use crate::sys::thread::RawMutex;
+
+mod held;
+pub(crate) use held::{keep_while_locked, set_sink, Kept, Sink};
 
 const NEW: u8 = 0;
 const RUNNING: u8 = 1;
@@ -29,10 +34,10 @@ impl Once {
         }
         if self.0.compare_exchange(NEW, RUNNING, Ordering::Acquire, Ordering::Acquire).is_ok() {
             // Others wait for `f`: like a lock, no call out (log hook) inside.
-            crate::log::lock_taken();
+            held::enter();
             f();
             self.0.store(DONE, Ordering::Release);
-            crate::log::lock_released();
+            held::leave();
             return;
         }
         while self.0.load(Ordering::Acquire) != DONE {
@@ -41,7 +46,6 @@ impl Once {
     }
 
     /// Whether `call` has completed.
-    #[cfg(test)]
     pub fn is_done(&self) -> bool {
         self.0.load(Ordering::Acquire) == DONE
     }
@@ -127,7 +131,7 @@ impl<T> Mutex<T> {
     /// delivered when this thread's last guard is dropped.
     pub fn lock(&self) -> MutexGuard<'_, T> {
         self.raw.lock();
-        crate::log::lock_taken();
+        held::enter();
         MutexGuard { m: self, counted: true }
     }
 
@@ -165,7 +169,7 @@ impl<T> Drop for MutexGuard<'_, T> {
         // SAFETY: locked by us in `lock`.
         unsafe { self.m.raw.unlock() };
         if self.counted {
-            crate::log::lock_released();
+            held::leave();
         }
     }
 }

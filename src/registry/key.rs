@@ -1,6 +1,6 @@
 //! Addresses: [`ListenKey`], what `listen` was asked for in comparable form
-//! (matched against what a socket is bound to), and [`AddrShown`] for
-//! messages.
+//! (matched against what a socket is bound to; an entry keeps the one it was
+//! last claimed for), and [`AddrShown`] for messages.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -8,7 +8,7 @@ use core::fmt;
 use crate::error::Result;
 use crate::proto::addr::{Address, Ip, Shown, Transport};
 use crate::proto::ip::{Ipv4Shown, Ipv6Shown};
-use crate::registry::Kind;
+use super::fd_kind::FdKind;
 use crate::sys::socket::SockAddr;
 
 /// An address `listen` was asked for, in comparable form.
@@ -34,7 +34,7 @@ impl ListenKey {
         })
     }
 
-    pub(super) fn same(&self, o: &ListenKey) -> bool {
+    pub(crate) fn same(&self, o: &ListenKey) -> bool {
         match (self, o) {
             (ListenKey::Inet { udp: u1, addr: a1, v6only: v1 }, ListenKey::Inet { udp: u2, addr: a2, v6only: v2 }) => {
                 u1 == u2 && v1 == v2 && a1.same(a2)
@@ -45,16 +45,16 @@ impl ListenKey {
     }
 
     /// The kind of socket this address needs.
-    pub(crate) fn wants(&self) -> Kind {
+    pub(crate) fn wants(&self) -> FdKind {
         match self {
-            ListenKey::Inet { udp: true, .. } => Kind::Udp,
-            ListenKey::Inet { udp: false, .. } => Kind::TcpListener,
-            _ => Kind::UnixListener,
+            ListenKey::Inet { udp: true, .. } => FdKind::Udp,
+            ListenKey::Inet { udp: false, .. } => FdKind::TcpListener,
+            _ => FdKind::UnixListener,
         }
     }
 
     /// Whether a socket bound to `b` is bound where this address says.
-    pub(super) fn matches_bound(&self, b: &SockAddr) -> bool {
+    pub(crate) fn matches_bound(&self, b: &SockAddr) -> bool {
         match self {
             ListenKey::Inet { addr, v6only, .. } => {
                 if addr.port() == Some(0) {
@@ -72,11 +72,11 @@ impl ListenKey {
         }
     }
 
-    pub(super) fn is_port_zero(&self) -> bool {
+    pub(crate) fn is_port_zero(&self) -> bool {
         matches!(self, ListenKey::Inet { addr, .. } if addr.port() == Some(0))
     }
 
-    pub(super) fn is_dual_wildcard(&self) -> bool {
+    pub(crate) fn is_dual_wildcard(&self) -> bool {
         matches!(self, ListenKey::Inet { addr, v6only: false, .. } if addr.ip_v6().map(|(ip, _)| ip) == Some([0; 16]))
     }
 }

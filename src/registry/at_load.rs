@@ -1,0 +1,80 @@
+//! What the registry does before `main` (called from the library's
+//! constructor): make CLOEXEC each announced fd that the load (`load.rs`)
+//! will adopt, so that none leaks into a child the program starts before
+//! the registry is first used. It decides as the load does, by the same
+//! parsers and checks, but builds no entry and says nothing: the entries,
+//! and the messages about rejected fds, wait for first use. An fd the load
+//! will reject is left exactly as it was, as the load leaves it. What it
+//! found about each `LISTEN_FDS` fd is kept for the load, so no fd is
+//! inspected twice (an upgrade may pass thousands).
+
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use super::fd_kind::{classify, FdKind};
+use super::load::{check_starter, EnvVars};
+use crate::proto::listen_env::{self, PidfdId, Systemd};
+use crate::sync::Mutex;
+use crate::sys::fd::{self, RawFd};
+
+/// `LISTEN_FDS`' bound at load time, + 1 (0: the constructor did not run).
+static MAX_FDS: AtomicU32 = AtomicU32::new(0);
+
+/// The `LISTEN_FDS` fds protected, with their kinds, in fd order.
+static PROTECTED: Mutex<Vec<(RawFd, FdKind)>> = Mutex::new(Vec::new());
+
+/// What the constructor found, handed over once (to the load).
+pub(super) fn take_protected() -> Vec<(RawFd, FdKind)> {
+    core::mem::take(&mut *PROTECTED.lock())
+}
+
+/// The bound on `LISTEN_FDS` the constructor used, for the load to use too.
+pub(super) fn max_listen_fds() -> Option<u32> {
+    MAX_FDS.load(Ordering::Acquire).checked_sub(1)
+}
+
+pub(super) fn protect(env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: u32) {
+    MAX_FDS.store(max_fds.saturating_add(1), Ordering::Release);
+    protect_systemd(env, our_pid, first_fd, max_fds);
+    protect_server_starter(env);
+}
+
+/// The load adopts `LISTEN_FDS` only when the variables parse, name us
+/// (`LISTEN_PID`, and `LISTEN_PIDFDID` unless the kernel cannot tell), and
+/// then each fd that is open and can be inspected.
+fn protect_systemd(env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: u32) {
+    let Ok(Systemd::Fds { count, .. }) = listen_env::parse_systemd(env.listen_pid, env.listen_fds, env.listen_fdnames, our_pid, max_fds) else {
+        return;
+    };
+    let ours = matches!(
+        listen_env::check_pidfdid(env.listen_pidfdid, env.our_pidfd_id),
+        Ok(PidfdId::Unset | PidfdId::Matches(_) | PidfdId::Unverifiable(_))
+    );
+    if !ours {
+        return;
+    }
+    let mut found = Vec::new();
+    for i in 0..count {
+        let raw = first_fd.saturating_add(i as RawFd);
+        if fd::get_fd_flags(raw).is_err() {
+            continue;
+        }
+        let Ok(kind) = classify(raw) else { continue };
+        if fd::set_cloexec(raw, true).is_ok() {
+            found.push((raw, kind));
+        }
+    }
+    *PROTECTED.lock() = found;
+}
+
+/// The load adopts a `SERVER_STARTER_PORT` fd when the variable parses and
+/// the fd is above 2, open, and the socket its key announces.
+fn protect_server_starter(env: EnvVars<'_>) {
+    let Some(value) = env.server_starter_port else { return };
+    let Ok(entries) = listen_env::parse_server_starter_port(value) else { return };
+    for entry in &entries {
+        if entry.fd >= 3 && fd::is_open(entry.fd) && check_starter(entry).is_ok() {
+            let _ = fd::set_cloexec(entry.fd, true);
+        }
+    }
+}
