@@ -98,7 +98,10 @@ def main():
                 ups = [u for u in r["upgrades"] if u["complete"]]
                 per[e.key].append(ups)
                 rss_sup[e.key] += r["rss_supervisor"]
-                fails = (r.get("load") or {}).get("failures", "?")
+                load = r.get("load") or {}
+                fails = load.get("failures", "?")
+                if load.get("failures"):
+                    fails = f"{fails} ({load.get('failures_by_kind')}; {load.get('failure_reasons')})"
                 print(f"round {i + 1}/{a.rounds} {e.key}: {len(ups)}/{r['signals']} upgrades, {fails} failed, "
                       f"first p50 {f(med([u['first_ms'] for u in ups]))} ms, "
                       f"gone p50 {f(med([u['gone_ms'] for u in ups]))} ms"
