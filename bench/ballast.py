@@ -19,11 +19,18 @@ Then the re-exec daemonize of a launcher holding the ballast: from the moment
 the launcher finished touching its ballast (it prints that CLOCK_MONOTONIC
 time) to the daemon's first HTTP answer.
 
-  python3 bench/ballast.py [--httpd PATH] [--sizes 10,1024,4096] [--rounds 5]
+  python3 bench/ballast.py [--httpd PATH] [--sizes 10,1024,4096] [--rounds 9]
+                           [--daemonize-runs 5]
                            [--label TEXT] [--out FILE.md]
 
-Sizes run one after another (peak memory: twice the largest size, old and new
-generation). The environment is passed on, so GRACEFD_SPAWN=fork measures the
+The sizes are interleaved: one server per size, all started first and each
+holding its ballast throughout, and round i upgrades every size once, in an
+order rotated from round to round, so that what else a shared machine does
+falls on every size alike. One upgrade at a time: before each, the serving
+generation of that server holds its ballast, and after each, the new
+generation holds its own (peak memory: the sum of the sizes plus the
+largest, while a new generation touches its ballast and its old one frees
+its own). The environment is passed on, so GRACEFD_SPAWN=fork measures the
 fork path of the same build. Timing is reported, never asserted. Only
 127.0.0.1; every process is stopped and reaped by pid.
 """
@@ -67,63 +74,101 @@ def serving_pid(port):
     return int(r[1]["x-pid"]) if r and r[0] == 200 and "x-pid" in r[1] else None
 
 
-def upgrades(httpd, mib, rounds, scratch):
-    """[(first_ms, gone_ms)] for `rounds` upgrades of one server with mib MiB."""
-    port = procs.free_port()
-    logf = open(os.path.join(scratch, f"httpd-{mib}.log"), "w")
-    log_path = os.path.join(scratch, f"httpd-{mib}.log")
-    server = subprocess.Popen([httpd, "--verbose", "--listen", f"http=127.0.0.1:{port}", "--ballast", str(mib)],
-                              stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    known = {server.pid}
-    out = []
-    try:
-        if not procs.wait_http(port, 10.0, alive=lambda: server.poll() is None):
+class Server:
+    """One httpd --ballast MIB, upgraded one signal at a time."""
+
+    def __init__(self, httpd, mib, scratch):
+        self.mib = mib
+        self.port = procs.free_port()
+        self.log_path = os.path.join(scratch, f"httpd-{mib}.log")
+        self.logf = open(self.log_path, "w")
+        self.proc = subprocess.Popen([httpd, "--verbose", "--listen", f"http=127.0.0.1:{self.port}", "--ballast",
+                                      str(mib)], stdin=subprocess.DEVNULL, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.known = {self.proc.pid}
+        self.out = []
+        if not procs.wait_http(self.port, 10.0, alive=lambda: self.proc.poll() is None):
             raise RuntimeError(f"httpd --ballast {mib} did not serve")
-        for _ in range(rounds):
-            old = serving_pid(port)
-            if old is None or not wait_rss(old, mib):
-                raise RuntimeError(f"generation {old} never held its {mib} MiB")
-            watch = procs.ExitWatch(old)
-            t0 = time.monotonic_ns()
-            os.kill(old, signal.SIGHUP)
-            first = gone = None
-            deadline = t0 + 30e9
-            while (first is None or gone is None) and time.monotonic_ns() < deadline:
-                if first is None:
-                    p = serving_pid(port)
-                    if p is not None and p != old:
-                        first = time.monotonic_ns()
-                        known.add(p)
-                if gone is None and watch.done():
-                    gone = time.monotonic_ns()
-                if first is not None and gone is None:
-                    time.sleep(0.0002)
-            watch.close()
-            if first is None or gone is None:
-                raise RuntimeError(f"upgrade of {old} ({mib} MiB) did not complete in 30 s")
-            out.append(((first - t0) / 1e6, (gone - t0) / 1e6))
-            procs.reap()
-            time.sleep(0.2)
-    finally:
-        cur = serving_pid(port)
-        if cur:
-            known.add(cur)
-        procs.stop(sorted(p for p in known if not procs.gone(p)), pgid=server.pid)
-        try:
-            server.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+
+    def settle(self):
+        """Until the serving generation holds its ballast (it touches it 1 s
+        after ready): nothing of this server competes with the next upgrade."""
+        pid = serving_pid(self.port)
+        if pid is None or not wait_rss(pid, self.mib):
+            raise RuntimeError(f"generation {pid} never held its {self.mib} MiB")
+        return pid
+
+    def upgrade(self):
+        """One upgrade: (signal -> first answer from a new pid, signal -> old pid gone), ms."""
+        old = self.settle()
+        watch = procs.ExitWatch(old)
+        t0 = time.monotonic_ns()
+        os.kill(old, signal.SIGHUP)
+        first = gone = None
+        deadline = t0 + 30e9
+        while (first is None or gone is None) and time.monotonic_ns() < deadline:
+            if first is None:
+                p = serving_pid(self.port)
+                if p is not None and p != old:
+                    first = time.monotonic_ns()
+                    self.known.add(p)
+            if gone is None and watch.done():
+                gone = time.monotonic_ns()
+            if first is not None and gone is None:
+                time.sleep(0.0002)
+        watch.close()
+        if first is None or gone is None:
+            raise RuntimeError(f"upgrade of {old} ({self.mib} MiB) did not complete in 30 s")
+        self.out.append(((first - t0) / 1e6, (gone - t0) / 1e6))
         procs.reap()
-        logf.close()
-    spawns = []
-    with open(log_path, errors="replace") as f:
-        for line in f:
-            m = re.search(r"spawn: started pid \d+ with (.*) in (\d+) us", line)
-            if m:
-                spawns.append((m.group(1), int(m.group(2)) / 1000))
-    return out, spawns
+
+    def stop(self):
+        cur = serving_pid(self.port)
+        if cur:
+            self.known.add(cur)
+        procs.stop(sorted(p for p in self.known if not procs.gone(p)), pgid=self.proc.pid)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        procs.reap()
+        self.logf.close()
+
+    def spawns(self):
+        out = []
+        with open(self.log_path, errors="replace") as f:
+            for line in f:
+                m = re.search(r"spawn: started pid \d+ with (.*) in (\d+) us", line)
+                if m:
+                    out.append((m.group(1), int(m.group(2)) / 1000))
+        return out
+
+
+def upgrades(httpd, sizes, rounds, scratch):
+    """{mib: ([(first_ms, gone_ms)], spawns)}: `rounds` upgrades of one server
+    per size, the sizes interleaved (round i upgrades every size once, in an
+    order rotated from round to round), so that what else the machine does
+    falls on every size alike. Every server holds its ballast throughout;
+    the next upgrade waits until the last one's new generation holds its own
+    (and its old generation, which frees its heap as it exits, is gone)."""
+    servers = []
+    try:
+        for mib in sizes:
+            log(f"starting httpd --ballast {mib}")
+            servers.append(Server(httpd, mib, scratch))
+        for s in servers:
+            s.settle()
+        for i in range(rounds):
+            k = i % len(servers)
+            for s in servers[k:] + servers[:k]:
+                s.upgrade()
+                s.settle()
+            log(f"round {i + 1}/{rounds} done")
+    finally:
+        for s in servers:
+            s.stop()
+    return {s.mib: (s.out, s.spawns()) for s in servers}
 
 
 def daemonize(httpd, mib, runs, scratch):
@@ -183,7 +228,8 @@ def main():
     ap.add_argument("--httpd", default=os.path.join(BIN, "httpd"))
     ap.add_argument("--sizes", default="10,1024,4096")
     ap.add_argument("--daemonize-sizes", default="10,1024")
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--daemonize-runs", type=int, default=5)
     ap.add_argument("--label", default="")
     ap.add_argument("--out", default="")
     a = ap.parse_args()
@@ -193,15 +239,16 @@ def main():
     spawn = os.environ.get("GRACEFD_SPAWN") or "default (vfork-style clone, fork fallback)"
     label = a.label or f"{os.path.relpath(a.httpd, ROOT)}, GRACEFD_SPAWN={spawn}"
     lines = [f"### Cost against size: {label}", "",
-             f"Median (min–max) of {a.rounds} upgrades per size, ms; `python3 bench/ballast.py` "
-             f"(`make bench-ballast`).", "",
+             f"Median (min–max) of {a.rounds} upgrades per size, ms, the sizes interleaved round by round; "
+             f"`python3 bench/ballast.py` (`make bench-ballast`).", "",
              "| ballast | signal → new generation serving | signal → old generation gone | the start itself (library log) |",
              "|---|---|---|---|"]
     firsts = {}
     with tempfile.TemporaryDirectory(prefix="gracefd-ballast-") as scratch:
+        log(f"upgrades with {', '.join(f'{m} MiB' for m in sizes)}, interleaved")
+        results = upgrades(a.httpd, sizes, a.rounds, scratch)
         for mib in sizes:
-            log(f"upgrades with {mib} MiB")
-            r, spawns = upgrades(a.httpd, mib, a.rounds, scratch)
+            r, spawns = results[mib]
             firsts[mib] = r
             how = sorted({h for h, _ in spawns})
             sp = f"{fmt([ms for _, ms in spawns])} ({'; '.join(how)})" if spawns else "not logged"
@@ -211,12 +258,15 @@ def main():
             for i, what in ((0, "serving"), (1, "gone")):
                 a_ = statistics.median(x[i] for x in firsts[lo])
                 b_ = statistics.median(x[i] for x in firsts[hi])
+                # Round by round: upgrade k of each size ran in the same round.
+                per = [y[i] / x[i] for x, y in zip(firsts[lo], firsts[hi]) if x[i] > 0]
                 lines.append("")
-                lines.append(f"{hi} MiB / {lo} MiB, signal → {what}: {b_ / a_:.2f}×")
+                lines.append(f"{hi} MiB / {lo} MiB, signal → {what}: {b_ / a_:.2f}×"
+                             + (f" (round by round: {min(per):.2f}×–{max(per):.2f}×)" if per else ""))
         lines += ["", "| launcher ballast | re-exec daemonize: ballast touched → daemon serving |", "|---|---|"]
         for mib in dsizes:
             log(f"re-exec daemonize with {mib} MiB")
-            d = daemonize(a.httpd, mib, a.rounds, scratch)
+            d = daemonize(a.httpd, mib, a.daemonize_runs, scratch)
             lines.append(f"| {mib} MiB | {fmt(d)} |")
     text = "\n".join(lines) + "\n"
     print(text)

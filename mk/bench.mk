@@ -12,6 +12,9 @@
 #   bench/procs.py          start, watch, stop and reap processes by pid
 #   bench/ballast.py        cost against size: upgrades and re-exec daemonize of httpd --ballast
 #   bench/nolib.c           httpd.c's gracefd calls done without gracefd (plain-httpd)
+#   bench/compare.py        before/after: builds of httpd (and peers) in interleaved upgrade rounds
+#   bench/phases.py         one upgrade phase by phase (perf tracepoints; needs linux-perf)
+#   bench/spawn-floor.c     make bench-floor: posix_spawn -> main() of bench/floor-child.c
 #   bench/tableflip-httpd/  the same server on cloudflare/tableflip (Go module)
 
 .PHONY: bench-report bench-build bench-vet bench-ballast
@@ -43,7 +46,7 @@ bench-build: $(BENCH_BINS)
 # appends its section to the same report.
 ifeq ($(BENCH_QUICK),1)
 BENCH_OUT_FILE := $(BUILD)/bench/BENCHMARKS-quick.md
-BALLAST_ARGS   := --sizes 10,1024 --daemonize-sizes 10 --rounds 2
+BALLAST_ARGS   := --sizes 10,1024 --daemonize-sizes 10 --rounds 3 --daemonize-runs 2
 else
 BENCH_OUT_FILE := BENCHMARKS.md
 BALLAST_ARGS   :=
@@ -99,3 +102,27 @@ $(BUILD)/bin/tableflip-httpd: $(TABLEFLIP_SRC)
 
 bench-vet:
 	cd bench/tableflip-httpd && $(BENCH_GO_ENV) $(BENCH_GO) vet ./...
+
+# The floor under an upgrade's start of the new generation (bench/spawn-floor.c):
+# posix_spawn -> main() of a child that does nothing else, built plain,
+# static, and with libgracefd.a (its start-up constructor runs before main).
+FLOOR_CHILDREN := $(BUILD)/bench/floor-plain $(BUILD)/bench/floor-static $(BUILD)/bench/floor-gracefd \
+                  $(BUILD)/bench/floor-gracefd-gc
+.PHONY: bench-floor
+bench-floor: $(BUILD)/bench/spawn-floor $(FLOOR_CHILDREN)
+	@for c in $(FLOOR_CHILDREN); do $(BUILD)/bench/spawn-floor 400 $$c || exit 1; done
+$(BUILD)/bench/spawn-floor: bench/spawn-floor.c
+	@mkdir -p $(@D)
+	$(CC) $(STRICT) -O2 -o $@ $<
+$(BUILD)/bench/floor-plain: bench/floor-child.c
+	@mkdir -p $(@D)
+	$(CC) $(STRICT) -O2 -o $@ $<
+$(BUILD)/bench/floor-static: bench/floor-child.c
+	@mkdir -p $(@D)
+	$(CC) $(STRICT) -O2 -static -o $@ $<
+$(BUILD)/bench/floor-gracefd: bench/floor-child.c include/gracefd.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(STRICT) -O2 $(CPPFLAGS) -DWITH_GRACEFD -o $@ $< $(LIB)
+$(BUILD)/bench/floor-gracefd-gc: bench/floor-child.c include/gracefd.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(STRICT) -O2 $(CPPFLAGS) -DWITH_GRACEFD -o $@ $< $(LIB) -Wl,--gc-sections

@@ -202,6 +202,23 @@ fn wait_exec(pid: Pid, comm: &str) {
     panic!("pid {pid} never became {comm}");
 }
 
+/// The fds `pid` holds once its program has started: right after `execve`
+/// the dynamic loader briefly holds fds of its own (ld.so.cache, libc) at
+/// the first free numbers, so a look too early sees them. Looks again until
+/// the set is `want`, for at most 2 s, and returns the last set seen (an fd
+/// that leaked into the child stays, and the caller's assertion fails).
+fn settled_fds(pid: Pid, want: &BTreeSet<i32>) -> BTreeSet<i32> {
+    let mut fds = open_fds(pid);
+    for _ in 0..2000 {
+        if &fds == want {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        fds = open_fds(pid);
+    }
+    fds
+}
+
 fn open_fds(pid: Pid) -> BTreeSet<i32> {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
@@ -228,7 +245,7 @@ fn only_planned_fds_reach_the_child() {
         assert_eq!(sp.pass_fd(a.raw()), 4);
         let pid = sp.spawn().unwrap();
         wait_exec(pid, "sleep");
-        let fds = open_fds(pid);
+        let fds = settled_fds(pid, &BTreeSet::from([3, 4]));
         let ino = |p: String| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
         let third = ino(format!("/proc/{pid}/fd/3"));
         let fourth = ino(format!("/proc/{pid}/fd/4"));
