@@ -253,8 +253,25 @@ def worker_pid(d):
     return int(re.match(r"pid (\d+)", d["worker"][0]).group(1))
 
 
+def catches_sigterm(pid):
+    """Whether the process has installed its SIGTERM handler (SigCgt in /proc)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)) != 0
+    except OSError:
+        pass
+    return False
+
+
 def start_load(t, port, name="load"):
-    return t.start([LOADGEN, "--addr", "127.0.0.1:%d" % port, "--keepalive", "8", "--new", "4", "--duration", "0", "--json"], name + ".log")
+    """loadgen under keep-alive and new-connection load; returns once it can be
+    stopped with SIGTERM (a SIGTERM before its handler exists would kill it
+    without its JSON summary: seen on a loaded machine)."""
+    p = t.start([LOADGEN, "--addr", "127.0.0.1:%d" % port, "--keepalive", "8", "--new", "4", "--duration", "0", "--json"], name + ".log")
+    wait_until("loadgen to catch SIGTERM", lambda: catches_sigterm(p.pid) or p.poll() is not None)
+    return p
 
 
 def stop_load(t, p, name="load"):
