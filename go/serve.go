@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -160,6 +161,11 @@ func run(ctx context.Context, op string, lns []net.Listener, opts *ServeOptions,
 			served <- err
 		}(ln)
 	}
+	// Let the serving goroutines run on this thread now, up to their first
+	// Accept, before telling the old generation to stop accepting: otherwise
+	// they wait for another thread to start and get a CPU, which in a new
+	// generation under load is a millisecond or more with nobody accepting.
+	runtime.Gosched()
 	if opts == nil || !opts.NoReady {
 		if err := Ready(); err != nil {
 			opts.logf("ready: %v (serving anyway)", err)
