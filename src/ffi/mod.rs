@@ -20,7 +20,6 @@ pub mod events;
 pub mod listeners;
 pub mod fds;
 pub mod notify;
-pub mod pidfile;
 pub mod upgrade;
 pub mod handoff;
 pub mod conns;
