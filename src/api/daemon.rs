@@ -126,7 +126,7 @@ impl Daemon {
     /// 30 s; rounded up to whole milliseconds; `Duration::MAX` waits
     /// forever). Errors (reported by `run`): `EINVAL` for zero.
     pub fn timeout(mut self, t: Duration) -> Daemon {
-        let r = self.opts.set_timeout_ms(super::millis::timeout_ms(t));
+        let r = self.opts.set_timeout_ms(super::timeout::timeout_ms(t));
         self.checked(r)
     }
 

@@ -71,5 +71,5 @@ impl AsRawFd for Handoff {
 /// malformed or truncated transfer (everything received is closed);
 /// `ECONNRESET` the old side died midway; `ETIMEDOUT`.
 pub fn take_from(path: impl AsRef<Path>, timeout: Duration) -> io::Result<usize> {
-    io(core_handoff::take(path.as_ref().as_os_str().as_bytes(), super::millis::timeout_ms(timeout)))
+    io(core_handoff::take(path.as_ref().as_os_str().as_bytes(), super::timeout::timeout_ms(timeout)))
 }

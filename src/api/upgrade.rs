@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::error::{invalid, io};
-use super::millis::timeout_ms;
+use super::timeout::timeout_ms;
 use super::signal::Signal;
 use crate::proto::addr::Shown;
 use crate::sys::{fd, socket};
