@@ -863,7 +863,8 @@ int gracefd_upgrade_opts_set_argv(gracefd_upgrade_opts *opts, const char *const 
 int gracefd_upgrade_opts_add_env(gracefd_upgrade_opts *opts, const char *key_value);
 
 // How long the new generation has to call gracefd_ready(), in milliseconds
-// (negative: forever; default 60000). Errors: `-EINVAL` if `opts` is NULL.
+// (negative: forever; default 60000). Errors: `-EINVAL` if `opts` is NULL
+// or `timeout_ms` is 0 (it would fail every upgrade).
 //
 // # Safety
 // `opts` is a live handle.

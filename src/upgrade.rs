@@ -86,6 +86,17 @@ impl Options {
         Ok(())
     }
 
+    /// How long the new generation has to report ready, in ms (negative: no
+    /// limit). `EINVAL` for 0: it would fail every upgrade before the new
+    /// generation could start.
+    pub fn set_timeout_ms(&mut self, ms: i64) -> Result<()> {
+        if ms == 0 {
+            return Err(err!(EINVAL, "upgrade readiness timeout 0 ms would fail every upgrade (negative: no limit)"));
+        }
+        self.timeout_ms = ms;
+        Ok(())
+    }
+
     /// The signal for a new generation that failed readiness. `EINVAL`
     /// unless 1–64.
     pub fn set_kill_signal(&mut self, sig: i32) -> Result<()> {

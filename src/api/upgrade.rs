@@ -153,9 +153,12 @@ impl Upgrade {
 
     /// How long the new generation has to call [`ready`](fn@crate::ready)
     /// (default 60 s; rounded up to whole milliseconds; `Duration::MAX` waits
-    /// forever).
+    /// forever). `Duration::ZERO` is `EINVAL` when the upgrade starts: it
+    /// would fail every upgrade.
     pub fn timeout(mut self, timeout: Duration) -> Upgrade {
-        self.opts.timeout_ms = timeout_ms(timeout);
+        if let Err(e) = self.opts.set_timeout_ms(timeout_ms(timeout)) {
+            self.fail(e);
+        }
         self
     }
 
@@ -367,5 +370,12 @@ mod tests {
         let e = Upgrade::new().settle(Duration::from_secs(3601)).run().unwrap_err();
         assert_eq!(e.errno(), Some(libc::EINVAL));
         assert_eq!(Upgrade::new().timeout(Duration::from_micros(1500)).options().unwrap().timeout_ms, 2);
+    }
+
+    #[test]
+    fn a_zero_timeout_is_refused_by_the_core_setter() {
+        let e = Upgrade::new().timeout(Duration::ZERO).run().unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EINVAL));
+        assert!(e.to_string().contains("0 ms"), "{e}");
     }
 }

@@ -99,7 +99,8 @@ pub unsafe extern "C" fn gracefd_upgrade_opts_add_env(opts: *mut gracefd_upgrade
 }
 
 /// How long the new generation has to call gracefd_ready(), in milliseconds
-/// (negative: forever; default 60000). Errors: `-EINVAL` if `opts` is NULL.
+/// (negative: forever; default 60000). Errors: `-EINVAL` if `opts` is NULL
+/// or `timeout_ms` is 0 (it would fail every upgrade).
 ///
 /// # Safety
 /// `opts` is a live handle.
@@ -107,7 +108,7 @@ pub unsafe extern "C" fn gracefd_upgrade_opts_add_env(opts: *mut gracefd_upgrade
 pub unsafe extern "C" fn gracefd_upgrade_opts_set_timeout_ms(opts: *mut gracefd_upgrade_opts, timeout_ms: i64) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
-        unsafe { boundary::handle(opts, "opts") }?.inner.timeout_ms = timeout_ms;
+        unsafe { boundary::handle(opts, "opts") }?.inner.set_timeout_ms(timeout_ms)?;
         Ok(0)
     })
 }
