@@ -3,7 +3,6 @@
 use core::ffi::{c_char, c_int, c_void};
 
 use super::boundary::{self, run};
-use crate::err;
 use crate::listeners::{self, ListenOptions, PreBind};
 
 /// Options for gracefd_listen_with(): an opaque handle made by
@@ -35,7 +34,7 @@ pub unsafe extern "C" fn gracefd_listen_opts_set_backlog(opts: *mut gracefd_list
     run(|| {
         // SAFETY: the caller passes a handle from gracefd_listen_opts_new() or NULL.
         let o = unsafe { boundary::handle(opts, "opts") }?;
-        o.inner.set_backlog(backlog)?;
+        o.inner.set_backlog(i64::from(backlog))?;
         Ok(0)
     })
 }
@@ -75,11 +74,7 @@ pub unsafe extern "C" fn gracefd_listen_opts_set_nonblocking(opts: *mut gracefd_
     run(|| {
         // SAFETY: the caller passes a handle from gracefd_listen_opts_new() or NULL.
         let o = unsafe { boundary::handle(opts, "opts") }?;
-        o.inner.nonblocking = Some(match nonblocking {
-            0 => false,
-            1 => true,
-            v => return Err(err!(EINVAL, "nonblocking is {}, not 0 or 1", v)),
-        });
+        o.inner.set_nonblocking(i64::from(nonblocking))?;
         Ok(0)
     })
 }
@@ -113,7 +108,7 @@ pub unsafe extern "C" fn gracefd_listen_opts_set_pre_bind(
     run(|| {
         // SAFETY: the caller passes a handle from gracefd_listen_opts_new() or NULL.
         let o = unsafe { boundary::handle(opts, "opts") }?;
-        o.inner.pre_bind = hook.map(|func| PreBind { func, data: userdata as usize });
+        o.inner.set_pre_bind(hook.map(|func| PreBind { func, data: userdata as usize }));
         Ok(0)
     })
 }
