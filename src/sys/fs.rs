@@ -103,6 +103,22 @@ pub fn unlink(path: &[u8]) -> SysResult<()> {
     cvt(unsafe { libc::unlink(path.as_ptr().cast()) }).map(|_| ())
 }
 
+/// Remove `path` (ends in NUL) only if it still names the file `(dev, ino)`
+/// — the one we created — so that whatever replaced it stays.
+/// `Ok(true)`: removed; `Ok(false)`: something else (or nothing) is there
+/// now, or it cannot be looked at: left alone. Errors: those of `unlink`.
+///
+/// Between the `lstat` and the `unlink` someone who may write the directory
+/// could still swap the file; Linux has no unlink-by-inode. Paths whose
+/// directory others can write are bound by rename from a private directory
+/// (`safe_path`), so the window only matters against ourselves.
+pub fn unlink_if_same(path: &[u8], dev: u64, ino: u64) -> SysResult<bool> {
+    match lstat(path) {
+        Ok(st) if (st.st_dev, st.st_ino) == (dev, ino) => unlink(path).map(|()| true),
+        _ => Ok(false),
+    }
+}
+
 /// `chdir`; `path` ends in NUL. Async-signal-safe.
 pub fn chdir(path: &[u8]) -> SysResult<()> {
     if path.last() != Some(&0) {
@@ -284,4 +300,30 @@ pub fn random(buf: &mut [u8]) -> SysResult<()> {
         got += n;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::cpath::CPath;
+
+    #[test]
+    fn unlink_if_same_leaves_a_replaced_file_alone() {
+        let d = std::env::temp_dir().join(format!("gracefd-unlink-same-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let p = CPath::new(std::os::unix::ffi::OsStrExt::as_bytes(d.join("f").as_os_str())).unwrap();
+        std::fs::write(d.join("f"), b"ours").unwrap();
+        let ours = lstat(&p).unwrap();
+        // Replaced by another file (a new inode) at the same path: kept.
+        std::fs::write(d.join("g"), b"theirs").unwrap();
+        std::fs::rename(d.join("g"), d.join("f")).unwrap();
+        assert_eq!(unlink_if_same(&p, ours.st_dev, ours.st_ino), Ok(false));
+        assert_eq!(std::fs::read(d.join("f")).unwrap(), b"theirs");
+        // Still ours: removed; gone: nothing to do.
+        let now = lstat(&p).unwrap();
+        assert_eq!(unlink_if_same(&p, now.st_dev, now.st_ino), Ok(true));
+        assert!(!d.join("f").exists());
+        assert_eq!(unlink_if_same(&p, now.st_dev, now.st_ino), Ok(false));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

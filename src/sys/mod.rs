@@ -5,6 +5,7 @@
 use core::fmt;
 
 pub mod clone;
+pub mod cpath;
 pub mod fd;
 pub mod fs;
 pub mod poll;
