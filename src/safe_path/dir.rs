@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
 use crate::proto::addr::Shown;
+use crate::sys::cpath::CPath;
 use crate::sys::fd::Fd;
 use crate::sys::{fd, fs, process, time, Errno};
 use crate::err;
@@ -17,7 +18,7 @@ const NAME_TRIES: u32 = 64;
 /// last component with a NUL.
 pub(super) struct Parent {
     pub dir: Fd,
-    pub base: Vec<u8>,
+    pub base: CPath,
 }
 
 /// Open the directory of `path` and keep its last component. `EINVAL` for an
@@ -34,15 +35,12 @@ pub(super) fn parent(path: &[u8], what: &str) -> Result<Parent> {
     if base.is_empty() || base == b"." || base == b".." {
         return Err(err!(EINVAL, "{} {} does not name a file", what, Shown(path)));
     }
-    let mut d = Vec::with_capacity(dir.len() + 1);
-    d.extend_from_slice(dir);
-    d.push(0);
+    // No NUL inside: checked above.
+    let d = CPath::new(dir).map_err(|e| Error::sys(e, "directory"))?;
     let dir = fs::open(&d, libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| Error::sys(e, "open its directory").context(format_args!("{} {}", what, Shown(path))))?;
-    let mut b = Vec::with_capacity(base.len() + 1);
-    b.extend_from_slice(base);
-    b.push(0);
-    Ok(Parent { dir, base: b })
+    let base = CPath::new(base).map_err(|e| Error::sys(e, "file name"))?;
+    Ok(Parent { dir, base })
 }
 
 /// `.<prefix>.<16 hex digits>` plus NUL: unpredictable where the kernel has

@@ -13,6 +13,7 @@ use super::dir::{self, PrivateDir};
 use crate::error::{Error, Result};
 use crate::proto::addr::Shown;
 use crate::proto::num;
+use crate::sys::cpath::CPath;
 use crate::sys::fd::Fd;
 use crate::sys::socket::{self, SockAddr};
 use crate::sys::{fs, Errno};
@@ -136,9 +137,7 @@ fn bind_inside(sock: &Fd, path: &[u8], private: &PrivateDir<'_>) -> Result<()> {
 /// if it is gone, or if the mode must change and /proc is not mounted; what
 /// open or chmod fail with.
 pub fn set_bound_mode(path: &[u8], mode: libc::mode_t) -> Result<Placed> {
-    let mut c = Vec::with_capacity(path.len() + 1);
-    c.extend_from_slice(path);
-    c.push(0);
+    let c = CPath::new(path).map_err(|e| Error::sys(e, "socket path"))?;
     let f = fs::open(&c, libc::O_PATH | libc::O_NOFOLLOW, 0).map_err(|e| Error::sys(e, "open to set its mode"))?;
     let st = crate::sys::fd::fstat(f.raw()).map_err(|e| Error::sys(e, "fstat"))?;
     if st.st_mode & libc::S_IFMT != libc::S_IFSOCK || st.st_uid != crate::sys::process::geteuid() {
@@ -152,7 +151,7 @@ pub fn set_bound_mode(path: &[u8], mode: libc::mode_t) -> Result<Placed> {
     let mut digits = [0u8; 20];
     via_fd.extend_from_slice(b"/proc/self/fd/");
     via_fd.extend_from_slice(num::fmt_u64(f.raw() as u64, &mut digits));
-    via_fd.push(0);
+    let via_fd = CPath::new(&via_fd).map_err(|e| Error::sys(e, "chmod"))?;
     fs::chmod(&via_fd, mode).map_err(|e| Error::sys(e, "chmod (through /proc/self/fd)"))?;
     Ok(placed)
 }
