@@ -2,8 +2,8 @@
 //! rename), [`stop`] takes it away; the path is removed only while it still
 //! names our socket.
 
-use super::take::took_from;
-use super::takers::Conn;
+use super::new_side::took_from;
+use super::old_side::Conn;
 use crate::error::Result;
 use crate::proto::addr::Shown;
 use crate::sync::Mutex;
