@@ -31,7 +31,7 @@ const KILL_GRACE_MS: i64 = 2_000;
 
 /// Upgrade options (the C handle wraps this).
 #[derive(Clone)]
-pub struct Options {
+pub struct UpgradeOptions {
     /// Executable; default: the absolute path recorded at start-up.
     pub exe: Option<Vec<u8>>,
     /// Full argv (`argv[0]` included); default: our own start-up argv.
@@ -50,14 +50,14 @@ pub struct Options {
 /// Longest settle time accepted (one hour).
 pub const MAX_SETTLE_MS: i64 = 3_600_000;
 
-impl Default for Options {
+impl Default for UpgradeOptions {
     fn default() -> Self {
-        Options { exe: None, argv: None, env: Vec::new(), timeout_ms: DEFAULT_TIMEOUT_MS, kill_signal: libc::SIGTERM, settle_ms: 0 }
+        UpgradeOptions { exe: None, argv: None, env: Vec::new(), timeout_ms: DEFAULT_TIMEOUT_MS, kill_signal: libc::SIGTERM, settle_ms: 0 }
     }
 }
 
 /// The checked setters both faces use (the C handle and the Rust builder).
-impl Options {
+impl UpgradeOptions {
     /// Run `path` instead of the recorded executable. `EINVAL` unless it is
     /// an absolute path (a relative one would depend on the working directory
     /// at upgrade time, the very thing the recorded path avoids).
@@ -193,7 +193,7 @@ static STATE: Mutex<State> = Mutex::new(State { flight: None, busy: None });
 /// Errors: EALREADY if an upgrade is in flight; EINVAL for bad options;
 /// ENOENT if no executable path was recorded and none was given; whatever
 /// exporting the registry, the socketpair or fork fail with.
-pub fn start(opts: &Options) -> Result<RawFd> {
+pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
     let mut st = STATE.lock();
     if let Some(pid) = st.flight.as_ref().map(|f| f.pid).or(st.busy) {
         return Err(err!(EALREADY, "an upgrade is already in flight (new generation pid {})", pid));
@@ -290,7 +290,7 @@ pub fn start(opts: &Options) -> Result<RawFd> {
 /// channel without reporting, or said exec failed while still running: a
 /// frame is a claim, never waited on), ETIMEDOUT — each with the reason in the message;
 /// the new generation is killed and reaped before the error returns. With a
-/// settle time ([`Options::set_settle_ms`]) a ready new generation must stay
+/// settle time ([`UpgradeOptions::set_settle_ms`]) a ready new generation must stay
 /// up that long first: without `block`, `Ok(None)` until then; ECHILD if it
 /// exits within it.
 pub fn finish(block: bool) -> Result<Option<Pid>> {
@@ -408,7 +408,7 @@ pub fn in_flight_pid() -> Option<Pid> {
 }
 
 /// Start and wait: the blocking upgrade.
-pub fn upgrade(opts: &Options) -> Result<Pid> {
+pub fn upgrade(opts: &UpgradeOptions) -> Result<Pid> {
     start(opts)?;
     match finish(true)? {
         Some(pid) => Ok(pid),

@@ -13,7 +13,7 @@ use super::timeout::timeout_ms;
 use super::signal::Signal;
 use crate::proto::addr::Shown;
 use crate::sys::{fd, socket};
-use crate::upgrade::{self, Options};
+use crate::upgrade::{self, UpgradeOptions};
 use crate::{err, startup};
 
 /// Start a new generation of this program with the very same listening
@@ -52,7 +52,7 @@ use crate::{err, startup};
 /// ```
 #[derive(Clone)]
 pub struct Upgrade {
-    opts: Options,
+    opts: UpgradeOptions,
     arg0: Option<Vec<u8>>,
     args: Option<Vec<Vec<u8>>>,
     /// The first invalid value given, reported by run/start.
@@ -86,7 +86,7 @@ impl Upgrade {
     /// argv and start-up environment, a 60 s readiness timeout, `SIGTERM`
     /// for a new generation that fails (`SIGKILL` 2 s later).
     pub fn new() -> Upgrade {
-        Upgrade { opts: Options::default(), arg0: None, args: None, err: None }
+        Upgrade { opts: UpgradeOptions::default(), arg0: None, args: None, err: None }
     }
 
     fn fail(&mut self, e: crate::Error) {
@@ -186,7 +186,7 @@ impl Upgrade {
         self
     }
 
-    fn options(&self) -> io::Result<Options> {
+    fn options(&self) -> io::Result<UpgradeOptions> {
         if let Some(e) = self.err {
             return Err(e.into());
         }

@@ -5,11 +5,11 @@ use core::ffi::{c_char, c_int};
 
 use super::boundary::{self, run};
 use crate::err;
-use crate::upgrade::{self, Options};
+use crate::upgrade::{self, UpgradeOptions};
 
 /// Options for gracefd_upgrade() (opaque; create with gracefd_upgrade_opts_new()).
 pub struct gracefd_upgrade_opts {
-    inner: Options,
+    inner: UpgradeOptions,
 }
 
 /// New upgrade options with the defaults: the executable path recorded at
@@ -20,7 +20,7 @@ pub struct gracefd_upgrade_opts {
 /// Returns NULL only if memory is exhausted. Free with gracefd_upgrade_opts_free().
 #[no_mangle]
 pub extern "C" fn gracefd_upgrade_opts_new() -> *mut gracefd_upgrade_opts {
-    boundary::into_handle(gracefd_upgrade_opts { inner: Options::default() })
+    boundary::into_handle(gracefd_upgrade_opts { inner: UpgradeOptions::default() })
 }
 
 /// Free options; NULL is a no-op.
@@ -181,7 +181,7 @@ pub unsafe extern "C" fn gracefd_upgrade(opts: *const gracefd_upgrade_opts, chil
     run(|| {
         // SAFETY: caller's promise.
         let out = unsafe { boundary::out(child_pid_out, "child_pid_out") }?;
-        let defaults = Options::default();
+        let defaults = UpgradeOptions::default();
         // SAFETY: caller's promise (NULL allowed).
         let o = unsafe { opts.as_ref() }.map(|h| &h.inner).unwrap_or(&defaults);
         let pid = upgrade::upgrade(o)?;
@@ -201,7 +201,7 @@ pub unsafe extern "C" fn gracefd_upgrade(opts: *const gracefd_upgrade_opts, chil
 #[no_mangle]
 pub unsafe extern "C" fn gracefd_upgrade_start(opts: *const gracefd_upgrade_opts) -> c_int {
     run(|| {
-        let defaults = Options::default();
+        let defaults = UpgradeOptions::default();
         // SAFETY: caller's promise (NULL allowed).
         let o = unsafe { opts.as_ref() }.map(|h| &h.inner).unwrap_or(&defaults);
         upgrade::start(o)
