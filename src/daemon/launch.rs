@@ -7,7 +7,7 @@ use core::sync::atomic::Ordering;
 
 use super::creds::resolve_creds;
 use super::middle::watch;
-use super::options::Options;
+use super::options::DaemonOptions;
 use super::setup::{apply, send_failed, Side};
 use super::verdict::launcher;
 use super::{EXIT_SETUP, IS_DAEMON};
@@ -40,7 +40,7 @@ impl Prepared {
     }
 }
 
-pub(super) fn prepare(o: &Options) -> Result<Prepared> {
+pub(super) fn prepare(o: &DaemonOptions) -> Result<Prepared> {
     let creds = resolve_creds(o.user.as_deref(), o.group.as_deref())?;
     let wd = CPath::checked(&o.workdir, "working directory")?;
     let dir = fs::open(&wd, libc::O_PATH | libc::O_DIRECTORY, 0)

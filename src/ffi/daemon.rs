@@ -3,7 +3,7 @@
 use core::ffi::{c_char, c_int};
 
 use super::boundary::{self, run};
-use crate::daemon::{self, Mode, Options};
+use crate::daemon::{self, DaemonOptions, Mode};
 use crate::{err, pidfile};
 
 /// Daemonize mode: fork when the process is single-threaded, re-exec otherwise (the default).
@@ -43,7 +43,7 @@ const _: () = assert!(
 
 /// Options for gracefd_daemonize() (opaque; create with gracefd_daemon_new()).
 pub struct gracefd_daemon {
-    inner: Options,
+    inner: DaemonOptions,
 }
 
 /// New daemonize options with the defaults: no pid file, working directory
@@ -53,7 +53,7 @@ pub struct gracefd_daemon {
 /// Thread-safe; a handle itself must not be changed by two threads at once.
 #[no_mangle]
 pub extern "C" fn gracefd_daemon_new() -> *mut gracefd_daemon {
-    boundary::into_handle(gracefd_daemon { inner: Options::default() })
+    boundary::into_handle(gracefd_daemon { inner: DaemonOptions::default() })
 }
 
 /// Free options; NULL is a no-op.
@@ -299,7 +299,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_mode(opts: *mut gracefd_daemon, mode
 #[no_mangle]
 pub unsafe extern "C" fn gracefd_daemonize(opts: *const gracefd_daemon) -> c_int {
     run(|| {
-        let defaults = Options::default();
+        let defaults = DaemonOptions::default();
         // SAFETY: caller's promise (NULL allowed).
         let o = unsafe { opts.as_ref() }.map(|h| &h.inner).unwrap_or(&defaults);
         daemon::daemonize(o)?;
