@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use gracefd::__cli::proto::addr::Shown;
-use gracefd::__cli::proto::handoff::{self as wire, Kind};
+use gracefd::__cli::proto::handoff::{self as wire, HandoffMsg as Kind};
 use gracefd::__cli::sys::fd::{self, Fd, RawFd};
 use gracefd::__cli::sys::socket::{self, SockAddr};
 use gracefd::__cli::sys::{fs, process, Errno};

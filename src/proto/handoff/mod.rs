@@ -83,9 +83,9 @@ pub const REPLY_TEXT_MAX: usize = 65536;
 /// Largest errno a REFUSE or REPLY carries.
 pub const ERRNO_MAX: u32 = 4095;
 
-/// What a frame is.
+/// What a hand-off frame is (the socket also carries control commands and replies).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum HandoffMsg {
     /// Count and names of the fds that follow.
     Header = 1,
     /// Announces the fds riding on this `sendmsg`.
@@ -104,17 +104,17 @@ pub enum Kind {
     Conns = 8,
 }
 
-impl Kind {
-    fn from_u8(b: u8) -> Option<Kind> {
+impl HandoffMsg {
+    fn from_u8(b: u8) -> Option<HandoffMsg> {
         match b {
-            1 => Some(Kind::Header),
-            2 => Some(Kind::Chunk),
-            3 => Some(Kind::Take),
-            4 => Some(Kind::Ready),
-            5 => Some(Kind::Refuse),
-            6 => Some(Kind::Control),
-            7 => Some(Kind::Reply),
-            8 => Some(Kind::Conns),
+            1 => Some(HandoffMsg::Header),
+            2 => Some(HandoffMsg::Chunk),
+            3 => Some(HandoffMsg::Take),
+            4 => Some(HandoffMsg::Ready),
+            5 => Some(HandoffMsg::Refuse),
+            6 => Some(HandoffMsg::Control),
+            7 => Some(HandoffMsg::Reply),
+            8 => Some(HandoffMsg::Conns),
             _ => None,
         }
     }
@@ -122,26 +122,26 @@ impl Kind {
     /// Smallest and largest body this kind may have.
     pub fn body_bounds(self) -> (usize, usize) {
         match self {
-            Kind::Header => (4, HEADER_BODY_MAX),
-            Kind::Chunk => (CHUNK_BODY, CHUNK_BODY),
-            Kind::Take | Kind::Ready | Kind::Conns => (0, 0),
-            Kind::Refuse => (4, 4 + REASON_MAX),
-            Kind::Control => (1, COMMAND_MAX),
-            Kind::Reply => (4, 4 + REPLY_TEXT_MAX),
+            HandoffMsg::Header => (4, HEADER_BODY_MAX),
+            HandoffMsg::Chunk => (CHUNK_BODY, CHUNK_BODY),
+            HandoffMsg::Take | HandoffMsg::Ready | HandoffMsg::Conns => (0, 0),
+            HandoffMsg::Refuse => (4, 4 + REASON_MAX),
+            HandoffMsg::Control => (1, COMMAND_MAX),
+            HandoffMsg::Reply => (4, 4 + REPLY_TEXT_MAX),
         }
     }
 
     /// Lower-case name for messages.
     pub fn name(self) -> &'static str {
         match self {
-            Kind::Header => "header",
-            Kind::Chunk => "chunk",
-            Kind::Take => "take",
-            Kind::Ready => "ready",
-            Kind::Refuse => "refuse",
-            Kind::Control => "control",
-            Kind::Reply => "reply",
-            Kind::Conns => "conns",
+            HandoffMsg::Header => "header",
+            HandoffMsg::Chunk => "chunk",
+            HandoffMsg::Take => "take",
+            HandoffMsg::Ready => "ready",
+            HandoffMsg::Refuse => "refuse",
+            HandoffMsg::Control => "control",
+            HandoffMsg::Reply => "reply",
+            HandoffMsg::Conns => "conns",
         }
     }
 }
@@ -150,7 +150,7 @@ impl Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Head {
     /// The kind.
-    pub kind: Kind,
+    pub kind: HandoffMsg,
     /// Body length (already checked against the kind's bounds).
     pub len: usize,
 }
@@ -164,7 +164,7 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 
 /// Encode a head. `len` is at most [`HEADER_BODY_MAX`] for the frames this
 /// module builds, so it always fits the u32 field.
-pub fn encode_head(kind: Kind, len: usize) -> [u8; HEAD_LEN] {
+pub fn encode_head(kind: HandoffMsg, len: usize) -> [u8; HEAD_LEN] {
     let mut h = [0u8; HEAD_LEN];
     let l = (len.min(u32::MAX as usize) as u32).to_le_bytes();
     for (d, s) in h.iter_mut().zip(MAGIC.iter().chain([VERSION, kind as u8, 0, 0].iter()).chain(l.iter())) {
@@ -192,7 +192,7 @@ pub fn decode_head(b: &[u8]) -> Result<Head> {
         ));
     }
     let k = b.get(5).copied().unwrap_or(0);
-    let Some(kind) = Kind::from_u8(k) else {
+    let Some(kind) = HandoffMsg::from_u8(k) else {
         return Err(err!(EBADMSG, "hand-off frame of unknown kind {}", k));
     };
     if b.get(6..8) != Some(&[0u8, 0][..]) {
@@ -226,7 +226,7 @@ pub fn encode_header<N: AsRef<[u8]>>(names: &[N]) -> Result<Vec<u8>> {
     }
     let mut out = Vec::new();
     out.try_reserve_exact(HEAD_LEN + body_len).map_err(|_| err!(ENOMEM, "hand-off header of {} bytes", body_len))?;
-    out.extend_from_slice(&encode_head(Kind::Header, body_len));
+    out.extend_from_slice(&encode_head(HandoffMsg::Header, body_len));
     out.extend_from_slice(&(names.len() as u32).to_le_bytes());
     for n in names {
         let n = n.as_ref();
@@ -287,7 +287,7 @@ pub fn encode_chunk(c: Chunk) -> [u8; CHUNK_FRAME] {
     let mut f = [0u8; CHUNK_FRAME];
     let body = c.first.to_le_bytes();
     let cnt = c.count.to_le_bytes();
-    for (d, s) in f.iter_mut().zip(encode_head(Kind::Chunk, CHUNK_BODY).iter().chain(body.iter()).chain(cnt.iter())) {
+    for (d, s) in f.iter_mut().zip(encode_head(HandoffMsg::Chunk, CHUNK_BODY).iter().chain(body.iter()).chain(cnt.iter())) {
         *d = *s;
     }
     f
@@ -318,17 +318,17 @@ pub fn chunks(n: usize) -> impl Iterator<Item = Chunk> {
 
 /// A TAKE frame.
 pub fn encode_take() -> [u8; HEAD_LEN] {
-    encode_head(Kind::Take, 0)
+    encode_head(HandoffMsg::Take, 0)
 }
 
 /// A READY frame.
 pub fn encode_ready() -> [u8; HEAD_LEN] {
-    encode_head(Kind::Ready, 0)
+    encode_head(HandoffMsg::Ready, 0)
 }
 
 /// A CONNS frame (its one fd rides beside it).
 pub fn encode_conns() -> [u8; HEAD_LEN] {
-    encode_head(Kind::Conns, 0)
+    encode_head(HandoffMsg::Conns, 0)
 }
 
 /// Append `text` to `out`: at most `max` bytes, cut at a char boundary;
@@ -364,7 +364,7 @@ fn check_text<'a>(text: &'a [u8], max: usize, newlines: bool, what: &str) -> Res
 
 /// A whole frame of `kind`: `errno` as u32 LE, then `text` as [`push_text`]
 /// makes it.
-fn errno_text_frame(kind: Kind, errno: u32, text: &str, max: usize, newlines: bool) -> Vec<u8> {
+fn errno_text_frame(kind: HandoffMsg, errno: u32, text: &str, max: usize, newlines: bool) -> Vec<u8> {
     let mut body = Vec::with_capacity(4 + text.len().min(max));
     body.extend_from_slice(&errno.to_le_bytes());
     push_text(&mut body, text, max, newlines);
@@ -382,7 +382,7 @@ fn errno_ok(errno: i32) -> bool {
 /// bytes at a char boundary; newlines and other control characters become spaces.
 pub fn encode_refuse(errno: i32, reason: &str) -> Vec<u8> {
     let e = if errno_ok(errno) { errno as u32 } else { libc::EPERM as u32 };
-    errno_text_frame(Kind::Refuse, e, reason, REASON_MAX, false)
+    errno_text_frame(HandoffMsg::Refuse, e, reason, REASON_MAX, false)
 }
 
 /// Decode a REFUSE body: (errno, reason). EBADMSG for an errno outside
@@ -437,7 +437,7 @@ impl Command {
 pub fn encode_control(c: Command) -> Vec<u8> {
     let name = c.name().as_bytes();
     let mut out = Vec::with_capacity(HEAD_LEN + name.len());
-    out.extend_from_slice(&encode_head(Kind::Control, name.len()));
+    out.extend_from_slice(&encode_head(HandoffMsg::Control, name.len()));
     out.extend_from_slice(name);
     out
 }
@@ -462,10 +462,10 @@ pub fn decode_control(body: &[u8]) -> Result<Command> {
 /// control characters become spaces.
 pub fn encode_reply(errno: i32, text: &str) -> Vec<u8> {
     if errno == 0 {
-        return errno_text_frame(Kind::Reply, 0, text, REPLY_TEXT_MAX, true);
+        return errno_text_frame(HandoffMsg::Reply, 0, text, REPLY_TEXT_MAX, true);
     }
     let e = if errno_ok(errno) { errno as u32 } else { libc::EPERM as u32 };
-    errno_text_frame(Kind::Reply, e, text.trim_end_matches('\n'), REPLY_TEXT_MAX, false)
+    errno_text_frame(HandoffMsg::Reply, e, text.trim_end_matches('\n'), REPLY_TEXT_MAX, false)
 }
 
 /// Decode a REPLY body: (0 or errno, text), the text borrowed from `body`.
