@@ -41,27 +41,30 @@ const _: () = assert!(
         && GRACEFD_EXIT_LOST == crate::daemon::EXIT_LOST
 );
 
-/// Options for gracefd_daemonize() (opaque; create with gracefd_daemon_new()).
-pub struct gracefd_daemon {
+/// Options for gracefd_daemonize() (opaque; create with gracefd_daemon_opts_new()).
+/// It was called `gracefd_daemon`, and its functions
+/// `gracefd_daemon_new`, `gracefd_daemon_set_*` and `gracefd_daemon_free`:
+/// those names still work (deprecated aliases, docs/c-api.md).
+pub struct gracefd_daemon_opts {
     inner: DaemonOptions,
 }
 
 /// New daemonize options with the defaults: no pid file, working directory
 /// `/`, umask 022, stdout and stderr to /dev/null, no user or group switch,
 /// RLIMIT_NOFILE untouched, a 30 s readiness timeout, `GRACEFD_DAEMON_AUTO`.
-/// Returns NULL only if memory is exhausted. Free with gracefd_daemon_free().
+/// Returns NULL only if memory is exhausted. Free with gracefd_daemon_opts_free().
 /// Thread-safe; a handle itself must not be changed by two threads at once.
 #[no_mangle]
-pub extern "C" fn gracefd_daemon_new() -> *mut gracefd_daemon {
-    boundary::into_handle(gracefd_daemon { inner: DaemonOptions::default() })
+pub extern "C" fn gracefd_daemon_opts_new() -> *mut gracefd_daemon_opts {
+    boundary::into_handle(gracefd_daemon_opts { inner: DaemonOptions::default() })
 }
 
 /// Free options; NULL is a no-op.
 ///
 /// # Safety
-/// `opts` must be NULL or a live handle from gracefd_daemon_new().
+/// `opts` must be NULL or a live handle from gracefd_daemon_opts_new().
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_free(opts: *mut gracefd_daemon) {
+pub unsafe extern "C" fn gracefd_daemon_opts_free(opts: *mut gracefd_daemon_opts) {
     // SAFETY: caller's promise.
     unsafe { boundary::free_handle(opts) }
 }
@@ -77,7 +80,7 @@ pub unsafe extern "C" fn gracefd_daemon_free(opts: *mut gracefd_daemon) {
 /// # Safety
 /// `opts` is a live handle; `path` NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_pid_file(opts: *mut gracefd_daemon, path: *const c_char) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_pid_file(opts: *mut gracefd_daemon_opts, path: *const c_char) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
@@ -95,7 +98,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_pid_file(opts: *mut gracefd_daemon, 
 /// # Safety
 /// `opts` is a live handle; `path` NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_workdir(opts: *mut gracefd_daemon, path: *const c_char) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_workdir(opts: *mut gracefd_daemon_opts, path: *const c_char) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
@@ -111,7 +114,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_workdir(opts: *mut gracefd_daemon, p
 /// # Safety
 /// `opts` is a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_umask(opts: *mut gracefd_daemon, mask: u32) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_umask(opts: *mut gracefd_daemon_opts, mask: u32) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         unsafe { boundary::handle(opts, "opts") }?.inner.set_umask(mask)?;
@@ -129,7 +132,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_umask(opts: *mut gracefd_daemon, mas
 /// # Safety
 /// `opts` is a live handle; `path` NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_log_file(opts: *mut gracefd_daemon, path: *const c_char) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_log_file(opts: *mut gracefd_daemon_opts, path: *const c_char) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
@@ -141,7 +144,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_log_file(opts: *mut gracefd_daemon, 
 
 /// Switch the daemon to `user` (a name, or a number; NULL: no switch) after
 /// the pid file and the log file are opened and RLIMIT_NOFILE is raised. The
-/// group becomes the user's primary group unless gracefd_daemon_set_group()
+/// group becomes the user's primary group unless gracefd_daemon_opts_set_group()
 /// says otherwise; supplementary groups are set as `initgroups` would. Names
 /// are resolved in the launcher, so an unknown user fails gracefd_daemonize()
 /// with `-ENOENT` before anything starts. Needs root (the launcher's message
@@ -151,7 +154,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_log_file(opts: *mut gracefd_daemon, 
 /// # Safety
 /// `opts` is a live handle; `user` NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_user(opts: *mut gracefd_daemon, user: *const c_char) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_user(opts: *mut gracefd_daemon_opts, user: *const c_char) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
@@ -169,7 +172,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_user(opts: *mut gracefd_daemon, user
 /// # Safety
 /// `opts` is a live handle; `group` NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_group(opts: *mut gracefd_daemon, group: *const c_char) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_group(opts: *mut gracefd_daemon_opts, group: *const c_char) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
@@ -191,7 +194,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_group(opts: *mut gracefd_daemon, gro
 /// # Safety
 /// `opts` is a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_nofile(opts: *mut gracefd_daemon, soft: u64, hard: u64) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_nofile(opts: *mut gracefd_daemon_opts, soft: u64, hard: u64) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         unsafe { boundary::handle(opts, "opts") }?.inner.set_nofile(soft, hard)?;
@@ -206,7 +209,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_nofile(opts: *mut gracefd_daemon, so
 /// # Safety
 /// `opts` is a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_timeout_ms(opts: *mut gracefd_daemon, timeout_ms: i64) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_timeout_ms(opts: *mut gracefd_daemon_opts, timeout_ms: i64) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         unsafe { boundary::handle(opts, "opts") }?.inner.set_timeout_ms(timeout_ms)?;
@@ -221,7 +224,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_timeout_ms(opts: *mut gracefd_daemon
 /// # Safety
 /// `opts` is a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_mode(opts: *mut gracefd_daemon, mode: c_int) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_mode(opts: *mut gracefd_daemon_opts, mode: c_int) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
@@ -297,7 +300,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_mode(opts: *mut gracefd_daemon, mode
 /// # Safety
 /// `opts` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemonize(opts: *const gracefd_daemon) -> c_int {
+pub unsafe extern "C" fn gracefd_daemonize(opts: *const gracefd_daemon_opts) -> c_int {
     run(|| {
         let defaults = DaemonOptions::default();
         // SAFETY: caller's promise (NULL allowed).

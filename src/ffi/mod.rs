@@ -23,3 +23,4 @@ pub mod notify;
 pub mod upgrade;
 pub mod handoff;
 pub mod conns;
+pub mod deprecated;
