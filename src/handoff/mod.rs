@@ -40,7 +40,7 @@ pub use send::send_fds;
 pub use serve::{serve, stop};
 pub use new_side::{report_ready, take};
 pub(crate) use new_side::took_pending;
-pub use old_side::{process, set_taker_timeout_ms, Status, DEFAULT_TAKER_TIMEOUT_MS, MAX_TAKER_TIMEOUT_MS};
+pub use old_side::{process, set_taker_timeout_ms, Status, DEFAULT_TAKER_TIMEOUT_MS};
 
 use crate::sys::process;
 

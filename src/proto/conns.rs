@@ -42,36 +42,36 @@ use crate::error::{Msg, Result};
 /// The four bytes every frame starts with.
 pub const MAGIC: [u8; 4] = *b"GFDC";
 /// The protocol version this code speaks.
-pub const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 1;
 /// Length of a frame head.
 pub const HEAD_LEN: usize = 12;
 /// Most connections in one BATCH (fds per `sendmsg`: musl's limit, one
 /// below Linux's `SCM_MAX_FD`).
-pub const BATCH_MAX: usize = 252;
+pub(crate) const BATCH_MAX: usize = 252;
 /// Longest state of one connection.
-pub const STATE_MAX: usize = 65536;
+pub(crate) const STATE_MAX: usize = 65536;
 /// Most state bytes in one BATCH (all its connections together).
-pub const BATCH_STATE_MAX: usize = 65536;
+pub(crate) const BATCH_STATE_MAX: usize = 65536;
 /// Bytes per connection in a BATCH's table: tag u64, state length u32.
-pub const ENTRY_LEN: usize = 12;
+pub(crate) const ENTRY_LEN: usize = 12;
 /// Largest BATCH body.
-pub const BATCH_BODY_MAX: usize = 8 + BATCH_MAX * ENTRY_LEN + BATCH_STATE_MAX;
+pub(crate) const BATCH_BODY_MAX: usize = 8 + BATCH_MAX * ENTRY_LEN + BATCH_STATE_MAX;
 /// Largest frame of any kind.
 pub const FRAME_MAX: usize = HEAD_LEN + BATCH_BODY_MAX;
 /// Longest reason in a REFUSE frame.
-pub const REASON_MAX: usize = 200;
+pub(crate) const REASON_MAX: usize = 200;
 /// Largest REFUSE frame (what a sender needs to receive any reply).
-pub const REPLY_MAX: usize = HEAD_LEN + 8 + REASON_MAX;
+pub(crate) const REPLY_MAX: usize = HEAD_LEN + 8 + REASON_MAX;
 /// Largest errno a REFUSE carries.
-pub const ERRNO_MAX: u32 = 4095;
+pub(crate) const ERRNO_MAX: u32 = 4095;
 /// Bit of a readiness frame's status (`proto::ready`, kind Ready; 0 from
 /// versions before the connection pass) saying "I take passed connections":
 /// the old generation keeps the readiness channel open to pass them on it.
-pub const READY_TAKES_CONNS: i32 = 1;
+pub(crate) const READY_TAKES_CONNS: i32 = 1;
 
 /// What a frame is: a step of the connection pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PassStep {
+pub(crate) enum PassStep {
     /// Connections (fds on the same message), tags and states.
     Batch = 1,
     /// The receiver holds the batch (not serving it yet).
@@ -159,7 +159,7 @@ fn head(out: &mut Vec<u8>, kind: PassStep, body_len: usize) {
 /// for 0 or more than [`BATCH_MAX`] connections, a state above
 /// [`STATE_MAX`], or states above [`BATCH_STATE_MAX`] in all: use
 /// [`plan`] to cut a list into batches that fit.
-pub fn encode_batch(id: u32, conns: &[(u64, &[u8])], out: &mut Vec<u8>) -> Result<()> {
+pub(crate) fn encode_batch(id: u32, conns: &[(u64, &[u8])], out: &mut Vec<u8>) -> Result<()> {
     if conns.is_empty() || conns.len() > BATCH_MAX {
         return Err(err!(EINVAL, "a batch holds 1 to {} connections, not {}", BATCH_MAX, conns.len()));
     }
@@ -187,7 +187,7 @@ pub fn encode_batch(id: u32, conns: &[(u64, &[u8])], out: &mut Vec<u8>) -> Resul
 }
 
 /// Encode an ACK, COMMIT or ABORT of batch `id`.
-pub fn encode_id(kind: PassStep, id: u32, out: &mut Vec<u8>) -> Result<()> {
+pub(crate) fn encode_id(kind: PassStep, id: u32, out: &mut Vec<u8>) -> Result<()> {
     if !matches!(kind, PassStep::Ack | PassStep::Commit | PassStep::Abort) {
         return Err(err!(EINVAL, "{:?} is not a frame of a batch id alone", kind));
     }

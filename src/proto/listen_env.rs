@@ -57,13 +57,13 @@ use crate::proto::addr::Shown;
 use crate::proto::num;
 
 /// The first fd systemd passes (`SD_LISTEN_FDS_START`).
-pub const LISTEN_FDS_START: i32 = 3;
+pub(crate) const LISTEN_FDS_START: i32 = 3;
 
 /// Longest fd name, in bytes (systemd's `FDNAME_MAX`).
-pub const FDNAME_MAX: usize = 255;
+pub(crate) const FDNAME_MAX: usize = 255;
 
 /// The name systemd gives an fd it has no name for.
-pub const UNKNOWN: &[u8] = b"unknown";
+pub(crate) const UNKNOWN: &[u8] = b"unknown";
 
 /// Whether `name` may be used as an fd name in `LISTEN_FDNAMES`, as systemd's
 /// `fdname_is_valid` decides: printable ASCII (0x20–0x7e), no `:` (the
@@ -202,7 +202,7 @@ pub fn parse_systemd<'a>(
 /// (pidfs) of the process the fds are for, which unlike a pid is never
 /// reused. The check is on top of `LISTEN_PID`, never instead of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PidfdId {
+pub(crate) enum PidfdId {
     /// Not set: `LISTEN_PID` alone decides.
     Unset,
     /// Set, and it is this process.
@@ -224,7 +224,7 @@ pub enum PidfdId {
 /// a plain decimal number from 1 to 2^64-1; anything else is `EINVAL`, and
 /// the caller then trusts none of the announcement, as for a malformed
 /// `LISTEN_PID`.
-pub fn check_pidfdid(listen_pidfdid: Option<&[u8]>, ours: Option<u64>) -> Result<PidfdId> {
+pub(crate) fn check_pidfdid(listen_pidfdid: Option<&[u8]>, ours: Option<u64>) -> Result<PidfdId> {
     let Some(text) = listen_pidfdid else { return Ok(PidfdId::Unset) };
     let id = num::parse_u64(text)
         .filter(|&v| v != 0)

@@ -136,7 +136,7 @@ fn bind_inside(sock: &Fd, path: &[u8], private: &PrivateDir<'_>) -> Result<()> {
 /// socket file of ours (someone replaced it: nothing is changed); `ENOENT`
 /// if it is gone, or if the mode must change and /proc is not mounted; what
 /// open or chmod fail with.
-pub fn set_bound_mode(path: &[u8], mode: libc::mode_t) -> Result<Placed> {
+pub(crate) fn set_bound_mode(path: &[u8], mode: libc::mode_t) -> Result<Placed> {
     let c = CPath::new(path).map_err(|e| Error::sys(e, "socket path"))?;
     let f = fs::open(&c, libc::O_PATH | libc::O_NOFOLLOW, 0).map_err(|e| Error::sys(e, "open to set its mode"))?;
     let st = crate::sys::fd::fstat(f.raw()).map_err(|e| Error::sys(e, "fstat"))?;

@@ -15,7 +15,7 @@ use crate::{err, Result};
 /// NUL. Dereferences to the bytes WITH the NUL (what `sys::fs::open` and
 /// friends take); [`CPath::as_bytes`] gives them without.
 #[derive(Clone, PartialEq, Eq)]
-pub struct CPath(Vec<u8>);
+pub(crate) struct CPath(Vec<u8>);
 
 impl CPath {
     /// `s` plus a NUL. `EINVAL` if `s` holds a NUL (libc would see a
@@ -44,11 +44,6 @@ impl CPath {
     pub fn as_bytes(&self) -> &[u8] {
         self.0.split_last().map_or(&[][..], |(_, rest)| rest)
     }
-
-    /// The bytes with the NUL.
-    pub fn with_nul(&self) -> &[u8] {
-        &self.0
-    }
 }
 
 impl Deref for CPath {
@@ -71,11 +66,10 @@ mod tests {
     #[test]
     fn one_nul_at_the_end_and_none_inside() {
         let p = CPath::new(b"/run/x.pid").unwrap();
-        assert_eq!(p.with_nul(), b"/run/x.pid\0");
-        assert_eq!(p.as_bytes(), b"/run/x.pid");
+                assert_eq!(p.as_bytes(), b"/run/x.pid");
         assert_eq!(&*p, b"/run/x.pid\0");
         assert_eq!(CPath::new(b"a\0b").unwrap_err(), Errno(libc::EINVAL));
-        assert_eq!(CPath::new(b"").unwrap().with_nul(), b"\0");
+        assert_eq!(&*CPath::new(b"").unwrap(), b"\0");
         let e = CPath::checked(b"", "user").unwrap_err();
         assert_eq!((e.errno, e.message()), (Errno(libc::EINVAL), "user is empty"));
         let e = CPath::checked(b"a\0b", "group").unwrap_err();

@@ -5,7 +5,7 @@
 use core::fmt;
 
 pub mod clone;
-pub mod cpath;
+pub(crate) mod cpath;
 pub mod fd;
 pub mod fs;
 pub mod poll;
@@ -21,7 +21,7 @@ pub mod time;
 pub struct Errno(pub i32);
 
 /// Result of a raw syscall wrapper.
-pub type SysResult<T> = core::result::Result<T, Errno>;
+pub(crate) type SysResult<T> = core::result::Result<T, Errno>;
 
 impl Errno {
     /// The calling thread's current errno. Async-signal-safe.
@@ -53,7 +53,7 @@ impl Errno {
     }
 
     /// `"description (ENAME)"` with a trailing NUL, for `gracefd_strerror`.
-    pub fn describe_nul(self) -> &'static str {
+    pub(crate) fn describe_nul(self) -> &'static str {
         errno_text_nul(self.0)
     }
 }
@@ -72,7 +72,7 @@ impl fmt::Debug for Errno {
 
 /// Turn a `-1 means errno` return into a Result.
 #[inline]
-pub fn cvt(r: libc::c_int) -> SysResult<libc::c_int> {
+pub(crate) fn cvt(r: libc::c_int) -> SysResult<libc::c_int> {
     if r == -1 {
         Err(Errno::last())
     } else {
@@ -82,7 +82,7 @@ pub fn cvt(r: libc::c_int) -> SysResult<libc::c_int> {
 
 /// [`cvt`] for `ssize_t` returns.
 #[inline]
-pub fn cvt_size(r: libc::ssize_t) -> SysResult<usize> {
+pub(crate) fn cvt_size(r: libc::ssize_t) -> SysResult<usize> {
     if r < 0 {
         Err(Errno::last())
     } else {
@@ -92,7 +92,7 @@ pub fn cvt_size(r: libc::ssize_t) -> SysResult<usize> {
 
 /// Retry a syscall interrupted by a signal.
 #[inline]
-pub fn retry<T>(mut f: impl FnMut() -> SysResult<T>) -> SysResult<T> {
+pub(crate) fn retry<T>(mut f: impl FnMut() -> SysResult<T>) -> SysResult<T> {
     loop {
         match f() {
             Err(Errno(libc::EINTR)) => continue,

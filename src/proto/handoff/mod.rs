@@ -59,29 +59,29 @@ use crate::proto::addr::Shown;
 /// The four bytes every frame starts with.
 pub const MAGIC: [u8; 4] = *b"GFDH";
 /// The protocol version this code speaks.
-pub const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 1;
 /// Length of a frame head.
 pub const HEAD_LEN: usize = 12;
 /// Most fds in one transfer.
-pub const MAX_FDS: usize = 65536;
+pub(crate) const MAX_FDS: usize = 65536;
 /// Longest fd name (systemd's limit, [`crate::proto::listen_env::FDNAME_MAX`]).
-pub const NAME_MAX: usize = crate::proto::listen_env::FDNAME_MAX;
+pub(crate) const NAME_MAX: usize = crate::proto::listen_env::FDNAME_MAX;
 /// Most fds per `sendmsg` (musl's limit; Linux allows 253).
-pub const CHUNK_MAX: usize = 252;
+pub(crate) const CHUNK_MAX: usize = 252;
 /// Largest HEADER body: the count, then `MAX_FDS` names of `NAME_MAX` bytes.
-pub const HEADER_BODY_MAX: usize = 4 + MAX_FDS * (1 + NAME_MAX);
+pub(crate) const HEADER_BODY_MAX: usize = 4 + MAX_FDS * (1 + NAME_MAX);
 /// Longest reason in a REFUSE frame.
-pub const REASON_MAX: usize = 200;
+pub(crate) const REASON_MAX: usize = 200;
 /// Length of a CHUNK body.
-pub const CHUNK_BODY: usize = 8;
+pub(crate) const CHUNK_BODY: usize = 8;
 /// Length of a whole CHUNK frame.
-pub const CHUNK_FRAME: usize = HEAD_LEN + CHUNK_BODY;
+pub(crate) const CHUNK_FRAME: usize = HEAD_LEN + CHUNK_BODY;
 /// Longest command name in a CONTROL frame.
 pub const COMMAND_MAX: usize = 32;
 /// Longest text in a REPLY frame (a `status` report is several lines).
 pub const REPLY_TEXT_MAX: usize = 65536;
 /// Largest errno a REFUSE or REPLY carries.
-pub const ERRNO_MAX: u32 = 4095;
+pub(crate) const ERRNO_MAX: u32 = 4095;
 
 /// What a hand-off frame is (the socket also carries control commands and replies).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -312,7 +312,7 @@ pub fn decode_chunk(body: &[u8], received: usize, total: usize) -> Result<Chunk>
 }
 
 /// The chunks a transfer of `n` fds is cut into.
-pub fn chunks(n: usize) -> impl Iterator<Item = Chunk> {
+pub(crate) fn chunks(n: usize) -> impl Iterator<Item = Chunk> {
     (0..n).step_by(CHUNK_MAX).map(move |first| Chunk { first: first as u32, count: (n - first).min(CHUNK_MAX) as u32 })
 }
 
@@ -322,12 +322,12 @@ pub fn encode_take() -> [u8; HEAD_LEN] {
 }
 
 /// A READY frame.
-pub fn encode_ready() -> [u8; HEAD_LEN] {
+pub(crate) fn encode_ready() -> [u8; HEAD_LEN] {
     encode_head(HandoffMsg::Ready, 0)
 }
 
 /// A CONNS frame (its one fd rides beside it).
-pub fn encode_conns() -> [u8; HEAD_LEN] {
+pub(crate) fn encode_conns() -> [u8; HEAD_LEN] {
     encode_head(HandoffMsg::Conns, 0)
 }
 
