@@ -97,6 +97,47 @@ impl UpgradeOptions {
         Ok(())
     }
 
+    /// Run the new generation with exactly this argv (`argv[0]` included).
+    /// `EINVAL` if it is empty (a program needs at least `argv[0]`) or an
+    /// entry contains NUL.
+    pub fn set_argv(&mut self, argv: Vec<Vec<u8>>) -> Result<()> {
+        if argv.is_empty() {
+            return Err(err!(EINVAL, "argv is empty: it needs at least argv[0]"));
+        }
+        if let Some(i) = argv.iter().position(|a| a.contains(&0)) {
+            return Err(err!(EINVAL, "argv[{}] contains NUL", i));
+        }
+        self.argv = Some(argv);
+        Ok(())
+    }
+
+    /// The argv of the new generation from its parts: `arg0` (None: this
+    /// process's own `argv[0]`, else the executable) and `args` (None: this
+    /// process's own arguments after `argv[0]`). Both None: this process's
+    /// own argv (the default). Call it after [`UpgradeOptions::set_exe`]:
+    /// the executable is `argv[0]`'s last fallback. Same errors as
+    /// [`UpgradeOptions::set_argv`].
+    pub fn set_args(&mut self, arg0: Option<&[u8]>, args: Option<&[Vec<u8>]>) -> Result<()> {
+        let s = crate::startup::get();
+        let argv = match (arg0, args) {
+            (None, None) => {
+                self.argv = None;
+                return Ok(());
+            }
+            (Some(a0), None) => core::iter::once(a0.to_vec()).chain(s.argv.iter().skip(1).cloned()).collect(),
+            (arg0, Some(args)) => {
+                let arg0 = match (arg0, &self.exe) {
+                    (Some(a), _) => a.to_vec(),
+                    (None, _) if !s.argv.is_empty() => s.argv.first().cloned().unwrap_or_default(),
+                    (None, Some(exe)) => exe.clone(),
+                    (None, None) => s.exe.clone(),
+                };
+                core::iter::once(arg0).chain(args.iter().cloned()).collect()
+            }
+        };
+        self.set_argv(argv)
+    }
+
     /// The signal for a new generation that failed readiness. `EINVAL`
     /// unless 1–64.
     pub fn set_kill_signal(&mut self, sig: i32) -> Result<()> {

@@ -14,7 +14,7 @@ use super::signal::Signal;
 use crate::proto::addr::Shown;
 use crate::sys::{fd, socket};
 use crate::upgrade::{self, UpgradeOptions};
-use crate::{err, startup};
+use crate::err;
 
 /// Start a new generation of this program with the very same listening
 /// sockets, wait until it calls [`ready`](fn@crate::ready), and only then
@@ -191,24 +191,7 @@ impl Upgrade {
             return Err(e.into());
         }
         let mut o = self.opts.clone();
-        if let Some(args) = &self.args {
-            let s = startup::get();
-            let arg0 = match (&self.arg0, &o.exe) {
-                (Some(a), _) => a.clone(),
-                (None, _) if !s.argv.is_empty() => s.argv.first().cloned().unwrap_or_default(),
-                (None, Some(exe)) => exe.clone(),
-                (None, None) => s.exe.clone(),
-            };
-            let mut argv = Vec::with_capacity(args.len() + 1);
-            argv.push(arg0);
-            argv.extend(args.iter().cloned());
-            o.argv = Some(argv);
-        } else if let Some(a0) = &self.arg0 {
-            let s = startup::get();
-            let mut argv = vec![a0.clone()];
-            argv.extend(s.argv.iter().skip(1).cloned());
-            o.argv = Some(argv);
-        }
+        o.set_args(self.arg0.as_deref(), self.args.as_deref())?;
         Ok(o)
     }
 
@@ -370,6 +353,16 @@ mod tests {
         let e = Upgrade::new().settle(Duration::from_secs(3601)).run().unwrap_err();
         assert_eq!(e.errno(), Some(libc::EINVAL));
         assert_eq!(Upgrade::new().timeout(Duration::from_micros(1500)).options().unwrap().timeout_ms, 2);
+    }
+
+    #[test]
+    fn argv_is_checked_by_the_core_setter() {
+        let Err(e) = Upgrade::new().arg("a\0b").options() else { panic!("a NUL in argv was accepted") };
+        assert_eq!(e.errno(), Some(libc::EINVAL));
+        assert!(e.to_string().contains("argv[1] contains NUL"), "{e}");
+        let mut o = UpgradeOptions::default();
+        assert!(o.set_argv(Vec::new()).is_err(), "argv[0] is required");
+        assert!(o.argv.is_none(), "a refused argv leaves the default");
     }
 
     #[test]

@@ -61,9 +61,6 @@ pub unsafe extern "C" fn gracefd_upgrade_opts_set_argv(opts: *mut gracefd_upgrad
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
-        if argc == 0 {
-            return Err(err!(EINVAL, "argc is 0: argv needs at least argv[0]"));
-        }
         // SAFETY: caller's promise.
         let ptrs = unsafe { boundary::slice(argv, argc, "argv") }?;
         let mut v = Vec::with_capacity(argc);
@@ -72,7 +69,7 @@ pub unsafe extern "C" fn gracefd_upgrade_opts_set_argv(opts: *mut gracefd_upgrad
             let a = unsafe { boundary::cstr(*p, "argv entry") }.map_err(|e| e.context(format_args!("argv[{}]", i)))?;
             v.push(a.to_vec());
         }
-        o.inner.argv = Some(v);
+        o.inner.set_argv(v)?;
         Ok(0)
     })
 }
