@@ -138,6 +138,16 @@ impl UpgradeOptions {
         self.set_argv(argv)
     }
 
+    /// [`UpgradeOptions::add_env`] for a key and a value given apart. `EINVAL`
+    /// also for a key with `=` (it would shift where the value starts).
+    pub fn add_env_pair(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        if key.contains(&b'=') {
+            let (k, v) = (crate::proto::addr::Shown(key), crate::proto::addr::Shown(value));
+            return Err(err!(EINVAL, "environment entry {}={} is not KEY=VALUE (the key contains '=')", k, v));
+        }
+        self.add_env(&[key, b"=", value].concat())
+    }
+
     /// The signal for a new generation that failed readiness. `EINVAL`
     /// unless 1–64.
     pub fn set_kill_signal(&mut self, sig: i32) -> Result<()> {

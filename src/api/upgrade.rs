@@ -11,7 +11,6 @@ use std::time::Duration;
 use super::error::{invalid, io};
 use super::timeout::timeout_ms;
 use super::signal::Signal;
-use crate::proto::addr::Shown;
 use crate::sys::{fd, socket};
 use crate::upgrade::{self, UpgradeOptions};
 use crate::err;
@@ -137,15 +136,7 @@ impl Upgrade {
     /// sets itself (`LISTEN_*`, `SERVER_STARTER_*`, `GRACEFD_*`,
     /// `WATCHDOG_PID`).
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Upgrade {
-        let k = key.as_ref().as_bytes();
-        let v = value.as_ref().as_bytes();
-        // A key with '=' would shift the split: refuse it here, the rest is the core's rule.
-        if k.contains(&b'=') {
-            self.fail(err!(EINVAL, "environment entry {}={} is not KEY=VALUE (the key contains '=')", Shown(k), Shown(v)));
-            return self;
-        }
-        let kv = [k, b"=", v].concat();
-        if let Err(e) = self.opts.add_env(&kv) {
+        if let Err(e) = self.opts.add_env_pair(key.as_ref().as_bytes(), value.as_ref().as_bytes()) {
             self.fail(e);
         }
         self
@@ -363,6 +354,16 @@ mod tests {
         let mut o = UpgradeOptions::default();
         assert!(o.set_argv(Vec::new()).is_err(), "argv[0] is required");
         assert!(o.argv.is_none(), "a refused argv leaves the default");
+    }
+
+    #[test]
+    fn an_env_key_with_equals_is_refused_by_the_core_setter() {
+        let e = Upgrade::new().env("A=B", "c").run().unwrap_err();
+        assert!(e.to_string().contains("the key contains '='"), "{e}");
+        let mut o = UpgradeOptions::default();
+        assert!(o.add_env_pair(b"A=B", b"c").is_err());
+        o.add_env_pair(b"A", b"b=c").unwrap();
+        assert_eq!(o.env, vec![b"A=b=c".to_vec()]);
     }
 
     #[test]
