@@ -107,7 +107,7 @@ impl Listen {
     /// kernel caps it at `net.core.somaxconn`). Not applied to inherited or
     /// already registered sockets. 0 is `EINVAL` when listening.
     pub fn backlog(mut self, backlog: u32) -> Listen {
-        self.backlog_err = self.opts.set_backlog(i64::from(backlog)).err();
+        self.backlog_err = self.opts.set_backlog(backlog).err();
         self
     }
 

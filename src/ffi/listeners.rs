@@ -34,7 +34,7 @@ pub unsafe extern "C" fn gracefd_listen_opts_set_backlog(opts: *mut gracefd_list
     run(|| {
         // SAFETY: the caller passes a handle from gracefd_listen_opts_new() or NULL.
         let o = unsafe { boundary::handle(opts, "opts") }?;
-        o.inner.set_backlog(i64::from(backlog))?;
+        o.inner.set_backlog(backlog)?;
         Ok(0)
     })
 }

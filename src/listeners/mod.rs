@@ -133,9 +133,10 @@ impl Default for ListenOptions {
 /// leaves the option as it was.
 impl ListenOptions {
     /// Set the backlog; `EINVAL` below 1 or above `i32::MAX` (`listen(2)`
-    /// takes an `int`; the faces pass a C `int` or a Rust `u32`).
-    pub(crate) fn set_backlog(&mut self, backlog: i64) -> Result<()> {
-        let Ok(b) = i32::try_from(backlog) else {
+    /// takes an `int`; the faces pass a C `int` or a Rust `u32`, and an
+    /// `i32` works as it always did).
+    pub fn set_backlog<N: TryInto<i32> + Copy + core::fmt::Display>(&mut self, backlog: N) -> Result<()> {
+        let Ok(b) = backlog.try_into() else {
             return Err(err!(EINVAL, "backlog {} is above {}", backlog, i32::MAX));
         };
         let o = ListenOptions { backlog: b, ..*self };
@@ -145,7 +146,7 @@ impl ListenOptions {
     }
 
     /// Set the unix socket file mode; `EINVAL` for bits outside `0o777`.
-    pub(crate) fn set_unix_mode(&mut self, mode: u32) -> Result<()> {
+    pub fn set_unix_mode(&mut self, mode: u32) -> Result<()> {
         let o = ListenOptions { unix_mode: Some(mode), ..*self };
         o.validate()?;
         *self = o;
@@ -166,12 +167,12 @@ impl ListenOptions {
 
     /// Set (or, with None, remove) the hook run on each new socket before
     /// it is bound; see [`PreBind`]. Every hook is valid.
-    pub(crate) fn set_pre_bind(&mut self, hook: Option<PreBind>) {
+    pub fn set_pre_bind(&mut self, hook: Option<PreBind>) {
         self.pre_bind = hook;
     }
 
     /// `EINVAL` for a backlog below 1 or a mode with bits above `0o777`.
-    pub(crate) fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> Result<()> {
         if self.backlog < 1 {
             return Err(err!(EINVAL, "backlog {} is below 1", self.backlog));
         }

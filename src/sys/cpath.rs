@@ -2,7 +2,8 @@
 //! a path (or a user or group name) wants.
 //!
 //! The one thing in `sys` that allocates, when it is made: build it before a
-//! fork, never between fork and exec. Reading it allocates nothing.
+//! fork, never between fork and exec. Reading it allocates nothing. Public
+//! (through `__cli`) for the command, whose own copies are to switch to it.
 
 use alloc::vec::Vec;
 use core::ops::Deref;
@@ -15,7 +16,7 @@ use crate::{err, Result};
 /// NUL. Dereferences to the bytes WITH the NUL (what `sys::fs::open` and
 /// friends take); [`CPath::as_bytes`] gives them without.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct CPath(Vec<u8>);
+pub struct CPath(Vec<u8>);
 
 impl CPath {
     /// `s` plus a NUL. `EINVAL` if `s` holds a NUL (libc would see a

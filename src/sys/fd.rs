@@ -32,7 +32,7 @@ impl Fd {
     }
 
     /// A new CLOEXEC duplicate (owned).
-    pub(crate) fn try_clone(&self) -> SysResult<Fd> {
+    pub fn try_clone(&self) -> SysResult<Fd> {
         dup_cloexec(self.0)
     }
 }

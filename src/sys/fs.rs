@@ -112,7 +112,7 @@ pub fn unlink(path: &[u8]) -> SysResult<()> {
 /// could still swap the file; Linux has no unlink-by-inode. Paths whose
 /// directory others can write are bound by rename from a private directory
 /// (`safe_path`), so the window only matters against ourselves.
-pub(crate) fn unlink_if_same(path: &[u8], dev: u64, ino: u64) -> SysResult<bool> {
+pub fn unlink_if_same(path: &[u8], dev: u64, ino: u64) -> SysResult<bool> {
     match lstat(path) {
         Ok(st) if (st.st_dev, st.st_ino) == (dev, ino) => unlink(path).map(|()| true),
         _ => Ok(false),

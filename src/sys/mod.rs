@@ -5,7 +5,7 @@
 use core::fmt;
 
 pub mod clone;
-pub(crate) mod cpath;
+pub mod cpath;
 pub mod fd;
 pub mod fs;
 pub mod poll;
@@ -21,7 +21,7 @@ pub mod time;
 pub struct Errno(pub i32);
 
 /// Result of a raw syscall wrapper.
-pub(crate) type SysResult<T> = core::result::Result<T, Errno>;
+pub type SysResult<T> = core::result::Result<T, Errno>;
 
 impl Errno {
     /// The calling thread's current errno. Async-signal-safe.
@@ -53,7 +53,7 @@ impl Errno {
     }
 
     /// `"description (ENAME)"` with a trailing NUL, for `gracefd_strerror`.
-    pub(crate) fn describe_nul(self) -> &'static str {
+    pub fn describe_nul(self) -> &'static str {
         errno_text_nul(self.0)
     }
 }
