@@ -49,7 +49,7 @@ pub const HEAD_LEN: usize = 12;
 /// below Linux's `SCM_MAX_FD`).
 pub(crate) const BATCH_MAX: usize = 252;
 /// Longest state of one connection.
-pub(crate) const STATE_MAX: usize = 65536;
+pub const STATE_MAX: usize = 65536;
 /// Most state bytes in one BATCH (all its connections together).
 pub(crate) const BATCH_STATE_MAX: usize = 65536;
 /// Bytes per connection in a BATCH's table: tag u64, state length u32.
@@ -59,7 +59,7 @@ pub(crate) const BATCH_BODY_MAX: usize = 8 + BATCH_MAX * ENTRY_LEN + BATCH_STATE
 /// Largest frame of any kind.
 pub const FRAME_MAX: usize = HEAD_LEN + BATCH_BODY_MAX;
 /// Longest reason in a REFUSE frame.
-pub(crate) const REASON_MAX: usize = 200;
+pub const REASON_MAX: usize = 200;
 /// Largest REFUSE frame (what a sender needs to receive any reply).
 pub(crate) const REPLY_MAX: usize = HEAD_LEN + 8 + REASON_MAX;
 /// Largest errno a REFUSE carries.

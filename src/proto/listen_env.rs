@@ -60,7 +60,7 @@ use crate::proto::num;
 pub(crate) const LISTEN_FDS_START: i32 = 3;
 
 /// Longest fd name, in bytes (systemd's `FDNAME_MAX`).
-pub(crate) const FDNAME_MAX: usize = 255;
+pub const FDNAME_MAX: usize = 255;
 
 /// The name systemd gives an fd it has no name for.
 pub(crate) const UNKNOWN: &[u8] = b"unknown";
@@ -202,7 +202,7 @@ pub fn parse_systemd<'a>(
 /// (pidfs) of the process the fds are for, which unlike a pid is never
 /// reused. The check is on top of `LISTEN_PID`, never instead of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PidfdId {
+pub enum PidfdId {
     /// Not set: `LISTEN_PID` alone decides.
     Unset,
     /// Set, and it is this process.
@@ -224,7 +224,7 @@ pub(crate) enum PidfdId {
 /// a plain decimal number from 1 to 2^64-1; anything else is `EINVAL`, and
 /// the caller then trusts none of the announcement, as for a malformed
 /// `LISTEN_PID`.
-pub(crate) fn check_pidfdid(listen_pidfdid: Option<&[u8]>, ours: Option<u64>) -> Result<PidfdId> {
+pub fn check_pidfdid(listen_pidfdid: Option<&[u8]>, ours: Option<u64>) -> Result<PidfdId> {
     let Some(text) = listen_pidfdid else { return Ok(PidfdId::Unset) };
     let id = num::parse_u64(text)
         .filter(|&v| v != 0)

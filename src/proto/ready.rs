@@ -11,7 +11,7 @@ use crate::err;
 const MAGIC: &[u8; 4] = b"GFD1";
 const HEAD: usize = 9;
 /// Longest message carried.
-pub(crate) const MSG_MAX: usize = 200;
+pub const MSG_MAX: usize = 200;
 /// Largest frame.
 pub const FRAME_MAX: usize = HEAD + MSG_MAX;
 

@@ -291,7 +291,7 @@ pub fn recv(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> SysResult<usize> {
 }
 
 /// Most fds one message may carry on Linux (`SCM_MAX_FD`).
-pub(crate) const SCM_MAX_FD: usize = 253;
+pub const SCM_MAX_FD: usize = 253;
 
 // Room for SCM_MAX_FD fds of control data (CMSG_SPACE(253 * 4) = 1032 on 64-bit).
 const CMSG_BUF_WORDS: usize = 160;

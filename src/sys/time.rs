@@ -8,7 +8,7 @@ use super::{cvt, SysResult};
 
 /// A timeout in ms meaning "no limit" (every negative one does; this is the
 /// one the conversions give).
-pub(crate) const NO_LIMIT_MS: i64 = -1;
+pub const NO_LIMIT_MS: i64 = -1;
 
 /// Nanoseconds as whole milliseconds, rounded up: a wait is never cut short
 /// of what was asked (1 ns is 1 ms, not 0 — which would mean "do not wait").

@@ -63,15 +63,15 @@ pub(crate) const VERSION: u8 = 1;
 /// Length of a frame head.
 pub const HEAD_LEN: usize = 12;
 /// Most fds in one transfer.
-pub(crate) const MAX_FDS: usize = 65536;
+pub const MAX_FDS: usize = 65536;
 /// Longest fd name (systemd's limit, [`crate::proto::listen_env::FDNAME_MAX`]).
 pub(crate) const NAME_MAX: usize = crate::proto::listen_env::FDNAME_MAX;
 /// Most fds per `sendmsg` (musl's limit; Linux allows 253).
 pub(crate) const CHUNK_MAX: usize = 252;
 /// Largest HEADER body: the count, then `MAX_FDS` names of `NAME_MAX` bytes.
-pub(crate) const HEADER_BODY_MAX: usize = 4 + MAX_FDS * (1 + NAME_MAX);
+pub const HEADER_BODY_MAX: usize = 4 + MAX_FDS * (1 + NAME_MAX);
 /// Longest reason in a REFUSE frame.
-pub(crate) const REASON_MAX: usize = 200;
+pub const REASON_MAX: usize = 200;
 /// Length of a CHUNK body.
 pub(crate) const CHUNK_BODY: usize = 8;
 /// Length of a whole CHUNK frame.
