@@ -113,7 +113,7 @@ fn bind_inside(sock: &Fd, path: &[u8], private: &PrivateDir<'_>) -> Result<()> {
     if let Some(i) = path.iter().rposition(|&b| b == b'/') {
         full.extend_from_slice(path.get(..=i).unwrap_or(&[]));
     }
-    full.extend_from_slice(private.name().strip_suffix(b"\0").unwrap_or(private.name()));
+    full.extend_from_slice(private.name().as_bytes());
     full.push(b'/');
     full.extend_from_slice(INNER.strip_suffix(b"\0").unwrap_or(INNER));
     let sa = SockAddr::unix(&full, false).map_err(|e| {
