@@ -55,7 +55,7 @@ fn main() {
     drop(exported);
     // The real upgrade path starts the child: fds at 3.., LISTEN_* and the
     // library's own GRACEFD_* variables (the readiness fd sits after the range).
-    let opts = upgrade::Options { exe: Some(program[0].clone()), argv: Some(program.to_vec()), ..Default::default() };
+    let opts = upgrade::UpgradeOptions { exe: Some(program[0].clone()), argv: Some(program.to_vec()), ..Default::default() };
     upgrade::start(&opts).unwrap_or_else(|e| die(&format!("upgrade: {}", e)));
     let pid = upgrade::in_flight_pid().unwrap_or_else(|| die("no child"));
     match process::wait(pid) {

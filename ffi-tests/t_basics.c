@@ -45,3 +45,25 @@ TEST(log_hook_rejects_bad_level_with_detail) {
     CHECK_INT(gracefd_set_log_hook(on_log, &count, GRACEFD_LOG_DEBUG), ==, 0);
     CHECK_INT(gracefd_set_log_hook(NULL, NULL, 99), ==, 0);
 }
+
+/* The daemonize options were `gracefd_daemon` with gracefd_daemon_new(),
+ * _set_*() and _free(); they are `gracefd_daemon_opts` now, like
+ * gracefd_listen_opts and gracefd_upgrade_opts. The old names must keep
+ * compiling, linking and behaving: a handle from either name works with the
+ * other's functions. */
+TEST(deprecated_daemon_option_names_are_the_same_functions) {
+    gracefd_daemon *old = gracefd_daemon_new();
+    gracefd_daemon_opts *now = gracefd_daemon_opts_new();
+    CHECK(old != NULL && now != NULL);
+    CHECK_INT(gracefd_daemon_opts_set_umask(old, 027), ==, 0);
+    CHECK_INT(gracefd_daemon_set_umask(now, 027), ==, 0);
+    CHECK_INT(gracefd_daemon_set_umask(now, 01000), ==, -EINVAL);
+    CHECK_STR_CONTAINS(gracefd_last_error(), "umask");
+    CHECK_INT(gracefd_daemon_set_mode(old, 9), ==, gracefd_daemon_opts_set_mode(now, 9));
+    CHECK_INT(gracefd_daemon_set_pid_file(NULL, "x"), ==, -EINVAL);
+    CHECK_INT(gracefd_daemon_set_timeout_ms(old, 0), ==, -EINVAL);
+    CHECK_INT(gracefd_daemon_set_nofile(old, 64, 32), ==, gracefd_daemon_opts_set_nofile(now, 64, 32));
+    gracefd_daemon_free(now);
+    gracefd_daemon_opts_free(old);
+    gracefd_daemon_free(NULL);
+}

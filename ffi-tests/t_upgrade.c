@@ -297,6 +297,9 @@ TEST(upgrade_bad_arguments) {
     CHECK_INT(gracefd_upgrade_opts_add_env(o, "GOOD=1"), ==, 0);
     CHECK_INT(gracefd_upgrade_opts_set_kill_signal(o, 0), ==, -EINVAL);
     CHECK_INT(gracefd_upgrade_opts_set_timeout_ms(NULL, 1), ==, -EINVAL);
+    CHECK_INT(gracefd_upgrade_opts_set_timeout_ms(o, 0), ==, -EINVAL); /* would fail every upgrade */
+    CHECK_STR_CONTAINS(gracefd_last_error(), "0 ms");
+    CHECK_INT(gracefd_upgrade_opts_set_timeout_ms(o, -1), ==, 0);
     CHECK_INT(gracefd_upgrade_finish(&p), ==, -ENOENT);
     gracefd_upgrade_opts_free(o);
     gracefd_upgrade_opts_free(NULL);

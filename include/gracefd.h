@@ -140,8 +140,11 @@
 // cut into batches of at most this many).
 #define GRACEFD_CONNS_BATCH_MAX 252
 
-// Options for gracefd_daemonize() (opaque; create with gracefd_daemon_new()).
-typedef struct gracefd_daemon gracefd_daemon;
+// Options for gracefd_daemonize() (opaque; create with gracefd_daemon_opts_new()).
+// It was called `gracefd_daemon`, and its functions
+// `gracefd_daemon_new`, `gracefd_daemon_set_*` and `gracefd_daemon_free`:
+// those names still work (deprecated aliases, docs/c-api.md).
+typedef struct gracefd_daemon_opts gracefd_daemon_opts;
 
 // Options for gracefd_listen_with(): an opaque handle made by
 // gracefd_listen_opts_new() and released by gracefd_listen_opts_free().
@@ -157,6 +160,10 @@ typedef struct gracefd_upgrade_opts gracefd_upgrade_opts;
 // called on whichever thread produced the event and must not block for long.
 // It may call back into gracefd.
 typedef void (*gracefd_log_fn)(void *user, int level, const char *message);
+
+// Deprecated name of `gracefd_daemon_opts` (options for gracefd_daemonize()),
+// from before every options handle was called `gracefd_<capability>_opts`.
+typedef gracefd_daemon_opts gracefd_daemon;
 
 #ifdef __cplusplus
 extern "C" {
@@ -204,15 +211,15 @@ int gracefd_set_log_hook(gracefd_log_fn callback, void *user, int max_level);
 // New daemonize options with the defaults: no pid file, working directory
 // `/`, umask 022, stdout and stderr to /dev/null, no user or group switch,
 // RLIMIT_NOFILE untouched, a 30 s readiness timeout, `GRACEFD_DAEMON_AUTO`.
-// Returns NULL only if memory is exhausted. Free with gracefd_daemon_free().
+// Returns NULL only if memory is exhausted. Free with gracefd_daemon_opts_free().
 // Thread-safe; a handle itself must not be changed by two threads at once.
-gracefd_daemon *gracefd_daemon_new(void);
+gracefd_daemon_opts *gracefd_daemon_opts_new(void);
 
 // Free options; NULL is a no-op.
 //
 // # Safety
-// `opts` must be NULL or a live handle from gracefd_daemon_new().
-void gracefd_daemon_free(gracefd_daemon *opts);
+// `opts` must be NULL or a live handle from gracefd_daemon_opts_new().
+void gracefd_daemon_opts_free(gracefd_daemon_opts *opts);
 
 // Keep a pid file at `path` (NULL: none). It is opened before the fork with
 // `O_NOFOLLOW` (a symbolic link is refused), must be a regular file owned by
@@ -224,7 +231,7 @@ void gracefd_daemon_free(gracefd_daemon *opts);
 //
 // # Safety
 // `opts` is a live handle; `path` NULL or a NUL-terminated string.
-int gracefd_daemon_set_pid_file(gracefd_daemon *opts, const char *path);
+int gracefd_daemon_opts_set_pid_file(gracefd_daemon_opts *opts, const char *path);
 
 // The daemon's working directory (default `/`; `"."` keeps the launcher's).
 // It is opened before the fork, so a missing directory fails
@@ -233,14 +240,14 @@ int gracefd_daemon_set_pid_file(gracefd_daemon *opts, const char *path);
 //
 // # Safety
 // `opts` is a live handle; `path` NULL or a NUL-terminated string.
-int gracefd_daemon_set_workdir(gracefd_daemon *opts, const char *path);
+int gracefd_daemon_opts_set_workdir(gracefd_daemon_opts *opts, const char *path);
 
 // The daemon's umask (default 022). Errors: `-EINVAL` if `opts` is NULL or
 // `mask` is above 0777.
 //
 // # Safety
 // `opts` is a live handle.
-int gracefd_daemon_set_umask(gracefd_daemon *opts, uint32_t mask);
+int gracefd_daemon_opts_set_umask(gracefd_daemon_opts *opts, uint32_t mask);
 
 // Send the daemon's stdout and stderr to `path` (NULL: /dev/null, the
 // default), opened by the launcher before the fork (and before any user
@@ -251,11 +258,11 @@ int gracefd_daemon_set_umask(gracefd_daemon *opts, uint32_t mask);
 //
 // # Safety
 // `opts` is a live handle; `path` NULL or a NUL-terminated string.
-int gracefd_daemon_set_log_file(gracefd_daemon *opts, const char *path);
+int gracefd_daemon_opts_set_log_file(gracefd_daemon_opts *opts, const char *path);
 
 // Switch the daemon to `user` (a name, or a number; NULL: no switch) after
 // the pid file and the log file are opened and RLIMIT_NOFILE is raised. The
-// group becomes the user's primary group unless gracefd_daemon_set_group()
+// group becomes the user's primary group unless gracefd_daemon_opts_set_group()
 // says otherwise; supplementary groups are set as `initgroups` would. Names
 // are resolved in the launcher, so an unknown user fails gracefd_daemonize()
 // with `-ENOENT` before anything starts. Needs root (the launcher's message
@@ -264,7 +271,7 @@ int gracefd_daemon_set_log_file(gracefd_daemon *opts, const char *path);
 //
 // # Safety
 // `opts` is a live handle; `user` NULL or a NUL-terminated string.
-int gracefd_daemon_set_user(gracefd_daemon *opts, const char *user);
+int gracefd_daemon_opts_set_user(gracefd_daemon_opts *opts, const char *user);
 
 // Switch the daemon to `group` (a name, or a number; NULL: the user's
 // primary group, or no switch without a user). Without a user, the
@@ -273,7 +280,7 @@ int gracefd_daemon_set_user(gracefd_daemon *opts, const char *user);
 //
 // # Safety
 // `opts` is a live handle; `group` NULL or a NUL-terminated string.
-int gracefd_daemon_set_group(gracefd_daemon *opts, const char *group);
+int gracefd_daemon_opts_set_group(gracefd_daemon_opts *opts, const char *group);
 
 // Raise the daemon's RLIMIT_NOFILE (the daemon must not silently inherit a
 // low limit from whoever launched it). Limits are only ever raised: the hard
@@ -286,7 +293,7 @@ int gracefd_daemon_set_group(gracefd_daemon *opts, const char *group);
 //
 // # Safety
 // `opts` is a live handle.
-int gracefd_daemon_set_nofile(gracefd_daemon *opts, uint64_t soft, uint64_t hard);
+int gracefd_daemon_opts_set_nofile(gracefd_daemon_opts *opts, uint64_t soft, uint64_t hard);
 
 // How long the daemon has to call gracefd_ready() or gracefd_fail(), in
 // milliseconds (default 30000; negative: no limit). Errors: `-EINVAL` if
@@ -294,7 +301,7 @@ int gracefd_daemon_set_nofile(gracefd_daemon *opts, uint64_t soft, uint64_t hard
 //
 // # Safety
 // `opts` is a live handle.
-int gracefd_daemon_set_timeout_ms(gracefd_daemon *opts, int64_t timeout_ms);
+int gracefd_daemon_opts_set_timeout_ms(gracefd_daemon_opts *opts, int64_t timeout_ms);
 
 // `GRACEFD_DAEMON_AUTO` (default), `GRACEFD_DAEMON_FORK` or
 // `GRACEFD_DAEMON_REEXEC`. Errors: `-EINVAL` if `opts` is NULL or `mode` is
@@ -302,7 +309,7 @@ int gracefd_daemon_set_timeout_ms(gracefd_daemon *opts, int64_t timeout_ms);
 //
 // # Safety
 // `opts` is a live handle.
-int gracefd_daemon_set_mode(gracefd_daemon *opts, int mode);
+int gracefd_daemon_opts_set_mode(gracefd_daemon_opts *opts, int mode);
 
 // Become a daemon. Returns 0 in the daemon. The calling process — the
 // launcher — does not return: it waits until the daemon calls
@@ -364,13 +371,50 @@ int gracefd_daemon_set_mode(gracefd_daemon *opts, int mode);
 //
 // # Safety
 // `opts` is NULL or a live handle.
-int gracefd_daemonize(const gracefd_daemon *opts);
+int gracefd_daemonize(const gracefd_daemon_opts *opts);
 
 // 1 if this process was started by a re-exec daemonize launcher and has not
 // completed the daemon side yet (its gracefd_daemonize() call will do that
 // instead of launching), else 0. For wrappers that daemonize from a
 // constructor, such as the Go package. Never fails. Thread-safe.
 int gracefd_daemon_pending(void);
+
+// Lock the pid file at `path`, write this process's pid into it and hold it
+// for the rest of the process's life (for programs that do not daemonize;
+// gracefd_daemonize() has its own option). It is opened with `O_NOFOLLOW`,
+// must be a regular file owned by the effective user with a single link, and
+// is locked with `flock`; a stale file (nobody holds the lock) is taken over.
+// The lock and the fd (CLOEXEC) go to the new generation on gracefd_upgrade(),
+// which rewrites the pid once the new generation is ready. Calling it again
+// for the file already held only rewrites the pid; in a new generation that
+// inherited this very file it writes nothing (the old generation names the
+// new one once it is ready, so a new generation that fails never leaves the
+// file naming a dead process).
+//
+// Returns 0. Errors: `-EEXIST` another process holds it (the message says
+// "already running as pid N"; exit with `GRACEFD_EXIT_ALREADY_RUNNING`);
+// `-ELOOP` `path` is a symbolic link; `-EPERM` not owned by us, or several
+// links; `-EINVAL` NULL or empty path, not a regular file; `-EBUSY` this
+// process already holds a different pid file; `-EAGAIN` the file kept being
+// removed or replaced between open and lock (after 100 tries: the lock is
+// only kept on the file that is at `path`); `-EACCES`, `-ENOENT`, … from
+// open. Env: `GRACEFD_PIDFILE_FD` (read at start-up, with `LISTEN_PID`).
+// Thread-safe.
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string.
+int gracefd_pidfile_create(const char *path);
+
+// At clean exit: remove the pid file this process holds (from
+// gracefd_pidfile_create(), gracefd_daemonize() or an upgrade) if it still
+// names this process and is still the file at its path, then release it.
+// Returns 1 if it was removed; 0 if there is none, or it names another
+// process (after an upgrade it names the new generation, which keeps it), or
+// it was replaced or removed meanwhile — left alone then. Errors: `-EACCES`
+// (or another errno from unlink) when the file cannot be removed, for example
+// after switching to a user that may not write its directory; it stays
+// held. Thread-safe.
+int gracefd_pidfile_remove(void);
 
 // Tell everyone who waits that this process is ready to serve: the process
 // that started it (a daemonize launcher, the old generation of an upgrade, or
@@ -785,43 +829,6 @@ int gracefd_notify_stopping(void);
 // Reads `NOTIFY_SOCKET`. Thread-safe.
 int gracefd_notify_status(const char *text);
 
-// Lock the pid file at `path`, write this process's pid into it and hold it
-// for the rest of the process's life (for programs that do not daemonize;
-// gracefd_daemonize() has its own option). It is opened with `O_NOFOLLOW`,
-// must be a regular file owned by the effective user with a single link, and
-// is locked with `flock`; a stale file (nobody holds the lock) is taken over.
-// The lock and the fd (CLOEXEC) go to the new generation on gracefd_upgrade(),
-// which rewrites the pid once the new generation is ready. Calling it again
-// for the file already held only rewrites the pid; in a new generation that
-// inherited this very file it writes nothing (the old generation names the
-// new one once it is ready, so a new generation that fails never leaves the
-// file naming a dead process).
-//
-// Returns 0. Errors: `-EEXIST` another process holds it (the message says
-// "already running as pid N"; exit with `GRACEFD_EXIT_ALREADY_RUNNING`);
-// `-ELOOP` `path` is a symbolic link; `-EPERM` not owned by us, or several
-// links; `-EINVAL` NULL or empty path, not a regular file; `-EBUSY` this
-// process already holds a different pid file; `-EAGAIN` the file kept being
-// removed or replaced between open and lock (after 100 tries: the lock is
-// only kept on the file that is at `path`); `-EACCES`, `-ENOENT`, … from
-// open. Env: `GRACEFD_PIDFILE_FD` (read at start-up, with `LISTEN_PID`).
-// Thread-safe.
-//
-// # Safety
-// `path` is NULL or a NUL-terminated string.
-int gracefd_pidfile_create(const char *path);
-
-// At clean exit: remove the pid file this process holds (from
-// gracefd_pidfile_create(), gracefd_daemonize() or an upgrade) if it still
-// names this process and is still the file at its path, then release it.
-// Returns 1 if it was removed; 0 if there is none, or it names another
-// process (after an upgrade it names the new generation, which keeps it), or
-// it was replaced or removed meanwhile — left alone then. Errors: `-EACCES`
-// (or another errno from unlink) when the file cannot be removed, for example
-// after switching to a user that may not write its directory; it stays
-// held. Thread-safe.
-int gracefd_pidfile_remove(void);
-
 // New upgrade options with the defaults: the executable path recorded at
 // start-up (so a binary replaced by rename is the one that runs, and a
 // relative argv[0] still works after chdir), this process's own argv, no
@@ -863,7 +870,8 @@ int gracefd_upgrade_opts_set_argv(gracefd_upgrade_opts *opts, const char *const 
 int gracefd_upgrade_opts_add_env(gracefd_upgrade_opts *opts, const char *key_value);
 
 // How long the new generation has to call gracefd_ready(), in milliseconds
-// (negative: forever; default 60000). Errors: `-EINVAL` if `opts` is NULL.
+// (negative: forever; default 60000). Errors: `-EINVAL` if `opts` is NULL
+// or `timeout_ms` is 0 (it would fail every upgrade).
 //
 // # Safety
 // `opts` is a live handle.
@@ -1227,6 +1235,69 @@ int gracefd_conns_pass_one(int fd, uint64_t tag, const uint8_t *state, size_t st
 // while a pass runs on another thread, it closes the channel when that pass
 // ends. Returns 0. Thread-safe.
 int gracefd_conns_release(void);
+
+// Deprecated name of gracefd_daemon_opts_new(); the same function.
+gracefd_daemon *gracefd_daemon_new(void);
+
+// Deprecated name of gracefd_daemon_opts_free(); the same function.
+//
+// # Safety
+// As gracefd_daemon_opts_free().
+void gracefd_daemon_free(gracefd_daemon *opts);
+
+// Deprecated name of gracefd_daemon_opts_set_pid_file(); the same function.
+//
+// # Safety
+// As gracefd_daemon_opts_set_pid_file().
+int gracefd_daemon_set_pid_file(gracefd_daemon *opts, const char *path);
+
+// Deprecated name of gracefd_daemon_opts_set_workdir(); the same function.
+//
+// # Safety
+// As gracefd_daemon_opts_set_workdir().
+int gracefd_daemon_set_workdir(gracefd_daemon *opts, const char *path);
+
+// Deprecated name of gracefd_daemon_opts_set_umask(); the same function.
+//
+// # Safety
+// As gracefd_daemon_opts_set_umask().
+int gracefd_daemon_set_umask(gracefd_daemon *opts, uint32_t mask);
+
+// Deprecated name of gracefd_daemon_opts_set_log_file(); the same function.
+//
+// # Safety
+// As gracefd_daemon_opts_set_log_file().
+int gracefd_daemon_set_log_file(gracefd_daemon *opts, const char *path);
+
+// Deprecated name of gracefd_daemon_opts_set_user(); the same function.
+//
+// # Safety
+// As gracefd_daemon_opts_set_user().
+int gracefd_daemon_set_user(gracefd_daemon *opts, const char *user);
+
+// Deprecated name of gracefd_daemon_opts_set_group(); the same function.
+//
+// # Safety
+// As gracefd_daemon_opts_set_group().
+int gracefd_daemon_set_group(gracefd_daemon *opts, const char *group);
+
+// Deprecated name of gracefd_daemon_opts_set_nofile(); the same function.
+//
+// # Safety
+// As gracefd_daemon_opts_set_nofile().
+int gracefd_daemon_set_nofile(gracefd_daemon *opts, uint64_t soft, uint64_t hard);
+
+// Deprecated name of gracefd_daemon_opts_set_timeout_ms(); the same function.
+//
+// # Safety
+// As gracefd_daemon_opts_set_timeout_ms().
+int gracefd_daemon_set_timeout_ms(gracefd_daemon *opts, int64_t timeout_ms);
+
+// Deprecated name of gracefd_daemon_opts_set_mode(); the same function.
+//
+// # Safety
+// As gracefd_daemon_opts_set_mode().
+int gracefd_daemon_set_mode(gracefd_daemon *opts, int mode);
 
 #ifdef __cplusplus
 }  // extern "C"

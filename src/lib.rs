@@ -217,10 +217,13 @@ pub mod nostd;
 pub mod __cli {
     // The modules are private to the crate; their `pub` items are re-exported
     // here (a private module itself cannot be), at the same relative paths.
+    // Only the modules the command and the tools use. In them, an item
+    // nothing outside the crate uses is `pub(crate)`, so that the compiler
+    // sees (and clippy refuses) what nobody uses at all.
     macro_rules! expose {
         ($($m:ident),* $(,)?) => { $( pub mod $m { pub use crate::$m::*; } )* };
     }
-    expose!(child_setup, conns, daemon, events, handoff, lineage, listeners, log, notify, pidfile, proto, ready, registry, safe_path, spawn, startup, supervise, sys, upgrade, version);
+    expose!(child_setup, daemon, lineage, listeners, log, notify, pidfile, proto, ready, registry, safe_path, spawn, startup, supervise, sys, upgrade, version);
 }
 
 #[cfg(feature = "ffi")]

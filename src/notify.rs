@@ -32,7 +32,7 @@ use crate::sys::{poll, Errno};
 use crate::{bail, err, startup};
 
 /// Most fds one notification carries; more are split over several messages.
-pub const FDS_PER_MESSAGE: usize = SCM_MAX_FD;
+pub(crate) const FDS_PER_MESSAGE: usize = SCM_MAX_FD;
 
 /// Where notifications go: a parsed `$NOTIFY_SOCKET` value.
 #[derive(Clone, Copy)]
@@ -78,7 +78,7 @@ impl<'a> Target<'a> {
     }
 
     /// The target named by `$NOTIFY_SOCKET` at start-up; `Ok(None)` if unset.
-    pub fn from_env() -> Result<Option<Target<'static>>> {
+    pub(crate) fn from_env() -> Result<Option<Target<'static>>> {
         match startup::get().var(b"NOTIFY_SOCKET") {
             None => Ok(None),
             Some(v) => Target::parse(v).map(Some),
@@ -197,7 +197,7 @@ impl<'a> Target<'a> {
 
     /// `MAINPID=<new_pid>`, then a barrier, within `timeout_ms` in total
     /// (< 0: no limit). See [`hand_over_mainpid`].
-    pub fn hand_over_mainpid(&self, new_pid: Pid, timeout_ms: i64) -> Result<()> {
+    pub(crate) fn hand_over_mainpid(&self, new_pid: Pid, timeout_ms: i64) -> Result<()> {
         let msg = proto::mainpid(new_pid)?;
         let deadline = Deadline::after_ms(timeout_ms);
         self.send_message(msg.as_bytes(), &[], Some(&deadline))
@@ -241,7 +241,7 @@ pub fn notify(state: &[u8]) -> Result<usize> {
 /// `EBADF` if an fd is not open (checked before anything is sent). If a
 /// later message fails, the earlier ones were delivered; the error says how
 /// many fds went out.
-pub fn notify_with_fds(state: &[u8], fds: &[RawFd]) -> Result<usize> {
+pub(crate) fn notify_with_fds(state: &[u8], fds: &[RawFd]) -> Result<usize> {
     let msg = prepare(state)?;
     check_fds(fds)?;
     send_env(&msg, fds)
@@ -251,7 +251,7 @@ pub fn notify_with_fds(state: &[u8], fds: &[RawFd]) -> Result<usize> {
 /// the fds. systemd hands them back at the next start in `LISTEN_FDS`, named
 /// in `LISTEN_FDNAMES` ("stored" when unnamed). `EINVAL` for a bad name
 /// ([`proto::validate_fdname`]); otherwise as [`notify_with_fds`].
-pub fn fd_store(fds: &[RawFd], name: Option<&[u8]>) -> Result<usize> {
+pub(crate) fn fd_store(fds: &[RawFd], name: Option<&[u8]>) -> Result<usize> {
     let msg = proto::fdstore(name)?;
     check_fds(fds)?;
     send_env(&msg, fds)
@@ -264,7 +264,7 @@ pub fn fd_store(fds: &[RawFd], name: Option<&[u8]>) -> Result<usize> {
 ///
 /// Returns 1 when confirmed, 0 when `NOTIFY_SOCKET` is unset. `ETIMEDOUT`
 /// when the receiver did not confirm in time; send errors as [`notify`].
-pub fn barrier(timeout_ms: i64) -> Result<usize> {
+pub(crate) fn barrier(timeout_ms: i64) -> Result<usize> {
     let deadline = Deadline::after_ms(timeout_ms);
     match Target::from_env()? {
         None => Ok(0),
@@ -321,7 +321,7 @@ pub fn watchdog_usec() -> Result<u64> {
 /// `Ok(())` also when `NOTIFY_SOCKET` is unset (nothing to tell). `EINVAL`
 /// if `new_pid` is not positive; `ETIMEDOUT` if the barrier was not
 /// confirmed in time; send errors as [`notify`].
-pub fn hand_over_mainpid(new_pid: Pid, timeout_ms: i64) -> Result<()> {
+pub(crate) fn hand_over_mainpid(new_pid: Pid, timeout_ms: i64) -> Result<()> {
     proto::mainpid(new_pid)?;
     match Target::from_env()? {
         None => Ok(()),

@@ -29,6 +29,7 @@ use alloc::vec::Vec;
 use crate::error::{Error, Result};
 use crate::proto::addr::Shown;
 use crate::proto::num;
+use crate::sys::cpath::CPath;
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::process::{self, Pid};
 use crate::sys::{fs, Errno};
@@ -45,7 +46,7 @@ use crate::{err, lineage, log};
 /// file kept being removed or replaced between open and lock (100 tries);
 /// whatever open or flock fail with (`EACCES`, `ENOENT` for a missing directory, …).
 pub fn acquire(path: &[u8]) -> Result<Fd> {
-    let c = nul_terminated(path, "pid file path")?;
+    let c = CPath::checked(path, "pid file path")?;
     for _ in 0..RELOCK_TRIES {
         if let Some(f) = acquire_once(path, &c)? {
             return Ok(f);
@@ -179,49 +180,32 @@ pub fn remove() -> Result<bool> {
             return Ok(false);
         }
     };
-    let same = match (fd::fstat(raw), fs::lstat(&path)) {
-        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
-        _ => false,
+    let shown_path = Shown(path.as_bytes());
+    let removed = match fd::fstat(raw) {
+        Ok(held) => fs::unlink_if_same(&path, held.st_dev, held.st_ino)
+            .map_err(|e| Error::sys(e, "unlink").context(format_args!("pid file {}", shown_path)))?,
+        Err(_) => false,
     };
-    if !same {
-        drop(lineage::take_pidfile());
-        return Ok(false);
-    }
-    let shown_path = path.get(..path.len().saturating_sub(1)).unwrap_or(&[]);
-    fs::unlink(&path).map_err(|e| Error::sys(e, "unlink").context(format_args!("pid file {}", Shown(shown_path))))?;
     drop(lineage::take_pidfile());
-    log!(log::INFO, "pid file {} removed", Shown(shown_path));
-    Ok(true)
+    if removed {
+        log!(log::INFO, "pid file {} removed", shown_path);
+    }
+    Ok(removed)
 }
 
-/// The path of the file behind `fd` (NUL-terminated), from /proc/self/fd.
-fn held_path(fd: RawFd) -> Option<Vec<u8>> {
+/// The path of the file behind `fd`, from /proc/self/fd.
+fn held_path(fd: RawFd) -> Option<CPath> {
     let mut link = Vec::with_capacity(40);
     link.extend_from_slice(b"/proc/self/fd/");
     link.extend_from_slice(num::fmt_u64(u64::try_from(fd).ok()?, &mut [0u8; 20]));
-    link.push(0);
+    let link = CPath::new(&link).ok()?;
     let mut buf = alloc::vec![0u8; 4096];
     let n = fs::readlink(&link, &mut buf).ok()?;
-    buf.truncate(n);
-    if !buf.starts_with(b"/") {
+    let target = buf.get(..n)?;
+    if !target.starts_with(b"/") {
         return None;
     }
-    buf.push(0);
-    Some(buf)
-}
-
-/// `s` plus a NUL; `EINVAL` if empty or containing NUL.
-pub(crate) fn nul_terminated(s: &[u8], what: &str) -> Result<Vec<u8>> {
-    if s.is_empty() {
-        return Err(err!(EINVAL, "{} is empty", what));
-    }
-    if s.contains(&0) {
-        return Err(err!(EINVAL, "{} {} contains NUL", what, Shown(s)));
-    }
-    let mut v = Vec::with_capacity(s.len() + 1);
-    v.extend_from_slice(s);
-    v.push(0);
-    Ok(v)
+    CPath::new(target).ok()
 }
 
 #[cfg(test)]
@@ -301,9 +285,7 @@ mod tests {
         let d = tmp("path");
         let p = d.join("x.pid");
         let f = acquire(&bytes(&p)).unwrap();
-        let mut want = bytes(&p);
-        want.push(0);
-        assert_eq!(held_path(f.raw()).unwrap(), want);
+        assert_eq!(held_path(f.raw()).unwrap().as_bytes(), bytes(&p));
         let _ = std::fs::remove_dir_all(&d);
     }
 }

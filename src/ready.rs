@@ -8,7 +8,7 @@
 //! Sends use `MSG_NOSIGNAL`, so a starter that died never kills the child.
 
 use crate::error::{Msg, Result};
-use crate::proto::ready::{self, Frame, Kind};
+use crate::proto::ready::{self, Frame, ReadyReport};
 use crate::sys::fd::Fd;
 use crate::sys::process::{self, Exit, Pid};
 use crate::sys::time::Deadline;
@@ -23,12 +23,12 @@ pub fn channel() -> Result<(Fd, Fd)> {
 /// Report to whoever started us. `Ok(true)` if a waiter existed (and the frame
 /// was sent or the waiter is gone), `Ok(false)` if nobody waits. The channel is
 /// consumed either way: readiness is reported once.
-fn report(kind: Kind, status: i32, msg: &[u8]) -> Result<bool> {
+fn report(kind: ReadyReport, status: i32, msg: &[u8]) -> Result<bool> {
     let Some(ch) = lineage::take_ready_channel() else { return Ok(false) };
     let mut buf = [0u8; ready::FRAME_MAX];
     let n = ready::encode(kind, status, msg, &mut buf);
     match socket::send(ch.raw(), buf.get(..n).unwrap_or(&[]), 0) {
-        Ok(_) if kind == Kind::Ready => {
+        Ok(_) if kind == ReadyReport::Ready => {
             // The old generation may pass its connections on this channel.
             crate::conns::keep_ready_channel(ch);
             Ok(true)
@@ -51,7 +51,7 @@ fn report(kind: Kind, status: i32, msg: &[u8]) -> Result<bool> {
 /// Returns whether a starter or hand-off peer was told.
 pub fn report_ready() -> Result<bool> {
     let old_side = crate::handoff::report_ready();
-    let starter = report(Kind::Ready, crate::conns::ready_status(), b"");
+    let starter = report(ReadyReport::Ready, crate::conns::ready_status(), b"");
     crate::notify::ready(lineage::is_upgrade())?;
     Ok(starter? | old_side?)
 }
@@ -65,7 +65,7 @@ pub fn report_failed(status: i32, msg: &[u8]) -> Result<bool> {
     if msg.contains(&0) || msg.contains(&b'\n') {
         return Err(err!(EINVAL, "fail message contains a NUL or newline"));
     }
-    let told = report(Kind::Failed, status, msg)?;
+    let told = report(ReadyReport::Failed, status, msg)?;
     // systemd shows the reason in `systemctl status`; a failure to tell it is
     // not worth hiding the starter's result for.
     if let Err(e) = crate::notify::status(msg) {
@@ -149,17 +149,17 @@ fn wait_inner(waiter: &Fd, pid: Pid, deadline: Deadline, block: bool) -> Result<
         Err(e) => return Ok(Some(Outcome::Failed(1, e.msg))),
     };
     Ok(Some(match frame.kind {
-        Kind::Ready => {
+        ReadyReport::Ready => {
             crate::conns::note_ready(pid, frame.status);
             Outcome::Ready
         }
-        Kind::Failed => Outcome::Failed(frame.status, frame.msg),
+        ReadyReport::Failed => Outcome::Failed(frame.status, frame.msg),
         // A claim, not a fact: any process holding the channel can send it.
         // Never block on it: look for the exit within a bound.
-        Kind::ExecFailed => after_exec_failed(pid, Errno(frame.status)),
+        ReadyReport::ExecFailed => after_exec_failed(pid, Errno(frame.status)),
         // Only a detached start (daemonize) has a middle process that sends
         // these; a plain child never does.
-        Kind::Pid | Kind::Exited | Kind::Signaled => {
+        ReadyReport::Pid | ReadyReport::Exited | ReadyReport::Signaled => {
             Outcome::Failed(1, err!(EPROTO, "unexpected readiness frame {:?} from pid {}", frame.kind, pid).msg)
         }
     }))

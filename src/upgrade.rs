@@ -31,7 +31,7 @@ const KILL_GRACE_MS: i64 = 2_000;
 
 /// Upgrade options (the C handle wraps this).
 #[derive(Clone)]
-pub struct Options {
+pub struct UpgradeOptions {
     /// Executable; default: the absolute path recorded at start-up.
     pub exe: Option<Vec<u8>>,
     /// Full argv (`argv[0]` included); default: our own start-up argv.
@@ -50,14 +50,14 @@ pub struct Options {
 /// Longest settle time accepted (one hour).
 pub const MAX_SETTLE_MS: i64 = 3_600_000;
 
-impl Default for Options {
+impl Default for UpgradeOptions {
     fn default() -> Self {
-        Options { exe: None, argv: None, env: Vec::new(), timeout_ms: DEFAULT_TIMEOUT_MS, kill_signal: libc::SIGTERM, settle_ms: 0 }
+        UpgradeOptions { exe: None, argv: None, env: Vec::new(), timeout_ms: DEFAULT_TIMEOUT_MS, kill_signal: libc::SIGTERM, settle_ms: 0 }
     }
 }
 
 /// The checked setters both faces use (the C handle and the Rust builder).
-impl Options {
+impl UpgradeOptions {
     /// Run `path` instead of the recorded executable. `EINVAL` unless it is
     /// an absolute path (a relative one would depend on the working directory
     /// at upgrade time, the very thing the recorded path avoids).
@@ -84,6 +84,68 @@ impl Options {
         }
         self.env.push(kv.to_vec());
         Ok(())
+    }
+
+    /// How long the new generation has to report ready, in ms (negative: no
+    /// limit). `EINVAL` for 0: it would fail every upgrade before the new
+    /// generation could start.
+    pub fn set_timeout_ms(&mut self, ms: i64) -> Result<()> {
+        if ms == 0 {
+            return Err(err!(EINVAL, "upgrade readiness timeout 0 ms would fail every upgrade (negative: no limit)"));
+        }
+        self.timeout_ms = ms;
+        Ok(())
+    }
+
+    /// Run the new generation with exactly this argv (`argv[0]` included).
+    /// `EINVAL` if it is empty (a program needs at least `argv[0]`) or an
+    /// entry contains NUL.
+    pub fn set_argv(&mut self, argv: Vec<Vec<u8>>) -> Result<()> {
+        if argv.is_empty() {
+            return Err(err!(EINVAL, "argv is empty: it needs at least argv[0]"));
+        }
+        if let Some(i) = argv.iter().position(|a| a.contains(&0)) {
+            return Err(err!(EINVAL, "argv[{}] contains NUL", i));
+        }
+        self.argv = Some(argv);
+        Ok(())
+    }
+
+    /// The argv of the new generation from its parts: `arg0` (None: this
+    /// process's own `argv[0]`, else the executable) and `args` (None: this
+    /// process's own arguments after `argv[0]`). Both None: this process's
+    /// own argv (the default). Call it after [`UpgradeOptions::set_exe`]:
+    /// the executable is `argv[0]`'s last fallback. Same errors as
+    /// [`UpgradeOptions::set_argv`].
+    pub fn set_args(&mut self, arg0: Option<&[u8]>, args: Option<&[Vec<u8>]>) -> Result<()> {
+        let s = crate::startup::get();
+        let argv = match (arg0, args) {
+            (None, None) => {
+                self.argv = None;
+                return Ok(());
+            }
+            (Some(a0), None) => core::iter::once(a0.to_vec()).chain(s.argv.iter().skip(1).cloned()).collect(),
+            (arg0, Some(args)) => {
+                let arg0 = match (arg0, &self.exe) {
+                    (Some(a), _) => a.to_vec(),
+                    (None, _) if !s.argv.is_empty() => s.argv.first().cloned().unwrap_or_default(),
+                    (None, Some(exe)) => exe.clone(),
+                    (None, None) => s.exe.clone(),
+                };
+                core::iter::once(arg0).chain(args.iter().cloned()).collect()
+            }
+        };
+        self.set_argv(argv)
+    }
+
+    /// [`UpgradeOptions::add_env`] for a key and a value given apart. `EINVAL`
+    /// also for a key with `=` (it would shift where the value starts).
+    pub fn add_env_pair(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        if key.contains(&b'=') {
+            let (k, v) = (crate::proto::addr::Shown(key), crate::proto::addr::Shown(value));
+            return Err(err!(EINVAL, "environment entry {}={} is not KEY=VALUE (the key contains '=')", k, v));
+        }
+        self.add_env(&[key, b"=", value].concat())
     }
 
     /// The signal for a new generation that failed readiness. `EINVAL`
@@ -182,7 +244,7 @@ static STATE: Mutex<State> = Mutex::new(State { flight: None, busy: None });
 /// Errors: EALREADY if an upgrade is in flight; EINVAL for bad options;
 /// ENOENT if no executable path was recorded and none was given; whatever
 /// exporting the registry, the socketpair or fork fail with.
-pub fn start(opts: &Options) -> Result<RawFd> {
+pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
     let mut st = STATE.lock();
     if let Some(pid) = st.flight.as_ref().map(|f| f.pid).or(st.busy) {
         return Err(err!(EALREADY, "an upgrade is already in flight (new generation pid {})", pid));
@@ -279,7 +341,7 @@ pub fn start(opts: &Options) -> Result<RawFd> {
 /// channel without reporting, or said exec failed while still running: a
 /// frame is a claim, never waited on), ETIMEDOUT — each with the reason in the message;
 /// the new generation is killed and reaped before the error returns. With a
-/// settle time ([`Options::set_settle_ms`]) a ready new generation must stay
+/// settle time ([`UpgradeOptions::set_settle_ms`]) a ready new generation must stay
 /// up that long first: without `block`, `Ok(None)` until then; ECHILD if it
 /// exits within it.
 pub fn finish(block: bool) -> Result<Option<Pid>> {
@@ -397,7 +459,7 @@ pub fn in_flight_pid() -> Option<Pid> {
 }
 
 /// Start and wait: the blocking upgrade.
-pub fn upgrade(opts: &Options) -> Result<Pid> {
+pub fn upgrade(opts: &UpgradeOptions) -> Result<Pid> {
     start(opts)?;
     match finish(true)? {
         Some(pid) => Ok(pid),

@@ -18,15 +18,15 @@ const fn parse(s: &str) -> u32 {
 }
 
 /// Major version (Cargo.toml).
-pub const MAJOR: u32 = parse(env!("CARGO_PKG_VERSION_MAJOR"));
+pub(crate) const MAJOR: u32 = parse(env!("CARGO_PKG_VERSION_MAJOR"));
 /// Minor version (Cargo.toml).
-pub const MINOR: u32 = parse(env!("CARGO_PKG_VERSION_MINOR"));
+pub(crate) const MINOR: u32 = parse(env!("CARGO_PKG_VERSION_MINOR"));
 /// Patch version (Cargo.toml).
-pub const PATCH: u32 = parse(env!("CARGO_PKG_VERSION_PATCH"));
+pub(crate) const PATCH: u32 = parse(env!("CARGO_PKG_VERSION_PATCH"));
 /// `MAJOR * 10000 + MINOR * 100 + PATCH`, the same composition as `GRACEFD_VERSION_NUMBER`.
-pub const NUMBER: u32 = MAJOR * 10000 + MINOR * 100 + PATCH;
+pub(crate) const NUMBER: u32 = MAJOR * 10000 + MINOR * 100 + PATCH;
 /// `"MAJOR.MINOR.PATCH"` with a terminating NUL, for the C ABI.
-pub const STRING_NUL: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+pub(crate) const STRING_NUL: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
 /// The version as `"MAJOR.MINOR.PATCH"`.
 pub fn string() -> &'static str {

@@ -16,7 +16,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use gracefd::__cli::daemon::{self, Mode, Options};
+use gracefd::__cli::daemon::{self, DaemonOptions as Options, Mode};
 use gracefd::__cli::sys::fd::{self, Fd, RawFd};
 use gracefd::__cli::sys::process::Pid;
 use gracefd::__cli::sys::{fs, signal};

@@ -13,7 +13,7 @@
 //! per target in `src/bin/`) and in the replay of the committed corpus
 //! (`src/bin/replay.rs`, plain build), so `make check` needs no AFL++.
 
-use gracefd::__cli::proto::handoff::{self, Kind};
+use gracefd::__cli::proto::handoff::{self, HandoffMsg};
 use gracefd::__cli::proto::{addr, control, daemon, listen_env, notify, num, ready};
 
 /// A target: its name (the corpus directory) and its function.
@@ -192,7 +192,7 @@ pub fn handoff_header(input: &[u8]) {
         let frame = handoff::encode_header(&names).expect("decoded names encode");
         assert_eq!(frame.get(handoff::HEAD_LEN..), Some(input));
         let head = handoff::decode_head(frame.get(..handoff::HEAD_LEN).unwrap_or(&[])).expect("own head decodes");
-        assert_eq!(head.kind, Kind::Header);
+        assert_eq!(head.kind, HandoffMsg::Header);
     }
 }
 

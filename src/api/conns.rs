@@ -134,8 +134,7 @@ pub fn can_pass_connections() -> io::Result<u32> {
 pub fn pass_connections(conns: &[Connection<'_>], timeout: Duration) -> Result<(), PassError> {
     let items: Vec<core_conns::Item<'_>> =
         conns.iter().map(|c| core_conns::Item { fd: c.fd.as_raw_fd(), tag: c.tag, state: c.state }).collect();
-    let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-    let (passed, res) = core_conns::pass(&items, ms);
+    let (passed, res) = core_conns::pass(&items, super::timeout::timeout_ms(timeout));
     res.map_err(|e| PassError { passed, error: e.into() })
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::error::io;
-use crate::daemon::{self as core_daemon, Mode, Options};
+use crate::daemon::{self as core_daemon, DaemonOptions, Mode};
 
 /// How [`Daemon::run`] detaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub enum DaemonMode {
 #[derive(Clone, Debug, Default)]
 #[must_use]
 pub struct Daemon {
-    opts: Options,
+    opts: DaemonOptions,
     /// The first invalid value given, reported by run.
     err: Option<crate::Error>,
 }
@@ -58,7 +58,7 @@ impl Daemon {
     /// stdout/stderr to /dev/null, no user switch, 30 s readiness timeout,
     /// mode `Auto`.
     pub fn new() -> Daemon {
-        Daemon { opts: Options::default(), err: None }
+        Daemon { opts: DaemonOptions::default(), err: None }
     }
 
     /// Keep the first error of a setter for [`run`](Daemon::run).
@@ -126,7 +126,7 @@ impl Daemon {
     /// 30 s; rounded up to whole milliseconds; `Duration::MAX` waits
     /// forever). Errors (reported by `run`): `EINVAL` for zero.
     pub fn timeout(mut self, t: Duration) -> Daemon {
-        let r = self.opts.set_timeout_ms(super::millis::timeout_ms(t));
+        let r = self.opts.set_timeout_ms(super::timeout::timeout_ms(t));
         self.checked(r)
     }
 

@@ -136,7 +136,7 @@ impl Events {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wait(&self, timeout: Option<Duration>) -> io::Result<Option<Event>> {
-        let deadline = Deadline::after_ms(timeout.map_or(-1, super::millis::timeout_ms));
+        let deadline = Deadline::after_ms(timeout.map_or(-1, super::timeout::timeout_ms));
         loop {
             if let Some(ev) = self.try_next()? {
                 return Ok(Some(ev));

@@ -39,8 +39,7 @@ impl Handoff {
     /// Process-wide, for connections accepted from then on. Errors:
     /// `EINVAL` unless 1 ms to a day.
     pub fn set_taker_timeout(timeout: Duration) -> io::Result<()> {
-        let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-        io(core_handoff::set_taker_timeout_ms(ms))
+        io(core_handoff::set_taker_timeout_ms(super::timeout::timeout_ms(timeout)))
     }
 
     /// Accept takers and send them the fds; `Ok(true)` once one is ready (drain now).
@@ -71,5 +70,5 @@ impl AsRawFd for Handoff {
 /// malformed or truncated transfer (everything received is closed);
 /// `ECONNRESET` the old side died midway; `ETIMEDOUT`.
 pub fn take_from(path: impl AsRef<Path>, timeout: Duration) -> io::Result<usize> {
-    io(core_handoff::take(path.as_ref().as_os_str().as_bytes(), super::millis::timeout_ms(timeout)))
+    io(core_handoff::take(path.as_ref().as_os_str().as_bytes(), super::timeout::timeout_ms(timeout)))
 }

@@ -60,9 +60,13 @@
 //!
 //! # Adding a face
 //!
-//! One file per core capability: `src/api/<name>.rs` converting types and
-//! errors (no decisions), a `mod` + `pub use` line here, and the re-export
-//! in `src/lib.rs`.
+//! One file per core capability, the same files as the C face (src/ffi/):
+//! lifecycle, events, listeners, fds, upgrade, notify, daemon (with the pid
+//! file), handoff, conns, log, error. Face-only: `signal` (the [`Signal`]
+//! type; C takes signal numbers), `timeout` (the one `Duration` → milliseconds
+//! conversion; C takes milliseconds) and the `tokio` face. A new capability:
+//! `src/api/<name>.rs` converting types and errors (no decisions), a `mod` +
+//! `pub use` line here, and the re-export in `src/lib.rs`.
 
 mod conns;
 mod daemon;
@@ -71,11 +75,11 @@ mod events;
 mod fds;
 mod handoff;
 mod lifecycle;
-mod listen;
+mod listeners;
 mod log;
-mod millis;
 pub mod notify;
 mod signal;
+mod timeout;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 mod upgrade;
@@ -90,7 +94,7 @@ pub use handoff::{take_from, Handoff};
 pub use events::{Event, Events, Iter as EventsIter};
 pub use fds::{add_fd, close_unclaimed, forget, inherited, inherited_fds, FdKind, FdSource, InheritedFd, InheritedFds};
 pub use lifecycle::{fail, generation, is_upgrade, ready};
-pub use listen::{listen_fd, listen_tcp, listen_udp, listen_unix, Listen};
+pub use listeners::{listen_fd, listen_tcp, listen_udp, listen_unix, Listen};
 #[cfg(feature = "log")]
 pub use log::set_log_crate_hook;
 pub use log::{clear_log_hook, set_log_hook, Level};

@@ -109,7 +109,7 @@ pub fn fd_store(fds: &[BorrowedFd<'_>], name: Option<&str>) -> io::Result<usize>
 /// whether there was a systemd to wait for. `ETIMEDOUT` when it did not
 /// confirm in time.
 pub fn barrier(timeout: Duration) -> io::Result<bool> {
-    sent(core_notify::barrier(super::millis::timeout_ms(timeout)))
+    sent(core_notify::barrier(super::timeout::timeout_ms(timeout)))
 }
 
 /// The watchdog interval systemd expects pings within (`WATCHDOG_USEC`,

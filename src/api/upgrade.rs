@@ -9,12 +9,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::error::{invalid, io};
-use super::millis::timeout_ms;
+use super::timeout::timeout_ms;
 use super::signal::Signal;
-use crate::proto::addr::Shown;
 use crate::sys::{fd, socket};
-use crate::upgrade::{self, Options};
-use crate::{err, startup};
+use crate::upgrade::{self, UpgradeOptions};
+use crate::err;
 
 /// Start a new generation of this program with the very same listening
 /// sockets, wait until it calls [`ready`](fn@crate::ready), and only then
@@ -52,7 +51,7 @@ use crate::{err, startup};
 /// ```
 #[derive(Clone)]
 pub struct Upgrade {
-    opts: Options,
+    opts: UpgradeOptions,
     arg0: Option<Vec<u8>>,
     args: Option<Vec<Vec<u8>>>,
     /// The first invalid value given, reported by run/start.
@@ -86,7 +85,7 @@ impl Upgrade {
     /// argv and start-up environment, a 60 s readiness timeout, `SIGTERM`
     /// for a new generation that fails (`SIGKILL` 2 s later).
     pub fn new() -> Upgrade {
-        Upgrade { opts: Options::default(), arg0: None, args: None, err: None }
+        Upgrade { opts: UpgradeOptions::default(), arg0: None, args: None, err: None }
     }
 
     fn fail(&mut self, e: crate::Error) {
@@ -137,15 +136,7 @@ impl Upgrade {
     /// sets itself (`LISTEN_*`, `SERVER_STARTER_*`, `GRACEFD_*`,
     /// `WATCHDOG_PID`).
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Upgrade {
-        let k = key.as_ref().as_bytes();
-        let v = value.as_ref().as_bytes();
-        // A key with '=' would shift the split: refuse it here, the rest is the core's rule.
-        if k.contains(&b'=') {
-            self.fail(err!(EINVAL, "environment entry {}={} is not KEY=VALUE (the key contains '=')", Shown(k), Shown(v)));
-            return self;
-        }
-        let kv = [k, b"=", v].concat();
-        if let Err(e) = self.opts.add_env(&kv) {
+        if let Err(e) = self.opts.add_env_pair(key.as_ref().as_bytes(), value.as_ref().as_bytes()) {
             self.fail(e);
         }
         self
@@ -153,9 +144,12 @@ impl Upgrade {
 
     /// How long the new generation has to call [`ready`](fn@crate::ready)
     /// (default 60 s; rounded up to whole milliseconds; `Duration::MAX` waits
-    /// forever).
+    /// forever). `Duration::ZERO` is `EINVAL` when the upgrade starts: it
+    /// would fail every upgrade.
     pub fn timeout(mut self, timeout: Duration) -> Upgrade {
-        self.opts.timeout_ms = timeout_ms(timeout);
+        if let Err(e) = self.opts.set_timeout_ms(timeout_ms(timeout)) {
+            self.fail(e);
+        }
         self
     }
 
@@ -183,29 +177,12 @@ impl Upgrade {
         self
     }
 
-    fn options(&self) -> io::Result<Options> {
+    fn options(&self) -> io::Result<UpgradeOptions> {
         if let Some(e) = self.err {
             return Err(e.into());
         }
         let mut o = self.opts.clone();
-        if let Some(args) = &self.args {
-            let s = startup::get();
-            let arg0 = match (&self.arg0, &o.exe) {
-                (Some(a), _) => a.clone(),
-                (None, _) if !s.argv.is_empty() => s.argv.first().cloned().unwrap_or_default(),
-                (None, Some(exe)) => exe.clone(),
-                (None, None) => s.exe.clone(),
-            };
-            let mut argv = Vec::with_capacity(args.len() + 1);
-            argv.push(arg0);
-            argv.extend(args.iter().cloned());
-            o.argv = Some(argv);
-        } else if let Some(a0) = &self.arg0 {
-            let s = startup::get();
-            let mut argv = vec![a0.clone()];
-            argv.extend(s.argv.iter().skip(1).cloned());
-            o.argv = Some(argv);
-        }
+        o.set_args(self.arg0.as_deref(), self.args.as_deref())?;
         Ok(o)
     }
 
@@ -367,5 +344,32 @@ mod tests {
         let e = Upgrade::new().settle(Duration::from_secs(3601)).run().unwrap_err();
         assert_eq!(e.errno(), Some(libc::EINVAL));
         assert_eq!(Upgrade::new().timeout(Duration::from_micros(1500)).options().unwrap().timeout_ms, 2);
+    }
+
+    #[test]
+    fn argv_is_checked_by_the_core_setter() {
+        let Err(e) = Upgrade::new().arg("a\0b").options() else { panic!("a NUL in argv was accepted") };
+        assert_eq!(e.errno(), Some(libc::EINVAL));
+        assert!(e.to_string().contains("argv[1] contains NUL"), "{e}");
+        let mut o = UpgradeOptions::default();
+        assert!(o.set_argv(Vec::new()).is_err(), "argv[0] is required");
+        assert!(o.argv.is_none(), "a refused argv leaves the default");
+    }
+
+    #[test]
+    fn an_env_key_with_equals_is_refused_by_the_core_setter() {
+        let e = Upgrade::new().env("A=B", "c").run().unwrap_err();
+        assert!(e.to_string().contains("the key contains '='"), "{e}");
+        let mut o = UpgradeOptions::default();
+        assert!(o.add_env_pair(b"A=B", b"c").is_err());
+        o.add_env_pair(b"A", b"b=c").unwrap();
+        assert_eq!(o.env, vec![b"A=b=c".to_vec()]);
+    }
+
+    #[test]
+    fn a_zero_timeout_is_refused_by_the_core_setter() {
+        let e = Upgrade::new().timeout(Duration::ZERO).run().unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EINVAL));
+        assert!(e.to_string().contains("0 ms"), "{e}");
     }
 }

@@ -25,8 +25,8 @@
 mod receive;
 mod send;
 
-pub use crate::proto::conns::{BATCH_MAX, STATE_MAX};
-pub use receive::{enable, next, pending, Passed};
+pub(crate) use crate::proto::conns::{BATCH_MAX, STATE_MAX};
+pub use receive::{enable, next, pending};
 pub use send::{can_pass, pass, release, Item};
 
 pub(crate) use receive::{adopt_channel as keep_ready_channel, is_enabled, ready_status, set_handoff_pending, start_receiving};

@@ -15,7 +15,7 @@ use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::Result;
-use crate::proto::conns::{self as wire, Entry, Frame, Kind};
+use crate::proto::conns::{self as wire, Entry, Frame, PassStep};
 use crate::sync::Mutex;
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::{socket, thread};
@@ -158,7 +158,7 @@ pub(crate) fn serve(ch: RawFd) {
         };
         match reply {
             Reply::Ack(id) => {
-                if wire::encode_id(Kind::Ack, id, &mut out).is_ok() {
+                if wire::encode_id(PassStep::Ack, id, &mut out).is_ok() {
                     let _ = socket::send(ch, &out, 0);
                 }
             }

@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use crate::error::Result;
-use crate::proto::conns::{self as wire, Frame, Kind};
+use crate::proto::conns::{self as wire, Frame, PassStep};
 use crate::sync::Mutex;
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::process::Pid;
@@ -219,13 +219,13 @@ fn one_batch(s: &mut Sender, batch: &[Item<'_>], deadline: Deadline) -> core::re
             // The new generation may read the batch later: tell it to close
             // its copies (best effort: the EOF that follows says the same).
             let mut a = Vec::new();
-            if wire::encode_id(Kind::Abort, id, &mut a).is_ok() {
+            if wire::encode_id(PassStep::Abort, id, &mut a).is_ok() {
                 let _ = socket::send(s.ch.raw(), &a, libc::MSG_DONTWAIT);
             }
         }
         return Err((f.e, f.keep));
     }
-    wire::encode_id(Kind::Commit, id, &mut frame).map_err(|e| (e, false))?;
+    wire::encode_id(PassStep::Commit, id, &mut frame).map_err(|e| (e, false))?;
     // The receiver just read the batch, so there is room for these 16 bytes:
     // do not let an expired deadline turn a done pass into a failure.
     send_frame(&s.ch, &frame, &[], Deadline::after_ms(1_000)).map_err(|e| (e, false))
@@ -282,13 +282,13 @@ fn await_reply(ch: &Fd, id: u32, deadline: Deadline) -> core::result::Result<(),
     }
 }
 
-fn kind_of(f: &Frame) -> Kind {
+fn kind_of(f: &Frame) -> PassStep {
     match f {
-        Frame::Batch { .. } => Kind::Batch,
-        Frame::Ack(_) => Kind::Ack,
-        Frame::Refuse { .. } => Kind::Refuse,
-        Frame::Commit(_) => Kind::Commit,
-        Frame::Abort(_) => Kind::Abort,
+        Frame::Batch { .. } => PassStep::Batch,
+        Frame::Ack(_) => PassStep::Ack,
+        Frame::Refuse { .. } => PassStep::Refuse,
+        Frame::Commit(_) => PassStep::Commit,
+        Frame::Abort(_) => PassStep::Abort,
     }
 }
 
@@ -341,7 +341,7 @@ mod tests {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
             let mut ack = Vec::new();
-            wire::encode_id(Kind::Ack, id, &mut ack).unwrap();
+            wire::encode_id(PassStep::Ack, id, &mut ack).unwrap();
             socket::send(new_raw, &ack, 0).unwrap();
             let n = socket::recv(new_raw, &mut buf, 0).unwrap();
             assert!(matches!(wire::decode(&buf[..n]), Ok(Frame::Commit(c)) if c == id));

@@ -5,9 +5,9 @@ use alloc::vec::Vec;
 
 use crate::err;
 use crate::error::{Error, Result};
-use crate::pidfile;
 use crate::proto::addr::Shown;
 use crate::proto::daemon::Creds;
+use crate::sys::cpath::CPath;
 use crate::sys::process;
 use crate::sys::Errno;
 
@@ -25,7 +25,7 @@ fn with_buf<T>(mut f: impl FnMut(&mut [u8]) -> core::result::Result<T, Errno>) -
 
 /// A user: (uid, primary gid if known, name if known).
 fn lookup_user(u: &[u8]) -> Result<(u32, Option<u32>, Option<Vec<u8>>)> {
-    let c = pidfile::nul_terminated(u, "user")?;
+    let c = CPath::checked(u, "user")?;
     let by_name = with_buf(|b| process::getpwnam(&c, b).map(|e| e.map(|e| (e.uid, e.gid, e.name.to_vec()))))
         .map_err(|e| Error::sys(e, "getpwnam").context(format_args!("user {}", Shown(u))))?;
     if let Some((uid, gid, name)) = by_name {
@@ -43,7 +43,7 @@ fn lookup_user(u: &[u8]) -> Result<(u32, Option<u32>, Option<Vec<u8>>)> {
 }
 
 fn lookup_group(g: &[u8]) -> Result<u32> {
-    let c = pidfile::nul_terminated(g, "group")?;
+    let c = CPath::checked(g, "group")?;
     let by_name = with_buf(|b| process::getgrnam(&c, b)).map_err(|e| Error::sys(e, "getgrnam").context(format_args!("group {}", Shown(g))))?;
     if let Some(gid) = by_name {
         return Ok(gid);
@@ -68,8 +68,7 @@ pub fn resolve_creds(user: Option<&[u8]>, group: Option<&[u8]>) -> Result<Option
     };
     let groups = match &u {
         Some((_, _, Some(name))) => {
-            let mut cname = name.clone();
-            cname.push(0);
+            let cname = CPath::new(name).map_err(|e| Error::sys(e, "user name for getgrouplist"))?;
             let mut list: Vec<libc::gid_t> = alloc::vec![0; 32];
             loop {
                 let n = process::getgrouplist(&cname, gid, &mut list).map_err(|e| Error::sys(e, "getgrouplist"))?;

@@ -7,7 +7,7 @@ use core::sync::atomic::Ordering;
 
 use super::creds::resolve_creds;
 use super::middle::watch;
-use super::options::Options;
+use super::options::DaemonOptions;
 use super::setup::{apply, send_failed, Side};
 use super::verdict::launcher;
 use super::{EXIT_SETUP, IS_DAEMON};
@@ -17,6 +17,7 @@ use crate::proto::addr::Shown;
 use crate::proto::daemon::{self as plan, Creds, Plan};
 use crate::ready;
 use crate::spawn::Spawn;
+use crate::sys::cpath::CPath;
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::process;
 use crate::sys::{fs, signal};
@@ -39,9 +40,9 @@ impl Prepared {
     }
 }
 
-pub(super) fn prepare(o: &Options) -> Result<Prepared> {
+pub(super) fn prepare(o: &DaemonOptions) -> Result<Prepared> {
     let creds = resolve_creds(o.user.as_deref(), o.group.as_deref())?;
-    let wd = pidfile::nul_terminated(&o.workdir, "working directory")?;
+    let wd = CPath::checked(&o.workdir, "working directory")?;
     let dir = fs::open(&wd, libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| Error::sys(e, "open").context(format_args!("working directory {}", Shown(&o.workdir))))
         .and_then(above_stdio)?;

@@ -1,7 +1,7 @@
 //! The middle process: the session leader between the launcher and the
 //! daemon, and the daemon's parent until the launcher is done.
 
-use crate::proto::ready::{self as frame, Kind};
+use crate::proto::ready::{self as frame, ReadyReport};
 use crate::sys::fd::{self, RawFd};
 use crate::sys::process::{self, Exit, Pid};
 use crate::sys::{poll, socket};
@@ -12,7 +12,7 @@ use crate::sys::{poll, socket};
 pub(super) fn watch(daemon: Pid, ch: RawFd) -> ! {
     fd::close_all_but(ch);
     let mut buf = [0u8; frame::FRAME_MAX];
-    let n = frame::encode(Kind::Pid, daemon, b"", &mut buf);
+    let n = frame::encode(ReadyReport::Pid, daemon, b"", &mut buf);
     let _ = socket::send(ch, buf.get(..n).unwrap_or(&[]), 0);
     let pidfd = process::pidfd_open(daemon).ok();
     loop {
@@ -26,8 +26,8 @@ pub(super) fn watch(daemon: Pid, ch: RawFd) -> ! {
             Ok(None) => {}
             Ok(Some(x)) => {
                 let (kind, st) = match x {
-                    Exit::Code(c) => (Kind::Exited, c),
-                    Exit::Signal(s) => (Kind::Signaled, s),
+                    Exit::Code(c) => (ReadyReport::Exited, c),
+                    Exit::Signal(s) => (ReadyReport::Signaled, s),
                 };
                 let n = frame::encode(kind, st, b"", &mut buf);
                 let _ = socket::send(ch, buf.get(..n).unwrap_or(&[]), 0);

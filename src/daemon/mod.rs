@@ -70,7 +70,7 @@ mod verdict;
 
 pub use creds::resolve_creds;
 pub use marker::{init, pending};
-pub use options::{Mode, Options, DEFAULT_TIMEOUT_MS, DEFAULT_UMASK, MAX_UMASK};
+pub use options::{Mode, DaemonOptions, DEFAULT_TIMEOUT_MS, DEFAULT_UMASK, MAX_UMASK};
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -122,7 +122,7 @@ pub fn is_daemon() -> bool {
 /// with [`EXIT_SETUP`] and the message) and the error is returned: exit then.
 ///
 /// [`pidfile::acquire`]: crate::pidfile::acquire
-pub fn daemonize(opts: &Options) -> Result<()> {
+pub fn daemonize(opts: &DaemonOptions) -> Result<()> {
     if is_daemon() {
         return Ok(());
     }
@@ -135,7 +135,7 @@ pub fn daemonize(opts: &Options) -> Result<()> {
     r
 }
 
-fn daemonize_once(opts: &Options) -> Result<()> {
+fn daemonize_once(opts: &DaemonOptions) -> Result<()> {
     init();
     if let Some(p) = PENDING.lock().take() {
         return reexec_daemon_side(p);
@@ -181,12 +181,12 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let t = std::thread::spawn(move || rx.recv());
         // Fields filled in directly (past the setters) get the same rules.
-        let e = daemonize(&Options { umask: 0o1000, mode: Mode::Fork, ..Options::new() }).unwrap_err();
+        let e = daemonize(&DaemonOptions { umask: 0o1000, mode: Mode::Fork, ..DaemonOptions::new() }).unwrap_err();
         assert_eq!(e.errno.0, libc::EINVAL);
-        let e = daemonize(&Options { timeout_ms: 0, mode: Mode::Fork, ..Options::new() }).unwrap_err();
+        let e = daemonize(&DaemonOptions { timeout_ms: 0, mode: Mode::Fork, ..DaemonOptions::new() }).unwrap_err();
         assert_eq!(e.errno.0, libc::EINVAL);
         // The test harness runs many threads: fork mode is refused, naming them.
-        let e = daemonize(&Options { mode: Mode::Fork, ..Options::new() }).unwrap_err();
+        let e = daemonize(&DaemonOptions { mode: Mode::Fork, ..DaemonOptions::new() }).unwrap_err();
         assert_eq!(e.errno.0, libc::EBUSY);
         assert!(e.message().contains("threads") && e.message().contains("re-exec"), "{}", e.message());
         drop(tx);

@@ -1,9 +1,9 @@
-//! What [`daemonize`](super::daemonize) is asked to do: [`Options`], its
+//! What [`daemonize`](super::daemonize) is asked to do: [`DaemonOptions`], its
 //! defaults, and the [`Mode`] to detach in.
 //!
 //! The checked setters below are the one place the options are judged: the C
 //! handle and the Rust builder only convert their arguments and call them.
-//! [`Options::check`] applies the same rules again to a value whose public
+//! [`DaemonOptions::check`] applies the same rules again to a value whose public
 //! fields were filled in directly, so `daemonize` never runs on one it would
 //! have refused through a setter.
 
@@ -36,7 +36,7 @@ pub enum Mode {
 /// Daemonize options (the C handle and the Rust builder wrap this; set them
 /// with the checked setters).
 #[derive(Clone, Debug)]
-pub struct Options {
+pub struct DaemonOptions {
     /// Pid file to lock and write (None: no pid file).
     pub pid_file: Option<Vec<u8>>,
     /// Working directory of the daemon (default `/`).
@@ -59,9 +59,9 @@ pub struct Options {
     pub mode: Mode,
 }
 
-impl Default for Options {
+impl Default for DaemonOptions {
     fn default() -> Self {
-        Options {
+        DaemonOptions {
             pid_file: None,
             workdir: b"/".to_vec(),
             umask: DEFAULT_UMASK,
@@ -108,10 +108,10 @@ fn check_timeout_ms(ms: i64) -> Result<()> {
 /// The checked setters both faces use. Each refuses a bad value with
 /// `EINVAL` and a message naming the option and the value, and leaves the
 /// option as it was.
-impl Options {
+impl DaemonOptions {
     /// The defaults.
-    pub fn new() -> Options {
-        Options::default()
+    pub fn new() -> DaemonOptions {
+        DaemonOptions::default()
     }
 
     /// Lock and write this pid file (None: no pid file). `EINVAL` if empty or
@@ -208,7 +208,7 @@ mod tests {
 
     #[test]
     fn setters_set_fields() {
-        let mut o = Options::new();
+        let mut o = DaemonOptions::new();
         o.set_pid_file(Some(b"/run/x.pid")).unwrap();
         o.set_workdir(b"/tmp").unwrap();
         o.set_umask(0o027).unwrap();
@@ -229,7 +229,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_naming_the_option_and_kept_out() {
-        let mut o = Options::new();
+        let mut o = DaemonOptions::new();
         einval(o.set_pid_file(Some(b"")), "pid file path is empty");
         einval(o.set_pid_file(Some(b"/run/a\0b")), "pid file path \"/run/a\\x00b\" contains NUL");
         einval(o.set_workdir(b""), "working directory is empty");
@@ -239,15 +239,15 @@ mod tests {
         einval(o.set_group(Some(b"")), "group is empty");
         einval(o.set_timeout_ms(0), "timeout 0 ms");
         // Nothing was changed by a refused value.
-        let d = Options::default();
+        let d = DaemonOptions::default();
         assert_eq!((o.pid_file, o.workdir, o.umask, o.user, o.timeout_ms), (d.pid_file, d.workdir, d.umask, d.user, d.timeout_ms));
     }
 
     #[test]
     fn check_applies_the_setters_rules_to_filled_in_fields() {
-        assert!(Options::default().check().is_ok());
-        einval(Options { user: Some(Vec::new()), ..Options::default() }.check(), "user is empty");
-        einval(Options { umask: 0o7777, ..Options::default() }.check(), "umask 7777");
-        einval(Options { timeout_ms: 0, ..Options::default() }.check(), "timeout 0 ms");
+        assert!(DaemonOptions::default().check().is_ok());
+        einval(DaemonOptions { user: Some(Vec::new()), ..DaemonOptions::default() }.check(), "user is empty");
+        einval(DaemonOptions { umask: 0o7777, ..DaemonOptions::default() }.check(), "umask 7777");
+        einval(DaemonOptions { timeout_ms: 0, ..DaemonOptions::default() }.check(), "timeout 0 ms");
     }
 }

@@ -7,7 +7,7 @@ use crate::err;
 use crate::error::{Error, Result};
 use crate::pidfile;
 use crate::proto::daemon::Creds;
-use crate::proto::ready::{self as frame, Kind};
+use crate::proto::ready::{self as frame, ReadyReport};
 use crate::sys::fd::{self, RawFd};
 use crate::sys::process;
 use crate::sys::{fs, socket, Errno};
@@ -85,6 +85,6 @@ fn switch_creds(c: &Creds) -> Result<()> {
 /// Tell the launcher the setup failed (status [`EXIT_SETUP`], the message).
 pub(super) fn send_failed(ch: RawFd, msg: &str) {
     let mut buf = [0u8; frame::FRAME_MAX];
-    let n = frame::encode(Kind::Failed, EXIT_SETUP, msg.as_bytes(), &mut buf);
+    let n = frame::encode(ReadyReport::Failed, EXIT_SETUP, msg.as_bytes(), &mut buf);
     let _ = socket::send(ch, buf.get(..n).unwrap_or(&[]), 0);
 }

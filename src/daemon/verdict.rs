@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use super::{EXIT_DIED, EXIT_LOST, EXIT_SETUP, EXIT_TIMEOUT};
 use crate::error::{Error, Msg};
 use crate::proto::addr::Shown;
-use crate::proto::ready::{self as frame, Frame, Kind};
+use crate::proto::ready::{self as frame, Frame, ReadyReport};
 use crate::sys::fd::{self, Fd};
 use crate::sys::process::{self, Exit, Pid};
 use crate::sys::time::{self, Deadline};
@@ -137,12 +137,12 @@ pub(super) fn launcher(middle: Pid, waiter: Fd, timeout_ms: i64, ours: bool) -> 
         match next_frame(&waiter, deadline, &daemon) {
             Next::Died(x) => break Verdict::Died(x),
             Next::Frame(f) => match f.kind {
-                Kind::Pid => daemon.learn(f.status),
-                Kind::Ready => break Verdict::Ready,
-                Kind::Failed => break Verdict::Failed(f.status, f.msg),
-                Kind::ExecFailed => break Verdict::ExecFailed(Errno(f.status)),
-                Kind::Exited => break Verdict::Died(Exit::Code(f.status)),
-                Kind::Signaled => break Verdict::Died(Exit::Signal(f.status)),
+                ReadyReport::Pid => daemon.learn(f.status),
+                ReadyReport::Ready => break Verdict::Ready,
+                ReadyReport::Failed => break Verdict::Failed(f.status, f.msg),
+                ReadyReport::ExecFailed => break Verdict::ExecFailed(Errno(f.status)),
+                ReadyReport::Exited => break Verdict::Died(Exit::Code(f.status)),
+                ReadyReport::Signaled => break Verdict::Died(Exit::Signal(f.status)),
             },
             Next::Timeout => break Verdict::TimedOut,
             Next::Eof => break Verdict::Lost(err!(EPROTO, "the readiness channel closed without a report")),
@@ -217,14 +217,14 @@ fn stop(waiter: &Fd, daemon: &mut Daemon, term_now: bool) -> Option<Exit> {
             match next_frame(waiter, deadline, daemon) {
                 Next::Died(x) => return Some(x),
                 Next::Frame(f) => match f.kind {
-                    Kind::Pid => {
+                    ReadyReport::Pid => {
                         daemon.learn(f.status);
                         if let (Some(d), true) = (daemon.pid, sig != 0) {
                             let _ = process::kill(d, sig);
                         }
                     }
-                    Kind::Exited => return Some(Exit::Code(f.status)),
-                    Kind::Signaled => return Some(Exit::Signal(f.status)),
+                    ReadyReport::Exited => return Some(Exit::Code(f.status)),
+                    ReadyReport::Signaled => return Some(Exit::Signal(f.status)),
                     _ => {}
                 },
                 Next::Timeout => break,

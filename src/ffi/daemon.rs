@@ -1,10 +1,10 @@
-//! Daemonize.
+//! Daemonize, and the pid file (also for programs that do not daemonize).
 
 use core::ffi::{c_char, c_int};
 
 use super::boundary::{self, run};
-use crate::daemon::{self, Mode, Options};
-use crate::err;
+use crate::daemon::{self, DaemonOptions, Mode};
+use crate::{err, pidfile};
 
 /// Daemonize mode: fork when the process is single-threaded, re-exec otherwise (the default).
 pub const GRACEFD_DAEMON_AUTO: c_int = 0;
@@ -41,27 +41,30 @@ const _: () = assert!(
         && GRACEFD_EXIT_LOST == crate::daemon::EXIT_LOST
 );
 
-/// Options for gracefd_daemonize() (opaque; create with gracefd_daemon_new()).
-pub struct gracefd_daemon {
-    inner: Options,
+/// Options for gracefd_daemonize() (opaque; create with gracefd_daemon_opts_new()).
+/// It was called `gracefd_daemon`, and its functions
+/// `gracefd_daemon_new`, `gracefd_daemon_set_*` and `gracefd_daemon_free`:
+/// those names still work (deprecated aliases, docs/c-api.md).
+pub struct gracefd_daemon_opts {
+    inner: DaemonOptions,
 }
 
 /// New daemonize options with the defaults: no pid file, working directory
 /// `/`, umask 022, stdout and stderr to /dev/null, no user or group switch,
 /// RLIMIT_NOFILE untouched, a 30 s readiness timeout, `GRACEFD_DAEMON_AUTO`.
-/// Returns NULL only if memory is exhausted. Free with gracefd_daemon_free().
+/// Returns NULL only if memory is exhausted. Free with gracefd_daemon_opts_free().
 /// Thread-safe; a handle itself must not be changed by two threads at once.
 #[no_mangle]
-pub extern "C" fn gracefd_daemon_new() -> *mut gracefd_daemon {
-    boundary::into_handle(gracefd_daemon { inner: Options::default() })
+pub extern "C" fn gracefd_daemon_opts_new() -> *mut gracefd_daemon_opts {
+    boundary::into_handle(gracefd_daemon_opts { inner: DaemonOptions::default() })
 }
 
 /// Free options; NULL is a no-op.
 ///
 /// # Safety
-/// `opts` must be NULL or a live handle from gracefd_daemon_new().
+/// `opts` must be NULL or a live handle from gracefd_daemon_opts_new().
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_free(opts: *mut gracefd_daemon) {
+pub unsafe extern "C" fn gracefd_daemon_opts_free(opts: *mut gracefd_daemon_opts) {
     // SAFETY: caller's promise.
     unsafe { boundary::free_handle(opts) }
 }
@@ -77,7 +80,7 @@ pub unsafe extern "C" fn gracefd_daemon_free(opts: *mut gracefd_daemon) {
 /// # Safety
 /// `opts` is a live handle; `path` NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_pid_file(opts: *mut gracefd_daemon, path: *const c_char) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_pid_file(opts: *mut gracefd_daemon_opts, path: *const c_char) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
@@ -95,7 +98,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_pid_file(opts: *mut gracefd_daemon, 
 /// # Safety
 /// `opts` is a live handle; `path` NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_workdir(opts: *mut gracefd_daemon, path: *const c_char) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_workdir(opts: *mut gracefd_daemon_opts, path: *const c_char) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
@@ -111,7 +114,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_workdir(opts: *mut gracefd_daemon, p
 /// # Safety
 /// `opts` is a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_umask(opts: *mut gracefd_daemon, mask: u32) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_umask(opts: *mut gracefd_daemon_opts, mask: u32) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         unsafe { boundary::handle(opts, "opts") }?.inner.set_umask(mask)?;
@@ -129,7 +132,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_umask(opts: *mut gracefd_daemon, mas
 /// # Safety
 /// `opts` is a live handle; `path` NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_log_file(opts: *mut gracefd_daemon, path: *const c_char) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_log_file(opts: *mut gracefd_daemon_opts, path: *const c_char) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
@@ -141,7 +144,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_log_file(opts: *mut gracefd_daemon, 
 
 /// Switch the daemon to `user` (a name, or a number; NULL: no switch) after
 /// the pid file and the log file are opened and RLIMIT_NOFILE is raised. The
-/// group becomes the user's primary group unless gracefd_daemon_set_group()
+/// group becomes the user's primary group unless gracefd_daemon_opts_set_group()
 /// says otherwise; supplementary groups are set as `initgroups` would. Names
 /// are resolved in the launcher, so an unknown user fails gracefd_daemonize()
 /// with `-ENOENT` before anything starts. Needs root (the launcher's message
@@ -151,7 +154,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_log_file(opts: *mut gracefd_daemon, 
 /// # Safety
 /// `opts` is a live handle; `user` NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_user(opts: *mut gracefd_daemon, user: *const c_char) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_user(opts: *mut gracefd_daemon_opts, user: *const c_char) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
@@ -169,7 +172,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_user(opts: *mut gracefd_daemon, user
 /// # Safety
 /// `opts` is a live handle; `group` NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_group(opts: *mut gracefd_daemon, group: *const c_char) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_group(opts: *mut gracefd_daemon_opts, group: *const c_char) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
@@ -191,7 +194,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_group(opts: *mut gracefd_daemon, gro
 /// # Safety
 /// `opts` is a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_nofile(opts: *mut gracefd_daemon, soft: u64, hard: u64) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_nofile(opts: *mut gracefd_daemon_opts, soft: u64, hard: u64) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         unsafe { boundary::handle(opts, "opts") }?.inner.set_nofile(soft, hard)?;
@@ -206,7 +209,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_nofile(opts: *mut gracefd_daemon, so
 /// # Safety
 /// `opts` is a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_timeout_ms(opts: *mut gracefd_daemon, timeout_ms: i64) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_timeout_ms(opts: *mut gracefd_daemon_opts, timeout_ms: i64) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         unsafe { boundary::handle(opts, "opts") }?.inner.set_timeout_ms(timeout_ms)?;
@@ -221,7 +224,7 @@ pub unsafe extern "C" fn gracefd_daemon_set_timeout_ms(opts: *mut gracefd_daemon
 /// # Safety
 /// `opts` is a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemon_set_mode(opts: *mut gracefd_daemon, mode: c_int) -> c_int {
+pub unsafe extern "C" fn gracefd_daemon_opts_set_mode(opts: *mut gracefd_daemon_opts, mode: c_int) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
@@ -297,9 +300,9 @@ pub unsafe extern "C" fn gracefd_daemon_set_mode(opts: *mut gracefd_daemon, mode
 /// # Safety
 /// `opts` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn gracefd_daemonize(opts: *const gracefd_daemon) -> c_int {
+pub unsafe extern "C" fn gracefd_daemonize(opts: *const gracefd_daemon_opts) -> c_int {
     run(|| {
-        let defaults = Options::default();
+        let defaults = DaemonOptions::default();
         // SAFETY: caller's promise (NULL allowed).
         let o = unsafe { opts.as_ref() }.map(|h| &h.inner).unwrap_or(&defaults);
         daemon::daemonize(o)?;
@@ -314,4 +317,52 @@ pub unsafe extern "C" fn gracefd_daemonize(opts: *const gracefd_daemon) -> c_int
 #[no_mangle]
 pub extern "C" fn gracefd_daemon_pending() -> c_int {
     c_int::from(daemon::pending())
+}
+
+/// Lock the pid file at `path`, write this process's pid into it and hold it
+/// for the rest of the process's life (for programs that do not daemonize;
+/// gracefd_daemonize() has its own option). It is opened with `O_NOFOLLOW`,
+/// must be a regular file owned by the effective user with a single link, and
+/// is locked with `flock`; a stale file (nobody holds the lock) is taken over.
+/// The lock and the fd (CLOEXEC) go to the new generation on gracefd_upgrade(),
+/// which rewrites the pid once the new generation is ready. Calling it again
+/// for the file already held only rewrites the pid; in a new generation that
+/// inherited this very file it writes nothing (the old generation names the
+/// new one once it is ready, so a new generation that fails never leaves the
+/// file naming a dead process).
+///
+/// Returns 0. Errors: `-EEXIST` another process holds it (the message says
+/// "already running as pid N"; exit with `GRACEFD_EXIT_ALREADY_RUNNING`);
+/// `-ELOOP` `path` is a symbolic link; `-EPERM` not owned by us, or several
+/// links; `-EINVAL` NULL or empty path, not a regular file; `-EBUSY` this
+/// process already holds a different pid file; `-EAGAIN` the file kept being
+/// removed or replaced between open and lock (after 100 tries: the lock is
+/// only kept on the file that is at `path`); `-EACCES`, `-ENOENT`, … from
+/// open. Env: `GRACEFD_PIDFILE_FD` (read at start-up, with `LISTEN_PID`).
+/// Thread-safe.
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn gracefd_pidfile_create(path: *const c_char) -> c_int {
+    run(|| {
+        // SAFETY: caller's promise.
+        let p = unsafe { boundary::cstr(path, "path") }?;
+        pidfile::create(p)?;
+        Ok(0)
+    })
+}
+
+/// At clean exit: remove the pid file this process holds (from
+/// gracefd_pidfile_create(), gracefd_daemonize() or an upgrade) if it still
+/// names this process and is still the file at its path, then release it.
+/// Returns 1 if it was removed; 0 if there is none, or it names another
+/// process (after an upgrade it names the new generation, which keeps it), or
+/// it was replaced or removed meanwhile — left alone then. Errors: `-EACCES`
+/// (or another errno from unlink) when the file cannot be removed, for example
+/// after switching to a user that may not write its directory; it stays
+/// held. Thread-safe.
+#[no_mangle]
+pub extern "C" fn gracefd_pidfile_remove() -> c_int {
+    run(|| Ok(i32::from(pidfile::remove()?)))
 }

@@ -5,11 +5,11 @@ use core::ffi::{c_char, c_int};
 
 use super::boundary::{self, run};
 use crate::err;
-use crate::upgrade::{self, Options};
+use crate::upgrade::{self, UpgradeOptions};
 
 /// Options for gracefd_upgrade() (opaque; create with gracefd_upgrade_opts_new()).
 pub struct gracefd_upgrade_opts {
-    inner: Options,
+    inner: UpgradeOptions,
 }
 
 /// New upgrade options with the defaults: the executable path recorded at
@@ -20,7 +20,7 @@ pub struct gracefd_upgrade_opts {
 /// Returns NULL only if memory is exhausted. Free with gracefd_upgrade_opts_free().
 #[no_mangle]
 pub extern "C" fn gracefd_upgrade_opts_new() -> *mut gracefd_upgrade_opts {
-    boundary::into_handle(gracefd_upgrade_opts { inner: Options::default() })
+    boundary::into_handle(gracefd_upgrade_opts { inner: UpgradeOptions::default() })
 }
 
 /// Free options; NULL is a no-op.
@@ -61,9 +61,6 @@ pub unsafe extern "C" fn gracefd_upgrade_opts_set_argv(opts: *mut gracefd_upgrad
     run(|| {
         // SAFETY: caller's promise.
         let o = unsafe { boundary::handle(opts, "opts") }?;
-        if argc == 0 {
-            return Err(err!(EINVAL, "argc is 0: argv needs at least argv[0]"));
-        }
         // SAFETY: caller's promise.
         let ptrs = unsafe { boundary::slice(argv, argc, "argv") }?;
         let mut v = Vec::with_capacity(argc);
@@ -72,7 +69,7 @@ pub unsafe extern "C" fn gracefd_upgrade_opts_set_argv(opts: *mut gracefd_upgrad
             let a = unsafe { boundary::cstr(*p, "argv entry") }.map_err(|e| e.context(format_args!("argv[{}]", i)))?;
             v.push(a.to_vec());
         }
-        o.inner.argv = Some(v);
+        o.inner.set_argv(v)?;
         Ok(0)
     })
 }
@@ -99,7 +96,8 @@ pub unsafe extern "C" fn gracefd_upgrade_opts_add_env(opts: *mut gracefd_upgrade
 }
 
 /// How long the new generation has to call gracefd_ready(), in milliseconds
-/// (negative: forever; default 60000). Errors: `-EINVAL` if `opts` is NULL.
+/// (negative: forever; default 60000). Errors: `-EINVAL` if `opts` is NULL
+/// or `timeout_ms` is 0 (it would fail every upgrade).
 ///
 /// # Safety
 /// `opts` is a live handle.
@@ -107,7 +105,7 @@ pub unsafe extern "C" fn gracefd_upgrade_opts_add_env(opts: *mut gracefd_upgrade
 pub unsafe extern "C" fn gracefd_upgrade_opts_set_timeout_ms(opts: *mut gracefd_upgrade_opts, timeout_ms: i64) -> c_int {
     run(|| {
         // SAFETY: caller's promise.
-        unsafe { boundary::handle(opts, "opts") }?.inner.timeout_ms = timeout_ms;
+        unsafe { boundary::handle(opts, "opts") }?.inner.set_timeout_ms(timeout_ms)?;
         Ok(0)
     })
 }
@@ -180,7 +178,7 @@ pub unsafe extern "C" fn gracefd_upgrade(opts: *const gracefd_upgrade_opts, chil
     run(|| {
         // SAFETY: caller's promise.
         let out = unsafe { boundary::out(child_pid_out, "child_pid_out") }?;
-        let defaults = Options::default();
+        let defaults = UpgradeOptions::default();
         // SAFETY: caller's promise (NULL allowed).
         let o = unsafe { opts.as_ref() }.map(|h| &h.inner).unwrap_or(&defaults);
         let pid = upgrade::upgrade(o)?;
@@ -200,7 +198,7 @@ pub unsafe extern "C" fn gracefd_upgrade(opts: *const gracefd_upgrade_opts, chil
 #[no_mangle]
 pub unsafe extern "C" fn gracefd_upgrade_start(opts: *const gracefd_upgrade_opts) -> c_int {
     run(|| {
-        let defaults = Options::default();
+        let defaults = UpgradeOptions::default();
         // SAFETY: caller's promise (NULL allowed).
         let o = unsafe { opts.as_ref() }.map(|h| &h.inner).unwrap_or(&defaults);
         upgrade::start(o)

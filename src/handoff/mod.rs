@@ -12,14 +12,15 @@
 //!   away fails `ECONNRESET`/`EPIPE`; every wait is bounded by a [`Deadline`].
 //!   Neither side ever flips the socket's shared `O_NONBLOCK`: sends and
 //!   receives are `MSG_DONTWAIT` plus `poll`.
-//! - **The old side** ([`serve`], [`process()`], [`stop`]): a socket at a path
+//! - **The old side** ([`serve`], [`process()`], [`stop`]; `serve.rs` its
+//!   socket, `old_side.rs` serving the takers): a socket at a path
 //!   (mode 0600), an epoll fd the program polls, no threads. Each connection
 //!   is checked with `SO_PEERCRED` (same uid or root). One taker at a time
 //!   gets every registry entry; when it reports ready the hand-off is done:
 //!   `events::DRAIN` is posted, the serving socket closed and its path removed
 //!   (if it is still ours). A taker that dies first changes nothing: the
 //!   next one is served.
-//! - **The new side** ([`take`]): connect, receive every named fd into the
+//! - **The new side** ([`take`], `new_side.rs`): connect, receive every named fd into the
 //!   registry (`registry::import_received`, as if inherited), keep the connection; the
 //!   program's `gracefd_ready()` ends up in [`report_ready`], which tells the
 //!   old side to drain.
@@ -28,17 +29,17 @@
 
 mod receive;
 mod send;
+mod new_side;
+mod old_side;
 mod serve;
-mod take;
-mod takers;
 #[cfg(test)]
 mod tests;
 
 pub use receive::recv_fds;
 pub use send::send_fds;
 pub use serve::{serve, stop};
-pub use take::{report_ready, take};
-pub use takers::{process, set_taker_timeout_ms, Status, DEFAULT_TAKER_TIMEOUT_MS, MAX_TAKER_TIMEOUT_MS};
+pub use new_side::{report_ready, take};
+pub use old_side::{process, set_taker_timeout_ms, Status, DEFAULT_TAKER_TIMEOUT_MS};
 
 use crate::sys::process;
 

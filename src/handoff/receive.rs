@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::err;
 use crate::error::Result;
-use crate::proto::handoff::{self as wire, Head, Kind};
+use crate::proto::handoff::{self as wire, Head, HandoffMsg};
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::time::Deadline;
 use crate::sys::{poll, socket, Errno};
@@ -75,7 +75,7 @@ impl Rx {
 
     /// A body of `len` bytes (read in pieces, so a lying length allocates
     /// no more than what actually arrives).
-    fn body(&self, kind: Kind, len: usize, fds: &mut Vec<Fd>) -> Result<Vec<u8>> {
+    fn body(&self, kind: HandoffMsg, len: usize, fds: &mut Vec<Fd>) -> Result<Vec<u8>> {
         let mut v = Vec::new();
         while v.len() < len {
             let at = v.len();
@@ -102,7 +102,7 @@ impl Rx {
         let Some(h) = self.head(&mut stray)? else {
             return Err(err!(ECONNRESET, "the sending side closed the connection before sending anything"));
         };
-        if h.kind != Kind::Header && h.kind != Kind::Refuse {
+        if h.kind != HandoffMsg::Header && h.kind != HandoffMsg::Refuse {
             return Err(err!(EBADMSG, "expected a hand-off header frame, got a {} frame", h.kind.name()));
         }
         let body = self.body(h.kind, h.len, &mut stray)?;
@@ -132,7 +132,7 @@ impl Rx {
                     total
                 ));
             };
-            if h.kind != Kind::Chunk {
+            if h.kind != HandoffMsg::Chunk {
                 return Err(err!(
                     EBADMSG,
                     "expected a hand-off chunk frame after {} of {} fds, got a {} frame",
@@ -170,7 +170,7 @@ impl Rx {
 pub fn recv_fds(sock: RawFd, cap: usize, deadline: Deadline) -> Result<Vec<(Vec<u8>, Fd)>> {
     let rx = Rx { sock, deadline };
     let (h, body) = rx.first_frame()?;
-    if h.kind != Kind::Header {
+    if h.kind != HandoffMsg::Header {
         return Err(err!(EBADMSG, "expected a hand-off header frame, got a {} frame", h.kind.name()));
     }
     rx.transfer(&body, cap)

@@ -2,14 +2,14 @@
 //! rename), [`stop`] takes it away; the path is removed only while it still
 //! names our socket.
 
-use alloc::vec::Vec;
-
-use super::take::took_from;
-use super::takers::Conn;
+use super::new_side::took_from;
+use super::old_side::Conn;
 use crate::error::Result;
 use crate::proto::addr::Shown;
 use crate::sync::Mutex;
 use crate::sys::fd::Fd;
+use crate::safe_path::Placed;
+use crate::sys::cpath::CPath;
 use crate::sys::process::Pid;
 use crate::sys::{fs, poll, socket, Errno};
 use crate::{err, log, safe_path};
@@ -17,24 +17,10 @@ use crate::{err, log, safe_path};
 /// Backlog of the serving socket.
 const BACKLOG: i32 = 64;
 
-/// `path` with a NUL, for the `sys::fs` calls.
-fn with_nul(path: &[u8]) -> Vec<u8> {
-    let mut p = Vec::with_capacity(path.len() + 1);
-    p.extend_from_slice(path);
-    p.push(0);
-    p
-}
-
-/// (st_dev, st_ino) of the file at `path_nul`, if any.
-fn ident(path_nul: &[u8]) -> Option<(u64, u64)> {
-    fs::lstat(path_nul).ok().map(|st| (st.st_dev, st.st_ino))
-}
-
 pub(super) struct Server {
-    /// The path, NUL-terminated.
-    path: Vec<u8>,
-    /// Our socket file at `path` (st_dev, st_ino), to remove only our own.
-    ident: Option<(u64, u64)>,
+    path: CPath,
+    /// Our socket file at `path`, to remove only our own.
+    placed: Placed,
     pub(super) ep: Fd,
     pub(super) listener: Option<Fd>,
     pub(super) conn: Option<Conn>,
@@ -65,20 +51,19 @@ pub fn serve(path: &[u8]) -> Result<Fd> {
     let mut st = SERVER.lock();
     if let Some(s) = st.as_ref() {
         if s.done_by.is_none() {
-            return Err(err!(EALREADY, "already serving hand-off at {}", Shown(s.path.strip_suffix(b"\0").unwrap_or(&s.path))));
+            return Err(err!(EALREADY, "already serving hand-off at {}", Shown(s.path.as_bytes())));
         }
     }
-    if path.is_empty() || path.contains(&0) {
-        return Err(err!(EINVAL, "hand-off path {} is empty or contains NUL", Shown(path)));
-    }
-    let path_nul = with_nul(path);
+    let path_nul = match CPath::new(path) {
+        Ok(p) if !path.is_empty() => p,
+        _ => return Err(err!(EINVAL, "hand-off path {} is empty or contains NUL", Shown(path))),
+    };
     socket::SockAddr::unix(path, false).map_err(|e| crate::Error::sys(e, "hand-off path").context(format_args!("{}", Shown(path))))?;
     let l = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0).map_err(|e| crate::Error::sys(e, "socket"))?;
     // Bound, made 0600 and listening in a private directory before its name
     // appears at `path` (no chmod by a path someone could swap).
     let placed = safe_path::bind_unix(&l, path, Some(0o600), BACKLOG, &mut || check_existing(path, &path_nul))
         .map_err(|e| e.context(format_args!("hand-off socket")))?;
-    let id = Some((placed.dev, placed.ino));
     let watch = (|| -> Result<(Fd, Fd)> {
         let ep = poll::epoll_create().map_err(|e| crate::Error::sys(e, "epoll_create"))?;
         poll::epoll_add(ep.raw(), l.raw(), libc::EPOLLIN as u32).map_err(|e| crate::Error::sys(e, "epoll_ctl"))?;
@@ -88,13 +73,11 @@ pub fn serve(path: &[u8]) -> Result<Fd> {
     let (ep, out) = match watch {
         Ok(x) => x,
         Err(e) => {
-            if id.is_some() && ident(&path_nul) == id {
-                let _ = fs::unlink(&path_nul);
-            }
+            let _ = fs::unlink_if_same(&path_nul, placed.dev, placed.ino);
             return Err(e);
         }
     };
-    *st = Some(Server { path: path_nul, ident: id, ep, listener: Some(l), conn: None, done_by: None });
+    *st = Some(Server { path: path_nul, placed, ep, listener: Some(l), conn: None, done_by: None });
     drop(st);
     log!(log::INFO, "hand-off: serving at {}", Shown(path));
     Ok(out)
@@ -149,7 +132,7 @@ pub fn stop() -> Result<bool> {
 
 /// Remove our socket file (if the path still names it).
 pub(super) fn close_listener(s: &Server) {
-    if s.listener.is_some() && s.ident.is_some() && ident(&s.path) == s.ident {
-        let _ = fs::unlink(&s.path);
+    if s.listener.is_some() {
+        let _ = fs::unlink_if_same(&s.path, s.placed.dev, s.placed.ino);
     }
 }

@@ -2,7 +2,7 @@
 //! (The parent module includes this file under #[cfg(test)].)
 
 use super::*;
-use crate::proto::handoff::{self as wire, Kind};
+use crate::proto::handoff::{self as wire, HandoffMsg};
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::socket;
 use crate::sys::time::Deadline;
@@ -127,7 +127,7 @@ fn hostile_senders_get_ebadmsg() {
         (vec![(wire::encode_ready().to_vec(), vec![])], "got a ready frame"),
         (vec![(header2[..header2.len() - 1].to_vec(), vec![])], "truncated"),
         (vec![(header2.clone(), vec![]), (chunk(0, 2)[..15].to_vec(), vec![p.raw(), p.raw()])], "truncated"),
-        (vec![(wire::encode_head(Kind::Header, wire::HEADER_BODY_MAX + 1).to_vec(), vec![])], "oversized"),
+        (vec![(wire::encode_head(HandoffMsg::Header, wire::HEADER_BODY_MAX + 1).to_vec(), vec![])], "oversized"),
         (vec![(header2[..7].to_vec(), vec![])], "truncated"),
     ];
     for (frames, want) in cases {

@@ -54,10 +54,18 @@ impl Default for ListenOptions {
     }
 }
 
+/// The checked setters both faces use (the C handle and the Rust builder).
+/// Each refuses a bad value with `EINVAL` and a message naming it, and
+/// leaves the option as it was.
 impl ListenOptions {
-    /// Set the backlog; `EINVAL` below 1.
-    pub fn set_backlog(&mut self, backlog: i32) -> Result<()> {
-        let o = ListenOptions { backlog, ..*self };
+    /// Set the backlog; `EINVAL` below 1 or above `i32::MAX` (`listen(2)`
+    /// takes an `int`; the faces pass a C `int` or a Rust `u32`, and an
+    /// `i32` works as it always did).
+    pub fn set_backlog<N: TryInto<i32> + Copy + core::fmt::Display>(&mut self, backlog: N) -> Result<()> {
+        let Ok(b) = backlog.try_into() else {
+            return Err(err!(EINVAL, "backlog {} is above {}", backlog, i32::MAX));
+        };
+        let o = ListenOptions { backlog: b, ..*self };
         o.validate()?;
         *self = o;
         Ok(())
@@ -69,6 +77,24 @@ impl ListenOptions {
         o.validate()?;
         *self = o;
         Ok(())
+    }
+
+    /// Set (`1`) or clear (`0`) `O_NONBLOCK` on the returned socket, new or
+    /// inherited; `EINVAL` for any other value (the C face's `int` flag;
+    /// the Rust face passes its `bool` as 0 or 1).
+    pub fn set_nonblocking(&mut self, flag: i64) -> Result<()> {
+        self.nonblocking = Some(match flag {
+            0 => false,
+            1 => true,
+            v => return Err(err!(EINVAL, "nonblocking is {}, not 0 or 1", v)),
+        });
+        Ok(())
+    }
+
+    /// Set (or, with None, remove) the hook run on each new socket before
+    /// it is bound; see [`PreBind`]. Every hook is valid.
+    pub fn set_pre_bind(&mut self, hook: Option<PreBind>) {
+        self.pre_bind = hook;
     }
 
     /// `EINVAL` for a backlog below 1 or a mode with bits above `0o777`.
@@ -84,3 +110,4 @@ impl ListenOptions {
         Ok(())
     }
 }
+

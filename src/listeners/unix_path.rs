@@ -10,6 +10,7 @@ use super::options::ListenOptions;
 use crate::error::{Error, Result};
 use crate::proto::addr::Shown;
 use crate::registry::Registry;
+use crate::sys::cpath::CPath;
 use crate::sys::fd::Fd;
 use crate::sys::socket::{self, SockAddr};
 use crate::sys::{fs, Errno};
@@ -69,9 +70,7 @@ fn clear_stale(reg: &mut Registry, path: &[u8], cpath: &[u8], sa: &SockAddr) -> 
 
 pub(super) fn bind_unix_path(reg: &mut Registry, path: &[u8], opts: &ListenOptions) -> Result<Fd> {
     let sa = SockAddr::unix(path, false).map_err(|e| sys_err(e, format_args!("unix socket path {}", Shown(path))))?;
-    let mut cpath = Vec::with_capacity(path.len() + 1);
-    cpath.extend_from_slice(path);
-    cpath.push(0);
+    let cpath = CPath::new(path).map_err(|e| sys_err(e, format_args!("unix socket path {}", Shown(path))))?;
     let s = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| sys_err(e, format_args!("socket")))?;
     if let Some(mode) = opts.unix_mode {
         // The file bind creates gets this mode less the umask: never more open than asked.
@@ -101,9 +100,16 @@ pub(super) fn bind_unix_path(reg: &mut Registry, path: &[u8], opts: &ListenOptio
     };
     if let Err(e) = finish() {
         // Remove the file only if it is ours: what replaced it stays.
-        let st = fs::lstat(&cpath).ok().filter(|st| st.st_mode & libc::S_IFMT == libc::S_IFSOCK);
-        if st.is_some_and(|st| ours.map_or(true, |id| id == (st.st_dev, st.st_ino))) {
-            let _ = fs::unlink(&cpath);
+        match ours {
+            Some((dev, ino)) => {
+                let _ = fs::unlink_if_same(&cpath, dev, ino);
+            }
+            // Not identified yet (no mode was set): a socket there is the one bound above.
+            None => {
+                if fs::lstat(&cpath).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFSOCK) {
+                    let _ = fs::unlink(&cpath);
+                }
+            }
         }
         return Err(e);
     }

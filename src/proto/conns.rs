@@ -42,36 +42,36 @@ use crate::error::{Msg, Result};
 /// The four bytes every frame starts with.
 pub const MAGIC: [u8; 4] = *b"GFDC";
 /// The protocol version this code speaks.
-pub const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 1;
 /// Length of a frame head.
 pub const HEAD_LEN: usize = 12;
 /// Most connections in one BATCH (fds per `sendmsg`: musl's limit, one
 /// below Linux's `SCM_MAX_FD`).
-pub const BATCH_MAX: usize = 252;
+pub(crate) const BATCH_MAX: usize = 252;
 /// Longest state of one connection.
 pub const STATE_MAX: usize = 65536;
 /// Most state bytes in one BATCH (all its connections together).
-pub const BATCH_STATE_MAX: usize = 65536;
+pub(crate) const BATCH_STATE_MAX: usize = 65536;
 /// Bytes per connection in a BATCH's table: tag u64, state length u32.
-pub const ENTRY_LEN: usize = 12;
+pub(crate) const ENTRY_LEN: usize = 12;
 /// Largest BATCH body.
-pub const BATCH_BODY_MAX: usize = 8 + BATCH_MAX * ENTRY_LEN + BATCH_STATE_MAX;
+pub(crate) const BATCH_BODY_MAX: usize = 8 + BATCH_MAX * ENTRY_LEN + BATCH_STATE_MAX;
 /// Largest frame of any kind.
 pub const FRAME_MAX: usize = HEAD_LEN + BATCH_BODY_MAX;
 /// Longest reason in a REFUSE frame.
 pub const REASON_MAX: usize = 200;
 /// Largest REFUSE frame (what a sender needs to receive any reply).
-pub const REPLY_MAX: usize = HEAD_LEN + 8 + REASON_MAX;
+pub(crate) const REPLY_MAX: usize = HEAD_LEN + 8 + REASON_MAX;
 /// Largest errno a REFUSE carries.
-pub const ERRNO_MAX: u32 = 4095;
+pub(crate) const ERRNO_MAX: u32 = 4095;
 /// Bit of a readiness frame's status (`proto::ready`, kind Ready; 0 from
 /// versions before the connection pass) saying "I take passed connections":
 /// the old generation keeps the readiness channel open to pass them on it.
-pub const READY_TAKES_CONNS: i32 = 1;
+pub(crate) const READY_TAKES_CONNS: i32 = 1;
 
-/// What a frame is.
+/// What a frame is: a step of the connection pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum PassStep {
     /// Connections (fds on the same message), tags and states.
     Batch = 1,
     /// The receiver holds the batch (not serving it yet).
@@ -84,23 +84,23 @@ pub enum Kind {
     Abort = 5,
 }
 
-impl Kind {
-    fn from_u8(b: u8) -> Option<Kind> {
+impl PassStep {
+    fn from_u8(b: u8) -> Option<PassStep> {
         match b {
-            1 => Some(Kind::Batch),
-            2 => Some(Kind::Ack),
-            3 => Some(Kind::Refuse),
-            4 => Some(Kind::Commit),
-            5 => Some(Kind::Abort),
+            1 => Some(PassStep::Batch),
+            2 => Some(PassStep::Ack),
+            3 => Some(PassStep::Refuse),
+            4 => Some(PassStep::Commit),
+            5 => Some(PassStep::Abort),
             _ => None,
         }
     }
 
     fn body_bounds(self) -> (usize, usize) {
         match self {
-            Kind::Batch => (8 + ENTRY_LEN, BATCH_BODY_MAX),
-            Kind::Ack | Kind::Commit | Kind::Abort => (4, 4),
-            Kind::Refuse => (8, 8 + REASON_MAX),
+            PassStep::Batch => (8 + ENTRY_LEN, BATCH_BODY_MAX),
+            PassStep::Ack | PassStep::Commit | PassStep::Abort => (4, 4),
+            PassStep::Refuse => (8, 8 + REASON_MAX),
         }
     }
 }
@@ -145,7 +145,7 @@ pub enum Frame {
     Abort(u32),
 }
 
-fn head(out: &mut Vec<u8>, kind: Kind, body_len: usize) {
+fn head(out: &mut Vec<u8>, kind: PassStep, body_len: usize) {
     out.clear();
     out.extend_from_slice(&MAGIC);
     out.push(VERSION);
@@ -159,7 +159,7 @@ fn head(out: &mut Vec<u8>, kind: Kind, body_len: usize) {
 /// for 0 or more than [`BATCH_MAX`] connections, a state above
 /// [`STATE_MAX`], or states above [`BATCH_STATE_MAX`] in all: use
 /// [`plan`] to cut a list into batches that fit.
-pub fn encode_batch(id: u32, conns: &[(u64, &[u8])], out: &mut Vec<u8>) -> Result<()> {
+pub(crate) fn encode_batch(id: u32, conns: &[(u64, &[u8])], out: &mut Vec<u8>) -> Result<()> {
     if conns.is_empty() || conns.len() > BATCH_MAX {
         return Err(err!(EINVAL, "a batch holds 1 to {} connections, not {}", BATCH_MAX, conns.len()));
     }
@@ -173,7 +173,7 @@ pub fn encode_batch(id: u32, conns: &[(u64, &[u8])], out: &mut Vec<u8>) -> Resul
     if total > BATCH_STATE_MAX {
         return Err(err!(EINVAL, "batch state of {} bytes is above {}", total, BATCH_STATE_MAX));
     }
-    head(out, Kind::Batch, 8 + conns.len() * ENTRY_LEN + total);
+    head(out, PassStep::Batch, 8 + conns.len() * ENTRY_LEN + total);
     out.extend_from_slice(&id.to_le_bytes());
     out.extend_from_slice(&(conns.len() as u32).to_le_bytes());
     for (tag, s) in conns {
@@ -187,8 +187,8 @@ pub fn encode_batch(id: u32, conns: &[(u64, &[u8])], out: &mut Vec<u8>) -> Resul
 }
 
 /// Encode an ACK, COMMIT or ABORT of batch `id`.
-pub fn encode_id(kind: Kind, id: u32, out: &mut Vec<u8>) -> Result<()> {
-    if !matches!(kind, Kind::Ack | Kind::Commit | Kind::Abort) {
+pub(crate) fn encode_id(kind: PassStep, id: u32, out: &mut Vec<u8>) -> Result<()> {
+    if !matches!(kind, PassStep::Ack | PassStep::Commit | PassStep::Abort) {
         return Err(err!(EINVAL, "{:?} is not a frame of a batch id alone", kind));
     }
     head(out, kind, 4);
@@ -210,7 +210,7 @@ pub fn encode_refuse(id: u32, errno: i32, reason: &str, out: &mut Vec<u8>) {
     // space; a C1 one is two bytes, so the body is sized after the swap.
     let spaced = |c: char| if c.is_control() { ' ' } else { c };
     let len = text.chars().map(|c| spaced(c).len_utf8()).sum::<usize>();
-    head(out, Kind::Refuse, 8 + len);
+    head(out, PassStep::Refuse, 8 + len);
     out.extend_from_slice(&id.to_le_bytes());
     out.extend_from_slice(&e.to_le_bytes());
     let mut utf8 = [0u8; 4];
@@ -246,7 +246,7 @@ pub fn decode(b: &[u8]) -> Result<Frame> {
     if version != VERSION {
         return Err(err!(EPROTONOSUPPORT, "connection-pass frame of version {} (this side speaks {})", version, VERSION));
     }
-    let Some(kind) = Kind::from_u8(kind) else {
+    let Some(kind) = PassStep::from_u8(kind) else {
         return Err(err!(EBADMSG, "connection-pass frame of unknown kind {}", kind));
     };
     if flags != [0, 0] {
@@ -264,11 +264,11 @@ pub fn decode(b: &[u8]) -> Result<Frame> {
     // Bounds were checked above: a u32 at offset 0 exists for every kind.
     let id = u32_at(body, 0).unwrap_or(0);
     match kind {
-        Kind::Ack => Ok(Frame::Ack(id)),
-        Kind::Commit => Ok(Frame::Commit(id)),
-        Kind::Abort => Ok(Frame::Abort(id)),
-        Kind::Refuse => decode_refuse(id, body),
-        Kind::Batch => decode_batch(id, body),
+        PassStep::Ack => Ok(Frame::Ack(id)),
+        PassStep::Commit => Ok(Frame::Commit(id)),
+        PassStep::Abort => Ok(Frame::Abort(id)),
+        PassStep::Refuse => decode_refuse(id, body),
+        PassStep::Batch => decode_batch(id, body),
     }
 }
 

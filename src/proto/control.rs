@@ -26,7 +26,7 @@ use alloc::vec::Vec;
 use crate::err;
 use crate::error::Result;
 use crate::proto::addr::Shown;
-use crate::proto::handoff::{check_text, decode_head, encode_head, errno_ok, errno_text_frame, u32_at, Kind, ERRNO_MAX, HEAD_LEN, MAGIC};
+use crate::proto::handoff::{check_text, decode_head, encode_head, errno_ok, errno_text_frame, u32_at, HandoffMsg, ERRNO_MAX, HEAD_LEN, MAGIC};
 
 // The bodies' bounds are the framing's (it checks every kind's length).
 pub use crate::proto::handoff::{COMMAND_MAX, REPLY_TEXT_MAX};
@@ -68,7 +68,7 @@ impl Command {
 pub fn encode_control(c: Command) -> Vec<u8> {
     let name = c.name().as_bytes();
     let mut out = Vec::with_capacity(HEAD_LEN + name.len());
-    out.extend_from_slice(&encode_head(Kind::Control, name.len()));
+    out.extend_from_slice(&encode_head(HandoffMsg::Control, name.len()));
     out.extend_from_slice(name);
     out
 }
@@ -93,10 +93,10 @@ pub fn decode_control(body: &[u8]) -> Result<Command> {
 /// control characters become spaces.
 pub fn encode_reply(errno: i32, text: &str) -> Vec<u8> {
     if errno == 0 {
-        return errno_text_frame(Kind::Reply, 0, text, REPLY_TEXT_MAX, true);
+        return errno_text_frame(HandoffMsg::Reply, 0, text, REPLY_TEXT_MAX, true);
     }
     let e = if errno_ok(errno) { errno as u32 } else { libc::EPERM as u32 };
-    errno_text_frame(Kind::Reply, e, text.trim_end_matches('\n'), REPLY_TEXT_MAX, false)
+    errno_text_frame(HandoffMsg::Reply, e, text.trim_end_matches('\n'), REPLY_TEXT_MAX, false)
 }
 
 /// Decode a REPLY body: (0 or errno, text), the text borrowed from `body`.
@@ -185,7 +185,7 @@ impl RequestReader {
                 Ok(h) => h,
                 Err(e) => return Some(Err(e)),
             };
-            if h.kind != Kind::Control {
+            if h.kind != HandoffMsg::Control {
                 return Some(Err(err!(EPROTO, "a {} frame on the control socket (expected control)", h.kind.name())));
             }
             // decode_head bounded it: at most COMMAND_MAX.

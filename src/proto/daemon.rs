@@ -24,7 +24,7 @@ use crate::proto::addr::Shown;
 use crate::proto::num;
 
 /// The environment variable.
-pub const VAR: &[u8] = b"GRACEFD_DAEMON";
+pub(crate) const VAR: &[u8] = b"GRACEFD_DAEMON";
 
 /// User and groups to switch to.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]

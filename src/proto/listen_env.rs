@@ -57,13 +57,13 @@ use crate::proto::addr::Shown;
 use crate::proto::num;
 
 /// The first fd systemd passes (`SD_LISTEN_FDS_START`).
-pub const LISTEN_FDS_START: i32 = 3;
+pub(crate) const LISTEN_FDS_START: i32 = 3;
 
 /// Longest fd name, in bytes (systemd's `FDNAME_MAX`).
 pub const FDNAME_MAX: usize = 255;
 
 /// The name systemd gives an fd it has no name for.
-pub const UNKNOWN: &[u8] = b"unknown";
+pub(crate) const UNKNOWN: &[u8] = b"unknown";
 
 /// Whether `name` may be used as an fd name in `LISTEN_FDNAMES`, as systemd's
 /// `fdname_is_valid` decides: printable ASCII (0x20–0x7e), no `:` (the

@@ -225,7 +225,7 @@ pub fn ready(mainpid: Option<Pid>) -> Result<Message> {
 }
 
 /// `MAINPID=<pid>`. `EINVAL` if `pid` is not positive.
-pub fn mainpid(pid: Pid) -> Result<Message> {
+pub(crate) fn mainpid(pid: Pid) -> Result<Message> {
     let mut m = Message::new();
     m.line_u64(b"MAINPID", check_pid(pid, "MAINPID")?)?;
     Ok(m)
@@ -248,7 +248,7 @@ pub fn stopping() -> Result<Message> {
 
 /// `BARRIER=1` (sent alone, with one fd: systemd ignores everything else in a
 /// barrier message).
-pub const BARRIER: &[u8] = b"BARRIER=1";
+pub(crate) const BARRIER: &[u8] = b"BARRIER=1";
 
 /// `STATUS=<text>`. `text` may be empty (clears the status shown by
 /// `systemctl status`). `EINVAL` if it contains `\n` (which would start

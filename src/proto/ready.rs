@@ -17,7 +17,7 @@ pub const FRAME_MAX: usize = HEAD + MSG_MAX;
 
 /// What a frame says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum ReadyReport {
     /// The process is ready to serve.
     Ready = 1,
     /// The process failed to start: `status` is its exit status, the message why.
@@ -38,7 +38,7 @@ pub enum Kind {
 #[derive(Clone, Copy, Debug)]
 pub struct Frame {
     /// What happened.
-    pub kind: Kind,
+    pub kind: ReadyReport,
     /// Exit status (Failed, Exited), errno (ExecFailed), pid (Pid), signal
     /// (Signaled); 0 for Ready.
     pub status: i32,
@@ -48,7 +48,7 @@ pub struct Frame {
 
 /// Encode into `buf`, returning the frame length. The message is cut to
 /// [`MSG_MAX`] bytes at a char boundary. Allocation-free and async-signal-safe.
-pub fn encode(kind: Kind, status: i32, msg: &[u8], buf: &mut [u8; FRAME_MAX]) -> usize {
+pub fn encode(kind: ReadyReport, status: i32, msg: &[u8], buf: &mut [u8; FRAME_MAX]) -> usize {
     let mut n = msg.len().min(MSG_MAX);
     if let Ok(s) = core::str::from_utf8(msg) {
         while n > 0 && !s.is_char_boundary(n) {
@@ -77,12 +77,12 @@ pub fn decode(b: &[u8]) -> Result<Frame> {
         return Err(err!(EBADMSG, "readiness frame has a bad magic"));
     }
     let kind = match kind {
-        1 => Kind::Ready,
-        2 => Kind::Failed,
-        3 => Kind::ExecFailed,
-        4 => Kind::Pid,
-        5 => Kind::Exited,
-        6 => Kind::Signaled,
+        1 => ReadyReport::Ready,
+        2 => ReadyReport::Failed,
+        3 => ReadyReport::ExecFailed,
+        4 => ReadyReport::Pid,
+        5 => ReadyReport::Exited,
+        6 => ReadyReport::Signaled,
         k => return Err(err!(EBADMSG, "readiness frame has unknown kind {}", k)),
     };
     let mut s4 = [0u8; 4];
@@ -108,19 +108,19 @@ mod tests {
     #[test]
     fn round_trip() {
         let mut buf = [0u8; FRAME_MAX];
-        let n = encode(Kind::Failed, 3, b"cannot bind 127.0.0.1:80: permission denied", &mut buf);
+        let n = encode(ReadyReport::Failed, 3, b"cannot bind 127.0.0.1:80: permission denied", &mut buf);
         let f = decode(&buf[..n]).unwrap();
-        assert_eq!(f.kind, Kind::Failed);
+        assert_eq!(f.kind, ReadyReport::Failed);
         assert_eq!(f.status, 3);
         assert_eq!(f.msg.as_str(), "cannot bind 127.0.0.1:80: permission denied");
-        let n = encode(Kind::Ready, 0, b"", &mut buf);
-        assert_eq!(decode(&buf[..n]).unwrap().kind, Kind::Ready);
+        let n = encode(ReadyReport::Ready, 0, b"", &mut buf);
+        assert_eq!(decode(&buf[..n]).unwrap().kind, ReadyReport::Ready);
     }
 
     #[test]
     fn detach_kinds_round_trip() {
         let mut buf = [0u8; FRAME_MAX];
-        for (k, st) in [(Kind::Pid, 4242), (Kind::Exited, 7), (Kind::Signaled, libc::SIGSEGV)] {
+        for (k, st) in [(ReadyReport::Pid, 4242), (ReadyReport::Exited, 7), (ReadyReport::Signaled, libc::SIGSEGV)] {
             let n = encode(k, st, b"", &mut buf);
             let f = decode(&buf[..n]).unwrap();
             assert_eq!((f.kind, f.status), (k, st));
@@ -131,7 +131,7 @@ mod tests {
     fn long_message_cut_at_char_boundary() {
         let mut buf = [0u8; FRAME_MAX];
         let long = "é".repeat(300);
-        let n = encode(Kind::Failed, 1, long.as_bytes(), &mut buf);
+        let n = encode(ReadyReport::Failed, 1, long.as_bytes(), &mut buf);
         let f = decode(&buf[..n]).unwrap();
         assert!(f.msg.as_str().len() <= MSG_MAX);
     }

@@ -73,7 +73,7 @@ pub struct Info {
     pub label: Vec<u8>,
 }
 
-pub(crate) struct Entry {
+pub struct Entry {
     pub(crate) name: Vec<u8>,
     pub(crate) fd: Fd,
     pub(crate) kind: FdKind,

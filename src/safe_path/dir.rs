@@ -5,8 +5,9 @@ use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
 use crate::proto::addr::Shown;
+use crate::sys::cpath::CPath;
 use crate::sys::fd::Fd;
-use crate::sys::{fd, fs, process, time, Errno};
+use crate::sys::{fd, fs, process, time, Errno, SysResult};
 use crate::err;
 
 /// How many unpredictable names are tried before giving up (each try fails
@@ -17,7 +18,7 @@ const NAME_TRIES: u32 = 64;
 /// last component with a NUL.
 pub(super) struct Parent {
     pub dir: Fd,
-    pub base: Vec<u8>,
+    pub base: CPath,
 }
 
 /// Open the directory of `path` and keep its last component. `EINVAL` for an
@@ -34,21 +35,18 @@ pub(super) fn parent(path: &[u8], what: &str) -> Result<Parent> {
     if base.is_empty() || base == b"." || base == b".." {
         return Err(err!(EINVAL, "{} {} does not name a file", what, Shown(path)));
     }
-    let mut d = Vec::with_capacity(dir.len() + 1);
-    d.extend_from_slice(dir);
-    d.push(0);
+    // No NUL inside: checked above.
+    let d = CPath::new(dir).map_err(|e| Error::sys(e, "directory"))?;
     let dir = fs::open(&d, libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| Error::sys(e, "open its directory").context(format_args!("{} {}", what, Shown(path))))?;
-    let mut b = Vec::with_capacity(base.len() + 1);
-    b.extend_from_slice(base);
-    b.push(0);
-    Ok(Parent { dir, base: b })
+    let base = CPath::new(base).map_err(|e| Error::sys(e, "file name"))?;
+    Ok(Parent { dir, base })
 }
 
-/// `.<prefix>.<16 hex digits>` plus NUL: unpredictable where the kernel has
+/// `.<prefix>.<16 hex digits>`: unpredictable where the kernel has
 /// a random source (otherwise the clock and pid: O_EXCL/mkdir still make a
 /// guessed name a mere retry, never a redirection).
-fn temp_name(prefix: &[u8]) -> Vec<u8> {
+fn temp_name(prefix: &[u8]) -> SysResult<CPath> {
     let mut r = [0u8; 8];
     if fs::random(&mut r).is_err() {
         let mix = time::monotonic_ns() ^ ((process::getpid() as u64) << 32) ^ (r.as_ptr() as u64);
@@ -63,16 +61,15 @@ fn temp_name(prefix: &[u8]) -> Vec<u8> {
             n.push(if nib < 10 { b'0' + nib } else { b'a' + nib - 10 });
         }
     }
-    n.push(0);
-    n
+    CPath::new(&n)
 }
 
 /// Create a file at an unpredictable name in `dir`, `O_EXCL|O_NOFOLLOW`
 /// (so nothing planted there is opened or followed). Returns it and its name.
-pub(super) fn create_temp_file(dir: &Fd, prefix: &[u8], mode: libc::mode_t) -> core::result::Result<(Fd, Vec<u8>), Errno> {
+pub(super) fn create_temp_file(dir: &Fd, prefix: &[u8], mode: libc::mode_t) -> SysResult<(Fd, CPath)> {
     let mut last = Errno(libc::EEXIST);
     for _ in 0..NAME_TRIES {
-        let name = temp_name(prefix);
+        let name = temp_name(prefix)?;
         match fs::openat(dir.raw(), &name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_NOCTTY, mode) {
             Ok(f) => return Ok((f, name)),
             Err(e @ Errno(libc::EEXIST)) => last = e,
@@ -86,7 +83,7 @@ pub(super) fn create_temp_file(dir: &Fd, prefix: &[u8], mode: libc::mode_t) -> c
 /// drop with whatever [`PrivateDir::clear`] was told to remove first.
 pub(super) struct PrivateDir<'a> {
     parent: &'a Fd,
-    name: Vec<u8>,
+    name: CPath,
     pub fd: Fd,
 }
 
@@ -97,7 +94,7 @@ impl<'a> PrivateDir<'a> {
     pub fn make(parent: &'a Fd, prefix: &[u8]) -> core::result::Result<PrivateDir<'a>, Errno> {
         let mut last = Errno(libc::EEXIST);
         for _ in 0..NAME_TRIES {
-            let name = temp_name(prefix);
+            let name = temp_name(prefix)?;
             match fs::mkdirat(parent.raw(), &name, 0o700) {
                 Ok(()) => {}
                 Err(e @ Errno(libc::EEXIST)) => {
@@ -125,8 +122,8 @@ impl<'a> PrivateDir<'a> {
         Err(last)
     }
 
-    /// Its name in the parent (with NUL).
-    pub fn name(&self) -> &[u8] {
+    /// Its name in the parent.
+    pub fn name(&self) -> &CPath {
         &self.name
     }
 }

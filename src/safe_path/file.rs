@@ -4,6 +4,7 @@
 use super::dir::{self, create_temp_file};
 use crate::error::{Error, Result};
 use crate::proto::addr::Shown;
+use crate::sys::cpath::CPath;
 use crate::sys::fd::{self, Fd};
 use crate::sys::{fs, Errno};
 use crate::err;
@@ -19,7 +20,7 @@ use crate::err;
 pub fn write_replace(path: &[u8], content: &[u8]) -> Result<()> {
     let shown = Shown(path);
     let p = dir::parent(path, "file")?;
-    let prefix = p.base.strip_suffix(b"\0").unwrap_or(&p.base);
+    let prefix = p.base.as_bytes();
     let (f, tmp) = create_temp_file(&p.dir, prefix, 0o644)
         .map_err(|e| Error::sys(e, "create a temporary file next to it").context(format_args!("{}", shown)))?;
     let r = fd::write_all(f.raw(), content)
@@ -53,12 +54,10 @@ fn is_own_fd_path(path: &[u8]) -> bool {
 /// Errors: `EINVAL` for an empty path or a NUL inside; `ELOOP` if `path` is a
 /// symbolic link; what open fails with.
 pub fn open_append(path: &[u8], mode: libc::mode_t) -> Result<Fd> {
-    if path.is_empty() || path.contains(&0) {
-        return Err(err!(EINVAL, "file path {} is empty or contains NUL", Shown(path)));
-    }
-    let mut c = alloc::vec::Vec::with_capacity(path.len() + 1);
-    c.extend_from_slice(path);
-    c.push(0);
+    let c = match CPath::new(path) {
+        Ok(c) if !path.is_empty() => c,
+        _ => return Err(err!(EINVAL, "file path {} is empty or contains NUL", Shown(path))),
+    };
     let nofollow = if is_own_fd_path(path) { 0 } else { libc::O_NOFOLLOW };
     fs::open(&c, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | nofollow | libc::O_NOCTTY, mode).map_err(|e| match e {
         Errno(libc::ELOOP) => err!(ELOOP, "{} is a symbolic link; refusing to follow it", Shown(path)),

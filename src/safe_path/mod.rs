@@ -19,7 +19,8 @@ mod file;
 mod socket;
 
 pub use file::{open_append, write_replace};
-pub use socket::{bind_unix, set_bound_mode, Placed};
+pub use socket::bind_unix;
+pub(crate) use socket::{set_bound_mode, Placed};
 
 #[cfg(test)]
 pub(crate) mod tests;

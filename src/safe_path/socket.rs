@@ -13,6 +13,7 @@ use super::dir::{self, PrivateDir};
 use crate::error::{Error, Result};
 use crate::proto::addr::Shown;
 use crate::proto::num;
+use crate::sys::cpath::CPath;
 use crate::sys::fd::Fd;
 use crate::sys::socket::{self, SockAddr};
 use crate::sys::{fs, Errno};
@@ -112,7 +113,7 @@ fn bind_inside(sock: &Fd, path: &[u8], private: &PrivateDir<'_>) -> Result<()> {
     if let Some(i) = path.iter().rposition(|&b| b == b'/') {
         full.extend_from_slice(path.get(..=i).unwrap_or(&[]));
     }
-    full.extend_from_slice(private.name().strip_suffix(b"\0").unwrap_or(private.name()));
+    full.extend_from_slice(private.name().as_bytes());
     full.push(b'/');
     full.extend_from_slice(INNER.strip_suffix(b"\0").unwrap_or(INNER));
     let sa = SockAddr::unix(&full, false).map_err(|e| {
@@ -135,10 +136,8 @@ fn bind_inside(sock: &Fd, path: &[u8], private: &PrivateDir<'_>) -> Result<()> {
 /// socket file of ours (someone replaced it: nothing is changed); `ENOENT`
 /// if it is gone, or if the mode must change and /proc is not mounted; what
 /// open or chmod fail with.
-pub fn set_bound_mode(path: &[u8], mode: libc::mode_t) -> Result<Placed> {
-    let mut c = Vec::with_capacity(path.len() + 1);
-    c.extend_from_slice(path);
-    c.push(0);
+pub(crate) fn set_bound_mode(path: &[u8], mode: libc::mode_t) -> Result<Placed> {
+    let c = CPath::new(path).map_err(|e| Error::sys(e, "socket path"))?;
     let f = fs::open(&c, libc::O_PATH | libc::O_NOFOLLOW, 0).map_err(|e| Error::sys(e, "open to set its mode"))?;
     let st = crate::sys::fd::fstat(f.raw()).map_err(|e| Error::sys(e, "fstat"))?;
     if st.st_mode & libc::S_IFMT != libc::S_IFSOCK || st.st_uid != crate::sys::process::geteuid() {
@@ -152,7 +151,7 @@ pub fn set_bound_mode(path: &[u8], mode: libc::mode_t) -> Result<Placed> {
     let mut digits = [0u8; 20];
     via_fd.extend_from_slice(b"/proc/self/fd/");
     via_fd.extend_from_slice(num::fmt_u64(f.raw() as u64, &mut digits));
-    via_fd.push(0);
+    let via_fd = CPath::new(&via_fd).map_err(|e| Error::sys(e, "chmod"))?;
     fs::chmod(&via_fd, mode).map_err(|e| Error::sys(e, "chmod (through /proc/self/fd)"))?;
     Ok(placed)
 }

@@ -11,7 +11,7 @@
 use core::ffi::{c_char, c_int, c_void};
 
 use crate::child_setup::ChildSetup;
-use crate::proto::ready::{self, Kind};
+use crate::proto::ready::{self, ReadyReport};
 use crate::sys::clone::{self, ChildStack, Parent};
 use crate::sys::fd::{self, RawFd};
 use crate::sys::process::{self, Pid};
@@ -79,8 +79,8 @@ fn middle(plan: &mut Plan<'_>, stack: &mut ChildStack, fast: bool) -> ! {
     let started = process::setsid().and_then(|_| start_sibling(plan, stack, fast));
     let mut frame = [0u8; ready::FRAME_MAX];
     let (kind, status, code) = match started {
-        Ok(pid) => (Kind::Pid, pid, 0),
-        Err(e) => (Kind::ExecFailed, e.0, 127),
+        Ok(pid) => (ReadyReport::Pid, pid, 0),
+        Err(e) => (ReadyReport::ExecFailed, e.0, 127),
     };
     if let Some(r) = report {
         let n = ready::encode(kind, status, b"", &mut frame);
@@ -143,7 +143,7 @@ fn exec(plan: &mut Plan<'_>) -> ! {
     }
     if let (Err(e), Some(r)) = (res, report) {
         let mut frame = [0u8; ready::FRAME_MAX];
-        let n = ready::encode(Kind::ExecFailed, e.0, b"", &mut frame);
+        let n = ready::encode(ReadyReport::ExecFailed, e.0, b"", &mut frame);
         let _ = socket::send(r, frame.get(..n).unwrap_or(&[]), 0);
     }
     process::exit_now(127)

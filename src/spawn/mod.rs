@@ -24,6 +24,7 @@ use crate::child_setup::ChildSetup;
 use crate::error::Result;
 use crate::registry::Exported;
 use crate::sys::clone::{self, ChildStack, Parent};
+use crate::sys::cpath::CPath;
 use crate::sys::fd::RawFd;
 use crate::sys::process::{self, Pid};
 use crate::sys::{signal, time, Errno};
@@ -36,8 +37,8 @@ const PIDFDID: &[u8] = b"LISTEN_PIDFDID";
 
 /// A child process to start.
 pub struct Spawn {
-    exe: Vec<u8>,
-    argv: Vec<Vec<u8>>,
+    exe: CPath,
+    argv: Vec<CPath>,
     /// Complete `KEY=VALUE\0` entries.
     env: Vec<Vec<u8>>,
     /// Keys whose value is the child's own pid. Kept apart from `env` and
@@ -67,12 +68,12 @@ impl Spawn {
     /// A child running `exe` (an absolute path is expected: no PATH search).
     /// EINVAL if it is empty or contains NUL.
     pub fn new(exe: &[u8]) -> Result<Spawn> {
-        Ok(Spawn { exe: cstring(exe, "executable path")?, argv: Vec::new(), env: Vec::new(), pid_keys: Vec::new(), fds: Vec::new(), report: None, detach: false, fork_only: false, setup: ChildSetup::default() })
+        Ok(Spawn { exe: CPath::checked(exe, "executable path")?, argv: Vec::new(), env: Vec::new(), pid_keys: Vec::new(), fds: Vec::new(), report: None, detach: false, fork_only: false, setup: ChildSetup::default() })
     }
 
     /// Append an argument. EINVAL if it contains NUL.
     pub fn arg(&mut self, a: &[u8]) -> Result<&mut Self> {
-        self.argv.push(cstring_allow_empty(a, "argument")?);
+        self.argv.push(CPath::new(a).map_err(|_| err!(EINVAL, "argument {} contains NUL", crate::proto::addr::Shown(a)))?);
         Ok(self)
     }
 
@@ -336,23 +337,6 @@ fn has_key(entry: &[u8], key: &[u8]) -> bool {
 }
 
 use crate::error::Error;
-
-fn cstring(s: &[u8], what: &str) -> Result<Vec<u8>> {
-    if s.is_empty() {
-        return Err(err!(EINVAL, "{} is empty", what));
-    }
-    cstring_allow_empty(s, what)
-}
-
-fn cstring_allow_empty(s: &[u8], what: &str) -> Result<Vec<u8>> {
-    if s.contains(&0) {
-        return Err(err!(EINVAL, "{} {} contains NUL", what, crate::proto::addr::Shown(s)));
-    }
-    let mut v = Vec::with_capacity(s.len() + 1);
-    v.extend_from_slice(s);
-    v.push(0);
-    Ok(v)
-}
 
 fn check_key(key: &[u8]) -> Result<()> {
     if key.is_empty() || key.contains(&b'=') || key.contains(&0) {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::vec::Vec;
 
 use super::*;
-use crate::proto::ready::{self as frame, Kind};
+use crate::proto::ready::{self as frame, ReadyReport};
 use crate::sys::fd::{self, Fd};
 use crate::sys::process::Exit;
 use crate::sys::socket;
@@ -185,7 +185,7 @@ fn exec_failure_is_reported_with_errno() {
         let mut buf = [0u8; frame::FRAME_MAX];
         let n = socket::recv(waiter.raw(), &mut buf, 0).unwrap();
         let f = frame::decode(&buf[..n]).unwrap();
-        assert_eq!(f.kind, Kind::ExecFailed);
+        assert_eq!(f.kind, ReadyReport::ExecFailed);
         assert_eq!(f.status, libc::ENOENT);
         assert_eq!(wait_code(pid), Exit::Code(127));
     }
@@ -283,7 +283,7 @@ fn detached_child_is_our_sibling_in_a_new_session() {
         let mut buf = [0u8; frame::FRAME_MAX];
         let n = socket::recv(waiter.raw(), &mut buf, 0).unwrap();
         let f = frame::decode(&buf[..n]).unwrap();
-        assert_eq!(f.kind, Kind::Pid);
+        assert_eq!(f.kind, ReadyReport::Pid);
         let daemon = f.status;
         assert_eq!(wait_code(middle), Exit::Code(0));
         wait_exec(daemon, "sleep");
@@ -336,7 +336,7 @@ fn child_stack_use_is_far_below_its_size() {
     drop(child_end);
     let mut buf = [0u8; frame::FRAME_MAX];
     let n = socket::recv(waiter.raw(), &mut buf, 0).unwrap();
-    assert_eq!(frame::decode(&buf[..n]).unwrap().kind, Kind::ExecFailed);
+    assert_eq!(frame::decode(&buf[..n]).unwrap().kind, ReadyReport::ExecFailed);
     assert_eq!(wait_code(pid), Exit::Code(127));
     let used = stack.used();
     std::eprintln!("child stack: {} of {} bytes used", used, STACK_SIZE);

@@ -30,9 +30,10 @@ use std::time::{Duration, Instant};
 
 use crate::proto::addr::Shown;
 use crate::proto::control::{self as frames, RequestReader};
-use crate::proto::handoff::{self as wire, Kind};
+use crate::proto::handoff::{self as wire, HandoffMsg};
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::socket::{self, SockAddr};
+use crate::sys::cpath::CPath;
 use crate::sys::{fs, process, Errno};
 
 pub use crate::proto::control::Command;
@@ -52,12 +53,6 @@ pub struct Server {
     ino: (u64, u64),
 }
 
-fn nul(path: &Path) -> Vec<u8> {
-    let mut v = path.as_os_str().as_bytes().to_vec();
-    v.push(0);
-    v
-}
-
 impl Server {
     /// Create the socket at `path` (mode 0600). A stale socket file (nobody
     /// listens) is replaced; a live one or a non-socket is an error.
@@ -65,7 +60,7 @@ impl Server {
         let shown = path.display();
         let bytes = path.as_os_str().as_bytes();
         let addr = SockAddr::unix(bytes, false).map_err(|e| format!("--control-socket {}: {}", shown, e))?;
-        let z = nul(path);
+        let z = CPath::new(bytes).map_err(|e| format!("--control-socket {}: {}", shown, e))?;
         let s = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| format!("--control-socket {}: socket: {}", shown, e))?;
         // Bound, made 0600 and listening in a private directory before its
         // name appears at the path: no chmod by a path someone could swap.
@@ -123,11 +118,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let z = nul(&self.path);
-        if let Ok(st) = fs::lstat(&z) {
-            if (st.st_dev, st.st_ino) == self.ino {
-                let _ = fs::unlink(&z);
-            }
+        // Only the socket we placed: another server's file stays.
+        if let Ok(z) = CPath::new(self.path.as_os_str().as_bytes()) {
+            let _ = fs::unlink_if_same(&z, self.ino.0, self.ino.1);
         }
     }
 }
@@ -289,11 +282,11 @@ pub fn request(path: &Path, cmd: Command, timeout_ms: Option<u64>) -> Result<(bo
         return Err(failed(format!("truncated {} frame: the stream ended after {} of {} bytes", h.kind.name(), n, h.len)));
     }
     let (ok, text) = match h.kind {
-        Kind::Reply => {
+        HandoffMsg::Reply => {
             let (e, text) = frames::decode_reply(&body).map_err(|e| failed(format!("bad reply: {}", e.message())))?;
             (e == 0, text.to_string())
         }
-        Kind::Refuse => {
+        HandoffMsg::Refuse => {
             let (_, why) = wire::decode_refuse(&body).map_err(|e| failed(format!("bad refusal: {}", e.message())))?;
             (false, format!("refused: {}", why.as_str()))
         }
@@ -394,20 +387,20 @@ mod tests {
         let (e, why) = bad(&wire::encode_take(), false);
         assert!(e == libc::EPROTO && why.contains("take frame"), "{}", why);
         assert_eq!(bad(&frames::encode_reply(0, "x"), false).0, libc::EPROTO);
-        assert_eq!(bad(&wire::encode_head(Kind::Control, 0), false).0, libc::EBADMSG);
-        assert_eq!(bad(&wire::encode_head(Kind::Control, frames::COMMAND_MAX + 1), false).0, libc::EBADMSG);
-        let mut huge = wire::encode_head(Kind::Control, 0);
+        assert_eq!(bad(&wire::encode_head(HandoffMsg::Control, 0), false).0, libc::EBADMSG);
+        assert_eq!(bad(&wire::encode_head(HandoffMsg::Control, frames::COMMAND_MAX + 1), false).0, libc::EBADMSG);
+        let mut huge = wire::encode_head(HandoffMsg::Control, 0);
         huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(bad(&huge, false).0, libc::EBADMSG);
         let mut flags = f.clone();
         flags[6] = 1;
         assert_eq!(bad(&flags, false).0, libc::EBADMSG);
         // Unknown and malformed commands.
-        let mut unknown = wire::encode_head(Kind::Control, 7).to_vec();
+        let mut unknown = wire::encode_head(HandoffMsg::Control, 7).to_vec();
         unknown.extend_from_slice(b"restart");
         let (e, why) = bad(&unknown, false);
         assert!(e == libc::EOPNOTSUPP && why.contains("restart"), "{}", why);
-        let mut utf = wire::encode_head(Kind::Control, 4).to_vec();
+        let mut utf = wire::encode_head(HandoffMsg::Control, 4).to_vec();
         utf.extend_from_slice(b"st\xc3\xa9");
         assert_eq!(bad(&utf, false).0, libc::EBADMSG);
         // Bytes after the frame are not read (the verdict is the frame's).
@@ -442,7 +435,7 @@ mod tests {
         assert_eq!(frames.len(), 3);
         assert_eq!(frames::decode_reply(&frames[0].1).unwrap(), (0, "pid: 1\n"));
         assert_eq!(frames::decode_reply(&frames[1].1).unwrap(), (libc::ETIMEDOUT, "not ready"));
-        assert_eq!(frames[2].0, Kind::Refuse);
+        assert_eq!(frames[2].0, HandoffMsg::Refuse);
         assert_eq!(wire::decode_refuse(&frames[2].1).unwrap().1.as_str(), "no");
     }
 
@@ -534,7 +527,7 @@ mod tests {
         v2[4] = 2;
         assert!(err(ask_fake(Command::Status, v2, true)).contains("version 2"));
         assert!(err(ask_fake(Command::Status, wire::encode_take().to_vec(), true)).contains("unexpected take frame"));
-        let mut bad_utf8 = wire::encode_head(Kind::Reply, 5).to_vec();
+        let mut bad_utf8 = wire::encode_head(HandoffMsg::Reply, 5).to_vec();
         bad_utf8.extend_from_slice(b"\0\0\0\0\xff");
         assert!(err(ask_fake(Command::Status, bad_utf8, true)).contains("UTF-8"));
     }

@@ -14,7 +14,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use crate::daemon::{self, Mode, Options};
+use crate::daemon::{self, DaemonOptions, Mode};
 use crate::sys::{fs, signal};
 use crate::supervise::say::{self, say};
 use crate::{lineage, pidfile};
@@ -65,7 +65,7 @@ pub fn daemonize_self(o: &DaemonOpts<'_>) -> crate::error::Result<()> {
     let cwd = std::env::current_dir().map(|d| d.as_os_str().as_bytes().to_vec()).unwrap_or_else(|_| b"/".to_vec());
     let umask = fs::umask(0o022);
     fs::umask(umask);
-    let mut opts = Options::new();
+    let mut opts = DaemonOptions::new();
     opts.set_workdir(&cwd)?;
     opts.set_umask(umask)?;
     opts.set_log_file(o.log_path.as_deref())?;

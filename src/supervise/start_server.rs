@@ -18,6 +18,7 @@ use crate::supervise::exit;
 use crate::supervise::say::{self, say};
 use crate::supervise::status_file as status;
 use crate::sys::fd::Fd;
+use crate::sys::cpath::CPath;
 use crate::sys::{fs, process, Errno};
 
 /// The pid of the server holding `pid_file`, and the open file. The file is
@@ -28,8 +29,7 @@ use crate::sys::{fs, process, Errno};
 fn server_pid(pid_file: &Path) -> Result<(Fd, i32), String> {
     use std::os::unix::ffi::OsStrExt;
     let shown = pid_file.display();
-    let mut z = pid_file.as_os_str().as_bytes().to_vec();
-    z.push(0);
+    let z = CPath::new(pid_file.as_os_str().as_bytes()).map_err(|e| format!("--pid-file {}: {}", shown, e))?;
     let f = fs::open(&z, libc::O_RDONLY | libc::O_NOFOLLOW, 0).map_err(|e| format!("--pid-file {}: {}", shown, e))?;
     match fs::flock(f.raw(), libc::LOCK_SH | libc::LOCK_NB) {
         Err(Errno(libc::EWOULDBLOCK)) => {}

@@ -16,7 +16,7 @@ use super::{Errno, SysResult};
 /// Usable size of a child stack. The child code is a few frames deep (signal
 /// reset, fd layout, execve) and never allocates; 64 KiB leaves a wide margin
 /// for unoptimised builds.
-pub const STACK_SIZE: usize = 64 * 1024;
+pub(crate) const STACK_SIZE: usize = 64 * 1024;
 
 /// One page below the stack that faults on touch, so an overflow kills the
 /// child instead of silently writing into the parent's memory.
@@ -25,7 +25,7 @@ const GUARD: usize = 4096;
 /// A private anonymous mapping used as a child's stack, with a PROT_NONE
 /// guard page at its low end. Unmapped on drop (only after the child has
 /// exec'd or exited: the vfork-style clone waits for that).
-pub struct ChildStack {
+pub(crate) struct ChildStack {
     base: *mut c_void,
     len: usize,
 }
@@ -79,7 +79,7 @@ impl Drop for ChildStack {
 
 /// Extra clone flags a caller may add.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Parent {
+pub(crate) enum Parent {
     /// The child is the caller's child.
     Caller,
     /// `CLONE_PARENT`: the child is a sibling of the caller (its parent is
@@ -104,7 +104,7 @@ pub enum Parent {
 /// this returns (it does: the caller is suspended until exec or exit). All
 /// signals should be blocked in the calling thread, and `entry` must reset
 /// the dispositions before unblocking them.
-pub unsafe fn clone_vfork(stack: &mut ChildStack, parent: Parent, entry: extern "C" fn(*mut c_void) -> libc::c_int, arg: *mut c_void) -> SysResult<Pid> {
+pub(crate) unsafe fn clone_vfork(stack: &mut ChildStack, parent: Parent, entry: extern "C" fn(*mut c_void) -> libc::c_int, arg: *mut c_void) -> SysResult<Pid> {
     let mut flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
     if parent == Parent::Callers {
         flags |= libc::CLONE_PARENT;
@@ -126,7 +126,7 @@ pub unsafe fn clone_vfork(stack: &mut ChildStack, parent: Parent, entry: extern 
 ///
 /// # Safety
 /// As [`super::process::fork_raw`].
-pub unsafe fn fork_sibling_raw() -> SysResult<Pid> {
+pub(crate) unsafe fn fork_sibling_raw() -> SysResult<Pid> {
     let flags = (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_long;
     // SAFETY: clone with no stack behaves like fork; every other argument is
     // 0 (their order differs between architectures, their value does not).
@@ -143,7 +143,7 @@ pub unsafe fn fork_sibling_raw() -> SysResult<Pid> {
 /// one process for the life of the system). `None` on older kernels (there
 /// all pidfds share one anonymous inode, so the number means nothing) or on
 /// any error. Async-signal-safe: raw syscalls, the fd is closed again.
-pub fn pidfd_inode(pid: Pid) -> Option<u64> {
+pub(crate) fn pidfd_inode(pid: Pid) -> Option<u64> {
     const PID_FS_MAGIC: i64 = 0x5049_4446;
     let fd = super::process::pidfd_open(pid).ok()?;
     // SAFETY: zeroed statfs/stat are valid out-buffers; fd is ours.

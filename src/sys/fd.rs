@@ -66,25 +66,25 @@ pub fn dup_cloexec(fd: RawFd) -> SysResult<Fd> {
 }
 
 /// Duplicate `fd` to the lowest free number >= `min`, CLOEXEC, owned.
-pub fn dup_cloexec_min(fd: RawFd, min: RawFd) -> SysResult<Fd> {
+pub(crate) fn dup_cloexec_min(fd: RawFd, min: RawFd) -> SysResult<Fd> {
     // SAFETY: fcntl on an int; result checked.
     let r = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })?;
     Ok(Fd(r))
 }
 
 /// Read the fd flags (`F_GETFD`); `Err(EBADF)` means not open. Async-signal-safe.
-pub fn get_fd_flags(fd: RawFd) -> SysResult<libc::c_int> {
+pub(crate) fn get_fd_flags(fd: RawFd) -> SysResult<libc::c_int> {
     // SAFETY: fcntl on an int.
     cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })
 }
 
 /// Whether `fd` is open.
-pub fn is_open(fd: RawFd) -> bool {
+pub(crate) fn is_open(fd: RawFd) -> bool {
     get_fd_flags(fd).is_ok()
 }
 
 /// Set or clear `FD_CLOEXEC`. Async-signal-safe.
-pub fn set_cloexec(fd: RawFd, on: bool) -> SysResult<()> {
+pub(crate) fn set_cloexec(fd: RawFd, on: bool) -> SysResult<()> {
     let flags = get_fd_flags(fd)?;
     let new = if on { flags | libc::FD_CLOEXEC } else { flags & !libc::FD_CLOEXEC };
     if new != flags {
@@ -100,7 +100,7 @@ pub fn is_cloexec(fd: RawFd) -> SysResult<bool> {
 }
 
 /// Read the status flags (`F_GETFL`).
-pub fn get_status_flags(fd: RawFd) -> SysResult<libc::c_int> {
+pub(crate) fn get_status_flags(fd: RawFd) -> SysResult<libc::c_int> {
     // SAFETY: fcntl on an int.
     cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })
 }
@@ -271,7 +271,7 @@ pub fn write_all(fd: RawFd, mut buf: &[u8]) -> SysResult<()> {
 
 /// One `write` (no retry: a signal handler writes one byte and moves on).
 /// Async-signal-safe.
-pub fn write_once(fd: RawFd, buf: &[u8]) -> SysResult<usize> {
+pub(crate) fn write_once(fd: RawFd, buf: &[u8]) -> SysResult<usize> {
     // SAFETY: buf is a valid slice.
     super::cvt_size(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
 }

@@ -21,13 +21,13 @@ pub fn flock(fd: RawFd, op: libc::c_int) -> SysResult<()> {
 }
 
 /// `ftruncate`. Async-signal-safe.
-pub fn ftruncate(fd: RawFd, len: i64) -> SysResult<()> {
+pub(crate) fn ftruncate(fd: RawFd, len: i64) -> SysResult<()> {
     // SAFETY: ftruncate on an int.
     cvt(unsafe { libc::ftruncate(fd, len) }).map(|_| ())
 }
 
 /// `pwrite` all of `buf` at `off`. Async-signal-safe.
-pub fn pwrite_all(fd: RawFd, mut buf: &[u8], mut off: i64) -> SysResult<()> {
+pub(crate) fn pwrite_all(fd: RawFd, mut buf: &[u8], mut off: i64) -> SysResult<()> {
     while !buf.is_empty() {
         // SAFETY: valid slice.
         let n = retry(|| cvt_size(unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), off) }))?;
@@ -41,7 +41,7 @@ pub fn pwrite_all(fd: RawFd, mut buf: &[u8], mut off: i64) -> SysResult<()> {
 }
 
 /// `pread` into `buf` at `off` until full or EOF; returns bytes read. Async-signal-safe.
-pub fn pread_full(fd: RawFd, buf: &mut [u8], off: i64) -> SysResult<usize> {
+pub(crate) fn pread_full(fd: RawFd, buf: &mut [u8], off: i64) -> SysResult<usize> {
     let mut got = 0;
     while got < buf.len() {
         let rest = buf.get_mut(got..).unwrap_or(&mut []);
@@ -56,7 +56,7 @@ pub fn pread_full(fd: RawFd, buf: &mut [u8], off: i64) -> SysResult<usize> {
 }
 
 /// Read a whole small file into `buf`; returns bytes read (stops when `buf` is full).
-pub fn read_file(path: &[u8], buf: &mut [u8]) -> SysResult<usize> {
+pub(crate) fn read_file(path: &[u8], buf: &mut [u8]) -> SysResult<usize> {
     let f = open(path, libc::O_RDONLY, 0)?;
     let mut got = 0;
     while got < buf.len() {
@@ -70,7 +70,7 @@ pub fn read_file(path: &[u8], buf: &mut [u8]) -> SysResult<usize> {
 }
 
 /// `readlink` into `buf`; returns the length (not NUL-terminated). ENAMETOOLONG if it fills `buf`.
-pub fn readlink(path: &[u8], buf: &mut [u8]) -> SysResult<usize> {
+pub(crate) fn readlink(path: &[u8], buf: &mut [u8]) -> SysResult<usize> {
     if path.last() != Some(&0) {
         return Err(Errno(libc::EINVAL));
     }
@@ -103,6 +103,22 @@ pub fn unlink(path: &[u8]) -> SysResult<()> {
     cvt(unsafe { libc::unlink(path.as_ptr().cast()) }).map(|_| ())
 }
 
+/// Remove `path` (ends in NUL) only if it still names the file `(dev, ino)`
+/// — the one we created — so that whatever replaced it stays.
+/// `Ok(true)`: removed; `Ok(false)`: something else (or nothing) is there
+/// now, or it cannot be looked at: left alone. Errors: those of `unlink`.
+///
+/// Between the `lstat` and the `unlink` someone who may write the directory
+/// could still swap the file; Linux has no unlink-by-inode. Paths whose
+/// directory others can write are bound by rename from a private directory
+/// (`safe_path`), so the window only matters against ourselves.
+pub fn unlink_if_same(path: &[u8], dev: u64, ino: u64) -> SysResult<bool> {
+    match lstat(path) {
+        Ok(st) if (st.st_dev, st.st_ino) == (dev, ino) => unlink(path).map(|()| true),
+        _ => Ok(false),
+    }
+}
+
 /// `chdir`; `path` ends in NUL. Async-signal-safe.
 pub fn chdir(path: &[u8]) -> SysResult<()> {
     if path.last() != Some(&0) {
@@ -114,7 +130,7 @@ pub fn chdir(path: &[u8]) -> SysResult<()> {
 
 /// `fchdir`: make the directory `fd` refers to (an `O_PATH` fd is fine) the
 /// working directory. Async-signal-safe.
-pub fn fchdir(fd: RawFd) -> SysResult<()> {
+pub(crate) fn fchdir(fd: RawFd) -> SysResult<()> {
     // SAFETY: fchdir on an int.
     cvt(unsafe { libc::fchdir(fd) }).map(|_| ())
 }
@@ -136,7 +152,7 @@ pub fn chmod(path: &[u8], mode: libc::mode_t) -> SysResult<()> {
 
 /// `fchmod`. On a unix socket that is not yet bound, this sets the mode the
 /// socket file will be created with (less the umask) when it is bound.
-pub fn fchmod(fd: RawFd, mode: libc::mode_t) -> SysResult<()> {
+pub(crate) fn fchmod(fd: RawFd, mode: libc::mode_t) -> SysResult<()> {
     // SAFETY: fchmod on an int.
     cvt(unsafe { libc::fchmod(fd, mode) }).map(|_| ())
 }
@@ -205,7 +221,7 @@ pub fn list_open(out: &mut [RawFd]) -> SysResult<usize> {
 }
 
 /// `openat(dir, name, flags | O_CLOEXEC, mode)`; `name` ends in NUL.
-pub fn openat(dir: RawFd, name: &[u8], flags: libc::c_int, mode: libc::mode_t) -> SysResult<Fd> {
+pub(crate) fn openat(dir: RawFd, name: &[u8], flags: libc::c_int, mode: libc::mode_t) -> SysResult<Fd> {
     if name.last() != Some(&0) {
         return Err(Errno(libc::EINVAL));
     }
@@ -217,7 +233,7 @@ pub fn openat(dir: RawFd, name: &[u8], flags: libc::c_int, mode: libc::mode_t) -
 
 /// `mkdirat(dir, name, mode)`; `name` ends in NUL. Fails with `EEXIST` if
 /// anything (a symbolic link included) is at `name`.
-pub fn mkdirat(dir: RawFd, name: &[u8], mode: libc::mode_t) -> SysResult<()> {
+pub(crate) fn mkdirat(dir: RawFd, name: &[u8], mode: libc::mode_t) -> SysResult<()> {
     if name.last() != Some(&0) {
         return Err(Errno(libc::EINVAL));
     }
@@ -228,7 +244,7 @@ pub fn mkdirat(dir: RawFd, name: &[u8], mode: libc::mode_t) -> SysResult<()> {
 /// `fchmodat(dir, name, mode, 0)`. It follows a symbolic link at `name`
 /// (Linux has no no-follow variant for it): use it only inside a directory
 /// nobody else can write.
-pub fn fchmodat(dir: RawFd, name: &[u8], mode: libc::mode_t) -> SysResult<()> {
+pub(crate) fn fchmodat(dir: RawFd, name: &[u8], mode: libc::mode_t) -> SysResult<()> {
     if name.last() != Some(&0) {
         return Err(Errno(libc::EINVAL));
     }
@@ -237,7 +253,7 @@ pub fn fchmodat(dir: RawFd, name: &[u8], mode: libc::mode_t) -> SysResult<()> {
 }
 
 /// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`; `name` ends in NUL.
-pub fn lstatat(dir: RawFd, name: &[u8]) -> SysResult<libc::stat> {
+pub(crate) fn lstatat(dir: RawFd, name: &[u8]) -> SysResult<libc::stat> {
     if name.last() != Some(&0) {
         return Err(Errno(libc::EINVAL));
     }
@@ -252,7 +268,7 @@ pub fn lstatat(dir: RawFd, name: &[u8]) -> SysResult<libc::stat> {
 /// (the name itself: a symbolic link there is replaced, not followed).
 /// With `no_replace`, `renameat2(RENAME_NOREPLACE)`: `EEXIST` if `to` exists;
 /// `EINVAL`/`ENOSYS` where the file system or kernel lacks it.
-pub fn renameat(from_dir: RawFd, from: &[u8], to_dir: RawFd, to: &[u8], no_replace: bool) -> SysResult<()> {
+pub(crate) fn renameat(from_dir: RawFd, from: &[u8], to_dir: RawFd, to: &[u8], no_replace: bool) -> SysResult<()> {
     if from.last() != Some(&0) || to.last() != Some(&0) {
         return Err(Errno(libc::EINVAL));
     }
@@ -267,7 +283,7 @@ pub fn renameat(from_dir: RawFd, from: &[u8], to_dir: RawFd, to: &[u8], no_repla
 }
 
 /// `unlinkat(dir, name, dir_too ? AT_REMOVEDIR : 0)`; `name` ends in NUL.
-pub fn unlinkat(dir: RawFd, name: &[u8], remove_dir: bool) -> SysResult<()> {
+pub(crate) fn unlinkat(dir: RawFd, name: &[u8], remove_dir: bool) -> SysResult<()> {
     if name.last() != Some(&0) {
         return Err(Errno(libc::EINVAL));
     }
@@ -290,4 +306,30 @@ pub fn random(buf: &mut [u8]) -> SysResult<()> {
         got += n;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::cpath::CPath;
+
+    #[test]
+    fn unlink_if_same_leaves_a_replaced_file_alone() {
+        let d = std::env::temp_dir().join(format!("gracefd-unlink-same-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let p = CPath::new(std::os::unix::ffi::OsStrExt::as_bytes(d.join("f").as_os_str())).unwrap();
+        std::fs::write(d.join("f"), b"ours").unwrap();
+        let ours = lstat(&p).unwrap();
+        // Replaced by another file (a new inode) at the same path: kept.
+        std::fs::write(d.join("g"), b"theirs").unwrap();
+        std::fs::rename(d.join("g"), d.join("f")).unwrap();
+        assert_eq!(unlink_if_same(&p, ours.st_dev, ours.st_ino), Ok(false));
+        assert_eq!(std::fs::read(d.join("f")).unwrap(), b"theirs");
+        // Still ours: removed; gone: nothing to do.
+        let now = lstat(&p).unwrap();
+        assert_eq!(unlink_if_same(&p, now.st_dev, now.st_ino), Ok(true));
+        assert!(!d.join("f").exists());
+        assert_eq!(unlink_if_same(&p, now.st_dev, now.st_ino), Ok(false));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

@@ -5,6 +5,7 @@
 use core::fmt;
 
 pub mod clone;
+pub mod cpath;
 pub mod fd;
 pub mod fs;
 pub mod poll;
@@ -72,7 +73,7 @@ impl fmt::Debug for Errno {
 
 /// Turn a `-1 means errno` return into a Result.
 #[inline]
-pub fn cvt(r: libc::c_int) -> SysResult<libc::c_int> {
+pub(crate) fn cvt(r: libc::c_int) -> SysResult<libc::c_int> {
     if r == -1 {
         Err(Errno::last())
     } else {
@@ -82,7 +83,7 @@ pub fn cvt(r: libc::c_int) -> SysResult<libc::c_int> {
 
 /// [`cvt`] for `ssize_t` returns.
 #[inline]
-pub fn cvt_size(r: libc::ssize_t) -> SysResult<usize> {
+pub(crate) fn cvt_size(r: libc::ssize_t) -> SysResult<usize> {
     if r < 0 {
         Err(Errno::last())
     } else {
@@ -92,7 +93,7 @@ pub fn cvt_size(r: libc::ssize_t) -> SysResult<usize> {
 
 /// Retry a syscall interrupted by a signal.
 #[inline]
-pub fn retry<T>(mut f: impl FnMut() -> SysResult<T>) -> SysResult<T> {
+pub(crate) fn retry<T>(mut f: impl FnMut() -> SysResult<T>) -> SysResult<T> {
     loop {
         match f() {
             Err(Errno(libc::EINTR)) => continue,

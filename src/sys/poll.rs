@@ -32,7 +32,7 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> SysResult<usize> {
 /// `epoll_create1(EPOLL_CLOEXEC)`: a poll-able set of fds. The epoll fd itself
 /// is readable while any fd in the set is ready, so a program can poll one fd
 /// for many the library watches.
-pub fn epoll_create() -> SysResult<Fd> {
+pub(crate) fn epoll_create() -> SysResult<Fd> {
     // SAFETY: plain syscall.
     let r = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
     // SAFETY: fresh fd.
@@ -46,16 +46,16 @@ fn epoll_ctl(ep: RawFd, op: libc::c_int, fd: RawFd, events: u32) -> SysResult<()
 }
 
 /// Add `fd` to the set with `events` (`EPOLLIN`…, level-triggered).
-pub fn epoll_add(ep: RawFd, fd: RawFd, events: u32) -> SysResult<()> {
+pub(crate) fn epoll_add(ep: RawFd, fd: RawFd, events: u32) -> SysResult<()> {
     epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, events)
 }
 
 /// Change the events watched for `fd`.
-pub fn epoll_modify(ep: RawFd, fd: RawFd, events: u32) -> SysResult<()> {
+pub(crate) fn epoll_modify(ep: RawFd, fd: RawFd, events: u32) -> SysResult<()> {
     epoll_ctl(ep, libc::EPOLL_CTL_MOD, fd, events)
 }
 
 /// Remove `fd` from the set.
-pub fn epoll_remove(ep: RawFd, fd: RawFd) -> SysResult<()> {
+pub(crate) fn epoll_remove(ep: RawFd, fd: RawFd) -> SysResult<()> {
     epoll_ctl(ep, libc::EPOLL_CTL_DEL, fd, 0)
 }

@@ -42,7 +42,7 @@ pub unsafe fn fork_raw() -> SysResult<Pid> {
 ///
 /// # Safety
 /// `path`, `argv` and `envp` must be NUL-terminated strings / NULL-terminated arrays.
-pub unsafe fn execve(path: *const libc::c_char, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> Errno {
+pub(crate) unsafe fn execve(path: *const libc::c_char, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> Errno {
     // SAFETY: caller guarantees the pointers.
     unsafe { libc::execve(path, argv, envp) };
     Errno::last()
@@ -124,7 +124,7 @@ pub fn setsid() -> SysResult<Pid> {
 }
 
 /// `getuid`. Async-signal-safe.
-pub fn getuid() -> libc::uid_t {
+pub(crate) fn getuid() -> libc::uid_t {
     // SAFETY: no preconditions.
     unsafe { libc::getuid() }
 }
@@ -136,7 +136,7 @@ pub fn geteuid() -> libc::uid_t {
 }
 
 /// `getgid`. Async-signal-safe.
-pub fn getgid() -> libc::gid_t {
+pub(crate) fn getgid() -> libc::gid_t {
     // SAFETY: no preconditions.
     unsafe { libc::getgid() }
 }
@@ -187,7 +187,7 @@ const PID_FS_MAGIC: i64 = 0x5049_4446;
 /// this process. `None` when the kernel cannot tell: no `pidfd_open`, or
 /// pidfds that are not on pidfs (before Linux 6.9 they all share one anonymous
 /// inode, so their number says nothing about the process).
-pub fn own_pidfd_id() -> Option<u64> {
+pub(crate) fn own_pidfd_id() -> Option<u64> {
     let raw = pidfd_open(getpid()).ok()?;
     // SAFETY: a fresh fd from pidfd_open, owned (and closed) here.
     let f = unsafe { super::fd::Fd::from_raw(raw) };
@@ -203,14 +203,14 @@ pub fn own_pidfd_id() -> Option<u64> {
 /// `fflush(NULL)`: write out every C stdio buffer, so that nothing buffered is
 /// duplicated by a fork (the parent and the child would both flush it later).
 /// Not async-signal-safe (stdio locks): call before fork.
-pub fn flush_stdio() {
+pub(crate) fn flush_stdio() {
     // SAFETY: fflush(NULL) flushes all streams; no pointer is dereferenced.
     unsafe { libc::fflush(core::ptr::null_mut()) };
 }
 
 /// A user database entry: ids and the name (borrowed from the caller's buffer).
 #[derive(Clone, Copy, Debug)]
-pub struct PwEntry<'a> {
+pub(crate) struct PwEntry<'a> {
     /// `pw_uid`.
     pub uid: libc::uid_t,
     /// `pw_gid` (the primary group).
@@ -221,7 +221,7 @@ pub struct PwEntry<'a> {
 
 /// `getpwnam_r(name)` (`name` ends in NUL) with the caller's scratch buffer.
 /// `Ok(None)`: no such user. `Err(ERANGE)`: `buf` is too small (grow and retry).
-pub fn getpwnam<'a>(name: &[u8], buf: &'a mut [u8]) -> SysResult<Option<PwEntry<'a>>> {
+pub(crate) fn getpwnam<'a>(name: &[u8], buf: &'a mut [u8]) -> SysResult<Option<PwEntry<'a>>> {
     if name.last() != Some(&0) {
         return Err(Errno(libc::EINVAL));
     }
@@ -234,7 +234,7 @@ pub fn getpwnam<'a>(name: &[u8], buf: &'a mut [u8]) -> SysResult<Option<PwEntry<
 }
 
 /// `getpwuid_r(uid)`, as [`getpwnam`].
-pub fn getpwuid(uid: libc::uid_t, buf: &mut [u8]) -> SysResult<Option<PwEntry<'_>>> {
+pub(crate) fn getpwuid(uid: libc::uid_t, buf: &mut [u8]) -> SysResult<Option<PwEntry<'_>>> {
     // SAFETY: zeroed passwd is a valid out-buffer.
     let mut pw: libc::passwd = unsafe { core::mem::zeroed() };
     let mut res: *mut libc::passwd = core::ptr::null_mut();
@@ -259,7 +259,7 @@ fn pw_result<'a>(r: libc::c_int, res: *mut libc::passwd, pw: &libc::passwd, buf:
 
 /// `getgrnam_r(name)` (`name` ends in NUL): the group's id, `Ok(None)` if
 /// there is no such group, `Err(ERANGE)` if `buf` is too small.
-pub fn getgrnam(name: &[u8], buf: &mut [u8]) -> SysResult<Option<libc::gid_t>> {
+pub(crate) fn getgrnam(name: &[u8], buf: &mut [u8]) -> SysResult<Option<libc::gid_t>> {
     if name.last() != Some(&0) {
         return Err(Errno(libc::EINVAL));
     }
@@ -277,7 +277,7 @@ pub fn getgrnam(name: &[u8], buf: &mut [u8]) -> SysResult<Option<libc::gid_t>> {
 /// `getgrouplist(user, gid)`: the groups `user` (NUL-terminated) belongs to,
 /// `gid` included (what `initgroups` would set), written to `out`. Returns how
 /// many there are; if that is more than `out.len()`, grow `out` and call again.
-pub fn getgrouplist(user: &[u8], gid: libc::gid_t, out: &mut [libc::gid_t]) -> SysResult<usize> {
+pub(crate) fn getgrouplist(user: &[u8], gid: libc::gid_t, out: &mut [libc::gid_t]) -> SysResult<usize> {
     if user.last() != Some(&0) {
         return Err(Errno(libc::EINVAL));
     }
@@ -293,20 +293,20 @@ pub fn getgrouplist(user: &[u8], gid: libc::gid_t, out: &mut [libc::gid_t]) -> S
 }
 
 /// `setgroups`. Async-signal-safe in a single-threaded process (a syscall).
-pub fn setgroups(groups: &[libc::gid_t]) -> SysResult<()> {
+pub(crate) fn setgroups(groups: &[libc::gid_t]) -> SysResult<()> {
     // SAFETY: valid slice.
     cvt(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) }).map(|_| ())
 }
 
 /// `setgid` (real, effective and saved, via setresgid). Async-signal-safe in a
 /// single-threaded process; in a multi-threaded one glibc applies it to every thread.
-pub fn setgid(gid: libc::gid_t) -> SysResult<()> {
+pub(crate) fn setgid(gid: libc::gid_t) -> SysResult<()> {
     // SAFETY: plain syscall.
     cvt(unsafe { libc::setresgid(gid, gid, gid) }).map(|_| ())
 }
 
 /// `setuid` (real, effective and saved, via setresuid). As [`setgid`].
-pub fn setuid(uid: libc::uid_t) -> SysResult<()> {
+pub(crate) fn setuid(uid: libc::uid_t) -> SysResult<()> {
     // SAFETY: plain syscall.
     cvt(unsafe { libc::setresuid(uid, uid, uid) }).map(|_| ())
 }
@@ -326,12 +326,12 @@ fn raw3(nr: libc::c_long, a: libc::c_long, b: libc::c_long, c: libc::c_long) -> 
 
 /// `prctl(PR_SET_PDEATHSIG, sig)`: the calling process gets `sig` when the
 /// thread that created it exits. A raw system call; async-signal-safe.
-pub fn set_parent_death_signal(sig: i32) -> SysResult<()> {
+pub(crate) fn set_parent_death_signal(sig: i32) -> SysResult<()> {
     raw3(libc::SYS_prctl, libc::PR_SET_PDEATHSIG as libc::c_long, sig as libc::c_long, 0).map(|_| ())
 }
 
 /// `getppid` as a raw system call (never a cached value). Async-signal-safe.
-pub fn getppid_raw() -> Pid {
+pub(crate) fn getppid_raw() -> Pid {
     raw3(libc::SYS_getppid, 0, 0, 0).map(|p| p as Pid).unwrap_or(-1)
 }
 
@@ -343,19 +343,19 @@ pub fn set_child_subreaper() -> SysResult<()> {
 
 /// `setgroups` as a raw system call: this thread only (for a child about to
 /// exec). Async-signal-safe.
-pub fn setgroups_raw(groups: &[libc::gid_t]) -> SysResult<()> {
+pub(crate) fn setgroups_raw(groups: &[libc::gid_t]) -> SysResult<()> {
     raw3(libc::SYS_setgroups, groups.len() as libc::c_long, groups.as_ptr() as libc::c_long, 0).map(|_| ())
 }
 
 /// `setresgid(gid, gid, gid)` as a raw system call: this thread only (glibc's
 /// wrapper signals every thread of the process, which a child sharing its
 /// parent's memory must never do). Async-signal-safe.
-pub fn setgid_raw(gid: libc::gid_t) -> SysResult<()> {
+pub(crate) fn setgid_raw(gid: libc::gid_t) -> SysResult<()> {
     raw3(libc::SYS_setresgid, gid as libc::c_long, gid as libc::c_long, gid as libc::c_long).map(|_| ())
 }
 
 /// `setresuid(uid, uid, uid)` as a raw system call; as [`setgid_raw`].
-pub fn setuid_raw(uid: libc::uid_t) -> SysResult<()> {
+pub(crate) fn setuid_raw(uid: libc::uid_t) -> SysResult<()> {
     raw3(libc::SYS_setresuid, uid as libc::c_long, uid as libc::c_long, uid as libc::c_long).map(|_| ())
 }
 

@@ -28,7 +28,7 @@ pub fn unblock_all() -> SysResult<()> {
 /// ignored (some shells and build tools pass them on so). For those, an
 /// inherited SIG_IGN is turned into SIG_DFL with the raw system call, and a
 /// handler glibc installed is left alone.
-pub fn reset_all_dispositions() {
+pub(crate) fn reset_all_dispositions() {
     for sig in 1..NSIG {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
@@ -95,7 +95,7 @@ pub fn block(sigs: &[i32]) -> SysResult<libc::sigset_t> {
 
 /// Block every signal in the calling thread (around fork, so no handler runs
 /// in the child before its dispositions are reset), returning the previous mask.
-pub fn block_all() -> SysResult<libc::sigset_t> {
+pub(crate) fn block_all() -> SysResult<libc::sigset_t> {
     // SAFETY: sigset ops on locals.
     unsafe {
         let mut set: libc::sigset_t = core::mem::zeroed();
@@ -110,7 +110,7 @@ pub fn block_all() -> SysResult<libc::sigset_t> {
 }
 
 /// Restore a mask saved by [`block`].
-pub fn set_mask(mask: &libc::sigset_t) -> SysResult<()> {
+pub(crate) fn set_mask(mask: &libc::sigset_t) -> SysResult<()> {
     // SAFETY: mask is a valid sigset.
     let r = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, mask, core::ptr::null_mut()) };
     if r != 0 {
@@ -143,7 +143,7 @@ pub fn set_default(sig: i32) -> SysResult<()> {
 }
 
 /// Restore an action returned by [`install`].
-pub fn restore(sig: i32, old: &libc::sigaction) -> SysResult<()> {
+pub(crate) fn restore(sig: i32, old: &libc::sigaction) -> SysResult<()> {
     // SAFETY: old came from sigaction.
     cvt(unsafe { libc::sigaction(sig, old, core::ptr::null_mut()) }).map(|_| ())
 }

@@ -48,7 +48,7 @@ impl SockAddr {
     }
 
     /// IPv4 `ip:port`.
-    pub fn v4(ip: [u8; 4], port: u16) -> SockAddr {
+    pub(crate) fn v4(ip: [u8; 4], port: u16) -> SockAddr {
         let mut a = SockAddr::empty();
         // SAFETY: sockaddr_in fits in sockaddr_storage and is plain data.
         let sin = unsafe { &mut *(&mut a.storage as *mut _ as *mut libc::sockaddr_in) };
@@ -116,7 +116,7 @@ impl SockAddr {
     }
 
     /// The IPv4 address of an `AF_INET` address.
-    pub fn ip_v4(&self) -> Option<[u8; 4]> {
+    pub(crate) fn ip_v4(&self) -> Option<[u8; 4]> {
         if self.family() != libc::AF_INET {
             return None;
         }
@@ -126,7 +126,7 @@ impl SockAddr {
     }
 
     /// The IPv6 address and scope id of an `AF_INET6` address.
-    pub fn ip_v6(&self) -> Option<([u8; 16], u32)> {
+    pub(crate) fn ip_v6(&self) -> Option<([u8; 16], u32)> {
         if self.family() != libc::AF_INET6 {
             return None;
         }
@@ -221,7 +221,7 @@ pub fn accept(fd: RawFd, flags: libc::c_int) -> SysResult<Fd> {
 }
 
 /// Set an int socket option.
-pub fn setsockopt_int(fd: RawFd, level: libc::c_int, opt: libc::c_int, val: libc::c_int) -> SysResult<()> {
+pub(crate) fn setsockopt_int(fd: RawFd, level: libc::c_int, opt: libc::c_int, val: libc::c_int) -> SysResult<()> {
     // SAFETY: pointer to a live int of the given size.
     cvt(unsafe {
         libc::setsockopt(fd, level, opt, &val as *const _ as *const libc::c_void, size_of::<libc::c_int>() as libc::socklen_t)
@@ -232,7 +232,7 @@ pub fn setsockopt_int(fd: RawFd, level: libc::c_int, opt: libc::c_int, val: libc
 /// Bound how long a blocking send on `fd` may wait (`SO_SNDTIMEO`); a send
 /// that runs out of time fails with `EAGAIN`. `ms` must be positive (0 would
 /// mean "no limit" to the kernel). Only for sockets this process created.
-pub fn set_send_timeout(fd: RawFd, ms: u32) -> SysResult<()> {
+pub(crate) fn set_send_timeout(fd: RawFd, ms: u32) -> SysResult<()> {
     let ms = ms.max(1);
     let tv = libc::timeval { tv_sec: (ms / 1000) as libc::time_t, tv_usec: ((ms % 1000) * 1000) as libc::suseconds_t };
     // SAFETY: pointer to a live timeval of the given size.
@@ -249,7 +249,7 @@ pub fn set_send_timeout(fd: RawFd, ms: u32) -> SysResult<()> {
 }
 
 /// Read an int socket option.
-pub fn getsockopt_int(fd: RawFd, level: libc::c_int, opt: libc::c_int) -> SysResult<libc::c_int> {
+pub(crate) fn getsockopt_int(fd: RawFd, level: libc::c_int, opt: libc::c_int) -> SysResult<libc::c_int> {
     let mut v: libc::c_int = 0;
     let mut len = size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: pointers to live locals.
@@ -306,7 +306,7 @@ pub fn send_with_fds(fd: RawFd, data: &[u8], fds: &[RawFd], to: Option<&SockAddr
 /// non-blocking send that leaves the socket's shared `O_NONBLOCK` alone).
 /// `MSG_NOSIGNAL` is always added. On a stream socket a short send carries the
 /// fds with its first byte; send the rest without them.
-pub fn send_with_fds_flags(fd: RawFd, data: &[u8], fds: &[RawFd], to: Option<&SockAddr>, flags: libc::c_int) -> SysResult<usize> {
+pub(crate) fn send_with_fds_flags(fd: RawFd, data: &[u8], fds: &[RawFd], to: Option<&SockAddr>, flags: libc::c_int) -> SysResult<usize> {
     if fds.len() > SCM_MAX_FD {
         return Err(Errno(libc::EINVAL));
     }

@@ -7,10 +7,10 @@ use core::ffi::c_void;
 use super::{Errno, SysResult};
 
 /// A pthread key.
-pub type Key = libc::pthread_key_t;
+pub(crate) type Key = libc::pthread_key_t;
 
 /// `pthread_key_create` with a destructor run at thread exit for non-NULL values.
-pub fn key_create(dtor: unsafe extern "C" fn(*mut c_void)) -> SysResult<Key> {
+pub(crate) fn key_create(dtor: unsafe extern "C" fn(*mut c_void)) -> SysResult<Key> {
     let mut k: Key = 0;
     // SAFETY: valid out-pointer; dtor has the signature pthread expects.
     match unsafe { libc::pthread_key_create(&mut k, Some(dtor)) } {
@@ -20,13 +20,13 @@ pub fn key_create(dtor: unsafe extern "C" fn(*mut c_void)) -> SysResult<Key> {
 }
 
 /// This thread's value for `k` (NULL if none).
-pub fn get_specific(k: Key) -> *mut c_void {
+pub(crate) fn get_specific(k: Key) -> *mut c_void {
     // SAFETY: any key value is accepted; an invalid one gives NULL.
     unsafe { libc::pthread_getspecific(k) }
 }
 
 /// Set this thread's value for `k`.
-pub fn set_specific(k: Key, p: *mut c_void) -> SysResult<()> {
+pub(crate) fn set_specific(k: Key, p: *mut c_void) -> SysResult<()> {
     // SAFETY: p is stored, not dereferenced, by pthread.
     match unsafe { libc::pthread_setspecific(k, p as *const c_void) } {
         0 => Ok(()),
@@ -35,7 +35,7 @@ pub fn set_specific(k: Key, p: *mut c_void) -> SysResult<()> {
 }
 
 /// `calloc(1, n)`: zeroed C heap memory, NULL on failure.
-pub fn zalloc(n: usize) -> *mut u8 {
+pub(crate) fn zalloc(n: usize) -> *mut u8 {
     // SAFETY: plain calloc.
     unsafe { libc::calloc(1, n) as *mut u8 }
 }
@@ -44,20 +44,20 @@ pub fn zalloc(n: usize) -> *mut u8 {
 ///
 /// # Safety
 /// `p` is NULL or came from [`zalloc`] and is not used afterwards.
-pub unsafe fn free(p: *mut c_void) {
+pub(crate) unsafe fn free(p: *mut c_void) {
     // SAFETY: caller's promise.
     unsafe { libc::free(p) }
 }
 
 /// `sched_yield`.
-pub fn yield_now() {
+pub(crate) fn yield_now() {
     // SAFETY: no preconditions.
     unsafe { libc::sched_yield() };
 }
 
 /// A statically initialised pthread mutex. It must not move once used (keep
 /// it in a static or behind a pointer).
-pub struct RawMutex(UnsafeCell<libc::pthread_mutex_t>);
+pub(crate) struct RawMutex(UnsafeCell<libc::pthread_mutex_t>);
 
 // SAFETY: pthread mutexes are made to be shared between threads.
 unsafe impl Sync for RawMutex {}
@@ -79,7 +79,7 @@ impl RawMutex {
     ///
     /// # Safety
     /// The calling thread holds the lock.
-    pub unsafe fn unlock(&self) {
+    pub(crate) unsafe fn unlock(&self) {
         // SAFETY: caller's promise.
         unsafe { libc::pthread_mutex_unlock(self.0.get()) };
     }
@@ -98,7 +98,7 @@ impl Default for RawMutex {
 ///
 /// # Safety
 /// `f` must be sound to run on another thread with `arg`, which it then owns.
-pub unsafe fn spawn_detached(f: extern "C" fn(*mut c_void) -> *mut c_void, arg: *mut c_void) -> SysResult<()> {
+pub(crate) unsafe fn spawn_detached(f: extern "C" fn(*mut c_void) -> *mut c_void, arg: *mut c_void) -> SysResult<()> {
     // SAFETY: plain data, filled by the calls below before use.
     let mut all: libc::sigset_t = unsafe { core::mem::zeroed() };
     let mut old: libc::sigset_t = unsafe { core::mem::zeroed() };

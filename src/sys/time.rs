@@ -38,7 +38,7 @@ pub fn monotonic_ns() -> u64 {
 }
 
 /// Microseconds on `CLOCK_MONOTONIC` (sd_notify's `MONOTONIC_USEC`).
-pub fn monotonic_us() -> u64 {
+pub(crate) fn monotonic_us() -> u64 {
     monotonic_ns() / 1000
 }
 
@@ -99,7 +99,7 @@ pub fn sleep_ms(ms: u64) {
 
 /// A monotonic timerfd (CLOEXEC, non-blocking), disarmed: readable once armed
 /// and expired, so a deadline can sit in a poll or epoll set.
-pub fn timerfd() -> SysResult<Fd> {
+pub(crate) fn timerfd() -> SysResult<Fd> {
     // SAFETY: plain syscall.
     let r = cvt(unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK) })?;
     // SAFETY: fresh fd.
@@ -108,7 +108,7 @@ pub fn timerfd() -> SysResult<Fd> {
 
 /// Arm `fd` (a [`timerfd`]) to expire once, `ms` from now; `ms <= 0`
 /// disarms it. Re-arming forgets an expiry not yet read.
-pub fn timerfd_arm(fd: RawFd, ms: i64) -> SysResult<()> {
+pub(crate) fn timerfd_arm(fd: RawFd, ms: i64) -> SysResult<()> {
     let ms = ms.max(0);
     let it = libc::itimerspec {
         it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
@@ -119,7 +119,7 @@ pub fn timerfd_arm(fd: RawFd, ms: i64) -> SysResult<()> {
 }
 
 /// Whether `fd` (a [`timerfd`]) has expired since it was last armed.
-pub fn timerfd_expired(fd: RawFd) -> bool {
+pub(crate) fn timerfd_expired(fd: RawFd) -> bool {
     let mut n = [0u8; 8];
     matches!(super::fd::read(fd, &mut n), Ok(8))
 }

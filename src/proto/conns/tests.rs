@@ -25,15 +25,15 @@ fn batch_round_trip() {
 #[test]
 fn id_frames_round_trip() {
     let mut v = Vec::new();
-    for (k, want) in [(Kind::Ack, 2u8), (Kind::Commit, 4), (Kind::Abort, 5)] {
+    for (k, want) in [(PassStep::Ack, 2u8), (PassStep::Commit, 4), (PassStep::Abort, 5)] {
         encode_id(k, 99, &mut v).unwrap();
         assert_eq!(v[5], want);
         match (k, decode(&v).unwrap()) {
-            (Kind::Ack, Frame::Ack(99)) | (Kind::Commit, Frame::Commit(99)) | (Kind::Abort, Frame::Abort(99)) => {}
+            (PassStep::Ack, Frame::Ack(99)) | (PassStep::Commit, Frame::Commit(99)) | (PassStep::Abort, Frame::Abort(99)) => {}
             (k, f) => panic!("{:?} decoded as {:?}", k, f),
         }
     }
-    assert!(encode_id(Kind::Batch, 1, &mut v).is_err());
+    assert!(encode_id(PassStep::Batch, 1, &mut v).is_err());
 }
 
 #[test]
@@ -137,7 +137,7 @@ fn rejects_bad_replies() {
     let mut b = v.clone();
     b[20] = b'\n';
     assert_eq!(errno(&b), libc::EBADMSG);
-    encode_id(Kind::Ack, 1, &mut v).unwrap();
+    encode_id(PassStep::Ack, 1, &mut v).unwrap();
     v.push(0);
     v[8] = 5;
     assert_eq!(errno(&v), libc::EBADMSG);
@@ -165,7 +165,7 @@ fn no_input_panics() {
 fn raw_batch(id: u32, states: &[&[u8]]) -> Vec<u8> {
     let total: usize = states.iter().map(|s| s.len()).sum();
     let mut v = Vec::new();
-    head(&mut v, Kind::Batch, 8 + states.len() * ENTRY_LEN + total);
+    head(&mut v, PassStep::Batch, 8 + states.len() * ENTRY_LEN + total);
     v.extend_from_slice(&id.to_le_bytes());
     v.extend_from_slice(&(states.len() as u32).to_le_bytes());
     for (t, s) in states.iter().enumerate() {

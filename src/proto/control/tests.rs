@@ -20,7 +20,7 @@ fn control_round_trip() {
     for c in Command::ALL {
         let f = encode_control(c);
         let (h, b) = body(&f);
-        assert_eq!(h.kind, Kind::Control);
+        assert_eq!(h.kind, HandoffMsg::Control);
         assert_eq!(decode_control(b).unwrap(), c);
         assert_eq!(Command::from_name(c.name().as_bytes()), Some(c));
     }
@@ -41,9 +41,9 @@ fn control_rejects_hostile_input() {
     ebadmsg(decode_control(&[b'a'; COMMAND_MAX + 1]));
     assert_eq!(decode_control(&[b'a'; COMMAND_MAX]).unwrap_err().errno.0, libc::EOPNOTSUPP);
     // heads: empty and oversized bodies, wrong version
-    assert!(ebadmsg(decode_head(&encode_head(Kind::Control, 0))).contains("too short"));
-    assert!(ebadmsg(decode_head(&encode_head(Kind::Control, COMMAND_MAX + 1))).contains("oversized"));
-    let mut v0 = encode_head(Kind::Control, 6);
+    assert!(ebadmsg(decode_head(&encode_head(HandoffMsg::Control, 0))).contains("too short"));
+    assert!(ebadmsg(decode_head(&encode_head(HandoffMsg::Control, COMMAND_MAX + 1))).contains("oversized"));
+    let mut v0 = encode_head(HandoffMsg::Control, 6);
     v0[4] = 0;
     assert_eq!(decode_head(&v0).unwrap_err().errno.0, libc::EPROTONOSUPPORT);
     // truncated heads
@@ -61,7 +61,7 @@ fn reply_round_trip() {
     let text = "pid: 42\nstate: serving\nworker: pid 43 status \"caf\u{e9}\"\n";
     let f = encode_reply(0, text);
     let (h, b) = body(&f);
-    assert_eq!(h.kind, Kind::Reply);
+    assert_eq!(h.kind, HandoffMsg::Reply);
     assert_eq!(decode_reply(b).unwrap(), (0, text));
     assert_eq!(decode_reply(body(&encode_reply(0, "")).1).unwrap(), (0, ""));
     // a failure is one line: newlines and other controls become spaces
@@ -110,9 +110,9 @@ fn reply_rejects_hostile_input() {
     big.extend(std::iter::repeat(b'a').take(REPLY_TEXT_MAX + 1));
     assert!(ebadmsg(decode_reply(&big)).contains("at most"));
     // heads: bounds
-    ebadmsg(decode_head(&encode_head(Kind::Reply, 3)));
-    assert!(ebadmsg(decode_head(&encode_head(Kind::Reply, 4 + REPLY_TEXT_MAX + 1))).contains("oversized"));
-    assert_eq!(decode_head(&encode_head(Kind::Reply, 4 + REPLY_TEXT_MAX)).unwrap().len, 4 + REPLY_TEXT_MAX);
+    ebadmsg(decode_head(&encode_head(HandoffMsg::Reply, 3)));
+    assert!(ebadmsg(decode_head(&encode_head(HandoffMsg::Reply, 4 + REPLY_TEXT_MAX + 1))).contains("oversized"));
+    assert_eq!(decode_head(&encode_head(HandoffMsg::Reply, 4 + REPLY_TEXT_MAX)).unwrap().len, 4 + REPLY_TEXT_MAX);
 }
 
 
@@ -155,7 +155,7 @@ fn reader_refuses_at_once_and_strictly() {
     assert_eq!(read_in_pieces(&v2, 100).unwrap().unwrap_err().errno.0, libc::EPROTONOSUPPORT);
     let e = read_in_pieces(&encode_take(), 100).unwrap().unwrap_err();
     assert!(e.errno.0 == libc::EPROTO && e.message().contains("take frame"), "{}", e.message());
-    ebadmsg(read_in_pieces(&encode_head(Kind::Control, COMMAND_MAX + 1), 100).unwrap());
+    ebadmsg(read_in_pieces(&encode_head(HandoffMsg::Control, COMMAND_MAX + 1), 100).unwrap());
     assert_eq!(read_in_pieces(&encode_refuse(libc::EIO, "x"), 100).unwrap().unwrap_err().errno.0, libc::EPROTO);
     // Truncated: no verdict from the bytes, EBADMSG at the end of the stream.
     let mut r = RequestReader::new();

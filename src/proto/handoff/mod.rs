@@ -57,21 +57,21 @@ use crate::proto::addr::Shown;
 /// The four bytes every frame starts with.
 pub const MAGIC: [u8; 4] = *b"GFDH";
 /// The protocol version this code speaks.
-pub const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 1;
 /// Length of a frame head.
 pub const HEAD_LEN: usize = 12;
 /// Most fds in one transfer.
 pub const MAX_FDS: usize = 65536;
 /// Longest fd name (systemd's limit, [`crate::proto::listen_env::FDNAME_MAX`]).
-pub const NAME_MAX: usize = crate::proto::listen_env::FDNAME_MAX;
+pub(crate) const NAME_MAX: usize = crate::proto::listen_env::FDNAME_MAX;
 /// Most fds per `sendmsg` (musl's limit; Linux allows 253).
-pub const CHUNK_MAX: usize = 252;
+pub(crate) const CHUNK_MAX: usize = 252;
 /// Largest HEADER body: the count, then `MAX_FDS` names of `NAME_MAX` bytes.
 pub const HEADER_BODY_MAX: usize = 4 + MAX_FDS * (1 + NAME_MAX);
 /// Longest reason in a REFUSE frame.
 pub const REASON_MAX: usize = 200;
 /// Length of a CHUNK body.
-pub const CHUNK_BODY: usize = 8;
+pub(crate) const CHUNK_BODY: usize = 8;
 /// Length of a whole CHUNK frame.
 pub const CHUNK_FRAME: usize = HEAD_LEN + CHUNK_BODY;
 /// Longest command name in a CONTROL frame (its body: `proto::control`).
@@ -79,11 +79,11 @@ pub const COMMAND_MAX: usize = 32;
 /// Longest text in a REPLY frame (a `status` report is several lines).
 pub const REPLY_TEXT_MAX: usize = 65536;
 /// Largest errno a REFUSE or REPLY carries.
-pub const ERRNO_MAX: u32 = 4095;
+pub(crate) const ERRNO_MAX: u32 = 4095;
 
-/// What a frame is.
+/// What a hand-off frame is (the socket also carries control commands and replies).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum HandoffMsg {
     /// Count and names of the fds that follow.
     Header = 1,
     /// Announces the fds riding on this `sendmsg`.
@@ -102,17 +102,17 @@ pub enum Kind {
     Conns = 8,
 }
 
-impl Kind {
-    fn from_u8(b: u8) -> Option<Kind> {
+impl HandoffMsg {
+    fn from_u8(b: u8) -> Option<HandoffMsg> {
         match b {
-            1 => Some(Kind::Header),
-            2 => Some(Kind::Chunk),
-            3 => Some(Kind::Take),
-            4 => Some(Kind::Ready),
-            5 => Some(Kind::Refuse),
-            6 => Some(Kind::Control),
-            7 => Some(Kind::Reply),
-            8 => Some(Kind::Conns),
+            1 => Some(HandoffMsg::Header),
+            2 => Some(HandoffMsg::Chunk),
+            3 => Some(HandoffMsg::Take),
+            4 => Some(HandoffMsg::Ready),
+            5 => Some(HandoffMsg::Refuse),
+            6 => Some(HandoffMsg::Control),
+            7 => Some(HandoffMsg::Reply),
+            8 => Some(HandoffMsg::Conns),
             _ => None,
         }
     }
@@ -120,26 +120,26 @@ impl Kind {
     /// Smallest and largest body this kind may have.
     pub fn body_bounds(self) -> (usize, usize) {
         match self {
-            Kind::Header => (4, HEADER_BODY_MAX),
-            Kind::Chunk => (CHUNK_BODY, CHUNK_BODY),
-            Kind::Take | Kind::Ready | Kind::Conns => (0, 0),
-            Kind::Refuse => (4, 4 + REASON_MAX),
-            Kind::Control => (1, COMMAND_MAX),
-            Kind::Reply => (4, 4 + REPLY_TEXT_MAX),
+            HandoffMsg::Header => (4, HEADER_BODY_MAX),
+            HandoffMsg::Chunk => (CHUNK_BODY, CHUNK_BODY),
+            HandoffMsg::Take | HandoffMsg::Ready | HandoffMsg::Conns => (0, 0),
+            HandoffMsg::Refuse => (4, 4 + REASON_MAX),
+            HandoffMsg::Control => (1, COMMAND_MAX),
+            HandoffMsg::Reply => (4, 4 + REPLY_TEXT_MAX),
         }
     }
 
     /// Lower-case name for messages.
     pub fn name(self) -> &'static str {
         match self {
-            Kind::Header => "header",
-            Kind::Chunk => "chunk",
-            Kind::Take => "take",
-            Kind::Ready => "ready",
-            Kind::Refuse => "refuse",
-            Kind::Control => "control",
-            Kind::Reply => "reply",
-            Kind::Conns => "conns",
+            HandoffMsg::Header => "header",
+            HandoffMsg::Chunk => "chunk",
+            HandoffMsg::Take => "take",
+            HandoffMsg::Ready => "ready",
+            HandoffMsg::Refuse => "refuse",
+            HandoffMsg::Control => "control",
+            HandoffMsg::Reply => "reply",
+            HandoffMsg::Conns => "conns",
         }
     }
 }
@@ -148,7 +148,7 @@ impl Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Head {
     /// The kind.
-    pub kind: Kind,
+    pub kind: HandoffMsg,
     /// Body length (already checked against the kind's bounds).
     pub len: usize,
 }
@@ -162,7 +162,7 @@ pub(in crate::proto) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 
 /// Encode a head. `len` is at most [`HEADER_BODY_MAX`] for the frames this
 /// module builds, so it always fits the u32 field.
-pub fn encode_head(kind: Kind, len: usize) -> [u8; HEAD_LEN] {
+pub fn encode_head(kind: HandoffMsg, len: usize) -> [u8; HEAD_LEN] {
     let mut h = [0u8; HEAD_LEN];
     let l = (len.min(u32::MAX as usize) as u32).to_le_bytes();
     for (d, s) in h.iter_mut().zip(MAGIC.iter().chain([VERSION, kind as u8, 0, 0].iter()).chain(l.iter())) {
@@ -190,7 +190,7 @@ pub fn decode_head(b: &[u8]) -> Result<Head> {
         ));
     }
     let k = b.get(5).copied().unwrap_or(0);
-    let Some(kind) = Kind::from_u8(k) else {
+    let Some(kind) = HandoffMsg::from_u8(k) else {
         return Err(err!(EBADMSG, "hand-off frame of unknown kind {}", k));
     };
     if b.get(6..8) != Some(&[0u8, 0][..]) {
@@ -224,7 +224,7 @@ pub fn encode_header<N: AsRef<[u8]>>(names: &[N]) -> Result<Vec<u8>> {
     }
     let mut out = Vec::new();
     out.try_reserve_exact(HEAD_LEN + body_len).map_err(|_| err!(ENOMEM, "hand-off header of {} bytes", body_len))?;
-    out.extend_from_slice(&encode_head(Kind::Header, body_len));
+    out.extend_from_slice(&encode_head(HandoffMsg::Header, body_len));
     out.extend_from_slice(&(names.len() as u32).to_le_bytes());
     for n in names {
         let n = n.as_ref();
@@ -285,7 +285,7 @@ pub fn encode_chunk(c: Chunk) -> [u8; CHUNK_FRAME] {
     let mut f = [0u8; CHUNK_FRAME];
     let body = c.first.to_le_bytes();
     let cnt = c.count.to_le_bytes();
-    for (d, s) in f.iter_mut().zip(encode_head(Kind::Chunk, CHUNK_BODY).iter().chain(body.iter()).chain(cnt.iter())) {
+    for (d, s) in f.iter_mut().zip(encode_head(HandoffMsg::Chunk, CHUNK_BODY).iter().chain(body.iter()).chain(cnt.iter())) {
         *d = *s;
     }
     f
@@ -310,23 +310,23 @@ pub fn decode_chunk(body: &[u8], received: usize, total: usize) -> Result<Chunk>
 }
 
 /// The chunks a transfer of `n` fds is cut into.
-pub fn chunks(n: usize) -> impl Iterator<Item = Chunk> {
+pub(crate) fn chunks(n: usize) -> impl Iterator<Item = Chunk> {
     (0..n).step_by(CHUNK_MAX).map(move |first| Chunk { first: first as u32, count: (n - first).min(CHUNK_MAX) as u32 })
 }
 
 /// A TAKE frame.
 pub fn encode_take() -> [u8; HEAD_LEN] {
-    encode_head(Kind::Take, 0)
+    encode_head(HandoffMsg::Take, 0)
 }
 
 /// A READY frame.
-pub fn encode_ready() -> [u8; HEAD_LEN] {
-    encode_head(Kind::Ready, 0)
+pub(crate) fn encode_ready() -> [u8; HEAD_LEN] {
+    encode_head(HandoffMsg::Ready, 0)
 }
 
 /// A CONNS frame (its one fd rides beside it).
-pub fn encode_conns() -> [u8; HEAD_LEN] {
-    encode_head(Kind::Conns, 0)
+pub(crate) fn encode_conns() -> [u8; HEAD_LEN] {
+    encode_head(HandoffMsg::Conns, 0)
 }
 
 /// Append `text` to `out`: at most `max` bytes, cut at a char boundary;
@@ -362,7 +362,7 @@ pub(in crate::proto) fn check_text<'a>(text: &'a [u8], max: usize, newlines: boo
 
 /// A whole frame of `kind`: `errno` as u32 LE, then `text` as [`push_text`]
 /// makes it.
-pub(in crate::proto) fn errno_text_frame(kind: Kind, errno: u32, text: &str, max: usize, newlines: bool) -> Vec<u8> {
+pub(in crate::proto) fn errno_text_frame(kind: HandoffMsg, errno: u32, text: &str, max: usize, newlines: bool) -> Vec<u8> {
     let mut body = Vec::with_capacity(4 + text.len().min(max));
     body.extend_from_slice(&errno.to_le_bytes());
     push_text(&mut body, text, max, newlines);
@@ -380,7 +380,7 @@ pub(in crate::proto) fn errno_ok(errno: i32) -> bool {
 /// bytes at a char boundary; newlines and other control characters become spaces.
 pub fn encode_refuse(errno: i32, reason: &str) -> Vec<u8> {
     let e = if errno_ok(errno) { errno as u32 } else { libc::EPERM as u32 };
-    errno_text_frame(Kind::Refuse, e, reason, REASON_MAX, false)
+    errno_text_frame(HandoffMsg::Refuse, e, reason, REASON_MAX, false)
 }
 
 /// Decode a REFUSE body: (errno, reason). EBADMSG for an errno outside

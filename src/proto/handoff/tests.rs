@@ -19,7 +19,7 @@ fn header_round_trip() {
     let names: Vec<&[u8]> = vec![b"http", b"https", b"a b", b"~", b"http"];
     let f = encode_header(&names).unwrap();
     let (h, b) = body(&f);
-    assert_eq!(h.kind, Kind::Header);
+    assert_eq!(h.kind, HandoffMsg::Header);
     let got = decode_header(b).unwrap();
     assert_eq!(got, names.iter().map(|n| n.to_vec()).collect::<Vec<_>>());
     // Zero fds is a valid transfer.
@@ -53,8 +53,8 @@ fn names_validated() {
 
 #[test]
 fn head_rejects_garbage() {
-    let good = encode_head(Kind::Take, 0);
-    assert_eq!(decode_head(&good).unwrap(), Head { kind: Kind::Take, len: 0 });
+    let good = encode_head(HandoffMsg::Take, 0);
+    assert_eq!(decode_head(&good).unwrap(), Head { kind: HandoffMsg::Take, len: 0 });
     let mut bad_magic = good;
     bad_magic[0] = b'X';
     assert!(ebadmsg(decode_head(&bad_magic)).contains("magic"));
@@ -77,18 +77,18 @@ fn head_rejects_garbage() {
 
 #[test]
 fn head_rejects_oversized_and_short_bodies() {
-    let oversized_header = encode_head(Kind::Header, HEADER_BODY_MAX + 1);
+    let oversized_header = encode_head(HandoffMsg::Header, HEADER_BODY_MAX + 1);
     assert!(ebadmsg(decode_head(&oversized_header)).contains("oversized"));
-    let mut huge = encode_head(Kind::Header, 0);
+    let mut huge = encode_head(HandoffMsg::Header, 0);
     huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
     ebadmsg(decode_head(&huge));
-    ebadmsg(decode_head(&encode_head(Kind::Header, 3)));
-    ebadmsg(decode_head(&encode_head(Kind::Chunk, 7)));
-    ebadmsg(decode_head(&encode_head(Kind::Chunk, 9)));
-    ebadmsg(decode_head(&encode_head(Kind::Take, 1)));
-    ebadmsg(decode_head(&encode_head(Kind::Ready, 4)));
-    ebadmsg(decode_head(&encode_head(Kind::Refuse, 3)));
-    ebadmsg(decode_head(&encode_head(Kind::Refuse, 4 + REASON_MAX + 1)));
+    ebadmsg(decode_head(&encode_head(HandoffMsg::Header, 3)));
+    ebadmsg(decode_head(&encode_head(HandoffMsg::Chunk, 7)));
+    ebadmsg(decode_head(&encode_head(HandoffMsg::Chunk, 9)));
+    ebadmsg(decode_head(&encode_head(HandoffMsg::Take, 1)));
+    ebadmsg(decode_head(&encode_head(HandoffMsg::Ready, 4)));
+    ebadmsg(decode_head(&encode_head(HandoffMsg::Refuse, 3)));
+    ebadmsg(decode_head(&encode_head(HandoffMsg::Refuse, 4 + REASON_MAX + 1)));
 }
 
 #[test]
@@ -141,7 +141,7 @@ fn chunks_cover_the_transfer() {
 fn chunk_round_trip_and_hostile() {
     let f = encode_chunk(Chunk { first: 252, count: 3 });
     let (h, b) = body(&f);
-    assert_eq!(h.kind, Kind::Chunk);
+    assert_eq!(h.kind, HandoffMsg::Chunk);
     assert_eq!(decode_chunk(b, 252, 255).unwrap(), Chunk { first: 252, count: 3 });
     // out of sequence
     assert!(ebadmsg(decode_chunk(b, 0, 255)).contains("so far"));
@@ -159,7 +159,7 @@ fn chunk_round_trip_and_hostile() {
 fn refuse_round_trip_and_hostile() {
     let f = encode_refuse(libc::EBUSY, "hand-off in progress\nto pid 7");
     let (h, b) = body(&f);
-    assert_eq!(h.kind, Kind::Refuse);
+    assert_eq!(h.kind, HandoffMsg::Refuse);
     let (e, m) = decode_refuse(b).unwrap();
     assert_eq!(e, libc::EBUSY);
     assert_eq!(m.as_str(), "hand-off in progress to pid 7");
@@ -179,22 +179,22 @@ fn refuse_round_trip_and_hostile() {
 
 #[test]
 fn control_frames() {
-    assert_eq!(decode_head(&encode_take()).unwrap().kind, Kind::Take);
-    assert_eq!(decode_head(&encode_ready()).unwrap().kind, Kind::Ready);
-    assert_eq!(decode_head(&encode_conns()).unwrap().kind, Kind::Conns);
+    assert_eq!(decode_head(&encode_take()).unwrap().kind, HandoffMsg::Take);
+    assert_eq!(decode_head(&encode_ready()).unwrap().kind, HandoffMsg::Ready);
+    assert_eq!(decode_head(&encode_conns()).unwrap().kind, HandoffMsg::Conns);
     // CONNS has no body: a length is malformed.
-    assert!(ebadmsg(decode_head(&encode_head(Kind::Conns, 1))).contains("oversized"));
+    assert!(ebadmsg(decode_head(&encode_head(HandoffMsg::Conns, 1))).contains("oversized"));
 }
 
 #[test]
 fn kind_numbers_are_fixed() {
     // The wire numbers never change: new kinds are appended.
-    let kinds = [Kind::Header, Kind::Chunk, Kind::Take, Kind::Ready, Kind::Refuse, Kind::Control, Kind::Reply, Kind::Conns];
+    let kinds = [HandoffMsg::Header, HandoffMsg::Chunk, HandoffMsg::Take, HandoffMsg::Ready, HandoffMsg::Refuse, HandoffMsg::Control, HandoffMsg::Reply, HandoffMsg::Conns];
     for (i, k) in kinds.into_iter().enumerate() {
         assert_eq!(k as u8 as usize, i + 1);
-        assert_eq!(Kind::from_u8(k as u8), Some(k));
+        assert_eq!(HandoffMsg::from_u8(k as u8), Some(k));
     }
-    assert_eq!(Kind::from_u8(9), None);
+    assert_eq!(HandoffMsg::from_u8(9), None);
 }
 
 #[test]

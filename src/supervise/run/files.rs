@@ -47,8 +47,7 @@ fn remove_unix_sockets() {
         if p.is_empty() || p.first() == Some(&0) {
             continue;
         }
-        let mut z = p.to_vec();
-        z.push(0);
+        let Ok(z) = crate::sys::cpath::CPath::new(p) else { continue };
         if crate::sys::fs::lstat(&z).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFSOCK) {
             let _ = crate::sys::fs::unlink(&z);
         }

@@ -8,7 +8,7 @@ use super::send::send_frame;
 use super::trusted;
 use crate::error::Result;
 use crate::proto::addr::Shown;
-use crate::proto::handoff::{self as wire, Kind};
+use crate::proto::handoff::{self as wire, HandoffMsg};
 use crate::sync::Mutex;
 use crate::sys::fd::Fd;
 use crate::sys::process::{self, Pid};
@@ -117,7 +117,7 @@ fn take_inner(path: &[u8], deadline: Deadline) -> Result<(Fd, usize, Pid)> {
     }
     let rx = Rx { sock: sock.raw(), deadline };
     let (h, body) = rx.first_frame()?;
-    if h.kind == Kind::Refuse {
+    if h.kind == HandoffMsg::Refuse {
         let (e, why) = wire::decode_refuse(&body)?;
         return Err(crate::Error::new(Errno(e), format_args!("refused by pid {}: {}", cred.pid, why.as_str())));
     }

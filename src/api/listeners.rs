@@ -50,8 +50,10 @@ pub(crate) fn opt_name(name: &str) -> Option<&[u8]> {
 #[derive(Clone)]
 pub struct Listen {
     opts: ListenOptions,
-    /// A backlog above `i32::MAX` (the core takes an `int`).
-    backlog_too_big: Option<u32>,
+    /// What the core's setters refused, reported by the call that listens
+    /// (one slot per option, so a later valid value replaces a bad one).
+    backlog_err: Option<crate::Error>,
+    unix_mode_err: Option<crate::Error>,
     pre_bind: Option<Arc<PreBindFn>>,
 }
 
@@ -62,7 +64,8 @@ impl fmt::Debug for Listen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Listen")
             .field("opts", &self.opts)
-            .field("backlog_too_big", &self.backlog_too_big)
+            .field("backlog_err", &self.backlog_err.as_ref().map(crate::Error::message))
+            .field("unix_mode_err", &self.unix_mode_err.as_ref().map(crate::Error::message))
             .field("pre_bind", &self.pre_bind.as_ref().map(|_| "Fn(BorrowedFd)"))
             .finish()
     }
@@ -76,7 +79,11 @@ impl PartialEq for Listen {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             _ => false,
         };
-        self.opts == other.opts && self.backlog_too_big == other.backlog_too_big && same_hook
+        let msg = |e: &Option<crate::Error>| e.as_ref().map(|e| (e.errno, e.message().to_owned()));
+        self.opts == other.opts
+            && msg(&self.backlog_err) == msg(&other.backlog_err)
+            && msg(&self.unix_mode_err) == msg(&other.unix_mode_err)
+            && same_hook
     }
 }
 
@@ -93,20 +100,14 @@ impl Listen {
     /// blocking mode untouched (new sockets blocking, inherited ones as they
     /// came).
     pub fn new() -> Listen {
-        Listen { opts: ListenOptions::default(), backlog_too_big: None, pre_bind: None }
+        Listen { opts: ListenOptions::default(), backlog_err: None, unix_mode_err: None, pre_bind: None }
     }
 
     /// `listen(2)` backlog for a socket this call creates (at least 1; the
     /// kernel caps it at `net.core.somaxconn`). Not applied to inherited or
     /// already registered sockets. 0 is `EINVAL` when listening.
     pub fn backlog(mut self, backlog: u32) -> Listen {
-        match i32::try_from(backlog) {
-            Ok(b) => {
-                self.opts.backlog = b;
-                self.backlog_too_big = None;
-            }
-            Err(_) => self.backlog_too_big = Some(backlog),
-        }
+        self.backlog_err = self.opts.set_backlog(backlog).err();
         self
     }
 
@@ -114,7 +115,7 @@ impl Listen {
     /// `0o777`, else `EINVAL` when listening). The file is never more open
     /// than asked, even for an instant. Without it: as the umask gives.
     pub fn unix_mode(mut self, mode: u32) -> Listen {
-        self.opts.unix_mode = Some(mode);
+        self.unix_mode_err = self.opts.set_unix_mode(mode).err();
         self
     }
 
@@ -124,7 +125,8 @@ impl Listen {
     /// it has. `O_NONBLOCK` is shared by every holder of the socket (an old
     /// generation still serving, say): setting it is your explicit decision.
     pub fn nonblocking(mut self, on: bool) -> Listen {
-        self.opts.nonblocking = Some(on);
+        // 0 or 1: the core's setter cannot refuse it.
+        let _ = self.opts.set_nonblocking(i64::from(on));
         self
     }
 
@@ -212,8 +214,8 @@ impl Listen {
     /// name to bind afresh); the errno of `socket`, `bind`, `listen`,
     /// `chmod` or `fcntl` (`EACCES`, `EMFILE`…) with the address named.
     pub fn fd(&self, name: &str, addr: &str) -> io::Result<OwnedFd> {
-        if let Some(b) = self.backlog_too_big {
-            return Err(invalid(format_args!("backlog {} is above {}", b, i32::MAX)));
+        if let Some(e) = self.backlog_err.or(self.unix_mode_err) {
+            return io(Err(e));
         }
         let Some(f) = &self.pre_bind else {
             return io(listeners::listen(opt_name(name), addr.as_bytes(), &self.opts)).map(OwnedFd::from);
@@ -390,6 +392,19 @@ mod tests {
         assert!(e.to_string().contains("backlog 4294967295"), "{e}");
         let e = Listen::new().unix_mode(0o4777).fd("api-t-opt", "127.0.0.1:0").unwrap_err();
         assert_eq!(e.errno(), Some(libc::EINVAL));
+        // The core's setters check; a later valid value replaces a refused one.
+        assert_eq!(Listen::new().backlog(0).backlog(16), Listen::new().backlog(16));
+        assert_eq!(Listen::new().unix_mode(0o4777).unix_mode(0o600), Listen::new().unix_mode(0o600));
+    }
+
+    #[test]
+    fn core_setters_check_what_the_faces_pass() {
+        let mut o = ListenOptions::default();
+        assert_eq!(o.set_backlog(i64::from(i32::MAX) + 1).unwrap_err().errno, crate::sys::Errno(libc::EINVAL));
+        assert_eq!(o.set_nonblocking(2).unwrap_err().errno, crate::sys::Errno(libc::EINVAL));
+        assert_eq!(o, ListenOptions::default(), "a refused value leaves the options as they were");
+        o.set_nonblocking(1).unwrap();
+        assert_eq!(o.nonblocking, Some(true));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::send::{fds_sent, flush, plan_registry, send_error, Out, Progress};
 use super::serve::{close_listener, Server, SERVER};
 use super::trusted;
 use crate::error::{Msg, Result};
-use crate::proto::handoff::{self as wire, Kind};
+use crate::proto::handoff::{self as wire, HandoffMsg};
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::process::{self, Pid};
 use crate::sys::{poll, socket, time, Errno};
@@ -323,19 +323,19 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
                 Err(e) => return Step::Gone(e),
             };
             match (h.kind, c.phase) {
-                (Kind::Take, Phase::AwaitTake) => {
+                (HandoffMsg::Take, Phase::AwaitTake) => {
                     if let Err(e) = start_sending(c) {
                         notes.add(log::ERR, format_args!("hand-off: cannot serve pid {}: {}", c.pid, e.message()));
                         return Step::Gone(e);
                     }
                     notes.add(log::INFO, format_args!("hand-off: sending {} fds to pid {}", c.nfds, c.pid));
                 }
-                (Kind::Ready, Phase::AwaitReady) => {
+                (HandoffMsg::Ready, Phase::AwaitReady) => {
                     // Read on: a CONNS frame or EOF follows at once.
                     c.phase = Phase::AwaitConns;
                     let _ = time::timerfd_arm(c.timer.raw(), c.timeout_ms);
                 }
-                (Kind::Conns, Phase::AwaitConns) => match c.infd.take().map(check_channel) {
+                (HandoffMsg::Conns, Phase::AwaitConns) => match c.infd.take().map(check_channel) {
                     Some(Ok(ch)) if peer_is(&ch, c.pid) => {
                         c.channel = Some(ch);
                         return Step::Ready;
