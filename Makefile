@@ -53,8 +53,17 @@ $(LIB): $(RUST_SRC)
 	tools/slim-archive.sh $@.tmp
 	mv $@.tmp $@
 
+# The command is linked statically (glibc's crt-static): a supervisor that
+# maps no shared libraries stays under 2 MiB resident and starts without the
+# dynamic loader (docs/performance.md, "The supervisor's memory"). User and
+# group names then resolve from /etc/passwd and /etc/group directly; other NSS
+# sources (LDAP, nss-systemd) need the glibc it was built with at run time,
+# which is why the linker warns about getpwnam_r. CLI_LINK=dynamic links it
+# the usual way.
+CLI_LINK ?= static
+CLI_RUSTFLAGS := $(if $(filter static,$(CLI_LINK)),-C target-feature=+crt-static)
 $(BUILD)/bin/gracefd: $(RUST_SRC) $(CLI_SRC)
-	$(CARGO) build --release -p gracefd-cli --bin gracefd
+	$(CARGO) rustc --release -p gracefd-cli --bin gracefd -- $(CLI_RUSTFLAGS)
 	@mkdir -p $(@D)
 	cp target/release/gracefd $@
 
