@@ -13,7 +13,7 @@
 //!   Neither side ever flips the socket's shared `O_NONBLOCK`: sends and
 //!   receives are `MSG_DONTWAIT` plus `poll`.
 //! - **The old side** ([`serve`], [`process()`], [`stop`]; `serve.rs` its
-//!   socket, `old_side.rs` serving the takers): a socket at a path
+//!   socket, `old_side.rs` serving the takers, `taker.rs` the one being served): a socket at a path
 //!   (mode 0600), an epoll fd the program polls, no threads. Each connection
 //!   is checked with `SO_PEERCRED` (same uid or root). One taker at a time
 //!   gets every registry entry; when it reports ready the hand-off is done:
@@ -32,6 +32,7 @@ mod send;
 mod new_side;
 mod old_side;
 mod serve;
+mod taker;
 #[cfg(test)]
 mod tests;
 

@@ -7,6 +7,7 @@ use core::sync::atomic::{AtomicI64, Ordering};
 
 use super::send::{fds_sent, flush, plan_registry, send_error, Out, Progress};
 use super::serve::{close_listener, Server, SERVER};
+use super::taker::{Conn, Phase};
 use super::trusted;
 use crate::error::{Msg, Result};
 use crate::proto::handoff::{self as wire, HandoffMsg};
@@ -22,20 +23,6 @@ pub enum Status {
     Serving,
     /// A taker (this pid) took the fds and is ready: drain.
     Done(Pid),
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Connected and trusted; waiting for its TAKE frame.
-    AwaitTake,
-    /// Sending the fds.
-    Sending,
-    /// Everything sent; waiting for READY.
-    AwaitReady,
-    /// READY came: waiting (at most the taker timeout) for a CONNS frame
-    /// (the taker takes connections) or EOF (it does not: a taker of an
-    /// earlier version closes right after READY).
-    AwaitConns,
 }
 
 /// How long a taker may hold the one slot without asking (TAKE) or, while
@@ -58,27 +45,6 @@ pub fn set_taker_timeout_ms(ms: i64) -> Result<()> {
     }
     TAKER_TIMEOUT_MS.store(ms, Ordering::Relaxed);
     Ok(())
-}
-
-/// The one connection being served.
-pub(super) struct Conn {
-    sock: Fd,
-    pid: Pid,
-    phase: Phase,
-    /// Expires when the taker held the slot too long without progress (in
-    /// the epoll set, so the caller's fd becomes readable then).
-    timer: Fd,
-    timeout_ms: i64,
-    inbuf: [u8; wire::HEAD_LEN],
-    inlen: usize,
-    /// The transfer; each chunk duplicates its registry fds only when it goes.
-    queue: Vec<Out>,
-    pos: usize,
-    nfds: usize,
-    /// An fd that came with the frame being read (only in `AwaitConns`).
-    infd: Option<Fd>,
-    /// The taker's connection channel, from its CONNS frame.
-    channel: Option<Fd>,
 }
 
 /// Log lines gathered under the lock and emitted after it is released, so a

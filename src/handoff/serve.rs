@@ -3,7 +3,7 @@
 //! names our socket.
 
 use super::new_side::took_from;
-use super::old_side::Conn;
+use super::taker::Conn;
 use crate::error::Result;
 use crate::proto::addr::Shown;
 use crate::sync::Mutex;
