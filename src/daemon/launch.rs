@@ -6,11 +6,11 @@
 use core::sync::atomic::Ordering;
 
 use super::creds::resolve_creds;
-use super::middle::watch;
+use super::middle::start_daemon;
 use super::options::Options;
 use super::setup::{apply, send_failed, Side};
 use super::verdict::launcher;
-use super::{EXIT_SETUP, IS_DAEMON};
+use super::state::{EXIT_SETUP, IS_DAEMON};
 use crate::error::{Error, Result};
 use crate::pidfile;
 use crate::proto::addr::Shown;
@@ -70,6 +70,22 @@ fn above_stdio(f: Fd) -> Result<Fd> {
     fd::dup_cloexec_min(f.raw(), 3).map_err(|e| Error::sys(e, "dup"))
 }
 
+/// The launcher learns how the daemon (its child in both modes) died from
+/// waitpid: an ignored SIGCHLD (`SIG_IGN` or `SA_NOCLDWAIT`, which survive
+/// exec) would have the kernel reap it unseen. So SIGCHLD gets its default
+/// action before the daemon exists; the launcher never returns to the
+/// program, and the daemon resets every disposition anyway. The old action
+/// comes back only if the start fails before anything ran ([`put_back`]).
+fn watchable_children() -> Option<libc::sigaction> {
+    signal::set_default_saving(libc::SIGCHLD).ok()
+}
+
+fn put_back(old: Option<libc::sigaction>) {
+    if let Some(old) = old {
+        let _ = signal::restore(libc::SIGCHLD, &old);
+    }
+}
+
 // ---- fork mode ---------------------------------------------------------------
 
 pub(super) fn fork_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
@@ -88,11 +104,13 @@ pub(super) fn fork_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
     // Nothing buffered may cross the fork (both copies would flush it).
     process::flush_stdio();
     let old_mask = signal::block_all().map_err(|e| Error::sys(e, "block signals before fork"))?;
+    let sigchld = watchable_children();
     // SAFETY: the process is single-threaded (checked), and the children below
     // use only what was prepared above.
     let middle = match unsafe { process::fork() } {
         Ok(m) => m,
         Err(e) => {
+            put_back(sigchld);
             let _ = signal::set_mask(&old_mask);
             return Err(Error::sys(e, "fork"));
         }
@@ -103,25 +121,15 @@ pub(super) fn fork_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
         // Our copies go; the daemon holds the same open file descriptions
         // (the pid file's lock with them).
         drop(p);
-        launcher(middle, waiter, timeout_ms, false);
+        launcher(middle, waiter, timeout_ms, true);
     }
-    // ---- the middle process ----
+    // ---- the middle process (returns only in the daemon) ----
+    start_daemon(ch);
+    // ---- the daemon ----
+    // Dispositions first, mask second: no handler of the program can run
+    // before it is reset.
     signal::reset_all_dispositions();
     let _ = signal::unblock_all();
-    if let Err(e) = process::setsid() {
-        send_failed(ch, Error::sys(e, "daemonize: setsid").message());
-        process::exit_now(EXIT_SETUP);
-    }
-    // SAFETY: single-threaded child; the daemon below uses prepared data.
-    match unsafe { process::fork() } {
-        Ok(0) => {}
-        Ok(daemon) => watch(daemon, ch),
-        Err(e) => {
-            send_failed(ch, Error::sys(e, "daemonize: second fork").message());
-            process::exit_now(EXIT_SETUP);
-        }
-    }
-    // ---- the daemon ----
     drop(waiter);
     if let Err(e) = apply(&side, pid_fd) {
         send_failed(ch, e.context(format_args!("daemon setup")).message());
@@ -173,7 +181,8 @@ pub(super) fn reexec_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
     let marker = plan::encode(&Plan { stdin, stdout: out, stderr: out, dir, umask: p.umask, nofile: p.nofile, creds: p.creds.clone() });
     sp.env_set(plan::VAR, &marker)?;
     sp.detach();
-    let middle = sp.spawn()?;
+    let sigchld = watchable_children();
+    let middle = sp.spawn().inspect_err(|_| put_back(sigchld))?;
     drop(child_end);
     drop(exported);
     drop(p);

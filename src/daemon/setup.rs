@@ -2,7 +2,7 @@
 //! RLIMIT_NOFILE, user switch and pid file, applied in the daemon; a failure
 //! is reported to the launcher.
 
-use super::EXIT_SETUP;
+use super::state::EXIT_SETUP;
 use crate::err;
 use crate::error::{Error, Result};
 use crate::pidfile;

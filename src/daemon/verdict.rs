@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use super::{EXIT_DIED, EXIT_LOST, EXIT_SETUP, EXIT_TIMEOUT};
+use super::state::{EXIT_DIED, EXIT_LOST, EXIT_SETUP, EXIT_TIMEOUT};
 use crate::error::{Error, Msg};
 use crate::proto::addr::Shown;
 use crate::proto::ready::{self as frame, Frame, Kind};
@@ -238,6 +238,10 @@ fn stop(waiter: &Fd, daemon: &mut Daemon, term_now: bool) -> Option<Exit> {
 /// Reap the middle process: it leaves as soon as our end of the channel is
 /// closed; SIGKILL after 5 s in case it is stuck.
 fn reap(middle: Pid) {
+    // It left as soon as it had started the daemon: usually gone already.
+    if !matches!(process::try_wait(middle), Ok(None)) {
+        return;
+    }
     let d = Deadline::after_ms(5_000);
     if let Ok(raw) = process::pidfd_open(middle) {
         // SAFETY: a fresh fd from pidfd_open, owned here.
