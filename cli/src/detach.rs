@@ -10,15 +10,11 @@
 //!   exits 0 once gracefd calls [`report_ready`] (first worker ready), or
 //!   with the status given to [`report_failed`] and its message, or 240/241/
 //!   243/244 as `exit.rs` says.
-//! - `gracefd daemonize`: [`lock_pid_file`] holds a pid file for another
-//!   process (COMMAND inherits the locked fd).
 
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use gracefd::__cli::daemon::{self, Mode, Options};
-use gracefd::__cli::sys::fd::{self, Fd, RawFd};
-use gracefd::__cli::sys::process::Pid;
 use gracefd::__cli::sys::{fs, signal};
 use gracefd::__cli::{lineage, pidfile};
 
@@ -93,39 +89,4 @@ pub fn report_failed(status: i32, msg: &str) {
     let clean: String = msg.chars().map(|c| if c == '\n' || c == '\0' { ' ' } else { c }).collect();
     let status = if (1..=255).contains(&status) { status } else { 1 };
     let _ = gracefd::__cli::ready::report_failed(status, clean.as_bytes());
-}
-
-/// A pid file locked for another process (`gracefd daemonize`).
-pub struct PidFile {
-    fd: Fd,
-    path: PathBuf,
-}
-
-/// Lock `path` (the library's rules: no symbolic link, a regular file of
-/// ours with one link). `EEXIST` when a live instance holds it.
-pub fn lock_pid_file(path: &Path) -> gracefd::Result<PidFile> {
-    Ok(PidFile { fd: pidfile::acquire(bytes(path))?, path: path.to_path_buf() })
-}
-
-impl PidFile {
-    /// Write `pid` (the lock is untouched).
-    pub fn write_pid(&self, pid: Pid) -> gracefd::Result<()> {
-        pidfile::write_pid(self.fd.raw(), pid).map_err(|e| e.context(format_args!("pid file {}", self.path.display())))
-    }
-
-    /// The fd (to pass the lock on).
-    pub fn raw(&self) -> RawFd {
-        self.fd.raw()
-    }
-
-    /// Remove the file if it is still the one we hold, then drop the lock.
-    pub fn remove(self) {
-        let mut z = bytes(&self.path).to_vec();
-        z.push(0);
-        if let (Ok(a), Ok(b)) = (fs::lstat(&z), fd::fstat(self.fd.raw())) {
-            if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) {
-                let _ = fs::unlink(&z);
-            }
-        }
-    }
 }

@@ -9,7 +9,8 @@ use super::creds::resolve_creds;
 use super::middle::start_daemon;
 use super::options::Options;
 use super::setup::{apply, send_failed, Side};
-use super::verdict::launcher;
+use super::notify_socket::NotifySocket;
+use super::verdict::{launcher, Watch};
 use super::state::{EXIT_SETUP, IS_DAEMON};
 use crate::error::{Error, Result};
 use crate::pidfile;
@@ -24,18 +25,30 @@ use crate::{err, lineage, log, startup};
 
 /// Everything opened and resolved before the first fork.
 pub(super) struct Prepared {
-    dir: Fd,
-    pidfile: Option<Fd>,
-    devnull: Fd,
-    log: Option<Fd>,
-    umask: u32,
-    nofile: Option<(u64, u64)>,
-    creds: Option<Creds>,
+    pub(super) dir: Fd,
+    pub(super) pidfile: Option<Fd>,
+    pub(super) devnull: Fd,
+    pub(super) log: Option<Fd>,
+    pub(super) umask: u32,
+    pub(super) nofile: Option<(u64, u64)>,
+    pub(super) creds: Option<Creds>,
 }
 
 impl Prepared {
-    fn out(&self) -> RawFd {
+    pub(super) fn out(&self) -> RawFd {
         self.log.as_ref().unwrap_or(&self.devnull).raw()
+    }
+
+    /// What the launcher watches. `command`: a started program's (with its
+    /// private notify socket, if any): the pid file moves there, to be
+    /// removed after a failed start (its lock is shared with the daemon).
+    pub(super) fn watch(&mut self, o: &Options, exe: &[u8], command: Option<Option<NotifySocket>>) -> Watch {
+        let pid_file = match (command.is_some(), self.pidfile.take(), &o.pid_file) {
+            (true, Some(f), Some(path)) => Some((f, path.clone())),
+            _ => None,
+        };
+        let in_seconds = command.is_some();
+        Watch { timeout_ms: o.timeout_ms, ready: o.ready, notify: command.flatten(), exe: exe.to_vec(), pid_file, in_seconds }
     }
 }
 
@@ -63,7 +76,7 @@ pub(super) fn prepare(o: &Options) -> Result<Prepared> {
 
 /// Move an fd above 0–2 (a launcher started with a closed stdin would
 /// otherwise get fd 0 for /dev/null and then close it after the dup2).
-fn above_stdio(f: Fd) -> Result<Fd> {
+pub(super) fn above_stdio(f: Fd) -> Result<Fd> {
     if f.raw() > 2 {
         return Ok(f);
     }
@@ -76,11 +89,11 @@ fn above_stdio(f: Fd) -> Result<Fd> {
 /// action before the daemon exists; the launcher never returns to the
 /// program, and the daemon resets every disposition anyway. The old action
 /// comes back only if the start fails before anything ran ([`put_back`]).
-fn watchable_children() -> Option<libc::sigaction> {
+pub(super) fn watchable_children() -> Option<libc::sigaction> {
     signal::set_default_saving(libc::SIGCHLD).ok()
 }
 
-fn put_back(old: Option<libc::sigaction>) {
+pub(super) fn put_back(old: Option<libc::sigaction>) {
     if let Some(old) = old {
         let _ = signal::restore(libc::SIGCHLD, &old);
     }
@@ -88,7 +101,7 @@ fn put_back(old: Option<libc::sigaction>) {
 
 // ---- fork mode ---------------------------------------------------------------
 
-pub(super) fn fork_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
+pub(super) fn fork_launch(mut p: Prepared, o: &Options) -> Result<()> {
     let (waiter, child_end) = ready::channel()?;
     let side = Side {
         stdin: p.devnull.raw(),
@@ -120,8 +133,9 @@ pub(super) fn fork_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
         drop(child_end);
         // Our copies go; the daemon holds the same open file descriptions
         // (the pid file's lock with them).
+        let w = p.watch(o, &startup::get().exe, None);
         drop(p);
-        launcher(middle, waiter, timeout_ms, true);
+        launcher(middle, waiter, w, true);
     }
     // ---- the middle process (returns only in the daemon) ----
     start_daemon(ch);
@@ -147,7 +161,7 @@ pub(super) fn fork_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
 
 // ---- reexec mode -------------------------------------------------------------
 
-pub(super) fn reexec_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
+pub(super) fn reexec_launch(mut p: Prepared, o: &Options) -> Result<()> {
     let s = startup::get();
     if s.exe.is_empty() {
         return Err(err!(ENOENT, "re-exec mode: no executable path was recorded at start-up"));
@@ -185,6 +199,7 @@ pub(super) fn reexec_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
     let middle = sp.spawn().inspect_err(|_| put_back(sigchld))?;
     drop(child_end);
     drop(exported);
+    let w = p.watch(o, &s.exe, None);
     drop(p);
-    launcher(middle, waiter, timeout_ms, true)
+    launcher(middle, waiter, w, true)
 }

@@ -58,10 +58,12 @@
 //!
 //! [`Spawn`]: crate::spawn::Spawn
 
+mod command;
 mod creds;
 mod launch;
 mod reexec_side;
 mod middle;
+mod notify_socket;
 mod options;
 mod setup;
 mod state;
@@ -69,7 +71,7 @@ mod verdict;
 
 pub use creds::resolve_creds;
 pub use reexec_side::{init, pending};
-pub use options::{Mode, Options, DEFAULT_TIMEOUT_MS, DEFAULT_UMASK, MAX_UMASK};
+pub use options::{Command, Mode, Options, Ready, DEFAULT_TIMEOUT_MS, DEFAULT_UMASK, MAX_UMASK};
 pub use state::{is_daemon, EXIT_ALREADY_RUNNING, EXIT_DIED, EXIT_LOST, EXIT_SETUP, EXIT_TIMEOUT};
 
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -77,6 +79,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use crate::error::Result;
 use crate::sys::process;
 use crate::{err, lineage, log};
+use command::command_launch;
 use launch::{fork_launch, prepare, reexec_launch};
 use reexec_side::{reexec_daemon_side, PENDING};
 use state::IS_DAEMON;
@@ -102,7 +105,7 @@ static BUSY: AtomicBool = AtomicBool::new(false);
 ///
 /// [`pidfile::acquire`]: crate::pidfile::acquire
 pub fn daemonize(opts: &Options) -> Result<()> {
-    if is_daemon() {
+    if opts.command.is_none() && is_daemon() {
         return Ok(());
     }
     if BUSY.swap(true, Ordering::AcqRel) {
@@ -115,6 +118,13 @@ pub fn daemonize(opts: &Options) -> Result<()> {
 }
 
 fn daemonize_once(opts: &Options) -> Result<()> {
+    if let Some(c) = &opts.command {
+        // Another program becomes the daemon: whatever this process is
+        // (a daemon, a new generation) does not matter, and any process may
+        // start one (it is started as re-exec mode's daemon is).
+        opts.check()?;
+        return command_launch(prepare(opts)?, c, opts);
+    }
     init();
     if let Some(p) = PENDING.lock().take() {
         return reexec_daemon_side(p);
@@ -129,8 +139,8 @@ fn daemonize_once(opts: &Options) -> Result<()> {
     let mode = pick_mode(opts.mode)?;
     let prepared = prepare(opts)?;
     match mode {
-        Mode::Reexec => reexec_launch(prepared, opts.timeout_ms),
-        _ => fork_launch(prepared, opts.timeout_ms),
+        Mode::Reexec => reexec_launch(prepared, opts),
+        _ => fork_launch(prepared, opts),
     }
 }
 
