@@ -69,5 +69,5 @@ pub(super) fn command_launch(mut p: Prepared, c: &Command, o: &Options) -> Resul
     drop(exported);
     let w = p.watch(o, &c.exe, Some(notify));
     drop(p);
-    launcher(middle, waiter, w, true)
+    launcher(middle, waiter, w)
 }

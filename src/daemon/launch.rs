@@ -135,7 +135,7 @@ pub(super) fn fork_launch(mut p: Prepared, o: &Options) -> Result<()> {
         // (the pid file's lock with them).
         let w = p.watch(o, &startup::get().exe, None);
         drop(p);
-        launcher(middle, waiter, w, true);
+        launcher(middle, waiter, w);
     }
     // ---- the middle process (returns only in the daemon) ----
     start_daemon(ch);
@@ -201,5 +201,5 @@ pub(super) fn reexec_launch(mut p: Prepared, o: &Options) -> Result<()> {
     drop(exported);
     let w = p.watch(o, &s.exe, None);
     drop(p);
-    launcher(middle, waiter, w, true)
+    launcher(middle, waiter, w)
 }

@@ -50,13 +50,11 @@ enum Next {
     Bad(Error),
 }
 
-/// The daemon as the launcher knows it. In fork mode the middle process is
-/// its parent and reports its death in a frame; in re-exec mode the middle
-/// process started it as our child (a sibling of its own) and left, so we
-/// watch it here.
+/// The daemon as the launcher knows it: our child in every mode (the middle
+/// process started it as a sibling of its own and left), so we watch it
+/// here, through a pidfd, and reap it if it dies.
 struct Daemon {
     pid: Option<Pid>,
-    ours: bool,
     pidfd: Option<Fd>,
     /// The readiness channel closed while the daemon lives, and the rule
     /// lets it report otherwise (a program that closed an fd it did not
@@ -68,7 +66,7 @@ impl Daemon {
     /// Its pid arrived (a `Pid` frame).
     fn learn(&mut self, pid: Pid) {
         self.pid = Some(pid).filter(|p| *p > 0);
-        if let (Some(p), true) = (self.pid, self.ours) {
+        if let Some(p) = self.pid {
             // SAFETY: a fresh fd from pidfd_open, owned here.
             self.pidfd = process::pidfd_open(p).ok().map(|raw| unsafe { Fd::from_raw(raw) });
         }
@@ -76,7 +74,7 @@ impl Daemon {
 
     /// Our child's end, if it has come (reaped here).
     fn ended(&self) -> Option<core::result::Result<Exit, Errno>> {
-        let pid = self.pid.filter(|_| self.ours)?;
+        let pid = self.pid?;
         match process::try_wait(pid) {
             Ok(None) => None,
             Ok(Some(x)) => Some(Ok(x)),
@@ -87,7 +85,7 @@ impl Daemon {
 
 fn next_frame(waiter: &Fd, deadline: Deadline, d: &mut Daemon, w: &Watch) -> Next {
     loop {
-        let watching = d.ours && d.pid.is_some();
+        let watching = d.pid.is_some();
         let ms = deadline.poll_ms();
         let mut fds = [
             libc::pollfd { fd: if d.channel_closed { -1 } else { waiter.raw() }, events: libc::POLLIN, revents: 0 },
@@ -134,10 +132,10 @@ fn next_frame(waiter: &Fd, deadline: Deadline, d: &mut Daemon, w: &Watch) -> Nex
     }
 }
 
-/// The channel closed. If the daemon is our child, its end usually follows
-/// within moments (it closed its fds while dying): say how it died.
+/// The channel closed. Once the daemon's pid is known, its end usually
+/// follows within moments (it closed its fds while dying): say how it died.
 fn eof(d: &Daemon) -> Next {
-    if !(d.ours && d.pid.is_some()) {
+    if d.pid.is_none() {
         return Next::Eof;
     }
     let until = Deadline::after_ms(1_000);
@@ -165,17 +163,15 @@ enum Verdict {
 }
 
 /// Wait for the daemon's verdict, make sure no daemon survives a failed
-/// start, reap the middle process, say what happened, and exit. `ours`: the
-/// daemon is our own child (it is, in every mode: the middle process starts
-/// it as our child and leaves).
-pub(super) fn launcher(middle: Pid, waiter: Fd, w: Watch, ours: bool) -> ! {
+/// start, reap the middle process, say what happened, and exit.
+pub(super) fn launcher(middle: Pid, waiter: Fd, w: Watch) -> ! {
     let started = time::monotonic_ns();
     let interval = match w.ready {
         Ready::Interval(ms) => Some(ms),
         _ => None,
     };
     let deadline = Deadline::after_ms(interval.unwrap_or(w.timeout_ms));
-    let mut daemon = Daemon { pid: None, ours, pidfd: None, channel_closed: false };
+    let mut daemon = Daemon { pid: None, pidfd: None, channel_closed: false };
     let verdict = loop {
         match next_frame(&waiter, deadline, &mut daemon, &w) {
             Next::Died(x) => break Verdict::Died(x),
@@ -187,8 +183,9 @@ pub(super) fn launcher(middle: Pid, waiter: Fd, w: Watch, ours: bool) -> ! {
                 Kind::Ready => {}
                 Kind::Failed => break Verdict::Failed(f.status, f.msg),
                 Kind::ExecFailed => break Verdict::ExecFailed(Errno(f.status)),
-                Kind::Exited => break Verdict::Died(Exit::Code(f.status)),
-                Kind::Signaled => break Verdict::Died(Exit::Signal(f.status)),
+                // Only a parent knows how a process died, and we are the
+                // daemon's: such a frame is a claim, not news.
+                Kind::Exited | Kind::Signaled => {}
             },
             // The interval passed with the daemon alive (its end is looked
             // for before a timeout is reported): started.
@@ -280,10 +277,9 @@ fn describe_stop(s: Option<Exit>) -> &'static str {
 
 /// After a failed start: let the daemon exit on its own (it reported
 /// failure) or send SIGTERM at once (timed out), then SIGKILL; each step
-/// waits for the death (reported by the middle process, or seen here when the
-/// daemon is our child). Returns how it ended, if that was seen. The pid
-/// cannot have been reused: its parent (the middle process, or we) has not
-/// reaped it until then.
+/// waits for the death (seen here: the daemon is our child). Returns how it
+/// ended, if that was seen. The pid cannot have been reused: we, its parent,
+/// have not reaped it until then.
 fn stop(waiter: &Fd, daemon: &mut Daemon, term_now: bool, w: &Watch) -> Option<Exit> {
     let steps: [(i32, i64); 3] = if term_now {
         [(libc::SIGTERM, STOP_GRACE_MS), (libc::SIGKILL, 5_000), (0, 0)]
@@ -303,17 +299,13 @@ fn stop(waiter: &Fd, daemon: &mut Daemon, term_now: bool, w: &Watch) -> Option<E
         loop {
             match next_frame(waiter, deadline, daemon, w) {
                 Next::Died(x) => return Some(x),
-                Next::Frame(f) => match f.kind {
-                    Kind::Pid => {
-                        daemon.learn(f.status);
-                        if let (Some(d), true) = (daemon.pid, sig != 0) {
-                            let _ = process::kill(d, sig);
-                        }
+                Next::Frame(f) if f.kind == Kind::Pid => {
+                    daemon.learn(f.status);
+                    if let (Some(d), true) = (daemon.pid, sig != 0) {
+                        let _ = process::kill(d, sig);
                     }
-                    Kind::Exited => return Some(Exit::Code(f.status)),
-                    Kind::Signaled => return Some(Exit::Signal(f.status)),
-                    _ => {}
-                },
+                }
+                Next::Frame(_) => {}
                 Next::NotifyReady => {}
                 Next::Timeout => break,
                 Next::Eof | Next::Bad(_) => return None,
@@ -323,8 +315,8 @@ fn stop(waiter: &Fd, daemon: &mut Daemon, term_now: bool, w: &Watch) -> Option<E
     None
 }
 
-/// Reap the middle process: it leaves as soon as our end of the channel is
-/// closed; SIGKILL after 5 s in case it is stuck.
+/// Reap the middle process: it leaves as soon as it has started the daemon;
+/// SIGKILL after 5 s in case it is stuck.
 fn reap(middle: Pid) {
     // It left as soon as it had started the daemon: usually gone already.
     if !matches!(process::try_wait(middle), Ok(None)) {
