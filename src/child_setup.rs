@@ -39,7 +39,7 @@ pub struct DaemonSide {
     pub dir: RawFd,
     /// The umask.
     pub umask: u32,
-    /// RLIMIT_NOFILE to raise to (see [`raise_nofile`]).
+    /// RLIMIT_NOFILE to raise to (never lowered; the hard limit only when allowed).
     pub nofile: Option<(u64, u64)>,
     /// The locked pid file to write our pid into.
     pub pid_file: Option<RawFd>,
