@@ -773,6 +773,38 @@ def test_daemonize(t):
     wait_until("sleep to exit", lambda: not alive(pid))
 
 
+NOTIFY_THEN_SLEEP = r"""
+import os, socket, sys
+os.close(int(os.environ["GRACEFD_READY_FD"]))   # a program that knows only sd_notify
+with open(sys.argv[2], "w") as f:
+    f.write(os.environ["NOTIFY_SOCKET"])
+if sys.argv[1] == "ready":
+    socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"STATUS=up\nREADY=1", os.environ["NOTIFY_SOCKET"])
+os.execvp("sleep", ["sleep", "1000"])
+"""
+
+
+def test_daemonize_hears_ready_on_its_notify_socket(t):
+    # A program that links nothing and closes GRACEFD_READY_FD: READY=1 on
+    # the private NOTIFY_SOCKET is its report.
+    pidf = t.path("n.pid")
+    rc, _, err = t.run([GRACEFD, "daemonize", "--pid-file", pidf, "--ready", "notify", "--ready-timeout", "20", "--",
+                        sys.executable, "-c", NOTIFY_THEN_SLEEP, "ready", t.path("sock-name")], timeout=30)
+    check(rc == 0, "READY=1 on NOTIFY_SOCKET: %d %r" % (rc, err))
+    pid = int(open(pidf).read())
+    t.daemons.append(pid)
+    sock = open(t.path("sock-name")).read()
+    check(sock and not os.path.exists(sock) and not os.path.exists(os.path.dirname(sock)),
+          "the private notify socket and its directory are removed once the launcher is done: %r" % sock)
+    os.kill(pid, signal.SIGTERM)
+    wait_until("the daemon to exit", lambda: not alive(pid))
+    # Silent on both: the timeout, not an early "lost track" because the channel closed.
+    rc, _, err = t.run([GRACEFD, "daemonize", "--pid-file", pidf, "--ready", "notify", "--ready-timeout", "0.5", "--",
+                        sys.executable, "-c", NOTIFY_THEN_SLEEP, "silent", t.path("sock-name")], timeout=30)
+    check(rc == 241 and "not ready within 0.5 s" in err, "silent program: %d %r" % (rc, err))
+    check(not os.path.exists(pidf), "pid file removed after the failed start")
+
+
 def test_daemonize_with_sigchld_ignored(t):
     # An ignored SIGCHLD inherited across exec: the launcher must still learn
     # the middle process's status (waitpid would fail with ECHILD).

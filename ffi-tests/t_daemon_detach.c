@@ -255,14 +255,11 @@ static void check_properties(const char *mode, int threads, int expect_reexec) {
     CHECK(flock(pf, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK);
     close(pf);
     /* Detached: in a session it does not lead, no terminal. Its parent while
-     * the launcher waits: the middle process in fork mode; in re-exec mode the
-     * launcher itself (the middle process starts it as its sibling and leaves,
-     * so the launcher sees how it dies); the report is written after
-     * gracefd_ready(), so the launcher may be gone and the daemon ours. */
-    if (expect_reexec)
-        CHECK(report_num(rep, "ppid") == r.pid || report_num(rep, "ppid") == getpid());
-    else
-        CHECK(report_num(rep, "ppid") != r.pid);
+     * the launcher waits is the launcher itself, in both modes (the middle
+     * process starts it as its sibling and leaves, so the launcher sees how
+     * it dies); the report is written after gracefd_ready(), so the launcher
+     * may be gone and the daemon ours. */
+    CHECK(report_num(rep, "ppid") == r.pid || report_num(rep, "ppid") == getpid());
     CHECK(report_num(rep, "sid") != dpid);
     CHECK(report_num(rep, "sid") != getsid(0));
     CHECK_INT(report_num(rep, "tty_nr"), ==, 0);

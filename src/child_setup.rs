@@ -4,9 +4,12 @@
 //! only (async-signal-safe, no allocation, nothing of libc's per-thread
 //! state), so it is safe in a child that shares its parent's memory.
 
+use crate::error::Result;
 use crate::proto::daemon::Creds;
+use crate::sys::fd::{self, RawFd};
 use crate::sys::process::{self, Pid};
-use crate::sys::SysResult;
+use crate::sys::{fs, Errno, SysResult};
+use crate::{err, pidfile};
 
 /// The child's extra set-up (all off by default).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -20,6 +23,70 @@ pub struct ChildSetup {
     /// then the group, then the user: the order in which each step still has
     /// the privilege it needs).
     pub creds: Option<Creds>,
+    /// A daemon started from a program (daemonize's command mode): its
+    /// umask, working directory, stdio and RLIMIT_NOFILE before the user
+    /// switch, its pid written after it.
+    pub daemon: Option<DaemonSide>,
+}
+
+/// What a daemon started from a program applies to itself before exec:
+/// fds and values the launcher prepared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DaemonSide {
+    /// Put at 0, 1 and 2 (dup2, before the fds are laid out at 3..).
+    pub stdio: [RawFd; 3],
+    /// The working directory (`O_PATH` fd).
+    pub dir: RawFd,
+    /// The umask.
+    pub umask: u32,
+    /// RLIMIT_NOFILE to raise to (never lowered; the hard limit only when allowed).
+    pub nofile: Option<(u64, u64)>,
+    /// The locked pid file to write our pid into.
+    pub pid_file: Option<RawFd>,
+}
+
+impl DaemonSide {
+    fn before_creds(&self) -> SysResult<()> {
+        fs::umask(self.umask as libc::mode_t);
+        fs::fchdir(self.dir)?;
+        for (i, f) in self.stdio.iter().enumerate() {
+            fd::redirect_stdio(*f, i as RawFd)?;
+        }
+        if let Some((soft, hard)) = self.nofile {
+            raise_nofile(soft, hard).map_err(|e| e.errno)?;
+        }
+        Ok(())
+    }
+
+    fn after_creds(&self) -> SysResult<()> {
+        match self.pid_file {
+            Some(pf) => pidfile::write_pid(pf, process::getpid()).map_err(|e| e.errno),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Raise RLIMIT_NOFILE towards `(soft, hard)`: never lowers; the hard limit
+/// only rises when allowed (EPERM is not an error); the soft one is capped
+/// by the hard one. System calls only, the error formatted inline (it runs
+/// in a daemon between fork and return, or before exec).
+pub(crate) fn raise_nofile(soft: u64, hard: u64) -> Result<()> {
+    let cur = process::getrlimit(libc::RLIMIT_NOFILE).map_err(|e| crate::Error::sys(e, "getrlimit RLIMIT_NOFILE"))?;
+    let mut new_hard = cur.rlim_max;
+    if hard > cur.rlim_max {
+        match process::setrlimit(libc::RLIMIT_NOFILE, libc::rlimit { rlim_cur: cur.rlim_cur, rlim_max: hard }) {
+            Ok(()) => new_hard = hard,
+            // Raising the hard limit needs privilege: "when allowed".
+            Err(Errno(libc::EPERM)) => {}
+            Err(e) => return Err(err!(EINVAL, "RLIMIT_NOFILE hard limit {}: {} (is it above fs.nr_open?)", hard, e)),
+        }
+    }
+    let want = soft.min(new_hard);
+    if want > cur.rlim_cur {
+        process::setrlimit(libc::RLIMIT_NOFILE, libc::rlimit { rlim_cur: want, rlim_max: new_hard })
+            .map_err(|e| err!(EINVAL, "RLIMIT_NOFILE soft limit {}: {}", want, e))?;
+    }
+    Ok(())
 }
 
 /// Status of a child whose parent was already gone when it asked for its
@@ -42,14 +109,21 @@ impl ChildSetup {
     /// In the child: apply everything. `Err` is the errno of the step that
     /// failed (the child reports it and exits). Async-signal-safe.
     pub fn apply(&self) -> SysResult<()> {
-        // Credentials first: the kernel clears the parent-death signal
-        // when they change.
+        // The daemon's files and limits while we still have the rights.
+        if let Some(d) = &self.daemon {
+            d.before_creds()?;
+        }
+        // Credentials before the death signal: the kernel clears the
+        // parent-death signal when they change.
         if let Some(c) = &self.creds {
             process::setgroups_raw(&c.groups)?;
             process::setgid_raw(c.gid)?;
             if let Some(u) = c.uid {
                 process::setuid_raw(u)?;
             }
+        }
+        if let Some(d) = &self.daemon {
+            d.after_creds()?;
         }
         if let Some((sig, parent)) = self.death_signal {
             process::set_parent_death_signal(sig)?;
@@ -85,7 +159,7 @@ mod tests {
         assert_eq!(run_true(ok), Exit::Code(0));
         // Another pid (as when the parent died before prctl and the child was
         // adopted): it exits at once with ORPHANED_STATUS, never running sh.
-        let gone = ChildSetup { death_signal: Some((libc::SIGKILL, 0x3fff_fff0)), creds: None };
+        let gone = ChildSetup { death_signal: Some((libc::SIGKILL, 0x3fff_fff0)), ..ChildSetup::default() };
         assert_eq!(run_true(gone), Exit::Code(ORPHANED_STATUS));
     }
 

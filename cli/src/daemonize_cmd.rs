@@ -2,46 +2,43 @@
 //! daemon, and exit only when it is known to be up (0) or known not to be
 //! (with the reason on stderr and a status that says which way it failed).
 //!
-//! ```text
-//! gracefd (launcher) ──fork──▶ middle (setsid) ──fork+exec──▶ COMMAND
-//!   waits for the middle's     watches COMMAND's readiness,   the daemon: a new session,
-//!   exit status, exits with it  writes the pid file, exits     not its leader; stdin
-//!                                                             /dev/null, out/err the log
-//! ```
+//! This file is the command's arguments, one call of the library's
+//! daemonizer (`daemon::daemonize` with a `Command`: the same launcher as
+//! `gracefd_daemonize`, the Rust `Daemon` and the Go package) and the exit
+//! status. The library starts COMMAND in a new session it does not lead
+//! (stdin /dev/null, stdout and stderr the log file or /dev/null), with the
+//! pid file's locked fd (`GRACEFD_PIDFILE_FD`, so the file stays locked while
+//! COMMAND runs: a second start is refused with 242) and its pid written
+//! before it can be ready, and watches it:
 //!
-//! The middle process is COMMAND's parent until it is ready, so it knows how
-//! COMMAND died if it does; then it exits and COMMAND is re-parented to init.
-//! COMMAND holds the pid file's lock through an inherited fd
-//! (`GRACEFD_PIDFILE_FD`): the file stays locked as long as COMMAND runs
-//! (unless it closes every fd), so a second `gracefd daemonize` with the
-//! same pid file is refused (242) and a stale file is taken over.
+//! - `--ready notify`: COMMAND calls `gracefd_ready()` on `GRACEFD_READY_FD`,
+//!   or sends sd_notify `READY=1` to the private `NOTIFY_SOCKET` given for
+//!   the start; `gracefd_fail(status, msg)` makes gracefd exit with that
+//!   status;
+//! - `--ready interval:SECS`: alive after SECS.
 //!
-//! Readiness: `--ready notify` (COMMAND calls `gracefd_ready()` on
-//! `GRACEFD_READY_FD` or sends sd_notify `READY=1` to the `NOTIFY_SOCKET`
-//! given for the start; `gracefd_fail(status, msg)` makes gracefd exit with
-//! that status), or `--ready interval:SECS` (alive after SECS).
-//!
-//! Why not the library's `daemon::daemonize` (which `run --daemonize` uses):
-//! its launcher hears only the readiness channel, so a program could report
-//! only through `gracefd_ready()`. Here the middle process also reads
-//! sd_notify `READY=1` and applies the interval rule, so programs that link
-//! nothing work too; the pid file follows the library's rules
-//! (`pidfile::acquire`), and the exit statuses are the same (`exit.rs`).
+//! The launcher's statuses are the library's (`exit.rs` names the same
+//! numbers); after a failed start no COMMAND is left running and the pid
+//! file is removed.
 
 // Default `--ready-timeout`: the library's daemonize default (a shell script is waiting on it).
 pub use gracefd::__cli::daemon::DEFAULT_TIMEOUT_MS as DEFAULT_READY_TIMEOUT_MS;
-use gracefd::__cli::sys::fd::{self, Fd};
-use gracefd::__cli::sys::process::{self, Exit};
-use gracefd::__cli::sys::time::{monotonic_ns, Deadline};
-use gracefd::__cli::sys::{fs, poll, signal};
+use gracefd::__cli::daemon::{self, Command, DaemonOptions, Ready};
 
 use crate::args::{self, Parsed, Spec, Style, UsageError};
-use gracefd::__cli::supervise::worker_notify::NotifyDir;
+use gracefd::__cli::supervise::{envdir, path_lookup};
+
 use crate::opts::{absolute, ParseReadyRule, ReadyRule};
-use crate::detach::{self, PidFile};
-use crate::worker::{self, describe_exit, Event};
 use crate::{exit, say, usage};
 
+// The launcher exits with the library's statuses; the command's table names the same numbers.
+const _: () = assert!(
+    exit::DIED == daemon::EXIT_DIED
+        && exit::TIMEOUT == daemon::EXIT_TIMEOUT
+        && exit::ALREADY_RUNNING == daemon::EXIT_ALREADY_RUNNING
+        && exit::SETUP == daemon::EXIT_SETUP
+        && exit::LOST == daemon::EXIT_LOST
+);
 
 const fn o(name: &'static str) -> Spec {
     Spec { name, value: true }
@@ -125,183 +122,51 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
         Err(e) => return crate::usage_error(&e),
     };
     say::init(say::prog(), if o.verbose { say::DEBUG } else { say::INFO });
-
-    let pidfile = match &o.pid_file {
-        None => None,
-        Some(p) => match detach::lock_pid_file(p) {
-            Ok(f) => Some(f),
-            Err(e) if e.errno.0 == libc::EEXIST => {
-                say!(say::ERR, "--pid-file {}: {}", p.display(), e);
-                return exit::ALREADY_RUNNING;
-            }
-            Err(e) => {
-                say!(say::ERR, "--pid-file {}: {}", p.display(), e);
-                return exit::SETUP;
-            }
-        },
-    };
-    let out = match &o.log_file {
-        None => fs::open(b"/dev/null\0", libc::O_WRONLY, 0).map_err(|e| format!("open /dev/null: {}", e)),
-        // O_NOFOLLOW: a link planted at the name is refused, not appended through.
-        Some(p) => gracefd::__cli::safe_path::open_append(p.as_os_str().as_encoded_bytes(), 0o666).map_err(|e| format!("--log-file: {}", e)),
-    };
-    let out = match out {
-        Ok(f) => f,
-        Err(e) => {
-            say!(say::ERR, "{}", e);
-            return exit::SETUP;
-        }
-    };
-    if !o.dir.is_dir() {
-        say!(say::ERR, "--dir {}: not a directory", o.dir.display());
-        return exit::SETUP;
+    if !o.verbose {
+        // The launcher says what went wrong itself (`gracefd: <reason>`);
+        // the library's log lines on the way are for --verbose.
+        gracefd::__cli::log::set_hook(None, core::ptr::null_mut(), 0);
     }
-    if process::thread_count().unwrap_or(1) != 1 {
-        say!(say::ERR, "daemonize: the process has more than one thread");
-        return exit::SETUP;
-    }
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    // SAFETY: single-threaded (checked above): the child may do anything.
-    let middle = match unsafe { process::fork() } {
-        Ok(p) => p,
-        Err(e) => {
-            say!(say::ERR, "fork: {}", e);
-            return exit::SETUP;
-        }
-    };
-    if middle != 0 {
-        // The launcher: the middle process's status is ours.
-        return match process::wait(middle) {
-            Ok(Exit::Code(c)) => c,
-            Ok(Exit::Signal(s)) => {
-                say!(say::ERR, "the watching process was killed by {}", args::signal_name(s));
-                exit::LOST
-            }
-            Err(e) => {
-                say!(say::ERR, "waitpid: {}", e);
-                exit::LOST
-            }
-        };
-    }
-    let code = middle_process(&o, pidfile, out);
-    process::exit_now(code);
-}
-
-/// The middle process: start COMMAND detached, watch it until ready.
-fn middle_process(o: &Opts, pidfile: Option<PidFile>, out: Fd) -> i32 {
-    let _ = process::setsid();
-    let _ = signal::unblock_all();
-    // stdin and stdout of COMMAND; its stderr is set around the spawn, ours
-    // stays the terminal for the messages below.
-    let Ok(devnull) = fs::open(b"/dev/null\0", libc::O_RDONLY, 0) else {
-        say!(say::ERR, "open /dev/null failed");
-        return exit::SETUP;
-    };
-    let _ = fd::redirect_stdio(devnull.raw(), 0);
-    let _ = fd::redirect_stdio(out.raw(), 1);
-    let r = start_and_watch(o, &pidfile, &out);
-    match r {
+    match start(&o) {
+        // Only the daemon's verdict ends the launcher: it exits in the library.
         Ok(()) => exit::OK,
         Err((code, msg)) => {
             say!(say::ERR, "{}", msg);
-            if let Some(pf) = pidfile {
-                pf.remove();
-            }
             code
         }
     }
 }
 
-fn start_and_watch(o: &Opts, pidfile: &Option<PidFile>, out: &Fd) -> Result<(), (i32, String)> {
+/// The library's options for `o`, and the call. Errors come from before
+/// anything was started: (exit status, message).
+fn start(o: &Opts) -> Result<(), (i32, String)> {
+    let setup = |m: String| (exit::SETUP, m);
     let mut env = match &o.envdir {
-        Some(d) => crate::envdir::read(d).map_err(|e| (exit::SETUP, e))?,
+        Some(d) => envdir::read(d).map_err(setup)?,
         None => Vec::new(),
     };
     env.extend(o.env.iter().cloned());
-    let notify_dir = match o.ready {
-        ReadyRule::Notify => Some(NotifyDir::create().map_err(|e| (exit::SETUP, format!("cannot create a NOTIFY_SOCKET directory: {}", e)))?),
-        ReadyRule::Interval(_) => None,
-    };
-    let extra: Vec<(&[u8], i32)> = pidfile.iter().map(|pf| (&b"GRACEFD_PIDFILE_FD"[..], pf.raw())).collect();
-    let keys = std::collections::HashMap::new();
-    let plan = worker::Plan {
-        command: &o.command,
-        dir: Some(&o.dir),
-        env: &env,
-        generation: 1,
-        listeners: false,
-        starter_keys: &keys,
-        notify_dir: notify_dir.as_ref(),
-        extra_fds: &extra,
-        seq: 1,
-        child: None,
-    };
-    let cmd = String::from_utf8_lossy(o.command.first().map(Vec::as_slice).unwrap_or(b"")).into_owned();
-    // COMMAND's stderr is the log; ours stays the terminal.
-    let ours = fd::dup_cloexec(2).ok();
-    let _ = fd::redirect_stdio(out.raw(), 2);
-    let started = worker::start(&plan);
-    if let Some(e) = &ours {
-        let _ = fd::redirect_stdio(e.raw(), 2);
-    }
-    let mut w = started.map_err(|e| (exit::SETUP, format!("{}: {}", cmd, e)))?;
-    let pid = w.pid;
-    if let Some(pf) = pidfile {
-        if let Err(e) = pf.write_pid(pid) {
-            gracefd::__cli::spawn::kill_and_reap(pid, libc::SIGTERM, 2000);
-            return Err((exit::SETUP, format!("{}", e)));
+    let argv0 = o.command.first().map(Vec::as_slice).unwrap_or(b"");
+    // execvp's lookup, in COMMAND's PATH (the library execs a path).
+    let exe = path_lookup::resolve(argv0, path_lookup::worker_path(&env)).map_err(|e| setup(format!("{}: {}", String::from_utf8_lossy(argv0), e)))?;
+    let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.as_os_str().as_encoded_bytes().to_vec());
+    let lib = |e: gracefd::Error| setup(e.to_string());
+    let mut opts = DaemonOptions::new();
+    opts.set_pid_file(path(&o.pid_file).as_deref()).map_err(lib)?;
+    opts.set_log_file(path(&o.log_file).as_deref()).map_err(lib)?;
+    opts.set_workdir(o.dir.as_os_str().as_encoded_bytes()).map_err(lib)?;
+    opts.set_timeout_ms(i64::try_from(o.ready_timeout_ms).unwrap_or(i64::MAX)).map_err(lib)?;
+    opts.set_ready(match o.ready {
+        ReadyRule::Notify => Ready::Notify,
+        ReadyRule::Interval(ms) => Ready::Interval(i64::try_from(ms).unwrap_or(i64::MAX)),
+    })
+    .map_err(lib)?;
+    opts.set_command(Some(Command { exe, argv: o.command.clone(), env })).map_err(lib)?;
+    daemon::daemonize(&opts).map_err(|e| {
+        let code = if e.errno.0 == libc::EEXIST { exit::ALREADY_RUNNING } else { exit::SETUP };
+        match &o.pid_file {
+            Some(p) if e.errno.0 == libc::EEXIST => (code, format!("--pid-file {}: {}", p.display(), e)),
+            _ => (code, e.to_string()),
         }
-    }
-    let what = format!("{} (pid {})", cmd, pid);
-    let deadline_ms = match o.ready {
-        ReadyRule::Notify => o.ready_timeout_ms,
-        ReadyRule::Interval(ms) => ms,
-    };
-    let deadline = Deadline::after_ms(deadline_ms as i64);
-    let t0 = monotonic_ns();
-    loop {
-        let mut pfds: Vec<libc::pollfd> = Vec::new();
-        for f in [w.waiter_fd(), w.notify_fd()].into_iter().flatten() {
-            pfds.push(libc::pollfd { fd: f, events: libc::POLLIN, revents: 0 });
-        }
-        // A short slice: COMMAND's death is noticed by waitpid below even
-        // when its readiness channel is already closed.
-        let _ = poll::poll(&mut pfds, deadline.poll_ms().clamp(0, 50));
-        if let Some(ev) = w.on_channel() {
-            match ev {
-                Event::Ready if o.ready == ReadyRule::Notify => break,
-                Event::Ready => {}
-                Event::Failed(st, m) => {
-                    gracefd::__cli::spawn::kill_and_reap(pid, libc::SIGTERM, 2000);
-                    let st = if (1..=255).contains(&st) { st } else { exit::FAILED };
-                    return Err((st, format!("{} {}", what, m)));
-                }
-                Event::Exited(_, m) => {
-                    let code = if m.starts_with("could not be executed") { exit::SETUP } else { exit::DIED };
-                    let m = if m.starts_with("could not") { m } else { format!("{} before it was ready", m) };
-                    return Err((code, format!("{} {}", what, m)));
-                }
-            }
-        }
-        if w.on_notify() == Some(Event::Ready) && o.ready == ReadyRule::Notify {
-            break;
-        }
-        match process::try_wait(pid) {
-            Ok(Some(x)) => return Err((exit::DIED, format!("{} {} before it was ready", what, describe_exit(x)))),
-            Ok(None) => {}
-            Err(e) => return Err((exit::LOST, format!("{}: waitpid: {}", what, e))),
-        }
-        if deadline.expired() {
-            match o.ready {
-                ReadyRule::Interval(_) => break,
-                ReadyRule::Notify => {
-                    gracefd::__cli::spawn::kill_and_reap(pid, libc::SIGTERM, 2000);
-                    return Err((exit::TIMEOUT, format!("{} was not ready within {} (--ready-timeout); stopped", what, args::fmt_secs(o.ready_timeout_ms))));
-                }
-            }
-        }
-    }
-    say!(say::DEBUG, "{} is ready after {} ms", what, (monotonic_ns() - t0) / 1_000_000);
-    Ok(())
+    })
 }

@@ -125,7 +125,7 @@ with a status that says why not, its reason on stderr.
   --dir DIR              COMMAND's working directory (default /)
   --env KEY=VALUE        set in COMMAND's environment (repeatable)
   --envdir DIR           a variable per file (first line)
-  --verbose              log debug lines too
+  --verbose              the library's log lines of the start too
 ";
 
 /// `gracefd ctl --help`.

@@ -8,7 +8,7 @@
 //! | `start_server_compat.rs` | `start_server` (this binary under that name): its options, `--restart`, `--stop` |
 //! | `ctl_cmd.rs` | `gracefd ctl`: a request to the control socket |
 //! | `signal_cmd.rs` | `gracefd stop`, `gracefd reload`: signal a server, wait for the outcome |
-//! | `daemonize_cmd.rs`, `detach.rs` | `gracefd daemonize`: run a program as a daemon |
+//! | `daemonize_cmd.rs` | `gracefd daemonize`: run a program as a daemon |
 //! | `completion.rs` | `gracefd completion bash`, from the option tables |
 //! | `args.rs` | option parsing, value parsers (errors name option and value) |
 //! | `say.rs`, `help.rs`, `exit.rs` | log lines, help texts, exit statuses |
@@ -20,10 +20,6 @@ mod args;
 mod completion;
 mod ctl_cmd;
 mod daemonize_cmd;
-// Its run-side half (own pid file, --daemonize) moved to
-// gracefd::__cli::supervise::detach; what is left serves `gracefd daemonize`.
-#[allow(dead_code)]
-mod detach;
 mod exit;
 mod help;
 mod opts;
@@ -31,10 +27,6 @@ mod run_cmd;
 mod say;
 mod signal_cmd;
 mod start_server_compat;
-
-// The supervisor's modules that `gracefd daemonize` (daemonize_cmd.rs)
-// shares, by the paths it names them.
-use gracefd::__cli::supervise::{envdir, worker};
 
 use std::os::unix::ffi::OsStringExt;
 

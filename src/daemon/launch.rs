@@ -6,11 +6,12 @@
 use core::sync::atomic::Ordering;
 
 use super::creds::resolve_creds;
-use super::middle::watch;
+use super::middle::start_daemon;
 use super::options::DaemonOptions;
 use super::setup::{apply, send_failed, Side};
-use super::verdict::launcher;
-use super::{EXIT_SETUP, IS_DAEMON};
+use super::notify_socket::NotifySocket;
+use super::verdict::{launcher, Watch};
+use super::state::{EXIT_SETUP, IS_DAEMON};
 use crate::error::{Error, Result};
 use crate::pidfile;
 use crate::proto::addr::Shown;
@@ -25,18 +26,30 @@ use crate::{err, lineage, log, startup};
 
 /// Everything opened and resolved before the first fork.
 pub(super) struct Prepared {
-    dir: Fd,
-    pidfile: Option<Fd>,
-    devnull: Fd,
-    log: Option<Fd>,
-    umask: u32,
-    nofile: Option<(u64, u64)>,
-    creds: Option<Creds>,
+    pub(super) dir: Fd,
+    pub(super) pidfile: Option<Fd>,
+    pub(super) devnull: Fd,
+    pub(super) log: Option<Fd>,
+    pub(super) umask: u32,
+    pub(super) nofile: Option<(u64, u64)>,
+    pub(super) creds: Option<Creds>,
 }
 
 impl Prepared {
-    fn out(&self) -> RawFd {
+    pub(super) fn out(&self) -> RawFd {
         self.log.as_ref().unwrap_or(&self.devnull).raw()
+    }
+
+    /// What the launcher watches. `command`: a started program's (with its
+    /// private notify socket, if any): the pid file moves there, to be
+    /// removed after a failed start (its lock is shared with the daemon).
+    pub(super) fn watch(&mut self, o: &DaemonOptions, exe: &[u8], command: Option<Option<NotifySocket>>) -> Watch {
+        let pid_file = match (command.is_some(), self.pidfile.take(), &o.pid_file) {
+            (true, Some(f), Some(path)) => Some((f, path.clone())),
+            _ => None,
+        };
+        let in_seconds = command.is_some();
+        Watch { timeout_ms: o.timeout_ms, ready: o.ready, notify: command.flatten(), exe: exe.to_vec(), pid_file, in_seconds }
     }
 }
 
@@ -64,16 +77,32 @@ pub(super) fn prepare(o: &DaemonOptions) -> Result<Prepared> {
 
 /// Move an fd above 0–2 (a launcher started with a closed stdin would
 /// otherwise get fd 0 for /dev/null and then close it after the dup2).
-fn above_stdio(f: Fd) -> Result<Fd> {
+pub(super) fn above_stdio(f: Fd) -> Result<Fd> {
     if f.raw() > 2 {
         return Ok(f);
     }
     fd::dup_cloexec_min(f.raw(), 3).map_err(|e| Error::sys(e, "dup"))
 }
 
+/// The launcher learns how the daemon (its child in both modes) died from
+/// waitpid: an ignored SIGCHLD (`SIG_IGN` or `SA_NOCLDWAIT`, which survive
+/// exec) would have the kernel reap it unseen. So SIGCHLD gets its default
+/// action before the daemon exists; the launcher never returns to the
+/// program, and the daemon resets every disposition anyway. The old action
+/// comes back only if the start fails before anything ran ([`put_back`]).
+pub(super) fn watchable_children() -> Option<libc::sigaction> {
+    signal::set_default_saving(libc::SIGCHLD).ok()
+}
+
+pub(super) fn put_back(old: Option<libc::sigaction>) {
+    if let Some(old) = old {
+        let _ = signal::restore(libc::SIGCHLD, &old);
+    }
+}
+
 // ---- fork mode ---------------------------------------------------------------
 
-pub(super) fn fork_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
+pub(super) fn fork_launch(mut p: Prepared, o: &DaemonOptions) -> Result<()> {
     let (waiter, child_end) = ready::channel()?;
     let side = Side {
         stdin: p.devnull.raw(),
@@ -89,11 +118,13 @@ pub(super) fn fork_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
     // Nothing buffered may cross the fork (both copies would flush it).
     process::flush_stdio();
     let old_mask = signal::block_all().map_err(|e| Error::sys(e, "block signals before fork"))?;
+    let sigchld = watchable_children();
     // SAFETY: the process is single-threaded (checked), and the children below
     // use only what was prepared above.
     let middle = match unsafe { process::fork() } {
         Ok(m) => m,
         Err(e) => {
+            put_back(sigchld);
             let _ = signal::set_mask(&old_mask);
             return Err(Error::sys(e, "fork"));
         }
@@ -103,26 +134,17 @@ pub(super) fn fork_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
         drop(child_end);
         // Our copies go; the daemon holds the same open file descriptions
         // (the pid file's lock with them).
+        let w = p.watch(o, &startup::get().exe, None);
         drop(p);
-        launcher(middle, waiter, timeout_ms, false);
+        launcher(middle, waiter, w);
     }
-    // ---- the middle process ----
+    // ---- the middle process (returns only in the daemon) ----
+    start_daemon(ch);
+    // ---- the daemon ----
+    // Dispositions first, mask second: no handler of the program can run
+    // before it is reset.
     signal::reset_all_dispositions();
     let _ = signal::unblock_all();
-    if let Err(e) = process::setsid() {
-        send_failed(ch, Error::sys(e, "daemonize: setsid").message());
-        process::exit_now(EXIT_SETUP);
-    }
-    // SAFETY: single-threaded child; the daemon below uses prepared data.
-    match unsafe { process::fork() } {
-        Ok(0) => {}
-        Ok(daemon) => watch(daemon, ch),
-        Err(e) => {
-            send_failed(ch, Error::sys(e, "daemonize: second fork").message());
-            process::exit_now(EXIT_SETUP);
-        }
-    }
-    // ---- the daemon ----
     drop(waiter);
     if let Err(e) = apply(&side, pid_fd) {
         send_failed(ch, e.context(format_args!("daemon setup")).message());
@@ -140,7 +162,7 @@ pub(super) fn fork_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
 
 // ---- reexec mode -------------------------------------------------------------
 
-pub(super) fn reexec_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
+pub(super) fn reexec_launch(mut p: Prepared, o: &DaemonOptions) -> Result<()> {
     let s = startup::get();
     if s.exe.is_empty() {
         return Err(err!(ENOENT, "re-exec mode: no executable path was recorded at start-up"));
@@ -174,9 +196,11 @@ pub(super) fn reexec_launch(p: Prepared, timeout_ms: i64) -> Result<()> {
     let marker = plan::encode(&Plan { stdin, stdout: out, stderr: out, dir, umask: p.umask, nofile: p.nofile, creds: p.creds.clone() });
     sp.env_set(plan::VAR, &marker)?;
     sp.detach();
-    let middle = sp.spawn()?;
+    let sigchld = watchable_children();
+    let middle = sp.spawn().inspect_err(|_| put_back(sigchld))?;
     drop(child_end);
     drop(exported);
+    let w = p.watch(o, &s.exe, None);
     drop(p);
-    launcher(middle, waiter, timeout_ms, true)
+    launcher(middle, waiter, w)
 }

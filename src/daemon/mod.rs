@@ -9,23 +9,24 @@
 //! ## The processes
 //!
 //! ```text
-//! launcher ──fork──▶ middle (setsid) ──fork──▶ daemon
-//!    ▲  waits on the channel  │ watches the daemon   │ reports ready/failed
-//!    └────────────────────────┴──────────────────────┘   on the same channel
+//! launcher ──fork──▶ middle (setsid) ──clone(CLONE_PARENT)──▶ daemon
+//!    ▲  waits on the channel │ sends the daemon's pid, exits │ reports ready/failed
+//!    │  and on the daemon    └───────────────────────────────┤   on the same channel
+//!    └── (its parent) ───────────────────────────────────────┘
 //! ```
 //!
-//! (Fork mode; re-exec mode differs as described under *Modes*.)
-//! The middle process is the session leader of the daemon's new session; the
-//! daemon is not a leader, so it can never acquire a controlling terminal. The
-//! middle process does not `_exit` at once as in the textbook double fork: it
-//! stays the daemon's parent until the launcher is done, because only a parent
-//! can learn *how* a process died. It sends the daemon's pid (frame `Pid`),
-//! then waits for either the daemon's death (it reaps it and sends `Exited` or
-//! `Signaled`) or the launcher's end of the channel closing (the launcher is
-//! done or gone): then it exits and the daemon is re-parented to init (or the
-//! nearest subreaper). While it lives the daemon's pid cannot be reused, so the
-//! launcher may kill the daemon by pid safely. It makes async-signal-safe calls
-//! only, allocates nothing, and closes every fd but the channel first.
+//! The middle process is the leader of the daemon's new session; the daemon
+//! is not a leader, so it can never acquire a controlling terminal. The
+//! middle process starts the daemon as its *sibling* (`CLONE_PARENT`: a copy
+//! like `fork`, whose parent is the launcher), sends its pid (frame `Pid`) and
+//! exits at once. So the launcher is the daemon's parent while it waits: it
+//! learns how the daemon died (only a parent can), and the daemon's pid
+//! cannot be reused before the launcher reaps it, so the launcher may kill it
+//! by pid safely. When the launcher exits the daemon is re-parented to init
+//! (or the nearest subreaper). No process is left between the two to be
+//! woken and reaped at the end (the textbook double fork's middle process
+//! lingered as the daemon's parent until the launcher was done). The middle
+//! process makes async-signal-safe calls only and allocates nothing.
 //!
 //! ## Modes
 //!
@@ -36,10 +37,7 @@
 //!   held forever there. Refused with `EBUSY` otherwise.
 //! - **reexec**: the recorded executable is started again with the same argv
 //!   (through [`Spawn`], detached, with the vfork-style clone where allowed:
-//!   the middle process calls setsid and starts the daemon as its *sibling*,
-//!   so the launcher is the daemon's parent and watches it itself; the middle
-//!   process sends the daemon's pid and exits at once, because it shares the
-//!   launcher's memory and cannot stay behind to watch), with `GRACEFD_DAEMON=<plan>` in its environment
+//!   the same three processes as above, the daemon exec'ing), with `GRACEFD_DAEMON=<plan>` in its environment
 //!   and the prepared fds at 3.. (`proto::daemon`). Its own `daemonize` call
 //!   sees the marker (only if `LISTEN_PID` names it) and applies the plan
 //!   instead of launching. Safe in any process: the launcher only forks to exec.
@@ -60,50 +58,34 @@
 //!
 //! [`Spawn`]: crate::spawn::Spawn
 
+mod command;
 mod creds;
 mod launch;
-mod marker;
+mod reexec_side;
 mod middle;
+mod notify_socket;
 mod options;
 mod setup;
+mod state;
 mod verdict;
 
 pub use creds::resolve_creds;
-pub use marker::{init, pending};
-pub use options::{Mode, DaemonOptions, DEFAULT_TIMEOUT_MS, DEFAULT_UMASK, MAX_UMASK};
+pub use reexec_side::{init, pending};
+pub use options::{Command, Mode, DaemonOptions, Ready, DEFAULT_TIMEOUT_MS, DEFAULT_UMASK, MAX_UMASK};
+pub use state::{is_daemon, EXIT_ALREADY_RUNNING, EXIT_DIED, EXIT_LOST, EXIT_SETUP, EXIT_TIMEOUT};
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::Result;
 use crate::sys::process;
 use crate::{err, lineage, log};
+use command::command_launch;
 use launch::{fork_launch, prepare, reexec_launch};
-use marker::{reexec_daemon_side, PENDING};
+use reexec_side::{reexec_daemon_side, PENDING};
+use state::IS_DAEMON;
 
-/// Launcher exit status: the daemon exited or was killed before it reported.
-pub const EXIT_DIED: i32 = 240;
-/// Launcher exit status: the daemon was not ready in time (it was killed).
-pub const EXIT_TIMEOUT: i32 = 241;
-/// Exit status for "already running" (the pid file is locked by a running
-/// instance). `daemonize` itself returns `EEXIST` before forking; programs and
-/// the Go constructor exit with this.
-pub const EXIT_ALREADY_RUNNING: i32 = 242;
-/// Launcher exit status: the daemon could not be set up (chdir, the user
-/// switch, exec…); also used for errors before forking by the Go constructor.
-pub const EXIT_SETUP: i32 = 243;
-/// Launcher exit status: the launcher lost track of the daemon (the channel
-/// closed without a report).
-pub const EXIT_LOST: i32 = 244;
-
-/// Set once this process is the daemon: `daemonize` is then a no-op.
-static IS_DAEMON: AtomicBool = AtomicBool::new(false);
 /// A `daemonize` call is running (a second thread gets `EBUSY`).
 static BUSY: AtomicBool = AtomicBool::new(false);
-
-/// Whether this process is a daemon made by [`daemonize`].
-pub fn is_daemon() -> bool {
-    IS_DAEMON.load(Ordering::Acquire)
-}
 
 /// Daemonize. Returns `Ok(())` in the daemon; in the launcher it never
 /// returns (see the module docs for its exit statuses).
@@ -123,7 +105,7 @@ pub fn is_daemon() -> bool {
 ///
 /// [`pidfile::acquire`]: crate::pidfile::acquire
 pub fn daemonize(opts: &DaemonOptions) -> Result<()> {
-    if is_daemon() {
+    if opts.command.is_none() && is_daemon() {
         return Ok(());
     }
     if BUSY.swap(true, Ordering::AcqRel) {
@@ -136,6 +118,13 @@ pub fn daemonize(opts: &DaemonOptions) -> Result<()> {
 }
 
 fn daemonize_once(opts: &DaemonOptions) -> Result<()> {
+    if let Some(c) = &opts.command {
+        // Another program becomes the daemon: whatever this process is
+        // (a daemon, a new generation) does not matter, and any process may
+        // start one (it is started as re-exec mode's daemon is).
+        opts.check()?;
+        return command_launch(prepare(opts)?, c, opts);
+    }
     init();
     if let Some(p) = PENDING.lock().take() {
         return reexec_daemon_side(p);
@@ -150,8 +139,8 @@ fn daemonize_once(opts: &DaemonOptions) -> Result<()> {
     let mode = pick_mode(opts.mode)?;
     let prepared = prepare(opts)?;
     match mode {
-        Mode::Reexec => reexec_launch(prepared, opts.timeout_ms),
-        _ => fork_launch(prepared, opts.timeout_ms),
+        Mode::Reexec => reexec_launch(prepared, opts),
+        _ => fork_launch(prepared, opts),
     }
 }
 

@@ -33,6 +33,35 @@ pub enum Mode {
     Reexec,
 }
 
+/// When the daemon counts as started (the launcher then exits 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ready {
+    /// It says so on the readiness channel (`gracefd_ready()`; or fails with
+    /// `gracefd_fail()`).
+    Report,
+    /// As `Report`, or `READY=1` on the private `NOTIFY_SOCKET` the launcher
+    /// gives a started [`Command`] (sd_notify: for programs that link
+    /// nothing). Without a command, the same as `Report`.
+    Notify,
+    /// Alive this many ms after the start (start_server's rule). Readiness
+    /// reports are not waited for; a reported failure or an exit still fails
+    /// the start.
+    Interval(i64),
+}
+
+/// A program to start as the daemon, instead of this process (re-exec) or
+/// a copy of it (fork). Its readiness is judged by [`Options::ready`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    /// The executable: a path (no search; relative to the launcher's working
+    /// directory, which need not be the daemon's).
+    pub exe: Vec<u8>,
+    /// Its argv, `argv[0]` included.
+    pub argv: Vec<Vec<u8>>,
+    /// `KEY=VALUE` entries over the launcher's start-up environment, in order.
+    pub env: Vec<Vec<u8>>,
+}
+
 /// Daemonize options (the C handle and the Rust builder wrap this; set them
 /// with the checked setters).
 #[derive(Clone, Debug)]
@@ -57,6 +86,10 @@ pub struct DaemonOptions {
     pub timeout_ms: i64,
     /// How to detach.
     pub mode: Mode,
+    /// Start this program as the daemon (None: this process becomes it).
+    pub command: Option<Command>,
+    /// When the daemon counts as started.
+    pub ready: Ready,
 }
 
 impl Default for DaemonOptions {
@@ -71,6 +104,8 @@ impl Default for DaemonOptions {
             nofile: None,
             timeout_ms: DEFAULT_TIMEOUT_MS,
             mode: Mode::Auto,
+            command: None,
+            ready: Ready::Report,
         }
     }
 }
@@ -101,6 +136,31 @@ fn check_umask(mask: u32) -> Result<()> {
 fn check_timeout_ms(ms: i64) -> Result<()> {
     if ms == 0 {
         return Err(err!(EINVAL, "daemon readiness timeout 0 ms would fail every start (negative: no limit)"));
+    }
+    Ok(())
+}
+
+fn check_ready(r: Ready) -> Result<()> {
+    match r {
+        Ready::Interval(ms) if ms <= 0 => Err(err!(EINVAL, "daemon readiness interval {} ms: must be above 0", ms)),
+        _ => Ok(()),
+    }
+}
+
+fn check_command(c: Option<&Command>) -> Result<()> {
+    let Some(c) = c else { return Ok(()) };
+    check_c_text("command executable", &c.exe)?;
+    if c.argv.is_empty() {
+        return Err(err!(EINVAL, "daemon command {} has no argv (argv[0] at least)", Shown(&c.exe)));
+    }
+    if let Some(a) = c.argv.iter().find(|a| a.contains(&0)) {
+        return Err(err!(EINVAL, "daemon command argument {} contains NUL", Shown(a)));
+    }
+    for e in &c.env {
+        let key_ok = e.iter().position(|&b| b == b'=').is_some_and(|i| i > 0);
+        if !key_ok || e.contains(&0) {
+            return Err(err!(EINVAL, "daemon command environment entry {} is not KEY=VALUE", Shown(e)));
+        }
     }
     Ok(())
 }
@@ -183,6 +243,23 @@ impl DaemonOptions {
         self.mode = mode;
     }
 
+    /// Start `exe` with `argv` (argv[0] included) and `env` (`KEY=VALUE`
+    /// entries over the start-up environment) as the daemon, instead of this
+    /// process (None: this process becomes the daemon). `EINVAL` for an empty
+    /// executable, an empty argv, a NUL anywhere, or an entry without a key.
+    pub fn set_command(&mut self, command: Option<Command>) -> Result<()> {
+        check_command(command.as_ref())?;
+        self.command = command;
+        Ok(())
+    }
+
+    /// When the daemon counts as started. `EINVAL` for an interval ≤ 0.
+    pub fn set_ready(&mut self, ready: Ready) -> Result<()> {
+        check_ready(ready)?;
+        self.ready = ready;
+        Ok(())
+    }
+
     /// The setters' rules applied to every field, for options whose public
     /// fields were filled in directly. The first bad one is the error.
     pub fn check(&self) -> Result<()> {
@@ -192,7 +269,9 @@ impl DaemonOptions {
         check_optional("log file path", self.log_file.as_deref())?;
         check_optional("user", self.user.as_deref())?;
         check_optional("group", self.group.as_deref())?;
-        check_timeout_ms(self.timeout_ms)
+        check_timeout_ms(self.timeout_ms)?;
+        check_command(self.command.as_ref())?;
+        check_ready(self.ready)
     }
 }
 
@@ -241,6 +320,30 @@ mod tests {
         // Nothing was changed by a refused value.
         let d = DaemonOptions::default();
         assert_eq!((o.pid_file, o.workdir, o.umask, o.user, o.timeout_ms), (d.pid_file, d.workdir, d.umask, d.user, d.timeout_ms));
+    }
+
+    #[test]
+    fn command_and_ready_rule_are_checked() {
+        let mut o = DaemonOptions::new();
+        let cmd = |exe: &[u8], argv: &[&[u8]], env: &[&[u8]]| Command {
+            exe: exe.to_vec(),
+            argv: argv.iter().map(|a| a.to_vec()).collect(),
+            env: env.iter().map(|e| e.to_vec()).collect(),
+        };
+        o.set_command(Some(cmd(b"/bin/sleep", &[b"sleep", b"1"], &[b"A=1", b"B="]))).unwrap();
+        o.set_ready(Ready::Interval(500)).unwrap();
+        assert_eq!((o.command.as_ref().map(|c| c.argv.len()), o.ready), (Some(2), Ready::Interval(500)));
+        einval(o.set_command(Some(cmd(b"", &[b"x"], &[]))), "command executable is empty");
+        einval(o.set_command(Some(cmd(b"/bin/x", &[], &[]))), "has no argv");
+        einval(o.set_command(Some(cmd(b"/bin/x", &[b"a\0b"], &[]))), "contains NUL");
+        einval(o.set_command(Some(cmd(b"/bin/x", &[b"x"], &[b"=1"]))), "not KEY=VALUE");
+        einval(o.set_command(Some(cmd(b"/bin/x", &[b"x"], &[b"NOEQUALS"]))), "not KEY=VALUE");
+        einval(o.set_ready(Ready::Interval(0)), "interval 0 ms");
+        // Refused values left the options as they were.
+        assert_eq!((o.command.as_ref().map(|c| c.exe.as_slice()), o.ready), (Some(&b"/bin/sleep"[..]), Ready::Interval(500)));
+        einval(DaemonOptions { ready: Ready::Interval(-1), ..DaemonOptions::default() }.check(), "interval -1 ms");
+        o.set_command(None).unwrap();
+        assert!(o.command.is_none());
     }
 
     #[test]

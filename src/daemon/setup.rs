@@ -2,7 +2,7 @@
 //! RLIMIT_NOFILE, user switch and pid file, applied in the daemon; a failure
 //! is reported to the launcher.
 
-use super::EXIT_SETUP;
+use super::state::EXIT_SETUP;
 use crate::err;
 use crate::error::{Error, Result};
 use crate::pidfile;
@@ -10,7 +10,7 @@ use crate::proto::daemon::Creds;
 use crate::proto::ready::{self as frame, ReadyReport};
 use crate::sys::fd::{self, RawFd};
 use crate::sys::process;
-use crate::sys::{fs, socket, Errno};
+use crate::sys::{fs, socket};
 
 /// What the daemon applies; raw fds, so fork mode can run it with nothing to
 /// allocate.
@@ -33,32 +33,13 @@ pub(super) fn apply(s: &Side<'_>, pid_fd: Option<RawFd>) -> Result<()> {
     fd::redirect_stdio(s.stdout, 1).map_err(|e| Error::sys(e, "dup2 stdout"))?;
     fd::redirect_stdio(s.stderr, 2).map_err(|e| Error::sys(e, "dup2 stderr"))?;
     if let Some((soft, hard)) = s.nofile {
-        raise_nofile(soft, hard)?;
+        crate::child_setup::raise_nofile(soft, hard)?;
     }
     if let Some(c) = s.creds {
         switch_creds(c)?;
     }
     if let Some(pf) = pid_fd {
         pidfile::write_pid(pf, process::getpid())?;
-    }
-    Ok(())
-}
-
-fn raise_nofile(soft: u64, hard: u64) -> Result<()> {
-    let cur = process::getrlimit(libc::RLIMIT_NOFILE).map_err(|e| Error::sys(e, "getrlimit RLIMIT_NOFILE"))?;
-    let mut new_hard = cur.rlim_max;
-    if hard > cur.rlim_max {
-        match process::setrlimit(libc::RLIMIT_NOFILE, libc::rlimit { rlim_cur: cur.rlim_cur, rlim_max: hard }) {
-            Ok(()) => new_hard = hard,
-            // Raising the hard limit needs privilege: "when allowed".
-            Err(Errno(libc::EPERM)) => {}
-            Err(e) => return Err(err!(EINVAL, "RLIMIT_NOFILE hard limit {}: {} (is it above fs.nr_open?)", hard, e)),
-        }
-    }
-    let want = soft.min(new_hard);
-    if want > cur.rlim_cur {
-        process::setrlimit(libc::RLIMIT_NOFILE, libc::rlimit { rlim_cur: want, rlim_max: new_hard })
-            .map_err(|e| err!(EINVAL, "RLIMIT_NOFILE soft limit {}: {}", want, e))?;
     }
     Ok(())
 }

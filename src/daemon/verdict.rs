@@ -4,22 +4,46 @@
 
 use alloc::vec::Vec;
 
-use super::{EXIT_DIED, EXIT_LOST, EXIT_SETUP, EXIT_TIMEOUT};
+use super::notify_socket::NotifySocket;
+use super::options::Ready;
+use super::state::{EXIT_DIED, EXIT_LOST, EXIT_SETUP, EXIT_TIMEOUT};
 use crate::error::{Error, Msg};
 use crate::proto::addr::Shown;
 use crate::proto::ready::{self as frame, Frame, ReadyReport};
+use crate::sys::cpath::CPath;
 use crate::sys::fd::{self, Fd};
 use crate::sys::process::{self, Exit, Pid};
 use crate::sys::time::{self, Deadline};
-use crate::sys::{poll, signal, socket, Errno};
-use crate::{err, log, startup};
+use crate::sys::{fs, poll, signal, socket, Errno};
+use crate::{err, log, pidfile, startup};
 
 /// How long a daemon that reported failure (or timed out) gets to exit after
 /// each step (its own exit, SIGTERM) before the next (SIGTERM, SIGKILL).
 const STOP_GRACE_MS: i64 = 2_000;
 
+/// What the launcher watches, and how it judges.
+pub(super) struct Watch {
+    /// How long the daemon has to report (negative: forever).
+    pub timeout_ms: i64,
+    /// When it counts as started.
+    pub ready: Ready,
+    /// The private NOTIFY_SOCKET given to a started program.
+    pub notify: Option<NotifySocket>,
+    /// The executable started, named when its exec fails.
+    pub exe: Vec<u8>,
+    /// The pid file (our copy of the locked fd, its path): removed after a
+    /// failed start if it is still the same file (command mode: the program
+    /// started knows nothing of it; a daemon of ours removes its own).
+    pub pid_file: Option<(Fd, Vec<u8>)>,
+    /// Say the timeout in seconds (the command's options are in seconds,
+    /// the library's in ms).
+    pub in_seconds: bool,
+}
+
 enum Next {
     Frame(Frame),
+    /// `READY=1` on the notify socket.
+    NotifyReady,
     /// The daemon, our own child, died (re-exec mode).
     Died(Exit),
     Timeout,
@@ -27,21 +51,23 @@ enum Next {
     Bad(Error),
 }
 
-/// The daemon as the launcher knows it. In fork mode the middle process is
-/// its parent and reports its death in a frame; in re-exec mode the middle
-/// process started it as our child (a sibling of its own) and left, so we
-/// watch it here.
+/// The daemon as the launcher knows it: our child in every mode (the middle
+/// process started it as a sibling of its own and left), so we watch it
+/// here, through a pidfd, and reap it if it dies.
 struct Daemon {
     pid: Option<Pid>,
-    ours: bool,
     pidfd: Option<Fd>,
+    /// The readiness channel closed while the daemon lives, and the rule
+    /// lets it report otherwise (a program that closed an fd it did not
+    /// know): stop reading it.
+    channel_closed: bool,
 }
 
 impl Daemon {
     /// Its pid arrived (a `Pid` frame).
     fn learn(&mut self, pid: Pid) {
         self.pid = Some(pid).filter(|p| *p > 0);
-        if let (Some(p), true) = (self.pid, self.ours) {
+        if let Some(p) = self.pid {
             // SAFETY: a fresh fd from pidfd_open, owned here.
             self.pidfd = process::pidfd_open(p).ok().map(|raw| unsafe { Fd::from_raw(raw) });
         }
@@ -49,7 +75,7 @@ impl Daemon {
 
     /// Our child's end, if it has come (reaped here).
     fn ended(&self) -> Option<core::result::Result<Exit, Errno>> {
-        let pid = self.pid.filter(|_| self.ours)?;
+        let pid = self.pid?;
         match process::try_wait(pid) {
             Ok(None) => None,
             Ok(Some(x)) => Some(Ok(x)),
@@ -58,13 +84,14 @@ impl Daemon {
     }
 }
 
-fn next_frame(waiter: &Fd, deadline: Deadline, d: &Daemon) -> Next {
+fn next_frame(waiter: &Fd, deadline: Deadline, d: &mut Daemon, w: &Watch) -> Next {
     loop {
-        let watching = d.ours && d.pid.is_some();
+        let watching = d.pid.is_some();
         let ms = deadline.poll_ms();
         let mut fds = [
-            libc::pollfd { fd: waiter.raw(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: if d.channel_closed { -1 } else { waiter.raw() }, events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: d.pidfd.as_ref().map(Fd::raw).filter(|_| watching).unwrap_or(-1), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: w.notify.as_ref().map(NotifySocket::raw).unwrap_or(-1), events: libc::POLLIN, revents: 0 },
         ];
         // Without pidfds (Linux < 5.3), look at our child every 20 ms.
         let slice = if watching && d.pidfd.is_none() && !(0..=20).contains(&ms) { 20 } else { ms };
@@ -72,7 +99,10 @@ fn next_frame(waiter: &Fd, deadline: Deadline, d: &Daemon) -> Next {
             Ok(_) | Err(Errno(libc::EINTR)) => {}
             Err(e) => return Next::Bad(Error::sys(e, "poll")),
         }
-        let [channel, _] = fds;
+        let [channel, _, notify] = fds;
+        if notify.revents != 0 && w.notify.as_ref().is_some_and(NotifySocket::said_ready) {
+            return Next::NotifyReady;
+        }
         if channel.revents == 0 {
             match d.ended() {
                 Some(Ok(x)) => return Next::Died(x),
@@ -83,7 +113,14 @@ fn next_frame(waiter: &Fd, deadline: Deadline, d: &Daemon) -> Next {
         }
         let mut buf = [0u8; frame::FRAME_MAX + 1];
         match socket::recv(waiter.raw(), &mut buf, libc::MSG_DONTWAIT) {
-            Ok(0) | Err(Errno(libc::ECONNRESET)) => return eof(d),
+            Ok(0) | Err(Errno(libc::ECONNRESET)) => {
+                if w.ready != Ready::Report && watching {
+                    // It may still say READY=1, or live out the interval.
+                    d.channel_closed = true;
+                    continue;
+                }
+                return eof(d);
+            }
             Ok(n) => {
                 return match frame::decode(buf.get(..n).unwrap_or(&[])) {
                     Ok(f) => Next::Frame(f),
@@ -96,10 +133,10 @@ fn next_frame(waiter: &Fd, deadline: Deadline, d: &Daemon) -> Next {
     }
 }
 
-/// The channel closed. If the daemon is our child, its end usually follows
-/// within moments (it closed its fds while dying): say how it died.
+/// The channel closed. Once the daemon's pid is known, its end usually
+/// follows within moments (it closed its fds while dying): say how it died.
 fn eof(d: &Daemon) -> Next {
-    if !(d.ours && d.pid.is_some()) {
+    if d.pid.is_none() {
         return Next::Eof;
     }
     let until = Deadline::after_ms(1_000);
@@ -127,23 +164,33 @@ enum Verdict {
 }
 
 /// Wait for the daemon's verdict, make sure no daemon survives a failed
-/// start, reap the middle process, say what happened, and exit. `ours`: the
-/// daemon is our own child (re-exec mode), not the middle process's.
-pub(super) fn launcher(middle: Pid, waiter: Fd, timeout_ms: i64, ours: bool) -> ! {
+/// start, reap the middle process, say what happened, and exit.
+pub(super) fn launcher(middle: Pid, waiter: Fd, w: Watch) -> ! {
     let started = time::monotonic_ns();
-    let deadline = Deadline::after_ms(timeout_ms);
-    let mut daemon = Daemon { pid: None, ours, pidfd: None };
+    let interval = match w.ready {
+        Ready::Interval(ms) => Some(ms),
+        _ => None,
+    };
+    let deadline = Deadline::after_ms(interval.unwrap_or(w.timeout_ms));
+    let mut daemon = Daemon { pid: None, pidfd: None, channel_closed: false };
     let verdict = loop {
-        match next_frame(&waiter, deadline, &daemon) {
+        match next_frame(&waiter, deadline, &mut daemon, &w) {
             Next::Died(x) => break Verdict::Died(x),
+            Next::NotifyReady if interval.is_none() => break Verdict::Ready,
+            Next::NotifyReady => {}
             Next::Frame(f) => match f.kind {
                 ReadyReport::Pid => daemon.learn(f.status),
-                ReadyReport::Ready => break Verdict::Ready,
+                ReadyReport::Ready if interval.is_none() => break Verdict::Ready,
+                ReadyReport::Ready => {}
                 ReadyReport::Failed => break Verdict::Failed(f.status, f.msg),
                 ReadyReport::ExecFailed => break Verdict::ExecFailed(Errno(f.status)),
-                ReadyReport::Exited => break Verdict::Died(Exit::Code(f.status)),
-                ReadyReport::Signaled => break Verdict::Died(Exit::Signal(f.status)),
+                // Only a parent knows how a process died, and we are the
+                // daemon's: such a frame is a claim, not news.
+                ReadyReport::Exited | ReadyReport::Signaled => {}
             },
+            // The interval passed with the daemon alive (its end is looked
+            // for before a timeout is reported): started.
+            Next::Timeout if interval.is_some() && daemon.pid.is_some() => break Verdict::Ready,
             Next::Timeout => break Verdict::TimedOut,
             Next::Eof => break Verdict::Lost(err!(EPROTO, "the readiness channel closed without a report")),
             Next::Bad(e) => break Verdict::Lost(e),
@@ -152,8 +199,8 @@ pub(super) fn launcher(middle: Pid, waiter: Fd, timeout_ms: i64, ours: bool) -> 
     let mut stopped: Option<Exit> = None;
     match &verdict {
         Verdict::Ready | Verdict::Died(_) => {}
-        Verdict::Failed(..) | Verdict::ExecFailed(_) => stopped = stop(&waiter, &mut daemon, false),
-        Verdict::TimedOut | Verdict::Lost(_) => stopped = stop(&waiter, &mut daemon, true),
+        Verdict::Failed(..) | Verdict::ExecFailed(_) => stopped = stop(&waiter, &mut daemon, false, &w),
+        Verdict::TimedOut | Verdict::Lost(_) => stopped = stop(&waiter, &mut daemon, true, &w),
     }
     drop(waiter);
     reap(middle);
@@ -166,22 +213,56 @@ pub(super) fn launcher(middle: Pid, waiter: Fd, timeout_ms: i64, ours: bool) -> 
         }
         // A status outside 1..=255 cannot come from gracefd_fail: never exit 0 on it.
         Verdict::Failed(st, m) => (if (1..=255).contains(&st) { st } else { EXIT_LOST }, Some(err!(ECANCELED, "{}", m.as_str()))),
-        Verdict::ExecFailed(e) => (EXIT_SETUP, Some(err!(ENOEXEC, "daemon could not be executed ({}): {}", Shown(&startup::get().exe), e))),
+        Verdict::ExecFailed(e) => (EXIT_SETUP, Some(err!(ENOEXEC, "daemon could not be executed ({}): {}", Shown(&w.exe), e))),
         Verdict::Died(Exit::Code(c)) => (EXIT_DIED, Some(err!(ECHILD, "daemon (pid {}) exited with status {} before it was ready", pid, c))),
         Verdict::Died(Exit::Signal(s)) => {
             (EXIT_DIED, Some(err!(ECHILD, "daemon (pid {}) was killed by signal {} ({}) before it was ready", pid, s, signal::name(s))))
         }
         Verdict::TimedOut => (
             EXIT_TIMEOUT,
-            Some(err!(ETIMEDOUT, "daemon (pid {}) was not ready within {} ms; {}", pid, timeout_ms, describe_stop(stopped))),
+            Some(err!(ETIMEDOUT, "daemon (pid {}) was not ready within {}; {}", pid, Within(w.timeout_ms, w.in_seconds), describe_stop(stopped))),
         ),
         Verdict::Lost(e) => (EXIT_LOST, Some(e.context(format_args!("daemonize: lost track of the daemon (pid {}); {}", pid, describe_stop(stopped))))),
     };
+    if code != 0 {
+        remove_pid_file(w.pid_file.as_ref());
+    }
+    drop(w);
     if let Some(e) = msg {
         log!(log::ERR, "daemonize: {}", e.message());
         say(e.message());
     }
     process::exit_now(code)
+}
+
+/// A timeout in ms, shown as given: `300 ms`, or in seconds: `30 s`, `0.5 s`.
+struct Within(i64, bool);
+
+impl core::fmt::Display for Within {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if !self.1 {
+            return write!(f, "{} ms", self.0);
+        }
+        let (whole, mut frac) = (self.0 / 1000, self.0 % 1000);
+        if frac == 0 {
+            return write!(f, "{} s", whole);
+        }
+        let mut width = 3;
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
+        write!(f, "{}.{:0w$} s", whole, frac, w = width)
+    }
+}
+
+/// After a failed start: remove the pid file if the path still names the
+/// file we locked (the daemon is gone; a file someone put there since is
+/// left alone).
+fn remove_pid_file(pf: Option<&(Fd, Vec<u8>)>) {
+    let Some((f, path)) = pf else { return };
+    let (Ok(z), Ok(st)) = (CPath::new(path), fd::fstat(f.raw())) else { return };
+    let _ = fs::unlink_if_same(&z, st.st_dev, st.st_ino);
 }
 
 fn describe_stop(s: Option<Exit>) -> &'static str {
@@ -193,11 +274,10 @@ fn describe_stop(s: Option<Exit>) -> &'static str {
 
 /// After a failed start: let the daemon exit on its own (it reported
 /// failure) or send SIGTERM at once (timed out), then SIGKILL; each step
-/// waits for the death (reported by the middle process, or seen here when the
-/// daemon is our child). Returns how it ended, if that was seen. The pid
-/// cannot have been reused: its parent (the middle process, or we) has not
-/// reaped it until then.
-fn stop(waiter: &Fd, daemon: &mut Daemon, term_now: bool) -> Option<Exit> {
+/// waits for the death (seen here: the daemon is our child). Returns how it
+/// ended, if that was seen. The pid cannot have been reused: we, its parent,
+/// have not reaped it until then.
+fn stop(waiter: &Fd, daemon: &mut Daemon, term_now: bool, w: &Watch) -> Option<Exit> {
     let steps: [(i32, i64); 3] = if term_now {
         [(libc::SIGTERM, STOP_GRACE_MS), (libc::SIGKILL, 5_000), (0, 0)]
     } else {
@@ -214,19 +294,16 @@ fn stop(waiter: &Fd, daemon: &mut Daemon, term_now: bool) -> Option<Exit> {
         }
         let deadline = Deadline::after_ms(wait_ms);
         loop {
-            match next_frame(waiter, deadline, daemon) {
+            match next_frame(waiter, deadline, daemon, w) {
                 Next::Died(x) => return Some(x),
-                Next::Frame(f) => match f.kind {
-                    ReadyReport::Pid => {
-                        daemon.learn(f.status);
-                        if let (Some(d), true) = (daemon.pid, sig != 0) {
-                            let _ = process::kill(d, sig);
-                        }
+                Next::Frame(f) if f.kind == ReadyReport::Pid => {
+                    daemon.learn(f.status);
+                    if let (Some(d), true) = (daemon.pid, sig != 0) {
+                        let _ = process::kill(d, sig);
                     }
-                    ReadyReport::Exited => return Some(Exit::Code(f.status)),
-                    ReadyReport::Signaled => return Some(Exit::Signal(f.status)),
-                    _ => {}
-                },
+                }
+                Next::Frame(_) => {}
+                Next::NotifyReady => {}
                 Next::Timeout => break,
                 Next::Eof | Next::Bad(_) => return None,
             }
@@ -235,9 +312,13 @@ fn stop(waiter: &Fd, daemon: &mut Daemon, term_now: bool) -> Option<Exit> {
     None
 }
 
-/// Reap the middle process: it leaves as soon as our end of the channel is
-/// closed; SIGKILL after 5 s in case it is stuck.
+/// Reap the middle process: it leaves as soon as it has started the daemon;
+/// SIGKILL after 5 s in case it is stuck.
 fn reap(middle: Pid) {
+    // It left as soon as it had started the daemon: usually gone already.
+    if !matches!(process::try_wait(middle), Ok(None)) {
+        return;
+    }
     let d = Deadline::after_ms(5_000);
     if let Ok(raw) = process::pidfd_open(middle) {
         // SAFETY: a fresh fd from pidfd_open, owned here.

@@ -27,10 +27,12 @@ pub enum ReadyReport {
     /// Sent by the middle process of a detached start (daemonize's double
     /// fork): the process that will report is `status` (its pid).
     Pid = 4,
-    /// Sent by that middle process: the detached process exited with `status`
-    /// before the waiter was done.
+    /// The detached process exited with `status` before the waiter was done.
+    /// Sent by no current sender (the daemonize launcher is the daemon's
+    /// parent and sees its death itself; it ignores this frame); kept so the
+    /// number is never reused with another meaning.
     Exited = 5,
-    /// Sent by that middle process: the detached process was killed by signal `status`.
+    /// The detached process was killed by signal `status`. As `Exited`.
     Signaled = 6,
 }
 

@@ -128,8 +128,20 @@ impl<'a> PrivateDir<'a> {
     }
 }
 
+/// A private directory (0700, ours, checked as [`PrivateDir::make`] does) at
+/// an unpredictable name in `parent`, kept: its name is returned and
+/// removing it is the caller's business.
+pub(crate) fn make_private_dir(parent: &Fd, prefix: &[u8]) -> core::result::Result<CPath, Errno> {
+    let mut d = PrivateDir::make(parent, prefix)?;
+    Ok(core::mem::replace(&mut d.name, CPath::new(b"")?))
+}
+
 impl Drop for PrivateDir<'_> {
     fn drop(&mut self) {
+        if self.name.as_bytes().is_empty() {
+            // Kept by make_private_dir.
+            return;
+        }
         // Only an empty directory can be removed: the caller has moved or
         // removed what it made inside.
         let _ = fs::unlinkat(self.parent.raw(), &self.name, true);

@@ -18,6 +18,7 @@ mod dir;
 mod file;
 mod socket;
 
+pub(crate) use dir::make_private_dir;
 pub use file::{open_append, write_replace};
 pub use socket::bind_unix;
 pub(crate) use socket::{set_bound_mode, Placed};

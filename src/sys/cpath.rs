@@ -41,6 +41,20 @@ impl CPath {
         CPath::new(s).map_err(|_| err!(EINVAL, "{} {} contains NUL", what, Shown(s)))
     }
 
+    /// The parts one after the other, plus a NUL (a path built from a
+    /// directory and a name). `EINVAL` if a part holds a NUL.
+    pub fn join(parts: &[&[u8]]) -> SysResult<CPath> {
+        if parts.iter().any(|p| p.contains(&0)) {
+            return Err(Errno(libc::EINVAL));
+        }
+        let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 1);
+        for p in parts {
+            v.extend_from_slice(p);
+        }
+        v.push(0);
+        Ok(CPath(v))
+    }
+
     /// The bytes without the NUL.
     pub fn as_bytes(&self) -> &[u8] {
         self.0.split_last().map_or(&[][..], |(_, rest)| rest)

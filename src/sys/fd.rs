@@ -212,28 +212,6 @@ pub(crate) fn close_from(first: RawFd) {
     }
 }
 
-/// Close every fd except `keep` (0, 1 and 2 included). Async-signal-safe.
-/// Crate-internal (it closes fds others own): for the daemon's middle
-/// process, which runs nothing else.
-///
-/// ```compile_fail
-/// gracefd::sys::fd::close_all_but(3);
-/// ```
-pub(crate) fn close_all_but(keep: RawFd) {
-    if keep > 0 {
-        // SAFETY: close_range on ints; [0, keep-1].
-        let r = unsafe { libc::syscall(libc::SYS_close_range, 0 as libc::c_uint, (keep - 1) as libc::c_uint, 0 as libc::c_uint) };
-        if r != 0 {
-            let mut f = 0;
-            while f < keep {
-                close(f);
-                f += 1;
-            }
-        }
-    }
-    close_from(keep.saturating_add(1));
-}
-
 /// Make standard input, output or error (`target` 0, 1 or 2) a copy of
 /// `src` (`dup2`; CLOEXEC cleared). Safe: fds 0–2 belong to the process as a
 /// whole (std's `stdout()` writes to fd 1 whoever else holds it), so

@@ -142,7 +142,20 @@ pub fn set_default(sig: i32) -> SysResult<()> {
     cvt(unsafe { libc::sigaction(sig, &sa, core::ptr::null_mut()) }).map(|_| ())
 }
 
-/// Restore an action returned by [`install`].
+/// Set `sig` to its default action, returning the previous one (to put back
+/// with [`restore`]).
+pub(crate) fn set_default_saving(sig: i32) -> SysResult<libc::sigaction> {
+    // SAFETY: zeroed sigaction structs are valid; pointers to locals.
+    unsafe {
+        let mut sa: libc::sigaction = core::mem::zeroed();
+        let mut old: libc::sigaction = core::mem::zeroed();
+        sa.sa_sigaction = libc::SIG_DFL;
+        cvt(libc::sigaction(sig, &sa, &mut old))?;
+        Ok(old)
+    }
+}
+
+/// Restore an action returned by [`install`] or [`set_default_saving`].
 pub(crate) fn restore(sig: i32, old: &libc::sigaction) -> SysResult<()> {
     // SAFETY: old came from sigaction.
     cvt(unsafe { libc::sigaction(sig, old, core::ptr::null_mut()) }).map(|_| ())

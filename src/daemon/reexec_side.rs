@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 use super::setup::{apply, Side};
-use super::{EXIT_SETUP, IS_DAEMON};
+use super::state::{EXIT_SETUP, IS_DAEMON};
 use crate::error::Result;
 use crate::proto::addr::Shown;
 use crate::proto::daemon::{self as plan, Plan};

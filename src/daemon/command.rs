@@ -1,0 +1,73 @@
+//! Command mode: a given program started as the daemon (`gracefd daemonize
+//! -- COMMAND`, or a library caller's [`Command`]). Started like re-exec
+//! mode's daemon (detached through `Spawn`: a new session it does not lead,
+//! the launcher its parent), but the daemon's set-up — umask, working
+//! directory, stdio, RLIMIT_NOFILE, user, pid — is applied by the child
+//! before exec, since the program knows nothing of the plan. Its readiness:
+//! a report on `GRACEFD_READY_FD`, `READY=1` on a private `NOTIFY_SOCKET`
+//! (`Ready::Notify`), or staying alive (`Ready::Interval`).
+
+use super::launch::{above_stdio, put_back, watchable_children, Prepared};
+use super::notify_socket::NotifySocket;
+use super::options::{Command, DaemonOptions, Ready};
+use super::verdict::launcher;
+use crate::child_setup::{ChildSetup, DaemonSide};
+use crate::error::Result;
+use crate::proto::num::fmt_u64;
+use crate::ready;
+use crate::spawn::Spawn;
+use crate::sys::fd::Fd;
+
+/// Start `c` as the daemon and wait for its verdict (never returns but with
+/// an error from before the start).
+pub(super) fn command_launch(mut p: Prepared, c: &Command, o: &DaemonOptions) -> Result<()> {
+    let mut sp = Spawn::new(&c.exe)?;
+    for a in &c.argv {
+        sp.arg(a)?;
+    }
+    sp.env_inherit_scrubbed();
+    // Ours would be the launcher's service manager's: never the daemon's.
+    sp.env_remove(b"NOTIFY_SOCKET");
+    sp.env_remove(b"WATCHDOG_USEC");
+    for e in &c.env {
+        sp.env_put(e)?;
+    }
+    let mut digits = [0u8; 20];
+    let (exported, names) = sp.pass_registered_fds()?;
+    if !exported.is_empty() {
+        sp.env_set(b"LISTEN_FDNAMES", &names)?;
+    }
+    sp.env_child_pid(b"LISTEN_PID")?;
+    let (waiter, child_end) = ready::channel()?;
+    // Above 0–2: the child puts its stdio there before the fds are laid out.
+    let child_end: Fd = above_stdio(child_end)?;
+    let slot = sp.pass_report_fd(child_end.raw());
+    sp.env_set(b"GRACEFD_READY_FD", fmt_u64(slot as u64, &mut digits))?;
+    if let Some(pf) = &p.pidfile {
+        let slot = sp.pass_fd(pf.raw());
+        sp.env_set(b"GRACEFD_PIDFILE_FD", fmt_u64(slot as u64, &mut digits))?;
+    }
+    let notify = match o.ready {
+        Ready::Notify => Some(NotifySocket::make()?),
+        _ => None,
+    };
+    if let Some(n) = &notify {
+        sp.env_set(b"NOTIFY_SOCKET", n.env_value())?;
+    }
+    let side = DaemonSide {
+        stdio: [p.devnull.raw(), p.out(), p.out()],
+        dir: p.dir.raw(),
+        umask: p.umask,
+        nofile: p.nofile,
+        pid_file: p.pidfile.as_ref().map(Fd::raw),
+    };
+    sp.child_setup(ChildSetup { daemon: Some(side), creds: p.creds.clone(), ..ChildSetup::default() });
+    sp.detach();
+    let sigchld = watchable_children();
+    let middle = sp.spawn().inspect_err(|_| put_back(sigchld))?;
+    drop(child_end);
+    drop(exported);
+    let w = p.watch(o, &c.exe, Some(notify));
+    drop(p);
+    launcher(middle, waiter, w)
+}
