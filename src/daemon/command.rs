@@ -7,7 +7,7 @@
 //! a report on `GRACEFD_READY_FD`, `READY=1` on a private `NOTIFY_SOCKET`
 //! (`Ready::Notify`), or staying alive (`Ready::Interval`).
 
-use super::launch::{above_stdio, put_back, watchable_children, Prepared};
+use super::launch::{above_stdio, pass_listeners, put_back, watchable_children, Prepared};
 use super::notify_socket::NotifySocket;
 use super::options::{Command, DaemonOptions, Ready};
 use super::verdict::launcher;
@@ -33,11 +33,8 @@ pub(super) fn command_launch(mut p: Prepared, c: &Command, o: &DaemonOptions) ->
         sp.env_put(e)?;
     }
     let mut digits = [0u8; 20];
-    let (exported, names) = sp.pass_registered_fds()?;
-    if !exported.is_empty() {
-        sp.env_set(b"LISTEN_FDNAMES", &names)?;
-    }
-    sp.env_child_pid(b"LISTEN_PID")?;
+    // Duplicates of the registered fds: kept open until the child has them.
+    let exported = pass_listeners(&mut sp)?;
     let (waiter, child_end) = ready::channel()?;
     // Above 0–2: the child puts its stdio there before the fds are laid out.
     let child_end: Fd = above_stdio(child_end)?;

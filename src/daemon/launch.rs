@@ -3,6 +3,7 @@
 //! executable started again, detached). The launcher then waits in
 //! [`launcher`].
 
+use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 use super::creds::resolve_creds;
@@ -17,6 +18,7 @@ use crate::pidfile;
 use crate::proto::addr::Shown;
 use crate::proto::daemon::{self as plan, Creds, Plan};
 use crate::ready;
+use crate::registry::Exported;
 use crate::spawn::Spawn;
 use crate::sys::cpath::CPath;
 use crate::sys::fd::{self, Fd, RawFd};
@@ -82,6 +84,18 @@ pub(super) fn above_stdio(f: Fd) -> Result<Fd> {
         return Ok(f);
     }
     fd::dup_cloexec_min(f.raw(), 3).map_err(|e| Error::sys(e, "dup"))
+}
+
+/// Pass the registered fds (listeners) in systemd's format, so the daemon
+/// inherits them instead of binding again while the launcher holds them.
+/// Returns the duplicates the child will get: keep them until it is started.
+pub(super) fn pass_listeners(sp: &mut Spawn) -> Result<Vec<Exported>> {
+    let (exported, names) = sp.pass_registered_fds()?;
+    if !exported.is_empty() {
+        sp.env_set(b"LISTEN_FDNAMES", &names)?;
+    }
+    sp.env_child_pid(b"LISTEN_PID")?;
+    Ok(exported)
 }
 
 /// The launcher learns how the daemon (its child in both modes) died from
@@ -176,13 +190,8 @@ pub(super) fn reexec_launch(mut p: Prepared, o: &DaemonOptions) -> Result<()> {
     }
     sp.env_inherit_scrubbed();
     let mut digits = [0u8; 20];
-    // Registered fds (listeners) are passed in systemd's format, so the daemon
-    // inherits them instead of binding again while the launcher holds them.
-    let (exported, names) = sp.pass_registered_fds()?;
-    if !exported.is_empty() {
-        sp.env_set(b"LISTEN_FDNAMES", &names)?;
-    }
-    sp.env_child_pid(b"LISTEN_PID")?;
+    // Duplicates of the registered fds: kept open until the child has them.
+    let exported = pass_listeners(&mut sp)?;
     let (waiter, child_end) = ready::channel()?;
     let slot = sp.pass_report_fd(child_end.raw());
     sp.env_set(b"GRACEFD_READY_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits))?;

@@ -1,19 +1,8 @@
 //! Unit tests with hostile input; the parent module includes this file under #[cfg(test)].
 
 use super::*;
-use crate::proto::handoff::{decode_refuse, encode_refuse, encode_take, Head, VERSION};
-
-fn ebadmsg<T: core::fmt::Debug>(r: Result<T>) -> String {
-    let e = r.unwrap_err();
-    assert_eq!(e.errno.0, libc::EBADMSG, "{:?}", e);
-    e.message().to_string()
-}
-
-fn body(frame: &[u8]) -> (Head, &[u8]) {
-    let h = decode_head(&frame[..HEAD_LEN]).unwrap();
-    assert_eq!(frame.len(), HEAD_LEN + h.len);
-    (h, &frame[HEAD_LEN..])
-}
+use crate::proto::handoff::tests::{body, ebadmsg};
+use crate::proto::handoff::{decode_refuse, encode_refuse, encode_take, VERSION};
 
 #[test]
 fn control_round_trip() {

@@ -399,4 +399,4 @@ pub fn decode_refuse(body: &[u8]) -> Result<(i32, Msg)> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(in crate::proto) mod tests;

@@ -2,13 +2,15 @@
 
 use super::*;
 
-fn ebadmsg<T: core::fmt::Debug>(r: Result<T>) -> String {
+/// The error is EBADMSG; its message (also used by proto/control's tests).
+pub(in crate::proto) fn ebadmsg<T: core::fmt::Debug>(r: Result<T>) -> String {
     let e = r.unwrap_err();
     assert_eq!(e.errno.0, libc::EBADMSG, "{:?}", e);
     e.message().to_string()
 }
 
-fn body(frame: &[u8]) -> (Head, &[u8]) {
+/// A whole frame's head and body (also used by proto/control's tests).
+pub(in crate::proto) fn body(frame: &[u8]) -> (Head, &[u8]) {
     let h = decode_head(&frame[..HEAD_LEN]).unwrap();
     assert_eq!(frame.len(), HEAD_LEN + h.len);
     (h, &frame[HEAD_LEN..])
