@@ -125,7 +125,7 @@ pub fn main(argv: &[Vec<u8>]) -> i32 {
     if !o.verbose {
         // The launcher says what went wrong itself (`gracefd: <reason>`);
         // the library's log lines on the way are for --verbose.
-        gracefd::__cli::log::set_hook(None, core::ptr::null_mut(), 0);
+        let _ = gracefd::__cli::log::set_hook(None, core::ptr::null_mut(), 0); // removing is never refused
     }
     match start(&o) {
         // Only the daemon's verdict ends the launcher: it exits in the library.

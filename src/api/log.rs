@@ -82,12 +82,14 @@ where
     let mut h = HOOK.lock().unwrap_or_else(|p| p.into_inner());
     *h = Some(Arc::new(f));
     drop(h);
-    core_log::set_hook(Some(trampoline), std::ptr::null_mut(), max_level.0);
+    // A Level is 3 to 7 by construction: the core's check cannot refuse it.
+    let _ = core_log::set_hook(Some(trampoline), std::ptr::null_mut(), max_level.0);
 }
 
 /// Remove the log hook: the library is silent again. Cannot fail.
 pub fn clear_log_hook() {
-    core_log::set_hook(None, std::ptr::null_mut(), -1);
+    // Removing the hook is never refused.
+    let _ = core_log::set_hook(None, std::ptr::null_mut(), -1);
     let mut h = HOOK.lock().unwrap_or_else(|p| p.into_inner());
     *h = None;
 }

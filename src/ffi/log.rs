@@ -44,10 +44,7 @@ pub type gracefd_log_fn = Option<unsafe extern "C" fn(user: *mut c_void, level: 
 #[no_mangle]
 pub extern "C" fn gracefd_set_log_hook(callback: gracefd_log_fn, user: *mut c_void, max_level: c_int) -> c_int {
     run(|| {
-        if callback.is_some() && !(0..=7).contains(&max_level) {
-            return Err(err!(EINVAL, "max_level {} is not a syslog level (0 to 7)", max_level));
-        }
-        crate::log::set_hook(callback, user, max_level);
+        crate::log::set_hook(callback, user, max_level)?;
         Ok(0)
     })
 }

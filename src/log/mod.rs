@@ -37,11 +37,16 @@ struct Hook {
 static HOOK: Mutex<Hook> = Mutex::new(Hook { f: None, user: 0, max_level: -1 });
 
 /// Register (or with `None`, remove) the hook. Messages above `max_level` are dropped
-/// before they are formatted.
-pub fn set_hook(f: Option<LogFn>, user: *mut c_void, max_level: i32) {
+/// before they are formatted. `EINVAL` (and the hook unchanged) when a hook
+/// is given with a `max_level` that is not a syslog level (0 to 7).
+pub fn set_hook(f: Option<LogFn>, user: *mut c_void, max_level: i32) -> crate::error::Result<()> {
+    if f.is_some() && !(0..=DEBUG).contains(&max_level) {
+        return Err(crate::err!(EINVAL, "max_level {} is not a syslog level (0 to 7)", max_level));
+    }
     // Before any message can be kept under a lock, say where kept ones go.
     sync::set_sink(&KEPT_SINK);
     *HOOK.lock_leaf() = Hook { f, user: user as usize, max_level };
+    Ok(())
 }
 
 static KEPT_SINK: Sink = Sink(deliver_kept);

@@ -28,7 +28,9 @@ static TIMESTAMPS: AtomicBool = AtomicBool::new(false);
 pub fn init(prog: &str, max_level: i32) {
     let _ = PROG.set(prog.to_string());
     MAX_LEVEL.store(max_level, Ordering::Relaxed);
-    crate::log::set_hook(Some(library_hook), core::ptr::null_mut(), max_level);
+    // The command passes INFO or DEBUG; anything else is refused by the
+    // core and the library's lines are then not shown.
+    let _ = crate::log::set_hook(Some(library_hook), core::ptr::null_mut(), max_level);
 }
 
 /// Prefix lines with a timestamp (set when stderr goes to a log file).
