@@ -2,7 +2,9 @@
 //! constructor): make CLOEXEC each announced fd that the load (`load.rs`)
 //! will adopt, so that none leaks into a child the program starts before
 //! the registry is first used. It decides as the load does, by the same
-//! parsers and checks, but builds no entry and says nothing: the entries,
+//! rules (the parsers' message-free verdicts, `listen_env::systemd_count`
+//! and friends, and the same fd checks), but builds no entry and says
+//! nothing, and reaches no formatting code: the entries,
 //! and the messages about rejected fds, wait for first use. An fd the load
 //! will reject is left exactly as it was, as the load leaves it. What it
 //! found about each `LISTEN_FDS` fd is kept for the load, so no fd is
@@ -12,8 +14,8 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::fd_kind::{classify, FdKind};
-use super::load::{check_starter, EnvVars};
-use crate::proto::listen_env::{self, PidfdId, Systemd};
+use super::load::{starter_fd_kind, EnvVars};
+use crate::proto::listen_env;
 use crate::sync::Mutex;
 use crate::sys::fd::{self, RawFd};
 
@@ -43,14 +45,10 @@ pub(super) fn protect(env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: 
 /// (`LISTEN_PID`, and `LISTEN_PIDFDID` unless the kernel cannot tell), and
 /// then each fd that is open and can be inspected.
 fn protect_systemd(env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: u32) {
-    let Ok(Systemd::Fds { count, .. }) = listen_env::parse_systemd(env.listen_pid, env.listen_fds, env.listen_fdnames, our_pid, max_fds) else {
+    let Some(count) = listen_env::systemd_count(env.listen_pid, env.listen_fds, env.listen_fdnames, our_pid, max_fds) else {
         return;
     };
-    let ours = matches!(
-        listen_env::check_pidfdid(env.listen_pidfdid, env.our_pidfd_id),
-        Ok(PidfdId::Unset | PidfdId::Matches(_) | PidfdId::Unverifiable(_))
-    );
-    if !ours {
+    if !listen_env::pidfdid_allows(env.listen_pidfdid, env.our_pidfd_id) {
         return;
     }
     let mut found = Vec::new();
@@ -71,10 +69,9 @@ fn protect_systemd(env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: u32
 /// the fd is above 2, open, and the socket its key announces.
 fn protect_server_starter(env: EnvVars<'_>) {
     let Some(value) = env.server_starter_port else { return };
-    let Ok(entries) = listen_env::parse_server_starter_port(value) else { return };
-    for entry in &entries {
-        if entry.fd >= 3 && fd::is_open(entry.fd) && check_starter(entry).is_ok() {
+    listen_env::for_each_starter_entry(value, |entry| {
+        if entry.fd >= 3 && fd::is_open(entry.fd) && starter_fd_kind(entry).is_ok() {
             let _ = fd::set_cloexec(entry.fd, true);
         }
-    }
+    });
 }

@@ -210,6 +210,11 @@ fn the_load_time_pass_protects_exactly_what_the_load_adopts() {
     let starter_ok = format!("127.0.0.1:{}={}", tport, base);
     let starter_wrong_port = format!("127.0.0.1:{}={}", oport, base);
     let starter_pipe = format!("127.0.0.1:{}={}", tport, base + 2);
+    let uport = socket::getsockname(u.raw()).unwrap().port().unwrap();
+    let starter_two = format!("{}={};[::1]:{}={};u:{}={}", tport, base, uport, base + 1, uport, base + 1);
+    let starter_both = format!("{}={};127.0.0.1:{}={}", tport, base, uport, base + 1);
+    let starter_big_port = format!("{}={};127.0.0.1:70000={}", tport, base, base + 1);
+    let starter_path = format!("/nonexistent/x={}", base);
     let cases: Vec<(EnvVars<'_>, &str)> = vec![
         (env("77", "3", Some("web:dns:state")), "systemd, all good"),
         (env("77", "4", Some("web:dns:state:gone")), "systemd, one closed"),
@@ -222,6 +227,14 @@ fn the_load_time_pass_protects_exactly_what_the_load_adopts() {
         (EnvVars { server_starter_port: Some(starter_wrong_port.as_bytes()), ..EnvVars::default() }, "starter, wrong port"),
         (EnvVars { server_starter_port: Some(starter_pipe.as_bytes()), ..EnvVars::default() }, "starter, a pipe"),
         (EnvVars { server_starter_port: Some(b"80=900;"), ..EnvVars::default() }, "starter, malformed"),
+        (EnvVars { server_starter_port: Some(starter_two.as_bytes()), ..EnvVars::default() }, "starter, one fd twice"),
+        (EnvVars { server_starter_port: Some(starter_both.as_bytes()), ..EnvVars::default() }, "starter, TCP and UDP"),
+        (EnvVars { server_starter_port: Some(starter_big_port.as_bytes()), ..EnvVars::default() }, "starter, a port too big"),
+        (EnvVars { server_starter_port: Some(starter_path.as_bytes()), ..EnvVars::default() }, "starter, a path, an inet fd"),
+        (
+            EnvVars { server_starter_port: Some(starter_both.as_bytes()), ..env("77", "2", Some("a:b")) },
+            "systemd and starter for the same fds",
+        ),
     ];
     for (vars, what) in cases {
         place(&[&t, &u, &p], base);
