@@ -76,12 +76,15 @@ pub fn listen_pid_matches() -> bool {
 }
 
 fn read_once() -> &'static Read {
-    READ.get_or_init(|| {
+    // Nothing here logs (the messages wait for `get`), so the constructor
+    // reaches no log code through the lock bookkeeping.
+    READ.get_or_init_leaf(|| {
         let s = crate::startup::get();
         let (r, ready, pidfile) = read(s, crate::sys::process::getpid());
-        let mut o = OWNED.lock();
-        o.ready = ready;
-        o.pidfile = pidfile;
+        OWNED.with_leaf(|o| {
+            o.ready = ready;
+            o.pidfile = pidfile;
+        });
         r
     })
 }

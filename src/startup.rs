@@ -40,13 +40,13 @@ static STARTUP: Lazy<Startup> = Lazy::new();
 
 /// The snapshot (captured at load time, or now if that did not happen).
 pub fn get() -> &'static Startup {
-    STARTUP.get_or_init(|| capture(None))
+    STARTUP.get_or_init_leaf(|| capture(None))
 }
 
 /// Capture the snapshot at load time (the constructor, `crate::init`, with
 /// the argv glibc hands it; `None` elsewhere: argv is read from /proc).
 pub(crate) fn capture_at_load(argv: Option<(*const *const libc::c_char, usize)>) {
-    STARTUP.get_or_init(|| capture(argv));
+    STARTUP.get_or_init_leaf(|| capture(argv));
 }
 
 impl Startup {
