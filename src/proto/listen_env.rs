@@ -394,7 +394,9 @@ pub fn systemd_count(
             let mut given: usize = 0;
             for name in text.split(|&b| b == b':') {
                 given += 1;
-                if !name.is_empty() && fdname_problem(name).is_some() {
+                // fdname_problem's rules for a name that holds no ':' and is
+                // not empty, without its messages.
+                if name.len() > FDNAME_MAX || !name.iter().all(|&b| (0x20..0x7f).contains(&b)) {
                     return None;
                 }
             }
@@ -416,36 +418,21 @@ pub fn pidfdid_allows(listen_pidfdid: Option<&[u8]>, ours: Option<u64>) -> bool 
     }
 }
 
-/// One entry of `SERVER_STARTER_PORT`, or `None` where
-/// [`parse_server_starter_port`] refuses it (duplicate fds aside).
-fn starter_entry(entry: &[u8]) -> Option<StarterEntry<'_>> {
-    let eq = entry.iter().rposition(|&b| b == b'=')?;
-    let key = entry.get(..eq).filter(|k| !k.is_empty())?;
-    let fd = num::parse_u32(entry.get(eq + 1..)?).and_then(|v| i32::try_from(v).ok())?;
-    let addr = starter_key_addr(key).ok()?;
-    Some(StarterEntry { key, addr, fd })
-}
-
-/// Call `each` on every entry of `SERVER_STARTER_PORT`, in order, when
-/// [`parse_server_starter_port`] accepts the value (and on none otherwise).
-pub fn for_each_starter_entry<'a>(value: &'a [u8], mut each: impl FnMut(&StarterEntry<'a>)) {
-    if value.is_empty() {
+/// The fd numbers `SERVER_STARTER_PORT` announces, in order, when each
+/// entry has the form `key=fd` (a non-empty key, a plain decimal fd that
+/// fits in an int); none otherwise. The keys are not read: when
+/// [`parse_server_starter_port`] accepts the value, these are its fds, but
+/// it also refuses some values this accepts (a port above 65535, the same
+/// fd twice), so the caller must be ready to undo what it did with them.
+pub fn for_each_starter_fd(value: &[u8], mut each: impl FnMut(i32)) {
+    fn fd_of(entry: &[u8]) -> Option<i32> {
+        let eq = entry.iter().rposition(|&b| b == b'=').filter(|&eq| eq > 0)?;
+        num::parse_u32(entry.get(eq + 1..)?).and_then(|v| i32::try_from(v).ok())
+    }
+    if value.is_empty() || value.split(|&b| b == b';').any(|e| fd_of(e).is_none()) {
         return;
     }
-    for (i, entry) in value.split(|&b| b == b';').enumerate() {
-        let Some(e) = starter_entry(entry) else { return };
-        // The same fd twice refuses the whole value (quadratic, but without
-        // allocating; a Server::Starter announces a handful of ports).
-        let twice = value.split(|&b| b == b';').take(i).any(|prev| starter_entry(prev).map(|p| p.fd) == Some(e.fd));
-        if twice {
-            return;
-        }
-    }
-    for entry in value.split(|&b| b == b';') {
-        if let Some(e) = starter_entry(entry) {
-            each(&e);
-        }
-    }
+    value.split(|&b| b == b';').filter_map(fd_of).for_each(&mut each);
 }
 
 #[cfg(test)]
@@ -656,8 +643,11 @@ mod tests {
     /// position.
     fn agree(v: &[u8]) {
         let mut scanned = Vec::new();
-        for_each_starter_entry(v, |e| scanned.push(*e));
-        assert_eq!(scanned, parse_server_starter_port(v).unwrap_or_default(), "{:?}", Shown(v));
+        for_each_starter_fd(v, |fd| scanned.push(fd));
+        if let Ok(entries) = parse_server_starter_port(v) {
+            let fds: Vec<i32> = entries.iter().map(|e| e.fd).collect();
+            assert_eq!(scanned, fds, "{:?}", Shown(v));
+        }
         let fds = |r: Result<Systemd<'_>>| match r {
             Ok(Systemd::Fds { count, .. }) => Some(count),
             _ => None,

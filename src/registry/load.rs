@@ -30,6 +30,20 @@ pub(crate) struct EnvVars<'a> {
     /// `LISTEN_FDS` fds the constructor already found open, classified and
     /// made CLOEXEC (`at_load.rs`), in fd order: not inspected again.
     pub(crate) protected: &'a [(RawFd, FdKind)],
+    /// `SERVER_STARTER_PORT` fds the constructor made CLOEXEC (`at_load.rs`):
+    /// the flag goes back on each one the load rejects.
+    pub(crate) starter_marks: &'a [StarterMark],
+}
+
+/// A `SERVER_STARTER_PORT` fd the constructor made CLOEXEC: whether it was
+/// CLOEXEC already, and which file it was then (device and inode), so the
+/// flag is put back only on that file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StarterMark {
+    pub(crate) fd: RawFd,
+    pub(crate) was_cloexec: bool,
+    pub(crate) dev: libc::dev_t,
+    pub(crate) ino: libc::ino_t,
 }
 
 impl Registry {
@@ -40,7 +54,21 @@ impl Registry {
         self.loading = true;
         self.load_systemd(env, our_pid, first_fd, max_fds);
         self.load_server_starter(env);
+        self.undo_starter_marks(env.starter_marks);
         self.loading = false;
+    }
+
+    /// Put back the flag the constructor set on a `SERVER_STARTER_PORT` fd
+    /// that was not adopted, if it is still the same file.
+    fn undo_starter_marks(&self, marks: &[StarterMark]) {
+        for m in marks {
+            if m.was_cloexec || self.entries.iter().any(|e| e.fd.raw() == m.fd) {
+                continue;
+            }
+            if fd::fstat(m.fd).is_ok_and(|st| st.st_dev == m.dev && st.st_ino == m.ino) {
+                let _ = fd::set_cloexec(m.fd, false);
+            }
+        }
     }
 
     fn reject(&mut self, var: &'static str, name: &[u8], fd: RawFd, why: fmt::Arguments<'_>) {

@@ -196,10 +196,11 @@ fn names_are_validated() {
     }
 }
 
-/// Before `main` only the fds the load will adopt may become CLOEXEC: for
-/// each environment, what the load-time pass protects is exactly what the
-/// load then registers (a rejected fd keeps its flags), and the kinds it
-/// hands the load are the ones the load finds itself.
+/// Before `main`, the `LISTEN_FDS` fds the load will adopt, and only those,
+/// become CLOEXEC, and the kinds the load-time pass hands the load are the
+/// ones the load finds itself; `SERVER_STARTER_PORT` sockets become CLOEXEC
+/// at once and the load puts the flag back on those it rejects. For each
+/// environment, after the load exactly the adopted fds are CLOEXEC.
 #[test]
 fn the_load_time_pass_protects_exactly_what_the_load_adopts() {
     let base = 900;
@@ -239,14 +240,22 @@ fn the_load_time_pass_protects_exactly_what_the_load_adopts() {
     for (vars, what) in cases {
         place(&[&t, &u, &p], base);
         fd::close(base + 3);
+        let cloexec = || -> Vec<RawFd> { (base..base + 4).filter(|&f| fd::is_cloexec(f).unwrap_or(false)).collect() };
         super::at_load::protect(vars, 77, base, 1000);
-        let protected: Vec<RawFd> = (base..base + 4).filter(|&f| fd::is_cloexec(f).unwrap_or(false)).collect();
+        let protected = cloexec();
         let seen = super::at_load::take_protected();
+        let marks = super::at_load::take_starter_marks();
         let mut r = Registry::new();
-        r.load(vars, 77, base, 1000);
+        r.load(EnvVars { starter_marks: &marks, ..vars }, 77, base, 1000);
         let mut adopted: Vec<RawFd> = r.entries.iter().map(|e| e.fd.raw()).collect();
         adopted.sort_unstable();
-        assert_eq!(protected, adopted, "{}", what);
+        if vars.server_starter_port.is_none() {
+            assert_eq!(protected, adopted, "{}: the load-time pass protects what the load adopts", what);
+        } else {
+            assert!(adopted.iter().all(|f| protected.contains(f)), "{}: {:?} adopted, {:?} protected", what, adopted, protected);
+            assert!(!protected.contains(&(base + 2)), "{}: the pipe is no socket, never touched", what);
+        }
+        assert_eq!(cloexec(), adopted, "{}: after the load", what);
         // What it found about LISTEN_FDS fds is what the load finds.
         let systemd: Vec<(RawFd, FdKind)> =
             r.entries.iter().filter(|e| e.source == Source::ListenFds).map(|e| (e.fd.raw(), e.kind)).collect();
@@ -275,4 +284,25 @@ fn the_load_uses_what_the_load_time_pass_found() {
     let kinds: Vec<_> = r.entries.iter().map(|e| (e.fd.raw(), e.kind)).collect();
     assert_eq!(kinds, vec![(base, FdKind::Udp), (base + 1, FdKind::Udp)]);
     assert!(fd::is_cloexec(base + 1).unwrap(), "the fd not found at load is checked and made CLOEXEC by the load");
+}
+
+/// The load puts the flag back only on the file the constructor marked: an
+/// fd number that means another file by then keeps its CLOEXEC.
+#[test]
+fn the_load_undoes_only_what_the_load_time_pass_did_to_that_file() {
+    let base = 940;
+    let (t, other) = (tcp_listener(), tcp_listener());
+    place(&[&t], base);
+    let st = fd::fstat(other.raw()).unwrap();
+    let marks = [StarterMark { fd: base, was_cloexec: false, dev: st.st_dev, ino: st.st_ino }];
+    fd::set_cloexec(base, true).unwrap();
+    let mut r = Registry::new();
+    r.load(EnvVars { server_starter_port: Some(b"1=940"), starter_marks: &marks, ..EnvVars::default() }, 77, base, 1000);
+    assert!(r.entries.is_empty(), "port 1 is not the socket's: rejected");
+    assert!(fd::is_cloexec(base).unwrap(), "the mark names another file: not undone");
+    let st = fd::fstat(base).unwrap();
+    let marks = [StarterMark { fd: base, was_cloexec: false, dev: st.st_dev, ino: st.st_ino }];
+    r.load(EnvVars { server_starter_port: Some(b"1=940"), starter_marks: &marks, ..EnvVars::default() }, 77, base, 1000);
+    assert!(!fd::is_cloexec(base).unwrap(), "the same file: the flag is put back");
+    fd::close(base);
 }
