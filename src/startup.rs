@@ -52,9 +52,12 @@ pub(crate) fn capture_at_load(argv: Option<(*const *const libc::c_char, usize)>)
 impl Startup {
     /// The value of `key` in the start-up environment.
     pub fn var(&self, key: &[u8]) -> Option<&[u8]> {
-        self.env.iter().find_map(|e| {
-            let rest = e.strip_prefix(key)?;
-            rest.strip_prefix(b"=")
+        // The `=` first: most entries fail there, without comparing the key
+        // (the constructor looks up a handful of names in every process).
+        let n = key.len();
+        self.env.iter().find_map(|e| match e.get(n) {
+            Some(b'=') if e.get(..n) == Some(key) => e.get(n + 1..),
+            _ => None,
         })
     }
 }

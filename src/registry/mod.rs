@@ -24,7 +24,9 @@
 //!   key form), bound to the announced port or path.
 //!
 //! A rejected fd is logged (a warning naming the variable and the fd), is not
-//! registered, and is left exactly as it was: not closed, flags untouched. A
+//! registered, and is left as it was: not closed, flags as before (a
+//! `SERVER_STARTER_PORT` socket the constructor made CLOEXEC gets its flag
+//! back from the load, see `at_load.rs`). A
 //! variable that does not parse is rejected as a whole, logged likewise. The
 //! reason is also repeated in the `ENOENT` error of a lookup for that name.
 //! Start-up warnings are kept until a log hook is registered and delivered on
