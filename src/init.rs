@@ -51,7 +51,7 @@ extern "C" fn on_load() {
 /// names us), then the daemonize launcher's fds, then the inherited sockets.
 fn adopt_announced_fds() {
     crate::lineage::init();
-    crate::daemon::init();
+    crate::daemon::protect_at_load();
     crate::registry::protect_at_load();
 }
 

@@ -69,7 +69,7 @@ mod setup;
 mod verdict;
 
 pub use creds::resolve_creds;
-pub use marker::{init, pending};
+pub use marker::{init, pending, protect_at_load};
 pub use options::{Mode, Options, DEFAULT_TIMEOUT_MS, DEFAULT_UMASK, MAX_UMASK};
 
 use core::sync::atomic::{AtomicBool, Ordering};
