@@ -117,6 +117,7 @@ static void write_report(int fd) {
 /* ffi-tests --role daemon key=value...
  *   report= pid= log= workdir= user= group= mode=fork|reexec|auto umask=OCTAL
  *   nofile=SOFT:HARD timeout=MS threads=N block=1 buffered=1
+ *   cloexec=FD (first, before any library call: "fd FD cloexec=0|1|-1" to stderr)
  *   then=ready|fail|segv|abort|exit7|hang|upgrade */
 ROLE(daemon) {
     const char *report = NULL, *pid = NULL, *log = NULL, *workdir = NULL, *user = NULL, *group = NULL, *then = "ready";
@@ -137,6 +138,10 @@ ROLE(daemon) {
         else if (!strcmp(a, "threads")) threads = atoi(v);
         else if (!strcmp(a, "block")) block = atoi(v);
         else if (!strcmp(a, "buffered")) buffered = atoi(v);
+        else if (!strcmp(a, "cloexec")) {
+            int f = fcntl(atoi(v), F_GETFD);
+            fprintf(stderr, "fd %d cloexec=%d\n", atoi(v), f < 0 ? -1 : (f & FD_CLOEXEC) != 0);
+        }
         else if (!strcmp(a, "timeout")) timeout = atoll(v);
         else if (!strcmp(a, "umask")) umask_v = (int)strtol(v, NULL, 8);
         else if (!strcmp(a, "nofile")) {

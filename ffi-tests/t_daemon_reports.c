@@ -238,6 +238,31 @@ DTEST(daemon_bad_marker_reported_to_the_launcher) {
     CHECK_STR_CONTAINS((char *)f + 9, "is not an open fd");
 }
 
+/* The plan's fds are made CLOEXEC before main (so a child the program
+ * starts first does not inherit them); the plan itself is checked, and its
+ * error reported, by the program's daemonize call. */
+static void place_plan_fd(void *arg) {
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    int f = open("/dev/null", O_RDONLY); /* without O_CLOEXEC */
+    if (f >= 0 && f != 3) {
+        dup2(f, 3);
+        close(f);
+    }
+    setenv("LISTEN_PID", pid, 1);
+    setenv("LISTEN_FDS", "0", 1);
+    setenv("GRACEFD_DAEMON", arg, 1);
+}
+
+DTEST(daemon_marker_fds_cloexec_before_main) {
+    struct launch_opts lo = {0, place_plan_fd, "in=3,out=3,err=3,dir=3,umask=18", 1};
+    struct run r;
+    CHECK(launch(&r, &lo, "cloexec=3", (char *)NULL));
+    CHECK_STR_CONTAINS(r.err, "fd 3 cloexec=1");
+    CHECK_INT(r.status, ==, 99);
+    CHECK_STR_CONTAINS(r.err, "dir=3 is not a directory");
+}
+
 DTEST(daemon_marker_ignored_unless_listen_pid_is_ours) {
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);

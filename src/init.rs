@@ -16,7 +16,18 @@
 //!    fds it will adopt).
 //!
 //! The registry's entries, and its messages about rejected fds, wait for
-//! the first use. Every function called here also runs on first use, so the
+//! the first use.
+//!
+//! Every program that links the library carries what this file reaches, so
+//! that stays small: the snapshot (copies of environ and argv, the exe
+//! path), digit scanners, `fcntl`/`fstat`/`getsockopt`, and the initialisers
+//! and locks without the log bookkeeping (`sync::Once::call_leaf`,
+//! `Mutex::with_leaf`). No `core::fmt`, no log, no error messages: the
+//! parsers with their messages, and every warning, run on first use.
+//! Check with `nm --size-sort -S` on a program that calls only
+//! `gracefd_version_number`, linked with `--gc-sections`.
+//!
+//! Every function called here also runs on first use, so the
 //! library works where the constructor did not run (an unusual loader) or ran
 //! after another one (the Go package's), and a module never calls up into
 //! this file.
@@ -40,7 +51,7 @@ extern "C" fn on_load() {
 /// names us), then the daemonize launcher's fds, then the inherited sockets.
 fn adopt_announced_fds() {
     crate::lineage::init();
-    crate::daemon::init();
+    crate::daemon::protect_at_load();
     crate::registry::protect_at_load();
 }
 

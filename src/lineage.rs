@@ -7,12 +7,12 @@
 //! systemd does for `LISTEN_FDS`: a grandchild that inherited the environment
 //! (the program ran `system()`, say) is not fooled into writing to an fd
 //! number that means something else in it. Fds named here are validated and
-//! made CLOEXEC at load time, so they never leak into the program's children.
+//! made CLOEXEC at load time, so they never leak into the program's children;
+//! what was wrong with the variables is logged on first use.
 
-use crate::proto::listen_env::PidfdId;
 use crate::proto::num;
 use crate::startup::Startup;
-use crate::sync::{Lazy, Mutex};
+use crate::sync::{Lazy, Mutex, Once};
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::process::Pid;
 use crate::sys::{fd, socket};
@@ -32,71 +32,126 @@ struct Owned {
     pidfile: Option<Fd>,
 }
 
-static LINEAGE: Lazy<Lineage> = Lazy::new();
+/// What was wrong with a variable, said on first use (not at load time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Problem {
+    /// Not a number of the expected kind.
+    Malformed,
+    /// A number, but not an fd above 2 that is open and of the right kind.
+    Unusable(RawFd),
+}
+
+/// The problems found, one per variable (generation, parent pid, ready fd,
+/// pid file fd), in that order.
+type Problems = [Option<Problem>; 4];
+
+struct Read {
+    lineage: Lineage,
+    problems: Problems,
+}
+
+static READ: Lazy<Read> = Lazy::new();
+static REPORTED: Once = Once::new();
 static OWNED: Mutex<Owned> = Mutex::new(Owned { ready: None, pidfile: None });
 
-/// The lineage, read from the start-up snapshot on first use.
+/// The lineage, read from the start-up snapshot (at load time, or now); the
+/// first call also logs what was wrong with the variables.
 pub fn get() -> &'static Lineage {
-    LINEAGE.get_or_init(|| {
+    let r = read_once();
+    REPORTED.call(|| report(&r.problems));
+    &r.lineage
+}
+
+/// Called by the library's constructor (`crate::init`): read the variables
+/// and validate and CLOEXEC our fds early. Nothing is said yet (the
+/// constructor reaches no formatting code): the messages wait for [`get`].
+pub fn init() {
+    let _ = read_once();
+}
+
+/// Whether `LISTEN_PID` named us, without logging anything (for other
+/// modules' load-time code).
+pub fn listen_pid_matches() -> bool {
+    read_once().lineage.listen_pid_matches
+}
+
+fn read_once() -> &'static Read {
+    // Nothing here logs (the messages wait for `get`), so the constructor
+    // reaches no log code through the lock bookkeeping.
+    READ.get_or_init_leaf(|| {
         let s = crate::startup::get();
-        let (lineage, ready, pidfile) = read(s, crate::sys::process::getpid());
-        let mut o = OWNED.lock();
-        o.ready = ready;
-        o.pidfile = pidfile;
-        lineage
+        let (r, ready, pidfile) = read(s, crate::sys::process::getpid());
+        OWNED.with_leaf(|o| {
+            o.ready = ready;
+            o.pidfile = pidfile;
+        });
+        r
     })
 }
 
-/// Called by the library's constructor (`crate::init`): validate and CLOEXEC
-/// our fds early.
-pub fn init() {
-    let _ = get();
-}
+const VARS: [&[u8]; 4] = [b"GRACEFD_GENERATION", b"GRACEFD_PARENT_PID", b"GRACEFD_READY_FD", b"GRACEFD_PIDFILE_FD"];
 
-fn read(s: &Startup, me: Pid) -> (Lineage, Option<Fd>, Option<Fd>) {
+fn read(s: &Startup, me: Pid) -> (Read, Option<Fd>, Option<Fd>) {
     // LISTEN_PIDFDID, when set, must name us too (rules out a reused pid);
     // malformed, it makes the whole announcement untrusted.
-    let pidfd_ok = || {
-        matches!(
-            crate::proto::listen_env::check_pidfdid(s.var(b"LISTEN_PIDFDID"), s.pidfd_id),
-            Ok(PidfdId::Unset | PidfdId::Matches(_) | PidfdId::Unverifiable(_))
-        )
-    };
-    let listen_pid_matches = s.var(b"LISTEN_PID").and_then(num::parse_pid) == Some(me) && pidfd_ok();
-    let mut l = Lineage { generation: 1, parent_pid: None, listen_pid_matches };
+    let listen_pid_matches = s.var(b"LISTEN_PID").and_then(num::parse_pid) == Some(me)
+        && crate::proto::listen_env::pidfdid_allows(s.var(b"LISTEN_PIDFDID"), s.pidfd_id);
+    let mut r = Read { lineage: Lineage { generation: 1, parent_pid: None, listen_pid_matches }, problems: [None; 4] };
     if !listen_pid_matches {
-        return (l, None, None);
+        return (r, None, None);
     }
-    if let Some(v) = s.var(b"GRACEFD_GENERATION") {
+    let [gen_var, parent_var, ready_var, pidfile_var] = VARS;
+    let [gen_p, parent_p, ready_p, pidfile_p] = &mut r.problems;
+    if let Some(v) = s.var(gen_var) {
         match num::parse_u32(v) {
-            Some(g) if g >= 1 => l.generation = g,
-            _ => crate::log!(crate::log::WARNING, "GRACEFD_GENERATION={:?} is not a positive number; using 1", crate::proto::addr::Shown(v)),
+            Some(g) if g >= 1 => r.lineage.generation = g,
+            _ => *gen_p = Some(Problem::Malformed),
         }
     }
-    if let Some(v) = s.var(b"GRACEFD_PARENT_PID") {
-        l.parent_pid = num::parse_pid(v);
-        if l.parent_pid.is_none() {
-            crate::log!(crate::log::WARNING, "GRACEFD_PARENT_PID={:?} is not a pid; ignored", crate::proto::addr::Shown(v));
+    if let Some(v) = s.var(parent_var) {
+        r.lineage.parent_pid = num::parse_pid(v);
+        if r.lineage.parent_pid.is_none() {
+            *parent_p = Some(Problem::Malformed);
         }
     }
-    let ready = s.var(b"GRACEFD_READY_FD").and_then(|v| adopt(b"GRACEFD_READY_FD", v, is_ready_channel));
-    let pidfile = s.var(b"GRACEFD_PIDFILE_FD").and_then(|v| adopt(b"GRACEFD_PIDFILE_FD", v, is_regular_file));
-    (l, ready, pidfile)
+    let ready = s.var(ready_var).and_then(|v| adopt(v, is_ready_channel, ready_p));
+    let pidfile = s.var(pidfile_var).and_then(|v| adopt(v, is_regular_file, pidfile_p));
+    (r, ready, pidfile)
 }
 
 /// Take ownership of an announced fd after checking it is what it should be.
-fn adopt(var: &[u8], v: &[u8], check: fn(RawFd) -> bool) -> Option<Fd> {
+fn adopt(v: &[u8], check: fn(RawFd) -> bool, problem: &mut Option<Problem>) -> Option<Fd> {
     let Some(n) = num::parse_u32(v).and_then(|n| i32::try_from(n).ok()) else {
-        crate::log!(crate::log::WARNING, "{}={:?} is not an fd number; ignored", crate::proto::addr::Shown(var), crate::proto::addr::Shown(v));
+        *problem = Some(Problem::Malformed);
         return None;
     };
     if n < 3 || !fd::is_open(n) || !check(n) {
-        crate::log!(crate::log::WARNING, "{}={}: not an open fd of the expected kind; ignored", crate::proto::addr::Shown(var), n);
+        *problem = Some(Problem::Unusable(n));
         return None;
     }
     let _ = fd::set_cloexec(n, true);
     // SAFETY: validated open fd that the protocol hands to this process alone.
     Some(unsafe { Fd::from_raw(n) })
+}
+
+/// Log what [`read`] found wrong (on first use, not at load time).
+fn report(problems: &Problems) {
+    use crate::proto::addr::Shown;
+    let s = crate::startup::get();
+    for (i, (var, p)) in VARS.iter().zip(problems).enumerate() {
+        let v = s.var(var).unwrap_or(&[]);
+        match (i, p) {
+            (_, None) => {}
+            (0, _) => crate::log!(crate::log::WARNING, "GRACEFD_GENERATION={:?} is not a positive number; using 1", Shown(v)),
+            (1, _) => crate::log!(crate::log::WARNING, "GRACEFD_PARENT_PID={:?} is not a pid; ignored", Shown(v)),
+            (_, Some(Problem::Malformed)) => {
+                crate::log!(crate::log::WARNING, "{}={:?} is not an fd number; ignored", Shown(var), Shown(v))
+            }
+            (_, Some(Problem::Unusable(n))) => {
+                crate::log!(crate::log::WARNING, "{}={}: not an open fd of the expected kind; ignored", Shown(var), n)
+            }
+        }
+    }
 }
 
 fn is_ready_channel(n: RawFd) -> bool {
@@ -168,6 +223,8 @@ mod tests {
     #[test]
     fn ignored_unless_listen_pid_is_ours() {
         let (l, r, p) = read(&snap(&["GRACEFD_GENERATION=5", "GRACEFD_PARENT_PID=9", "LISTEN_PID=77"]), 78);
+        assert_eq!(l.problems, [None; 4]);
+        let l = l.lineage;
         assert_eq!(l.generation, 1);
         assert!(l.parent_pid.is_none() && r.is_none() && p.is_none());
     }
@@ -175,6 +232,8 @@ mod tests {
     #[test]
     fn parsed_when_ours() {
         let (l, r, _) = read(&snap(&["GRACEFD_GENERATION=5", "GRACEFD_PARENT_PID=9", "LISTEN_PID=78", "GRACEFD_READY_FD=1"]), 78);
+        assert_eq!(l.problems, [None, None, Some(Problem::Unusable(1)), None]);
+        let l = l.lineage;
         assert_eq!(l.generation, 5);
         assert_eq!(l.parent_pid, Some(9));
         assert!(r.is_none(), "fd 1 is below 3 and never adopted");
@@ -183,6 +242,8 @@ mod tests {
     #[test]
     fn garbage_is_ignored() {
         let (l, _, _) = read(&snap(&["GRACEFD_GENERATION=0", "GRACEFD_PARENT_PID=-3", "LISTEN_PID=78", "GRACEFD_READY_FD=x"]), 78);
+        assert_eq!(l.problems, [Some(Problem::Malformed), Some(Problem::Malformed), Some(Problem::Malformed), None]);
+        let l = l.lineage;
         assert_eq!(l.generation, 1);
         assert!(l.parent_pid.is_none());
     }

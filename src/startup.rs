@@ -40,21 +40,24 @@ static STARTUP: Lazy<Startup> = Lazy::new();
 
 /// The snapshot (captured at load time, or now if that did not happen).
 pub fn get() -> &'static Startup {
-    STARTUP.get_or_init(|| capture(None))
+    STARTUP.get_or_init_leaf(|| capture(None))
 }
 
 /// Capture the snapshot at load time (the constructor, `crate::init`, with
 /// the argv glibc hands it; `None` elsewhere: argv is read from /proc).
 pub(crate) fn capture_at_load(argv: Option<(*const *const libc::c_char, usize)>) {
-    STARTUP.get_or_init(|| capture(argv));
+    STARTUP.get_or_init_leaf(|| capture(argv));
 }
 
 impl Startup {
     /// The value of `key` in the start-up environment.
     pub fn var(&self, key: &[u8]) -> Option<&[u8]> {
-        self.env.iter().find_map(|e| {
-            let rest = e.strip_prefix(key)?;
-            rest.strip_prefix(b"=")
+        // The `=` first: most entries fail there, without comparing the key
+        // (the constructor looks up a handful of names in every process).
+        let n = key.len();
+        self.env.iter().find_map(|e| match e.get(n) {
+            Some(b'=') if e.get(..n) == Some(key) => e.get(n + 1..),
+            _ => None,
         })
     }
 }

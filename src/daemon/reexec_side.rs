@@ -25,13 +25,30 @@ pub(super) struct Pending {
 pub(super) static PENDING: Mutex<Option<Result<Pending>>> = Mutex::new(None);
 static INIT: Once = Once::new();
 
-/// Called from the start-up constructor (and on first use, in case another
-/// constructor — the Go package's — runs first): if a re-exec launcher started
-/// us (`GRACEFD_DAEMON` present and `LISTEN_PID` is us), validate the fds it
-/// passed and make them CLOEXEC at once, so they never leak into a child the
-/// program starts before it calls `daemonize`.
+/// On first use (`daemonize`, `pending`): if a re-exec launcher started us
+/// (`GRACEFD_DAEMON` present and `LISTEN_PID` is us), decode its plan and
+/// validate the fds it passed (already CLOEXEC: [`protect_at_load`]).
 pub fn init() {
     INIT.call(adopt_marker);
+}
+
+/// Called from the start-up constructor: if a re-exec launcher started us,
+/// make the fds its plan names CLOEXEC at once, so they never leak into a
+/// child the program starts before it calls `daemonize`. Only that: no
+/// decoding, no message (the constructor reaches no formatting code); the
+/// plan is decoded, checked and logged on first use ([`init`]).
+pub fn protect_at_load() {
+    let Some(v) = startup::get().var(plan::VAR) else { return };
+    if !lineage::listen_pid_matches() {
+        return;
+    }
+    for item in v.split(|&b| b == b',') {
+        let fd_text = [&b"in="[..], b"out=", b"err=", b"dir="].iter().find_map(|k| item.strip_prefix(*k));
+        let n = fd_text.and_then(crate::proto::num::parse_u32).and_then(|n| i32::try_from(n).ok());
+        if let Some(n) = n.filter(|&n| n >= 3) {
+            let _ = fd::set_cloexec(n, true);
+        }
+    }
 }
 
 fn adopt_marker() {

@@ -306,11 +306,23 @@ pub fn parse_server_starter_port(value: &[u8]) -> Result<Vec<StarterEntry<'_>>> 
 }
 
 fn starter_key(key: &[u8]) -> Result<StarterAddr<'_>> {
-    let port_of = |p: &[u8]| -> Result<u16> {
-        match num::parse_u32(p) {
-            Some(v) if v <= 65535 => Ok(v as u16),
-            _ => Err(err!(EINVAL, "port {} is above 65535", Shown(p))),
-        }
+    starter_key_addr(key).map_err(|bad| match bad {
+        KeyProblem::PortTooBig(p) => err!(EINVAL, "port {} is above 65535", Shown(p)),
+        KeyProblem::EmptyV6Host => err!(EINVAL, "empty IPv6 host between brackets"),
+    })
+}
+
+/// Why a `SERVER_STARTER_PORT` key is refused (the message is made by
+/// [`parse_server_starter_port`]; the load-time scan needs only the verdict).
+enum KeyProblem<'a> {
+    PortTooBig(&'a [u8]),
+    EmptyV6Host,
+}
+
+fn starter_key_addr(key: &[u8]) -> core::result::Result<StarterAddr<'_>, KeyProblem<'_>> {
+    let port_of = |p| match num::parse_u32(p) {
+        Some(v) if v <= 65535 => Ok(v as u16),
+        _ => Err(KeyProblem::PortTooBig(p)),
     };
     if key.iter().all(u8::is_ascii_digit) {
         return Ok(StarterAddr::Inet4 { host: &[], port: port_of(key)? });
@@ -321,7 +333,7 @@ fn starter_key(key: &[u8]) -> Result<StarterAddr<'_>> {
             if let Some(port) = rest.get(close + 1..).and_then(|t| t.strip_prefix(b":")) {
                 if !port.is_empty() && port.iter().all(u8::is_ascii_digit) {
                     if host.is_empty() {
-                        return Err(err!(EINVAL, "empty IPv6 host between brackets"));
+                        return Err(KeyProblem::EmptyV6Host);
                     }
                     return Ok(StarterAddr::Inet6 { host, port: port_of(port)? });
                 }
@@ -350,6 +362,77 @@ fn starter_key(key: &[u8]) -> Result<StarterAddr<'_>> {
 /// Parse `SERVER_STARTER_GENERATION` (a plain decimal number).
 pub fn parse_server_starter_generation(value: &[u8]) -> Result<u32> {
     num::parse_u32(value).ok_or_else(|| err!(EINVAL, "SERVER_STARTER_GENERATION={}: not a plain decimal number", Shown(value)))
+}
+
+// ---- At load: the same rules, verdicts only ----
+//
+// The library's constructor decides, before `main`, which announced fds the
+// registry will adopt, so that it makes exactly those CLOEXEC. It must not
+// reach the message-making code above (`core::fmt`, the error type): every
+// program linking the library carries what the constructor reaches. These
+// functions give the parsers' verdicts without a message and without
+// allocating; tests check they agree with the parsers.
+
+/// The number of `LISTEN_FDS` fds that are ours: `Some(count)` exactly when
+/// [`parse_systemd`] returns [`Systemd::Fds`] with that count.
+pub fn systemd_count(
+    listen_pid: Option<&[u8]>,
+    listen_fds: Option<&[u8]>,
+    listen_fdnames: Option<&[u8]>,
+    our_pid: i32,
+    max_fds: u32,
+) -> Option<u32> {
+    if num::parse_pid(listen_pid?)? != our_pid {
+        return None;
+    }
+    let n = num::parse_u32(listen_fds?)?;
+    if n > max_fds.min(i32::MAX as u32 - LISTEN_FDS_START as u32) {
+        return None;
+    }
+    if let Some(text) = listen_fdnames {
+        if !(text.is_empty() && n == 0) {
+            let mut given: usize = 0;
+            for name in text.split(|&b| b == b':') {
+                given += 1;
+                // fdname_problem's rules for a name that holds no ':' and is
+                // not empty, without its messages.
+                if name.len() > FDNAME_MAX || !name.iter().all(|&b| (0x20..0x7f).contains(&b)) {
+                    return None;
+                }
+            }
+            if given > n as usize {
+                return None;
+            }
+        }
+    }
+    Some(n)
+}
+
+/// Whether `LISTEN_PIDFDID` lets the announcement stand: [`check_pidfdid`]
+/// gives `Unset`, `Matches` or `Unverifiable`.
+pub fn pidfdid_allows(listen_pidfdid: Option<&[u8]>, ours: Option<u64>) -> bool {
+    let Some(text) = listen_pidfdid else { return true };
+    match num::parse_u64(text) {
+        Some(0) | None => false,
+        Some(id) => ours.map_or(true, |o| o == id),
+    }
+}
+
+/// The fd numbers `SERVER_STARTER_PORT` announces, in order, when each
+/// entry has the form `key=fd` (a non-empty key, a plain decimal fd that
+/// fits in an int); none otherwise. The keys are not read: when
+/// [`parse_server_starter_port`] accepts the value, these are its fds, but
+/// it also refuses some values this accepts (a port above 65535, the same
+/// fd twice), so the caller must be ready to undo what it did with them.
+pub fn for_each_starter_fd(value: &[u8], mut each: impl FnMut(i32)) {
+    fn fd_of(entry: &[u8]) -> Option<i32> {
+        let eq = entry.iter().rposition(|&b| b == b'=').filter(|&eq| eq > 0)?;
+        num::parse_u32(entry.get(eq + 1..)?).and_then(|v| i32::try_from(v).ok())
+    }
+    if value.is_empty() || value.split(|&b| b == b';').any(|e| fd_of(e).is_none()) {
+        return;
+    }
+    value.split(|&b| b == b';').filter_map(fd_of).for_each(&mut each);
 }
 
 #[cfg(test)]
@@ -536,6 +619,7 @@ mod tests {
                 let _ = parse_server_starter_port(&v);
                 let _ = parse_systemd(Some(&v), Some(&v), Some(&v), 1, 64);
                 let _ = parse_systemd(Some(b"1"), Some(b"3"), Some(&v), 1, 64);
+                agree(&v);
             }
         }
     }
@@ -553,5 +637,41 @@ mod tests {
             assert_eq!(e.errno.0, libc::EINVAL, "{:?}", bad);
             assert!(e.message().contains("LISTEN_PIDFDID"), "{:?}", e.message());
         }
+    }
+
+    /// The load-time verdicts are the parsers' verdicts, for `v` in every
+    /// position.
+    fn agree(v: &[u8]) {
+        let mut scanned = Vec::new();
+        for_each_starter_fd(v, |fd| scanned.push(fd));
+        if let Ok(entries) = parse_server_starter_port(v) {
+            let fds: Vec<i32> = entries.iter().map(|e| e.fd).collect();
+            assert_eq!(scanned, fds, "{:?}", Shown(v));
+        }
+        let fds = |r: Result<Systemd<'_>>| match r {
+            Ok(Systemd::Fds { count, .. }) => Some(count),
+            _ => None,
+        };
+        for (pid, n, names) in [(Some(v), Some(v), Some(v)), (Some(&b"1"[..]), Some(&b"3"[..]), Some(v)), (Some(b"1"), Some(v), None)] {
+            assert_eq!(systemd_count(pid, n, names, 1, 64), fds(parse_systemd(pid, n, names, 1, 64)), "{:?}", Shown(v));
+        }
+        for ours in [None, Some(5)] {
+            let allowed = matches!(check_pidfdid(Some(v), ours), Ok(PidfdId::Unset | PidfdId::Matches(_) | PidfdId::Unverifiable(_)));
+            assert_eq!(pidfdid_allows(Some(v), ours), allowed, "{:?}", Shown(v));
+        }
+    }
+
+    #[test]
+    fn the_load_time_verdicts_agree_with_the_parsers() {
+        let cases: [&[u8]; 22] = [
+            b"", b"0", b"3", b"5", b"1", b"01", b"4294967296", b"a:b:c", b"a::c", b":", b"a:b\x01", b"8000=3",
+            b"8000=3;8000=3", b"8000=3;8001=4", b"99999=3", b"[]:80=3", b"[::1]:80=3;/p=a=4", b"=3", b"80=", b"80=3;",
+            b"host:80=3;u:1=2", b"a:b:c:d:e:f:g",
+        ];
+        for c in cases {
+            agree(c);
+        }
+        assert!(!pidfdid_allows(Some(b"5"), Some(6)));
+        assert_eq!(systemd_count(Some(b"1"), Some(b"2"), Some(b"a:b"), 1, 64), Some(2));
     }
 }

@@ -1,19 +1,28 @@
 //! What the registry does before `main` (called from the library's
-//! constructor): make CLOEXEC each announced fd that the load (`load.rs`)
-//! will adopt, so that none leaks into a child the program starts before
-//! the registry is first used. It decides as the load does, by the same
-//! parsers and checks, but builds no entry and says nothing: the entries,
-//! and the messages about rejected fds, wait for first use. An fd the load
-//! will reject is left exactly as it was, as the load leaves it. What it
-//! found about each `LISTEN_FDS` fd is kept for the load, so no fd is
-//! inspected twice (an upgrade may pass thousands).
+//! constructor): make CLOEXEC the announced fds, so that none leaks into a
+//! child the program starts before the registry is first used. It builds no
+//! entry, says nothing and reaches no formatting code (every program linking
+//! the library carries what the constructor reaches): the entries, and the
+//! messages about rejected fds, wait for first use (`load.rs`).
+//!
+//! - `LISTEN_FDS`: it decides exactly as the load does, by the parser's
+//!   message-free verdict (`listen_env::systemd_count`, `pidfdid_allows`)
+//!   and the same fd checks, so an fd the load will reject is never
+//!   touched. What it found about each fd is kept for the load, so no fd is
+//!   inspected twice (an upgrade may pass thousands).
+//! - `SERVER_STARTER_PORT`: the full check (the key's address against the
+//!   socket's) would double what the constructor reaches, so it makes
+//!   CLOEXEC each announced fd that is a socket and records whether it was
+//!   CLOEXEC before and which file it is; the load puts the flag back on
+//!   each one it rejects (if it is still that file), so in the end a
+//!   rejected fd is as it was.
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::fd_kind::{classify, FdKind};
-use super::load::{check_starter, EnvVars};
-use crate::proto::listen_env::{self, PidfdId, Systemd};
+use super::load::{EnvVars, StarterMark};
+use crate::proto::listen_env;
 use crate::sync::Mutex;
 use crate::sys::fd::{self, RawFd};
 
@@ -22,6 +31,14 @@ static MAX_FDS: AtomicU32 = AtomicU32::new(0);
 
 /// The `LISTEN_FDS` fds protected, with their kinds, in fd order.
 static PROTECTED: Mutex<Vec<(RawFd, FdKind)>> = Mutex::new(Vec::new());
+
+/// The `SERVER_STARTER_PORT` fds made CLOEXEC, for the load to undo.
+static STARTER: Mutex<Vec<StarterMark>> = Mutex::new(Vec::new());
+
+/// What the constructor did to `SERVER_STARTER_PORT` fds, handed over once.
+pub(super) fn take_starter_marks() -> Vec<StarterMark> {
+    core::mem::take(&mut *STARTER.lock())
+}
 
 /// What the constructor found, handed over once (to the load).
 pub(super) fn take_protected() -> Vec<(RawFd, FdKind)> {
@@ -43,14 +60,10 @@ pub(super) fn protect(env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: 
 /// (`LISTEN_PID`, and `LISTEN_PIDFDID` unless the kernel cannot tell), and
 /// then each fd that is open and can be inspected.
 fn protect_systemd(env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: u32) {
-    let Ok(Systemd::Fds { count, .. }) = listen_env::parse_systemd(env.listen_pid, env.listen_fds, env.listen_fdnames, our_pid, max_fds) else {
+    let Some(count) = listen_env::systemd_count(env.listen_pid, env.listen_fds, env.listen_fdnames, our_pid, max_fds) else {
         return;
     };
-    let ours = matches!(
-        listen_env::check_pidfdid(env.listen_pidfdid, env.our_pidfd_id),
-        Ok(PidfdId::Unset | PidfdId::Matches(_) | PidfdId::Unverifiable(_))
-    );
-    if !ours {
+    if !listen_env::pidfdid_allows(env.listen_pidfdid, env.our_pidfd_id) {
         return;
     }
     let mut found = Vec::new();
@@ -64,17 +77,24 @@ fn protect_systemd(env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: u32
             found.push((raw, kind));
         }
     }
-    *PROTECTED.lock() = found;
+    // Nothing logs under it (see `sync::Mutex::with_leaf`).
+    PROTECTED.with_leaf(|p| *p = found);
 }
 
-/// The load adopts a `SERVER_STARTER_PORT` fd when the variable parses and
-/// the fd is above 2, open, and the socket its key announces.
+/// Each announced fd above 2 that is a socket (the load adopts nothing
+/// else) is made CLOEXEC, and marked for the load.
 fn protect_server_starter(env: EnvVars<'_>) {
     let Some(value) = env.server_starter_port else { return };
-    let Ok(entries) = listen_env::parse_server_starter_port(value) else { return };
-    for entry in &entries {
-        if entry.fd >= 3 && fd::is_open(entry.fd) && check_starter(entry).is_ok() {
-            let _ = fd::set_cloexec(entry.fd, true);
+    let mut marks = Vec::new();
+    listen_env::for_each_starter_fd(value, |raw| {
+        if raw < 3 {
+            return;
         }
-    }
+        let (Ok(st), Ok(flags)) = (fd::fstat(raw), fd::get_fd_flags(raw)) else { return };
+        if st.st_mode & libc::S_IFMT != libc::S_IFSOCK || fd::set_cloexec(raw, true).is_err() {
+            return;
+        }
+        marks.push(StarterMark { fd: raw, was_cloexec: flags & libc::FD_CLOEXEC != 0, dev: st.st_dev, ino: st.st_ino });
+    });
+    STARTER.with_leaf(|s| *s = marks);
 }

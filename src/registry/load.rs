@@ -30,6 +30,20 @@ pub(crate) struct EnvVars<'a> {
     /// `LISTEN_FDS` fds the constructor already found open, classified and
     /// made CLOEXEC (`at_load.rs`), in fd order: not inspected again.
     pub(crate) protected: &'a [(RawFd, FdKind)],
+    /// `SERVER_STARTER_PORT` fds the constructor made CLOEXEC (`at_load.rs`):
+    /// the flag goes back on each one the load rejects.
+    pub(crate) starter_marks: &'a [StarterMark],
+}
+
+/// A `SERVER_STARTER_PORT` fd the constructor made CLOEXEC: whether it was
+/// CLOEXEC already, and which file it was then (device and inode), so the
+/// flag is put back only on that file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StarterMark {
+    pub(crate) fd: RawFd,
+    pub(crate) was_cloexec: bool,
+    pub(crate) dev: libc::dev_t,
+    pub(crate) ino: libc::ino_t,
 }
 
 impl Registry {
@@ -40,7 +54,21 @@ impl Registry {
         self.loading = true;
         self.load_systemd(env, our_pid, first_fd, max_fds);
         self.load_server_starter(env);
+        self.undo_starter_marks(env.starter_marks);
         self.loading = false;
+    }
+
+    /// Put back the flag the constructor set on a `SERVER_STARTER_PORT` fd
+    /// that was not adopted, if it is still the same file.
+    fn undo_starter_marks(&self, marks: &[StarterMark]) {
+        for m in marks {
+            if m.was_cloexec || self.entries.iter().any(|e| e.fd.raw() == m.fd) {
+                continue;
+            }
+            if fd::fstat(m.fd).is_ok_and(|st| st.st_dev == m.dev && st.st_ino == m.ino) {
+                let _ = fd::set_cloexec(m.fd, false);
+            }
+        }
     }
 
     fn reject(&mut self, var: &'static str, name: &[u8], fd: RawFd, why: fmt::Arguments<'_>) {
@@ -232,37 +260,76 @@ impl Registry {
 
 /// Check a Server::Starter fd is the socket its key announces.
 pub(super) fn check_starter(entry: &StarterEntry<'_>) -> Result<FdKind> {
+    starter_fd_kind(entry).map_err(|bad| match bad {
+        StarterFdProblem::Inspect(e) => Error::sys(e, "cannot inspect it"),
+        StarterFdProblem::NotSocket => err!(ENOTSOCK, "it is not a socket"),
+        StarterFdProblem::Getsockname(e) => Error::sys(e, "getsockname"),
+        StarterFdProblem::Family(family_name) => {
+            err!(EPROTOTYPE, "the key announces {} socket, the fd is of another family", family_name)
+        }
+        StarterFdProblem::NotInetListener(kind) => {
+            err!(EPROTOTYPE, "the key announces a listener, the fd is {}", kind.describe())
+        }
+        StarterFdProblem::Port { want, got } => {
+            err!(EPROTOTYPE, "the key announces port {}, the socket is bound to port {}", want, got)
+        }
+        StarterFdProblem::NotUnixListener(kind) => {
+            err!(EPROTOTYPE, "the key announces a unix listener, the fd is {}", kind.describe())
+        }
+        StarterFdProblem::Path(bound) => err!(
+            EPROTOTYPE,
+            "the socket is bound to {}, not to the path announced",
+            Shown(bound.unix_path().unwrap_or(&[]))
+        ),
+    })
+}
+
+/// Why a Server::Starter fd is not the socket its key announces. The
+/// message is made by [`check_starter`]; the constructor (`at_load.rs`)
+/// needs only the verdict, without reaching the message-making code.
+pub(super) enum StarterFdProblem {
+    Inspect(crate::sys::Errno),
+    NotSocket,
+    Getsockname(crate::sys::Errno),
+    Family(&'static str),
+    NotInetListener(FdKind),
+    Port { want: u16, got: u16 },
+    NotUnixListener(FdKind),
+    Path(socket::SockAddr),
+}
+
+/// The kind of a Server::Starter fd, when it is the socket its key announces.
+pub(super) fn starter_fd_kind(entry: &StarterEntry<'_>) -> core::result::Result<FdKind, StarterFdProblem> {
     let raw = entry.fd;
-    let kind = classify(raw).map_err(|e| Error::sys(e, "cannot inspect it"))?;
+    let kind = classify(raw).map_err(StarterFdProblem::Inspect)?;
     if kind == FdKind::File {
-        return Err(err!(ENOTSOCK, "it is not a socket"));
+        return Err(StarterFdProblem::NotSocket);
     }
-    let bound = socket::getsockname(raw).map_err(|e| Error::sys(e, "getsockname"))?;
+    let bound = socket::getsockname(raw).map_err(StarterFdProblem::Getsockname)?;
     let (want_family, family_name) = match entry.addr {
         StarterAddr::Inet4 { .. } => (libc::AF_INET, "an IPv4"),
         StarterAddr::Inet6 { .. } => (libc::AF_INET6, "an IPv6"),
         StarterAddr::Path(_) => (libc::AF_UNIX, "a unix"),
     };
     if bound.family() != want_family {
-        return Err(err!(EPROTOTYPE, "the key announces {} socket, the fd is of another family", family_name));
+        return Err(StarterFdProblem::Family(family_name));
     }
     match entry.addr {
         StarterAddr::Inet4 { port, .. } | StarterAddr::Inet6 { port, .. } => {
             if kind != FdKind::TcpListener && kind != FdKind::Udp {
-                return Err(err!(EPROTOTYPE, "the key announces a listener, the fd is {}", kind.describe()));
+                return Err(StarterFdProblem::NotInetListener(kind));
             }
             let got = bound.port().unwrap_or(0);
             if port != 0 && got != port {
-                return Err(err!(EPROTOTYPE, "the key announces port {}, the socket is bound to port {}", port, got));
+                return Err(StarterFdProblem::Port { want: port, got });
             }
         }
         StarterAddr::Path(path) => {
             if kind != FdKind::UnixListener {
-                return Err(err!(EPROTOTYPE, "the key announces a unix listener, the fd is {}", kind.describe()));
+                return Err(StarterFdProblem::NotUnixListener(kind));
             }
-            let got = bound.unix_path().unwrap_or(&[]);
-            if got != path {
-                return Err(err!(EPROTOTYPE, "the socket is bound to {}, not to the path announced", Shown(got)));
+            if bound.unix_path().unwrap_or(&[]) != path {
+                return Err(StarterFdProblem::Path(bound));
             }
         }
     }

@@ -24,7 +24,9 @@
 //!   key form), bound to the announced port or path.
 //!
 //! A rejected fd is logged (a warning naming the variable and the fd), is not
-//! registered, and is left exactly as it was: not closed, flags untouched. A
+//! registered, and is left as it was: not closed, flags as before (a
+//! `SERVER_STARTER_PORT` socket the constructor made CLOEXEC gets its flag
+//! back from the load, see `at_load.rs`). A
 //! variable that does not parse is rejected as a whole, logged likewise. The
 //! reason is also repeated in the `ENOENT` error of a lookup for that name.
 //! Start-up warnings are kept until a log hook is registered and delivered on
@@ -67,6 +69,8 @@ pub(crate) use key::ListenKey;
 #[cfg(test)]
 pub(crate) use fd_kind::classify;
 pub(crate) use load::EnvVars;
+#[cfg(test)]
+use load::StarterMark;
 pub(crate) use table::Registry;
 
 use alloc::vec::Vec;
@@ -109,6 +113,7 @@ fn env_vars(st: &crate::startup::Startup) -> EnvVars<'_> {
         server_starter_port: st.var(b"SERVER_STARTER_PORT"),
         server_starter_generation: st.var(b"SERVER_STARTER_GENERATION"),
         protected: &[],
+        starter_marks: &[],
     }
 }
 
@@ -128,7 +133,17 @@ pub fn protect_at_load() {
     if st.var(b"LISTEN_FDS").is_none() && st.var(b"SERVER_STARTER_PORT").is_none() {
         return;
     }
-    at_load::protect(env_vars(st), st.pid, listen_env::LISTEN_FDS_START, max_listen_fds_now());
+    // Only what the load-time pass reads (`env_vars` is the load's).
+    let env = EnvVars {
+        listen_pid: st.var(b"LISTEN_PID"),
+        listen_fds: st.var(b"LISTEN_FDS"),
+        listen_fdnames: st.var(b"LISTEN_FDNAMES"),
+        listen_pidfdid: st.var(b"LISTEN_PIDFDID"),
+        our_pidfd_id: st.pidfd_id,
+        server_starter_port: st.var(b"SERVER_STARTER_PORT"),
+        ..EnvVars::default()
+    };
+    at_load::protect(env, st.pid, listen_env::LISTEN_FDS_START, max_listen_fds_now());
 }
 
 /// Read the start-up environment into the registry, once; later calls do
@@ -139,7 +154,8 @@ pub fn init() {
     INIT.call(|| {
         let st = crate::startup::get();
         let protected = at_load::take_protected();
-        let env = EnvVars { protected: &protected, ..env_vars(st) };
+        let starter_marks = at_load::take_starter_marks();
+        let env = EnvVars { protected: &protected, starter_marks: &starter_marks, ..env_vars(st) };
         let mut reg = Registry::new();
         reg.load(env, st.pid, listen_env::LISTEN_FDS_START, max_listen_fds());
         // Nobody else locks REG before INIT completes: every path calls init() first.

@@ -196,10 +196,11 @@ fn names_are_validated() {
     }
 }
 
-/// Before `main` only the fds the load will adopt may become CLOEXEC: for
-/// each environment, what the load-time pass protects is exactly what the
-/// load then registers (a rejected fd keeps its flags), and the kinds it
-/// hands the load are the ones the load finds itself.
+/// Before `main`, the `LISTEN_FDS` fds the load will adopt, and only those,
+/// become CLOEXEC, and the kinds the load-time pass hands the load are the
+/// ones the load finds itself; `SERVER_STARTER_PORT` sockets become CLOEXEC
+/// at once and the load puts the flag back on those it rejects. For each
+/// environment, after the load exactly the adopted fds are CLOEXEC.
 #[test]
 fn the_load_time_pass_protects_exactly_what_the_load_adopts() {
     let base = 900;
@@ -210,6 +211,11 @@ fn the_load_time_pass_protects_exactly_what_the_load_adopts() {
     let starter_ok = format!("127.0.0.1:{}={}", tport, base);
     let starter_wrong_port = format!("127.0.0.1:{}={}", oport, base);
     let starter_pipe = format!("127.0.0.1:{}={}", tport, base + 2);
+    let uport = socket::getsockname(u.raw()).unwrap().port().unwrap();
+    let starter_two = format!("{}={};[::1]:{}={};u:{}={}", tport, base, uport, base + 1, uport, base + 1);
+    let starter_both = format!("{}={};127.0.0.1:{}={}", tport, base, uport, base + 1);
+    let starter_big_port = format!("{}={};127.0.0.1:70000={}", tport, base, base + 1);
+    let starter_path = format!("/nonexistent/x={}", base);
     let cases: Vec<(EnvVars<'_>, &str)> = vec![
         (env("77", "3", Some("web:dns:state")), "systemd, all good"),
         (env("77", "4", Some("web:dns:state:gone")), "systemd, one closed"),
@@ -222,18 +228,34 @@ fn the_load_time_pass_protects_exactly_what_the_load_adopts() {
         (EnvVars { server_starter_port: Some(starter_wrong_port.as_bytes()), ..EnvVars::default() }, "starter, wrong port"),
         (EnvVars { server_starter_port: Some(starter_pipe.as_bytes()), ..EnvVars::default() }, "starter, a pipe"),
         (EnvVars { server_starter_port: Some(b"80=900;"), ..EnvVars::default() }, "starter, malformed"),
+        (EnvVars { server_starter_port: Some(starter_two.as_bytes()), ..EnvVars::default() }, "starter, one fd twice"),
+        (EnvVars { server_starter_port: Some(starter_both.as_bytes()), ..EnvVars::default() }, "starter, TCP and UDP"),
+        (EnvVars { server_starter_port: Some(starter_big_port.as_bytes()), ..EnvVars::default() }, "starter, a port too big"),
+        (EnvVars { server_starter_port: Some(starter_path.as_bytes()), ..EnvVars::default() }, "starter, a path, an inet fd"),
+        (
+            EnvVars { server_starter_port: Some(starter_both.as_bytes()), ..env("77", "2", Some("a:b")) },
+            "systemd and starter for the same fds",
+        ),
     ];
     for (vars, what) in cases {
         place(&[&t, &u, &p], base);
         fd::close(base + 3);
+        let cloexec = || -> Vec<RawFd> { (base..base + 4).filter(|&f| fd::is_cloexec(f).unwrap_or(false)).collect() };
         super::at_load::protect(vars, 77, base, 1000);
-        let protected: Vec<RawFd> = (base..base + 4).filter(|&f| fd::is_cloexec(f).unwrap_or(false)).collect();
+        let protected = cloexec();
         let seen = super::at_load::take_protected();
+        let marks = super::at_load::take_starter_marks();
         let mut r = Registry::new();
-        r.load(vars, 77, base, 1000);
+        r.load(EnvVars { starter_marks: &marks, ..vars }, 77, base, 1000);
         let mut adopted: Vec<RawFd> = r.entries.iter().map(|e| e.fd.raw()).collect();
         adopted.sort_unstable();
-        assert_eq!(protected, adopted, "{}", what);
+        if vars.server_starter_port.is_none() {
+            assert_eq!(protected, adopted, "{}: the load-time pass protects what the load adopts", what);
+        } else {
+            assert!(adopted.iter().all(|f| protected.contains(f)), "{}: {:?} adopted, {:?} protected", what, adopted, protected);
+            assert!(!protected.contains(&(base + 2)), "{}: the pipe is no socket, never touched", what);
+        }
+        assert_eq!(cloexec(), adopted, "{}: after the load", what);
         // What it found about LISTEN_FDS fds is what the load finds.
         let systemd: Vec<(RawFd, FdKind)> =
             r.entries.iter().filter(|e| e.source == Source::ListenFds).map(|e| (e.fd.raw(), e.kind)).collect();
@@ -262,4 +284,25 @@ fn the_load_uses_what_the_load_time_pass_found() {
     let kinds: Vec<_> = r.entries.iter().map(|e| (e.fd.raw(), e.kind)).collect();
     assert_eq!(kinds, vec![(base, FdKind::Udp), (base + 1, FdKind::Udp)]);
     assert!(fd::is_cloexec(base + 1).unwrap(), "the fd not found at load is checked and made CLOEXEC by the load");
+}
+
+/// The load puts the flag back only on the file the constructor marked: an
+/// fd number that means another file by then keeps its CLOEXEC.
+#[test]
+fn the_load_undoes_only_what_the_load_time_pass_did_to_that_file() {
+    let base = 940;
+    let (t, other) = (tcp_listener(), tcp_listener());
+    place(&[&t], base);
+    let st = fd::fstat(other.raw()).unwrap();
+    let marks = [StarterMark { fd: base, was_cloexec: false, dev: st.st_dev, ino: st.st_ino }];
+    fd::set_cloexec(base, true).unwrap();
+    let mut r = Registry::new();
+    r.load(EnvVars { server_starter_port: Some(b"1=940"), starter_marks: &marks, ..EnvVars::default() }, 77, base, 1000);
+    assert!(r.entries.is_empty(), "port 1 is not the socket's: rejected");
+    assert!(fd::is_cloexec(base).unwrap(), "the mark names another file: not undone");
+    let st = fd::fstat(base).unwrap();
+    let marks = [StarterMark { fd: base, was_cloexec: false, dev: st.st_dev, ino: st.st_ino }];
+    r.load(EnvVars { server_starter_port: Some(b"1=940"), starter_marks: &marks, ..EnvVars::default() }, 77, base, 1000);
+    assert!(!fd::is_cloexec(base).unwrap(), "the same file: the flag is put back");
+    fd::close(base);
 }

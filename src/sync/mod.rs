@@ -29,15 +29,32 @@ impl Once {
 
     /// Run `f` if nobody has yet; return once it has run (here or elsewhere).
     pub fn call(&self, f: impl FnOnce()) {
+        self.run::<true>(f);
+    }
+
+    /// [`Once::call`] for an initialiser that neither logs nor takes a
+    /// counted lock (the start-up snapshot, the lineage's variables): without
+    /// the per-thread bookkeeping, so that the library's constructor, which
+    /// runs only such initialisers, does not reach the log's delivery code
+    /// (every program linking the library carries what it reaches).
+    pub(crate) fn call_leaf(&self, f: impl FnOnce()) {
+        self.run::<false>(f);
+    }
+
+    fn run<const COUNTED: bool>(&self, f: impl FnOnce()) {
         if self.0.load(Ordering::Acquire) == DONE {
             return;
         }
         if self.0.compare_exchange(NEW, RUNNING, Ordering::Acquire, Ordering::Acquire).is_ok() {
             // Others wait for `f`: like a lock, no call out (log hook) inside.
-            held::enter();
+            if COUNTED {
+                held::enter();
+            }
             f();
             self.0.store(DONE, Ordering::Release);
-            held::leave();
+            if COUNTED {
+                held::leave();
+            }
             return;
         }
         while self.0.load(Ordering::Acquire) != DONE {
@@ -75,6 +92,20 @@ impl<T> Lazy<T> {
     /// The value, computing it with `f` on first use.
     pub fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
         self.once.call(|| {
+            // SAFETY: only written here, once, before `once` completes.
+            unsafe { *self.val.get() = Some(f()) };
+        });
+        // SAFETY: `once` has completed, so the value is written and never again.
+        match unsafe { &*self.val.get() } {
+            Some(v) => v,
+            None => abort_unreachable(),
+        }
+    }
+
+    /// [`Lazy::get_or_init`] for an `f` that neither logs nor takes a
+    /// counted lock (see [`Once::call_leaf`]).
+    pub(crate) fn get_or_init_leaf(&self, f: impl FnOnce() -> T) -> &T {
+        self.once.call_leaf(|| {
             // SAFETY: only written here, once, before `once` completes.
             unsafe { *self.val.get() = Some(f()) };
         });
@@ -140,6 +171,21 @@ impl<T> Mutex<T> {
     pub(crate) fn lock_leaf(&self) -> MutexGuard<'_, T> {
         self.raw.lock();
         MutexGuard { m: self, counted: false }
+    }
+}
+
+impl<T> Mutex<T> {
+    /// Run `f` on the value under the lock, without the per-thread
+    /// bookkeeping, for an `f` under which nothing logs or calls out: the
+    /// library's constructor uses it, so that it reaches no log code
+    /// (a guard's drop would, whichever way the guard was taken).
+    pub(crate) fn with_leaf<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        self.raw.lock();
+        // SAFETY: we hold the lock until after `f` returns.
+        let r = f(unsafe { &mut *self.val.get() });
+        // SAFETY: locked above.
+        unsafe { self.raw.unlock() };
+        r
     }
 }
 
