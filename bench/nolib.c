@@ -155,27 +155,27 @@ int gracefd_handoff_take(const char *path, int64_t timeout_ms) {
 
 /* Daemonize and pid files: not part of the serving loop the benchmark
  * compares; the plain build refuses them. */
-struct gracefd_daemon {
+struct gracefd_daemon_opts {
     int unused;
 };
-gracefd_daemon *gracefd_daemon_new(void) { return calloc(1, sizeof(gracefd_daemon)); }
-void gracefd_daemon_free(gracefd_daemon *opts) { free(opts); }
-int gracefd_daemon_set_pid_file(gracefd_daemon *opts, const char *path) {
+gracefd_daemon_opts *gracefd_daemon_opts_new(void) { return calloc(1, sizeof(gracefd_daemon_opts)); }
+void gracefd_daemon_opts_free(gracefd_daemon_opts *opts) { free(opts); }
+int gracefd_daemon_opts_set_pid_file(gracefd_daemon_opts *opts, const char *path) {
     (void)opts;
     (void)path;
     return 0;
 }
-int gracefd_daemon_set_mode(gracefd_daemon *opts, int mode) {
+int gracefd_daemon_opts_set_mode(gracefd_daemon_opts *opts, int mode) {
     (void)opts;
     (void)mode;
     return 0;
 }
-int gracefd_daemon_set_log_file(gracefd_daemon *opts, const char *path) {
+int gracefd_daemon_opts_set_log_file(gracefd_daemon_opts *opts, const char *path) {
     (void)opts;
     (void)path;
     return 0;
 }
-int gracefd_daemonize(const gracefd_daemon *opts) {
+int gracefd_daemonize(const gracefd_daemon_opts *opts) {
     (void)opts;
     return -ENOSYS;
 }

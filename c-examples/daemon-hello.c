@@ -54,15 +54,15 @@ int main(int argc, char **argv) {
         } else return usage();
     }
 
-    gracefd_daemon *opts = gracefd_daemon_new();
+    gracefd_daemon_opts *opts = gracefd_daemon_opts_new();
     if (!opts) return 1;
-    if (gracefd_daemon_set_pid_file(opts, pid_file) < 0 || gracefd_daemon_set_log_file(opts, log_file) < 0 ||
-        gracefd_daemon_set_user(opts, user) < 0 || gracefd_daemon_set_mode(opts, mode) < 0) {
+    if (gracefd_daemon_opts_set_pid_file(opts, pid_file) < 0 || gracefd_daemon_opts_set_log_file(opts, log_file) < 0 ||
+        gracefd_daemon_opts_set_user(opts, user) < 0 || gracefd_daemon_opts_set_mode(opts, mode) < 0) {
         fprintf(stderr, "daemon-hello: %s\n", gracefd_last_error());
         return 2;
     }
     int r = gracefd_daemonize(opts);
-    gracefd_daemon_free(opts);
+    gracefd_daemon_opts_free(opts);
     if (r < 0) {
         /* Nothing was started: say why, with a status that tells the cases apart. */
         fprintf(stderr, "daemon-hello: %s\n", gracefd_last_error());

@@ -346,13 +346,13 @@ int main(int argc, char **argv) {
         /* The launcher carries the ballast into the start (a re-exec'd daemon,
          * recognisable by the library's marker, touches its own after ready). */
         if (!getenv("GRACEFD_DAEMON")) touch_ballast(ballast_mib, 0);
-        gracefd_daemon *d = gracefd_daemon_new();
+        gracefd_daemon_opts *d = gracefd_daemon_opts_new();
         if (!d) die_startup("daemonize", -ENOMEM);
-        gracefd_daemon_set_mode(d, daemon_mode);
-        if (pid_file) gracefd_daemon_set_pid_file(d, pid_file);
-        gracefd_daemon_set_log_file(d, log_file);
+        gracefd_daemon_opts_set_mode(d, daemon_mode);
+        if (pid_file) gracefd_daemon_opts_set_pid_file(d, pid_file);
+        gracefd_daemon_opts_set_log_file(d, log_file);
         int r = gracefd_daemonize(d);
-        gracefd_daemon_free(d);
+        gracefd_daemon_opts_free(d);
         if (r == -EEXIST) {
             fprintf(stderr, "httpd: %s\n", gracefd_last_error());
             return GRACEFD_EXIT_ALREADY_RUNNING;

@@ -169,19 +169,19 @@ ROLE(daemon) {
     /* Opened before daemonize, so it is usable after a user switch. */
     int rep = report ? open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
 
-    gracefd_daemon *o = gracefd_daemon_new();
+    gracefd_daemon_opts *o = gracefd_daemon_opts_new();
     if (!o) return 96;
-    if (pid && gracefd_daemon_set_pid_file(o, pid) < 0) return 95;
-    if (log && gracefd_daemon_set_log_file(o, log) < 0) return 95;
-    if (workdir && gracefd_daemon_set_workdir(o, workdir) < 0) return 95;
-    if (user && gracefd_daemon_set_user(o, user) < 0) return 95;
-    if (group && gracefd_daemon_set_group(o, group) < 0) return 95;
-    if (umask_v >= 0 && gracefd_daemon_set_umask(o, (uint32_t)umask_v) < 0) return 95;
-    if (nofile && gracefd_daemon_set_nofile(o, soft, hard) < 0) return 95;
-    if (timeout && gracefd_daemon_set_timeout_ms(o, timeout) < 0) return 95;
-    if (mode >= 0 && gracefd_daemon_set_mode(o, mode) < 0) return 95;
+    if (pid && gracefd_daemon_opts_set_pid_file(o, pid) < 0) return 95;
+    if (log && gracefd_daemon_opts_set_log_file(o, log) < 0) return 95;
+    if (workdir && gracefd_daemon_opts_set_workdir(o, workdir) < 0) return 95;
+    if (user && gracefd_daemon_opts_set_user(o, user) < 0) return 95;
+    if (group && gracefd_daemon_opts_set_group(o, group) < 0) return 95;
+    if (umask_v >= 0 && gracefd_daemon_opts_set_umask(o, (uint32_t)umask_v) < 0) return 95;
+    if (nofile && gracefd_daemon_opts_set_nofile(o, soft, hard) < 0) return 95;
+    if (timeout && gracefd_daemon_opts_set_timeout_ms(o, timeout) < 0) return 95;
+    if (mode >= 0 && gracefd_daemon_opts_set_mode(o, mode) < 0) return 95;
     int r = gracefd_daemonize(o);
-    gracefd_daemon_free(o);
+    gracefd_daemon_opts_free(o);
     if (r < 0) {
         fprintf(stderr, "daemonize: %s: %s\n", gracefd_strerror(r), gracefd_last_error());
         return r == -EEXIST ? GRACEFD_EXIT_ALREADY_RUNNING : 99;

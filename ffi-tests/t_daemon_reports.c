@@ -284,21 +284,21 @@ DTEST(daemon_marker_ignored_unless_listen_pid_is_ours) {
 }
 
 TEST(daemon_options_checked) {
-    gracefd_daemon *o = gracefd_daemon_new();
+    gracefd_daemon_opts *o = gracefd_daemon_opts_new();
     CHECK(o != NULL);
-    CHECK_INT(gracefd_daemon_set_umask(o, 01000), ==, -EINVAL);
+    CHECK_INT(gracefd_daemon_opts_set_umask(o, 01000), ==, -EINVAL);
     CHECK_STR_CONTAINS(gracefd_last_error(), "umask 1000");
-    CHECK_INT(gracefd_daemon_set_mode(o, 7), ==, -EINVAL);
-    CHECK_INT(gracefd_daemon_set_timeout_ms(o, 0), ==, -EINVAL);
-    CHECK_INT(gracefd_daemon_set_pid_file(o, ""), ==, -EINVAL);
-    CHECK_INT(gracefd_daemon_set_workdir(o, NULL), ==, -EINVAL);
-    CHECK_INT(gracefd_daemon_set_user(o, ""), ==, -EINVAL);
-    CHECK_INT(gracefd_daemon_set_pid_file(o, NULL), ==, 0);
-    CHECK_INT(gracefd_daemon_set_log_file(o, NULL), ==, 0);
-    CHECK_INT(gracefd_daemon_set_umask(NULL, 022), ==, -EINVAL);
-    CHECK_INT(gracefd_daemon_set_nofile(o, UINT64_MAX, 0), ==, 0);
-    CHECK_INT(gracefd_daemon_set_mode(o, GRACEFD_DAEMON_REEXEC), ==, 0);
-    gracefd_daemon_free(o);
-    gracefd_daemon_free(NULL);
+    CHECK_INT(gracefd_daemon_opts_set_mode(o, 7), ==, -EINVAL);
+    CHECK_INT(gracefd_daemon_opts_set_timeout_ms(o, 0), ==, -EINVAL);
+    CHECK_INT(gracefd_daemon_opts_set_pid_file(o, ""), ==, -EINVAL);
+    CHECK_INT(gracefd_daemon_opts_set_workdir(o, NULL), ==, -EINVAL);
+    CHECK_INT(gracefd_daemon_opts_set_user(o, ""), ==, -EINVAL);
+    CHECK_INT(gracefd_daemon_opts_set_pid_file(o, NULL), ==, 0);
+    CHECK_INT(gracefd_daemon_opts_set_log_file(o, NULL), ==, 0);
+    CHECK_INT(gracefd_daemon_opts_set_umask(NULL, 022), ==, -EINVAL);
+    CHECK_INT(gracefd_daemon_opts_set_nofile(o, UINT64_MAX, 0), ==, 0);
+    CHECK_INT(gracefd_daemon_opts_set_mode(o, GRACEFD_DAEMON_REEXEC), ==, 0);
+    gracefd_daemon_opts_free(o);
+    gracefd_daemon_opts_free(NULL);
     CHECK_INT(gracefd_daemon_pending(), ==, 0);
 }

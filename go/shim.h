@@ -161,24 +161,24 @@ static inline int gfd_upgrade_cancel(gfd_err *e) { return gfd_ret(gracefd_upgrad
 static inline int gfd_daemonize(const char *pid_file, const char *workdir, const char *log_file, const char *user,
                                 const char *group, int set_umask, uint32_t umask, int set_nofile, uint64_t soft,
                                 uint64_t hard, int64_t timeout_ms, int mode, gfd_err *e) {
-    gracefd_daemon *o = gracefd_daemon_new();
+    gracefd_daemon_opts *o = gracefd_daemon_opts_new();
     int r = 0;
     if (!o) {
         gfd_set(e, "out of memory for daemonize options");
         return -ENOMEM;
     }
-    if (pid_file) r = gracefd_daemon_set_pid_file(o, pid_file);
-    if (r == 0 && workdir) r = gracefd_daemon_set_workdir(o, workdir);
-    if (r == 0 && log_file) r = gracefd_daemon_set_log_file(o, log_file);
-    if (r == 0 && user) r = gracefd_daemon_set_user(o, user);
-    if (r == 0 && group) r = gracefd_daemon_set_group(o, group);
-    if (r == 0 && set_umask) r = gracefd_daemon_set_umask(o, umask);
-    if (r == 0 && set_nofile) r = gracefd_daemon_set_nofile(o, soft, hard);
-    if (r == 0 && timeout_ms) r = gracefd_daemon_set_timeout_ms(o, timeout_ms);
-    if (r == 0) r = gracefd_daemon_set_mode(o, mode);
+    if (pid_file) r = gracefd_daemon_opts_set_pid_file(o, pid_file);
+    if (r == 0 && workdir) r = gracefd_daemon_opts_set_workdir(o, workdir);
+    if (r == 0 && log_file) r = gracefd_daemon_opts_set_log_file(o, log_file);
+    if (r == 0 && user) r = gracefd_daemon_opts_set_user(o, user);
+    if (r == 0 && group) r = gracefd_daemon_opts_set_group(o, group);
+    if (r == 0 && set_umask) r = gracefd_daemon_opts_set_umask(o, umask);
+    if (r == 0 && set_nofile) r = gracefd_daemon_opts_set_nofile(o, soft, hard);
+    if (r == 0 && timeout_ms) r = gracefd_daemon_opts_set_timeout_ms(o, timeout_ms);
+    if (r == 0) r = gracefd_daemon_opts_set_mode(o, mode);
     if (r == 0) r = gracefd_daemonize(o);
     r = gfd_ret(r, e);
-    gracefd_daemon_free(o);
+    gracefd_daemon_opts_free(o);
     return r;
 }
 
