@@ -10,7 +10,7 @@
 //!   keyed as start_server would key them) and `SERVER_STARTER_GENERATION`;
 //! - `GRACEFD_GENERATION`, `GRACEFD_READY_FD` (the readiness channel, after
 //!   the sockets, not counted in `LISTEN_FDS`) and `NOTIFY_SOCKET` (a socket
-//!   of gracefd's own, see `notify_sock.rs`);
+//!   of gracefd's own, see `worker_notify.rs`);
 //! - gracefd's start-up environment without the fd-passing variables, then
 //!   the `--envdir` values, then `--env` entries;
 //! - an empty signal mask and default signal dispositions.
