@@ -15,7 +15,7 @@ use crate::sys::fd::{self, Fd};
 use crate::sys::process::{self, Exit, Pid};
 use crate::sys::time::{self, Deadline};
 use crate::sys::{fs, poll, signal, socket, Errno};
-use crate::{err, log, pidfile, startup};
+use crate::{err, log, startup};
 
 /// How long a daemon that reported failure (or timed out) gets to exit after
 /// each step (its own exit, SIGTERM) before the next (SIGTERM, SIGKILL).
