@@ -108,7 +108,18 @@ const UNKNOWN_NUL: &str = "unknown error\0";
 /// `"description (ENAME)\0"` of a known errno, NUL included.
 fn errno_entry(e: i32) -> Option<&'static str> {
     let i = ERRNO_CODES.iter().position(|&c| i32::from(c) == e)?;
-    ERRNO_TEXTS.split_inclusive('\0').nth(i)
+    // A plain byte walk: str::split_inclusive would link a searcher and memchr.
+    let (mut start, mut seen) = (0, 0);
+    for (at, &b) in ERRNO_TEXTS.as_bytes().iter().enumerate() {
+        if b == 0 {
+            if seen == i {
+                return ERRNO_TEXTS.get(start..=at);
+            }
+            seen += 1;
+            start = at + 1;
+        }
+    }
+    None
 }
 
 /// `(description, name)` of a known errno, cut out of its table entry.
