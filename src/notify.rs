@@ -22,6 +22,7 @@
 //! All functions are thread-safe (no shared state) and not async-signal-safe.
 
 use crate::error::{Error, Result};
+use crate::msg::Plain;
 use crate::proto::addr::Shown;
 use crate::proto::notify::{self as proto, Message, NotifySocket};
 use crate::sys::fd::{self, Fd, RawFd};
@@ -95,7 +96,7 @@ impl<'a> Target<'a> {
             libc::ENOENT | libc::ECONNREFUSED => " (nothing listens there)",
             _ => "",
         };
-        Error::new(e, format_args!("NOTIFY_SOCKET {}: {}: {}{}", Shown(self.value), what, e, hint))
+        Error::new(e, format_args!("NOTIFY_SOCKET {}: {}: {}{}", Shown(self.value), Plain(what), e, Plain(hint)))
     }
 
     /// A fresh datagram socket; with a deadline, sends on it wait no longer.

@@ -26,7 +26,7 @@ pub fn run(f: impl FnOnce() -> Result<i32>) -> i32 {
 /// `p` is NULL or points to a NUL-terminated string that outlives `'a`.
 pub unsafe fn cstr<'a>(p: *const c_char, what: &str) -> Result<&'a [u8]> {
     if p.is_null() {
-        return Err(err!(EINVAL, "{} is NULL", what));
+        return Err(err!(EINVAL, "{} is NULL", crate::msg::Plain(what)));
     }
     // SAFETY: caller promises a NUL-terminated string.
     Ok(unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes())
@@ -52,7 +52,7 @@ pub unsafe fn opt_cstr<'a>(p: *const c_char) -> Option<&'a [u8]> {
 /// `p` is NULL or valid for writes of `T` for `'a`.
 pub unsafe fn out<'a, T>(p: *mut T, what: &str) -> Result<&'a mut T> {
     if p.is_null() {
-        return Err(err!(EINVAL, "{} is NULL", what));
+        return Err(err!(EINVAL, "{} is NULL", crate::msg::Plain(what)));
     }
     // SAFETY: non-null and valid by the caller's promise.
     Ok(unsafe { &mut *p })
@@ -123,7 +123,7 @@ pub unsafe fn slice_mut<'a, T>(p: *mut T, n: usize, what: &str) -> Result<&'a mu
 /// `p` is NULL or a live pointer returned by [`into_handle`] for the same `T`.
 pub unsafe fn handle<'a, T>(p: *mut T, what: &str) -> Result<&'a mut T> {
     if p.is_null() {
-        return Err(err!(EINVAL, "{} is NULL", what));
+        return Err(err!(EINVAL, "{} is NULL", crate::msg::Plain(what)));
     }
     // SAFETY: caller promises a live handle.
     Ok(unsafe { &mut *p })

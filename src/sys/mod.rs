@@ -38,30 +38,29 @@ impl Errno {
         unsafe { *libc::__errno_location() = self.0 };
     }
 
-    /// The symbolic name, e.g. `"EINVAL"`.
+    /// The symbolic name, e.g. `"EINVAL"`; `"E?"` for one the table lacks.
     pub fn name(self) -> &'static str {
-        errno_name(self.0)
+        errno_parts(self.0).map_or("E?", |(_, name)| name)
     }
 
     /// A short English description (no locale, no allocation).
     pub fn describe(self) -> &'static str {
-        let s = errno_text_nul(self.0);
-        let s = s.strip_suffix('\0').unwrap_or(s);
-        match s.rfind(" (") {
-            Some(i) => s.get(..i).unwrap_or(s),
-            None => s,
-        }
+        errno_parts(self.0).map_or(UNKNOWN_TEXT, |(text, _)| text)
     }
 
     /// `"description (ENAME)"` with a trailing NUL, for `gracefd_strerror`.
     pub fn describe_nul(self) -> &'static str {
-        errno_text_nul(self.0)
+        errno_entry(self.0).unwrap_or(UNKNOWN_NUL)
     }
 }
 
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.describe(), self.name())
+        // The table entry already reads "description (ENAME)".
+        match errno_entry(self.0) {
+            Some(s) => f.write_str(s.strip_suffix('\0').unwrap_or(s)),
+            None => f.write_str("unknown error (E?)"),
+        }
     }
 }
 
@@ -102,16 +101,47 @@ pub(crate) fn retry<T>(mut f: impl FnMut() -> SysResult<T>) -> SysResult<T> {
     }
 }
 
+/// How an errno the table lacks is described.
+const UNKNOWN_TEXT: &str = "unknown error";
+const UNKNOWN_NUL: &str = "unknown error\0";
+
+/// `"description (ENAME)\0"` of a known errno, NUL included.
+fn errno_entry(e: i32) -> Option<&'static str> {
+    let i = ERRNO_CODES.iter().position(|&c| i32::from(c) == e)?;
+    // A plain byte walk: str::split_inclusive would link a searcher and memchr.
+    let (mut start, mut seen) = (0, 0);
+    for (at, &b) in ERRNO_TEXTS.as_bytes().iter().enumerate() {
+        if b == 0 {
+            if seen == i {
+                return ERRNO_TEXTS.get(start..=at);
+            }
+            seen += 1;
+            start = at + 1;
+        }
+    }
+    None
+}
+
+/// `(description, name)` of a known errno, cut out of its table entry.
+fn errno_parts(e: i32) -> Option<(&'static str, &'static str)> {
+    let entry = errno_entry(e)?.strip_suffix(")\0")?;
+    // Descriptions hold no '(': the last one opens the name.
+    let (text, name) = entry.rsplit_once('(')?;
+    Some((text.strip_suffix(' ').unwrap_or(text), name))
+}
+
+// The table is one string and one byte per errno rather than a `match`:
+// a match on the errno compiles to switch tables of a pointer and a length
+// per value up to the largest errno (about 1.5 KB each for the name and the
+// text), which every program that can describe an error would carry.
 macro_rules! errno_table {
     ($($name:ident => $text:expr,)*) => {
-        fn errno_name(e: i32) -> &'static str {
-            $(if e == libc::$name { return stringify!($name); })*
-            "E?"
-        }
-        fn errno_text_nul(e: i32) -> &'static str {
-            $(if e == libc::$name { return concat!($text, " (", stringify!($name), ")\0"); })*
-            "unknown error\0"
-        }
+        /// The errno values the table knows, in the order of [`ERRNO_TEXTS`].
+        const ERRNO_CODES: &[u8] = &[$(libc::$name as u8,)*];
+        // Every value fits the byte it is stored in.
+        const _: () = { $(assert!(libc::$name > 0 && libc::$name < 256);)* };
+        /// `"description (ENAME)\0"` per entry of [`ERRNO_CODES`], back to back.
+        const ERRNO_TEXTS: &str = concat!($($text, " (", stringify!($name), ")\0",)*);
     };
 }
 
@@ -194,5 +224,23 @@ mod tests {
         assert_eq!(Errno(libc::EINVAL).name(), "EINVAL");
         assert_eq!(Errno(libc::EBADMSG).describe(), "bad message");
         assert_eq!(Errno(99999).name(), "E?");
+        assert_eq!(Errno(libc::EPERM).describe_nul(), "operation not permitted (EPERM)\0");
+        assert_eq!(Errno(libc::ENOTRECOVERABLE).to_string(), "state not recoverable (ENOTRECOVERABLE)");
+        assert_eq!(Errno(libc::ENOTRECOVERABLE).name(), "ENOTRECOVERABLE");
+        assert_eq!(Errno(99999).describe(), "unknown error");
+        assert_eq!(Errno(99999).describe_nul(), "unknown error\0");
+        assert_eq!(Errno(99999).to_string(), "unknown error (E?)");
+        assert_eq!(Errno(-1).name(), "E?");
+        assert_eq!(Errno(256 + libc::EPERM).name(), "E?");
+    }
+
+    #[test]
+    fn every_entry_splits_into_text_and_name() {
+        for &c in ERRNO_CODES {
+            let e = Errno(i32::from(c));
+            assert!(!e.describe().is_empty() && !e.describe().ends_with(' '), "{}", c);
+            assert!(e.name().starts_with('E'), "{}", c);
+            assert_eq!(e.describe_nul(), format!("{} ({})\0", e.describe(), e.name()));
+        }
     }
 }
