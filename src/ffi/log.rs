@@ -3,7 +3,6 @@
 use core::ffi::{c_char, c_int, c_void};
 
 use super::boundary::run;
-use crate::err;
 
 /// Log level: error conditions (syslog `LOG_ERR`).
 pub const GRACEFD_LOG_ERR: c_int = 3;

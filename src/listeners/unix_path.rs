@@ -3,8 +3,6 @@
 //! than asked, and never set by a path lookup that could follow a link
 //! (`safe_path::set_bound_mode`).
 
-use alloc::vec::Vec;
-
 use super::new_socket::{apply_nonblocking, run_pre_bind, sys_err};
 use super::options::ListenOptions;
 use crate::error::{Error, Result};
