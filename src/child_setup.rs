@@ -13,7 +13,7 @@ use crate::{err, pidfile};
 
 /// The child's extra set-up (all off by default).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ChildSetup {
+pub(crate) struct ChildSetup {
     /// `(signal, the parent's pid)`: the child asks for `signal` when its
     /// parent dies, then checks that the parent is still the given pid (if
     /// the parent died before the request, the child would never get the
