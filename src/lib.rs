@@ -187,6 +187,7 @@ mod listeners;
 mod msg;
 mod num;
 mod notify;
+mod notify_inbox;
 mod pidfile;
 mod proto;
 mod ready;

@@ -8,8 +8,8 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::sys::fd::{self, Fd, RawFd};
-use crate::sys::socket::{self, SockAddr};
+use crate::notify_inbox;
+use crate::sys::fd::{Fd, RawFd};
 use crate::proto::notify;
 use crate::supervise::say::{self, say};
 
@@ -193,15 +193,10 @@ impl NotifyDir {
     pub(crate) fn socket(&self, seq: u64) -> crate::error::Result<NotifySock> {
         let path = self.path.join(format!("w{}", seq));
         let _ = std::fs::remove_file(&path);
-        let bytes = path.as_os_str().as_bytes();
-        let addr = SockAddr::unix(bytes, false).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET path"))?;
-        let s = socket::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET socket"))?;
-        socket::bind(s.raw(), &addr).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET bind"))?;
+        let s = notify_inbox::bind(path.as_os_str().as_bytes()).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET bind"))?;
         if let Some((uid, gid)) = self.owner {
             std::os::unix::fs::chown(&path, Some(uid), Some(gid)).map_err(|e| crate::error::Error::sys(crate::sys::Errno(e.raw_os_error().unwrap_or(libc::EIO)), "NOTIFY_SOCKET chown"))?;
         }
-        // Our own socket: non-blocking is ours to set.
-        fd::set_nonblocking(s.raw(), true).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET O_NONBLOCK"))?;
         Ok(NotifySock { fd: s, path })
     }
 }
@@ -244,15 +239,7 @@ impl NotifySock {
     /// closed: gracefd keeps no fd store for workers).
     pub(crate) fn receive(&self) -> Notes {
         let mut notes = Notes::default();
-        let mut buf = [0u8; 4096];
-        let mut fds = [0 as RawFd; 16];
-        while let Ok(r) = socket::recv_with_fds(self.fd.raw(), &mut buf, &mut fds, libc::MSG_DONTWAIT) {
-            for f in fds.iter().take(r.nfds) {
-                // SAFETY: just received with this datagram: ours alone, closed here.
-                drop(unsafe { Fd::from_raw(*f) });
-            }
-            parse_into(buf.get(..r.len).unwrap_or(&[]), &mut notes);
-        }
+        notify_inbox::drain(self.fd.raw(), |r| fold(r, &mut notes));
         notes
     }
 }
@@ -263,10 +250,8 @@ impl Drop for NotifySock {
     }
 }
 
-/// Fold one datagram into `notes` (the parsing is the library's
-/// `proto::notify::parse_received`).
-pub(crate) fn parse_into(datagram: &[u8], notes: &mut Notes) {
-    let r = notify::parse_received(datagram);
+/// Fold one parsed datagram into `notes`.
+fn fold(r: notify::Received<'_>, notes: &mut Notes) {
     notes.ready |= r.ready;
     notes.stopping |= r.stopping;
     if let Some(s) = r.status {
@@ -277,6 +262,12 @@ pub(crate) fn parse_into(datagram: &[u8], notes: &mut Notes) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::socket::{self, SockAddr};
+
+    /// One datagram, parsed as `receive` parses it, folded into `notes`.
+    fn parse_into(datagram: &[u8], notes: &mut Notes) {
+        fold(notify::parse_received(datagram), notes);
+    }
 
     #[test]
     fn parses_lines() {
