@@ -13,36 +13,36 @@ use crate::{err, pidfile};
 
 /// The child's extra set-up (all off by default).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ChildSetup {
+pub(crate) struct ChildSetup {
     /// `(signal, the parent's pid)`: the child asks for `signal` when its
     /// parent dies, then checks that the parent is still the given pid (if
     /// the parent died before the request, the child would never get the
     /// signal: it `_exit`s instead).
-    pub death_signal: Option<(i32, Pid)>,
+    pub(crate) death_signal: Option<(i32, Pid)>,
     /// Switch to these groups and this user (supplementary groups first,
     /// then the group, then the user: the order in which each step still has
     /// the privilege it needs).
-    pub creds: Option<Creds>,
+    pub(crate) creds: Option<Creds>,
     /// A daemon started from a program (daemonize's command mode): its
     /// umask, working directory, stdio and RLIMIT_NOFILE before the user
     /// switch, its pid written after it.
-    pub daemon: Option<DaemonSide>,
+    pub(crate) daemon: Option<DaemonSide>,
 }
 
 /// What a daemon started from a program applies to itself before exec:
 /// fds and values the launcher prepared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DaemonSide {
+pub(crate) struct DaemonSide {
     /// Put at 0, 1 and 2 (dup2, before the fds are laid out at 3..).
-    pub stdio: [RawFd; 3],
+    pub(crate) stdio: [RawFd; 3],
     /// The working directory (`O_PATH` fd).
-    pub dir: RawFd,
+    pub(crate) dir: RawFd,
     /// The umask.
-    pub umask: u32,
+    pub(crate) umask: u32,
     /// RLIMIT_NOFILE to raise to (never lowered; the hard limit only when allowed).
-    pub nofile: Option<(u64, u64)>,
+    pub(crate) nofile: Option<(u64, u64)>,
     /// The locked pid file to write our pid into.
-    pub pid_file: Option<RawFd>,
+    pub(crate) pid_file: Option<RawFd>,
 }
 
 impl DaemonSide {
@@ -91,24 +91,24 @@ pub(crate) fn raise_nofile(soft: u64, hard: u64) -> Result<()> {
 
 /// Status of a child whose parent was already gone when it asked for its
 /// parent-death signal (it never runs the program).
-pub const ORPHANED_STATUS: i32 = 127;
+pub(crate) const ORPHANED_STATUS: i32 = 127;
 
 impl ChildSetup {
     /// Ask for `sig` when the calling process (the parent-to-be) dies.
-    pub fn die_with_parent(&mut self, sig: i32) -> &mut Self {
+    pub(crate) fn die_with_parent(&mut self, sig: i32) -> &mut Self {
         self.death_signal = Some((sig, process::getpid()));
         self
     }
 
     /// Switch to `creds` before exec.
-    pub fn switch_to(&mut self, creds: Creds) -> &mut Self {
+    pub(crate) fn switch_to(&mut self, creds: Creds) -> &mut Self {
         self.creds = Some(creds);
         self
     }
 
     /// In the child: apply everything. `Err` is the errno of the step that
     /// failed (the child reports it and exits). Async-signal-safe.
-    pub fn apply(&self) -> SysResult<()> {
+    pub(crate) fn apply(&self) -> SysResult<()> {
         // The daemon's files and limits while we still have the rights.
         if let Some(d) = &self.daemon {
             d.before_creds()?;

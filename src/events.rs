@@ -16,16 +16,16 @@ use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::{signal, Errno};
 
 /// No event pending.
-pub const NONE: i32 = 0;
+pub(crate) const NONE: i32 = 0;
 /// An upgrade was requested (SIGHUP or SIGUSR2).
-pub const UPGRADE: i32 = 1;
+pub(crate) const UPGRADE: i32 = 1;
 /// Shutdown was requested (SIGTERM or SIGINT).
-pub const SHUTDOWN: i32 = 2;
+pub(crate) const SHUTDOWN: i32 = 2;
 /// Another process took our sockets over: stop accepting and drain.
-pub const DRAIN: i32 = 3;
+pub(crate) const DRAIN: i32 = 3;
 /// Connections passed by the older generation wait to be taken
 /// (`conns::next`).
-pub const CONNS: i32 = 4;
+pub(crate) const CONNS: i32 = 4;
 
 const SIGNALS: [(i32, i32); 4] = [
     (libc::SIGHUP, UPGRADE),
@@ -96,7 +96,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
 
 /// Install the handlers (idempotent) and return a new CLOEXEC dup of the
 /// event pipe's read end, owned by the caller.
-pub fn install() -> Result<Fd> {
+pub(crate) fn install() -> Result<Fd> {
     let mut st = STATE.lock();
     let r = ensure_pipe(&mut st)?;
     if !st.installed {
@@ -118,7 +118,7 @@ pub fn install() -> Result<Fd> {
 }
 
 /// Restore the handlers that were installed before `install()`.
-pub fn uninstall() -> Result<()> {
+pub(crate) fn uninstall() -> Result<()> {
     let mut st = STATE.lock();
     if !st.installed {
         return Ok(());
@@ -137,14 +137,14 @@ pub fn uninstall() -> Result<()> {
 
 /// A poll-able fd for events posted by the library even without signal
 /// handlers (a new CLOEXEC dup, owned by the caller).
-pub fn fd() -> Result<Fd> {
+pub(crate) fn fd() -> Result<Fd> {
     let mut st = STATE.lock();
     let r = ensure_pipe(&mut st)?;
     fd::dup_cloexec(r).map_err(|e| crate::Error::sys(e, "dup event fd"))
 }
 
 /// Post an event from library code (not from a signal handler).
-pub fn post(ev: i32) {
+pub(crate) fn post(ev: i32) {
     let mut st = STATE.lock();
     if ensure_pipe(&mut st).is_ok() {
         if let Some(w) = &st.write {
@@ -161,7 +161,7 @@ pub fn post(ev: i32) {
 }
 
 /// Take the next pending event, or [`NONE`].
-pub fn next() -> Result<i32> {
+pub(crate) fn next() -> Result<i32> {
     if PENDING.load(Ordering::Acquire) == 0 {
         return Ok(NONE);
     }

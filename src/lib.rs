@@ -187,6 +187,7 @@ mod listeners;
 mod msg;
 mod num;
 mod notify;
+mod notify_inbox;
 mod pidfile;
 mod proto;
 mod ready;
@@ -223,7 +224,7 @@ pub mod __cli {
     macro_rules! expose {
         ($($m:ident),* $(,)?) => { $( pub mod $m { pub use crate::$m::*; } )* };
     }
-    expose!(child_setup, daemon, lineage, listeners, log, notify, pidfile, proto, ready, registry, safe_path, spawn, startup, supervise, sys, upgrade, version);
+    expose!(daemon, lineage, listeners, log, notify, pidfile, proto, ready, registry, safe_path, spawn, startup, supervise, sys, upgrade, version);
 }
 
 #[cfg(feature = "ffi")]

@@ -18,13 +18,13 @@ use crate::sys::process::Pid;
 use crate::sys::{fd, socket};
 
 /// What the start-up environment said about our lineage.
-pub struct Lineage {
+pub(crate) struct Lineage {
     /// 1 for a first process, +1 per upgrade.
-    pub generation: u32,
+    pub(crate) generation: u32,
     /// The old generation (set when we were started by an upgrade).
-    pub parent_pid: Option<Pid>,
+    pub(crate) parent_pid: Option<Pid>,
     /// Whether `LISTEN_PID` named us (so inherited protocol variables are ours).
-    pub listen_pid_matches: bool,
+    pub(crate) listen_pid_matches: bool,
 }
 
 struct Owned {
@@ -56,7 +56,7 @@ static OWNED: Mutex<Owned> = Mutex::new(Owned { ready: None, pidfile: None });
 
 /// The lineage, read from the start-up snapshot (at load time, or now); the
 /// first call also logs what was wrong with the variables.
-pub fn get() -> &'static Lineage {
+pub(crate) fn get() -> &'static Lineage {
     let r = read_once();
     REPORTED.call(|| report(&r.problems));
     &r.lineage
@@ -65,13 +65,13 @@ pub fn get() -> &'static Lineage {
 /// Called by the library's constructor (`crate::init`): read the variables
 /// and validate and CLOEXEC our fds early. Nothing is said yet (the
 /// constructor reaches no formatting code): the messages wait for [`get`].
-pub fn init() {
+pub(crate) fn init() {
     let _ = read_once();
 }
 
 /// Whether `LISTEN_PID` named us, without logging anything (for other
 /// modules' load-time code).
-pub fn listen_pid_matches() -> bool {
+pub(crate) fn listen_pid_matches() -> bool {
     read_once().lineage.listen_pid_matches
 }
 
@@ -175,32 +175,32 @@ pub fn is_upgrade() -> bool {
 }
 
 /// Take the readiness channel (once: whoever reports readiness consumes it).
-pub fn take_ready_channel() -> Option<Fd> {
+pub(crate) fn take_ready_channel() -> Option<Fd> {
     let _ = get();
     OWNED.lock().ready.take()
 }
 
 /// Hold `f` as the readiness channel to whoever waits for us (a fork-mode
 /// daemon gets its channel this way; a started process inherits it).
-pub fn set_ready_channel(f: Fd) {
+pub(crate) fn set_ready_channel(f: Fd) {
     let _ = get();
     OWNED.lock().ready = Some(f);
 }
 
 /// The raw fd of the pid file this process holds (inherited or acquired), if any.
-pub fn pidfile_fd() -> Option<RawFd> {
+pub(crate) fn pidfile_fd() -> Option<RawFd> {
     let _ = get();
     OWNED.lock().pidfile.as_ref().map(Fd::raw)
 }
 
 /// Hold `f` as this process's locked pid file (it is handed down on upgrade).
-pub fn set_pidfile(f: Fd) {
+pub(crate) fn set_pidfile(f: Fd) {
     let _ = get();
     OWNED.lock().pidfile = Some(f);
 }
 
 /// Give up the pid file (returns it, e.g. to remove it on clean exit).
-pub fn take_pidfile() -> Option<Fd> {
+pub(crate) fn take_pidfile() -> Option<Fd> {
     let _ = get();
     OWNED.lock().pidfile.take()
 }

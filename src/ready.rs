@@ -16,7 +16,7 @@ use crate::sys::{poll, socket, Errno};
 use crate::{err, lineage};
 
 /// A fresh channel: (the waiter's end, the end to pass to the child). Both CLOEXEC.
-pub fn channel() -> Result<(Fd, Fd)> {
+pub(crate) fn channel() -> Result<(Fd, Fd)> {
     socket::socketpair(libc::SOCK_SEQPACKET).map_err(|e| crate::Error::sys(e, "readiness socketpair"))
 }
 
@@ -78,7 +78,7 @@ pub fn report_failed(status: i32, msg: &[u8]) -> Result<bool> {
 /// allocation on this path; the enum is short-lived.)
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// It reported ready (still running).
     Ready,
     /// It reported failure with this status and message (may still be running).
@@ -99,7 +99,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// One line describing a non-ready outcome, for last-error texts.
-    pub fn describe(&self, what: &str, pid: Pid) -> crate::Error {
+    pub(crate) fn describe(&self, what: &str, pid: Pid) -> crate::Error {
         match self {
             Outcome::Ready => err!(EINVAL, "{} (pid {}) is ready", what, pid),
             Outcome::Failed(st, m) => err!(ECANCELED, "{} (pid {}) failed with status {}: {}", what, pid, st, m.as_str()),
@@ -120,12 +120,12 @@ impl Outcome {
 }
 
 /// Check the waiter's end once without blocking: `None` if nothing happened yet.
-pub fn poll_outcome(waiter: &Fd, pid: Pid) -> Result<Option<Outcome>> {
+pub(crate) fn poll_outcome(waiter: &Fd, pid: Pid) -> Result<Option<Outcome>> {
     wait_inner(waiter, pid, Deadline::after_ms(0), false)
 }
 
 /// Wait for the child's frame, its death, or the deadline.
-pub fn wait_outcome(waiter: &Fd, pid: Pid, deadline: Deadline) -> Result<Outcome> {
+pub(crate) fn wait_outcome(waiter: &Fd, pid: Pid, deadline: Deadline) -> Result<Outcome> {
     Ok(wait_inner(waiter, pid, deadline, true)?.unwrap_or(Outcome::TimedOut))
 }
 

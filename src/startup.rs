@@ -18,22 +18,22 @@ use crate::sync::Lazy;
 use crate::sys::process::Pid;
 
 /// Bytes of a C string, without its NUL.
-pub type Bytes = Vec<u8>;
+pub(crate) type Bytes = Vec<u8>;
 
 /// The start-up snapshot.
 pub struct Startup {
     /// `KEY=VALUE` entries of the initial environment, in order.
-    pub env: Vec<Bytes>,
+    pub(crate) env: Vec<Bytes>,
     /// The initial argv.
-    pub argv: Vec<Bytes>,
+    pub(crate) argv: Vec<Bytes>,
     /// Absolute path of the executable (empty if it could not be found).
-    pub exe: Bytes,
+    pub(crate) exe: Bytes,
     /// Our pid at capture time (a fork-mode daemon re-captures nothing:
     /// code that needs the current pid calls getpid()).
-    pub pid: Pid,
+    pub(crate) pid: Pid,
     /// Our pidfd id at capture time, for checking `LISTEN_PIDFDID`: looked
     /// up only when that is set (`None` also when the kernel cannot tell).
-    pub pidfd_id: Option<u64>,
+    pub(crate) pidfd_id: Option<u64>,
 }
 
 static STARTUP: Lazy<Startup> = Lazy::new();

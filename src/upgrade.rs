@@ -48,7 +48,7 @@ pub struct UpgradeOptions {
 }
 
 /// Longest settle time accepted (one hour).
-pub const MAX_SETTLE_MS: i64 = 3_600_000;
+pub(crate) const MAX_SETTLE_MS: i64 = 3_600_000;
 
 impl Default for UpgradeOptions {
     fn default() -> Self {
@@ -61,7 +61,7 @@ impl UpgradeOptions {
     /// Run `path` instead of the recorded executable. `EINVAL` unless it is
     /// an absolute path (a relative one would depend on the working directory
     /// at upgrade time, the very thing the recorded path avoids).
-    pub fn set_exe(&mut self, path: &[u8]) -> Result<()> {
+    pub(crate) fn set_exe(&mut self, path: &[u8]) -> Result<()> {
         if path.first() != Some(&b'/') || path.contains(&0) {
             return Err(err!(EINVAL, "executable path {} is not absolute", crate::proto::addr::Shown(path)));
         }
@@ -72,7 +72,7 @@ impl UpgradeOptions {
     /// Add `KEY=VALUE` to the new generation's environment. `EINVAL` for no
     /// '=', an empty key, a NUL, or a variable gracefd sets itself
     /// (`LISTEN_*`, `SERVER_STARTER_*`, `GRACEFD_*`, `WATCHDOG_PID`).
-    pub fn add_env(&mut self, kv: &[u8]) -> Result<()> {
+    pub(crate) fn add_env(&mut self, kv: &[u8]) -> Result<()> {
         let shown = crate::proto::addr::Shown(kv);
         match kv.iter().position(|&b| b == b'=') {
             Some(0) | None => return Err(err!(EINVAL, "environment entry {} is not KEY=VALUE", shown)),
@@ -89,7 +89,7 @@ impl UpgradeOptions {
     /// How long the new generation has to report ready, in ms (negative: no
     /// limit). `EINVAL` for 0: it would fail every upgrade before the new
     /// generation could start.
-    pub fn set_timeout_ms(&mut self, ms: i64) -> Result<()> {
+    pub(crate) fn set_timeout_ms(&mut self, ms: i64) -> Result<()> {
         if ms == 0 {
             return Err(err!(EINVAL, "upgrade readiness timeout 0 ms would fail every upgrade (negative: no limit)"));
         }
@@ -100,7 +100,7 @@ impl UpgradeOptions {
     /// Run the new generation with exactly this argv (`argv[0]` included).
     /// `EINVAL` if it is empty (a program needs at least `argv[0]`) or an
     /// entry contains NUL.
-    pub fn set_argv(&mut self, argv: Vec<Vec<u8>>) -> Result<()> {
+    pub(crate) fn set_argv(&mut self, argv: Vec<Vec<u8>>) -> Result<()> {
         if argv.is_empty() {
             return Err(err!(EINVAL, "argv is empty: it needs at least argv[0]"));
         }
@@ -117,7 +117,7 @@ impl UpgradeOptions {
     /// own argv (the default). Call it after [`UpgradeOptions::set_exe`]:
     /// the executable is `argv[0]`'s last fallback. Same errors as
     /// [`UpgradeOptions::set_argv`].
-    pub fn set_args(&mut self, arg0: Option<&[u8]>, args: Option<&[Vec<u8>]>) -> Result<()> {
+    pub(crate) fn set_args(&mut self, arg0: Option<&[u8]>, args: Option<&[Vec<u8>]>) -> Result<()> {
         let s = crate::startup::get();
         let argv = match (arg0, args) {
             (None, None) => {
@@ -140,7 +140,7 @@ impl UpgradeOptions {
 
     /// [`UpgradeOptions::add_env`] for a key and a value given apart. `EINVAL`
     /// also for a key with `=` (it would shift where the value starts).
-    pub fn add_env_pair(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+    pub(crate) fn add_env_pair(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         if key.contains(&b'=') {
             let (k, v) = (crate::proto::addr::Shown(key), crate::proto::addr::Shown(value));
             return Err(err!(EINVAL, "environment entry {}={} is not KEY=VALUE (the key contains '=')", k, v));
@@ -150,7 +150,7 @@ impl UpgradeOptions {
 
     /// The signal for a new generation that failed readiness. `EINVAL`
     /// unless 1–64.
-    pub fn set_kill_signal(&mut self, sig: i32) -> Result<()> {
+    pub(crate) fn set_kill_signal(&mut self, sig: i32) -> Result<()> {
         if !(1..=64).contains(&sig) {
             return Err(err!(EINVAL, "signal {} is not a signal number", sig));
         }
@@ -165,7 +165,7 @@ impl UpgradeOptions {
     /// programs that report ready before they really are (gunicorn without
     /// `--preload`). 0 (the default) turns it off. `EINVAL` unless 0 to
     /// [`MAX_SETTLE_MS`].
-    pub fn set_settle_ms(&mut self, ms: i64) -> Result<()> {
+    pub(crate) fn set_settle_ms(&mut self, ms: i64) -> Result<()> {
         if !(0..=MAX_SETTLE_MS).contains(&ms) {
             return Err(err!(EINVAL, "settle time {} ms is not from 0 to {} ms", ms, MAX_SETTLE_MS));
         }
@@ -344,7 +344,7 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
 /// settle time ([`UpgradeOptions::set_settle_ms`]) a ready new generation must stay
 /// up that long first: without `block`, `Ok(None)` until then; ECHILD if it
 /// exits within it.
-pub fn finish(block: bool) -> Result<Option<Pid>> {
+pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
     let mut flight = {
         let mut st = STATE.lock();
         let Some(f) = st.flight.take() else {
@@ -432,7 +432,7 @@ pub fn finish(block: bool) -> Result<Option<Pid>> {
 ///
 /// Errors: ENOENT if no upgrade is in flight; EBUSY if another thread is in
 /// [`finish`] for it (the outcome is on its way there).
-pub fn cancel() -> Result<Pid> {
+pub(crate) fn cancel() -> Result<Pid> {
     let flight = {
         let mut st = STATE.lock();
         if let Some(pid) = st.busy {
@@ -459,7 +459,7 @@ pub fn in_flight_pid() -> Option<Pid> {
 }
 
 /// Start and wait: the blocking upgrade.
-pub fn upgrade(opts: &UpgradeOptions) -> Result<Pid> {
+pub(crate) fn upgrade(opts: &UpgradeOptions) -> Result<Pid> {
     start(opts)?;
     match finish(true)? {
         Some(pid) => Ok(pid),
@@ -485,4 +485,4 @@ fn hand_over(pid: Pid) {
 }
 
 /// Kept for callers of the old location: the pid file code lives in `pidfile`.
-pub use crate::pidfile::write_pid;
+pub(crate) use crate::pidfile::write_pid;

@@ -26,8 +26,8 @@ mod receive;
 mod send;
 
 pub(crate) use crate::proto::conns::{BATCH_MAX, STATE_MAX};
-pub use receive::{enable, next, pending};
-pub use send::{can_pass, pass, release, Item};
+pub(crate) use receive::{enable, next, pending};
+pub(crate) use send::{can_pass, pass, release, Item};
 
 pub(crate) use receive::{adopt_channel as keep_ready_channel, is_enabled, ready_status, set_handoff_pending, start_receiving};
 pub(crate) use send::{adopt as keep_waiter, adopt_handoff, note_ready};

@@ -23,17 +23,17 @@ use crate::{err, lineage};
 
 /// Most connections queued and not yet taken; a batch beyond it is refused
 /// (`ENOBUFS`), so a hostile sender cannot exhaust our fds.
-pub const QUEUE_MAX: usize = 65536;
+pub(crate) const QUEUE_MAX: usize = 65536;
 
 /// A connection received from the old generation.
 #[derive(Debug)]
-pub struct Passed {
+pub(crate) struct Passed {
     /// The connection (owned: CLOEXEC, blocking mode as the old side left it).
-    pub fd: Fd,
+    pub(crate) fd: Fd,
     /// The old side's tag.
-    pub tag: u64,
+    pub(crate) tag: u64,
     /// The old side's state bytes.
-    pub state: Vec<u8>,
+    pub(crate) state: Vec<u8>,
 }
 
 struct Queue {
@@ -47,7 +47,7 @@ static QUEUE: Mutex<Queue> = Mutex::new(Queue { enabled: false, conns: VecDeque:
 /// ready: the ready frame says so). Returns whether an older generation
 /// exists that may pass some (we were started by an upgrade, or took our fds
 /// by hand-off and have not reported ready yet). Idempotent.
-pub fn enable() -> Result<bool> {
+pub(crate) fn enable() -> Result<bool> {
     QUEUE.lock().enabled = true;
     Ok(lineage::is_upgrade() || HANDOFF_PENDING.load(Ordering::Acquire))
 }
@@ -69,7 +69,7 @@ pub(crate) fn is_enabled() -> bool {
 }
 
 /// The status bits of our ready frame.
-pub fn ready_status() -> i32 {
+pub(crate) fn ready_status() -> i32 {
     if QUEUE.lock().enabled && lineage::is_upgrade() {
         wire::READY_TAKES_CONNS
     } else {
@@ -79,7 +79,7 @@ pub fn ready_status() -> i32 {
 
 /// We reported ready on `ch`: keep it and start the receiving thread if we
 /// take connections (else it is closed, as before).
-pub fn adopt_channel(ch: Fd) {
+pub(crate) fn adopt_channel(ch: Fd) {
     if ready_status() == 0 {
         return;
     }
@@ -100,7 +100,7 @@ pub(crate) fn start_receiving(ch: Fd) {
 
 /// The next received connection, if any. `EMSGSIZE` (the connection stays
 /// queued) if its state is longer than `state_cap`.
-pub fn next(state_cap: usize) -> Result<Option<Passed>> {
+pub(crate) fn next(state_cap: usize) -> Result<Option<Passed>> {
     let mut q = QUEUE.lock();
     match q.conns.front() {
         None => Ok(None),
@@ -112,7 +112,7 @@ pub fn next(state_cap: usize) -> Result<Option<Passed>> {
 }
 
 /// How many received connections wait to be taken.
-pub fn pending() -> usize {
+pub(crate) fn pending() -> usize {
     QUEUE.lock().conns.len()
 }
 

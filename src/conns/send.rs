@@ -13,13 +13,13 @@ use crate::{err, log};
 
 /// One connection to pass.
 #[derive(Clone, Copy, Debug)]
-pub struct Item<'a> {
+pub(crate) struct Item<'a> {
     /// The connection (borrowed: the caller closes it once it was passed).
-    pub fd: RawFd,
+    pub(crate) fd: RawFd,
     /// The application's tag, handed to the new generation as is.
-    pub tag: u64,
+    pub(crate) tag: u64,
     /// The application's state, at most [`wire::STATE_MAX`] bytes.
-    pub state: &'a [u8],
+    pub(crate) state: &'a [u8],
 }
 
 struct Sender {
@@ -42,7 +42,7 @@ struct State {
 static STATE: Mutex<State> = Mutex::new(State { sender: None, busy: false, release_after_pass: false, peer_takes: None });
 
 /// Called when a started process reported ready with this status.
-pub fn note_ready(pid: Pid, status: i32) {
+pub(crate) fn note_ready(pid: Pid, status: i32) {
     let mut st = STATE.lock();
     if status & wire::READY_TAKES_CONNS != 0 {
         st.peer_takes = Some(pid);
@@ -53,7 +53,7 @@ pub fn note_ready(pid: Pid, status: i32) {
 
 /// The upgrade to `pid` succeeded: keep its readiness channel if it takes
 /// connections (else close it, as before). Replaces an older channel.
-pub fn adopt(waiter: Fd, pid: Pid) {
+pub(crate) fn adopt(waiter: Fd, pid: Pid) {
     let mut st = STATE.lock();
     if st.peer_takes.take() == Some(pid) {
         st.sender = Some(Sender { ch: waiter, pid, next_id: 1 });
@@ -63,14 +63,14 @@ pub fn adopt(waiter: Fd, pid: Pid) {
 /// A hand-off taker (`pid`) that is ready sent `ch`, a unix seqpacket socket
 /// of its making, to take connections over (the hand-off CONNS frame): keep it
 /// as the channel of later passes. Replaces an older channel.
-pub fn adopt_handoff(ch: Fd, pid: Pid) {
+pub(crate) fn adopt_handoff(ch: Fd, pid: Pid) {
     STATE.lock().sender = Some(Sender { ch, pid, next_id: 1 });
 }
 
 /// The new generation that takes connections. `ENOTCONN` if there is none
 /// (no upgrade finished, it did not enable the pass, or a failed pass
 /// closed the channel).
-pub fn can_pass() -> Result<Pid> {
+pub(crate) fn can_pass() -> Result<Pid> {
     let st = STATE.lock();
     match (&st.sender, st.busy) {
         (Some(s), _) => Ok(s.pid),
@@ -82,7 +82,7 @@ pub fn can_pass() -> Result<Pid> {
 /// Close the channel to the new generation (no more connections will be
 /// passed; its receiving thread ends). During a pass (another thread), the
 /// channel closes when that pass ends.
-pub fn release() {
+pub(crate) fn release() {
     let s = {
         let mut st = STATE.lock();
         st.release_after_pass = st.busy;
@@ -105,7 +105,7 @@ pub fn release() {
 /// batch in time; `EPIPE` if it is gone; the errno of a batch it refused,
 /// with its reason; `EBADMSG` if it answered nonsense. After any error but
 /// `EINVAL`/`EBUSY`/a refusal the channel is closed: fall back to the drain.
-pub fn pass(items: &[Item<'_>], timeout_ms: i64) -> (usize, Result<()>) {
+pub(crate) fn pass(items: &[Item<'_>], timeout_ms: i64) -> (usize, Result<()>) {
     if items.is_empty() {
         return (0, Ok(()));
     }

@@ -53,7 +53,7 @@ fn lookup_group(g: &[u8]) -> Result<u32> {
 
 /// Resolve user and group as `chown` does (a name first, then a number);
 /// supplementary groups as `initgroups(user, gid)` would set them.
-pub fn resolve_creds(user: Option<&[u8]>, group: Option<&[u8]>) -> Result<Option<Creds>> {
+pub(crate) fn resolve_creds(user: Option<&[u8]>, group: Option<&[u8]>) -> Result<Option<Creds>> {
     if user.is_none() && group.is_none() {
         return Ok(None);
     }

@@ -69,10 +69,12 @@ mod setup;
 mod state;
 mod verdict;
 
-pub use creds::resolve_creds;
-pub use reexec_side::{init, pending, protect_at_load};
-pub use options::{Command, Mode, DaemonOptions, Ready, DEFAULT_TIMEOUT_MS, DEFAULT_UMASK, MAX_UMASK};
-pub use state::{is_daemon, EXIT_ALREADY_RUNNING, EXIT_DIED, EXIT_LOST, EXIT_SETUP, EXIT_TIMEOUT};
+pub(crate) use creds::resolve_creds;
+pub(crate) use reexec_side::{init, pending, protect_at_load};
+pub use options::{Command, DaemonOptions, Ready, DEFAULT_TIMEOUT_MS};
+pub(crate) use options::Mode;
+pub use state::{EXIT_ALREADY_RUNNING, EXIT_DIED, EXIT_LOST, EXIT_SETUP, EXIT_TIMEOUT};
+pub(crate) use state::is_daemon;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 

@@ -2,16 +2,15 @@
 //! (`Ready::Notify`): a unix datagram socket in a directory of its own (mode
 //! 0700, at an unpredictable name under `$TMPDIR` or `/tmp`), so a datagram
 //! on it comes from the daemon (or a process it started) and from nobody
-//! else. The datagrams are read with the library's sd_notify parser
-//! (`proto::notify::parse_received`). Removed when the launcher is done.
+//! else. The socket and the reading of its datagrams are `notify_inbox`'s
+//! (shared with the supervisor's per-worker sockets). Removed when the
+//! launcher is done.
 
 use crate::error::{Error, Result};
-use crate::proto::notify;
 use crate::sys::cpath::CPath;
 use crate::sys::fd::{Fd, RawFd};
-use crate::sys::socket::{self, SockAddr};
-use crate::sys::{fs, Errno};
-use crate::{safe_path, startup};
+use crate::sys::fs;
+use crate::{notify_inbox, safe_path, startup};
 
 /// Longest base directory used (a unix socket path has 108 bytes).
 const BASE_MAX: usize = 60;
@@ -44,12 +43,7 @@ impl NotifySocket {
         let name = name.as_bytes();
         let dir = CPath::join(&[base, b"/", name]).map_err(|e| Error::sys(e, "the NOTIFY_SOCKET directory"))?;
         let path = CPath::join(&[base, b"/", name, b"/", NAME]).map_err(|e| Error::sys(e, "the NOTIFY_SOCKET path"))?;
-        let bound = socket::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, 0).and_then(|s| {
-            let addr = SockAddr::unix(path.as_bytes(), false)?;
-            socket::bind(s.raw(), &addr)?;
-            Ok(s)
-        });
-        match bound {
+        match notify_inbox::bind(path.as_bytes()) {
             Ok(sock) => Ok(NotifySocket { sock, dir, path }),
             Err(e) => {
                 let _ = fs::unlinkat(libc::AT_FDCWD, &dir, true);
@@ -69,17 +63,11 @@ impl NotifySocket {
     }
 
     /// Read every pending datagram; whether one said `READY=1`. (Fds sent
-    /// along, e.g. `FDSTORE=1`, are closed by the kernel: no control data is
-    /// asked for.)
+    /// along, e.g. `FDSTORE=1`, are closed.)
     pub(super) fn said_ready(&self) -> bool {
-        let mut buf = [0u8; 4096];
         let mut ready = false;
-        loop {
-            match socket::recv(self.sock.raw(), &mut buf, libc::MSG_DONTWAIT) {
-                Ok(n) => ready |= notify::parse_received(buf.get(..n).unwrap_or(&[])).ready,
-                Err(Errno(libc::EAGAIN)) | Err(_) => return ready,
-            }
-        }
+        notify_inbox::drain(self.sock.raw(), |r| ready |= r.ready);
+        ready
     }
 }
 
@@ -93,6 +81,7 @@ impl Drop for NotifySocket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::socket::{self, SockAddr};
 
     #[test]
     fn hears_ready_and_cleans_up() {

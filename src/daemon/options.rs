@@ -18,13 +18,13 @@ use crate::proto::addr::Shown;
 /// init script or a deploy step is waiting on the launcher.
 pub const DEFAULT_TIMEOUT_MS: i64 = 30_000;
 /// Default umask of the daemon.
-pub const DEFAULT_UMASK: u32 = 0o022;
+pub(crate) const DEFAULT_UMASK: u32 = 0o022;
 /// Largest umask accepted.
-pub const MAX_UMASK: u32 = 0o777;
+pub(crate) const MAX_UMASK: u32 = 0o777;
 
 /// How to detach.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Fork when the process is single-threaded, re-exec otherwise.
     Auto,
     /// Fork (twice). Refused in a multi-threaded process.
@@ -50,7 +50,7 @@ pub enum Ready {
 }
 
 /// A program to start as the daemon, instead of this process (re-exec) or
-/// a copy of it (fork). Its readiness is judged by [`Options::ready`].
+/// a copy of it (fork). Its readiness is judged by [`DaemonOptions::set_ready`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Command {
     /// The executable: a path (no search; relative to the launcher's working
@@ -67,29 +67,29 @@ pub struct Command {
 #[derive(Clone, Debug)]
 pub struct DaemonOptions {
     /// Pid file to lock and write (None: no pid file).
-    pub pid_file: Option<Vec<u8>>,
+    pub(crate) pid_file: Option<Vec<u8>>,
     /// Working directory of the daemon (default `/`).
-    pub workdir: Vec<u8>,
+    pub(crate) workdir: Vec<u8>,
     /// Umask of the daemon (default 022).
-    pub umask: u32,
+    pub(crate) umask: u32,
     /// File for the daemon's stdout and stderr, opened for append and created
     /// 0640 (None: /dev/null).
-    pub log_file: Option<Vec<u8>>,
+    pub(crate) log_file: Option<Vec<u8>>,
     /// User to switch to: a name, or a number (None: stay).
-    pub user: Option<Vec<u8>>,
+    pub(crate) user: Option<Vec<u8>>,
     /// Group to switch to: a name, or a number (None: the user's primary group).
-    pub group: Option<Vec<u8>>,
+    pub(crate) group: Option<Vec<u8>>,
     /// RLIMIT_NOFILE to raise to: (soft, hard). Never lowers; the hard limit
     /// only rises when allowed; the soft one is capped by the hard one.
-    pub nofile: Option<(u64, u64)>,
+    pub(crate) nofile: Option<(u64, u64)>,
     /// How long the daemon has to report, in ms (negative: forever).
-    pub timeout_ms: i64,
+    pub(crate) timeout_ms: i64,
     /// How to detach.
-    pub mode: Mode,
+    pub(crate) mode: Mode,
     /// Start this program as the daemon (None: this process becomes it).
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
     /// When the daemon counts as started.
-    pub ready: Ready,
+    pub(crate) ready: Ready,
 }
 
 impl Default for DaemonOptions {
@@ -190,7 +190,7 @@ impl DaemonOptions {
     }
 
     /// The daemon's umask. `EINVAL` above 0777.
-    pub fn set_umask(&mut self, mask: u32) -> Result<()> {
+    pub(crate) fn set_umask(&mut self, mask: u32) -> Result<()> {
         check_umask(mask)?;
         self.umask = mask;
         Ok(())
@@ -207,7 +207,7 @@ impl DaemonOptions {
     /// User to switch to, a name or a number (None: stay). `EINVAL` if empty
     /// or containing NUL; an unknown user is found out by `daemonize`
     /// (`ENOENT`, before any fork).
-    pub fn set_user(&mut self, user: Option<&[u8]>) -> Result<()> {
+    pub(crate) fn set_user(&mut self, user: Option<&[u8]>) -> Result<()> {
         check_optional("user", user)?;
         self.user = user.map(<[u8]>::to_vec);
         Ok(())
@@ -215,7 +215,7 @@ impl DaemonOptions {
 
     /// Group to switch to, a name or a number (None: the user's primary
     /// group). `EINVAL` if empty or containing NUL.
-    pub fn set_group(&mut self, group: Option<&[u8]>) -> Result<()> {
+    pub(crate) fn set_group(&mut self, group: Option<&[u8]>) -> Result<()> {
         check_optional("group", group)?;
         self.group = group.map(<[u8]>::to_vec);
         Ok(())
@@ -225,7 +225,7 @@ impl DaemonOptions {
     /// raised; the kernel judges the values in the daemon, whose launcher
     /// then exits `EXIT_SETUP`); a `Result` like its siblings, so a check can
     /// be added without changing the faces.
-    pub fn set_nofile(&mut self, soft: u64, hard: u64) -> Result<()> {
+    pub(crate) fn set_nofile(&mut self, soft: u64, hard: u64) -> Result<()> {
         self.nofile = Some((soft, hard));
         Ok(())
     }
@@ -239,7 +239,7 @@ impl DaemonOptions {
 
     /// How to detach (every mode is valid; a face converting a number
     /// refuses unknown ones itself).
-    pub fn set_mode(&mut self, mode: Mode) {
+    pub(crate) fn set_mode(&mut self, mode: Mode) {
         self.mode = mode;
     }
 
@@ -262,7 +262,7 @@ impl DaemonOptions {
 
     /// The setters' rules applied to every field, for options whose public
     /// fields were filled in directly. The first bad one is the error.
-    pub fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         check_optional("pid file path", self.pid_file.as_deref())?;
         check_c_text("working directory", &self.workdir)?;
         check_umask(self.umask)?;

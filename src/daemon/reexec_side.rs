@@ -28,7 +28,7 @@ static INIT: Once = Once::new();
 /// On first use (`daemonize`, `pending`): if a re-exec launcher started us
 /// (`GRACEFD_DAEMON` present and `LISTEN_PID` is us), decode its plan and
 /// validate the fds it passed (already CLOEXEC: [`protect_at_load`]).
-pub fn init() {
+pub(crate) fn init() {
     INIT.call(adopt_marker);
 }
 
@@ -37,7 +37,7 @@ pub fn init() {
 /// child the program starts before it calls `daemonize`. Only that: no
 /// decoding, no message (the constructor reaches no formatting code); the
 /// plan is decoded, checked and logged on first use ([`init`]).
-pub fn protect_at_load() {
+pub(crate) fn protect_at_load() {
     let Some(v) = startup::get().var(plan::VAR) else { return };
     if !lineage::listen_pid_matches() {
         return;
@@ -86,7 +86,7 @@ fn adopt(p: Plan) -> Result<Pending> {
 
 /// Whether this process was re-executed by a daemonize launcher and has not
 /// applied the plan yet (its `daemonize` call will complete the daemon side).
-pub fn pending() -> bool {
+pub(crate) fn pending() -> bool {
     init();
     PENDING.lock().is_some()
 }

@@ -23,6 +23,6 @@ pub const EXIT_LOST: i32 = 244;
 pub(super) static IS_DAEMON: AtomicBool = AtomicBool::new(false);
 
 /// Whether this process is a daemon made by [`daemonize`](super::daemonize).
-pub fn is_daemon() -> bool {
+pub(crate) fn is_daemon() -> bool {
     IS_DAEMON.load(Ordering::Acquire)
 }

@@ -24,20 +24,20 @@ const STOP_GRACE_MS: i64 = 2_000;
 /// What the launcher watches, and how it judges.
 pub(super) struct Watch {
     /// How long the daemon has to report (negative: forever).
-    pub timeout_ms: i64,
+    pub(crate) timeout_ms: i64,
     /// When it counts as started.
-    pub ready: Ready,
+    pub(crate) ready: Ready,
     /// The private NOTIFY_SOCKET given to a started program.
-    pub notify: Option<NotifySocket>,
+    pub(crate) notify: Option<NotifySocket>,
     /// The executable started, named when its exec fails.
-    pub exe: Vec<u8>,
+    pub(crate) exe: Vec<u8>,
     /// The pid file (our copy of the locked fd, its path): removed after a
     /// failed start if it is still the same file (command mode: the program
     /// started knows nothing of it; a daemon of ours removes its own).
-    pub pid_file: Option<(Fd, Vec<u8>)>,
+    pub(crate) pid_file: Option<(Fd, Vec<u8>)>,
     /// Say the timeout in seconds (the command's options are in seconds,
     /// the library's in ms).
-    pub in_seconds: bool,
+    pub(crate) in_seconds: bool,
 }
 
 enum Next {

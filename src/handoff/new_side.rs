@@ -51,7 +51,7 @@ pub(super) fn took_from(path: &[u8]) -> bool {
 /// the server's reason).
 ///
 /// [`recv_fds`]: super::recv_fds
-pub fn take(path: &[u8], timeout_ms: i64) -> Result<usize> {
+pub(crate) fn take(path: &[u8], timeout_ms: i64) -> Result<usize> {
     {
         let mut t = TAKEN.lock();
         match &*t {
@@ -130,7 +130,7 @@ fn take_inner(path: &[u8], deadline: Deadline) -> Result<(Fd, usize, Pid)> {
 /// Called by `ready::report_ready`: if this process took its fds from
 /// another one, tell it to drain. `Ok(true)` if there was one to tell (also
 /// when it has gone meanwhile: nothing to drain then), `Ok(false)` if not.
-pub fn report_ready() -> Result<bool> {
+pub(crate) fn report_ready() -> Result<bool> {
     let taken = {
         let mut t = TAKEN.lock();
         if !matches!(&*t, Taken::Pending { .. }) {

@@ -18,7 +18,7 @@ use crate::{err, events, log, registry};
 
 /// Where a serving loop stands (the return of [`process()`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     /// Still serving: no taker has reported ready yet.
     Serving,
     /// A taker (this pid) took the fds and is ready: drain.
@@ -30,16 +30,16 @@ pub enum Status {
 /// and the next taker is served. Not applied once everything is sent: a
 /// taker that has the fds may take as long as its start-up takes to report
 /// ready (if it dies, its connection closes and the slot frees at once).
-pub const DEFAULT_TAKER_TIMEOUT_MS: i64 = 5_000;
+pub(crate) const DEFAULT_TAKER_TIMEOUT_MS: i64 = 5_000;
 /// The most [`set_taker_timeout_ms`] accepts: a day.
-pub const MAX_TAKER_TIMEOUT_MS: i64 = 86_400_000;
+pub(crate) const MAX_TAKER_TIMEOUT_MS: i64 = 86_400_000;
 
 static TAKER_TIMEOUT_MS: AtomicI64 = AtomicI64::new(DEFAULT_TAKER_TIMEOUT_MS);
 
 /// Set the per-taker deadline (see [`DEFAULT_TAKER_TIMEOUT_MS`]) for
 /// connections accepted from now on. `EINVAL` unless 1 to
 /// [`MAX_TAKER_TIMEOUT_MS`].
-pub fn set_taker_timeout_ms(ms: i64) -> Result<()> {
+pub(crate) fn set_taker_timeout_ms(ms: i64) -> Result<()> {
     if !(1..=MAX_TAKER_TIMEOUT_MS).contains(&ms) {
         return Err(err!(EINVAL, "taker timeout {} ms is not between 1 ms and a day", ms));
     }
@@ -87,7 +87,7 @@ fn refuse(sock: Fd, e: &crate::Error) {
 /// connection stays queued), or another accept/epoll failure. A taker that
 /// misbehaves or goes away is not an error: it is logged and dropped, and
 /// serving goes on.
-pub fn process() -> Result<Status> {
+pub(crate) fn process() -> Result<Status> {
     let mut notes = Notes(Vec::new());
     let r = process_locked(&mut notes);
     notes.emit();

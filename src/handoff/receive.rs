@@ -167,7 +167,7 @@ impl Rx {
 /// truncated frame, `MSG_CTRUNC`, fd count mismatch), EPROTONOSUPPORT
 /// (another protocol version), ECONNRESET (the sender closed the connection
 /// midway), ETIMEDOUT, or what `recvmsg`/`poll` failed with.
-pub fn recv_fds(sock: RawFd, cap: usize, deadline: Deadline) -> Result<Vec<(Vec<u8>, Fd)>> {
+pub(crate) fn recv_fds(sock: RawFd, cap: usize, deadline: Deadline) -> Result<Vec<(Vec<u8>, Fd)>> {
     let rx = Rx { sock, deadline };
     let (h, body) = rx.first_frame()?;
     if h.kind != HandoffMsg::Header {

@@ -179,7 +179,7 @@ fn send_queue(sock: RawFd, q: &mut [Out], total: usize, deadline: Deadline) -> R
 /// the stream is then mid-transfer), EPIPE/ECONNRESET (the receiver
 /// went away; the message says after how many fds), ETIMEDOUT, ETOOMANYREFS,
 /// or what `sendmsg` failed with.
-pub fn send_fds<N: AsRef<[u8]>>(sock: RawFd, fds: &[RawFd], names: &[N], deadline: Deadline) -> Result<()> {
+pub(crate) fn send_fds<N: AsRef<[u8]>>(sock: RawFd, fds: &[RawFd], names: &[N], deadline: Deadline) -> Result<()> {
     if let Some(i) = fds.iter().position(|&f| f < 0) {
         return Err(err!(EBADF, "fd #{} ({}) is not an fd", i, fds.get(i).copied().unwrap_or(-1)));
     }

@@ -47,7 +47,7 @@ pub(super) static SERVER: Mutex<Option<Server>> = Mutex::new(None);
 /// listen, rename or epoll failed with.
 ///
 /// [`process()`]: super::process()
-pub fn serve(path: &[u8]) -> Result<Fd> {
+pub(crate) fn serve(path: &[u8]) -> Result<Fd> {
     let mut st = SERVER.lock();
     if let Some(s) = st.as_ref() {
         if s.done_by.is_none() {
@@ -124,7 +124,7 @@ fn check_existing(path: &[u8], path_nul: &[u8]) -> Result<()> {
 /// A taker in the middle of a transfer sees the connection close and fails;
 /// one that took everything but is not ready yet cannot tell us any more.
 /// Returns `Ok(false)` if nothing was being served.
-pub fn stop() -> Result<bool> {
+pub(crate) fn stop() -> Result<bool> {
     let Some(s) = SERVER.lock().take() else { return Ok(false) };
     close_listener(&s);
     Ok(true)

@@ -25,7 +25,7 @@ pub const DEBUG: i32 = 7;
 
 /// The callback: `(user, level, message)`; `message` is NUL-terminated and only
 /// valid during the call.
-pub type LogFn = unsafe extern "C" fn(user: *mut c_void, level: i32, msg: *const libc::c_char);
+pub(crate) type LogFn = unsafe extern "C" fn(user: *mut c_void, level: i32, msg: *const libc::c_char);
 
 #[derive(Clone, Copy)]
 struct Hook {
@@ -67,7 +67,7 @@ fn deliver_kept(recs: &[Kept], dropped: u32) {
 }
 
 /// Whether a message at `level` would be delivered.
-pub fn enabled(level: i32) -> bool {
+pub(crate) fn enabled(level: i32) -> bool {
     let h = *HOOK.lock_leaf();
     h.f.is_some() && level <= h.max_level
 }
@@ -76,7 +76,7 @@ pub fn enabled(level: i32) -> bool {
 /// runs with a lock held: the hook is copied out of its own lock first, and a
 /// message made while this thread holds any library lock is kept until the
 /// last one is released (`sync::keep_while_locked`).
-pub fn emit(level: i32, args: fmt::Arguments<'_>) {
+pub(crate) fn emit(level: i32, args: fmt::Arguments<'_>) {
     let h = *HOOK.lock_leaf();
     if h.f.is_none() || level > h.max_level {
         return;

@@ -17,13 +17,9 @@ pub enum Source {
     ListenFds,
     /// Server::Starter's `SERVER_STARTER_PORT`.
     ServerStarter,
-    /// Received after start-up, by [`import`] (the hand-off).
-    ///
-    /// [`import`]: super::import
+    /// Received after start-up (the hand-off).
     Imported,
-    /// Registered by the program ([`add`]).
-    ///
-    /// [`add`]: super::add
+    /// Registered by the program (`add_fd`).
     Added,
     /// Bound by [`crate::listeners::listen`].
     Created,
@@ -31,12 +27,12 @@ pub enum Source {
 
 impl Source {
     /// Inherited from a predecessor (announced at start-up or imported).
-    pub fn inherited(self) -> bool {
+    pub(crate) fn inherited(self) -> bool {
         matches!(self, Source::ListenFds | Source::ServerStarter | Source::Imported)
     }
 
     /// Words for messages: the variable or function it came through.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Source::ListenFds => "LISTEN_FDS",
             Source::ServerStarter => "SERVER_STARTER_PORT",
@@ -58,22 +54,22 @@ pub struct Exported {
 
 /// What a caller may know about an entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Info {
+pub(crate) struct Info {
     /// The name (`unknown` if it has none).
-    pub name: Vec<u8>,
+    pub(crate) name: Vec<u8>,
     /// What the fd is.
-    pub kind: FdKind,
+    pub(crate) kind: FdKind,
     /// Where it came from.
-    pub source: Source,
+    pub(crate) source: Source,
     /// The registry's own fd number: borrowed, for display and matching only.
-    pub raw: RawFd,
+    pub(crate) raw: RawFd,
     /// Already handed to the program (by `listen`, `inherited`, or a claim).
-    pub claimed: bool,
+    pub(crate) claimed: bool,
     /// For a Server::Starter entry: its key (`127.0.0.1:80`, `/path`); else empty.
-    pub label: Vec<u8>,
+    pub(crate) label: Vec<u8>,
 }
 
-pub struct Entry {
+pub(crate) struct Entry {
     pub(crate) name: Vec<u8>,
     pub(crate) fd: Fd,
     pub(crate) kind: FdKind,

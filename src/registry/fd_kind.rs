@@ -22,12 +22,12 @@ pub enum FdKind {
 
 impl FdKind {
     /// The `GRACEFD_KIND_*` value.
-    pub fn code(self) -> i32 {
+    pub(crate) fn code(self) -> i32 {
         self as i32
     }
 
     /// Words for messages: "a TCP listener".
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             FdKind::TcpListener => "a listening TCP socket",
             FdKind::UnixListener => "a listening unix stream socket",

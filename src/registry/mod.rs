@@ -59,7 +59,8 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use entry::{validate_name, Exported, Info, Source};
+pub use entry::{validate_name, Exported, Source};
+pub(crate) use entry::Info;
 pub use fd_kind::FdKind;
 pub use key::AddrShown;
 
@@ -121,7 +122,7 @@ fn env_vars(st: &crate::startup::Startup) -> EnvVars<'_> {
 /// CLOEXEC every announced fd that the registry will adopt, and only those,
 /// so none leaks into a child the program starts before it first uses the
 /// registry. Nothing is built and nothing is said yet (see `at_load.rs`).
-pub fn protect_at_load() {
+pub(crate) fn protect_at_load() {
     // Another constructor (the Go package's) may have used the registry
     // first: it adopted the fds itself, and those numbers may mean other
     // files by now.
@@ -150,7 +151,7 @@ pub fn protect_at_load() {
 /// nothing. Called by every registry function, so the entries (and the
 /// messages about rejected fds) are made on first use, not on every
 /// program's start path.
-pub fn init() {
+pub(crate) fn init() {
     INIT.call(|| {
         let st = crate::startup::get();
         let protected = at_load::take_protected();
@@ -200,7 +201,7 @@ pub(crate) fn with_quiet<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
 /// one first, in registry order. `ENOENT` if there is none (the message says
 /// why when it was announced but rejected); `EINVAL` for an invalid name;
 /// `EMFILE`… if the duplicate fails.
-pub fn inherited(name: &[u8]) -> Result<Fd> {
+pub(crate) fn inherited(name: &[u8]) -> Result<Fd> {
     validate_name(name)?;
     with(|r| r.inherited(name))
 }
@@ -208,23 +209,17 @@ pub fn inherited(name: &[u8]) -> Result<Fd> {
 /// Register `fd` (borrowed: the registry keeps its own CLOEXEC duplicate)
 /// under `name`, so that an upgrade hands it down. `EINVAL`: invalid name, or
 /// `unknown`; `EEXIST`: the name is taken; `EBADF`: `fd` is not open.
-pub fn add(name: &[u8], fd: RawFd) -> Result<()> {
+pub(crate) fn add(name: &[u8], fd: RawFd) -> Result<()> {
     with(|r| r.add(name, fd))
 }
 
-/// Register an fd received after start-up (the hand-off), taking ownership;
-/// it counts as inherited (unclaimed until the program asks for it). Its kind
-/// is read from the fd. `EINVAL` for an invalid name. Names may repeat.
-pub fn import(name: &[u8], fd: Fd) -> Result<()> {
-    with(|r| r.import(name, fd))
-}
-
-/// Register the fds of a hand-off, in order, under one lock: each as
-/// [`import`], except that they arrived with `MSG_CMSG_CLOEXEC` (so are
-/// CLOEXEC already: no `fcntl` each). Stops at the first failure (the entries
+/// Register the fds of a hand-off, in order, under one lock, taking
+/// ownership: each counts as inherited (unclaimed until the program asks for
+/// it), its kind read from the fd; names may repeat. They arrived with
+/// `MSG_CMSG_CLOEXEC`, so are CLOEXEC already (no `fcntl` each). Stops at the first failure (the entries
 /// before it stay registered; the fds after it are closed). Returns how many
 /// were registered.
-pub fn import_received(fds: Vec<(Vec<u8>, Fd)>) -> Result<usize> {
+pub(crate) fn import_received(fds: Vec<(Vec<u8>, Fd)>) -> Result<usize> {
     with(|r| {
         r.entries.try_reserve(fds.len()).map_err(|_| err!(ENOMEM, "room for {} registry entries", fds.len()))?;
         let n = fds.len();
@@ -238,29 +233,29 @@ pub fn import_received(fds: Vec<(Vec<u8>, Fd)>) -> Result<usize> {
 /// Remove every entry named `name`, closing the registry's fds (duplicates
 /// the program holds stay open; a unix socket's file is not removed). Returns
 /// how many were removed; `ENOENT` if none; `EINVAL` for an invalid name.
-pub fn forget(name: &[u8]) -> Result<usize> {
+pub(crate) fn forget(name: &[u8]) -> Result<usize> {
     validate_name(name)?;
     with(|r| r.forget(name))
 }
 
 /// Close every inherited entry the program has not claimed; returns how many.
-pub fn close_unclaimed() -> usize {
+pub(crate) fn close_unclaimed() -> usize {
     with(|r| r.close_unclaimed())
 }
 
 /// The inherited entries, in registry order.
-pub fn inherited_entries() -> Vec<Info> {
+pub(crate) fn inherited_entries() -> Vec<Info> {
     with(|r| r.entries.iter().filter(|e| e.source.inherited()).map(Entry::info).collect())
 }
 
 /// Every entry, in registry order (what [`export_for_child`] would pass).
-pub fn entries() -> Vec<Info> {
+pub(crate) fn entries() -> Vec<Info> {
     with(|r| r.entries.iter().map(Entry::info).collect())
 }
 
 /// How many inherited entries there are (announced at start-up or imported,
 /// claimed or not, and not forgotten or closed).
-pub fn inherited_count() -> usize {
+pub(crate) fn inherited_count() -> usize {
     with(|r| r.inherited_indices().count())
 }
 
@@ -269,7 +264,7 @@ pub fn inherited_count() -> usize {
 /// tells whether it was before). `ENOENT` if there is no such entry;
 /// `ERANGE` (before anything is claimed) if its name is longer than
 /// `max_name` bytes.
-pub fn inherited_at(index: usize, claim: bool, max_name: usize) -> Result<(Info, Option<Fd>)> {
+pub(crate) fn inherited_at(index: usize, claim: bool, max_name: usize) -> Result<(Info, Option<Fd>)> {
     with(|r| {
         let count = r.inherited_indices().count();
         let i = r
@@ -298,7 +293,3 @@ pub fn export_for_child() -> Result<Vec<Exported>> {
     with(|r| r.export())
 }
 
-/// `SERVER_STARTER_GENERATION` as announced at start-up (None if unset or malformed).
-pub fn server_starter_generation() -> Option<u32> {
-    with(|r| r.generation)
-}

@@ -117,12 +117,15 @@ impl Registry {
         Ok(())
     }
 
+    // Only the tests register one fd that may lack CLOEXEC; the hand-off
+    // registers received (CLOEXEC) fds with `import_cloexec`.
+    #[cfg(test)]
     pub(crate) fn import(&mut self, name: &[u8], fd: Fd) -> Result<()> {
         fd::set_cloexec(fd.raw(), true).map_err(|er| Error::sys(er, "setting FD_CLOEXEC"))?;
         self.import_cloexec(name.to_vec(), fd)
     }
 
-    /// [`Registry::import`] of an fd that is CLOEXEC already (received with
+    /// Register an fd received after start-up that is CLOEXEC already (received with
     /// `MSG_CMSG_CLOEXEC`, which the kernel applies as it installs the fd:
     /// no `fcntl` needed, none made). The name is checked and the kind read
     /// from the fd, as for every inherited fd.

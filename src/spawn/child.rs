@@ -23,30 +23,30 @@ pub(super) const SLOT_WIDTH: usize = 20;
 
 /// Everything the child needs, prepared by the parent for one start.
 pub(super) struct Plan<'a> {
-    pub exe: *const c_char,
-    pub argv: *const *const c_char,
+    pub(crate) exe: *const c_char,
+    pub(crate) argv: *const *const c_char,
     /// NULL-terminated; the child may end it early (see `pidfd_slot`).
-    pub envp: *mut *const c_char,
+    pub(crate) envp: *mut *const c_char,
     /// Sources of the fds to place at 3, 4, …
-    pub fds: &'a [RawFd],
+    pub(crate) fds: &'a [RawFd],
     /// As long as `fds`: the two-phase dup's first copies.
-    pub scratch: &'a mut [RawFd],
+    pub(crate) scratch: &'a mut [RawFd],
     /// `(fd now, fd after the layout)` of the channel exec failure is reported on.
-    pub report: Option<(RawFd, RawFd)>,
+    pub(crate) report: Option<(RawFd, RawFd)>,
     /// Every fd from here up is closed before exec.
-    pub first_free: RawFd,
+    pub(crate) first_free: RawFd,
     /// Each points at [`SLOT_WIDTH`] bytes of an env entry the child fills
     /// with its pid (NUL-padded).
-    pub pid_slots: &'a [*mut u8],
+    pub(crate) pid_slots: &'a [*mut u8],
     /// The `LISTEN_PIDFDID` value (SLOT_WIDTH bytes) and the index of its
     /// entry in `envp`, which is the last one: without pidfs the child drops
     /// it by putting NULL there.
-    pub pidfd_slot: Option<(*mut u8, usize)>,
+    pub(crate) pidfd_slot: Option<(*mut u8, usize)>,
     /// Detached start: the grandchild's stack, and whether to try the
     /// vfork-style clone for it.
-    pub detach: Option<(&'a mut ChildStack, bool)>,
+    pub(crate) detach: Option<(&'a mut ChildStack, bool)>,
     /// Parent-death signal and user switch (raw system calls only).
-    pub setup: &'a ChildSetup,
+    pub(crate) setup: &'a ChildSetup,
 }
 
 /// Entry point of the vfork-style clone: `arg` is the parent's `&mut Plan`.

@@ -56,7 +56,7 @@ pub struct Spawn {
 
 /// Which way a child was started (for the log line and the tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Path {
+pub(crate) enum Path {
     /// `clone(CLONE_VM | CLONE_VFORK)` on a prepared stack.
     Clone,
     /// `fork`, because the clone was refused with this errno, or 0 when
@@ -67,12 +67,12 @@ pub enum Path {
 impl Spawn {
     /// A child running `exe` (an absolute path is expected: no PATH search).
     /// EINVAL if it is empty or contains NUL.
-    pub fn new(exe: &[u8]) -> Result<Spawn> {
+    pub(crate) fn new(exe: &[u8]) -> Result<Spawn> {
         Ok(Spawn { exe: CPath::checked(exe, "executable path")?, argv: Vec::new(), env: Vec::new(), pid_keys: Vec::new(), fds: Vec::new(), report: None, detach: false, fork_only: false, setup: ChildSetup::default() })
     }
 
     /// Append an argument. EINVAL if it contains NUL.
-    pub fn arg(&mut self, a: &[u8]) -> Result<&mut Self> {
+    pub(crate) fn arg(&mut self, a: &[u8]) -> Result<&mut Self> {
         self.argv.push(CPath::new(a).map_err(|_| err!(EINVAL, "argument {} contains NUL", crate::proto::addr::Shown(a)))?);
         Ok(self)
     }
@@ -80,7 +80,7 @@ impl Spawn {
     /// Start the environment from the start-up snapshot, without the variables
     /// of the fd-passing protocols (LISTEN_*, SERVER_STARTER_*, GRACEFD_*,
     /// WATCHDOG_PID): those describe *our* fds and pid, not the child's.
-    pub fn env_inherit_scrubbed(&mut self) -> &mut Self {
+    pub(crate) fn env_inherit_scrubbed(&mut self) -> &mut Self {
         let s = crate::startup::get();
         for e in &s.env {
             if is_protocol_var(e) {
@@ -96,7 +96,7 @@ impl Spawn {
     /// Set `key=value`, replacing an existing `key` (also one set by
     /// [`env_child_pid`](Self::env_child_pid)). EINVAL if the key is empty
     /// or contains '=' or NUL, or the value contains NUL.
-    pub fn env_set(&mut self, key: &[u8], value: &[u8]) -> Result<&mut Self> {
+    pub(crate) fn env_set(&mut self, key: &[u8], value: &[u8]) -> Result<&mut Self> {
         check_key(key)?;
         if value.contains(&0) {
             return Err(err!(EINVAL, "environment value for {} contains NUL", crate::proto::addr::Shown(key)));
@@ -112,7 +112,7 @@ impl Spawn {
     }
 
     /// Set a whole `KEY=VALUE` entry (as given by a user). EINVAL without '='.
-    pub fn env_put(&mut self, entry: &[u8]) -> Result<&mut Self> {
+    pub(crate) fn env_put(&mut self, entry: &[u8]) -> Result<&mut Self> {
         let eq = entry
             .iter()
             .position(|&b| b == b'=')
@@ -122,7 +122,7 @@ impl Spawn {
     }
 
     /// Remove `key` from the child's environment (also a pid slot).
-    pub fn env_remove(&mut self, key: &[u8]) -> &mut Self {
+    pub(crate) fn env_remove(&mut self, key: &[u8]) -> &mut Self {
         self.env.retain(|e| !(e.starts_with(key) && e.get(key.len()) == Some(&b'=')));
         self.pid_keys.retain(|k| k.as_slice() != key);
         self
@@ -132,7 +132,7 @@ impl Spawn {
     /// LISTEN_PID), replacing an existing `key`. For `LISTEN_PID` the child
     /// also gets `LISTEN_PIDFDID` where the kernel has pidfs. EINVAL as
     /// [`env_set`](Self::env_set).
-    pub fn env_child_pid(&mut self, key: &[u8]) -> Result<&mut Self> {
+    pub(crate) fn env_child_pid(&mut self, key: &[u8]) -> Result<&mut Self> {
         check_key(key)?;
         self.env_remove(key);
         self.pid_keys.push(key.to_vec());
@@ -141,7 +141,7 @@ impl Spawn {
 
     /// Pass `fd` to the child; returns the fd number it will have there (3, 4, …
     /// in call order). The fd stays owned by the caller.
-    pub fn pass_fd(&mut self, f: RawFd) -> RawFd {
+    pub(crate) fn pass_fd(&mut self, f: RawFd) -> RawFd {
         self.fds.push(f);
         2 + self.fds.len() as RawFd
     }
@@ -166,7 +166,7 @@ impl Spawn {
     }
 
     /// Pass `f` and make it the channel on which a failed exec is reported.
-    pub fn pass_report_fd(&mut self, f: RawFd) -> RawFd {
+    pub(crate) fn pass_report_fd(&mut self, f: RawFd) -> RawFd {
         self.report = Some(self.fds.len());
         self.pass_fd(f)
     }
@@ -180,7 +180,7 @@ impl Spawn {
     /// terminal). [`spawn`](Self::spawn) then returns the middle process's
     /// pid, to be reaped. Needs a report fd ([`pass_report_fd`](Self::pass_report_fd)):
     /// a failed setsid or clone is reported on it like a failed exec.
-    pub fn detach(&mut self) -> &mut Self {
+    pub(crate) fn detach(&mut self) -> &mut Self {
         self.detach = true;
         self
     }
@@ -191,7 +191,7 @@ impl Spawn {
     /// [`detach`](Self::detach) it applies in the detached child, whose
     /// parent is the caller only until the caller exits: a parent-death
     /// signal there is refused by [`spawn`](Self::spawn) (`EINVAL`).
-    pub fn child_setup(&mut self, setup: ChildSetup) -> &mut Self {
+    pub(crate) fn child_setup(&mut self, setup: ChildSetup) -> &mut Self {
         self.setup = setup;
         self
     }
@@ -211,12 +211,12 @@ impl Spawn {
     /// die with the caller it was detached from); ENOMEM/EAGAIN (stack, process limits) or
     /// whatever blocking signals or fork fail with. A failed exec is not an
     /// error here: it is reported on the report channel.
-    pub fn spawn(&mut self) -> Result<Pid> {
+    pub(crate) fn spawn(&mut self) -> Result<Pid> {
         Ok(self.spawn_path()?.0)
     }
 
     /// [`spawn`](Self::spawn), also saying which way the child was started.
-    pub fn spawn_path(&mut self) -> Result<(Pid, Path)> {
+    pub(crate) fn spawn_path(&mut self) -> Result<(Pid, Path)> {
         if self.detach && self.report.is_none() {
             return Err(err!(EINVAL, "a detached start needs a report fd"));
         }
@@ -369,7 +369,7 @@ pub fn is_protocol_var(entry: &[u8]) -> bool {
 
 /// Send `sig` to `pid`, wait up to `grace_ms` for it to exit, then SIGKILL and
 /// reap. Never leaves a zombie. Returns how it ended.
-pub fn kill_and_reap(pid: Pid, sig: i32, grace_ms: i64) -> Option<process::Exit> {
+pub(crate) fn kill_and_reap(pid: Pid, sig: i32, grace_ms: i64) -> Option<process::Exit> {
     let _ = process::kill(pid, sig);
     let deadline = crate::sys::time::Deadline::after_ms(grace_ms);
     loop {

@@ -4,7 +4,7 @@
 //! `--respawn-delay-max`.
 
 /// The delay before respawn number `failures` (1 for the first failure in a row).
-pub fn delay_ms(first_ms: u64, max_ms: u64, failures: u32) -> u64 {
+pub(crate) fn delay_ms(first_ms: u64, max_ms: u64, failures: u32) -> u64 {
     let shift = failures.saturating_sub(1).min(40);
     first_ms.saturating_mul(1u64 << shift).min(max_ms)
 }

@@ -39,7 +39,7 @@ use crate::sys::{fs, process, Errno};
 pub use crate::proto::control::Command;
 
 /// How long a client has to send its request.
-pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
+pub(crate) const REQUEST_TIMEOUT_MS: u64 = 10_000;
 
 /// The command named by a `gracefd ctl` argument.
 pub fn parse_command(arg: &[u8]) -> Result<Command, String> {
@@ -47,7 +47,7 @@ pub fn parse_command(arg: &[u8]) -> Result<Command, String> {
 }
 
 /// The listening control socket; its file is removed on drop if still ours.
-pub struct Server {
+pub(crate) struct Server {
     fd: Fd,
     path: PathBuf,
     ino: (u64, u64),
@@ -56,7 +56,7 @@ pub struct Server {
 impl Server {
     /// Create the socket at `path` (mode 0600). A stale socket file (nobody
     /// listens) is replaced; a live one or a non-socket is an error.
-    pub fn bind(path: &Path) -> Result<Server, String> {
+    pub(crate) fn bind(path: &Path) -> Result<Server, String> {
         let shown = path.display();
         let bytes = path.as_os_str().as_bytes();
         let addr = SockAddr::unix(bytes, false).map_err(|e| format!("--control-socket {}: {}", shown, e))?;
@@ -86,19 +86,19 @@ impl Server {
     }
 
     /// The fd to poll.
-    pub fn raw(&self) -> RawFd {
+    pub(crate) fn raw(&self) -> RawFd {
         self.fd.raw()
     }
 
     /// The path.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Accept one pending connection. `Ok(None)`: none pending. A peer of
     /// another uid gets a REFUSE (`EACCES`) and is dropped (`Err` carries
     /// the message to log).
-    pub fn accept(&self) -> Result<Option<Conn>, String> {
+    pub(crate) fn accept(&self) -> Result<Option<Conn>, String> {
         let c = match socket::accept(self.fd.raw(), libc::SOCK_NONBLOCK) {
             Ok(c) => c,
             Err(Errno(libc::EAGAIN)) | Err(Errno(libc::ECONNABORTED)) | Err(Errno(libc::EINTR)) => return Ok(None),
@@ -127,7 +127,7 @@ impl Drop for Server {
 
 /// What reading a connection gave.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Incoming {
+pub(crate) enum Incoming {
     /// No complete frame yet.
     Pending,
     /// A request.
@@ -139,14 +139,14 @@ pub enum Incoming {
 }
 
 /// One client connection.
-pub struct Conn {
+pub(crate) struct Conn {
     fd: Fd,
     /// The request so far (`proto::control` judges it).
     reader: RequestReader,
     /// The peer's pid (from `SO_PEERCRED`), for log lines.
-    pub pid: i32,
+    pub(crate) pid: i32,
     /// When it was accepted (monotonic ns).
-    pub opened_ns: u64,
+    pub(crate) opened_ns: u64,
 }
 
 impl Conn {
@@ -155,13 +155,13 @@ impl Conn {
     }
 
     /// The fd to poll.
-    pub fn raw(&self) -> RawFd {
+    pub(crate) fn raw(&self) -> RawFd {
         self.fd.raw()
     }
 
     /// Read what is there (never past the one frame); the request once its
     /// CONTROL frame is complete, `Bad` as soon as the bytes show it is not one.
-    pub fn read_request(&mut self) -> Incoming {
+    pub(crate) fn read_request(&mut self) -> Incoming {
         let mut chunk = [0u8; RequestReader::FRAME_MAX];
         loop {
             let room = self.reader.room().min(chunk.len());
@@ -185,12 +185,12 @@ impl Conn {
 
     /// Answer a command: `errno` 0 and its output, or the errno and why it
     /// failed (one REPLY frame).
-    pub fn reply(&self, errno: i32, text: &str) {
+    pub(crate) fn reply(&self, errno: i32, text: &str) {
         self.send_all(&frames::encode_reply(errno, text));
     }
 
     /// Refuse the request (one REFUSE frame).
-    pub fn refuse(&self, errno: i32, why: &str) {
+    pub(crate) fn refuse(&self, errno: i32, why: &str) {
         self.send_all(&wire::encode_refuse(errno, why));
     }
 

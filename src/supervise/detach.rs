@@ -22,7 +22,7 @@ use crate::{lineage, pidfile};
 /// The signals the supervisor reads from its signalfd (blocked); SIGPIPE is
 /// blocked too, so a write to a dead log pipe fails with EPIPE instead of
 /// killing gracefd.
-pub const SIGNALS: [i32; 5] = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT, libc::SIGCHLD, libc::SIGPIPE];
+pub(crate) const SIGNALS: [i32; 5] = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT, libc::SIGCHLD, libc::SIGPIPE];
 
 fn bytes(p: &Path) -> &[u8] {
     p.as_os_str().as_bytes()
@@ -30,38 +30,38 @@ fn bytes(p: &Path) -> &[u8] {
 
 /// Lock gracefd's own pid file now (it is written later). `EEXIST` when a
 /// live instance holds it.
-pub fn lock_own(path: &Path) -> crate::error::Result<()> {
+pub(crate) fn lock_own(path: &Path) -> crate::error::Result<()> {
     let f = pidfile::acquire(bytes(path))?;
     lineage::set_pidfile(f);
     Ok(())
 }
 
 /// Write our pid into the pid file locked by [`lock_own`].
-pub fn write_own_pid(path: &Path) -> crate::error::Result<()> {
+pub(crate) fn write_own_pid(path: &Path) -> crate::error::Result<()> {
     pidfile::create(bytes(path))
 }
 
 /// On clean exit: remove our pid file if it still names us.
-pub fn remove_own() {
+pub(crate) fn remove_own() {
     if let Err(e) = pidfile::remove() {
         say!(say::WARNING, "pid file: {}", e);
     }
 }
 
 /// Options of [`daemonize_self`].
-pub struct DaemonOpts<'a> {
+pub(crate) struct DaemonOpts<'a> {
     /// The pid file (already locked by [`lock_own`]); the daemon writes its pid.
-    pub pid_file: Option<&'a Path>,
+    pub(crate) pid_file: Option<&'a Path>,
     /// The daemon's stdout and stderr: a path (None: /dev/null).
-    pub log_path: Option<Vec<u8>>,
+    pub(crate) log_path: Option<Vec<u8>>,
     /// How long the launcher waits for [`report_ready`].
-    pub timeout_ms: i64,
+    pub(crate) timeout_ms: i64,
 }
 
 /// Detach and return in the daemon (the launcher exits as described above).
 /// The daemon keeps the working directory and umask; its signal mask is set
 /// back to gracefd's (the library empties it).
-pub fn daemonize_self(o: &DaemonOpts<'_>) -> crate::error::Result<()> {
+pub(crate) fn daemonize_self(o: &DaemonOpts<'_>) -> crate::error::Result<()> {
     let cwd = std::env::current_dir().map(|d| d.as_os_str().as_bytes().to_vec()).unwrap_or_else(|_| b"/".to_vec());
     let umask = fs::umask(0o022);
     fs::umask(umask);
@@ -79,14 +79,14 @@ pub fn daemonize_self(o: &DaemonOpts<'_>) -> crate::error::Result<()> {
 
 /// Tell whoever waits that gracefd is ready: the `--daemonize` launcher,
 /// whoever started gracefd with `GRACEFD_READY_FD`, and systemd (`READY=1`).
-pub fn report_ready() {
+pub(crate) fn report_ready() {
     if let Err(e) = crate::ready::report_ready() {
         say!(say::WARNING, "could not report readiness: {}", e);
     }
 }
 
 /// Tell whoever waits that gracefd did not come up: exit status and reason.
-pub fn report_failed(status: i32, msg: &str) {
+pub(crate) fn report_failed(status: i32, msg: &str) {
     let clean: String = msg.chars().map(|c| if c == '\n' || c == '\0' { ' ' } else { c }).collect();
     let status = if (1..=255).contains(&status) { status } else { 1 };
     let _ = crate::ready::report_failed(status, clean.as_bytes());

@@ -11,7 +11,7 @@ use crate::supervise::say::{self, say};
 /// Raise RLIMIT_NOFILE to `soft` (and the hard limit to `hard`, where
 /// allowed: it needs CAP_SYS_RESOURCE). Never lowers anything; says what it
 /// could not do, and goes on with the best limit it could get.
-pub fn raise_nofile(soft: u64, hard: Option<u64>) {
+pub(crate) fn raise_nofile(soft: u64, hard: Option<u64>) {
     let cur = match process::getrlimit(libc::RLIMIT_NOFILE) {
         Ok(c) => c,
         Err(e) => {

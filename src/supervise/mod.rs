@@ -28,12 +28,12 @@
 //! | `proc_watch.rs` | watching another process through /proc (`gracefd stop`/`reload`) |
 //! | `say.rs`, `names.rs`, `exit.rs` | log lines, how messages name signals and durations, exit statuses |
 
-pub mod backoff;
+pub(crate) mod backoff;
 pub mod control;
-pub mod detach;
+pub(crate) mod detach;
 pub mod envdir;
 pub mod exit;
-pub mod limits;
+pub(crate) mod limits;
 pub mod names;
 pub mod options;
 pub mod path_lookup;
@@ -42,9 +42,9 @@ pub mod reload_watch;
 pub mod say;
 pub mod setup;
 pub mod start_server;
-pub mod status_file;
-pub mod worker;
-pub mod worker_notify;
+pub(crate) mod status_file;
+pub(crate) mod worker;
+pub(crate) mod worker_notify;
 
 mod run;
 

@@ -44,7 +44,7 @@ impl Watched {
     }
 
     /// Its pid.
-    pub fn pid(&self) -> i32 {
+    pub(crate) fn pid(&self) -> i32 {
         self.pid
     }
 
@@ -93,26 +93,26 @@ impl Watched {
     }
 
     /// Its children now (every thread's; empty once it exited).
-    pub fn children(&self) -> BTreeSet<i32> {
+    pub(crate) fn children(&self) -> BTreeSet<i32> {
         children_of(self.pid)
     }
 }
 
 /// The state letter of `/proc/PID/stat` (None: no such process).
-pub fn state_of(pid: i32) -> Option<char> {
+pub(crate) fn state_of(pid: i32) -> Option<char> {
     let s = std::fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?;
     // "pid (comm) S ...": comm may hold spaces and parentheses; the state follows the last ')'.
     s.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next())
 }
 
 /// Whether `pid` is a live process (not a zombie).
-pub fn is_alive(pid: i32) -> bool {
+pub(crate) fn is_alive(pid: i32) -> bool {
     state_of(pid).is_some_and(|s| s != 'Z')
 }
 
 /// The children of `pid`: `/proc/PID/task/*/children` where the kernel has
 /// it, otherwise a scan of every process's parent pid.
-pub fn children_of(pid: i32) -> BTreeSet<i32> {
+pub(crate) fn children_of(pid: i32) -> BTreeSet<i32> {
     let mut out = BTreeSet::new();
     let mut have_children_files = false;
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", pid)) {
@@ -140,7 +140,7 @@ pub fn children_of(pid: i32) -> BTreeSet<i32> {
 /// Page faults of the children `pid` has reaped (`cminflt + cmajflt` of
 /// `/proc/PID/stat`): it grows when `pid` waits for a child that ran, even
 /// one that existed too briefly to be seen among its children.
-pub fn reaped_children_faults(pid: i32) -> Option<u64> {
+pub(crate) fn reaped_children_faults(pid: i32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?;
     let (_, rest) = s.rsplit_once(')')?;
     let f: Vec<&str> = rest.split_ascii_whitespace().collect();
@@ -157,7 +157,7 @@ fn parent_of(pid: i32) -> Option<i32> {
 }
 
 /// The pid a pid file names (None: missing, unreadable or not a pid).
-pub fn pid_in_file(path: &Path) -> Option<i32> {
+pub(crate) fn pid_in_file(path: &Path) -> Option<i32> {
     let text = std::fs::read(path).ok()?;
     let line = text.split(|&b| b == b'\n').next()?;
     crate::proto::num::parse_pid(line)
@@ -167,7 +167,7 @@ pub fn pid_in_file(path: &Path) -> Option<i32> {
 const SYSTEMCTL: [&str; 2] = ["/usr/bin/systemctl", "/bin/systemctl"];
 
 /// systemd's `MainPID` of `unit` (0: none), asked with `systemctl show`.
-pub fn systemd_main_pid(unit: &str) -> Result<i32, String> {
+pub(crate) fn systemd_main_pid(unit: &str) -> Result<i32, String> {
     let exe = SYSTEMCTL.iter().find(|p| Path::new(p).exists()).ok_or("systemctl is not installed (looked in /usr/bin and /bin)")?;
     let out = std::process::Command::new(exe)
         .args(["show", "--property=MainPID", "--value", "--", unit])

@@ -18,23 +18,23 @@ use crate::supervise::exit;
 use crate::supervise::say::{self, say};
 
 /// What the supervisor starts with.
-pub struct Setup {
+pub(crate) struct Setup {
     /// SIGHUP, SIGTERM, SIGINT, SIGCHLD (blocked, read here).
-    pub sigfd: Fd,
+    pub(crate) sigfd: Fd,
     /// A pid file is held (locked, our pid written): remove it on exit.
-    pub pidfile: bool,
+    pub(crate) pidfile: bool,
     /// `SERVER_STARTER_PORT` keys the user chose (`--port`, `--path`).
-    pub keys: HashMap<Ident, Vec<u8>>,
+    pub(crate) keys: HashMap<Ident, Vec<u8>>,
     /// The control socket.
-    pub control: Option<control::Server>,
+    pub(crate) control: Option<control::Server>,
     /// The `--log-file "| cmd"` process, if it is our child.
-    pub logger: Option<Pid>,
+    pub(crate) logger: Option<Pid>,
     /// Where the workers' NOTIFY_SOCKETs go.
-    pub notify_dir: NotifyDir,
+    pub(crate) notify_dir: NotifyDir,
     /// Whether we detached (the launcher waits for the first worker).
-    pub daemonized: bool,
+    pub(crate) daemonized: bool,
     /// What each worker applies to itself before exec.
-    pub child: crate::child_setup::ChildSetup,
+    pub(crate) child: crate::child_setup::ChildSetup,
 }
 
 /// An ignored SIGCHLD (SIG_IGN or SA_NOCLDWAIT, kept across exec: some
@@ -49,11 +49,11 @@ pub fn reap_own_children() {
 }
 
 /// Signals passed on to the workers.
-pub const FORWARDED: [i32; 4] = [libc::SIGUSR1, libc::SIGUSR2, libc::SIGQUIT, libc::SIGWINCH];
+pub(crate) const FORWARDED: [i32; 4] = [libc::SIGUSR1, libc::SIGUSR2, libc::SIGQUIT, libc::SIGWINCH];
 
 /// Make gracefd the reaper of its workers' orphans (logged if refused;
 /// what it then reaps, and PID 1's other duties: `run/reaper.rs`).
-pub fn become_reaper(init: bool) {
+pub(crate) fn become_reaper(init: bool) {
     if process::getpid() == 1 {
         say!(say::INFO, "running as PID 1: reaping every orphan, exiting with the worker's status");
         return;
@@ -106,7 +106,7 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
 /// signals, log target, pid file, sockets, control socket; then detach (if
 /// asked), write the pid, make the notify directory. `Err` is the exit status
 /// (the reason was logged, and told to the `--daemonize` launcher).
-pub fn prepare(o: &RunOptions) -> Result<Setup, i32> {
+pub(crate) fn prepare(o: &RunOptions) -> Result<Setup, i32> {
     // Signals are blocked and read from a signalfd from here on (a child
     // gets an empty mask from Spawn).
     let handled: Vec<i32> = detach::SIGNALS.iter().chain(FORWARDED.iter()).copied().collect();

@@ -12,7 +12,7 @@ use std::path::Path;
 use crate::sys::process::Pid;
 
 /// The file's text for `(generation, pid)` pairs.
-pub fn format(entries: &[(u32, Pid)]) -> String {
+pub(crate) fn format(entries: &[(u32, Pid)]) -> String {
     let mut v = entries.to_vec();
     v.sort();
     v.iter().map(|(g, p)| format!("{}:{}\n", g, p)).collect()
@@ -20,7 +20,7 @@ pub fn format(entries: &[(u32, Pid)]) -> String {
 
 /// Parse the file's text: the generations listed (lines that are not
 /// `N:...` are ignored, as start_server does).
-pub fn generations(text: &str) -> Vec<u32> {
+pub(crate) fn generations(text: &str) -> Vec<u32> {
     let mut g: Vec<u32> = text
         .lines()
         .filter_map(|l| {
@@ -37,7 +37,7 @@ pub fn generations(text: &str) -> Vec<u32> {
 }
 
 /// Write the status file atomically.
-pub fn write(path: &Path, entries: &[(u32, Pid)]) -> std::io::Result<()> {
+pub(crate) fn write(path: &Path, entries: &[(u32, Pid)]) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     crate::safe_path::write_replace(path.as_os_str().as_bytes(), format(entries).as_bytes())
         .map_err(|e| std::io::Error::new(std::io::Error::from_raw_os_error(e.errno.0).kind(), e.to_string()))

@@ -31,15 +31,15 @@ use crate::supervise::say::{self, say};
 use crate::supervise::worker_notify::{NotifyDir, NotifySock};
 
 /// `(st_dev, st_ino)` of a socket: how a registry entry is recognised.
-pub type Ident = (u64, u64);
+pub(crate) type Ident = (u64, u64);
 
 /// The identity of an open fd.
-pub fn ident(f: RawFd) -> Option<Ident> {
+pub(crate) fn ident(f: RawFd) -> Option<Ident> {
     crate::sys::fd::fstat(f).ok().map(|st| (st.st_dev, st.st_ino))
 }
 
 /// How a process ended, in words: `exited with status 3`, `was killed by SIGSEGV`.
-pub fn describe_exit(x: Exit) -> String {
+pub(crate) fn describe_exit(x: Exit) -> String {
     match x {
         Exit::Code(c) => format!("exited with status {}", c),
         Exit::Signal(s) => format!("was killed by {}", signal_name(s)),
@@ -47,51 +47,51 @@ pub fn describe_exit(x: Exit) -> String {
 }
 
 /// What to start.
-pub struct Plan<'a> {
+pub(crate) struct Plan<'a> {
     /// argv; `argv[0]` is looked up as `execvp` would.
-    pub command: &'a [Vec<u8>],
+    pub(crate) command: &'a [Vec<u8>],
     /// Working directory of the worker (gracefd's own when None).
-    pub dir: Option<&'a Path>,
+    pub(crate) dir: Option<&'a Path>,
     /// `KEY=VALUE` entries over the inherited environment, in order.
-    pub env: &'a [Vec<u8>],
+    pub(crate) env: &'a [Vec<u8>],
     /// The generation number.
-    pub generation: u32,
+    pub(crate) generation: u32,
     /// Pass the registry's sockets (`gracefd run`); else `LISTEN_FDS=0`.
-    pub listeners: bool,
+    pub(crate) listeners: bool,
     /// `SERVER_STARTER_PORT` keys chosen by the user (`--port`, `--path`).
-    pub starter_keys: &'a HashMap<Ident, Vec<u8>>,
+    pub(crate) starter_keys: &'a HashMap<Ident, Vec<u8>>,
     /// Where the worker's `NOTIFY_SOCKET` goes (None: no NOTIFY_SOCKET).
-    pub notify_dir: Option<&'a NotifyDir>,
+    pub(crate) notify_dir: Option<&'a NotifyDir>,
     /// More fds to pass after the readiness channel, each announced in the
     /// named variable (`GRACEFD_PIDFILE_FD`).
-    pub extra_fds: &'a [(&'a [u8], RawFd)],
+    pub(crate) extra_fds: &'a [(&'a [u8], RawFd)],
     /// A number no other worker of this gracefd has (names its NOTIFY_SOCKET).
-    pub seq: u64,
+    pub(crate) seq: u64,
     /// What the worker applies to itself before exec (parent-death signal, user).
-    pub child: Option<&'a crate::child_setup::ChildSetup>,
+    pub(crate) child: Option<&'a crate::child_setup::ChildSetup>,
 }
 
 /// A started worker.
-pub struct Worker {
+pub(crate) struct Worker {
     /// Its pid.
-    pub pid: Pid,
+    pub(crate) pid: Pid,
     /// Its generation.
-    pub generation: u32,
+    pub(crate) generation: u32,
     /// When it was started (monotonic ns).
-    pub started_ns: u64,
+    pub(crate) started_ns: u64,
     /// When it became ready.
-    pub ready_ns: Option<u64>,
+    pub(crate) ready_ns: Option<u64>,
     /// How it ended, once reaped.
-    pub exit: Option<Exit>,
+    pub(crate) exit: Option<Exit>,
     /// The last `STATUS=` it sent.
-    pub status_text: Option<String>,
+    pub(crate) status_text: Option<String>,
     waiter: Option<Fd>,
     notify: Option<NotifySock>,
 }
 
 /// What a worker's readiness channel or notify socket said.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// It reported ready.
     Ready,
     /// It reported failure with this exit status (it may still run).
@@ -125,7 +125,7 @@ fn digits(n: u64) -> Vec<u8> {
 }
 
 /// Start a worker. The error says what failed (lookup, environment, fork).
-pub fn start(plan: &Plan<'_>) -> Result<Worker, String> {
+pub(crate) fn start(plan: &Plan<'_>) -> Result<Worker, String> {
     let argv0 = plan.command.first().ok_or("no command")?;
     // The command is looked up in the directory the worker starts in.
     let here = std::env::current_dir().ok();
@@ -219,29 +219,29 @@ fn start_here(plan: &Plan<'_>, argv0: &[u8]) -> Result<Worker, String> {
 
 impl Worker {
     /// The readiness channel to poll, while it is open.
-    pub fn waiter_fd(&self) -> Option<RawFd> {
+    pub(crate) fn waiter_fd(&self) -> Option<RawFd> {
         self.waiter.as_ref().map(Fd::raw)
     }
 
     /// The notify socket to poll, while the worker lives.
-    pub fn notify_fd(&self) -> Option<RawFd> {
+    pub(crate) fn notify_fd(&self) -> Option<RawFd> {
         self.notify.as_ref().map(NotifySock::raw)
     }
 
     /// Stop listening for its readiness (it is ready, failed or gone).
-    pub fn close_channel(&mut self) {
+    pub(crate) fn close_channel(&mut self) {
         self.waiter = None;
     }
 
     /// Forget everything but the pid and generation (it exited).
-    pub fn reaped(&mut self, x: Exit) {
+    pub(crate) fn reaped(&mut self, x: Exit) {
         self.exit = Some(x);
         self.waiter = None;
         self.notify = None;
     }
 
     /// The readiness channel is readable: read what it says.
-    pub fn on_channel(&mut self) -> Option<Event> {
+    pub(crate) fn on_channel(&mut self) -> Option<Event> {
         let w = self.waiter.as_ref()?;
         let pid = self.pid;
         let outcome = match crate::ready::poll_outcome(w, pid) {
@@ -279,7 +279,7 @@ impl Worker {
     }
 
     /// The notify socket is readable: `Some(Ready)` when it said `READY=1`.
-    pub fn on_notify(&mut self) -> Option<Event> {
+    pub(crate) fn on_notify(&mut self) -> Option<Event> {
         let n = self.notify.as_ref()?.receive();
         if let Some(s) = n.status {
             say!(say::DEBUG, "worker {} (generation {}): STATUS={}", self.pid, self.generation, s);
@@ -290,7 +290,7 @@ impl Worker {
 }
 
 /// The sockets a worker gets, one line each, for logs and `ctl status`.
-pub fn describe_listeners(user: &HashMap<Ident, Vec<u8>>) -> Vec<String> {
+pub(crate) fn describe_listeners(user: &HashMap<Ident, Vec<u8>>) -> Vec<String> {
     let infos = registry::entries();
     let mut out = Vec::new();
     for (i, info) in infos.iter().enumerate() {

@@ -8,15 +8,15 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::sys::fd::{self, Fd, RawFd};
-use crate::sys::socket::{self, SockAddr};
+use crate::notify_inbox;
+use crate::sys::fd::{Fd, RawFd};
 use crate::proto::notify;
 use crate::supervise::say::{self, say};
 
 /// The private directory holding the workers' sockets; removed on drop.
 /// gracefd holds a lock on it while it runs, which is how a later gracefd
 /// tells a stale directory (its owner was killed) from a live one.
-pub struct NotifyDir {
+pub(crate) struct NotifyDir {
     path: PathBuf,
     _lock: std::fs::File,
     /// `--user`/`--group`: the workers' uid and gid, who must reach their socket.
@@ -73,7 +73,7 @@ fn pid_in_use(pid: i32) -> bool {
 /// one in another pid namespace), and only if they hold nothing but worker
 /// sockets (`w<n>`), and only if the pid in the name is gone. Returns how
 /// many were removed.
-pub fn clean_stale() -> usize {
+pub(crate) fn clean_stale() -> usize {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let base = base_dir();
     let Ok(rd) = std::fs::read_dir(&base) else { return 0 };
@@ -130,7 +130,7 @@ pub fn clean_stale() -> usize {
 impl NotifyDir {
     /// Create `gracefd-<pid>-<n>` (mode 0700) under `$TMPDIR` (or `/tmp` when
     /// that would make socket paths too long), and lock it.
-    pub fn create() -> std::io::Result<NotifyDir> {
+    pub(crate) fn create() -> std::io::Result<NotifyDir> {
         use std::os::unix::fs::DirBuilderExt;
         let base = base_dir();
         let pid = crate::sys::process::getpid();
@@ -177,7 +177,7 @@ impl NotifyDir {
     /// may reach a socket whose name they know, not list the others) and each
     /// socket is theirs. Nobody else can write into the directory, so the
     /// names cannot be swapped between bind and chown.
-    pub fn allow(&mut self, uid: u32, gid: u32) -> std::io::Result<()> {
+    pub(crate) fn allow(&mut self, uid: u32, gid: u32) -> std::io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o711))?;
         self.owner = Some((uid, gid));
@@ -185,23 +185,18 @@ impl NotifyDir {
     }
 
     /// The directory.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// A socket for one worker, named after its sequence number.
-    pub fn socket(&self, seq: u64) -> crate::error::Result<NotifySock> {
+    pub(crate) fn socket(&self, seq: u64) -> crate::error::Result<NotifySock> {
         let path = self.path.join(format!("w{}", seq));
         let _ = std::fs::remove_file(&path);
-        let bytes = path.as_os_str().as_bytes();
-        let addr = SockAddr::unix(bytes, false).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET path"))?;
-        let s = socket::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET socket"))?;
-        socket::bind(s.raw(), &addr).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET bind"))?;
+        let s = notify_inbox::bind(path.as_os_str().as_bytes()).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET bind"))?;
         if let Some((uid, gid)) = self.owner {
             std::os::unix::fs::chown(&path, Some(uid), Some(gid)).map_err(|e| crate::error::Error::sys(crate::sys::Errno(e.raw_os_error().unwrap_or(libc::EIO)), "NOTIFY_SOCKET chown"))?;
         }
-        // Our own socket: non-blocking is ours to set.
-        fd::set_nonblocking(s.raw(), true).map_err(|e| crate::error::Error::sys(e, "NOTIFY_SOCKET O_NONBLOCK"))?;
         Ok(NotifySock { fd: s, path })
     }
 }
@@ -213,46 +208,38 @@ impl Drop for NotifyDir {
 }
 
 /// One worker's notification socket; its file is removed on drop.
-pub struct NotifySock {
+pub(crate) struct NotifySock {
     fd: Fd,
     path: PathBuf,
 }
 
 /// What a batch of notifications said.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Notes {
+pub(crate) struct Notes {
     /// A `READY=1` line arrived.
-    pub ready: bool,
+    pub(crate) ready: bool,
     /// The last `STATUS=` text.
-    pub status: Option<String>,
+    pub(crate) status: Option<String>,
     /// A `STOPPING=1` line arrived.
-    pub stopping: bool,
+    pub(crate) stopping: bool,
 }
 
 impl NotifySock {
     /// The value for the worker's `NOTIFY_SOCKET`.
-    pub fn env_value(&self) -> &[u8] {
+    pub(crate) fn env_value(&self) -> &[u8] {
         self.path.as_os_str().as_bytes()
     }
 
     /// The fd to poll.
-    pub fn raw(&self) -> RawFd {
+    pub(crate) fn raw(&self) -> RawFd {
         self.fd.raw()
     }
 
     /// Read every pending datagram (fds passed along, e.g. `FDSTORE=1`, are
     /// closed: gracefd keeps no fd store for workers).
-    pub fn receive(&self) -> Notes {
+    pub(crate) fn receive(&self) -> Notes {
         let mut notes = Notes::default();
-        let mut buf = [0u8; 4096];
-        let mut fds = [0 as RawFd; 16];
-        while let Ok(r) = socket::recv_with_fds(self.fd.raw(), &mut buf, &mut fds, libc::MSG_DONTWAIT) {
-            for f in fds.iter().take(r.nfds) {
-                // SAFETY: just received with this datagram: ours alone, closed here.
-                drop(unsafe { Fd::from_raw(*f) });
-            }
-            parse_into(buf.get(..r.len).unwrap_or(&[]), &mut notes);
-        }
+        notify_inbox::drain(self.fd.raw(), |r| fold(r, &mut notes));
         notes
     }
 }
@@ -263,10 +250,8 @@ impl Drop for NotifySock {
     }
 }
 
-/// Fold one datagram into `notes` (the parsing is the library's
-/// `proto::notify::parse_received`).
-pub fn parse_into(datagram: &[u8], notes: &mut Notes) {
-    let r = notify::parse_received(datagram);
+/// Fold one parsed datagram into `notes`.
+fn fold(r: notify::Received<'_>, notes: &mut Notes) {
     notes.ready |= r.ready;
     notes.stopping |= r.stopping;
     if let Some(s) = r.status {
@@ -277,6 +262,12 @@ pub fn parse_into(datagram: &[u8], notes: &mut Notes) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::socket::{self, SockAddr};
+
+    /// One datagram, parsed as `receive` parses it, folded into `notes`.
+    fn parse_into(datagram: &[u8], notes: &mut Notes) {
+        fold(notify::parse_received(datagram), notes);
+    }
 
     #[test]
     fn parses_lines() {
