@@ -232,32 +232,35 @@ pub fn uint(opt: &str, v: &[u8], min: u64, max: u64) -> Result<u64, UsageError> 
     }
 }
 
-/// A signal by name (`TERM`, `SIGTERM`, `term`) or number (`15`).
-pub fn signal(opt: &str, v: &[u8]) -> Result<i32, UsageError> {
+/// A plain decimal number (its bounds are for the core's setters to check).
+pub fn number(opt: &str, v: &[u8]) -> Result<u64, UsageError> {
+    uint(opt, v, 0, u64::MAX)
+}
+
+/// A signal by name (`TERM`, `SIGTERM`, `term`) or number (`15`), not yet
+/// range-checked (the core's `check_signal` does that).
+pub fn signal_number(opt: &str, v: &[u8]) -> Result<u64, UsageError> {
     let text = String::from_utf8_lossy(v).to_ascii_uppercase();
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        let n = uint(opt, v, 1, 64)?;
-        return Ok(n as i32);
+        return number(opt, v);
     }
     let bare = text.strip_prefix("SIG").unwrap_or(&text);
     SIGNALS
         .iter()
         .find(|(n, _)| *n == bare)
-        .map(|(_, s)| *s)
+        .map(|(_, s)| s.unsigned_abs().into())
         .ok_or_else(|| usage!("--{} {}: not a signal name (like TERM, QUIT, USR1) or number", opt, shown(v)))
 }
 
-/// `KEY=VALUE` for the worker's environment. The variables gracefd sets
-/// itself (the fd-passing protocols) are refused.
+/// A signal by name or number, checked by the core (1 to 64).
+pub fn signal(opt: &str, v: &[u8]) -> Result<i32, UsageError> {
+    gracefd::__cli::supervise::options::check_signal(opt, signal_number(opt, v)?).map_err(|e| usage!("{}", e))
+}
+
+/// `KEY=VALUE` for the worker's environment, checked by the core (the
+/// variables gracefd sets itself are refused).
 pub fn env_entry(opt: &str, v: &[u8]) -> Result<Vec<u8>, UsageError> {
-    let eq = v.iter().position(|&b| b == b'=').ok_or_else(|| usage!("--{} {}: expected KEY=VALUE", opt, shown(v)))?;
-    let key = v.get(..eq).unwrap_or(&[]);
-    if key.is_empty() || v.contains(&0) {
-        return Err(usage!("--{} {}: expected KEY=VALUE with a non-empty KEY", opt, shown(v)));
-    }
-    if gracefd::__cli::spawn::is_protocol_var(v) || key == b"NOTIFY_SOCKET" {
-        return Err(usage!("--{} {}: {} is set by gracefd itself", opt, shown(v), String::from_utf8_lossy(key)));
-    }
+    gracefd::__cli::supervise::options::check_env_entry(opt, v).map_err(|e| usage!("{}", e))?;
     Ok(v.to_vec())
 }
 
