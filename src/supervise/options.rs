@@ -464,8 +464,7 @@ mod tests {
 
     #[test]
     fn start_server_daemonize_needs_a_log_file() {
-        let mut o = RunOptions::default();
-        o.daemonize = true;
+        let mut o = RunOptions { daemonize: true, ..RunOptions::default() };
         einval(o.check_start_server(), "--daemonize needs --log-file");
         o.log_file = Some(LogTarget::File(PathBuf::from("/tmp/x")));
         o.check_start_server().unwrap();
@@ -473,9 +472,7 @@ mod tests {
 
     #[test]
     fn check_catches_fields_filled_directly() {
-        let mut o = RunOptions::default();
-        o.command = vec![b"srv".to_vec()];
-        o.workers = 0;
+        let mut o = RunOptions { command: vec![b"srv".to_vec()], workers: 0, ..RunOptions::default() };
         einval(o.check(), "--workers");
         o.workers = 2;
         o.respawn_delay_ms = 0;
