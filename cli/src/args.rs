@@ -181,41 +181,10 @@ pub fn parse(args: &[Vec<u8>], specs: &[Spec], style: Style) -> Result<Parsed, U
     Ok(out)
 }
 
-/// Longest duration accepted anywhere (about 115 days), in ms.
-pub const MAX_SECS: u64 = 10_000_000;
-
-/// Seconds, maybe fractional (`1`, `0.25`, `2.5`), to milliseconds (a
-/// fraction finer than a millisecond rounds up). No sign, exponent or unit.
+/// Seconds, maybe fractional (`1`, `0.25`), to milliseconds: the core's
+/// reading (`supervise::names::parse_secs`), its refusal as a usage error.
 pub fn secs(opt: &str, v: &[u8]) -> Result<u64, UsageError> {
-    let bad = || usage!("--{} {}: not a number of seconds (like 5 or 0.25)", opt, shown(v));
-    let (int, frac) = match v.iter().position(|&b| b == b'.') {
-        Some(dot) => (v.get(..dot).unwrap_or(&[]), Some(v.get(dot + 1..).unwrap_or(&[]))),
-        None => (v, None),
-    };
-    if int.is_empty() || !int.iter().all(u8::is_ascii_digit) {
-        return Err(bad());
-    }
-    if let Some(f) = frac {
-        if f.is_empty() || !f.iter().all(u8::is_ascii_digit) {
-            return Err(bad());
-        }
-    }
-    let whole: u64 = std::str::from_utf8(int).ok().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
-    if whole > MAX_SECS {
-        return Err(usage!("--{} {}: more than {} seconds", opt, shown(v), MAX_SECS));
-    }
-    let mut ms = whole * 1000;
-    if let Some(f) = frac {
-        for (k, d) in f.iter().take(3).enumerate() {
-            ms += u64::from(d - b'0') * [100, 10, 1].get(k).copied().unwrap_or(0);
-        }
-        // Finer than a millisecond rounds up, as the library's durations do
-        // (gracefd::__cli::sys::time::duration_to_ms): a wait is never cut short.
-        if f.iter().skip(3).any(|&d| d != b'0') {
-            ms += 1;
-        }
-    }
-    Ok(ms)
+    gracefd::__cli::supervise::names::parse_secs(opt, v).map_err(|e| usage!("{}", e))
 }
 
 /// A plain decimal number from `min` to `max`.

@@ -9,27 +9,6 @@ pub use gracefd::__cli::supervise::options::{ListenSpec, LogTarget, ReadyRule, R
 // The defaults and bounds are the supervisor's (declared once, there).
 pub use gracefd::__cli::supervise::options::{DEFAULT_AUTO_RESTART_MS, DEFAULT_READY, DEFAULT_RESPAWN_DELAY_MS};
 
-/// `--ready notify` / `--ready interval:SECS` (a trait: the rule is the
-/// supervisor's type, its spelling on the command line is ours).
-pub trait ParseReadyRule: Sized {
-    /// `--ready notify` / `--ready interval:SECS`.
-    fn parse(opt: &str, v: &[u8]) -> Result<Self, UsageError>;
-}
-
-impl ParseReadyRule for ReadyRule {
-    fn parse(opt: &str, v: &[u8]) -> Result<ReadyRule, UsageError> {
-        if v == b"notify" {
-            return Ok(ReadyRule::Notify);
-        }
-        if let Some(s) = v.strip_prefix(b"interval:") {
-            return Ok(ReadyRule::Interval(args::secs(opt, s).map_err(|_| {
-                usage!("--{} {}: the interval is not a number of seconds (like interval:1 or interval:0.5)", opt, shown(v))
-            })?));
-        }
-        Err(usage!("--{} {}: expected notify or interval:SECS", opt, shown(v)))
-    }
-}
-
 const fn o(name: &'static str) -> Spec {
     Spec { name, value: true }
 }
@@ -243,7 +222,7 @@ pub fn run_options(p: &Parsed, face: Face) -> Result<RunOptions, UsageError> {
     }
     let interval = p.last("interval").map(|v| args::secs("interval", v)).transpose()?;
     o.ready = match p.last("ready") {
-        Some(v) => ReadyRule::parse("ready", v)?,
+        Some(v) => ReadyRule::parse("ready", v).map_err(refused)?,
         None => interval.map(ReadyRule::Interval).unwrap_or(DEFAULT_READY),
     };
     if let Some(v) = p.last("ready-timeout") {

@@ -72,3 +72,41 @@ pub fn fmt_secs(ms: u64) -> String {
     }
 }
 
+
+/// Longest duration accepted anywhere (about 115 days), in ms.
+pub const MAX_SECS: u64 = 10_000_000;
+
+/// Seconds, maybe fractional (`1`, `0.25`, `2.5`), to milliseconds (a
+/// fraction finer than a millisecond rounds up). No sign, exponent or unit.
+/// EINVAL naming `--<opt>` and the value otherwise.
+pub fn parse_secs(opt: &str, v: &[u8]) -> crate::error::Result<u64> {
+    let bad = || crate::err!(EINVAL, "--{} {}: not a number of seconds (like 5 or 0.25)", opt, shown(v));
+    let (int, frac) = match v.iter().position(|&b| b == b'.') {
+        Some(dot) => (v.get(..dot).unwrap_or(&[]), Some(v.get(dot + 1..).unwrap_or(&[]))),
+        None => (v, None),
+    };
+    if int.is_empty() || !int.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    if let Some(f) = frac {
+        if f.is_empty() || !f.iter().all(u8::is_ascii_digit) {
+            return Err(bad());
+        }
+    }
+    let whole: u64 = core::str::from_utf8(int).ok().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    if whole > MAX_SECS {
+        return Err(crate::err!(EINVAL, "--{} {}: more than {} seconds", opt, shown(v), MAX_SECS));
+    }
+    let mut ms = whole * 1000;
+    if let Some(f) = frac {
+        for (k, d) in f.iter().take(3).enumerate() {
+            ms += u64::from(d - b'0') * [100, 10, 1].get(k).copied().unwrap_or(0);
+        }
+        // Finer than a millisecond rounds up, as the library's durations do
+        // (sys::time::duration_to_ms): a wait is never cut short.
+        if f.iter().skip(3).any(|&d| d != b'0') {
+            ms += 1;
+        }
+    }
+    Ok(ms)
+}

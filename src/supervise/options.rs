@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::error::{err, Result};
-use crate::supervise::names::{fmt_secs, shown};
+use crate::supervise::names::{fmt_secs, parse_secs, shown};
 
 /// How a new worker is known to be ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,6 +16,20 @@ pub enum ReadyRule {
 }
 
 impl ReadyRule {
+    /// `notify` or `interval:SECS`, as `--<opt>` spells it. EINVAL naming
+    /// the option and the value otherwise.
+    pub fn parse(opt: &str, v: &[u8]) -> Result<ReadyRule> {
+        if v == b"notify" {
+            return Ok(ReadyRule::Notify);
+        }
+        if let Some(s) = v.strip_prefix(b"interval:") {
+            return parse_secs(opt, s).map(ReadyRule::Interval).map_err(|_| {
+                err!(EINVAL, "--{} {}: the interval is not a number of seconds (like interval:1 or interval:0.5)", opt, shown(v))
+            });
+        }
+        Err(err!(EINVAL, "--{} {}: expected notify or interval:SECS", opt, shown(v)))
+    }
+
     /// For messages: `notify` / `interval:1.5`.
     pub fn describe(&self) -> String {
         match self {
@@ -460,6 +474,25 @@ mod tests {
         assert_eq!((o.respawn_delay_ms, o.respawn_delay_max_ms), (MIN_RESPAWN_DELAY_MS, DEFAULT_RESPAWN_DELAY_MAX_MS));
         o.set_respawn_delays(90_000, None).unwrap();
         assert_eq!(o.respawn_delay_max_ms, 90_000);
+    }
+
+    #[test]
+    fn ready_rules() {
+        assert_eq!(ReadyRule::parse("ready", b"notify").unwrap(), ReadyRule::Notify);
+        assert_eq!(ReadyRule::parse("ready", b"interval:1.5").unwrap(), ReadyRule::Interval(1500));
+        einval(ReadyRule::parse("ready", b"soon"), "--ready \"soon\": expected notify or interval:SECS");
+        einval(ReadyRule::parse("ready", b"interval:x"), "--ready \"interval:x\": the interval is not a number");
+        assert_eq!(ReadyRule::Interval(1500).describe(), "interval:1.5");
+    }
+
+    #[test]
+    fn seconds() {
+        use crate::supervise::names::parse_secs;
+        assert_eq!(parse_secs("x", b"0.25").unwrap(), 250);
+        assert_eq!(parse_secs("x", b"0.0001").unwrap(), 1);
+        assert_eq!(parse_secs("x", b"1.2340001").unwrap(), 1235);
+        einval(parse_secs("stop-timeout", b"ten"), "--stop-timeout \"ten\": not a number of seconds");
+        einval(parse_secs("settle", b"99999999999"), "more than 10000000 seconds");
     }
 
     #[test]
