@@ -6,7 +6,7 @@
 use std::fmt;
 
 // How values, signals and durations are written in messages: the supervisor's words.
-pub use gracefd::__cli::supervise::names::{fmt_secs, shown, signal_name, SIGNALS, SIGNAL_NAMES};
+pub use gracefd::__cli::supervise::names::{fmt_secs, shown, signal_by_name, signal_name, signal_names};
 
 /// A usage error: the message names the option and the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,11 +213,8 @@ pub fn signal_number(opt: &str, v: &[u8]) -> Result<u64, UsageError> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return number(opt, v);
     }
-    let bare = text.strip_prefix("SIG").unwrap_or(&text);
-    SIGNALS
-        .iter()
-        .find(|(n, _)| *n == bare)
-        .map(|(_, s)| s.unsigned_abs().into())
+    signal_by_name(&text)
+        .map(|s| s.unsigned_abs().into())
         .ok_or_else(|| usage!("--{} {}: not a signal name (like TERM, QUIT, USR1) or number", opt, shown(v)))
 }
 
@@ -328,6 +325,9 @@ mod tests {
         assert_eq!(signal("s", b"TERM"), Ok(libc::SIGTERM));
         assert_eq!(signal("s", b"sigusr1"), Ok(libc::SIGUSR1));
         assert_eq!(signal("s", b"3"), Ok(3));
+        // The library's table has SIGSYS too.
+        assert_eq!(signal("s", b"sys"), Ok(libc::SIGSYS));
+        assert!(signal("s", b"65").unwrap_err().0.contains("--s \"65\": must be from 1 to 64"));
         assert!(signal("s", b"0").is_err());
         assert!(signal("s", b"SIGNOPE").unwrap_err().0.contains("SIGNOPE"));
         assert_eq!(signal_name(libc::SIGKILL), "SIGKILL");
