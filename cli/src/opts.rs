@@ -1,5 +1,7 @@
 //! The options of `gracefd run` (and of `start_server`, which is `run` with
-//! start_server's spelling and defaults), parsed into [`RunOptions`].
+//! start_server's spelling and defaults), parsed into [`RunOptions`]: text
+//! to numbers, durations and paths here; every rule on the values is the
+//! core's (its checked setters), whose refusal becomes a usage error.
 
 use std::path::{Path, PathBuf};
 

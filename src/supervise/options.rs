@@ -1,5 +1,8 @@
 //! What `gracefd run` is asked to do: [`RunOptions`], as the command line
-//! (`gracefd run`, `start_server`) or another caller fills it in.
+//! (`gracefd run`, `start_server`) or another caller fills it in. The rules
+//! on values and combinations live here, once: the checked setters apply
+//! them, [`RunOptions::check`] applies them all (the supervisor's set-up
+//! calls it), and the command only turns argument text into typed values.
 
 use std::path::PathBuf;
 
