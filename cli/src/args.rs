@@ -6,7 +6,7 @@
 use std::fmt;
 
 // How values, signals and durations are written in messages: the supervisor's words.
-pub use gracefd::__cli::supervise::names::{fmt_secs, shown, signal_name, SIGNALS, SIGNAL_NAMES};
+pub use gracefd::__cli::supervise::names::{fmt_secs, shown, signal_by_name, signal_name, signal_names};
 
 /// A usage error: the message names the option and the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,41 +181,10 @@ pub fn parse(args: &[Vec<u8>], specs: &[Spec], style: Style) -> Result<Parsed, U
     Ok(out)
 }
 
-/// Longest duration accepted anywhere (about 115 days), in ms.
-pub const MAX_SECS: u64 = 10_000_000;
-
-/// Seconds, maybe fractional (`1`, `0.25`, `2.5`), to milliseconds (a
-/// fraction finer than a millisecond rounds up). No sign, exponent or unit.
+/// Seconds, maybe fractional (`1`, `0.25`), to milliseconds: the core's
+/// reading (`supervise::names::parse_secs`), its refusal as a usage error.
 pub fn secs(opt: &str, v: &[u8]) -> Result<u64, UsageError> {
-    let bad = || usage!("--{} {}: not a number of seconds (like 5 or 0.25)", opt, shown(v));
-    let (int, frac) = match v.iter().position(|&b| b == b'.') {
-        Some(dot) => (v.get(..dot).unwrap_or(&[]), Some(v.get(dot + 1..).unwrap_or(&[]))),
-        None => (v, None),
-    };
-    if int.is_empty() || !int.iter().all(u8::is_ascii_digit) {
-        return Err(bad());
-    }
-    if let Some(f) = frac {
-        if f.is_empty() || !f.iter().all(u8::is_ascii_digit) {
-            return Err(bad());
-        }
-    }
-    let whole: u64 = std::str::from_utf8(int).ok().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
-    if whole > MAX_SECS {
-        return Err(usage!("--{} {}: more than {} seconds", opt, shown(v), MAX_SECS));
-    }
-    let mut ms = whole * 1000;
-    if let Some(f) = frac {
-        for (k, d) in f.iter().take(3).enumerate() {
-            ms += u64::from(d - b'0') * [100, 10, 1].get(k).copied().unwrap_or(0);
-        }
-        // Finer than a millisecond rounds up, as the library's durations do
-        // (gracefd::__cli::sys::time::duration_to_ms): a wait is never cut short.
-        if f.iter().skip(3).any(|&d| d != b'0') {
-            ms += 1;
-        }
-    }
-    Ok(ms)
+    gracefd::__cli::supervise::names::parse_secs(opt, v).map_err(|e| usage!("{}", e))
 }
 
 /// A plain decimal number from `min` to `max`.
@@ -232,32 +201,32 @@ pub fn uint(opt: &str, v: &[u8], min: u64, max: u64) -> Result<u64, UsageError> 
     }
 }
 
-/// A signal by name (`TERM`, `SIGTERM`, `term`) or number (`15`).
-pub fn signal(opt: &str, v: &[u8]) -> Result<i32, UsageError> {
+/// A plain decimal number (its bounds are for the core's setters to check).
+pub fn number(opt: &str, v: &[u8]) -> Result<u64, UsageError> {
+    uint(opt, v, 0, u64::MAX)
+}
+
+/// A signal by name (`TERM`, `SIGTERM`, `term`) or number (`15`), not yet
+/// range-checked (the core's `check_signal` does that).
+pub fn signal_number(opt: &str, v: &[u8]) -> Result<u64, UsageError> {
     let text = String::from_utf8_lossy(v).to_ascii_uppercase();
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        let n = uint(opt, v, 1, 64)?;
-        return Ok(n as i32);
+        return number(opt, v);
     }
-    let bare = text.strip_prefix("SIG").unwrap_or(&text);
-    SIGNALS
-        .iter()
-        .find(|(n, _)| *n == bare)
-        .map(|(_, s)| *s)
+    signal_by_name(&text)
+        .map(|s| s.unsigned_abs().into())
         .ok_or_else(|| usage!("--{} {}: not a signal name (like TERM, QUIT, USR1) or number", opt, shown(v)))
 }
 
-/// `KEY=VALUE` for the worker's environment. The variables gracefd sets
-/// itself (the fd-passing protocols) are refused.
+/// A signal by name or number, checked by the core (1 to 64).
+pub fn signal(opt: &str, v: &[u8]) -> Result<i32, UsageError> {
+    gracefd::__cli::supervise::options::check_signal(opt, signal_number(opt, v)?).map_err(|e| usage!("{}", e))
+}
+
+/// `KEY=VALUE` for the worker's environment, checked by the core (the
+/// variables gracefd sets itself are refused).
 pub fn env_entry(opt: &str, v: &[u8]) -> Result<Vec<u8>, UsageError> {
-    let eq = v.iter().position(|&b| b == b'=').ok_or_else(|| usage!("--{} {}: expected KEY=VALUE", opt, shown(v)))?;
-    let key = v.get(..eq).unwrap_or(&[]);
-    if key.is_empty() || v.contains(&0) {
-        return Err(usage!("--{} {}: expected KEY=VALUE with a non-empty KEY", opt, shown(v)));
-    }
-    if gracefd::__cli::spawn::is_protocol_var(v) || key == b"NOTIFY_SOCKET" {
-        return Err(usage!("--{} {}: {} is set by gracefd itself", opt, shown(v), String::from_utf8_lossy(key)));
-    }
+    gracefd::__cli::supervise::options::check_env_entry(opt, v).map_err(|e| usage!("{}", e))?;
     Ok(v.to_vec())
 }
 
@@ -356,6 +325,9 @@ mod tests {
         assert_eq!(signal("s", b"TERM"), Ok(libc::SIGTERM));
         assert_eq!(signal("s", b"sigusr1"), Ok(libc::SIGUSR1));
         assert_eq!(signal("s", b"3"), Ok(3));
+        // The library's table has SIGSYS too.
+        assert_eq!(signal("s", b"sys"), Ok(libc::SIGSYS));
+        assert!(signal("s", b"65").unwrap_err().0.contains("--s \"65\": must be from 1 to 64"));
         assert!(signal("s", b"0").is_err());
         assert!(signal("s", b"SIGNOPE").unwrap_err().0.contains("SIGNOPE"));
         assert_eq!(signal_name(libc::SIGKILL), "SIGKILL");

@@ -28,7 +28,7 @@ use gracefd::__cli::daemon::{self, Command, DaemonOptions, Ready};
 use crate::args::{self, Parsed, Spec, Style, UsageError};
 use gracefd::__cli::supervise::{envdir, path_lookup};
 
-use crate::opts::{absolute, ParseReadyRule, ReadyRule};
+use crate::opts::{absolute, refused, ReadyRule};
 use crate::{exit, say, usage};
 
 // The launcher exits with the library's statuses; the command's table names the same numbers.
@@ -65,7 +65,7 @@ struct Opts {
 
 fn opts(p: &Parsed) -> Result<Opts, UsageError> {
     let ready = match p.last("ready") {
-        Some(v) => ReadyRule::parse("ready", v)?,
+        Some(v) => ReadyRule::parse("ready", v).map_err(refused)?,
         None => crate::opts::DEFAULT_READY,
     };
     let ready_timeout_ms = match p.last("ready-timeout") {

@@ -178,7 +178,7 @@ mod tests {
     /// The defaults the help texts state are the library's (declared once there).
     #[test]
     fn stated_ready_timeouts_are_the_librarys() {
-        let run_s = crate::opts::DEFAULT_READY_TIMEOUT_MS / 1000;
+        let run_s = gracefd::__cli::supervise::options::DEFAULT_READY_TIMEOUT_MS / 1000;
         let daemonize_s = crate::daemonize_cmd::DEFAULT_READY_TIMEOUT_MS / 1000;
         assert!(super::RUN.contains(&format!("failed (default {}:", run_s)), "gracefd run --help");
         assert!(super::DAEMONIZE.contains(&format!("exit 241 after this (default {})", daemonize_s)), "gracefd daemonize --help");

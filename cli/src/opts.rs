@@ -1,5 +1,7 @@
 //! The options of `gracefd run` (and of `start_server`, which is `run` with
-//! start_server's spelling and defaults), parsed into [`RunOptions`].
+//! start_server's spelling and defaults), parsed into [`RunOptions`]: text
+//! to numbers, durations and paths here; every rule on the values is the
+//! core's (its checked setters), whose refusal becomes a usage error.
 
 use std::path::{Path, PathBuf};
 
@@ -7,31 +9,7 @@ use crate::args::{self, shown, Parsed, Spec, UsageError};
 use crate::usage;
 pub use gracefd::__cli::supervise::options::{ListenSpec, LogTarget, ReadyRule, RunOptions};
 // The defaults and bounds are the supervisor's (declared once, there).
-pub use gracefd::__cli::supervise::options::{
-    DEFAULT_AUTO_RESTART_MS, DEFAULT_READY, DEFAULT_READY_TIMEOUT_MS, DEFAULT_RESPAWN_DELAY_MAX_MS, DEFAULT_RESPAWN_DELAY_MS,
-    DEFAULT_STOP_TIMEOUT_MS, MAX_WORKERS, MIN_RESPAWN_DELAY_MS,
-};
-
-/// `--ready notify` / `--ready interval:SECS` (a trait: the rule is the
-/// supervisor's type, its spelling on the command line is ours).
-pub trait ParseReadyRule: Sized {
-    /// `--ready notify` / `--ready interval:SECS`.
-    fn parse(opt: &str, v: &[u8]) -> Result<Self, UsageError>;
-}
-
-impl ParseReadyRule for ReadyRule {
-    fn parse(opt: &str, v: &[u8]) -> Result<ReadyRule, UsageError> {
-        if v == b"notify" {
-            return Ok(ReadyRule::Notify);
-        }
-        if let Some(s) = v.strip_prefix(b"interval:") {
-            return Ok(ReadyRule::Interval(args::secs(opt, s).map_err(|_| {
-                usage!("--{} {}: the interval is not a number of seconds (like interval:1 or interval:0.5)", opt, shown(v))
-            })?));
-        }
-        Err(usage!("--{} {}: expected notify or interval:SECS", opt, shown(v)))
-    }
-}
+pub use gracefd::__cli::supervise::options::{DEFAULT_AUTO_RESTART_MS, DEFAULT_READY, DEFAULT_RESPAWN_DELAY_MS};
 
 const fn o(name: &'static str) -> Spec {
     Spec { name, value: true }
@@ -185,19 +163,16 @@ pub fn path_spec(v: &[u8]) -> Result<ListenSpec, UsageError> {
     Ok(ListenSpec { opt: "path", given: v.to_vec(), name: None, addr, starter_key: Some(v.to_vec()), unix_mode: Some(0o777) })
 }
 
-/// `--nofile SOFT[:HARD]`: RLIMIT_NOFILE values (the hard one is optional).
+/// `--nofile SOFT[:HARD]`: the numbers (their bounds are the core's).
 pub fn nofile_spec(v: &[u8]) -> Result<(u64, Option<u64>), UsageError> {
     let text = String::from_utf8_lossy(v);
     let (soft, hard) = match text.split_once(':') {
         Some((s, h)) => (s, Some(h)),
         None => (text.as_ref(), None),
     };
-    let num = |t: &str| args::uint("nofile", t.as_bytes(), 1, u32::MAX as u64);
-    let soft = num(soft).map_err(|_| usage!("--nofile {}: expected SOFT or SOFT:HARD (numbers of open files)", shown(v)))?;
-    let hard = hard.map(num).transpose().map_err(|_| usage!("--nofile {}: expected SOFT or SOFT:HARD (numbers of open files)", shown(v)))?;
-    if hard.is_some_and(|h| h < soft) {
-        return Err(usage!("--nofile {}: the soft limit is above the hard one", shown(v)));
-    }
+    let bad = |_| usage!("--nofile {}: expected SOFT or SOFT:HARD (numbers of open files)", shown(v));
+    let soft = args::number("nofile", soft.as_bytes()).map_err(bad)?;
+    let hard = hard.map(|h| args::number("nofile", h.as_bytes())).transpose().map_err(bad)?;
     Ok((soft, hard))
 }
 
@@ -226,41 +201,41 @@ fn env_fallback(face: Face, key: &[u8]) -> Option<Vec<u8>> {
     gracefd::__cli::startup::get().var(key).filter(|v| !v.is_empty()).map(<[u8]>::to_vec)
 }
 
-/// Build [`RunOptions`] from parsed arguments.
+/// The core's refusal of a value, as a usage error (its message already
+/// names the option and the value).
+pub fn refused(e: gracefd::Error) -> UsageError {
+    usage!("{}", e)
+}
+
+/// Build [`RunOptions`] from parsed arguments: text to typed values here,
+/// every value and combination rule in the core's setters.
 pub fn run_options(p: &Parsed, face: Face) -> Result<RunOptions, UsageError> {
-    let mut listen = Vec::new();
+    let mut o = RunOptions::default();
     for (name, v) in &p.opts {
         match *name {
-            "listen" => listen.push(listen_spec(v)?),
-            "port" => listen.push(port_spec(v)?),
-            "path" => listen.push(path_spec(v)?),
+            "listen" => o.listen.push(listen_spec(v)?),
+            "port" => o.listen.push(port_spec(v)?),
+            "path" => o.listen.push(path_spec(v)?),
             _ => {}
         }
     }
-    let backlog = match p.last("backlog") {
-        Some(v) => args::uint("backlog", v, 1, i32::MAX as u64)? as i32,
-        None => gracefd::__cli::listeners::DEFAULT_BACKLOG,
-    };
+    if let Some(v) = p.last("backlog") {
+        o.set_backlog(args::number("backlog", v)?).map_err(refused)?;
+    }
     let interval = p.last("interval").map(|v| args::secs("interval", v)).transpose()?;
-    let ready = match p.last("ready") {
-        Some(v) => ReadyRule::parse("ready", v)?,
+    o.ready = match p.last("ready") {
+        Some(v) => ReadyRule::parse("ready", v).map_err(refused)?,
         None => interval.map(ReadyRule::Interval).unwrap_or(DEFAULT_READY),
     };
-    let ready_timeout_ms = match p.last("ready-timeout") {
-        Some(v) => args::secs("ready-timeout", v)?,
-        None => DEFAULT_READY_TIMEOUT_MS.unsigned_abs(),
-    };
-    if ready_timeout_ms == 0 {
-        return Err(usage!("--ready-timeout 0: must be above 0"));
+    if let Some(v) = p.last("ready-timeout") {
+        o.set_ready_timeout_ms(args::secs("ready-timeout", v)?).map_err(refused)?;
     }
-    let sig = |name: &str| -> Result<i32, UsageError> {
-        match p.last(name) {
-            Some(v) => args::signal(name, v),
-            None => Ok(libc::SIGTERM),
-        }
-    };
-    let signal_on_hup = sig("signal-on-hup")?;
-    let signal_on_term = sig("signal-on-term")?;
+    if let Some(v) = p.last("signal-on-hup") {
+        o.set_signal_on_hup(args::signal_number("signal-on-hup", v)?).map_err(refused)?;
+    }
+    if let Some(v) = p.last("signal-on-term") {
+        o.set_signal_on_term(args::signal_number("signal-on-term", v)?).map_err(refused)?;
+    }
 
     let auto_enabled = p.has("enable-auto-restart")
         || env_fallback(face, b"ENABLE_AUTO_RESTART").is_some_and(|v| v != b"0");
@@ -271,14 +246,12 @@ pub fn run_options(p: &Parsed, face: Face) -> Result<RunOptions, UsageError> {
             None => None,
         },
     };
+    // Two spellings of one setting (the flag and its interval): the command line's rule.
     if auto_interval.is_some() && !auto_enabled {
         return Err(usage!("--auto-restart-interval needs --enable-auto-restart"));
     }
-    let auto_restart_ms = auto_enabled.then(|| auto_interval.unwrap_or(DEFAULT_AUTO_RESTART_MS));
-    if auto_restart_ms == Some(0) {
-        return Err(usage!("--auto-restart-interval 0: must be above 0"));
-    }
-    let kill_old_delay_ms = match p.last("kill-old-delay") {
+    o.set_auto_restart_ms(auto_enabled.then(|| auto_interval.unwrap_or(DEFAULT_AUTO_RESTART_MS))).map_err(refused)?;
+    o.kill_old_delay_ms = match p.last("kill-old-delay") {
         Some(v) => args::secs("kill-old-delay", v)?,
         None => match env_fallback(face, b"KILL_OLD_DELAY") {
             Some(v) => args::secs("kill-old-delay (from KILL_OLD_DELAY)", &v)?,
@@ -286,94 +259,58 @@ pub fn run_options(p: &Parsed, face: Face) -> Result<RunOptions, UsageError> {
             None => 0,
         },
     };
-    let stop_timeout_ms = match p.last("stop-timeout") {
-        Some(v) => args::secs("stop-timeout", v)?,
-        None => DEFAULT_STOP_TIMEOUT_MS,
-    };
-    let respawn_delay_ms = match p.last("respawn-delay") {
+    if let Some(v) = p.last("stop-timeout") {
+        o.stop_timeout_ms = args::secs("stop-timeout", v)?;
+    }
+    let first = match p.last("respawn-delay") {
         Some(v) => args::secs("respawn-delay", v)?,
         None => interval.unwrap_or(DEFAULT_RESPAWN_DELAY_MS),
-    }
-    .max(MIN_RESPAWN_DELAY_MS);
-    let respawn_delay_max_ms = match p.last("respawn-delay-max") {
-        Some(v) => args::secs("respawn-delay-max", v)?,
-        None => DEFAULT_RESPAWN_DELAY_MAX_MS.max(respawn_delay_ms),
     };
-    if respawn_delay_max_ms < respawn_delay_ms {
-        return Err(usage!(
-            "--respawn-delay-max {}: below the first respawn delay ({})",
-            shown(p.last("respawn-delay-max").unwrap_or(b"")),
-            args::fmt_secs(respawn_delay_ms)
-        ));
-    }
+    let max = p.last("respawn-delay-max").map(|v| args::secs("respawn-delay-max", v)).transpose()?;
+    o.set_respawn_delays(first, max).map_err(refused)?;
 
-    let log_file = p.last("log-file").map(log_target).transpose()?;
-    let daemonize = p.has("daemonize");
-    if daemonize && face == Face::StartServer && log_file.is_none() {
-        return Err(usage!("--daemonize needs --log-file (start_server's rule: a daemon's output must go somewhere)"));
+    o.log_file = p.last("log-file").map(log_target).transpose()?;
+    o.daemonize = p.has("daemonize");
+    if face == Face::StartServer {
+        o.check_start_server().map_err(refused)?;
     }
-    let env = p.all("env").map(|v| args::env_entry("env", v)).collect::<Result<Vec<_>, _>>()?;
-    let envdir = match path_opt(p, "envdir")? {
+    for v in p.all("env") {
+        o.add_env(v).map_err(refused)?;
+    }
+    o.envdir = match path_opt(p, "envdir")? {
         Some(d) => Some(d),
         None => env_fallback(face, b"ENVDIR").map(|v| absolute(&v)),
     };
-    let command = p.rest.clone();
-    if command.is_empty() || command.first().is_some_and(|c| c.is_empty()) {
-        return Err(usage!("no command given: {} [options] -- COMMAND [ARGS...]", if face == Face::Run { "gracefd run" } else { "start_server" }));
-    }
-    if command.iter().any(|a| a.contains(&0)) {
-        return Err(usage!("the command contains a NUL byte"));
-    }
-    let workers = match p.last("workers") {
-        Some(v) => args::uint("workers", v, 1, MAX_WORKERS)? as u32,
-        None => 1,
-    };
-    let settle_ms = p.last("settle").map(|v| args::secs("settle", v)).transpose()?.unwrap_or(0);
-    let nofile = p.last("nofile").map(nofile_spec).transpose()?;
-    let name = |opt: &str| -> Result<Option<Vec<u8>>, UsageError> {
-        match p.last(opt) {
-            Some(v) if v.is_empty() || v.contains(&0) => Err(usage!("--{} {}: expected a name or a number", opt, shown(v))),
-            v => Ok(v.map(<[u8]>::to_vec)),
+    o.set_command(p.rest.clone()).map_err(|e| {
+        if p.rest.is_empty() || p.rest.first().is_some_and(|c| c.is_empty()) {
+            usage!("{}: {} [options] -- COMMAND [ARGS...]", e, if face == Face::Run { "gracefd run" } else { "start_server" })
+        } else {
+            refused(e)
         }
-    };
+    })?;
+    if let Some(v) = p.last("workers") {
+        o.set_workers(args::number("workers", v)?).map_err(refused)?;
+    }
+    o.settle_ms = p.last("settle").map(|v| args::secs("settle", v)).transpose()?.unwrap_or(0);
+    o.set_nofile(p.last("nofile").map(nofile_spec).transpose()?).map_err(refused)?;
+    o.set_user(p.last("user")).map_err(refused)?;
+    o.set_group(p.last("group")).map_err(refused)?;
     // PID 1 has duties whether asked or not (a container's first process).
-    let init = p.has("init") || gracefd::__cli::sys::process::getpid() == 1;
-    Ok(RunOptions {
-        listen,
-        backlog,
-        ready,
-        ready_timeout_ms,
-        signal_on_hup,
-        signal_on_term,
-        kill_old_delay_ms,
-        stop_timeout_ms,
-        respawn_delay_ms,
-        respawn_delay_max_ms,
-        auto_restart_ms,
-        pid_file: path_opt(p, "pid-file")?,
-        status_file: path_opt(p, "status-file")?,
-        log_file,
-        daemonize,
-        dir: path_opt(p, "dir")?,
-        env,
-        envdir,
-        control_socket: path_opt(p, "control-socket")?,
-        verbose: p.has("verbose"),
-        workers,
-        rolling: p.has("rolling"),
-        settle_ms,
-        init,
-        nofile,
-        user: name("user")?,
-        group: name("group")?,
-        command,
-    })
+    o.init = p.has("init") || gracefd::__cli::sys::process::getpid() == 1;
+    o.pid_file = path_opt(p, "pid-file")?;
+    o.status_file = path_opt(p, "status-file")?;
+    o.dir = path_opt(p, "dir")?;
+    o.control_socket = path_opt(p, "control-socket")?;
+    o.verbose = p.has("verbose");
+    o.rolling = p.has("rolling");
+    Ok(o)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::args::{parse, Style};
+    use gracefd::__cli::supervise::options::MIN_RESPAWN_DELAY_MS;
 
     fn run(args: &[&str]) -> Result<RunOptions, UsageError> {
         let a: Vec<Vec<u8>> = args.iter().map(|s| s.as_bytes().to_vec()).collect();

@@ -51,15 +51,9 @@ impl Signal {
 
 impl fmt::Display for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self.0 {
-            libc::SIGHUP => "SIGHUP",
-            libc::SIGINT => "SIGINT",
-            libc::SIGQUIT => "SIGQUIT",
-            libc::SIGKILL => "SIGKILL",
-            libc::SIGUSR1 => "SIGUSR1",
-            libc::SIGUSR2 => "SIGUSR2",
-            libc::SIGTERM => "SIGTERM",
-            n => return write!(f, "signal {n}"),
+        // The library's one table of names (SIGSEGV too, not only the constants above).
+        let Some(name) = crate::sys::signal::lookup(self.0) else {
+            return write!(f, "signal {}", self.0);
         };
         f.write_str(name)
     }
@@ -76,5 +70,17 @@ impl TryFrom<i32> for Signal {
     /// As [`Signal::new`].
     fn try_from(n: i32) -> io::Result<Signal> {
         Signal::new(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_every_named_signal() {
+        assert_eq!(Signal::TERM.to_string(), "SIGTERM");
+        assert_eq!(Signal(libc::SIGSEGV).to_string(), "SIGSEGV");
+        assert_eq!(Signal(libc::SIGRTMIN()).to_string(), format!("signal {}", libc::SIGRTMIN()));
     }
 }

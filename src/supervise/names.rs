@@ -6,58 +6,21 @@ pub fn shown(v: &[u8]) -> String {
     format!("{:?}", String::from_utf8_lossy(v))
 }
 
-/// Signal names (without `SIG`) and numbers: what `--signal-on-hup` and
-/// the like accept, and how messages name a signal.
-pub const SIGNALS: [(&str, i32); 30] = [
-    ("HUP", libc::SIGHUP),
-    ("INT", libc::SIGINT),
-    ("QUIT", libc::SIGQUIT),
-    ("ILL", libc::SIGILL),
-    ("TRAP", libc::SIGTRAP),
-    ("ABRT", libc::SIGABRT),
-    ("BUS", libc::SIGBUS),
-    ("FPE", libc::SIGFPE),
-    ("KILL", libc::SIGKILL),
-    ("USR1", libc::SIGUSR1),
-    ("SEGV", libc::SIGSEGV),
-    ("USR2", libc::SIGUSR2),
-    ("PIPE", libc::SIGPIPE),
-    ("ALRM", libc::SIGALRM),
-    ("TERM", libc::SIGTERM),
-    ("STKFLT", libc::SIGSTKFLT),
-    ("CHLD", libc::SIGCHLD),
-    ("CONT", libc::SIGCONT),
-    ("STOP", libc::SIGSTOP),
-    ("TSTP", libc::SIGTSTP),
-    ("TTIN", libc::SIGTTIN),
-    ("TTOU", libc::SIGTTOU),
-    ("URG", libc::SIGURG),
-    ("XCPU", libc::SIGXCPU),
-    ("XFSZ", libc::SIGXFSZ),
-    ("VTALRM", libc::SIGVTALRM),
-    ("PROF", libc::SIGPROF),
-    ("WINCH", libc::SIGWINCH),
-    ("IO", libc::SIGIO),
-    ("PWR", libc::SIGPWR),
-];
+/// The signal names accepted (without `SIG`), for completion: the
+/// library's one table (`sys::signal::NAMES`).
+pub fn signal_names() -> impl Iterator<Item = &'static str> {
+    crate::sys::signal::NAMES.iter().map(|(_, s)| s.get(3..).unwrap_or(s))
+}
 
-/// The signal names accepted (without `SIG`), for completion.
-// Evaluated at compile time: an index out of bounds would not build.
-#[allow(clippy::indexing_slicing)]
-pub const SIGNAL_NAMES: [&str; 30] = {
-    let mut out = [""; 30];
-    let mut i = 0;
-    while i < SIGNALS.len() {
-        out[i] = SIGNALS[i].0;
-        i += 1;
-    }
-    out
-};
+/// A signal by name, any case, with or without `SIG` (`term`, `SIGTERM`).
+pub fn signal_by_name(name: &str) -> Option<i32> {
+    crate::sys::signal::by_name(&name.to_ascii_uppercase())
+}
 
 /// The name of a signal, for messages (`SIGTERM`, or `signal 40`).
 pub fn signal_name(sig: i32) -> String {
-    match SIGNALS.iter().find(|(_, s)| *s == sig) {
-        Some((n, _)) => format!("SIG{}", n),
+    match crate::sys::signal::lookup(sig) {
+        Some(n) => n.to_string(),
         None => format!("signal {}", sig),
     }
 }
@@ -72,3 +35,41 @@ pub fn fmt_secs(ms: u64) -> String {
     }
 }
 
+
+/// Longest duration accepted anywhere (about 115 days), in ms.
+pub const MAX_SECS: u64 = 10_000_000;
+
+/// Seconds, maybe fractional (`1`, `0.25`, `2.5`), to milliseconds (a
+/// fraction finer than a millisecond rounds up). No sign, exponent or unit.
+/// EINVAL naming `--<opt>` and the value otherwise.
+pub fn parse_secs(opt: &str, v: &[u8]) -> crate::error::Result<u64> {
+    let bad = || crate::err!(EINVAL, "--{} {}: not a number of seconds (like 5 or 0.25)", opt, shown(v));
+    let (int, frac) = match v.iter().position(|&b| b == b'.') {
+        Some(dot) => (v.get(..dot).unwrap_or(&[]), Some(v.get(dot + 1..).unwrap_or(&[]))),
+        None => (v, None),
+    };
+    if int.is_empty() || !int.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    if let Some(f) = frac {
+        if f.is_empty() || !f.iter().all(u8::is_ascii_digit) {
+            return Err(bad());
+        }
+    }
+    let whole: u64 = core::str::from_utf8(int).ok().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    if whole > MAX_SECS {
+        return Err(crate::err!(EINVAL, "--{} {}: more than {} seconds", opt, shown(v), MAX_SECS));
+    }
+    let mut ms = whole * 1000;
+    if let Some(f) = frac {
+        for (k, d) in f.iter().take(3).enumerate() {
+            ms += u64::from(d - b'0') * [100, 10, 1].get(k).copied().unwrap_or(0);
+        }
+        // Finer than a millisecond rounds up, as the library's durations do
+        // (sys::time::duration_to_ms): a wait is never cut short.
+        if f.iter().skip(3).any(|&d| d != b'0') {
+            ms += 1;
+        }
+    }
+    Ok(ms)
+}

@@ -107,6 +107,10 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
 /// asked), write the pid, make the notify directory. `Err` is the exit status
 /// (the reason was logged, and told to the `--daemonize` launcher).
 pub(crate) fn prepare(o: &RunOptions) -> Result<Setup, i32> {
+    // A caller may have filled the fields directly: the setters' rules hold anyway.
+    if let Err(e) = o.check() {
+        return Err(setup_fail(exit::USAGE, format_args!("{}", e)));
+    }
     // Signals are blocked and read from a signalfd from here on (a child
     // gets an empty mask from Spawn).
     let handled: Vec<i32> = detach::SIGNALS.iter().chain(FORWARDED.iter()).copied().collect();

@@ -161,40 +161,70 @@ pub(crate) fn restore(sig: i32, old: &libc::sigaction) -> SysResult<()> {
     cvt(unsafe { libc::sigaction(sig, old, core::ptr::null_mut()) }).map(|_| ())
 }
 
+/// Every signal with a name, and its symbolic name: the one table the
+/// library, the supervisor's options and messages, and the Rust face use.
+pub const NAMES: [(i32, &str); 31] = [
+    (libc::SIGHUP, "SIGHUP"),
+    (libc::SIGINT, "SIGINT"),
+    (libc::SIGQUIT, "SIGQUIT"),
+    (libc::SIGILL, "SIGILL"),
+    (libc::SIGTRAP, "SIGTRAP"),
+    (libc::SIGABRT, "SIGABRT"),
+    (libc::SIGBUS, "SIGBUS"),
+    (libc::SIGFPE, "SIGFPE"),
+    (libc::SIGKILL, "SIGKILL"),
+    (libc::SIGUSR1, "SIGUSR1"),
+    (libc::SIGSEGV, "SIGSEGV"),
+    (libc::SIGUSR2, "SIGUSR2"),
+    (libc::SIGPIPE, "SIGPIPE"),
+    (libc::SIGALRM, "SIGALRM"),
+    (libc::SIGTERM, "SIGTERM"),
+    (libc::SIGSTKFLT, "SIGSTKFLT"),
+    (libc::SIGCHLD, "SIGCHLD"),
+    (libc::SIGCONT, "SIGCONT"),
+    (libc::SIGSTOP, "SIGSTOP"),
+    (libc::SIGTSTP, "SIGTSTP"),
+    (libc::SIGTTIN, "SIGTTIN"),
+    (libc::SIGTTOU, "SIGTTOU"),
+    (libc::SIGURG, "SIGURG"),
+    (libc::SIGXCPU, "SIGXCPU"),
+    (libc::SIGXFSZ, "SIGXFSZ"),
+    (libc::SIGVTALRM, "SIGVTALRM"),
+    (libc::SIGPROF, "SIGPROF"),
+    (libc::SIGWINCH, "SIGWINCH"),
+    (libc::SIGIO, "SIGIO"),
+    (libc::SIGPWR, "SIGPWR"),
+    (libc::SIGSYS, "SIGSYS"),
+];
+
+/// The symbolic name of a signal number (`"SIGSEGV"`), if it has one.
+pub fn lookup(sig: i32) -> Option<&'static str> {
+    NAMES.iter().find(|(n, _)| *n == sig).map(|(_, s)| *s)
+}
+
 /// The symbolic name of a signal number (`"SIGSEGV"`), or `"SIG?"`.
 pub fn name(sig: i32) -> &'static str {
-    const NAMES: [(i32, &str); 31] = [
-        (libc::SIGHUP, "SIGHUP"),
-        (libc::SIGINT, "SIGINT"),
-        (libc::SIGQUIT, "SIGQUIT"),
-        (libc::SIGILL, "SIGILL"),
-        (libc::SIGTRAP, "SIGTRAP"),
-        (libc::SIGABRT, "SIGABRT"),
-        (libc::SIGBUS, "SIGBUS"),
-        (libc::SIGFPE, "SIGFPE"),
-        (libc::SIGKILL, "SIGKILL"),
-        (libc::SIGUSR1, "SIGUSR1"),
-        (libc::SIGSEGV, "SIGSEGV"),
-        (libc::SIGUSR2, "SIGUSR2"),
-        (libc::SIGPIPE, "SIGPIPE"),
-        (libc::SIGALRM, "SIGALRM"),
-        (libc::SIGTERM, "SIGTERM"),
-        (libc::SIGSTKFLT, "SIGSTKFLT"),
-        (libc::SIGCHLD, "SIGCHLD"),
-        (libc::SIGCONT, "SIGCONT"),
-        (libc::SIGSTOP, "SIGSTOP"),
-        (libc::SIGTSTP, "SIGTSTP"),
-        (libc::SIGTTIN, "SIGTTIN"),
-        (libc::SIGTTOU, "SIGTTOU"),
-        (libc::SIGURG, "SIGURG"),
-        (libc::SIGXCPU, "SIGXCPU"),
-        (libc::SIGXFSZ, "SIGXFSZ"),
-        (libc::SIGVTALRM, "SIGVTALRM"),
-        (libc::SIGPROF, "SIGPROF"),
-        (libc::SIGWINCH, "SIGWINCH"),
-        (libc::SIGIO, "SIGIO"),
-        (libc::SIGPWR, "SIGPWR"),
-        (libc::SIGSYS, "SIGSYS"),
-    ];
-    NAMES.iter().find(|(n, _)| *n == sig).map(|(_, s)| *s).unwrap_or("SIG?")
+    lookup(sig).unwrap_or("SIG?")
+}
+
+/// The number of a signal by its name, with or without `SIG` (`"TERM"`,
+/// `"SIGTERM"`; upper case).
+pub fn by_name(name: &str) -> Option<i32> {
+    let bare = name.strip_prefix("SIG").unwrap_or(name);
+    NAMES.iter().find(|(_, s)| s.get(3..) == Some(bare)).map(|(n, _)| *n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_table_both_ways() {
+        assert_eq!((name(libc::SIGSYS), name(libc::SIGTERM), name(99)), ("SIGSYS", "SIGTERM", "SIG?"));
+        assert_eq!((by_name("TERM"), by_name("SIGUSR1"), by_name("SYS")), (Some(libc::SIGTERM), Some(libc::SIGUSR1), Some(libc::SIGSYS)));
+        assert_eq!((by_name("term"), by_name("SIG"), by_name("")), (None, None, None));
+        for (n, s) in NAMES {
+            assert_eq!(by_name(s), Some(n), "{}", s);
+        }
+    }
 }
