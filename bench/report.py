@@ -310,9 +310,9 @@ def _size(w, ctx):
     w("")
     w("What these bytes are: the archive is cut into one member per set of entry points "
       "(tools/slim-archive.sh), so even a default link takes only what the program's calls reach, plus "
-      "everything the start-up constructor reaches (environment snapshot, inherited-socket registry, "
-      "daemon marker, lineage), which every program linking the library keeps. That constructor is most "
-      "of the two small programs; the C example uses nearly every capability, so its default link is what "
+      "what the start-up constructor reaches, which every program linking the library keeps: the environment "
+      "snapshot and a formatting-free pass that makes announced fds CLOEXEC (parsing and messages wait for "
+      "first use). The C example uses nearly every capability, so its default link is what "
       "`--gc-sections` keeps. docs/performance.md (\"Footprint\") breaks the figures down.")
     w("")
 
