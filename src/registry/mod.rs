@@ -134,16 +134,7 @@ pub(crate) fn protect_at_load() {
     if st.var(b"LISTEN_FDS").is_none() && st.var(b"SERVER_STARTER_PORT").is_none() {
         return;
     }
-    // Only what the load-time pass reads (`env_vars` is the load's).
-    let env = EnvVars {
-        listen_pid: st.var(b"LISTEN_PID"),
-        listen_fds: st.var(b"LISTEN_FDS"),
-        listen_fdnames: st.var(b"LISTEN_FDNAMES"),
-        listen_pidfdid: st.var(b"LISTEN_PIDFDID"),
-        our_pidfd_id: st.pidfd_id,
-        server_starter_port: st.var(b"SERVER_STARTER_PORT"),
-        ..EnvVars::default()
-    };
+    let env = env_vars(st);
     at_load::protect(env, st.pid, listen_env::LISTEN_FDS_START, max_listen_fds_now());
 }
 

@@ -1,7 +1,7 @@
 //! Unit tests with hostile input; the parent module includes this file under #[cfg(test)].
 
 use super::*;
-use crate::proto::handoff::tests::{body, ebadmsg};
+use crate::proto::handoff::tests::{body, each_random_frame, ebadmsg};
 use crate::proto::handoff::{decode_refuse, encode_refuse, encode_take, VERSION};
 
 #[test]
@@ -158,23 +158,9 @@ fn reader_refuses_at_once_and_strictly() {
 
 #[test]
 fn random_bytes_never_panic() {
-    let mut x: u64 = 0x9e3779b97f4a7c15;
-    for round in 0..20_000 {
-        let len = (round % 40) as usize;
-        let mut b = Vec::with_capacity(len);
-        for _ in 0..len {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            b.push(x as u8);
-        }
-        if round % 3 == 0 && b.len() >= 6 {
-            b[..4].copy_from_slice(&crate::proto::handoff::MAGIC);
-            b[4] = VERSION;
-            b[5] %= 9;
-        }
-        let _ = decode_control(&b);
-        let _ = decode_reply(&b);
-        let _ = read_in_pieces(&b, 7);
-    }
+    each_random_frame(|b| {
+        let _ = decode_control(b);
+        let _ = decode_reply(b);
+        let _ = read_in_pieces(b, 7);
+    });
 }
