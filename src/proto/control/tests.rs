@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::proto::handoff::tests::{body, each_random_frame, ebadmsg};
-use crate::proto::handoff::{decode_refuse, encode_refuse, encode_take, VERSION};
+use crate::proto::handoff::{decode_refuse, encode_refuse, encode_take};
 
 #[test]
 fn control_round_trip() {
