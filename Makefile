@@ -62,7 +62,12 @@ $(LIB): $(RUST_SRC)
 # the usual way.
 CLI_LINK ?= static
 CLI_RUSTFLAGS := $(if $(filter static,$(CLI_LINK)),-C target-feature=+crt-static)
-$(BUILD)/bin/gracefd: $(RUST_SRC) $(CLI_SRC)
+# Rewritten only when CLI_LINK changes, so switching relinks the command.
+$(BUILD)/cli-link: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CLI_LINK)' | cmp -s - $@ || echo '$(CLI_LINK)' > $@
+FORCE:
+$(BUILD)/bin/gracefd: $(RUST_SRC) $(CLI_SRC) $(BUILD)/cli-link
 	$(CARGO) rustc --release -p gracefd-cli --bin gracefd -- $(CLI_RUSTFLAGS)
 	@mkdir -p $(@D)
 	cp target/release/gracefd $@

@@ -82,8 +82,12 @@ where
     let mut h = HOOK.lock().unwrap_or_else(|p| p.into_inner());
     *h = Some(Arc::new(f));
     drop(h);
-    // A Level is 3 to 7 by construction: the core's check cannot refuse it.
-    let _ = core_log::set_hook(Some(trampoline), std::ptr::null_mut(), max_level.0);
+    // The core refuses a hook at a level outside 0–7; the only such Level is
+    // the log crate's Off (-1), which delivers nothing: remove the core hook
+    // then, so an earlier one (set through the C ABI, say) is gone as well.
+    if core_log::set_hook(Some(trampoline), std::ptr::null_mut(), max_level.0).is_err() {
+        let _ = core_log::set_hook(None, std::ptr::null_mut(), -1);
+    }
 }
 
 /// Remove the log hook: the library is silent again. Cannot fail.
@@ -140,6 +144,18 @@ unsafe extern "C" fn trampoline(_user: *mut c_void, level: i32, msg: *const c_ch
 #[cfg(test)]
 mod tests {
     use super::Level;
+    use core::ffi::{c_char, c_void};
+
+    #[test]
+    fn a_level_that_delivers_nothing_removes_an_earlier_hook() {
+        // The log crate's Off arrives as Level(-1).
+        unsafe extern "C" fn earlier(_: *mut c_void, _: i32, _: *const c_char) {}
+        crate::log::set_hook(Some(earlier), std::ptr::null_mut(), 7).unwrap();
+        assert!(crate::log::enabled(crate::log::ERR));
+        super::set_log_hook(Level(-1), |_, _| {});
+        assert!(!crate::log::enabled(crate::log::ERR), "Off must leave the library silent");
+        super::clear_log_hook();
+    }
 
     #[test]
     fn levels_order_and_clamp_like_syslog() {
