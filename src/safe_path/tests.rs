@@ -1,4 +1,4 @@
-//! Compiled under cfg(test) only.
+//! Unit tests of safe_path; the parent module includes this file under #[cfg(test)].
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
