@@ -135,22 +135,35 @@ def try_line(addr):
         return None
 
 
-def http_pid(port, timeout=5):
-    """GET / from httpd; return the X-Pid of the answer."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+def recv_all(s):
+    """Read a connection to its end, then close it; the bytes read."""
     try:
-        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         data = b""
         while True:
             chunk = s.recv(4096)
             if not chunk:
-                break
+                return data
             data += chunk
     finally:
         s.close()
+
+
+def http_pid(port, timeout=5):
+    """GET / from httpd; return the X-Pid of the answer."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = recv_all(s)
     m = re.search(rb"X-Pid: (\d+)", data)
     check(data.startswith(b"HTTP/1.1 200") and m, "bad HTTP answer: %r" % data[:200])
     return int(m.group(1))
+
+
+def http_pid_or_none(port, timeout=2):
+    """As http_pid, but None when nothing (good) answers: for wait_until."""
+    try:
+        return http_pid(port, timeout)
+    except (OSError, Fail):
+        return None
 
 
 def fields(line):

@@ -25,7 +25,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_cli as tc  # noqa: E402  (BIN comes from argv[1], as there)
-from test_cli import (GRACEFD, HTTPD, LOADGEN, MODE_WORKER, Fail, Test, alive, check, ctl, http_pid, mode_env,  # noqa: E402
+from test_cli import (GRACEFD, HTTPD, LOADGEN, MODE_WORKER, Fail, Test, alive, check, ctl, free_port, http_pid, mode_env,  # noqa: E402
                       proc_stat, set_mode, start_load, stop_load, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,10 +34,6 @@ TERM_STATUS_WORKER = os.path.join(HERE, "term_status_worker.sh")
 REPORT_WORKER = os.path.join(HERE, "report_worker.sh")
 PYTHON = os.path.realpath(sys.executable)
 TOTAL_LIMIT_S = 600
-
-
-def free_port():
-    return tc.free_port()
 
 
 def status_json(t, sock):

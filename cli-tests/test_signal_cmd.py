@@ -28,25 +28,7 @@ TOTAL_LIMIT_S = 120
 
 # The helpers every command test shares (one copy, in test_cli.py).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_cli import Fail, alive, check, free_port, wait_until  # noqa: E402
-
-
-def get(port, timeout=5):
-    """GET /: the X-Pid of the answer."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            c = s.recv(4096)
-            if not c:
-                break
-            data += c
-    finally:
-        s.close()
-    m = re.search(rb"X-Pid: (\d+)", data)
-    check(data.startswith(b"HTTP/1.1 200") and m, "bad answer %r" % data[:100])
-    return int(m.group(1))
+from test_cli import Fail, alive, check, free_port, http_pid, http_pid_or_none, recv_all, wait_until  # noqa: E402
 
 
 class T:
@@ -68,10 +50,7 @@ class T:
         return p, port, pidfile
 
     def try_get(self, port):
-        try:
-            return get(port, timeout=1)
-        except (OSError, Fail):
-            return None
+        return http_pid_or_none(port, timeout=1)
 
     def gracefd(self, *args, timeout=30):
         r = subprocess.run([GRACEFD] + list(args), capture_output=True, text=True, timeout=timeout)
@@ -100,14 +79,7 @@ def half_request(port):
 
 def finish_request(s):
     s.sendall(b"Connection: close\r\n\r\n")
-    data = b""
-    while True:
-        c = s.recv(4096)
-        if not c:
-            break
-        data += c
-    s.close()
-    return data
+    return recv_all(s)
 
 
 def test_stop_waits_for_the_drain(t):
@@ -159,7 +131,7 @@ def reload_and_check(t, port, old_pid, pidfile, args):
     # The moment reload returned, the new generation serves and the pid file names it.
     with open(pidfile) as f:
         check(int(f.read().split()[0]) == new, "pid file does not name %d" % new)
-    check(get(port) == new, "answer not from the new generation %d" % new)
+    check(http_pid(port) == new, "answer not from the new generation %d" % new)
     return new
 
 
@@ -185,7 +157,7 @@ def test_reload_waits_for_the_old_generation_to_drain(t):
     check(r.returncode == 0, "reload exited %d" % r.returncode)
     new = int(out.split()[-1])
     t.pids.add(new)
-    check(not alive(p.pid) and get(port) == new, "new generation %d does not serve" % new)
+    check(not alive(p.pid) and http_pid(port) == new, "new generation %d does not serve" % new)
 
 
 def test_reload_reports_a_failed_generation(t):
@@ -193,7 +165,7 @@ def test_reload_reports_a_failed_generation(t):
     rc, _, err = t.gracefd("reload", "--pid=%d" % p.pid, "--pid-file", pidfile, "--timeout=20")
     check(rc == 1, "exit status %d (expected 1: failed), stderr %r" % (rc, err))
     check("still serves" in err, "stderr %r" % err)
-    check(get(port) == p.pid, "the old generation does not serve any more")
+    check(http_pid(port) == p.pid, "the old generation does not serve any more")
 
 
 def test_reload_reports_an_exec_failure(t):
@@ -205,14 +177,14 @@ def test_reload_reports_an_exec_failure(t):
     for _ in range(3):
         rc, _, err = t.gracefd("reload", "--pid=%d" % p.pid, "--pid-file", pidfile, "--timeout=20")
         check(rc == 1, "exit status %d (expected 1: failed), stderr %r" % (rc, err))
-        check(get(port) == p.pid, "the old generation does not serve any more")
+        check(http_pid(port) == p.pid, "the old generation does not serve any more")
     # With the library's vfork-style start the failed child touches no page of
     # its own, so nothing outside the server shows it (docs/systemd.md): the
     # reload is still not reported as done — it fails at the timeout (241).
     p, port, pidfile = t.httpd("--upgrade-exe", "/nonexistent/httpd")
     rc, _, err = t.gracefd("reload", "--pid=%d" % p.pid, "--pid-file", pidfile, "--timeout=2")
     check(rc in (1, 241), "exit status %d (expected 1 or 241: not reloaded), stderr %r" % (rc, err))
-    check(get(port) == p.pid, "the old generation does not serve any more")
+    check(http_pid(port) == p.pid, "the old generation does not serve any more")
 
 
 def test_reload_usage(t):

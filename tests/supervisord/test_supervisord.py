@@ -42,7 +42,7 @@ LIMIT_S = 180
 
 # The helpers every command test shares (one copy, in cli-tests/test_cli.py).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "cli-tests"))
-from test_cli import Fail, alive, check, wait_until  # noqa: E402
+from test_cli import Fail, alive, check, free_port, http_pid_or_none, recv_all, wait_until  # noqa: E402
 
 
 def descendants(pid):
@@ -64,31 +64,6 @@ def descendants(pid):
             out.append(c)
             todo.append(c)
     return out
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def get_pid(port):
-    try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=2)
-        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            c = s.recv(4096)
-            if not c:
-                break
-            data += c
-        s.close()
-    except OSError:
-        return None
-    m = re.search(rb"X-Pid: (\d+)", data)
-    return int(m.group(1)) if data.startswith(b"HTTP/1.1 200") and m else None
 
 
 class Sup:
@@ -202,13 +177,7 @@ def stop_with_request_in_flight(sup, prog, port, pids):
     stopper = subprocess.Popen([SUPERVISORCTL, "-c", sup.conf, "stop", prog], stdout=subprocess.PIPE, text=True)
     time.sleep(1.0)
     s.sendall(b"Connection: close\r\n\r\n")
-    data = b""
-    while True:
-        c = s.recv(4096)
-        if not c:
-            break
-        data += c
-    s.close()
+    data = recv_all(s)
     stopper.wait(timeout=30)
     check(data.startswith(b"HTTP/1.1 200"), "%s: the request in flight during stop got %r" % (prog, data[:60]))
     check(stopper.returncode == 0, "supervisorctl stop %s exited %d" % (prog, stopper.returncode))
@@ -223,7 +192,7 @@ def test_gracefd_run(sup):
     sup.seen.add(main)
     workers = [wait_until("the first worker", lambda: worker(sup))]
     load = Load(sup, sup.gport, os.path.join(sup.dir, "load-g.json"))
-    wait_until("load", lambda: get_pid(sup.gport))
+    wait_until("load", lambda: http_pid_or_none(sup.gport))
     for i in range(10):
         sup.ctl("signal", "HUP", "gracefd-run")
         w = wait_until("reload %d: a new worker" % (i + 1), lambda: (lambda w: w if w and w != workers[-1] else None)(worker(sup)))
@@ -242,7 +211,7 @@ def test_gracefd_run(sup):
     second = sup.pid("gracefd-run")
     sup.seen.add(second)
     check(second != first and not alive(first) and not alive(w1), "restart left %s" % [p for p in (first, w1) if alive(p)])
-    wait_until("serving after restart", lambda: get_pid(sup.gport))
+    wait_until("serving after restart", lambda: http_pid_or_none(sup.gport))
     sup.ctl("stop", "gracefd-run")
     check(descendants(sup.proc.pid) == [], "processes left after stop: %s" % descendants(sup.proc.pid))
 
@@ -251,7 +220,7 @@ def test_httpd(sup):
     sup.ctl("start", "httpd")
     pid = sup.pid("httpd")
     sup.seen.add(pid)
-    check(wait_until("httpd", lambda: get_pid(sup.hport)) == pid, "httpd answers from another pid")
+    check(wait_until("httpd", lambda: http_pid_or_none(sup.hport)) == pid, "httpd answers from another pid")
     load = Load(sup, sup.hport, os.path.join(sup.dir, "load-h.json"))
     time.sleep(1)
     load.stop("httpd")
@@ -262,7 +231,7 @@ def test_httpd(sup):
     second = sup.pid("httpd")
     sup.seen.update((first, second))
     check(second != first and not alive(first), "restart left pid %d" % first)
-    check(wait_until("httpd after restart", lambda: get_pid(sup.hport)) == second, "not served by the restarted httpd")
+    check(wait_until("httpd after restart", lambda: http_pid_or_none(sup.hport)) == second, "not served by the restarted httpd")
     sup.ctl("stop", "httpd")
     check(not alive(second) and descendants(sup.proc.pid) == [], "processes left after stop")
 
@@ -271,11 +240,11 @@ def test_httpd_hup(sup):
     sup.ctl("start", "httpd")
     pid = sup.pid("httpd")
     sup.seen.add(pid)
-    wait_until("httpd", lambda: get_pid(sup.hport))
+    wait_until("httpd", lambda: http_pid_or_none(sup.hport))
     load = Load(sup, sup.hport, os.path.join(sup.dir, "load-hup.json"))
     time.sleep(0.5)
     sup.ctl("signal", "HUP", "httpd")
-    new = wait_until("a new generation", lambda: (lambda p: p if p and p != pid else None)(get_pid(sup.hport)))
+    new = wait_until("a new generation", lambda: (lambda p: p if p and p != pid else None)(http_pid_or_none(sup.hport)))
     sup.seen.add(new)
     time.sleep(0.5)
     load.stop("httpd supervised directly, 1 HUP upgrade")
