@@ -439,7 +439,7 @@ def test_failed_reloads_keep_the_old(t):
     old = worker_pid(d)
     load = start_load(t, port)
     wait_until("load to flow", lambda: http_pid(port))
-    for mode, why in (("exit", "exited with status 3"), ("crash", "killed by SIGSEGV"), ("hang", "not ready within 1 s")):
+    for mode, why in (("exit", "exited with status 3"), ("crash", "killed by signal 11 (SIGSEGV)"), ("hang", "not ready within 1 s")):
         set_mode(t, mode)
         rc, out, err = ctl(t, ctl_sock, "reload")
         check(rc == 1 and why in err and "still serving generation 1 pid %d" % old in err, "%s: %d %r %r" % (mode, rc, out, err))
@@ -507,7 +507,7 @@ def test_crash_respawn_backoff(t):
     # A ready worker that dies is respawned too.
     os.kill(first, signal.SIGKILL)
     d = wait_until("a new worker after SIGKILL", lambda: (lambda d: d and worker_pid(d) != first and d)(serving(t, ctl_sock)))
-    check("was killed by SIGKILL after serving" in t.log("gracefd.log"), "the crash is logged")
+    check("was killed by signal 9 (SIGKILL) after serving" in t.log("gracefd.log"), "the crash is logged")
     check(http_pid(port) == worker_pid(d), "the respawned worker serves")
     no_zombies(g.pid)
     os.kill(g.pid, signal.SIGTERM)
@@ -527,7 +527,7 @@ def test_worker_exit_known_with_sigchld_ignored(t):
     first = worker_pid(wait_until("a worker to serve", lambda: serving(t, ctl_sock), timeout=30))
     os.kill(first, signal.SIGKILL)
     d = wait_until("a new worker after SIGKILL", lambda: (lambda d: d and worker_pid(d) != first and d)(serving(t, ctl_sock)))
-    check("was killed by SIGKILL after serving" in t.log("gracefd.log"), "the worker's end is known (not a lost status)")
+    check("was killed by signal 9 (SIGKILL) after serving" in t.log("gracefd.log"), "the worker's end is known (not a lost status)")
     check(http_pid(port) == worker_pid(d), "the respawned worker serves")
     no_zombies(g.pid)
     os.kill(g.pid, signal.SIGTERM)
@@ -1029,7 +1029,7 @@ def test_dir_symlink_and_auto_restart(t):
                  "--signal-on-hup", "USR1", "--control-socket", ctl_sock, "--", "sleep", "1000"], "auto.log")
     wait_until("two auto-restarts", lambda: t.log("auto.log").count("auto-restart: reloading") >= 2)
     wait_until("an old worker to get --signal-on-hup USR1", lambda: "old worker generation 1 (pid" in t.log("auto.log"))
-    check(re.search(r"old worker generation 1 \(pid \d+\) was killed by SIGUSR1", t.log("auto.log")), "--signal-on-hup USR1: %s" % t.log("auto.log"))
+    check(re.search(r"old worker generation 1 \(pid \d+\) was killed by signal 10 \(SIGUSR1\)", t.log("auto.log")), "--signal-on-hup USR1: %s" % t.log("auto.log"))
     d = wait_until("generation 3 or later", lambda: (lambda d: d and int(d["generation"][0]) >= 3 and d)(status_of(t, ctl_sock)))
     no_zombies(g.pid)
     os.kill(g.pid, signal.SIGTERM)

@@ -104,8 +104,7 @@ impl Outcome {
             Outcome::Ready => err!(EINVAL, "{} (pid {}) is ready", what, pid),
             Outcome::Failed(st, m) => err!(ECANCELED, "{} (pid {}) failed with status {}: {}", what, pid, st, m.as_str()),
             Outcome::ExecFailed(e) => err!(ENOEXEC, "{} could not be executed: {}", what, e),
-            Outcome::Died(Exit::Code(c)) => err!(ECHILD, "{} (pid {}) exited with status {} before it was ready", what, pid, c),
-            Outcome::Died(Exit::Signal(s)) => err!(ECHILD, "{} (pid {}) was killed by signal {} before it was ready", what, pid, s),
+            Outcome::Died(x) => err!(ECHILD, "{} (pid {}) {} before it was ready", what, pid, x),
             Outcome::Abandoned => err!(EPROTO, "{} (pid {}) closed its readiness channel without reporting", what, pid),
             Outcome::ExecFailedButAlive(e) => err!(
                 EPROTO,

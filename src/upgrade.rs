@@ -392,10 +392,7 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
     let e = match (outcome, settled) {
         (Outcome::Ready, Some(Settle::Exited(x))) => {
             let after_ms = time::monotonic_ns().saturating_sub(flight.ready_ns.unwrap_or(0)) / 1_000_000;
-            match x {
-                process::Exit::Code(c) => err!(ECHILD, "new generation pid {} exited with status {} {} ms after it reported ready (within the settle time of {} ms)", pid, c, after_ms, flight.settle_ms),
-                process::Exit::Signal(sig) => err!(ECHILD, "new generation pid {} was killed by signal {} {} ms after it reported ready (within the settle time of {} ms)", pid, sig, after_ms, flight.settle_ms),
-            }
+            err!(ECHILD, "new generation pid {} {} {} ms after it reported ready (within the settle time of {} ms)", pid, x, after_ms, flight.settle_ms)
         }
         (Outcome::Ready, _) => {
             hand_over(pid);

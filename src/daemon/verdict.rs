@@ -214,10 +214,7 @@ pub(super) fn launcher(middle: Pid, waiter: Fd, w: Watch) -> ! {
         // A status outside 1..=255 cannot come from gracefd_fail: never exit 0 on it.
         Verdict::Failed(st, m) => (if (1..=255).contains(&st) { st } else { EXIT_LOST }, Some(err!(ECANCELED, "{}", m.as_str()))),
         Verdict::ExecFailed(e) => (EXIT_SETUP, Some(err!(ENOEXEC, "daemon could not be executed ({}): {}", Shown(&w.exe), e))),
-        Verdict::Died(Exit::Code(c)) => (EXIT_DIED, Some(err!(ECHILD, "daemon (pid {}) exited with status {} before it was ready", pid, c))),
-        Verdict::Died(Exit::Signal(s)) => {
-            (EXIT_DIED, Some(err!(ECHILD, "daemon (pid {}) was killed by signal {} ({}) before it was ready", pid, s, signal::name(s))))
-        }
+        Verdict::Died(x) => (EXIT_DIED, Some(err!(ECHILD, "daemon (pid {}) {} before it was ready", pid, x))),
         Verdict::TimedOut => (
             EXIT_TIMEOUT,
             Some(err!(ETIMEDOUT, "daemon (pid {}) was not ready within {}; {}", pid, Within(w.timeout_ms, w.in_seconds), describe_stop(stopped))),

@@ -26,7 +26,6 @@ use crate::sys::fd::{Fd, RawFd};
 use crate::sys::process::{Exit, Pid};
 use crate::sys::socket;
 
-use crate::supervise::names::signal_name;
 use crate::supervise::say::{self, say};
 use crate::supervise::worker_notify::{NotifyDir, NotifySock};
 
@@ -38,13 +37,6 @@ pub(crate) fn ident(f: RawFd) -> Option<Ident> {
     crate::sys::fd::fstat(f).ok().map(|st| (st.st_dev, st.st_ino))
 }
 
-/// How a process ended, in words: `exited with status 3`, `was killed by SIGSEGV`.
-pub(crate) fn describe_exit(x: Exit) -> String {
-    match x {
-        Exit::Code(c) => format!("exited with status {}", c),
-        Exit::Signal(s) => format!("was killed by {}", signal_name(s)),
-    }
-}
 
 /// What to start.
 pub(crate) struct Plan<'a> {
@@ -268,7 +260,7 @@ impl Worker {
             }
             Outcome::Died(x) => {
                 self.reaped(x);
-                Some(Event::Exited(x, describe_exit(x)))
+                Some(Event::Exited(x, x.to_string()))
             }
             Outcome::Abandoned => {
                 say!(say::DEBUG, "worker {} closed GRACEFD_READY_FD without reporting; waiting for READY=1 on NOTIFY_SOCKET", pid);

@@ -69,6 +69,17 @@ pub enum Exit {
     Signal(i32),
 }
 
+/// How it ended, in words every report uses: `exited with status 3`,
+/// `was killed by signal 11 (SIGSEGV)`.
+impl core::fmt::Display for Exit {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Exit::Code(c) => write!(f, "exited with status {}", c),
+            Exit::Signal(s) => write!(f, "was killed by signal {} ({})", s, super::signal::name(s)),
+        }
+    }
+}
+
 impl Exit {
     fn from_status(st: libc::c_int) -> Exit {
         if libc::WIFSIGNALED(st) {

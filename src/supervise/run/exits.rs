@@ -9,7 +9,6 @@ use crate::sys::Errno;
 
 use super::{Sup, MS};
 use crate::supervise::names::fmt_secs;
-use crate::supervise::worker::describe_exit;
 use crate::supervise::exit;
 use crate::supervise::say::{self, say};
 
@@ -35,7 +34,7 @@ impl Sup {
 
     pub(super) fn on_logger_exit(&mut self, x: Exit) {
         if let Some(l) = self.logger.take() {
-            say!(say::WARNING, "the --log-file command (pid {}) {}", l, describe_exit(x));
+            say!(say::WARNING, "the --log-file command (pid {}) {}", l, x);
         }
     }
 
@@ -62,14 +61,14 @@ impl Sup {
             }
             p.w.reaped(x);
             if self.stopping.is_some() {
-                say!(say::INFO, "starting worker generation {} (pid {}) {}", p.w.generation, pid, describe_exit(x));
+                say!(say::INFO, "starting worker generation {} (pid {}) {}", p.w.generation, pid, x);
                 return;
             }
             let when = match p.w.ready_ns {
                 Some(r) => format!("{} after it was ready (within --settle {})", fmt_secs((monotonic_ns() - r) / MS), fmt_secs(self.o.settle_ms)),
                 None => "before it was ready".to_string(),
             };
-            let line = format!("worker generation {} (pid {}) {} {}", p.w.generation, pid, describe_exit(x), when);
+            let line = format!("worker generation {} (pid {}) {} {}", p.w.generation, pid, x, when);
             self.attempt_failed(Some(p.w), &line, exit::DIED);
             return;
         }
@@ -79,13 +78,13 @@ impl Sup {
             self.rolling_left.retain(|&p| p != pid);
             self.write_status();
             if self.stopping.is_some() {
-                say!(say::INFO, "worker generation {} (pid {}) {}", w.generation, pid, describe_exit(x));
+                say!(say::INFO, "worker generation {} (pid {}) {}", w.generation, pid, x);
                 self.last_exit = Some(x);
                 return;
             }
             let served_ms = w.ready_ns.map(|r| (monotonic_ns() - r) / MS).unwrap_or(0);
-            say!(say::WARNING, "worker generation {} (pid {}) {} after serving {}", w.generation, pid, describe_exit(x), fmt_secs(served_ms));
-            self.last_failure = Some(format!("worker generation {} (pid {}) {}", w.generation, pid, describe_exit(x)));
+            say!(say::WARNING, "worker generation {} (pid {}) {} after serving {}", w.generation, pid, x, fmt_secs(served_ms));
+            self.last_failure = Some(format!("worker generation {} (pid {}) {}", w.generation, pid, x));
             if served_ms >= self.o.respawn_delay_max_ms {
                 self.failures_in_row = 0;
             }
@@ -100,13 +99,13 @@ impl Sup {
         }
         if let Some(i) = self.old.iter().position(|o| o.w.pid == pid) {
             let o = self.old.remove(i);
-            say!(say::INFO, "old worker generation {} (pid {}) {}", o.w.generation, pid, describe_exit(x));
+            say!(say::INFO, "old worker generation {} (pid {}) {}", o.w.generation, pid, x);
             self.write_status();
             return;
         }
         if let Some(i) = self.doomed.iter().position(|d| d.w.pid == pid) {
             let d = self.doomed.remove(i);
-            say!(say::DEBUG, "failed worker generation {} (pid {}) {}", d.w.generation, pid, describe_exit(x));
+            say!(say::DEBUG, "failed worker generation {} (pid {}) {}", d.w.generation, pid, x);
         }
     }
 }

@@ -42,7 +42,7 @@ impl Sup {
                     } else if self.logger == Some(pid) {
                         self.on_logger_exit(x);
                     } else {
-                        say!(say::DEBUG, "reaped adopted process {} ({})", pid, crate::supervise::worker::describe_exit(x));
+                        say!(say::DEBUG, "reaped adopted process {} ({})", pid, x);
                     }
                 }
                 Ok(None) | Err(Errno(libc::ECHILD)) => return,
