@@ -144,6 +144,10 @@ func listenFile(op, name, addr string, opts *ListenOptions) (*os.File, error) {
 	if opts != nil {
 		backlog = opts.Backlog
 		if opts.UnixMode != 0 {
+			// A conversion guard, not the option's rule (the core checks the
+			// mode too): fs.FileMode keeps its type bits (ModeDir is 1<<31)
+			// above the permissions, and such a value would reach C as a
+			// negative int, which means "no mode". Refused here, named.
 			if opts.UnixMode&^fs.ModePerm != 0 {
 				return nil, invalid(op, "UnixMode has bits outside 0777")
 			}
