@@ -52,7 +52,7 @@ mod tests {
         };
         for len in (0..70).chain([255, 256, 1000, 4097]) {
             for modulus in [1u64, 3, 1 << 40] {
-                let mut v: Vec<(u64, i32)> = (0..len).map(|i| (next() % modulus, i as i32)).collect();
+                let mut v: Vec<(u64, i32)> = (0..len).map(|i| (next() % modulus, i)).collect();
                 let mut want = v.clone();
                 want.sort();
                 heapsort(&mut v);
