@@ -19,8 +19,9 @@ It prints:
     section whose symbol contains the text, and every section that refers
     to it.
 
-Sizes are section sizes (no alignment padding, no page rounding), so they
-add up exactly but are a little below what the linked file grows by.
+Sizes are section sizes (no alignment padding, no page rounding; .bss
+counts 0), so they add up exactly but are a little below what the linked
+file grows by.
 
 Usage: size-report.py [--lib target/ffi/ffi/libgracefd.a] [--top N]
                       [--why TEXT]... PROGRAM.o|PROGRAM.c|@ENTRY,ENTRY,...
@@ -125,7 +126,8 @@ def main():
                 parent[j] = i
                 order.append(j)
     reached = order
-    size = {i: secs[i]["size"] for i in reached}
+    # Zero-filled data (.bss) takes no bytes in the file: it counts as 0.
+    size = {i: 0 if secs[i]["type"] == split.SHT_NOBITS else secs[i]["size"] for i in reached}
     code = sum(size[i] for i in reached if secs[i]["flags"] & 0x4)
     data = sum(size[i] for i in reached if not secs[i]["flags"] & 0x4 and secs[i]["type"] != split.SHT_NOBITS)
     print(f"roots: {', '.join(r for r, _ in start)}")
