@@ -151,6 +151,7 @@ check-header:
 # builtins (compiler-rt's __* helpers); no std, no Rust-mangled globals.
 check-symbols: $(LIB)
 	tools/check-symbols.sh $(LIB)
+	CC=$(CC) tools/check-opt-in.sh $(LIB)
 
 check-ffi: $(BUILD)/bin/ffi-tests
 	$(BUILD)/bin/ffi-tests

@@ -222,7 +222,9 @@ def size():
            "hello_gc": (b("build/bench/hello-plain"), b("build/bench/hello-gracefd-gc")),
            "httpd": (b("build/bench/plain-httpd.stripped"), b("build/bench/httpd.stripped")),
            "httpd_gc": (b("build/bench/plain-httpd.stripped"), b("build/bench/httpd-gc.stripped")),
-           "notify_gc": (b("build/bench/hello-plain"), b("build/bench/notify-gracefd-gc"))}
+           "notify_gc": (b("build/bench/hello-plain"), b("build/bench/notify-gracefd-gc")),
+           "lifecycle": (b("build/bench/lifecycle-plain"), b("build/bench/lifecycle-gracefd")),
+           "lifecycle_gc": (b("build/bench/lifecycle-plain"), b("build/bench/lifecycle-gracefd-gc"))}
     return out
 
 

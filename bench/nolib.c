@@ -55,6 +55,11 @@ int gracefd_fail(int status, const char *message) {
 }
 
 int gracefd_ready(void) { return 0; }
+/* bench/lifecycle.c's, not httpd.c's: no service manager to tell. */
+int gracefd_notify(const char *state) {
+    (void)state;
+    return 0;
+}
 int gracefd_generation(void) { return 1; }
 int gracefd_is_upgrade(void) { return 0; }
 

@@ -300,7 +300,11 @@ def _size(w, ctx):
     rows = [("hello.c calling `gracefd_version_number()`, `-O2`, stripped", s["hello"]),
             ("the same, linked with `-Wl,--gc-sections`", s["hello_gc"]),
             ("bench/notify-only.c calling only `gracefd_notify()`, `-Wl,--gc-sections`", s.get("notify_gc", (None, None))),
-            ("c-examples/httpd.c (vs bench/nolib.c), `-O2`, stripped", s["httpd"]),
+            ("bench/lifecycle.c (daemonize, listen, events, ready, upgrade, notify; vs bench/nolib.c), `-O2`, "
+             "stripped", s.get("lifecycle", (None, None))),
+            ("the same, linked with `-Wl,--gc-sections`", s.get("lifecycle_gc", (None, None))),
+            ("c-examples/httpd.c (vs bench/nolib.c; also hand-off and the connection pass), `-O2`, stripped",
+             s["httpd"]),
             ("the same, linked with `-Wl,--gc-sections`", s.get("httpd_gc", (None, None)))]
     for label, (a, b) in rows:
         if a and b:

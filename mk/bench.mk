@@ -37,7 +37,9 @@ BENCH_BINS := $(BUILD)/bin/httpd $(BUILD)/bin/loadgen $(BUILD)/bin/handoff-bench
               $(BUILD)/bin/plain-httpd $(BUILD)/bin/tableflip-httpd \
               $(BUILD)/bench/hello-gracefd $(BUILD)/bench/hello-plain $(BUILD)/bench/hello-gracefd-gc \
               $(BUILD)/bench/httpd.stripped $(BUILD)/bench/plain-httpd.stripped \
-              $(BUILD)/bench/notify-gracefd-gc $(BUILD)/bench/httpd-gc.stripped $(BENCH_EXTRA_BINS)
+              $(BUILD)/bench/notify-gracefd-gc $(BUILD)/bench/httpd-gc.stripped \
+              $(BUILD)/bench/lifecycle-gracefd $(BUILD)/bench/lifecycle-gracefd-gc $(BUILD)/bench/lifecycle-plain \
+              $(BENCH_EXTRA_BINS)
 
 bench: bench-report
 bench-build: $(BENCH_BINS)
@@ -90,6 +92,22 @@ $(BUILD)/bench/notify-gracefd-gc: bench/notify-only.c include/gracefd.h $(LIB)
 $(BUILD)/bench/httpd-gc.stripped: c-examples/httpd.c include/gracefd.h $(wildcard c-examples/*.h) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(STRICT) $(CFLAGS) $(CPPFLAGS) -o $@ c-examples/httpd.c $(LIB) -Wl,--gc-sections
+	strip $@
+# A server using the lifecycle only (daemonize, listen, events, ready,
+# upgrade, notify: no hand-off, no connection pass), default link and
+# --gc-sections; its plain twin links bench/nolib.c instead of the library
+# (--gc-sections there drops nolib.c's functions it does not call).
+$(BUILD)/bench/lifecycle-gracefd: bench/lifecycle.c include/gracefd.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(STRICT) -O2 $(CPPFLAGS) -o $@ $< $(LIB)
+	strip $@
+$(BUILD)/bench/lifecycle-gracefd-gc: bench/lifecycle.c include/gracefd.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(STRICT) -O2 $(CPPFLAGS) -o $@ $< $(LIB) -Wl,--gc-sections
+	strip $@
+$(BUILD)/bench/lifecycle-plain: bench/lifecycle.c bench/nolib.c include/gracefd.h
+	@mkdir -p $(@D)
+	$(CC) $(STRICT) -O2 $(CPPFLAGS) -ffunction-sections -o $@ bench/lifecycle.c bench/nolib.c -Wl,--gc-sections
 	strip $@
 # A real user of the library: the C example with and without it, stripped,
 # both linked dynamically whatever EXAMPLES_LINK says: a static link would

@@ -9,6 +9,7 @@
 
 use crate::error::{Msg, Result};
 use crate::proto::ready::{self, Frame, ReadyReport};
+use crate::sync::OptIn;
 use crate::sys::fd::Fd;
 use crate::sys::process::{self, Exit, Pid};
 use crate::sys::time::Deadline;
@@ -44,13 +45,19 @@ fn report(kind: ReadyReport, status: i32, msg: &[u8]) -> Result<bool> {
     }
 }
 
+/// The hand-off's "tell the process we took our fds from to drain"
+/// (`handoff::report_ready`), installed by its take: only a process that took
+/// fds has such a peer, and only a program that links the take links the
+/// telling (`sync::OptIn`).
+pub(crate) static HANDOFF_PEER: OptIn<fn() -> Result<bool>> = OptIn::new();
+
 /// Tell everyone who waits that we are ready: the starter (readiness frame),
 /// the process we took our fds from by hand-off (it drains), and systemd
 /// (`READY=1`, plus `MAINPID=` when we are a new generation, so systemd follows
 /// us even before the old generation hands over).
 /// Returns whether a starter or hand-off peer was told.
 pub fn report_ready() -> Result<bool> {
-    let old_side = crate::handoff::report_ready();
+    let old_side = HANDOFF_PEER.get().map_or(Ok(false), |tell| tell());
     let starter = report(ReadyReport::Ready, crate::conns::ready_status(), b"");
     crate::notify::ready(lineage::is_upgrade())?;
     Ok(starter? | old_side?)

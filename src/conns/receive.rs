@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::Result;
 use crate::proto::conns::{self as wire, Entry, Frame, PassStep};
-use crate::sync::Mutex;
+use crate::sync::{Mutex, OptIn};
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::{socket, thread};
 use crate::{err, lineage};
@@ -48,6 +48,7 @@ static QUEUE: Mutex<Queue> = Mutex::new(Queue { enabled: false, conns: VecDeque:
 /// exists that may pass some (we were started by an upgrade, or took our fds
 /// by hand-off and have not reported ready yet). Idempotent.
 pub(crate) fn enable() -> Result<bool> {
+    RECEIVER.install(&(start_receiving as fn(Fd)));
     QUEUE.lock().enabled = true;
     Ok(lineage::is_upgrade() || HANDOFF_PENDING.load(Ordering::Acquire))
 }
@@ -77,13 +78,21 @@ pub(crate) fn ready_status() -> i32 {
     }
 }
 
+/// [`start_receiving`], installed by [`enable`]: reporting ready reaches
+/// the receiving thread through it, so a program that never enables the
+/// pass does not link the thread (`sync::OptIn`).
+static RECEIVER: OptIn<fn(Fd)> = OptIn::new();
+
 /// We reported ready on `ch`: keep it and start the receiving thread if we
 /// take connections (else it is closed, as before).
 pub(crate) fn adopt_channel(ch: Fd) {
     if ready_status() == 0 {
         return;
     }
-    start_receiving(ch);
+    // Installed: a nonzero status means `enable` ran.
+    if let Some(start) = RECEIVER.get() {
+        start(ch);
+    }
 }
 
 /// Receive connections on `ch` with a library thread (the hand-off taker's

@@ -16,11 +16,26 @@ use crate::error::Result;
 use crate::proto::num::fmt_u64;
 use crate::ready;
 use crate::spawn::Spawn;
+use crate::sync::OptIn;
 use crate::sys::fd::Fd;
+
+/// How `daemonize` starts a command.
+pub(super) type Launch = fn(Prepared, &Command, &DaemonOptions) -> Result<()>;
+
+/// [`command_launch`], installed by `DaemonOptions::set_command` (the only
+/// way an option gets a command): `daemonize` reaches command mode through
+/// it, so a program that never sets a command does not link command mode,
+/// its private NOTIFY_SOCKET included (`sync::OptIn`).
+pub(super) static LAUNCH: OptIn<Launch> = OptIn::new();
+
+/// Make command mode reachable (see [`LAUNCH`]).
+pub(super) fn install() {
+    LAUNCH.install(&(command_launch as Launch));
+}
 
 /// Start `c` as the daemon and wait for its verdict (never returns but with
 /// an error from before the start).
-pub(super) fn command_launch(mut p: Prepared, c: &Command, o: &DaemonOptions) -> Result<()> {
+fn command_launch(mut p: Prepared, c: &Command, o: &DaemonOptions) -> Result<()> {
     let mut sp = Spawn::new(&c.exe)?;
     for a in &c.argv {
         sp.arg(a)?;

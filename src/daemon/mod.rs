@@ -81,7 +81,6 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use crate::error::Result;
 use crate::sys::process;
 use crate::{err, lineage, log};
-use command::command_launch;
 use launch::{fork_launch, prepare, reexec_launch};
 use reexec_side::{reexec_daemon_side, PENDING};
 use state::IS_DAEMON;
@@ -125,7 +124,11 @@ fn daemonize_once(opts: &DaemonOptions) -> Result<()> {
         // (a daemon, a new generation) does not matter, and any process may
         // start one (it is started as re-exec mode's daemon is).
         opts.check()?;
-        return command_launch(prepare(opts)?, c, opts);
+        // Installed by `set_command`, the only way `command` is set.
+        let Some(launch) = command::LAUNCH.get() else {
+            return Err(err!(EINVAL, "daemonize: a command was set without DaemonOptions::set_command"));
+        };
+        return launch(prepare(opts)?, c, opts);
     }
     init();
     if let Some(p) = PENDING.lock().take() {

@@ -7,6 +7,7 @@
 //! launcher is done.
 
 use crate::error::{Error, Result};
+use crate::sync::OptIn;
 use crate::sys::cpath::CPath;
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::fs;
@@ -35,6 +36,7 @@ fn base() -> &'static [u8] {
 impl NotifySocket {
     /// Make the directory and bind the socket in it. Errors name the step.
     pub(super) fn make() -> Result<NotifySocket> {
+        READ_READY.install(&(read_ready as fn(RawFd) -> bool));
         let base = base();
         let base_z = CPath::new(base).map_err(|e| Error::sys(e, "the NOTIFY_SOCKET base directory"))?;
         let parent = fs::open(&base_z, libc::O_PATH | libc::O_DIRECTORY, 0)
@@ -65,10 +67,22 @@ impl NotifySocket {
     /// Read every pending datagram; whether one said `READY=1`. (Fds sent
     /// along, e.g. `FDSTORE=1`, are closed.)
     pub(super) fn said_ready(&self) -> bool {
-        let mut ready = false;
-        notify_inbox::drain(self.sock.raw(), |r| ready |= r.ready);
-        ready
+        // Installed: `self` was made by `make`.
+        READ_READY.get().is_some_and(|read| read(self.sock.raw()))
     }
+}
+
+/// [`read_ready`], installed by [`NotifySocket::make`]: the launcher's wait,
+/// which every `daemonize` links, reaches the reading of datagrams only
+/// through it, so a program without command mode does not link it
+/// (`sync::OptIn`).
+static READ_READY: OptIn<fn(RawFd) -> bool> = OptIn::new();
+
+/// Read every pending datagram on `sock`; whether one said `READY=1`.
+fn read_ready(sock: RawFd) -> bool {
+    let mut ready = false;
+    notify_inbox::drain(sock, |r| ready |= r.ready);
+    ready
 }
 
 impl Drop for NotifySocket {

@@ -249,6 +249,9 @@ impl DaemonOptions {
     /// executable, an empty argv, a NUL anywhere, or an entry without a key.
     pub fn set_command(&mut self, command: Option<Command>) -> Result<()> {
         check_command(command.as_ref())?;
+        if command.is_some() {
+            super::command::install();
+        }
         self.command = command;
         Ok(())
     }

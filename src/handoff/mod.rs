@@ -39,7 +39,7 @@ mod tests;
 pub(crate) use receive::recv_fds;
 pub(crate) use send::send_fds;
 pub(crate) use serve::{serve, stop};
-pub(crate) use new_side::{report_ready, take};
+pub(crate) use new_side::take;
 pub(crate) use old_side::{process, set_taker_timeout_ms, Status, DEFAULT_TAKER_TIMEOUT_MS};
 
 use crate::sys::process;

@@ -52,6 +52,7 @@ pub(super) fn took_from(path: &[u8]) -> bool {
 ///
 /// [`recv_fds`]: super::recv_fds
 pub(crate) fn take(path: &[u8], timeout_ms: i64) -> Result<usize> {
+    crate::ready::HANDOFF_PEER.install(&(report_ready as fn() -> Result<bool>));
     {
         let mut t = TAKEN.lock();
         match &*t {

@@ -280,7 +280,13 @@ impl core::fmt::Display for Shown<'_> {
                 b'"' => f.write_str("\\\"")?,
                 b'\\' => f.write_str("\\\\")?,
                 0x20..=0x7e => core::fmt::Write::write_char(f, b as char)?,
-                _ => write!(f, "\\x{:02x}", b)?,
+                // By hand: `{:02x}` links u8's LowerHex and the padding code.
+                _ => {
+                    let hex = |d: u8| char::from(b"0123456789abcdef".get(usize::from(d)).copied().unwrap_or(b'?'));
+                    f.write_str("\\x")?;
+                    core::fmt::Write::write_char(f, hex(b >> 4))?;
+                    core::fmt::Write::write_char(f, hex(b & 15))?;
+                }
             }
         }
         if self.0.len() > 64 {
@@ -307,6 +313,16 @@ mod tests {
     fn bad(s: &[u8], needle: &str) {
         let e = parse(s).expect_err("accepted");
         assert!(e.message().contains(needle), "{:?}: message {:?} lacks {:?}", s, e.message(), needle);
+    }
+
+    #[test]
+    fn shown_escapes_every_unprintable_byte_in_lowercase_hex() {
+        let unprintable: Vec<u8> = (0..=255u8).filter(|b| !(0x20..=0x7e).contains(b)).collect();
+        for part in unprintable.chunks(64) {
+            let want: String = part.iter().map(|b| format!("\\x{:02x}", b)).collect();
+            assert_eq!(Shown(part).to_string(), format!("\"{}\"", want));
+        }
+        assert_eq!(Shown(b"a\"\\\x7f\xff\x1b~").to_string(), r#""a\"\\\x7f\xff\x1b~""#);
     }
 
     #[test]

@@ -244,10 +244,10 @@ pub fn decode(b: &[u8]) -> Result<Frame> {
         return Err(err!(EBADMSG, "connection-pass frame has a bad magic"));
     }
     if version != VERSION {
-        return Err(err!(EPROTONOSUPPORT, "connection-pass frame of version {} (this side speaks {})", version, VERSION));
+        return Err(err!(EPROTONOSUPPORT, "connection-pass frame of version {} (this side speaks {})", u32::from(version), u32::from(VERSION)));
     }
     let Some(kind) = PassStep::from_u8(kind) else {
-        return Err(err!(EBADMSG, "connection-pass frame of unknown kind {}", kind));
+        return Err(err!(EBADMSG, "connection-pass frame of unknown kind {}", u32::from(kind)));
     };
     if flags != [0, 0] {
         return Err(err!(EBADMSG, "connection-pass frame has unknown flags"));

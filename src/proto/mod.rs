@@ -15,3 +15,4 @@ pub mod num {
     pub use crate::num::*;
 }
 pub mod ready;
+pub(crate) mod sort;

@@ -85,7 +85,7 @@ pub fn decode(b: &[u8]) -> Result<Frame> {
         4 => ReadyReport::Pid,
         5 => ReadyReport::Exited,
         6 => ReadyReport::Signaled,
-        k => return Err(err!(EBADMSG, "readiness frame has unknown kind {}", k)),
+        k => return Err(err!(EBADMSG, "readiness frame has unknown kind {}", u32::from(k))),
     };
     let mut s4 = [0u8; 4];
     s4.copy_from_slice(st);

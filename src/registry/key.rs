@@ -103,7 +103,8 @@ pub struct AddrShown<'a>(pub &'a SockAddr);
 impl fmt::Display for AddrShown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let a = self.0;
-        let port = a.port().unwrap_or(0);
+        // As u32: one integer Display less in every program (u16's is 0.2 KB).
+        let port = u32::from(a.port().unwrap_or(0));
         if let Some(ip) = a.ip_v4() {
             write!(f, "{}:{}", Ipv4Shown(ip), port)
         } else if let Some((ip, scope)) = a.ip_v6() {

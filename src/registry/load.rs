@@ -271,7 +271,7 @@ pub(super) fn check_starter(entry: &StarterEntry<'_>) -> Result<FdKind> {
             err!(EPROTOTYPE, "the key announces a listener, the fd is {}", kind.describe())
         }
         StarterFdProblem::Port { want, got } => {
-            err!(EPROTOTYPE, "the key announces port {}, the socket is bound to port {}", want, got)
+            err!(EPROTOTYPE, "the key announces port {}, the socket is bound to port {}", u32::from(want), u32::from(got))
         }
         StarterFdProblem::NotUnixListener(kind) => {
             err!(EPROTOTYPE, "the key announces a unix listener, the fd is {}", kind.describe())

@@ -12,7 +12,9 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use crate::sys::thread::RawMutex;
 
 mod held;
+mod opt_in;
 pub(crate) use held::{keep_while_locked, set_sink, Kept, Sink};
+pub(crate) use opt_in::OptIn;
 
 const NEW: u8 = 0;
 const RUNNING: u8 = 1;

@@ -185,13 +185,13 @@ pub fn decode_head(b: &[u8]) -> Result<Head> {
         return Err(err!(
             EPROTONOSUPPORT,
             "hand-off protocol version {} is not supported (this side speaks {})",
-            version,
-            VERSION
+            u32::from(version),
+            u32::from(VERSION)
         ));
     }
     let k = b.get(5).copied().unwrap_or(0);
     let Some(kind) = HandoffMsg::from_u8(k) else {
-        return Err(err!(EBADMSG, "hand-off frame of unknown kind {}", k));
+        return Err(err!(EBADMSG, "hand-off frame of unknown kind {}", u32::from(k)));
     };
     if b.get(6..8) != Some(&[0u8, 0][..]) {
         return Err(err!(EBADMSG, "hand-off {} frame has non-zero flags", kind.name()));

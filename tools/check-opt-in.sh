@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Prove that what a program never turns on stays out of it (sync::OptIn,
+# docs/HACKING.md): bench/lifecycle.c (daemonize, listen, events, ready,
+# upgrade, notify) linked with the archive, with the default flags and with
+# --gc-sections, must not contain the connection pass's receiving thread or
+# the hand-off's "tell the old side to drain"; c-examples/httpd.c, which
+# enables the pass and takes fds by hand-off, must contain both. (Daemonize's
+# command mode, the third OptIn, has no setter in the C ABI: tools/
+# split-object.py leaves it out of the archive altogether.)
+set -euo pipefail
+lib=${1:?usage: check-opt-in.sh libgracefd.a}
+cc=${CC:-cc}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# Local function names, demangled without hashes.
+names() { nm -C "$1" | awk '$2 ~ /^[tT]$/ {$1 = ""; $2 = ""; print}' | sed -E 's/::h[0-9a-f]{16}$//; s/^ +//'; }
+absent=(
+  "gracefd::conns::receive::run"
+  "gracefd::handoff::new_side::report_ready"
+)
+for flags in "" "-Wl,--gc-sections"; do
+  "$cc" -O2 -Iinclude -o "$work/lifecycle" bench/lifecycle.c "$lib" $flags
+  have=$(names "$work/lifecycle")
+  for n in "${absent[@]}"; do
+    if grep -q -x -F "$n" <<<"$have"; then
+      echo "check-opt-in: bench/lifecycle.c (${flags:-default link}) links $n, which it never turns on"; exit 1
+    fi
+  done
+done
+"$cc" -O2 -Iinclude -o "$work/httpd" c-examples/httpd.c "$lib" -Wl,--gc-sections
+have=$(names "$work/httpd")
+for n in "${absent[@]}"; do
+  if ! grep -q -x -F "$n" <<<"$have"; then
+    echo "check-opt-in: c-examples/httpd.c does not link $n: the name looked for is wrong, or the feature is gone"; exit 1
+  fi
+done
+echo "check-opt-in: bench/lifecycle.c links neither the connection-pass receiver nor the hand-off telling; httpd.c links both"
