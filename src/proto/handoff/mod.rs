@@ -211,34 +211,60 @@ pub fn decode_head(b: &[u8]) -> Result<Head> {
 /// ([`listen_env::validate_fdname`](crate::proto::listen_env::validate_fdname)).
 pub use crate::proto::listen_env::validate_fdname as validate_name;
 
+/// The body length of a HEADER frame for the `count` names that `name(i)`
+/// gives (`i` in `0..count`), each checked. EINVAL for a bad name (or the
+/// error `name` returned) or more than [`MAX_FDS`] names. The first pass of
+/// [`encode_header`] and of a sender that streams the header in pieces
+/// ([`header_start`], [`push_name`]): nothing is sent before every name passed.
+pub fn header_body_len<'a>(count: usize, name: impl Fn(usize) -> Result<&'a [u8]>) -> Result<usize> {
+    if count > MAX_FDS {
+        return Err(err!(EINVAL, "{} fds are more than one hand-off carries ({})", count, MAX_FDS));
+    }
+    let mut body_len = 4usize;
+    for i in 0..count {
+        let n = name(i)?;
+        validate_name(n).map_err(|e| e.context(format_args!("name #{}", i)))?;
+        body_len += 1 + n.len();
+    }
+    Ok(body_len)
+}
+
+/// The head of a HEADER frame of `body_len` bytes (from [`header_body_len`])
+/// and the count that starts its body; the names follow ([`push_name`]).
+pub fn header_start(count: usize, body_len: usize) -> [u8; HEAD_LEN + 4] {
+    let mut out = [0u8; HEAD_LEN + 4];
+    let count = (count.min(MAX_FDS) as u32).to_le_bytes();
+    for (d, s) in out.iter_mut().zip(encode_head(HandoffMsg::Header, body_len).iter().chain(count.iter())) {
+        *d = *s;
+    }
+    out
+}
+
+/// Append one name of a HEADER body (checked by [`header_body_len`], so at
+/// most 255 bytes).
+pub fn push_name(out: &mut Vec<u8>, name: &[u8]) {
+    out.push(name.len().min(NAME_MAX) as u8);
+    out.extend_from_slice(name.get(..NAME_MAX.min(name.len())).unwrap_or(&[]));
+}
+
 /// A whole HEADER frame for these names. EINVAL for a bad name or more than
 /// [`MAX_FDS`] names.
 pub fn encode_header<N: AsRef<[u8]>>(names: &[N]) -> Result<Vec<u8>> {
-    if names.len() > MAX_FDS {
-        return Err(err!(EINVAL, "{} fds are more than one hand-off carries ({})", names.len(), MAX_FDS));
-    }
-    let mut body_len = 4usize;
-    for (i, n) in names.iter().enumerate() {
-        validate_name(n.as_ref()).map_err(|e| e.context(format_args!("name #{}", i)))?;
-        body_len += 1 + n.as_ref().len();
-    }
+    let body_len = header_body_len(names.len(), |i| Ok(names.get(i).map_or(&[][..], |n| n.as_ref())))?;
     let mut out = Vec::new();
     out.try_reserve_exact(HEAD_LEN + body_len).map_err(|_| err!(ENOMEM, "hand-off header of {} bytes", body_len))?;
-    out.extend_from_slice(&encode_head(HandoffMsg::Header, body_len));
-    out.extend_from_slice(&(names.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header_start(names.len(), body_len));
     for n in names {
-        let n = n.as_ref();
-        // validate_name bounded it to 255 bytes.
-        out.push(n.len() as u8);
-        out.extend_from_slice(n);
+        push_name(&mut out, n.as_ref());
     }
     Ok(out)
 }
 
-/// Decode a HEADER body into its names. EBADMSG if the count is above
-/// [`MAX_FDS`], a name is invalid, the names run past the body, or bytes
-/// are left over.
-pub fn decode_header(body: &[u8]) -> Result<Vec<Vec<u8>>> {
+/// Check a HEADER body and return its count: at most [`MAX_FDS`], then that
+/// many valid names filling the body exactly. EBADMSG otherwise. Nothing is
+/// allocated (a transfer of 10,000 fds would otherwise cost 10,000 small
+/// allocations); [`header_names`] then walks the names.
+pub fn check_header(body: &[u8]) -> Result<usize> {
     let Some(count) = u32_at(body, 0) else {
         return Err(err!(EBADMSG, "hand-off header of {} bytes has no count", body.len()));
     };
@@ -246,12 +272,10 @@ pub fn decode_header(body: &[u8]) -> Result<Vec<Vec<u8>>> {
     if count > MAX_FDS {
         return Err(err!(EBADMSG, "hand-off header announces {} fds (at most {})", count, MAX_FDS));
     }
-    // Each name takes at least 2 bytes: refuse an impossible count before allocating for it.
+    // Each name takes at least 2 bytes: an impossible count fails before any walk.
     if count.saturating_mul(2) > body.len().saturating_sub(4) {
         return Err(err!(EBADMSG, "hand-off header announces {} fds but holds only {} bytes of names", count, body.len() - 4));
     }
-    let mut names = Vec::new();
-    names.try_reserve_exact(count).map_err(|_| err!(ENOMEM, "hand-off header of {} names", count))?;
     let mut at = 4usize;
     for i in 0..count {
         let Some(&len) = body.get(at) else {
@@ -262,13 +286,34 @@ pub fn decode_header(body: &[u8]) -> Result<Vec<Vec<u8>>> {
             return Err(err!(EBADMSG, "hand-off header: name #{} of {} bytes runs past the end", i, len));
         };
         validate_name(name).map_err(|e| err!(EBADMSG, "hand-off header: name #{}: {}", i, e.message()))?;
-        names.push(name.to_vec());
         at += 1 + len;
     }
     if at != body.len() {
         return Err(err!(EBADMSG, "hand-off header has {} trailing bytes after {} names", body.len() - at, count));
     }
-    Ok(names)
+    Ok(count)
+}
+
+/// The names of a HEADER body, in order. Meant for a body [`check_header`]
+/// accepted; on any other the walk stops where the body stops making sense.
+pub fn header_names(body: &[u8]) -> HeaderNames<'_> {
+    HeaderNames { rest: body.get(4..).unwrap_or(&[]) }
+}
+
+/// The iterator of [`header_names`].
+pub struct HeaderNames<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for HeaderNames<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (&len, tail) = self.rest.split_first()?;
+        let name = tail.get(..len as usize)?;
+        self.rest = tail.get(len as usize..).unwrap_or(&[]);
+        Some(name)
+    }
 }
 
 /// A CHUNK announcement: fds `first .. first + count` ride on this message.
