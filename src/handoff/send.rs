@@ -3,10 +3,10 @@
 //! bounded by a deadline. The old side sends its queue piece by piece with
 //! [`flush`]; [`send_fds_with`] sends a whole transfer at once.
 //!
-//! [`send_fds_with`] costs the kernel's work and little else: the names are
-//! checked in one pass (nothing goes before all passed), the header is then
-//! encoded and sent in pieces of [`HEADER_PIECE`] bytes from one buffer, and
-//! each chunk frame goes with its fds straight from the caller's array.
+//! [`send_fds_with`] costs the kernel's work and little else: the header is
+//! encoded in one pass over the names, checking each (nothing goes before
+//! all passed), and each chunk frame goes with its fds straight from the
+//! caller's array.
 //!
 //! The old side sends its registry in slices ([`plan_registry`]): each chunk
 //! carries the registry's own fds, checked and sent under the registry lock
@@ -134,10 +134,6 @@ pub(super) fn send_error(e: Errno, sent: usize, total: usize) -> crate::Error {
     }
 }
 
-/// Bytes of the header [`send_fds_with`] encodes and sends at a time: a few
-/// pages reused, where a header of 10,000 names is some 80 KiB.
-const HEADER_PIECE: usize = 16 * 1024;
-
 /// Send all of `data`, `fds` riding on its first byte, waiting for room
 /// until `deadline` (`MSG_DONTWAIT` plus `poll`). `sent` of `total` fds went
 /// before it (for the error's message).
@@ -175,7 +171,7 @@ pub(crate) fn send_fds<N: AsRef<[u8]>>(sock: RawFd, fds: &[RawFd], names: &[N], 
 /// Send `fds` over the connected unix stream socket `sock`, the name of
 /// `fds[i]` given by `name(i)`: the header frame, then chunks of at most 252
 /// fds. `name` may fail (a NULL from C): every name is checked before
-/// anything is sent, and each is asked for twice (checked, then encoded).
+/// anything is sent.
 /// The fds stay the caller's (the kernel passes duplicates). Never raises
 /// SIGPIPE; never changes the socket's `O_NONBLOCK`.
 ///
@@ -194,22 +190,8 @@ pub(crate) fn send_fds_with<'a>(
         return Err(err!(EBADF, "fd #{} ({}) is not an fd", i, fds.get(i).copied().unwrap_or(-1)));
     }
     let total = fds.len();
-    let body_len = wire::header_body_len(total, &name)?;
-    let mut piece = Vec::new();
-    let start = wire::header_start(total, body_len);
-    piece
-        .try_reserve_exact((start.len() + body_len).min(HEADER_PIECE))
-        .map_err(|_| err!(ENOMEM, "hand-off header of {} bytes", body_len))?;
-    piece.extend_from_slice(&start);
-    for i in 0..total {
-        let n = name(i)?;
-        if piece.len() + 1 + n.len() > HEADER_PIECE {
-            send_message(sock, &piece, &[], deadline, 0, total)?;
-            piece.clear();
-        }
-        wire::push_name(&mut piece, n);
-    }
-    send_message(sock, &piece, &[], deadline, 0, total)?;
+    let header = wire::encode_header_with(total, name)?;
+    send_message(sock, &header, &[], deadline, 0, total)?;
     for c in wire::chunks(total) {
         let first = c.first as usize;
         let part = fds.get(first..first + c.count as usize).unwrap_or(&[]);

@@ -47,8 +47,8 @@ fn round_trip_in_chunks() {
 }
 
 #[test]
-fn a_header_larger_than_a_piece_arrives_whole() {
-    // 400 names of 255 bytes: a header of some 100 KiB, sent in pieces.
+fn a_long_header_arrives_whole() {
+    // 400 names of 255 bytes: a header of some 100 KiB, read in pieces.
     let (a, b) = pair();
     let (p, _q) = fd::pipe().unwrap();
     let fds = vec![p.raw(); 400];

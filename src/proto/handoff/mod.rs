@@ -211,53 +211,38 @@ pub fn decode_head(b: &[u8]) -> Result<Head> {
 /// ([`listen_env::validate_fdname`](crate::proto::listen_env::validate_fdname)).
 pub use crate::proto::listen_env::validate_fdname as validate_name;
 
-/// The body length of a HEADER frame for the `count` names that `name(i)`
-/// gives (`i` in `0..count`), each checked. EINVAL for a bad name (or the
-/// error `name` returned) or more than [`MAX_FDS`] names. The first pass of
-/// [`encode_header`] and of a sender that streams the header in pieces
-/// ([`header_start`], [`push_name`]): nothing is sent before every name passed.
-pub fn header_body_len<'a>(count: usize, name: impl Fn(usize) -> Result<&'a [u8]>) -> Result<usize> {
+/// A whole HEADER frame for the `count` names that `name(i)` gives (`i` in
+/// `0..count`), each checked as it is appended: one pass over the names,
+/// the head written last. EINVAL for a bad name (or the error `name`
+/// returned) or more than [`MAX_FDS`] names.
+pub fn encode_header_with<'a>(count: usize, name: impl Fn(usize) -> Result<&'a [u8]>) -> Result<Vec<u8>> {
     if count > MAX_FDS {
         return Err(err!(EINVAL, "{} fds are more than one hand-off carries ({})", count, MAX_FDS));
     }
-    let mut body_len = 4usize;
+    let mut out = Vec::new();
+    // Room for names of up to 7 bytes; longer ones make it grow.
+    let guess = HEAD_LEN + 4 + count * 8;
+    out.try_reserve_exact(guess).map_err(|_| err!(ENOMEM, "hand-off header of {} bytes", guess))?;
+    out.extend_from_slice(&[0u8; HEAD_LEN]);
+    out.extend_from_slice(&(count as u32).to_le_bytes());
     for i in 0..count {
         let n = name(i)?;
         validate_name(n).map_err(|e| e.context(format_args!("name #{}", i)))?;
-        body_len += 1 + n.len();
+        // validate_name bounded it to 255 bytes.
+        out.push(n.len() as u8);
+        out.extend_from_slice(n);
     }
-    Ok(body_len)
-}
-
-/// The head of a HEADER frame of `body_len` bytes (from [`header_body_len`])
-/// and the count that starts its body; the names follow ([`push_name`]).
-pub fn header_start(count: usize, body_len: usize) -> [u8; HEAD_LEN + 4] {
-    let mut out = [0u8; HEAD_LEN + 4];
-    let count = (count.min(MAX_FDS) as u32).to_le_bytes();
-    for (d, s) in out.iter_mut().zip(encode_head(HandoffMsg::Header, body_len).iter().chain(count.iter())) {
-        *d = *s;
+    let head = encode_head(HandoffMsg::Header, out.len() - HEAD_LEN);
+    if let Some(h) = out.get_mut(..HEAD_LEN) {
+        h.copy_from_slice(&head);
     }
-    out
-}
-
-/// Append one name of a HEADER body (checked by [`header_body_len`], so at
-/// most 255 bytes).
-pub fn push_name(out: &mut Vec<u8>, name: &[u8]) {
-    out.push(name.len().min(NAME_MAX) as u8);
-    out.extend_from_slice(name.get(..NAME_MAX.min(name.len())).unwrap_or(&[]));
+    Ok(out)
 }
 
 /// A whole HEADER frame for these names. EINVAL for a bad name or more than
 /// [`MAX_FDS`] names.
 pub fn encode_header<N: AsRef<[u8]>>(names: &[N]) -> Result<Vec<u8>> {
-    let body_len = header_body_len(names.len(), |i| Ok(names.get(i).map_or(&[][..], |n| n.as_ref())))?;
-    let mut out = Vec::new();
-    out.try_reserve_exact(HEAD_LEN + body_len).map_err(|_| err!(ENOMEM, "hand-off header of {} bytes", body_len))?;
-    out.extend_from_slice(&header_start(names.len(), body_len));
-    for n in names {
-        push_name(&mut out, n.as_ref());
-    }
-    Ok(out)
+    encode_header_with(names.len(), |i| Ok(names.get(i).map_or(&[][..], |n| n.as_ref())))
 }
 
 /// Check a HEADER body and return its count: at most [`MAX_FDS`], then that
