@@ -49,7 +49,8 @@ impl Out {
 
 /// The messages of a transfer of the registry `entries` (a snapshot of
 /// names and fd numbers): the header, then one chunk per 252 entries, whose
-/// fds are taken from the registry when it is sent. EINVAL as [`plan`].
+/// fds are taken from the registry when it is sent. EINVAL as
+/// [`wire::encode_header`].
 pub(super) fn plan_registry(entries: &[Info]) -> Result<Vec<Out>> {
     let names: Vec<&[u8]> = entries.iter().map(|e| e.name.as_slice()).collect();
     let mut q = Vec::new();
@@ -142,17 +143,18 @@ fn send_message(sock: RawFd, data: &[u8], fds: &[RawFd], deadline: Deadline, sen
     while let Some(rest) = data.get(off..).filter(|r| !r.is_empty()) {
         // On a stream socket the fds travel with the first byte of the message.
         let carry = if off == 0 { fds } else { &[] };
+        // The fds that have left, this message's included once its first byte went.
+        let went = sent + if off > 0 { fds.len() } else { 0 };
         match socket::send_with_fds_flags(sock, rest, carry, None, libc::MSG_DONTWAIT) {
-            Ok(0) => return Err(send_error(Errno(libc::EIO), sent, total)),
+            Ok(0) => return Err(send_error(Errno(libc::EIO), went, total)),
             Ok(n) => off += n,
             Err(Errno(libc::EAGAIN)) => {
                 let r = poll::wait(sock, libc::POLLOUT, deadline).map_err(|e| crate::Error::sys(e, "poll"))?;
                 if r == 0 {
-                    let went = sent + if off > 0 { fds.len() } else { 0 };
                     return Err(err!(ETIMEDOUT, "timed out: the receiving side took {} of {} fds", went, total));
                 }
             }
-            Err(e) => return Err(send_error(e, sent, total)),
+            Err(e) => return Err(send_error(e, went, total)),
         }
     }
     Ok(())
