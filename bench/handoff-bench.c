@@ -407,7 +407,7 @@ int main(int argc, char **argv) {
     rmdir(dir);
     printf("\ntransfer / floor, median of the per-pair ratios:");
     for (int s = 0; s < 3; s++) {
-        if (med_ratio[s] > 0) printf(" %d fds %.2f%s", sizes[s], med_ratio[s], s < 2 ? ";" : "");
+        if (med_ratio[s] > 0) printf(" %d fd%s %.2f%s", sizes[s], sizes[s] == 1 ? "" : "s", med_ratio[s], s < 2 ? ";" : "");
     }
     printf("\n");
     return 0;

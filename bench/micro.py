@@ -223,7 +223,7 @@ def size():
 ROW = re.compile(r"^\|\s*(\d+)\s*\|\s*(\w+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*(\d+)\s*\|")
 NA = re.compile(r"^\|\s*(\d+)\s*\|\s*(\w+)\s*\|\s*(n/a[^|]*|failed[^|]*)\|")
 RATIOS = re.compile(r"^transfer / floor, median of the per-pair ratios:(.*)$")
-RATIO = re.compile(r"(\d+) fds ([\d.]+)")
+RATIO = re.compile(r"(\d+) fds? ([\d.]+)")
 
 
 def handoff(invocations, runs):
@@ -255,5 +255,5 @@ def handoff(invocations, runs):
     ratios = sorted((n, xs) for (n, what), xs in medians.items() if what == "ratio")
     if ratios:
         notes.append("transfer / floor, the median of each invocation's per-pair ratios (interleaved runs): " +
-                     "; ".join(f"{n:,} fds {', '.join(f'{x:.2f}' for x in xs)}" for n, xs in ratios))
+                     "; ".join(f"{n:,} fd{'' if n == 1 else 's'} {', '.join(f'{x:.2f}' for x in xs)}" for n, xs in ratios))
     return medians, notes, header
