@@ -2,10 +2,12 @@
  *
  * Three figures per size, each the median (and range) of several runs:
  *  - floor: the same fds over a bare sendmsg/recvmsg loop (252 per message,
- *    no framing, no library): what the kernel costs;
+ *    one data byte each, no framing, no acknowledgement, no library): what
+ *    the kernel costs;
  *  - transfer: gracefd_send_fds() in one process to gracefd_recv_fds() in
  *    another over a socketpair (the wire transfer itself: a header, then
- *    chunks of 252 fds), from releasing the sender to the last fd received;
+ *    chunks of 252 fds, no acknowledgement either), from releasing the
+ *    sender to the last fd received;
  *  - take: gracefd_handoff_take() in a fresh process against a process
  *    serving with gracefd_handoff_serve(): connect, SO_PEERCRED checks, the
  *    transfer, every fd into the registry. (The serving process holds its
@@ -13,13 +15,32 @@
  *    leaves it N + 252 + 200 below RLIMIT_NOFILE, and where the hard limit
  *    is lower the figure is "n/a".)
  *
- * usage: handoff-bench [RUNS]   (default 21; 10,000-fd rows use RUNS/2+1)
+ * Floor and transfer are measured alike, so that their ratio means something
+ * on a shared machine:
+ *  - they run in pairs, interleaved (floor first in even pairs, transfer
+ *    first in odd ones), so a busy moment of the machine falls on both;
+ *  - one pair per size runs first and is not counted (the receiver's fd
+ *    table grows to the size once; the first run of either would pay it);
+ *  - both are sent by one long-lived process, this program run again
+ *    (fork, then exec with --send), as a serving process would send: not a
+ *    child forked per run, which shares the receiver's memory copy-on-write
+ *    until it exits (every page the receiver writes during the run would be
+ *    copied: a cost of the bench, not of a hand-off, and larger the more
+ *    memory the receiving side touches), and not a fresh process per run,
+ *    whose first call maps the library's code (a one-time cost, paid by the
+ *    transfer's sender only).
+ * After the table a line gives, per size, the median of the per-pair ratios
+ * transfer / floor.
+ *
+ * usage: handoff-bench [RUNS]   (default 21 pairs; the take of 10,000 fds
+ * uses RUNS/2+1 runs)
  * Not a test: it asserts nothing and only reports.
  *
  * The serving side registers its fds with gracefd_add_fd().
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -82,66 +103,107 @@ static void close_fds(int n) {
     for (int i = 0; i < n; i++) close(fds[i]);
 }
 
-/* A sender process for one timed transfer: it makes its n fds before the
- * clock starts (so the receiver holds only what it receives), says ready,
- * waits for the gate, then runs send(sock, n) and exits with its result. */
-struct sender {
-    pid_t pid;
-    int sock; /* the receiving end */
-    int gate; /* write a byte to start it */
+/* The sending side: one process for the whole bench, this program run again
+ * (--send). For each run it gets an order (floor or transfer, n), makes its
+ * n fds before the clock starts (so the receiver holds only what it
+ * receives), says ready, waits for the gate, sends with the bare loop or the
+ * library, closes its fds and reports the result. One socketpair carries
+ * every run (each run leaves it empty). */
+struct order {
+    int library;
+    int n;
 };
 
-static int start_sender(int n, int (*send)(int sock, int n), struct sender *s) {
-    int sv[2], gate[2], ready[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 || pipe(gate) < 0 || pipe(ready) < 0) return -1;
-    pid_t p = fork();
-    if (p == 0) {
-        char b;
-        close(sv[1]);
-        close(gate[1]);
-        close(ready[0]);
-        make_fds(n);
-        if (write(ready[1], "r", 1) != 1 || read(gate[0], &b, 1) != 1) _exit(1);
-        _exit(send(sv[0], n));
-    }
-    close(sv[0]);
-    close(gate[0]);
-    close(ready[1]);
-    char b;
-    int ok = read(ready[0], &b, 1) == 1;
-    close(ready[0]);
-    s->pid = p;
-    s->sock = sv[1];
-    s->gate = gate[1];
-    return ok ? 0 : -1;
-}
+static struct {
+    pid_t pid;
+    int sock;  /* the receiving end */
+    int cmd;   /* orders, then the gate byte */
+    int reply; /* 'r' when ready, then the result */
+} sender = {-1, -1, -1, -1};
 
-/* Open the gate: the clock starts now. */
-static double release(const struct sender *s) {
-    double t0 = now_us();
-    return write(s->gate, "g", 1) == 1 ? t0 : -1;
-}
-
-static void finish_sender(const struct sender *s) {
-    waitpid(s->pid, NULL, 0);
-    close(s->gate);
-    close(s->sock);
-}
+/* The fd numbers the sender finds its ends at (dup2 clears CLOEXEC). */
+enum { SENDER_SOCK = 1000, SENDER_CMD, SENDER_REPLY };
 
 static int send_with_library(int sock, int n) {
     return gracefd_send_fds(sock, fds, names, (size_t)n, 30000) == 0 ? 0 : 2;
 }
 
+static int send_bare(int sock, int n);
+
+/* The sender's loop (handoff-bench --send): until the orders end. */
+static int sender_main(void) {
+    struct order o;
+    while (read(SENDER_CMD, &o, sizeof o) == (ssize_t)sizeof o) {
+        char gate, rc;
+        if (o.n < 0 || o.n > MAXN) return 1;
+        make_fds(o.n);
+        if (write(SENDER_REPLY, "r", 1) != 1 || read(SENDER_CMD, &gate, 1) != 1) return 1;
+        rc = (char)(o.library ? send_with_library(SENDER_SOCK, o.n) : send_bare(SENDER_SOCK, o.n));
+        close_fds(o.n);
+        if (write(SENDER_REPLY, &rc, 1) != 1) return 1;
+    }
+    return 0;
+}
+
+/* Start the sending process (fork, then exec: it shares no memory with the receiver). */
+static int start_sender(void) {
+    int sv[2], cmd[2], reply[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 || pipe2(cmd, O_CLOEXEC) < 0 ||
+        pipe2(reply, O_CLOEXEC) < 0)
+        return -1;
+    pid_t p = fork();
+    if (p == 0) {
+        if (dup2(sv[0], SENDER_SOCK) < 0 || dup2(cmd[0], SENDER_CMD) < 0 || dup2(reply[1], SENDER_REPLY) < 0)
+            _exit(1);
+        char *argv[] = {"handoff-bench", "--send", NULL};
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    close(sv[0]);
+    close(cmd[0]);
+    close(reply[1]);
+    sender.pid = p;
+    sender.sock = sv[1];
+    sender.cmd = cmd[1];
+    sender.reply = reply[0];
+    return p > 0 ? 0 : -1;
+}
+
+static void stop_sender(void) {
+    close(sender.cmd);
+    close(sender.reply);
+    close(sender.sock);
+    if (sender.pid > 0) waitpid(sender.pid, NULL, 0);
+}
+
+/* Order a run and wait until the sender is ready. */
+static int order(int library, int n) {
+    struct order o = {library, n};
+    char b;
+    return write(sender.cmd, &o, sizeof o) == (ssize_t)sizeof o && read(sender.reply, &b, 1) == 1 && b == 'r' ? 0 : -1;
+}
+
+/* Open the gate: the clock starts now. */
+static double release(void) {
+    double t0 = now_us();
+    return write(sender.cmd, "g", 1) == 1 ? t0 : -1;
+}
+
+/* The sender's result: 0 if it sent everything. */
+static int sender_result(void) {
+    char rc;
+    return read(sender.reply, &rc, 1) == 1 ? rc : -1;
+}
+
 /* One transfer of n fds between two processes; microseconds, or -1. */
 static double transfer_once(int n) {
-    struct sender s;
-    if (start_sender(n, send_with_library, &s) < 0) return -1;
-    double t0 = release(&s);
-    int r = gracefd_recv_fds(s.sock, 30000, (size_t)n, out, NULL);
+    if (order(1, n) < 0) return -1;
+    double t0 = release();
+    int r = gracefd_recv_fds(sender.sock, 30000, (size_t)n, out, NULL);
     double t1 = now_us();
-    finish_sender(&s);
-    if (t0 < 0 || r != n) {
-        fprintf(stderr, "handoff-bench: recv %d fds: %d %s\n", n, r, gracefd_last_error());
+    int sent = sender_result();
+    if (t0 < 0 || r != n || sent != 0) {
+        fprintf(stderr, "handoff-bench: recv %d fds: %d %s (sender: %d)\n", n, r, gracefd_last_error(), sent);
         return -1;
     }
     for (int i = 0; i < r; i++) close(out[i]);
@@ -174,9 +236,8 @@ static int send_bare(int sock, int n) {
 
 /* The floor: the same fds over bare sendmsg/recvmsg; microseconds, or -1. */
 static double floor_once(int n) {
-    struct sender s;
-    if (start_sender(n, send_bare, &s) < 0) return -1;
-    double t0 = release(&s);
+    if (order(0, n) < 0) return -1;
+    double t0 = release();
     int got = 0;
     while (t0 >= 0 && got < n) {
         union { char buf[CMSG_SPACE(sizeof(int) * 253)]; struct cmsghdr align; } c;
@@ -188,7 +249,7 @@ static double floor_once(int n) {
         m.msg_iovlen = 1;
         m.msg_control = c.buf;
         m.msg_controllen = sizeof c.buf;
-        if (recvmsg(s.sock, &m, MSG_CMSG_CLOEXEC) <= 0) break;
+        if (recvmsg(sender.sock, &m, MSG_CMSG_CLOEXEC) <= 0) break;
         struct cmsghdr *h = CMSG_FIRSTHDR(&m);
         if (!h) break;
         int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
@@ -196,9 +257,9 @@ static double floor_once(int n) {
         got += k;
     }
     double t1 = now_us();
-    finish_sender(&s);
+    int sent = sender_result();
     for (int i = 0; i < got; i++) close(out[i]);
-    return got == n ? t1 - t0 : -1;
+    return got == n && sent == 0 ? t1 - t0 : -1;
 }
 
 /* The serving side: n fds registered, serving at path until SIGTERM. */
@@ -270,6 +331,7 @@ static void report(const char *what, int n, double *v, int runs) {
 }
 
 int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "--send") == 0) return sender_main();
     int runs = argc > 1 ? atoi(argv[1]) : 21;
     if (runs < 1) runs = 1;
     signal(SIGPIPE, SIG_IGN);
@@ -281,22 +343,43 @@ int main(int argc, char **argv) {
            u.release, (unsigned long long)lim);
     printf("| fds    | what      | median us  | min us     | max us     | runs  | us/fd    |\n");
     printf("|-------:|-----------|-----------:|-----------:|-----------:|------:|---------:|\n");
-    static double v[1000];
+    static double v[1000], fl[1000], tr[1000], ratio[1000];
     const int sizes[3] = {1, 100, MAXN};
+    double med_ratio[3] = {-1, -1, -1};
     char dir[] = "/tmp/gracefd-bench-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     char path[128];
     snprintf(path, sizeof path, "%s/h.sock", dir);
+    if (start_sender() < 0) {
+        perror("handoff-bench: start the sender");
+        return 1;
+    }
     for (int s = 0; s < 3; s++) {
         int n = sizes[s];
+        int pairs = runs > 1000 ? 1000 : runs;
         int r = n >= MAXN ? runs / 2 + 1 : runs;
         if (r > 1000) r = 1000;
-        int ok = 1;
-        for (int i = 0; i < r && ok; i++) ok = (v[i] = floor_once(n)) >= 0;
-        if (ok) report("floor", n, v, r);
-        ok = 1;
-        for (int i = 0; i < r && ok; i++) ok = (v[i] = transfer_once(n)) >= 0;
-        if (ok) report("transfer", n, v, r);
+        /* The first pair is not counted; then floor and transfer interleaved. */
+        int ok = floor_once(n) >= 0 && transfer_once(n) >= 0;
+        for (int i = 0; i < pairs && ok; i++) {
+            if (i % 2 == 0) {
+                fl[i] = floor_once(n);
+                tr[i] = transfer_once(n);
+            } else {
+                tr[i] = transfer_once(n);
+                fl[i] = floor_once(n);
+            }
+            ok = fl[i] > 0 && tr[i] > 0;
+            if (ok) ratio[i] = tr[i] / fl[i];
+        }
+        if (ok) {
+            report("floor", n, fl, pairs);
+            report("transfer", n, tr, pairs);
+            qsort(ratio, (size_t)pairs, sizeof *ratio, cmp_double);
+            med_ratio[s] = ratio[pairs / 2];
+        } else {
+            printf("| %6d | transfer  | failed |\n", n);
+        }
         if ((rlim_t)n + 252 + 200 > lim) {
             /* The serving side cannot hold n + 252 here: measure the most that fits, and say so. */
             int fit = (int)(lim - 252 - 200);
@@ -320,6 +403,12 @@ int main(int argc, char **argv) {
         waitpid(srv, NULL, 0);
         unlink(path);
     }
+    stop_sender();
     rmdir(dir);
+    printf("\ntransfer / floor, median of the per-pair ratios:");
+    for (int s = 0; s < 3; s++) {
+        if (med_ratio[s] > 0) printf(" %d fd%s %.2f%s", sizes[s], sizes[s] == 1 ? "" : "s", med_ratio[s], s < 2 ? ";" : "");
+    }
+    printf("\n");
     return 0;
 }

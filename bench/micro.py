@@ -232,10 +232,17 @@ def size():
 
 ROW = re.compile(r"^\|\s*(\d+)\s*\|\s*(\w+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*(\d+)\s*\|")
 NA = re.compile(r"^\|\s*(\d+)\s*\|\s*(\w+)\s*\|\s*(n/a[^|]*|failed[^|]*)\|")
+RATIOS = re.compile(r"^transfer / floor, median of the per-pair ratios:(.*)$")
+RATIO = re.compile(r"(\d+) fds? ([\d.]+)")
 
 
 def handoff(invocations, runs):
-    """{(fds, what): [median us per invocation]}, notes, header line."""
+    """{(fds, what): [median us per invocation]}, notes, header line.
+
+    Each invocation also prints, per size, the median of its per-pair ratios
+    transfer / floor (floor and transfer run interleaved, so the ratio of a
+    pair is measured under the same load); they are kept as (fds, "ratio")
+    and summed up in a note."""
     medians, notes, header = {}, [], ""
     for _ in range(invocations):
         r = subprocess.run([os.path.join(BIN, "handoff-bench"), str(runs)], capture_output=True, text=True,
@@ -250,4 +257,13 @@ def handoff(invocations, runs):
             m = NA.match(line)
             if m and m.group(3).strip() not in notes:
                 notes.append(m.group(3).strip())
+                continue
+            m = RATIOS.match(line)
+            if m:
+                for n, ratio in RATIO.findall(m.group(1)):
+                    medians.setdefault((int(n), "ratio"), []).append(float(ratio))
+    ratios = sorted((n, xs) for (n, what), xs in medians.items() if what == "ratio")
+    if ratios:
+        notes.append("transfer / floor, the median of each invocation's per-pair ratios (interleaved runs): " +
+                     "; ".join(f"{n:,} fd{'' if n == 1 else 's'} {', '.join(f'{x:.2f}' for x in xs)}" for n, xs in ratios))
     return medians, notes, header

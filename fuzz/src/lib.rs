@@ -188,7 +188,9 @@ pub fn handoff_head(input: &[u8]) {
 
 /// HEADER bodies (the names of the fds a hand-off carries).
 pub fn handoff_header(input: &[u8]) {
-    if let Ok(names) = handoff::decode_header(input) {
+    if let Ok(count) = handoff::check_header(input) {
+        let names: Vec<&[u8]> = handoff::header_names(input).collect();
+        assert_eq!(names.len(), count);
         let frame = handoff::encode_header(&names).expect("decoded names encode");
         assert_eq!(frame.get(handoff::HEAD_LEN..), Some(input));
         let head = handoff::decode_head(frame.get(..handoff::HEAD_LEN).unwrap_or(&[])).expect("own head decodes");

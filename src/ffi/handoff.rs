@@ -1,7 +1,6 @@
 //! Hand-off between unrelated processes: serve, take, and the low-level
 //! transfer over a caller's own socket.
 
-use alloc::vec::Vec;
 use core::ffi::{c_char, c_int};
 
 use super::boundary::{self, run};
@@ -227,13 +226,13 @@ pub unsafe extern "C" fn gracefd_send_fds(
         let fds = unsafe { boundary::slice(fds, n, "fds") }?;
         // SAFETY: caller's promise.
         let name_ptrs = unsafe { boundary::slice(names, n, "names") }?;
-        let mut names: Vec<&[u8]> = Vec::with_capacity(n);
-        for (i, &p) in name_ptrs.iter().enumerate() {
+        // Read where they are (no copy of 10,000 pointers): checked before anything is sent.
+        let name = |i: usize| {
+            let p = name_ptrs.get(i).copied().unwrap_or(core::ptr::null());
             // SAFETY: caller's promise: each entry is a NUL-terminated string.
-            let name = unsafe { boundary::cstr(p, "name") }.map_err(|e| e.context(format_args!("names[{}]", i)))?;
-            names.push(name);
-        }
-        handoff::send_fds(sock, fds, &names, Deadline::after_ms(timeout_ms))?;
+            unsafe { boundary::cstr(p, "name") }.map_err(|e| e.context(format_args!("names[{}]", i)))
+        };
+        handoff::send_fds_with(sock, fds, name, Deadline::after_ms(timeout_ms))?;
         Ok(0)
     })
 }
@@ -284,10 +283,10 @@ pub unsafe extern "C" fn gracefd_recv_fds(
             // SAFETY: caller's promise: cap writable name slots.
             Some(unsafe { boundary::slice_mut(names_out, cap, "names_out") }?)
         };
-        let got = handoff::recv_fds(sock, cap.min(wire::MAX_FDS), Deadline::after_ms(timeout_ms))?;
+        let mut got = handoff::recv_fds(sock, cap.min(wire::MAX_FDS), Deadline::after_ms(timeout_ms))?;
         let n = boundary::count(got.len())?;
         // recv_fds returned at most cap entries, so every slot below exists.
-        for (i, (name, fd)) in got.into_iter().enumerate() {
+        for (i, (name, fd)) in got.drain().enumerate() {
             if let Some(slot) = fds.get_mut(i) {
                 *slot = fd.into_raw();
             }

@@ -4,7 +4,7 @@
 //!
 //! Three layers, one wire format (`proto::handoff`):
 //!
-//! - **One transfer** over any connected unix stream socket: [`send_fds`] /
+//! - **One transfer** over any connected unix stream socket: [`send_fds_with`] /
 //!   [`recv_fds`]. A header frame (count and names), then the fds in chunks of
 //!   at most 252 per `sendmsg` (`MSG_NOSIGNAL`), received with
 //!   `MSG_CMSG_CLOEXEC`. `MSG_CTRUNC`, a malformed frame or a count mismatch
@@ -37,6 +37,8 @@ mod taker;
 mod tests;
 
 pub(crate) use receive::recv_fds;
+pub(crate) use send::send_fds_with;
+#[cfg(test)]
 pub(crate) use send::send_fds;
 pub(crate) use serve::{serve, stop};
 pub(crate) use new_side::take;

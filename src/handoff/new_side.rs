@@ -122,9 +122,9 @@ fn take_inner(path: &[u8], deadline: Deadline) -> Result<(Fd, usize, Pid)> {
         let (e, why) = wire::decode_refuse(&body)?;
         return Err(crate::Error::new(Errno(e), format_args!("refused by pid {}: {}", cred.pid, why.as_str())));
     }
-    let got = rx.transfer(&body, wire::MAX_FDS)?;
+    let mut got = rx.transfer(body, wire::MAX_FDS)?;
     // Received with MSG_CMSG_CLOEXEC: CLOEXEC from the moment they exist.
-    let n = registry::import_received(got)?;
+    let n = registry::import_received(got.drain().map(|(name, fd)| (name.to_vec(), fd)).collect())?;
     Ok((sock, n, cred.pid))
 }
 

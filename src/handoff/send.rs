@@ -1,7 +1,12 @@
 //! One transfer, the sending end: the header frame, then the fds in chunks
 //! of at most 252 per `sendmsg` (`MSG_NOSIGNAL`, `MSG_DONTWAIT` plus `poll`),
 //! bounded by a deadline. The old side sends its queue piece by piece with
-//! [`flush`]; [`send_fds`] sends a whole transfer at once.
+//! [`flush`]; [`send_fds_with`] sends a whole transfer at once.
+//!
+//! [`send_fds_with`] costs the kernel's work and little else: the header is
+//! encoded in one pass over the names, checking each (nothing goes before
+//! all passed), and each chunk frame goes with its fds straight from the
+//! caller's array.
 //!
 //! The old side sends its registry in slices ([`plan_registry`]): each chunk
 //! carries the registry's own fds, checked and sent under the registry lock
@@ -19,10 +24,10 @@ use crate::sys::fd::{self, RawFd};
 use crate::sys::time::Deadline;
 use crate::sys::{poll, socket, Errno};
 
-/// One message of a transfer: bytes, and the fds that ride with its first byte.
+/// One message of the old side's queue: bytes, and for a chunk the registry
+/// fds that ride with its first byte.
 pub(super) struct Out {
     data: Vec<u8>,
-    fds: Vec<RawFd>,
     off: usize,
     /// A registry slice: the index of its first entry and the registry's fd
     /// numbers when the transfer was planned (sent from the registry itself).
@@ -30,8 +35,8 @@ pub(super) struct Out {
 }
 
 impl Out {
-    fn new(data: Vec<u8>, fds: Vec<RawFd>) -> Out {
-        Out { data, fds, off: 0, slice: None }
+    fn new(data: Vec<u8>) -> Out {
+        Out { data, off: 0, slice: None }
     }
 }
 
@@ -42,34 +47,18 @@ impl Out {
     }
 }
 
-/// The messages of a transfer of `fds` named `names`: the header frame, then
-/// one chunk frame per 252 fds. EINVAL for a bad name, a count mismatch or
-/// too many fds.
-pub(super) fn plan<N: AsRef<[u8]>>(fds: &[RawFd], names: &[N]) -> Result<Vec<Out>> {
-    if fds.len() != names.len() {
-        return Err(err!(EINVAL, "{} fds but {} names", fds.len(), names.len()));
-    }
-    let mut q = Vec::new();
-    q.push(Out::new(wire::encode_header(names)?, Vec::new()));
-    for c in wire::chunks(fds.len()) {
-        let start = c.first as usize;
-        let part = fds.get(start..start + c.count as usize).unwrap_or(&[]);
-        q.push(Out::new(wire::encode_chunk(c).to_vec(), part.to_vec()));
-    }
-    Ok(q)
-}
-
 /// The messages of a transfer of the registry `entries` (a snapshot of
 /// names and fd numbers): the header, then one chunk per 252 entries, whose
-/// fds are taken from the registry when it is sent. EINVAL as [`plan`].
+/// fds are taken from the registry when it is sent. EINVAL as
+/// [`wire::encode_header`].
 pub(super) fn plan_registry(entries: &[Info]) -> Result<Vec<Out>> {
     let names: Vec<&[u8]> = entries.iter().map(|e| e.name.as_slice()).collect();
     let mut q = Vec::new();
-    q.push(Out::new(wire::encode_header(&names)?, Vec::new()));
+    q.push(Out::new(wire::encode_header(&names)?));
     for c in wire::chunks(entries.len()) {
         let start = c.first as usize;
         let raws = entries.get(start..start + c.count as usize).unwrap_or(&[]).iter().map(|e| e.raw).collect();
-        let mut m = Out::new(wire::encode_chunk(c).to_vec(), Vec::new());
+        let mut m = Out::new(wire::encode_chunk(c).to_vec());
         m.slice = Some((start, raws));
         q.push(m);
     }
@@ -110,7 +99,6 @@ pub(super) fn flush(sock: RawFd, q: &mut [Out], pos: &mut usize) -> core::result
         // On a stream socket the fds travel with the first byte of the message.
         let sent = match (&m.slice, m.off) {
             (Some((first, raws)), 0) => send_slice(sock, rest, *first, raws),
-            (None, 0) => socket::send_with_fds_flags(sock, rest, &m.fds, None, libc::MSG_DONTWAIT),
             _ => socket::send_with_fds_flags(sock, rest, &[], None, libc::MSG_DONTWAIT),
         };
         match sent {
@@ -125,7 +113,7 @@ pub(super) fn flush(sock: RawFd, q: &mut [Out], pos: &mut usize) -> core::result
 
 /// How many fds of the queue have left.
 pub(super) fn fds_sent(q: &[Out], pos: usize) -> usize {
-    q.iter().enumerate().filter(|(i, m)| *i < pos || m.off > 0).map(|(_, m)| m.slice.as_ref().map_or(m.fds.len(), |(_, r)| r.len())).sum()
+    q.iter().enumerate().filter(|(i, m)| *i < pos || m.off > 0).map(|(_, m)| m.slice.as_ref().map_or(0, |(_, r)| r.len())).sum()
 }
 
 /// The error for a send that failed with `e` after `sent` of `total` fds.
@@ -147,57 +135,83 @@ pub(super) fn send_error(e: Errno, sent: usize, total: usize) -> crate::Error {
     }
 }
 
-/// Send a whole queue, waiting for room until `deadline`.
-fn send_queue(sock: RawFd, q: &mut [Out], total: usize, deadline: Deadline) -> Result<()> {
-    let mut pos = 0;
-    loop {
-        match flush(sock, q, &mut pos) {
-            Ok(Progress::Done) => return Ok(()),
-            Ok(Progress::Blocked) => {
+/// Send all of `data`, `fds` riding on its first byte, waiting for room
+/// until `deadline` (`MSG_DONTWAIT` plus `poll`). `sent` of `total` fds went
+/// before it (for the error's message).
+fn send_message(sock: RawFd, data: &[u8], fds: &[RawFd], deadline: Deadline, sent: usize, total: usize) -> Result<()> {
+    let mut off = 0;
+    while let Some(rest) = data.get(off..).filter(|r| !r.is_empty()) {
+        // On a stream socket the fds travel with the first byte of the message.
+        let carry = if off == 0 { fds } else { &[] };
+        // The fds that have left, this message's included once its first byte went.
+        let went = sent + if off > 0 { fds.len() } else { 0 };
+        match socket::send_with_fds_flags(sock, rest, carry, None, libc::MSG_DONTWAIT) {
+            Ok(0) => return Err(send_error(Errno(libc::EIO), went, total)),
+            Ok(n) => off += n,
+            Err(Errno(libc::EAGAIN)) => {
                 let r = poll::wait(sock, libc::POLLOUT, deadline).map_err(|e| crate::Error::sys(e, "poll"))?;
                 if r == 0 {
-                    return Err(err!(
-                        ETIMEDOUT,
-                        "timed out: the receiving side took {} of {} fds",
-                        fds_sent(q, pos),
-                        total
-                    ));
+                    return Err(err!(ETIMEDOUT, "timed out: the receiving side took {} of {} fds", went, total));
                 }
             }
-            Err(e) => return Err(send_error(e, fds_sent(q, pos), total)),
+            Err(e) => return Err(send_error(e, went, total)),
         }
     }
+    Ok(())
 }
 
-/// Send `fds` with their `names` over the connected unix stream socket `sock`:
-/// the header frame, then chunks of at most 252 fds. The fds stay the
-/// caller's (the kernel passes duplicates). Never raises SIGPIPE; never
-/// changes the socket's `O_NONBLOCK`.
-///
-/// Errors: EINVAL (a name is invalid, the counts differ, more than
-/// `MAX_FDS`), EBADF (an fd is not open: found when its chunk is sent, so
-/// the stream is then mid-transfer), EPIPE/ECONNRESET (the receiver
-/// went away; the message says after how many fds), ETIMEDOUT, ETOOMANYREFS,
-/// or what `sendmsg` failed with.
+/// [`send_fds_with`] with the names in a slice (the tests' form). EINVAL
+/// also when the counts differ.
+#[cfg(test)]
 pub(crate) fn send_fds<N: AsRef<[u8]>>(sock: RawFd, fds: &[RawFd], names: &[N], deadline: Deadline) -> Result<()> {
+    if fds.len() != names.len() {
+        return Err(err!(EINVAL, "{} fds but {} names", fds.len(), names.len()));
+    }
+    send_fds_with(sock, fds, |i| Ok(names.get(i).map_or(&[][..], |n| n.as_ref())), deadline)
+}
+
+/// Send `fds` over the connected unix stream socket `sock`, the name of
+/// `fds[i]` given by `name(i)`: the header frame, then chunks of at most 252
+/// fds. `name` may fail (a NULL from C): every name is checked before
+/// anything is sent.
+/// The fds stay the caller's (the kernel passes duplicates). Never raises
+/// SIGPIPE; never changes the socket's `O_NONBLOCK`.
+///
+/// Errors: EINVAL (a name is invalid, more than `MAX_FDS`), what `name`
+/// failed with, EBADF (an fd is not open: found when its chunk is sent, so
+/// the stream is then mid-transfer), EPIPE/ECONNRESET (the receiver went
+/// away; the message says after how many fds), ETIMEDOUT, ETOOMANYREFS, or
+/// what `sendmsg` failed with.
+pub(crate) fn send_fds_with<'a>(
+    sock: RawFd,
+    fds: &[RawFd],
+    name: impl Fn(usize) -> Result<&'a [u8]>,
+    deadline: Deadline,
+) -> Result<()> {
     if let Some(i) = fds.iter().position(|&f| f < 0) {
         return Err(err!(EBADF, "fd #{} ({}) is not an fd", i, fds.get(i).copied().unwrap_or(-1)));
     }
-    let mut q = plan(fds, names)?;
-    send_queue(sock, &mut q, fds.len(), deadline).map_err(|e| {
-        // Which fd was closed is looked up only now: checking 10,000 fds
-        // beforehand would cost a syscall each on every transfer.
-        match fds.iter().position(|&f| e.errno.0 == libc::EBADF && !fd::is_open(f)) {
-            Some(i) => err!(EBADF, "fd #{} ({}) is not open", i, fds.get(i).copied().unwrap_or(-1)),
-            None => e,
-        }
-    })
+    let total = fds.len();
+    let header = wire::encode_header_with(total, name)?;
+    send_message(sock, &header, &[], deadline, 0, total)?;
+    for c in wire::chunks(total) {
+        let first = c.first as usize;
+        let part = fds.get(first..first + c.count as usize).unwrap_or(&[]);
+        send_message(sock, &wire::encode_chunk(c), part, deadline, first, total).map_err(|e| {
+            // Which fd was closed is looked up only now: checking 10,000 fds
+            // beforehand would cost a syscall each on every transfer.
+            match part.iter().position(|&f| e.errno.0 == libc::EBADF && !fd::is_open(f)) {
+                Some(i) => err!(EBADF, "fd #{} ({}) is not open", first + i, part.get(i).copied().unwrap_or(-1)),
+                None => e,
+            }
+        })?;
+    }
+    Ok(())
 }
 
 /// Send a few bytes (a control frame) without fds, waiting until `deadline`.
 pub(super) fn send_frame(sock: RawFd, frame: &[u8], deadline: Deadline) -> Result<()> {
-    let mut q = [Out::new(frame.to_vec(), Vec::new())];
-    send_queue(sock, &mut q, 0, deadline).map_err(|e| match e.errno.0 {
+    send_message(sock, frame, &[], deadline, 0, 0).map_err(|e| match e.errno.0 {
         libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN => {
             crate::Error::new(e.errno, format_args!("the other side closed the connection"))
         }
