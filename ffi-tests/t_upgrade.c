@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -584,4 +585,45 @@ TEST(upgrade_settle_passes_a_generation_that_stays_up_nonblocking) {
     CHECK_INT(ask_pid(port_of(fd)) > 0, ==, 1);
     int st;
     CHECK_INT(waitpid(child, &st, 0), ==, child);
+}
+
+/* ---- after a hand-over, the old generation's exit yields the CPU ------------- */
+
+/* Registered before the upgrade: libc runs exit handlers last-registered
+ * first, so this one sees the policy the library's own handler left. */
+static void exit_with_policy(void) {
+    int p = sched_getscheduler(0);
+    _exit(p == SCHED_IDLE ? 42 : p == SCHED_OTHER ? 43 : 44);
+}
+
+/* In a child of the test: upgrade to `role`, stop and reap the new
+ * generation, then leave through exit(); returns how that child exited. */
+static int exit_policy_after_upgrade(const char *role) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        atexit(exit_with_policy);
+        if (gracefd_listen("web", "127.0.0.1:0") < 0) _exit(2);
+        gracefd_upgrade_opts *o = opts_for_role(role, NULL);
+        pid_t child = 0;
+        int r = gracefd_upgrade(o, &child);
+        if (r == 0) {
+            kill(child, SIGKILL);
+            waitpid(child, NULL, 0);
+        }
+        exit(0);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+TEST(upgrade_old_generation_exits_at_idle_priority) {
+    /* Its drain ran at its own priority; only the exit (the kernel freeing
+     * its memory) gives way to the new generation. */
+    CHECK_INT(sched_getscheduler(0), ==, SCHED_OTHER);
+    CHECK_INT(exit_policy_after_upgrade("gen_ready_then_serve"), ==, 42);
+}
+
+TEST(upgrade_that_failed_leaves_the_exit_priority_alone) {
+    CHECK_INT(exit_policy_after_upgrade("gen_exit3"), ==, 43);
 }
