@@ -1,21 +1,34 @@
 //! CPU scheduling of this process's own threads, and an exit handler.
 
-use super::{cvt, Errno, SysResult};
+use super::{Errno, SysResult};
 
-/// Move thread `tid` (0: the calling thread) to `SCHED_IDLE`: from then on
-/// it gets a CPU only when no ordinary thread wants one. Errors: `ESRCH` if
-/// the thread is gone, `EPERM` if it is not ours to change.
-pub(crate) fn set_idle(tid: i32) -> SysResult<()> {
-    let p = libc::sched_param { sched_priority: 0 };
-    // SAFETY: p is a valid sched_param for the duration of the call.
-    cvt(unsafe { libc::sched_setscheduler(tid, libc::SCHED_IDLE, &p) }).map(|_| ())
+/// The lowest nice value: a thread at 19 gets about 1/70 of the CPU that a
+/// thread at 0 gets when both want the same one.
+pub(crate) const NICE_LOWEST: i32 = 19;
+
+/// Set the nice value of thread `tid` (0: the calling thread); on Linux it
+/// is a per-thread property. Errors: `ESRCH` if the thread is gone, `EACCES`
+/// or `EPERM` if it is not ours to change.
+pub(crate) fn set_nice(tid: i32, nice: i32) -> SysResult<()> {
+    let who = libc::id_t::try_from(tid).map_err(|_| Errno(libc::ESRCH))?;
+    // SAFETY: no pointer arguments.
+    match unsafe { libc::setpriority(libc::PRIO_PROCESS, who, nice) } {
+        0 => Ok(()),
+        _ => Err(Errno::last()),
+    }
 }
 
-/// The scheduling policy of thread `tid` (0: the calling thread), without
-/// the reset-on-fork flag.
-pub(crate) fn policy(tid: i32) -> SysResult<i32> {
+/// The nice value of thread `tid` (0: the calling thread).
+pub(crate) fn nice(tid: i32) -> SysResult<i32> {
+    let who = libc::id_t::try_from(tid).map_err(|_| Errno(libc::ESRCH))?;
+    // -1 is also a valid value: errno tells them apart.
+    Errno(0).set();
     // SAFETY: no pointer arguments.
-    cvt(unsafe { libc::sched_getscheduler(tid) }).map(|p| p & !libc::SCHED_RESET_ON_FORK)
+    let n = unsafe { libc::getpriority(libc::PRIO_PROCESS, who) };
+    match Errno::last() {
+        Errno(0) => Ok(n),
+        e => Err(e),
+    }
 }
 
 /// Run `f` when the process leaves through `exit()` or a return from
