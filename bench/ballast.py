@@ -24,7 +24,7 @@ Then the re-exec daemonize of a launcher holding the ballast: from the moment
 the launcher finished touching its ballast (it prints that CLOCK_MONOTONIC
 time) to the daemon's first HTTP answer.
 
-  python3 bench/ballast.py [--httpd PATH] [--sizes 10,1024,4096] [--rounds 9]
+  python3 bench/ballast.py [--httpd PATH] [--sizes 10,1024,4096] [--rounds 21]
                            [--daemonize-runs 5]
                            [--label TEXT] [--out FILE.md]
 
@@ -252,7 +252,7 @@ def main():
     ap.add_argument("--httpd", default=os.path.join(BIN, "httpd"))
     ap.add_argument("--sizes", default="10,1024,4096")
     ap.add_argument("--daemonize-sizes", default="10,1024")
-    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--rounds", type=int, default=21)
     ap.add_argument("--daemonize-runs", type=int, default=5)
     ap.add_argument("--label", default="")
     ap.add_argument("--out", default="")
