@@ -12,11 +12,12 @@
 //! generation runs first, and from then on the freeing takes a small share
 //! of a CPU the new generation wants.
 //!
-//! Why not `SCHED_IDLE`: the yield is what the first answer gains from (the
-//! priority alone, without it, gained nothing measurable), and an idle
-//! teardown on a busy machine waited for seconds (5.7 s and 8.8 s for 4 GiB
-//! in 15 upgrades), holding the memory meanwhile. At nice 19 it still gets a
-//! share, and the measured times to "old gone" stayed as they were.
+//! Why not `SCHED_IDLE`: a lower priority alone, without the yield, gained
+//! nothing measurable (a priority change does not make the scheduler look
+//! again), and an idle teardown on a busy machine waited for seconds (5.7 s
+//! and 8.8 s for 4 GiB in 15 upgrades), holding the memory meanwhile. At
+//! nice 19 it still gets a share: "old gone" for 4 GiB stayed under a
+//! second (docs/performance.md, "What grows with the size").
 //!
 //! The handler runs when the program exits, after its own drain, so no
 //! request still in flight is served at a lowered priority. Nothing happens
