@@ -18,7 +18,9 @@ pub(crate) fn set_nice(tid: i32, nice: i32) -> SysResult<()> {
     }
 }
 
-/// The nice value of thread `tid` (0: the calling thread).
+/// The nice value of thread `tid` (0: the calling thread). Only the tests
+/// read it back.
+#[cfg(test)]
 pub(crate) fn nice(tid: i32) -> SysResult<i32> {
     let who = libc::id_t::try_from(tid).map_err(|_| Errno(libc::ESRCH))?;
     // -1 is also a valid value: errno tells them apart.
