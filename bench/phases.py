@@ -24,13 +24,26 @@ the median and range over the upgrades, in µs from the signal:
                  stops accepting)
   old gone       the old generation exited (sched_process_exit)
   parent back    the old generation returns from clone (vfork released it)
+  old exits      the old generation calls exit_group(2) (its drain is over)
+  old gone       the old generation exited (sched_process_exit)
   loadgen saw    loadgen completed the first response from the new pid (with load)
+  client saw     with --no-load: the first response from the new pid to
+                 bench/ballast.py's client (GET / on a new connection, back
+                 to back from the signal on)
+  client gone    with --no-load: this script's pidfd on the old generation
+                 became readable (ballast.py's "old gone")
+
+With --ballast MIB httpd holds MIB MiB of touched heap (as in
+bench/ballast.py) and each upgrade waits until the serving generation holds
+it: compare the timeline at 10 MiB and at 4096 MiB to see which phase grows
+with the size. sched:sched_switch is recorded too (--switches) to see who had
+the CPUs between "ready sent" and "client saw".
 
 perf perturbs what it measures (each traced system call costs a little, and
 every clone copies the events to the child), so read the phases as where the
 time goes, not as absolute figures; those come from `make bench`.
 
-  python3 bench/phases.py [--httpd PATH] [--upgrades 10] [--no-load] [--keep DIR]
+  python3 bench/phases.py [--httpd PATH] [--upgrades 10] [--no-load] [--ballast MIB] [--keep DIR]
 
 Needs `perf` (linux-perf) and root or perf_event_paranoid <= 1. Only
 127.0.0.1; every process is stopped and reaped by pid.
@@ -50,6 +63,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import procs                     # noqa: E402
+from ballast import wait_touched  # noqa: E402
 from contenders import BIN       # noqa: E402
 
 # (tracepoint, filter): the filters keep the per-request system calls out of
@@ -59,9 +73,10 @@ EVENTS = [("signal:signal_deliver", "sig == 1"), ("sched:sched_process_fork", ""
           ("syscalls:sys_enter_execve", ""), ("syscalls:sys_enter_readlink", ""),
           ("syscalls:sys_enter_rt_sigaction", "sig == 13"), ("syscalls:sys_enter_sendto", "len == 9"),
           ("syscalls:sys_exit_recvfrom", "ret == 9"), ("syscalls:sys_enter_close", "fd < 6"),
-          ("syscalls:sys_exit_accept4", "ret >= 0")]
+          ("syscalls:sys_exit_accept4", "ret >= 0"), ("syscalls:sys_enter_exit_group", "")]
 PHASES = ["delivered", "clone", "child runs", "execve", "exec done", "ctor", "main", "ready sent",
-          "first accept", "old heard", "old closed", "old gone", "parent back", "loadgen saw"]
+          "first accept", "old heard", "old closed", "parent back", "old exits", "old gone", "loadgen saw",
+          "client saw", "client gone"]
 LINE = re.compile(r"^\s*(\S+)\s+(\d+)/(\d+)\s+(\d+\.\d+):\s+(\S+):\s*(.*)$")
 
 
@@ -111,16 +126,37 @@ def phases_of(events, old, sig_ns):
           and "ready sent" in p and e[1] >= p["ready sent"], "old heard")
     first(lambda e: e[0] == old and e[2] == "syscalls:sys_enter_close"
           and "old heard" in p and e[1] >= p["old heard"], "old closed")
+    first(lambda e: e[0] == old and e[2] == "syscalls:sys_enter_exit_group", "old exits")
     first(lambda e: e[0] == old and e[2] == "sched:sched_process_exit", "old gone")
     first(lambda e: e[0] == old and e[2] == "syscalls:sys_exit_clone" and not e[3].startswith("0x0"), "parent back")
     return new, p
+
+
+def client_upgrade(port, old, watch):
+    """bench/ballast.py's measurement of one upgrade: GET / on a new connection
+    back to back until a pid other than `old` answers, and the pidfd of `old`.
+    Returns (first answer from a new pid, old gone) in CLOCK_MONOTONIC ns."""
+    saw = gone_ns = None
+    end = time.monotonic_ns() + 30e9
+    while (saw is None or gone_ns is None) and time.monotonic_ns() < end:
+        if saw is None:
+            r = procs.http_get(port, timeout=1.0)
+            if r and r[0] == 200 and r[1].get("x-pid") not in (None, str(old)):
+                saw = time.monotonic_ns()
+        if gone_ns is None and watch.done():
+            gone_ns = time.monotonic_ns()
+        if saw is not None and gone_ns is None:
+            time.sleep(0.0002)
+    return saw, gone_ns
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--httpd", default=os.path.join(BIN, "httpd"))
     ap.add_argument("--upgrades", type=int, default=10)
-    ap.add_argument("--no-load", action="store_true")
+    ap.add_argument("--no-load", action="store_true",
+                    help="no loadgen: bench/ballast.py's client measures instead (client saw, client gone)")
+    ap.add_argument("--ballast", type=int, default=0, help="httpd --ballast MIB; each upgrade waits until it is touched")
     ap.add_argument("--keep", default="", help="keep perf.data and the script output in this directory")
     a = ap.parse_args()
     if not shutil.which("perf"):
@@ -130,7 +166,8 @@ def main():
     os.makedirs(tmp, exist_ok=True)
     port = procs.free_port()
     log = open(os.path.join(tmp, "httpd.log"), "w")
-    server = subprocess.Popen([a.httpd, "--listen", f"http=127.0.0.1:{port}"], stdin=subprocess.DEVNULL,
+    extra = ["--ballast", str(a.ballast)] if a.ballast > 0 else []
+    server = subprocess.Popen([a.httpd, "--listen", f"http=127.0.0.1:{port}", *extra], stdin=subprocess.DEVNULL,
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     known = {server.pid}
     perf = load = None
@@ -146,7 +183,7 @@ def main():
                                  "-p", str(server.pid)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=open(os.path.join(tmp, "perf.err"), "w"))
         time.sleep(0.5)
-        duration = 0.6 * a.upgrades + 1.0
+        duration = (0.6 + (1.5 + a.ballast / 1024 if a.ballast > 0 else 0)) * a.upgrades + 1.0
         if not a.no_load:
             load = subprocess.Popen([os.path.join(BIN, "loadgen"), "--addr", f"127.0.0.1:{port}", "--keepalive", "8",
                                      "--new", "4", "--duration", f"{duration:.1f}", "--watch-pid-change"],
@@ -154,11 +191,18 @@ def main():
                                     stderr=subprocess.DEVNULL, text=True)
             time.sleep(0.3)
         cur = server.pid
+        client = []
         for _ in range(a.upgrades):
+            if a.ballast > 0 and not wait_touched(os.path.join(tmp, "httpd.log"), cur):
+                print(f"phases: generation {cur} never held its {a.ballast} MiB", file=sys.stderr)
+                break
             watch = procs.ExitWatch(cur)
             t = time.monotonic_ns()
             os.kill(cur, signal.SIGHUP)
-            end = time.monotonic() + 5
+            if a.no_load:
+                saw, gone_ns = client_upgrade(port, cur, watch)
+                client.append((cur, saw, gone_ns))
+            end = time.monotonic() + 30
             while not watch.done() and time.monotonic() < end:
                 time.sleep(0.001)
             watch.close()
@@ -202,10 +246,18 @@ def main():
         for pid, ns in seen:
             if pid == new:
                 p["loadgen saw"] = ns
+        for pid, saw, gone_ns in client:
+            if pid == old:
+                if saw is not None:
+                    p["client saw"] = saw
+                if gone_ns is not None:
+                    p["client gone"] = gone_ns
         for k in PHASES:
             if k in p:
                 rows[k].append((p[k] - t) / 1000)
-    print(f"{len(sigs)} upgrades of {a.httpd}{' without load' if a.no_load else ' under loadgen --keepalive 8 --new 4'};"
+    what = " without load, bench/ballast.py's client" if a.no_load else " under loadgen --keepalive 8 --new 4"
+    held = f", --ballast {a.ballast} MiB" if a.ballast > 0 else ""
+    print(f"{len(sigs)} upgrades of {a.httpd}{held}{what};"
           " µs from the signal: median [min–max], and the median step from the phase before")
     prev = 0.0
     for k in PHASES:

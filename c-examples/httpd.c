@@ -22,7 +22,8 @@
  *                          Touched on a thread 1 s after ready (a generation serves,
  *                          and the upgrade that started it is over by then);
  *                          with --daemonize, touched in the launcher before it
- *                          detaches. Prints "ballast MIB MiB touched mono_ns=N".
+ *                          detaches. Prints "ballast MIB MiB touched pid=P mono_ns=N"
+ *                          once every page is touched (the thread then ends).
  *   --pass-connections     zero-drain upgrades: after an upgrade, hand every
  *                          open connection to the new generation between two
  *                          requests (no response in flight), with the request
@@ -291,7 +292,8 @@ static void *touch_ballast_now(void *arg) {
     ballast = p;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    fprintf(stderr, "ballast %ld MiB touched mono_ns=%lld\n", mib, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+    fprintf(stderr, "ballast %ld MiB touched pid=%d mono_ns=%lld\n", mib, (int)getpid(),
+            (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
     return NULL;
 }
 

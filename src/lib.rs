@@ -180,6 +180,7 @@ mod child_setup;
 mod conns;
 mod daemon;
 mod events;
+mod exit_yield;
 mod handoff;
 mod init;
 mod lineage;

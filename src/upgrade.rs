@@ -396,6 +396,9 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
         }
         (Outcome::Ready, _) => {
             hand_over(pid);
+            // We drain and exit next: our exit (the kernel freeing our
+            // memory) must not take the CPU the new generation serves on.
+            crate::exit_yield::arm();
             crate::conns::keep_waiter(flight.waiter, pid);
             return Ok(Some(pid));
         }

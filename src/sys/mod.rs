@@ -11,6 +11,7 @@ pub mod fs;
 pub mod poll;
 pub mod process;
 pub mod rlimit;
+pub mod sched;
 pub mod sigfd;
 pub mod signal;
 pub mod socket;
