@@ -88,7 +88,7 @@ $(BUILD)/examples-link: FORCE
 # --user) need glibc's own NSS modules at run time for sources other than the
 # files (said above): those two lines per lookup are left out of the output,
 # every other message is shown, and the link's status is kept.
-STATIC_NSS_NOTE := -e 'in statically linked applications requires at runtime' -e ': in function `gracefd::'
+STATIC_NSS_NOTE := -e 'in statically linked applications requires at runtime' -e ': in function `gracefd'
 $(BUILD)/bin/%: c-examples/%.c include/gracefd.h $(LIB) $(wildcard c-examples/*.h) $(BUILD)/examples-link
 	@mkdir -p $(@D)
 	$(CC) $(STRICT) $(CFLAGS) $(CPPFLAGS) $(EXAMPLES_LDFLAGS) -o $@ $< $(LDLIBS_GRACEFD) 2> $@.stderr; \
