@@ -601,7 +601,7 @@ static void exit_with_nice(void) {
 /* In a child of the test, from nice 0 where it may (root may lower it):
  * upgrade to `role`, stop and reap the new generation, then leave through
  * exit(); returns how that child exited. */
-static int exit_nice_after_upgrade(const char *role) {
+static int exit_nice_after_upgrade(const char *role, int exit_yield) {
     pid_t pid = fork();
     if (pid == 0) {
         setpriority(PRIO_PROCESS, 0, 0);
@@ -609,6 +609,7 @@ static int exit_nice_after_upgrade(const char *role) {
         atexit(exit_with_nice);
         if (gracefd_listen("web", "127.0.0.1:0") < 0) _exit(2);
         gracefd_upgrade_opts *o = opts_for_role(role, NULL);
+        if (exit_yield >= 0 && gracefd_upgrade_opts_set_exit_yield(o, exit_yield) != 0) _exit(3);
         pid_t child = 0;
         int r = gracefd_upgrade(o, &child);
         if (r == 0) {
@@ -625,10 +626,25 @@ static int exit_nice_after_upgrade(const char *role) {
 TEST(upgrade_old_generation_exits_at_the_lowest_priority) {
     /* Its drain ran at its own priority; only the exit (the kernel freeing
      * its memory) gives way to the new generation. */
-    CHECK_INT(exit_nice_after_upgrade("gen_ready_then_serve"), ==, 20 + 19);
+    CHECK_INT(exit_nice_after_upgrade("gen_ready_then_serve", -1), ==, 20 + 19);
+    CHECK_INT(exit_nice_after_upgrade("gen_ready_then_serve", 1), ==, 20 + 19);
+}
+
+TEST(upgrade_with_exit_yield_off_leaves_the_exit_priority_alone) {
+    CHECK_INT(exit_nice_after_upgrade("gen_ready_then_serve", 0), ==, 20 + 0);
+}
+
+TEST(upgrade_exit_yield_bad_arguments) {
+    CHECK_INT(gracefd_upgrade_opts_set_exit_yield(NULL, 1), ==, -EINVAL);
+    gracefd_upgrade_opts *o = gracefd_upgrade_opts_new();
+    CHECK(o != NULL);
+    CHECK_INT(gracefd_upgrade_opts_set_exit_yield(o, 2), ==, -EINVAL);
+    CHECK(strstr(gracefd_last_error(), "exit_yield must be 0 or 1") != NULL);
+    CHECK_INT(gracefd_upgrade_opts_set_exit_yield(o, 0), ==, 0);
+    gracefd_upgrade_opts_free(o);
 }
 
 TEST(upgrade_that_failed_leaves_the_exit_priority_alone) {
-    int c = exit_nice_after_upgrade("gen_exit3");
+    int c = exit_nice_after_upgrade("gen_exit3", -1);
     CHECK_MSG(c >= 2 && c < 20 + 19, "exited with %d", c);
 }

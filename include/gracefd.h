@@ -898,6 +898,18 @@ int gracefd_upgrade_opts_set_kill_signal(gracefd_upgrade_opts *opts, int sig);
 // `opts` is a live handle.
 int gracefd_upgrade_opts_set_settle_ms(gracefd_upgrade_opts *opts, int64_t settle_ms);
 
+// Whether, once an upgrade with these options has succeeded, this process's
+// exit gives the CPU to the new generation: at `exit()` (or a return from
+// `main`) an exit handler lowers every thread to nice 19 and yields, so the
+// kernel freeing this process's memory does not hold the CPU the new
+// generation serves on. `on` = 1 (the default) or 0: off, for a program
+// whose exit handlers or final flushes should keep their priority.
+// Errors: `-EINVAL` if `opts` is NULL or `on` is neither 0 nor 1.
+//
+// # Safety
+// `opts` is a live handle.
+int gracefd_upgrade_opts_set_exit_yield(gracefd_upgrade_opts *opts, int on);
+
 // Upgrade to a new generation: start the executable with every registered
 // fd (listeners and anything added with gracefd_add_fd()) at fds 3, 4, … in
 // systemd's format (`LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES`), plus
