@@ -170,7 +170,9 @@ func TestSendAndRecvFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	served := make(chan struct{})
 	go func() {
+		defer close(served)
 		if c, err := rl.Accept(); err == nil {
 			c.Write([]byte("via the received listener\n"))
 			c.Close()
@@ -180,6 +182,9 @@ func TestSendAndRecvFiles(t *testing.T) {
 	if got := dialLine(t, rl.Addr().String()); got != "via the received listener" {
 		t.Fatalf("got %q", got)
 	}
+	// The serving side's connection is closed only after the line was read:
+	// count the fds once it is (counting earlier saw it open now and then).
+	<-served
 	rl.Close()
 	for _, nf := range got {
 		nf.File.(*os.File).Close()
