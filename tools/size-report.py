@@ -134,15 +134,7 @@ def main():
     print(f"reached: {len(reached)} sections, code {code:,} bytes, read-only and other data {data:,} bytes\n")
 
     def reach(skip):
-        seen = set()
-        todo = [i for r, i in start if r != skip]
-        seen.update(todo)
-        while todo:
-            for j in edges[todo.pop()]:
-                if j not in seen:
-                    seen.add(j)
-                    todo.append(j)
-        return seen
+        return split.reachable(edges, [i for r, i in start if r != skip])
 
     print("bytes only this root keeps:")
     full = set(reached)

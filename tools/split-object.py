@@ -107,6 +107,18 @@ def read(path):
     return eh, secs, syms, relas
 
 
+def reachable(edges, start):
+    """The sections reachable from the sections `start` along `edges`
+    (section -> the sections its relocations refer to), `start` included."""
+    seen, todo = set(start), list(start)
+    while todo:
+        for j in edges[todo.pop()]:
+            if j not in seen:
+                seen.add(j)
+                todo.append(j)
+    return seen
+
+
 def main(path, outdir):
     eh, secs, syms, relas = read(path)
     alloc = [s["i"] for s in secs if s["flags"] & SHF_ALLOC and s["type"] != SHT_RELA]
@@ -138,13 +150,7 @@ def main(path, outdir):
     ctors = [s["i"] for s in secs if s["type"] in (SHT_INIT_ARRAY, SHT_PREINIT_ARRAY, SHT_FINI_ARRAY)]
 
     def reach(start):
-        seen, todo = set(start), list(start)
-        while todo:
-            for j in edges[todo.pop()]:
-                if j not in seen:
-                    seen.add(j)
-                    todo.append(j)
-        return seen
+        return reachable(edges, start)
 
     base = reach(ctors)
     sig = {}
