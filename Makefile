@@ -91,7 +91,8 @@ $(BUILD)/examples-link: FORCE
 STATIC_NSS_NOTE := -e 'in statically linked applications requires at runtime' -e ': in function `gracefd'
 $(BUILD)/bin/%: c-examples/%.c include/gracefd.h $(LIB) $(wildcard c-examples/*.h) $(BUILD)/examples-link
 	@mkdir -p $(@D)
-	$(CC) $(STRICT) $(CFLAGS) $(CPPFLAGS) $(EXAMPLES_LDFLAGS) -o $@ $< $(LDLIBS_GRACEFD) 2> $@.stderr; \
+	@echo '$(CC) $(STRICT) $(CFLAGS) $(CPPFLAGS) $(EXAMPLES_LDFLAGS) -o $@ $< $(LDLIBS_GRACEFD)'
+	@$(CC) $(STRICT) $(CFLAGS) $(CPPFLAGS) $(EXAMPLES_LDFLAGS) -o $@ $< $(LDLIBS_GRACEFD) 2> $@.stderr; \
 	  st=$$?; grep -v $(STATIC_NSS_NOTE) $@.stderr >&2; rm -f $@.stderr; exit $$st
 
 $(BUILD)/bin/ffi-tests: $(FFI_TEST_SRC) $(FFI_TEST_HDR) include/gracefd.h $(LIB)
