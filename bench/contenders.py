@@ -24,6 +24,26 @@ def _executable(path) -> Callable[[], Tuple[bool, str]]:
     return probe
 
 
+def linkage(path) -> str:
+    """'statically linked' or 'dynamically linked' (an ELF program header
+    PT_INTERP names the dynamic loader), or 'not built'."""
+    try:
+        with open(path, "rb") as f:
+            elf = f.read(1 << 16)
+    except OSError:
+        return "not built"
+    if elf[:5] != b"\x7fELF\x02":                       # 64-bit ELF only (the machines this runs on)
+        return "of unknown linkage"
+    phoff = int.from_bytes(elf[32:40], "little")
+    phentsize = int.from_bytes(elf[54:56], "little")
+    phnum = int.from_bytes(elf[56:58], "little")
+    for i in range(phnum):
+        off = phoff + i * phentsize
+        if int.from_bytes(elf[off:off + 4], "little") == 3:   # PT_INTERP
+            return "dynamically linked"
+    return "statically linked"
+
+
 def _gracefd_run_probe():
     exe = os.path.join(BIN, "gracefd")
     if not os.access(exe, os.X_OK):
@@ -58,7 +78,9 @@ CONTENDERS = [
         argv=lambda port, tmp: [HTTPD, "--listen", f"http=127.0.0.1:{port}"],
         signal_to="server", probe=_executable(HTTPD),
         how="SIGHUP to the serving process: gracefd_upgrade_start() execs the same binary, "
-            "which inherits the listener; the old one drains once the new one called gracefd_ready()"),
+            "which inherits the listener; the old one drains once the new one called gracefd_ready(). "
+            f"build/bin/httpd is {linkage(HTTPD)} (the C examples are linked statically by default, as Go "
+            "links its programs; `make EXAMPLES_LINK=dynamic` links them the usual way; docs/performance.md)"),
     Contender(
         key="go", name="gracefd Go example (go-httpd)",
         argv=lambda port, tmp: [os.path.join(BIN, "go-httpd"), "--listen", f"http=127.0.0.1:{port}"],
