@@ -166,10 +166,16 @@ pub fn rename(from: &[u8], to: &[u8]) -> SysResult<()> {
     cvt(unsafe { libc::rename(from.as_ptr().cast(), to.as_ptr().cast()) }).map(|_| ())
 }
 
-/// The entries of a directory whose names are decimal numbers (e.g. `/proc/self/fd`),
-/// written to `out`; returns how many were found (may exceed `out.len()`).
-/// The directory's own fd is excluded.
+/// The entries of a directory whose names are decimal numbers (e.g.
+/// `/proc/self/task`), written to `out`; returns how many were found (may
+/// exceed `out.len()`). Every such entry, whatever its number.
 pub fn list_dir_numbers(dir: &[u8], out: &mut [RawFd]) -> SysResult<usize> {
+    scan_numbers(dir, out, false)
+}
+
+/// [`list_dir_numbers`]; with `skip_own`, leaving out the entry named by the
+/// fd the scan opened the directory on (`/proc/self/fd` lists it).
+fn scan_numbers(dir: &[u8], out: &mut [RawFd], skip_own: bool) -> SysResult<usize> {
     let d = open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
     let mut buf = [0u64; 512];
     let mut count = 0;
@@ -199,7 +205,7 @@ pub fn list_dir_numbers(dir: &[u8], out: &mut [RawFd]) -> SysResult<usize> {
             off += reclen;
             if let Some(v) = crate::num::parse_u32(name) {
                 let v = v as RawFd;
-                if v == d.raw() {
+                if skip_own && v == d.raw() {
                     continue;
                 }
                 if let Some(slot) = out.get_mut(count) {
@@ -216,8 +222,9 @@ pub fn list_dir_numbers(dir: &[u8], out: &mut [RawFd]) -> SysResult<usize> {
 
 /// Open fds of this process, by scanning `/proc/self/fd` into `out`; returns how many
 /// were found (may exceed `out.len()`, in which case the rest are not stored).
+/// The fd the scan itself opens is not among them.
 pub fn list_open(out: &mut [RawFd]) -> SysResult<usize> {
-    list_dir_numbers(b"/proc/self/fd\0", out)
+    scan_numbers(b"/proc/self/fd\0", out, true)
 }
 
 /// `openat(dir, name, flags | O_CLOEXEC, mode)`; `name` ends in NUL.
@@ -331,5 +338,39 @@ mod tests {
         assert!(!d.join("f").exists());
         assert_eq!(unlink_if_same(&p, now.st_dev, now.st_ino), Ok(false));
         std::fs::remove_dir_all(&d).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod list_tests {
+    use super::*;
+    use crate::sys::cpath::CPath;
+
+    // Every numbered entry is listed, the one whose number is the fd the
+    // scan opened the directory on too (a thread id in /proc/self/task can
+    // be that number); only the scan of /proc/self/fd leaves its own fd out.
+    #[test]
+    fn every_numbered_entry_is_listed_and_only_list_open_skips_its_own_fd() {
+        let d = std::env::temp_dir().join(format!("gracefd-list-numbers-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        for i in 0..1024 {
+            std::fs::write(d.join(i.to_string()), b"").unwrap();
+        }
+        std::fs::write(d.join("not-a-number"), b"").unwrap();
+        let path = CPath::new(std::os::unix::ffi::OsStrExt::as_bytes(d.as_os_str())).unwrap();
+        let mut out = [0 as RawFd; 2048];
+        let n = list_dir_numbers(&path, &mut out).unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
+        let got: std::collections::BTreeSet<RawFd> = out[..n].iter().copied().collect();
+        let missing: Vec<RawFd> = (0..1024).filter(|i| !got.contains(i)).collect();
+        assert!(missing.is_empty() && n == 1024, "{n} listed, missing {missing:?}");
+
+        let mut fds = [0 as RawFd; 4096];
+        let n = list_open(&mut fds).unwrap();
+        let open: Vec<RawFd> = fds[..n].to_vec();
+        // Each listed fd is open here (the scan's own fd, closed by now, is not listed).
+        for fd in open {
+            assert!(crate::sys::fd::get_fd_flags(fd).is_ok(), "fd {fd} listed but not open");
+        }
     }
 }
