@@ -86,14 +86,16 @@ $(BUILD)/examples-link: FORCE
 
 # A static link warns that glibc's user and group lookups (the daemonizer's
 # --user) need glibc's own NSS modules at run time for sources other than the
-# files (said above): those two lines per lookup are left out of the output,
-# every other message is shown, and the link's status is kept.
+# files (said above): after a link that succeeded, those two lines per lookup
+# are left out of the output and every other message is shown; after one that
+# failed, everything is (the linker's "in function" line then locates the error).
 STATIC_NSS_NOTE := -e 'in statically linked applications requires at runtime' -e ': in function `gracefd'
 $(BUILD)/bin/%: c-examples/%.c include/gracefd.h $(LIB) $(wildcard c-examples/*.h) $(BUILD)/examples-link
 	@mkdir -p $(@D)
 	@echo '$(CC) $(STRICT) $(CFLAGS) $(CPPFLAGS) $(EXAMPLES_LDFLAGS) -o $@ $< $(LDLIBS_GRACEFD)'
 	@$(CC) $(STRICT) $(CFLAGS) $(CPPFLAGS) $(EXAMPLES_LDFLAGS) -o $@ $< $(LDLIBS_GRACEFD) 2> $@.stderr; \
-	  st=$$?; grep -v $(STATIC_NSS_NOTE) $@.stderr >&2; rm -f $@.stderr; exit $$st
+	  st=$$?; if [ $$st = 0 ]; then grep -v $(STATIC_NSS_NOTE) $@.stderr; else cat $@.stderr; fi >&2; \
+	  rm -f $@.stderr; exit $$st
 
 $(BUILD)/bin/ffi-tests: $(FFI_TEST_SRC) $(FFI_TEST_HDR) include/gracefd.h $(LIB)
 	@mkdir -p $(@D)
