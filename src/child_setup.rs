@@ -53,40 +53,66 @@ impl DaemonSide {
             fd::redirect_stdio(*f, i as RawFd)?;
         }
         if let Some((soft, hard)) = self.nofile {
-            raise_nofile(soft, hard).map_err(|e| e.errno)?;
+            raise_nofile_raw(soft, hard).map_err(|r| r.errno())?;
         }
         Ok(())
     }
 
     fn after_creds(&self) -> SysResult<()> {
         match self.pid_file {
-            Some(pf) => pidfile::write_pid(pf, process::getpid()).map_err(|e| e.errno),
+            Some(pf) => pidfile::write_pid_raw(pf, process::getpid()).map_err(|(_, e)| e),
             None => Ok(()),
+        }
+    }
+}
+
+/// Which step of [`raise_nofile_raw`] was refused, and how.
+pub(crate) enum NofileRefused {
+    Get(Errno),
+    /// The hard limit asked for.
+    Hard(u64, Errno),
+    /// The soft limit tried (capped by the hard one).
+    Soft(u64, Errno),
+}
+
+impl NofileRefused {
+    fn errno(&self) -> Errno {
+        match self {
+            NofileRefused::Get(e) | NofileRefused::Hard(_, e) | NofileRefused::Soft(_, e) => *e,
         }
     }
 }
 
 /// Raise RLIMIT_NOFILE towards `(soft, hard)`: never lowers; the hard limit
 /// only rises when allowed (EPERM is not an error); the soft one is capped
-/// by the hard one. System calls only, the error formatted inline (it runs
-/// in a daemon between fork and return, or before exec).
-pub(crate) fn raise_nofile(soft: u64, hard: u64) -> Result<()> {
-    let cur = process::getrlimit(libc::RLIMIT_NOFILE).map_err(|e| crate::Error::sys(e, "getrlimit RLIMIT_NOFILE"))?;
+/// by the hard one. System calls only, no message: a child between clone
+/// and exec calls it ([`raise_nofile`] words the refusal).
+pub(crate) fn raise_nofile_raw(soft: u64, hard: u64) -> core::result::Result<(), NofileRefused> {
+    let cur = process::getrlimit(libc::RLIMIT_NOFILE).map_err(NofileRefused::Get)?;
     let mut new_hard = cur.rlim_max;
     if hard > cur.rlim_max {
         match process::setrlimit(libc::RLIMIT_NOFILE, libc::rlimit { rlim_cur: cur.rlim_cur, rlim_max: hard }) {
             Ok(()) => new_hard = hard,
             // Raising the hard limit needs privilege: "when allowed".
             Err(Errno(libc::EPERM)) => {}
-            Err(e) => return Err(err!(EINVAL, "RLIMIT_NOFILE hard limit {}: {} (is it above fs.nr_open?)", hard, e)),
+            Err(e) => return Err(NofileRefused::Hard(hard, e)),
         }
     }
     let want = soft.min(new_hard);
     if want > cur.rlim_cur {
-        process::setrlimit(libc::RLIMIT_NOFILE, libc::rlimit { rlim_cur: want, rlim_max: new_hard })
-            .map_err(|e| err!(EINVAL, "RLIMIT_NOFILE soft limit {}: {}", want, e))?;
+        process::setrlimit(libc::RLIMIT_NOFILE, libc::rlimit { rlim_cur: want, rlim_max: new_hard }).map_err(|e| NofileRefused::Soft(want, e))?;
     }
     Ok(())
+}
+
+/// [`raise_nofile_raw`], its refusal as a message (the daemon of fork and
+/// re-exec modes, which may format one).
+pub(crate) fn raise_nofile(soft: u64, hard: u64) -> Result<()> {
+    raise_nofile_raw(soft, hard).map_err(|r| match r {
+        NofileRefused::Get(e) => crate::Error::sys(e, "getrlimit RLIMIT_NOFILE"),
+        NofileRefused::Hard(hard, e) => err!(EINVAL, "RLIMIT_NOFILE hard limit {}: {} (is it above fs.nr_open?)", hard, e),
+        NofileRefused::Soft(want, e) => err!(EINVAL, "RLIMIT_NOFILE soft limit {}: {}", want, e),
+    })
 }
 
 /// Status of a child whose parent was already gone when it asked for its

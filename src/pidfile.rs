@@ -107,8 +107,16 @@ fn acquire_once(path: &[u8], c: &[u8]) -> Result<Option<Fd>> {
 }
 
 /// Write `pid\n` over the file's content (the lock is untouched): `pwrite` at
-/// offset 0, then `ftruncate` to the new length. Async-signal-safe.
+/// offset 0, then `ftruncate` to the new length. Errors: the errno of the
+/// step that failed, as "write pid file" or "truncate pid file".
 pub fn write_pid(fd: RawFd, pid: Pid) -> Result<()> {
+    write_pid_raw(fd, pid).map_err(|(what, e)| Error::sys(e, what))
+}
+
+/// [`write_pid`] with system calls only and no message: the failed step
+/// ("write pid file", "truncate pid file") and its errno. A child between
+/// clone and exec calls it.
+pub(crate) fn write_pid_raw(fd: RawFd, pid: Pid) -> core::result::Result<(), (&'static str, crate::sys::Errno)> {
     let mut digits = [0u8; 20];
     let d = num::fmt_u64(pid as u64, &mut digits);
     let mut line = [0u8; 21];
@@ -116,8 +124,8 @@ pub fn write_pid(fd: RawFd, pid: Pid) -> Result<()> {
         *dst = *src;
     }
     let n = d.len() + 1;
-    fs::pwrite_all(fd, line.get(..n).unwrap_or(&[]), 0).map_err(|e| Error::sys(e, "write pid file"))?;
-    fs::ftruncate(fd, n as i64).map_err(|e| Error::sys(e, "truncate pid file"))
+    fs::pwrite_all(fd, line.get(..n).unwrap_or(&[]), 0).map_err(|e| ("write pid file", e))?;
+    fs::ftruncate(fd, n as i64).map_err(|e| ("truncate pid file", e))
 }
 
 /// The pid a pid file names (`None` if empty or not a pid).
