@@ -785,6 +785,15 @@ def test_daemonize(t):
     os.kill(pid, signal.SIGTERM)
     wait_until("sleep to exit", lambda: not alive(pid))
 
+    # interval:0, as `gracefd run` takes it: started as soon as it runs.
+    rc, _, err = t.run([GRACEFD, "daemonize", "--pid-file", pidf, "--ready", "interval:0", "--", "sleep", "1000"])
+    check(rc == 0, "interval:0: %d %r" % (rc, err))
+    pid = int(open(pidf).read())
+    t.daemons.append(pid)
+    check(alive(pid), "the daemon of interval:0 runs")
+    os.kill(pid, signal.SIGTERM)
+    wait_until("sleep to exit", lambda: not alive(pid))
+
 
 NOTIFY_THEN_SLEEP = r"""
 import os, socket, sys

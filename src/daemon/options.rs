@@ -142,7 +142,7 @@ fn check_timeout_ms(ms: i64) -> Result<()> {
 
 fn check_ready(r: Ready) -> Result<()> {
     match r {
-        Ready::Interval(ms) if ms <= 0 => Err(err!(EINVAL, "daemon readiness interval {} ms: must be above 0", ms)),
+        Ready::Interval(ms) if ms < 0 => Err(err!(EINVAL, "daemon readiness interval {} ms: must be 0 or more", ms)),
         _ => Ok(()),
     }
 }
@@ -256,7 +256,8 @@ impl DaemonOptions {
         Ok(())
     }
 
-    /// When the daemon counts as started. `EINVAL` for an interval ≤ 0.
+    /// When the daemon counts as started. `EINVAL` for a negative interval
+    /// (0: started as soon as it runs).
     pub fn set_ready(&mut self, ready: Ready) -> Result<()> {
         check_ready(ready)?;
         self.ready = ready;
@@ -341,9 +342,12 @@ mod tests {
         einval(o.set_command(Some(cmd(b"/bin/x", &[b"a\0b"], &[]))), "contains NUL");
         einval(o.set_command(Some(cmd(b"/bin/x", &[b"x"], &[b"=1"]))), "not KEY=VALUE");
         einval(o.set_command(Some(cmd(b"/bin/x", &[b"x"], &[b"NOEQUALS"]))), "not KEY=VALUE");
-        einval(o.set_ready(Ready::Interval(0)), "interval 0 ms");
+        einval(o.set_ready(Ready::Interval(-5)), "interval -5 ms");
         // Refused values left the options as they were.
         assert_eq!((o.command.as_ref().map(|c| c.exe.as_slice()), o.ready), (Some(&b"/bin/sleep"[..]), Ready::Interval(500)));
+        // An interval of 0: started as soon as it runs.
+        o.set_ready(Ready::Interval(0)).unwrap();
+        assert_eq!(o.ready, Ready::Interval(0));
         einval(DaemonOptions { ready: Ready::Interval(-1), ..DaemonOptions::default() }.check(), "interval -1 ms");
         o.set_command(None).unwrap();
         assert!(o.command.is_none());

@@ -171,7 +171,10 @@ pub(super) fn launcher(middle: Pid, waiter: Fd, w: Watch) -> ! {
         Ready::Interval(ms) => Some(ms),
         _ => None,
     };
-    let deadline = Deadline::after_ms(interval.unwrap_or(w.timeout_ms));
+    let mut deadline = Deadline::after_ms(interval.unwrap_or(w.timeout_ms));
+    // The interval ran out before the daemon's pid was known (an interval
+    // of 0, or a slow start): its pid is then waited for, within the timeout.
+    let mut interval_over = false;
     let mut daemon = Daemon { pid: None, pidfd: None, channel_closed: false };
     let verdict = loop {
         match next_frame(&waiter, deadline, &mut daemon, &w) {
@@ -179,7 +182,12 @@ pub(super) fn launcher(middle: Pid, waiter: Fd, w: Watch) -> ! {
             Next::NotifyReady if interval.is_none() => break Verdict::Ready,
             Next::NotifyReady => {}
             Next::Frame(f) => match f.kind {
-                ReadyReport::Pid => daemon.learn(f.status),
+                ReadyReport::Pid => {
+                    daemon.learn(f.status);
+                    if interval_over && daemon.ended().is_none() {
+                        break Verdict::Ready;
+                    }
+                }
                 ReadyReport::Ready if interval.is_none() => break Verdict::Ready,
                 ReadyReport::Ready => {}
                 ReadyReport::Failed => break Verdict::Failed(f.status, f.msg),
@@ -191,6 +199,10 @@ pub(super) fn launcher(middle: Pid, waiter: Fd, w: Watch) -> ! {
             // The interval passed with the daemon alive (its end is looked
             // for before a timeout is reported): started.
             Next::Timeout if interval.is_some() && daemon.pid.is_some() => break Verdict::Ready,
+            Next::Timeout if interval.is_some() && !interval_over => {
+                interval_over = true;
+                deadline = Deadline::after_ms(w.timeout_ms);
+            }
             Next::Timeout => break Verdict::TimedOut,
             Next::Eof => break Verdict::Lost(err!(EPROTO, "the readiness channel closed without a report")),
             Next::Bad(e) => break Verdict::Lost(e),
