@@ -76,14 +76,8 @@ impl UpgradeOptions {
     /// '=', an empty key, a NUL, or a variable gracefd sets itself
     /// (`LISTEN_*`, `SERVER_STARTER_*`, `GRACEFD_*`, `WATCHDOG_PID`).
     pub(crate) fn add_env(&mut self, kv: &[u8]) -> Result<()> {
-        let shown = crate::proto::addr::Shown(kv);
-        match kv.iter().position(|&b| b == b'=') {
-            Some(0) | None => return Err(err!(EINVAL, "environment entry {} is not KEY=VALUE", shown)),
-            Some(_) if kv.contains(&0) => return Err(err!(EINVAL, "environment entry {} contains NUL", shown)),
-            Some(_) => {}
-        }
-        if spawn::is_protocol_var(kv) {
-            return Err(err!(EINVAL, "environment entry {} is set by gracefd itself", shown));
+        if let Some(p) = spawn::env_entry_problem(kv, false) {
+            return Err(err!(EINVAL, "environment entry {} {}", crate::proto::addr::Shown(kv), p.describe()));
         }
         self.env.push(kv.to_vec());
         Ok(())

@@ -157,9 +157,9 @@ fn check_command(c: Option<&Command>) -> Result<()> {
         return Err(err!(EINVAL, "daemon command argument {} contains NUL", Shown(a)));
     }
     for e in &c.env {
-        let key_ok = e.iter().position(|&b| b == b'=').is_some_and(|i| i > 0);
-        if !key_ok || e.contains(&0) {
-            return Err(err!(EINVAL, "daemon command environment entry {} is not KEY=VALUE", Shown(e)));
+        // NOTIFY_SOCKET is the launcher's to give (Ready::Notify), or none.
+        if let Some(p) = crate::spawn::env_entry_problem(e, true) {
+            return Err(err!(EINVAL, "daemon command environment entry {} {}", Shown(e), p.describe()));
         }
     }
     Ok(())
@@ -342,6 +342,10 @@ mod tests {
         einval(o.set_command(Some(cmd(b"/bin/x", &[b"a\0b"], &[]))), "contains NUL");
         einval(o.set_command(Some(cmd(b"/bin/x", &[b"x"], &[b"=1"]))), "not KEY=VALUE");
         einval(o.set_command(Some(cmd(b"/bin/x", &[b"x"], &[b"NOEQUALS"]))), "not KEY=VALUE");
+        // What gracefd gives the program itself: a caller's value would be trusted by it.
+        for ours in [&b"GRACEFD_PIDFILE_FD=7"[..], b"LISTEN_FDNAMES=web", b"GRACEFD_DAEMON=1", b"NOTIFY_SOCKET=/x"] {
+            einval(o.set_command(Some(cmd(b"/bin/x", &[b"x"], &[ours]))), "is set by gracefd itself");
+        }
         einval(o.set_ready(Ready::Interval(-5)), "interval -5 ms");
         // Refused values left the options as they were.
         assert_eq!((o.command.as_ref().map(|c| c.exe.as_slice()), o.ready), (Some(&b"/bin/sleep"[..]), Ready::Interval(500)));

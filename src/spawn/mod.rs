@@ -345,6 +345,44 @@ fn check_key(key: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Why an entry cannot be added to a started program's environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EnvProblem {
+    /// No '='.
+    NoEquals,
+    /// An empty KEY.
+    EmptyKey,
+    /// A NUL byte (the program would see a shorter entry).
+    Nul,
+    /// A variable gracefd sets itself.
+    Ours,
+}
+
+impl EnvProblem {
+    /// The reason after "environment entry X ...".
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            EnvProblem::NoEquals | EnvProblem::EmptyKey => "is not KEY=VALUE",
+            EnvProblem::Nul => "contains NUL",
+            EnvProblem::Ours => "is set by gracefd itself",
+        }
+    }
+}
+
+/// Whether `kv` may go into the environment of a program gracefd starts:
+/// `KEY=VALUE` with a non-empty KEY and no NUL, and none of the variables
+/// gracefd sets itself ([`is_protocol_var`]; `NOTIFY_SOCKET` too where
+/// `notify_is_ours`: the starter gives the program its own).
+pub(crate) fn env_entry_problem(kv: &[u8], notify_is_ours: bool) -> Option<EnvProblem> {
+    match kv.iter().position(|&b| b == b'=') {
+        None => Some(EnvProblem::NoEquals),
+        Some(0) => Some(EnvProblem::EmptyKey),
+        Some(_) if kv.contains(&0) => Some(EnvProblem::Nul),
+        Some(_) if is_protocol_var(kv) || (notify_is_ours && kv.starts_with(b"NOTIFY_SOCKET=")) => Some(EnvProblem::Ours),
+        Some(_) => None,
+    }
+}
+
 /// Variables that describe the current process's inherited fds and pid, and
 /// so must never be passed on as they are (every spawner sets its own).
 /// `GRACEFD_SPAWN` is passed on: it is a setting.

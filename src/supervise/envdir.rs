@@ -33,7 +33,7 @@ pub fn read(dir: &Path) -> Result<Vec<Vec<u8>>, String> {
         let mut e = key.to_vec();
         e.push(b'=');
         e.extend_from_slice(&value);
-        if crate::spawn::is_protocol_var(&e) || key == b"NOTIFY_SOCKET" {
+        if crate::spawn::env_entry_problem(&e, true) == Some(crate::spawn::EnvProblem::Ours) {
             continue;
         }
         out.push(e);

@@ -179,17 +179,16 @@ pub fn check_signal(opt: &str, sig: u64) -> Result<i32> {
 /// A `KEY=VALUE` entry for the workers' environment (`--env`): a non-empty
 /// KEY, no NUL, and none of the variables gracefd sets itself.
 pub fn check_env_entry(opt: &str, v: &[u8]) -> Result<()> {
-    let Some(eq) = v.iter().position(|&b| b == b'=') else {
-        return Err(err!(EINVAL, "--{} {}: expected KEY=VALUE", opt, shown(v)));
-    };
-    let key = v.get(..eq).unwrap_or(&[]);
-    if key.is_empty() || v.contains(&0) {
-        return Err(err!(EINVAL, "--{} {}: expected KEY=VALUE with a non-empty KEY", opt, shown(v)));
+    use crate::spawn::EnvProblem;
+    match crate::spawn::env_entry_problem(v, true) {
+        None => Ok(()),
+        Some(EnvProblem::NoEquals) => Err(err!(EINVAL, "--{} {}: expected KEY=VALUE", opt, shown(v))),
+        Some(EnvProblem::EmptyKey | EnvProblem::Nul) => Err(err!(EINVAL, "--{} {}: expected KEY=VALUE with a non-empty KEY", opt, shown(v))),
+        Some(EnvProblem::Ours) => {
+            let key = v.split(|&b| b == b'=').next().unwrap_or(&[]);
+            Err(err!(EINVAL, "--{} {}: {} is set by gracefd itself", opt, shown(v), String::from_utf8_lossy(key)))
+        }
     }
-    if crate::spawn::is_protocol_var(v) || key == b"NOTIFY_SOCKET" {
-        return Err(err!(EINVAL, "--{} {}: {} is set by gracefd itself", opt, shown(v), String::from_utf8_lossy(key)));
-    }
-    Ok(())
 }
 
 fn check_range(opt: &str, n: u64, min: u64, max: u64) -> Result<()> {
