@@ -75,18 +75,35 @@ static int leave_free_fds(int keep) {
     return 0;
 }
 
+/* At exit, registered before the hand-off: libc runs exit handlers
+ * last-registered first, so this one sees the nice value the library's
+ * handler left, and exits with 20 plus it. */
+static void exit_with_nice(void) {
+    errno = 0;
+    int n = getpriority(PRIO_PROCESS, 0);
+    _exit(errno ? 99 : 20 + n);
+}
+
 /* argv: path n keys_file log_file flags ("gone": the path must be removed at
  * the end; "kept": it must still exist (a taker took it over); "chmod": make
  * the socket 0666 so that any uid can connect, to test SO_PEERCRED alone;
  * "long": 250-byte names, so the header alone overflows the socket buffer;
  * "quick": a 200 ms taker deadline; "nofile20000": serve under RLIMIT_NOFILE
  * 20,000 exactly; "tight": once serving, leave only TIGHT_FREE fd numbers
- * free below RLIMIT_NOFILE, fewer than one chunk of 252). */
+ * free below RLIMIT_NOFILE, fewer than one chunk of 252; "exitnice": start
+ * at nice 0 and exit with 20 plus the nice value at exit; "noyield": the
+ * exit yield turned off). */
 ROLE(handoff_old) {
     if (argc < 6) return 100;
     const char *path = argv[1], *keys = argv[3], *logp = argv[4], *flags = argv[5];
     int n = atoi(argv[2]);
     static int fds[FDCAP];
+    if (strstr(flags, "exitnice")) {
+        setpriority(PRIO_PROCESS, 0, 0);
+        if (getpriority(PRIO_PROCESS, 0) == 19) return 118; /* the change could not be seen */
+        atexit(exit_with_nice);
+        if (strstr(flags, "noyield") && gracefd_set_exit_yield(0) != 0) return 119;
+    }
     if (strstr(flags, "nofile20000")) {
         struct rlimit r;
         if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_max < 20000) return 115;
@@ -590,4 +607,20 @@ TEST(handoff_upgrade_child_takes_the_path_over_from_its_parent) {
     CHECK_INT(wait_exit(child, 20), ==, 0);
     struct stat st;
     CHECK(lstat(path, &st) != 0);
+}
+
+/* After handing its fds to a taker that is ready, the old side drains and
+ * exits at the lowest priority, as after an upgrade; not with the switch off. */
+TEST(handoff_old_side_exits_at_the_lowest_priority) {
+    const char *flags[2] = {"gone exitnice", "gone exitnice noyield"};
+    int want[2] = {20 + 19, 20 + 0};
+    for (int i = 0; i < 2; i++) {
+        struct old o;
+        CHECK(start_old(&o, 3, flags[i]) == 0);
+        fflush(NULL);
+        pid_t taker = fork();
+        if (taker == 0) _exit(take_when_free(o.path) == 3 && gracefd_ready() == 1 ? 0 : 1);
+        CHECK_INT(wait_exit(taker, 30), ==, 0);
+        CHECK_INT(wait_exit(o.pid, 20), ==, want[i]);
+    }
 }

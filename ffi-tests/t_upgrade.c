@@ -609,7 +609,7 @@ static int exit_nice_after_upgrade(const char *role, int exit_yield) {
         atexit(exit_with_nice);
         if (gracefd_listen("web", "127.0.0.1:0") < 0) _exit(2);
         gracefd_upgrade_opts *o = opts_for_role(role, NULL);
-        if (exit_yield >= 0 && gracefd_upgrade_opts_set_exit_yield(o, exit_yield) != 0) _exit(3);
+        if (exit_yield >= 0 && gracefd_set_exit_yield(exit_yield) != 0) _exit(3);
         pid_t child = 0;
         int r = gracefd_upgrade(o, &child);
         if (r == 0) {
@@ -635,13 +635,10 @@ TEST(upgrade_with_exit_yield_off_leaves_the_exit_priority_alone) {
 }
 
 TEST(upgrade_exit_yield_bad_arguments) {
-    CHECK_INT(gracefd_upgrade_opts_set_exit_yield(NULL, 1), ==, -EINVAL);
-    gracefd_upgrade_opts *o = gracefd_upgrade_opts_new();
-    CHECK(o != NULL);
-    CHECK_INT(gracefd_upgrade_opts_set_exit_yield(o, 2), ==, -EINVAL);
-    CHECK(strstr(gracefd_last_error(), "exit_yield must be 0 or 1") != NULL);
-    CHECK_INT(gracefd_upgrade_opts_set_exit_yield(o, 0), ==, 0);
-    gracefd_upgrade_opts_free(o);
+    CHECK_INT(gracefd_set_exit_yield(2), ==, -EINVAL);
+    CHECK(strstr(gracefd_last_error(), "on is 2, not 0 or 1") != NULL);
+    CHECK_INT(gracefd_set_exit_yield(-1), ==, -EINVAL);
+    CHECK_INT(gracefd_set_exit_yield(1), ==, 0);
 }
 
 TEST(upgrade_that_failed_leaves_the_exit_priority_alone) {

@@ -461,6 +461,16 @@ int gracefd_generation(void);
 // gracefd_upgrade(), else 0. Never fails. Thread-safe.
 int gracefd_is_upgrade(void);
 
+// Whether this process's exit gives the CPU to its successor once one has
+// taken over (a successful gracefd_upgrade(), or a hand-off whose taker is
+// ready): at `exit()` (or a return from `main`) an exit handler lowers every
+// thread to nice 19 and yields, so the kernel freeing this process's memory
+// does not hold the CPU the new generation serves on. `on` = 1 (the
+// default) or 0: off, for a program whose exit handlers or final flushes
+// should keep their priority. Read at exit: may be called at any time.
+// Returns 0; `-EINVAL` if `on` is neither 0 nor 1. Thread-safe.
+int gracefd_set_exit_yield(int on);
+
 // Install signal handlers that turn signals into events for a poll/epoll
 // loop: SIGHUP and SIGUSR2 → `GRACEFD_EVENT_UPGRADE`, SIGTERM and SIGINT →
 // `GRACEFD_EVENT_SHUTDOWN`. Returns an fd (CLOEXEC, owned by the caller: close
@@ -897,18 +907,6 @@ int gracefd_upgrade_opts_set_kill_signal(gracefd_upgrade_opts *opts, int sig);
 // # Safety
 // `opts` is a live handle.
 int gracefd_upgrade_opts_set_settle_ms(gracefd_upgrade_opts *opts, int64_t settle_ms);
-
-// Whether, once an upgrade with these options has succeeded, this process's
-// exit gives the CPU to the new generation: at `exit()` (or a return from
-// `main`) an exit handler lowers every thread to nice 19 and yields, so the
-// kernel freeing this process's memory does not hold the CPU the new
-// generation serves on. `on` = 1 (the default) or 0: off, for a program
-// whose exit handlers or final flushes should keep their priority.
-// Errors: `-EINVAL` if `opts` is NULL or `on` is neither 0 nor 1.
-//
-// # Safety
-// `opts` is a live handle.
-int gracefd_upgrade_opts_set_exit_yield(gracefd_upgrade_opts *opts, int on);
 
 // Upgrade to a new generation: start the executable with every registered
 // fd (listeners and anything added with gracefd_add_fd()) at fds 3, 4, … in

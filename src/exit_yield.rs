@@ -19,6 +19,10 @@
 //! nice 19 it still gets a share: "old gone" for 4 GiB stayed under a
 //! second (docs/performance.md, "What grows with the size").
 //!
+//! Both hand-overs arm it: a successful upgrade and a hand-off whose taker
+//! is ready. A program turns it off with `gracefd_set_exit_yield(0)` (C) or
+//! `gracefd::set_exit_yield(false)` (Rust).
+//!
 //! The handler runs when the program exits, after its own drain, so no
 //! request still in flight is served at a lowered priority. Nothing happens
 //! where a process leaves without exit handlers (`_exit`, a fatal signal,
@@ -26,25 +30,38 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use crate::log;
-use crate::sys::{fs, sched, thread};
+use crate::sys::{fs, sched, thread, Errno};
 
 static ARMED: AtomicBool = AtomicBool::new(false);
 
-/// Make this process's exit give way to its successor (once; later calls do
-/// nothing). Called when a new generation has taken over from this one.
-pub(crate) fn arm() {
+/// Whether an armed exit gives way (on unless the program said otherwise):
+/// read at exit, so it can be changed until then.
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Turn the behaviour on or off for this process (on by default): for a
+/// program whose exit handlers or final flushes must keep its priority.
+pub(crate) fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Make this process's exit give way to its successor (registers the exit
+/// handler once; later calls do nothing). Called where a new generation has
+/// taken over: a successful upgrade, a hand-off to a taker that is ready.
+/// No message and no lock: callers holding a lock note the error and log it
+/// after. Errors: `ENOMEM` if libc has no room for another exit handler.
+pub(crate) fn arm() -> Result<(), Errno> {
     if ARMED.swap(true, Ordering::AcqRel) {
-        return;
+        return Ok(());
     }
-    if let Err(e) = sched::at_exit(on_exit) {
-        log!(log::WARNING, "upgrade: no exit handler to give the CPU away at exit: {}", e);
-    }
+    sched::at_exit(on_exit)
 }
 
 /// Every thread to the lowest priority, then give the CPU away. Called by
 /// libc's `exit`; it must not unwind (nothing here can panic).
 extern "C" fn on_exit() {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
     lower_every_thread();
     thread::yield_now();
 }

@@ -45,9 +45,6 @@ pub struct UpgradeOptions {
     /// Probation: after the new generation reported ready, it must stay up
     /// this long (ms) before the upgrade succeeds; 0 = none.
     pub settle_ms: u64,
-    /// After a successful upgrade, this process's exit gives the CPU to the
-    /// new generation (`exit_yield`); default on.
-    pub exit_yield: bool,
 }
 
 /// Longest settle time accepted (one hour).
@@ -55,7 +52,7 @@ pub(crate) const MAX_SETTLE_MS: i64 = 3_600_000;
 
 impl Default for UpgradeOptions {
     fn default() -> Self {
-        UpgradeOptions { exe: None, argv: None, env: Vec::new(), timeout_ms: DEFAULT_TIMEOUT_MS, kill_signal: libc::SIGTERM, settle_ms: 0, exit_yield: true }
+        UpgradeOptions { exe: None, argv: None, env: Vec::new(), timeout_ms: DEFAULT_TIMEOUT_MS, kill_signal: libc::SIGTERM, settle_ms: 0 }
     }
 }
 
@@ -169,15 +166,6 @@ impl UpgradeOptions {
         self.settle_ms = ms as u64;
         Ok(())
     }
-
-    /// Whether, once this upgrade has succeeded, this process's exit lowers
-    /// every thread to nice 19 and yields, so that the kernel freeing its
-    /// memory does not hold the CPU the new generation serves on (on by
-    /// default; `exit_yield.rs` says why). Off for a program whose exit does
-    /// work that should keep its priority (exit handlers, large flushes).
-    pub(crate) fn set_exit_yield(&mut self, on: bool) {
-        self.exit_yield = on;
-    }
 }
 
 struct InFlight {
@@ -187,8 +175,6 @@ struct InFlight {
     kill_signal: i32,
     started_ns: u64,
     settle_ms: u64,
-    /// Give the CPU away at exit once it has taken over.
-    exit_yield: bool,
     /// When it reported ready (its probation started).
     ready_ns: Option<u64>,
 }
@@ -334,7 +320,6 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
         kill_signal: opts.kill_signal,
         started_ns,
         settle_ms: opts.settle_ms,
-        exit_yield: opts.exit_yield,
         ready_ns: None,
     });
     Ok(raw)
@@ -407,8 +392,8 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
             hand_over(pid);
             // We drain and exit next: our exit (the kernel freeing our
             // memory) must not take the CPU the new generation serves on.
-            if flight.exit_yield {
-                crate::exit_yield::arm();
+            if let Err(e) = crate::exit_yield::arm() {
+                log!(log::WARNING, "upgrade: no exit handler to give the CPU away at exit: {}", e);
             }
             crate::conns::keep_waiter(flight.waiter, pid);
             return Ok(Some(pid));

@@ -69,3 +69,14 @@ pub fn generation() -> u32 {
 pub fn is_upgrade() -> bool {
     lineage::is_upgrade()
 }
+
+/// Whether this process's exit gives the CPU to its successor once one has
+/// taken over (a successful upgrade, or a hand-off whose taker is ready): at
+/// `exit` (also a return from `main`) every thread goes to nice 19 and
+/// yields, so the kernel freeing this process's memory does not hold the CPU
+/// the new generation serves on. On by default; turn it off for a program
+/// whose exit does work that should keep its priority. Read at exit: may be
+/// called at any time. Never fails.
+pub fn set_exit_yield(on: bool) {
+    crate::exit_yield::set_enabled(on);
+}

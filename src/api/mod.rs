@@ -93,7 +93,7 @@ pub use error::ErrorExt;
 pub use handoff::{take_from, Handoff};
 pub use events::{Event, Events, Iter as EventsIter};
 pub use fds::{add_fd, close_unclaimed, forget, inherited, inherited_fds, FdKind, FdSource, InheritedFd, InheritedFds};
-pub use lifecycle::{fail, generation, is_upgrade, ready};
+pub use lifecycle::{fail, generation, is_upgrade, ready, set_exit_yield};
 pub use listeners::{listen_fd, listen_tcp, listen_udp, listen_unix, Listen};
 #[cfg(feature = "log")]
 pub use log::set_log_crate_hook;

@@ -177,17 +177,6 @@ impl Upgrade {
         self
     }
 
-    /// Whether, once this upgrade has succeeded, this process's exit gives
-    /// the CPU to the new generation (on by default): at `exit` (also a
-    /// return from `main`) every thread goes to nice 19 and yields, so the
-    /// kernel freeing this process's memory does not hold the CPU the new
-    /// generation serves on. Turn it off for a program whose exit does work
-    /// that should keep its priority. Never fails.
-    pub fn exit_yield(mut self, on: bool) -> Upgrade {
-        self.opts.set_exit_yield(on);
-        self
-    }
-
     fn options(&self) -> io::Result<UpgradeOptions> {
         if let Some(e) = self.err {
             return Err(e.into());
@@ -352,8 +341,6 @@ mod tests {
         assert!(Upgrade::new().options().unwrap().argv.is_none(), "default: the core's own argv");
         assert_eq!(Upgrade::new().timeout(Duration::MAX).options().unwrap().timeout_ms, -1);
         assert_eq!(Upgrade::new().settle(Duration::from_millis(1500)).options().unwrap().settle_ms, 1500);
-        assert!(Upgrade::new().options().unwrap().exit_yield);
-        assert!(!Upgrade::new().exit_yield(false).options().unwrap().exit_yield);
         let e = Upgrade::new().settle(Duration::from_secs(3601)).run().unwrap_err();
         assert_eq!(e.errno(), Some(libc::EINVAL));
         assert_eq!(Upgrade::new().timeout(Duration::from_micros(1500)).options().unwrap().timeout_ms, 2);

@@ -157,6 +157,15 @@ pub unsafe fn free_handle<T>(p: *mut T) {
     }
 }
 
+/// A C flag: 0 or 1, `EINVAL` naming `what` otherwise.
+pub fn flag(v: core::ffi::c_int, what: &str) -> Result<bool> {
+    match v {
+        0 => Ok(false),
+        1 => Ok(true),
+        v => Err(err!(EINVAL, "{} is {}, not 0 or 1", crate::msg::Plain(what), v)),
+    }
+}
+
 /// Convert a length or count to the C return type, failing with EOVERFLOW.
 pub fn count(n: usize) -> Result<i32> {
     i32::try_from(n).map_err(|_| err!(EOVERFLOW, "count {} does not fit in an int", n))

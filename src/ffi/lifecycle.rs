@@ -65,3 +65,19 @@ pub extern "C" fn gracefd_generation() -> c_int {
 pub extern "C" fn gracefd_is_upgrade() -> c_int {
     c_int::from(lineage::is_upgrade())
 }
+
+/// Whether this process's exit gives the CPU to its successor once one has
+/// taken over (a successful gracefd_upgrade(), or a hand-off whose taker is
+/// ready): at `exit()` (or a return from `main`) an exit handler lowers every
+/// thread to nice 19 and yields, so the kernel freeing this process's memory
+/// does not hold the CPU the new generation serves on. `on` = 1 (the
+/// default) or 0: off, for a program whose exit handlers or final flushes
+/// should keep their priority. Read at exit: may be called at any time.
+/// Returns 0; `-EINVAL` if `on` is neither 0 nor 1. Thread-safe.
+#[no_mangle]
+pub extern "C" fn gracefd_set_exit_yield(on: c_int) -> c_int {
+    run(|| {
+        crate::exit_yield::set_enabled(boundary::flag(on, "on")?);
+        Ok(0)
+    })
+}

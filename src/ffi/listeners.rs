@@ -74,7 +74,7 @@ pub unsafe extern "C" fn gracefd_listen_opts_set_nonblocking(opts: *mut gracefd_
     run(|| {
         // SAFETY: the caller passes a handle from gracefd_listen_opts_new() or NULL.
         let o = unsafe { boundary::handle(opts, "opts") }?;
-        o.inner.set_nonblocking(i64::from(nonblocking))?;
+        o.inner.set_nonblocking(boundary::flag(nonblocking, "nonblocking")?);
         Ok(0)
     })
 }

@@ -147,29 +147,6 @@ pub unsafe extern "C" fn gracefd_upgrade_opts_set_settle_ms(opts: *mut gracefd_u
     })
 }
 
-/// Whether, once an upgrade with these options has succeeded, this process's
-/// exit gives the CPU to the new generation: at `exit()` (or a return from
-/// `main`) an exit handler lowers every thread to nice 19 and yields, so the
-/// kernel freeing this process's memory does not hold the CPU the new
-/// generation serves on. `on` = 1 (the default) or 0: off, for a program
-/// whose exit handlers or final flushes should keep their priority.
-/// Errors: `-EINVAL` if `opts` is NULL or `on` is neither 0 nor 1.
-///
-/// # Safety
-/// `opts` is a live handle.
-#[no_mangle]
-pub unsafe extern "C" fn gracefd_upgrade_opts_set_exit_yield(opts: *mut gracefd_upgrade_opts, on: c_int) -> c_int {
-    run(|| {
-        // SAFETY: caller's promise.
-        let o = unsafe { boundary::handle(opts, "opts") }?;
-        if on != 0 && on != 1 {
-            return Err(err!(EINVAL, "exit_yield must be 0 or 1, not {}", on));
-        }
-        o.inner.set_exit_yield(on == 1);
-        Ok(0)
-    })
-}
-
 /// Upgrade to a new generation: start the executable with every registered
 /// fd (listeners and anything added with gracefd_add_fd()) at fds 3, 4, … in
 /// systemd's format (`LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES`), plus

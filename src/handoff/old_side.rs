@@ -392,6 +392,10 @@ fn start_sending(c: &mut Conn) -> Result<()> {
 /// serving socket and remove its path if it is still ours.
 fn finish(s: &mut Server, pid: Pid, notes: &mut Notes) {
     events::post(events::DRAIN);
+    // We drain and exit next, as after an upgrade (exit_yield.rs).
+    if let Err(e) = crate::exit_yield::arm() {
+        notes.add(log::WARNING, format_args!("hand-off: no exit handler to give the CPU away at exit: {}", e));
+    }
     s.conn = None;
     if let Some(l) = &s.listener {
         while let Ok(c) = socket::accept(l.raw(), libc::SOCK_NONBLOCK) {

@@ -79,16 +79,10 @@ impl ListenOptions {
         Ok(())
     }
 
-    /// Set (`1`) or clear (`0`) `O_NONBLOCK` on the returned socket, new or
-    /// inherited; `EINVAL` for any other value (the C face's `int` flag;
-    /// the Rust face passes its `bool` as 0 or 1).
-    pub fn set_nonblocking(&mut self, flag: i64) -> Result<()> {
-        self.nonblocking = Some(match flag {
-            0 => false,
-            1 => true,
-            v => return Err(err!(EINVAL, "nonblocking is {}, not 0 or 1", v)),
-        });
-        Ok(())
+    /// Set (`true`) or clear (`false`) `O_NONBLOCK` on the returned socket,
+    /// new or inherited (by default it is left as it is).
+    pub fn set_nonblocking(&mut self, on: bool) {
+        self.nonblocking = Some(on);
     }
 
     /// Set (or, with None, remove) the hook run on each new socket before
