@@ -25,13 +25,19 @@ pub(crate) fn bind(path: &[u8]) -> SysResult<Fd> {
     Ok(s)
 }
 
-/// Read every pending datagram on `sock`, handing each, parsed, to `each`.
-/// Fds sent along are closed: nobody here keeps an fd store. Stops at the
-/// first error (`EAGAIN`: nothing more is pending).
+/// Datagrams read per [`drain`]: a sender that never stops cannot keep the
+/// caller's loop (signals, timers, the control socket) waiting; the socket
+/// stays readable, so the caller's next poll comes back for the rest.
+const PER_DRAIN: usize = 8;
+
+/// Read the pending datagrams on `sock`, at most [`PER_DRAIN`], handing each,
+/// parsed, to `each`. Fds sent along are closed: nobody here keeps an fd
+/// store. Stops at the first error (`EAGAIN`: nothing more is pending).
 pub(crate) fn drain(sock: RawFd, mut each: impl FnMut(Received<'_>)) {
     let mut buf = [0u8; DATAGRAM_MAX];
     let mut fds = [0 as RawFd; FDS_MAX];
-    while let Ok(r) = socket::recv_with_fds(sock, &mut buf, &mut fds, libc::MSG_DONTWAIT) {
+    for _ in 0..PER_DRAIN {
+        let Ok(r) = socket::recv_with_fds(sock, &mut buf, &mut fds, libc::MSG_DONTWAIT) else { break };
         for f in fds.iter().take(r.nfds) {
             // SAFETY: just received with this datagram: ours alone, closed here.
             drop(unsafe { Fd::from_raw(*f) });
@@ -60,12 +66,24 @@ mod tests {
         socket::send_with_fds(sender.raw(), b"READY=1\nSTATUS=two", &[], Some(&to)).unwrap();
         let mut seen = Vec::new();
         drain(inbox.raw(), |r| seen.push((r.ready, r.status.map(<[u8]>::to_vec))));
-        let _ = std::fs::remove_file(std::str::from_utf8(&path).unwrap());
         assert_eq!(seen, vec![(false, Some(b"one".to_vec())), (true, Some(b"two".to_vec()))]);
         let mut b = [0u8; 1];
         assert_eq!(fd::read(pipe_r.raw(), &mut b).unwrap(), 0, "the fd sent along was closed by drain");
         let mut more = 0;
         drain(inbox.raw(), |_| more += 1);
         assert_eq!(more, 0, "nothing pending: drain returns at once");
+        // A sender that keeps sending: one drain reads a bounded batch, the
+        // next one the rest.
+        // (9 fit in the kernel's default queue of 10 datagrams; the sender
+        // does not block, so a full queue fails the send instead of hanging.)
+        fd::set_nonblocking(sender.raw(), true).unwrap();
+        for _ in 0..PER_DRAIN + 1 {
+            socket::send_with_fds(sender.raw(), b"STATUS=busy", &[], Some(&to)).unwrap();
+        }
+        let (mut first, mut second) = (0, 0);
+        drain(inbox.raw(), |_| first += 1);
+        drain(inbox.raw(), |_| second += 1);
+        let _ = std::fs::remove_file(std::str::from_utf8(&path).unwrap());
+        assert_eq!((first, second), (PER_DRAIN, 1));
     }
 }

@@ -78,7 +78,8 @@ impl NotifySocket {
 /// (`sync::OptIn`).
 static READ_READY: OptIn<fn(RawFd) -> bool> = OptIn::new();
 
-/// Read every pending datagram on `sock`; whether one said `READY=1`.
+/// Read the pending datagrams on `sock` (a bounded batch: the socket stays
+/// readable for the rest); whether one said `READY=1`.
 fn read_ready(sock: RawFd) -> bool {
     let mut ready = false;
     notify_inbox::drain(sock, |r| ready |= r.ready);

@@ -235,7 +235,8 @@ impl NotifySock {
         self.fd.raw()
     }
 
-    /// Read every pending datagram (fds passed along, e.g. `FDSTORE=1`, are
+    /// Read the pending datagrams, a bounded batch (the socket stays readable
+    /// for the rest; fds passed along, e.g. `FDSTORE=1`, are
     /// closed: gracefd keeps no fd store for workers).
     pub(crate) fn receive(&self) -> Notes {
         let mut notes = Notes::default();
