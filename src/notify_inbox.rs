@@ -17,6 +17,20 @@ const DATAGRAM_MAX: usize = 4096;
 /// Fds taken per datagram (e.g. `FDSTORE=1`); all are closed here.
 const FDS_MAX: usize = 16;
 
+/// Longest base directory used for the sockets' directories: a socket path
+/// must fit in `sun_path` (108 bytes) with the directory and socket names
+/// below it.
+const BASE_MAX: usize = 60;
+
+/// Where the private directories for the sockets go: `$TMPDIR` (from the
+/// start-up environment) when it is absolute and short enough, else `/tmp`.
+pub(crate) fn base_dir() -> &'static [u8] {
+    match crate::startup::get().var(b"TMPDIR") {
+        Some(t) if t.first() == Some(&b'/') && t.len() <= BASE_MAX && !t.contains(&0) => t,
+        _ => b"/tmp",
+    }
+}
+
 /// A non-blocking, CLOEXEC unix datagram socket bound at `path`.
 pub(crate) fn bind(path: &[u8]) -> SysResult<Fd> {
     let addr = SockAddr::unix(path, false)?;

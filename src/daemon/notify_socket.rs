@@ -11,10 +11,8 @@ use crate::sync::OptIn;
 use crate::sys::cpath::CPath;
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::fs;
-use crate::{notify_inbox, safe_path, startup};
+use crate::{notify_inbox, safe_path};
 
-/// Longest base directory used (a unix socket path has 108 bytes).
-const BASE_MAX: usize = 60;
 /// The socket's name in the private directory.
 const NAME: &[u8] = b"notify";
 
@@ -25,19 +23,11 @@ pub(super) struct NotifySocket {
     path: CPath,
 }
 
-/// `$TMPDIR` when absolute and short enough, else `/tmp`.
-fn base() -> &'static [u8] {
-    match startup::get().var(b"TMPDIR") {
-        Some(t) if t.first() == Some(&b'/') && t.len() <= BASE_MAX && !t.contains(&0) => t,
-        _ => b"/tmp",
-    }
-}
-
 impl NotifySocket {
     /// Make the directory and bind the socket in it. Errors name the step.
     pub(super) fn make() -> Result<NotifySocket> {
         READ_READY.install(&(read_ready as fn(RawFd) -> bool));
-        let base = base();
+        let base = notify_inbox::base_dir();
         let base_z = CPath::new(base).map_err(|e| Error::sys(e, "the NOTIFY_SOCKET base directory"))?;
         let parent = fs::open(&base_z, libc::O_PATH | libc::O_DIRECTORY, 0)
             .map_err(|e| Error::sys(e, "open the NOTIFY_SOCKET base directory"))?;

@@ -23,15 +23,10 @@ pub(crate) struct NotifyDir {
     owner: Option<(u32, u32)>,
 }
 
-/// Where the directories go: `$TMPDIR`, or `/tmp` when that would make
-/// socket paths too long.
+/// Where the directories go: the start-up `$TMPDIR`, or `/tmp` when that
+/// would make socket paths too long (`notify_inbox::base_dir`).
 fn base_dir() -> PathBuf {
-    let base = std::env::temp_dir();
-    if base.as_os_str().len() > 60 {
-        PathBuf::from("/tmp")
-    } else {
-        base
-    }
+    PathBuf::from(std::ffi::OsStr::from_bytes(notify_inbox::base_dir()))
 }
 
 /// Open a directory without following a symbolic link, and lock it
