@@ -1034,6 +1034,22 @@ def test_dir_symlink_and_auto_restart(t):
     os.kill(g.pid, signal.SIGTERM)
     check(t.wait_exit(g) == 0, "exit status")
 
+    # The supervisor's own working directory is never --dir: the worker
+    # changes directory itself. (It used to chdir there and back around each
+    # start, and stayed there when it could not come back: its directory
+    # removed meanwhile.)
+    os.mkdir(t.path("home"))
+    g = t.start([GRACEFD, "run", "--dir", t.path("current"), "--ready", "interval:0.1", "--control-socket", ctl_sock, "--", "./server.sh"],
+                "home.log", cwd=t.path("home"))
+    wait_until("the first worker", lambda: serving(t, ctl_sock))
+    os.rmdir(t.path("home"))
+    rc, out, err = ctl(t, ctl_sock, "reload")
+    check(rc == 0, "reload: %d %r" % (rc, err))
+    cwd = os.readlink("/proc/%d/cwd" % g.pid)
+    check(cwd == t.path("home") + " (deleted)", "the supervisor's working directory is %r" % cwd)
+    os.kill(g.pid, signal.SIGTERM)
+    check(t.wait_exit(g) == 0, "exit status")
+
     g = t.start([GRACEFD, "run", "--ready", "interval:0.1", "--enable-auto-restart", "--auto-restart-interval", "0.3", "--kill-old-delay", "0",
                  "--signal-on-hup", "USR1", "--control-socket", ctl_sock, "--", "sleep", "1000"], "auto.log")
     wait_until("two auto-restarts", lambda: t.log("auto.log").count("auto-restart: reloading") >= 2)

@@ -23,6 +23,9 @@ pub(crate) struct ChildSetup {
     /// then the group, then the user: the order in which each step still has
     /// the privilege it needs).
     pub(crate) creds: Option<Creds>,
+    /// The working directory to start in (an `O_PATH` fd, `fchdir`'d first):
+    /// the supervisor's `--dir`, without changing the supervisor's own.
+    pub(crate) dir: Option<RawFd>,
     /// A daemon started from a program (daemonize's command mode): its
     /// umask, working directory, stdio and RLIMIT_NOFILE before the user
     /// switch, its pid written after it.
@@ -135,6 +138,9 @@ impl ChildSetup {
     /// In the child: apply everything. `Err` is the errno of the step that
     /// failed (the child reports it and exits). Async-signal-safe.
     pub(crate) fn apply(&self) -> SysResult<()> {
+        if let Some(d) = self.dir {
+            fs::fchdir(d)?;
+        }
         // The daemon's files and limits while we still have the rights.
         if let Some(d) = &self.daemon {
             d.before_creds()?;

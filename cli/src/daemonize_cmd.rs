@@ -148,7 +148,7 @@ fn start(o: &Opts) -> Result<(), (i32, String)> {
     env.extend(o.env.iter().cloned());
     let argv0 = o.command.first().map(Vec::as_slice).unwrap_or(b"");
     // execvp's lookup, in COMMAND's PATH (the library execs a path).
-    let exe = path_lookup::resolve(argv0, path_lookup::worker_path(&env)).map_err(|e| setup(format!("{}: {}", String::from_utf8_lossy(argv0), e)))?;
+    let exe = path_lookup::resolve(argv0, path_lookup::worker_path(&env), None).map_err(|e| setup(format!("{}: {}", String::from_utf8_lossy(argv0), e)))?;
     let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.as_os_str().as_encoded_bytes().to_vec());
     let lib = |e: gracefd::Error| setup(e.to_string());
     let mut opts = DaemonOptions::new();

@@ -1,7 +1,8 @@
 //! Finding the program to run, as `execvp` would (the library's `Spawn`
 //! execs a path and searches nothing): a name with a `/` is used as it is
 //! (relative to the working directory the worker starts in); a bare name is
-//! looked up in the worker's `PATH`. Looked up again for every worker, so a
+//! looked up in the worker's `PATH`, a relative entry of it in that
+//! directory too. Looked up again for every worker, so a
 //! deployment that replaces the binary (or switches `--dir`'s symbolic link)
 //! takes effect at the next reload.
 
@@ -12,9 +13,11 @@ use std::path::Path;
 /// The default search path when the environment has none (as glibc's execvp).
 const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
 
-/// The executable for `name`, given the worker's `PATH` (None: unset). The
-/// error says what was searched.
-pub fn resolve(name: &[u8], path_var: Option<&[u8]>) -> Result<Vec<u8>, String> {
+/// The executable for `name`, given the worker's `PATH` (None: unset) and
+/// the directory it starts in (None: ours). A relative result stays
+/// relative: the worker execs it from that directory. The error says what
+/// was searched.
+pub fn resolve(name: &[u8], path_var: Option<&[u8]>, start_dir: Option<&Path>) -> Result<Vec<u8>, String> {
     if name.is_empty() {
         return Err("the command is empty".into());
     }
@@ -29,7 +32,11 @@ pub fn resolve(name: &[u8], path_var: Option<&[u8]>) -> Result<Vec<u8>, String> 
         cand.push(b'/');
         cand.extend_from_slice(name);
         let p = Path::new(std::ffi::OsStr::from_bytes(&cand));
-        match std::fs::metadata(p) {
+        let p = match start_dir {
+            Some(d) if p.is_relative() => d.join(p),
+            _ => p.to_path_buf(),
+        };
+        match std::fs::metadata(&p) {
             Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Ok(cand),
             Ok(m) if m.is_file() => denied = Some(cand),
             _ => {}
@@ -55,11 +62,14 @@ pub fn worker_path(extra: &[Vec<u8>]) -> Option<&[u8]> {
 mod tests {
     #[test]
     fn searches_path() {
-        assert_eq!(super::resolve(b"sh", Some(b"/nonexistent:/bin:/usr/bin")).unwrap(), b"/bin/sh".to_vec());
-        assert_eq!(super::resolve(b"./x", Some(b"")).unwrap(), b"./x".to_vec());
-        let e = super::resolve(b"no-such-program-here", Some(b"/bin")).unwrap_err();
+        assert_eq!(super::resolve(b"sh", Some(b"/nonexistent:/bin:/usr/bin"), None).unwrap(), b"/bin/sh".to_vec());
+        assert_eq!(super::resolve(b"./x", Some(b""), None).unwrap(), b"./x".to_vec());
+        let e = super::resolve(b"no-such-program-here", Some(b"/bin"), None).unwrap_err();
         assert!(e.contains("no-such-program-here not found in PATH=/bin"), "{}", e);
-        let e = super::resolve(b"passwd", Some(b"/etc")).unwrap_err();
+        // A relative PATH entry is looked for in the directory the worker starts in.
+        assert_eq!(super::resolve(b"sh", Some(b"bin"), Some(std::path::Path::new("/"))).unwrap(), b"bin/sh".to_vec());
+        assert!(super::resolve(b"sh", Some(b"bin"), Some(std::path::Path::new("/nonexistent"))).is_err());
+        let e = super::resolve(b"passwd", Some(b"/etc"), None).unwrap_err();
         assert!(e.contains("/etc/passwd is not executable"), "{}", e);
     }
 }

@@ -16,12 +16,14 @@
 //! - an empty signal mask and default signal dispositions.
 
 use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::proto::addr::Shown;
 use crate::ready::Outcome;
 use crate::registry::{self, FdKind};
 use crate::spawn::Spawn;
+use crate::sys::cpath::CPath;
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::process::{Exit, Pid};
 use crate::sys::socket;
@@ -117,24 +119,19 @@ fn digits(n: u64) -> Vec<u8> {
 }
 
 /// Start a worker. The error says what failed (lookup, environment, fork).
+/// With `--dir`, the worker starts there (the child changes directory; the
+/// supervisor's own stays as it is) and a relative command or `PATH` entry
+/// is looked up there.
 pub(crate) fn start(plan: &Plan<'_>) -> Result<Worker, String> {
     let argv0 = plan.command.first().ok_or("no command")?;
-    // The command is looked up in the directory the worker starts in.
-    let here = std::env::current_dir().ok();
-    if let Some(d) = plan.dir {
-        std::env::set_current_dir(d).map_err(|e| format!("--dir {}: {}", d.display(), e))?;
-    }
-    let r = start_here(plan, argv0);
-    if plan.dir.is_some() {
-        if let Some(h) = here {
-            let _ = std::env::set_current_dir(h);
+    let dir = match plan.dir {
+        Some(d) => {
+            let z = CPath::new(d.as_os_str().as_bytes()).map_err(|e| format!("--dir {}: {}", d.display(), e))?;
+            Some(crate::sys::fs::open(&z, libc::O_PATH | libc::O_DIRECTORY, 0).map_err(|e| format!("--dir {}: {}", d.display(), e))?)
         }
-    }
-    r
-}
-
-fn start_here(plan: &Plan<'_>, argv0: &[u8]) -> Result<Worker, String> {
-    let exe = crate::supervise::path_lookup::resolve(argv0, crate::supervise::path_lookup::worker_path(plan.env))?;
+        None => None,
+    };
+    let exe = crate::supervise::path_lookup::resolve(argv0, crate::supervise::path_lookup::worker_path(plan.env), plan.dir)?;
     let e = |err: crate::error::Error| err.to_string();
     let mut sp = Spawn::new(&exe).map_err(e)?;
     for a in plan.command {
@@ -199,9 +196,9 @@ fn start_here(plan: &Plan<'_>, argv0: &[u8]) -> Result<Worker, String> {
         }
         None => None,
     };
-    if let Some(c) = plan.child {
-        sp.child_setup(c.clone());
-    }
+    let mut setup = plan.child.cloned().unwrap_or_default();
+    setup.dir = dir.as_ref().map(Fd::raw);
+    sp.child_setup(setup);
     let started_ns = crate::sys::time::monotonic_ns();
     let pid = sp.spawn().map_err(e)?;
     drop(child_end);
