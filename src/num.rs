@@ -49,9 +49,33 @@ pub fn fmt_u64(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
     buf.get(i..).unwrap_or(&[])
 }
 
+/// Milliseconds shown as seconds, for messages: `3 s`, `1.5 s`, `0.05 s`.
+pub struct Secs(pub u64);
+
+impl core::fmt::Display for Secs {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let (whole, mut frac) = (self.0 / 1000, self.0 % 1000);
+        if frac == 0 {
+            return write!(f, "{} s", whole);
+        }
+        let mut width = 3;
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
+        write!(f, "{}.{:0w$} s", whole, frac, w = width)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secs_are_shown_without_trailing_zeros() {
+        let shown = |ms| alloc::format!("{}", Secs(ms));
+        assert_eq!([shown(3000), shown(1500), shown(50), shown(1), shown(0)], ["3 s", "1.5 s", "0.05 s", "0.001 s", "0 s"]);
+    }
 
     #[test]
     fn strict() {

@@ -79,7 +79,7 @@ fn command_launch(mut p: Prepared, c: &Command, o: &DaemonOptions) -> Result<()>
     let middle = sp.spawn().inspect_err(|_| put_back(sigchld))?;
     drop(child_end);
     drop(exported);
-    let w = p.watch(o, &c.exe, Some(notify));
+    let w = p.watch(o, &c.exe, notify);
     drop(p);
     launcher(middle, waiter, w)
 }

@@ -42,16 +42,17 @@ impl Prepared {
         self.log.as_ref().unwrap_or(&self.devnull).raw()
     }
 
-    /// What the launcher watches. `command`: a started program's (with its
-    /// private notify socket, if any): the pid file moves there, to be
-    /// removed after a failed start (its lock is shared with the daemon).
-    pub(super) fn watch(&mut self, o: &DaemonOptions, exe: &[u8], command: Option<Option<NotifySocket>>) -> Watch {
-        let pid_file = match (command.is_some(), self.pidfile.take(), &o.pid_file) {
+    /// What the launcher watches. In command mode (`o.command`) the pid
+    /// file moves to the watch, to be removed after a failed start (its lock
+    /// is shared with the daemon); `notify` is the program's private notify
+    /// socket, if it has one.
+    pub(super) fn watch(&mut self, o: &DaemonOptions, exe: &[u8], notify: Option<NotifySocket>) -> Watch {
+        let command = o.command.is_some();
+        let pid_file = match (command, self.pidfile.take(), &o.pid_file) {
             (true, Some(f), Some(path)) => Some((f, path.clone())),
             _ => None,
         };
-        let in_seconds = command.is_some();
-        Watch { timeout_ms: o.timeout_ms, ready: o.ready, notify: command.flatten(), exe: exe.to_vec(), pid_file, in_seconds }
+        Watch { timeout_ms: o.timeout_ms, ready: o.ready, notify, exe: exe.to_vec(), pid_file, in_seconds: command }
     }
 }
 

@@ -245,8 +245,12 @@ impl DaemonOptions {
 
     /// Start `exe` with `argv` (argv[0] included) and `env` (`KEY=VALUE`
     /// entries over the start-up environment) as the daemon, instead of this
-    /// process (None: this process becomes the daemon). `EINVAL` for an empty
-    /// executable, an empty argv, a NUL anywhere, or an entry without a key.
+    /// process (None: this process becomes the daemon). Its launcher says a
+    /// readiness timeout in seconds (`not ready within 0.5 s`), as the
+    /// command line gives it; the other modes say it in ms, as set. `EINVAL`
+    /// for an empty executable, an empty argv, a NUL anywhere, an entry
+    /// without a key, or a variable gracefd sets itself (`NOTIFY_SOCKET`
+    /// included).
     pub fn set_command(&mut self, command: Option<Command>) -> Result<()> {
         check_command(command.as_ref())?;
         if command.is_some() {

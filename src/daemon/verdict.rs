@@ -35,8 +35,8 @@ pub(super) struct Watch {
     /// failed start if it is still the same file (command mode: the program
     /// started knows nothing of it; a daemon of ours removes its own).
     pub(crate) pid_file: Option<(Fd, Vec<u8>)>,
-    /// Say the timeout in seconds (the command's options are in seconds,
-    /// the library's in ms).
+    /// Say the timeout in seconds: command mode's (`DaemonOptions::set_command`
+    /// says so; the command line gives seconds), else in ms as set.
     pub(crate) in_seconds: bool,
 }
 
@@ -114,7 +114,7 @@ fn next_frame(waiter: &Fd, deadline: Deadline, d: &mut Daemon, w: &Watch) -> Nex
         let mut buf = [0u8; frame::FRAME_MAX + 1];
         match socket::recv(waiter.raw(), &mut buf, libc::MSG_DONTWAIT) {
             Ok(0) | Err(Errno(libc::ECONNRESET)) => {
-                if w.ready != Ready::Report && watching {
+                if (w.notify.is_some() || matches!(w.ready, Ready::Interval(_))) && watching {
                     // It may still say READY=1, or live out the interval.
                     d.channel_closed = true;
                     continue;
@@ -249,19 +249,10 @@ struct Within(i64, bool);
 
 impl core::fmt::Display for Within {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        if !self.1 {
-            return write!(f, "{} ms", self.0);
+        match u64::try_from(self.0) {
+            Ok(ms) if self.1 => write!(f, "{}", crate::num::Secs(ms)),
+            _ => write!(f, "{} ms", self.0),
         }
-        let (whole, mut frac) = (self.0 / 1000, self.0 % 1000);
-        if frac == 0 {
-            return write!(f, "{} s", whole);
-        }
-        let mut width = 3;
-        while frac % 10 == 0 {
-            frac /= 10;
-            width -= 1;
-        }
-        write!(f, "{}.{:0w$} s", whole, frac, w = width)
     }
 }
 

@@ -27,12 +27,7 @@ pub fn signal_name(sig: i32) -> String {
 
 /// Format milliseconds as seconds for messages (`1.5 s`, `0.05 s`, `3 s`).
 pub fn fmt_secs(ms: u64) -> String {
-    if ms % 1000 == 0 {
-        format!("{} s", ms / 1000)
-    } else {
-        let s = format!("{}.{:03}", ms / 1000, ms % 1000);
-        format!("{} s", s.trim_end_matches('0'))
-    }
+    crate::num::Secs(ms).to_string()
 }
 
 
