@@ -82,12 +82,8 @@ where
     let mut h = HOOK.lock().unwrap_or_else(|p| p.into_inner());
     *h = Some(Arc::new(f));
     drop(h);
-    // The core refuses a hook at a level outside 0–7; the only such Level is
-    // the log crate's Off (-1), which delivers nothing: remove the core hook
-    // then, so an earlier one (set through the C ABI, say) is gone as well.
-    if core_log::set_hook(Some(trampoline), std::ptr::null_mut(), max_level.0).is_err() {
-        let _ = core_log::set_hook(None, std::ptr::null_mut(), -1);
-    }
+    // Every Level a caller can name is 0–7, which the core takes.
+    let _ = core_log::set_hook(Some(trampoline), std::ptr::null_mut(), max_level.0);
 }
 
 /// Remove the log hook: the library is silent again. Cannot fail.
@@ -112,7 +108,9 @@ pub fn clear_log_hook() {
 #[cfg(feature = "log")]
 pub fn set_log_crate_hook() {
     let max = match log_crate::max_level() {
-        log_crate::LevelFilter::Off => Level(-1),
+        // Nothing would be delivered: no hook at all (an earlier one, set
+        // through the C ABI say, is removed as well).
+        log_crate::LevelFilter::Off => return clear_log_hook(),
         log_crate::LevelFilter::Error => Level::ERR,
         log_crate::LevelFilter::Warn => Level::WARNING,
         log_crate::LevelFilter::Info => Level::INFO,
@@ -144,15 +142,19 @@ unsafe extern "C" fn trampoline(_user: *mut c_void, level: i32, msg: *const c_ch
 #[cfg(test)]
 mod tests {
     use super::Level;
+    #[cfg(feature = "log")]
     use core::ffi::{c_char, c_void};
 
+    #[cfg(feature = "log")]
     #[test]
-    fn a_level_that_delivers_nothing_removes_an_earlier_hook() {
-        // The log crate's Off arrives as Level(-1).
+    fn the_log_crates_off_removes_an_earlier_hook() {
         unsafe extern "C" fn earlier(_: *mut c_void, _: i32, _: *const c_char) {}
         crate::log::set_hook(Some(earlier), std::ptr::null_mut(), 7).unwrap();
         assert!(crate::log::enabled(crate::log::ERR));
-        super::set_log_hook(Level(-1), |_, _| {});
+        let before = log_crate::max_level();
+        log_crate::set_max_level(log_crate::LevelFilter::Off);
+        super::set_log_crate_hook();
+        log_crate::set_max_level(before);
         assert!(!crate::log::enabled(crate::log::ERR), "Off must leave the library silent");
         super::clear_log_hook();
     }
