@@ -31,15 +31,6 @@ use gracefd::__cli::supervise::{envdir, path_lookup};
 use crate::opts::{absolute, refused, ReadyRule};
 use crate::{exit, say, usage};
 
-// The launcher exits with the library's statuses; the command's table names the same numbers.
-const _: () = assert!(
-    exit::DIED == daemon::EXIT_DIED
-        && exit::TIMEOUT == daemon::EXIT_TIMEOUT
-        && exit::ALREADY_RUNNING == daemon::EXIT_ALREADY_RUNNING
-        && exit::SETUP == daemon::EXIT_SETUP
-        && exit::LOST == daemon::EXIT_LOST
-);
-
 const fn o(name: &'static str) -> Spec {
     Spec { name, value: true }
 }

@@ -18,14 +18,15 @@ pub const USAGE: i32 = 2;
 /// or no status.
 pub const UNREACHABLE: i32 = 3;
 /// The program (or the daemonized gracefd) exited or was killed before it
-/// was ready (the message says how).
-pub const DIED: i32 = 240;
+/// was ready (the message says how). The launcher's statuses (240–244) are
+/// the library daemonizer's, named here for the command's table.
+pub const DIED: i32 = crate::daemon::EXIT_DIED;
 /// The program was not ready in time (it was stopped).
-pub const TIMEOUT: i32 = 241;
+pub const TIMEOUT: i32 = crate::daemon::EXIT_TIMEOUT;
 /// Already running: the pid file is locked by a live instance.
-pub const ALREADY_RUNNING: i32 = 242;
+pub const ALREADY_RUNNING: i32 = crate::daemon::EXIT_ALREADY_RUNNING;
 /// Setup failed: a socket could not be bound, a file could not be opened,
 /// the command could not be executed…
-pub const SETUP: i32 = 243;
+pub const SETUP: i32 = crate::daemon::EXIT_SETUP;
 /// The launcher lost track of the daemon (its channel closed without a report).
-pub const LOST: i32 = 244;
+pub const LOST: i32 = crate::daemon::EXIT_LOST;
