@@ -144,35 +144,28 @@ pub(crate) fn start(plan: &Plan<'_>) -> Result<Worker, String> {
         sp.env_put(kv).map_err(e)?;
     }
 
-    let mut names: Vec<u8> = Vec::new();
+    // The registered sockets first, at 3, 4, … (LISTEN_FDS set), then their
+    // start_server names for SERVER_STARTER_PORT.
+    let infos = if plan.listeners { registry::entries() } else { Vec::new() };
+    let (exported, names) = if plan.listeners {
+        sp.pass_registered_fds().map_err(e)?
+    } else {
+        sp.env_set(b"LISTEN_FDS", b"0").map_err(e)?;
+        (Vec::new(), Vec::new())
+    };
     let mut starter: Vec<u8> = Vec::new();
-    let mut count = 0usize;
-    let exported = if plan.listeners {
-        let infos = registry::entries();
-        let exported = registry::export_for_child().map_err(e)?;
-        for (i, x) in exported.iter().enumerate() {
-            if i > 0 {
-                names.push(b':');
-            }
-            names.extend_from_slice(&x.name);
-            let slot = sp.pass_fd(x.fd.raw());
-            if let Some(info) = infos.get(i).filter(|_| infos.len() == exported.len()) {
-                if let Some(k) = starter_key(info, x.fd.raw(), plan.starter_keys) {
-                    if !starter.is_empty() {
-                        starter.push(b';');
-                    }
-                    starter.extend_from_slice(&k);
-                    starter.push(b'=');
-                    starter.extend_from_slice(&digits(slot as u64));
+    if infos.len() == exported.len() {
+        for (i, (info, x)) in infos.iter().zip(&exported).enumerate() {
+            if let Some(k) = starter_key(info, x.fd.raw(), plan.starter_keys) {
+                if !starter.is_empty() {
+                    starter.push(b';');
                 }
+                starter.extend_from_slice(&k);
+                starter.push(b'=');
+                starter.extend_from_slice(&digits(3 + i as u64));
             }
         }
-        count = exported.len();
-        exported
-    } else {
-        Vec::new()
-    };
-    sp.env_set(b"LISTEN_FDS", &digits(count as u64)).map_err(e)?;
+    }
     sp.env_set(b"LISTEN_FDNAMES", &names).map_err(e)?;
     sp.env_child_pid(b"LISTEN_PID").map_err(e)?;
     if plan.listeners {
