@@ -42,12 +42,8 @@ pub(crate) fn protect_at_load() {
     if !lineage::listen_pid_matches() {
         return;
     }
-    for item in v.split(|&b| b == b',') {
-        let fd_text = [&b"in="[..], b"out=", b"err=", b"dir="].iter().find_map(|k| item.strip_prefix(*k));
-        let n = fd_text.and_then(crate::proto::num::parse_u32).and_then(|n| i32::try_from(n).ok());
-        if let Some(n) = n.filter(|&n| n >= 3) {
-            let _ = fd::set_cloexec(n, true);
-        }
+    for n in plan::announced_fds(v).filter(|&n| n >= 3) {
+        let _ = fd::set_cloexec(n, true);
     }
 }
 

@@ -56,6 +56,23 @@ pub struct Plan {
     pub creds: Option<Creds>,
 }
 
+/// The keys whose values are fds, in `Plan` order: stdin, stdout, stderr,
+/// the working directory.
+const FD_KEYS: [&[u8]; 4] = [b"in", b"out", b"err", b"dir"];
+
+/// The fd numbers a marker value names (its `in`, `out`, `err` and `dir`
+/// items that are numbers), without checking or decoding the rest and with
+/// no message: the start-up constructor makes them CLOEXEC before anything
+/// else runs ([`decode`] checks the whole plan on first use).
+pub(crate) fn announced_fds(v: &[u8]) -> impl Iterator<Item = i32> + '_ {
+    v.split(|&b| b == b',').filter_map(|item| {
+        let eq = item.iter().position(|&b| b == b'=')?;
+        let (key, val) = (item.get(..eq)?, item.get(eq + 1..)?);
+        FD_KEYS.contains(&key).then_some(())?;
+        num::parse_u32(val).and_then(|n| i32::try_from(n).ok())
+    })
+}
+
 /// The marker's value for `plan`.
 pub fn encode(plan: &Plan) -> Vec<u8> {
     let mut out = Vec::with_capacity(96);
@@ -68,10 +85,9 @@ pub fn encode(plan: &Plan) -> Vec<u8> {
         out.push(b'=');
         out.extend_from_slice(num::fmt_u64(v, &mut d));
     };
-    put(&mut out, b"in", plan.stdin as u64);
-    put(&mut out, b"out", plan.stdout as u64);
-    put(&mut out, b"err", plan.stderr as u64);
-    put(&mut out, b"dir", plan.dir as u64);
+    for (key, fd) in FD_KEYS.iter().zip([plan.stdin, plan.stdout, plan.stderr, plan.dir]) {
+        put(&mut out, key, fd as u64);
+    }
     put(&mut out, b"umask", u64::from(plan.umask));
     if let Some((soft, hard)) = plan.nofile {
         put(&mut out, b"nofile", soft);
@@ -108,13 +124,7 @@ pub fn decode(v: &[u8]) -> Result<Plan> {
         let val = val.get(1..).unwrap_or(&[]);
         let dup = || err!(EINVAL, "{}: {} is given twice", Shown(VAR), Shown(key));
         let bad = || err!(EINVAL, "{}: {}={} is not valid", Shown(VAR), Shown(key), Shown(val));
-        let slot = match key {
-            b"in" => Some(0),
-            b"out" => Some(1),
-            b"err" => Some(2),
-            b"dir" => Some(3),
-            _ => None,
-        };
+        let slot = FD_KEYS.iter().position(|k| *k == key);
         if let Some(i) = slot {
             let f = num::parse_u32(val).and_then(|n| i32::try_from(n).ok()).ok_or_else(bad)?;
             let s = fds.get_mut(i).ok_or_else(bad)?;
@@ -187,6 +197,18 @@ mod tests {
 
     fn plan() -> Plan {
         Plan { stdin: 5, stdout: 6, stderr: 6, dir: 7, umask: 0o027, nofile: None, creds: None }
+    }
+
+    // Every fd the launcher writes into the marker is one the constructor
+    // protects, whatever else the marker holds.
+    #[test]
+    fn announced_fds_are_every_fd_encode_writes() {
+        let mut p = plan();
+        p.nofile = Some((1024, 4096));
+        p.creds = Some(Creds { uid: Some(1000), gid: 100, groups: alloc::vec![100, 27] });
+        let v = encode(&p);
+        assert_eq!(announced_fds(&v).collect::<Vec<_>>(), [5, 6, 6, 7]);
+        assert_eq!(announced_fds(b"umask=18,in=x,dir=9,inn=4,=3").collect::<Vec<_>>(), [9]);
     }
 
     #[test]
