@@ -268,8 +268,11 @@ impl DaemonOptions {
         Ok(())
     }
 
-    /// The setters' rules applied to every field, for options whose public
-    /// fields were filled in directly. The first bad one is the error.
+    /// The setters' rules applied to the fields the crate's own code may
+    /// fill in directly (tests, defaults); the first bad one is the error.
+    /// The command is not among them: [`set_command`](Self::set_command),
+    /// which checks it, is the only way it is set (and keeps its checking out
+    /// of programs that never set one).
     pub(crate) fn check(&self) -> Result<()> {
         check_optional("pid file path", self.pid_file.as_deref())?;
         check_c_text("working directory", &self.workdir)?;
@@ -278,7 +281,6 @@ impl DaemonOptions {
         check_optional("user", self.user.as_deref())?;
         check_optional("group", self.group.as_deref())?;
         check_timeout_ms(self.timeout_ms)?;
-        check_command(self.command.as_ref())?;
         check_ready(self.ready)
     }
 }
