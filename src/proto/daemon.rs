@@ -56,9 +56,19 @@ pub struct Plan {
     pub creds: Option<Creds>,
 }
 
-/// The keys whose values are fds, in `Plan` order: stdin, stdout, stderr,
-/// the working directory.
-const FD_KEYS: [&[u8]; 4] = [b"in", b"out", b"err", b"dir"];
+/// Where a key naming an fd goes, in `Plan` order: stdin, stdout, stderr,
+/// the working directory. (A `match`, not a table of slices: a table would
+/// cost every program linking the library relocations at load, since the
+/// start-up constructor reads it.)
+fn fd_key(key: &[u8]) -> Option<usize> {
+    match key {
+        b"in" => Some(0),
+        b"out" => Some(1),
+        b"err" => Some(2),
+        b"dir" => Some(3),
+        _ => None,
+    }
+}
 
 /// The fd numbers a marker value names (its `in`, `out`, `err` and `dir`
 /// items that are numbers), without checking or decoding the rest and with
@@ -68,7 +78,7 @@ pub(crate) fn announced_fds(v: &[u8]) -> impl Iterator<Item = i32> + '_ {
     v.split(|&b| b == b',').filter_map(|item| {
         let eq = item.iter().position(|&b| b == b'=')?;
         let (key, val) = (item.get(..eq)?, item.get(eq + 1..)?);
-        FD_KEYS.contains(&key).then_some(())?;
+        fd_key(key)?;
         num::parse_u32(val).and_then(|n| i32::try_from(n).ok())
     })
 }
@@ -85,9 +95,10 @@ pub fn encode(plan: &Plan) -> Vec<u8> {
         out.push(b'=');
         out.extend_from_slice(num::fmt_u64(v, &mut d));
     };
-    for (key, fd) in FD_KEYS.iter().zip([plan.stdin, plan.stdout, plan.stderr, plan.dir]) {
-        put(&mut out, key, fd as u64);
-    }
+    put(&mut out, b"in", plan.stdin as u64);
+    put(&mut out, b"out", plan.stdout as u64);
+    put(&mut out, b"err", plan.stderr as u64);
+    put(&mut out, b"dir", plan.dir as u64);
     put(&mut out, b"umask", u64::from(plan.umask));
     if let Some((soft, hard)) = plan.nofile {
         put(&mut out, b"nofile", soft);
@@ -124,7 +135,7 @@ pub fn decode(v: &[u8]) -> Result<Plan> {
         let val = val.get(1..).unwrap_or(&[]);
         let dup = || err!(EINVAL, "{}: {} is given twice", Shown(VAR), Shown(key));
         let bad = || err!(EINVAL, "{}: {}={} is not valid", Shown(VAR), Shown(key), Shown(val));
-        let slot = FD_KEYS.iter().position(|k| *k == key);
+        let slot = fd_key(key);
         if let Some(i) = slot {
             let f = num::parse_u32(val).and_then(|n| i32::try_from(n).ok()).ok_or_else(bad)?;
             let s = fds.get_mut(i).ok_or_else(bad)?;
