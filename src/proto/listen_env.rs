@@ -77,19 +77,16 @@ pub fn fdname_is_valid(name: &[u8]) -> bool {
 pub fn fdname_problem(name: &[u8]) -> Option<&'static str> {
     // One pass for a valid name (a hand-off checks 10,000 of them on each
     // side); the reason is sorted out only for a bad one.
-    if name.len() <= FDNAME_MAX && !name.is_empty() && name.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b':') {
-        return None;
-    }
-    if name.is_empty() {
+    if fdname_is_valid(name) {
+        None
+    } else if name.is_empty() {
         Some("is empty")
     } else if name.len() > FDNAME_MAX {
         Some("is longer than 255 bytes")
     } else if name.contains(&b':') {
         Some("contains ':' (the LISTEN_FDNAMES separator)")
-    } else if !name.iter().all(|&b| (0x20..0x7f).contains(&b)) {
-        Some("contains a byte that is not printable ASCII")
     } else {
-        None
+        Some("contains a byte that is not printable ASCII")
     }
 }
 
@@ -399,9 +396,9 @@ pub fn systemd_count(
             let mut given: usize = 0;
             for name in text.split(|&b| b == b':') {
                 given += 1;
-                // fdname_problem's rules for a name that holds no ':' and is
-                // not empty, without its messages.
-                if name.len() > FDNAME_MAX || !name.iter().all(|&b| (0x20..0x7f).contains(&b)) {
+                // Empty names are systemd's "no name" here (they hold no ':'
+                // after the split).
+                if !name.is_empty() && !fdname_is_valid(name) {
                     return None;
                 }
             }
