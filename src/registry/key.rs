@@ -56,16 +56,12 @@ impl ListenKey {
     /// Whether a socket bound to `b` is bound where this address says.
     pub(crate) fn matches_bound(&self, b: &SockAddr) -> bool {
         match self {
-            ListenKey::Inet { addr, v6only, .. } => {
-                if addr.port() == Some(0) {
+            ListenKey::Inet { addr, .. } => {
+                if self.is_port_zero() {
                     return false;
                 }
-                if b.same(addr) {
-                    return true;
-                }
                 // `:port` (dual-stack wildcard) also accepts an IPv4 wildcard socket.
-                let dual_wildcard = !*v6only && addr.ip_v6().map(|(ip, _)| ip) == Some([0; 16]);
-                dual_wildcard && b.ip_v4() == Some([0; 4]) && b.port() == addr.port()
+                b.same(addr) || (self.is_dual_wildcard() && b.ip_v4() == Some([0; 4]) && b.port() == addr.port())
             }
             ListenKey::Unix(p) => b.family() == libc::AF_UNIX && b.unix_path() == Some(p.as_slice()),
             ListenKey::Abstract(n) => b.family() == libc::AF_UNIX && b.unix_path().and_then(|p| p.strip_prefix(&[0u8])) == Some(n.as_slice()),
