@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::proto::daemon::Creds;
 use crate::sys::fd::{self, RawFd};
 use crate::sys::process::{self, Pid};
-use crate::sys::{fs, Errno, SysResult};
+use crate::sys::{fs, rlimit, Errno, SysResult};
 use crate::{err, pidfile};
 
 /// The child's extra set-up (all off by default).
@@ -91,10 +91,10 @@ impl NofileRefused {
 /// by the hard one. System calls only, no message: a child between clone
 /// and exec calls it ([`raise_nofile`] words the refusal).
 pub(crate) fn raise_nofile_raw(soft: u64, hard: u64) -> core::result::Result<(), NofileRefused> {
-    let cur = process::getrlimit(libc::RLIMIT_NOFILE).map_err(NofileRefused::Get)?;
+    let cur = rlimit::getrlimit(libc::RLIMIT_NOFILE).map_err(NofileRefused::Get)?;
     let mut new_hard = cur.rlim_max;
     if hard > cur.rlim_max {
-        match process::setrlimit(libc::RLIMIT_NOFILE, libc::rlimit { rlim_cur: cur.rlim_cur, rlim_max: hard }) {
+        match rlimit::setrlimit(libc::RLIMIT_NOFILE, libc::rlimit { rlim_cur: cur.rlim_cur, rlim_max: hard }) {
             Ok(()) => new_hard = hard,
             // Raising the hard limit needs privilege: "when allowed".
             Err(Errno(libc::EPERM)) => {}
@@ -103,7 +103,7 @@ pub(crate) fn raise_nofile_raw(soft: u64, hard: u64) -> core::result::Result<(),
     }
     let want = soft.min(new_hard);
     if want > cur.rlim_cur {
-        process::setrlimit(libc::RLIMIT_NOFILE, libc::rlimit { rlim_cur: want, rlim_max: new_hard }).map_err(|e| NofileRefused::Soft(want, e))?;
+        rlimit::setrlimit(libc::RLIMIT_NOFILE, libc::rlimit { rlim_cur: want, rlim_max: new_hard }).map_err(|e| NofileRefused::Soft(want, e))?;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! manager that starts gracefd with a low limit (supervisord's `minfds`,
 //! a shell's 1024) leaves a busy server at "too many open files".
 
-use crate::sys::process;
+use crate::sys::rlimit;
 
 use crate::supervise::say::{self, say};
 
@@ -12,7 +12,7 @@ use crate::supervise::say::{self, say};
 /// allowed: it needs CAP_SYS_RESOURCE). Never lowers anything; says what it
 /// could not do, and goes on with the best limit it could get.
 pub(crate) fn raise_nofile(soft: u64, hard: Option<u64>) {
-    let cur = match process::getrlimit(libc::RLIMIT_NOFILE) {
+    let cur = match rlimit::getrlimit(libc::RLIMIT_NOFILE) {
         Ok(c) => c,
         Err(e) => {
             say!(say::WARNING, "--nofile: getrlimit: {}; the workers keep the inherited limit", e);
@@ -22,7 +22,7 @@ pub(crate) fn raise_nofile(soft: u64, hard: Option<u64>) {
     let mut max = cur.rlim_max;
     let want_hard = hard.unwrap_or(soft).max(cur.rlim_max);
     if want_hard > cur.rlim_max {
-        match process::setrlimit(libc::RLIMIT_NOFILE, libc::rlimit { rlim_cur: cur.rlim_cur, rlim_max: want_hard }) {
+        match rlimit::setrlimit(libc::RLIMIT_NOFILE, libc::rlimit { rlim_cur: cur.rlim_cur, rlim_max: want_hard }) {
             Ok(()) => max = want_hard,
             Err(e) => say!(
                 say::WARNING,
@@ -38,7 +38,7 @@ pub(crate) fn raise_nofile(soft: u64, hard: Option<u64>) {
         say!(say::WARNING, "--nofile: the soft limit is {} (the hard limit), not {}", max, soft);
     }
     if want != cur.rlim_cur || max != cur.rlim_max {
-        if let Err(e) = process::setrlimit(libc::RLIMIT_NOFILE, libc::rlimit { rlim_cur: want, rlim_max: max }) {
+        if let Err(e) = rlimit::setrlimit(libc::RLIMIT_NOFILE, libc::rlimit { rlim_cur: want, rlim_max: max }) {
             say!(say::WARNING, "--nofile: setrlimit {}:{}: {}", want, max, e);
             return;
         }

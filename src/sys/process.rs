@@ -1,7 +1,6 @@
 //! Processes: fork, exec, wait, kill, identities and limits.
 //! Functions marked async-signal-safe may run between fork and exec.
 
-pub use super::rlimit::{getrlimit, setrlimit};
 use super::{cvt, retry, Errno, SysResult};
 
 /// A process id.

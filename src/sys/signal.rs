@@ -135,11 +135,7 @@ pub fn install(sig: i32, handler: extern "C" fn(libc::c_int)) -> SysResult<libc:
 
 /// Set `sig` to its default action (no `SA_NOCLDWAIT` or other flags).
 pub fn set_default(sig: i32) -> SysResult<()> {
-    // SAFETY: a zeroed sigaction with SIG_DFL is valid.
-    let mut sa: libc::sigaction = unsafe { core::mem::zeroed() };
-    sa.sa_sigaction = libc::SIG_DFL;
-    // SAFETY: sa is a valid action.
-    cvt(unsafe { libc::sigaction(sig, &sa, core::ptr::null_mut()) }).map(|_| ())
+    set_default_saving(sig).map(|_| ())
 }
 
 /// Set `sig` to its default action, returning the previous one (to put back
