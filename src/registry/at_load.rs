@@ -69,9 +69,7 @@ fn protect_systemd(env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: u32
     let mut found = Vec::new();
     for i in 0..count {
         let raw = first_fd.saturating_add(i as RawFd);
-        if fd::get_fd_flags(raw).is_err() {
-            continue;
-        }
+        // Not open (EBADF) or not inspectable: not adopted, left alone.
         let Ok(kind) = classify(raw) else { continue };
         if fd::set_cloexec(raw, true).is_ok() {
             found.push((raw, kind));

@@ -170,13 +170,12 @@ impl Registry {
     /// Whether announced fd `raw` can be adopted (open, inspectable, made
     /// CLOEXEC), and its kind; if not, the rejection is recorded.
     fn check_systemd_fd(&mut self, name: &[u8], raw: RawFd) -> Option<FdKind> {
-        if let Err(e) = fd::get_fd_flags(raw) {
-            let why = if e.0 == libc::EBADF { "it is not open" } else { e.describe() };
-            self.reject("LISTEN_FDS", name, raw, format_args!("{}", why));
-            return None;
-        }
         let kind = match classify(raw) {
             Ok(k) => k,
+            Err(e) if e.0 == libc::EBADF => {
+                self.reject("LISTEN_FDS", name, raw, format_args!("it is not open"));
+                return None;
+            }
             Err(e) => {
                 self.reject("LISTEN_FDS", name, raw, format_args!("cannot inspect it: {}", e));
                 return None;
