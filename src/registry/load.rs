@@ -257,78 +257,38 @@ impl Registry {
     }
 }
 
-/// Check a Server::Starter fd is the socket its key announces.
-pub(super) fn check_starter(entry: &StarterEntry<'_>) -> Result<FdKind> {
-    starter_fd_kind(entry).map_err(|bad| match bad {
-        StarterFdProblem::Inspect(e) => Error::sys(e, "cannot inspect it"),
-        StarterFdProblem::NotSocket => err!(ENOTSOCK, "it is not a socket"),
-        StarterFdProblem::Getsockname(e) => Error::sys(e, "getsockname"),
-        StarterFdProblem::Family(family_name) => {
-            err!(EPROTOTYPE, "the key announces {} socket, the fd is of another family", family_name)
-        }
-        StarterFdProblem::NotInetListener(kind) => {
-            err!(EPROTOTYPE, "the key announces a listener, the fd is {}", kind.describe())
-        }
-        StarterFdProblem::Port { want, got } => {
-            err!(EPROTOTYPE, "the key announces port {}, the socket is bound to port {}", u32::from(want), u32::from(got))
-        }
-        StarterFdProblem::NotUnixListener(kind) => {
-            err!(EPROTOTYPE, "the key announces a unix listener, the fd is {}", kind.describe())
-        }
-        StarterFdProblem::Path(bound) => err!(
-            EPROTOTYPE,
-            "the socket is bound to {}, not to the path announced",
-            Shown(bound.unix_path().unwrap_or(&[]))
-        ),
-    })
-}
-
-/// Why a Server::Starter fd is not the socket its key announces. The
-/// message is made by [`check_starter`]; the constructor (`at_load.rs`)
-/// needs only the verdict, without reaching the message-making code.
-pub(super) enum StarterFdProblem {
-    Inspect(crate::sys::Errno),
-    NotSocket,
-    Getsockname(crate::sys::Errno),
-    Family(&'static str),
-    NotInetListener(FdKind),
-    Port { want: u16, got: u16 },
-    NotUnixListener(FdKind),
-    Path(socket::SockAddr),
-}
-
-/// The kind of a Server::Starter fd, when it is the socket its key announces.
-pub(super) fn starter_fd_kind(entry: &StarterEntry<'_>) -> core::result::Result<FdKind, StarterFdProblem> {
+/// Check a Server::Starter fd is the socket its key announces; its kind.
+fn check_starter(entry: &StarterEntry<'_>) -> Result<FdKind> {
     let raw = entry.fd;
-    let kind = classify(raw).map_err(StarterFdProblem::Inspect)?;
+    let kind = classify(raw).map_err(|e| Error::sys(e, "cannot inspect it"))?;
     if kind == FdKind::File {
-        return Err(StarterFdProblem::NotSocket);
+        return Err(err!(ENOTSOCK, "it is not a socket"));
     }
-    let bound = socket::getsockname(raw).map_err(StarterFdProblem::Getsockname)?;
+    let bound = socket::getsockname(raw).map_err(|e| Error::sys(e, "getsockname"))?;
     let (want_family, family_name) = match entry.addr {
         StarterAddr::Inet4 { .. } => (libc::AF_INET, "an IPv4"),
         StarterAddr::Inet6 { .. } => (libc::AF_INET6, "an IPv6"),
         StarterAddr::Path(_) => (libc::AF_UNIX, "a unix"),
     };
     if bound.family() != want_family {
-        return Err(StarterFdProblem::Family(family_name));
+        return Err(err!(EPROTOTYPE, "the key announces {} socket, the fd is of another family", family_name));
     }
     match entry.addr {
         StarterAddr::Inet4 { port, .. } | StarterAddr::Inet6 { port, .. } => {
             if kind != FdKind::TcpListener && kind != FdKind::Udp {
-                return Err(StarterFdProblem::NotInetListener(kind));
+                return Err(err!(EPROTOTYPE, "the key announces a listener, the fd is {}", kind.describe()));
             }
             let got = bound.port().unwrap_or(0);
             if port != 0 && got != port {
-                return Err(StarterFdProblem::Port { want: port, got });
+                return Err(err!(EPROTOTYPE, "the key announces port {}, the socket is bound to port {}", u32::from(port), u32::from(got)));
             }
         }
         StarterAddr::Path(path) => {
             if kind != FdKind::UnixListener {
-                return Err(StarterFdProblem::NotUnixListener(kind));
+                return Err(err!(EPROTOTYPE, "the key announces a unix listener, the fd is {}", kind.describe()));
             }
             if bound.unix_path().unwrap_or(&[]) != path {
-                return Err(StarterFdProblem::Path(bound));
+                return Err(err!(EPROTOTYPE, "the socket is bound to {}, not to the path announced", Shown(bound.unix_path().unwrap_or(&[]))));
             }
         }
     }
