@@ -45,7 +45,7 @@ pub fn set_hook(f: Option<LogFn>, user: *mut c_void, max_level: i32) -> crate::e
     }
     // Before any message can be kept under a lock, say where kept ones go.
     sync::set_sink(&KEPT_SINK);
-    *HOOK.lock_leaf() = Hook { f, user: user as usize, max_level };
+    HOOK.with_leaf(|h| *h = Hook { f, user: user as usize, max_level });
     Ok(())
 }
 
@@ -68,7 +68,7 @@ fn deliver_kept(recs: &[Kept], dropped: u32) {
 
 /// Whether a message at `level` would be delivered.
 pub(crate) fn enabled(level: i32) -> bool {
-    let h = *HOOK.lock_leaf();
+    let h = HOOK.with_leaf(|h| *h);
     h.f.is_some() && level <= h.max_level
 }
 
@@ -77,7 +77,7 @@ pub(crate) fn enabled(level: i32) -> bool {
 /// message made while this thread holds any library lock is kept until the
 /// last one is released (`sync::keep_while_locked`).
 pub(crate) fn emit(level: i32, args: fmt::Arguments<'_>) {
-    let h = *HOOK.lock_leaf();
+    let h = HOOK.with_leaf(|h| *h);
     if h.f.is_none() || level > h.max_level {
         return;
     }
@@ -91,7 +91,7 @@ pub(crate) fn emit(level: i32, args: fmt::Arguments<'_>) {
 
 /// Hand `m` to the hook now (no lock held).
 fn deliver(level: i32, m: &Msg) {
-    let h = *HOOK.lock_leaf();
+    let h = HOOK.with_leaf(|h| *h);
     let Some(f) = h.f else { return };
     if level > h.max_level {
         return;

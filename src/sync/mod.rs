@@ -165,22 +165,15 @@ impl<T> Mutex<T> {
     pub fn lock(&self) -> MutexGuard<'_, T> {
         self.raw.lock();
         held::enter();
-        MutexGuard { m: self, counted: true }
-    }
-
-    /// Lock a mutex under which nothing logs or calls out (the log hook's
-    /// own cell), without the per-thread bookkeeping of [`Mutex::lock`].
-    pub(crate) fn lock_leaf(&self) -> MutexGuard<'_, T> {
-        self.raw.lock();
-        MutexGuard { m: self, counted: false }
+        MutexGuard { m: self }
     }
 }
 
 impl<T> Mutex<T> {
     /// Run `f` on the value under the lock, without the per-thread
     /// bookkeeping, for an `f` under which nothing logs or calls out: the
-    /// library's constructor uses it, so that it reaches no log code
-    /// (a guard's drop would, whichever way the guard was taken).
+    /// log hook's own cell, and the library's constructor, so that it
+    /// reaches no log code (a guard's drop would).
     pub(crate) fn with_leaf<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         self.raw.lock();
         // SAFETY: we hold the lock until after `f` returns.
@@ -194,7 +187,6 @@ impl<T> Mutex<T> {
 /// Holds the lock; releases it on drop.
 pub struct MutexGuard<'a, T> {
     m: &'a Mutex<T>,
-    counted: bool,
 }
 
 impl<T> Deref for MutexGuard<'_, T> {
@@ -216,9 +208,7 @@ impl<T> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: locked by us in `lock`.
         unsafe { self.m.raw.unlock() };
-        if self.counted {
-            held::leave();
-        }
+        held::leave();
     }
 }
 
