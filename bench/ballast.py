@@ -86,6 +86,24 @@ def serving_pid(port):
     return int(r[1]["x-pid"]) if r and r[0] == 200 and "x-pid" in r[1] else None
 
 
+def client_upgrade(port, old, watch):
+    """The measurement of one upgrade (the signal already sent): GET / on a
+    new connection back to back until a pid other than `old` answers, and
+    `watch` (procs.ExitWatch of `old`) until it has exited. Returns (the new
+    pid, first answer from it, old gone) in CLOCK_MONOTONIC ns (None where
+    30 s passed first)."""
+    new = saw = gone = None
+    end = time.monotonic_ns() + 30e9
+    while (saw is None or gone is None) and time.monotonic_ns() < end:
+        if saw is None:
+            p = serving_pid(port)
+            if p is not None and p != old:
+                new, saw = p, time.monotonic_ns()
+        if gone is None and watch.done(0 if saw is None else 0.05):
+            gone = time.monotonic_ns()
+    return new, saw, gone
+
+
 class Server:
     """One httpd --ballast MIB, upgraded one signal at a time."""
 
@@ -117,18 +135,9 @@ class Server:
         watch = procs.ExitWatch(old)
         t0 = time.monotonic_ns()
         os.kill(old, signal.SIGHUP)
-        first = gone = None
-        deadline = t0 + 30e9
-        while (first is None or gone is None) and time.monotonic_ns() < deadline:
-            if first is None:
-                p = serving_pid(self.port)
-                if p is not None and p != old:
-                    first = time.monotonic_ns()
-                    self.known.add(p)
-            if gone is None and watch.done():
-                gone = time.monotonic_ns()
-            if first is not None and gone is None:
-                time.sleep(0.0002)
+        new, first, gone = client_upgrade(self.port, old, watch)
+        if new is not None:
+            self.known.add(new)
         watch.close()
         if first is None or gone is None:
             raise RuntimeError(f"upgrade of {old} ({self.mib} MiB) did not complete in 30 s")
@@ -148,26 +157,20 @@ class Server:
         procs.reap()
         self.logf.close()
 
-    def spawns(self):
-        out = []
+    def _log_matches(self, pattern):
+        """Every match of `pattern` in the server's log, in order."""
         with open(self.log_path, errors="replace") as f:
-            for line in f:
-                m = re.search(r"spawn: started pid \d+ with (.*) in (\d+) us", line)
-                if m:
-                    out.append((m.group(1), int(m.group(2)) / 1000))
-        return out
+            return [m for m in (re.search(pattern, line) for line in f) if m]
+
+    def spawns(self):
+        """[(path, ms)]: the library's own count of each start ("spawn: started
+        pid N with <path> in N us")."""
+        return [(m.group(1), int(m.group(2)) / 1000) for m in self._log_matches(r"spawn: started pid \d+ with (.*) in (\d+) us")]
 
     def readies(self):
         """[ms] the old generation's own count from starting the child to
         hearing it is ready ("upgrade: pid N is ready after N us")."""
-        out = []
-        with open(self.log_path, errors="replace") as f:
-            for line in f:
-                m = re.search(r"upgrade: pid \d+ is ready after (\d+) us", line)
-                if m:
-                    out.append(int(m.group(1)) / 1000)
-        return out
-
+        return [int(m.group(1)) / 1000 for m in self._log_matches(r"upgrade: pid \d+ is ready after (\d+) us")]
 
 def upgrades(httpd, sizes, rounds, scratch):
     """{mib: ([(first_ms, gone_ms)], spawns, readies)}: `rounds` upgrades of one server

@@ -9,7 +9,6 @@
 import json
 import os
 import re
-import select
 import subprocess
 import tempfile
 import time
@@ -114,18 +113,18 @@ def rps(rounds, duration, modes, scratch):
 def _spawn_wait(argv, timeout):
     """posix_spawn ARGV, wait for it; returns (elapsed s, status or None on timeout, pid).
 
-    The exit is seen through a pidfd (readable the moment the process has
-    exited), not by polling waitpid between short sleeps: each sleep overshot
-    by its timer slack and a wake-up, which added a few hundred microseconds
-    to every launch measured, the floor's too."""
+    The exit is seen through a pidfd (procs.ExitWatch: readable the moment
+    the process has exited), not by polling waitpid between short sleeps:
+    each sleep overshot by its timer slack and a wake-up, which added a few
+    hundred microseconds to every launch measured, the floor's too."""
     t0 = time.monotonic()
     pid = os.posix_spawn(argv[0], argv, os.environ, setsid=True)
-    fd = os.pidfd_open(pid)
+    watch = procs.ExitWatch(pid)
     try:
-        exited = select.select([fd], [], [], timeout)[0]
+        exited = watch.done(timeout)
         el = time.monotonic() - t0
     finally:
-        os.close(fd)
+        watch.close()
     if not exited:
         return el, None, pid
     _, status = os.waitpid(pid, 0)

@@ -63,7 +63,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import procs                     # noqa: E402
-from ballast import wait_touched  # noqa: E402
+from ballast import client_upgrade, wait_touched  # noqa: E402
 from contenders import BIN       # noqa: E402
 
 # (tracepoint, filter): the filters keep the per-request system calls out of
@@ -132,24 +132,6 @@ def phases_of(events, old, sig_ns):
     return new, p
 
 
-def client_upgrade(port, old, watch):
-    """bench/ballast.py's measurement of one upgrade: GET / on a new connection
-    back to back until a pid other than `old` answers, and the pidfd of `old`.
-    Returns (first answer from a new pid, old gone) in CLOCK_MONOTONIC ns."""
-    saw = gone_ns = None
-    end = time.monotonic_ns() + 30e9
-    while (saw is None or gone_ns is None) and time.monotonic_ns() < end:
-        if saw is None:
-            r = procs.http_get(port, timeout=1.0)
-            if r and r[0] == 200 and r[1].get("x-pid") not in (None, str(old)):
-                saw = time.monotonic_ns()
-        if gone_ns is None and watch.done():
-            gone_ns = time.monotonic_ns()
-        if saw is not None and gone_ns is None:
-            time.sleep(0.0002)
-    return saw, gone_ns
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--httpd", default=os.path.join(BIN, "httpd"))
@@ -200,7 +182,7 @@ def main():
             t = time.monotonic_ns()
             os.kill(cur, signal.SIGHUP)
             if a.no_load:
-                saw, gone_ns = client_upgrade(port, cur, watch)
+                _, saw, gone_ns = client_upgrade(port, cur, watch)
                 client.append((cur, saw, gone_ns))
             end = time.monotonic() + 30
             while not watch.done() and time.monotonic() < end:

@@ -144,10 +144,17 @@ class ExitWatch:
     def fileno(self):
         return self.fd
 
-    def done(self):
+    def done(self, timeout=0):
+        """Whether the process has exited, waiting up to `timeout` seconds
+        for it (a pidfd: seen the moment it exits)."""
         if self.fd is not None:
-            return bool(select.select([self.fd], [], [], 0)[0])
-        return gone(self.pid)
+            return bool(select.select([self.fd], [], [], timeout)[0])
+        end = time.monotonic() + timeout
+        while not gone(self.pid):
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.001)
+        return True
 
     def close(self):
         if self.fd is not None:
