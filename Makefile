@@ -14,7 +14,9 @@ BUILD   := build
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 LIB       := $(BUILD)/lib/libgracefd.a
-RUST_SRC  := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs tools/slim-archive.sh tools/split-strings.py tools/split-object.py
+RUST_SRC  := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs
+# What turns cargo's archive into the one installed (only the archive depends on it).
+SLIM_TOOLS := tools/slim-archive.sh tools/split-strings.py tools/split-object.py
 # The command is its own package (cli/) on top of the library.
 CLI_SRC   := $(shell find cli/src -name '*.rs') cli/Cargo.toml
 # The C face is compiled as strictly as users might compile it.
@@ -46,7 +48,7 @@ all: $(ALL_TARGETS)
 lib: $(LIB)
 cli: $(BUILD)/bin/gracefd
 
-$(LIB): $(RUST_SRC)
+$(LIB): $(RUST_SRC) $(SLIM_TOOLS)
 	CARGO_TARGET_DIR=$(FFI_TARGET) $(CARGO) rustc --profile ffi --lib --no-default-features --features ffi --crate-type staticlib
 	@mkdir -p $(@D)
 	cp $(FFI_TARGET)/ffi/libgracefd.a $@.tmp
@@ -62,10 +64,13 @@ $(LIB): $(RUST_SRC)
 # the usual way.
 CLI_LINK ?= static
 CLI_RUSTFLAGS := $(if $(filter static,$(CLI_LINK)),-C target-feature=+crt-static)
-# Rewritten only when CLI_LINK changes, so switching relinks the command.
-$(BUILD)/cli-link: FORCE
+# Stamps rewritten only when CLI_LINK or EXAMPLES_LINK changes, so that
+# switching relinks what depends on them.
+LINK_cli = $(CLI_LINK)
+LINK_examples = $(EXAMPLES_LINK)
+$(BUILD)/%-link: FORCE
 	@mkdir -p $(@D)
-	@echo '$(CLI_LINK)' | cmp -s - $@ || echo '$(CLI_LINK)' > $@
+	@echo '$(LINK_$*)' | cmp -s - $@ || echo '$(LINK_$*)' > $@
 FORCE:
 $(BUILD)/bin/gracefd: $(RUST_SRC) $(CLI_SRC) $(BUILD)/cli-link
 	$(CARGO) rustc --release -p gracefd-cli --bin gracefd -- $(CLI_RUSTFLAGS)
@@ -80,9 +85,6 @@ $(BUILD)/bin/gracefd: $(RUST_SRC) $(CLI_SRC) $(BUILD)/cli-link
 # EXAMPLES_LINK=dynamic links them the usual way.
 EXAMPLES_LINK ?= static
 EXAMPLES_LDFLAGS := $(if $(filter static,$(EXAMPLES_LINK)),-static)
-$(BUILD)/examples-link: FORCE
-	@mkdir -p $(@D)
-	@echo '$(EXAMPLES_LINK)' | cmp -s - $@ || echo '$(EXAMPLES_LINK)' > $@
 
 # A static link warns that glibc's user and group lookups (the daemonizer's
 # --user) need glibc's own NSS modules at run time for sources other than the
