@@ -145,11 +145,6 @@ impl RequestReader {
         self.want.saturating_sub(self.buf.len())
     }
 
-    /// Whether nothing arrived yet.
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
     /// Take bytes that arrived; `Some` once they give a verdict: the
     /// command, or why the request is refused (its errno and reason). Bytes
     /// past the one frame are not looked at.

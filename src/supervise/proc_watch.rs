@@ -99,7 +99,7 @@ impl Watched {
 }
 
 /// The state letter of `/proc/PID/stat` (None: no such process).
-pub(crate) fn state_of(pid: i32) -> Option<char> {
+fn state_of(pid: i32) -> Option<char> {
     let s = std::fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?;
     // "pid (comm) S ...": comm may hold spaces and parentheses; the state follows the last ')'.
     s.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next())

@@ -34,7 +34,7 @@ pub fn init(prog: &str, max_level: i32) {
 }
 
 /// Prefix lines with a timestamp (set when stderr goes to a log file).
-pub fn set_timestamps(on: bool) {
+pub(crate) fn set_timestamps(on: bool) {
     TIMESTAMPS.store(on, Ordering::Relaxed);
 }
 
@@ -44,7 +44,7 @@ pub fn prog() -> &'static str {
 }
 
 /// Whether a line at `level` is shown.
-pub fn enabled(level: i32) -> bool {
+pub(crate) fn enabled(level: i32) -> bool {
     level <= MAX_LEVEL.load(Ordering::Relaxed)
 }
 
@@ -91,7 +91,7 @@ fn utc_now() -> String {
 }
 
 /// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-pub fn format_utc(secs: u64, millis: u32) -> String {
+pub(crate) fn format_utc(secs: u64, millis: u32) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let z = days + 719_468;

@@ -53,7 +53,7 @@ pub(crate) const FORWARDED: [i32; 4] = [libc::SIGUSR1, libc::SIGUSR2, libc::SIGQ
 
 /// Make gracefd the reaper of its workers' orphans (logged if refused;
 /// what it then reaps, and PID 1's other duties: `run/reaper.rs`).
-pub(crate) fn become_reaper(init: bool) {
+fn become_reaper(init: bool) {
     if process::getpid() == 1 {
         say!(say::INFO, "running as PID 1: reaping every orphan, exiting with the worker's status");
         return;

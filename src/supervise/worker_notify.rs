@@ -215,8 +215,6 @@ pub(crate) struct Notes {
     pub(crate) ready: bool,
     /// The last `STATUS=` text.
     pub(crate) status: Option<String>,
-    /// A `STOPPING=1` line arrived.
-    pub(crate) stopping: bool,
 }
 
 impl NotifySock {
@@ -249,7 +247,6 @@ impl Drop for NotifySock {
 /// Fold one parsed datagram into `notes`.
 fn fold(r: notify::Received<'_>, notes: &mut Notes) {
     notes.ready |= r.ready;
-    notes.stopping |= r.stopping;
     if let Some(s) = r.status {
         notes.status = Some(String::from_utf8_lossy(s).into_owned());
     }
@@ -269,7 +266,7 @@ mod tests {
     fn parses_lines() {
         let mut n = Notes::default();
         parse_into(b"STATUS=warming up\nMAINPID=3", &mut n);
-        assert_eq!(n, Notes { ready: false, status: Some("warming up".into()), stopping: false });
+        assert_eq!(n, Notes { ready: false, status: Some("warming up".into()) });
         parse_into(b"READY=1\nSTATUS=serving\n", &mut n);
         assert!(n.ready);
         assert_eq!(n.status.as_deref(), Some("serving"));

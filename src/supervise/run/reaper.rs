@@ -24,7 +24,7 @@ use crate::supervise::names::signal_name;
 use crate::supervise::say::{self, say};
 
 /// The exit status a shell would report for `x`.
-pub(crate) fn status_of(x: Exit) -> i32 {
+fn status_of(x: Exit) -> i32 {
     match x {
         Exit::Code(c) => c & 0xff,
         Exit::Signal(s) => 128 + s,
