@@ -62,6 +62,11 @@ impl Command {
     pub fn from_name(name: &[u8]) -> Option<Command> {
         Command::ALL.into_iter().find(|c| c.name().as_bytes() == name)
     }
+
+    /// The names of `commands`, for messages: `status, reload, stop`.
+    pub fn names(commands: &[Command]) -> alloc::string::String {
+        commands.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// A whole CONTROL frame.
@@ -83,7 +88,7 @@ pub fn decode_control(body: &[u8]) -> Result<Command> {
     if !body.iter().all(|&b| b.is_ascii_lowercase() || b == b'-') {
         return Err(err!(EBADMSG, "control command {} is not made of a-z and '-'", Shown(body)));
     }
-    Command::from_name(body).ok_or_else(|| err!(EOPNOTSUPP, "unknown control command {} (known: status, reload, stop)", Shown(body)))
+    Command::from_name(body).ok_or_else(|| err!(EOPNOTSUPP, "unknown control command {} (known: {})", Shown(body), Command::names(&Command::ALL)))
 }
 
 /// A REPLY frame. `errno` 0: the command was done, and `text` is lines

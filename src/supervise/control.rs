@@ -41,9 +41,17 @@ pub use crate::proto::control::Command;
 /// How long a client has to send its request.
 pub(crate) const REQUEST_TIMEOUT_MS: u64 = 10_000;
 
-/// The command named by a `gracefd ctl` argument.
+/// The requests `gracefd ctl` takes as its argument (`status-json` is
+/// asked for with `--json`).
+const CTL_REQUESTS: [Command; 3] = [Command::Status, Command::Reload, Command::Stop];
+
+/// The command named by a `gracefd ctl` argument. The error names the
+/// argument and the requests there are.
 pub fn parse_command(arg: &[u8]) -> Result<Command, String> {
-    Command::from_name(arg).ok_or_else(|| format!("unknown request {} (known: status, reload, stop)", Shown(arg)))
+    CTL_REQUESTS
+        .into_iter()
+        .find(|c| c.name().as_bytes() == arg)
+        .ok_or_else(|| format!("unknown request {} (known: {})", Shown(arg), Command::names(&CTL_REQUESTS)))
 }
 
 /// The listening control socket; its file is removed on drop if still ours.
@@ -323,7 +331,9 @@ mod tests {
         assert_eq!(parse_command(b"status"), Ok(Command::Status));
         assert_eq!(parse_command(b"reload"), Ok(Command::Reload));
         assert_eq!(parse_command(b"stop"), Ok(Command::Stop));
-        assert!(parse_command(b"STOP").unwrap_err().contains("unknown request \"STOP\""));
+        assert!(parse_command(b"STOP").unwrap_err().contains("unknown request \"STOP\" (known: status, reload, stop)"));
+        // The JSON status is asked for with --json, not by its wire name.
+        assert!(parse_command(b"status-json").is_err());
         assert!(parse_command(b"reload\r").is_err());
         assert!(parse_command(b"").is_err());
     }
