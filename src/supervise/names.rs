@@ -43,15 +43,13 @@ pub fn parse_secs(opt: &str, v: &[u8]) -> crate::error::Result<u64> {
         Some(dot) => (v.get(..dot).unwrap_or(&[]), Some(v.get(dot + 1..).unwrap_or(&[]))),
         None => (v, None),
     };
-    if int.is_empty() || !int.iter().all(u8::is_ascii_digit) {
-        return Err(bad());
-    }
     if let Some(f) = frac {
         if f.is_empty() || !f.iter().all(u8::is_ascii_digit) {
             return Err(bad());
         }
     }
-    let whole: u64 = core::str::from_utf8(int).ok().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    // Strict digits (no sign, no spaces); too many of them is "not a number".
+    let whole = crate::num::parse_u64(int).ok_or_else(bad)?;
     if whole > MAX_SECS {
         return Err(crate::err!(EINVAL, "--{} {}: more than {} seconds", opt, shown(v), MAX_SECS));
     }

@@ -40,10 +40,6 @@ fn server_pid(pid_file: &Path) -> Result<(Fd, i32), String> {
     Ok((f, pid))
 }
 
-fn alive(pid: i32) -> bool {
-    !matches!(process::kill(pid, 0), Err(Errno(libc::ESRCH)))
-}
-
 /// `--restart`.
 pub fn restart(pid_file: &Path, status_file: &Path, control_socket: Option<&Path>) -> i32 {
     if let Some(sock) = control_socket {
@@ -96,7 +92,7 @@ pub fn restart(pid_file: &Path, status_file: &Path, control_socket: Option<&Path
                 return exit::OK;
             }
         }
-        if !alive(pid) {
+        if !process::exists(pid) {
             say!(say::ERR, "the server (pid {}) exited before the restart completed", pid);
             return exit::FAILED;
         }

@@ -57,11 +57,6 @@ fn owner_pid(name: &[u8]) -> Option<i32> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-/// Whether a process with this pid exists (EPERM: it does, someone else's).
-fn pid_in_use(pid: i32) -> bool {
-    pid > 0 && !matches!(crate::sys::process::kill(pid, 0), Err(crate::sys::Errno(libc::ESRCH)))
-}
-
 /// Remove the notify directories a killed gracefd left behind: only ours
 /// (the name pattern, a real directory owned by our effective uid, not a
 /// symbolic link), only unlocked ones (a live gracefd holds its lock, even
@@ -81,7 +76,7 @@ pub(crate) fn clean_stale() -> usize {
         // The gracefd named in it still runs (here, or a pid of this
         // namespace): leave it, even unlocked — an older gracefd, from before
         // the lock, may be running it during a rollout.
-        if owner_pid(e.file_name().as_bytes()).is_some_and(pid_in_use) {
+        if owner_pid(e.file_name().as_bytes()).is_some_and(crate::sys::process::exists) {
             continue;
         }
         let path = e.path();
@@ -343,6 +338,6 @@ mod tests {
         let _ = std::fs::remove_dir(&dir);
         assert!(kept, "the unlocked directory of a live gracefd was removed");
         assert_eq!(owner_pid(b"gracefd-12-34"), Some(12));
-        assert!(!pid_in_use(0));
+        assert!(!crate::sys::process::exists(0));
     }
 }

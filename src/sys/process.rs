@@ -115,6 +115,12 @@ pub fn kill(pid: Pid, sig: i32) -> SysResult<()> {
     cvt(unsafe { libc::kill(pid, sig) }).map(|_| ())
 }
 
+/// Whether a process `pid` exists (a zombie too): `kill(pid, 0)` does not
+/// answer ESRCH. A pid of 0 or below names no single process: false.
+pub(crate) fn exists(pid: Pid) -> bool {
+    pid > 0 && !matches!(kill(pid, 0), Err(Errno(libc::ESRCH)))
+}
+
 /// `getpid`. Async-signal-safe.
 pub fn getpid() -> Pid {
     // SAFETY: no preconditions.
