@@ -40,7 +40,16 @@ fn server_pid(pid_file: &Path) -> Result<(Fd, i32), String> {
     Ok((f, pid))
 }
 
-/// `--restart`.
+/// `start_server --restart`: have the server running with `pid_file` start
+/// a new generation. With its control socket, one `reload` request, answered
+/// when the new worker is ready or failed. Without, as Server::Starter does:
+/// SIGHUP, then wait until the status file lists a single, newer generation;
+/// like Server::Starter's this wait has no time limit (a reload that fails
+/// leaves the old generation listed, and it waits on; stop it with a signal).
+/// Returns `exit::OK`; `exit::FAILED` (the reload failed, the server exited
+/// meanwhile); `exit::UNREACHABLE` (no pid file or live process, no control
+/// socket answering, no status file or no generation in it, the signal
+/// refused).
 pub fn restart(pid_file: &Path, status_file: &Path, control_socket: Option<&Path>) -> i32 {
     if let Some(sock) = control_socket {
         return match control::request(sock, Command::Reload, None) {
@@ -99,7 +108,10 @@ pub fn restart(pid_file: &Path, status_file: &Path, control_socket: Option<&Path
     }
 }
 
-/// `--stop`.
+/// `start_server --stop`: SIGTERM to the server running with `pid_file`,
+/// then wait, with no time limit, until it has exited (its lock on the pid
+/// file is released). Returns `exit::OK`; `exit::UNREACHABLE` (no pid file,
+/// no live process, the signal refused); `exit::FAILED` (the wait failed).
 pub fn stop(pid_file: &Path) -> i32 {
     let (f, pid) = match server_pid(pid_file) {
         Ok(x) => x,
