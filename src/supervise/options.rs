@@ -168,7 +168,8 @@ fn secs_text(ms: u64) -> String {
     fmt_secs(ms).trim_end_matches(" s").to_string()
 }
 
-/// `sig` as a signal number for `--<opt>` (1 to [`MAX_SIGNAL`]).
+/// `sig` as a signal number for `--<opt>` (1 to [`MAX_SIGNAL`]). `EINVAL`
+/// naming the option and the value otherwise.
 pub fn check_signal(opt: &str, sig: u64) -> Result<i32> {
     match i32::try_from(sig) {
         Ok(s) if (1..=MAX_SIGNAL).contains(&sig) => Ok(s),
@@ -177,7 +178,8 @@ pub fn check_signal(opt: &str, sig: u64) -> Result<i32> {
 }
 
 /// A `KEY=VALUE` entry for the workers' environment (`--env`): a non-empty
-/// KEY, no NUL, and none of the variables gracefd sets itself.
+/// KEY, no NUL, and none of the variables gracefd sets itself. `EINVAL`
+/// naming the option, the value and what is wrong otherwise.
 pub fn check_env_entry(opt: &str, v: &[u8]) -> Result<()> {
     use crate::spawn::EnvProblem;
     match crate::spawn::env_entry_problem(v, true) {

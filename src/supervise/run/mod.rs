@@ -152,7 +152,12 @@ struct Sup {
     last_exit: Option<Exit>,
 }
 
-/// `gracefd run` / `start_server`: set up, supervise, return the exit status.
+/// `gracefd run` / `start_server`: set up, supervise, return the exit status:
+/// `exit::USAGE` for options that break `RunOptions::check`'s rules (set
+/// directly rather than through the checked setters), `exit::SETUP` and the
+/// other statuses of [`exit`](crate::supervise::exit) for a set-up that
+/// failed (each said on stderr first), else how the supervision ended
+/// (`exit::OK` after a clean stop; with `--init`, the last worker's status).
 pub fn main(o: RunOptions) -> i32 {
     let st = match setup::prepare(&o) {
         Ok(st) => st,
