@@ -777,22 +777,18 @@ def test_daemonize(t):
     with open(t.path("rel.sh"), "w") as f:
         f.write("#!/bin/sh\n[ \"$(pwd)\" = / ] || exit 7\nexec sleep 1000\n")
     os.chmod(t.path("rel.sh"), 0o755)
-    rc, _, err = t.run([GRACEFD, "daemonize", "--pid-file", pidf, "--ready", "interval:0.2", "--", "./rel.sh"], cwd=t.dir)
-    check(rc == 0, "interval mode: %d %r" % (rc, err))
-    pid = int(open(pidf).read())
-    t.daemons.append(pid)
-    check(alive(pid), "the daemon runs")
-    os.kill(pid, signal.SIGTERM)
-    wait_until("sleep to exit", lambda: not alive(pid))
+    def started_and_stopped(what, ready, command, cwd=None):
+        rc, _, err = t.run([GRACEFD, "daemonize", "--pid-file", pidf, "--ready", ready, "--"] + command, cwd=cwd)
+        check(rc == 0, "%s: %d %r" % (what, rc, err))
+        pid = int(open(pidf).read())
+        t.daemons.append(pid)
+        check(alive(pid), "%s: the daemon runs" % what)
+        os.kill(pid, signal.SIGTERM)
+        wait_until("the daemon to exit", lambda: not alive(pid))
 
+    started_and_stopped("interval mode", "interval:0.2", ["./rel.sh"], cwd=t.dir)
     # interval:0, as `gracefd run` takes it: started as soon as it runs.
-    rc, _, err = t.run([GRACEFD, "daemonize", "--pid-file", pidf, "--ready", "interval:0", "--", "sleep", "1000"])
-    check(rc == 0, "interval:0: %d %r" % (rc, err))
-    pid = int(open(pidf).read())
-    t.daemons.append(pid)
-    check(alive(pid), "the daemon of interval:0 runs")
-    os.kill(pid, signal.SIGTERM)
-    wait_until("sleep to exit", lambda: not alive(pid))
+    started_and_stopped("interval:0", "interval:0", ["sleep", "1000"])
 
 
 NOTIFY_THEN_SLEEP = r"""

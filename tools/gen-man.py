@@ -18,7 +18,7 @@ import sys
 # function in no family fails the generation (and tools/check-man.sh).
 FAMILIES = [
     ("lifecycle", "readiness, generations, signals and events",
-     ["gracefd_ready", "gracefd_fail", "gracefd_generation", "gracefd_is_upgrade",
+     ["gracefd_ready", "gracefd_fail", "gracefd_generation", "gracefd_is_upgrade", "gracefd_set_exit_yield",
       "gracefd_signals_", "gracefd_event_", "GRACEFD_EVENT_"]),
     ("listeners", "listening sockets: inherit by name, or bind",
      ["gracefd_listen", "gracefd_inherited", "GRACEFD_KIND_"]),
