@@ -24,6 +24,8 @@ fn with_buf<T>(mut f: impl FnMut(&mut [u8]) -> core::result::Result<T, Errno>) -
 }
 
 /// A user: (uid, primary gid if known, name if known).
+// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
+#[inline(never)]
 fn lookup_user(u: &[u8]) -> Result<(u32, Option<u32>, Option<Vec<u8>>)> {
     let c = CPath::checked(u, "user")?;
     let by_name = with_buf(|b| process::getpwnam(&c, b).map(|e| e.map(|e| (e.uid, e.gid, e.name.to_vec()))))
@@ -42,6 +44,8 @@ fn lookup_user(u: &[u8]) -> Result<(u32, Option<u32>, Option<Vec<u8>>)> {
     })
 }
 
+// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
+#[inline(never)]
 fn lookup_group(g: &[u8]) -> Result<u32> {
     let c = CPath::checked(g, "group")?;
     let by_name = with_buf(|b| process::getgrnam(&c, b)).map_err(|e| Error::sys(e, "getgrnam").context(format_args!("group {}", Shown(g))))?;
@@ -53,6 +57,8 @@ fn lookup_group(g: &[u8]) -> Result<u32> {
 
 /// Resolve user and group as `chown` does (a name first, then a number);
 /// supplementary groups as `initgroups(user, gid)` would set them.
+// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
+#[inline(never)]
 pub(crate) fn resolve_creds(user: Option<&[u8]>, group: Option<&[u8]>) -> Result<Option<Creds>> {
     if user.is_none() && group.is_none() {
         return Ok(None);

@@ -56,6 +56,8 @@ impl Prepared {
     }
 }
 
+// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
+#[inline(never)]
 pub(super) fn prepare(o: &DaemonOptions) -> Result<Prepared> {
     let creds = resolve_creds(o.user.as_deref(), o.group.as_deref())?;
     let wd = CPath::checked(&o.workdir, "working directory")?;
@@ -117,6 +119,8 @@ pub(super) fn put_back(old: Option<libc::sigaction>) {
 
 // ---- fork mode ---------------------------------------------------------------
 
+// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
+#[inline(never)]
 pub(super) fn fork_launch(mut p: Prepared, o: &DaemonOptions) -> Result<()> {
     let (waiter, child_end) = ready::channel()?;
     let side = Side {

@@ -122,6 +122,8 @@ pub fn encode(plan: &Plan) -> Vec<u8> {
 }
 
 /// Parse a marker value. `EINVAL` with the reason for anything malformed.
+// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
+#[inline(never)]
 pub fn decode(v: &[u8]) -> Result<Plan> {
     let mut fds: [Option<i32>; 4] = [None; 4];
     let mut umask = None;
