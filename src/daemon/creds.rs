@@ -7,9 +7,26 @@ use crate::err;
 use crate::error::{Error, Result};
 use crate::proto::addr::Shown;
 use crate::proto::daemon::Creds;
+use crate::sync::OptIn;
 use crate::sys::cpath::CPath;
 use crate::sys::process;
 use crate::sys::Errno;
+
+/// How `daemonize` resolves a user and a group.
+pub(super) type Resolve = fn(Option<&[u8]>, Option<&[u8]>) -> Result<Option<Creds>>;
+
+/// [`resolve_creds`], installed by `DaemonOptions::set_user` and `set_group`
+/// (the only ways an option gets a user or a group): the launcher reaches
+/// the user database only through it, so a program that never switches
+/// users does not link the lookups (`sync::OptIn`). The daemon side's
+/// switch is not behind it: a re-executed daemon applies its launcher's
+/// plan, whatever its own options say.
+pub(super) static RESOLVE: OptIn<Resolve> = OptIn::new();
+
+/// Make [`resolve_creds`] reachable (see [`RESOLVE`]).
+pub(super) fn install() {
+    RESOLVE.install(&(resolve_creds as Resolve));
+}
 
 /// Run an NSS lookup with a growing buffer (ERANGE → double, up to 1 MiB).
 fn with_buf<T>(mut f: impl FnMut(&mut [u8]) -> core::result::Result<T, Errno>) -> core::result::Result<T, Errno> {

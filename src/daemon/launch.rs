@@ -6,7 +6,7 @@
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use super::creds::resolve_creds;
+use super::creds::RESOLVE;
 use super::middle::start_daemon;
 use super::options::DaemonOptions;
 use super::setup::{apply, send_failed, Side};
@@ -59,7 +59,14 @@ impl Prepared {
 // Out of line (footprint): inlined, its error copies land in a caller's larger frame.
 #[inline(never)]
 pub(super) fn prepare(o: &DaemonOptions) -> Result<Prepared> {
-    let creds = resolve_creds(o.user.as_deref(), o.group.as_deref())?;
+    let creds = match (&o.user, &o.group) {
+        (None, None) => None,
+        // Installed by `set_user`/`set_group`, the only ways these are set.
+        _ => match RESOLVE.get() {
+            Some(resolve) => resolve(o.user.as_deref(), o.group.as_deref())?,
+            None => return Err(err!(EINVAL, "daemonize: a user or group was set without DaemonOptions::set_user/set_group")),
+        },
+    };
     let wd = CPath::checked(&o.workdir, "working directory")?;
     let dir = fs::open(&wd, libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| Error::sys(e, "open").context(format_args!("working directory {}", Shown(&o.workdir))))

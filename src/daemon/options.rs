@@ -209,6 +209,9 @@ impl DaemonOptions {
     /// (`ENOENT`, before any fork).
     pub(crate) fn set_user(&mut self, user: Option<&[u8]>) -> Result<()> {
         check_optional("user", user)?;
+        if user.is_some() {
+            super::creds::install();
+        }
         self.user = user.map(<[u8]>::to_vec);
         Ok(())
     }
@@ -217,6 +220,9 @@ impl DaemonOptions {
     /// group). `EINVAL` if empty or containing NUL.
     pub(crate) fn set_group(&mut self, group: Option<&[u8]>) -> Result<()> {
         check_optional("group", group)?;
+        if group.is_some() {
+            super::creds::install();
+        }
         self.group = group.map(<[u8]>::to_vec);
         Ok(())
     }
