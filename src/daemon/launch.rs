@@ -42,22 +42,13 @@ impl Prepared {
         self.log.as_ref().unwrap_or(&self.devnull).raw()
     }
 
-    /// What the launcher watches. In command mode (`o.command`) the pid
-    /// file moves to the watch, to be removed after a failed start (its lock
-    /// is shared with the daemon); `notify` is the program's private notify
-    /// socket, if it has one.
-    pub(super) fn watch(&mut self, o: &DaemonOptions, exe: &[u8], notify: Option<NotifySocket>) -> Watch {
-        let command = o.command.is_some();
-        let pid_file = match (command, self.pidfile.take(), &o.pid_file) {
-            (true, Some(f), Some(path)) => Some((f, path.clone())),
-            _ => None,
-        };
-        Watch { timeout_ms: o.timeout_ms, ready: o.ready, notify, exe: exe.to_vec(), pid_file, in_seconds: command }
+    /// What the launcher watches; `notify` is the program's private notify
+    /// socket, if it has one. (Command mode adds its part: `command`.)
+    pub(super) fn watch(&self, o: &DaemonOptions, exe: &[u8], notify: Option<NotifySocket>) -> Watch {
+        Watch { timeout_ms: o.timeout_ms, ready: o.ready, notify, exe: exe.to_vec(), command: None }
     }
 }
 
-// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
-#[inline(never)]
 pub(super) fn prepare(o: &DaemonOptions) -> Result<Prepared> {
     let creds = match (&o.user, &o.group) {
         (None, None) => None,
@@ -128,7 +119,7 @@ pub(super) fn put_back(old: Option<libc::sigaction>) {
 
 // Out of line (footprint): inlined, its error copies land in a caller's larger frame.
 #[inline(never)]
-pub(super) fn fork_launch(mut p: Prepared, o: &DaemonOptions) -> Result<()> {
+pub(super) fn fork_launch(p: Prepared, o: &DaemonOptions) -> Result<()> {
     let (waiter, child_end) = ready::channel()?;
     let side = Side {
         stdin: p.devnull.raw(),
@@ -188,7 +179,7 @@ pub(super) fn fork_launch(mut p: Prepared, o: &DaemonOptions) -> Result<()> {
 
 // ---- reexec mode -------------------------------------------------------------
 
-pub(super) fn reexec_launch(mut p: Prepared, o: &DaemonOptions) -> Result<()> {
+pub(super) fn reexec_launch(p: Prepared, o: &DaemonOptions) -> Result<()> {
     let s = startup::get();
     if s.exe.is_empty() {
         return Err(err!(ENOENT, "re-exec mode: no executable path was recorded at start-up"));
