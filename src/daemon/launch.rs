@@ -49,6 +49,9 @@ impl Prepared {
     }
 }
 
+/// Resolve, open and lock everything the daemon needs, before any fork.
+// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
+#[inline(never)]
 pub(super) fn prepare(o: &DaemonOptions) -> Result<Prepared> {
     let creds = match (&o.user, &o.group) {
         (None, None) => None,
