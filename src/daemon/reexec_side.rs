@@ -88,28 +88,28 @@ pub(crate) fn pending() -> bool {
 }
 
 pub(super) fn reexec_daemon_side(p: Result<Pending>) -> Result<()> {
-    let p = match p {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = ready::report_failed(EXIT_SETUP, e.message().as_bytes());
-            return Err(e);
+    let r = match &p {
+        Ok(p) => {
+            let side = Side {
+                stdin: p.plan.stdin,
+                stdout: p.plan.stdout,
+                stderr: p.plan.stderr,
+                dir: p.plan.dir,
+                umask: p.plan.umask,
+                nofile: p.plan.nofile,
+                creds: p.plan.creds.as_ref(),
+            };
+            apply(&side, lineage::pidfile_fd()).map_err(|e| e.context(format_args!("daemon setup")))
         }
+        Err(e) => Err(*e),
     };
-    let side = Side {
-        stdin: p.plan.stdin,
-        stdout: p.plan.stdout,
-        stderr: p.plan.stderr,
-        dir: p.plan.dir,
-        umask: p.plan.umask,
-        nofile: p.plan.nofile,
-        creds: p.plan.creds.as_ref(),
-    };
-    if let Err(e) = apply(&side, lineage::pidfile_fd()) {
-        let e = e.context(format_args!("daemon setup"));
+    // One report for both failures (a plan refused at load, a failed
+    // setup), while the plan's fds are still held.
+    if let Err(e) = &r {
         let _ = ready::report_failed(EXIT_SETUP, e.message().as_bytes());
-        return Err(e);
     }
     drop(p);
+    r?;
     IS_DAEMON.store(true, Ordering::Release);
     log!(log::NOTICE, "daemonize: running as daemon pid {} (re-executed)", process::getpid());
     Ok(())
