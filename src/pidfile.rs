@@ -147,15 +147,12 @@ pub fn write_pid(fd: RawFd, pid: Pid) -> Result<()> {
 /// ("write pid file", "truncate pid file") and its errno. A child between
 /// clone and exec calls it.
 pub(crate) fn write_pid_raw(fd: RawFd, pid: Pid) -> core::result::Result<(), (&'static str, crate::sys::Errno)> {
-    let mut digits = [0u8; 20];
-    let d = num::fmt_u64(pid as u64, &mut digits);
-    let mut line = [0u8; 21];
-    for (dst, src) in line.iter_mut().zip(d.iter().chain(b"\n".iter())) {
-        *dst = *src;
-    }
-    let n = d.len() + 1;
-    fs::pwrite_all(fd, line.get(..n).unwrap_or(&[]), 0).map_err(|e| ("write pid file", e))?;
-    fs::ftruncate(fd, n as i64).map_err(|e| ("truncate pid file", e))
+    // The digits go right-aligned into the first 20 bytes, before the newline.
+    let mut buf = [b'\n'; 21];
+    let len = buf.first_chunk_mut::<20>().map_or(0, |d| num::fmt_u64(pid as u64, d).len());
+    let line = buf.get(20usize.saturating_sub(len)..).unwrap_or(&[]);
+    fs::pwrite_all(fd, line, 0).map_err(|e| ("write pid file", e))?;
+    fs::ftruncate(fd, line.len() as i64).map_err(|e| ("truncate pid file", e))
 }
 
 /// The pid a pid file names (`None` if empty or not a pid).
