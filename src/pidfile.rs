@@ -27,6 +27,7 @@
 use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
+use crate::msg::Plain;
 use crate::proto::addr::Shown;
 use crate::proto::num;
 use crate::sys::cpath::CPath;
@@ -48,8 +49,10 @@ use crate::{err, lineage, log};
 pub fn acquire(path: &[u8]) -> Result<Fd> {
     let c = CPath::checked(path, "pid file path")?;
     for _ in 0..RELOCK_TRIES {
-        if let Some(f) = acquire_once(path, &c)? {
-            return Ok(f);
+        match acquire_once(&c) {
+            Ok(Some(f)) => return Ok(f),
+            Ok(None) => {}
+            Err(r) => return Err(r.error(path)),
         }
     }
     Err(err!(EAGAIN, "pid file {} kept being removed or replaced while we locked it; try again", Shown(path)))
@@ -59,49 +62,76 @@ pub fn acquire(path: &[u8]) -> Result<Fd> {
 /// one at the path (its holder removed it meanwhile).
 const RELOCK_TRIES: u32 = 100;
 
+/// Why [`acquire_once`] refused the file: small, so it is passed up in
+/// registers and the message (with the path) is built once, by
+/// [`Refused::error`].
+enum Refused {
+    /// A system call failed: its name and errno.
+    Sys(&'static str, Errno),
+    Symlink,
+    NotRegular,
+    /// Owned by this uid, not by us (the second).
+    NotOurs(u32, u32),
+    /// This many hard links.
+    Links(libc::nlink_t),
+    /// Locked by a running instance, which wrote this pid (or none yet).
+    Running(Option<Pid>),
+}
+
+impl Refused {
+    #[cold]
+    #[inline(never)]
+    fn error(self, path: &[u8]) -> Error {
+        let shown = Shown(path);
+        match self {
+            Refused::Sys(what, e) => Error::new(e, format_args!("pid file {}: {}: {}", shown, Plain(what), e)),
+            Refused::Symlink => err!(ELOOP, "pid file {} is a symbolic link; refusing to follow it", shown),
+            Refused::NotRegular => err!(EINVAL, "pid file {} is not a regular file", shown),
+            Refused::NotOurs(owner, me) => err!(EPERM, "pid file {} belongs to uid {}, not to us (uid {}); refusing to use it", shown, owner, me),
+            Refused::Links(n) => err!(EPERM, "pid file {} has {} hard links; refusing to use it", shown, n),
+            Refused::Running(Some(p)) => err!(EEXIST, "pid file {}: already running as pid {}", shown, p),
+            Refused::Running(None) => err!(EEXIST, "pid file {}: already running (it is locked, and its pid is not written yet)", shown),
+        }
+    }
+}
+
 /// One open-check-lock. `Ok(None)`: the lock was taken on a file that is no
 /// longer at the path (removed, or replaced, between open and flock: a lock
 /// on it would let a third process lock a new file there too); start over.
-fn acquire_once(path: &[u8], c: &[u8]) -> Result<Option<Fd>> {
-    let shown = Shown(path);
+fn acquire_once(c: &[u8]) -> core::result::Result<Option<Fd>, Refused> {
     let f = fs::open(c, libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW, 0o644).map_err(|e| match e {
-        Errno(libc::ELOOP) => err!(ELOOP, "pid file {} is a symbolic link; refusing to follow it", shown),
-        e => Error::sys(e, "open").context(format_args!("pid file {}", shown)),
+        Errno(libc::ELOOP) => Refused::Symlink,
+        e => Refused::Sys("open", e),
     })?;
-    let st = fd::fstat(f.raw()).map_err(|e| Error::sys(e, "fstat").context(format_args!("pid file {}", shown)))?;
+    let st = fd::fstat(f.raw()).map_err(|e| Refused::Sys("fstat", e))?;
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return Err(err!(EINVAL, "pid file {} is not a regular file", shown));
+        return Err(Refused::NotRegular);
     }
     if let Some(held) = lineage::pidfile_fd() {
         if let Ok(h) = fd::fstat(held) {
             if (h.st_dev, h.st_ino) == (st.st_dev, st.st_ino) {
-                return fd::dup_cloexec(held).map(Some).map_err(|e| Error::sys(e, "dup").context(format_args!("pid file {}", shown)));
+                return fd::dup_cloexec(held).map(Some).map_err(|e| Refused::Sys("dup", e));
             }
         }
     }
     let me = process::geteuid();
     if st.st_uid != me {
-        return Err(err!(EPERM, "pid file {} belongs to uid {}, not to us (uid {}); refusing to use it", shown, st.st_uid, me));
+        return Err(Refused::NotOurs(st.st_uid, me));
     }
     if st.st_nlink != 1 {
-        return Err(err!(EPERM, "pid file {} has {} hard links; refusing to use it", shown, st.st_nlink));
+        return Err(Refused::Links(st.st_nlink));
     }
     match fs::flock(f.raw(), libc::LOCK_EX | libc::LOCK_NB) {
         Ok(()) => {}
-        Err(Errno(libc::EWOULDBLOCK)) => {
-            return Err(match read_pid(f.raw()) {
-                Some(p) => err!(EEXIST, "pid file {}: already running as pid {}", shown, p),
-                None => err!(EEXIST, "pid file {}: already running (it is locked, and its pid is not written yet)", shown),
-            });
-        }
-        Err(e) => return Err(Error::sys(e, "flock").context(format_args!("pid file {}", shown))),
+        Err(Errno(libc::EWOULDBLOCK)) => return Err(Refused::Running(read_pid(f.raw()))),
+        Err(e) => return Err(Refused::Sys("flock", e)),
     }
     // Locked: but is it still the file at the path, and still linked?
-    let locked = fd::fstat(f.raw()).map_err(|e| Error::sys(e, "fstat").context(format_args!("pid file {}", shown)))?;
+    let locked = fd::fstat(f.raw()).map_err(|e| Refused::Sys("fstat", e))?;
     let still_there = match fs::lstat(c) {
         Ok(at_path) => (at_path.st_dev, at_path.st_ino) == (locked.st_dev, locked.st_ino) && locked.st_nlink > 0,
         Err(Errno(libc::ENOENT)) => false,
-        Err(e) => return Err(Error::sys(e, "lstat").context(format_args!("pid file {}", shown))),
+        Err(e) => return Err(Refused::Sys("lstat", e)),
     };
     Ok(still_there.then_some(f))
 }
@@ -117,15 +147,12 @@ pub fn write_pid(fd: RawFd, pid: Pid) -> Result<()> {
 /// ("write pid file", "truncate pid file") and its errno. A child between
 /// clone and exec calls it.
 pub(crate) fn write_pid_raw(fd: RawFd, pid: Pid) -> core::result::Result<(), (&'static str, crate::sys::Errno)> {
-    let mut digits = [0u8; 20];
-    let d = num::fmt_u64(pid as u64, &mut digits);
-    let mut line = [0u8; 21];
-    for (dst, src) in line.iter_mut().zip(d.iter().chain(b"\n".iter())) {
-        *dst = *src;
-    }
-    let n = d.len() + 1;
-    fs::pwrite_all(fd, line.get(..n).unwrap_or(&[]), 0).map_err(|e| ("write pid file", e))?;
-    fs::ftruncate(fd, n as i64).map_err(|e| ("truncate pid file", e))
+    // The digits go right-aligned into the first 20 bytes, before the newline.
+    let mut buf = [b'\n'; 21];
+    let len = buf.first_chunk_mut::<20>().map_or(0, |d| num::fmt_u64(pid as u64, d).len());
+    let line = buf.get(20usize.saturating_sub(len)..).unwrap_or(&[]);
+    fs::pwrite_all(fd, line, 0).map_err(|e| ("write pid file", e))?;
+    fs::ftruncate(fd, line.len() as i64).map_err(|e| ("truncate pid file", e))
 }
 
 /// The pid a pid file names (`None` if empty or not a pid).
@@ -285,6 +312,35 @@ mod tests {
         let e = acquire(&bytes(&d.join("no/such/dir.pid"))).unwrap_err();
         assert_eq!(e.errno.0, libc::ENOENT);
         assert!(e.message().contains("no/such/dir.pid"), "{}", e.message());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    // The refusals' messages, whole (they were built at each site before
+    // the small `Refused` carried them up to one builder).
+    #[test]
+    fn refusals_say_why_naming_the_path() {
+        let d = tmp("messages");
+        let shown = |p: &std::path::Path| format!("{:?}", p.to_str().unwrap());
+        let link = d.join("link.pid");
+        std::os::unix::fs::symlink(d.join("target"), &link).unwrap();
+        let e = acquire(&bytes(&link)).unwrap_err();
+        assert_eq!(e.message(), format!("pid file {} is a symbolic link; refusing to follow it", shown(&link)));
+        let one = d.join("one.pid");
+        std::fs::write(&one, b"").unwrap();
+        let two = d.join("two.pid");
+        std::fs::hard_link(&one, &two).unwrap();
+        let e = acquire(&bytes(&two)).unwrap_err();
+        assert_eq!(e.message(), format!("pid file {} has 2 hard links; refusing to use it", shown(&two)));
+        let p = d.join("x.pid");
+        let first = acquire(&bytes(&p)).unwrap();
+        let e = acquire(&bytes(&p)).unwrap_err();
+        assert_eq!(e.message(), format!("pid file {}: already running (it is locked, and its pid is not written yet)", shown(&p)));
+        write_pid(first.raw(), 77).unwrap();
+        let e = acquire(&bytes(&p)).unwrap_err();
+        assert_eq!((e.errno.0, e.message()), (libc::EEXIST, format!("pid file {}: already running as pid 77", shown(&p)).as_str()));
+        let missing = d.join("no/x.pid");
+        let e = acquire(&bytes(&missing)).unwrap_err();
+        assert_eq!(e.message(), format!("pid file {}: open: {}", shown(&missing), Errno(libc::ENOENT)));
         let _ = std::fs::remove_dir_all(&d);
     }
 

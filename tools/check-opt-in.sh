@@ -35,3 +35,25 @@ for n in "${absent[@]}"; do
   fi
 done
 echo "check-opt-in: bench/lifecycle.c links neither the connection-pass receiver nor the hand-off telling; httpd.c links both"
+# Daemonize's user and group lookups: only through what
+# gracefd_daemon_opts_set_user/_set_group install. lifecycle.c sets neither.
+creds="gracefd::daemon::creds::resolve_creds"
+for flags in "" "-Wl,--gc-sections"; do
+  "$cc" -O2 -Iinclude -o "$work/lifecycle" bench/lifecycle.c "$lib" $flags
+  if grep -q -x -F "$creds" <<<"$(names "$work/lifecycle")"; then
+    echo "check-opt-in: bench/lifecycle.c (${flags:-default link}) links $creds, but sets no user or group"; exit 1
+  fi
+done
+cat > "$work/user.c" <<'C'
+#include "gracefd.h"
+int main(void) {
+    gracefd_daemon_opts *d = gracefd_daemon_opts_new();
+    gracefd_daemon_opts_set_user(d, "nobody");
+    return gracefd_daemonize(d) < 0;
+}
+C
+"$cc" -O2 -Iinclude -o "$work/user" "$work/user.c" "$lib" -Wl,--gc-sections
+if ! grep -q -x -F "$creds" <<<"$(names "$work/user")"; then
+  echo "check-opt-in: a program that sets a user does not link $creds: the name looked for is wrong, or the lookups are gone"; exit 1
+fi
+echo "check-opt-in: bench/lifecycle.c does not link the user lookups; a program setting a user does"

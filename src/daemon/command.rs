@@ -10,7 +10,7 @@
 use super::launch::{above_stdio, pass_listeners, put_back, watchable_children, Prepared};
 use super::notify_socket::NotifySocket;
 use super::options::{Command, DaemonOptions, Ready};
-use super::verdict::launcher;
+use super::verdict::{in_seconds, launcher, remove_pid_file, CommandWatch};
 use crate::child_setup::{ChildSetup, DaemonSide};
 use crate::error::Result;
 use crate::proto::num::fmt_u64;
@@ -79,7 +79,14 @@ fn command_launch(mut p: Prepared, c: &Command, o: &DaemonOptions) -> Result<()>
     let middle = sp.spawn().inspect_err(|_| put_back(sigchld))?;
     drop(child_end);
     drop(exported);
-    let w = p.watch(o, &c.exe, notify);
+    let mut w = p.watch(o, &c.exe, notify);
+    // The pid file moves to the watch, to be removed after a failed start
+    // (its lock is shared with the daemon, which knows nothing of it).
+    let pid_file = match (p.pidfile.take(), &o.pid_file) {
+        (Some(f), Some(path)) => Some((f, path.clone())),
+        _ => None,
+    };
+    w.command = Some(CommandWatch { pid_file, remove: remove_pid_file, show_timeout: in_seconds });
     drop(p);
     launcher(middle, waiter, w)
 }

@@ -7,9 +7,26 @@ use crate::err;
 use crate::error::{Error, Result};
 use crate::proto::addr::Shown;
 use crate::proto::daemon::Creds;
+use crate::sync::OptIn;
 use crate::sys::cpath::CPath;
 use crate::sys::process;
 use crate::sys::Errno;
+
+/// How `daemonize` resolves a user and a group.
+pub(super) type Resolve = fn(Option<&[u8]>, Option<&[u8]>) -> Result<Option<Creds>>;
+
+/// [`resolve_creds`], installed by `DaemonOptions::set_user` and `set_group`
+/// (the only ways an option gets a user or a group): the launcher reaches
+/// the user database only through it, so a program that never switches
+/// users does not link the lookups (`sync::OptIn`). The daemon side's
+/// switch is not behind it: a re-executed daemon applies its launcher's
+/// plan, whatever its own options say.
+pub(super) static RESOLVE: OptIn<Resolve> = OptIn::new();
+
+/// Make [`resolve_creds`] reachable (see [`RESOLVE`]).
+pub(super) fn install() {
+    RESOLVE.install(&(resolve_creds as Resolve));
+}
 
 /// Run an NSS lookup with a growing buffer (ERANGE → double, up to 1 MiB).
 fn with_buf<T>(mut f: impl FnMut(&mut [u8]) -> core::result::Result<T, Errno>) -> core::result::Result<T, Errno> {
@@ -24,6 +41,8 @@ fn with_buf<T>(mut f: impl FnMut(&mut [u8]) -> core::result::Result<T, Errno>) -
 }
 
 /// A user: (uid, primary gid if known, name if known).
+// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
+#[inline(never)]
 fn lookup_user(u: &[u8]) -> Result<(u32, Option<u32>, Option<Vec<u8>>)> {
     let c = CPath::checked(u, "user")?;
     let by_name = with_buf(|b| process::getpwnam(&c, b).map(|e| e.map(|e| (e.uid, e.gid, e.name.to_vec()))))
@@ -42,6 +61,8 @@ fn lookup_user(u: &[u8]) -> Result<(u32, Option<u32>, Option<Vec<u8>>)> {
     })
 }
 
+// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
+#[inline(never)]
 fn lookup_group(g: &[u8]) -> Result<u32> {
     let c = CPath::checked(g, "group")?;
     let by_name = with_buf(|b| process::getgrnam(&c, b)).map_err(|e| Error::sys(e, "getgrnam").context(format_args!("group {}", Shown(g))))?;
@@ -53,6 +74,8 @@ fn lookup_group(g: &[u8]) -> Result<u32> {
 
 /// Resolve user and group as `chown` does (a name first, then a number);
 /// supplementary groups as `initgroups(user, gid)` would set them.
+// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
+#[inline(never)]
 pub(crate) fn resolve_creds(user: Option<&[u8]>, group: Option<&[u8]>) -> Result<Option<Creds>> {
     if user.is_none() && group.is_none() {
         return Ok(None);

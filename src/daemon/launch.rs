@@ -6,7 +6,7 @@
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use super::creds::resolve_creds;
+use super::creds::RESOLVE;
 use super::middle::start_daemon;
 use super::options::DaemonOptions;
 use super::setup::{apply, send_failed, Side};
@@ -42,22 +42,25 @@ impl Prepared {
         self.log.as_ref().unwrap_or(&self.devnull).raw()
     }
 
-    /// What the launcher watches. In command mode (`o.command`) the pid
-    /// file moves to the watch, to be removed after a failed start (its lock
-    /// is shared with the daemon); `notify` is the program's private notify
-    /// socket, if it has one.
-    pub(super) fn watch(&mut self, o: &DaemonOptions, exe: &[u8], notify: Option<NotifySocket>) -> Watch {
-        let command = o.command.is_some();
-        let pid_file = match (command, self.pidfile.take(), &o.pid_file) {
-            (true, Some(f), Some(path)) => Some((f, path.clone())),
-            _ => None,
-        };
-        Watch { timeout_ms: o.timeout_ms, ready: o.ready, notify, exe: exe.to_vec(), pid_file, in_seconds: command }
+    /// What the launcher watches; `notify` is the program's private notify
+    /// socket, if it has one. (Command mode adds its part: `command`.)
+    pub(super) fn watch(&self, o: &DaemonOptions, exe: &[u8], notify: Option<NotifySocket>) -> Watch {
+        Watch { timeout_ms: o.timeout_ms, ready: o.ready, notify, exe: exe.to_vec(), command: None }
     }
 }
 
+/// Resolve, open and lock everything the daemon needs, before any fork.
+// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
+#[inline(never)]
 pub(super) fn prepare(o: &DaemonOptions) -> Result<Prepared> {
-    let creds = resolve_creds(o.user.as_deref(), o.group.as_deref())?;
+    let creds = match (&o.user, &o.group) {
+        (None, None) => None,
+        // Installed by `set_user`/`set_group`, the only ways these are set.
+        _ => match RESOLVE.get() {
+            Some(resolve) => resolve(o.user.as_deref(), o.group.as_deref())?,
+            None => return Err(err!(EINVAL, "daemonize: a user or group was set without DaemonOptions::set_user/set_group")),
+        },
+    };
     let wd = CPath::checked(&o.workdir, "working directory")?;
     let dir = fs::open(&wd, libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| Error::sys(e, "open").context(format_args!("working directory {}", Shown(&o.workdir))))
@@ -117,7 +120,9 @@ pub(super) fn put_back(old: Option<libc::sigaction>) {
 
 // ---- fork mode ---------------------------------------------------------------
 
-pub(super) fn fork_launch(mut p: Prepared, o: &DaemonOptions) -> Result<()> {
+// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
+#[inline(never)]
+pub(super) fn fork_launch(p: Prepared, o: &DaemonOptions) -> Result<()> {
     let (waiter, child_end) = ready::channel()?;
     let side = Side {
         stdin: p.devnull.raw(),
@@ -177,7 +182,7 @@ pub(super) fn fork_launch(mut p: Prepared, o: &DaemonOptions) -> Result<()> {
 
 // ---- reexec mode -------------------------------------------------------------
 
-pub(super) fn reexec_launch(mut p: Prepared, o: &DaemonOptions) -> Result<()> {
+pub(super) fn reexec_launch(p: Prepared, o: &DaemonOptions) -> Result<()> {
     let s = startup::get();
     if s.exe.is_empty() {
         return Err(err!(ENOENT, "re-exec mode: no executable path was recorded at start-up"));

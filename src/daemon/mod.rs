@@ -118,6 +118,8 @@ pub fn daemonize(opts: &DaemonOptions) -> Result<()> {
     r
 }
 
+// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
+#[inline(never)]
 fn daemonize_once(opts: &DaemonOptions) -> Result<()> {
     if let Some(c) = &opts.command {
         // Another program becomes the daemon: whatever this process is

@@ -142,7 +142,9 @@ fn check_timeout_ms(ms: i64) -> Result<()> {
 
 fn check_ready(r: Ready) -> Result<()> {
     match r {
-        Ready::Interval(ms) if ms < 0 => Err(err!(EINVAL, "daemon readiness interval {} ms: must be 0 or more", ms)),
+        // Negative here: its sign by hand, so that u64's Display (linked
+        // anyway) prints it rather than i64's.
+        Ready::Interval(ms) if ms < 0 => Err(err!(EINVAL, "daemon readiness interval -{} ms: must be 0 or more", ms.unsigned_abs())),
         _ => Ok(()),
     }
 }
@@ -209,6 +211,9 @@ impl DaemonOptions {
     /// (`ENOENT`, before any fork).
     pub(crate) fn set_user(&mut self, user: Option<&[u8]>) -> Result<()> {
         check_optional("user", user)?;
+        if user.is_some() {
+            super::creds::install();
+        }
         self.user = user.map(<[u8]>::to_vec);
         Ok(())
     }
@@ -217,6 +222,9 @@ impl DaemonOptions {
     /// group). `EINVAL` if empty or containing NUL.
     pub(crate) fn set_group(&mut self, group: Option<&[u8]>) -> Result<()> {
         check_optional("group", group)?;
+        if group.is_some() {
+            super::creds::install();
+        }
         self.group = group.map(<[u8]>::to_vec);
         Ok(())
     }
@@ -359,6 +367,7 @@ mod tests {
         o.set_ready(Ready::Interval(0)).unwrap();
         assert_eq!(o.ready, Ready::Interval(0));
         einval(DaemonOptions { ready: Ready::Interval(-1), ..DaemonOptions::default() }.check(), "interval -1 ms");
+        einval(o.set_ready(Ready::Interval(i64::MIN)), "daemon readiness interval -9223372036854775808 ms: must be 0 or more");
         o.set_command(None).unwrap();
         assert!(o.command.is_none());
     }

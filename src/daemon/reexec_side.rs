@@ -1,6 +1,7 @@
 //! The re-executed daemon's side: the launcher's plan (`GRACEFD_DAEMON`),
 //! adopted at load time and applied by the daemon's own `daemonize` call.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
@@ -22,7 +23,9 @@ pub(super) struct Pending {
     _fds: Vec<Fd>,
 }
 
-pub(super) static PENDING: Mutex<Option<Result<Pending>>> = Mutex::new(None);
+/// Boxed: an empty slot is then a null pointer, zero bytes in `.bss`,
+/// rather than a 296-byte initial value in `.data`.
+pub(super) static PENDING: Mutex<Option<Box<Result<Pending>>>> = Mutex::new(None);
 static INIT: Once = Once::new();
 
 /// On first use (`daemonize`, `pending`): if a re-exec launcher started us
@@ -57,7 +60,7 @@ fn adopt_marker() {
     if let Err(e) = &r {
         log!(log::ERR, "daemonize: ignoring the launcher's plan: {}", e);
     }
-    *PENDING.lock() = Some(r);
+    *PENDING.lock() = Some(Box::new(r));
 }
 
 fn adopt(p: Plan) -> Result<Pending> {
@@ -87,29 +90,29 @@ pub(crate) fn pending() -> bool {
     PENDING.lock().is_some()
 }
 
-pub(super) fn reexec_daemon_side(p: Result<Pending>) -> Result<()> {
-    let p = match p {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = ready::report_failed(EXIT_SETUP, e.message().as_bytes());
-            return Err(e);
+pub(super) fn reexec_daemon_side(p: Box<Result<Pending>>) -> Result<()> {
+    let r = match &*p {
+        Ok(p) => {
+            let side = Side {
+                stdin: p.plan.stdin,
+                stdout: p.plan.stdout,
+                stderr: p.plan.stderr,
+                dir: p.plan.dir,
+                umask: p.plan.umask,
+                nofile: p.plan.nofile,
+                creds: p.plan.creds.as_ref(),
+            };
+            apply(&side, lineage::pidfile_fd()).map_err(|e| e.context(format_args!("daemon setup")))
         }
+        Err(e) => Err(*e),
     };
-    let side = Side {
-        stdin: p.plan.stdin,
-        stdout: p.plan.stdout,
-        stderr: p.plan.stderr,
-        dir: p.plan.dir,
-        umask: p.plan.umask,
-        nofile: p.plan.nofile,
-        creds: p.plan.creds.as_ref(),
-    };
-    if let Err(e) = apply(&side, lineage::pidfile_fd()) {
-        let e = e.context(format_args!("daemon setup"));
+    // One report for both failures (a plan refused at load, a failed
+    // setup), while the plan's fds are still held.
+    if let Err(e) = &r {
         let _ = ready::report_failed(EXIT_SETUP, e.message().as_bytes());
-        return Err(e);
     }
     drop(p);
+    r?;
     IS_DAEMON.store(true, Ordering::Release);
     log!(log::NOTICE, "daemonize: running as daemon pid {} (re-executed)", process::getpid());
     Ok(())

@@ -8,6 +8,7 @@ use super::notify_socket::NotifySocket;
 use super::options::Ready;
 use super::state::{EXIT_DIED, EXIT_LOST, EXIT_SETUP, EXIT_TIMEOUT};
 use crate::error::{Error, Msg};
+use crate::msg::Plain;
 use crate::proto::addr::Shown;
 use crate::proto::ready::{self as frame, Frame, ReadyReport};
 use crate::sys::cpath::CPath;
@@ -31,13 +32,23 @@ pub(super) struct Watch {
     pub(crate) notify: Option<NotifySocket>,
     /// The executable started, named when its exec fails.
     pub(crate) exe: Vec<u8>,
+    /// Command mode's additions, which only `command` sets (so a program
+    /// without command mode links none of what they reach).
+    pub(crate) command: Option<CommandWatch>,
+}
+
+/// What command mode adds to the launcher's watch.
+pub(super) struct CommandWatch {
     /// The pid file (our copy of the locked fd, its path): removed after a
-    /// failed start if it is still the same file (command mode: the program
-    /// started knows nothing of it; a daemon of ours removes its own).
-    pub(crate) pid_file: Option<(Fd, Vec<u8>)>,
-    /// Say the timeout in seconds: command mode's (`DaemonOptions::set_command`
-    /// says so; the command line gives seconds), else in ms as set.
-    pub(crate) in_seconds: bool,
+    /// failed start if it is still the same file (the program started knows
+    /// nothing of it; a daemon of ours removes its own).
+    pub(super) pid_file: Option<(Fd, Vec<u8>)>,
+    /// How to remove it ([`remove_pid_file`]).
+    pub(super) remove: fn(&(Fd, Vec<u8>)),
+    /// How to say the timeout: in seconds, as `DaemonOptions::set_command`
+    /// says (the command line gives seconds; [`in_seconds`]). Without a
+    /// command it is said in ms, as set.
+    pub(super) show_timeout: fn(i64, &mut core::fmt::Formatter<'_>) -> core::fmt::Result,
 }
 
 enum Next {
@@ -229,12 +240,12 @@ pub(super) fn launcher(middle: Pid, waiter: Fd, w: Watch) -> ! {
         Verdict::Died(x) => (EXIT_DIED, Some(err!(ECHILD, "daemon (pid {}) {} before it was ready", pid, x))),
         Verdict::TimedOut => (
             EXIT_TIMEOUT,
-            Some(err!(ETIMEDOUT, "daemon (pid {}) was not ready within {}; {}", pid, Within(w.timeout_ms, w.in_seconds), describe_stop(stopped))),
+            Some(err!(ETIMEDOUT, "daemon (pid {}) was not ready within {}; {}", pid, Within(&w), describe_stop(stopped))),
         ),
         Verdict::Lost(e) => (EXIT_LOST, Some(e.context(format_args!("daemonize: lost track of the daemon (pid {}); {}", pid, describe_stop(stopped))))),
     };
-    if code != 0 {
-        remove_pid_file(w.pid_file.as_ref());
+    if let (true, Some(CommandWatch { pid_file: Some(pf), remove, .. })) = (code != 0, &w.command) {
+        remove(pf);
     }
     drop(w);
     if let Some(e) = msg {
@@ -244,23 +255,37 @@ pub(super) fn launcher(middle: Pid, waiter: Fd, w: Watch) -> ! {
     process::exit_now(code)
 }
 
-/// A timeout in ms, shown as given: `300 ms`, or in seconds: `30 s`, `0.5 s`.
-struct Within(i64, bool);
+/// The timeout, as [`Watch`] says it: in ms, as set (`300 ms`), or as
+/// command mode says it ([`in_seconds`]).
+struct Within<'a>(&'a Watch);
 
-impl core::fmt::Display for Within {
+impl core::fmt::Display for Within<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match u64::try_from(self.0) {
-            Ok(ms) if self.1 => write!(f, "{}", crate::num::Secs(ms)),
-            _ => write!(f, "{} ms", self.0),
+        let ms = self.0.timeout_ms;
+        if let Some(c) = &self.0.command {
+            return (c.show_timeout)(ms, f);
         }
+        // u64's Display, which is linked anyway, rather than i64's (the
+        // sign by hand: the same text).
+        let sign = if ms < 0 { "-" } else { "" };
+        write!(f, "{}{} ms", Plain(sign), ms.unsigned_abs())
+    }
+}
+
+/// A timeout in seconds (`30 s`, `0.5 s`), or in ms if negative (command
+/// mode's [`CommandWatch::show_timeout`]).
+pub(super) fn in_seconds(ms: i64, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    match u64::try_from(ms) {
+        Ok(ms) => write!(f, "{}", crate::num::Secs(ms)),
+        Err(_) => write!(f, "-{} ms", ms.unsigned_abs()),
     }
 }
 
 /// After a failed start: remove the pid file if the path still names the
 /// file we locked (the daemon is gone; a file someone put there since is
 /// left alone).
-fn remove_pid_file(pf: Option<&(Fd, Vec<u8>)>) {
-    let Some((f, path)) = pf else { return };
+pub(super) fn remove_pid_file(pf: &(Fd, Vec<u8>)) {
+    let (f, path) = pf;
     let (Ok(z), Ok(st)) = (CPath::new(path), fd::fstat(f.raw())) else { return };
     let _ = fs::unlink_if_same(&z, st.st_dev, st.st_ino);
 }
@@ -352,4 +377,29 @@ fn say(msg: &str) {
     line.extend_from_slice(msg.as_bytes());
     line.push(b'\n');
     let _ = fd::write_all(2, &line);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watch(timeout_ms: i64) -> Watch {
+        Watch { timeout_ms, ready: Ready::Report, notify: None, exe: Vec::new(), command: None }
+    }
+
+    // The timeout as the launcher says it: in ms as set; in seconds for a
+    // command (the text is the same whichever integer Display prints it).
+    #[test]
+    fn timeout_is_said_as_set() {
+        assert_eq!(std::format!("{}", Within(&watch(300))), "300 ms");
+        assert_eq!(std::format!("{}", Within(&watch(-1))), "-1 ms");
+        assert_eq!(std::format!("{}", Within(&watch(i64::MIN))), "-9223372036854775808 ms");
+        let mut w = watch(500);
+        w.command = Some(CommandWatch { pid_file: None, remove: remove_pid_file, show_timeout: in_seconds });
+        assert_eq!(std::format!("{}", Within(&w)), "0.5 s");
+        w.timeout_ms = 30_000;
+        assert_eq!(std::format!("{}", Within(&w)), "30 s");
+        w.timeout_ms = -2;
+        assert_eq!(std::format!("{}", Within(&w)), "-2 ms");
+    }
 }

@@ -123,80 +123,108 @@ pub fn encode(plan: &Plan) -> Vec<u8> {
 
 /// Parse a marker value. `EINVAL` with the reason for anything malformed.
 pub fn decode(v: &[u8]) -> Result<Plan> {
-    let mut fds: [Option<i32>; 4] = [None; 4];
-    let mut umask = None;
-    let mut nofile = None;
-    let mut uid = None;
-    let mut gid = None;
-    let mut groups: Option<Vec<u32>> = None;
-    for item in v.split(|&b| b == b',') {
-        let eq = item.iter().position(|&b| b == b'=').ok_or_else(|| err!(EINVAL, "{}: item {} has no '='", Shown(VAR), Shown(item)))?;
-        let (key, val) = item.split_at(eq);
-        let val = val.get(1..).unwrap_or(&[]);
-        let dup = || err!(EINVAL, "{}: {} is given twice", Shown(VAR), Shown(key));
-        let bad = || err!(EINVAL, "{}: {}={} is not valid", Shown(VAR), Shown(key), Shown(val));
-        let slot = fd_key(key);
-        if let Some(i) = slot {
-            let f = num::parse_u32(val).and_then(|n| i32::try_from(n).ok()).ok_or_else(bad)?;
-            let s = fds.get_mut(i).ok_or_else(bad)?;
-            if s.replace(f).is_some() {
-                return Err(dup());
-            }
-            continue;
-        }
-        match key {
-            b"umask" => {
-                let m = num::parse_u32(val).filter(|m| *m <= 0o777).ok_or_else(bad)?;
-                if umask.replace(m).is_some() {
-                    return Err(dup());
-                }
-            }
-            b"nofile" => {
-                let c = val.iter().position(|&b| b == b':').ok_or_else(bad)?;
-                let (s, h) = val.split_at(c);
-                let soft = num::parse_u64(s).ok_or_else(bad)?;
-                let hard = num::parse_u64(h.get(1..).unwrap_or(&[])).ok_or_else(bad)?;
-                if nofile.replace((soft, hard)).is_some() {
-                    return Err(dup());
-                }
-            }
-            b"uid" => {
-                if uid.replace(num::parse_u32(val).ok_or_else(bad)?).is_some() {
-                    return Err(dup());
-                }
-            }
-            b"gid" => {
-                if gid.replace(num::parse_u32(val).ok_or_else(bad)?).is_some() {
-                    return Err(dup());
-                }
-            }
-            b"groups" => {
-                let mut g = Vec::new();
-                if !val.is_empty() {
-                    for x in val.split(|&b| b == b':') {
-                        g.push(num::parse_u32(x).ok_or_else(bad)?);
-                    }
-                }
-                if groups.replace(g).is_some() {
-                    return Err(dup());
-                }
-            }
-            _ => return Err(err!(EINVAL, "{}: unknown key {}", Shown(VAR), Shown(key))),
+    parse(v).map_err(Bad::error)
+}
+
+/// Why a marker was refused, and the text it was refused for. Small, so
+/// that [`parse`] passes it up in registers: the 248-byte [`Error`] is built
+/// once, by [`Bad::error`] (each `?` on an `Error` copies it).
+///
+/// [`Error`]: crate::error::Error
+enum Bad<'a> {
+    /// An item without `=`.
+    NoEq(&'a [u8]),
+    /// A key given twice.
+    Twice(&'a [u8]),
+    /// `key=value` with a value the key does not take.
+    Value(&'a [u8], &'a [u8]),
+    Unknown(&'a [u8]),
+    /// A required key (`in`, `out`, `err`, `dir`, `umask`) is absent.
+    Missing(&'static str),
+    /// `uid` or `groups` without `gid`, or `gid` without `groups`.
+    Creds,
+}
+
+impl Bad<'_> {
+    #[cold]
+    #[inline(never)]
+    fn error(self) -> crate::error::Error {
+        let var = Shown(VAR);
+        match self {
+            Bad::NoEq(item) => err!(EINVAL, "{}: item {} has no '='", var, Shown(item)),
+            Bad::Twice(key) => err!(EINVAL, "{}: {} is given twice", var, Shown(key)),
+            Bad::Value(key, val) => err!(EINVAL, "{}: {}={} is not valid", var, Shown(key), Shown(val)),
+            Bad::Unknown(key) => err!(EINVAL, "{}: unknown key {}", var, Shown(key)),
+            Bad::Missing(name) => err!(EINVAL, "{}: {} is missing", var, crate::msg::Plain(name)),
+            Bad::Creds => err!(EINVAL, "{}: uid, gid and groups must come together (gid and groups at least)", var),
         }
     }
-    let need = |name: &str, f: Option<i32>| f.ok_or_else(|| err!(EINVAL, "{}: {} is missing", Shown(VAR), name));
-    let [fin, fout, ferr, fdir] = fds;
+}
+
+/// The keys after the four of [`fd_key`], in the order [`parse`] numbers
+/// them (4, 5, …): one string, so the table is neither code nor relocations.
+const OTHER_KEYS: &[u8] = b"umask\0uid\0gid\0nofile\0groups\0";
+
+/// A key's number: 0–3 the fds ([`fd_key`]), then [`OTHER_KEYS`]' order.
+fn key_index(key: &[u8]) -> Option<usize> {
+    fd_key(key).or_else(|| OTHER_KEYS.split(|&b| b == 0).position(|k| k == key && !k.is_empty()).map(|i| i + 4))
+}
+
+/// The largest value of a one-number key: fds are `i32`, the umask at most 0777.
+fn max_value(k: usize) -> u32 {
+    match k {
+        0..=3 => i32::MAX as u32,
+        4 => 0o777,
+        _ => u32::MAX,
+    }
+}
+
+fn parse(v: &[u8]) -> core::result::Result<Plan, Bad<'_>> {
+    // in, out, err, dir, umask, uid, gid: one number each.
+    let mut one: [Option<u32>; 7] = [None; 7];
+    let mut nofile = None;
+    let mut groups: Option<Vec<u32>> = None;
+    for item in v.split(|&b| b == b',') {
+        let eq = item.iter().position(|&b| b == b'=').ok_or(Bad::NoEq(item))?;
+        let (key, val) = item.split_at(eq);
+        let val = val.get(1..).unwrap_or(&[]);
+        let k = key_index(key).ok_or(Bad::Unknown(key))?;
+        let bad = Bad::Value(key, val);
+        let was_set = if let Some(slot) = one.get_mut(k) {
+            slot.replace(num::parse_u32(val).filter(|n| *n <= max_value(k)).ok_or(bad)?).is_some()
+        } else if k == 7 {
+            let c = val.iter().position(|&b| b == b':').ok_or(bad)?;
+            let (s, h) = val.split_at(c);
+            let soft = num::parse_u64(s).ok_or(Bad::Value(key, val))?;
+            let hard = num::parse_u64(h.get(1..).unwrap_or(&[])).ok_or(Bad::Value(key, val))?;
+            nofile.replace((soft, hard)).is_some()
+        } else {
+            let mut g = Vec::new();
+            if !val.is_empty() {
+                for x in val.split(|&b| b == b':') {
+                    g.push(num::parse_u32(x).ok_or(Bad::Value(key, val))?);
+                }
+            }
+            groups.replace(g).is_some()
+        };
+        if was_set {
+            return Err(Bad::Twice(key));
+        }
+    }
+    let [fin, fout, ferr, fdir, umask, uid, gid] = one;
     let creds = match (uid, gid, groups) {
         (None, None, None) => None,
         (uid, Some(gid), Some(groups)) => Some(Creds { uid, gid, groups }),
-        _ => return Err(err!(EINVAL, "{}: uid, gid and groups must come together (gid and groups at least)", Shown(VAR))),
+        _ => return Err(Bad::Creds),
     };
+    // The fds are at most i32::MAX (max_value).
+    let fd = |f: Option<u32>, name: &'static str| f.map(|n| n as i32).ok_or(Bad::Missing(name));
     Ok(Plan {
-        stdin: need("in", fin)?,
-        stdout: need("out", fout)?,
-        stderr: need("err", ferr)?,
-        dir: need("dir", fdir)?,
-        umask: umask.ok_or_else(|| err!(EINVAL, "{}: umask is missing", Shown(VAR)))?,
+        stdin: fd(fin, "in")?,
+        stdout: fd(fout, "out")?,
+        stderr: fd(ferr, "err")?,
+        dir: fd(fdir, "dir")?,
+        umask: umask.ok_or(Bad::Missing("umask"))?,
         nofile,
         creds,
     })
@@ -241,6 +269,31 @@ mod tests {
     fn any_order() {
         let p = decode(b"umask=18,dir=3,err=4,out=4,in=5").unwrap();
         assert_eq!((p.stdin, p.stdout, p.stderr, p.dir, p.umask), (5, 4, 4, 3, 0o022));
+    }
+
+    // Each refusal names the problem and the text (the messages the decoder
+    // gave before it passed a small error up and built the message once).
+    #[test]
+    fn refusals_say_why() {
+        for (bad, want) in [
+            (&b"in=5,out"[..], "\"GRACEFD_DAEMON\": item \"out\" has no '='"),
+            (b"in=5,in=6", "\"GRACEFD_DAEMON\": \"in\" is given twice"),
+            (b"in=x,in=6", "\"GRACEFD_DAEMON\": \"in\"=\"x\" is not valid"),
+            (b"umask=512", "\"GRACEFD_DAEMON\": \"umask\"=\"512\" is not valid"),
+            (b"dir=2147483648", "\"GRACEFD_DAEMON\": \"dir\"=\"2147483648\" is not valid"),
+            (b"nofile=1:", "\"GRACEFD_DAEMON\": \"nofile\"=\"1:\" is not valid"),
+            (b"gid=1,groups=1::2", "\"GRACEFD_DAEMON\": \"groups\"=\"1::2\" is not valid"),
+            (b"uid=1,uid=1", "\"GRACEFD_DAEMON\": \"uid\" is given twice"),
+            (b"groups=,groups=", "\"GRACEFD_DAEMON\": \"groups\" is given twice"),
+            (b"what=1", "\"GRACEFD_DAEMON\": unknown key \"what\""),
+            (b"=1", "\"GRACEFD_DAEMON\": unknown key \"\""),
+            (b"in=5,out=6,err=6,dir=7,umask=18,uid=0", "\"GRACEFD_DAEMON\": uid, gid and groups must come together (gid and groups at least)"),
+            (b"out=6,err=6,dir=7,umask=18", "\"GRACEFD_DAEMON\": in is missing"),
+            (b"in=5,out=6,err=6,dir=7", "\"GRACEFD_DAEMON\": umask is missing"),
+        ] {
+            let e = decode(bad).unwrap_err();
+            assert_eq!((e.errno.0, e.message()), (libc::EINVAL, want), "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]
