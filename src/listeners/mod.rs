@@ -61,6 +61,7 @@ mod new_socket;
 mod options;
 #[cfg(test)]
 mod tests;
+mod unix_mode;
 mod unix_path;
 
 pub use crate::registry::AddrShown;
@@ -96,6 +97,13 @@ pub fn listen(name: Option<&[u8]>, address: &[u8], opts: &ListenOptions) -> Resu
         registry::validate_name(n)?;
     }
     opts.validate()?;
+    // Std builds have code that sets the mode field directly (the
+    // superdaemon, tests): the steps are installed here for them. The C
+    // archive (no std) sets it only through `set_unix_mode`, which installs them.
+    #[cfg(feature = "std")]
+    if opts.unix_mode.is_some() {
+        unix_mode::enable();
+    }
     let parsed = addr::parse(address)?;
     let key = ListenKey::from_address(&parsed)?;
     // The hook is the caller's code: it must run with no lock held (it may

@@ -46,8 +46,6 @@ pub(super) enum Failed {
     Call(Errno, &'static str),
     /// `<call>: <errno>`, no address.
     Bare(Errno, &'static str),
-    /// `fchmod` of a new unix socket to this mode, before binding it.
-    Fchmod(Errno, u32),
     /// The pre-bind hook returned this (non-zero); the text goes before the
     /// address (`"unix:"`, or nothing for an internet address).
     Hook(c_int, &'static str),
@@ -68,7 +66,6 @@ pub(super) fn failed(f: Failed, at: At<'_>) -> Error {
     match f {
         Failed::Call(e, call) => Error::new(e, format_args!("{}{}: {}", Plain(call), at, e)),
         Failed::Bare(e, call) => Error::new(e, format_args!("{}: {}", Plain(call), e)),
-        Failed::Fchmod(e, mode) => Error::new(e, format_args!("fchmod {:#o} before binding {}: {}", mode, at, e)),
         Failed::Hook(r, pre) if r < 0 && r > -4096 => {
             Error::new(Errno(-r), format_args!("the pre-bind hook refused {}{}: {}", Plain(pre), at, Errno(-r)))
         }

@@ -76,6 +76,7 @@ impl ListenOptions {
         let o = ListenOptions { unix_mode: Some(mode), ..*self };
         o.validate()?;
         *self = o;
+        super::unix_mode::enable();
         Ok(())
     }
 
