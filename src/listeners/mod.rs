@@ -57,6 +57,7 @@
 
 mod bind;
 mod choose;
+mod hooked;
 mod new_socket;
 mod options;
 #[cfg(test)]
@@ -100,32 +101,22 @@ pub fn listen(name: Option<&[u8]>, address: &[u8], opts: &ListenOptions) -> Resu
     // Std builds have code that sets the mode field directly (the
     // superdaemon, tests): the steps are installed here for them. The C
     // archive (no std) sets it only through `set_unix_mode`, which installs them.
+    // Likewise the hook's path (the Rust builder sets the field).
     #[cfg(feature = "std")]
-    if opts.unix_mode.is_some() {
-        unix_mode::enable();
+    {
+        if opts.unix_mode.is_some() {
+            unix_mode::enable();
+        }
+        if opts.pre_bind.is_some() {
+            hooked::enable();
+        }
     }
     let parsed = addr::parse(address)?;
     let key = ListenKey::from_address(&parsed)?;
-    // The hook is the caller's code: it must run with no lock held (it may
-    // call the library), so the new socket is made between two visits to the
-    // registry, and the second one looks again (another thread may have
-    // registered the same socket meanwhile: then that one is returned).
-    let mut outside = Registry::new(); // collects the bind's log lines
-    let mut made = None;
     if opts.pre_bind.is_some() {
-        let found = registry::with(|reg| match find(reg, name, &key)? {
-            Some(i) => claim(reg, i, name, &key, opts).map(Some),
-            None => Ok(None),
-        })?;
-        if let Some(fd) = found {
-            return Ok(fd);
-        }
-        made = Some(bind_new(&mut outside, &key, opts));
+        return hooked::path()?(name, &key, opts);
     }
-    registry::with(|reg| {
-        reg.log.append(&mut outside.log);
-        listen_made(reg, name, &key, opts, made)
-    })
+    registry::with(|reg| listen_made(reg, name, &key, opts, None))
 }
 
 #[cfg(test)]
@@ -135,9 +126,9 @@ pub(crate) fn listen_in(reg: &mut Registry, name: Option<&[u8]>, key: &ListenKey
 
 /// The socket for `listen(name, key)`, under the registry's lock: the entry
 /// [`find`] picks, else `made` (a socket bound outside the lock, with a
-/// hook), else one bound now. One function for both paths, so that the
-/// choosing and the registering are linked once.
-fn listen_made(reg: &mut Registry, name: Option<&[u8]>, key: &ListenKey, opts: &ListenOptions, made: Option<Result<Fd>>) -> Result<Fd> {
+/// hook, `hooked.rs`), else one bound now. One function for both paths, so
+/// that the choosing and the registering are linked once.
+pub(super) fn listen_made(reg: &mut Registry, name: Option<&[u8]>, key: &ListenKey, opts: &ListenOptions, made: Option<Result<Fd>>) -> Result<Fd> {
     let made = match made {
         Some(r) => Some(r.map_err(|e| hint_in_use(reg, e, key))?),
         None => None,
