@@ -6,7 +6,10 @@
 # the hand-off's "tell the old side to drain"; c-examples/httpd.c, which
 # enables the pass and takes fds by hand-off, must contain both. (Daemonize's
 # command mode, the third OptIn, has no setter in the C ABI: tools/
-# split-object.py leaves it out of the archive altogether.)
+# split-object.py leaves it out of the archive altogether.) The unix socket
+# mode's steps and the listen path of a pre-bind hook likewise: neither
+# program sets a mode or a hook, so both must leave them out, and a program
+# that calls gracefd_listen_opts_set_unix_mode and _set_pre_bind must have them.
 set -euo pipefail
 lib=${1:?usage: check-opt-in.sh libgracefd.a}
 cc=${CC:-cc}
@@ -57,3 +60,36 @@ if ! grep -q -x -F "$creds" <<<"$(names "$work/user")"; then
   echo "check-opt-in: a program that sets a user does not link $creds: the name looked for is wrong, or the lookups are gone"; exit 1
 fi
 echo "check-opt-in: bench/lifecycle.c does not link the user lookups; a program setting a user does"
+listen_opts=(
+  "gracefd::listeners::unix_mode::after_bind"
+  "gracefd::listeners::hooked::listen_hooked"
+)
+for prog in bench/lifecycle.c c-examples/httpd.c; do
+  "$cc" -O2 -Iinclude -o "$work/prog" "$prog" "$lib" -Wl,--gc-sections
+  have=$(names "$work/prog")
+  for n in "${listen_opts[@]}"; do
+    if grep -q -x -F "$n" <<<"$have"; then
+      echo "check-opt-in: $prog links $n, though it sets no unix socket mode and no pre-bind hook"; exit 1
+    fi
+  done
+done
+cat >"$work/opts.c" <<'EOC'
+#include <gracefd.h>
+static int hook(int fd, void *data) { (void)fd; (void)data; return 0; }
+int main(void) {
+    gracefd_listen_opts *o = gracefd_listen_opts_new();
+    gracefd_listen_opts_set_unix_mode(o, 0600);
+    gracefd_listen_opts_set_pre_bind(o, hook, 0);
+    int fd = gracefd_listen_with("m", "unix:@gracefd-check-opt-in", o);
+    gracefd_listen_opts_free(o);
+    return fd < 0;
+}
+EOC
+"$cc" -O2 -Iinclude -o "$work/opts" "$work/opts.c" "$lib" -Wl,--gc-sections
+have=$(names "$work/opts")
+for n in "${listen_opts[@]}"; do
+  if ! grep -q -x -F "$n" <<<"$have"; then
+    echo "check-opt-in: a program that sets a unix socket mode and a pre-bind hook does not link $n: the name looked for is wrong, or the feature is gone"; exit 1
+  fi
+done
+echo "check-opt-in: only a program that sets a unix socket mode and a pre-bind hook links their code"

@@ -6,6 +6,7 @@ use core::fmt;
 use super::options::ListenOptions;
 use crate::registry::{AddrShown, ListenKey};
 use crate::error::{Error, Msg, Result};
+use crate::msg::Plain;
 use crate::proto::addr::Shown;
 use crate::proto::listen_env::UNKNOWN;
 use crate::registry::{Entry, FdKind, Registry};
@@ -21,48 +22,97 @@ fn keyed_to(e: &Entry, key: &ListenKey) -> bool {
     e.key.as_ref().is_some_and(|k| k.same(key))
 }
 
+/// Whose entries a search looks at.
+#[derive(Clone, Copy)]
+enum Whose<'a> {
+    /// Entries of this name (`unknown` for the unnamed ones).
+    Named(&'a [u8]),
+    /// Any entry; for port 0 (a request for a new port, not an address)
+    /// only an unnamed one.
+    Any,
+}
+
+/// What a search asks of an entry.
+#[derive(Clone, Copy)]
+enum Wants {
+    /// Claimed for this address.
+    Keyed,
+    /// At this address: claimed for it, or of the right kind and bound to it.
+    Here,
+    /// At this address, and inherited.
+    HereInherited,
+    /// Not yet claimed by listen, of the right kind.
+    FreeFitting,
+    /// Not yet claimed by listen.
+    Free,
+}
+
+/// The first entry of `whose` that satisfies `wants`. One function for every
+/// search of [`find`] (each search used to be its own closure).
+fn first(es: &[Entry], whose: Whose<'_>, wants: Wants, key: &ListenKey) -> Option<usize> {
+    let kind = key.wants();
+    let here = |e: &Entry| keyed_to(e, key) || (e.kind == kind && bound_matches(e, key));
+    es.iter().position(|e| {
+        let theirs = match whose {
+            Whose::Named(n) => e.name == n,
+            Whose::Any => !key.is_port_zero() || e.name == UNKNOWN,
+        };
+        theirs
+            && match wants {
+                Wants::Keyed => keyed_to(e, key),
+                Wants::Here => here(e),
+                Wants::HereInherited => e.source.inherited() && here(e),
+                Wants::FreeFitting => e.key.is_none() && e.kind == kind,
+                Wants::Free => e.key.is_none(),
+            }
+    })
+}
+
 /// Which entry `listen(name, key)` should use, if any.
 pub(super) fn find(reg: &Registry, name: Option<&[u8]>, key: &ListenKey) -> Result<Option<usize>> {
-    let es = &reg.entries;
-    let wants = key.wants();
-    let pos = |pred: &dyn Fn(&Entry) -> bool| es.iter().position(pred);
-    // The same address: claimed for it, or bound to it.
-    let here = |e: &Entry| keyed_to(e, key) || (e.kind == wants && bound_matches(e, key));
+    let es = reg.entries.as_slice();
+    let look = |whose, wants| first(es, whose, wants, key);
     if let Some(n) = name {
-        let named = |e: &Entry| e.name == n;
-        if es.iter().any(named) {
-            if let Some(i) = pos(&|e| named(e) && keyed_to(e, key)).or_else(|| pos(&|e| named(e) && here(e))) {
+        let named = Whose::Named(n);
+        if let Some(any) = es.iter().find(|e| e.name == n) {
+            // The same address: claimed for it, or bound to it.
+            if let Some(i) = look(named, Wants::Keyed).or_else(|| look(named, Wants::Here)) {
                 return Ok(Some(i));
             }
             // Not yet claimed by listen: the name decides.
-            let free = |e: &Entry| named(e) && e.key.is_none();
-            if let Some(i) = pos(&|e| free(e) && e.kind == wants) {
+            if let Some(i) = look(named, Wants::FreeFitting) {
                 return Ok(Some(i));
             }
-            if let Some(e) = es.iter().find(|e| free(e)) {
+            if let Some(e) = look(named, Wants::Free).and_then(|i| es.get(i)) {
                 return Err(unfit(e, key));
             }
-            let mut other = Msg::new();
-            if let Some(k) = es.iter().find(|e| named(e)).and_then(|e| e.key.as_ref()) {
-                let _ = fmt::write(&mut other, format_args!("{}", k));
-            }
-            return Err(err!(
-                EEXIST,
-                "name {} is already listening on {}; asked for {} (forget the name first to move it)",
-                Shown(n),
-                other.as_str(),
-                key
-            ));
+            return Err(elsewhere(n, any, key));
         }
-        let unnamed = |e: &Entry| e.name == UNKNOWN;
-        return Ok(pos(&|e| unnamed(e) && keyed_to(e, key)).or_else(|| pos(&|e| unnamed(e) && here(e))));
+        let unnamed = Whose::Named(UNKNOWN);
+        return Ok(look(unnamed, Wants::Keyed).or_else(|| look(unnamed, Wants::Here)));
     }
-    // Unnamed: any entry at this address; for port 0 (a request for a new
-    // port, not an address) only an unnamed one made by the same request.
-    let ok = |e: &Entry| !key.is_port_zero() || e.name == UNKNOWN;
-    Ok(pos(&|e| ok(e) && keyed_to(e, key))
-        .or_else(|| pos(&|e| ok(e) && here(e) && e.source.inherited()))
-        .or_else(|| pos(&|e| ok(e) && here(e))))
+    // Unnamed: any entry at this address (see `Whose::Any` for port 0).
+    Ok(look(Whose::Any, Wants::Keyed)
+        .or_else(|| look(Whose::Any, Wants::HereInherited))
+        .or_else(|| look(Whose::Any, Wants::Here)))
+}
+
+/// The error for a name every entry of which is claimed for another address
+/// (`e` is the first of them).
+#[cold]
+#[inline(never)]
+fn elsewhere(n: &[u8], e: &Entry, key: &ListenKey) -> Error {
+    let mut other = Msg::new();
+    if let Some(k) = e.key.as_ref() {
+        let _ = fmt::write(&mut other, format_args!("{}", k));
+    }
+    err!(
+        EEXIST,
+        "name {} is already listening on {}; asked for {} (forget the name first to move it)",
+        Shown(n),
+        Plain(other.as_str()),
+        key
+    )
 }
 
 /// The error for an entry whose kind does not fit the address.

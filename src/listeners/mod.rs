@@ -57,10 +57,12 @@
 
 mod bind;
 mod choose;
+mod hooked;
 mod new_socket;
 mod options;
 #[cfg(test)]
 mod tests;
+mod unix_mode;
 mod unix_path;
 
 pub use crate::registry::AddrShown;
@@ -96,42 +98,48 @@ pub fn listen(name: Option<&[u8]>, address: &[u8], opts: &ListenOptions) -> Resu
         registry::validate_name(n)?;
     }
     opts.validate()?;
+    // Std builds have code that sets the mode field directly (the
+    // superdaemon, tests): the steps are installed here for them. The C
+    // archive (no std) sets it only through `set_unix_mode`, which installs them.
+    // Likewise the hook's path (the Rust builder sets the field).
+    #[cfg(feature = "std")]
+    {
+        if opts.unix_mode.is_some() {
+            unix_mode::enable();
+        }
+        if opts.pre_bind.is_some() {
+            hooked::enable();
+        }
+    }
     let parsed = addr::parse(address)?;
     let key = ListenKey::from_address(&parsed)?;
-    if opts.pre_bind.is_none() {
-        return registry::with(|reg| listen_in(reg, name, &key, opts));
+    if opts.pre_bind.is_some() {
+        return hooked::path()?(name, &key, opts);
     }
-    // The hook is the caller's code: it must run with no lock held (it may
-    // call the library), so the new socket is made between two visits to the
-    // registry, and the second one looks again (another thread may have
-    // registered the same socket meanwhile: then that one is returned).
-    let found = registry::with(|reg| match find(reg, name, &key)? {
-        Some(i) => claim(reg, i, name, &key, opts).map(Some),
-        None => Ok(None),
-    })?;
-    if let Some(fd) = found {
-        return Ok(fd);
-    }
-    let mut outside = Registry::new(); // collects the bind's log lines
-    let made = bind_new(&mut outside, &key, opts);
-    registry::with(|reg| {
-        reg.log.append(&mut outside.log);
-        let sock = made.map_err(|e| hint_in_use(reg, e, &key))?;
-        if let Some(i) = find(reg, name, &key)? {
-            drop(sock);
-            return claim(reg, i, name, &key, opts);
-        }
-        register_new(reg, name, &key, sock)
-    })
+    registry::with(|reg| listen_made(reg, name, &key, opts, None))
 }
 
+#[cfg(test)]
 pub(crate) fn listen_in(reg: &mut Registry, name: Option<&[u8]>, key: &ListenKey, opts: &ListenOptions) -> Result<Fd> {
+    listen_made(reg, name, key, opts, None)
+}
+
+/// The socket for `listen(name, key)`, under the registry's lock: the entry
+/// [`find`] picks, else `made` (a socket bound outside the lock, with a
+/// hook, `hooked.rs`), else one bound now. One function for both paths, so
+/// that the choosing and the registering are linked once.
+pub(super) fn listen_made(reg: &mut Registry, name: Option<&[u8]>, key: &ListenKey, opts: &ListenOptions, made: Option<Result<Fd>>) -> Result<Fd> {
+    let made = match made {
+        Some(r) => Some(r.map_err(|e| hint_in_use(reg, e, key))?),
+        None => None,
+    };
     if let Some(i) = find(reg, name, key)? {
+        drop(made);
         return claim(reg, i, name, key, opts);
     }
-    let sock = match bind_new(reg, key, opts) {
-        Ok(s) => s,
-        Err(e) => return Err(hint_in_use(reg, e, key)),
+    let sock = match made {
+        Some(s) => s,
+        None => bind_new(reg, key, opts).map_err(|e| hint_in_use(reg, e, key))?,
     };
     register_new(reg, name, key, sock)
 }

@@ -76,6 +76,7 @@ impl ListenOptions {
         let o = ListenOptions { unix_mode: Some(mode), ..*self };
         o.validate()?;
         *self = o;
+        super::unix_mode::enable();
         Ok(())
     }
 
@@ -88,6 +89,9 @@ impl ListenOptions {
     /// Set (or, with None, remove) the hook run on each new socket before
     /// it is bound; see [`PreBind`]. Every hook is valid.
     pub fn set_pre_bind(&mut self, hook: Option<PreBind>) {
+        if hook.is_some() {
+            super::hooked::enable();
+        }
         self.pre_bind = hook;
     }
 

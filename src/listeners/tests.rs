@@ -295,3 +295,61 @@ fn unix_mode_never_lands_on_a_swapped_in_link() {
     assert!(racer.stop() > 0, "the racer never swapped anything: the test proves nothing");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+unsafe extern "C" fn refuse_eperm(_fd: core::ffi::c_int, _data: *mut core::ffi::c_void) -> core::ffi::c_int {
+    -libc::EPERM
+}
+
+unsafe extern "C" fn refuse_seven(_fd: core::ffi::c_int, _data: *mut core::ffi::c_void) -> core::ffi::c_int {
+    7
+}
+
+#[test]
+fn new_socket_messages_read_exactly_as_before() {
+    // The whole text of what a failed step says (the steps return a small
+    // failure and one function words it: this pins the words).
+    let o = ListenOptions::default();
+    let errno = |e: i32| crate::sys::Errno(e).to_string();
+    // An address in use by a socket outside the registry.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let e = listen(None, format!("127.0.0.1:{}", port).as_bytes(), &o).unwrap_err();
+    assert_eq!(e.message(), format!("bind tcp 127.0.0.1:{}: {}", port, errno(libc::EADDRINUSE)));
+    // A unix path in a directory that does not exist.
+    let e = listen(None, b"unix:/nonexistent-gracefd-dir/x.sock", &o).unwrap_err();
+    assert_eq!(e.message(), format!("bind unix:\"/nonexistent-gracefd-dir/x.sock\": {}", errno(libc::ENOENT)));
+    // An abstract name in use.
+    let name = format!("gracefd-lt-msg-{}", std::process::id());
+    let first = listen(None, format!("unix:@{}", name).as_bytes(), &o).unwrap();
+    let mut outside = Registry::new();
+    let e = bind::bind_new(&mut outside, &key(&format!("unix:@{}", name)), &o).unwrap_err();
+    assert_eq!((e.errno.0, e.message()), (libc::EADDRINUSE, format!("abstract unix socket @\"{}\" is in use", name).as_str()));
+    drop(first);
+    // The pre-bind hook's refusals, for each kind of address.
+    let hooked = |func| ListenOptions { pre_bind: Some(PreBind { func, data: 0 }), ..ListenOptions::default() };
+    let e = listen(None, b"127.0.0.1:0", &hooked(refuse_eperm)).unwrap_err();
+    assert_eq!((e.errno.0, e.message()), (libc::EPERM, format!("the pre-bind hook refused tcp 127.0.0.1:0: {}", errno(libc::EPERM)).as_str()));
+    let e = listen(None, b"udp://[::1]:0", &hooked(refuse_seven)).unwrap_err();
+    if ipv6_loopback() {
+        assert_eq!(
+            (e.errno.0, e.message()),
+            (libc::ECANCELED, "the pre-bind hook refused udp [::1]:0 (it returned 7, not a negative errno)")
+        );
+    }
+    let e = listen(None, format!("unix:@{}-h", name).as_bytes(), &hooked(refuse_eperm)).unwrap_err();
+    assert_eq!(e.message(), format!("the pre-bind hook refused unix:@\"{}-h\": {}", name, errno(libc::EPERM)));
+    let dir = tmpdir("msg");
+    let path = format!("{}/h.sock", dir.display());
+    let e = listen(None, format!("unix:{}", path).as_bytes(), &hooked(refuse_eperm)).unwrap_err();
+    assert_eq!(e.message(), format!("the pre-bind hook refused unix:\"{}\": {}", path, errno(libc::EPERM)));
+    // A regular file where the socket would go, and a live socket.
+    let file = format!("{}/f.sock", dir.display());
+    std::fs::write(&file, b"").unwrap();
+    let e = listen(None, format!("unix:{}", file).as_bytes(), &o).unwrap_err();
+    assert_eq!(e.message(), format!("unix socket path \"{}\" exists and is a regular file: refusing to replace it", file));
+    let live = format!("{}/l.sock", dir.display());
+    let _l = std::os::unix::net::UnixListener::bind(&live).unwrap();
+    let e = listen(None, format!("unix:{}", live).as_bytes(), &o).unwrap_err();
+    assert_eq!(e.message(), format!("unix socket \"{}\" is in use: something is listening on it", live));
+    let _ = std::fs::remove_dir_all(&dir);
+}

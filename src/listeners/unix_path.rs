@@ -1,10 +1,11 @@
 //! New unix sockets at a path: a stale socket file is replaced, a live one
 //! or anything that is not a socket is refused; the mode is never more open
 //! than asked, and never set by a path lookup that could follow a link
-//! (`safe_path::set_bound_mode`).
+//! (`unix_mode.rs`).
 
-use super::new_socket::{apply_nonblocking, run_pre_bind, sys_err};
+use super::new_socket::{apply_nonblocking, call, failed, run_pre_bind, At, Failed, Step};
 use super::options::ListenOptions;
+use super::unix_mode;
 use crate::error::{Error, Result};
 use crate::proto::addr::Shown;
 use crate::registry::Registry;
@@ -12,7 +13,7 @@ use crate::sys::cpath::CPath;
 use crate::sys::fd::Fd;
 use crate::sys::socket::{self, SockAddr};
 use crate::sys::{fs, Errno};
-use crate::{err, log, safe_path};
+use crate::{err, log};
 
 fn file_type(mode: libc::mode_t) -> &'static str {
     match mode & libc::S_IFMT {
@@ -31,7 +32,7 @@ fn clear_stale(reg: &mut Registry, path: &[u8], cpath: &[u8], sa: &SockAddr) -> 
     let st = match fs::lstat(cpath) {
         Ok(st) => st,
         Err(Errno(libc::ENOENT)) => return Ok(()),
-        Err(e) => return Err(sys_err(e, format_args!("lstat {}", Shown(path)))),
+        Err(e) => return Err(failed(Failed::Call(e, "lstat "), At::Path(path))),
     };
     if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
         return Err(err!(
@@ -42,12 +43,12 @@ fn clear_stale(reg: &mut Registry, path: &[u8], cpath: &[u8], sa: &SockAddr) -> 
         ));
     }
     let probe = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0)
-        .map_err(|e| sys_err(e, format_args!("socket to probe {}", Shown(path))))?;
+        .map_err(|e| failed(Failed::Call(e, "socket to probe "), At::Path(path)))?;
     match socket::connect(probe.raw(), sa) {
         Err(Errno(libc::ECONNREFUSED)) => {
             match fs::unlink(cpath) {
                 Ok(()) | Err(Errno(libc::ENOENT)) => {}
-                Err(e) => return Err(sys_err(e, format_args!("removing stale unix socket {}", Shown(path)))),
+                Err(e) => return Err(failed(Failed::Call(e, "removing stale unix socket "), At::Path(path))),
             }
             reg.log(log::NOTICE, format_args!("replaced stale unix socket {} (nobody listened on it)", Shown(path)));
             Ok(())
@@ -66,35 +67,40 @@ fn clear_stale(reg: &mut Registry, path: &[u8], cpath: &[u8], sa: &SockAddr) -> 
     }
 }
 
+/// The socket for `path`, not bound yet.
+fn unix_socket(path: &[u8]) -> Step<(SockAddr, CPath, Fd)> {
+    let sa = call(SockAddr::unix(path, false), "unix socket path ")?;
+    let cpath = call(CPath::new(path), "unix socket path ")?;
+    let s = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| Failed::Bare(e, "socket"))?;
+    Ok((sa, cpath, s))
+}
+
 pub(super) fn bind_unix_path(reg: &mut Registry, path: &[u8], opts: &ListenOptions) -> Result<Fd> {
-    let sa = SockAddr::unix(path, false).map_err(|e| sys_err(e, format_args!("unix socket path {}", Shown(path))))?;
-    let cpath = CPath::new(path).map_err(|e| sys_err(e, format_args!("unix socket path {}", Shown(path))))?;
-    let s = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).map_err(|e| sys_err(e, format_args!("socket")))?;
-    if let Some(mode) = opts.unix_mode {
-        // The file bind creates gets this mode less the umask: never more open than asked.
-        fs::fchmod(s.raw(), mode).map_err(|e| sys_err(e, format_args!("fchmod {:#o} before binding {}", mode, Shown(path))))?;
+    let at = At::Path(path);
+    let (sa, cpath, s) = unix_socket(path).map_err(|f| failed(f, at))?;
+    let mode = match opts.unix_mode {
+        Some(m) => Some((unix_mode::steps()?, m)),
+        None => None,
+    };
+    if let Some((steps, m)) = mode {
+        (steps.before_bind)(&s, path, m)?;
     }
     // Bound at its own path (not renamed into place): getsockname must name
     // it, for the registry and for SERVER_STARTER_PORT.
-    run_pre_bind(&s, opts, format_args!("unix:{}", Shown(path)))?;
-    match socket::bind(s.raw(), &sa) {
-        Ok(()) => {}
-        Err(Errno(libc::EADDRINUSE)) => {
-            clear_stale(reg, path, &cpath, &sa)?;
-            socket::bind(s.raw(), &sa).map_err(|e| sys_err(e, format_args!("bind unix:{}", Shown(path))))?;
-        }
-        Err(e) => return Err(sys_err(e, format_args!("bind unix:{}", Shown(path)))),
+    run_pre_bind(&s, opts, "unix:").map_err(|f| failed(f, at))?;
+    let mut bound = socket::bind(s.raw(), &sa);
+    if bound == Err(Errno(libc::EADDRINUSE)) {
+        clear_stale(reg, path, &cpath, &sa)?;
+        bound = socket::bind(s.raw(), &sa);
     }
-    // The exact mode, set on the file we verified is our socket, never by a
-    // path lookup that a link swapped in meanwhile could redirect.
+    bound.map_err(|e| failed(Failed::Call(e, "bind unix:"), at))?;
+    // The exact mode, set on the file we verified is our socket.
     let mut ours: Option<(u64, u64)> = None;
     let mut finish = || -> Result<()> {
-        if let Some(mode) = opts.unix_mode {
-            let p = safe_path::set_bound_mode(path, mode).map_err(|e| e.context(format_args!("unix socket {}: mode {:#o}", Shown(path), mode)))?;
-            ours = Some((p.dev, p.ino));
+        if let Some((steps, m)) = mode {
+            ours = Some((steps.after_bind)(path, m)?);
         }
-        socket::listen(s.raw(), opts.backlog).map_err(|e| sys_err(e, format_args!("listen unix:{}", Shown(path))))?;
-        apply_nonblocking(&s, opts)
+        call(socket::listen(s.raw(), opts.backlog), "listen unix:").and_then(|()| apply_nonblocking(&s, opts)).map_err(|f| failed(f, at))
     };
     if let Err(e) = finish() {
         // Remove the file only if it is ours: what replaced it stays.

@@ -16,8 +16,9 @@
 //! Host names other than `localhost` are not resolved: resolution depends on
 //! configuration and the network, and a listener address should not.
 
-use crate::error::Result;
 use crate::err;
+use crate::error::{Error, Result};
+use crate::msg::Plain;
 
 /// `::1`.
 const LOCALHOST_V6: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
@@ -98,19 +99,63 @@ enum FamilyRule {
 /// an empty unix path; a unix path or abstract name longer than `sun_path`
 /// allows (`ENAMETOOLONG`).
 pub fn parse(input: &[u8]) -> Result<Address<'_>> {
-    let shown = Shown(input);
+    parse_or_bad(input).map_err(|b| b.error(input))
+}
+
+/// What is wrong with an address, before the message is made: the parser's
+/// steps return this small value and [`Bad::error`] makes the message once,
+/// instead of one `format_args!` and one 248-byte error at each of twenty sites.
+#[derive(Clone, Copy)]
+enum Bad<'a> {
+    /// `address is empty`.
+    Empty,
+    /// `address "…" contains a NUL byte`.
+    Nul,
+    /// `address "…": <text>`.
+    Says(&'static str),
+    /// `address "…": <before>"<part>"<after>`.
+    Part(&'static str, &'a [u8], &'static str),
+    /// `ENAMETOOLONG`: `address "…": <what> is <n> bytes, at most 107 fit in sun_path`.
+    TooLong(&'static str, usize),
+}
+
+impl Bad<'_> {
+    #[cold]
+    #[inline(never)]
+    fn error(self, input: &[u8]) -> Error {
+        let shown = Shown(input);
+        match self {
+            Bad::Empty => err!(EINVAL, "address is empty"),
+            Bad::Nul => err!(EINVAL, "address {} contains a NUL byte", shown),
+            Bad::Says(text) => err!(EINVAL, "address {}: {}", shown, Plain(text)),
+            Bad::Part(before, part, after) => err!(EINVAL, "address {}: {}{}{}", shown, Plain(before), Shown(part), Plain(after)),
+            Bad::TooLong(what, n) => err!(
+                ENAMETOOLONG,
+                "address {}: {} is {} bytes, at most {} fit in sun_path",
+                shown,
+                Plain(what),
+                n,
+                SUN_PATH_LEN - 1
+            ),
+        }
+    }
+}
+
+type Parsed<'a, T> = core::result::Result<T, Bad<'a>>;
+
+fn parse_or_bad(input: &[u8]) -> Parsed<'_, Address<'_>> {
     if input.is_empty() {
-        return Err(err!(EINVAL, "address is empty"));
+        return Err(Bad::Empty);
     }
     if input.contains(&0) {
-        return Err(err!(EINVAL, "address {} contains a NUL byte", shown));
+        return Err(Bad::Nul);
     }
     if let Some(rest) = input.strip_prefix(b"unix:") {
         let rest = rest.strip_prefix(b"//").unwrap_or(rest);
-        return parse_unix(rest, shown);
+        return parse_unix(rest);
     }
     if input.first() == Some(&b'/') {
-        return parse_unix(input, shown);
+        return parse_unix(input);
     }
     let (transport, rule, rest) = match split_scheme(input) {
         Some((scheme, rest)) => {
@@ -121,20 +166,13 @@ pub fn parse(input: &[u8]) -> Result<Address<'_>> {
                 b"udp" => (Transport::Udp, FamilyRule::Any),
                 b"udp4" => (Transport::Udp, FamilyRule::Only4),
                 b"udp6" => (Transport::Udp, FamilyRule::Only6),
-                _ => {
-                    return Err(err!(
-                        EINVAL,
-                        "address {}: unknown scheme {} (known: tcp, tcp4, tcp6, udp, udp4, udp6, unix)",
-                        shown,
-                        Shown(scheme)
-                    ))
-                }
+                _ => return Err(Bad::Part("unknown scheme ", scheme, " (known: tcp, tcp4, tcp6, udp, udp4, udp6, unix)")),
             };
             (t, r, rest)
         }
         None => (Transport::Tcp, FamilyRule::Any, input),
     };
-    parse_inet(rest, transport, rule, shown)
+    parse_inet(rest, transport, rule)
 }
 
 fn split_scheme(input: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -146,67 +184,47 @@ fn split_scheme(input: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((scheme, input.get(pos + 3..)?))
 }
 
-fn parse_unix<'a>(path: &'a [u8], shown: Shown<'_>) -> Result<Address<'a>> {
+fn parse_unix(path: &[u8]) -> Parsed<'_, Address<'_>> {
     if let Some(name) = path.strip_prefix(b"@") {
         if name.is_empty() {
-            return Err(err!(EINVAL, "address {}: abstract unix socket name is empty", shown));
+            return Err(Bad::Says("abstract unix socket name is empty"));
         }
         if name.len() > SUN_PATH_LEN - 1 {
-            return Err(err!(
-                ENAMETOOLONG,
-                "address {}: abstract name is {} bytes, at most {} fit in sun_path",
-                shown,
-                name.len(),
-                SUN_PATH_LEN - 1
-            ));
+            return Err(Bad::TooLong("abstract name", name.len()));
         }
         return Ok(Address::UnixAbstract(name));
     }
     if path.is_empty() {
-        return Err(err!(EINVAL, "address {}: unix socket path is empty", shown));
+        return Err(Bad::Says("unix socket path is empty"));
     }
     if path.len() > SUN_PATH_LEN - 1 {
-        return Err(err!(
-            ENAMETOOLONG,
-            "address {}: unix socket path is {} bytes, at most {} fit in sun_path",
-            shown,
-            path.len(),
-            SUN_PATH_LEN - 1
-        ));
+        return Err(Bad::TooLong("unix socket path", path.len()));
     }
     Ok(Address::Unix(path))
 }
 
-fn parse_inet<'a>(s: &'a [u8], transport: Transport, rule: FamilyRule, shown: Shown<'_>) -> Result<Address<'a>> {
+fn parse_inet(s: &[u8], transport: Transport, rule: FamilyRule) -> Parsed<'_, Address<'_>> {
     let (host, port) = if let Some(after) = s.strip_prefix(b"[") {
-        let close = after
-            .iter()
-            .position(|&b| b == b']')
-            .ok_or_else(|| err!(EINVAL, "address {}: '[' without a closing ']'", shown))?;
+        let close = after.iter().position(|&b| b == b']').ok_or(Bad::Says("'[' without a closing ']'"))?;
         let host = after.get(..close).unwrap_or(&[]);
         let tail = after.get(close + 1..).unwrap_or(&[]);
         if host.is_empty() {
-            return Err(err!(EINVAL, "address {}: empty IPv6 address between brackets", shown));
+            return Err(Bad::Says("empty IPv6 address between brackets"));
         }
-        let port = tail
-            .strip_prefix(b":")
-            .ok_or_else(|| err!(EINVAL, "address {}: missing ':port' after ']'", shown))?;
+        let port = tail.strip_prefix(b":").ok_or(Bad::Says("missing ':port' after ']'"))?;
         (HostPart::Bracketed(host), port)
     } else {
         if s.contains(&b']') {
-            return Err(err!(EINVAL, "address {}: ']' without an opening '['", shown));
+            return Err(Bad::Says("']' without an opening '['"));
         }
-        let colon = s
-            .iter()
-            .rposition(|&b| b == b':')
-            .ok_or_else(|| err!(EINVAL, "address {}: missing ':port'", shown))?;
+        let colon = s.iter().rposition(|&b| b == b':').ok_or(Bad::Says("missing ':port'"))?;
         let host = s.get(..colon).unwrap_or(&[]);
         if host.contains(&b':') {
-            return Err(err!(EINVAL, "address {}: an IPv6 address needs brackets, as in [::1]:8080", shown));
+            return Err(Bad::Says("an IPv6 address needs brackets, as in [::1]:8080"));
         }
         (HostPart::Plain(host), s.get(colon + 1..).unwrap_or(&[]))
     };
-    let port = parse_port(port, shown)?;
+    let port = parse_port(port)?;
     let ip = match host {
         HostPart::Plain(h) if h.is_empty() || h == b"*" => match rule {
             FamilyRule::Only4 => Ip::V4([0; 4]),
@@ -217,34 +235,25 @@ fn parse_inet<'a>(s: &'a [u8], transport: Transport, rule: FamilyRule, shown: Sh
             _ => Ip::V4([127, 0, 0, 1]),
         },
         HostPart::Plain(h) => {
-            let v4 = crate::proto::ip::parse_v4(h).ok_or_else(|| {
-                err!(EINVAL, "address {}: host {} is not an IP address (host names are not resolved)", shown, Shown(h))
-            })?;
+            let v4 = crate::proto::ip::parse_v4(h).ok_or(Bad::Part("host ", h, " is not an IP address (host names are not resolved)"))?;
             Ip::V4(v4)
         }
         HostPart::Bracketed(h) => {
             let (addr, scope) = match h.iter().position(|&b| b == b'%') {
                 Some(at) => {
                     let sc = h.get(at + 1..).unwrap_or(&[]);
-                    let id = crate::proto::num::parse_u32(sc).ok_or_else(|| {
-                        err!(EINVAL, "address {}: IPv6 scope {} must be a numeric interface index", shown, Shown(sc))
-                    })?;
+                    let id = crate::proto::num::parse_u32(sc).ok_or(Bad::Part("IPv6 scope ", sc, " must be a numeric interface index"))?;
                     (h.get(..at).unwrap_or(&[]), id)
                 }
                 None => (h, 0),
             };
-            let v6 = crate::proto::ip::parse_v6(addr)
-                .ok_or_else(|| err!(EINVAL, "address {}: {} is not an IPv6 address", shown, Shown(addr)))?;
+            let v6 = crate::proto::ip::parse_v6(addr).ok_or(Bad::Part("", addr, " is not an IPv6 address"))?;
             Ip::V6(v6, scope)
         }
     };
     let ip = match (rule, ip) {
-        (FamilyRule::Only4, Ip::V6(..)) => {
-            return Err(err!(EINVAL, "address {}: an IPv6 address with an IPv4-only scheme", shown))
-        }
-        (FamilyRule::Only6, Ip::V4(_)) => {
-            return Err(err!(EINVAL, "address {}: an IPv4 address with an IPv6-only scheme", shown))
-        }
+        (FamilyRule::Only4, Ip::V6(..)) => return Err(Bad::Says("an IPv6 address with an IPv4-only scheme")),
+        (FamilyRule::Only6, Ip::V4(_)) => return Err(Bad::Says("an IPv4 address with an IPv6-only scheme")),
         (_, ip) => ip,
     };
     Ok(Address::Inet { transport, ip, port, v6only: rule == FamilyRule::Only6 })
@@ -255,16 +264,16 @@ enum HostPart<'a> {
     Bracketed(&'a [u8]),
 }
 
-fn parse_port(p: &[u8], shown: Shown<'_>) -> Result<u16> {
+fn parse_port(p: &[u8]) -> Parsed<'_, u16> {
     if p.is_empty() {
-        return Err(err!(EINVAL, "address {}: port is empty", shown));
+        return Err(Bad::Says("port is empty"));
     }
     if !p.iter().all(u8::is_ascii_digit) {
-        return Err(err!(EINVAL, "address {}: port {} is not a number", shown, Shown(p)));
+        return Err(Bad::Part("port ", p, " is not a number"));
     }
     match crate::proto::num::parse_u32(p) {
         Some(v) if v <= 65535 => Ok(v as u16),
-        _ => Err(err!(EINVAL, "address {}: port {} is above 65535", shown, Shown(p))),
+        _ => Err(Bad::Part("port ", p, " is above 65535")),
     }
 }
 
@@ -381,6 +390,44 @@ mod tests {
         let long = format!("unix:@{}", "a".repeat(SUN_PATH_LEN));
         bad(long.as_bytes(), "fit in sun_path");
         assert_eq!(parse(long.as_bytes()).unwrap_err().errno.0, libc::ENAMETOOLONG);
+    }
+
+    #[test]
+    fn every_message_reads_exactly_as_documented() {
+        // The whole text of each message (the messages are made at one
+        // site from a small failure value: this pins what that makes).
+        let cases: &[(&[u8], i32, &str)] = &[
+            (b"", libc::EINVAL, "address is empty"),
+            (b"1\x002:80", libc::EINVAL, r#"address "1\x002:80" contains a NUL byte"#),
+            (b"http://1:2", libc::EINVAL, r#"address "http://1:2": unknown scheme "http" (known: tcp, tcp4, tcp6, udp, udp4, udp6, unix)"#),
+            (b"unix:@", libc::EINVAL, r#"address "unix:@": abstract unix socket name is empty"#),
+            (b"unix:", libc::EINVAL, r#"address "unix:": unix socket path is empty"#),
+            (b"[::1:80", libc::EINVAL, r#"address "[::1:80": '[' without a closing ']'"#),
+            (b"[]:80", libc::EINVAL, r#"address "[]:80": empty IPv6 address between brackets"#),
+            (b"[::1]80", libc::EINVAL, r#"address "[::1]80": missing ':port' after ']'"#),
+            (b"::1]:80", libc::EINVAL, r#"address "::1]:80": ']' without an opening '['"#),
+            (b"1.2.3.4", libc::EINVAL, r#"address "1.2.3.4": missing ':port'"#),
+            (b"::1:80", libc::EINVAL, r#"address "::1:80": an IPv6 address needs brackets, as in [::1]:8080"#),
+            (b"a.b:80", libc::EINVAL, r#"address "a.b:80": host "a.b" is not an IP address (host names are not resolved)"#),
+            (b"[::1%x]:80", libc::EINVAL, r#"address "[::1%x]:80": IPv6 scope "x" must be a numeric interface index"#),
+            (b"[zz]:80", libc::EINVAL, r#"address "[zz]:80": "zz" is not an IPv6 address"#),
+            (b"tcp4://[::1]:80", libc::EINVAL, r#"address "tcp4://[::1]:80": an IPv6 address with an IPv4-only scheme"#),
+            (b"udp6://1.2.3.4:80", libc::EINVAL, r#"address "udp6://1.2.3.4:80": an IPv4 address with an IPv6-only scheme"#),
+            (b"1.2.3.4:", libc::EINVAL, r#"address "1.2.3.4:": port is empty"#),
+            (b"1.2.3.4:x", libc::EINVAL, r#"address "1.2.3.4:x": port "x" is not a number"#),
+            (b"1.2.3.4:65536", libc::EINVAL, r#"address "1.2.3.4:65536": port "65536" is above 65535"#),
+        ];
+        for (input, errno, want) in cases {
+            let e = parse(input).expect_err("accepted");
+            assert_eq!((e.errno.0, e.message()), (*errno, *want), "{:?}", Shown(input).to_string());
+        }
+        let path = "a".repeat(SUN_PATH_LEN);
+        let e = parse(format!("unix:/{}", path).as_bytes()).expect_err("accepted");
+        assert_eq!(e.errno.0, libc::ENAMETOOLONG);
+        assert!(e.message().ends_with(": unix socket path is 109 bytes, at most 107 fit in sun_path"), "{}", e.message());
+        let e = parse(format!("unix:@{}", path).as_bytes()).expect_err("accepted");
+        assert_eq!(e.errno.0, libc::ENAMETOOLONG);
+        assert!(e.message().ends_with(": abstract name is 108 bytes, at most 107 fit in sun_path"), "{}", e.message());
     }
 
     #[test]

@@ -8,12 +8,14 @@ use core::fmt;
 use super::entry::{Entry, Source};
 use super::fd_kind::{classify, FdKind};
 use super::table::{Registry, Rejected};
-use crate::error::{Error, Msg, Result};
+use crate::error::Msg;
+use crate::msg::Plain;
 use crate::proto::addr::Shown;
 use crate::proto::listen_env::{self, PidfdId, StarterAddr, StarterEntry, Systemd, UNKNOWN};
 use crate::sys::fd::{self, Fd, RawFd};
-use crate::sys::socket;
-use crate::{err, log};
+use crate::sys::socket::{self, SockAddr};
+use crate::sys::Errno;
+use crate::log;
 
 /// The environment variables the registry reads.
 #[derive(Clone, Copy, Default)]
@@ -71,10 +73,14 @@ impl Registry {
         }
     }
 
-    fn reject(&mut self, var: &'static str, name: &[u8], fd: RawFd, why: fmt::Arguments<'_>) {
+    /// Record (and log) that announced fd `fd` is not adopted, and why.
+    /// One out-of-line function: each caller passes a small [`Why`], not
+    /// a message of its own.
+    #[inline(never)]
+    fn reject(&mut self, var: &'static str, name: &[u8], fd: RawFd, why: Why<'_>) {
         let mut m = Msg::new();
-        let _ = fmt::write(&mut m, why);
-        self.log(log::WARNING, format_args!("{}: fd {} {} rejected: {}; not inherited", var, fd, Shown(name), m.as_str()));
+        let _ = fmt::write(&mut m, format_args!("{}", why));
+        self.log(log::WARNING, format_args!("{}: fd {} {} rejected: {}; not inherited", Plain(var), fd, Shown(name), Plain(m.as_str())));
         self.rejected.push(Rejected { name: name.to_vec(), fd, var, why: m });
     }
 
@@ -173,16 +179,16 @@ impl Registry {
         let kind = match classify(raw) {
             Ok(k) => k,
             Err(e) if e.0 == libc::EBADF => {
-                self.reject("LISTEN_FDS", name, raw, format_args!("it is not open"));
+                self.reject("LISTEN_FDS", name, raw, Why::Says("it is not open"));
                 return None;
             }
             Err(e) => {
-                self.reject("LISTEN_FDS", name, raw, format_args!("cannot inspect it: {}", e));
+                self.reject("LISTEN_FDS", name, raw, Why::Sys("cannot inspect it", e));
                 return None;
             }
         };
         if let Err(e) = fd::set_cloexec(raw, true) {
-            self.reject("LISTEN_FDS", name, raw, format_args!("cannot set FD_CLOEXEC: {}", e));
+            self.reject("LISTEN_FDS", name, raw, Why::Sys("cannot set FD_CLOEXEC", e));
             return None;
         }
         Some(kind)
@@ -212,23 +218,11 @@ impl Registry {
         const VAR: &str = "SERVER_STARTER_PORT";
         let raw = entry.fd;
         let key = entry.key;
-        if raw < 3 {
-            let which = match raw {
-                0 => "stdin",
-                1 => "stdout",
-                _ => "stderr",
-            };
-            self.reject(VAR, key, raw, format_args!("fd {} is {}, never a listener", raw, which));
-            return;
-        }
-        if !fd::is_open(raw) {
-            self.reject(VAR, key, raw, format_args!("it is not open"));
-            return;
-        }
-        let kind = match check_starter(entry) {
+        let mut bound = SockAddr::empty();
+        let kind = match check_starter(entry, &mut bound) {
             Ok(k) => k,
-            Err(e) => {
-                self.reject(VAR, key, raw, format_args!("{}", e.message()));
+            Err(why) => {
+                self.reject(VAR, key, raw, why);
                 return;
             }
         };
@@ -239,7 +233,7 @@ impl Registry {
             return;
         }
         if let Err(e) = fd::set_cloexec(raw, true) {
-            self.reject(VAR, key, raw, format_args!("cannot set FD_CLOEXEC: {}", e));
+            self.reject(VAR, key, raw, Why::Sys("cannot set FD_CLOEXEC", e));
             return;
         }
         // SAFETY: announced to this process by SERVER_STARTER_PORT, checked to be
@@ -257,38 +251,90 @@ impl Registry {
     }
 }
 
-/// Check a Server::Starter fd is the socket its key announces; its kind.
-fn check_starter(entry: &StarterEntry<'_>) -> Result<FdKind> {
-    let raw = entry.fd;
-    let kind = classify(raw).map_err(|e| Error::sys(e, "cannot inspect it"))?;
-    if kind == FdKind::File {
-        return Err(err!(ENOTSOCK, "it is not a socket"));
+/// Why an announced fd is rejected, before the words are made (by
+/// [`Registry::reject`], once).
+#[derive(Clone, Copy)]
+enum Why<'a> {
+    /// As it is: `it is not open`.
+    Says(&'static str),
+    /// `<what>: <errno>`.
+    Sys(&'static str, Errno),
+    /// Fd 0, 1 or 2.
+    Stdio(RawFd),
+    /// `the key announces <family> socket, the fd is of another family`.
+    Family(&'static str),
+    /// `<announced>, the fd is <kind>`.
+    Kind(&'static str, FdKind),
+    /// The announced port, the bound one.
+    Port(u16, u16),
+    /// Bound to this path instead of the announced one.
+    Path(&'a [u8]),
+}
+
+impl fmt::Display for Why<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Why::Says(s) => f.write_str(s),
+            Why::Sys(what, e) => write!(f, "{}: {}", Plain(what), e),
+            Why::Stdio(raw) => {
+                let which = match raw {
+                    0 => "stdin",
+                    1 => "stdout",
+                    _ => "stderr",
+                };
+                write!(f, "fd {} is {}, never a listener", raw, Plain(which))
+            }
+            Why::Family(family) => write!(f, "the key announces {} socket, the fd is of another family", Plain(family)),
+            Why::Kind(announced, kind) => write!(f, "{}, the fd is {}", Plain(announced), Plain(kind.describe())),
+            Why::Port(port, got) => {
+                write!(f, "the key announces port {}, the socket is bound to port {}", u32::from(port), u32::from(got))
+            }
+            Why::Path(p) => write!(f, "the socket is bound to {}, not to the path announced", Shown(p)),
+        }
     }
-    let bound = socket::getsockname(raw).map_err(|e| Error::sys(e, "getsockname"))?;
+}
+
+/// Check a Server::Starter fd is the socket its key announces; its kind.
+/// `bound` receives the socket's address (a rejection may quote it).
+fn check_starter<'b>(entry: &StarterEntry<'_>, bound: &'b mut SockAddr) -> core::result::Result<FdKind, Why<'b>> {
+    let raw = entry.fd;
+    if raw < 3 {
+        return Err(Why::Stdio(raw));
+    }
+    if !fd::is_open(raw) {
+        return Err(Why::Says("it is not open"));
+    }
+    let kind = classify(raw).map_err(|e| Why::Sys("cannot inspect it", e))?;
+    if kind == FdKind::File {
+        return Err(Why::Says("it is not a socket"));
+    }
+    *bound = socket::getsockname(raw).map_err(|e| Why::Sys("getsockname", e))?;
+    let bound = &*bound;
     let (want_family, family_name) = match entry.addr {
         StarterAddr::Inet4 { .. } => (libc::AF_INET, "an IPv4"),
         StarterAddr::Inet6 { .. } => (libc::AF_INET6, "an IPv6"),
         StarterAddr::Path(_) => (libc::AF_UNIX, "a unix"),
     };
     if bound.family() != want_family {
-        return Err(err!(EPROTOTYPE, "the key announces {} socket, the fd is of another family", family_name));
+        return Err(Why::Family(family_name));
     }
     match entry.addr {
         StarterAddr::Inet4 { port, .. } | StarterAddr::Inet6 { port, .. } => {
             if kind != FdKind::TcpListener && kind != FdKind::Udp {
-                return Err(err!(EPROTOTYPE, "the key announces a listener, the fd is {}", kind.describe()));
+                return Err(Why::Kind("the key announces a listener", kind));
             }
             let got = bound.port().unwrap_or(0);
             if port != 0 && got != port {
-                return Err(err!(EPROTOTYPE, "the key announces port {}, the socket is bound to port {}", u32::from(port), u32::from(got)));
+                return Err(Why::Port(port, got));
             }
         }
         StarterAddr::Path(path) => {
             if kind != FdKind::UnixListener {
-                return Err(err!(EPROTOTYPE, "the key announces a unix listener, the fd is {}", kind.describe()));
+                return Err(Why::Kind("the key announces a unix listener", kind));
             }
-            if bound.unix_path().unwrap_or(&[]) != path {
-                return Err(err!(EPROTOTYPE, "the socket is bound to {}, not to the path announced", Shown(bound.unix_path().unwrap_or(&[]))));
+            let at = bound.unix_path().unwrap_or(&[]);
+            if at != path {
+                return Err(Why::Path(at));
             }
         }
     }

@@ -164,18 +164,32 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
     let (r, msgs) = {
         let mut reg = REG.lock();
         let r = f(&mut reg);
-        let mut msgs = core::mem::take(&mut reg.log);
-        if hooked && !reg.startup_log.is_empty() {
-            let mut early = core::mem::take(&mut reg.startup_log);
-            early.append(&mut msgs);
-            msgs = early;
-        }
-        (r, msgs)
+        (r, take_log(&mut reg, hooked))
     };
-    for (level, m) in msgs {
-        log!(level, "{}", m.as_str());
-    }
+    deliver(msgs);
     r
+}
+
+/// The messages queued by the operation that just ran (with the start-up
+/// ones first once a hook can hear them). Not generic and never inlined:
+/// every instance of [`with`] shares it.
+#[inline(never)]
+fn take_log(reg: &mut Registry, hooked: bool) -> Vec<(i32, crate::error::Msg)> {
+    let mut msgs = core::mem::take(&mut reg.log);
+    if hooked && !reg.startup_log.is_empty() {
+        let mut early = core::mem::take(&mut reg.startup_log);
+        early.append(&mut msgs);
+        msgs = early;
+    }
+    msgs
+}
+
+/// Log `msgs`, with no lock held. Shared by every instance of [`with`].
+#[inline(never)]
+fn deliver(msgs: Vec<(i32, crate::error::Msg)>) {
+    for (level, m) in msgs {
+        log!(level, "{}", crate::msg::Plain(m.as_str()));
+    }
 }
 
 /// Run `f` on the registry (initialised) and leave any log messages queued

@@ -306,3 +306,54 @@ fn the_load_undoes_only_what_the_load_time_pass_did_to_that_file() {
     assert!(!fd::is_cloexec(base).unwrap(), "the same file: the flag is put back");
     fd::close(base);
 }
+
+#[test]
+fn server_starter_rejections_read_exactly_as_before() {
+    // The whole text of each reason (worded at one site from a small value:
+    // this pins the words, and the log line around them).
+    let t = tcp_listener();
+    let tport = socket::getsockname(t.raw()).unwrap().port().unwrap();
+    let (p, _w) = fd::pipe().unwrap();
+    let dir = std::env::temp_dir().join(format!("gracefd-reg-why-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let at = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    let ul = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+    socket::bind(ul.raw(), &SockAddr::unix(at("a.sock").as_bytes(), false).unwrap()).unwrap();
+    socket::listen(ul.raw(), 1).unwrap();
+    let ud = socket::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
+    socket::bind(ud.raw(), &SockAddr::unix(at("d.sock").as_bytes(), false).unwrap()).unwrap();
+    let quiet = socket::socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+    socket::bind(quiet.raw(), &SockAddr::v4([127, 0, 0, 1], 0)).unwrap();
+    let qport = socket::getsockname(quiet.raw()).unwrap().port().unwrap();
+    let cases = [
+        (format!("80={}", 0), "fd 0 is stdin, never a listener".to_string()),
+        ("80=9999".to_string(), "it is not open".to_string()),
+        (format!("80={}", p.raw()), "it is not a socket".to_string()),
+        (format!("[::1]:{}={}", tport, t.raw()), "the key announces an IPv6 socket, the fd is of another family".to_string()),
+        (
+            format!("{}={}", tport.wrapping_add(1), t.raw()),
+            format!("the key announces port {}, the socket is bound to port {}", tport.wrapping_add(1), tport),
+        ),
+        (
+            format!("{}={}", qport, quiet.raw()),
+            "the key announces a listener, the fd is a socket that is not a TCP/unix listener or a UDP socket".to_string(),
+        ),
+        (
+            format!("{}={}", at("d.sock"), ud.raw()),
+            "the key announces a unix listener, the fd is a socket that is not a TCP/unix listener or a UDP socket".to_string(),
+        ),
+        (format!("{}={}", at("b.sock"), ul.raw()), format!("the socket is bound to \"{}\", not to the path announced", at("a.sock"))),
+    ];
+    for (value, want) in &cases {
+        let mut r = Registry::new();
+        r.load(EnvVars { server_starter_port: Some(value.as_bytes()), ..EnvVars::default() }, 1, 3, 100);
+        assert!(r.entries.is_empty(), "{}", value);
+        assert_eq!(r.rejected.len(), 1, "{}", value);
+        assert_eq!(r.rejected[0].why.as_str(), want.as_str(), "{}", value);
+        let key = value.rsplit_once('=').unwrap().0;
+        let line = format!("SERVER_STARTER_PORT: fd {} \"{}\" rejected: {}; not inherited", r.rejected[0].fd, key, want);
+        assert!(r.startup_log.iter().any(|(_, m)| m.as_str() == line), "{:?} lacks {:?}", r.startup_log.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>(), line);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
