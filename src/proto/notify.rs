@@ -7,6 +7,7 @@
 
 use crate::err;
 use crate::error::Result;
+use crate::msg::Plain;
 use crate::proto::addr::{Shown, SUN_PATH_LEN};
 use crate::proto::num;
 use crate::sys::process::Pid;
@@ -209,7 +210,7 @@ impl core::fmt::Debug for Message {
 }
 
 fn check_pid(pid: Pid, what: &str) -> Result<u64> {
-    u64::try_from(pid).ok().filter(|&p| p > 0).ok_or_else(|| err!(EINVAL, "{} {} is not a valid pid", what, pid))
+    u64::try_from(pid).ok().filter(|&p| p > 0).ok_or_else(|| err!(EINVAL, "{} {} is not a valid pid", Plain(what), pid))
 }
 
 /// `READY=1`, plus `MAINPID=<pid>` when `mainpid` is given (a new generation

@@ -52,6 +52,7 @@ use alloc::vec::Vec;
 
 use crate::error::{Msg, Result};
 use crate::err;
+use crate::msg::Plain;
 use crate::proto::addr::Shown;
 
 /// The four bytes every frame starts with.
@@ -194,15 +195,15 @@ pub fn decode_head(b: &[u8]) -> Result<Head> {
         return Err(err!(EBADMSG, "hand-off frame of unknown kind {}", u32::from(k)));
     };
     if b.get(6..8) != Some(&[0u8, 0][..]) {
-        return Err(err!(EBADMSG, "hand-off {} frame has non-zero flags", kind.name()));
+        return Err(err!(EBADMSG, "hand-off {} frame has non-zero flags", Plain(kind.name())));
     }
     let len = u32_at(b, 8).unwrap_or(0) as usize;
     let (min, max) = kind.body_bounds();
     if len > max {
-        return Err(err!(EBADMSG, "hand-off {} frame of {} bytes is oversized (at most {})", kind.name(), len, max));
+        return Err(err!(EBADMSG, "hand-off {} frame of {} bytes is oversized (at most {})", Plain(kind.name()), len, max));
     }
     if len < min {
-        return Err(err!(EBADMSG, "hand-off {} frame of {} bytes is too short (at least {})", kind.name(), len, min));
+        return Err(err!(EBADMSG, "hand-off {} frame of {} bytes is too short (at least {})", Plain(kind.name()), len, min));
     }
     Ok(Head { kind, len })
 }
