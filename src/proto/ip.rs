@@ -105,7 +105,7 @@ impl fmt::Display for Ipv4Shown {
                 f.write_str(".")?;
             }
             let mut buf = [0u8; 20];
-            f.write_str(core::str::from_utf8(super::num::fmt_u64(u64::from(o), &mut buf)).unwrap_or("?"))?;
+            f.write_str(super::utf8::as_str(super::num::fmt_u64(u64::from(o), &mut buf)).unwrap_or("?"))?;
         }
         Ok(())
     }
@@ -176,7 +176,7 @@ fn write_hex(f: &mut fmt::Formatter<'_>, v: u16) -> fmt::Result {
             break;
         }
     }
-    f.write_str(core::str::from_utf8(buf.get(start..).unwrap_or(&[])).unwrap_or("?"))
+    f.write_str(super::utf8::as_str(buf.get(start..).unwrap_or(&[])).unwrap_or("?"))
 }
 
 #[cfg(test)]

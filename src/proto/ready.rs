@@ -7,6 +7,7 @@
 
 use crate::error::{Msg, Result};
 use crate::err;
+use crate::proto::utf8;
 
 const MAGIC: &[u8; 4] = b"GFD1";
 const HEAD: usize = 9;
@@ -52,8 +53,8 @@ pub struct Frame {
 /// [`MSG_MAX`] bytes at a char boundary. Allocation-free and async-signal-safe.
 pub fn encode(kind: ReadyReport, status: i32, msg: &[u8], buf: &mut [u8; FRAME_MAX]) -> usize {
     let mut n = msg.len().min(MSG_MAX);
-    if let Ok(s) = core::str::from_utf8(msg) {
-        while n > 0 && !s.is_char_boundary(n) {
+    if utf8::valid(msg) {
+        while n > 0 && !utf8::is_char_boundary(msg, n) {
             n -= 1;
         }
     }
@@ -94,8 +95,8 @@ pub fn decode(b: &[u8]) -> Result<Frame> {
     if body.len() > MSG_MAX {
         return Err(err!(EBADMSG, "readiness frame message of {} bytes is too long", body.len()));
     }
-    let text = core::str::from_utf8(body).map_err(|_| err!(EBADMSG, "readiness frame message is not UTF-8"))?;
-    if text.contains(['\0', '\n']) {
+    let text = utf8::as_str(body).ok_or_else(|| err!(EBADMSG, "readiness frame message is not UTF-8"))?;
+    if body.iter().any(|&c| c == 0 || c == b'\n') {
         return Err(err!(EBADMSG, "readiness frame message contains a NUL or newline"));
     }
     let mut msg = Msg::new();
