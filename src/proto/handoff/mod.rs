@@ -381,12 +381,12 @@ pub(in crate::proto) fn push_text(out: &mut Vec<u8>, text: &str, max: usize, new
 /// control characters (`\n` allowed when `newlines` is set). EBADMSG naming `what`.
 pub(in crate::proto) fn check_text<'a>(text: &'a [u8], max: usize, newlines: bool, what: &str) -> Result<&'a str> {
     if text.len() > max {
-        return Err(err!(EBADMSG, "{} of {} bytes (at most {})", what, text.len(), max));
+        return Err(err!(EBADMSG, "{} of {} bytes (at most {})", Plain(what), text.len(), max));
     }
-    let s = core::str::from_utf8(text).map_err(|_| err!(EBADMSG, "{} is not UTF-8", what))?;
+    let s = crate::proto::utf8::as_str(text).ok_or_else(|| err!(EBADMSG, "{} is not UTF-8", Plain(what)))?;
     if let Some(c) = s.chars().find(|&c| c.is_control() && !(newlines && c == '\n')) {
         let kind = if c == '\n' { "a newline (one line expected)" } else { "control characters" };
-        return Err(err!(EBADMSG, "{} contains {}", what, kind));
+        return Err(err!(EBADMSG, "{} contains {}", Plain(what), Plain(kind)));
     }
     Ok(s)
 }
