@@ -148,4 +148,19 @@ mod tests {
         big.extend(std::iter::repeat(b'a').take(MSG_MAX + 1));
         assert!(decode(&big).is_err());
     }
+
+    #[test]
+    fn each_rejection_says_why_in_full() {
+        let says = |b: &[u8]| decode(b).unwrap_err().msg.as_str().to_string();
+        assert_eq!(says(b"GFD"), "readiness frame of 3 bytes is too short");
+        assert_eq!(says(b"XXXX\x01\0\0\0\0"), "readiness frame has a bad magic");
+        assert_eq!(says(b"GFD1\x09\0\0\0\0"), "readiness frame has unknown kind 9");
+        assert_eq!(says(b"GFD1\x00\0\0\0\0"), "readiness frame has unknown kind 0");
+        let mut big = b"GFD1\x02\0\0\0\0".to_vec();
+        big.extend(std::iter::repeat(b'a').take(MSG_MAX + 1));
+        assert_eq!(says(&big), "readiness frame message of 201 bytes is too long");
+        assert_eq!(says(b"GFD1\x02\0\0\0\0\xff"), "readiness frame message is not UTF-8");
+        assert_eq!(says(b"GFD1\x02\0\0\0\0a\nb"), "readiness frame message contains a NUL or newline");
+        assert_eq!(says(b"GFD1\x02\0\0\0\0a\0b"), "readiness frame message contains a NUL or newline");
+    }
 }

@@ -9,34 +9,26 @@
 pub fn valid(b: &[u8]) -> bool {
     let mut i = 0;
     while let Some(&c) = b.get(i) {
+        i += 1;
+        if c < 0x80 {
+            continue;
+        }
         // How many continuation bytes follow, and the range the first of
         // them must be in (it is what rules out the overlong forms, the
-        // surrogates and what lies above U+10FFFF).
-        let (more, lo, hi) = match c {
-            0x00..=0x7f => {
-                i += 1;
-                continue;
-            }
+        // surrogates and what lies above U+10FFFF); the others are 80..=bf.
+        let (more, mut lo, mut hi) = match c {
             0xc2..=0xdf => (1, 0x80, 0xbf),
-            0xe0 => (2, 0xa0, 0xbf),
-            0xed => (2, 0x80, 0x9f),
-            0xe1..=0xef => (2, 0x80, 0xbf),
-            0xf0 => (3, 0x90, 0xbf),
-            0xf1..=0xf3 => (3, 0x80, 0xbf),
-            0xf4 => (3, 0x80, 0x8f),
+            0xe0..=0xef => (2, if c == 0xe0 { 0xa0 } else { 0x80 }, if c == 0xed { 0x9f } else { 0xbf }),
+            0xf0..=0xf4 => (3, if c == 0xf0 { 0x90 } else { 0x80 }, if c == 0xf4 { 0x8f } else { 0xbf }),
             _ => return false,
         };
-        match b.get(i + 1) {
-            Some(&d) if (lo..=hi).contains(&d) => {}
-            _ => return false,
-        }
-        for k in 2..=more {
-            match b.get(i + k) {
-                Some(&d) if d & 0xc0 == 0x80 => {}
+        for _ in 0..more {
+            match b.get(i) {
+                Some(&d) if d >= lo && d <= hi => {}
                 _ => return false,
             }
+            (lo, hi, i) = (0x80, 0xbf, i + 1);
         }
-        i += more + 1;
     }
     true
 }
