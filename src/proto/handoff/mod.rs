@@ -271,7 +271,7 @@ pub fn check_header(body: &[u8]) -> Result<usize> {
         let Some(name) = body.get(at + 1..at + 1 + len) else {
             return Err(err!(EBADMSG, "hand-off header: name #{} of {} bytes runs past the end", i, len));
         };
-        validate_name(name).map_err(|e| err!(EBADMSG, "hand-off header: name #{}: {}", i, e.message()))?;
+        validate_name(name).map_err(|e| err!(EBADMSG, "hand-off header: name #{}: {}", i, Plain(e.message())))?;
         at += 1 + len;
     }
     if at != body.len() {
