@@ -88,8 +88,8 @@ pub(crate) fn enabled(level: i32) -> bool {
 /// message made while this thread holds any library lock is kept until the
 /// last one is released (`sync::keep_while_locked`).
 pub(crate) fn emit(level: i32, args: fmt::Arguments<'_>) {
-    let h = HOOK.with_leaf(|h| *h);
-    if h.f.is_none() || level > h.max_level {
+    // A first sieve, without the hook's lock: `deliver` decides by the hook itself.
+    if !enabled(level) {
         return;
     }
     let mut m = Msg::new();
