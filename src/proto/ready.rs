@@ -95,7 +95,9 @@ pub fn decode(b: &[u8]) -> Result<Frame> {
     if body.len() > MSG_MAX {
         return Err(err!(EBADMSG, "readiness frame message of {} bytes is too long", body.len()));
     }
-    let text = utf8::as_str(body).ok_or_else(|| err!(EBADMSG, "readiness frame message is not UTF-8"))?;
+    let Some(text) = utf8::as_str(body) else {
+        return Err(err!(EBADMSG, "readiness frame message is not UTF-8"));
+    };
     if body.iter().any(|&c| c == 0 || c == b'\n') {
         return Err(err!(EBADMSG, "readiness frame message contains a NUL or newline"));
     }

@@ -383,7 +383,9 @@ pub(in crate::proto) fn check_text<'a>(text: &'a [u8], max: usize, newlines: boo
     if text.len() > max {
         return Err(err!(EBADMSG, "{} of {} bytes (at most {})", Plain(what), text.len(), max));
     }
-    let s = crate::proto::utf8::as_str(text).ok_or_else(|| err!(EBADMSG, "{} is not UTF-8", Plain(what)))?;
+    let Some(s) = crate::proto::utf8::as_str(text) else {
+        return Err(err!(EBADMSG, "{} is not UTF-8", Plain(what)));
+    };
     if let Some(c) = s.chars().find(|&c| c.is_control() && !(newlines && c == '\n')) {
         let kind = if c == '\n' { "a newline (one line expected)" } else { "control characters" };
         return Err(err!(EBADMSG, "{} contains {}", Plain(what), Plain(kind)));
