@@ -24,7 +24,7 @@ pub fn valid(b: &[u8]) -> bool {
         };
         for _ in 0..more {
             match b.get(i) {
-                Some(&d) if d >= lo && d <= hi => {}
+                Some(&d) if (lo..=hi).contains(&d) => {}
                 _ => return false,
             }
             (lo, hi, i) = (0x80, 0xbf, i + 1);
