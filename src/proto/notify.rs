@@ -260,7 +260,7 @@ pub fn status(text: &[u8]) -> Result<Message> {
             EINVAL,
             "status text {} contains a {} at offset {} (it must be one line)",
             Shown(text),
-            if text.get(at) == Some(&0) { "NUL byte" } else { "newline" },
+            Plain(if text.get(at) == Some(&0) { "NUL byte" } else { "newline" }),
             at
         ));
     }
@@ -369,6 +369,14 @@ pub fn parse_received(datagram: &[u8]) -> Received<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_text_errors_say_which_byte_and_where() {
+        let e = status(b"a\nb").unwrap_err();
+        assert_eq!((e.errno.0, e.message()), (libc::EINVAL, "status text \"a\\x0ab\" contains a newline at offset 1 (it must be one line)"));
+        let e = status(b"ab\0").unwrap_err();
+        assert_eq!(e.message(), "status text \"ab\\x00\" contains a NUL byte at offset 2 (it must be one line)");
+    }
 
     #[test]
     fn received_lines() {
