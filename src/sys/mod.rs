@@ -108,13 +108,20 @@ const UNKNOWN_NUL: &str = "unknown error\0";
 
 /// `"description (ENAME)\0"` of a known errno, NUL included.
 fn errno_entry(e: i32) -> Option<&'static str> {
-    let i = ERRNO_CODES.iter().position(|&c| i32::from(c) == e)?;
+    nul_entry(ERRNO_CODES, ERRNO_TEXTS, e, 1)
+}
+
+/// The entry of `code` in a table of one byte per code (`codes`) and one
+/// string of NUL-terminated entries in the same order (`texts`), with its
+/// last `keep_nul` (0 or 1) bytes: the errno and signal tables.
+pub(crate) fn nul_entry(codes: &[u8], texts: &'static str, code: i32, keep_nul: usize) -> Option<&'static str> {
+    let i = codes.iter().position(|&c| i32::from(c) == code)?;
     // A plain byte walk: str::split_inclusive would link a searcher and memchr.
     let (mut start, mut seen) = (0, 0);
-    for (at, &b) in ERRNO_TEXTS.as_bytes().iter().enumerate() {
+    for (at, &b) in texts.as_bytes().iter().enumerate() {
         if b == 0 {
             if seen == i {
-                return ERRNO_TEXTS.get(start..=at);
+                return texts.get(start..at + keep_nul);
             }
             seen += 1;
             start = at + 1;
