@@ -202,8 +202,8 @@ impl<'a> Target<'a> {
         let msg = proto::mainpid(new_pid)?;
         let deadline = Deadline::after_ms(timeout_ms);
         self.send_message(msg.as_bytes(), &[], Some(&deadline))
+            .and_then(|_| self.barrier_until(&deadline))
             .map_err(|e| e.context(format_args!("MAINPID={} hand-over", new_pid)))?;
-        self.barrier_until(&deadline).map_err(|e| e.context(format_args!("MAINPID={} hand-over", new_pid)))?;
         crate::log!(crate::log::INFO, "the service manager now takes pid {} for the main process", new_pid);
         Ok(())
     }

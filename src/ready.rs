@@ -8,6 +8,7 @@
 //! Sends use `MSG_NOSIGNAL`, so a starter that died never kills the child.
 
 use crate::error::{Msg, Result};
+use crate::msg::Plain;
 use crate::proto::ready::{self, Frame, ReadyReport};
 use crate::sync::OptIn;
 use crate::sys::fd::Fd;
@@ -108,19 +109,19 @@ impl Outcome {
     /// One line describing a non-ready outcome, for last-error texts.
     pub(crate) fn describe(&self, what: &str, pid: Pid) -> crate::Error {
         match self {
-            Outcome::Ready => err!(EINVAL, "{} (pid {}) is ready", what, pid),
-            Outcome::Failed(st, m) => err!(ECANCELED, "{} (pid {}) failed with status {}: {}", what, pid, st, m.as_str()),
-            Outcome::ExecFailed(e) => err!(ENOEXEC, "{} could not be executed: {}", what, e),
-            Outcome::Died(x) => err!(ECHILD, "{} (pid {}) {} before it was ready", what, pid, x),
-            Outcome::Abandoned => err!(EPROTO, "{} (pid {}) closed its readiness channel without reporting", what, pid),
+            Outcome::Ready => err!(EINVAL, "{} (pid {}) is ready", Plain(what), pid),
+            Outcome::Failed(st, m) => err!(ECANCELED, "{} (pid {}) failed with status {}: {}", Plain(what), pid, st, Plain(m.as_str())),
+            Outcome::ExecFailed(e) => err!(ENOEXEC, "{} could not be executed: {}", Plain(what), e),
+            Outcome::Died(x) => err!(ECHILD, "{} (pid {}) {} before it was ready", Plain(what), pid, x),
+            Outcome::Abandoned => err!(EPROTO, "{} (pid {}) closed its readiness channel without reporting", Plain(what), pid),
             Outcome::ExecFailedButAlive(e) => err!(
                 EPROTO,
                 "{} (pid {}) broke the readiness protocol: its channel said exec failed ({}) but it is still running",
-                what,
+                Plain(what),
                 pid,
-                e.name()
+                Plain(e.name())
             ),
-            Outcome::TimedOut => err!(ETIMEDOUT, "{} (pid {}) was not ready in time", what, pid),
+            Outcome::TimedOut => err!(ETIMEDOUT, "{} (pid {}) was not ready in time", Plain(what), pid),
         }
     }
 }
@@ -166,7 +167,13 @@ fn wait_inner(waiter: &Fd, pid: Pid, deadline: Deadline, block: bool) -> Result<
         // Only a detached start (daemonize) has a middle process that sends
         // these; a plain child never does.
         ReadyReport::Pid | ReadyReport::Exited | ReadyReport::Signaled => {
-            Outcome::Failed(1, err!(EPROTO, "unexpected readiness frame {:?} from pid {}", frame.kind, pid).msg)
+            // The variant's name, as `{:?}` would print it, without linking the derived Debug.
+            let kind = match frame.kind {
+                ReadyReport::Pid => "Pid",
+                ReadyReport::Exited => "Exited",
+                _ => "Signaled",
+            };
+            Outcome::Failed(1, err!(EPROTO, "unexpected readiness frame {} from pid {}", Plain(kind), pid).msg)
         }
     }))
 }

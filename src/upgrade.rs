@@ -250,20 +250,15 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
         None => return Err(err!(ENOENT, "no executable path was recorded at start-up; set one in the upgrade options")),
     };
     let mut sp = Spawn::new(exe)?;
-    match &opts.argv {
-        Some(a) if !a.is_empty() => {
-            for x in a {
-                sp.arg(x)?;
-            }
-        }
-        _ if !s.argv.is_empty() => {
-            for x in &s.argv {
-                sp.arg(x)?;
-            }
-        }
-        _ => {
-            sp.arg(exe)?;
-        }
+    let argv: &[Vec<u8>] = match &opts.argv {
+        Some(a) if !a.is_empty() => a,
+        _ => &s.argv,
+    };
+    if argv.is_empty() {
+        sp.arg(exe)?;
+    }
+    for x in argv {
+        sp.arg(x)?;
     }
     sp.env_inherit_scrubbed();
     for e in &opts.env {
@@ -277,23 +272,23 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
     // Sockets and other named fds, at 3.. in systemd's format.
     let (exported, names) = sp.pass_registered_fds()?;
     sp.env_set(b"LISTEN_FDNAMES", &names)?;
-    sp.env_child_pid(b"LISTEN_PID")?;
+    sp.env_child_pid_ours(b"LISTEN_PID");
     if s.var(b"WATCHDOG_USEC").is_some() {
-        sp.env_child_pid(b"WATCHDOG_PID")?;
+        sp.env_child_pid_ours(b"WATCHDOG_PID");
     }
 
     // Library-internal fds after the LISTEN_FDS range.
     let mut digits = [0u8; 20];
     let (waiter, child_end) = ready::channel()?;
     let slot = sp.pass_report_fd(child_end.raw());
-    sp.env_set(b"GRACEFD_READY_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits))?;
+    sp.env_set_ours(b"GRACEFD_READY_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits));
     if let Some(pf) = lineage::pidfile_fd() {
         let slot = sp.pass_fd(pf);
-        sp.env_set(b"GRACEFD_PIDFILE_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits))?;
+        sp.env_set_ours(b"GRACEFD_PIDFILE_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits));
     }
     let next_gen = u64::from(lineage::generation()).saturating_add(1);
-    sp.env_set(b"GRACEFD_GENERATION", crate::proto::num::fmt_u64(next_gen, &mut digits))?;
-    sp.env_set(b"GRACEFD_PARENT_PID", crate::proto::num::fmt_u64(process::getpid() as u64, &mut digits))?;
+    sp.env_set_ours(b"GRACEFD_GENERATION", crate::proto::num::fmt_u64(next_gen, &mut digits));
+    sp.env_set_ours(b"GRACEFD_PARENT_PID", crate::proto::num::fmt_u64(process::getpid() as u64, &mut digits));
 
     // To systemd an upgrade is a reload: RELOADING=1 now, READY=1 when it
     // ends (from the new generation, or from us again if it failed).
@@ -311,7 +306,7 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
     drop(child_end);
     let nfds = exported.len();
     drop(exported);
-    log!(log::NOTICE, "upgrade: started generation {} as pid {} with {} fd{}", next_gen, pid, nfds, if nfds == 1 { "" } else { "s" });
+    log!(log::NOTICE, "upgrade: started generation {} as pid {} with {} fd{}", next_gen, pid, nfds, crate::msg::Plain(if nfds == 1 { "" } else { "s" }));
     let raw = waiter.raw();
     st.flight = Some(InFlight {
         pid,
@@ -414,7 +409,7 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
             e
         }
     };
-    log!(log::ERR, "upgrade failed, still serving: {}", e.message());
+    log!(log::ERR, "upgrade failed, still serving: {}", crate::msg::Plain(e.message()));
     if let Err(n) = crate::notify::ready(lineage::is_upgrade()) {
         log!(log::WARNING, "upgrade: could not send READY=1 to systemd after the failure: {}", n);
     }
