@@ -189,6 +189,22 @@ impl Message {
     }
 
     /// Append the line `KEY=<decimal>`.
+    /// Append bytes known to fit (the fixed messages below are a few dozen
+    /// bytes): no error to make and move out, which the fallible `push` of
+    /// each line costs at every call.
+    fn put(&mut self, b: &[u8]) {
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + b.len()) {
+            dst.copy_from_slice(b);
+            self.len += b.len();
+        }
+    }
+
+    /// [`Message::put`] of a number in decimal.
+    fn put_u64(&mut self, v: u64) {
+        let mut digits = [0u8; 20];
+        self.put(num::fmt_u64(v, &mut digits));
+    }
+
     fn line_u64(&mut self, key: &[u8], v: u64) -> Result<()> {
         let mut digits = [0u8; 20];
         let d = num::fmt_u64(v, &mut digits);
@@ -209,40 +225,47 @@ impl core::fmt::Debug for Message {
 }
 
 fn check_pid(pid: Pid, what: &str) -> Result<u64> {
-    u64::try_from(pid).ok().filter(|&p| p > 0).ok_or_else(|| err!(EINVAL, "{} {} is not a valid pid", what, pid))
+    u64::try_from(pid).ok().filter(|&p| p > 0).ok_or_else(|| err!(EINVAL, "{} {} is not a valid pid", crate::msg::Plain(what), pid))
 }
 
 /// `READY=1`, plus `MAINPID=<pid>` when `mainpid` is given (a new generation
 /// tells systemd that it is now the main process).
 /// `EINVAL` if `mainpid` is not positive.
 pub fn ready(mainpid: Option<Pid>) -> Result<Message> {
+    let mainpid = match mainpid {
+        Some(pid) => Some(check_pid(pid, "MAINPID")?),
+        None => None,
+    };
     let mut m = Message::new();
-    m.line(b"READY", b"1")?;
+    m.put(b"READY=1");
     if let Some(pid) = mainpid {
-        m.line_u64(b"MAINPID", check_pid(pid, "MAINPID")?)?;
+        m.put(b"\nMAINPID=");
+        m.put_u64(pid);
     }
     Ok(m)
 }
 
 /// `MAINPID=<pid>`. `EINVAL` if `pid` is not positive.
 pub(crate) fn mainpid(pid: Pid) -> Result<Message> {
+    let pid = check_pid(pid, "MAINPID")?;
     let mut m = Message::new();
-    m.line_u64(b"MAINPID", check_pid(pid, "MAINPID")?)?;
+    m.put(b"MAINPID=");
+    m.put_u64(pid);
     Ok(m)
 }
 
 /// `RELOADING=1\nMONOTONIC_USEC=<usec>`: the only way gracefd announces a reload.
 pub fn reloading(monotonic_usec: u64) -> Result<Message> {
     let mut m = Message::new();
-    m.line(b"RELOADING", b"1")?;
-    m.line_u64(b"MONOTONIC_USEC", monotonic_usec)?;
+    m.put(b"RELOADING=1\nMONOTONIC_USEC=");
+    m.put_u64(monotonic_usec);
     Ok(m)
 }
 
 /// `STOPPING=1`.
 pub fn stopping() -> Result<Message> {
     let mut m = Message::new();
-    m.line(b"STOPPING", b"1")?;
+    m.put(b"STOPPING=1");
     Ok(m)
 }
 

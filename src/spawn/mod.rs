@@ -146,8 +146,18 @@ impl Spawn {
 
     /// Remove `key` from the child's environment (also a pid slot).
     pub(crate) fn env_remove(&mut self, key: &[u8]) -> &mut Self {
-        self.env.retain(|e| !(e.starts_with(key) && e.get(key.len()) == Some(&b'=')));
-        self.pid_keys.retain(|k| k.as_slice() != key);
+        // Index loops rather than two `retain`s: one removal routine for both
+        // vectors (each `retain` is its own instantiated code).
+        for (list, entry) in [(&mut self.env, true), (&mut self.pid_keys, false)] {
+            let mut i = 0;
+            while let Some(e) = list.get(i) {
+                if if entry { has_key(e, key) } else { e.as_slice() == key } {
+                    list.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
         self
     }
 
