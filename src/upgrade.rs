@@ -360,20 +360,17 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
     };
     let mut st = STATE.lock();
     st.busy = None;
-    let outcome = match res {
-        Ok(Some(_)) if matches!(settled, Some(Settle::Waiting)) => {
+    // Looked at in place: an outcome carries a message, and each move of it is a copy.
+    let outcome = match &res {
+        Ok(Some(o)) if !matches!(settled, Some(Settle::Waiting)) => o,
+        Ok(_) => {
             st.flight = Some(flight);
             return Ok(None);
         }
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            st.flight = Some(flight);
-            return Ok(None);
-        }
-        Err(e) => {
+        Err(_) => {
             drop(st);
             spawn::kill_and_reap(flight.pid, libc::SIGKILL, 0);
-            return Err(e);
+            return res.map(|_| None);
         }
     };
     drop(st);
@@ -395,7 +392,7 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
         }
         (outcome, _) => {
             let e = outcome.describe("new generation", pid);
-            match outcome {
+            match *outcome {
                 Outcome::Failed(..) | Outcome::TimedOut | Outcome::Abandoned => {
                     spawn::kill_and_reap(pid, flight.kill_signal, KILL_GRACE_MS);
                 }
