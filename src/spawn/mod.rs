@@ -23,6 +23,7 @@ use core::ffi::{c_char, c_void};
 use crate::child_setup::ChildSetup;
 use crate::error::Result;
 use crate::registry::Exported;
+use crate::sync::OptIn;
 use crate::sys::clone::{self, ChildStack, Parent};
 use crate::sys::cpath::CPath;
 use crate::sys::fd::RawFd;
@@ -53,6 +54,14 @@ pub struct Spawn {
     /// Parent-death signal, user switch (see `child_setup.rs`).
     setup: ChildSetup,
 }
+
+/// How the child applies a [`ChildSetup`], installed by
+/// [`Spawn::child_setup`], the only way a start gets one that is not the
+/// default (which applies nothing): a program that never asks for a user
+/// switch, a death signal or the daemon's set-up (none of which the C ABI
+/// can) links none of that code into every child it starts (`sync::OptIn`).
+static APPLY_SETUP: OptIn<fn(&ChildSetup) -> crate::sys::SysResult<()>> = OptIn::new();
+static APPLY: fn(&ChildSetup) -> crate::sys::SysResult<()> = ChildSetup::apply;
 
 /// Which way a child was started (for the log line and the tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -235,6 +244,7 @@ impl Spawn {
     /// parent is the caller only until the caller exits: a parent-death
     /// signal there is refused by [`spawn`](Self::spawn) (`EINVAL`).
     pub(crate) fn child_setup(&mut self, setup: ChildSetup) -> &mut Self {
+        APPLY_SETUP.install(&APPLY);
         self.setup = setup;
         self
     }
@@ -319,6 +329,7 @@ impl Spawn {
             pidfd_slot,
             detach: None,
             setup: &self.setup,
+            apply: APPLY_SETUP.get(),
         };
         if self.detach {
             match sibling_stack.as_mut() {

@@ -327,6 +327,8 @@ fn child_stack_use_is_far_below_its_size() {
         pidfd_slot: Some((unsafe { pidfd_ptr.add(PIDFDID.len() + 1) }, 1)),
         detach: None,
         setup: &crate::child_setup::ChildSetup::default(),
+        // The applying code on the child's stack too, as when a setup was given.
+        apply: Some(&super::APPLY),
     };
     let mut stack = ChildStack::new().unwrap();
     let old = signal::block_all().unwrap();
