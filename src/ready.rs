@@ -136,7 +136,9 @@ pub(crate) fn wait_outcome(waiter: &Fd, pid: Pid, deadline: Deadline) -> Result<
     Ok(wait_inner(waiter, pid, deadline, true)?.unwrap_or(Outcome::TimedOut))
 }
 
-fn wait_inner(waiter: &Fd, pid: Pid, deadline: Deadline, block: bool) -> Result<Option<Outcome>> {
+/// Wait for the child's frame, its death, or the deadline (`block`), or look
+/// once: `Ok(None)` only without `block`, when nothing happened yet.
+pub(crate) fn wait_inner(waiter: &Fd, pid: Pid, deadline: Deadline, block: bool) -> Result<Option<Outcome>> {
     let revents = poll::wait(waiter.raw(), libc::POLLIN, deadline).map_err(|e| crate::Error::sys(e, "readiness: poll"))?;
     if revents == 0 {
         return Ok(if block { Some(Outcome::TimedOut) } else { None });

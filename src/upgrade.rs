@@ -345,10 +345,10 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
     let res = if flight.ready_ns.is_some() {
         // Ready before; its settle time is running.
         Ok(Some(Outcome::Ready))
-    } else if block {
-        ready::wait_outcome(&flight.waiter, flight.pid, flight.deadline).map(Some)
     } else {
-        match ready::poll_outcome(&flight.waiter, flight.pid) {
+        // One call for both ways (a blocking wait never returns Ok(None)).
+        let until = if block { flight.deadline } else { Deadline::after_ms(0) };
+        match ready::wait_inner(&flight.waiter, flight.pid, until, block) {
             Ok(None) if flight.deadline.expired() => Ok(Some(Outcome::TimedOut)),
             r => r,
         }

@@ -7,6 +7,7 @@
 
 use crate::err;
 use crate::error::Result;
+use crate::msg::Plain;
 use crate::proto::addr::{Shown, SUN_PATH_LEN};
 use crate::proto::num;
 use crate::sys::process::Pid;
@@ -40,27 +41,17 @@ pub fn parse_socket(value: &[u8]) -> Result<NotifySocket<'_>> {
     if value.is_empty() {
         return Err(err!(EINVAL, "NOTIFY_SOCKET is set but empty"));
     }
-    if value.contains(&0) {
-        return Err(err!(EINVAL, "NOTIFY_SOCKET {} contains a NUL byte", shown));
-    }
     let (addr, len) = match value.split_first() {
-        Some((b'@', name)) => {
-            if name.is_empty() {
-                return Err(err!(EINVAL, "NOTIFY_SOCKET {}: the abstract socket name after '@' is empty", shown));
-            }
-            (NotifySocket::Abstract(name), name.len())
+        _ if value.contains(&0) => return Err(bad_socket(value, " contains a NUL byte")),
+        Some((b'@', [])) => {
+            return Err(bad_socket(value, ": the abstract socket name after '@' is empty"))
         }
+        Some((b'@', name)) => (NotifySocket::Abstract(name), name.len()),
         Some((b'/', _)) => (NotifySocket::Path(value), value.len()),
         _ if value.starts_with(b"vsock:") => {
-            return Err(err!(EINVAL, "NOTIFY_SOCKET {}: vsock addresses are not supported (only a path or @name)", shown))
+            return Err(bad_socket(value, ": vsock addresses are not supported (only a path or @name)"))
         }
-        _ => {
-            return Err(err!(
-                EINVAL,
-                "NOTIFY_SOCKET {} is neither an absolute path nor an @abstract name",
-                shown
-            ))
-        }
+        _ => return Err(bad_socket(value, " is neither an absolute path nor an @abstract name")),
     };
     // A path needs room for its terminating NUL; an abstract name for the leading one.
     let room = SUN_PATH_LEN - 1;
@@ -74,6 +65,22 @@ pub fn parse_socket(value: &[u8]) -> Result<NotifySocket<'_>> {
         ));
     }
     Ok(addr)
+}
+
+/// `EINVAL`, "NOTIFY_SOCKET <value><why>": one error site for the value's
+/// malformations (each `err!` site is its own formatting code).
+#[cold]
+#[inline(never)]
+fn bad_socket(value: &[u8], why: &str) -> crate::error::Error {
+    err!(EINVAL, "NOTIFY_SOCKET {}{}", Shown(value), Plain(why))
+}
+
+/// `EINVAL`, "notification state: line <n> <what><text><why>": one error
+/// site for the line-level problems of a state.
+#[cold]
+#[inline(never)]
+fn bad_line(n: usize, what: &str, text: &[u8], why: &str) -> crate::error::Error {
+    err!(EINVAL, "notification state: line {} {}{}{}", n, Plain(what), Shown(text), Plain(why))
 }
 
 /// Check a state string: one or more `KEY=VALUE` lines separated by `\n`
@@ -105,19 +112,14 @@ pub fn validate_state(state: &[u8]) -> Result<()> {
             return Err(err!(EINVAL, "notification state: line {} is empty (expected KEY=VALUE)", n));
         }
         let Some(eq) = line.iter().position(|&b| b == b'=') else {
-            return Err(err!(EINVAL, "notification state: line {} {} has no '=' (expected KEY=VALUE)", n, Shown(line)));
+            return Err(bad_line(n, "", line, " has no '=' (expected KEY=VALUE)"));
         };
         let key = line.get(..eq).unwrap_or(&[]);
         if key.is_empty() {
-            return Err(err!(EINVAL, "notification state: line {} {} has an empty key", n, Shown(line)));
+            return Err(bad_line(n, "", line, " has an empty key"));
         }
         if !key.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(err!(
-                EINVAL,
-                "notification state: line {} key {} may only hold A-Z, a-z, 0-9 and '_'",
-                n,
-                Shown(key)
-            ));
+            return Err(bad_line(n, "key ", key, " may only hold A-Z, a-z, 0-9 and '_'"));
         }
     }
     Ok(())
@@ -282,7 +284,7 @@ pub fn status(text: &[u8]) -> Result<Message> {
             EINVAL,
             "status text {} contains a {} at offset {} (it must be one line)",
             Shown(text),
-            if text.get(at) == Some(&0) { "NUL byte" } else { "newline" },
+            Plain(if text.get(at) == Some(&0) { "NUL byte" } else { "newline" }),
             at
         ));
     }
