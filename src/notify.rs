@@ -199,7 +199,11 @@ impl<'a> Target<'a> {
     /// `MAINPID=<new_pid>`, then a barrier, within `timeout_ms` in total
     /// (< 0: no limit). See [`hand_over_mainpid`].
     pub(crate) fn hand_over_mainpid(&self, new_pid: Pid, timeout_ms: i64) -> Result<()> {
-        let msg = proto::mainpid(new_pid)?;
+        self.hand_over_message(&proto::mainpid(new_pid)?, new_pid, timeout_ms)
+    }
+
+    /// [`Target::hand_over_mainpid`] with its message made.
+    fn hand_over_message(&self, msg: &Message, new_pid: Pid, timeout_ms: i64) -> Result<()> {
         let deadline = Deadline::after_ms(timeout_ms);
         self.send_message(msg.as_bytes(), &[], Some(&deadline))
             .and_then(|_| self.barrier_until(&deadline))
@@ -323,10 +327,10 @@ pub fn watchdog_usec() -> Result<u64> {
 /// if `new_pid` is not positive; `ETIMEDOUT` if the barrier was not
 /// confirmed in time; send errors as [`notify`].
 pub(crate) fn hand_over_mainpid(new_pid: Pid, timeout_ms: i64) -> Result<()> {
-    proto::mainpid(new_pid)?;
+    let msg = proto::mainpid(new_pid)?;
     match Target::from_env()? {
         None => Ok(()),
-        Some(t) => t.hand_over_mainpid(new_pid, timeout_ms),
+        Some(t) => t.hand_over_message(&msg, new_pid, timeout_ms),
     }
 }
 

@@ -191,6 +191,7 @@ enum Settle {
 
 /// The probation of a ready new generation: poll its exit until the settle
 /// time has passed (with `block`), or look once.
+#[inline(never)]
 fn settle(f: &mut InFlight, block: bool) -> Settle {
     let now = time::monotonic_ns();
     let ready_ns = *f.ready_ns.get_or_insert_with(|| {
@@ -461,6 +462,7 @@ const HAND_OVER_TIMEOUT_MS: i64 = 5_000;
 /// The new generation is ready: the pid file names it, and systemd (if it
 /// listens) is told `MAINPID=<new>` and has read it (barrier) before the
 /// caller may exit, so it never sees its main process vanish.
+#[inline(never)]
 fn hand_over(pid: Pid) {
     if let Some(pf) = lineage::pidfile_fd() {
         if let Err(e) = write_pid(pf, pid) {
