@@ -58,8 +58,8 @@ impl Errno {
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The table entry already reads "description (ENAME)".
-        match errno_entry(self.0) {
-            Some(s) => f.write_str(s.strip_suffix('\0').unwrap_or(s)),
+        match nul_entry(ERRNO_CODES, ERRNO_TEXTS, self.0, 0) {
+            Some(s) => f.write_str(s),
             None => f.write_str("unknown error (E?)"),
         }
     }
@@ -130,12 +130,14 @@ pub(crate) fn nul_entry(codes: &[u8], texts: &'static str, code: i32, keep_nul: 
     None
 }
 
-/// `(description, name)` of a known errno, cut out of its table entry.
+/// `(description, name)` of a known errno, cut out of its table entry
+/// (`"description (NAME)"`). Byte positions, not str patterns: each
+/// pattern kind links a searcher of its own.
 fn errno_parts(e: i32) -> Option<(&'static str, &'static str)> {
-    let entry = errno_entry(e)?.strip_suffix(")\0")?;
+    let entry = nul_entry(ERRNO_CODES, ERRNO_TEXTS, e, 0)?;
     // Descriptions hold no '(': the last one opens the name.
-    let (text, name) = entry.rsplit_once('(')?;
-    Some((text.strip_suffix(' ').unwrap_or(text), name))
+    let open = entry.bytes().rposition(|b| b == b'(')?;
+    Some((entry.get(..open.checked_sub(1)?)?, entry.get(open + 1..entry.len().checked_sub(1)?)?))
 }
 
 // The table is one string and one byte per errno rather than a `match`:
