@@ -283,14 +283,15 @@ pub(crate) fn barrier(timeout_ms: i64) -> Result<usize> {
 /// `NOTIFY_SOCKET` is unset. `gracefd_ready()` calls this with the generation
 /// it tracks.
 pub fn ready(is_new_generation: bool) -> Result<usize> {
-    let msg = proto::ready(is_new_generation.then(process::getpid))?;
+    // Our own pid is a valid MAINPID: nothing to check.
+    let msg = proto::ready_message(is_new_generation.then(|| process::getpid() as u64));
     send_env(&msg, &[])
 }
 
 /// `RELOADING=1` with `MONOTONIC_USEC=<CLOCK_MONOTONIC now, µs>`. Send
 /// [`ready`] when the reload is done. Returns 1 / 0 as [`notify`].
 pub fn reloading() -> Result<usize> {
-    let msg = proto::reloading(time::monotonic_us())?;
+    let msg = proto::reloading_message(time::monotonic_us());
     send_env(&msg, &[])
 }
 

@@ -238,13 +238,19 @@ pub fn ready(mainpid: Option<Pid>) -> Result<Message> {
         Some(pid) => Some(check_pid(pid, "MAINPID")?),
         None => None,
     };
+    Ok(ready_message(mainpid))
+}
+
+/// [`ready`] with a pid known to be valid (this process's own): nothing
+/// to check, so no error to carry.
+pub(crate) fn ready_message(mainpid: Option<u64>) -> Message {
     let mut m = Message::new();
     m.put(b"READY=1");
     if let Some(pid) = mainpid {
         m.put(b"\nMAINPID=");
         m.put_u64(pid);
     }
-    Ok(m)
+    m
 }
 
 /// `MAINPID=<pid>`. `EINVAL` if `pid` is not positive.
@@ -258,10 +264,15 @@ pub(crate) fn mainpid(pid: Pid) -> Result<Message> {
 
 /// `RELOADING=1\nMONOTONIC_USEC=<usec>`: the only way gracefd announces a reload.
 pub fn reloading(monotonic_usec: u64) -> Result<Message> {
+    Ok(reloading_message(monotonic_usec))
+}
+
+/// [`reloading`], which cannot fail, without the `Result`.
+pub(crate) fn reloading_message(monotonic_usec: u64) -> Message {
     let mut m = Message::new();
     m.put(b"RELOADING=1\nMONOTONIC_USEC=");
     m.put_u64(monotonic_usec);
-    Ok(m)
+    m
 }
 
 /// `STOPPING=1`.
