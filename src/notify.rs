@@ -128,12 +128,10 @@ impl<'a> Target<'a> {
     /// [`FDS_PER_MESSAGE`], each carrying all of `msg`. Returns the count sent.
     fn send_message(&self, msg: &[u8], fds: &[RawFd], deadline: Option<&Deadline>) -> Result<usize> {
         let sock = self.socket(deadline)?;
-        if fds.is_empty() {
-            self.send_raw(&sock, msg, &[])?;
-            return Ok(1);
-        }
-        let total = fds.len().div_ceil(FDS_PER_MESSAGE);
-        for (i, chunk) in fds.chunks(FDS_PER_MESSAGE).enumerate() {
+        // At least one message, even without fds (one send site for both).
+        let total = fds.len().div_ceil(FDS_PER_MESSAGE).max(1);
+        for i in 0..total {
+            let chunk = fds.get(i * FDS_PER_MESSAGE..fds.len().min((i + 1) * FDS_PER_MESSAGE)).unwrap_or(&[]);
             self.send_raw(&sock, msg, chunk).map_err(|e| {
                 if i == 0 {
                     e

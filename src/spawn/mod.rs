@@ -443,18 +443,20 @@ pub fn is_protocol_var(entry: &[u8]) -> bool {
     if entry.starts_with(b"GRACEFD_SPAWN=") {
         return false;
     }
-    const PREFIXES: [&[u8]; 9] = [
-        b"LISTEN_PID=",
-        b"LISTEN_PIDFDID=",
-        b"LISTEN_FDS=",
-        b"LISTEN_FDNAMES=",
-        b"SERVER_STARTER_PORT=",
-        b"SERVER_STARTER_GENERATION=",
-        b"WATCHDOG_PID=",
-        b"GRACEFD_",
-        b"=",
-    ];
-    PREFIXES.iter().any(|p| entry.starts_with(p))
+    // One string of NUL-terminated prefixes rather than an array of slices:
+    // no pointer per prefix to relocate at load time.
+    const PREFIXES: &[u8] = b"LISTEN_PID=\0LISTEN_PIDFDID=\0LISTEN_FDS=\0LISTEN_FDNAMES=\0\
+        SERVER_STARTER_PORT=\0SERVER_STARTER_GENERATION=\0WATCHDOG_PID=\0GRACEFD_\0=\0";
+    let mut start = 0;
+    for (at, &b) in PREFIXES.iter().enumerate() {
+        if b == 0 {
+            if entry.starts_with(PREFIXES.get(start..at).unwrap_or(&[])) {
+                return true;
+            }
+            start = at + 1;
+        }
+    }
+    false
 }
 
 /// Send `sig` to `pid`, wait up to `grace_ms` for it to exit, then SIGKILL and
