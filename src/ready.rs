@@ -109,11 +109,9 @@ impl Outcome {
     /// One line describing a non-ready outcome, for last-error texts.
     pub(crate) fn describe(&self, what: &str, pid: Pid) -> crate::Error {
         match self {
-            Outcome::Ready => err!(EINVAL, "{} (pid {}) is ready", Plain(what), pid),
             Outcome::Failed(st, m) => err!(ECANCELED, "{} (pid {}) failed with status {}: {}", Plain(what), pid, st, Plain(m.as_str())),
             Outcome::ExecFailed(e) => err!(ENOEXEC, "{} could not be executed: {}", Plain(what), e),
             Outcome::Died(x) => err!(ECHILD, "{} (pid {}) {} before it was ready", Plain(what), pid, x),
-            Outcome::Abandoned => err!(EPROTO, "{} (pid {}) closed its readiness channel without reporting", Plain(what), pid),
             Outcome::ExecFailedButAlive(e) => err!(
                 EPROTO,
                 "{} (pid {}) broke the readiness protocol: its channel said exec failed ({}) but it is still running",
@@ -121,7 +119,15 @@ impl Outcome {
                 pid,
                 Plain(e.name())
             ),
-            Outcome::TimedOut => err!(ETIMEDOUT, "{} (pid {}) was not ready in time", Plain(what), pid),
+            // Said in fixed words: one formatting site for the three.
+            Outcome::Ready | Outcome::Abandoned | Outcome::TimedOut => {
+                let (errno, words) = match self {
+                    Outcome::Ready => (libc::EINVAL, "is ready"),
+                    Outcome::Abandoned => (libc::EPROTO, "closed its readiness channel without reporting"),
+                    _ => (libc::ETIMEDOUT, "was not ready in time"),
+                };
+                crate::Error::new(Errno(errno), format_args!("{} (pid {}) {}", Plain(what), pid, Plain(words)))
+            }
         }
     }
 }
