@@ -68,22 +68,31 @@ fn check_fds(fds: &[RawFd]) -> Result<()> {
 
 impl<'a> Target<'a> {
     /// Parse a `$NOTIFY_SOCKET` value (see [`proto::parse_socket`]).
+    #[cfg(test)]
     pub fn parse(value: &'a [u8]) -> Result<Target<'a>> {
+        Target::from_value(Some(value)).map(|t| t.expect("a value gives a target"))
+    }
+
+    /// The target a `$NOTIFY_SOCKET` value names (see
+    /// [`proto::parse_socket`]); `Ok(None)` for no value (unset). One
+    /// function for both, in the `Result` type [`Target::from_env`] returns:
+    /// a `?` that changes the type moves the 248-byte error, which was a
+    /// fifth of that function when it went through a parse returning a
+    /// plain `Target`.
+    pub fn from_value(value: Option<&'a [u8]>) -> Result<Option<Target<'a>>> {
+        let Some(value) = value else { return Ok(None) };
         let addr = match proto::parse_socket(value)? {
             NotifySocket::Path(p) => SockAddr::unix(p, false),
             NotifySocket::Abstract(n) => SockAddr::unix(n, true),
         }
         // parse_socket already checked NUL and length; kept for robustness.
         .map_err(|e| Error::new(e, format_args!("NOTIFY_SOCKET {}: {}", Shown(value), e)))?;
-        Ok(Target { value, addr })
+        Ok(Some(Target { value, addr }))
     }
 
     /// The target named by `$NOTIFY_SOCKET` at start-up; `Ok(None)` if unset.
     pub(crate) fn from_env() -> Result<Option<Target<'static>>> {
-        match startup::get().var(b"NOTIFY_SOCKET") {
-            None => Ok(None),
-            Some(v) => Target::parse(v).map(Some),
-        }
+        Target::from_value(startup::get().var(b"NOTIFY_SOCKET"))
     }
 
     /// The raw value, as given.
