@@ -205,6 +205,7 @@ impl<'a> Target<'a> {
 
     /// `MAINPID=<new_pid>`, then a barrier, within `timeout_ms` in total
     /// (< 0: no limit). See [`hand_over_mainpid`].
+    #[cfg(test)]
     pub(crate) fn hand_over_mainpid(&self, new_pid: Pid, timeout_ms: i64) -> Result<()> {
         self.hand_over_message(&proto::mainpid(new_pid)?, new_pid, timeout_ms)
     }

@@ -137,10 +137,6 @@ pub(crate) fn poll_outcome(waiter: &Fd, pid: Pid) -> Result<Option<Outcome>> {
     wait_inner(waiter, pid, Deadline::after_ms(0), false)
 }
 
-/// Wait for the child's frame, its death, or the deadline.
-pub(crate) fn wait_outcome(waiter: &Fd, pid: Pid, deadline: Deadline) -> Result<Outcome> {
-    Ok(wait_inner(waiter, pid, deadline, true)?.unwrap_or(Outcome::TimedOut))
-}
 
 /// Wait for the child's frame, its death, or the deadline (`block`), or look
 /// once: `Ok(None)` only without `block`, when nothing happened yet.
