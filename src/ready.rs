@@ -140,6 +140,9 @@ pub(crate) fn poll_outcome(waiter: &Fd, pid: Pid) -> Result<Option<Outcome>> {
 
 /// Wait for the child's frame, its death, or the deadline (`block`), or look
 /// once: `Ok(None)` only without `block`, when nothing happened yet.
+// Out of line: inlined into `upgrade::finish`, it made that function's
+// frame (and so every stack offset in it) larger, 0.1 KB in all.
+#[inline(never)]
 pub(crate) fn wait_inner(waiter: &Fd, pid: Pid, deadline: Deadline, block: bool) -> Result<Option<Outcome>> {
     let revents = poll::wait(waiter.raw(), libc::POLLIN, deadline).map_err(|e| crate::Error::sys(e, "readiness: poll"))?;
     if revents == 0 {
