@@ -33,7 +33,7 @@ impl Error {
 
     /// An error whose message is `what: <strerror>`, for a failed syscall.
     pub fn sys(errno: Errno, what: &str) -> Error {
-        Error::new(errno, format_args!("{}: {}", what, errno))
+        Error::new(errno, format_args!("{}: {}", crate::msg::Plain(what), errno))
     }
 
     /// The message.

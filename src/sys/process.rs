@@ -74,7 +74,7 @@ impl core::fmt::Display for Exit {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
             Exit::Code(c) => write!(f, "exited with status {}", c),
-            Exit::Signal(s) => write!(f, "was killed by signal {} ({})", s, super::signal::name(s)),
+            Exit::Signal(s) => write!(f, "was killed by signal {} ({})", s, crate::msg::Plain(super::signal::name(s))),
         }
     }
 }

@@ -157,45 +157,62 @@ pub(crate) fn restore(sig: i32, old: &libc::sigaction) -> SysResult<()> {
     cvt(unsafe { libc::sigaction(sig, old, core::ptr::null_mut()) }).map(|_| ())
 }
 
-/// Every signal with a name, and its symbolic name: the one table the
-/// library, the supervisor's options and messages, and the Rust face use.
-pub const NAMES: [(i32, &str); 31] = [
-    (libc::SIGHUP, "SIGHUP"),
-    (libc::SIGINT, "SIGINT"),
-    (libc::SIGQUIT, "SIGQUIT"),
-    (libc::SIGILL, "SIGILL"),
-    (libc::SIGTRAP, "SIGTRAP"),
-    (libc::SIGABRT, "SIGABRT"),
-    (libc::SIGBUS, "SIGBUS"),
-    (libc::SIGFPE, "SIGFPE"),
-    (libc::SIGKILL, "SIGKILL"),
-    (libc::SIGUSR1, "SIGUSR1"),
-    (libc::SIGSEGV, "SIGSEGV"),
-    (libc::SIGUSR2, "SIGUSR2"),
-    (libc::SIGPIPE, "SIGPIPE"),
-    (libc::SIGALRM, "SIGALRM"),
-    (libc::SIGTERM, "SIGTERM"),
-    (libc::SIGSTKFLT, "SIGSTKFLT"),
-    (libc::SIGCHLD, "SIGCHLD"),
-    (libc::SIGCONT, "SIGCONT"),
-    (libc::SIGSTOP, "SIGSTOP"),
-    (libc::SIGTSTP, "SIGTSTP"),
-    (libc::SIGTTIN, "SIGTTIN"),
-    (libc::SIGTTOU, "SIGTTOU"),
-    (libc::SIGURG, "SIGURG"),
-    (libc::SIGXCPU, "SIGXCPU"),
-    (libc::SIGXFSZ, "SIGXFSZ"),
-    (libc::SIGVTALRM, "SIGVTALRM"),
-    (libc::SIGPROF, "SIGPROF"),
-    (libc::SIGWINCH, "SIGWINCH"),
-    (libc::SIGIO, "SIGIO"),
-    (libc::SIGPWR, "SIGPWR"),
-    (libc::SIGSYS, "SIGSYS"),
-];
+// One list makes both tables: `NAMES` (number and name, for the lookups by
+// name) and `NAME_CODES` + `NAME_TEXTS` (one byte per signal and one string),
+// which is what a lookup by number reads. A table of `(i32, &str)` pairs is
+// 24 bytes and a load-time relocation per signal in every program that can
+// say how a child died (the `Exit` text).
+macro_rules! signal_table {
+    ($($name:ident,)*) => {
+        /// Every signal with a name, and its symbolic name: the one table the
+        /// library, the supervisor's options and messages, and the Rust face use.
+        pub const NAMES: [(i32, &str); 31] = [$((libc::$name, stringify!($name)),)*];
+        /// The signal numbers of [`NAMES`], in its order.
+        const NAME_CODES: &[u8] = &[$(libc::$name as u8,)*];
+        // Every number fits the byte it is stored in.
+        const _: () = { $(assert!(libc::$name > 0 && libc::$name < 256);)* };
+        /// The names of [`NAME_CODES`], each followed by a NUL, back to back.
+        const NAME_TEXTS: &str = concat!($(stringify!($name), "\0",)*);
+    };
+}
+
+signal_table! {
+    SIGHUP,
+    SIGINT,
+    SIGQUIT,
+    SIGILL,
+    SIGTRAP,
+    SIGABRT,
+    SIGBUS,
+    SIGFPE,
+    SIGKILL,
+    SIGUSR1,
+    SIGSEGV,
+    SIGUSR2,
+    SIGPIPE,
+    SIGALRM,
+    SIGTERM,
+    SIGSTKFLT,
+    SIGCHLD,
+    SIGCONT,
+    SIGSTOP,
+    SIGTSTP,
+    SIGTTIN,
+    SIGTTOU,
+    SIGURG,
+    SIGXCPU,
+    SIGXFSZ,
+    SIGVTALRM,
+    SIGPROF,
+    SIGWINCH,
+    SIGIO,
+    SIGPWR,
+    SIGSYS,
+}
 
 /// The symbolic name of a signal number (`"SIGSEGV"`), if it has one.
 pub fn lookup(sig: i32) -> Option<&'static str> {
-    NAMES.iter().find(|(n, _)| *n == sig).map(|(_, s)| *s)
+    super::nul_entry(NAME_CODES, NAME_TEXTS, sig, 0)
 }
 
 /// The symbolic name of a signal number (`"SIGSEGV"`), or `"SIG?"`.
@@ -221,6 +238,8 @@ mod tests {
         assert_eq!((by_name("term"), by_name("SIG"), by_name("")), (None, None, None));
         for (n, s) in NAMES {
             assert_eq!(by_name(s), Some(n), "{}", s);
+            assert_eq!(lookup(n), Some(s), "{}", n);
         }
+        assert_eq!((lookup(0), lookup(-1), lookup(256 + libc::SIGHUP), lookup(32)), (None, None, None, None));
     }
 }
