@@ -67,6 +67,14 @@ impl Notes {
     }
 }
 
+/// Refuse a connection from `who` that is not served: log why (at `level`)
+/// and tell it (one place for the three reasons, which share their wording).
+#[inline(never)]
+fn turn_away(notes: &mut Notes, level: i32, sock: Fd, who: Pid, e: &crate::Error) {
+    notes.add(level, format_args!("hand-off: refused pid {}: {}", who, e.message()));
+    refuse(sock, e);
+}
+
 /// Write a REFUSE frame (best effort: the socket is fresh, 12+ bytes fit) and
 /// close the connection.
 fn refuse(sock: Fd, e: &crate::Error) {
@@ -185,14 +193,12 @@ fn admit(s: &mut Server, c: Fd, notes: &mut Notes) {
             cred.uid,
             process::geteuid()
         );
-        notes.add(log::WARNING, format_args!("hand-off: refused pid {}: {}", cred.pid, e.message()));
-        refuse(c, &e);
+        turn_away(notes, log::WARNING, c, cred.pid, &e);
         return;
     }
     if let Some(cur) = &s.conn {
         let e = err!(EBUSY, "a hand-off to pid {} is in progress", cur.pid);
-        notes.add(log::NOTICE, format_args!("hand-off: refused pid {}: {}", cred.pid, e.message()));
-        refuse(c, &e);
+        turn_away(notes, log::NOTICE, c, cred.pid, &e);
         return;
     }
     let timeout_ms = TAKER_TIMEOUT_MS.load(Ordering::Relaxed);
@@ -401,8 +407,7 @@ fn finish(s: &mut Server, pid: Pid, notes: &mut Notes) {
         while let Ok(c) = socket::accept(l.raw(), libc::SOCK_NONBLOCK) {
             let who = socket::peer_cred(c.raw()).map(|cr| cr.pid).unwrap_or(0);
             let e = err!(EBUSY, "already handed off to pid {}", pid);
-            notes.add(log::NOTICE, format_args!("hand-off: refused pid {}: {}", who, e.message()));
-            refuse(c, &e);
+            turn_away(notes, log::NOTICE, c, who, &e);
         }
         let _ = poll::epoll_remove(s.ep.raw(), l.raw());
     }
