@@ -8,7 +8,8 @@ use crate::sync::Mutex;
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::process::Pid;
 use crate::sys::time::Deadline;
-use crate::sys::{poll, socket, Errno};
+use crate::sys::poll::{self, SendShort};
+use crate::sys::{socket, Errno};
 use crate::{err, log};
 
 /// One connection to pass.
@@ -237,17 +238,18 @@ fn gone(e: Errno) -> bool {
 }
 
 fn send_frame(ch: &Fd, frame: &[u8], fds: &[RawFd], deadline: Deadline) -> Result<()> {
-    loop {
-        match socket::send_with_fds_flags(ch.raw(), frame, fds, None, libc::MSG_DONTWAIT) {
-            Ok(_) => return Ok(()),
-            Err(Errno(libc::EAGAIN)) => {}
-            Err(e) if gone(e) => return Err(err!(EPIPE, "the new generation is gone (send: {})", e)),
-            Err(e) => return Err(crate::Error::sys(e, "connection pass: send")),
-        }
-        let r = poll::wait(ch.raw(), libc::POLLOUT, deadline).map_err(|e| crate::Error::sys(e, "connection pass: poll"))?;
-        if r == 0 {
-            return Err(err!(ETIMEDOUT, "the new generation did not read the connections in time"));
-        }
+    poll::send_all(ch.raw(), frame, fds, deadline).map_err(|(why, _)| frame_error(why))
+}
+
+/// The error of a [`send_frame`] that failed.
+#[cold]
+#[inline(never)]
+fn frame_error(why: SendShort) -> crate::Error {
+    match why {
+        SendShort::Send(e) if gone(e) => err!(EPIPE, "the new generation is gone (send: {})", e),
+        SendShort::Send(e) => crate::Error::sys(e, "connection pass: send"),
+        SendShort::Poll(e) => crate::Error::sys(e, "connection pass: poll"),
+        SendShort::Timeout => err!(ETIMEDOUT, "the new generation did not read the connections in time"),
     }
 }
 

@@ -22,7 +22,8 @@ use crate::proto::handoff as wire;
 use crate::registry::Info;
 use crate::sys::fd::{self, RawFd};
 use crate::sys::time::Deadline;
-use crate::sys::{poll, socket, Errno};
+use crate::sys::poll::{self, SendShort};
+use crate::sys::{socket, Errno};
 
 /// One message of the old side's queue: bytes, and for a chunk the registry
 /// fds that ride with its first byte.
@@ -139,25 +140,18 @@ pub(super) fn send_error(e: Errno, sent: usize, total: usize) -> crate::Error {
 /// until `deadline` (`MSG_DONTWAIT` plus `poll`). `sent` of `total` fds went
 /// before it (for the error's message).
 fn send_message(sock: RawFd, data: &[u8], fds: &[RawFd], deadline: Deadline, sent: usize, total: usize) -> Result<()> {
-    let mut off = 0;
-    while let Some(rest) = data.get(off..).filter(|r| !r.is_empty()) {
-        // On a stream socket the fds travel with the first byte of the message.
-        let carry = if off == 0 { fds } else { &[] };
-        // The fds that have left, this message's included once its first byte went.
-        let went = sent + if off > 0 { fds.len() } else { 0 };
-        match socket::send_with_fds_flags(sock, rest, carry, None, libc::MSG_DONTWAIT) {
-            Ok(0) => return Err(send_error(Errno(libc::EIO), went, total)),
-            Ok(n) => off += n,
-            Err(Errno(libc::EAGAIN)) => {
-                let r = poll::wait(sock, libc::POLLOUT, deadline).map_err(|e| crate::Error::sys(e, "poll"))?;
-                if r == 0 {
-                    return Err(err!(ETIMEDOUT, "timed out: the receiving side took {} of {} fds", went, total));
-                }
-            }
-            Err(e) => return Err(send_error(e, went, total)),
-        }
+    poll::send_all(sock, data, fds, deadline).map_err(|(why, off)| message_error(why, sent + if off > 0 { fds.len() } else { 0 }, total))
+}
+
+/// The error of a [`send_message`] that stopped short after `went` of `total` fds.
+#[cold]
+#[inline(never)]
+fn message_error(why: SendShort, went: usize, total: usize) -> crate::Error {
+    match why {
+        SendShort::Send(e) => send_error(e, went, total),
+        SendShort::Poll(e) => crate::Error::sys(e, "poll"),
+        SendShort::Timeout => err!(ETIMEDOUT, "timed out: the receiving side took {} of {} fds", went, total),
     }
-    Ok(())
 }
 
 /// [`send_fds_with`] with the names in a slice (the tests' form). EINVAL
