@@ -116,13 +116,13 @@ fn take_inner(path: &[u8], deadline: Deadline) -> Result<(Fd, usize, Pid)> {
         Err(e) if matches!(e.errno.0, libc::EPIPE | libc::ECONNRESET) => {}
         Err(e) => return Err(e),
     }
-    let rx = Rx { sock: sock.raw(), deadline };
-    let (h, body) = rx.first_frame()?;
+    let mut rx = Rx::new(sock.raw(), deadline);
+    let Some((h, body)) = rx.first_frame() else { return Err(rx.why) };
     if h.kind == HandoffMsg::Refuse {
         let (e, why) = wire::decode_refuse(&body)?;
         return Err(crate::Error::new(Errno(e), format_args!("refused by pid {}: {}", cred.pid, why.as_str())));
     }
-    let mut got = rx.transfer(body, wire::MAX_FDS)?;
+    let Some(mut got) = rx.transfer(body, wire::MAX_FDS) else { return Err(rx.why) };
     // Received with MSG_CMSG_CLOEXEC: CLOEXEC from the moment they exist.
     let n = registry::import_received(got.drain().map(|(name, fd)| (name.to_vec(), fd)).collect())?;
     Ok((sock, n, cred.pid))
