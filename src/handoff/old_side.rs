@@ -120,26 +120,32 @@ fn process_locked(notes: &mut Notes) -> Result<Status> {
         }
     }
     // The taker.
+    let mut why = crate::Error::unset();
     let step = match s.conn.as_mut() {
-        Some(c) => match step(c, notes) {
+        Some(c) => match step(c, notes, &mut why) {
             // Ready already: whatever happens now only decides whether it
             // takes connections.
             Step::Wait { .. } if c.phase == Phase::AwaitConns && time::timerfd_expired(c.timer.raw()) => {
                 notes.add(log::NOTICE, format_args!("hand-off: pid {} sent neither CONNS nor EOF within {} ms after ready: it gets no connections", c.pid, c.timeout_ms));
                 Step::Ready
             }
-            Step::Gone(e) if c.phase == Phase::AwaitConns => {
-                if e.errno.0 != libc::ECONNRESET {
-                    notes.add(log::WARNING, format_args!("hand-off: pid {} is ready, but its CONNS frame is refused ({}): it gets no connections", c.pid, e.message()));
+            Step::Gone if c.phase == Phase::AwaitConns => {
+                if why.errno.0 != libc::ECONNRESET {
+                    notes.add(log::WARNING, format_args!("hand-off: pid {} is ready, but its CONNS frame is refused ({}): it gets no connections", c.pid, why.message()));
                 }
                 Step::Ready
             }
-            Step::Wait { .. } if time::timerfd_expired(c.timer.raw()) => Step::Gone(err!(
-                ETIMEDOUT,
-                "it held the hand-off for {} ms without {}",
-                c.timeout_ms,
-                if c.phase == Phase::AwaitTake { "asking for the fds" } else { "reading them" }
-            )),
+            Step::Wait { .. } if time::timerfd_expired(c.timer.raw()) => {
+                why.set(
+                    libc::ETIMEDOUT,
+                    format_args!(
+                        "it held the hand-off for {} ms without {}",
+                        c.timeout_ms,
+                        if c.phase == Phase::AwaitTake { "asking for the fds" } else { "reading them" }
+                    ),
+                );
+                Step::Gone
+            }
             x => x,
         },
         None => Step::Idle,
@@ -152,14 +158,14 @@ fn process_locked(notes: &mut Notes) -> Result<Status> {
                 poll::epoll_modify(s.ep.raw(), c.sock.raw(), ev).map_err(|e| crate::Error::sys(e, "epoll_ctl"))?;
             }
         }
-        Step::Gone(e) => {
+        Step::Gone => {
             if let Some(c) = s.conn.take() {
                 notes.add(
                     log::NOTICE,
-                    format_args!("hand-off: pid {} dropped ({}); still serving", c.pid, e.message()),
+                    format_args!("hand-off: pid {} dropped ({}); still serving", c.pid, why.message()),
                 );
-                if e.errno.0 != libc::ECONNRESET {
-                    refuse(c.sock, &e);
+                if why.errno.0 != libc::ECONNRESET {
+                    refuse(c.sock, &why);
                 }
             }
         }
@@ -234,22 +240,22 @@ fn admit(s: &mut Server, c: Fd, notes: &mut Notes) {
     });
 }
 
-/// What one step on the taker's connection came to. (The error is inline on
-/// purpose, as everywhere: no allocation; the value is short-lived.)
-#[allow(clippy::large_enum_variant)]
+/// What one step on the taker's connection came to.
 enum Step {
     Idle,
     /// Nothing more to do now; `out` if output is pending (wait for POLLOUT).
     Wait {
         out: bool,
     },
-    /// Drop the taker, for this reason (told to it unless it is gone).
-    Gone(crate::Error),
+    /// Drop the taker, for the reason in the error slot (told to it unless
+    /// it is gone).
+    Gone,
     /// It reported ready.
     Ready,
 }
 
-fn step(c: &mut Conn, notes: &mut Notes) -> Step {
+/// One step; when it comes to [`Step::Gone`], `why` says why.
+fn step(c: &mut Conn, notes: &mut Notes, why: &mut crate::Error) -> Step {
     loop {
         // Read what the taker sent (its frames are heads without body).
         let mut progressed = false;
@@ -269,7 +275,8 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
                         }
                     }
                     if !one && (r.nfds > 0 || r.fds_truncated) {
-                        return Step::Gone(err!(EBADMSG, "it sent fds"));
+                        why.set(libc::EBADMSG, format_args!("it sent fds"));
+                        return Step::Gone;
                     }
                     if r.len == 0 {
                         let what = match c.phase {
@@ -278,27 +285,38 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
                             Phase::AwaitReady => "it closed the connection before it was ready",
                             Phase::AwaitConns => "it closed the connection after ready",
                         };
-                        return Step::Gone(err!(ECONNRESET, "{}", what));
+                        why.set(libc::ECONNRESET, format_args!("{}", what));
+                        return Step::Gone;
                     }
                     c.inlen += r.len;
                     progressed = true;
                 }
                 Err(Errno(libc::EAGAIN)) => {}
-                Err(Errno(libc::ECONNRESET)) => return Step::Gone(err!(ECONNRESET, "connection reset")),
-                Err(e) => return Step::Gone(crate::Error::sys(e, "recvmsg")),
+                Err(Errno(libc::ECONNRESET)) => {
+                    why.set(libc::ECONNRESET, format_args!("connection reset"));
+                    return Step::Gone;
+                }
+                Err(e) => {
+                    why.set_sys(e, "recvmsg");
+                    return Step::Gone;
+                }
             }
         }
         if c.inlen == wire::HEAD_LEN {
             c.inlen = 0;
             let h = match wire::decode_head(&c.inbuf) {
                 Ok(h) => h,
-                Err(e) => return Step::Gone(e),
+                Err(e) => {
+                    *why = e;
+                    return Step::Gone;
+                }
             };
             match (h.kind, c.phase) {
                 (HandoffMsg::Take, Phase::AwaitTake) => {
                     if let Err(e) = start_sending(c) {
                         notes.add(log::ERR, format_args!("hand-off: cannot serve pid {}: {}", c.pid, e.message()));
-                        return Step::Gone(e);
+                        *why = e;
+                        return Step::Gone;
                     }
                     notes.add(log::INFO, format_args!("hand-off: sending {} fds to pid {}", c.nfds, c.pid));
                 }
@@ -312,16 +330,29 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
                         c.channel = Some(ch);
                         return Step::Ready;
                     }
-                    Some(Ok(_)) => return Step::Gone(err!(EBADMSG, "the socket of its CONNS frame was not made by it")),
-                    Some(Err(e)) => return Step::Gone(e),
-                    None => return Step::Gone(err!(EBADMSG, "a CONNS frame without its socket")),
+                    Some(Ok(_)) => {
+                        why.set(libc::EBADMSG, format_args!("the socket of its CONNS frame was not made by it"));
+                        return Step::Gone;
+                    }
+                    Some(Err(e)) => {
+                        *why = e;
+                        return Step::Gone;
+                    }
+                    None => {
+                        why.set(libc::EBADMSG, format_args!("a CONNS frame without its socket"));
+                        return Step::Gone;
+                    }
                 },
-                (k, _) => return Step::Gone(err!(EPROTO, "unexpected {} frame", k.name())),
+                (k, _) => {
+                    why.set(libc::EPROTO, format_args!("unexpected {} frame", k.name()));
+                    return Step::Gone;
+                }
             }
             progressed = true;
         }
         if c.infd.is_some() && c.inlen == 0 {
-            return Step::Gone(err!(EBADMSG, "an fd came with a frame other than CONNS"));
+            why.set(libc::EBADMSG, format_args!("an fd came with a frame other than CONNS"));
+            return Step::Gone;
         }
         if progressed && c.phase != Phase::AwaitReady {
             // A frame, or fds read by the taker: its deadline starts over.
@@ -352,7 +383,8 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
                     if e.errno.0 == libc::EPIPE {
                         e.errno = Errno(libc::ECONNRESET);
                     }
-                    return Step::Gone(e);
+                    *why = e;
+                    return Step::Gone;
                 }
             }
         }

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 
 use core::fmt;
 
-use crate::error::{Error, Msg, Result};
+use crate::error::{Error, Result};
 use crate::proto::handoff::{self as wire, Head, HandoffMsg};
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::time::Deadline;
@@ -29,21 +29,17 @@ pub(super) struct Rx {
 
 impl Rx {
     pub(super) fn new(sock: RawFd, deadline: Deadline) -> Rx {
-        Rx { sock, deadline, why: Error { errno: Errno(libc::EIO), msg: Msg::new() } }
+        Rx { sock, deadline, why: Error::unset() }
     }
 
     /// Record why the transfer failed (the caller returns `None`).
-    #[cold]
-    #[inline(never)]
     fn fail(&mut self, errno: i32, args: fmt::Arguments<'_>) {
-        self.why = Error::new(Errno(errno), args);
+        self.why.set(errno, args);
     }
 
     /// [`Rx::fail`] for a failed syscall.
-    #[cold]
-    #[inline(never)]
     fn fail_sys(&mut self, e: Errno, what: &str) {
-        self.why = Error::sys(e, what);
+        self.why.set_sys(e, what);
     }
 
     /// The value of a wire check, or `None` with its error recorded.
