@@ -20,16 +20,16 @@ use crate::sys::{poll, socket, Errno};
 /// The receiving end of a transfer. A method that fails records why in
 /// [`Rx::why`] and returns `None`: the error is built once, in place, and
 /// not copied up through every step (each copy of an `Error` is code).
-pub(super) struct Rx {
+pub(super) struct Rx<'a> {
     sock: RawFd,
     deadline: Deadline,
-    /// Why the last method that returned `None` failed.
-    pub(super) why: Error,
+    /// Why the last method that returned `None` failed (the caller's slot).
+    why: &'a mut Error,
 }
 
-impl Rx {
-    pub(super) fn new(sock: RawFd, deadline: Deadline) -> Rx {
-        Rx { sock, deadline, why: Error::unset() }
+impl<'a> Rx<'a> {
+    pub(super) fn new(sock: RawFd, deadline: Deadline, why: &'a mut Error) -> Rx<'a> {
+        Rx { sock, deadline, why }
     }
 
     /// Record why the transfer failed (the caller returns `None`).
@@ -47,7 +47,7 @@ impl Rx {
         match r {
             Ok(v) => Some(v),
             Err(e) => {
-                self.why = e;
+                *self.why = e;
                 None
             }
         }
@@ -273,14 +273,15 @@ impl Received {
 /// (another protocol version), ECONNRESET (the sender closed the connection
 /// midway), ETIMEDOUT, or what `recvmsg`/`poll` failed with.
 pub(crate) fn recv_fds(sock: RawFd, cap: usize, deadline: Deadline) -> Result<Received> {
-    let mut rx = Rx::new(sock, deadline);
-    let Some((h, body)) = rx.first_frame() else { return Err(rx.why) };
-    if h.kind != HandoffMsg::Header {
-        rx.not_header(h.kind);
-        return Err(rx.why);
-    }
-    match rx.transfer(body, cap) {
-        Some(got) => Ok(got),
-        None => Err(rx.why),
-    }
+    let mut why = Error::unset();
+    let mut rx = Rx::new(sock, deadline, &mut why);
+    let got = match rx.first_frame() {
+        Some((h, _)) if h.kind != HandoffMsg::Header => {
+            rx.not_header(h.kind);
+            None
+        }
+        Some((_, body)) => rx.transfer(body, cap),
+        None => None,
+    };
+    got.ok_or(why)
 }

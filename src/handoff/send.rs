@@ -204,11 +204,24 @@ pub(crate) fn send_fds_with<'a>(
 }
 
 /// Send a few bytes (a control frame) without fds, waiting until `deadline`.
-pub(super) fn send_frame(sock: RawFd, frame: &[u8], deadline: Deadline) -> Result<()> {
-    send_message(sock, frame, &[], deadline, 0, 0).map_err(|e| match e.errno.0 {
-        libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN => {
-            crate::Error::new(e.errno, format_args!("the other side closed the connection"))
-        }
-        _ => e,
-    })
+/// On failure, [`frame_error`] words it.
+pub(super) fn send_frame(sock: RawFd, frame: &[u8], deadline: Deadline) -> core::result::Result<(), SendShort> {
+    poll::send_all(sock, frame, &[], deadline).map_err(|(short, _)| short)
+}
+
+/// Whether a [`send_frame`] failed because the other side is gone.
+pub(super) fn peer_gone(short: SendShort) -> bool {
+    matches!(short, SendShort::Send(Errno(libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN)))
+}
+
+/// Put why a [`send_frame`] failed in `why`.
+#[cold]
+#[inline(never)]
+pub(super) fn frame_error(short: SendShort, why: &mut crate::Error) {
+    match short {
+        SendShort::Send(e) if peer_gone(short) => why.set(e.0, format_args!("the other side closed the connection")),
+        SendShort::Send(e) => why.set_sys(e, "sendmsg"),
+        SendShort::Poll(e) => why.set_sys(e, "poll"),
+        SendShort::Timeout => why.set(libc::ETIMEDOUT, format_args!("timed out: the receiving side took 0 of 0 fds")),
+    }
 }
