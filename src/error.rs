@@ -79,6 +79,13 @@ impl Error {
     pub(crate) fn set_sys(&mut self, errno: Errno, what: &str) {
         *self = Error::sys(errno, what);
     }
+
+    /// [`Error::context`] in place: prefix the slot's message.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn prefix(&mut self, args: fmt::Arguments<'_>) {
+        *self = self.context(args);
+    }
 }
 
 impl fmt::Debug for Error {

@@ -79,9 +79,9 @@ pub(crate) fn take(path: &[u8], timeout_ms: i64) -> Result<usize> {
         None => {
             *t = Taken::None;
             drop(t);
-            let e = why.context(format_args!("hand-off from {}", Shown(path)));
-            log!(log::WARNING, "{}", e.message());
-            Err(e)
+            why.prefix(format_args!("hand-off from {}", Shown(path)));
+            log!(log::WARNING, "{}", why.message());
+            Err(why)
         }
     }
 }
@@ -201,7 +201,8 @@ pub(crate) fn report_ready() -> Result<bool> {
         Err(short) => {
             let mut why = crate::Error::unset();
             frame_error(short, &mut why);
-            Err(why.context(format_args!("hand-off: telling pid {} to drain", old_pid)))
+            why.prefix(format_args!("hand-off: telling pid {} to drain", old_pid));
+            Err(why)
         }
     }
 }
