@@ -209,14 +209,14 @@ const CLOSE: Fail = Fail { abort: true, keep: false };
 fn one_batch(s: &mut Sender, batch: &[Item<'_>], deadline: Deadline, why: &mut crate::Error) -> core::result::Result<(), bool> {
     let id = s.next_id;
     s.next_id = s.next_id.wrapping_add(1).max(1);
-    let conns: Vec<(u64, &[u8])> = batch.iter().map(|i| (i.tag, i.state)).collect();
-    let fds: Vec<RawFd> = batch.iter().map(|i| i.fd).collect();
+    // `plan` cut the batch, so it fits one frame (at most BATCH_MAX fds).
     let mut frame = Vec::new();
-    if let Err(e) = wire::encode_batch(id, &conns, &mut frame) {
-        *why = e;
-        return Err(true);
+    wire::encode_planned(id, batch.len(), |i| batch.get(i).map_or((0, &[][..]), |c| (c.tag, c.state)), &mut frame);
+    let mut fds = [-1 as RawFd; wire::BATCH_MAX];
+    for (d, c) in fds.iter_mut().zip(batch) {
+        *d = c.fd;
     }
-    send_frame(&s.ch, &frame, &fds, deadline, why)?;
+    send_frame(&s.ch, &frame, fds.get(..batch.len()).unwrap_or(&[]), deadline, why)?;
     if let Err(f) = await_reply(&s.ch, id, deadline, why) {
         if f.abort {
             // The new generation may read the batch later: tell it to close

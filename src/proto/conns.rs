@@ -186,6 +186,24 @@ pub(crate) fn encode_batch(id: u32, conns: &[(u64, &[u8])], out: &mut Vec<u8>) -
     Ok(())
 }
 
+/// [`encode_batch`] for a batch that [`plan`] cut, so it fits (nothing to
+/// check): its `n` connections are `conn(0..n)`, read where they are
+/// instead of collected into a slice first.
+pub(crate) fn encode_planned<'a>(id: u32, n: usize, conn: impl Fn(usize) -> (u64, &'a [u8]), out: &mut Vec<u8>) {
+    let total: usize = (0..n).map(|i| conn(i).1.len()).sum();
+    head(out, PassStep::Batch, 8 + n * ENTRY_LEN + total);
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(&(n as u32).to_le_bytes());
+    for i in 0..n {
+        let (tag, s) = conn(i);
+        out.extend_from_slice(&tag.to_le_bytes());
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    }
+    for i in 0..n {
+        out.extend_from_slice(conn(i).1);
+    }
+}
+
 /// Encode an ACK, COMMIT or ABORT of batch `id`.
 pub(crate) fn encode_id(kind: PassStep, id: u32, out: &mut Vec<u8>) -> Result<()> {
     if !matches!(kind, PassStep::Ack | PassStep::Commit | PassStep::Abort) {
