@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI64, Ordering};
 
-use super::send::{fds_sent, flush, plan_registry, send_error, Out, Progress};
+use super::send::{send_error, Outgoing, Progress};
 use super::serve::{close_listener, Server, SERVER};
 use super::taker::{Conn, Phase};
 use super::trusted;
@@ -232,8 +232,7 @@ fn admit(s: &mut Server, c: Fd, notes: &mut Notes) {
         timeout_ms,
         inbuf: [0; wire::HEAD_LEN],
         inlen: 0,
-        queue: Vec::new(),
-        pos: 0,
+        out: Outgoing::none(),
         nfds: 0,
         infd: None,
         channel: None,
@@ -361,11 +360,11 @@ fn step(c: &mut Conn, notes: &mut Notes, why: &mut crate::Error) -> Step {
         // Write what is pending.
         if c.phase == Phase::Sending {
             let before = sent_mark(c);
-            match flush(c.sock.raw(), &mut c.queue, &mut c.pos) {
+            match c.out.flush(c.sock.raw()) {
                 Ok(Progress::Done) => {
                     c.phase = Phase::AwaitReady;
                     let _ = time::timerfd_arm(c.timer.raw(), 0);
-                    c.queue = Vec::new();
+                    c.out = Outgoing::none();
                     notes.add(log::INFO, format_args!("hand-off: sent {} fds to pid {}; waiting for it to be ready", c.nfds, c.pid));
                 }
                 Ok(Progress::Blocked) => {
@@ -378,7 +377,7 @@ fn step(c: &mut Conn, notes: &mut Notes, why: &mut crate::Error) -> Step {
                     }
                 }
                 Err(e) => {
-                    let sent = fds_sent(&c.queue, c.pos);
+                    let sent = c.out.fds_sent();
                     let mut e = send_error(e, sent, c.nfds);
                     if e.errno.0 == libc::EPIPE {
                         e.errno = Errno(libc::ECONNRESET);
@@ -412,15 +411,14 @@ fn peer_is(ch: &Fd, pid: Pid) -> bool {
 
 /// How far the sending has come (message, byte in it).
 fn sent_mark(c: &Conn) -> (usize, usize) {
-    (c.pos, c.queue.get(c.pos).map_or(0, Out::sent))
+    c.out.mark()
 }
 
 /// TAKE arrived: queue every registry entry (a snapshot of names and fd
 /// numbers; the fds are duplicated a chunk at a time as they go).
 fn start_sending(c: &mut Conn) -> Result<()> {
     let entries = registry::entries();
-    c.queue = plan_registry(&entries)?;
-    c.pos = 0;
+    c.out = Outgoing::plan(&entries)?;
     c.nfds = entries.len();
     c.phase = Phase::Sending;
     Ok(())
