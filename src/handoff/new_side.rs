@@ -160,9 +160,9 @@ fn take_inner(path: &[u8], deadline: Deadline, why: &mut crate::Error) -> Option
         }
         return None;
     }
-    let mut got = rx.transfer(body, wire::MAX_FDS)?;
+    let got = rx.transfer(body, wire::MAX_FDS)?;
     // Received with MSG_CMSG_CLOEXEC: CLOEXEC from the moment they exist.
-    match registry::import_received(got.drain().map(|(name, fd)| (name.to_vec(), fd)).collect()) {
+    match registry::import_received(got.into_named()) {
         Ok(n) => Some((sock, n, cred.pid)),
         Err(e) => {
             *why = e;

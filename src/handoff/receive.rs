@@ -261,6 +261,17 @@ impl Received {
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = (&[u8], Fd)> + '_ {
         wire::header_names(&self.header).zip(self.fds.drain(..))
     }
+
+    /// The names (copied) and fds, in transfer order, for the registry.
+    pub(crate) fn into_named(self) -> Vec<(Vec<u8>, Fd)> {
+        let mut names = wire::header_names(&self.header);
+        let mut out = Vec::with_capacity(self.fds.len());
+        for fd in self.fds {
+            // check_header made sure there is a name per fd.
+            out.push((names.next().unwrap_or(&[]).to_vec(), fd));
+        }
+        out
+    }
 }
 
 /// Receive one transfer (a header frame, then its chunks) from the connected
