@@ -15,7 +15,7 @@ use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::Result;
-use crate::proto::conns::{self as wire, Entry, Frame, PassStep};
+use crate::proto::conns::{self as wire, Frame, PassStep};
 use crate::sync::{Mutex, OptIn};
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::{socket, thread};
@@ -240,16 +240,19 @@ fn step(held: &mut Option<Held>, fds: Vec<Fd>, msg: &[u8], why: &mut crate::Erro
         why.set(libc::ENOBUFS, format_args!("{} connections wait to be taken already (at most {})", pending(), QUEUE_MAX));
         return Reply::Refuse(id);
     }
-    let conns = fds
-        .into_iter()
-        .zip(entries.iter())
-        .map(|(fd, e): (Fd, &Entry)| Passed { fd, tag: e.tag, state: msg.get(e.at..e.at + e.len).unwrap_or(&[]).to_vec() })
-        .collect();
+    let mut conns = Vec::with_capacity(fds.len());
+    for (fd, e) in fds.into_iter().zip(entries.iter()) {
+        conns.push(Passed { fd, tag: e.tag, state: msg.get(e.at..e.at + e.len).unwrap_or(&[]).to_vec() });
+    }
     *held = Some(Held { id, conns });
     Reply::Ack(id)
 }
 
 fn commit(h: Held) {
-    QUEUE.lock().conns.extend(h.conns);
+    let mut q = QUEUE.lock();
+    for p in h.conns {
+        q.conns.push_back(p);
+    }
+    drop(q);
     crate::events::post(crate::events::CONNS);
 }
