@@ -14,7 +14,7 @@ use crate::proto::handoff::{self as wire, HandoffMsg};
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::process::{self, Pid};
 use crate::sys::{poll, socket, time, Errno};
-use crate::{err, events, log, registry};
+use crate::{err, events, log};
 
 /// Where a serving loop stands (the return of [`process()`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -417,9 +417,8 @@ fn sent_mark(c: &Conn) -> (usize, usize) {
 /// TAKE arrived: queue every registry entry (a snapshot of names and fd
 /// numbers; the fds are duplicated a chunk at a time as they go).
 fn start_sending(c: &mut Conn) -> Result<()> {
-    let entries = registry::entries();
-    c.out = Outgoing::plan(&entries)?;
-    c.nfds = entries.len();
+    c.out = Outgoing::plan()?;
+    c.nfds = c.out.count();
     c.phase = Phase::Sending;
     Ok(())
 }

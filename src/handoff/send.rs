@@ -19,7 +19,6 @@ use alloc::vec::Vec;
 use crate::err;
 use crate::error::Result;
 use crate::proto::handoff::{self as wire, Chunk};
-use crate::registry::Info;
 use crate::sys::fd::{self, RawFd};
 use crate::sys::time::Deadline;
 use crate::sys::poll::{self, SendShort};
@@ -45,11 +44,19 @@ impl Outgoing {
         Outgoing { header: Vec::new(), raws: Vec::new(), pos: 0, off: 0 }
     }
 
-    /// The transfer of the registry `entries` (a snapshot of names and fd
+    /// The transfer of the registry as it is now (its names and fd
     /// numbers). EINVAL as [`wire::encode_header_with`].
-    pub(super) fn plan(entries: &[Info]) -> Result<Outgoing> {
-        let header = wire::encode_header_with(entries.len(), |i| Ok(entries.get(i).map_or(&[][..], |e| e.name.as_slice())))?;
-        Ok(Outgoing { header, raws: entries.iter().map(|e| e.raw).collect(), pos: 0, off: 0 })
+    pub(super) fn plan() -> Result<Outgoing> {
+        crate::registry::with_quiet(|r| {
+            let e = &r.entries;
+            let header = wire::encode_header_with(e.len(), |i| Ok(e.get(i).map_or(&[][..], |x| x.name.as_slice())))?;
+            Ok(Outgoing { header, raws: e.iter().map(|x| x.fd.raw()).collect(), pos: 0, off: 0 })
+        })
+    }
+
+    /// How many fds the transfer carries.
+    pub(super) fn count(&self) -> usize {
+        self.raws.len()
     }
 
     /// How far the sending has come (message, byte in it).
