@@ -415,7 +415,7 @@ fn sent_mark(c: &Conn) -> (usize, usize) {
 }
 
 /// TAKE arrived: queue every registry entry (a snapshot of names and fd
-/// numbers; the fds are duplicated a chunk at a time as they go).
+/// numbers; each chunk takes its fds from the registry as it goes).
 fn start_sending(c: &mut Conn) -> Result<()> {
     c.out = Outgoing::plan()?;
     c.nfds = c.out.count();
