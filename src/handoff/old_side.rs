@@ -312,9 +312,8 @@ fn step(c: &mut Conn, notes: &mut Notes, why: &mut crate::Error) -> Step {
             };
             match (h.kind, c.phase) {
                 (HandoffMsg::Take, Phase::AwaitTake) => {
-                    if let Err(e) = start_sending(c) {
-                        notes.add(log::ERR, format_args!("hand-off: cannot serve pid {}: {}", c.pid, e.message()));
-                        *why = e;
+                    if !start_sending(c, why) {
+                        notes.add(log::ERR, format_args!("hand-off: cannot serve pid {}: {}", c.pid, why.message()));
                         return Step::Gone;
                     }
                     notes.add(log::INFO, format_args!("hand-off: sending {} fds to pid {}", c.nfds, c.pid));
@@ -324,17 +323,17 @@ fn step(c: &mut Conn, notes: &mut Notes, why: &mut crate::Error) -> Step {
                     c.phase = Phase::AwaitConns;
                     let _ = time::timerfd_arm(c.timer.raw(), c.timeout_ms);
                 }
-                (HandoffMsg::Conns, Phase::AwaitConns) => match c.infd.take().map(check_channel) {
-                    Some(Ok(ch)) if peer_is(&ch, c.pid) => {
+                (HandoffMsg::Conns, Phase::AwaitConns) => match c.infd.take() {
+                    Some(ch) if !is_channel(&ch) => {
+                        why.set(libc::EBADMSG, format_args!("the fd of its CONNS frame is not a unix seqpacket socket"));
+                        return Step::Gone;
+                    }
+                    Some(ch) if peer_is(&ch, c.pid) => {
                         c.channel = Some(ch);
                         return Step::Ready;
                     }
-                    Some(Ok(_)) => {
+                    Some(_) => {
                         why.set(libc::EBADMSG, format_args!("the socket of its CONNS frame was not made by it"));
-                        return Step::Gone;
-                    }
-                    Some(Err(e)) => {
-                        *why = e;
                         return Step::Gone;
                     }
                     None => {
@@ -393,14 +392,10 @@ fn step(c: &mut Conn, notes: &mut Notes, why: &mut crate::Error) -> Step {
     }
 }
 
-/// The fd of a CONNS frame must be a unix seqpacket socket.
-fn check_channel(f: Fd) -> Result<Fd> {
-    let domain = socket::getsockopt_int(f.raw(), libc::SOL_SOCKET, libc::SO_DOMAIN);
-    let ty = socket::getsockopt_int(f.raw(), libc::SOL_SOCKET, libc::SO_TYPE);
-    if domain != Ok(libc::AF_UNIX) || ty != Ok(libc::SOCK_SEQPACKET) {
-        return Err(err!(EBADMSG, "the fd of its CONNS frame is not a unix seqpacket socket"));
-    }
-    Ok(f)
+/// Whether the fd of a CONNS frame is what it must be: a unix seqpacket socket.
+fn is_channel(f: &Fd) -> bool {
+    socket::getsockopt_int(f.raw(), libc::SOL_SOCKET, libc::SO_DOMAIN) == Ok(libc::AF_UNIX)
+        && socket::getsockopt_int(f.raw(), libc::SOL_SOCKET, libc::SO_TYPE) == Ok(libc::SOCK_SEQPACKET)
 }
 
 /// Whether the other end of `ch` belongs to `pid` (a socketpair's peer
@@ -416,11 +411,18 @@ fn sent_mark(c: &Conn) -> (usize, usize) {
 
 /// TAKE arrived: queue every registry entry (a snapshot of names and fd
 /// numbers; each chunk takes its fds from the registry as it goes).
-fn start_sending(c: &mut Conn) -> Result<()> {
-    c.out = Outgoing::plan()?;
+/// `false` (why in `why`) if the transfer cannot be planned.
+fn start_sending(c: &mut Conn, why: &mut crate::Error) -> bool {
+    match Outgoing::plan() {
+        Ok(out) => c.out = out,
+        Err(e) => {
+            *why = e;
+            return false;
+        }
+    }
     c.nfds = c.out.count();
     c.phase = Phase::Sending;
-    Ok(())
+    true
 }
 
 /// The taker is ready: post DRAIN, refuse whoever else queued up, close the
