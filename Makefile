@@ -142,8 +142,11 @@ check-clippy:
 	$(CARGO) clippy --workspace --all-targets $(RUST_FACES),gracefd/ffi -- -D warnings
 	CARGO_TARGET_DIR=$(FFI_TARGET) $(CARGO) clippy --lib --no-default-features --features ffi -- -D warnings
 
+# The core as a `#![no_std]` user gets it: built, and its unit tests run
+# without the std feature (code behind `feature = "std"` is absent there).
 check-nostd:
 	CARGO_TARGET_DIR=target/nostd $(CARGO) build --lib --no-default-features
+	CARGO_TARGET_DIR=target/nostd $(CARGO) test --lib --no-default-features
 
 # The committed header must be exactly what cbindgen generates now.
 check-header:

@@ -56,6 +56,38 @@ impl Error {
     }
 }
 
+/// An error slot: a step that fails records its error in a slot its caller
+/// owns and returns a small code (`None`, a variant without payload). The
+/// error is then built once, in place, instead of being copied (248 bytes)
+/// through every `?` whose `Result` type differs, each copy being code.
+impl Error {
+    /// A slot to be overwritten by [`Error::set`] before it is read.
+    pub(crate) const fn unset() -> Error {
+        Error { errno: Errno(libc::EIO), msg: Msg::new() }
+    }
+
+    /// Overwrite the slot with a new error.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn set(&mut self, errno: i32, args: fmt::Arguments<'_>) {
+        *self = Error::new(Errno(errno), args);
+    }
+
+    /// Overwrite the slot with [`Error::sys`]`(errno, what)`.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn set_sys(&mut self, errno: Errno, what: &str) {
+        *self = Error::sys(errno, what);
+    }
+
+    /// [`Error::context`] in place: prefix the slot's message.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn prefix(&mut self, args: fmt::Arguments<'_>) {
+        *self = self.context(args);
+    }
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Error({}, {:?})", self.errno.name(), self.msg.as_str())

@@ -60,9 +60,14 @@ fn ensure_pipe(st: &mut State) -> Result<RawFd> {
     if let Some(r) = &st.read {
         return Ok(r.raw());
     }
-    let (r, w) = fd::pipe().map_err(|e| crate::Error::sys(e, "event pipe"))?;
-    fd::set_nonblocking(r.raw(), true).map_err(|e| crate::Error::sys(e, "event pipe"))?;
-    fd::set_nonblocking(w.raw(), true).map_err(|e| crate::Error::sys(e, "event pipe"))?;
+    // One error site for the three steps: they fail with the same message.
+    let (r, w) = fd::pipe()
+        .and_then(|(r, w)| {
+            fd::set_nonblocking(r.raw(), true)?;
+            fd::set_nonblocking(w.raw(), true)?;
+            Ok((r, w))
+        })
+        .map_err(|e| crate::Error::sys(e, "event pipe"))?;
     WRITE_END.store(w.raw(), Ordering::Release);
     let raw = r.raw();
     st.read = Some(r);

@@ -341,6 +341,12 @@ mod tests {
         let missing = d.join("no/x.pid");
         let e = acquire(&bytes(&missing)).unwrap_err();
         assert_eq!(e.message(), format!("pid file {}: open: {}", shown(&missing), Errno(libc::ENOENT)));
+        let fifo = d.join("fifo.pid");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: `c` is a NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = acquire(&bytes(&fifo)).unwrap_err();
+        assert_eq!((e.errno.0, e.message()), (libc::EINVAL, format!("pid file {} is not a regular file", shown(&fifo)).as_str()));
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -107,8 +107,15 @@ unsafe fn copy_strings(p: *const *const libc::c_char, max: usize) -> Vec<Bytes> 
 fn read_cmdline() -> Vec<Bytes> {
     let mut buf = alloc::vec![0u8; 64 * 1024];
     let n = crate::sys::fs::read_file(b"/proc/self/cmdline\0", &mut buf).unwrap_or(0);
-    buf.truncate(n);
-    buf.split(|&b| b == 0).filter(|s| !s.is_empty()).map(|s| s.to_vec()).collect()
+    // A loop rather than filter/map/collect: less code in the constructor,
+    // which every program that links the library carries.
+    let mut out = Vec::new();
+    for arg in buf.get(..n).unwrap_or(&[]).split(|&b| b == 0) {
+        if !arg.is_empty() {
+            out.push(arg.to_vec());
+        }
+    }
+    out
 }
 
 fn find_exe() -> Bytes {

@@ -191,6 +191,7 @@ enum Settle {
 
 /// The probation of a ready new generation: poll its exit until the settle
 /// time has passed (with `block`), or look once.
+#[inline(never)]
 fn settle(f: &mut InFlight, block: bool) -> Settle {
     let now = time::monotonic_ns();
     let ready_ns = *f.ready_ns.get_or_insert_with(|| {
@@ -250,20 +251,15 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
         None => return Err(err!(ENOENT, "no executable path was recorded at start-up; set one in the upgrade options")),
     };
     let mut sp = Spawn::new(exe)?;
-    match &opts.argv {
-        Some(a) if !a.is_empty() => {
-            for x in a {
-                sp.arg(x)?;
-            }
-        }
-        _ if !s.argv.is_empty() => {
-            for x in &s.argv {
-                sp.arg(x)?;
-            }
-        }
-        _ => {
-            sp.arg(exe)?;
-        }
+    let argv: &[Vec<u8>] = match &opts.argv {
+        Some(a) if !a.is_empty() => a,
+        _ => &s.argv,
+    };
+    if argv.is_empty() {
+        sp.arg(exe)?;
+    }
+    for x in argv {
+        sp.arg(x)?;
     }
     sp.env_inherit_scrubbed();
     for e in &opts.env {
@@ -277,23 +273,23 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
     // Sockets and other named fds, at 3.. in systemd's format.
     let (exported, names) = sp.pass_registered_fds()?;
     sp.env_set(b"LISTEN_FDNAMES", &names)?;
-    sp.env_child_pid(b"LISTEN_PID")?;
+    sp.env_child_pid_ours(b"LISTEN_PID");
     if s.var(b"WATCHDOG_USEC").is_some() {
-        sp.env_child_pid(b"WATCHDOG_PID")?;
+        sp.env_child_pid_ours(b"WATCHDOG_PID");
     }
 
     // Library-internal fds after the LISTEN_FDS range.
     let mut digits = [0u8; 20];
     let (waiter, child_end) = ready::channel()?;
     let slot = sp.pass_report_fd(child_end.raw());
-    sp.env_set(b"GRACEFD_READY_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits))?;
+    sp.env_set_ours(b"GRACEFD_READY_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits));
     if let Some(pf) = lineage::pidfile_fd() {
         let slot = sp.pass_fd(pf);
-        sp.env_set(b"GRACEFD_PIDFILE_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits))?;
+        sp.env_set_ours(b"GRACEFD_PIDFILE_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits));
     }
     let next_gen = u64::from(lineage::generation()).saturating_add(1);
-    sp.env_set(b"GRACEFD_GENERATION", crate::proto::num::fmt_u64(next_gen, &mut digits))?;
-    sp.env_set(b"GRACEFD_PARENT_PID", crate::proto::num::fmt_u64(process::getpid() as u64, &mut digits))?;
+    sp.env_set_ours(b"GRACEFD_GENERATION", crate::proto::num::fmt_u64(next_gen, &mut digits));
+    sp.env_set_ours(b"GRACEFD_PARENT_PID", crate::proto::num::fmt_u64(process::getpid() as u64, &mut digits));
 
     // To systemd an upgrade is a reload: RELOADING=1 now, READY=1 when it
     // ends (from the new generation, or from us again if it failed).
@@ -311,7 +307,7 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
     drop(child_end);
     let nfds = exported.len();
     drop(exported);
-    log!(log::NOTICE, "upgrade: started generation {} as pid {} with {} fd{}", next_gen, pid, nfds, if nfds == 1 { "" } else { "s" });
+    log!(log::NOTICE, "upgrade: started generation {} as pid {} with {} fd{}", next_gen, pid, nfds, crate::msg::Plain(if nfds == 1 { "" } else { "s" }));
     let raw = waiter.raw();
     st.flight = Some(InFlight {
         pid,
@@ -350,10 +346,10 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
     let res = if flight.ready_ns.is_some() {
         // Ready before; its settle time is running.
         Ok(Some(Outcome::Ready))
-    } else if block {
-        ready::wait_outcome(&flight.waiter, flight.pid, flight.deadline).map(Some)
     } else {
-        match ready::poll_outcome(&flight.waiter, flight.pid) {
+        // One call for both ways (a blocking wait never returns Ok(None)).
+        let until = if block { flight.deadline } else { Deadline::after_ms(0) };
+        match ready::wait_inner(&flight.waiter, flight.pid, until, block) {
             Ok(None) if flight.deadline.expired() => Ok(Some(Outcome::TimedOut)),
             r => r,
         }
@@ -365,20 +361,17 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
     };
     let mut st = STATE.lock();
     st.busy = None;
-    let outcome = match res {
-        Ok(Some(_)) if matches!(settled, Some(Settle::Waiting)) => {
+    // Looked at in place: an outcome carries a message, and each move of it is a copy.
+    let outcome = match &res {
+        Ok(Some(o)) if !matches!(settled, Some(Settle::Waiting)) => o,
+        Ok(_) => {
             st.flight = Some(flight);
             return Ok(None);
         }
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            st.flight = Some(flight);
-            return Ok(None);
-        }
-        Err(e) => {
+        Err(_) => {
             drop(st);
             spawn::kill_and_reap(flight.pid, libc::SIGKILL, 0);
-            return Err(e);
+            return res.map(|_| None);
         }
     };
     drop(st);
@@ -400,7 +393,7 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
         }
         (outcome, _) => {
             let e = outcome.describe("new generation", pid);
-            match outcome {
+            match *outcome {
                 Outcome::Failed(..) | Outcome::TimedOut | Outcome::Abandoned => {
                     spawn::kill_and_reap(pid, flight.kill_signal, KILL_GRACE_MS);
                 }
@@ -414,7 +407,7 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
             e
         }
     };
-    log!(log::ERR, "upgrade failed, still serving: {}", e.message());
+    log!(log::ERR, "upgrade failed, still serving: {}", crate::msg::Plain(e.message()));
     if let Err(n) = crate::notify::ready(lineage::is_upgrade()) {
         log!(log::WARNING, "upgrade: could not send READY=1 to systemd after the failure: {}", n);
     }
@@ -469,6 +462,7 @@ const HAND_OVER_TIMEOUT_MS: i64 = 5_000;
 /// The new generation is ready: the pid file names it, and systemd (if it
 /// listens) is told `MAINPID=<new>` and has read it (barrier) before the
 /// caller may exit, so it never sees its main process vanish.
+#[inline(never)]
 fn hand_over(pid: Pid) {
     if let Some(pf) = lineage::pidfile_fd() {
         if let Err(e) = write_pid(pf, pid) {

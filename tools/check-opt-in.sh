@@ -5,8 +5,9 @@
 # --gc-sections, must not contain the connection pass's receiving thread or
 # the hand-off's "tell the old side to drain"; c-examples/httpd.c, which
 # enables the pass and takes fds by hand-off, must contain both. (Daemonize's
-# command mode, the third OptIn, has no setter in the C ABI: tools/
-# split-object.py leaves it out of the archive altogether.) The unix socket
+# command mode has no setter in the C ABI: tools/split-object.py leaves it
+# out of the archive altogether.) Daemonize's user and group lookups: only a
+# program that sets a user or group links them. The unix socket
 # mode's steps and the listen path of a pre-bind hook likewise: neither
 # program sets a mode or a hook, so both must leave them out, and a program
 # that calls gracefd_listen_opts_set_unix_mode and _set_pre_bind must have them.

@@ -15,7 +15,7 @@ use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::Result;
-use crate::proto::conns::{self as wire, Entry, Frame, PassStep};
+use crate::proto::conns::{self as wire, Frame, PassStep};
 use crate::sync::{Mutex, OptIn};
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::{socket, thread};
@@ -138,11 +138,11 @@ struct Held {
     conns: Vec<Passed>,
 }
 
-/// What to answer a frame with (short-lived: the inline message is fine).
-#[allow(clippy::large_enum_variant)]
+/// What to answer a frame with.
 enum Reply {
     Ack(u32),
-    Refuse(u32, crate::Error),
+    /// Refuse batch `id` (0: the frame) for the reason in the error slot.
+    Refuse(u32),
     Nothing,
 }
 
@@ -152,6 +152,7 @@ pub(crate) fn serve(ch: RawFd) {
     let mut raw = [-1 as RawFd; socket::SCM_MAX_FD];
     let mut held: Option<Held> = None;
     let mut out = Vec::new();
+    let mut why = crate::Error::unset();
     while let Ok(r) = socket::recv_with_fds(ch, &mut buf, &mut raw, 0) {
         // Own what arrived at once, so every path below closes it.
         // SAFETY: fresh fds from SCM_RIGHTS, received CLOEXEC, ours alone.
@@ -161,9 +162,10 @@ pub(crate) fn serve(ch: RawFd) {
         }
         let msg = buf.get(..r.len).unwrap_or(&[]);
         let reply = if r.data_truncated || r.fds_truncated {
-            Reply::Refuse(0, err!(EBADMSG, "a message was cut short (data or fds beyond the limits)"))
+            why.set(libc::EBADMSG, format_args!("a message was cut short (data or fds beyond the limits)"));
+            Reply::Refuse(0)
         } else {
-            step(&mut held, fds, msg)
+            step(&mut held, fds, msg, &mut why)
         };
         match reply {
             Reply::Ack(id) => {
@@ -171,8 +173,8 @@ pub(crate) fn serve(ch: RawFd) {
                     let _ = socket::send(ch, &out, 0);
                 }
             }
-            Reply::Refuse(id, e) => {
-                wire::encode_refuse(id, e.errno.0, e.message(), &mut out);
+            Reply::Refuse(id) => {
+                wire::encode_refuse(id, why.errno.0, why.message(), &mut out);
                 let _ = socket::send(ch, &out, 0);
             }
             Reply::Nothing => {}
@@ -186,18 +188,23 @@ fn is_connection(f: &Fd) -> bool {
         && socket::getsockopt_int(f.raw(), libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Ok(0)
 }
 
-/// One frame (and the fds that came with it, closed unless kept).
-fn step(held: &mut Option<Held>, fds: Vec<Fd>, msg: &[u8]) -> Reply {
+/// One frame (and the fds that came with it, closed unless kept); a
+/// refusal's reason goes to `why`.
+fn step(held: &mut Option<Held>, fds: Vec<Fd>, msg: &[u8], why: &mut crate::Error) -> Reply {
     let frame = match wire::decode(msg) {
         Ok(f) => f,
         Err(e) => {
             *held = None; // out of turn: a held batch is closed, never served
-            return Reply::Refuse(0, e);
+            *why = e;
+            return Reply::Refuse(0);
         }
     };
     let (id, entries) = match frame {
         Frame::Batch { id, entries } => (id, entries),
-        _ if !fds.is_empty() => return Reply::Refuse(0, err!(EBADMSG, "a frame other than BATCH carried {} fds", fds.len())),
+        _ if !fds.is_empty() => {
+            why.set(libc::EBADMSG, format_args!("a frame other than BATCH carried {} fds", fds.len()));
+            return Reply::Refuse(0);
+        }
         Frame::Commit(id) => {
             // Not the batch we hold: out of turn, so the held one is closed
             // (the old generation still owns those connections).
@@ -212,30 +219,40 @@ fn step(held: &mut Option<Held>, fds: Vec<Fd>, msg: &[u8]) -> Reply {
             }
             return Reply::Nothing;
         }
-        Frame::Ack(_) | Frame::Refuse { .. } => return Reply::Refuse(0, err!(EBADMSG, "the old generation sent a frame only the new one sends")),
+        Frame::Ack(_) | Frame::Refuse { .. } => {
+            why.set(libc::EBADMSG, format_args!("the old generation sent a frame only the new one sends"));
+            return Reply::Refuse(0);
+        }
     };
     if let Some(h) = held.take() {
-        return Reply::Refuse(id, err!(EBADMSG, "batch {} came while batch {} was not committed (both closed)", id, h.id));
+        why.set(libc::EBADMSG, format_args!("batch {} came while batch {} was not committed (both closed)", id, h.id));
+        return Reply::Refuse(id);
     }
     if fds.len() != entries.len() {
-        return Reply::Refuse(id, err!(EBADMSG, "batch {} announces {} connections but carries {} fds", id, entries.len(), fds.len()));
+        why.set(libc::EBADMSG, format_args!("batch {} announces {} connections but carries {} fds", id, entries.len(), fds.len()));
+        return Reply::Refuse(id);
     }
     if let Some(i) = fds.iter().position(|f| !is_connection(f)) {
-        return Reply::Refuse(id, err!(EBADMSG, "connection {} of batch {} is not a connected stream socket", i, id));
+        why.set(libc::EBADMSG, format_args!("connection {} of batch {} is not a connected stream socket", i, id));
+        return Reply::Refuse(id);
     }
     if pending().saturating_add(entries.len()) > QUEUE_MAX {
-        return Reply::Refuse(id, err!(ENOBUFS, "{} connections wait to be taken already (at most {})", pending(), QUEUE_MAX));
+        why.set(libc::ENOBUFS, format_args!("{} connections wait to be taken already (at most {})", pending(), QUEUE_MAX));
+        return Reply::Refuse(id);
     }
-    let conns = fds
-        .into_iter()
-        .zip(entries.iter())
-        .map(|(fd, e): (Fd, &Entry)| Passed { fd, tag: e.tag, state: msg.get(e.at..e.at + e.len).unwrap_or(&[]).to_vec() })
-        .collect();
+    let mut conns = Vec::with_capacity(fds.len());
+    for (fd, e) in fds.into_iter().zip(entries.iter()) {
+        conns.push(Passed { fd, tag: e.tag, state: msg.get(e.at..e.at + e.len).unwrap_or(&[]).to_vec() });
+    }
     *held = Some(Held { id, conns });
     Reply::Ack(id)
 }
 
 fn commit(h: Held) {
-    QUEUE.lock().conns.extend(h.conns);
+    let mut q = QUEUE.lock();
+    for p in h.conns {
+        q.conns.push_back(p);
+    }
+    drop(q);
     crate::events::post(crate::events::CONNS);
 }

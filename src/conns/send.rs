@@ -8,7 +8,8 @@ use crate::sync::Mutex;
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::process::Pid;
 use crate::sys::time::Deadline;
-use crate::sys::{poll, socket, Errno};
+use crate::sys::poll::{self, SendShort};
+use crate::sys::{socket, Errno};
 use crate::{err, log};
 
 /// One connection to pass.
@@ -130,23 +131,23 @@ pub(crate) fn pass(items: &[Item<'_>], timeout_ms: i64) -> (usize, Result<()>) {
     };
     let mut passed = 0usize;
     let mut start = 0usize;
-    let mut res = Ok(());
+    let mut why = crate::Error::unset();
+    let mut failed = false;
     let mut keep = true;
     for end in ends {
         let batch = items.get(start..end).unwrap_or(&[]);
-        match one_batch(&mut sender, batch, deadline) {
-            Ok(()) => passed += batch.len(),
-            Err((e, still_usable)) => {
-                keep = still_usable;
-                res = Err(e);
-                break;
-            }
+        if let Err(still_usable) = one_batch(&mut sender, batch, deadline, &mut why) {
+            keep = still_usable;
+            failed = true;
+            break;
         }
+        passed += batch.len();
         start = end;
     }
-    match &res {
-        Err(e) => log!(log::WARNING, "connection pass to pid {}: {} of {} passed: {}", sender.pid, passed, items.len(), e),
-        Ok(()) => log!(log::INFO, "connection pass: {} connections to pid {} in {} us", passed, sender.pid, crate::sys::time::monotonic_us().saturating_sub(t0)),
+    if failed {
+        log!(log::WARNING, "connection pass to pid {}: {} of {} passed: {}", sender.pid, passed, items.len(), why);
+    } else {
+        log!(log::INFO, "connection pass: {} connections to pid {} in {} us", passed, sender.pid, crate::sys::time::monotonic_us().saturating_sub(t0));
     }
     let put_back = {
         let mut st = STATE.lock();
@@ -161,7 +162,7 @@ pub(crate) fn pass(items: &[Item<'_>], timeout_ms: i64) -> (usize, Result<()>) {
         }
     };
     drop(put_back); // closed outside the lock
-    (passed, res)
+    (passed, if failed { Err(why) } else { Ok(()) })
 }
 
 /// Validate everything before the first byte goes out; returns the batch ends.
@@ -192,30 +193,31 @@ fn check(items: &[Item<'_>]) -> Result<Vec<usize>> {
     wire::plan(items.iter().map(|i| i.state.len()))
 }
 
-/// Why a batch failed, and what that means for the channel.
+/// Why a batch failed (the error is in the caller's slot), and what that
+/// means for the channel.
 struct Fail {
-    e: crate::Error,
     /// The receiver may still read the batch: tell it to close its copies.
     abort: bool,
     /// The channel is still in step (a refusal): later passes may use it.
     keep: bool,
 }
 
-fn fail(e: crate::Error, abort: bool, keep: bool) -> Fail {
-    Fail { e, abort, keep }
-}
+const CLOSE: Fail = Fail { abort: true, keep: false };
 
-/// Send one batch and see it committed. On error: the error, and whether the
+/// Send one batch and see it committed. On error (in `why`): whether the
 /// channel is still in step (a refusal) or must be closed.
-fn one_batch(s: &mut Sender, batch: &[Item<'_>], deadline: Deadline) -> core::result::Result<(), (crate::Error, bool)> {
+fn one_batch(s: &mut Sender, batch: &[Item<'_>], deadline: Deadline, why: &mut crate::Error) -> core::result::Result<(), bool> {
     let id = s.next_id;
     s.next_id = s.next_id.wrapping_add(1).max(1);
-    let conns: Vec<(u64, &[u8])> = batch.iter().map(|i| (i.tag, i.state)).collect();
-    let fds: Vec<RawFd> = batch.iter().map(|i| i.fd).collect();
+    // `plan` cut the batch, so it fits one frame (at most BATCH_MAX fds).
     let mut frame = Vec::new();
-    wire::encode_batch(id, &conns, &mut frame).map_err(|e| (e, true))?;
-    send_frame(&s.ch, &frame, &fds, deadline).map_err(|e| (e, false))?;
-    if let Err(f) = await_reply(&s.ch, id, deadline) {
+    wire::encode_planned(id, batch.len(), |i| batch.get(i).map_or((0, &[][..]), |c| (c.tag, c.state)), &mut frame);
+    let mut fds = [-1 as RawFd; wire::BATCH_MAX];
+    for (d, c) in fds.iter_mut().zip(batch) {
+        *d = c.fd;
+    }
+    send_frame(&s.ch, &frame, fds.get(..batch.len()).unwrap_or(&[]), deadline, why)?;
+    if let Err(f) = await_reply(&s.ch, id, deadline, why) {
         if f.abort {
             // The new generation may read the batch later: tell it to close
             // its copies (best effort: the EOF that follows says the same).
@@ -224,61 +226,84 @@ fn one_batch(s: &mut Sender, batch: &[Item<'_>], deadline: Deadline) -> core::re
                 let _ = socket::send(s.ch.raw(), &a, libc::MSG_DONTWAIT);
             }
         }
-        return Err((f.e, f.keep));
+        return Err(f.keep);
     }
-    wire::encode_id(PassStep::Commit, id, &mut frame).map_err(|e| (e, false))?;
+    if let Err(e) = wire::encode_id(PassStep::Commit, id, &mut frame) {
+        *why = e;
+        return Err(false);
+    }
     // The receiver just read the batch, so there is room for these 16 bytes:
     // do not let an expired deadline turn a done pass into a failure.
-    send_frame(&s.ch, &frame, &[], Deadline::after_ms(1_000)).map_err(|e| (e, false))
+    send_frame(&s.ch, &frame, &[], Deadline::after_ms(1_000), why)
 }
 
 fn gone(e: Errno) -> bool {
     matches!(e, Errno(libc::EPIPE) | Errno(libc::ECONNRESET) | Errno(libc::ENOTCONN))
 }
 
-fn send_frame(ch: &Fd, frame: &[u8], fds: &[RawFd], deadline: Deadline) -> Result<()> {
-    loop {
-        match socket::send_with_fds_flags(ch.raw(), frame, fds, None, libc::MSG_DONTWAIT) {
-            Ok(_) => return Ok(()),
-            Err(Errno(libc::EAGAIN)) => {}
-            Err(e) if gone(e) => return Err(err!(EPIPE, "the new generation is gone (send: {})", e)),
-            Err(e) => return Err(crate::Error::sys(e, "connection pass: send")),
-        }
-        let r = poll::wait(ch.raw(), libc::POLLOUT, deadline).map_err(|e| crate::Error::sys(e, "connection pass: poll"))?;
-        if r == 0 {
-            return Err(err!(ETIMEDOUT, "the new generation did not read the connections in time"));
-        }
-    }
+/// Send one frame; on failure (in `why`) the channel is out of step (`Err(false)`).
+fn send_frame(ch: &Fd, frame: &[u8], fds: &[RawFd], deadline: Deadline, why: &mut crate::Error) -> core::result::Result<(), bool> {
+    poll::send_all(ch.raw(), frame, fds, deadline).map_err(|(short, _)| frame_error(short, why))
 }
 
-/// Wait for the ACK of batch `id`.
-fn await_reply(ch: &Fd, id: u32, deadline: Deadline) -> core::result::Result<(), Fail> {
+/// Word why a [`send_frame`] failed.
+#[cold]
+#[inline(never)]
+fn frame_error(short: SendShort, why: &mut crate::Error) -> bool {
+    match short {
+        SendShort::Send(e) if gone(e) => why.set(libc::EPIPE, format_args!("the new generation is gone (send: {})", e)),
+        SendShort::Send(e) => why.set_sys(e, "connection pass: send"),
+        SendShort::Poll(e) => why.set_sys(e, "connection pass: poll"),
+        SendShort::Timeout => why.set(libc::ETIMEDOUT, format_args!("the new generation did not read the connections in time")),
+    }
+    false
+}
+
+/// Wait for the ACK of batch `id` (on failure, why in `why`).
+fn await_reply(ch: &Fd, id: u32, deadline: Deadline, why: &mut crate::Error) -> core::result::Result<(), Fail> {
     let mut buf = [0u8; wire::REPLY_MAX + 1];
     loop {
-        let r = poll::wait(ch.raw(), libc::POLLIN, deadline).map_err(|e| fail(crate::Error::sys(e, "connection pass: poll"), true, false))?;
-        if r == 0 {
-            return Err(fail(err!(ETIMEDOUT, "the new generation did not acknowledge the connections in time"), true, false));
+        match poll::wait(ch.raw(), libc::POLLIN, deadline) {
+            Ok(0) => {
+                why.set(libc::ETIMEDOUT, format_args!("the new generation did not acknowledge the connections in time"));
+                return Err(CLOSE);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                why.set_sys(e, "connection pass: poll");
+                return Err(CLOSE);
+            }
         }
         let n = match socket::recv(ch.raw(), &mut buf, libc::MSG_DONTWAIT) {
             Ok(n) => n,
             Err(Errno(libc::EAGAIN)) => continue,
             Err(e) if gone(e) => 0,
-            Err(e) => return Err(fail(crate::Error::sys(e, "connection pass: recv"), true, false)),
+            Err(e) => {
+                why.set_sys(e, "connection pass: recv");
+                return Err(CLOSE);
+            }
         };
         if n == 0 {
-            return Err(fail(err!(EPIPE, "the new generation is gone (it closed the channel before acknowledging)"), false, false));
+            why.set(libc::EPIPE, format_args!("the new generation is gone (it closed the channel before acknowledging)"));
+            return Err(Fail { abort: false, keep: false });
         }
         match wire::decode(buf.get(..n).unwrap_or(&[])) {
             Ok(Frame::Ack(got)) if got == id => return Ok(()),
             // It closed its copies; the channel stays in step.
             Ok(Frame::Refuse { id: got, errno, reason }) if got == id || got == 0 => {
-                let e = crate::Error::new(Errno(errno), format_args!("the new generation refused batch {}: {}", id, reason.as_str()));
-                return Err(fail(e, false, true));
+                why.set(errno, format_args!("the new generation refused batch {}: {}", id, reason.as_str()));
+                return Err(Fail { abort: false, keep: true });
             }
             // A late answer about an earlier batch.
             Ok(Frame::Ack(_)) | Ok(Frame::Refuse { .. }) => continue,
-            Ok(f) => return Err(fail(err!(EBADMSG, "the new generation sent {:?} instead of an acknowledgement", kind_of(&f)), true, false)),
-            Err(e) => return Err(fail(e.context(format_args!("the new generation's answer")), true, false)),
+            Ok(f) => {
+                why.set(libc::EBADMSG, format_args!("the new generation sent {:?} instead of an acknowledgement", kind_of(&f)));
+                return Err(CLOSE);
+            }
+            Err(e) => {
+                *why = e.context(format_args!("the new generation's answer"));
+                return Err(CLOSE);
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 
 use super::receive::Rx;
-use super::send::send_frame;
+use super::send::{frame_error, peer_gone, send_frame};
 use super::trusted;
 use crate::error::Result;
 use crate::proto::addr::Shown;
@@ -13,6 +13,7 @@ use crate::sync::Mutex;
 use crate::sys::fd::Fd;
 use crate::sys::process::{self, Pid};
 use crate::sys::time::{self, Deadline};
+use crate::sys::poll::SendShort;
 use crate::sys::{socket, Errno};
 use crate::{err, log, registry};
 
@@ -63,10 +64,11 @@ pub(crate) fn take(path: &[u8], timeout_ms: i64) -> Result<usize> {
             }
         }
     }
-    let r = take_inner(path, Deadline::after_ms(timeout_ms));
+    let mut why = crate::Error::unset();
+    let r = take_inner(path, Deadline::after_ms(timeout_ms), &mut why);
     let mut t = TAKEN.lock();
     match r {
-        Ok((sock, n, old_pid)) => {
+        Some((sock, n, old_pid)) => {
             *t = Taken::Pending { sock, path: path.to_vec(), old_pid };
             // An old side may now pass us connections (`conns::enable` asks).
             crate::conns::set_handoff_pending(true);
@@ -74,58 +76,99 @@ pub(crate) fn take(path: &[u8], timeout_ms: i64) -> Result<usize> {
             log!(log::NOTICE, "hand-off: took {} fds from pid {} at {}", n, old_pid, Shown(path));
             Ok(n)
         }
-        Err(e) => {
+        None => {
             *t = Taken::None;
             drop(t);
-            let e = e.context(format_args!("hand-off from {}", Shown(path)));
-            log!(log::WARNING, "{}", e.message());
-            Err(e)
+            why.prefix(format_args!("hand-off from {}", Shown(path)));
+            log!(log::WARNING, "{}", why.message());
+            Err(why)
         }
     }
 }
 
-fn take_inner(path: &[u8], deadline: Deadline) -> Result<(Fd, usize, Pid)> {
-    let addr = socket::SockAddr::unix(path, false).map_err(|e| crate::Error::sys(e, "path"))?;
-    let sock = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0).map_err(|e| crate::Error::sys(e, "socket"))?;
+/// The exchange of [`take`]: the connection, how many fds were taken and
+/// from which pid, or `None` with the reason in `why`.
+fn take_inner(path: &[u8], deadline: Deadline, why: &mut crate::Error) -> Option<(Fd, usize, Pid)> {
+    let addr = match socket::SockAddr::unix(path, false) {
+        Ok(a) => a,
+        Err(e) => {
+            why.set_sys(e, "path");
+            return None;
+        }
+    };
+    let sock = match socket::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0) {
+        Ok(s) => s,
+        Err(e) => {
+            why.set_sys(e, "socket");
+            return None;
+        }
+    };
     loop {
         match socket::connect(sock.raw(), &addr) {
             Ok(()) => break,
             // The backlog is full: the server is busy; retry until the deadline.
             Err(Errno(libc::EAGAIN)) if !deadline.expired() => time::sleep_ms(1),
-            Err(Errno(libc::EAGAIN)) => return Err(err!(ETIMEDOUT, "timed out connecting (the server's backlog is full)")),
-            Err(e @ Errno(libc::ENOENT)) | Err(e @ Errno(libc::ECONNREFUSED)) => {
-                return Err(crate::Error::new(e, format_args!("nobody serves there: connect: {}", e)))
+            Err(Errno(libc::EAGAIN)) => {
+                why.set(libc::ETIMEDOUT, format_args!("timed out connecting (the server's backlog is full)"));
+                return None;
             }
-            Err(e) => return Err(crate::Error::sys(e, "connect")),
+            Err(e @ Errno(libc::ENOENT)) | Err(e @ Errno(libc::ECONNREFUSED)) => {
+                why.set(e.0, format_args!("nobody serves there: connect: {}", e));
+                return None;
+            }
+            Err(e) => {
+                why.set_sys(e, "connect");
+                return None;
+            }
         }
     }
-    let cred = socket::peer_cred(sock.raw()).map_err(|e| crate::Error::sys(e, "SO_PEERCRED"))?;
+    let cred = match socket::peer_cred(sock.raw()) {
+        Ok(c) => c,
+        Err(e) => {
+            why.set_sys(e, "SO_PEERCRED");
+            return None;
+        }
+    };
     if !trusted(cred.uid) {
-        return Err(err!(
-            EACCES,
-            "the serving process (pid {}) runs as uid {}: only our uid {} or root is trusted",
-            cred.pid,
-            cred.uid,
-            process::geteuid()
-        ));
+        why.set(
+            libc::EACCES,
+            format_args!(
+                "the serving process (pid {}) runs as uid {}: only our uid {} or root is trusted",
+                cred.pid,
+                cred.uid,
+                process::geteuid()
+            ),
+        );
+        return None;
     }
     match send_frame(sock.raw(), &wire::encode_take(), deadline) {
         Ok(()) => {}
         // Refused at once (it need not read our TAKE first): its refusal, if
         // any, is waiting in our receive queue; read on.
-        Err(e) if matches!(e.errno.0, libc::EPIPE | libc::ECONNRESET) => {}
-        Err(e) => return Err(e),
+        Err(SendShort::Send(Errno(libc::EPIPE | libc::ECONNRESET))) => {}
+        Err(short) => {
+            frame_error(short, why);
+            return None;
+        }
     }
-    let rx = Rx { sock: sock.raw(), deadline };
+    let mut rx = Rx::new(sock.raw(), deadline, why);
     let (h, body) = rx.first_frame()?;
     if h.kind == HandoffMsg::Refuse {
-        let (e, why) = wire::decode_refuse(&body)?;
-        return Err(crate::Error::new(Errno(e), format_args!("refused by pid {}: {}", cred.pid, why.as_str())));
+        match wire::decode_refuse(&body) {
+            Ok((e, reason)) => why.set(e, format_args!("refused by pid {}: {}", cred.pid, reason.as_str())),
+            Err(e) => *why = e,
+        }
+        return None;
     }
-    let mut got = rx.transfer(body, wire::MAX_FDS)?;
+    let got = rx.transfer(body, wire::MAX_FDS)?;
     // Received with MSG_CMSG_CLOEXEC: CLOEXEC from the moment they exist.
-    let n = registry::import_received(got.drain().map(|(name, fd)| (name.to_vec(), fd)).collect())?;
-    Ok((sock, n, cred.pid))
+    match registry::import_received(got.into_named()) {
+        Ok(n) => Some((sock, n, cred.pid)),
+        Err(e) => {
+            *why = e;
+            None
+        }
+    }
 }
 
 /// Called by `ready::report_ready`: if this process took its fds from
@@ -151,11 +194,16 @@ pub(crate) fn report_ready() -> Result<bool> {
             }
             Ok(true)
         }
-        Err(e) if matches!(e.errno.0, libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN) => {
+        Err(short) if peer_gone(short) => {
             log!(log::NOTICE, "hand-off: pid {} is gone; nothing to drain", old_pid);
             Ok(true)
         }
-        Err(e) => Err(e.context(format_args!("hand-off: telling pid {} to drain", old_pid))),
+        Err(short) => {
+            let mut why = crate::Error::unset();
+            frame_error(short, &mut why);
+            why.prefix(format_args!("hand-off: telling pid {} to drain", old_pid));
+            Err(why)
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI64, Ordering};
 
-use super::send::{fds_sent, flush, plan_registry, send_error, Out, Progress};
+use super::send::{send_error, Outgoing, Progress};
 use super::serve::{close_listener, Server, SERVER};
 use super::taker::{Conn, Phase};
 use super::trusted;
@@ -14,7 +14,7 @@ use crate::proto::handoff::{self as wire, HandoffMsg};
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::process::{self, Pid};
 use crate::sys::{poll, socket, time, Errno};
-use crate::{err, events, log, registry};
+use crate::{err, events, log};
 
 /// Where a serving loop stands (the return of [`process()`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +67,14 @@ impl Notes {
     }
 }
 
+/// Refuse a connection from `who` that is not served: log why (at `level`)
+/// and tell it (one place for the three reasons, which share their wording).
+#[inline(never)]
+fn turn_away(notes: &mut Notes, level: i32, sock: Fd, who: Pid, e: &crate::Error) {
+    notes.add(level, format_args!("hand-off: refused pid {}: {}", who, e.message()));
+    refuse(sock, e);
+}
+
 /// Write a REFUSE frame (best effort: the socket is fresh, 12+ bytes fit) and
 /// close the connection.
 fn refuse(sock: Fd, e: &crate::Error) {
@@ -112,26 +120,32 @@ fn process_locked(notes: &mut Notes) -> Result<Status> {
         }
     }
     // The taker.
+    let mut why = crate::Error::unset();
     let step = match s.conn.as_mut() {
-        Some(c) => match step(c, notes) {
+        Some(c) => match step(c, notes, &mut why) {
             // Ready already: whatever happens now only decides whether it
             // takes connections.
             Step::Wait { .. } if c.phase == Phase::AwaitConns && time::timerfd_expired(c.timer.raw()) => {
                 notes.add(log::NOTICE, format_args!("hand-off: pid {} sent neither CONNS nor EOF within {} ms after ready: it gets no connections", c.pid, c.timeout_ms));
                 Step::Ready
             }
-            Step::Gone(e) if c.phase == Phase::AwaitConns => {
-                if e.errno.0 != libc::ECONNRESET {
-                    notes.add(log::WARNING, format_args!("hand-off: pid {} is ready, but its CONNS frame is refused ({}): it gets no connections", c.pid, e.message()));
+            Step::Gone if c.phase == Phase::AwaitConns => {
+                if why.errno.0 != libc::ECONNRESET {
+                    notes.add(log::WARNING, format_args!("hand-off: pid {} is ready, but its CONNS frame is refused ({}): it gets no connections", c.pid, why.message()));
                 }
                 Step::Ready
             }
-            Step::Wait { .. } if time::timerfd_expired(c.timer.raw()) => Step::Gone(err!(
-                ETIMEDOUT,
-                "it held the hand-off for {} ms without {}",
-                c.timeout_ms,
-                if c.phase == Phase::AwaitTake { "asking for the fds" } else { "reading them" }
-            )),
+            Step::Wait { .. } if time::timerfd_expired(c.timer.raw()) => {
+                why.set(
+                    libc::ETIMEDOUT,
+                    format_args!(
+                        "it held the hand-off for {} ms without {}",
+                        c.timeout_ms,
+                        if c.phase == Phase::AwaitTake { "asking for the fds" } else { "reading them" }
+                    ),
+                );
+                Step::Gone
+            }
             x => x,
         },
         None => Step::Idle,
@@ -144,14 +158,14 @@ fn process_locked(notes: &mut Notes) -> Result<Status> {
                 poll::epoll_modify(s.ep.raw(), c.sock.raw(), ev).map_err(|e| crate::Error::sys(e, "epoll_ctl"))?;
             }
         }
-        Step::Gone(e) => {
+        Step::Gone => {
             if let Some(c) = s.conn.take() {
                 notes.add(
                     log::NOTICE,
-                    format_args!("hand-off: pid {} dropped ({}); still serving", c.pid, e.message()),
+                    format_args!("hand-off: pid {} dropped ({}); still serving", c.pid, why.message()),
                 );
-                if e.errno.0 != libc::ECONNRESET {
-                    refuse(c.sock, &e);
+                if why.errno.0 != libc::ECONNRESET {
+                    refuse(c.sock, &why);
                 }
             }
         }
@@ -185,14 +199,12 @@ fn admit(s: &mut Server, c: Fd, notes: &mut Notes) {
             cred.uid,
             process::geteuid()
         );
-        notes.add(log::WARNING, format_args!("hand-off: refused pid {}: {}", cred.pid, e.message()));
-        refuse(c, &e);
+        turn_away(notes, log::WARNING, c, cred.pid, &e);
         return;
     }
     if let Some(cur) = &s.conn {
         let e = err!(EBUSY, "a hand-off to pid {} is in progress", cur.pid);
-        notes.add(log::NOTICE, format_args!("hand-off: refused pid {}: {}", cred.pid, e.message()));
-        refuse(c, &e);
+        turn_away(notes, log::NOTICE, c, cred.pid, &e);
         return;
     }
     let timeout_ms = TAKER_TIMEOUT_MS.load(Ordering::Relaxed);
@@ -220,30 +232,29 @@ fn admit(s: &mut Server, c: Fd, notes: &mut Notes) {
         timeout_ms,
         inbuf: [0; wire::HEAD_LEN],
         inlen: 0,
-        queue: Vec::new(),
-        pos: 0,
+        out: Outgoing::none(),
         nfds: 0,
         infd: None,
         channel: None,
     });
 }
 
-/// What one step on the taker's connection came to. (The error is inline on
-/// purpose, as everywhere: no allocation; the value is short-lived.)
-#[allow(clippy::large_enum_variant)]
+/// What one step on the taker's connection came to.
 enum Step {
     Idle,
     /// Nothing more to do now; `out` if output is pending (wait for POLLOUT).
     Wait {
         out: bool,
     },
-    /// Drop the taker, for this reason (told to it unless it is gone).
-    Gone(crate::Error),
+    /// Drop the taker, for the reason in the error slot (told to it unless
+    /// it is gone).
+    Gone,
     /// It reported ready.
     Ready,
 }
 
-fn step(c: &mut Conn, notes: &mut Notes) -> Step {
+/// One step; when it comes to [`Step::Gone`], `why` says why.
+fn step(c: &mut Conn, notes: &mut Notes, why: &mut crate::Error) -> Step {
     loop {
         // Read what the taker sent (its frames are heads without body).
         let mut progressed = false;
@@ -263,7 +274,8 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
                         }
                     }
                     if !one && (r.nfds > 0 || r.fds_truncated) {
-                        return Step::Gone(err!(EBADMSG, "it sent fds"));
+                        why.set(libc::EBADMSG, format_args!("it sent fds"));
+                        return Step::Gone;
                     }
                     if r.len == 0 {
                         let what = match c.phase {
@@ -272,27 +284,37 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
                             Phase::AwaitReady => "it closed the connection before it was ready",
                             Phase::AwaitConns => "it closed the connection after ready",
                         };
-                        return Step::Gone(err!(ECONNRESET, "{}", what));
+                        why.set(libc::ECONNRESET, format_args!("{}", what));
+                        return Step::Gone;
                     }
                     c.inlen += r.len;
                     progressed = true;
                 }
                 Err(Errno(libc::EAGAIN)) => {}
-                Err(Errno(libc::ECONNRESET)) => return Step::Gone(err!(ECONNRESET, "connection reset")),
-                Err(e) => return Step::Gone(crate::Error::sys(e, "recvmsg")),
+                Err(Errno(libc::ECONNRESET)) => {
+                    why.set(libc::ECONNRESET, format_args!("connection reset"));
+                    return Step::Gone;
+                }
+                Err(e) => {
+                    why.set_sys(e, "recvmsg");
+                    return Step::Gone;
+                }
             }
         }
         if c.inlen == wire::HEAD_LEN {
             c.inlen = 0;
             let h = match wire::decode_head(&c.inbuf) {
                 Ok(h) => h,
-                Err(e) => return Step::Gone(e),
+                Err(e) => {
+                    *why = e;
+                    return Step::Gone;
+                }
             };
             match (h.kind, c.phase) {
                 (HandoffMsg::Take, Phase::AwaitTake) => {
-                    if let Err(e) = start_sending(c) {
-                        notes.add(log::ERR, format_args!("hand-off: cannot serve pid {}: {}", c.pid, e.message()));
-                        return Step::Gone(e);
+                    if !start_sending(c, why) {
+                        notes.add(log::ERR, format_args!("hand-off: cannot serve pid {}: {}", c.pid, why.message()));
+                        return Step::Gone;
                     }
                     notes.add(log::INFO, format_args!("hand-off: sending {} fds to pid {}", c.nfds, c.pid));
                 }
@@ -301,21 +323,34 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
                     c.phase = Phase::AwaitConns;
                     let _ = time::timerfd_arm(c.timer.raw(), c.timeout_ms);
                 }
-                (HandoffMsg::Conns, Phase::AwaitConns) => match c.infd.take().map(check_channel) {
-                    Some(Ok(ch)) if peer_is(&ch, c.pid) => {
+                (HandoffMsg::Conns, Phase::AwaitConns) => match c.infd.take() {
+                    Some(ch) if !is_channel(&ch) => {
+                        why.set(libc::EBADMSG, format_args!("the fd of its CONNS frame is not a unix seqpacket socket"));
+                        return Step::Gone;
+                    }
+                    Some(ch) if peer_is(&ch, c.pid) => {
                         c.channel = Some(ch);
                         return Step::Ready;
                     }
-                    Some(Ok(_)) => return Step::Gone(err!(EBADMSG, "the socket of its CONNS frame was not made by it")),
-                    Some(Err(e)) => return Step::Gone(e),
-                    None => return Step::Gone(err!(EBADMSG, "a CONNS frame without its socket")),
+                    Some(_) => {
+                        why.set(libc::EBADMSG, format_args!("the socket of its CONNS frame was not made by it"));
+                        return Step::Gone;
+                    }
+                    None => {
+                        why.set(libc::EBADMSG, format_args!("a CONNS frame without its socket"));
+                        return Step::Gone;
+                    }
                 },
-                (k, _) => return Step::Gone(err!(EPROTO, "unexpected {} frame", k.name())),
+                (k, _) => {
+                    why.set(libc::EPROTO, format_args!("unexpected {} frame", k.name()));
+                    return Step::Gone;
+                }
             }
             progressed = true;
         }
         if c.infd.is_some() && c.inlen == 0 {
-            return Step::Gone(err!(EBADMSG, "an fd came with a frame other than CONNS"));
+            why.set(libc::EBADMSG, format_args!("an fd came with a frame other than CONNS"));
+            return Step::Gone;
         }
         if progressed && c.phase != Phase::AwaitReady {
             // A frame, or fds read by the taker: its deadline starts over.
@@ -324,11 +359,11 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
         // Write what is pending.
         if c.phase == Phase::Sending {
             let before = sent_mark(c);
-            match flush(c.sock.raw(), &mut c.queue, &mut c.pos) {
+            match c.out.flush(c.sock.raw()) {
                 Ok(Progress::Done) => {
                     c.phase = Phase::AwaitReady;
                     let _ = time::timerfd_arm(c.timer.raw(), 0);
-                    c.queue = Vec::new();
+                    c.out = Outgoing::none();
                     notes.add(log::INFO, format_args!("hand-off: sent {} fds to pid {}; waiting for it to be ready", c.nfds, c.pid));
                 }
                 Ok(Progress::Blocked) => {
@@ -341,12 +376,13 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
                     }
                 }
                 Err(e) => {
-                    let sent = fds_sent(&c.queue, c.pos);
+                    let sent = c.out.fds_sent();
                     let mut e = send_error(e, sent, c.nfds);
                     if e.errno.0 == libc::EPIPE {
                         e.errno = Errno(libc::ECONNRESET);
                     }
-                    return Step::Gone(e);
+                    *why = e;
+                    return Step::Gone;
                 }
             }
         }
@@ -356,14 +392,10 @@ fn step(c: &mut Conn, notes: &mut Notes) -> Step {
     }
 }
 
-/// The fd of a CONNS frame must be a unix seqpacket socket.
-fn check_channel(f: Fd) -> Result<Fd> {
-    let domain = socket::getsockopt_int(f.raw(), libc::SOL_SOCKET, libc::SO_DOMAIN);
-    let ty = socket::getsockopt_int(f.raw(), libc::SOL_SOCKET, libc::SO_TYPE);
-    if domain != Ok(libc::AF_UNIX) || ty != Ok(libc::SOCK_SEQPACKET) {
-        return Err(err!(EBADMSG, "the fd of its CONNS frame is not a unix seqpacket socket"));
-    }
-    Ok(f)
+/// Whether the fd of a CONNS frame is what it must be: a unix seqpacket socket.
+fn is_channel(f: &Fd) -> bool {
+    socket::getsockopt_int(f.raw(), libc::SOL_SOCKET, libc::SO_DOMAIN) == Ok(libc::AF_UNIX)
+        && socket::getsockopt_int(f.raw(), libc::SOL_SOCKET, libc::SO_TYPE) == Ok(libc::SOCK_SEQPACKET)
 }
 
 /// Whether the other end of `ch` belongs to `pid` (a socketpair's peer
@@ -374,18 +406,23 @@ fn peer_is(ch: &Fd, pid: Pid) -> bool {
 
 /// How far the sending has come (message, byte in it).
 fn sent_mark(c: &Conn) -> (usize, usize) {
-    (c.pos, c.queue.get(c.pos).map_or(0, Out::sent))
+    c.out.mark()
 }
 
 /// TAKE arrived: queue every registry entry (a snapshot of names and fd
-/// numbers; the fds are duplicated a chunk at a time as they go).
-fn start_sending(c: &mut Conn) -> Result<()> {
-    let entries = registry::entries();
-    c.queue = plan_registry(&entries)?;
-    c.pos = 0;
-    c.nfds = entries.len();
+/// numbers; each chunk takes its fds from the registry as it goes).
+/// `false` (why in `why`) if the transfer cannot be planned.
+fn start_sending(c: &mut Conn, why: &mut crate::Error) -> bool {
+    match Outgoing::plan() {
+        Ok(out) => c.out = out,
+        Err(e) => {
+            *why = e;
+            return false;
+        }
+    }
+    c.nfds = c.out.count();
     c.phase = Phase::Sending;
-    Ok(())
+    true
 }
 
 /// The taker is ready: post DRAIN, refuse whoever else queued up, close the
@@ -401,8 +438,7 @@ fn finish(s: &mut Server, pid: Pid, notes: &mut Notes) {
         while let Ok(c) = socket::accept(l.raw(), libc::SOCK_NONBLOCK) {
             let who = socket::peer_cred(c.raw()).map(|cr| cr.pid).unwrap_or(0);
             let e = err!(EBUSY, "already handed off to pid {}", pid);
-            notes.add(log::NOTICE, format_args!("hand-off: refused pid {}: {}", who, e.message()));
-            refuse(c, &e);
+            turn_away(notes, log::NOTICE, c, who, &e);
         }
         let _ = poll::epoll_remove(s.ep.raw(), l.raw());
     }

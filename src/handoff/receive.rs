@@ -9,24 +9,54 @@
 
 use alloc::vec::Vec;
 
-use crate::err;
-use crate::error::Result;
+use core::fmt;
+
+use crate::error::{Error, Result};
 use crate::proto::handoff::{self as wire, Head, HandoffMsg};
 use crate::sys::fd::{Fd, RawFd};
 use crate::sys::time::Deadline;
 use crate::sys::{poll, socket, Errno};
 
-/// The receiving end of a transfer.
-pub(super) struct Rx {
-    pub(super) sock: RawFd,
-    pub(super) deadline: Deadline,
+/// The receiving end of a transfer. A method that fails records why in
+/// [`Rx::why`] and returns `None`: the error is built once, in place, and
+/// not copied up through every step (each copy of an `Error` is code).
+pub(super) struct Rx<'a> {
+    sock: RawFd,
+    deadline: Deadline,
+    /// Why the last method that returned `None` failed (the caller's slot).
+    why: &'a mut Error,
 }
 
-impl Rx {
+impl<'a> Rx<'a> {
+    pub(super) fn new(sock: RawFd, deadline: Deadline, why: &'a mut Error) -> Rx<'a> {
+        Rx { sock, deadline, why }
+    }
+
+    /// Record why the transfer failed (the caller returns `None`).
+    fn fail(&mut self, errno: i32, args: fmt::Arguments<'_>) {
+        self.why.set(errno, args);
+    }
+
+    /// [`Rx::fail`] for a failed syscall.
+    fn fail_sys(&mut self, e: Errno, what: &str) {
+        self.why.set_sys(e, what);
+    }
+
+    /// The value of a wire check, or `None` with its error recorded.
+    fn check<T>(&mut self, r: Result<T>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                *self.why = e;
+                None
+            }
+        }
+    }
+
     /// One `recvmsg` (`MSG_DONTWAIT | MSG_CMSG_CLOEXEC`), waiting for data until
     /// the deadline. Fds that arrive are appended to `fds` (owned: closed if
     /// the transfer fails). Returns the byte count; 0 is end of stream.
-    fn read_some(&self, buf: &mut [u8], fds: &mut Vec<Fd>) -> Result<usize> {
+    fn read_some(&mut self, buf: &mut [u8], fds: &mut Vec<Fd>) -> Option<usize> {
         loop {
             let mut raw = [-1 as RawFd; socket::SCM_MAX_FD];
             match socket::recv_with_fds(self.sock, buf, &mut raw, libc::MSG_DONTWAIT) {
@@ -36,27 +66,36 @@ impl Rx {
                         fds.push(unsafe { Fd::from_raw(f) });
                     }
                     if r.fds_truncated {
-                        return Err(err!(
-                            EBADMSG,
-                            "control data truncated (MSG_CTRUNC): fds were lost (is RLIMIT_NOFILE too low?)"
-                        ));
+                        self.fail(
+                            libc::EBADMSG,
+                            format_args!("control data truncated (MSG_CTRUNC): fds were lost (is RLIMIT_NOFILE too low?)"),
+                        );
+                        return None;
                     }
-                    return Ok(r.len);
+                    return Some(r.len);
                 }
-                Err(Errno(libc::EAGAIN)) => {
-                    let r = poll::wait(self.sock, libc::POLLIN, self.deadline).map_err(|e| crate::Error::sys(e, "poll"))?;
-                    if r == 0 {
-                        return Err(err!(ETIMEDOUT, "timed out waiting for the sending side"));
+                Err(Errno(libc::EAGAIN)) => match poll::wait(self.sock, libc::POLLIN, self.deadline) {
+                    Ok(0) => {
+                        self.fail(libc::ETIMEDOUT, format_args!("timed out waiting for the sending side"));
+                        return None;
                     }
+                    Ok(_) => {}
+                    Err(e) => {
+                        self.fail_sys(e, "poll");
+                        return None;
+                    }
+                },
+                Err(Errno(libc::ECONNRESET)) => return Some(0),
+                Err(e) => {
+                    self.fail_sys(e, "recvmsg");
+                    return None;
                 }
-                Err(Errno(libc::ECONNRESET)) => return Ok(0),
-                Err(e) => return Err(crate::Error::sys(e, "recvmsg")),
             }
         }
     }
 
     /// Fill `buf`; returns how many bytes arrived before end of stream.
-    fn read_full(&self, buf: &mut [u8], fds: &mut Vec<Fd>) -> Result<usize> {
+    fn read_full(&mut self, buf: &mut [u8], fds: &mut Vec<Fd>) -> Option<usize> {
         let mut got = 0;
         while got < buf.len() {
             let n = self.read_some(buf.get_mut(got..).unwrap_or(&mut []), fds)?;
@@ -65,22 +104,35 @@ impl Rx {
             }
             got += n;
         }
-        Ok(got)
+        Some(got)
     }
 
-    /// A frame head. `Ok(None)` at a clean end of stream (between frames).
-    fn head(&self, fds: &mut Vec<Fd>) -> Result<Option<Head>> {
+    /// A frame head that came short: `n` of its bytes before end of stream.
+    #[cold]
+    #[inline(never)]
+    fn short_head(&mut self, n: usize) {
+        self.fail(
+            libc::EBADMSG,
+            format_args!("truncated hand-off frame: the stream ended after {} of {} head bytes", n, wire::HEAD_LEN),
+        );
+    }
+
+    /// A frame head. `Some(None)` at a clean end of stream (between frames).
+    fn head(&mut self, fds: &mut Vec<Fd>) -> Option<Option<Head>> {
         let mut b = [0u8; wire::HEAD_LEN];
         match self.read_full(&mut b, fds)? {
-            0 => Ok(None),
-            n if n < wire::HEAD_LEN => Err(err!(EBADMSG, "truncated hand-off frame: the stream ended after {} of {} head bytes", n, wire::HEAD_LEN)),
-            _ => wire::decode_head(&b).map(Some),
+            0 => Some(None),
+            n if n < wire::HEAD_LEN => {
+                self.short_head(n);
+                None
+            }
+            _ => self.check(wire::decode_head(&b)).map(Some),
         }
     }
 
     /// A body of `len` bytes (read in pieces, so a lying length allocates
     /// no more than what actually arrives).
-    fn body(&self, kind: HandoffMsg, len: usize, fds: &mut Vec<Fd>) -> Result<Vec<u8>> {
+    fn body(&mut self, kind: HandoffMsg, len: usize, fds: &mut Vec<Fd>) -> Option<Vec<u8>> {
         let mut v = Vec::new();
         while v.len() < len {
             let at = v.len();
@@ -88,48 +140,60 @@ impl Rx {
             v.resize(at + step, 0);
             let n = self.read_full(v.get_mut(at..).unwrap_or(&mut []), fds)?;
             if n < step {
-                return Err(err!(
-                    EBADMSG,
-                    "truncated hand-off {} frame: the stream ended after {} of {} bytes",
-                    kind.name(),
-                    at + n,
-                    len
-                ));
+                self.fail(
+                    libc::EBADMSG,
+                    format_args!("truncated hand-off {} frame: the stream ended after {} of {} bytes", kind.name(), at + n, len),
+                );
+                return None;
             }
         }
-        Ok(v)
+        Some(v)
     }
 
     /// The first frame of an exchange: a HEADER or a REFUSE. Fds must not
     /// ride on either.
-    pub(super) fn first_frame(&self) -> Result<(Head, Vec<u8>)> {
+    pub(super) fn first_frame(&mut self) -> Option<(Head, Vec<u8>)> {
         let mut stray = Vec::new();
         let Some(h) = self.head(&mut stray)? else {
-            return Err(err!(ECONNRESET, "the sending side closed the connection before sending anything"));
+            self.fail(libc::ECONNRESET, format_args!("the sending side closed the connection before sending anything"));
+            return None;
         };
         if h.kind != HandoffMsg::Header && h.kind != HandoffMsg::Refuse {
-            return Err(err!(EBADMSG, "expected a hand-off header frame, got a {} frame", h.kind.name()));
+            self.not_header(h.kind);
+            return None;
         }
         let body = self.body(h.kind, h.len, &mut stray)?;
         if !stray.is_empty() {
-            return Err(err!(EBADMSG, "{} fds arrived with a hand-off {} frame", stray.len(), h.kind.name()));
+            self.fail(libc::EBADMSG, format_args!("{} fds arrived with a hand-off {} frame", stray.len(), h.kind.name()));
+            return None;
         }
-        Ok((h, body))
+        Some((h, body))
+    }
+
+    /// The first frame was a `kind` frame, not a HEADER.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn not_header(&mut self, kind: HandoffMsg) {
+        self.fail(libc::EBADMSG, format_args!("expected a hand-off header frame, got a {} frame", kind.name()));
     }
 
     /// The fds announced by a HEADER body, chunk after chunk. At most `cap`
     /// fds are accepted: a larger transfer fails EMSGSIZE before any fd is read.
-    pub(super) fn transfer(&self, header: Vec<u8>, cap: usize) -> Result<Received> {
-        let total = wire::check_header(&header)?;
+    pub(super) fn transfer(&mut self, header: Vec<u8>, cap: usize) -> Option<Received> {
+        let total = self.check(wire::check_header(&header))?;
         if total > cap {
-            return Err(err!(EMSGSIZE, "the sender announces {} fds but there is room for {}", total, cap));
+            self.fail(libc::EMSGSIZE, format_args!("the sender announces {} fds but there is room for {}", total, cap));
+            return None;
         }
         let mut fds: Vec<Fd> = Vec::new();
-        fds.try_reserve_exact(total).map_err(|_| err!(ENOMEM, "room for {} fds", total))?;
+        if fds.try_reserve_exact(total).is_err() {
+            self.fail(libc::ENOMEM, format_args!("room for {} fds", total));
+            return None;
+        }
         while fds.len() < total {
             self.chunk(&mut fds, total)?;
         }
-        Ok(Received { header, fds })
+        Some(Received { header, fds })
     }
 
     /// One CHUNK frame and its fds, appended to `fds` (the `got` so far).
@@ -137,41 +201,44 @@ impl Rx {
     /// read never goes past an fd-carrying message, so they are this frame's.
     /// Any other frame, a short one, or a count that does not match what
     /// arrived fails EBADMSG.
-    fn chunk(&self, fds: &mut Vec<Fd>, total: usize) -> Result<()> {
+    fn chunk(&mut self, fds: &mut Vec<Fd>, total: usize) -> Option<()> {
         let got = fds.len();
         let mut frame = [0u8; wire::CHUNK_FRAME];
         let n = self.read_full(&mut frame, fds)?;
         if n == 0 {
-            return Err(err!(ECONNRESET, "the sending side closed the connection after {} of {} fds", got, total));
+            self.fail(libc::ECONNRESET, format_args!("the sending side closed the connection after {} of {} fds", got, total));
+            return None;
         }
         let (head, body) = frame.split_at(wire::HEAD_LEN);
         if n < wire::HEAD_LEN {
-            return Err(err!(EBADMSG, "truncated hand-off frame: the stream ended after {} of {} head bytes", n, wire::HEAD_LEN));
+            self.short_head(n);
+            return None;
         }
-        let h = wire::decode_head(head)?;
+        let h = self.check(wire::decode_head(head))?;
         if h.kind != HandoffMsg::Chunk {
-            return Err(err!(
-                EBADMSG,
-                "expected a hand-off chunk frame after {} of {} fds, got a {} frame",
-                got,
-                total,
-                h.kind.name()
-            ));
+            self.fail(
+                libc::EBADMSG,
+                format_args!("expected a hand-off chunk frame after {} of {} fds, got a {} frame", got, total, h.kind.name()),
+            );
+            return None;
         }
         if n < wire::CHUNK_FRAME {
-            return Err(err!(
-                EBADMSG,
-                "truncated hand-off chunk frame: the stream ended after {} of {} bytes",
-                n - wire::HEAD_LEN,
-                h.len
-            ));
+            self.fail(
+                libc::EBADMSG,
+                format_args!("truncated hand-off chunk frame: the stream ended after {} of {} bytes", n - wire::HEAD_LEN, h.len),
+            );
+            return None;
         }
-        let c = wire::decode_chunk(body, got, total)?;
+        let c = self.check(wire::decode_chunk(body, got, total))?;
         let arrived = fds.len() - got;
         if arrived != c.count as usize {
-            return Err(err!(EBADMSG, "hand-off chunk at fd #{} announces {} fds but {} arrived", c.first, c.count, arrived));
+            self.fail(
+                libc::EBADMSG,
+                format_args!("hand-off chunk at fd #{} announces {} fds but {} arrived", c.first, c.count, arrived),
+            );
+            return None;
         }
-        Ok(())
+        Some(())
     }
 }
 
@@ -194,6 +261,17 @@ impl Received {
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = (&[u8], Fd)> + '_ {
         wire::header_names(&self.header).zip(self.fds.drain(..))
     }
+
+    /// The names (copied) and fds, in transfer order, for the registry.
+    pub(crate) fn into_named(self) -> Vec<(Vec<u8>, Fd)> {
+        let mut names = wire::header_names(&self.header);
+        let mut out = Vec::with_capacity(self.fds.len());
+        for fd in self.fds {
+            // check_header made sure there is a name per fd.
+            out.push((names.next().unwrap_or(&[]).to_vec(), fd));
+        }
+        out
+    }
 }
 
 /// Receive one transfer (a header frame, then its chunks) from the connected
@@ -206,10 +284,15 @@ impl Received {
 /// (another protocol version), ECONNRESET (the sender closed the connection
 /// midway), ETIMEDOUT, or what `recvmsg`/`poll` failed with.
 pub(crate) fn recv_fds(sock: RawFd, cap: usize, deadline: Deadline) -> Result<Received> {
-    let rx = Rx { sock, deadline };
-    let (h, body) = rx.first_frame()?;
-    if h.kind != HandoffMsg::Header {
-        return Err(err!(EBADMSG, "expected a hand-off header frame, got a {} frame", h.kind.name()));
-    }
-    rx.transfer(body, cap)
+    let mut why = Error::unset();
+    let mut rx = Rx::new(sock, deadline, &mut why);
+    let got = match rx.first_frame() {
+        Some((h, _)) if h.kind != HandoffMsg::Header => {
+            rx.not_header(h.kind);
+            None
+        }
+        Some((_, body)) => rx.transfer(body, cap),
+        None => None,
+    };
+    got.ok_or(why)
 }

@@ -18,51 +18,100 @@ use alloc::vec::Vec;
 
 use crate::err;
 use crate::error::Result;
-use crate::proto::handoff as wire;
-use crate::registry::Info;
+use crate::proto::handoff::{self as wire, Chunk};
 use crate::sys::fd::{self, RawFd};
 use crate::sys::time::Deadline;
-use crate::sys::{poll, socket, Errno};
+use crate::sys::poll::{self, SendShort};
+use crate::sys::{socket, Errno};
 
-/// One message of the old side's queue: bytes, and for a chunk the registry
-/// fds that ride with its first byte.
-pub(super) struct Out {
-    data: Vec<u8>,
+/// The old side's transfer of its registry, sent piece by piece with
+/// [`Outgoing::flush`]: the header, then one chunk per 252 entries, each
+/// chunk frame encoded when it goes and its fds taken from the registry then.
+pub(super) struct Outgoing {
+    header: Vec<u8>,
+    /// The registry's fd numbers when the transfer was planned (a chunk goes
+    /// only while the registry still holds them: [`send_slice`]).
+    raws: Vec<RawFd>,
+    /// The message being sent: 0 is the header, `k` ≥ 1 is chunk `k - 1`.
+    pos: usize,
+    /// How many bytes of it went.
     off: usize,
-    /// A registry slice: the index of its first entry and the registry's fd
-    /// numbers when the transfer was planned (sent from the registry itself).
-    slice: Option<(usize, Vec<RawFd>)>,
 }
 
-impl Out {
-    fn new(data: Vec<u8>) -> Out {
-        Out { data, off: 0, slice: None }
+impl Outgoing {
+    /// Nothing to send.
+    pub(super) const fn none() -> Outgoing {
+        Outgoing { header: Vec::new(), raws: Vec::new(), pos: 0, off: 0 }
     }
-}
 
-impl Out {
-    /// How many bytes of it were sent.
-    pub(super) fn sent(&self) -> usize {
-        self.off
+    /// The transfer of the registry as it is now (its names and fd
+    /// numbers). EINVAL as [`wire::encode_header_with`].
+    pub(super) fn plan() -> Result<Outgoing> {
+        crate::registry::with_quiet(|r| {
+            let e = &r.entries;
+            let header = wire::encode_header_with(e.len(), |i| Ok(e.get(i).map_or(&[][..], |x| x.name.as_slice())))?;
+            Ok(Outgoing { header, raws: e.iter().map(|x| x.fd.raw()).collect(), pos: 0, off: 0 })
+        })
     }
-}
 
-/// The messages of a transfer of the registry `entries` (a snapshot of
-/// names and fd numbers): the header, then one chunk per 252 entries, whose
-/// fds are taken from the registry when it is sent. EINVAL as
-/// [`wire::encode_header`].
-pub(super) fn plan_registry(entries: &[Info]) -> Result<Vec<Out>> {
-    let names: Vec<&[u8]> = entries.iter().map(|e| e.name.as_slice()).collect();
-    let mut q = Vec::new();
-    q.push(Out::new(wire::encode_header(&names)?));
-    for c in wire::chunks(entries.len()) {
-        let start = c.first as usize;
-        let raws = entries.get(start..start + c.count as usize).unwrap_or(&[]).iter().map(|e| e.raw).collect();
-        let mut m = Out::new(wire::encode_chunk(c).to_vec());
-        m.slice = Some((start, raws));
-        q.push(m);
+    /// How many fds the transfer carries.
+    pub(super) fn count(&self) -> usize {
+        self.raws.len()
     }
-    Ok(q)
+
+    /// How far the sending has come (message, byte in it).
+    pub(super) fn mark(&self) -> (usize, usize) {
+        (self.pos, self.off)
+    }
+
+    /// The chunk that message `pos` is, if it is one.
+    fn chunk(&self, pos: usize) -> Option<Chunk> {
+        let first = pos.checked_sub(1)?.checked_mul(wire::CHUNK_MAX)?;
+        let count = self.raws.len().checked_sub(first).filter(|&n| n > 0)?.min(wire::CHUNK_MAX);
+        Some(Chunk { first: first as u32, count: count as u32 })
+    }
+
+    /// How many fds have left: those of the chunks before the current
+    /// message, and its own once its first byte went.
+    pub(super) fn fds_sent(&self) -> usize {
+        let before = self.pos.saturating_sub(1).saturating_mul(wire::CHUNK_MAX).min(self.raws.len());
+        let current = if self.off > 0 { self.chunk(self.pos).map_or(0, |c| c.count as usize) } else { 0 };
+        before + current
+    }
+
+    /// Send as much as the socket takes now (`MSG_DONTWAIT`).
+    pub(super) fn flush(&mut self, sock: RawFd) -> core::result::Result<Progress, Errno> {
+        loop {
+            let frame;
+            let (data, chunk) = if self.pos == 0 {
+                (&self.header[..], None)
+            } else {
+                let Some(c) = self.chunk(self.pos) else { return Ok(Progress::Done) };
+                frame = wire::encode_chunk(c);
+                (&frame[..], Some(c))
+            };
+            let rest = data.get(self.off..).unwrap_or(&[]);
+            if rest.is_empty() {
+                self.pos += 1;
+                self.off = 0;
+                continue;
+            }
+            // On a stream socket the fds travel with the first byte of the message.
+            let sent = match chunk {
+                Some(c) if self.off == 0 => {
+                    let first = c.first as usize;
+                    send_slice(sock, rest, first, self.raws.get(first..first + c.count as usize).unwrap_or(&[]))
+                }
+                _ => socket::send_with_fds_flags(sock, rest, &[], None, libc::MSG_DONTWAIT),
+            };
+            match sent {
+                Ok(0) => return Err(Errno(libc::EIO)),
+                Ok(n) => self.off += n,
+                Err(Errno(libc::EAGAIN)) => return Ok(Progress::Blocked),
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 /// Send `data` with the registry entries `first..` as its fds, if they are
@@ -88,34 +137,6 @@ pub(super) enum Progress {
     Blocked,
 }
 
-/// Send as much of `q[*pos..]` as the socket takes now (`MSG_DONTWAIT`).
-pub(super) fn flush(sock: RawFd, q: &mut [Out], pos: &mut usize) -> core::result::Result<Progress, Errno> {
-    while let Some(m) = q.get_mut(*pos) {
-        let rest = m.data.get(m.off..).unwrap_or(&[]);
-        if rest.is_empty() {
-            *pos += 1;
-            continue;
-        }
-        // On a stream socket the fds travel with the first byte of the message.
-        let sent = match (&m.slice, m.off) {
-            (Some((first, raws)), 0) => send_slice(sock, rest, *first, raws),
-            _ => socket::send_with_fds_flags(sock, rest, &[], None, libc::MSG_DONTWAIT),
-        };
-        match sent {
-            Ok(0) => return Err(Errno(libc::EIO)),
-            Ok(n) => m.off += n,
-            Err(Errno(libc::EAGAIN)) => return Ok(Progress::Blocked),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(Progress::Done)
-}
-
-/// How many fds of the queue have left.
-pub(super) fn fds_sent(q: &[Out], pos: usize) -> usize {
-    q.iter().enumerate().filter(|(i, m)| *i < pos || m.off > 0).map(|(_, m)| m.slice.as_ref().map_or(0, |(_, r)| r.len())).sum()
-}
-
 /// The error for a send that failed with `e` after `sent` of `total` fds.
 pub(super) fn send_error(e: Errno, sent: usize, total: usize) -> crate::Error {
     match e.0 {
@@ -139,25 +160,18 @@ pub(super) fn send_error(e: Errno, sent: usize, total: usize) -> crate::Error {
 /// until `deadline` (`MSG_DONTWAIT` plus `poll`). `sent` of `total` fds went
 /// before it (for the error's message).
 fn send_message(sock: RawFd, data: &[u8], fds: &[RawFd], deadline: Deadline, sent: usize, total: usize) -> Result<()> {
-    let mut off = 0;
-    while let Some(rest) = data.get(off..).filter(|r| !r.is_empty()) {
-        // On a stream socket the fds travel with the first byte of the message.
-        let carry = if off == 0 { fds } else { &[] };
-        // The fds that have left, this message's included once its first byte went.
-        let went = sent + if off > 0 { fds.len() } else { 0 };
-        match socket::send_with_fds_flags(sock, rest, carry, None, libc::MSG_DONTWAIT) {
-            Ok(0) => return Err(send_error(Errno(libc::EIO), went, total)),
-            Ok(n) => off += n,
-            Err(Errno(libc::EAGAIN)) => {
-                let r = poll::wait(sock, libc::POLLOUT, deadline).map_err(|e| crate::Error::sys(e, "poll"))?;
-                if r == 0 {
-                    return Err(err!(ETIMEDOUT, "timed out: the receiving side took {} of {} fds", went, total));
-                }
-            }
-            Err(e) => return Err(send_error(e, went, total)),
-        }
+    poll::send_all(sock, data, fds, deadline).map_err(|(why, off)| message_error(why, sent + if off > 0 { fds.len() } else { 0 }, total))
+}
+
+/// The error of a [`send_message`] that stopped short after `went` of `total` fds.
+#[cold]
+#[inline(never)]
+fn message_error(why: SendShort, went: usize, total: usize) -> crate::Error {
+    match why {
+        SendShort::Send(e) => send_error(e, went, total),
+        SendShort::Poll(e) => crate::Error::sys(e, "poll"),
+        SendShort::Timeout => err!(ETIMEDOUT, "timed out: the receiving side took {} of {} fds", went, total),
     }
-    Ok(())
 }
 
 /// [`send_fds_with`] with the names in a slice (the tests' form). EINVAL
@@ -210,11 +224,24 @@ pub(crate) fn send_fds_with<'a>(
 }
 
 /// Send a few bytes (a control frame) without fds, waiting until `deadline`.
-pub(super) fn send_frame(sock: RawFd, frame: &[u8], deadline: Deadline) -> Result<()> {
-    send_message(sock, frame, &[], deadline, 0, 0).map_err(|e| match e.errno.0 {
-        libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN => {
-            crate::Error::new(e.errno, format_args!("the other side closed the connection"))
-        }
-        _ => e,
-    })
+/// On failure, [`frame_error`] words it.
+pub(super) fn send_frame(sock: RawFd, frame: &[u8], deadline: Deadline) -> core::result::Result<(), SendShort> {
+    poll::send_all(sock, frame, &[], deadline).map_err(|(short, _)| short)
+}
+
+/// Whether a [`send_frame`] failed because the other side is gone.
+pub(super) fn peer_gone(short: SendShort) -> bool {
+    matches!(short, SendShort::Send(Errno(libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN)))
+}
+
+/// Put why a [`send_frame`] failed in `why`.
+#[cold]
+#[inline(never)]
+pub(super) fn frame_error(short: SendShort, why: &mut crate::Error) {
+    match short {
+        SendShort::Send(e) if peer_gone(short) => why.set(e.0, format_args!("the other side closed the connection")),
+        SendShort::Send(e) => why.set_sys(e, "sendmsg"),
+        SendShort::Poll(e) => why.set_sys(e, "poll"),
+        SendShort::Timeout => why.set(libc::ETIMEDOUT, format_args!("timed out: the receiving side took 0 of 0 fds")),
+    }
 }

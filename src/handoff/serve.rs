@@ -86,38 +86,67 @@ pub(crate) fn serve(path: &[u8]) -> Result<Fd> {
 /// What is at the path already: nothing, a stale socket (fine: it will be
 /// replaced), or something we must not replace.
 fn check_existing(path: &[u8], path_nul: &[u8]) -> Result<()> {
+    let mut why = crate::Error::unset();
+    if path_is_free(path, path_nul, &mut why) {
+        Ok(())
+    } else {
+        Err(why)
+    }
+}
+
+/// [`check_existing`], its error in `why` (built once, in place).
+fn path_is_free(path: &[u8], path_nul: &[u8], why: &mut crate::Error) -> bool {
     let st = match fs::lstat(path_nul) {
         Ok(st) => st,
-        Err(Errno(libc::ENOENT)) => return Ok(()),
-        Err(e) => return Err(crate::Error::sys(e, "lstat").context(format_args!("hand-off path {}", Shown(path)))),
+        Err(Errno(libc::ENOENT)) => return true,
+        Err(e) => {
+            why.set_sys(e, "lstat");
+            why.prefix(format_args!("hand-off path {}", Shown(path)));
+            return false;
+        }
     };
     if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-        return Err(err!(EEXIST, "hand-off path {} exists and is not a socket", Shown(path)));
+        why.set(libc::EEXIST, format_args!("hand-off path {} exists and is not a socket", Shown(path)));
+        return false;
     }
     if took_from(path) {
-        return Ok(());
+        return true;
     }
-    let probe = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0).map_err(|e| crate::Error::sys(e, "socket"))?;
-    let addr = socket::SockAddr::unix(path, false).map_err(|e| crate::Error::sys(e, "hand-off path"))?;
+    let probe = match socket::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0) {
+        Ok(p) => p,
+        Err(e) => {
+            why.set_sys(e, "socket");
+            return false;
+        }
+    };
+    let addr = match socket::SockAddr::unix(path, false) {
+        Ok(a) => a,
+        Err(e) => {
+            why.set_sys(e, "hand-off path");
+            return false;
+        }
+    };
     match socket::connect(probe.raw(), &addr) {
-        Err(Errno(libc::ECONNREFUSED)) => Ok(()),
-        Ok(()) => {
-            // Our own older generation (we are its upgrade) may be replaced:
-            // the path is to name the newest generation.
-            let server = socket::peer_cred(probe.raw()).map(|c| c.pid).ok();
-            if server.is_some() && server == crate::lineage::get().parent_pid {
-                return Ok(());
-            }
-            Err(err!(EADDRINUSE, "another process serves hand-off at {} (a live socket)", Shown(path)))
+        Err(Errno(libc::ECONNREFUSED)) => return true,
+        // Our own older generation (we are its upgrade) may be replaced:
+        // the path is to name the newest generation.
+        Ok(()) if is_our_parent(&probe) => return true,
+        Ok(()) | Err(Errno(libc::EAGAIN)) => {
+            why.set(libc::EADDRINUSE, format_args!("another process serves hand-off at {} (a live socket)", Shown(path)));
         }
-        Err(Errno(libc::EAGAIN)) => {
-            Err(err!(EADDRINUSE, "another process serves hand-off at {} (a live socket)", Shown(path)))
-        }
-        Err(e) => Err(crate::Error::new(
-            Errno(libc::EADDRINUSE),
+        Err(e) => why.set(
+            libc::EADDRINUSE,
             format_args!("cannot tell whether the socket at {} is stale: connect: {}", Shown(path), e),
-        )),
+        ),
     }
+    false
+}
+
+/// Whether the peer of the connected `probe` is the process that started
+/// ours by an upgrade.
+fn is_our_parent(probe: &Fd) -> bool {
+    let server = socket::peer_cred(probe.raw()).map(|c| c.pid).ok();
+    server.is_some() && server == crate::lineage::get().parent_pid
 }
 
 /// Stop serving: close the socket and remove the path if it is still ours.

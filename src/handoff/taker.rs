@@ -2,9 +2,7 @@
 //! stands. Its own file so that the serving socket (`serve.rs`), which holds
 //! it, and the loop that drives it (`old_side.rs`) both take it from below.
 
-use alloc::vec::Vec;
-
-use super::send::Out;
+use super::send::Outgoing;
 use crate::proto::handoff as wire;
 use crate::sys::fd::Fd;
 use crate::sys::process::Pid;
@@ -34,9 +32,8 @@ pub(super) struct Conn {
     pub(super) timeout_ms: i64,
     pub(super) inbuf: [u8; wire::HEAD_LEN],
     pub(super) inlen: usize,
-    /// The transfer; each chunk duplicates its registry fds only when it goes.
-    pub(super) queue: Vec<Out>,
-    pub(super) pos: usize,
+    /// The transfer; each chunk takes its registry fds only when it goes.
+    pub(super) out: Outgoing,
     pub(super) nfds: usize,
     /// An fd that came with the frame being read (only in `AwaitConns`).
     pub(super) infd: Option<Fd>,

@@ -98,11 +98,13 @@ pub fn listen(name: Option<&[u8]>, address: &[u8], opts: &ListenOptions) -> Resu
         registry::validate_name(n)?;
     }
     opts.validate()?;
-    // Std builds have code that sets the mode field directly (the
-    // superdaemon, tests): the steps are installed here for them. The C
-    // archive (no std) sets it only through `set_unix_mode`, which installs them.
-    // Likewise the hook's path (the Rust builder sets the field).
-    #[cfg(feature = "std")]
+    // Rust callers may write the mode field directly (it is public, also to
+    // `#![no_std]` users; the superdaemon and the tests do): the steps are
+    // installed here for them. Only the C archive (ffi without std) leaves
+    // this out: C sets the mode only through `set_unix_mode`, which installs
+    // them, so a C program that sets no mode links none of it. Likewise the
+    // hook's path (the Rust builder sets the field).
+    #[cfg(any(feature = "std", not(feature = "ffi")))]
     {
         if opts.unix_mode.is_some() {
             unix_mode::enable();

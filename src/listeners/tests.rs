@@ -329,13 +329,12 @@ fn new_socket_messages_read_exactly_as_before() {
     let hooked = |func| ListenOptions { pre_bind: Some(PreBind { func, data: 0 }), ..ListenOptions::default() };
     let e = listen(None, b"127.0.0.1:0", &hooked(refuse_eperm)).unwrap_err();
     assert_eq!((e.errno.0, e.message()), (libc::EPERM, format!("the pre-bind hook refused tcp 127.0.0.1:0: {}", errno(libc::EPERM)).as_str()));
-    let e = listen(None, b"udp://[::1]:0", &hooked(refuse_seven)).unwrap_err();
-    if ipv6_loopback() {
-        assert_eq!(
-            (e.errno.0, e.message()),
-            (libc::ECANCELED, "the pre-bind hook refused udp [::1]:0 (it returned 7, not a negative errno)")
-        );
-    }
+    // The hook runs before bind, so an address the machine may lack is not needed.
+    let e = listen(None, b"udp://127.0.0.1:0", &hooked(refuse_seven)).unwrap_err();
+    assert_eq!(
+        (e.errno.0, e.message()),
+        (libc::ECANCELED, "the pre-bind hook refused udp 127.0.0.1:0 (it returned 7, not a negative errno)")
+    );
     let e = listen(None, format!("unix:@{}-h", name).as_bytes(), &hooked(refuse_eperm)).unwrap_err();
     assert_eq!(e.message(), format!("the pre-bind hook refused unix:@\"{}-h\": {}", name, errno(libc::EPERM)));
     let dir = tmpdir("msg");

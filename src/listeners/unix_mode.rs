@@ -4,10 +4,11 @@
 //! file verified to be ours (`safe_path::set_bound_mode`).
 //!
 //! [`ListenOptions::set_unix_mode`](super::ListenOptions::set_unix_mode), the
-//! setter of the C handle and of the Rust builder, installs the steps. Only
-//! std builds (the superdaemon, the tests) write the field directly, and
-//! there [`super::listen`] installs them itself; so a mode is never set
-//! without the steps being installed, and a C program that never calls
+//! setter of the C handle and of the Rust builder, installs the steps. Rust
+//! code may also write the public field directly (the superdaemon, the
+//! tests, a `#![no_std]` user): in every build but the C archive
+//! [`super::listen`] installs them itself. So a mode is never set without the
+//! steps being installed, and a C program that never calls
 //! `gracefd_listen_opts_set_unix_mode` links none of it.
 
 use crate::error::{Error, Result};

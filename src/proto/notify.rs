@@ -41,27 +41,17 @@ pub fn parse_socket(value: &[u8]) -> Result<NotifySocket<'_>> {
     if value.is_empty() {
         return Err(err!(EINVAL, "NOTIFY_SOCKET is set but empty"));
     }
-    if value.contains(&0) {
-        return Err(err!(EINVAL, "NOTIFY_SOCKET {} contains a NUL byte", shown));
-    }
     let (addr, len) = match value.split_first() {
-        Some((b'@', name)) => {
-            if name.is_empty() {
-                return Err(err!(EINVAL, "NOTIFY_SOCKET {}: the abstract socket name after '@' is empty", shown));
-            }
-            (NotifySocket::Abstract(name), name.len())
+        _ if value.contains(&0) => return Err(bad_socket(value, " contains a NUL byte")),
+        Some((b'@', [])) => {
+            return Err(bad_socket(value, ": the abstract socket name after '@' is empty"))
         }
+        Some((b'@', name)) => (NotifySocket::Abstract(name), name.len()),
         Some((b'/', _)) => (NotifySocket::Path(value), value.len()),
         _ if value.starts_with(b"vsock:") => {
-            return Err(err!(EINVAL, "NOTIFY_SOCKET {}: vsock addresses are not supported (only a path or @name)", shown))
+            return Err(bad_socket(value, ": vsock addresses are not supported (only a path or @name)"))
         }
-        _ => {
-            return Err(err!(
-                EINVAL,
-                "NOTIFY_SOCKET {} is neither an absolute path nor an @abstract name",
-                shown
-            ))
-        }
+        _ => return Err(bad_socket(value, " is neither an absolute path nor an @abstract name")),
     };
     // A path needs room for its terminating NUL; an abstract name for the leading one.
     let room = SUN_PATH_LEN - 1;
@@ -75,6 +65,22 @@ pub fn parse_socket(value: &[u8]) -> Result<NotifySocket<'_>> {
         ));
     }
     Ok(addr)
+}
+
+/// `EINVAL`, "NOTIFY_SOCKET <value><why>": one error site for the value's
+/// malformations (each `err!` site is its own formatting code).
+#[cold]
+#[inline(never)]
+fn bad_socket(value: &[u8], why: &str) -> crate::error::Error {
+    err!(EINVAL, "NOTIFY_SOCKET {}{}", Shown(value), Plain(why))
+}
+
+/// `EINVAL`, "notification state: line <n> <what><text><why>": one error
+/// site for the line-level problems of a state.
+#[cold]
+#[inline(never)]
+fn bad_line(n: usize, what: &str, text: &[u8], why: &str) -> crate::error::Error {
+    err!(EINVAL, "notification state: line {} {}{}{}", n, Plain(what), Shown(text), Plain(why))
 }
 
 /// Check a state string: one or more `KEY=VALUE` lines separated by `\n`
@@ -106,19 +112,14 @@ pub fn validate_state(state: &[u8]) -> Result<()> {
             return Err(err!(EINVAL, "notification state: line {} is empty (expected KEY=VALUE)", n));
         }
         let Some(eq) = line.iter().position(|&b| b == b'=') else {
-            return Err(err!(EINVAL, "notification state: line {} {} has no '=' (expected KEY=VALUE)", n, Shown(line)));
+            return Err(bad_line(n, "", line, " has no '=' (expected KEY=VALUE)"));
         };
         let key = line.get(..eq).unwrap_or(&[]);
         if key.is_empty() {
-            return Err(err!(EINVAL, "notification state: line {} {} has an empty key", n, Shown(line)));
+            return Err(bad_line(n, "", line, " has an empty key"));
         }
         if !key.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(err!(
-                EINVAL,
-                "notification state: line {} key {} may only hold A-Z, a-z, 0-9 and '_'",
-                n,
-                Shown(key)
-            ));
+            return Err(bad_line(n, "key ", key, " may only hold A-Z, a-z, 0-9 and '_'"));
         }
     }
     Ok(())
@@ -190,6 +191,22 @@ impl Message {
     }
 
     /// Append the line `KEY=<decimal>`.
+    /// Append bytes known to fit (the fixed messages below are a few dozen
+    /// bytes): no error to make and move out, which the fallible `push` of
+    /// each line costs at every call.
+    fn put(&mut self, b: &[u8]) {
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + b.len()) {
+            dst.copy_from_slice(b);
+            self.len += b.len();
+        }
+    }
+
+    /// [`Message::put`] of a number in decimal.
+    fn put_u64(&mut self, v: u64) {
+        let mut digits = [0u8; 20];
+        self.put(num::fmt_u64(v, &mut digits));
+    }
+
     fn line_u64(&mut self, key: &[u8], v: u64) -> Result<()> {
         let mut digits = [0u8; 20];
         let d = num::fmt_u64(v, &mut digits);
@@ -210,40 +227,58 @@ impl core::fmt::Debug for Message {
 }
 
 fn check_pid(pid: Pid, what: &str) -> Result<u64> {
-    u64::try_from(pid).ok().filter(|&p| p > 0).ok_or_else(|| err!(EINVAL, "{} {} is not a valid pid", Plain(what), pid))
+    u64::try_from(pid).ok().filter(|&p| p > 0).ok_or_else(|| err!(EINVAL, "{} {} is not a valid pid", crate::msg::Plain(what), pid))
 }
 
 /// `READY=1`, plus `MAINPID=<pid>` when `mainpid` is given (a new generation
 /// tells systemd that it is now the main process).
 /// `EINVAL` if `mainpid` is not positive.
 pub fn ready(mainpid: Option<Pid>) -> Result<Message> {
+    let mainpid = match mainpid {
+        Some(pid) => Some(check_pid(pid, "MAINPID")?),
+        None => None,
+    };
+    Ok(ready_message(mainpid))
+}
+
+/// [`ready`] with a pid known to be valid (this process's own): nothing
+/// to check, so no error to carry.
+pub(crate) fn ready_message(mainpid: Option<u64>) -> Message {
     let mut m = Message::new();
-    m.line(b"READY", b"1")?;
+    m.put(b"READY=1");
     if let Some(pid) = mainpid {
-        m.line_u64(b"MAINPID", check_pid(pid, "MAINPID")?)?;
+        m.put(b"\nMAINPID=");
+        m.put_u64(pid);
     }
-    Ok(m)
+    m
 }
 
 /// `MAINPID=<pid>`. `EINVAL` if `pid` is not positive.
 pub(crate) fn mainpid(pid: Pid) -> Result<Message> {
+    let pid = check_pid(pid, "MAINPID")?;
     let mut m = Message::new();
-    m.line_u64(b"MAINPID", check_pid(pid, "MAINPID")?)?;
+    m.put(b"MAINPID=");
+    m.put_u64(pid);
     Ok(m)
 }
 
 /// `RELOADING=1\nMONOTONIC_USEC=<usec>`: the only way gracefd announces a reload.
 pub fn reloading(monotonic_usec: u64) -> Result<Message> {
+    Ok(reloading_message(monotonic_usec))
+}
+
+/// [`reloading`], which cannot fail, without the `Result`.
+pub(crate) fn reloading_message(monotonic_usec: u64) -> Message {
     let mut m = Message::new();
-    m.line(b"RELOADING", b"1")?;
-    m.line_u64(b"MONOTONIC_USEC", monotonic_usec)?;
-    Ok(m)
+    m.put(b"RELOADING=1\nMONOTONIC_USEC=");
+    m.put_u64(monotonic_usec);
+    m
 }
 
 /// `STOPPING=1`.
 pub fn stopping() -> Result<Message> {
     let mut m = Message::new();
-    m.line(b"STOPPING", b"1")?;
+    m.put(b"STOPPING=1");
     Ok(m)
 }
 

@@ -98,6 +98,8 @@ pub fn decode(b: &[u8]) -> Result<Frame> {
     let Some(text) = utf8::as_str(body) else {
         return Err(err!(EBADMSG, "readiness frame message is not UTF-8"));
     };
+    // Bytes, not chars: both are ASCII, which UTF-8 never uses inside a
+    // longer character (and a char search links a decoder and a searcher).
     if body.iter().any(|&c| c == 0 || c == b'\n') {
         return Err(err!(EBADMSG, "readiness frame message contains a NUL or newline"));
     }
@@ -142,8 +144,15 @@ mod tests {
     }
 
     #[test]
+    fn multibyte_text_is_no_nul_or_newline() {
+        let mut buf = [0u8; FRAME_MAX];
+        let n = encode(ReadyReport::Failed, 2, "é—ü 日本 \u{10a0a}".as_bytes(), &mut buf);
+        assert_eq!(decode(&buf[..n]).unwrap().msg.as_str(), "é—ü 日本 \u{10a0a}");
+    }
+
+    #[test]
     fn rejects_garbage() {
-        for bad in [&b""[..], b"GFD", b"XXXX\x01\0\0\0\0", b"GFD1\x09\0\0\0\0", b"GFD1\x00\0\0\0\0", b"GFD1\x07\0\0\0\0", b"GFD1\x02\0\0\0\0\xff", b"GFD1\x02\0\0\0\0a\nb"] {
+        for bad in [&b""[..], b"GFD", b"XXXX\x01\0\0\0\0", b"GFD1\x09\0\0\0\0", b"GFD1\x00\0\0\0\0", b"GFD1\x07\0\0\0\0", b"GFD1\x02\0\0\0\0\xff", b"GFD1\x02\0\0\0\0a\nb", b"GFD1\x02\0\0\0\0a\0b"] {
             assert_eq!(decode(bad).unwrap_err().errno.0, libc::EBADMSG, "{:?}", bad);
         }
         let mut big = b"GFD1\x02\0\0\0\0".to_vec();

@@ -47,6 +47,10 @@ pub(super) struct Plan<'a> {
     pub(crate) detach: Option<(&'a mut ChildStack, bool)>,
     /// Parent-death signal and user switch (raw system calls only).
     pub(crate) setup: &'a ChildSetup,
+    /// How to apply `setup`; `None` when no start was ever given a setup,
+    /// so `setup` is the default, which applies nothing (read by the
+    /// parent: the child calls it, or not, with no lookup of its own).
+    pub(crate) apply: Option<&'static fn(&ChildSetup) -> crate::sys::SysResult<()>>,
 }
 
 /// Entry point of the vfork-style clone: `arg` is the parent's `&mut Plan`.
@@ -116,7 +120,10 @@ extern "C" fn exec_entry(arg: *mut c_void) -> c_int {
 /// On failure: errno on the report channel, `_exit(127)`.
 fn exec(plan: &mut Plan<'_>) -> ! {
     let mut report = plan.report.map(|(now, _)| now);
-    let mut res = plan.setup.apply();
+    let mut res = match plan.apply {
+        Some(apply) => apply(plan.setup),
+        None => Ok(()),
+    };
     if res.is_ok() {
         res = fd::dup_into_slots(plan.fds, 3, plan.scratch);
     }

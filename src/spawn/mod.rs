@@ -23,6 +23,7 @@ use core::ffi::{c_char, c_void};
 use crate::child_setup::ChildSetup;
 use crate::error::Result;
 use crate::registry::Exported;
+use crate::sync::OptIn;
 use crate::sys::clone::{self, ChildStack, Parent};
 use crate::sys::cpath::CPath;
 use crate::sys::fd::RawFd;
@@ -54,6 +55,14 @@ pub struct Spawn {
     setup: ChildSetup,
 }
 
+/// How the child applies a [`ChildSetup`], installed by
+/// [`Spawn::child_setup`], the only way a start gets one that is not the
+/// default (which applies nothing): a program that never asks for a user
+/// switch, a death signal or the daemon's set-up (none of which the C ABI
+/// can) links none of that code into every child it starts (`sync::OptIn`).
+static APPLY_SETUP: OptIn<fn(&ChildSetup) -> crate::sys::SysResult<()>> = OptIn::new();
+static APPLY: fn(&ChildSetup) -> crate::sys::SysResult<()> = ChildSetup::apply;
+
 /// Which way a child was started (for the log line and the tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Path {
@@ -62,6 +71,17 @@ pub(crate) enum Path {
     /// `fork`, because the clone was refused with this errno, or 0 when
     /// `GRACEFD_SPAWN=fork` asked for it.
     Fork(i32),
+}
+
+/// The way, as the log line after a start says it.
+impl core::fmt::Display for Path {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Path::Clone => f.write_str("a vfork-style clone"),
+            Path::Fork(0) => f.write_str("fork (GRACEFD_SPAWN=fork)"),
+            Path::Fork(e) => write!(f, "fork (clone with CLONE_VM refused: {})", crate::msg::Plain(Errno(e).name())),
+        }
+    }
 }
 
 impl Spawn {
@@ -101,6 +121,10 @@ impl Spawn {
         if value.contains(&0) {
             return Err(err!(EINVAL, "environment value for {} contains NUL", crate::proto::addr::Shown(key)));
         }
+        Ok(self.env_set_unchecked(key, value))
+    }
+
+    fn env_set_unchecked(&mut self, key: &[u8], value: &[u8]) -> &mut Self {
         self.env_remove(key);
         let mut v = Vec::with_capacity(key.len() + value.len() + 2);
         v.extend_from_slice(key);
@@ -108,7 +132,15 @@ impl Spawn {
         v.extend_from_slice(value);
         v.push(0);
         self.env.push(v);
-        Ok(self)
+        self
+    }
+
+    /// [`env_set`](Self::env_set) for a variable of gracefd's own, whose key
+    /// is a constant and whose value is digits: nothing to check, no error
+    /// to carry out (each `?` of the checked setter is an error's move).
+    pub(crate) fn env_set_ours(&mut self, key: &'static [u8], digits: &[u8]) -> &mut Self {
+        debug_assert!(check_key(key).is_ok() && !digits.contains(&0));
+        self.env_set_unchecked(key, digits)
     }
 
     /// Set a whole `KEY=VALUE` entry (as given by a user). EINVAL without '='.
@@ -123,8 +155,18 @@ impl Spawn {
 
     /// Remove `key` from the child's environment (also a pid slot).
     pub(crate) fn env_remove(&mut self, key: &[u8]) -> &mut Self {
-        self.env.retain(|e| !(e.starts_with(key) && e.get(key.len()) == Some(&b'=')));
-        self.pid_keys.retain(|k| k.as_slice() != key);
+        // Index loops rather than two `retain`s: one removal routine for both
+        // vectors (each `retain` is its own instantiated code).
+        for (list, entry) in [(&mut self.env, true), (&mut self.pid_keys, false)] {
+            let mut i = 0;
+            while let Some(e) = list.get(i) {
+                if if entry { has_key(e, key) } else { e.as_slice() == key } {
+                    list.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
         self
     }
 
@@ -134,9 +176,19 @@ impl Spawn {
     /// [`env_set`](Self::env_set).
     pub(crate) fn env_child_pid(&mut self, key: &[u8]) -> Result<&mut Self> {
         check_key(key)?;
+        Ok(self.env_child_pid_unchecked(key))
+    }
+
+    /// [`env_child_pid`](Self::env_child_pid) for a constant key of gracefd's own (`LISTEN_PID`).
+    pub(crate) fn env_child_pid_ours(&mut self, key: &'static [u8]) -> &mut Self {
+        debug_assert!(check_key(key).is_ok());
+        self.env_child_pid_unchecked(key)
+    }
+
+    fn env_child_pid_unchecked(&mut self, key: &[u8]) -> &mut Self {
         self.env_remove(key);
         self.pid_keys.push(key.to_vec());
-        Ok(self)
+        self
     }
 
     /// Pass `fd` to the child; returns the fd number it will have there (3, 4, …
@@ -161,7 +213,7 @@ impl Spawn {
             self.pass_fd(x.fd.raw());
         }
         let mut digits = [0u8; 20];
-        self.env_set(b"LISTEN_FDS", crate::proto::num::fmt_u64(exported.len() as u64, &mut digits))?;
+        self.env_set_ours(b"LISTEN_FDS", crate::proto::num::fmt_u64(exported.len() as u64, &mut digits));
         Ok((exported, names))
     }
 
@@ -192,6 +244,7 @@ impl Spawn {
     /// parent is the caller only until the caller exits: a parent-death
     /// signal there is refused by [`spawn`](Self::spawn) (`EINVAL`).
     pub(crate) fn child_setup(&mut self, setup: ChildSetup) -> &mut Self {
+        APPLY_SETUP.install(&APPLY);
         self.setup = setup;
         self
     }
@@ -225,17 +278,25 @@ impl Spawn {
         }
         let started = time::monotonic_ns();
         // --- everything the child needs, built now, for this start only ---
-        let mut slots: Vec<Vec<u8>> = self.pid_keys.iter().map(|k| slot_entry(k)).collect();
+        // (Plain loops rather than iterator chains: each `collect` is its own
+        // instantiated code, and this function is in every program that upgrades.)
         let wants_pidfdid = self.pid_keys.iter().any(|k| k.as_slice() == b"LISTEN_PID");
-        let mut pidfd_entry = if wants_pidfdid { Some(slot_entry(PIDFDID)) } else { None };
-        let mut argv_ptrs: Vec<*const c_char> = self.argv.iter().map(|a| a.as_ptr() as *const c_char).collect();
+        // The pid slots, then the LISTEN_PIDFDID slot (last, see Plan::pidfd_slot).
+        let mut slots: Vec<Vec<u8>> = Vec::with_capacity(self.pid_keys.len() + 1);
+        for k in self.pid_keys.iter().map(Vec::as_slice).chain(wants_pidfdid.then_some(PIDFDID)) {
+            slots.push(slot_entry(k));
+        }
+        let mut argv_ptrs: Vec<*const c_char> = Vec::with_capacity(self.argv.len() + 1);
+        for a in &self.argv {
+            argv_ptrs.push(a.as_ptr() as *const c_char);
+        }
         argv_ptrs.push(core::ptr::null());
-        let mut envp: Vec<*const c_char> = self
-            .env
-            .iter()
-            .filter(|e| !(wants_pidfdid && has_key(e, PIDFDID)))
-            .map(|e| e.as_ptr() as *const c_char)
-            .collect();
+        let mut envp: Vec<*const c_char> = Vec::with_capacity(self.env.len() + slots.len() + 1);
+        for e in &self.env {
+            if !(wants_pidfdid && has_key(e, PIDFDID)) {
+                envp.push(e.as_ptr() as *const c_char);
+            }
+        }
         // The child writes its slots through these pointers, and execve reads
         // the entries through the same ones: derived once from each buffer.
         let mut pid_slots: Vec<*mut u8> = Vec::with_capacity(slots.len());
@@ -245,12 +306,7 @@ impl Spawn {
             // SAFETY: slot_entry made the value SLOT_WIDTH bytes right after `key=`.
             pid_slots.push(unsafe { base.add(s.len() - 1 - SLOT_WIDTH) });
         }
-        let pidfd_slot = pidfd_entry.as_mut().map(|s| {
-            let base = s.as_mut_ptr();
-            envp.push(base as *const c_char);
-            // SAFETY: as above.
-            (unsafe { base.add(s.len() - 1 - SLOT_WIDTH) }, envp.len() - 1)
-        });
+        let pidfd_slot = if wants_pidfdid { pid_slots.pop().map(|p| (p, envp.len() - 1)) } else { None };
         envp.push(core::ptr::null());
         let mut scratch: Vec<RawFd> = alloc::vec![-1; self.fds.len()];
         // A child that switches user must not share our memory: the kernel
@@ -273,6 +329,7 @@ impl Spawn {
             pidfd_slot,
             detach: None,
             setup: &self.setup,
+            apply: APPLY_SETUP.get(),
         };
         if self.detach {
             match sibling_stack.as_mut() {
@@ -310,14 +367,9 @@ impl Spawn {
         let _ = signal::set_mask(&old_mask);
         let pid = pid.map_err(|e| Error::sys(e, "fork"))?;
         let us = time::monotonic_ns().saturating_sub(started) / 1000;
-        match path {
-            Path::Clone => log!(log::INFO, "spawn: started pid {} with a vfork-style clone in {} us", pid, us),
-            Path::Fork(0) => log!(log::INFO, "spawn: started pid {} with fork (GRACEFD_SPAWN=fork) in {} us", pid, us),
-            Path::Fork(e) => log!(log::INFO, "spawn: started pid {} with fork (clone with CLONE_VM refused: {}) in {} us", pid, Errno(e).name(), us),
-        }
+        log!(log::INFO, "spawn: started pid {} with {} in {} us", pid, path, us);
         // The buffers the child wrote into and exec read from go only now.
         drop(slots);
-        drop(pidfd_entry);
         Ok((pid, path))
     }
 }
@@ -391,18 +443,20 @@ pub fn is_protocol_var(entry: &[u8]) -> bool {
     if entry.starts_with(b"GRACEFD_SPAWN=") {
         return false;
     }
-    const PREFIXES: [&[u8]; 9] = [
-        b"LISTEN_PID=",
-        b"LISTEN_PIDFDID=",
-        b"LISTEN_FDS=",
-        b"LISTEN_FDNAMES=",
-        b"SERVER_STARTER_PORT=",
-        b"SERVER_STARTER_GENERATION=",
-        b"WATCHDOG_PID=",
-        b"GRACEFD_",
-        b"=",
-    ];
-    PREFIXES.iter().any(|p| entry.starts_with(p))
+    // One string of NUL-terminated prefixes rather than an array of slices:
+    // no pointer per prefix to relocate at load time.
+    const PREFIXES: &[u8] = b"LISTEN_PID=\0LISTEN_PIDFDID=\0LISTEN_FDS=\0LISTEN_FDNAMES=\0\
+        SERVER_STARTER_PORT=\0SERVER_STARTER_GENERATION=\0WATCHDOG_PID=\0GRACEFD_\0=\0";
+    let mut start = 0;
+    for (at, &b) in PREFIXES.iter().enumerate() {
+        if b == 0 {
+            if entry.starts_with(PREFIXES.get(start..at).unwrap_or(&[])) {
+                return true;
+            }
+            start = at + 1;
+        }
+    }
+    false
 }
 
 /// Send `sig` to `pid`, wait up to `grace_ms` for it to exit, then SIGKILL and

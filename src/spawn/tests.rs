@@ -327,6 +327,8 @@ fn child_stack_use_is_far_below_its_size() {
         pidfd_slot: Some((unsafe { pidfd_ptr.add(PIDFDID.len() + 1) }, 1)),
         detach: None,
         setup: &crate::child_setup::ChildSetup::default(),
+        // The applying code on the child's stack too, as when a setup was given.
+        apply: Some(&super::APPLY),
     };
     let mut stack = ChildStack::new().unwrap();
     let old = signal::block_all().unwrap();
@@ -341,4 +343,25 @@ fn child_stack_use_is_far_below_its_size() {
     let used = stack.used();
     std::eprintln!("child stack: {} of {} bytes used", used, STACK_SIZE);
     assert!(used > 0 && used < STACK_SIZE / 4, "{used} bytes");
+}
+
+#[test]
+fn protocol_vars_are_exactly_the_listed_prefixes() {
+    for ours in [
+        &b"LISTEN_PID=1"[..],
+        b"LISTEN_PIDFDID=2",
+        b"LISTEN_FDS=3",
+        b"LISTEN_FDNAMES=a:b",
+        b"SERVER_STARTER_PORT=80=3",
+        b"SERVER_STARTER_GENERATION=4",
+        b"WATCHDOG_PID=5",
+        b"GRACEFD_READY_FD=6",
+        b"GRACEFD_",
+        b"=x",
+    ] {
+        assert!(is_protocol_var(ours), "{:?}", String::from_utf8_lossy(ours));
+    }
+    for theirs in [&b"GRACEFD_SPAWN=fork"[..], b"LISTEN_PIDX=1", b"LISTEN_PID", b"WATCHDOG_USEC=5", b"PATH=/bin", b"", b"SERVER_STARTER=1"] {
+        assert!(!is_protocol_var(theirs), "{:?}", String::from_utf8_lossy(theirs));
+    }
 }

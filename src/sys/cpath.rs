@@ -9,7 +9,6 @@ use alloc::vec::Vec;
 use core::ops::Deref;
 
 use super::{Errno, SysResult};
-use crate::msg::Plain;
 use crate::proto::addr::Shown;
 use crate::{err, Result};
 
@@ -37,9 +36,9 @@ impl CPath {
     /// one too, with a message naming it (`what`: "pid file path", "user"…).
     pub fn checked(s: &[u8], what: &str) -> Result<CPath> {
         if s.is_empty() {
-            return Err(err!(EINVAL, "{} is empty", Plain(what)));
+            return Err(err!(EINVAL, "{} is empty", crate::msg::Plain(what)));
         }
-        CPath::new(s).map_err(|_| err!(EINVAL, "{} {} contains NUL", Plain(what), Shown(s)))
+        CPath::new(s).map_err(|_| err!(EINVAL, "{} {} contains NUL", crate::msg::Plain(what), Shown(s)))
     }
 
     /// The parts one after the other, plus a NUL (a path built from a

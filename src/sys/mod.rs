@@ -58,8 +58,8 @@ impl Errno {
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The table entry already reads "description (ENAME)".
-        match errno_entry(self.0) {
-            Some(s) => f.write_str(s.strip_suffix('\0').unwrap_or(s)),
+        match nul_entry(ERRNO_CODES, ERRNO_TEXTS, self.0, 0) {
+            Some(s) => f.write_str(s),
             None => f.write_str("unknown error (E?)"),
         }
     }
@@ -108,13 +108,20 @@ const UNKNOWN_NUL: &str = "unknown error\0";
 
 /// `"description (ENAME)\0"` of a known errno, NUL included.
 fn errno_entry(e: i32) -> Option<&'static str> {
-    let i = ERRNO_CODES.iter().position(|&c| i32::from(c) == e)?;
+    nul_entry(ERRNO_CODES, ERRNO_TEXTS, e, 1)
+}
+
+/// The entry of `code` in a table of one byte per code (`codes`) and one
+/// string of NUL-terminated entries in the same order (`texts`), with its
+/// last `keep_nul` (0 or 1) bytes: the errno and signal tables.
+pub(crate) fn nul_entry(codes: &[u8], texts: &'static str, code: i32, keep_nul: usize) -> Option<&'static str> {
+    let i = codes.iter().position(|&c| i32::from(c) == code)?;
     // A plain byte walk: str::split_inclusive would link a searcher and memchr.
     let (mut start, mut seen) = (0, 0);
-    for (at, &b) in ERRNO_TEXTS.as_bytes().iter().enumerate() {
+    for (at, &b) in texts.as_bytes().iter().enumerate() {
         if b == 0 {
             if seen == i {
-                return ERRNO_TEXTS.get(start..=at);
+                return texts.get(start..at + keep_nul);
             }
             seen += 1;
             start = at + 1;
@@ -123,12 +130,14 @@ fn errno_entry(e: i32) -> Option<&'static str> {
     None
 }
 
-/// `(description, name)` of a known errno, cut out of its table entry.
+/// `(description, name)` of a known errno, cut out of its table entry
+/// (`"description (NAME)"`). Byte positions, not str patterns: each
+/// pattern kind links a searcher of its own.
 fn errno_parts(e: i32) -> Option<(&'static str, &'static str)> {
-    let entry = errno_entry(e)?.strip_suffix(")\0")?;
+    let entry = nul_entry(ERRNO_CODES, ERRNO_TEXTS, e, 0)?;
     // Descriptions hold no '(': the last one opens the name.
-    let (text, name) = entry.rsplit_once('(')?;
-    Some((text.strip_suffix(' ').unwrap_or(text), name))
+    let open = entry.bytes().rposition(|b| b == b'(')?;
+    Some((entry.get(..open.checked_sub(1)?)?, entry.get(open + 1..entry.len().checked_sub(1)?)?))
 }
 
 // The table is one string and one byte per errno rather than a `match`:

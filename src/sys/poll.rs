@@ -59,3 +59,38 @@ pub(crate) fn epoll_modify(ep: RawFd, fd: RawFd, events: u32) -> SysResult<()> {
 pub(crate) fn epoll_remove(ep: RawFd, fd: RawFd) -> SysResult<()> {
     epoll_ctl(ep, libc::EPOLL_CTL_DEL, fd, 0)
 }
+
+/// Why [`send_all`] stopped short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SendShort {
+    /// `sendmsg` failed (`EIO` for a send that took nothing).
+    Send(Errno),
+    /// `poll` failed.
+    Poll(Errno),
+    /// The deadline passed before the socket had room.
+    Timeout,
+}
+
+/// Send all of `data` on `fd`, `fds` riding on its first byte, waiting for
+/// room with `poll` until `deadline` (each send is `MSG_DONTWAIT`, so the
+/// socket's shared `O_NONBLOCK` is never changed). On a seqpacket socket the
+/// one send takes all. The one send-and-wait loop of the hand-off and the
+/// connection pass: each caller words the failure itself. On failure, also
+/// how many bytes of `data` had gone (the fds went with the first byte).
+pub(crate) fn send_all(fd: RawFd, data: &[u8], fds: &[RawFd], deadline: Deadline) -> Result<(), (SendShort, usize)> {
+    let mut off = 0;
+    while let Some(rest) = data.get(off..).filter(|r| !r.is_empty()) {
+        let carry = if off == 0 { fds } else { &[] };
+        match super::socket::send_with_fds_flags(fd, rest, carry, None, libc::MSG_DONTWAIT) {
+            Ok(0) => return Err((SendShort::Send(Errno(libc::EIO)), off)),
+            Ok(n) => off += n,
+            Err(Errno(libc::EAGAIN)) => match wait(fd, libc::POLLOUT, deadline) {
+                Ok(0) => return Err((SendShort::Timeout, off)),
+                Ok(_) => {}
+                Err(e) => return Err((SendShort::Poll(e), off)),
+            },
+            Err(e) => return Err((SendShort::Send(e), off)),
+        }
+    }
+    Ok(())
+}

@@ -157,122 +157,63 @@ pub(crate) fn restore(sig: i32, old: &libc::sigaction) -> SysResult<()> {
     cvt(unsafe { libc::sigaction(sig, old, core::ptr::null_mut()) }).map(|_| ())
 }
 
-/// Every signal with a name, and its symbolic name: the one table the
-/// library, the supervisor's options and messages, and the Rust face use.
-pub const NAMES: [(i32, &str); 31] = [
-    (libc::SIGHUP, "SIGHUP"),
-    (libc::SIGINT, "SIGINT"),
-    (libc::SIGQUIT, "SIGQUIT"),
-    (libc::SIGILL, "SIGILL"),
-    (libc::SIGTRAP, "SIGTRAP"),
-    (libc::SIGABRT, "SIGABRT"),
-    (libc::SIGBUS, "SIGBUS"),
-    (libc::SIGFPE, "SIGFPE"),
-    (libc::SIGKILL, "SIGKILL"),
-    (libc::SIGUSR1, "SIGUSR1"),
-    (libc::SIGSEGV, "SIGSEGV"),
-    (libc::SIGUSR2, "SIGUSR2"),
-    (libc::SIGPIPE, "SIGPIPE"),
-    (libc::SIGALRM, "SIGALRM"),
-    (libc::SIGTERM, "SIGTERM"),
-    (libc::SIGSTKFLT, "SIGSTKFLT"),
-    (libc::SIGCHLD, "SIGCHLD"),
-    (libc::SIGCONT, "SIGCONT"),
-    (libc::SIGSTOP, "SIGSTOP"),
-    (libc::SIGTSTP, "SIGTSTP"),
-    (libc::SIGTTIN, "SIGTTIN"),
-    (libc::SIGTTOU, "SIGTTOU"),
-    (libc::SIGURG, "SIGURG"),
-    (libc::SIGXCPU, "SIGXCPU"),
-    (libc::SIGXFSZ, "SIGXFSZ"),
-    (libc::SIGVTALRM, "SIGVTALRM"),
-    (libc::SIGPROF, "SIGPROF"),
-    (libc::SIGWINCH, "SIGWINCH"),
-    (libc::SIGIO, "SIGIO"),
-    (libc::SIGPWR, "SIGPWR"),
-    (libc::SIGSYS, "SIGSYS"),
-];
+// One list makes both tables: `NAMES` (number and name, for the lookups by
+// name) and `NAME_CODES` + `NAME_TEXTS` (one byte per signal and one string),
+// which is what a lookup by number reads. A table of `(i32, &str)` pairs is
+// 24 bytes and a load-time relocation per signal in every program that can
+// say how a child died (the `Exit` text).
+macro_rules! signal_table {
+    ($($name:ident,)*) => {
+        /// Every signal with a name, and its symbolic name: the one table the
+        /// library, the supervisor's options and messages, and the Rust face use.
+        pub const NAMES: [(i32, &str); 31] = [$((libc::$name, stringify!($name)),)*];
+        /// The signal numbers of [`NAMES`], in its order.
+        const NAME_CODES: &[u8] = &[$(libc::$name as u8,)*];
+        // Every number fits the byte it is stored in.
+        const _: () = { $(assert!(libc::$name > 0 && libc::$name < 256);)* };
+        /// The names of [`NAME_CODES`], each followed by a NUL, back to back.
+        const NAME_TEXTS: &str = concat!($(stringify!($name), "\0",)*);
+    };
+}
+
+signal_table! {
+    SIGHUP,
+    SIGINT,
+    SIGQUIT,
+    SIGILL,
+    SIGTRAP,
+    SIGABRT,
+    SIGBUS,
+    SIGFPE,
+    SIGKILL,
+    SIGUSR1,
+    SIGSEGV,
+    SIGUSR2,
+    SIGPIPE,
+    SIGALRM,
+    SIGTERM,
+    SIGSTKFLT,
+    SIGCHLD,
+    SIGCONT,
+    SIGSTOP,
+    SIGTSTP,
+    SIGTTIN,
+    SIGTTOU,
+    SIGURG,
+    SIGXCPU,
+    SIGXFSZ,
+    SIGVTALRM,
+    SIGPROF,
+    SIGWINCH,
+    SIGIO,
+    SIGPWR,
+    SIGSYS,
+}
 
 /// The symbolic name of a signal number (`"SIGSEGV"`), if it has one.
 pub fn lookup(sig: i32) -> Option<&'static str> {
-    let i = NUMBERS.iter().position(|&n| i32::from(n) == sig)?;
-    let start = i.checked_sub(1).and_then(|j| ENDS.get(j)).map_or(0, |&e| usize::from(e));
-    NAMES_TEXT.get(start..usize::from(*ENDS.get(i)?))
+    super::nul_entry(NAME_CODES, NAME_TEXTS, sig, 0)
 }
-
-// [`NAMES`] packed for `lookup`, at compile time: the names back to back, and
-// per signal its number and where its name ends. `lookup` is linked into
-// every program that says how a child died; as a table of `(i32, &str)` it
-// kept 24 bytes of data and a load-time relocation per signal, this keeps 2
-// bytes per signal beside the text. (The indexing below is bounded by the
-// loop conditions; const fns cannot use `get`.)
-
-#[allow(clippy::indexing_slicing)]
-const fn names_len() -> usize {
-    let mut n = 0;
-    let mut i = 0;
-    while i < NAMES.len() {
-        n += NAMES[i].1.len();
-        i += 1;
-    }
-    n
-}
-
-const NAMES_LEN: usize = names_len();
-
-#[allow(clippy::indexing_slicing)]
-const fn names_bytes() -> [u8; NAMES_LEN] {
-    let mut out = [0u8; NAMES_LEN];
-    let (mut i, mut at) = (0, 0);
-    while i < NAMES.len() {
-        let b = NAMES[i].1.as_bytes();
-        let mut j = 0;
-        while j < b.len() {
-            out[at] = b[j];
-            at += 1;
-            j += 1;
-        }
-        i += 1;
-    }
-    out
-}
-
-const NAMES_BYTES: [u8; NAMES_LEN] = names_bytes();
-
-/// The names back to back.
-const NAMES_TEXT: &str = match core::str::from_utf8(&NAMES_BYTES) {
-    Ok(s) => s,
-    Err(_) => panic!("signal names are ASCII"),
-};
-
-/// Each signal's number (all fit a byte; checked when this is built).
-#[allow(clippy::indexing_slicing)]
-const NUMBERS: [u8; NAMES.len()] = {
-    let mut out = [0u8; NAMES.len()];
-    let mut i = 0;
-    while i < NAMES.len() {
-        let n = NAMES[i].0;
-        assert!(n > 0 && n <= 255, "a signal number does not fit a byte");
-        out[i] = n as u8;
-        i += 1;
-    }
-    out
-};
-
-/// Where each name ends in [`NAMES_TEXT`] (the text fits 255 bytes;
-/// checked when this is built).
-#[allow(clippy::indexing_slicing)]
-const ENDS: [u8; NAMES.len()] = {
-    assert!(NAMES_LEN <= 255, "the signal names do not fit 255 bytes");
-    let mut out = [0u8; NAMES.len()];
-    let (mut i, mut at) = (0, 0);
-    while i < NAMES.len() {
-        at += NAMES[i].1.len();
-        out[i] = at as u8;
-        i += 1;
-    }
-    out
-};
 
 /// The symbolic name of a signal number (`"SIGSEGV"`), or `"SIG?"`.
 pub fn name(sig: i32) -> &'static str {
@@ -297,7 +238,9 @@ mod tests {
         assert_eq!((by_name("term"), by_name("SIG"), by_name("")), (None, None, None));
         for (n, s) in NAMES {
             assert_eq!(by_name(s), Some(n), "{}", s);
+            assert_eq!(lookup(n), Some(s), "{}", n);
         }
+        assert_eq!((lookup(0), lookup(-1), lookup(256 + libc::SIGHUP), lookup(32)), (None, None, None, None));
     }
 
     #[test]

@@ -203,3 +203,18 @@ fn a_refuse_reason_with_any_control_character_is_encoded_so_it_decodes() {
     let Frame::Refuse { id, errno, reason } = decode(&v).unwrap() else { panic!("not a refuse") };
     assert_eq!((id, errno, reason.as_str()), (4, libc::ENOBUFS, "queue full "));
 }
+
+/// The pass encodes its planned batches with `encode_planned`: byte for
+/// byte what `encode_batch` makes of the same connections, at the limits too.
+#[test]
+fn planned_batches_encode_as_checked_ones() {
+    let full = vec![7u8; STATE_MAX];
+    let many: Vec<(u64, &[u8])> = (0..BATCH_MAX as u64).map(|t| (t * 3, &b"ab"[..])).collect();
+    let cases: [&[(u64, &[u8])]; 4] =
+        [&[(1, b"GET / HTTP/1.1\r\n"), (u64::MAX, b""), (42, b"x")], &[(9, b"")], &[(5, &full)], &many];
+    for conns in cases {
+        let mut planned = vec![1, 2, 3];
+        encode_planned(77, conns.len(), |i| conns[i], &mut planned);
+        assert_eq!(planned, batch(77, conns));
+    }
+}
