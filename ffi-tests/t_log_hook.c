@@ -134,3 +134,40 @@ TEST(upgrade_log_counts_the_fds_it_passes) {
     CHECK_STR_CONTAINS(counted, "with 2 fds\n");
     gracefd_set_log_hook(NULL, NULL, -1);
 }
+
+/* The hook's max_level: a message above it is never delivered, one at or
+ * below it is, and after the hook is removed nothing is. (Each log site
+ * checks the level before it formats anything.) The failing upgrade logs
+ * "upgrade: started generation" at NOTICE and "upgrade failed" at ERR. */
+static char filtered[4096];
+static int filtered_calls;
+static void keep_filtered(void *user, int level, const char *msg) {
+    (void)user;
+    (void)level;
+    filtered_calls++;
+    if (strlen(filtered) + strlen(msg) + 2 < sizeof filtered) {
+        strcat(filtered, msg);
+        strcat(filtered, "\n");
+    }
+}
+
+TEST(log_hook_max_level_filters_before_delivery) {
+    CHECK_INT(gracefd_set_log_hook(keep_filtered, NULL, GRACEFD_LOG_WARNING), ==, 0);
+    CHECK_INT(failing_upgrade(), ==, -ECHILD);
+    CHECK_STR_CONTAINS(filtered, "upgrade failed, still serving");
+    CHECK(strstr(filtered, "started generation") == NULL);
+    filtered[0] = 0;
+    CHECK_INT(gracefd_set_log_hook(keep_filtered, NULL, GRACEFD_LOG_NOTICE), ==, 0);
+    CHECK_INT(failing_upgrade(), ==, -ECHILD);
+    CHECK_STR_CONTAINS(filtered, "started generation");
+    CHECK_STR_CONTAINS(filtered, "upgrade failed, still serving");
+    /* A bad level leaves the hook as it was. */
+    CHECK_INT(gracefd_set_log_hook(keep_filtered, NULL, 8), ==, -EINVAL);
+    filtered[0] = 0;
+    CHECK_INT(failing_upgrade(), ==, -ECHILD);
+    CHECK_STR_CONTAINS(filtered, "started generation");
+    CHECK_INT(gracefd_set_log_hook(NULL, NULL, -1), ==, 0);
+    int before = filtered_calls;
+    CHECK_INT(failing_upgrade(), ==, -ECHILD);
+    CHECK_INT(filtered_calls, ==, before);
+}

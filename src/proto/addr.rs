@@ -285,18 +285,15 @@ impl core::fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("\"")?;
         for &b in self.0.iter().take(64) {
-            match b {
-                b'"' => f.write_str("\\\"")?,
-                b'\\' => f.write_str("\\\\")?,
-                0x20..=0x7e => core::fmt::Write::write_char(f, b as char)?,
-                // By hand: `{:02x}` links u8's LowerHex and the padding code.
-                _ => {
-                    let hex = |d: u8| char::from(b"0123456789abcdef".get(usize::from(d)).copied().unwrap_or(b'?'));
-                    f.write_str("\\x")?;
-                    core::fmt::Write::write_char(f, hex(b >> 4))?;
-                    core::fmt::Write::write_char(f, hex(b & 15))?;
-                }
-            }
+            // Each byte as itself, `\"`, `\\` or `\xNN` (by hand: `{:02x}`
+            // links u8's LowerHex and the padding code), written at one site.
+            let hex = |d: u8| b"0123456789abcdef".get(usize::from(d)).copied().unwrap_or(b'?');
+            let (n, out) = match b {
+                b'"' | b'\\' => (2, [b'\\', b, 0, 0]),
+                0x20..=0x7e => (1, [b, 0, 0, 0]),
+                _ => (4, [b'\\', b'x', hex(b >> 4), hex(b & 15)]),
+            };
+            f.write_str(super::utf8::as_str(out.get(..n).unwrap_or(&[])).unwrap_or("?"))?;
         }
         if self.0.len() > 64 {
             f.write_str("...")?;

@@ -297,7 +297,9 @@ fn decode_refuse(id: u32, body: &[u8]) -> Result<Frame> {
     if errno == 0 || errno > ERRNO_MAX {
         return Err(err!(EBADMSG, "REFUSE carries errno {}, outside 1..={}", errno, ERRNO_MAX));
     }
-    let text = core::str::from_utf8(body.get(8..).unwrap_or(&[])).map_err(|_| err!(EBADMSG, "REFUSE reason is not UTF-8"))?;
+    let Some(text) = crate::proto::utf8::as_str(body.get(8..).unwrap_or(&[])) else {
+        return Err(err!(EBADMSG, "REFUSE reason is not UTF-8"));
+    };
     if text.chars().any(char::is_control) {
         return Err(err!(EBADMSG, "REFUSE reason holds control characters"));
     }

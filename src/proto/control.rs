@@ -186,7 +186,7 @@ impl RequestReader {
                 Err(e) => return Some(Err(e)),
             };
             if h.kind != HandoffMsg::Control {
-                return Some(Err(err!(EPROTO, "a {} frame on the control socket (expected control)", h.kind.name())));
+                return Some(Err(err!(EPROTO, "a {} frame on the control socket (expected control)", crate::msg::Plain(h.kind.name()))));
             }
             // decode_head bounded it: at most COMMAND_MAX.
             self.want = HEAD_LEN + h.len;

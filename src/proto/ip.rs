@@ -105,7 +105,7 @@ impl fmt::Display for Ipv4Shown {
                 f.write_str(".")?;
             }
             let mut buf = [0u8; 20];
-            f.write_str(core::str::from_utf8(super::num::fmt_u64(u64::from(o), &mut buf)).unwrap_or("?"))?;
+            f.write_str(super::utf8::as_str(super::num::fmt_u64(u64::from(o), &mut buf)).unwrap_or("?"))?;
         }
         Ok(())
     }
@@ -118,43 +118,36 @@ pub struct Ipv6Shown(pub [u8; 16]);
 
 impl fmt::Display for Ipv6Shown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut g = [0u16; 8];
-        for (slot, pair) in g.iter_mut().zip(self.0.chunks_exact(2)) {
-            *slot = u16::from_be_bytes([pair.first().copied().unwrap_or(0), pair.get(1).copied().unwrap_or(0)]);
-        }
-        if let [0, 0, 0, 0, 0, 0xffff, hi, lo] = g {
-            let [a, b] = hi.to_be_bytes();
-            let [c, d] = lo.to_be_bytes();
+        let b = &self.0;
+        let group = |i: usize| u16::from_be_bytes([b.get(2 * i).copied().unwrap_or(0), b.get(2 * i + 1).copied().unwrap_or(0)]);
+        if let [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, p, q, r, s] = *b {
             f.write_str("::ffff:")?;
-            return Ipv4Shown([a, b, c, d]).fmt(f);
+            return Ipv4Shown([p, q, r, s]).fmt(f);
         }
-        // The longest run of zero groups (at least two), the first if tied.
-        let (mut best_at, mut best_len, mut run_at, mut run_len) = (0, 0, 0, 0);
-        for (i, &v) in g.iter().enumerate() {
-            if v == 0 {
-                if run_len == 0 {
-                    run_at = i;
-                }
-                run_len += 1;
-                if run_len > best_len {
-                    (best_at, best_len) = (run_at, run_len);
+        // The longest run of zero groups, the first if tied; a run of one
+        // is not shortened (best_len starts at 1, best_at past the end).
+        let (mut best_at, mut best_len, mut run) = (8, 1, 0);
+        for i in 0..8 {
+            if group(i) == 0 {
+                run += 1;
+                if run > best_len {
+                    (best_at, best_len) = (i + 1 - run, run);
                 }
             } else {
-                run_len = 0;
+                run = 0;
             }
         }
-        let gap = if best_len > 1 { Some(best_at..best_at + best_len) } else { None };
         let mut i = 0;
         while i < 8 {
-            if let Some(r) = gap.as_ref().filter(|r| r.start == i) {
+            if i == best_at {
                 f.write_str("::")?;
-                i = r.end;
+                i += best_len;
                 continue;
             }
-            if i > 0 && gap.as_ref().map_or(true, |r| r.end != i) {
+            if i > 0 && i != best_at + best_len {
                 f.write_str(":")?;
             }
-            write_hex(f, g.get(i).copied().unwrap_or(0))?;
+            write_hex(f, group(i))?;
             i += 1;
         }
         Ok(())
@@ -176,7 +169,7 @@ fn write_hex(f: &mut fmt::Formatter<'_>, v: u16) -> fmt::Result {
             break;
         }
     }
-    f.write_str(core::str::from_utf8(buf.get(start..).unwrap_or(&[])).unwrap_or("?"))
+    f.write_str(super::utf8::as_str(buf.get(start..).unwrap_or(&[])).unwrap_or("?"))
 }
 
 #[cfg(test)]

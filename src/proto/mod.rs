@@ -16,3 +16,4 @@ pub mod num {
 }
 pub mod ready;
 pub(crate) mod sort;
+pub mod utf8;

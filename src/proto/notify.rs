@@ -406,6 +406,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn status_text_errors_say_which_byte_and_where() {
+        let e = status(b"a\nb").unwrap_err();
+        assert_eq!((e.errno.0, e.message()), (libc::EINVAL, "status text \"a\\x0ab\" contains a newline at offset 1 (it must be one line)"));
+        let e = status(b"ab\0").unwrap_err();
+        assert_eq!(e.message(), "status text \"ab\\x00\" contains a NUL byte at offset 2 (it must be one line)");
+    }
+
+    #[test]
     fn received_lines() {
         let r = parse_received(b"STATUS=warming up\nMAINPID=3");
         assert_eq!(r, Received { status: Some(b"warming up"), mainpid: Some(3), ..Received::default() });

@@ -7,6 +7,7 @@
 
 use crate::error::{Msg, Result};
 use crate::err;
+use crate::proto::utf8;
 
 const MAGIC: &[u8; 4] = b"GFD1";
 const HEAD: usize = 9;
@@ -52,8 +53,8 @@ pub struct Frame {
 /// [`MSG_MAX`] bytes at a char boundary. Allocation-free and async-signal-safe.
 pub fn encode(kind: ReadyReport, status: i32, msg: &[u8], buf: &mut [u8; FRAME_MAX]) -> usize {
     let mut n = msg.len().min(MSG_MAX);
-    if let Ok(s) = core::str::from_utf8(msg) {
-        while n > 0 && !s.is_char_boundary(n) {
+    if utf8::valid(msg) {
+        while n > 0 && !utf8::is_char_boundary(msg, n) {
             n -= 1;
         }
     }
@@ -94,7 +95,9 @@ pub fn decode(b: &[u8]) -> Result<Frame> {
     if body.len() > MSG_MAX {
         return Err(err!(EBADMSG, "readiness frame message of {} bytes is too long", body.len()));
     }
-    let text = core::str::from_utf8(body).map_err(|_| err!(EBADMSG, "readiness frame message is not UTF-8"))?;
+    let Some(text) = utf8::as_str(body) else {
+        return Err(err!(EBADMSG, "readiness frame message is not UTF-8"));
+    };
     // Bytes, not chars: both are ASCII, which UTF-8 never uses inside a
     // longer character (and a char search links a decoder and a searcher).
     if body.iter().any(|&c| c == 0 || c == b'\n') {
@@ -155,5 +158,20 @@ mod tests {
         let mut big = b"GFD1\x02\0\0\0\0".to_vec();
         big.extend(std::iter::repeat(b'a').take(MSG_MAX + 1));
         assert!(decode(&big).is_err());
+    }
+
+    #[test]
+    fn each_rejection_says_why_in_full() {
+        let says = |b: &[u8]| decode(b).unwrap_err().msg.as_str().to_string();
+        assert_eq!(says(b"GFD"), "readiness frame of 3 bytes is too short");
+        assert_eq!(says(b"XXXX\x01\0\0\0\0"), "readiness frame has a bad magic");
+        assert_eq!(says(b"GFD1\x09\0\0\0\0"), "readiness frame has unknown kind 9");
+        assert_eq!(says(b"GFD1\x00\0\0\0\0"), "readiness frame has unknown kind 0");
+        let mut big = b"GFD1\x02\0\0\0\0".to_vec();
+        big.extend(std::iter::repeat(b'a').take(MSG_MAX + 1));
+        assert_eq!(says(&big), "readiness frame message of 201 bytes is too long");
+        assert_eq!(says(b"GFD1\x02\0\0\0\0\xff"), "readiness frame message is not UTF-8");
+        assert_eq!(says(b"GFD1\x02\0\0\0\0a\nb"), "readiness frame message contains a NUL or newline");
+        assert_eq!(says(b"GFD1\x02\0\0\0\0a\0b"), "readiness frame message contains a NUL or newline");
     }
 }

@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
+use crate::msg::Plain;
 use crate::proto::addr::Shown;
 use crate::sys::cpath::CPath;
 use crate::sys::fd::Fd;
@@ -25,7 +26,7 @@ pub(super) struct Parent {
 /// empty path, a NUL inside, or a path ending in `/`, `.` or `..`.
 pub(super) fn parent(path: &[u8], what: &str) -> Result<Parent> {
     if path.is_empty() || path.contains(&0) {
-        return Err(err!(EINVAL, "{} {} is empty or contains NUL", what, Shown(path)));
+        return Err(err!(EINVAL, "{} {} is empty or contains NUL", Plain(what), Shown(path)));
     }
     let (dir, base) = match path.iter().rposition(|&b| b == b'/') {
         Some(0) => (&b"/"[..], path.get(1..).unwrap_or(&[])),
@@ -33,12 +34,12 @@ pub(super) fn parent(path: &[u8], what: &str) -> Result<Parent> {
         None => (&b"."[..], path),
     };
     if base.is_empty() || base == b"." || base == b".." {
-        return Err(err!(EINVAL, "{} {} does not name a file", what, Shown(path)));
+        return Err(err!(EINVAL, "{} {} does not name a file", Plain(what), Shown(path)));
     }
     // No NUL inside: checked above.
     let d = CPath::new(dir).map_err(|e| Error::sys(e, "directory"))?;
     let dir = fs::open(&d, libc::O_PATH | libc::O_DIRECTORY, 0)
-        .map_err(|e| Error::sys(e, "open its directory").context(format_args!("{} {}", what, Shown(path))))?;
+        .map_err(|e| Error::sys(e, "open its directory").context(format_args!("{} {}", Plain(what), Shown(path))))?;
     let base = CPath::new(base).map_err(|e| Error::sys(e, "file name"))?;
     Ok(Parent { dir, base })
 }

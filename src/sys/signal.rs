@@ -242,4 +242,13 @@ mod tests {
         }
         assert_eq!((lookup(0), lookup(-1), lookup(256 + libc::SIGHUP), lookup(32)), (None, None, None, None));
     }
+
+    #[test]
+    fn packed_lookup_agrees_with_the_table() {
+        for sig in -300..600 {
+            let want = NAMES.iter().find(|(n, _)| *n == sig).map(|(_, s)| *s);
+            assert_eq!(lookup(sig), want, "signal {}", sig);
+        }
+        assert_eq!(NAMES.iter().filter(|(n, _)| lookup(*n).is_some()).count(), NAMES.len());
+    }
 }

@@ -52,6 +52,7 @@ use alloc::vec::Vec;
 
 use crate::error::{Msg, Result};
 use crate::err;
+use crate::msg::Plain;
 use crate::proto::addr::Shown;
 
 /// The four bytes every frame starts with.
@@ -194,15 +195,15 @@ pub fn decode_head(b: &[u8]) -> Result<Head> {
         return Err(err!(EBADMSG, "hand-off frame of unknown kind {}", u32::from(k)));
     };
     if b.get(6..8) != Some(&[0u8, 0][..]) {
-        return Err(err!(EBADMSG, "hand-off {} frame has non-zero flags", kind.name()));
+        return Err(err!(EBADMSG, "hand-off {} frame has non-zero flags", Plain(kind.name())));
     }
     let len = u32_at(b, 8).unwrap_or(0) as usize;
     let (min, max) = kind.body_bounds();
     if len > max {
-        return Err(err!(EBADMSG, "hand-off {} frame of {} bytes is oversized (at most {})", kind.name(), len, max));
+        return Err(err!(EBADMSG, "hand-off {} frame of {} bytes is oversized (at most {})", Plain(kind.name()), len, max));
     }
     if len < min {
-        return Err(err!(EBADMSG, "hand-off {} frame of {} bytes is too short (at least {})", kind.name(), len, min));
+        return Err(err!(EBADMSG, "hand-off {} frame of {} bytes is too short (at least {})", Plain(kind.name()), len, min));
     }
     Ok(Head { kind, len })
 }
@@ -270,7 +271,7 @@ pub fn check_header(body: &[u8]) -> Result<usize> {
         let Some(name) = body.get(at + 1..at + 1 + len) else {
             return Err(err!(EBADMSG, "hand-off header: name #{} of {} bytes runs past the end", i, len));
         };
-        validate_name(name).map_err(|e| err!(EBADMSG, "hand-off header: name #{}: {}", i, e.message()))?;
+        validate_name(name).map_err(|e| err!(EBADMSG, "hand-off header: name #{}: {}", i, Plain(e.message())))?;
         at += 1 + len;
     }
     if at != body.len() {
@@ -380,12 +381,14 @@ pub(in crate::proto) fn push_text(out: &mut Vec<u8>, text: &str, max: usize, new
 /// control characters (`\n` allowed when `newlines` is set). EBADMSG naming `what`.
 pub(in crate::proto) fn check_text<'a>(text: &'a [u8], max: usize, newlines: bool, what: &str) -> Result<&'a str> {
     if text.len() > max {
-        return Err(err!(EBADMSG, "{} of {} bytes (at most {})", what, text.len(), max));
+        return Err(err!(EBADMSG, "{} of {} bytes (at most {})", Plain(what), text.len(), max));
     }
-    let s = core::str::from_utf8(text).map_err(|_| err!(EBADMSG, "{} is not UTF-8", what))?;
+    let Some(s) = crate::proto::utf8::as_str(text) else {
+        return Err(err!(EBADMSG, "{} is not UTF-8", Plain(what)));
+    };
     if let Some(c) = s.chars().find(|&c| c.is_control() && !(newlines && c == '\n')) {
         let kind = if c == '\n' { "a newline (one line expected)" } else { "control characters" };
-        return Err(err!(EBADMSG, "{} contains {}", what, kind));
+        return Err(err!(EBADMSG, "{} contains {}", Plain(what), Plain(kind)));
     }
     Ok(s)
 }

@@ -182,6 +182,18 @@ fn refuse_round_trip_and_hostile() {
 }
 
 #[test]
+fn refusal_text_errors_say_what_is_wrong() {
+    // The whole text of each check_text message (its subject is written with msg::Plain).
+    let long = [b'a'; REASON_MAX + 1];
+    let mut f = b"\x01\0\0\0".to_vec();
+    f.extend_from_slice(&long);
+    assert_eq!(ebadmsg(decode_refuse(&f)), format!("hand-off refusal reason of {} bytes (at most {})", REASON_MAX + 1, REASON_MAX));
+    assert_eq!(ebadmsg(decode_refuse(b"\x01\0\0\0\xff")), "hand-off refusal reason is not UTF-8");
+    assert_eq!(ebadmsg(decode_refuse(b"\x01\0\0\0a\nb")), "hand-off refusal reason contains a newline (one line expected)");
+    assert_eq!(ebadmsg(decode_refuse(b"\x01\0\0\0a\0b")), "hand-off refusal reason contains control characters");
+}
+
+#[test]
 fn control_frames() {
     assert_eq!(decode_head(&encode_take()).unwrap().kind, HandoffMsg::Take);
     assert_eq!(decode_head(&encode_ready()).unwrap().kind, HandoffMsg::Ready);
