@@ -107,13 +107,22 @@ unsafe fn copy_strings(p: *const *const libc::c_char, max: usize) -> Vec<Bytes> 
 fn read_cmdline() -> Vec<Bytes> {
     let mut buf = alloc::vec![0u8; 64 * 1024];
     let n = crate::sys::fs::read_file(b"/proc/self/cmdline\0", &mut buf).unwrap_or(0);
+    split_cmdline(buf.get(..n).unwrap_or(&[]))
+}
+
+/// The arguments in `/proc/self/cmdline`'s form: each one NUL-terminated.
+/// An empty argument (`prog --name ""`) is kept: the upgrade re-executes
+/// with these, and dropping it would shift every argument after it.
+fn split_cmdline(data: &[u8]) -> Vec<Bytes> {
+    let data = data.strip_suffix(&[0]).unwrap_or(data);
+    let mut out = Vec::new();
+    if data.is_empty() {
+        return out;
+    }
     // A loop rather than filter/map/collect: less code in the constructor,
     // which every program that links the library carries.
-    let mut out = Vec::new();
-    for arg in buf.get(..n).unwrap_or(&[]).split(|&b| b == 0) {
-        if !arg.is_empty() {
-            out.push(arg.to_vec());
-        }
+    for arg in data.split(|&b| b == 0) {
+        out.push(arg.to_vec());
     }
     out
 }
@@ -128,6 +137,15 @@ fn find_exe() -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cmdline_keeps_empty_arguments() {
+        let v = |args: &[&str]| args.iter().map(|a| a.as_bytes().to_vec()).collect::<Vec<_>>();
+        assert_eq!(super::split_cmdline(b"prog\0--name\0\0--port\08080\0"), v(&["prog", "--name", "", "--port", "8080"]));
+        assert_eq!(super::split_cmdline(b"prog\0\0"), v(&["prog", ""]));
+        assert_eq!(super::split_cmdline(b"prog"), v(&["prog"]));
+        assert_eq!(super::split_cmdline(b""), v(&[]));
+    }
+
     #[test]
     fn captured_at_load() {
         let s = super::get();
