@@ -599,6 +599,55 @@ mod tests {
         let _ = parse_server_starter_port(b"\xff\xfe=3");
     }
 
+    /// The whole text and errno of every error the parsers give, one case
+    /// per error site (and per reason a name or a key is refused).
+    #[test]
+    fn every_parser_error_in_full() {
+        let pinned = |r: Result<()>, want: &str| {
+            let e = r.expect_err(want);
+            assert_eq!(e.message(), want);
+            assert_eq!(e.errno.0, libc::EINVAL, "{}", want);
+        };
+        let sd = |pid: &str, fds: &str, names: Option<&str>| {
+            parse_systemd(Some(pid.as_bytes()), Some(fds.as_bytes()), names.map(str::as_bytes), ME, 1000).map(drop)
+        };
+        pinned(sd("+1", "1", None), "LISTEN_PID=\"+1\": not a process id (a decimal number from 1 to 2147483647)");
+        pinned(sd("4242", "1\n", None), "LISTEN_FDS=\"1\\x0a\": not a count of fds (a plain decimal number, no sign or spaces)");
+        pinned(sd("4242", "1001", None), "LISTEN_FDS=1001: more fds than this process can have open (at most 1000)");
+        pinned(
+            parse_systemd(Some(b"1"), Some(b"2147483645"), None, 1, u32::MAX).map(drop),
+            "LISTEN_FDS=2147483645: more fds than this process can have open (at most 2147483644)",
+        );
+        pinned(sd("4242", "2", Some("a:b:c")), "LISTEN_FDNAMES names 3 fds but LISTEN_FDS=2 announces 2: inconsistent, ignoring both");
+        pinned(sd("4242", "0", Some("a")), "LISTEN_FDNAMES names 1 fds but LISTEN_FDS=0 announces 0: inconsistent, ignoring both");
+        pinned(
+            sd("4242", "2", Some("ok:a\"\\\u{1}")),
+            "LISTEN_FDNAMES: name \"a\\\"\\\\\\x01\" of fd 4 contains a byte that is not printable ASCII",
+        );
+        let long = "n".repeat(256);
+        pinned(
+            sd("4242", "1", Some(&long)),
+            &format!("LISTEN_FDNAMES: name \"{}...\" of fd 3 is longer than 255 bytes", "n".repeat(64)),
+        );
+        pinned(check_pidfdid(Some(b"0"), None).map(drop), "LISTEN_PIDFDID=\"0\": not a pidfd id (a decimal number from 1 to 2^64-1)");
+        pinned(check_pidfdid(Some(b""), Some(1)).map(drop), "LISTEN_PIDFDID=\"\": not a pidfd id (a decimal number from 1 to 2^64-1)");
+        let ss = |v: &[u8]| parse_server_starter_port(v).map(drop);
+        pinned(ss(b"80=3;;81=4"), "SERVER_STARTER_PORT=\"80=3;;81=4\": entry 2 is empty");
+        pinned(ss(b";"), "SERVER_STARTER_PORT=\";\": entry 1 is empty");
+        pinned(ss(b"80=3;/a.sock"), "SERVER_STARTER_PORT: entry \"/a.sock\" has no '=fd'");
+        pinned(ss(b"=3"), "SERVER_STARTER_PORT: entry \"=3\" has an empty address");
+        pinned(ss(b"80=3x"), "SERVER_STARTER_PORT: entry \"80=3x\": fd \"3x\" is not a plain decimal fd number");
+        pinned(ss(b"80=2147483648"), "SERVER_STARTER_PORT: entry \"80=2147483648\": fd \"2147483648\" is not a plain decimal fd number");
+        pinned(ss(b"70000=3"), "SERVER_STARTER_PORT: entry \"70000=3\": port \"70000\" is above 65535");
+        pinned(ss(b"h:99999999999=3"), "SERVER_STARTER_PORT: entry \"h:99999999999=3\": port \"99999999999\" is above 65535");
+        pinned(ss(b"[::1]:65536=3"), "SERVER_STARTER_PORT: entry \"[::1]:65536=3\": port \"65536\" is above 65535");
+        pinned(ss(b"[]:80=3"), "SERVER_STARTER_PORT: entry \"[]:80=3\": empty IPv6 host between brackets");
+        pinned(ss(b"/a=4;80=5;/b=4"), "SERVER_STARTER_PORT: fd 4 is announced twice (for \"/a\" and \"/b\")");
+        pinned(parse_server_starter_generation(b"-1").map(drop), "SERVER_STARTER_GENERATION=\"-1\": not a plain decimal number");
+        pinned(validate_fdname(b""), "fd name \"\" is empty");
+        pinned(validate_fdname(b"a:b"), "fd name \"a:b\" contains ':' (the LISTEN_FDNAMES separator)");
+    }
+
     #[test]
     fn generation() {
         assert_eq!(parse_server_starter_generation(b"0").unwrap(), 0);
