@@ -357,3 +357,37 @@ fn server_starter_rejections_read_exactly_as_before() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The whole text of what the load notes when a variable does not parse.
+#[test]
+fn a_malformed_variable_is_noted_in_full() {
+    let cases: [(EnvVars<'_>, &str); 5] = [
+        (
+            env("x", "1", None),
+            "LISTEN_PID=\"x\": not a process id (a decimal number from 1 to 2147483647); no fd inherited from LISTEN_FDS",
+        ),
+        (
+            env("1", "1", Some("a:b")),
+            "LISTEN_FDNAMES names 2 fds but LISTEN_FDS=1 announces 1: inconsistent, ignoring both; no fd inherited from LISTEN_FDS",
+        ),
+        (
+            EnvVars { listen_pidfdid: Some(b"-1"), ..env("1", "0", None) },
+            "LISTEN_PIDFDID=\"-1\": not a pidfd id (a decimal number from 1 to 2^64-1); no fd inherited from LISTEN_FDS",
+        ),
+        (
+            EnvVars { server_starter_port: Some(b"80=3;80=3"), ..EnvVars::default() },
+            "SERVER_STARTER_PORT: fd 3 is announced twice (for \"80\" and \"80\"); no fd inherited from SERVER_STARTER_PORT",
+        ),
+        (
+            EnvVars { server_starter_generation: Some(b"1 "), ..EnvVars::default() },
+            "SERVER_STARTER_GENERATION=\"1 \": not a plain decimal number; ignored",
+        ),
+    ];
+    for (vars, want) in cases {
+        let mut r = Registry::new();
+        r.load(vars, 1, 3, 100);
+        let notes: Vec<&str> = r.notes.iter().map(|m| m.as_str()).collect();
+        assert_eq!(notes, vec![want]);
+        assert!(r.entries.is_empty());
+    }
+}
