@@ -11,7 +11,7 @@ use super::table::{Registry, Rejected};
 use crate::error::Msg;
 use crate::msg::Plain;
 use crate::proto::addr::Shown;
-use crate::proto::listen_env::{self, PidfdId, StarterAddr, StarterEntry, Systemd, UNKNOWN};
+use crate::proto::listen_env::{self, PidfdId, Refusal, StarterAddr, StarterEntry, Systemd, UNKNOWN};
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::socket::{self, SockAddr};
 use crate::sys::Errno;
@@ -91,58 +91,58 @@ impl Registry {
         self.notes.push(m);
     }
 
+    /// Note that variable `var` is refused as a whole, and why. One
+    /// out-of-line site for every refusal.
+    #[inline(never)]
+    fn refuse(&mut self, why: Refusal<'_>, var: &'static str) {
+        self.note(log::WARNING, format_args!("{}; no fd inherited from {}", why, Plain(var)));
+    }
+
+    /// Log a message made from a template with two numbers ([`Refusal`]'s
+    /// marks `{n}` and `{m}`), and if `keep`, keep it as a note: one site for
+    /// all of them.
+    #[inline(never)]
+    fn say(&mut self, level: i32, keep: bool, text: &'static str, n: u64, m: u64) {
+        let words = Refusal::new(text, &[], &[], n, m);
+        if keep {
+            self.note(level, format_args!("{}", words));
+        } else {
+            self.log(level, format_args!("{}", words));
+        }
+    }
+
     fn load_systemd(&mut self, env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: u32) {
-        let parsed = listen_env::parse_systemd(env.listen_pid, env.listen_fds, env.listen_fdnames, our_pid, max_fds);
+        let parsed = listen_env::systemd(env.listen_pid, env.listen_fds, env.listen_fdnames, our_pid, max_fds);
         let sd = match parsed {
             Ok(sd) => sd,
-            Err(e) => {
-                self.note(log::WARNING, format_args!("{}; no fd inherited from LISTEN_FDS", e.message()));
-                return;
-            }
+            Err(why) => return self.refuse(why, "LISTEN_FDS"),
         };
         let count = match &sd {
             Systemd::Absent => return,
             Systemd::NotForUs { listen_pid: None } => {
-                self.note(log::INFO, format_args!("LISTEN_FDS is set but LISTEN_PID is not: the fds are not for this process, ignored"));
-                return;
+                let text = "LISTEN_FDS is set but LISTEN_PID is not: the fds are not for this process, ignored";
+                return self.say(log::INFO, true, text, 0, 0);
             }
             Systemd::NotForUs { listen_pid: Some(p) } => {
-                self.note(
-                    log::INFO,
-                    format_args!("LISTEN_PID={} is not this process ({}): LISTEN_FDS is not for us, ignored", p, our_pid),
-                );
-                return;
+                let text = "LISTEN_PID={n} is not this process ({m}): LISTEN_FDS is not for us, ignored";
+                return self.say(log::INFO, true, text, *p as u64, our_pid as u64);
             }
             Systemd::Fds { count, missing_names, .. } => {
-                match listen_env::check_pidfdid(env.listen_pidfdid, env.our_pidfd_id) {
+                match listen_env::pidfdid(env.listen_pidfdid, env.our_pidfd_id) {
                     Ok(PidfdId::Unset) | Ok(PidfdId::Matches(_)) => {}
                     Ok(PidfdId::Other { announced, ours }) => {
-                        self.note(
-                            log::INFO,
-                            format_args!(
-                                "LISTEN_PIDFDID={} is not this process (pidfd id {}; its pid was reused): LISTEN_FDS is not for us, ignored",
-                                announced, ours
-                            ),
-                        );
-                        return;
+                        let text = "LISTEN_PIDFDID={n} is not this process (pidfd id {m}; its pid was reused): LISTEN_FDS is not for us, ignored";
+                        return self.say(log::INFO, true, text, announced, ours);
                     }
-                    Ok(PidfdId::Unverifiable(id)) => self.log(
-                        log::DEBUG,
-                        format_args!("LISTEN_PIDFDID={}: this kernel cannot tell our pidfd id; LISTEN_PID alone decides", id),
-                    ),
-                    Err(e) => {
-                        self.note(log::WARNING, format_args!("{}; no fd inherited from LISTEN_FDS", e.message()));
-                        return;
+                    Ok(PidfdId::Unverifiable(id)) => {
+                        let text = "LISTEN_PIDFDID={n}: this kernel cannot tell our pidfd id; LISTEN_PID alone decides";
+                        self.say(log::DEBUG, false, text, id, 0);
                     }
+                    Err(why) => return self.refuse(why, "LISTEN_FDS"),
                 }
                 if *missing_names > 0 {
-                    self.log(
-                        log::WARNING,
-                        format_args!(
-                            "LISTEN_FDNAMES names fewer fds than LISTEN_FDS={}: the last {} are named \"unknown\"",
-                            count, missing_names
-                        ),
-                    );
+                    let text = "LISTEN_FDNAMES names fewer fds than LISTEN_FDS={n}: the last {m} are named \"unknown\"";
+                    self.say(log::WARNING, false, text, (*count).into(), *missing_names as u64);
                 }
                 *count
             }
@@ -196,18 +196,15 @@ impl Registry {
 
     fn load_server_starter(&mut self, env: EnvVars<'_>) {
         if let Some(g) = env.server_starter_generation {
-            match listen_env::parse_server_starter_generation(g) {
+            match listen_env::server_starter_generation(g) {
                 Ok(v) => self.generation = Some(v),
-                Err(e) => self.note(log::WARNING, format_args!("{}; ignored", e.message())),
+                Err(why) => self.note(log::WARNING, format_args!("{}; ignored", why)),
             }
         }
         let Some(value) = env.server_starter_port else { return };
-        let parsed = match listen_env::parse_server_starter_port(value) {
+        let parsed = match listen_env::server_starter_port(value) {
             Ok(v) => v,
-            Err(e) => {
-                self.note(log::WARNING, format_args!("{}; no fd inherited from SERVER_STARTER_PORT", e.message()));
-                return;
-            }
+            Err(why) => return self.refuse(why, "SERVER_STARTER_PORT"),
         };
         for entry in parsed {
             self.adopt_starter(&entry);

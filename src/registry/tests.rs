@@ -391,3 +391,41 @@ fn a_malformed_variable_is_noted_in_full() {
         assert!(r.entries.is_empty());
     }
 }
+
+/// The whole text of what the load says when the fds are not for this
+/// process, and of what it only logs.
+#[test]
+fn what_the_load_says_about_systemd_fds_in_full() {
+    let noted = |vars: EnvVars<'_>| {
+        let mut r = Registry::new();
+        r.load(vars, 77, 3, 100);
+        assert!(r.entries.is_empty());
+        r.notes.iter().map(|m| m.as_str().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        noted(EnvVars { listen_fds: Some(b"1"), ..EnvVars::default() }),
+        ["LISTEN_FDS is set but LISTEN_PID is not: the fds are not for this process, ignored"]
+    );
+    assert_eq!(noted(env("78", "1", None)), ["LISTEN_PID=78 is not this process (77): LISTEN_FDS is not for us, ignored"]);
+    assert_eq!(
+        noted(EnvVars { listen_pidfdid: Some(b"5"), our_pidfd_id: Some(6), ..env("77", "1", None) }),
+        ["LISTEN_PIDFDID=5 is not this process (pidfd id 6; its pid was reused): LISTEN_FDS is not for us, ignored"]
+    );
+    // Logged only (not kept as notes): fewer names than fds, an id the kernel cannot check.
+    let mut r = Registry::new();
+    r.load(EnvVars { listen_pidfdid: Some(b"5"), ..env("77", "0", Some("")) }, 77, 3, 100);
+    let logged: Vec<_> = r.startup_log.iter().map(|(l, m)| (*l, m.as_str().to_string())).collect();
+    assert_eq!(logged, [(log::DEBUG, "LISTEN_PIDFDID=5: this kernel cannot tell our pidfd id; LISTEN_PID alone decides".to_string())]);
+    let base = 860;
+    let t = tcp_listener();
+    place(&[&t, &t], base);
+    let mut r = Registry::new();
+    r.load(env("77", "2", Some("web")), 77, base, 1000);
+    assert!(r.notes.is_empty());
+    let logged: Vec<_> = r.startup_log.iter().map(|(l, m)| (*l, m.as_str().to_string())).collect();
+    assert_eq!(
+        logged,
+        [(log::WARNING, "LISTEN_FDNAMES names fewer fds than LISTEN_FDS=2: the last 1 are named \"unknown\"".to_string())]
+    );
+    assert_eq!(r.entries.len(), 2);
+}
