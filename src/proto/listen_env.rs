@@ -108,7 +108,7 @@ pub fn validate_fdname(name: &[u8]) -> Result<()> {
 ///
 /// The template is the message with `{a}` and `{b}` for the inputs `a` and
 /// `b` shown quoted ([`Shown`]), `{B}` for `b` as it is (a reason, ASCII),
-/// `{n}` and `{m}` for the numbers.
+/// `{n}` and `{m}` for the numbers, `{e}` for `n` as an errno.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Refusal<'a> {
     text: &'static str,
@@ -147,6 +147,7 @@ impl fmt::Display for Refusal<'_> {
                     }
                 }
                 Some(b'n') => fmt::Display::fmt(&self.n, f)?,
+                Some(b'e') => fmt::Display::fmt(&Errno(i32::try_from(self.n).unwrap_or(0)), f)?,
                 _ => fmt::Display::fmt(&self.m, f)?,
             }
             rest = rest.get(open + 3..).unwrap_or("");

@@ -74,10 +74,10 @@ impl Registry {
     }
 
     /// Record (and log) that announced fd `fd` is not adopted, and why.
-    /// One out-of-line function: each caller passes a small [`Why`], not
-    /// a message of its own.
+    /// One out-of-line function: each caller passes a small [`Refusal`],
+    /// not a message of its own.
     #[inline(never)]
-    fn reject(&mut self, var: &'static str, name: &[u8], fd: RawFd, why: Why<'_>) {
+    fn reject(&mut self, var: &'static str, name: &[u8], fd: RawFd, why: Refusal<'_>) {
         let mut m = Msg::new();
         let _ = fmt::write(&mut m, format_args!("{}", why));
         self.log(log::WARNING, format_args!("{}: fd {} {} rejected: {}; not inherited", Plain(var), fd, Shown(name), Plain(m.as_str())));
@@ -179,16 +179,16 @@ impl Registry {
         let kind = match classify(raw) {
             Ok(k) => k,
             Err(e) if e.0 == libc::EBADF => {
-                self.reject("LISTEN_FDS", name, raw, Why::Says("it is not open"));
+                self.reject("LISTEN_FDS", name, raw, says("it is not open"));
                 return None;
             }
             Err(e) => {
-                self.reject("LISTEN_FDS", name, raw, Why::Sys("cannot inspect it", e));
+                self.reject("LISTEN_FDS", name, raw, failed("cannot inspect it: {e}", e));
                 return None;
             }
         };
         if let Err(e) = fd::set_cloexec(raw, true) {
-            self.reject("LISTEN_FDS", name, raw, Why::Sys("cannot set FD_CLOEXEC", e));
+            self.reject("LISTEN_FDS", name, raw, failed(CLOEXEC_FAILED, e));
             return None;
         }
         Some(kind)
@@ -230,7 +230,7 @@ impl Registry {
             return;
         }
         if let Err(e) = fd::set_cloexec(raw, true) {
-            self.reject(VAR, key, raw, Why::Sys("cannot set FD_CLOEXEC", e));
+            self.reject(VAR, key, raw, failed(CLOEXEC_FAILED, e));
             return;
         }
         // SAFETY: announced to this process by SERVER_STARTER_PORT, checked to be
@@ -248,90 +248,69 @@ impl Registry {
     }
 }
 
-/// Why an announced fd is rejected, before the words are made (by
-/// [`Registry::reject`], once).
-#[derive(Clone, Copy)]
-enum Why<'a> {
-    /// As it is: `it is not open`.
-    Says(&'static str),
-    /// `<what>: <errno>`.
-    Sys(&'static str, Errno),
-    /// Fd 0, 1 or 2.
-    Stdio(RawFd),
-    /// `the key announces <family> socket, the fd is of another family`.
-    Family(&'static str),
-    /// `<announced>, the fd is <kind>`.
-    Kind(&'static str, FdKind),
-    /// The announced port, the bound one.
-    Port(u16, u16),
-    /// Bound to this path instead of the announced one.
-    Path(&'a [u8]),
+/// Why an announced fd is rejected: as it is.
+fn says(text: &'static str) -> Refusal<'static> {
+    Refusal::new(text, &[], &[], 0, 0)
 }
 
-impl fmt::Display for Why<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Why::Says(s) => f.write_str(s),
-            Why::Sys(what, e) => write!(f, "{}: {}", Plain(what), e),
-            Why::Stdio(raw) => {
-                let which = match raw {
-                    0 => "stdin",
-                    1 => "stdout",
-                    _ => "stderr",
-                };
-                write!(f, "fd {} is {}, never a listener", raw, Plain(which))
-            }
-            Why::Family(family) => write!(f, "the key announces {} socket, the fd is of another family", Plain(family)),
-            Why::Kind(announced, kind) => write!(f, "{}, the fd is {}", Plain(announced), Plain(kind.describe())),
-            Why::Port(port, got) => {
-                write!(f, "the key announces port {}, the socket is bound to port {}", u32::from(port), u32::from(got))
-            }
-            Why::Path(p) => write!(f, "the socket is bound to {}, not to the path announced", Shown(p)),
-        }
-    }
+/// Why an announced fd is rejected: a call failed (`{e}` in `text`).
+fn failed(text: &'static str, e: Errno) -> Refusal<'static> {
+    Refusal::new(text, &[], &[], e.0 as u64, 0)
 }
+
+const CLOEXEC_FAILED: &str = "cannot set FD_CLOEXEC: {e}";
 
 /// Check a Server::Starter fd is the socket its key announces; its kind.
 /// `bound` receives the socket's address (a rejection may quote it).
-fn check_starter<'b>(entry: &StarterEntry<'_>, bound: &'b mut SockAddr) -> core::result::Result<FdKind, Why<'b>> {
+fn check_starter<'b>(entry: &StarterEntry<'_>, bound: &'b mut SockAddr) -> core::result::Result<FdKind, Refusal<'b>> {
     let raw = entry.fd;
     if raw < 3 {
-        return Err(Why::Stdio(raw));
+        // Offsets into one string, not a table of pointers (each a relocation).
+        let (from, to) = match raw {
+            0 => (0, 5),
+            1 => (5, 11),
+            _ => (11, 17),
+        };
+        let which = b"stdinstdoutstderr".get(from..to).unwrap_or(&[]);
+        return Err(Refusal::new("fd {n} is {B}, never a listener", &[], which, raw as u64, 0));
     }
     if !fd::is_open(raw) {
-        return Err(Why::Says("it is not open"));
+        return Err(says("it is not open"));
     }
-    let kind = classify(raw).map_err(|e| Why::Sys("cannot inspect it", e))?;
+    let kind = classify(raw).map_err(|e| failed("cannot inspect it: {e}", e))?;
     if kind == FdKind::File {
-        return Err(Why::Says("it is not a socket"));
+        return Err(says("it is not a socket"));
     }
-    *bound = socket::getsockname(raw).map_err(|e| Why::Sys("getsockname", e))?;
+    *bound = socket::getsockname(raw).map_err(|e| failed("getsockname: {e}", e))?;
     let bound = &*bound;
-    let (want_family, family_name) = match entry.addr {
-        StarterAddr::Inet4 { .. } => (libc::AF_INET, "an IPv4"),
-        StarterAddr::Inet6 { .. } => (libc::AF_INET6, "an IPv6"),
-        StarterAddr::Path(_) => (libc::AF_UNIX, "a unix"),
+    let (want_family, family_name): (_, &[u8]) = match entry.addr {
+        StarterAddr::Inet4 { .. } => (libc::AF_INET, b"an IPv4"),
+        StarterAddr::Inet6 { .. } => (libc::AF_INET6, b"an IPv6"),
+        StarterAddr::Path(_) => (libc::AF_UNIX, b"a unix"),
     };
     if bound.family() != want_family {
-        return Err(Why::Family(family_name));
+        let text = "the key announces {B} socket, the fd is of another family";
+        return Err(Refusal::new(text, &[], family_name, 0, 0));
     }
+    let kind_is = kind.describe().as_bytes();
     match entry.addr {
         StarterAddr::Inet4 { port, .. } | StarterAddr::Inet6 { port, .. } => {
             if kind != FdKind::TcpListener && kind != FdKind::Udp {
-                return Err(Why::Kind("the key announces a listener", kind));
+                return Err(Refusal::new("the key announces a listener, the fd is {B}", &[], kind_is, 0, 0));
             }
             let got = bound.port().unwrap_or(0);
             if port != 0 && got != port {
-                return Err(Why::Port(port, got));
+                let text = "the key announces port {n}, the socket is bound to port {m}";
+                return Err(Refusal::new(text, &[], &[], port.into(), got.into()));
             }
         }
         StarterAddr::Path(path) => {
             if kind != FdKind::UnixListener {
-                return Err(Why::Kind("the key announces a unix listener", kind));
+                return Err(Refusal::new("the key announces a unix listener, the fd is {B}", &[], kind_is, 0, 0));
             }
             let at = bound.unix_path().unwrap_or(&[]);
             if at != path {
-                return Err(Why::Path(at));
+                return Err(Refusal::new("the socket is bound to {a}, not to the path announced", at, &[], 0, 0));
             }
         }
     }
