@@ -505,7 +505,7 @@ pub fn systemd_count(
     if let Some(text) = listen_fdnames {
         if !(text.is_empty() && n == 0) {
             let mut given: usize = 0;
-            for name in text.split(|&b| b == b':') {
+            for name in fields(text, b':') {
                 given += 1;
                 // Empty names are systemd's "no name" here (they hold no ':'
                 // after the split).

@@ -161,15 +161,7 @@ impl Registry {
             // SAFETY: announced to this process by LISTEN_FDS/LISTEN_PID, checked
             // open; from now on the registry is its only owner (documented).
             let fd = unsafe { Fd::from_raw(raw) };
-            self.entries.push(Entry {
-                name: name.to_vec(),
-                fd,
-                kind,
-                source: Source::ListenFds,
-                label: Vec::new(),
-                claimed: false,
-                key: None,
-            });
+            self.adopt(name, fd, kind, Source::ListenFds, &[]);
         }
     }
 
@@ -236,15 +228,14 @@ impl Registry {
         // SAFETY: announced to this process by SERVER_STARTER_PORT, checked to be
         // the socket announced, not registered yet; the registry now owns it.
         let fd = unsafe { Fd::from_raw(raw) };
-        self.entries.push(Entry {
-            name: UNKNOWN.to_vec(),
-            fd,
-            kind,
-            source: Source::ServerStarter,
-            label: key.to_vec(),
-            claimed: false,
-            key: None,
-        });
+        self.adopt(UNKNOWN, fd, kind, Source::ServerStarter, key);
+    }
+
+    /// Register an announced fd (unclaimed). One site builds the (large)
+    /// entry for both variables.
+    #[inline(never)]
+    fn adopt(&mut self, name: &[u8], fd: Fd, kind: FdKind, source: Source, label: &[u8]) {
+        self.entries.push(Entry { name: name.to_vec(), fd, kind, source, label: label.to_vec(), claimed: false, key: None });
     }
 }
 
