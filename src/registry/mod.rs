@@ -106,16 +106,22 @@ fn max_listen_fds_now() -> u32 {
 /// The variables the registry reads, from the start-up snapshot.
 fn env_vars(st: &crate::startup::Startup) -> EnvVars<'_> {
     EnvVars {
-        listen_pid: st.var(b"LISTEN_PID"),
-        listen_fds: st.var(b"LISTEN_FDS"),
-        listen_fdnames: st.var(b"LISTEN_FDNAMES"),
-        listen_pidfdid: st.var(b"LISTEN_PIDFDID"),
+        listen_pid: var(st, b"LISTEN_PID"),
+        listen_fds: var(st, b"LISTEN_FDS"),
+        listen_fdnames: var(st, b"LISTEN_FDNAMES"),
+        listen_pidfdid: var(st, b"LISTEN_PIDFDID"),
         our_pidfd_id: st.pidfd_id,
-        server_starter_port: st.var(b"SERVER_STARTER_PORT"),
-        server_starter_generation: st.var(b"SERVER_STARTER_GENERATION"),
+        server_starter_port: var(st, b"SERVER_STARTER_PORT"),
+        server_starter_generation: var(st, b"SERVER_STARTER_GENERATION"),
         protected: &[],
         starter_marks: &[],
     }
+}
+
+/// [`crate::startup::Startup::var`], called (not inlined) once per variable.
+#[inline(never)]
+fn var<'a>(st: &'a crate::startup::Startup, key: &[u8]) -> Option<&'a [u8]> {
+    st.var(key)
 }
 
 /// Called by the library's constructor (`crate::init`), before `main`: make
@@ -131,7 +137,7 @@ pub(crate) fn protect_at_load() {
     }
     let st = crate::startup::get();
     // Most processes inherit nothing: two lookups, and nothing else to do.
-    if st.var(b"LISTEN_FDS").is_none() && st.var(b"SERVER_STARTER_PORT").is_none() {
+    if var(st, b"LISTEN_FDS").is_none() && var(st, b"SERVER_STARTER_PORT").is_none() {
         return;
     }
     let env = env_vars(st);
@@ -150,8 +156,10 @@ pub(crate) fn init() {
         let env = EnvVars { protected: &protected, starter_marks: &starter_marks, ..env_vars(st) };
         let mut reg = Registry::new();
         reg.load(env, st.pid, listen_env::LISTEN_FDS_START, max_listen_fds());
-        // Nobody else locks REG before INIT completes: every path calls init() first.
-        *REG.lock() = reg;
+        // Nobody else locks REG before INIT completes: every path calls init()
+        // first. What it held is `Registry::new()`, which owns nothing: not
+        // dropped (its drop code would be reached for nothing).
+        core::mem::forget(core::mem::replace(&mut *REG.lock(), reg));
     });
 }
 
