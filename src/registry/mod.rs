@@ -178,23 +178,29 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
     r
 }
 
-/// The messages queued by the operation that just ran (with the start-up
-/// ones first once a hook can hear them). Not generic and never inlined:
-/// every instance of [`with`] shares it.
+/// The messages queued by the operation that just ran, after the start-up
+/// ones once a hook can hear them. Not generic and never inlined: every
+/// instance of [`with`] shares it.
 #[inline(never)]
-fn take_log(reg: &mut Registry, hooked: bool) -> Vec<(i32, crate::error::Msg)> {
-    let mut msgs = core::mem::take(&mut reg.log);
-    if hooked && !reg.startup_log.is_empty() {
-        let mut early = core::mem::take(&mut reg.startup_log);
-        early.append(&mut msgs);
-        msgs = early;
-    }
-    msgs
+fn take_log(reg: &mut Registry, hooked: bool) -> Queued {
+    let early = if hooked { core::mem::take(&mut reg.startup_log) } else { Vec::new() };
+    Queued { early, now: core::mem::take(&mut reg.log) }
+}
+
+/// What [`take_log`] took: two lists, said in order (not merged into one).
+struct Queued {
+    early: Vec<(i32, crate::error::Msg)>,
+    now: Vec<(i32, crate::error::Msg)>,
 }
 
 /// Log `msgs`, with no lock held. Shared by every instance of [`with`].
 #[inline(never)]
-fn deliver(msgs: Vec<(i32, crate::error::Msg)>) {
+fn deliver(msgs: Queued) {
+    say_all(msgs.early);
+    say_all(msgs.now);
+}
+
+fn say_all(msgs: Vec<(i32, crate::error::Msg)>) {
     for (level, m) in msgs {
         log!(level, "{}", crate::msg::Plain(m.as_str()));
     }
