@@ -253,13 +253,57 @@ pub fn systemd<'r, 'a: 'r>(
     our_pid: i32,
     max_fds: u32,
 ) -> core::result::Result<Systemd<'a>, Refusal<'r>> {
-    let Some(fds) = listen_fds else { return Ok(Systemd::Absent) };
-    let Some(pid_text) = listen_pid else { return Ok(Systemd::NotForUs { listen_pid: None }) };
+    Ok(match systemd_checked(listen_pid, listen_fds, listen_fdnames, our_pid, max_fds)? {
+        Announced::Absent => Systemd::Absent,
+        Announced::NotForUs(listen_pid) => Systemd::NotForUs { listen_pid },
+        Announced::Fds { count, mut names, missing_names } => {
+            // The names given (none when `LISTEN_FDNAMES` is unset).
+            let given = if listen_fdnames.is_some() { count as usize - missing_names } else { 0 };
+            let mut list = Vec::new();
+            for _ in 0..given {
+                list.push(names.next_name());
+            }
+            Systemd::Fds { count, names: list, missing_names }
+        }
+    })
+}
+
+/// [`Systemd`] with the names not gathered yet: the registry reads them one
+/// by one (an upgrade may pass thousands), with no list to allocate.
+pub(crate) enum Announced<'a> {
+    Absent,
+    NotForUs(Option<i32>),
+    Fds { count: u32, names: FdNames<'a>, missing_names: usize },
+}
+
+/// The names of the announced fds, checked, in fd order.
+pub(crate) struct FdNames<'a>(Fields<'a>);
+
+impl<'a> FdNames<'a> {
+    /// The next fd's name: `unknown` for an empty one and past the end.
+    pub(crate) fn next_name(&mut self) -> &'a [u8] {
+        match self.0.next() {
+            Some(name) if !name.is_empty() => name,
+            _ => UNKNOWN,
+        }
+    }
+}
+
+/// [`systemd`]'s checks, the names left where they are.
+pub(crate) fn systemd_checked<'r, 'a: 'r>(
+    listen_pid: Option<&'r [u8]>,
+    listen_fds: Option<&'r [u8]>,
+    listen_fdnames: Option<&'a [u8]>,
+    our_pid: i32,
+    max_fds: u32,
+) -> core::result::Result<Announced<'a>, Refusal<'r>> {
+    let Some(fds) = listen_fds else { return Ok(Announced::Absent) };
+    let Some(pid_text) = listen_pid else { return Ok(Announced::NotForUs(None)) };
     let Some(pid) = num::parse_pid(pid_text) else {
         return Err(Refusal::new("LISTEN_PID={a}: not a process id (a decimal number from 1 to 2147483647)", pid_text, &[], 0, 0));
     };
     if pid != our_pid {
-        return Ok(Systemd::NotForUs { listen_pid: Some(pid) });
+        return Ok(Announced::NotForUs(Some(pid)));
     }
     let Some(count) = num::parse_u32(fds) else {
         return Err(Refusal::new("LISTEN_FDS={a}: not a count of fds (a plain decimal number, no sign or spaces)", fds, &[], 0, 0));
@@ -276,10 +320,11 @@ pub fn systemd<'r, 'a: 'r>(
         ));
     }
     let n = count as usize;
-    let mut names: Vec<&'a [u8]> = Vec::new();
-    let mut missing = 0;
+    let mut names = fields(&[], b':');
+    names.rest = None;
+    let mut given = 0;
     if let Some(text) = listen_fdnames {
-        let given = if text.is_empty() && n == 0 { 0 } else { fields(text, b':').count() };
+        given = if text.is_empty() && n == 0 { 0 } else { fields(text, b':').count() };
         if given > n {
             return Err(Refusal::new(
                 "LISTEN_FDNAMES names {n} fds but LISTEN_FDS={m} announces {m}: inconsistent, ignoring both",
@@ -289,22 +334,21 @@ pub fn systemd<'r, 'a: 'r>(
                 n as u64,
             ));
         }
-        let mut list = fields(text, b':');
-        if given == 0 {
-            // An empty list with no fds: nothing to read.
-            list.rest = None;
+        if given > 0 {
+            // (An empty list with no fds has nothing to read.)
+            names = fields(text, b':');
         }
-        for name in list {
-            let name = if name.is_empty() { UNKNOWN } else { name };
-            if let Some(why) = fdname_problem(name) {
-                let fd = LISTEN_FDS_START as u64 + names.len() as u64;
+        for (i, name) in fields(text, b':').enumerate() {
+            // Empty names are systemd's "no name" (`unknown`).
+            if let Some(why) = fdname_problem(name).filter(|_| !name.is_empty()) {
+                let fd = LISTEN_FDS_START as u64 + i as u64;
                 return Err(Refusal::new("LISTEN_FDNAMES: name {a} of fd {n} {B}", name, why.as_bytes(), fd, 0));
             }
-            names.push(name);
         }
-        missing = n - given;
     }
-    Ok(Systemd::Fds { count, names, missing_names: missing })
+    // Unset, every fd is `unknown` as systemd has it: none is missing.
+    let missing_names = if listen_fdnames.is_some() { n - given } else { 0 };
+    Ok(Announced::Fds { count, names: FdNames(names), missing_names })
 }
 
 /// What `LISTEN_PIDFDID` says, given the id of this process's own pidfd.

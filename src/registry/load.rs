@@ -11,7 +11,7 @@ use super::table::{Registry, Rejected};
 use crate::error::Msg;
 use crate::msg::Plain;
 use crate::proto::addr::Shown;
-use crate::proto::listen_env::{self, PidfdId, Refusal, StarterAddr, StarterEntry, Systemd, UNKNOWN};
+use crate::proto::listen_env::{self, Announced, PidfdId, Refusal, StarterAddr, StarterEntry, UNKNOWN};
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::socket::{self, SockAddr};
 use crate::sys::Errno;
@@ -112,22 +112,22 @@ impl Registry {
     }
 
     fn load_systemd(&mut self, env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: u32) {
-        let parsed = listen_env::systemd(env.listen_pid, env.listen_fds, env.listen_fdnames, our_pid, max_fds);
+        let parsed = listen_env::systemd_checked(env.listen_pid, env.listen_fds, env.listen_fdnames, our_pid, max_fds);
         let sd = match parsed {
             Ok(sd) => sd,
             Err(why) => return self.refuse(why, "LISTEN_FDS"),
         };
-        let count = match &sd {
-            Systemd::Absent => return,
-            Systemd::NotForUs { listen_pid: None } => {
+        let (count, mut names) = match sd {
+            Announced::Absent => return,
+            Announced::NotForUs(None) => {
                 let text = "LISTEN_FDS is set but LISTEN_PID is not: the fds are not for this process, ignored";
                 return self.say(log::INFO, true, text, 0, 0);
             }
-            Systemd::NotForUs { listen_pid: Some(p) } => {
+            Announced::NotForUs(Some(p)) => {
                 let text = "LISTEN_PID={n} is not this process ({m}): LISTEN_FDS is not for us, ignored";
-                return self.say(log::INFO, true, text, *p as u64, our_pid as u64);
+                return self.say(log::INFO, true, text, p as u64, our_pid as u64);
             }
-            Systemd::Fds { count, missing_names, .. } => {
+            Announced::Fds { count, names, missing_names } => {
                 match listen_env::pidfdid(env.listen_pidfdid, env.our_pidfd_id) {
                     Ok(PidfdId::Unset) | Ok(PidfdId::Matches(_)) => {}
                     Ok(PidfdId::Other { announced, ours }) => {
@@ -140,16 +140,16 @@ impl Registry {
                     }
                     Err(why) => return self.refuse(why, "LISTEN_FDS"),
                 }
-                if *missing_names > 0 {
+                if missing_names > 0 {
                     let text = "LISTEN_FDNAMES names fewer fds than LISTEN_FDS={n}: the last {m} are named \"unknown\"";
-                    self.say(log::WARNING, false, text, (*count).into(), *missing_names as u64);
+                    self.say(log::WARNING, false, text, count.into(), missing_names as u64);
                 }
-                *count
+                (count, names)
             }
         };
         for i in 0..count as usize {
             let raw = first_fd.saturating_add(i as RawFd);
-            let name = sd.name_of(i);
+            let name = names.next_name();
             let seen = env.protected.binary_search_by_key(&raw, |p| p.0).ok().and_then(|j| env.protected.get(j));
             let kind = match seen {
                 Some(&(_, kind)) => kind,
