@@ -151,9 +151,8 @@ pub(crate) fn protect_at_load() {
 pub(crate) fn init() {
     INIT.call(|| {
         let st = crate::startup::get();
-        let protected = at_load::take_protected();
-        let starter_marks = at_load::take_starter_marks();
-        let env = EnvVars { protected: &protected, starter_marks: &starter_marks, ..env_vars(st) };
+        let found = at_load::take_found();
+        let env = EnvVars { protected: &found.protected, starter_marks: &found.starter_marks, ..env_vars(st) };
         let mut reg = Registry::new();
         reg.load(env, st.pid, listen_env::LISTEN_FDS_START, max_listen_fds());
         // Nobody else locks REG before INIT completes: every path calls init()

@@ -243,8 +243,7 @@ fn the_load_time_pass_protects_exactly_what_the_load_adopts() {
         let cloexec = || -> Vec<RawFd> { (base..base + 4).filter(|&f| fd::is_cloexec(f).unwrap_or(false)).collect() };
         super::at_load::protect(vars, 77, base, 1000);
         let protected = cloexec();
-        let seen = super::at_load::take_protected();
-        let marks = super::at_load::take_starter_marks();
+        let super::at_load::Found { protected: seen, starter_marks: marks } = super::at_load::take_found();
         let mut r = Registry::new();
         r.load(EnvVars { starter_marks: &marks, ..vars }, 77, base, 1000);
         let mut adopted: Vec<RawFd> = r.entries.iter().map(|e| e.fd.raw()).collect();
