@@ -84,38 +84,35 @@ impl Registry {
         self.rejected.push(Rejected { name: name.to_vec(), fd, var, why: m });
     }
 
-    fn note(&mut self, level: i32, args: fmt::Arguments<'_>) {
-        let mut m = Msg::new();
-        let _ = fmt::write(&mut m, args);
-        self.log(level, format_args!("{}", m.as_str()));
-        self.notes.push(m);
-    }
-
-    /// Note that variable `var` is refused as a whole, and why. One
-    /// out-of-line site for every refusal.
+    /// Log `words` then `tail`, and if `keep`, keep the line as a note: the
+    /// one site that words what the load says about a variable.
     #[inline(never)]
-    fn refuse(&mut self, why: Refusal<'_>, var: &'static str) {
-        self.note(log::WARNING, format_args!("{}; no fd inherited from {}", why, Plain(var)));
+    fn tell(&mut self, level: i32, keep: bool, words: &Refusal<'_>, tail: &'static str) {
+        let mut m = Msg::new();
+        let _ = fmt::write(&mut m, format_args!("{}{}", words, Plain(tail)));
+        self.log(level, format_args!("{}", Plain(m.as_str())));
+        if keep {
+            self.notes.push(m);
+        }
     }
 
-    /// Log a message made from a template with two numbers ([`Refusal`]'s
-    /// marks `{n}` and `{m}`), and if `keep`, keep it as a note: one site for
-    /// all of them.
+    /// Note that a variable is refused as a whole (`tail` says which), and why.
+    fn refuse(&mut self, why: &Refusal<'_>, tail: &'static str) {
+        self.tell(log::WARNING, true, why, tail);
+    }
+
+    /// [`Registry::tell`] a message made from a template with two numbers
+    /// ([`Refusal`]'s marks `{n}` and `{m}`).
     #[inline(never)]
     fn say(&mut self, level: i32, keep: bool, text: &'static str, n: u64, m: u64) {
-        let words = Refusal::new(text, &[], &[], n, m);
-        if keep {
-            self.note(level, format_args!("{}", words));
-        } else {
-            self.log(level, format_args!("{}", words));
-        }
+        self.tell(level, keep, &Refusal::new(text, &[], &[], n, m), "");
     }
 
     fn load_systemd(&mut self, env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: u32) {
         let parsed = listen_env::systemd_checked(env.listen_pid, env.listen_fds, env.listen_fdnames, our_pid, max_fds);
         let sd = match parsed {
             Ok(sd) => sd,
-            Err(why) => return self.refuse(why, "LISTEN_FDS"),
+            Err(why) => return self.refuse(&why, NO_LISTEN_FDS),
         };
         let (count, mut names) = match sd {
             Announced::Absent => return,
@@ -138,7 +135,7 @@ impl Registry {
                         let text = "LISTEN_PIDFDID={n}: this kernel cannot tell our pidfd id; LISTEN_PID alone decides";
                         self.say(log::DEBUG, false, text, id, 0);
                     }
-                    Err(why) => return self.refuse(why, "LISTEN_FDS"),
+                    Err(why) => return self.refuse(&why, NO_LISTEN_FDS),
                 }
                 if missing_names > 0 {
                     let text = "LISTEN_FDNAMES names fewer fds than LISTEN_FDS={n}: the last {m} are named \"unknown\"";
@@ -190,13 +187,13 @@ impl Registry {
         if let Some(g) = env.server_starter_generation {
             match listen_env::server_starter_generation(g) {
                 Ok(v) => self.generation = Some(v),
-                Err(why) => self.note(log::WARNING, format_args!("{}; ignored", why)),
+                Err(why) => self.tell(log::WARNING, true, &why, "; ignored"),
             }
         }
         let Some(value) = env.server_starter_port else { return };
         let parsed = match listen_env::server_starter_port(value) {
             Ok(v) => v,
-            Err(why) => return self.refuse(why, "SERVER_STARTER_PORT"),
+            Err(why) => return self.refuse(&why, "; no fd inherited from SERVER_STARTER_PORT"),
         };
         for entry in parsed {
             self.adopt_starter(&entry);
@@ -238,6 +235,9 @@ impl Registry {
         self.entries.push(Entry { name: name.to_vec(), fd, kind, source, label: label.to_vec(), claimed: false, key: None });
     }
 }
+
+/// What the load adds when it refuses the systemd variables.
+const NO_LISTEN_FDS: &str = "; no fd inherited from LISTEN_FDS";
 
 /// Why an announced fd is rejected: as it is.
 fn says(text: &'static str) -> Refusal<'static> {
