@@ -138,17 +138,16 @@ impl fmt::Display for Refusal<'_> {
         let mut rest = self.text;
         while let Some(open) = rest.bytes().position(|b| b == b'{') {
             f.write_str(rest.get(..open).unwrap_or(""))?;
-            match rest.as_bytes().get(open + 1) {
-                Some(b'a') => fmt::Display::fmt(&Shown(self.a), f)?,
-                Some(b'b') => fmt::Display::fmt(&Shown(self.b), f)?,
-                Some(b'B') => {
+            let mark = rest.as_bytes().get(open + 1).copied().unwrap_or(b'm');
+            match mark {
+                b'a' | b'b' => fmt::Display::fmt(&Shown(if mark == b'a' { self.a } else { self.b }), f)?,
+                b'B' => {
                     for &c in self.b {
                         fmt::Write::write_char(f, char::from(c))?;
                     }
                 }
-                Some(b'n') => fmt::Display::fmt(&self.n, f)?,
-                Some(b'e') => fmt::Display::fmt(&Errno(i32::try_from(self.n).unwrap_or(0)), f)?,
-                _ => fmt::Display::fmt(&self.m, f)?,
+                b'e' => fmt::Display::fmt(&Errno(i32::try_from(self.n).unwrap_or(0)), f)?,
+                _ => fmt::Display::fmt(if mark == b'n' { &self.n } else { &self.m }, f)?,
             }
             rest = rest.get(open + 3..).unwrap_or("");
         }
