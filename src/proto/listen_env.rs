@@ -323,7 +323,19 @@ pub(crate) fn systemd_checked<'r, 'a: 'r>(
     names.rest = None;
     let mut given = 0;
     if let Some(text) = listen_fdnames {
-        given = if text.is_empty() && n == 0 { 0 } else { fields(text, b':').count() };
+        // One pass: count the names, and find the first bad one (empty
+        // names are systemd's "no name", `unknown`). Too many names is said
+        // first: then which name is wrong is not knowable.
+        let mut bad = None;
+        for name in fields(text, b':') {
+            if bad.is_none() && !name.is_empty() {
+                bad = fdname_problem(name).map(|why| (name, why, given));
+            }
+            given += 1;
+        }
+        if text.is_empty() && n == 0 {
+            given = 0;
+        }
         if given > n {
             return Err(Refusal::new(
                 "LISTEN_FDNAMES names {n} fds but LISTEN_FDS={m} announces {m}: inconsistent, ignoring both",
@@ -333,16 +345,13 @@ pub(crate) fn systemd_checked<'r, 'a: 'r>(
                 n as u64,
             ));
         }
+        if let Some((name, why, i)) = bad {
+            let fd = LISTEN_FDS_START as u64 + i as u64;
+            return Err(Refusal::new("LISTEN_FDNAMES: name {a} of fd {n} {B}", name, why.as_bytes(), fd, 0));
+        }
         if given > 0 {
             // (An empty list with no fds has nothing to read.)
             names = fields(text, b':');
-        }
-        for (i, name) in fields(text, b':').enumerate() {
-            // Empty names are systemd's "no name" (`unknown`).
-            if let Some(why) = fdname_problem(name).filter(|_| !name.is_empty()) {
-                let fd = LISTEN_FDS_START as u64 + i as u64;
-                return Err(Refusal::new("LISTEN_FDNAMES: name {a} of fd {n} {B}", name, why.as_bytes(), fd, 0));
-            }
         }
     }
     // Unset, every fd is `unknown` as systemd has it: none is missing.
