@@ -2,7 +2,6 @@
 //! every announced fd is validated before it is registered; a rejected one
 //! is logged, kept for the `ENOENT` message of a lookup, and left untouched.
 
-use alloc::vec::Vec;
 use core::fmt;
 
 use super::entry::{Entry, Source};
