@@ -50,11 +50,12 @@
 //! trusted in part.
 
 use alloc::vec::Vec;
+use core::fmt;
 
-use crate::err;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::proto::addr::Shown;
 use crate::proto::num;
+use crate::sys::Errno;
 
 /// The first fd systemd passes (`SD_LISTEN_FDS_START`).
 pub(crate) const LISTEN_FDS_START: i32 = 3;
@@ -96,7 +97,103 @@ pub fn fdname_problem(name: &[u8]) -> Option<&'static str> {
 pub fn validate_fdname(name: &[u8]) -> Result<()> {
     match fdname_problem(name) {
         None => Ok(()),
-        Some(why) => Err(crate::err!(EINVAL, "fd name {} {}", Shown(name), why)),
+        Some(why) => Err(Refusal::new("fd name {a} {B}", name, why.as_bytes(), 0, 0).error()),
+    }
+}
+
+/// Why an announcement is refused, before it is worded. The parsers return
+/// this small value (not an [`Error`], whose message is made in place and
+/// is 248 bytes): each error site is one template and its inputs, and the
+/// words are made once, by its `Display`, only when somebody reads them.
+///
+/// The template is the message with `{a}` and `{b}` for the inputs `a` and
+/// `b` shown quoted ([`Shown`]), `{B}` for `b` as it is (a reason, ASCII),
+/// `{n}` and `{m}` for the numbers, `{e}` for `n` as an errno.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal<'a> {
+    text: &'static str,
+    a: &'a [u8],
+    b: &'a [u8],
+    n: u64,
+    m: u64,
+}
+
+impl<'a> Refusal<'a> {
+    pub(crate) fn new(text: &'static str, a: &'a [u8], b: &'a [u8], n: u64, m: u64) -> Self {
+        Refusal { text, a, b, n, m }
+    }
+
+    /// As an [`Error`]: `EINVAL` with this message.
+    #[cold]
+    #[inline(never)]
+    pub fn error(self) -> Error {
+        Error::new(Errno(libc::EINVAL), format_args!("{}", self))
+    }
+}
+
+impl fmt::Display for Refusal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Byte positions and `get`: no char-boundary panic path (a template
+        // is ASCII around its marks anyway).
+        let mut rest = self.text;
+        while let Some(open) = rest.bytes().position(|b| b == b'{') {
+            f.write_str(rest.get(..open).unwrap_or(""))?;
+            let mark = rest.as_bytes().get(open + 1).copied().unwrap_or(b'm');
+            match mark {
+                b'a' | b'b' => fmt::Display::fmt(&Shown(if mark == b'a' { self.a } else { self.b }), f)?,
+                b'B' => {
+                    for &c in self.b {
+                        fmt::Write::write_char(f, char::from(c))?;
+                    }
+                }
+                b'e' => fmt::Display::fmt(&Errno(i32::try_from(self.n).unwrap_or(0)), f)?,
+                _ => fmt::Display::fmt(if mark == b'n' { &self.n } else { &self.m }, f)?,
+            }
+            rest = rest.get(open + 3..).unwrap_or("");
+        }
+        f.write_str(rest)
+    }
+}
+
+/// The fields of a `sep`-separated list, as `<[u8]>::split` gives them (one
+/// field for an empty text): one non-generic scanner for every list here.
+struct Fields<'a> {
+    rest: Option<&'a [u8]>,
+    sep: u8,
+}
+
+fn fields(text: &[u8], sep: u8) -> Fields<'_> {
+    Fields { rest: Some(text), sep }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let text = self.rest?;
+        match text.iter().position(|&b| b == self.sep) {
+            Some(i) => {
+                self.rest = text.get(i + 1..);
+                text.get(..i)
+            }
+            None => {
+                self.rest = None;
+                Some(text)
+            }
+        }
+    }
+}
+
+/// `entry` split on its last `=`: the key and the fd, when the key is not
+/// empty and the fd is a plain decimal number that fits in an int.
+/// `Err(None)`: no `=`; `Err(Some(key))`: the key is empty or the fd bad.
+fn key_and_fd(entry: &[u8]) -> core::result::Result<(&[u8], i32), Option<&[u8]>> {
+    let eq = entry.iter().rposition(|&b| b == b'=').ok_or(None)?;
+    let key = entry.get(..eq).unwrap_or(&[]);
+    let fd = entry.get(eq + 1..).and_then(num::parse_u32).and_then(|v| i32::try_from(v).ok());
+    match fd {
+        Some(fd) if !key.is_empty() => Ok((key, fd)),
+        _ => Err(Some(key)),
     }
 }
 
@@ -144,58 +241,122 @@ pub fn parse_systemd<'a>(
     our_pid: i32,
     max_fds: u32,
 ) -> Result<Systemd<'a>> {
-    let Some(fds) = listen_fds else { return Ok(Systemd::Absent) };
-    let Some(pid_text) = listen_pid else { return Ok(Systemd::NotForUs { listen_pid: None }) };
-    let pid = num::parse_pid(pid_text)
-        .ok_or_else(|| err!(EINVAL, "LISTEN_PID={}: not a process id (a decimal number from 1 to 2147483647)", Shown(pid_text)))?;
-    if pid != our_pid {
-        return Ok(Systemd::NotForUs { listen_pid: Some(pid) });
-    }
-    let n = num::parse_u32(fds).ok_or_else(|| {
-        err!(EINVAL, "LISTEN_FDS={}: not a count of fds (a plain decimal number, no sign or spaces)", Shown(fds))
-    })?;
-    // fds 3 .. 3+n must be ints.
-    let cap = max_fds.min(i32::MAX as u32 - LISTEN_FDS_START as u32);
-    if n > cap {
-        return Err(err!(EINVAL, "LISTEN_FDS={}: more fds than this process can have open (at most {})", n, cap));
-    }
-    let count = n;
-    let n = n as usize;
-    let mut names: Vec<&'a [u8]> = Vec::new();
-    let mut missing = 0;
-    match listen_fdnames {
-        None => {}
-        Some(text) => {
-            let given: Vec<&'a [u8]> = if text.is_empty() && n == 0 { Vec::new() } else { text.split(|&b| b == b':').collect() };
-            if given.len() > n {
-                return Err(err!(
-                    EINVAL,
-                    "LISTEN_FDNAMES names {} fds but LISTEN_FDS={} announces {}: inconsistent, ignoring both",
-                    given.len(),
-                    n,
-                    n
-                ));
+    systemd(listen_pid, listen_fds, listen_fdnames, our_pid, max_fds).map_err(Refusal::error)
+}
+
+/// [`parse_systemd`], refusing with a [`Refusal`].
+pub fn systemd<'r, 'a: 'r>(
+    listen_pid: Option<&'r [u8]>,
+    listen_fds: Option<&'r [u8]>,
+    listen_fdnames: Option<&'a [u8]>,
+    our_pid: i32,
+    max_fds: u32,
+) -> core::result::Result<Systemd<'a>, Refusal<'r>> {
+    Ok(match systemd_checked(listen_pid, listen_fds, listen_fdnames, our_pid, max_fds)? {
+        Announced::Absent => Systemd::Absent,
+        Announced::NotForUs(listen_pid) => Systemd::NotForUs { listen_pid },
+        Announced::Fds { count, mut names, missing_names } => {
+            // The names given (none when `LISTEN_FDNAMES` is unset).
+            let given = if listen_fdnames.is_some() { count as usize - missing_names } else { 0 };
+            let mut list = Vec::new();
+            for _ in 0..given {
+                list.push(names.next_name());
             }
-            for (i, name) in given.iter().enumerate() {
-                if name.is_empty() {
-                    names.push(UNKNOWN);
-                    continue;
-                }
-                if let Some(why) = fdname_problem(name) {
-                    return Err(err!(
-                        EINVAL,
-                        "LISTEN_FDNAMES: name {} of fd {} {}",
-                        Shown(name),
-                        LISTEN_FDS_START as usize + i,
-                        why
-                    ));
-                }
-                names.push(name);
-            }
-            missing = n - given.len();
+            Systemd::Fds { count, names: list, missing_names }
+        }
+    })
+}
+
+/// [`Systemd`] with the names not gathered yet: the registry reads them one
+/// by one (an upgrade may pass thousands), with no list to allocate.
+pub(crate) enum Announced<'a> {
+    Absent,
+    NotForUs(Option<i32>),
+    Fds { count: u32, names: FdNames<'a>, missing_names: usize },
+}
+
+/// The names of the announced fds, checked, in fd order.
+pub(crate) struct FdNames<'a>(Fields<'a>);
+
+impl<'a> FdNames<'a> {
+    /// The next fd's name: `unknown` for an empty one and past the end.
+    pub(crate) fn next_name(&mut self) -> &'a [u8] {
+        match self.0.next() {
+            Some(name) if !name.is_empty() => name,
+            _ => UNKNOWN,
         }
     }
-    Ok(Systemd::Fds { count, names, missing_names: missing })
+}
+
+/// [`systemd`]'s checks, the names left where they are.
+pub(crate) fn systemd_checked<'r, 'a: 'r>(
+    listen_pid: Option<&'r [u8]>,
+    listen_fds: Option<&'r [u8]>,
+    listen_fdnames: Option<&'a [u8]>,
+    our_pid: i32,
+    max_fds: u32,
+) -> core::result::Result<Announced<'a>, Refusal<'r>> {
+    let Some(fds) = listen_fds else { return Ok(Announced::Absent) };
+    let Some(pid_text) = listen_pid else { return Ok(Announced::NotForUs(None)) };
+    let Some(pid) = num::parse_pid(pid_text) else {
+        return Err(Refusal::new("LISTEN_PID={a}: not a process id (a decimal number from 1 to 2147483647)", pid_text, &[], 0, 0));
+    };
+    if pid != our_pid {
+        return Ok(Announced::NotForUs(Some(pid)));
+    }
+    let Some(count) = num::parse_u32(fds) else {
+        return Err(Refusal::new("LISTEN_FDS={a}: not a count of fds (a plain decimal number, no sign or spaces)", fds, &[], 0, 0));
+    };
+    // fds 3 .. 3+n must be ints.
+    let cap = max_fds.min(i32::MAX as u32 - LISTEN_FDS_START as u32);
+    if count > cap {
+        return Err(Refusal::new(
+            "LISTEN_FDS={n}: more fds than this process can have open (at most {m})",
+            &[],
+            &[],
+            count.into(),
+            cap.into(),
+        ));
+    }
+    let n = count as usize;
+    let mut names = fields(&[], b':');
+    names.rest = None;
+    let mut given = 0;
+    if let Some(text) = listen_fdnames {
+        // One pass: count the names, and find the first bad one (empty
+        // names are systemd's "no name", `unknown`). Too many names is said
+        // first: then which name is wrong is not knowable.
+        let mut bad = None;
+        for name in fields(text, b':') {
+            if bad.is_none() && !name.is_empty() {
+                bad = fdname_problem(name).map(|why| (name, why, given));
+            }
+            given += 1;
+        }
+        if text.is_empty() && n == 0 {
+            given = 0;
+        }
+        if given > n {
+            return Err(Refusal::new(
+                "LISTEN_FDNAMES names {n} fds but LISTEN_FDS={m} announces {m}: inconsistent, ignoring both",
+                &[],
+                &[],
+                given as u64,
+                n as u64,
+            ));
+        }
+        if let Some((name, why, i)) = bad {
+            let fd = LISTEN_FDS_START as u64 + i as u64;
+            return Err(Refusal::new("LISTEN_FDNAMES: name {a} of fd {n} {B}", name, why.as_bytes(), fd, 0));
+        }
+        if given > 0 {
+            // (An empty list with no fds has nothing to read.)
+            names = fields(text, b':');
+        }
+    }
+    // Unset, every fd is `unknown` as systemd has it: none is missing.
+    let missing_names = if listen_fdnames.is_some() { n - given } else { 0 };
+    Ok(Announced::Fds { count, names: FdNames(names), missing_names })
 }
 
 /// What `LISTEN_PIDFDID` says, given the id of this process's own pidfd.
@@ -227,10 +388,15 @@ pub enum PidfdId {
 /// the caller then trusts none of the announcement, as for a malformed
 /// `LISTEN_PID`.
 pub fn check_pidfdid(listen_pidfdid: Option<&[u8]>, ours: Option<u64>) -> Result<PidfdId> {
+    pidfdid(listen_pidfdid, ours).map_err(Refusal::error)
+}
+
+/// [`check_pidfdid`], refusing with a [`Refusal`].
+pub fn pidfdid(listen_pidfdid: Option<&[u8]>, ours: Option<u64>) -> core::result::Result<PidfdId, Refusal<'_>> {
     let Some(text) = listen_pidfdid else { return Ok(PidfdId::Unset) };
-    let id = num::parse_u64(text)
-        .filter(|&v| v != 0)
-        .ok_or_else(|| err!(EINVAL, "LISTEN_PIDFDID={}: not a pidfd id (a decimal number from 1 to 2^64-1)", Shown(text)))?;
+    let Some(id) = num::parse_u64(text).filter(|&v| v != 0) else {
+        return Err(Refusal::new("LISTEN_PIDFDID={a}: not a pidfd id (a decimal number from 1 to 2^64-1)", text, &[], 0, 0));
+    };
     Ok(match ours {
         Some(o) if o == id => PidfdId::Matches(id),
         Some(o) => PidfdId::Other { announced: id, ours: o },
@@ -272,98 +438,95 @@ pub struct StarterEntry<'a> {
 
 /// Parse `SERVER_STARTER_PORT` (rules in the module documentation).
 pub fn parse_server_starter_port(value: &[u8]) -> Result<Vec<StarterEntry<'_>>> {
+    server_starter_port(value).map_err(Refusal::error)
+}
+
+/// [`parse_server_starter_port`], refusing with a [`Refusal`].
+pub fn server_starter_port(value: &[u8]) -> core::result::Result<Vec<StarterEntry<'_>>, Refusal<'_>> {
     let mut out: Vec<StarterEntry<'_>> = Vec::new();
     if value.is_empty() {
         return Ok(out);
     }
-    for (i, entry) in value.split(|&b| b == b';').enumerate() {
-        if entry.is_empty() {
-            return Err(err!(EINVAL, "SERVER_STARTER_PORT={}: entry {} is empty", Shown(value), i + 1));
-        }
-        let eq = entry
-            .iter()
-            .rposition(|&b| b == b'=')
-            .ok_or_else(|| err!(EINVAL, "SERVER_STARTER_PORT: entry {} has no '=fd'", Shown(entry)))?;
-        let key = entry.get(..eq).unwrap_or(&[]);
-        let fd_text = entry.get(eq + 1..).unwrap_or(&[]);
-        if key.is_empty() {
-            return Err(err!(EINVAL, "SERVER_STARTER_PORT: entry {} has an empty address", Shown(entry)));
-        }
-        let fd = num::parse_u32(fd_text)
-            .and_then(|v| i32::try_from(v).ok())
-            .ok_or_else(|| err!(EINVAL, "SERVER_STARTER_PORT: entry {}: fd {} is not a plain decimal fd number", Shown(entry), Shown(fd_text)))?;
-        let addr = starter_key(key).map_err(|e| e.context(format_args!("SERVER_STARTER_PORT: entry {}", Shown(entry))))?;
+    for (i, entry) in fields(value, b';').enumerate() {
+        let no = |text| Refusal::new(text, entry, &[], 0, 0);
+        let (key, fd) = match key_and_fd(entry) {
+            Ok(v) => v,
+            Err(_) if entry.is_empty() => {
+                return Err(Refusal::new("SERVER_STARTER_PORT={a}: entry {n} is empty", value, &[], i as u64 + 1, 0));
+            }
+            Err(None) => return Err(no("SERVER_STARTER_PORT: entry {a} has no '=fd'")),
+            Err(Some(&[])) => return Err(no("SERVER_STARTER_PORT: entry {a} has an empty address")),
+            Err(Some(key)) => {
+                let fd_text = entry.get(key.len() + 1..).unwrap_or(&[]);
+                let text = "SERVER_STARTER_PORT: entry {a}: fd {b} is not a plain decimal fd number";
+                return Err(Refusal::new(text, entry, fd_text, 0, 0));
+            }
+        };
+        let addr = match starter_key_addr(key) {
+            Ok(addr) => addr,
+            Err(Some(port)) => {
+                return Err(Refusal::new("SERVER_STARTER_PORT: entry {a}: port {b} is above 65535", entry, port, 0, 0));
+            }
+            Err(None) => return Err(no("SERVER_STARTER_PORT: entry {a}: empty IPv6 host between brackets")),
+        };
         if let Some(prev) = out.iter().find(|p| p.fd == fd) {
-            return Err(err!(
-                EINVAL,
-                "SERVER_STARTER_PORT: fd {} is announced twice (for {} and {})",
-                fd,
-                Shown(prev.key),
-                Shown(key)
-            ));
+            let text = "SERVER_STARTER_PORT: fd {n} is announced twice (for {a} and {b})";
+            return Err(Refusal::new(text, prev.key, key, fd as u64, 0));
         }
         out.push(StarterEntry { key, addr, fd });
     }
     Ok(out)
 }
 
-fn starter_key(key: &[u8]) -> Result<StarterAddr<'_>> {
-    starter_key_addr(key).map_err(|bad| match bad {
-        KeyProblem::PortTooBig(p) => err!(EINVAL, "port {} is above 65535", Shown(p)),
-        KeyProblem::EmptyV6Host => err!(EINVAL, "empty IPv6 host between brackets"),
-    })
+/// `p` is a port: digits only, not empty.
+fn all_digits(p: &[u8]) -> bool {
+    !p.is_empty() && p.iter().all(u8::is_ascii_digit)
 }
 
-/// Why a `SERVER_STARTER_PORT` key is refused (the message is made by
-/// [`parse_server_starter_port`]; the load-time scan needs only the verdict).
-enum KeyProblem<'a> {
-    PortTooBig(&'a [u8]),
-    EmptyV6Host,
-}
-
-fn starter_key_addr(key: &[u8]) -> core::result::Result<StarterAddr<'_>, KeyProblem<'_>> {
-    let port_of = |p| match num::parse_u32(p) {
-        Some(v) if v <= 65535 => Ok(v as u16),
-        _ => Err(KeyProblem::PortTooBig(p)),
+/// What a key says; `Err(Some(port))` for a port above 65535, `Err(None)`
+/// for `[]:port`.
+fn starter_key_addr(key: &[u8]) -> core::result::Result<StarterAddr<'_>, Option<&[u8]>> {
+    // Where the port is and what it is for: a bare port, `[v6]:port`,
+    // `host:port` (no '/' in it); anything else is a path.
+    let bracketed = key.strip_prefix(b"[").and_then(|rest| {
+        let close = rest.iter().position(|&b| b == b']')?;
+        let (host, tail) = rest.split_at(close);
+        let port = tail.strip_prefix(b"]:")?;
+        all_digits(port).then_some((host, port))
+    });
+    let no_host: &[u8] = &[];
+    let (host, port, v6) = if all_digits(key) {
+        (no_host, key, false)
+    } else if let Some((host, port)) = bracketed {
+        if host.is_empty() {
+            return Err(None);
+        }
+        (host, port, true)
+    } else {
+        let colon = if key.contains(&b'/') { None } else { key.iter().rposition(|&b| b == b':') };
+        let Some(colon) = colon else { return Ok(StarterAddr::Path(key)) };
+        let (host, port) = key.split_at(colon);
+        let port = port.get(1..).unwrap_or(&[]);
+        if !all_digits(port) {
+            return Ok(StarterAddr::Path(key));
+        }
+        (host, port, host.contains(&b':'))
     };
-    if key.iter().all(u8::is_ascii_digit) {
-        return Ok(StarterAddr::Inet4 { host: &[], port: port_of(key)? });
-    }
-    if let Some(rest) = key.strip_prefix(b"[") {
-        if let Some(close) = rest.iter().position(|&b| b == b']') {
-            let host = rest.get(..close).unwrap_or(&[]);
-            if let Some(port) = rest.get(close + 1..).and_then(|t| t.strip_prefix(b":")) {
-                if !port.is_empty() && port.iter().all(u8::is_ascii_digit) {
-                    if host.is_empty() {
-                        return Err(KeyProblem::EmptyV6Host);
-                    }
-                    return Ok(StarterAddr::Inet6 { host, port: port_of(port)? });
-                }
-            }
-        }
-    }
-    if !key.contains(&b'/') {
-        if let Some(colon) = key.iter().rposition(|&b| b == b':') {
-            let host = key.get(..colon).unwrap_or(&[]);
-            let port = key.get(colon + 1..).unwrap_or(&[]);
-            if !port.is_empty() && port.iter().all(u8::is_ascii_digit) {
-                if host.is_empty() {
-                    return Ok(StarterAddr::Inet4 { host, port: port_of(port)? });
-                }
-                return Ok(if host.contains(&b':') {
-                    StarterAddr::Inet6 { host, port: port_of(port)? }
-                } else {
-                    StarterAddr::Inet4 { host, port: port_of(port)? }
-                });
-            }
-        }
-    }
-    Ok(StarterAddr::Path(key))
+    let port = match num::parse_u32(port) {
+        Some(v) if v <= 65535 => v as u16,
+        _ => return Err(Some(port)),
+    };
+    Ok(if v6 { StarterAddr::Inet6 { host, port } } else { StarterAddr::Inet4 { host, port } })
 }
 
 /// Parse `SERVER_STARTER_GENERATION` (a plain decimal number).
 pub fn parse_server_starter_generation(value: &[u8]) -> Result<u32> {
-    num::parse_u32(value).ok_or_else(|| err!(EINVAL, "SERVER_STARTER_GENERATION={}: not a plain decimal number", Shown(value)))
+    server_starter_generation(value).map_err(Refusal::error)
+}
+
+/// [`parse_server_starter_generation`], refusing with a [`Refusal`].
+pub fn server_starter_generation(value: &[u8]) -> core::result::Result<u32, Refusal<'_>> {
+    num::parse_u32(value).ok_or(Refusal::new("SERVER_STARTER_GENERATION={a}: not a plain decimal number", value, &[], 0, 0))
 }
 
 // ---- At load: the same rules, verdicts only ----
@@ -394,7 +557,7 @@ pub fn systemd_count(
     if let Some(text) = listen_fdnames {
         if !(text.is_empty() && n == 0) {
             let mut given: usize = 0;
-            for name in text.split(|&b| b == b':') {
+            for name in fields(text, b':') {
                 given += 1;
                 // Empty names are systemd's "no name" here (they hold no ':'
                 // after the split).
@@ -597,6 +760,55 @@ mod tests {
         ss_err(b"/a=4;/b=4", "fd 4 is announced twice");
         // Bytes that are not text do not panic anything.
         let _ = parse_server_starter_port(b"\xff\xfe=3");
+    }
+
+    /// The whole text and errno of every error the parsers give, one case
+    /// per error site (and per reason a name or a key is refused).
+    #[test]
+    fn every_parser_error_in_full() {
+        let pinned = |r: Result<()>, want: &str| {
+            let e = r.expect_err(want);
+            assert_eq!(e.message(), want);
+            assert_eq!(e.errno.0, libc::EINVAL, "{}", want);
+        };
+        let sd = |pid: &str, fds: &str, names: Option<&str>| {
+            parse_systemd(Some(pid.as_bytes()), Some(fds.as_bytes()), names.map(str::as_bytes), ME, 1000).map(drop)
+        };
+        pinned(sd("+1", "1", None), "LISTEN_PID=\"+1\": not a process id (a decimal number from 1 to 2147483647)");
+        pinned(sd("4242", "1\n", None), "LISTEN_FDS=\"1\\x0a\": not a count of fds (a plain decimal number, no sign or spaces)");
+        pinned(sd("4242", "1001", None), "LISTEN_FDS=1001: more fds than this process can have open (at most 1000)");
+        pinned(
+            parse_systemd(Some(b"1"), Some(b"2147483645"), None, 1, u32::MAX).map(drop),
+            "LISTEN_FDS=2147483645: more fds than this process can have open (at most 2147483644)",
+        );
+        pinned(sd("4242", "2", Some("a:b:c")), "LISTEN_FDNAMES names 3 fds but LISTEN_FDS=2 announces 2: inconsistent, ignoring both");
+        pinned(sd("4242", "0", Some("a")), "LISTEN_FDNAMES names 1 fds but LISTEN_FDS=0 announces 0: inconsistent, ignoring both");
+        pinned(
+            sd("4242", "2", Some("ok:a\"\\\u{1}")),
+            "LISTEN_FDNAMES: name \"a\\\"\\\\\\x01\" of fd 4 contains a byte that is not printable ASCII",
+        );
+        let long = "n".repeat(256);
+        pinned(
+            sd("4242", "1", Some(&long)),
+            &format!("LISTEN_FDNAMES: name \"{}...\" of fd 3 is longer than 255 bytes", "n".repeat(64)),
+        );
+        pinned(check_pidfdid(Some(b"0"), None).map(drop), "LISTEN_PIDFDID=\"0\": not a pidfd id (a decimal number from 1 to 2^64-1)");
+        pinned(check_pidfdid(Some(b""), Some(1)).map(drop), "LISTEN_PIDFDID=\"\": not a pidfd id (a decimal number from 1 to 2^64-1)");
+        let ss = |v: &[u8]| parse_server_starter_port(v).map(drop);
+        pinned(ss(b"80=3;;81=4"), "SERVER_STARTER_PORT=\"80=3;;81=4\": entry 2 is empty");
+        pinned(ss(b";"), "SERVER_STARTER_PORT=\";\": entry 1 is empty");
+        pinned(ss(b"80=3;/a.sock"), "SERVER_STARTER_PORT: entry \"/a.sock\" has no '=fd'");
+        pinned(ss(b"=3"), "SERVER_STARTER_PORT: entry \"=3\" has an empty address");
+        pinned(ss(b"80=3x"), "SERVER_STARTER_PORT: entry \"80=3x\": fd \"3x\" is not a plain decimal fd number");
+        pinned(ss(b"80=2147483648"), "SERVER_STARTER_PORT: entry \"80=2147483648\": fd \"2147483648\" is not a plain decimal fd number");
+        pinned(ss(b"70000=3"), "SERVER_STARTER_PORT: entry \"70000=3\": port \"70000\" is above 65535");
+        pinned(ss(b"h:99999999999=3"), "SERVER_STARTER_PORT: entry \"h:99999999999=3\": port \"99999999999\" is above 65535");
+        pinned(ss(b"[::1]:65536=3"), "SERVER_STARTER_PORT: entry \"[::1]:65536=3\": port \"65536\" is above 65535");
+        pinned(ss(b"[]:80=3"), "SERVER_STARTER_PORT: entry \"[]:80=3\": empty IPv6 host between brackets");
+        pinned(ss(b"/a=4;80=5;/b=4"), "SERVER_STARTER_PORT: fd 4 is announced twice (for \"/a\" and \"/b\")");
+        pinned(parse_server_starter_generation(b"-1").map(drop), "SERVER_STARTER_GENERATION=\"-1\": not a plain decimal number");
+        pinned(validate_fdname(b""), "fd name \"\" is empty");
+        pinned(validate_fdname(b"a:b"), "fd name \"a:b\" contains ':' (the LISTEN_FDNAMES separator)");
     }
 
     #[test]

@@ -29,20 +29,20 @@ use crate::sys::fd::{self, RawFd};
 /// `LISTEN_FDS`' bound at load time, + 1 (0: the constructor did not run).
 static MAX_FDS: AtomicU32 = AtomicU32::new(0);
 
-/// The `LISTEN_FDS` fds protected, with their kinds, in fd order.
-static PROTECTED: Mutex<Vec<(RawFd, FdKind)>> = Mutex::new(Vec::new());
-
-/// The `SERVER_STARTER_PORT` fds made CLOEXEC, for the load to undo.
-static STARTER: Mutex<Vec<StarterMark>> = Mutex::new(Vec::new());
-
-/// What the constructor did to `SERVER_STARTER_PORT` fds, handed over once.
-pub(super) fn take_starter_marks() -> Vec<StarterMark> {
-    core::mem::take(&mut *STARTER.lock())
+/// What the constructor did, for the load (one lock for both lists).
+#[derive(Default)]
+pub(super) struct Found {
+    /// The `LISTEN_FDS` fds protected, with their kinds, in fd order.
+    pub(super) protected: Vec<(RawFd, FdKind)>,
+    /// The `SERVER_STARTER_PORT` fds made CLOEXEC, for the load to undo.
+    pub(super) starter_marks: Vec<StarterMark>,
 }
 
+static FOUND: Mutex<Found> = Mutex::new(Found { protected: Vec::new(), starter_marks: Vec::new() });
+
 /// What the constructor found, handed over once (to the load).
-pub(super) fn take_protected() -> Vec<(RawFd, FdKind)> {
-    core::mem::take(&mut *PROTECTED.lock())
+pub(super) fn take_found() -> Found {
+    core::mem::take(&mut *FOUND.lock())
 }
 
 /// The bound on `LISTEN_FDS` the constructor used, for the load to use too.
@@ -76,7 +76,7 @@ fn protect_systemd(env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: u32
         }
     }
     // Nothing logs under it (see `sync::Mutex::with_leaf`).
-    PROTECTED.with_leaf(|p| *p = found);
+    FOUND.with_leaf(|f| f.protected = found);
 }
 
 /// Each announced fd above 2 that is a socket (the load adopts nothing
@@ -94,5 +94,5 @@ fn protect_server_starter(env: EnvVars<'_>) {
         }
         marks.push(StarterMark { fd: raw, was_cloexec: flags & libc::FD_CLOEXEC != 0, dev: st.st_dev, ino: st.st_ino });
     });
-    STARTER.with_leaf(|s| *s = marks);
+    FOUND.with_leaf(|f| f.starter_marks = marks);
 }

@@ -2,7 +2,6 @@
 //! every announced fd is validated before it is registered; a rejected one
 //! is logged, kept for the `ENOENT` message of a lookup, and left untouched.
 
-use alloc::vec::Vec;
 use core::fmt;
 
 use super::entry::{Entry, Source};
@@ -11,7 +10,7 @@ use super::table::{Registry, Rejected};
 use crate::error::Msg;
 use crate::msg::Plain;
 use crate::proto::addr::Shown;
-use crate::proto::listen_env::{self, PidfdId, StarterAddr, StarterEntry, Systemd, UNKNOWN};
+use crate::proto::listen_env::{self, Announced, PidfdId, Refusal, StarterAddr, StarterEntry, UNKNOWN};
 use crate::sys::fd::{self, Fd, RawFd};
 use crate::sys::socket::{self, SockAddr};
 use crate::sys::Errno;
@@ -74,82 +73,79 @@ impl Registry {
     }
 
     /// Record (and log) that announced fd `fd` is not adopted, and why.
-    /// One out-of-line function: each caller passes a small [`Why`], not
-    /// a message of its own.
+    /// One out-of-line function: each caller passes a small [`Refusal`],
+    /// not a message of its own.
     #[inline(never)]
-    fn reject(&mut self, var: &'static str, name: &[u8], fd: RawFd, why: Why<'_>) {
+    fn reject(&mut self, var: &'static str, name: &[u8], fd: RawFd, why: Refusal<'_>) {
         let mut m = Msg::new();
         let _ = fmt::write(&mut m, format_args!("{}", why));
         self.log(log::WARNING, format_args!("{}: fd {} {} rejected: {}; not inherited", Plain(var), fd, Shown(name), Plain(m.as_str())));
         self.rejected.push(Rejected { name: name.to_vec(), fd, var, why: m });
     }
 
-    fn note(&mut self, level: i32, args: fmt::Arguments<'_>) {
+    /// Log `words` then `tail`, and if `keep`, keep the line as a note: the
+    /// one site that words what the load says about a variable.
+    #[inline(never)]
+    fn tell(&mut self, level: i32, keep: bool, words: &Refusal<'_>, tail: &'static str) {
         let mut m = Msg::new();
-        let _ = fmt::write(&mut m, args);
-        self.log(level, format_args!("{}", m.as_str()));
-        self.notes.push(m);
+        let _ = fmt::write(&mut m, format_args!("{}{}", words, Plain(tail)));
+        self.log(level, format_args!("{}", Plain(m.as_str())));
+        if keep {
+            self.notes.push(m);
+        }
+    }
+
+    /// Note that a variable is refused as a whole (`tail` says which), and why.
+    fn refuse(&mut self, why: &Refusal<'_>, tail: &'static str) {
+        self.tell(log::WARNING, true, why, tail);
+    }
+
+    /// [`Registry::tell`] a message made from a template with two numbers
+    /// ([`Refusal`]'s marks `{n}` and `{m}`).
+    #[inline(never)]
+    fn say(&mut self, level: i32, keep: bool, text: &'static str, n: u64, m: u64) {
+        self.tell(level, keep, &Refusal::new(text, &[], &[], n, m), "");
     }
 
     fn load_systemd(&mut self, env: EnvVars<'_>, our_pid: i32, first_fd: RawFd, max_fds: u32) {
-        let parsed = listen_env::parse_systemd(env.listen_pid, env.listen_fds, env.listen_fdnames, our_pid, max_fds);
+        let parsed = listen_env::systemd_checked(env.listen_pid, env.listen_fds, env.listen_fdnames, our_pid, max_fds);
         let sd = match parsed {
             Ok(sd) => sd,
-            Err(e) => {
-                self.note(log::WARNING, format_args!("{}; no fd inherited from LISTEN_FDS", e.message()));
-                return;
-            }
+            Err(why) => return self.refuse(&why, NO_LISTEN_FDS),
         };
-        let count = match &sd {
-            Systemd::Absent => return,
-            Systemd::NotForUs { listen_pid: None } => {
-                self.note(log::INFO, format_args!("LISTEN_FDS is set but LISTEN_PID is not: the fds are not for this process, ignored"));
-                return;
+        let (count, mut names) = match sd {
+            Announced::Absent => return,
+            Announced::NotForUs(None) => {
+                let text = "LISTEN_FDS is set but LISTEN_PID is not: the fds are not for this process, ignored";
+                return self.say(log::INFO, true, text, 0, 0);
             }
-            Systemd::NotForUs { listen_pid: Some(p) } => {
-                self.note(
-                    log::INFO,
-                    format_args!("LISTEN_PID={} is not this process ({}): LISTEN_FDS is not for us, ignored", p, our_pid),
-                );
-                return;
+            Announced::NotForUs(Some(p)) => {
+                let text = "LISTEN_PID={n} is not this process ({m}): LISTEN_FDS is not for us, ignored";
+                return self.say(log::INFO, true, text, p as u64, our_pid as u64);
             }
-            Systemd::Fds { count, missing_names, .. } => {
-                match listen_env::check_pidfdid(env.listen_pidfdid, env.our_pidfd_id) {
+            Announced::Fds { count, names, missing_names } => {
+                match listen_env::pidfdid(env.listen_pidfdid, env.our_pidfd_id) {
                     Ok(PidfdId::Unset) | Ok(PidfdId::Matches(_)) => {}
                     Ok(PidfdId::Other { announced, ours }) => {
-                        self.note(
-                            log::INFO,
-                            format_args!(
-                                "LISTEN_PIDFDID={} is not this process (pidfd id {}; its pid was reused): LISTEN_FDS is not for us, ignored",
-                                announced, ours
-                            ),
-                        );
-                        return;
+                        let text = "LISTEN_PIDFDID={n} is not this process (pidfd id {m}; its pid was reused): LISTEN_FDS is not for us, ignored";
+                        return self.say(log::INFO, true, text, announced, ours);
                     }
-                    Ok(PidfdId::Unverifiable(id)) => self.log(
-                        log::DEBUG,
-                        format_args!("LISTEN_PIDFDID={}: this kernel cannot tell our pidfd id; LISTEN_PID alone decides", id),
-                    ),
-                    Err(e) => {
-                        self.note(log::WARNING, format_args!("{}; no fd inherited from LISTEN_FDS", e.message()));
-                        return;
+                    Ok(PidfdId::Unverifiable(id)) => {
+                        let text = "LISTEN_PIDFDID={n}: this kernel cannot tell our pidfd id; LISTEN_PID alone decides";
+                        self.say(log::DEBUG, false, text, id, 0);
                     }
+                    Err(why) => return self.refuse(&why, NO_LISTEN_FDS),
                 }
-                if *missing_names > 0 {
-                    self.log(
-                        log::WARNING,
-                        format_args!(
-                            "LISTEN_FDNAMES names fewer fds than LISTEN_FDS={}: the last {} are named \"unknown\"",
-                            count, missing_names
-                        ),
-                    );
+                if missing_names > 0 {
+                    let text = "LISTEN_FDNAMES names fewer fds than LISTEN_FDS={n}: the last {m} are named \"unknown\"";
+                    self.say(log::WARNING, false, text, count.into(), missing_names as u64);
                 }
-                *count
+                (count, names)
             }
         };
         for i in 0..count as usize {
             let raw = first_fd.saturating_add(i as RawFd);
-            let name = sd.name_of(i);
+            let name = names.next_name();
             let seen = env.protected.binary_search_by_key(&raw, |p| p.0).ok().and_then(|j| env.protected.get(j));
             let kind = match seen {
                 Some(&(_, kind)) => kind,
@@ -161,15 +157,7 @@ impl Registry {
             // SAFETY: announced to this process by LISTEN_FDS/LISTEN_PID, checked
             // open; from now on the registry is its only owner (documented).
             let fd = unsafe { Fd::from_raw(raw) };
-            self.entries.push(Entry {
-                name: name.to_vec(),
-                fd,
-                kind,
-                source: Source::ListenFds,
-                label: Vec::new(),
-                claimed: false,
-                key: None,
-            });
+            self.adopt(name, fd, kind, Source::ListenFds, &[]);
         }
     }
 
@@ -179,16 +167,16 @@ impl Registry {
         let kind = match classify(raw) {
             Ok(k) => k,
             Err(e) if e.0 == libc::EBADF => {
-                self.reject("LISTEN_FDS", name, raw, Why::Says("it is not open"));
+                self.reject("LISTEN_FDS", name, raw, says("it is not open"));
                 return None;
             }
             Err(e) => {
-                self.reject("LISTEN_FDS", name, raw, Why::Sys("cannot inspect it", e));
+                self.reject("LISTEN_FDS", name, raw, failed("cannot inspect it: {e}", e));
                 return None;
             }
         };
         if let Err(e) = fd::set_cloexec(raw, true) {
-            self.reject("LISTEN_FDS", name, raw, Why::Sys("cannot set FD_CLOEXEC", e));
+            self.reject("LISTEN_FDS", name, raw, failed(CLOEXEC_FAILED, e));
             return None;
         }
         Some(kind)
@@ -196,18 +184,15 @@ impl Registry {
 
     fn load_server_starter(&mut self, env: EnvVars<'_>) {
         if let Some(g) = env.server_starter_generation {
-            match listen_env::parse_server_starter_generation(g) {
+            match listen_env::server_starter_generation(g) {
                 Ok(v) => self.generation = Some(v),
-                Err(e) => self.note(log::WARNING, format_args!("{}; ignored", e.message())),
+                Err(why) => self.tell(log::WARNING, true, &why, "; ignored"),
             }
         }
         let Some(value) = env.server_starter_port else { return };
-        let parsed = match listen_env::parse_server_starter_port(value) {
+        let parsed = match listen_env::server_starter_port(value) {
             Ok(v) => v,
-            Err(e) => {
-                self.note(log::WARNING, format_args!("{}; no fd inherited from SERVER_STARTER_PORT", e.message()));
-                return;
-            }
+            Err(why) => return self.refuse(&why, "; no fd inherited from SERVER_STARTER_PORT"),
         };
         for entry in parsed {
             self.adopt_starter(&entry);
@@ -233,108 +218,89 @@ impl Registry {
             return;
         }
         if let Err(e) = fd::set_cloexec(raw, true) {
-            self.reject(VAR, key, raw, Why::Sys("cannot set FD_CLOEXEC", e));
+            self.reject(VAR, key, raw, failed(CLOEXEC_FAILED, e));
             return;
         }
         // SAFETY: announced to this process by SERVER_STARTER_PORT, checked to be
         // the socket announced, not registered yet; the registry now owns it.
         let fd = unsafe { Fd::from_raw(raw) };
-        self.entries.push(Entry {
-            name: UNKNOWN.to_vec(),
-            fd,
-            kind,
-            source: Source::ServerStarter,
-            label: key.to_vec(),
-            claimed: false,
-            key: None,
-        });
+        self.adopt(UNKNOWN, fd, kind, Source::ServerStarter, key);
+    }
+
+    /// Register an announced fd (unclaimed). One site builds the (large)
+    /// entry for both variables.
+    #[inline(never)]
+    fn adopt(&mut self, name: &[u8], fd: Fd, kind: FdKind, source: Source, label: &[u8]) {
+        self.entries.push(Entry { name: name.to_vec(), fd, kind, source, label: label.to_vec(), claimed: false, key: None });
     }
 }
 
-/// Why an announced fd is rejected, before the words are made (by
-/// [`Registry::reject`], once).
-#[derive(Clone, Copy)]
-enum Why<'a> {
-    /// As it is: `it is not open`.
-    Says(&'static str),
-    /// `<what>: <errno>`.
-    Sys(&'static str, Errno),
-    /// Fd 0, 1 or 2.
-    Stdio(RawFd),
-    /// `the key announces <family> socket, the fd is of another family`.
-    Family(&'static str),
-    /// `<announced>, the fd is <kind>`.
-    Kind(&'static str, FdKind),
-    /// The announced port, the bound one.
-    Port(u16, u16),
-    /// Bound to this path instead of the announced one.
-    Path(&'a [u8]),
+/// What the load adds when it refuses the systemd variables.
+const NO_LISTEN_FDS: &str = "; no fd inherited from LISTEN_FDS";
+
+/// Why an announced fd is rejected: as it is.
+fn says(text: &'static str) -> Refusal<'static> {
+    Refusal::new(text, &[], &[], 0, 0)
 }
 
-impl fmt::Display for Why<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Why::Says(s) => f.write_str(s),
-            Why::Sys(what, e) => write!(f, "{}: {}", Plain(what), e),
-            Why::Stdio(raw) => {
-                let which = match raw {
-                    0 => "stdin",
-                    1 => "stdout",
-                    _ => "stderr",
-                };
-                write!(f, "fd {} is {}, never a listener", raw, Plain(which))
-            }
-            Why::Family(family) => write!(f, "the key announces {} socket, the fd is of another family", Plain(family)),
-            Why::Kind(announced, kind) => write!(f, "{}, the fd is {}", Plain(announced), Plain(kind.describe())),
-            Why::Port(port, got) => {
-                write!(f, "the key announces port {}, the socket is bound to port {}", u32::from(port), u32::from(got))
-            }
-            Why::Path(p) => write!(f, "the socket is bound to {}, not to the path announced", Shown(p)),
-        }
-    }
+/// Why an announced fd is rejected: a call failed (`{e}` in `text`).
+fn failed(text: &'static str, e: Errno) -> Refusal<'static> {
+    Refusal::new(text, &[], &[], e.0 as u64, 0)
 }
+
+const CLOEXEC_FAILED: &str = "cannot set FD_CLOEXEC: {e}";
 
 /// Check a Server::Starter fd is the socket its key announces; its kind.
 /// `bound` receives the socket's address (a rejection may quote it).
-fn check_starter<'b>(entry: &StarterEntry<'_>, bound: &'b mut SockAddr) -> core::result::Result<FdKind, Why<'b>> {
+fn check_starter<'b>(entry: &StarterEntry<'_>, bound: &'b mut SockAddr) -> core::result::Result<FdKind, Refusal<'b>> {
     let raw = entry.fd;
     if raw < 3 {
-        return Err(Why::Stdio(raw));
+        // Offsets into one string, not a table of pointers (each a relocation).
+        let (from, to) = match raw {
+            0 => (0, 5),
+            1 => (5, 11),
+            _ => (11, 17),
+        };
+        let which = b"stdinstdoutstderr".get(from..to).unwrap_or(&[]);
+        return Err(Refusal::new("fd {n} is {B}, never a listener", &[], which, raw as u64, 0));
     }
     if !fd::is_open(raw) {
-        return Err(Why::Says("it is not open"));
+        return Err(says("it is not open"));
     }
-    let kind = classify(raw).map_err(|e| Why::Sys("cannot inspect it", e))?;
+    let kind = classify(raw).map_err(|e| failed("cannot inspect it: {e}", e))?;
     if kind == FdKind::File {
-        return Err(Why::Says("it is not a socket"));
+        return Err(says("it is not a socket"));
     }
-    *bound = socket::getsockname(raw).map_err(|e| Why::Sys("getsockname", e))?;
+    *bound = socket::getsockname(raw).map_err(|e| failed("getsockname: {e}", e))?;
     let bound = &*bound;
-    let (want_family, family_name) = match entry.addr {
-        StarterAddr::Inet4 { .. } => (libc::AF_INET, "an IPv4"),
-        StarterAddr::Inet6 { .. } => (libc::AF_INET6, "an IPv6"),
-        StarterAddr::Path(_) => (libc::AF_UNIX, "a unix"),
+    let (want_family, family_name): (_, &[u8]) = match entry.addr {
+        StarterAddr::Inet4 { .. } => (libc::AF_INET, b"an IPv4"),
+        StarterAddr::Inet6 { .. } => (libc::AF_INET6, b"an IPv6"),
+        StarterAddr::Path(_) => (libc::AF_UNIX, b"a unix"),
     };
     if bound.family() != want_family {
-        return Err(Why::Family(family_name));
+        let text = "the key announces {B} socket, the fd is of another family";
+        return Err(Refusal::new(text, &[], family_name, 0, 0));
     }
+    let kind_is = kind.describe().as_bytes();
     match entry.addr {
         StarterAddr::Inet4 { port, .. } | StarterAddr::Inet6 { port, .. } => {
             if kind != FdKind::TcpListener && kind != FdKind::Udp {
-                return Err(Why::Kind("the key announces a listener", kind));
+                return Err(Refusal::new("the key announces a listener, the fd is {B}", &[], kind_is, 0, 0));
             }
             let got = bound.port().unwrap_or(0);
             if port != 0 && got != port {
-                return Err(Why::Port(port, got));
+                let text = "the key announces port {n}, the socket is bound to port {m}";
+                return Err(Refusal::new(text, &[], &[], port.into(), got.into()));
             }
         }
         StarterAddr::Path(path) => {
             if kind != FdKind::UnixListener {
-                return Err(Why::Kind("the key announces a unix listener", kind));
+                return Err(Refusal::new("the key announces a unix listener, the fd is {B}", &[], kind_is, 0, 0));
             }
             let at = bound.unix_path().unwrap_or(&[]);
             if at != path {
-                return Err(Why::Path(at));
+                return Err(Refusal::new("the socket is bound to {a}, not to the path announced", at, &[], 0, 0));
             }
         }
     }

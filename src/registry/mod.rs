@@ -106,16 +106,22 @@ fn max_listen_fds_now() -> u32 {
 /// The variables the registry reads, from the start-up snapshot.
 fn env_vars(st: &crate::startup::Startup) -> EnvVars<'_> {
     EnvVars {
-        listen_pid: st.var(b"LISTEN_PID"),
-        listen_fds: st.var(b"LISTEN_FDS"),
-        listen_fdnames: st.var(b"LISTEN_FDNAMES"),
-        listen_pidfdid: st.var(b"LISTEN_PIDFDID"),
+        listen_pid: var(st, b"LISTEN_PID"),
+        listen_fds: var(st, b"LISTEN_FDS"),
+        listen_fdnames: var(st, b"LISTEN_FDNAMES"),
+        listen_pidfdid: var(st, b"LISTEN_PIDFDID"),
         our_pidfd_id: st.pidfd_id,
-        server_starter_port: st.var(b"SERVER_STARTER_PORT"),
-        server_starter_generation: st.var(b"SERVER_STARTER_GENERATION"),
+        server_starter_port: var(st, b"SERVER_STARTER_PORT"),
+        server_starter_generation: var(st, b"SERVER_STARTER_GENERATION"),
         protected: &[],
         starter_marks: &[],
     }
+}
+
+/// [`crate::startup::Startup::var`], called (not inlined) once per variable.
+#[inline(never)]
+fn var<'a>(st: &'a crate::startup::Startup, key: &[u8]) -> Option<&'a [u8]> {
+    st.var(key)
 }
 
 /// Called by the library's constructor (`crate::init`), before `main`: make
@@ -131,7 +137,7 @@ pub(crate) fn protect_at_load() {
     }
     let st = crate::startup::get();
     // Most processes inherit nothing: two lookups, and nothing else to do.
-    if st.var(b"LISTEN_FDS").is_none() && st.var(b"SERVER_STARTER_PORT").is_none() {
+    if var(st, b"LISTEN_FDS").is_none() && var(st, b"SERVER_STARTER_PORT").is_none() {
         return;
     }
     let env = env_vars(st);
@@ -145,13 +151,14 @@ pub(crate) fn protect_at_load() {
 pub(crate) fn init() {
     INIT.call(|| {
         let st = crate::startup::get();
-        let protected = at_load::take_protected();
-        let starter_marks = at_load::take_starter_marks();
-        let env = EnvVars { protected: &protected, starter_marks: &starter_marks, ..env_vars(st) };
+        let found = at_load::take_found();
+        let env = EnvVars { protected: &found.protected, starter_marks: &found.starter_marks, ..env_vars(st) };
         let mut reg = Registry::new();
         reg.load(env, st.pid, listen_env::LISTEN_FDS_START, max_listen_fds());
-        // Nobody else locks REG before INIT completes: every path calls init() first.
-        *REG.lock() = reg;
+        // Nobody else locks REG before INIT completes: every path calls init()
+        // first. What it held is `Registry::new()`, which owns nothing: not
+        // dropped (its drop code would be reached for nothing).
+        core::mem::forget(core::mem::replace(&mut *REG.lock(), reg));
     });
 }
 
@@ -170,23 +177,29 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
     r
 }
 
-/// The messages queued by the operation that just ran (with the start-up
-/// ones first once a hook can hear them). Not generic and never inlined:
-/// every instance of [`with`] shares it.
+/// The messages queued by the operation that just ran, after the start-up
+/// ones once a hook can hear them. Not generic and never inlined: every
+/// instance of [`with`] shares it.
 #[inline(never)]
-fn take_log(reg: &mut Registry, hooked: bool) -> Vec<(i32, crate::error::Msg)> {
-    let mut msgs = core::mem::take(&mut reg.log);
-    if hooked && !reg.startup_log.is_empty() {
-        let mut early = core::mem::take(&mut reg.startup_log);
-        early.append(&mut msgs);
-        msgs = early;
-    }
-    msgs
+fn take_log(reg: &mut Registry, hooked: bool) -> Queued {
+    let early = if hooked { core::mem::take(&mut reg.startup_log) } else { Vec::new() };
+    Queued { early, now: core::mem::take(&mut reg.log) }
+}
+
+/// What [`take_log`] took: two lists, said in order (not merged into one).
+struct Queued {
+    early: Vec<(i32, crate::error::Msg)>,
+    now: Vec<(i32, crate::error::Msg)>,
 }
 
 /// Log `msgs`, with no lock held. Shared by every instance of [`with`].
 #[inline(never)]
-fn deliver(msgs: Vec<(i32, crate::error::Msg)>) {
+fn deliver(msgs: Queued) {
+    say_all(msgs.early);
+    say_all(msgs.now);
+}
+
+fn say_all(msgs: Vec<(i32, crate::error::Msg)>) {
     for (level, m) in msgs {
         log!(level, "{}", crate::msg::Plain(m.as_str()));
     }

@@ -243,8 +243,7 @@ fn the_load_time_pass_protects_exactly_what_the_load_adopts() {
         let cloexec = || -> Vec<RawFd> { (base..base + 4).filter(|&f| fd::is_cloexec(f).unwrap_or(false)).collect() };
         super::at_load::protect(vars, 77, base, 1000);
         let protected = cloexec();
-        let seen = super::at_load::take_protected();
-        let marks = super::at_load::take_starter_marks();
+        let super::at_load::Found { protected: seen, starter_marks: marks } = super::at_load::take_found();
         let mut r = Registry::new();
         r.load(EnvVars { starter_marks: &marks, ..vars }, 77, base, 1000);
         let mut adopted: Vec<RawFd> = r.entries.iter().map(|e| e.fd.raw()).collect();
@@ -356,4 +355,76 @@ fn server_starter_rejections_read_exactly_as_before() {
         assert!(r.startup_log.iter().any(|(_, m)| m.as_str() == line), "{:?} lacks {:?}", r.startup_log.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>(), line);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The whole text of what the load notes when a variable does not parse.
+#[test]
+fn a_malformed_variable_is_noted_in_full() {
+    let cases: [(EnvVars<'_>, &str); 5] = [
+        (
+            env("x", "1", None),
+            "LISTEN_PID=\"x\": not a process id (a decimal number from 1 to 2147483647); no fd inherited from LISTEN_FDS",
+        ),
+        (
+            env("1", "1", Some("a:b")),
+            "LISTEN_FDNAMES names 2 fds but LISTEN_FDS=1 announces 1: inconsistent, ignoring both; no fd inherited from LISTEN_FDS",
+        ),
+        (
+            EnvVars { listen_pidfdid: Some(b"-1"), ..env("1", "0", None) },
+            "LISTEN_PIDFDID=\"-1\": not a pidfd id (a decimal number from 1 to 2^64-1); no fd inherited from LISTEN_FDS",
+        ),
+        (
+            EnvVars { server_starter_port: Some(b"80=3;80=3"), ..EnvVars::default() },
+            "SERVER_STARTER_PORT: fd 3 is announced twice (for \"80\" and \"80\"); no fd inherited from SERVER_STARTER_PORT",
+        ),
+        (
+            EnvVars { server_starter_generation: Some(b"1 "), ..EnvVars::default() },
+            "SERVER_STARTER_GENERATION=\"1 \": not a plain decimal number; ignored",
+        ),
+    ];
+    for (vars, want) in cases {
+        let mut r = Registry::new();
+        r.load(vars, 1, 3, 100);
+        let notes: Vec<&str> = r.notes.iter().map(|m| m.as_str()).collect();
+        assert_eq!(notes, vec![want]);
+        assert!(r.entries.is_empty());
+    }
+}
+
+/// The whole text of what the load says when the fds are not for this
+/// process, and of what it only logs.
+#[test]
+fn what_the_load_says_about_systemd_fds_in_full() {
+    let noted = |vars: EnvVars<'_>| {
+        let mut r = Registry::new();
+        r.load(vars, 77, 3, 100);
+        assert!(r.entries.is_empty());
+        r.notes.iter().map(|m| m.as_str().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        noted(EnvVars { listen_fds: Some(b"1"), ..EnvVars::default() }),
+        ["LISTEN_FDS is set but LISTEN_PID is not: the fds are not for this process, ignored"]
+    );
+    assert_eq!(noted(env("78", "1", None)), ["LISTEN_PID=78 is not this process (77): LISTEN_FDS is not for us, ignored"]);
+    assert_eq!(
+        noted(EnvVars { listen_pidfdid: Some(b"5"), our_pidfd_id: Some(6), ..env("77", "1", None) }),
+        ["LISTEN_PIDFDID=5 is not this process (pidfd id 6; its pid was reused): LISTEN_FDS is not for us, ignored"]
+    );
+    // Logged only (not kept as notes): fewer names than fds, an id the kernel cannot check.
+    let mut r = Registry::new();
+    r.load(EnvVars { listen_pidfdid: Some(b"5"), ..env("77", "0", Some("")) }, 77, 3, 100);
+    let logged: Vec<_> = r.startup_log.iter().map(|(l, m)| (*l, m.as_str().to_string())).collect();
+    assert_eq!(logged, [(log::DEBUG, "LISTEN_PIDFDID=5: this kernel cannot tell our pidfd id; LISTEN_PID alone decides".to_string())]);
+    let base = 860;
+    let t = tcp_listener();
+    place(&[&t, &t], base);
+    let mut r = Registry::new();
+    r.load(env("77", "2", Some("web")), 77, base, 1000);
+    assert!(r.notes.is_empty());
+    let logged: Vec<_> = r.startup_log.iter().map(|(l, m)| (*l, m.as_str().to_string())).collect();
+    assert_eq!(
+        logged,
+        [(log::WARNING, "LISTEN_FDNAMES names fewer fds than LISTEN_FDS=2: the last 1 are named \"unknown\"".to_string())]
+    );
+    assert_eq!(r.entries.len(), 2);
 }
