@@ -239,6 +239,28 @@ fn refusal_is_not_a_transfer() {
     assert_eq!(recv_fds(b.raw(), 10, far()).unwrap_err().errno.0, libc::EBADMSG);
 }
 
+/// The old side gives up midway (its registry changed, or the taker read too
+/// slowly) and sends a REFUSE where a chunk was due: the receiver reports
+/// the sender's errno and reason, not a malformed stream; the fds of the
+/// chunk before it are closed with the rest.
+#[test]
+fn a_refusal_midway_is_reported_with_its_reason() {
+    let (p, _q) = fd::pipe().unwrap();
+    let names: Vec<Vec<u8>> = (0..300).map(|i| format!("n{}", i).into_bytes()).collect();
+    // A reason shorter than a chunk's body and one longer (read past the head's frame).
+    for reason in ["x", "the registry changed during the hand-off, after 252 of 300 fds"] {
+        let (a, b) = pair();
+        raw_send(&a, &wire::encode_header(&names).unwrap(), &[]);
+        raw_send(&a, &wire::encode_chunk(wire::Chunk { first: 0, count: 252 }), &[p.raw(); 252]);
+        raw_send(&a, &wire::encode_refuse(libc::ESTALE, reason), &[]);
+        drop(a);
+        let e = recv_fds(b.raw(), 1000, far()).unwrap_err();
+        assert_eq!(e.errno.0, libc::ESTALE, "{:?}", e);
+        assert!(e.message().contains("after 252 of 300 fds"), "{}", e.message());
+        assert!(e.message().ends_with(reason), "{}", e.message());
+    }
+}
+
 #[test]
 fn other_version_is_told_apart() {
     let (a, b) = pair();
