@@ -626,3 +626,50 @@ TEST(handoff_old_side_exits_at_the_lowest_priority) {
         CHECK_INT(wait_exit(o.pid, 20), ==, want[i]);
     }
 }
+
+/* argv: path log_file. Inherits SERVER_STARTER_PORT announcing a TCP
+ * listener at fd 3, which is a memfd (rejected at start-up), sets a log hook
+ * and serves without touching the registry otherwise, until a taker is
+ * ready. */
+ROLE(handoff_old_inherited) {
+    if (argc < 3) return 100;
+    FILE *lf = fopen(argv[2], "a");
+    if (!lf) return 101;
+    gracefd_set_log_hook(on_log_file, lf, GRACEFD_LOG_DEBUG);
+    int hfd = gracefd_handoff_serve(argv[1]);
+    if (hfd < 0) return 102;
+    for (;;) {
+        struct pollfd p = {hfd, POLLIN, 0};
+        if (poll(&p, 1, 20000) <= 0) return 103;
+        int r = gracefd_handoff_process();
+        if (r < 0) return 104;
+        if (r == GRACEFD_HANDOFF_DONE) return 0;
+    }
+}
+
+/* The transfer was the first thing in the old side to use the registry, which
+ * read it quietly under the serving lock: its start-up warning (an inherited
+ * fd rejected) stayed queued and the old side drained and exited without ever
+ * logging it. It reaches the log hook now. */
+TEST(handoff_old_side_logs_its_start_up_rejections) {
+    char path[256], logp[256];
+    snprintf(path, sizeof path, "%s/i.sock", harness_tmpdir());
+    snprintf(logp, sizeof logp, "%s/old.log", harness_tmpdir());
+    fflush(NULL);
+    pid_t old = fork();
+    if (old == 0) {
+        int m = memfd_create("inherited", 0);
+        if (m < 0 || dup2(m, 3) != 3) _exit(120);
+        setenv("SERVER_STARTER_PORT", "127.0.0.1:9=3", 1);
+        execl(harness_self(), harness_self(), "--role", "handoff_old_inherited", path, logp, (char *)NULL);
+        _exit(127);
+    }
+    CHECK(old > 0);
+    CHECK(wait_path(path, 20000) == 0);
+    int r = gracefd_handoff_take(path, 10000);
+    CHECK_MSG(r == 0, "take: %d %s", r, gracefd_last_error());
+    CHECK_INT(gracefd_ready(), ==, 1);
+    CHECK_INT(wait_exit(old, 20), ==, 0);
+    CHECK_STR_CONTAINS(read_file(logp), "SERVER_STARTER_PORT: fd 3");
+    CHECK_STR_CONTAINS(read_file(logp), "rejected");
+}

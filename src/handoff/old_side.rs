@@ -96,6 +96,11 @@ fn refuse(sock: Fd, e: &crate::Error) {
 /// misbehaves or goes away is not an error: it is logged and dropped, and
 /// serving goes on.
 pub(crate) fn process() -> Result<Status> {
+    // The transfer reads the registry quietly under our lock: if that is the
+    // registry's first use, its start-up lines (fds it rejected) wait in it.
+    // Deliver them here, with no lock held, or a process that only serves
+    // and then exits would never log them.
+    crate::registry::with(|_| ());
     let mut notes = Notes(Vec::new());
     let r = process_locked(&mut notes);
     notes.emit();
