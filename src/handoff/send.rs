@@ -30,8 +30,10 @@ use crate::sys::{socket, Errno};
 pub(super) struct Outgoing {
     header: Vec<u8>,
     /// The registry's fd numbers when the transfer was planned (a chunk goes
-    /// only while the registry still holds them: [`send_slice`]).
+    /// only while the registry has not changed since: [`send_slice`]).
     raws: Vec<RawFd>,
+    /// The registry's change counter when the transfer was planned.
+    changes: u64,
     /// The message being sent: 0 is the header, `k` ≥ 1 is chunk `k - 1`.
     pos: usize,
     /// How many bytes of it went.
@@ -41,7 +43,7 @@ pub(super) struct Outgoing {
 impl Outgoing {
     /// Nothing to send.
     pub(super) const fn none() -> Outgoing {
-        Outgoing { header: Vec::new(), raws: Vec::new(), pos: 0, off: 0 }
+        Outgoing { header: Vec::new(), raws: Vec::new(), changes: 0, pos: 0, off: 0 }
     }
 
     /// The transfer of the registry as it is now (its names and fd
@@ -50,7 +52,7 @@ impl Outgoing {
         crate::registry::with_quiet(|r| {
             let e = &r.entries;
             let header = wire::encode_header_with(e.len(), |i| Ok(e.get(i).map_or(&[][..], |x| x.name.as_slice())))?;
-            Ok(Outgoing { header, raws: e.iter().map(|x| x.fd.raw()).collect(), pos: 0, off: 0 })
+            Ok(Outgoing { header, raws: e.iter().map(|x| x.fd.raw()).collect(), changes: r.changes, pos: 0, off: 0 })
         })
     }
 
@@ -100,7 +102,7 @@ impl Outgoing {
             let sent = match chunk {
                 Some(c) if self.off == 0 => {
                     let first = c.first as usize;
-                    send_slice(sock, rest, first, self.raws.get(first..first + c.count as usize).unwrap_or(&[]))
+                    send_slice(sock, rest, self.raws.get(first..first + c.count as usize).unwrap_or(&[]), (self.changes, self.raws.len()))
                 }
                 _ => socket::send_with_fds_flags(sock, rest, &[], None, libc::MSG_DONTWAIT),
             };
@@ -114,23 +116,24 @@ impl Outgoing {
     }
 }
 
-/// Send `data` with the registry entries `first..` as its fds, if they are
-/// still the fds `raws` the transfer was planned with: checked and sent under
-/// the registry lock, so no entry can be closed or replaced between the check
-/// and the `sendmsg` (which does not block: `MSG_DONTWAIT`). ESTALE if the
-/// registry changed under the transfer (an entry closed or forgotten
-/// meanwhile: its number might name another file now).
-fn send_slice(sock: RawFd, data: &[u8], first: usize, raws: &[RawFd]) -> core::result::Result<usize, Errno> {
+/// Send `data` with the registry fds `raws` of the transfer planned when the
+/// registry's change counter and length were `planned`, if the registry has
+/// not changed since: checked and sent under the registry lock, so no entry
+/// can be closed or replaced between the check and the `sendmsg` (which does
+/// not block: `MSG_DONTWAIT`). ESTALE if the registry changed under the
+/// transfer: an entry closed or forgotten meanwhile (its number may name
+/// another file now, even one added since) or added (the taker would miss
+/// it). The length catches an entry appended by code that does not count.
+fn send_slice(sock: RawFd, data: &[u8], raws: &[RawFd], planned: (u64, usize)) -> core::result::Result<usize, Errno> {
     crate::registry::with_quiet(|r| {
-        let now = r.entries.get(first..first + raws.len()).ok_or(Errno(libc::ESTALE))?;
-        if now.iter().zip(raws).any(|(e, &want)| e.fd.raw() != want) {
+        if (r.changes, r.entries.len()) != planned {
             return Err(Errno(libc::ESTALE));
         }
         socket::send_with_fds_flags(sock, data, raws, None, libc::MSG_DONTWAIT)
     })
 }
 
-/// Whether a queue was sent entirely or the socket is full.
+/// Whether the transfer was sent entirely or the socket is full.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Progress {
     Done,
@@ -146,7 +149,7 @@ pub(super) fn send_error(e: Errno, sent: usize, total: usize) -> crate::Error {
         ),
         libc::ESTALE => crate::Error::new(
             e,
-            format_args!("the registry changed during the hand-off, after {} of {} fds (an entry was closed or forgotten)", sent, total),
+            format_args!("the registry changed during the hand-off, after {} of {} fds (an entry was added, closed or forgotten)", sent, total),
         ),
         libc::ETOOMANYREFS => crate::Error::new(
             e,
