@@ -414,8 +414,9 @@ fn sent_mark(c: &Conn) -> (usize, usize) {
     c.out.mark()
 }
 
-/// TAKE arrived: queue every registry entry (a snapshot of names and fd
-/// numbers; each chunk takes its fds from the registry as it goes).
+/// TAKE arrived: plan the transfer of the registry ([`Outgoing::plan`]: the
+/// header and the fd numbers; each chunk goes only if the registry has not
+/// changed since).
 /// `false` (why in `why`) if the transfer cannot be planned.
 fn start_sending(c: &mut Conn, why: &mut crate::Error) -> bool {
     match Outgoing::plan() {

@@ -1,17 +1,17 @@
 //! One transfer, the sending end: the header frame, then the fds in chunks
 //! of at most 252 per `sendmsg` (`MSG_NOSIGNAL`, `MSG_DONTWAIT` plus `poll`),
-//! bounded by a deadline. The old side sends its queue piece by piece with
-//! [`flush`]; [`send_fds_with`] sends a whole transfer at once.
+//! bounded by a deadline. The old side sends its registry piece by piece
+//! with [`Outgoing::flush`]; [`send_fds_with`] sends a whole transfer at once.
 //!
 //! [`send_fds_with`] costs the kernel's work and little else: the header is
 //! encoded in one pass over the names, checking each (nothing goes before
 //! all passed), and each chunk frame goes with its fds straight from the
 //! caller's array.
 //!
-//! The old side sends its registry in slices ([`plan_registry`]): each chunk
+//! The old side sends its registry in slices ([`Outgoing::plan`]): each chunk
 //! carries the registry's own fds, checked and sent under the registry lock
-//! (so they are still the entries the transfer was planned with when they
-//! go). Nothing is duplicated: a hand-off of N fds holds N of them, and
+//! (the registry's change counter says whether they are still the entries
+//! the transfer was planned with when they go). Nothing is duplicated: a hand-off of N fds holds N of them, and
 //! costs no `dup`/`close` pair per fd (the kernel takes its own references).
 
 use alloc::vec::Vec;
@@ -245,6 +245,6 @@ pub(super) fn frame_error(short: SendShort, why: &mut crate::Error) {
         SendShort::Send(e) if peer_gone(short) => why.set(e.0, format_args!("the other side closed the connection")),
         SendShort::Send(e) => why.set_sys(e, "sendmsg"),
         SendShort::Poll(e) => why.set_sys(e, "poll"),
-        SendShort::Timeout => why.set(libc::ETIMEDOUT, format_args!("timed out: the receiving side took 0 of 0 fds")),
+        SendShort::Timeout => why.set(libc::ETIMEDOUT, format_args!("timed out sending a control frame: the other side does not read")),
     }
 }

@@ -292,3 +292,14 @@ fn serve_mode_never_lands_on_a_swapped_in_link() {
     assert!(racer.stop() > 0, "the racer never swapped anything: the test proves nothing");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// A control frame (TAKE, READY) that cannot leave in time: the error says
+/// so, not a count of fds that no such frame carries.
+#[test]
+fn a_control_frame_timeout_says_what_timed_out() {
+    let mut why = crate::Error::unset();
+    super::send::frame_error(crate::sys::poll::SendShort::Timeout, &mut why);
+    assert_eq!(why.errno.0, libc::ETIMEDOUT);
+    assert!(why.message().contains("sending a control frame"), "{}", why.message());
+    assert!(!why.message().contains("fds"), "{}", why.message());
+}
