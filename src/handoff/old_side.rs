@@ -75,8 +75,11 @@ fn turn_away(notes: &mut Notes, level: i32, sock: Fd, who: Pid, e: &crate::Error
     refuse(sock, e);
 }
 
-/// Write a REFUSE frame (best effort: the socket is fresh, 12+ bytes fit) and
-/// close the connection.
+/// Write a REFUSE frame and close the connection. Best effort, never
+/// waiting (`MSG_DONTWAIT`): on a fresh connection it fits; on a taker
+/// dropped mid-transfer the send buffer is often full of chunks it has not
+/// read, and then the frame is lost and the taker sees the connection close
+/// (docs/handoff.md, "When the old side drops a taker").
 fn refuse(sock: Fd, e: &crate::Error) {
     let f = wire::encode_refuse(e.errno.0, e.message());
     let _ = socket::send(sock.raw(), &f, libc::MSG_DONTWAIT);
