@@ -216,7 +216,7 @@ impl<'a> Rx<'a> {
         }
         let h = self.check(wire::decode_head(head))?;
         if h.kind == HandoffMsg::Refuse {
-            self.refused_midway(body.get(..n - wire::HEAD_LEN).unwrap_or(&[]), h.len, got, total, fds);
+            self.refused_midway(body.get(..n - wire::HEAD_LEN).unwrap_or(&[]), h.len, fds);
             return None;
         }
         if h.kind != HandoffMsg::Chunk {
@@ -247,20 +247,21 @@ impl<'a> Rx<'a> {
 }
 
 impl Rx<'_> {
-    /// The sender gave up after `got` of `total` fds and said why (a REFUSE
-    /// where a chunk was due: the registry changed, or we read too slowly).
+    /// The sender gave up midway and said why (a REFUSE where a chunk was
+    /// due: its registry changed, or we read too slowly; its reason says
+    /// how far it came).
     /// `start` is what of its body was read with the head; the rest is read
     /// now. The error is the sender's errno and reason.
     #[cold]
     #[inline(never)]
-    fn refused_midway(&mut self, start: &[u8], len: usize, got: usize, total: usize, fds: &mut Vec<Fd>) {
+    fn refused_midway(&mut self, start: &[u8], len: usize, fds: &mut Vec<Fd>) {
         let mut body = start.get(..len.min(start.len())).unwrap_or(&[]).to_vec();
         if body.len() < len {
             let Some(rest) = self.body(HandoffMsg::Refuse, len - body.len(), fds) else { return };
             body.extend_from_slice(&rest);
         }
         match wire::decode_refuse(&body) {
-            Ok((e, reason)) => self.fail(e, format_args!("the sending side gave up after {} of {} fds: {}", got, total, reason.as_str())),
+            Ok((e, reason)) => self.fail(e, format_args!("the sending side gave up: {}", reason.as_str())),
             Err(e) => *self.why = e,
         }
     }

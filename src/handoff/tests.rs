@@ -256,8 +256,7 @@ fn a_refusal_midway_is_reported_with_its_reason() {
         drop(a);
         let e = recv_fds(b.raw(), 1000, far()).unwrap_err();
         assert_eq!(e.errno.0, libc::ESTALE, "{:?}", e);
-        assert!(e.message().contains("after 252 of 300 fds"), "{}", e.message());
-        assert!(e.message().ends_with(reason), "{}", e.message());
+        assert!(e.message().ends_with(&format!("gave up: {}", reason)), "{}", e.message());
     }
 }
 
