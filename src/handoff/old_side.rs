@@ -418,8 +418,8 @@ fn sent_mark(c: &Conn) -> (usize, usize) {
 }
 
 /// TAKE arrived: plan the transfer of the registry ([`Outgoing::plan`]: the
-/// header and the fd numbers; each chunk goes only if the registry has not
-/// changed since).
+/// header and the registry's change count; each chunk takes its fds from
+/// the registry when it goes, only if the registry has not changed since).
 /// `false` (why in `why`) if the transfer cannot be planned.
 fn start_sending(c: &mut Conn, why: &mut crate::Error) -> bool {
     match Outgoing::plan() {
