@@ -155,10 +155,10 @@ impl Registry {
         let before = self.entries.len();
         self.entries.retain(|e| e.name != name);
         let n = before - self.entries.len();
-        self.changes += 1;
         if n == 0 {
             return Err(err!(ENOENT, "no fd named {} is registered", Shown(name)));
         }
+        self.changes += 1;
         Ok(n)
     }
 
