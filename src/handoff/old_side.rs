@@ -75,8 +75,11 @@ fn turn_away(notes: &mut Notes, level: i32, sock: Fd, who: Pid, e: &crate::Error
     refuse(sock, e);
 }
 
-/// Write a REFUSE frame (best effort: the socket is fresh, 12+ bytes fit) and
-/// close the connection.
+/// Write a REFUSE frame and close the connection. Best effort, never
+/// waiting (`MSG_DONTWAIT`): on a fresh connection it fits; on a taker
+/// dropped mid-transfer the send buffer is often full of chunks it has not
+/// read, and then the frame is lost and the taker sees the connection close
+/// (docs/handoff.md, "When the old side drops a taker").
 fn refuse(sock: Fd, e: &crate::Error) {
     let f = wire::encode_refuse(e.errno.0, e.message());
     let _ = socket::send(sock.raw(), &f, libc::MSG_DONTWAIT);
@@ -96,6 +99,11 @@ fn refuse(sock: Fd, e: &crate::Error) {
 /// misbehaves or goes away is not an error: it is logged and dropped, and
 /// serving goes on.
 pub(crate) fn process() -> Result<Status> {
+    // The transfer reads the registry quietly under our lock: if that is the
+    // registry's first use, its start-up lines (fds it rejected) wait in it.
+    // Deliver them here, with no lock held, or a process that only serves
+    // and then exits would never log them.
+    crate::registry::with(|_| ());
     let mut notes = Notes(Vec::new());
     let r = process_locked(&mut notes);
     notes.emit();
@@ -409,8 +417,9 @@ fn sent_mark(c: &Conn) -> (usize, usize) {
     c.out.mark()
 }
 
-/// TAKE arrived: queue every registry entry (a snapshot of names and fd
-/// numbers; each chunk takes its fds from the registry as it goes).
+/// TAKE arrived: plan the transfer of the registry ([`Outgoing::plan`]: the
+/// header and the registry's change count; each chunk takes its fds from
+/// the registry when it goes, only if the registry has not changed since).
 /// `false` (why in `why`) if the transfer cannot be planned.
 fn start_sending(c: &mut Conn, why: &mut crate::Error) -> bool {
     match Outgoing::plan() {

@@ -215,6 +215,10 @@ impl<'a> Rx<'a> {
             return None;
         }
         let h = self.check(wire::decode_head(head))?;
+        if h.kind == HandoffMsg::Refuse {
+            self.refused_midway(body.get(..n - wire::HEAD_LEN).unwrap_or(&[]), h.len, fds);
+            return None;
+        }
         if h.kind != HandoffMsg::Chunk {
             self.fail(
                 libc::EBADMSG,
@@ -239,6 +243,27 @@ impl<'a> Rx<'a> {
             return None;
         }
         Some(())
+    }
+}
+
+impl Rx<'_> {
+    /// The sender gave up midway and said why (a REFUSE where a chunk was
+    /// due: its registry changed, or we read too slowly; its reason says
+    /// how far it came).
+    /// `start` is what of its body was read with the head; the rest is read
+    /// now. The error is the sender's errno and reason.
+    #[cold]
+    #[inline(never)]
+    fn refused_midway(&mut self, start: &[u8], len: usize, fds: &mut Vec<Fd>) {
+        let mut body = start.get(..len.min(start.len())).unwrap_or(&[]).to_vec();
+        if body.len() < len {
+            let Some(rest) = self.body(HandoffMsg::Refuse, len - body.len(), fds) else { return };
+            body.extend_from_slice(&rest);
+        }
+        match wire::decode_refuse(&body) {
+            Ok((e, reason)) => self.fail(e, format_args!("the sending side gave up: {}", reason.as_str())),
+            Err(e) => *self.why = e,
+        }
     }
 }
 
@@ -282,7 +307,9 @@ impl Received {
 /// read, the rest of the transfer stays unread), EBADMSG (malformed or
 /// truncated frame, `MSG_CTRUNC`, fd count mismatch), EPROTONOSUPPORT
 /// (another protocol version), ECONNRESET (the sender closed the connection
-/// midway), ETIMEDOUT, or what `recvmsg`/`poll` failed with.
+/// midway), ETIMEDOUT, the errno of a refusal the sender sent midway (the
+/// message gives its reason: ESTALE when its registry changed), or what
+/// `recvmsg`/`poll` failed with.
 pub(crate) fn recv_fds(sock: RawFd, cap: usize, deadline: Deadline) -> Result<Received> {
     let mut why = Error::unset();
     let mut rx = Rx::new(sock, deadline, &mut why);

@@ -1,17 +1,17 @@
 //! One transfer, the sending end: the header frame, then the fds in chunks
 //! of at most 252 per `sendmsg` (`MSG_NOSIGNAL`, `MSG_DONTWAIT` plus `poll`),
-//! bounded by a deadline. The old side sends its queue piece by piece with
-//! [`flush`]; [`send_fds_with`] sends a whole transfer at once.
+//! bounded by a deadline. The old side sends its registry piece by piece
+//! with [`Outgoing::flush`]; [`send_fds_with`] sends a whole transfer at once.
 //!
 //! [`send_fds_with`] costs the kernel's work and little else: the header is
 //! encoded in one pass over the names, checking each (nothing goes before
 //! all passed), and each chunk frame goes with its fds straight from the
 //! caller's array.
 //!
-//! The old side sends its registry in slices ([`plan_registry`]): each chunk
+//! The old side sends its registry in slices ([`Outgoing::plan`]): each chunk
 //! carries the registry's own fds, checked and sent under the registry lock
-//! (so they are still the entries the transfer was planned with when they
-//! go). Nothing is duplicated: a hand-off of N fds holds N of them, and
+//! (the registry's change counter says whether they are still the entries
+//! the transfer was planned with when they go). Nothing is duplicated: a hand-off of N fds holds N of them, and
 //! costs no `dup`/`close` pair per fd (the kernel takes its own references).
 
 use alloc::vec::Vec;
@@ -29,9 +29,11 @@ use crate::sys::{socket, Errno};
 /// chunk frame encoded when it goes and its fds taken from the registry then.
 pub(super) struct Outgoing {
     header: Vec<u8>,
-    /// The registry's fd numbers when the transfer was planned (a chunk goes
-    /// only while the registry still holds them: [`send_slice`]).
-    raws: Vec<RawFd>,
+    /// How many entries the registry had when the transfer was planned.
+    count: usize,
+    /// The registry's change counter then (a chunk goes only while the
+    /// registry has not changed since: [`send_slice`]).
+    changes: u64,
     /// The message being sent: 0 is the header, `k` ≥ 1 is chunk `k - 1`.
     pos: usize,
     /// How many bytes of it went.
@@ -41,7 +43,7 @@ pub(super) struct Outgoing {
 impl Outgoing {
     /// Nothing to send.
     pub(super) const fn none() -> Outgoing {
-        Outgoing { header: Vec::new(), raws: Vec::new(), pos: 0, off: 0 }
+        Outgoing { header: Vec::new(), count: 0, changes: 0, pos: 0, off: 0 }
     }
 
     /// The transfer of the registry as it is now (its names and fd
@@ -50,13 +52,13 @@ impl Outgoing {
         crate::registry::with_quiet(|r| {
             let e = &r.entries;
             let header = wire::encode_header_with(e.len(), |i| Ok(e.get(i).map_or(&[][..], |x| x.name.as_slice())))?;
-            Ok(Outgoing { header, raws: e.iter().map(|x| x.fd.raw()).collect(), pos: 0, off: 0 })
+            Ok(Outgoing { header, count: e.len(), changes: r.changes, pos: 0, off: 0 })
         })
     }
 
     /// How many fds the transfer carries.
     pub(super) fn count(&self) -> usize {
-        self.raws.len()
+        self.count
     }
 
     /// How far the sending has come (message, byte in it).
@@ -67,14 +69,14 @@ impl Outgoing {
     /// The chunk that message `pos` is, if it is one.
     fn chunk(&self, pos: usize) -> Option<Chunk> {
         let first = pos.checked_sub(1)?.checked_mul(wire::CHUNK_MAX)?;
-        let count = self.raws.len().checked_sub(first).filter(|&n| n > 0)?.min(wire::CHUNK_MAX);
+        let count = self.count.checked_sub(first).filter(|&n| n > 0)?.min(wire::CHUNK_MAX);
         Some(Chunk { first: first as u32, count: count as u32 })
     }
 
     /// How many fds have left: those of the chunks before the current
     /// message, and its own once its first byte went.
     pub(super) fn fds_sent(&self) -> usize {
-        let before = self.pos.saturating_sub(1).saturating_mul(wire::CHUNK_MAX).min(self.raws.len());
+        let before = self.pos.saturating_sub(1).saturating_mul(wire::CHUNK_MAX).min(self.count);
         let current = if self.off > 0 { self.chunk(self.pos).map_or(0, |c| c.count as usize) } else { 0 };
         before + current
     }
@@ -98,10 +100,7 @@ impl Outgoing {
             }
             // On a stream socket the fds travel with the first byte of the message.
             let sent = match chunk {
-                Some(c) if self.off == 0 => {
-                    let first = c.first as usize;
-                    send_slice(sock, rest, first, self.raws.get(first..first + c.count as usize).unwrap_or(&[]))
-                }
+                Some(c) if self.off == 0 => send_slice(sock, rest, c, (self.changes, self.count)),
                 _ => socket::send_with_fds_flags(sock, rest, &[], None, libc::MSG_DONTWAIT),
             };
             match sent {
@@ -114,23 +113,29 @@ impl Outgoing {
     }
 }
 
-/// Send `data` with the registry entries `first..` as its fds, if they are
-/// still the fds `raws` the transfer was planned with: checked and sent under
-/// the registry lock, so no entry can be closed or replaced between the check
-/// and the `sendmsg` (which does not block: `MSG_DONTWAIT`). ESTALE if the
-/// registry changed under the transfer (an entry closed or forgotten
-/// meanwhile: its number might name another file now).
-fn send_slice(sock: RawFd, data: &[u8], first: usize, raws: &[RawFd]) -> core::result::Result<usize, Errno> {
+/// Send `data` with the fds of registry entries `c` (the chunk's) of the
+/// transfer planned when the registry's change counter and length were
+/// `planned`, if the registry has not changed since: checked and sent under
+/// the registry lock, so no entry can be closed or replaced between the
+/// check and the `sendmsg` (which does not block: `MSG_DONTWAIT`). ESTALE if the registry changed under the
+/// transfer: an entry closed or forgotten meanwhile (its number may name
+/// another file now, even one added since) or added (the taker would miss
+/// it). The length catches an entry appended by code that does not count.
+fn send_slice(sock: RawFd, data: &[u8], c: Chunk, planned: (u64, usize)) -> core::result::Result<usize, Errno> {
     crate::registry::with_quiet(|r| {
-        let now = r.entries.get(first..first + raws.len()).ok_or(Errno(libc::ESTALE))?;
-        if now.iter().zip(raws).any(|(e, &want)| e.fd.raw() != want) {
+        if (r.changes, r.entries.len()) != planned {
             return Err(Errno(libc::ESTALE));
         }
-        socket::send_with_fds_flags(sock, data, raws, None, libc::MSG_DONTWAIT)
+        let first = c.first as usize;
+        let mut raws = [-1 as RawFd; wire::CHUNK_MAX];
+        for (slot, e) in raws.iter_mut().zip(r.entries.get(first..).unwrap_or(&[])) {
+            *slot = e.fd.raw();
+        }
+        socket::send_with_fds_flags(sock, data, raws.get(..c.count as usize).unwrap_or(&[]), None, libc::MSG_DONTWAIT)
     })
 }
 
-/// Whether a queue was sent entirely or the socket is full.
+/// Whether the transfer was sent entirely or the socket is full.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Progress {
     Done,
@@ -146,7 +151,7 @@ pub(super) fn send_error(e: Errno, sent: usize, total: usize) -> crate::Error {
         ),
         libc::ESTALE => crate::Error::new(
             e,
-            format_args!("the registry changed during the hand-off, after {} of {} fds (an entry was closed or forgotten)", sent, total),
+            format_args!("the registry changed during the hand-off, after {} of {} fds (an entry was added, closed or forgotten)", sent, total),
         ),
         libc::ETOOMANYREFS => crate::Error::new(
             e,
@@ -242,6 +247,6 @@ pub(super) fn frame_error(short: SendShort, why: &mut crate::Error) {
         SendShort::Send(e) if peer_gone(short) => why.set(e.0, format_args!("the other side closed the connection")),
         SendShort::Send(e) => why.set_sys(e, "sendmsg"),
         SendShort::Poll(e) => why.set_sys(e, "poll"),
-        SendShort::Timeout => why.set(libc::ETIMEDOUT, format_args!("timed out: the receiving side took 0 of 0 fds")),
+        SendShort::Timeout => why.set(libc::ETIMEDOUT, format_args!("timed out sending a control frame: the other side does not read")),
     }
 }

@@ -239,6 +239,27 @@ fn refusal_is_not_a_transfer() {
     assert_eq!(recv_fds(b.raw(), 10, far()).unwrap_err().errno.0, libc::EBADMSG);
 }
 
+/// The old side gives up midway (its registry changed, or the taker read too
+/// slowly) and sends a REFUSE where a chunk was due: the receiver reports
+/// the sender's errno and reason, not a malformed stream; the fds of the
+/// chunk before it are closed with the rest.
+#[test]
+fn a_refusal_midway_is_reported_with_its_reason() {
+    let (p, _q) = fd::pipe().unwrap();
+    let names: Vec<Vec<u8>> = (0..300).map(|i| format!("n{}", i).into_bytes()).collect();
+    // A reason shorter than a chunk's body and one longer (read past the head's frame).
+    for reason in ["x", "the registry changed during the hand-off, after 252 of 300 fds"] {
+        let (a, b) = pair();
+        raw_send(&a, &wire::encode_header(&names).unwrap(), &[]);
+        raw_send(&a, &wire::encode_chunk(wire::Chunk { first: 0, count: 252 }), &[p.raw(); 252]);
+        raw_send(&a, &wire::encode_refuse(libc::ESTALE, reason), &[]);
+        drop(a);
+        let e = recv_fds(b.raw(), 1000, far()).unwrap_err();
+        assert_eq!(e.errno.0, libc::ESTALE, "{:?}", e);
+        assert!(e.message().ends_with(&format!("gave up: {}", reason)), "{}", e.message());
+    }
+}
+
 #[test]
 fn other_version_is_told_apart() {
     let (a, b) = pair();
@@ -269,4 +290,15 @@ fn serve_mode_never_lands_on_a_swapped_in_link() {
     }
     assert!(racer.stop() > 0, "the racer never swapped anything: the test proves nothing");
     std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// A control frame (TAKE, READY) that cannot leave in time: the error says
+/// so, not a count of fds that no such frame carries.
+#[test]
+fn a_control_frame_timeout_says_what_timed_out() {
+    let mut why = crate::Error::unset();
+    super::send::frame_error(crate::sys::poll::SendShort::Timeout, &mut why);
+    assert_eq!(why.errno.0, libc::ETIMEDOUT);
+    assert!(why.message().contains("sending a control frame"), "{}", why.message());
+    assert!(!why.message().contains("fds"), "{}", why.message());
 }

@@ -34,6 +34,10 @@ pub(crate) struct Registry {
     /// Messages produced by the current operation, emitted after unlock.
     pub(crate) log: Vec<(i32, Msg)>,
     pub(super) loading: bool,
+    /// Bumped by every add, import, forget and close here, so that a reader
+    /// that let go of the lock (the hand-off's transfer, sent in pieces) can
+    /// tell the entries changed meanwhile, even if an fd number came back.
+    pub(crate) changes: u64,
 }
 
 impl Registry {
@@ -46,6 +50,7 @@ impl Registry {
             startup_log: Vec::new(),
             log: Vec::new(),
             loading: false,
+            changes: 0,
         }
     }
 
@@ -114,6 +119,7 @@ impl Registry {
         })?;
         let kind = classify(fd.raw()).map_err(|er| Error::sys(er, "inspecting the fd"))?;
         self.entries.push(Entry { name: name.to_vec(), fd, kind, source: Source::Added, label: Vec::new(), claimed: true, key: None });
+        self.changes += 1;
         Ok(())
     }
 
@@ -141,6 +147,7 @@ impl Registry {
             claimed: false,
             key: None,
         });
+        self.changes += 1;
         Ok(())
     }
 
@@ -151,6 +158,7 @@ impl Registry {
         if n == 0 {
             return Err(err!(ENOENT, "no fd named {} is registered", Shown(name)));
         }
+        self.changes += 1;
         Ok(n)
     }
 
@@ -166,6 +174,7 @@ impl Registry {
             !drop_it
         });
         let n = closed.len();
+        self.changes += 1;
         for m in closed {
             self.log(log::INFO, format_args!("{}", m.as_str()));
         }
