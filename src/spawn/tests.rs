@@ -365,3 +365,23 @@ fn protocol_vars_are_exactly_the_listed_prefixes() {
         assert!(!is_protocol_var(theirs), "{:?}", String::from_utf8_lossy(theirs));
     }
 }
+
+// Every refusal of a bad argument, key, value or entry: its errno and whole
+// text (the setters record the first and `spawn` returns it).
+#[test]
+fn bad_input_is_refused_with_its_whole_message() {
+    let cases: [(&dyn Fn() -> crate::error::Error, &str); 7] = [
+        (&|| Spawn::new(b"").err().unwrap(), "executable path is empty"),
+        (&|| Spawn::new(b"/bin/s\0h").err().unwrap(), "executable path \"/bin/s\\x00h\" contains NUL"),
+        (&|| Spawn::new(b"/bin/sh").unwrap().arg(b"a\0b").err().unwrap(), "argument \"a\\x00b\" contains NUL"),
+        (&|| Spawn::new(b"/bin/sh").unwrap().env_set(b"A=B", b"v").err().unwrap(), "environment key \"A=B\" is empty or contains '=' or NUL"),
+        (&|| Spawn::new(b"/bin/sh").unwrap().env_set(b"A", b"v\0w").err().unwrap(), "environment value for \"A\" contains NUL"),
+        (&|| Spawn::new(b"/bin/sh").unwrap().env_put(b"NOEQUALS").err().unwrap(), "environment entry \"NOEQUALS\" has no '='"),
+        (&|| Spawn::new(b"/bin/sh").unwrap().env_child_pid(b"").err().unwrap(), "environment key \"\" is empty or contains '=' or NUL"),
+    ];
+    for (make, want) in cases {
+        let e = make();
+        assert_eq!(e.errno.0, libc::EINVAL, "{}", want);
+        assert_eq!(e.message(), want);
+    }
+}
