@@ -250,29 +250,33 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
         None if !s.exe.is_empty() => &s.exe,
         None => return Err(err!(ENOENT, "no executable path was recorded at start-up; set one in the upgrade options")),
     };
-    let mut sp = Spawn::new(exe)?;
+    // The setters record a refused input; `refused` returns the first.
+    let mut sp = Spawn::new(exe);
     let argv: &[Vec<u8>] = match &opts.argv {
         Some(a) if !a.is_empty() => a,
         _ => &s.argv,
     };
     if argv.is_empty() {
-        sp.arg(exe)?;
+        sp.arg(exe);
     }
     for x in argv {
-        sp.arg(x)?;
+        sp.arg(x);
     }
     sp.env_inherit_scrubbed();
     for e in &opts.env {
         // Checked by add_env; a caller filling `env` directly gets the same rule.
         if spawn::is_protocol_var(e) {
-            return Err(err!(EINVAL, "environment entry {} is set by gracefd itself", crate::proto::addr::Shown(e)));
+            sp.refuse("environment entry ", e, " is set by gracefd itself");
+        } else {
+            sp.env_put(e);
         }
-        sp.env_put(e)?;
     }
+    // Nothing is exported, opened or sent for a refused input.
+    sp.refused()?;
 
     // Sockets and other named fds, at 3.. in systemd's format.
     let (exported, names) = sp.pass_registered_fds()?;
-    sp.env_set(b"LISTEN_FDNAMES", &names)?;
+    sp.env_set(b"LISTEN_FDNAMES", &names);
     sp.env_child_pid_ours(b"LISTEN_PID");
     if s.var(b"WATCHDOG_USEC").is_some() {
         sp.env_child_pid_ours(b"WATCHDOG_PID");
