@@ -478,6 +478,22 @@ mod tests {
         assert_eq!(r.target().hand_over_mainpid(0, 10).unwrap_err().errno.0, libc::EINVAL);
     }
 
+    // The whole text of a failed hand-over (the upgrade logs it): the
+    // barrier's timeout under the hand-over's context, and a pid refused.
+    #[test]
+    fn failed_hand_over_says_what_and_where() {
+        let r = receiver();
+        let e = r.target().hand_over_mainpid(4242, 50).unwrap_err();
+        assert_eq!(e.errno.0, libc::ETIMEDOUT);
+        let want = format!(
+            "MAINPID=4242 hand-over: NOTIFY_SOCKET \"{}\": barrier: the receiver did not confirm in time (it has not processed the earlier notifications)",
+            String::from_utf8_lossy(&r.name)
+        );
+        assert_eq!(e.message(), want);
+        let e = r.target().hand_over_mainpid(-3, 50).unwrap_err();
+        assert_eq!((e.errno.0, e.message()), (libc::EINVAL, "MAINPID -3 is not a valid pid"));
+    }
+
     #[test]
     fn nobody_listening_is_a_clear_error() {
         let dir = std::env::temp_dir().join(format!("gracefd-notify-unit-{}", std::process::id()));
