@@ -469,13 +469,16 @@ const HAND_OVER_TIMEOUT_MS: i64 = 5_000;
 #[inline(never)]
 fn hand_over(pid: Pid) {
     if let Some(pf) = lineage::pidfile_fd() {
-        if let Err(e) = write_pid(pf, pid) {
-            log!(log::ERR, "upgrade: could not write pid {} to the pid file: {}", pid, e);
+        // The step and errno, worded here (as Error::sys would) without an Error.
+        if let Err((what, e)) = crate::pidfile::write_pid_raw(pf, pid) {
+            log!(log::ERR, "upgrade: could not write pid {} to the pid file: {}: {}", pid, crate::msg::Plain(what), e);
         }
     }
-    if let Err(e) = crate::notify::hand_over_mainpid(pid, HAND_OVER_TIMEOUT_MS) {
-        log!(log::ERR, "upgrade: could not hand MAINPID={} over to systemd: {}", pid, e);
-    }
+    crate::notify::hand_over_mainpid(pid, HAND_OVER_TIMEOUT_MS, hand_over_failed);
+}
+
+fn hand_over_failed(pid: Pid, e: &crate::error::Error) {
+    log!(log::ERR, "upgrade: could not hand MAINPID={} over to systemd: {}", pid, e);
 }
 
 /// Kept for callers of the old location: the pid file code lives in `pidfile`.
