@@ -182,6 +182,8 @@ pub(super) fn fork_launch(p: Prepared, o: &DaemonOptions) -> Result<()> {
 
 // ---- reexec mode -------------------------------------------------------------
 
+// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
+#[inline(never)]
 pub(super) fn reexec_launch(p: Prepared, o: &DaemonOptions) -> Result<()> {
     let s = startup::get();
     if s.exe.is_empty() {
