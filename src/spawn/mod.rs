@@ -102,14 +102,18 @@ impl Spawn {
     /// The first input a setter refused, if any (for a caller that must not
     /// go on to open or send anything once an input is bad).
     pub(crate) fn refused(&self) -> Result<()> {
-        self.exe_if_accepted().map(|_| ())
+        match self.exe_if_accepted() {
+            Ok(_) => Ok(()),
+            Err(e) => Err(*e),
+        }
     }
 
-    /// The executable path, if no input was refused (the path was first).
-    fn exe_if_accepted(&self) -> Result<&CPath> {
+    /// The executable path, if no input was refused (the path was first);
+    /// the refusal by reference, copied once where it is returned.
+    fn exe_if_accepted(&self) -> core::result::Result<&CPath, &Error> {
         match (&self.exe, &self.failed) {
             (Ok(exe), None) => Ok(exe),
-            (Err(e), _) | (Ok(_), Some(e)) => Err(*e),
+            (Err(e), _) | (Ok(_), Some(e)) => Err(e),
         }
     }
 
@@ -313,7 +317,10 @@ impl Spawn {
 
     /// [`spawn`](Self::spawn), also saying which way the child was started.
     pub(crate) fn spawn_path(&mut self) -> Result<(Pid, Path)> {
-        let exe = self.exe_if_accepted()?;
+        let exe = match self.exe_if_accepted() {
+            Ok(exe) => exe,
+            Err(e) => return Err(*e),
+        };
         if self.detach && self.report.is_none() {
             return Err(err!(EINVAL, "a detached start needs a report fd"));
         }
