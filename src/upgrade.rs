@@ -283,17 +283,16 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
     }
 
     // Library-internal fds after the LISTEN_FDS range.
-    let mut digits = [0u8; 20];
     let (waiter, child_end) = ready::channel()?;
     let slot = sp.pass_report_fd(child_end.raw());
-    sp.env_set_ours(b"GRACEFD_READY_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits));
+    sp.env_set_ours(b"GRACEFD_READY_FD", slot as u64);
     if let Some(pf) = lineage::pidfile_fd() {
         let slot = sp.pass_fd(pf);
-        sp.env_set_ours(b"GRACEFD_PIDFILE_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits));
+        sp.env_set_ours(b"GRACEFD_PIDFILE_FD", slot as u64);
     }
     let next_gen = u64::from(lineage::generation()).saturating_add(1);
-    sp.env_set_ours(b"GRACEFD_GENERATION", crate::proto::num::fmt_u64(next_gen, &mut digits));
-    sp.env_set_ours(b"GRACEFD_PARENT_PID", crate::proto::num::fmt_u64(process::getpid() as u64, &mut digits));
+    sp.env_set_ours(b"GRACEFD_GENERATION", next_gen);
+    sp.env_set_ours(b"GRACEFD_PARENT_PID", process::getpid() as u64);
 
     // To systemd an upgrade is a reload: RELOADING=1 now, READY=1 when it
     // ends (from the new generation, or from us again if it failed).
@@ -480,6 +479,3 @@ fn hand_over(pid: Pid) {
 fn hand_over_failed(pid: Pid, e: &crate::error::Error) {
     log!(log::ERR, "upgrade: could not hand MAINPID={} over to systemd: {}", pid, e);
 }
-
-/// Kept for callers of the old location: the pid file code lives in `pidfile`.
-pub(crate) use crate::pidfile::write_pid;

@@ -254,6 +254,7 @@ pub(crate) fn ready_message(mainpid: Option<u64>) -> Message {
 }
 
 /// `MAINPID=<pid>`. `EINVAL` if `pid` is not positive.
+#[cfg(test)]
 pub(crate) fn mainpid(pid: Pid) -> Result<Message> {
     Ok(mainpid_message(check_pid(pid, "MAINPID")?))
 }
