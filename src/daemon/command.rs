@@ -13,7 +13,6 @@ use super::options::{Command, DaemonOptions, Ready};
 use super::verdict::{in_seconds, launcher, remove_pid_file, CommandWatch};
 use crate::child_setup::{ChildSetup, DaemonSide};
 use crate::error::Result;
-use crate::proto::num::fmt_u64;
 use crate::ready;
 use crate::spawn::Spawn;
 use crate::sync::OptIn;
@@ -49,17 +48,16 @@ fn command_launch(mut p: Prepared, c: &Command, o: &DaemonOptions) -> Result<()>
     }
     // A refused input stops the start before anything is opened.
     sp.refused()?;
-    let mut digits = [0u8; 20];
     // Duplicates of the registered fds: kept open until the child has them.
     let exported = pass_listeners(&mut sp)?;
     let (waiter, child_end) = ready::channel()?;
     // Above 0–2: the child puts its stdio there before the fds are laid out.
     let child_end: Fd = above_stdio(child_end)?;
     let slot = sp.pass_report_fd(child_end.raw());
-    sp.env_set_ours(b"GRACEFD_READY_FD", fmt_u64(slot as u64, &mut digits));
+    sp.env_set_ours(b"GRACEFD_READY_FD", slot as u64);
     if let Some(pf) = &p.pidfile {
         let slot = sp.pass_fd(pf.raw());
-        sp.env_set_ours(b"GRACEFD_PIDFILE_FD", fmt_u64(slot as u64, &mut digits));
+        sp.env_set_ours(b"GRACEFD_PIDFILE_FD", slot as u64);
     }
     let notify = match o.ready {
         Ready::Notify => Some(NotifySocket::make()?),

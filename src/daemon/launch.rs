@@ -199,15 +199,14 @@ pub(super) fn reexec_launch(p: Prepared, o: &DaemonOptions) -> Result<()> {
         sp.arg(a);
     }
     sp.env_inherit_scrubbed();
-    let mut digits = [0u8; 20];
     // Duplicates of the registered fds: kept open until the child has them.
     let exported = pass_listeners(&mut sp)?;
     let (waiter, child_end) = ready::channel()?;
     let slot = sp.pass_report_fd(child_end.raw());
-    sp.env_set_ours(b"GRACEFD_READY_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits));
+    sp.env_set_ours(b"GRACEFD_READY_FD", slot as u64);
     if let Some(pf) = &p.pidfile {
         let slot = sp.pass_fd(pf.raw());
-        sp.env_set_ours(b"GRACEFD_PIDFILE_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits));
+        sp.env_set_ours(b"GRACEFD_PIDFILE_FD", slot as u64);
     }
     let stdin = sp.pass_fd(p.devnull.raw());
     let out = sp.pass_fd(p.out());

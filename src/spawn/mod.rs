@@ -177,11 +177,13 @@ impl Spawn {
     }
 
     /// [`env_set`](Self::env_set) for a variable of gracefd's own, whose key
-    /// is a constant and whose value is digits: nothing to check, no error
-    /// to carry out (each `?` of the checked setter is an error's move).
-    pub(crate) fn env_set_ours(&mut self, key: &'static [u8], digits: &[u8]) -> &mut Self {
-        debug_assert!(key_is_valid(key) && !digits.contains(&0));
-        self.env_set_unchecked(key, digits)
+    /// is a constant and whose value is a number (in decimal): nothing to
+    /// check, no error to carry out, and the digits made here rather than at
+    /// every call.
+    pub(crate) fn env_set_ours(&mut self, key: &'static [u8], n: u64) -> &mut Self {
+        debug_assert!(key_is_valid(key));
+        let mut digits = [0u8; 20];
+        self.env_set_unchecked(key, crate::proto::num::fmt_u64(n, &mut digits))
     }
 
     /// Set a whole `KEY=VALUE` entry (as given by a user). EINVAL without
@@ -258,8 +260,7 @@ impl Spawn {
             names.extend_from_slice(&x.name);
             self.pass_fd(x.fd.raw());
         }
-        let mut digits = [0u8; 20];
-        self.env_set_ours(b"LISTEN_FDS", crate::proto::num::fmt_u64(exported.len() as u64, &mut digits));
+        self.env_set_ours(b"LISTEN_FDS", exported.len() as u64);
         Ok((exported, names))
     }
 

@@ -152,7 +152,7 @@ pub(crate) fn start(plan: &Plan<'_>) -> Result<Worker, String> {
     let (exported, names) = if plan.listeners {
         sp.pass_registered_fds().map_err(e)?
     } else {
-        sp.env_set_ours(b"LISTEN_FDS", b"0");
+        sp.env_set_ours(b"LISTEN_FDS", 0);
         (Vec::new(), Vec::new())
     };
     let mut starter: Vec<u8> = Vec::new();
@@ -172,13 +172,13 @@ pub(crate) fn start(plan: &Plan<'_>) -> Result<Worker, String> {
     sp.env_child_pid_ours(b"LISTEN_PID");
     if plan.listeners {
         sp.env_set(b"SERVER_STARTER_PORT", &starter);
-        sp.env_set_ours(b"SERVER_STARTER_GENERATION", &digits(u64::from(plan.generation)));
+        sp.env_set_ours(b"SERVER_STARTER_GENERATION", u64::from(plan.generation));
     }
-    sp.env_set_ours(b"GRACEFD_GENERATION", &digits(u64::from(plan.generation)));
+    sp.env_set_ours(b"GRACEFD_GENERATION", u64::from(plan.generation));
 
     let (waiter, child_end) = crate::ready::channel().map_err(e)?;
     let slot = sp.pass_report_fd(child_end.raw());
-    sp.env_set_ours(b"GRACEFD_READY_FD", &digits(slot as u64));
+    sp.env_set_ours(b"GRACEFD_READY_FD", slot as u64);
     for (var, f) in plan.extra_fds {
         let slot = sp.pass_fd(*f);
         sp.env_set(var, &digits(slot as u64));
