@@ -250,19 +250,12 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
         None if !s.exe.is_empty() => &s.exe,
         None => return Err(err!(ENOENT, "no executable path was recorded at start-up; set one in the upgrade options")),
     };
-    // The setters record a refused input; `refused` returns the first.
-    let mut sp = Spawn::new(exe);
     let argv: &[Vec<u8>] = match &opts.argv {
         Some(a) if !a.is_empty() => a,
         _ => &s.argv,
     };
-    if argv.is_empty() {
-        sp.arg(exe);
-    }
-    for x in argv {
-        sp.arg(x);
-    }
-    sp.env_inherit_scrubbed();
+    // The setters record a refused input; `refused` returns the first.
+    let mut sp = Spawn::again(exe, argv);
     for e in &opts.env {
         // Checked by add_env; a caller filling `env` directly gets the same rule.
         if spawn::is_protocol_var(e) {
@@ -284,12 +277,7 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
 
     // Library-internal fds after the LISTEN_FDS range.
     let (waiter, child_end) = ready::channel()?;
-    let slot = sp.pass_report_fd(child_end.raw());
-    sp.env_set_ours(b"GRACEFD_READY_FD", slot as u64);
-    if let Some(pf) = lineage::pidfile_fd() {
-        let slot = sp.pass_fd(pf);
-        sp.env_set_ours(b"GRACEFD_PIDFILE_FD", slot as u64);
-    }
+    sp.pass_lineage_fds(child_end.raw(), lineage::pidfile_fd());
     let next_gen = u64::from(lineage::generation()).saturating_add(1);
     sp.env_set_ours(b"GRACEFD_GENERATION", next_gen);
     sp.env_set_ours(b"GRACEFD_PARENT_PID", process::getpid() as u64);

@@ -53,12 +53,7 @@ fn command_launch(mut p: Prepared, c: &Command, o: &DaemonOptions) -> Result<()>
     let (waiter, child_end) = ready::channel()?;
     // Above 0–2: the child puts its stdio there before the fds are laid out.
     let child_end: Fd = above_stdio(child_end)?;
-    let slot = sp.pass_report_fd(child_end.raw());
-    sp.env_set_ours(b"GRACEFD_READY_FD", slot as u64);
-    if let Some(pf) = &p.pidfile {
-        let slot = sp.pass_fd(pf.raw());
-        sp.env_set_ours(b"GRACEFD_PIDFILE_FD", slot as u64);
-    }
+    sp.pass_lineage_fds(child_end.raw(), p.pidfile.as_ref().map(Fd::raw));
     let notify = match o.ready {
         Ready::Notify => Some(NotifySocket::make()?),
         _ => None,

@@ -191,23 +191,11 @@ pub(super) fn reexec_launch(p: Prepared, o: &DaemonOptions) -> Result<()> {
     }
     // A refused input is recorded by the setters and returned by spawn
     // (these come from the kernel's argv: split at NULs, none inside).
-    let mut sp = Spawn::new(&s.exe);
-    if s.argv.is_empty() {
-        sp.arg(&s.exe);
-    }
-    for a in &s.argv {
-        sp.arg(a);
-    }
-    sp.env_inherit_scrubbed();
+    let mut sp = Spawn::again(&s.exe, &s.argv);
     // Duplicates of the registered fds: kept open until the child has them.
     let exported = pass_listeners(&mut sp)?;
     let (waiter, child_end) = ready::channel()?;
-    let slot = sp.pass_report_fd(child_end.raw());
-    sp.env_set_ours(b"GRACEFD_READY_FD", slot as u64);
-    if let Some(pf) = &p.pidfile {
-        let slot = sp.pass_fd(pf.raw());
-        sp.env_set_ours(b"GRACEFD_PIDFILE_FD", slot as u64);
-    }
+    sp.pass_lineage_fds(child_end.raw(), p.pidfile.as_ref().map(Fd::raw));
     let stdin = sp.pass_fd(p.devnull.raw());
     let out = sp.pass_fd(p.out());
     let dir = sp.pass_fd(p.dir.raw());

@@ -117,6 +117,22 @@ impl Spawn {
         }
     }
 
+    /// This program started again (re-exec daemonize, upgrade): `exe` with
+    /// `argv` (`exe` alone as argv[0] when `argv` is empty), in the start-up
+    /// environment without the protocol variables
+    /// ([`env_inherit_scrubbed`](Self::env_inherit_scrubbed)).
+    pub(crate) fn again(exe: &[u8], argv: &[Vec<u8>]) -> Spawn {
+        let mut sp = Spawn::new(exe);
+        if argv.is_empty() {
+            sp.arg(exe);
+        }
+        for a in argv {
+            sp.arg(a);
+        }
+        sp.env_inherit_scrubbed();
+        sp
+    }
+
     /// Record a refused input, unless an earlier one was (the first is reported).
     #[cold]
     #[inline(never)]
@@ -262,6 +278,20 @@ impl Spawn {
         }
         self.env_set_ours(b"LISTEN_FDS", exported.len() as u64);
         Ok((exported, names))
+    }
+
+    /// The lineage's fds, after the others: `report` as the report channel
+    /// ([`pass_report_fd`](Self::pass_report_fd)) named by
+    /// `GRACEFD_READY_FD`, and the pid file's fd, if any, named by
+    /// `GRACEFD_PIDFILE_FD`.
+    pub(crate) fn pass_lineage_fds(&mut self, report: RawFd, pid_file: Option<RawFd>) -> &mut Self {
+        let slot = self.pass_report_fd(report);
+        self.env_set_ours(b"GRACEFD_READY_FD", slot as u64);
+        if let Some(pf) = pid_file {
+            let slot = self.pass_fd(pf);
+            self.env_set_ours(b"GRACEFD_PIDFILE_FD", slot as u64);
+        }
+        self
     }
 
     /// Pass `f` and make it the channel on which a failed exec is reported.
