@@ -67,7 +67,7 @@ fn adopt(p: Plan) -> Result<Pending> {
     let mut fds: Vec<Fd> = Vec::new();
     for (what, n) in [("in", p.stdin), ("out", p.stdout), ("err", p.stderr), ("dir", p.dir)] {
         if n < 3 || !fd::is_open(n) {
-            return Err(err!(EBADF, "{}: {}={} is not an open fd above 2", Shown(plan::VAR), what, n));
+            return Err(err!(EBADF, "{}: {}={} is not an open fd above 2", Shown(plan::VAR), crate::msg::Plain(what), n));
         }
         if fds.iter().any(|f| f.raw() == n) {
             continue;
