@@ -176,8 +176,8 @@ mod tests {
     use crate::sys::process::Exit;
 
     fn run_true(setup: ChildSetup) -> Exit {
-        let mut sp = Spawn::new(b"/bin/sh").unwrap();
-        sp.arg(b"sh").unwrap().arg(b"-c").unwrap().arg(b"exit 0").unwrap();
+        let mut sp = Spawn::new(b"/bin/sh");
+        sp.arg(b"sh").arg(b"-c").arg(b"exit 0");
         sp.child_setup(setup);
         let pid = sp.spawn().unwrap();
         process::wait(pid).unwrap()
@@ -220,8 +220,8 @@ mod tests {
         // its parent is the caller, whose exit (its thread's, even) would
         // then kill the daemon that was detached to outlive it.
         let (ours, theirs) = crate::sys::socket::socketpair(libc::SOCK_SEQPACKET).unwrap();
-        let mut sp = Spawn::new(b"/bin/sh").unwrap();
-        sp.arg(b"sh").unwrap().arg(b"-c").unwrap().arg(b"exit 0").unwrap();
+        let mut sp = Spawn::new(b"/bin/sh");
+        sp.arg(b"sh").arg(b"-c").arg(b"exit 0");
         sp.pass_report_fd(theirs.raw());
         sp.detach();
         let mut setup = ChildSetup::default();

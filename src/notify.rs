@@ -207,18 +207,41 @@ impl<'a> Target<'a> {
     /// (< 0: no limit). See [`hand_over_mainpid`].
     #[cfg(test)]
     pub(crate) fn hand_over_mainpid(&self, new_pid: Pid, timeout_ms: i64) -> Result<()> {
-        self.hand_over_message(&proto::mainpid(new_pid)?, new_pid, timeout_ms)
+        std::thread_local! {
+            static FAILED: core::cell::Cell<Option<Error>> = const { core::cell::Cell::new(None) };
+        }
+        fn keep(_: Pid, e: &Error) {
+            FAILED.with(|f| f.set(Some(*e)));
+        }
+        let pid = proto::check_pid(new_pid, "MAINPID")?;
+        self.hand_over_message(&proto::mainpid_message(pid), new_pid, timeout_ms, keep);
+        FAILED.with(|f| f.take()).map_or(Ok(()), Err)
     }
 
-    /// [`Target::hand_over_mainpid`] with its message made.
-    fn hand_over_message(&self, msg: &Message, new_pid: Pid, timeout_ms: i64) -> Result<()> {
+    /// [`Target::hand_over_mainpid`] with its message made; a failure goes
+    /// to `failed`, by reference.
+    fn hand_over_message(&self, msg: &Message, new_pid: Pid, timeout_ms: i64, failed: HandOverFailed) {
         let deadline = Deadline::after_ms(timeout_ms);
-        self.send_message(msg.as_bytes(), &[], Some(&deadline))
-            .and_then(|_| self.barrier_until(&deadline))
-            .map_err(|e| e.context(format_args!("MAINPID={} hand-over", new_pid)))?;
+        if let Err(e) = self.send_message(msg.as_bytes(), &[], Some(&deadline)) {
+            return hand_over_failed(new_pid, &e, failed);
+        }
+        if let Err(e) = self.barrier_until(&deadline) {
+            return hand_over_failed(new_pid, &e, failed);
+        }
         crate::log!(crate::log::INFO, "the service manager now takes pid {} for the main process", new_pid);
-        Ok(())
     }
+}
+
+/// What is done with a failed MAINPID hand-over (the upgrade logs it and is
+/// done either way). It gets the error by reference: made once where the
+/// step failed, never moved through a `Result` (each move was a 248-byte copy).
+pub(crate) type HandOverFailed = fn(Pid, &Error);
+
+/// A failed send or barrier, said in the hand-over's context.
+#[cold]
+#[inline(never)]
+fn hand_over_failed(new_pid: Pid, e: &Error, failed: HandOverFailed) {
+    failed(new_pid, &e.context(format_args!("MAINPID={} hand-over", new_pid)));
 }
 
 /// Send prepared bytes to `$NOTIFY_SOCKET`, or do nothing if it is unset.
@@ -332,14 +355,19 @@ pub fn watchdog_usec() -> Result<u64> {
 /// the service's end and kill the new one. `timeout_ms` bounds both steps
 /// (< 0: no limit).
 ///
-/// `Ok(())` also when `NOTIFY_SOCKET` is unset (nothing to tell). `EINVAL`
-/// if `new_pid` is not positive; `ETIMEDOUT` if the barrier was not
+/// Nothing happens when `NOTIFY_SOCKET` is unset (nothing to tell). A
+/// failure goes to `failed`: `EINVAL` if `new_pid` is not positive or
+/// `NOTIFY_SOCKET` is malformed; `ETIMEDOUT` if the barrier was not
 /// confirmed in time; send errors as [`notify`].
-pub(crate) fn hand_over_mainpid(new_pid: Pid, timeout_ms: i64) -> Result<()> {
-    let msg = proto::mainpid(new_pid)?;
-    match Target::from_env()? {
-        None => Ok(()),
-        Some(t) => t.hand_over_message(&msg, new_pid, timeout_ms),
+pub(crate) fn hand_over_mainpid(new_pid: Pid, timeout_ms: i64, failed: HandOverFailed) {
+    let pid = match proto::check_pid(new_pid, "MAINPID") {
+        Ok(p) => p,
+        Err(e) => return failed(new_pid, &e),
+    };
+    match Target::from_env() {
+        Ok(Some(t)) => t.hand_over_message(&proto::mainpid_message(pid), new_pid, timeout_ms, failed),
+        Ok(None) => {}
+        Err(e) => failed(new_pid, &e),
     }
 }
 
@@ -478,6 +506,22 @@ mod tests {
         assert_eq!(r.target().hand_over_mainpid(0, 10).unwrap_err().errno.0, libc::EINVAL);
     }
 
+    // The whole text of a failed hand-over (the upgrade logs it): the
+    // barrier's timeout under the hand-over's context, and a pid refused.
+    #[test]
+    fn failed_hand_over_says_what_and_where() {
+        let r = receiver();
+        let e = r.target().hand_over_mainpid(4242, 50).unwrap_err();
+        assert_eq!(e.errno.0, libc::ETIMEDOUT);
+        let want = format!(
+            "MAINPID=4242 hand-over: NOTIFY_SOCKET \"{}\": barrier: the receiver did not confirm in time (it has not processed the earlier notifications)",
+            String::from_utf8_lossy(&r.name)
+        );
+        assert_eq!(e.message(), want);
+        let e = r.target().hand_over_mainpid(-3, 50).unwrap_err();
+        assert_eq!((e.errno.0, e.message()), (libc::EINVAL, "MAINPID -3 is not a valid pid"));
+    }
+
     #[test]
     fn nobody_listening_is_a_clear_error() {
         let dir = std::env::temp_dir().join(format!("gracefd-notify-unit-{}", std::process::id()));
@@ -510,7 +554,7 @@ mod tests {
         assert_eq!(stopping().unwrap(), 0);
         assert_eq!(status(b"x").unwrap(), 0);
         assert_eq!(barrier(0).unwrap(), 0);
-        hand_over_mainpid(1, 0).unwrap();
+        hand_over_mainpid(1, 0, |_, e| panic!("{}", e));
         assert_eq!(notify(b"READY").unwrap_err().errno.0, libc::EINVAL);
         assert_eq!(status(b"a\nb").unwrap_err().errno.0, libc::EINVAL);
     }

@@ -250,46 +250,37 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
         None if !s.exe.is_empty() => &s.exe,
         None => return Err(err!(ENOENT, "no executable path was recorded at start-up; set one in the upgrade options")),
     };
-    let mut sp = Spawn::new(exe)?;
     let argv: &[Vec<u8>] = match &opts.argv {
         Some(a) if !a.is_empty() => a,
         _ => &s.argv,
     };
-    if argv.is_empty() {
-        sp.arg(exe)?;
-    }
-    for x in argv {
-        sp.arg(x)?;
-    }
-    sp.env_inherit_scrubbed();
+    // The setters record a refused input; `refused` returns the first.
+    let mut sp = Spawn::again(exe, argv);
     for e in &opts.env {
         // Checked by add_env; a caller filling `env` directly gets the same rule.
         if spawn::is_protocol_var(e) {
-            return Err(err!(EINVAL, "environment entry {} is set by gracefd itself", crate::proto::addr::Shown(e)));
+            sp.refuse("environment entry ", e, " is set by gracefd itself");
+        } else {
+            sp.env_put(e);
         }
-        sp.env_put(e)?;
     }
+    // Nothing is exported, opened or sent for a refused input.
+    sp.refused()?;
 
     // Sockets and other named fds, at 3.. in systemd's format.
     let (exported, names) = sp.pass_registered_fds()?;
-    sp.env_set(b"LISTEN_FDNAMES", &names)?;
+    sp.env_set(b"LISTEN_FDNAMES", &names);
     sp.env_child_pid_ours(b"LISTEN_PID");
     if s.var(b"WATCHDOG_USEC").is_some() {
         sp.env_child_pid_ours(b"WATCHDOG_PID");
     }
 
     // Library-internal fds after the LISTEN_FDS range.
-    let mut digits = [0u8; 20];
     let (waiter, child_end) = ready::channel()?;
-    let slot = sp.pass_report_fd(child_end.raw());
-    sp.env_set_ours(b"GRACEFD_READY_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits));
-    if let Some(pf) = lineage::pidfile_fd() {
-        let slot = sp.pass_fd(pf);
-        sp.env_set_ours(b"GRACEFD_PIDFILE_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits));
-    }
+    sp.pass_lineage_fds(child_end.raw(), lineage::pidfile_fd());
     let next_gen = u64::from(lineage::generation()).saturating_add(1);
-    sp.env_set_ours(b"GRACEFD_GENERATION", crate::proto::num::fmt_u64(next_gen, &mut digits));
-    sp.env_set_ours(b"GRACEFD_PARENT_PID", crate::proto::num::fmt_u64(process::getpid() as u64, &mut digits));
+    sp.env_set_ours(b"GRACEFD_GENERATION", next_gen);
+    sp.env_set_ours(b"GRACEFD_PARENT_PID", process::getpid() as u64);
 
     // To systemd an upgrade is a reload: RELOADING=1 now, READY=1 when it
     // ends (from the new generation, or from us again if it failed).
@@ -465,14 +456,14 @@ const HAND_OVER_TIMEOUT_MS: i64 = 5_000;
 #[inline(never)]
 fn hand_over(pid: Pid) {
     if let Some(pf) = lineage::pidfile_fd() {
-        if let Err(e) = write_pid(pf, pid) {
-            log!(log::ERR, "upgrade: could not write pid {} to the pid file: {}", pid, e);
+        // The step and errno, worded here (as Error::sys would) without an Error.
+        if let Err((what, e)) = crate::pidfile::write_pid_raw(pf, pid) {
+            log!(log::ERR, "upgrade: could not write pid {} to the pid file: {}: {}", pid, crate::msg::Plain(what), e);
         }
     }
-    if let Err(e) = crate::notify::hand_over_mainpid(pid, HAND_OVER_TIMEOUT_MS) {
-        log!(log::ERR, "upgrade: could not hand MAINPID={} over to systemd: {}", pid, e);
-    }
+    crate::notify::hand_over_mainpid(pid, HAND_OVER_TIMEOUT_MS, hand_over_failed);
 }
 
-/// Kept for callers of the old location: the pid file code lives in `pidfile`.
-pub(crate) use crate::pidfile::write_pid;
+fn hand_over_failed(pid: Pid, e: &crate::error::Error) {
+    log!(log::ERR, "upgrade: could not hand MAINPID={} over to systemd: {}", pid, e);
+}

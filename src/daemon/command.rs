@@ -13,7 +13,6 @@ use super::options::{Command, DaemonOptions, Ready};
 use super::verdict::{in_seconds, launcher, remove_pid_file, CommandWatch};
 use crate::child_setup::{ChildSetup, DaemonSide};
 use crate::error::Result;
-use crate::proto::num::fmt_u64;
 use crate::ready;
 use crate::spawn::Spawn;
 use crate::sync::OptIn;
@@ -36,35 +35,31 @@ pub(super) fn install() {
 /// Start `c` as the daemon and wait for its verdict (never returns but with
 /// an error from before the start).
 fn command_launch(mut p: Prepared, c: &Command, o: &DaemonOptions) -> Result<()> {
-    let mut sp = Spawn::new(&c.exe)?;
+    let mut sp = Spawn::new(&c.exe);
     for a in &c.argv {
-        sp.arg(a)?;
+        sp.arg(a);
     }
     sp.env_inherit_scrubbed();
     // Ours would be the launcher's service manager's: never the daemon's.
     sp.env_remove(b"NOTIFY_SOCKET");
     sp.env_remove(b"WATCHDOG_USEC");
     for e in &c.env {
-        sp.env_put(e)?;
+        sp.env_put(e);
     }
-    let mut digits = [0u8; 20];
+    // A refused input stops the start before anything is opened.
+    sp.refused()?;
     // Duplicates of the registered fds: kept open until the child has them.
     let exported = pass_listeners(&mut sp)?;
     let (waiter, child_end) = ready::channel()?;
     // Above 0–2: the child puts its stdio there before the fds are laid out.
     let child_end: Fd = above_stdio(child_end)?;
-    let slot = sp.pass_report_fd(child_end.raw());
-    sp.env_set(b"GRACEFD_READY_FD", fmt_u64(slot as u64, &mut digits))?;
-    if let Some(pf) = &p.pidfile {
-        let slot = sp.pass_fd(pf.raw());
-        sp.env_set(b"GRACEFD_PIDFILE_FD", fmt_u64(slot as u64, &mut digits))?;
-    }
+    sp.pass_lineage_fds(child_end.raw(), p.pidfile.as_ref().map(Fd::raw));
     let notify = match o.ready {
         Ready::Notify => Some(NotifySocket::make()?),
         _ => None,
     };
     if let Some(n) = &notify {
-        sp.env_set(b"NOTIFY_SOCKET", n.env_value())?;
+        sp.env_set(b"NOTIFY_SOCKET", n.env_value());
     }
     let side = DaemonSide {
         stdio: [p.devnull.raw(), p.out(), p.out()],

@@ -96,9 +96,9 @@ pub(super) fn above_stdio(f: Fd) -> Result<Fd> {
 pub(super) fn pass_listeners(sp: &mut Spawn) -> Result<Vec<Exported>> {
     let (exported, names) = sp.pass_registered_fds()?;
     if !exported.is_empty() {
-        sp.env_set(b"LISTEN_FDNAMES", &names)?;
+        sp.env_set(b"LISTEN_FDNAMES", &names);
     }
-    sp.env_child_pid(b"LISTEN_PID")?;
+    sp.env_child_pid_ours(b"LISTEN_PID");
     Ok(exported)
 }
 
@@ -182,34 +182,25 @@ pub(super) fn fork_launch(p: Prepared, o: &DaemonOptions) -> Result<()> {
 
 // ---- reexec mode -------------------------------------------------------------
 
+// Out of line (footprint): inlined, its error copies land in a caller's larger frame.
+#[inline(never)]
 pub(super) fn reexec_launch(p: Prepared, o: &DaemonOptions) -> Result<()> {
     let s = startup::get();
     if s.exe.is_empty() {
         return Err(err!(ENOENT, "re-exec mode: no executable path was recorded at start-up"));
     }
-    let mut sp = Spawn::new(&s.exe)?;
-    if s.argv.is_empty() {
-        sp.arg(&s.exe)?;
-    }
-    for a in &s.argv {
-        sp.arg(a)?;
-    }
-    sp.env_inherit_scrubbed();
-    let mut digits = [0u8; 20];
+    // A refused input is recorded by the setters and returned by spawn
+    // (these come from the kernel's argv: split at NULs, none inside).
+    let mut sp = Spawn::again(&s.exe, &s.argv);
     // Duplicates of the registered fds: kept open until the child has them.
     let exported = pass_listeners(&mut sp)?;
     let (waiter, child_end) = ready::channel()?;
-    let slot = sp.pass_report_fd(child_end.raw());
-    sp.env_set(b"GRACEFD_READY_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits))?;
-    if let Some(pf) = &p.pidfile {
-        let slot = sp.pass_fd(pf.raw());
-        sp.env_set(b"GRACEFD_PIDFILE_FD", crate::proto::num::fmt_u64(slot as u64, &mut digits))?;
-    }
+    sp.pass_lineage_fds(child_end.raw(), p.pidfile.as_ref().map(Fd::raw));
     let stdin = sp.pass_fd(p.devnull.raw());
     let out = sp.pass_fd(p.out());
     let dir = sp.pass_fd(p.dir.raw());
     let marker = plan::encode(&Plan { stdin, stdout: out, stderr: out, dir, umask: p.umask, nofile: p.nofile, creds: p.creds.clone() });
-    sp.env_set(plan::VAR, &marker)?;
+    sp.env_set(plan::VAR, &marker);
     sp.detach();
     let sigchld = watchable_children();
     let middle = sp.spawn().inspect_err(|_| put_back(sigchld))?;

@@ -67,7 +67,7 @@ fn adopt(p: Plan) -> Result<Pending> {
     let mut fds: Vec<Fd> = Vec::new();
     for (what, n) in [("in", p.stdin), ("out", p.stdout), ("err", p.stderr), ("dir", p.dir)] {
         if n < 3 || !fd::is_open(n) {
-            return Err(err!(EBADF, "{}: {}={} is not an open fd above 2", Shown(plan::VAR), what, n));
+            return Err(err!(EBADF, "{}: {}={} is not an open fd above 2", Shown(plan::VAR), crate::msg::Plain(what), n));
         }
         if fds.iter().any(|f| f.raw() == n) {
             continue;
@@ -116,4 +116,19 @@ pub(super) fn reexec_daemon_side(p: Box<Result<Pending>>) -> Result<()> {
     IS_DAEMON.store(true, Ordering::Release);
     log!(log::NOTICE, "daemonize: running as daemon pid {} (re-executed)", process::getpid());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The whole text of a plan naming an fd at or below 2. (Only the first
+    // fd is bad: a plan naming open fds would adopt, and on failure close,
+    // fds of the test process.)
+    #[test]
+    fn an_fd_below_3_is_refused_by_name() {
+        let p = Plan { stdin: 0, stdout: 6, stderr: 6, dir: 7, umask: 0o22, nofile: None, creds: None };
+        let Err(e) = adopt(p) else { panic!("fd 0 accepted") };
+        assert_eq!((e.errno.0, e.message()), (libc::EBADF, "\"GRACEFD_DAEMON\": in=0 is not an open fd above 2"));
+    }
 }

@@ -229,21 +229,10 @@ pub(super) fn launcher(middle: Pid, waiter: Fd, w: Watch) -> ! {
     reap(middle);
     let us = time::monotonic_ns().saturating_sub(started) / 1000;
     let pid = daemon.pid.unwrap_or(0);
-    let (code, msg): (i32, Option<Error>) = match verdict {
-        Verdict::Ready => {
-            log!(log::NOTICE, "daemonize: daemon pid {} is ready after {} us", pid, us);
-            (0, None)
-        }
-        // A status outside 1..=255 cannot come from gracefd_fail: never exit 0 on it.
-        Verdict::Failed(st, m) => (if (1..=255).contains(&st) { st } else { EXIT_LOST }, Some(err!(ECANCELED, "{}", m.as_str()))),
-        Verdict::ExecFailed(e) => (EXIT_SETUP, Some(err!(ENOEXEC, "daemon could not be executed ({}): {}", Shown(&w.exe), e))),
-        Verdict::Died(x) => (EXIT_DIED, Some(err!(ECHILD, "daemon (pid {}) {} before it was ready", pid, x))),
-        Verdict::TimedOut => (
-            EXIT_TIMEOUT,
-            Some(err!(ETIMEDOUT, "daemon (pid {}) was not ready within {}; {}", pid, Within(&w), describe_stop(stopped))),
-        ),
-        Verdict::Lost(e) => (EXIT_LOST, Some(e.context(format_args!("daemonize: lost track of the daemon (pid {}); {}", pid, describe_stop(stopped))))),
-    };
+    if let Verdict::Ready = verdict {
+        log!(log::NOTICE, "daemonize: daemon pid {} is ready after {} us", pid, us);
+    }
+    let (code, msg) = conclusion(verdict, pid, stopped, &w);
     if let (true, Some(CommandWatch { pid_file: Some(pf), remove, .. })) = (code != 0, &w.command) {
         remove(pf);
     }
@@ -253,6 +242,23 @@ pub(super) fn launcher(middle: Pid, waiter: Fd, w: Watch) -> ! {
         say(e.message());
     }
     process::exit_now(code)
+}
+
+/// The launcher's exit status for `verdict`, and what it says (on stderr
+/// and in the log) when the start failed.
+fn conclusion(verdict: Verdict, pid: Pid, stopped: Option<Exit>, w: &Watch) -> (i32, Option<Error>) {
+    match verdict {
+        Verdict::Ready => (0, None),
+        // A status outside 1..=255 cannot come from gracefd_fail: never exit 0 on it.
+        Verdict::Failed(st, m) => (if (1..=255).contains(&st) { st } else { EXIT_LOST }, Some(err!(ECANCELED, "{}", m.as_str()))),
+        Verdict::ExecFailed(e) => (EXIT_SETUP, Some(err!(ENOEXEC, "daemon could not be executed ({}): {}", Shown(&w.exe), e))),
+        Verdict::Died(x) => (EXIT_DIED, Some(err!(ECHILD, "daemon (pid {}) {} before it was ready", pid, x))),
+        Verdict::TimedOut => (
+            EXIT_TIMEOUT,
+            Some(err!(ETIMEDOUT, "daemon (pid {}) was not ready within {}; {}", pid, Within(w), describe_stop(stopped))),
+        ),
+        Verdict::Lost(e) => (EXIT_LOST, Some(e.context(format_args!("daemonize: lost track of the daemon (pid {}); {}", pid, describe_stop(stopped))))),
+    }
 }
 
 /// The timeout, as [`Watch`] says it: in ms, as set (`300 ms`), or as
@@ -385,6 +391,58 @@ mod tests {
 
     fn watch(timeout_ms: i64) -> Watch {
         Watch { timeout_ms, ready: Ready::Report, notify: None, exe: Vec::new(), command: None }
+    }
+
+    // Every verdict's exit status and whole text (the launcher prints it
+    // after the program's name and logs it after "daemonize: ").
+    #[test]
+    fn each_verdict_is_said_in_full() {
+        let say = |v: Verdict, stopped: Option<Exit>, w: &Watch| {
+            let (code, e) = conclusion(v, 4321, stopped, w);
+            (code, e.map(|e| std::string::String::from(e.message())))
+        };
+        let mut w = watch(300);
+        w.exe = b"/usr/bin/srv".to_vec();
+        assert_eq!(say(Verdict::Ready, None, &w), (0, None));
+        let mut m = Msg::new();
+        let _ = core::fmt::Write::write_str(&mut m, "port 80 is taken");
+        assert_eq!(say(Verdict::Failed(3, m), None, &w), (3, Some("port 80 is taken".into())));
+        assert_eq!(say(Verdict::Failed(0, m), None, &w), (EXIT_LOST, Some("port 80 is taken".into())));
+        assert_eq!(say(Verdict::Failed(256, m), None, &w).0, EXIT_LOST);
+        assert_eq!(
+            say(Verdict::ExecFailed(Errno(libc::ENOENT)), None, &w),
+            (EXIT_SETUP, Some(std::format!("daemon could not be executed (\"/usr/bin/srv\"): {}", Errno(libc::ENOENT))))
+        );
+        assert_eq!(
+            say(Verdict::Died(Exit::Code(3)), None, &w),
+            (EXIT_DIED, Some("daemon (pid 4321) exited with status 3 before it was ready".into()))
+        );
+        assert_eq!(
+            say(Verdict::TimedOut, Some(Exit::Signal(libc::SIGTERM)), &w),
+            (EXIT_TIMEOUT, Some("daemon (pid 4321) was not ready within 300 ms; it was killed".into()))
+        );
+        assert_eq!(
+            say(Verdict::TimedOut, None, &w),
+            (EXIT_TIMEOUT, Some("daemon (pid 4321) was not ready within 300 ms; it could not be confirmed gone".into()))
+        );
+        let lost = err!(EPROTO, "the readiness channel closed without a report");
+        assert_eq!(
+            say(Verdict::Lost(lost), None, &w),
+            (
+                EXIT_LOST,
+                Some("daemonize: lost track of the daemon (pid 4321); it could not be confirmed gone: the readiness channel closed without a report".into())
+            )
+        );
+        assert_eq!(
+            say(Verdict::Lost(lost), Some(Exit::Signal(libc::SIGKILL)), &w),
+            (EXIT_LOST, Some("daemonize: lost track of the daemon (pid 4321); it was killed: the readiness channel closed without a report".into()))
+        );
+        // Too long for a message: cut at its capacity, as one text.
+        let long = err!(EIO, "{}", crate::msg::Plain(&"y".repeat(400)));
+        let (_, got) = say(Verdict::Lost(long), None, &w);
+        let got = got.unwrap();
+        let full = std::format!("daemonize: lost track of the daemon (pid 4321); it could not be confirmed gone: {}", long.message());
+        assert!(got.len() + 8 > crate::error::MSG_CAP && full.starts_with(&got), "{} of {}", got.len(), full.len());
     }
 
     // The timeout as the launcher says it: in ms as set; in seconds for a

@@ -56,17 +56,33 @@ pub struct Plan {
     pub creds: Option<Creds>,
 }
 
-/// Where a key naming an fd goes, in `Plan` order: stdin, stdout, stderr,
-/// the working directory. (A `match`, not a table of slices: a table would
-/// cost every program linking the library relocations at load, since the
-/// start-up constructor reads it.)
-fn fd_key(key: &[u8]) -> Option<usize> {
-    match key {
-        b"in" => Some(0),
-        b"out" => Some(1),
-        b"err" => Some(2),
-        b"dir" => Some(3),
-        _ => None,
+/// The keys in the order [`parse`] numbers them: 0–3 the fds in `Plan`
+/// order (stdin, stdout, stderr, the working directory), then the rest. One
+/// string, not a table of slices: a table would cost every program linking
+/// the library relocations at load, since the start-up constructor reads it.
+const KEYS: &[u8] = b"in\0out\0err\0dir\0umask\0uid\0gid\0nofile\0groups\0";
+
+/// A key's number in [`KEYS`].
+fn key_index(key: &[u8]) -> Option<usize> {
+    let mut rest = KEYS;
+    let mut i = 0;
+    while let (k, Some(next)) = cut(rest, 0) {
+        if k == key {
+            return Some(i);
+        }
+        rest = next;
+        i += 1;
+    }
+    None
+}
+
+/// `s` up to the first `sep`, and what follows it (`None`: no `sep`). One
+/// function for every split of the marker (each `split` iterator with its
+/// closure was its own inlined code).
+fn cut(s: &[u8], sep: u8) -> (&[u8], Option<&[u8]>) {
+    match s.iter().position(|&b| b == sep) {
+        Some(i) => (s.get(..i).unwrap_or(&[]), s.get(i + 1..)),
+        None => (s, None),
     }
 }
 
@@ -78,7 +94,7 @@ pub(crate) fn announced_fds(v: &[u8]) -> impl Iterator<Item = i32> + '_ {
     v.split(|&b| b == b',').filter_map(|item| {
         let eq = item.iter().position(|&b| b == b'=')?;
         let (key, val) = (item.get(..eq)?, item.get(eq + 1..)?);
-        fd_key(key)?;
+        key_index(key).filter(|&k| k < 4)?;
         num::parse_u32(val).and_then(|n| i32::try_from(n).ok())
     })
 }
@@ -131,6 +147,7 @@ pub fn decode(v: &[u8]) -> Result<Plan> {
 /// once, by [`Bad::error`] (each `?` on an `Error` copies it).
 ///
 /// [`Error`]: crate::error::Error
+#[derive(Clone, Copy)]
 enum Bad<'a> {
     /// An item without `=`.
     NoEq(&'a [u8]),
@@ -161,15 +178,6 @@ impl Bad<'_> {
     }
 }
 
-/// The keys after the four of [`fd_key`], in the order [`parse`] numbers
-/// them (4, 5, …): one string, so the table is neither code nor relocations.
-const OTHER_KEYS: &[u8] = b"umask\0uid\0gid\0nofile\0groups\0";
-
-/// A key's number: 0–3 the fds ([`fd_key`]), then [`OTHER_KEYS`]' order.
-fn key_index(key: &[u8]) -> Option<usize> {
-    fd_key(key).or_else(|| OTHER_KEYS.split(|&b| b == 0).position(|k| k == key && !k.is_empty()).map(|i| i + 4))
-}
-
 /// The largest value of a one-number key: fds are `i32`, the umask at most 0777.
 fn max_value(k: usize) -> u32 {
     match k {
@@ -184,26 +192,27 @@ fn parse(v: &[u8]) -> core::result::Result<Plan, Bad<'_>> {
     let mut one: [Option<u32>; 7] = [None; 7];
     let mut nofile = None;
     let mut groups: Option<Vec<u32>> = None;
-    for item in v.split(|&b| b == b',') {
-        let eq = item.iter().position(|&b| b == b'=').ok_or(Bad::NoEq(item))?;
-        let (key, val) = item.split_at(eq);
-        let val = val.get(1..).unwrap_or(&[]);
+    let mut items = Some(v);
+    while let Some(rest) = items {
+        let (item, next) = cut(rest, b',');
+        items = next;
+        let (key, Some(val)) = cut(item, b'=') else { return Err(Bad::NoEq(item)) };
         let k = key_index(key).ok_or(Bad::Unknown(key))?;
         let bad = Bad::Value(key, val);
         let was_set = if let Some(slot) = one.get_mut(k) {
             slot.replace(num::parse_u32(val).filter(|n| *n <= max_value(k)).ok_or(bad)?).is_some()
         } else if k == 7 {
-            let c = val.iter().position(|&b| b == b':').ok_or(bad)?;
-            let (s, h) = val.split_at(c);
-            let soft = num::parse_u64(s).ok_or(Bad::Value(key, val))?;
-            let hard = num::parse_u64(h.get(1..).unwrap_or(&[])).ok_or(Bad::Value(key, val))?;
+            let (s, Some(h)) = cut(val, b':') else { return Err(bad) };
+            let soft = num::parse_u64(s).ok_or(bad)?;
+            let hard = num::parse_u64(h).ok_or(bad)?;
             nofile.replace((soft, hard)).is_some()
         } else {
             let mut g = Vec::new();
-            if !val.is_empty() {
-                for x in val.split(|&b| b == b':') {
-                    g.push(num::parse_u32(x).ok_or(Bad::Value(key, val))?);
-                }
+            let mut numbers = Some(val).filter(|v| !v.is_empty());
+            while let Some(rest) = numbers {
+                let (x, next) = cut(rest, b':');
+                numbers = next;
+                g.push(num::parse_u32(x).ok_or(bad)?);
             }
             groups.replace(g).is_some()
         };

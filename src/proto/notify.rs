@@ -226,7 +226,7 @@ impl core::fmt::Debug for Message {
     }
 }
 
-fn check_pid(pid: Pid, what: &str) -> Result<u64> {
+pub(crate) fn check_pid(pid: Pid, what: &str) -> Result<u64> {
     u64::try_from(pid).ok().filter(|&p| p > 0).ok_or_else(|| err!(EINVAL, "{} {} is not a valid pid", crate::msg::Plain(what), pid))
 }
 
@@ -254,12 +254,18 @@ pub(crate) fn ready_message(mainpid: Option<u64>) -> Message {
 }
 
 /// `MAINPID=<pid>`. `EINVAL` if `pid` is not positive.
+#[cfg(test)]
 pub(crate) fn mainpid(pid: Pid) -> Result<Message> {
-    let pid = check_pid(pid, "MAINPID")?;
+    Ok(mainpid_message(check_pid(pid, "MAINPID")?))
+}
+
+/// [`mainpid`] for a pid already checked: made where it is used, never moved
+/// (a `Result<Message>` moved its 4 KB buffer at each `?`).
+pub(crate) fn mainpid_message(pid: u64) -> Message {
     let mut m = Message::new();
     m.put(b"MAINPID=");
     m.put_u64(pid);
-    Ok(m)
+    m
 }
 
 /// `RELOADING=1\nMONOTONIC_USEC=<usec>`: the only way gracefd announces a reload.

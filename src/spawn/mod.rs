@@ -38,7 +38,8 @@ const PIDFDID: &[u8] = b"LISTEN_PIDFDID";
 
 /// A child process to start.
 pub struct Spawn {
-    exe: CPath,
+    /// The path, or why [`Spawn::new`] refused it (the first refusal).
+    exe: Result<CPath>,
     argv: Vec<CPath>,
     /// Complete `KEY=VALUE\0` entries.
     env: Vec<Vec<u8>>,
@@ -53,6 +54,10 @@ pub struct Spawn {
     fork_only: bool,
     /// Parent-death signal, user switch (see `child_setup.rs`).
     setup: ChildSetup,
+    /// The first input a setter refused; [`spawn`](Spawn::spawn) returns
+    /// it. Setters record instead of returning a `Result`: each `?` on a
+    /// setter moved the 248-byte error at every caller (footprint).
+    failed: Option<Error>,
 }
 
 /// How the child applies a [`ChildSetup`], installed by
@@ -86,15 +91,64 @@ impl core::fmt::Display for Path {
 
 impl Spawn {
     /// A child running `exe` (an absolute path is expected: no PATH search).
-    /// EINVAL if it is empty or contains NUL.
-    pub(crate) fn new(exe: &[u8]) -> Result<Spawn> {
-        Ok(Spawn { exe: CPath::checked(exe, "executable path")?, argv: Vec::new(), env: Vec::new(), pid_keys: Vec::new(), fds: Vec::new(), report: None, detach: false, fork_only: false, setup: ChildSetup::default() })
+    /// A refused input (here: an empty `exe` or one containing NUL, EINVAL)
+    /// is recorded and returned by [`spawn`](Self::spawn) or
+    /// [`refused`](Self::refused); the setters that check their input say
+    /// which.
+    pub(crate) fn new(exe: &[u8]) -> Spawn {
+        Spawn { exe: CPath::checked(exe, "executable path"), argv: Vec::new(), env: Vec::new(), pid_keys: Vec::new(), fds: Vec::new(), report: None, detach: false, fork_only: false, setup: ChildSetup::default(), failed: None }
     }
 
-    /// Append an argument. EINVAL if it contains NUL.
-    pub(crate) fn arg(&mut self, a: &[u8]) -> Result<&mut Self> {
-        self.argv.push(CPath::new(a).map_err(|_| err!(EINVAL, "argument {} contains NUL", crate::proto::addr::Shown(a)))?);
-        Ok(self)
+    /// The first input a setter refused, if any (for a caller that must not
+    /// go on to open or send anything once an input is bad).
+    pub(crate) fn refused(&self) -> Result<()> {
+        match self.exe_if_accepted() {
+            Ok(_) => Ok(()),
+            Err(e) => Err(*e),
+        }
+    }
+
+    /// The executable path, if no input was refused (the path was first);
+    /// the refusal by reference, copied once where it is returned.
+    fn exe_if_accepted(&self) -> core::result::Result<&CPath, &Error> {
+        match (&self.exe, &self.failed) {
+            (Ok(exe), None) => Ok(exe),
+            (Err(e), _) | (Ok(_), Some(e)) => Err(e),
+        }
+    }
+
+    /// This program started again (re-exec daemonize, upgrade): `exe` with
+    /// `argv` (`exe` alone as argv[0] when `argv` is empty), in the start-up
+    /// environment without the protocol variables
+    /// ([`env_inherit_scrubbed`](Self::env_inherit_scrubbed)).
+    pub(crate) fn again(exe: &[u8], argv: &[Vec<u8>]) -> Spawn {
+        let mut sp = Spawn::new(exe);
+        if argv.is_empty() {
+            sp.arg(exe);
+        }
+        for a in argv {
+            sp.arg(a);
+        }
+        sp.env_inherit_scrubbed();
+        sp
+    }
+
+    /// Record a refused input, unless an earlier one was (the first is reported).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn refuse(&mut self, what: &str, shown: &[u8], why: &str) {
+        if self.failed.is_none() {
+            self.failed = Some(err!(EINVAL, "{}{}{}", crate::msg::Plain(what), crate::proto::addr::Shown(shown), crate::msg::Plain(why)));
+        }
+    }
+
+    /// Append an argument. EINVAL if it contains NUL (recorded).
+    pub(crate) fn arg(&mut self, a: &[u8]) -> &mut Self {
+        match CPath::new(a) {
+            Ok(c) => self.argv.push(c),
+            Err(_) => self.refuse("argument ", a, " contains NUL"),
+        }
+        self
     }
 
     /// Start the environment from the start-up snapshot, without the variables
@@ -114,14 +168,17 @@ impl Spawn {
     }
 
     /// Set `key=value`, replacing an existing `key` (also one set by
-    /// [`env_child_pid`](Self::env_child_pid)). EINVAL if the key is empty
-    /// or contains '=' or NUL, or the value contains NUL.
-    pub(crate) fn env_set(&mut self, key: &[u8], value: &[u8]) -> Result<&mut Self> {
-        check_key(key)?;
-        if value.contains(&0) {
-            return Err(err!(EINVAL, "environment value for {} contains NUL", crate::proto::addr::Shown(key)));
+    /// [`env_child_pid_ours`](Self::env_child_pid_ours)). EINVAL if the key is empty
+    /// or contains '=' or NUL, or the value contains NUL (recorded).
+    pub(crate) fn env_set(&mut self, key: &[u8], value: &[u8]) -> &mut Self {
+        if !self.key_ok(key) {
+            return self;
         }
-        Ok(self.env_set_unchecked(key, value))
+        if value.contains(&0) {
+            self.refuse("environment value for ", key, " contains NUL");
+            return self;
+        }
+        self.env_set_unchecked(key, value)
     }
 
     fn env_set_unchecked(&mut self, key: &[u8], value: &[u8]) -> &mut Self {
@@ -136,21 +193,28 @@ impl Spawn {
     }
 
     /// [`env_set`](Self::env_set) for a variable of gracefd's own, whose key
-    /// is a constant and whose value is digits: nothing to check, no error
-    /// to carry out (each `?` of the checked setter is an error's move).
-    pub(crate) fn env_set_ours(&mut self, key: &'static [u8], digits: &[u8]) -> &mut Self {
-        debug_assert!(check_key(key).is_ok() && !digits.contains(&0));
-        self.env_set_unchecked(key, digits)
+    /// is a constant and whose value is a number (in decimal): nothing to
+    /// check, no error to carry out, and the digits made here rather than at
+    /// every call.
+    pub(crate) fn env_set_ours(&mut self, key: &'static [u8], n: u64) -> &mut Self {
+        debug_assert!(key_is_valid(key));
+        let mut digits = [0u8; 20];
+        self.env_set_unchecked(key, crate::proto::num::fmt_u64(n, &mut digits))
     }
 
-    /// Set a whole `KEY=VALUE` entry (as given by a user). EINVAL without '='.
-    pub(crate) fn env_put(&mut self, entry: &[u8]) -> Result<&mut Self> {
-        let eq = entry
-            .iter()
-            .position(|&b| b == b'=')
-            .ok_or_else(|| err!(EINVAL, "environment entry {} has no '='", crate::proto::addr::Shown(entry)))?;
-        let (k, v) = entry.split_at(eq);
-        self.env_set(k, v.get(1..).unwrap_or(&[]))
+    /// Set a whole `KEY=VALUE` entry (as given by a user). EINVAL without
+    /// '=' (recorded), or as [`env_set`](Self::env_set).
+    pub(crate) fn env_put(&mut self, entry: &[u8]) -> &mut Self {
+        match entry.iter().position(|&b| b == b'=') {
+            Some(eq) => {
+                let (k, v) = entry.split_at(eq);
+                self.env_set(k, v.get(1..).unwrap_or(&[]))
+            }
+            None => {
+                self.refuse("environment entry ", entry, " has no '='");
+                self
+            }
+        }
     }
 
     /// Remove `key` from the child's environment (also a pid slot).
@@ -170,22 +234,22 @@ impl Spawn {
         self
     }
 
-    /// Set `key=<the child's own pid>`, filled in by the child (e.g.
-    /// LISTEN_PID), replacing an existing `key`. For `LISTEN_PID` the child
-    /// also gets `LISTEN_PIDFDID` where the kernel has pidfs. EINVAL as
-    /// [`env_set`](Self::env_set).
-    pub(crate) fn env_child_pid(&mut self, key: &[u8]) -> Result<&mut Self> {
-        check_key(key)?;
-        Ok(self.env_child_pid_unchecked(key))
+
+    /// Whether `key` may name a variable; records the refusal if not.
+    fn key_ok(&mut self, key: &[u8]) -> bool {
+        let ok = key_is_valid(key);
+        if !ok {
+            self.refuse("environment key ", key, " is empty or contains '=' or NUL");
+        }
+        ok
     }
 
-    /// [`env_child_pid`](Self::env_child_pid) for a constant key of gracefd's own (`LISTEN_PID`).
+    /// Set `key=<the child's own pid>`, filled in by the child, replacing an
+    /// existing `key`: for gracefd's own constant keys (`LISTEN_PID`,
+    /// `WATCHDOG_PID`), so nothing to check. For `LISTEN_PID` the child also
+    /// gets `LISTEN_PIDFDID` where the kernel has pidfs.
     pub(crate) fn env_child_pid_ours(&mut self, key: &'static [u8]) -> &mut Self {
-        debug_assert!(check_key(key).is_ok());
-        self.env_child_pid_unchecked(key)
-    }
-
-    fn env_child_pid_unchecked(&mut self, key: &[u8]) -> &mut Self {
+        debug_assert!(key_is_valid(key));
         self.env_remove(key);
         self.pid_keys.push(key.to_vec());
         self
@@ -212,9 +276,22 @@ impl Spawn {
             names.extend_from_slice(&x.name);
             self.pass_fd(x.fd.raw());
         }
-        let mut digits = [0u8; 20];
-        self.env_set_ours(b"LISTEN_FDS", crate::proto::num::fmt_u64(exported.len() as u64, &mut digits));
+        self.env_set_ours(b"LISTEN_FDS", exported.len() as u64);
         Ok((exported, names))
+    }
+
+    /// The lineage's fds, after the others: `report` as the report channel
+    /// ([`pass_report_fd`](Self::pass_report_fd)) named by
+    /// `GRACEFD_READY_FD`, and the pid file's fd, if any, named by
+    /// `GRACEFD_PIDFILE_FD`.
+    pub(crate) fn pass_lineage_fds(&mut self, report: RawFd, pid_file: Option<RawFd>) -> &mut Self {
+        let slot = self.pass_report_fd(report);
+        self.env_set_ours(b"GRACEFD_READY_FD", slot as u64);
+        if let Some(pf) = pid_file {
+            let slot = self.pass_fd(pf);
+            self.env_set_ours(b"GRACEFD_PIDFILE_FD", slot as u64);
+        }
+        self
     }
 
     /// Pass `f` and make it the channel on which a failed exec is reported.
@@ -259,7 +336,8 @@ impl Spawn {
 
     /// Start the child. Returns its pid (detached: the middle process's).
     /// The parent's signal mask is preserved; the child starts with an empty
-    /// mask and default dispositions. Errors: EINVAL for a detached start
+    /// mask and default dispositions. Errors: the first input a setter
+    /// refused (see [`new`](Self::new)); EINVAL for a detached start
     /// without a report fd or with a parent-death signal (the daemon would
     /// die with the caller it was detached from); ENOMEM/EAGAIN (stack, process limits) or
     /// whatever blocking signals or fork fail with. A failed exec is not an
@@ -270,6 +348,10 @@ impl Spawn {
 
     /// [`spawn`](Self::spawn), also saying which way the child was started.
     pub(crate) fn spawn_path(&mut self) -> Result<(Pid, Path)> {
+        let exe = match self.exe_if_accepted() {
+            Ok(exe) => exe,
+            Err(e) => return Err(*e),
+        };
         if self.detach && self.report.is_none() {
             return Err(err!(EINVAL, "a detached start needs a report fd"));
         }
@@ -318,7 +400,7 @@ impl Spawn {
         let mut stack = if fast { Some(ChildStack::new()) } else { None };
         let mut sibling_stack = if self.detach { ChildStack::new().ok() } else { None };
         let mut plan = Plan {
-            exe: self.exe.as_ptr() as *const c_char,
+            exe: exe.as_ptr() as *const c_char,
             argv: argv_ptrs.as_ptr(),
             envp: envp.as_mut_ptr(),
             fds: &self.fds,
@@ -390,11 +472,8 @@ fn has_key(entry: &[u8], key: &[u8]) -> bool {
 
 use crate::error::Error;
 
-fn check_key(key: &[u8]) -> Result<()> {
-    if key.is_empty() || key.contains(&b'=') || key.contains(&0) {
-        return Err(err!(EINVAL, "environment key {} is empty or contains '=' or NUL", crate::proto::addr::Shown(key)));
-    }
-    Ok(())
+fn key_is_valid(key: &[u8]) -> bool {
+    !(key.is_empty() || key.contains(&b'=') || key.contains(&0))
 }
 
 /// Why an entry cannot be added to a started program's environment.

@@ -21,8 +21,8 @@ fn expect_path(fork_only: bool) -> Path {
 }
 
 fn sh(script: &str, fork_only: bool) -> Spawn {
-    let mut sp = Spawn::new(b"/bin/sh").unwrap();
-    sp.arg(b"sh").unwrap().arg(b"-c").unwrap().arg(script.as_bytes()).unwrap();
+    let mut sp = Spawn::new(b"/bin/sh");
+    sp.arg(b"sh").arg(b"-c").arg(script.as_bytes());
     if fork_only {
         sp.fork_only();
     }
@@ -56,12 +56,12 @@ fn pid_slot_survives_later_env_changes() {
     for fork_only in PATHS {
         let (r, w) = fd::pipe().unwrap();
         let mut sp = sh(r#"printf '%s|%s|%s|%s' "$LISTEN_PID" "$$" "$A" "$B" >&3"#, fork_only);
-        sp.env_set(b"A", b"first").unwrap();
-        sp.env_set(b"GONE", b"x").unwrap();
-        sp.env_child_pid(b"LISTEN_PID").unwrap();
+        sp.env_set(b"A", b"first");
+        sp.env_set(b"GONE", b"x");
+        sp.env_child_pid_ours(b"LISTEN_PID");
         sp.env_remove(b"GONE");
-        sp.env_set(b"A", b"again").unwrap();
-        sp.env_set(b"B", b"b").unwrap();
+        sp.env_set(b"A", b"again");
+        sp.env_set(b"B", b"b");
         sp.pass_fd(w.raw());
         let (pid, path) = sp.spawn_path().unwrap();
         assert_eq!(path, expect_path(fork_only));
@@ -76,8 +76,8 @@ fn pid_slot_survives_later_env_changes() {
 fn env_set_after_child_pid_wins() {
     let (r, w) = fd::pipe().unwrap();
     let mut sp = sh(r#"printf '%s' "$LISTEN_PID" >&3"#, false);
-    sp.env_child_pid(b"LISTEN_PID").unwrap();
-    sp.env_set(b"LISTEN_PID", b"42").unwrap();
+    sp.env_child_pid_ours(b"LISTEN_PID");
+    sp.env_set(b"LISTEN_PID", b"42");
     sp.pass_fd(w.raw());
     let pid = sp.spawn().unwrap();
     drop(w);
@@ -92,8 +92,8 @@ fn listen_pidfdid_names_the_child_where_pidfs_exists() {
     for fork_only in PATHS {
         let (r, w) = fd::pipe().unwrap();
         let mut sp = sh(r#"printf '%s|%s' "$LISTEN_PID" "${LISTEN_PIDFDID-unset}" >&3"#, fork_only);
-        sp.env_set(b"LISTEN_PIDFDID", b"stale").unwrap();
-        sp.env_child_pid(b"LISTEN_PID").unwrap();
+        sp.env_set(b"LISTEN_PIDFDID", b"stale");
+        sp.env_child_pid_ours(b"LISTEN_PID");
         sp.pass_fd(w.raw());
         let pid = sp.spawn().unwrap();
         drop(w);
@@ -112,7 +112,7 @@ fn listen_pidfdid_names_the_child_where_pidfs_exists() {
 fn no_pidfdid_without_listen_pid() {
     let (r, w) = fd::pipe().unwrap();
     let mut sp = sh(r#"printf '%s' "${LISTEN_PIDFDID-unset}" >&3"#, false);
-    sp.env_child_pid(b"OTHER_PID").unwrap();
+    sp.env_child_pid_ours(b"OTHER_PID");
     sp.pass_fd(w.raw());
     let pid = sp.spawn().unwrap();
     drop(w);
@@ -174,8 +174,8 @@ fn child_starts_with_default_signals_and_empty_mask() {
 fn exec_failure_is_reported_with_errno() {
     for fork_only in PATHS {
         let (waiter, child_end) = crate::ready::channel().unwrap();
-        let mut sp = Spawn::new(b"/nonexistent/gracefd-no-such-program").unwrap();
-        sp.arg(b"x").unwrap();
+        let mut sp = Spawn::new(b"/nonexistent/gracefd-no-such-program");
+        sp.arg(b"x");
         if fork_only {
             sp.fork_only();
         }
@@ -236,8 +236,8 @@ fn only_planned_fds_reach_the_child() {
         let (b, _b2) = fd::pipe().unwrap();
         let (leak, _leak2) = fd::pipe().unwrap();
         fd::set_cloexec(leak.raw(), false).unwrap();
-        let mut sp = Spawn::new(b"/bin/sleep").unwrap();
-        sp.arg(b"sleep").unwrap().arg(b"30").unwrap();
+        let mut sp = Spawn::new(b"/bin/sleep");
+        sp.arg(b"sleep").arg(b"30");
         if fork_only {
             sp.fork_only();
         }
@@ -271,8 +271,8 @@ fn stat_fields(pid: Pid) -> (Pid, Pid) {
 fn detached_child_is_our_sibling_in_a_new_session() {
     for fork_only in PATHS {
         let (waiter, child_end) = crate::ready::channel().unwrap();
-        let mut sp = Spawn::new(b"/bin/sleep").unwrap();
-        sp.arg(b"sleep").unwrap().arg(b"30").unwrap();
+        let mut sp = Spawn::new(b"/bin/sleep");
+        sp.arg(b"sleep").arg(b"30");
         if fork_only {
             sp.fork_only();
         }
@@ -364,4 +364,42 @@ fn protocol_vars_are_exactly_the_listed_prefixes() {
     for theirs in [&b"GRACEFD_SPAWN=fork"[..], b"LISTEN_PIDX=1", b"LISTEN_PID", b"WATCHDOG_USEC=5", b"PATH=/bin", b"", b"SERVER_STARTER=1"] {
         assert!(!is_protocol_var(theirs), "{:?}", String::from_utf8_lossy(theirs));
     }
+}
+
+// Every refusal of a bad argument, key, value or entry: its errno and whole
+// text (the setters record the first and `spawn` returns it).
+#[test]
+fn bad_input_is_refused_with_its_whole_message() {
+    let cases: [(&dyn Fn() -> Spawn, &str); 6] = [
+        (&|| Spawn::new(b""), "executable path is empty"),
+        (&|| Spawn::new(b"/bin/s\0h"), "executable path \"/bin/s\\x00h\" contains NUL"),
+        (&|| { let mut sp = Spawn::new(b"/bin/sh"); sp.arg(b"a\0b"); sp }, "argument \"a\\x00b\" contains NUL"),
+        (&|| { let mut sp = Spawn::new(b"/bin/sh"); sp.env_set(b"A=B", b"v"); sp }, "environment key \"A=B\" is empty or contains '=' or NUL"),
+        (&|| { let mut sp = Spawn::new(b"/bin/sh"); sp.env_set(b"A", b"v\0w"); sp }, "environment value for \"A\" contains NUL"),
+        (&|| { let mut sp = Spawn::new(b"/bin/sh"); sp.env_put(b"NOEQUALS"); sp }, "environment entry \"NOEQUALS\" has no '='"),
+    ];
+    for (make, want) in cases {
+        let e = make().refused().unwrap_err();
+        assert_eq!(e.errno.0, libc::EINVAL, "{}", want);
+        assert_eq!(e.message(), want);
+        // spawn starts nothing and says the same.
+        let e = make().spawn().unwrap_err();
+        assert_eq!((e.errno.0, e.message()), (libc::EINVAL, want));
+    }
+}
+
+// The first refused input is the one reported, as when each setter returned
+// its error at once; the setters after it still run.
+#[test]
+fn the_first_refusal_is_reported() {
+    let mut sp = Spawn::new(b"");
+    sp.arg(b"a\0b");
+    assert_eq!(sp.refused().unwrap_err().message(), "executable path is empty");
+    let mut sp = Spawn::new(b"/bin/sh");
+    sp.env_put(b"NOEQUALS").arg(b"a\0b").env_set(b"OK", b"1");
+    assert_eq!(sp.spawn().unwrap_err().message(), "environment entry \"NOEQUALS\" has no '='");
+    assert!(sp.env.iter().any(|e| e.as_slice() == b"OK=1\0"));
+    let mut sp = Spawn::new(b"/bin/sh");
+    sp.arg(b"sh");
+    assert!(sp.refused().is_ok());
 }

@@ -82,12 +82,12 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
     for &(from, to) in &lend {
         fd::redirect_stdio(from, to).map_err(|e| format!("dup2: {}", e))?;
     }
-    let res = (|| {
-        let mut sp = crate::spawn::Spawn::new(b"/bin/sh").map_err(|e| e.to_string())?;
-        sp.arg(b"sh").and_then(|s| s.arg(b"-c")).and_then(|s| s.arg(cmd)).map_err(|e| e.to_string())?;
+    let res = {
+        let mut sp = crate::spawn::Spawn::new(b"/bin/sh");
+        sp.arg(b"sh").arg(b"-c").arg(cmd);
         sp.env_inherit_scrubbed();
         sp.spawn().map_err(|e| e.to_string())
-    })();
+    };
     for (keep, to) in &saved {
         match keep {
             Some(k) => {

@@ -133,16 +133,18 @@ pub(crate) fn start(plan: &Plan<'_>) -> Result<Worker, String> {
     };
     let exe = crate::supervise::path_lookup::resolve(argv0, crate::supervise::path_lookup::worker_path(plan.env), plan.dir)?;
     let e = |err: crate::error::Error| err.to_string();
-    let mut sp = Spawn::new(&exe).map_err(e)?;
+    let mut sp = Spawn::new(&exe);
     for a in plan.command {
-        sp.arg(a).map_err(e)?;
+        sp.arg(a);
     }
     sp.env_inherit_scrubbed();
     sp.env_remove(b"NOTIFY_SOCKET");
     sp.env_remove(b"WATCHDOG_USEC");
     for kv in plan.env {
-        sp.env_put(kv).map_err(e)?;
+        sp.env_put(kv);
     }
+    // The setters record a refused input: nothing is opened for one.
+    sp.refused().map_err(e)?;
 
     // The registered sockets first, at 3, 4, … (LISTEN_FDS set), then their
     // start_server names for SERVER_STARTER_PORT.
@@ -150,7 +152,7 @@ pub(crate) fn start(plan: &Plan<'_>) -> Result<Worker, String> {
     let (exported, names) = if plan.listeners {
         sp.pass_registered_fds().map_err(e)?
     } else {
-        sp.env_set(b"LISTEN_FDS", b"0").map_err(e)?;
+        sp.env_set_ours(b"LISTEN_FDS", 0);
         (Vec::new(), Vec::new())
     };
     let mut starter: Vec<u8> = Vec::new();
@@ -166,25 +168,25 @@ pub(crate) fn start(plan: &Plan<'_>) -> Result<Worker, String> {
             }
         }
     }
-    sp.env_set(b"LISTEN_FDNAMES", &names).map_err(e)?;
-    sp.env_child_pid(b"LISTEN_PID").map_err(e)?;
+    sp.env_set(b"LISTEN_FDNAMES", &names);
+    sp.env_child_pid_ours(b"LISTEN_PID");
     if plan.listeners {
-        sp.env_set(b"SERVER_STARTER_PORT", &starter).map_err(e)?;
-        sp.env_set(b"SERVER_STARTER_GENERATION", &digits(u64::from(plan.generation))).map_err(e)?;
+        sp.env_set(b"SERVER_STARTER_PORT", &starter);
+        sp.env_set_ours(b"SERVER_STARTER_GENERATION", u64::from(plan.generation));
     }
-    sp.env_set(b"GRACEFD_GENERATION", &digits(u64::from(plan.generation))).map_err(e)?;
+    sp.env_set_ours(b"GRACEFD_GENERATION", u64::from(plan.generation));
 
     let (waiter, child_end) = crate::ready::channel().map_err(e)?;
     let slot = sp.pass_report_fd(child_end.raw());
-    sp.env_set(b"GRACEFD_READY_FD", &digits(slot as u64)).map_err(e)?;
+    sp.env_set_ours(b"GRACEFD_READY_FD", slot as u64);
     for (var, f) in plan.extra_fds {
         let slot = sp.pass_fd(*f);
-        sp.env_set(var, &digits(slot as u64)).map_err(e)?;
+        sp.env_set(var, &digits(slot as u64));
     }
     let notify = match plan.notify_dir {
         Some(d) => {
             let s = d.socket(plan.seq).map_err(e)?;
-            sp.env_set(b"NOTIFY_SOCKET", s.env_value()).map_err(e)?;
+            sp.env_set(b"NOTIFY_SOCKET", s.env_value());
             Some(s)
         }
         None => None,
