@@ -236,7 +236,7 @@ TEST(handoff_take_10000_fds_intact_then_old_drains) {
     CHECK_STR_CONTAINS(read_file(o.log), took);
 }
 
-/* Issue 17: the serving side duplicated its whole registry before sending
+/* The serving side once duplicated its whole registry before sending
  * (2 x N fds), so 10,000 fds could not be handed over under RLIMIT_NOFILE
  * 20,000. It now holds its N registry fds and no duplicates. */
 TEST(handoff_take_exactly_10000_fds_under_rlimit_nofile_20000) {
@@ -250,7 +250,7 @@ TEST(handoff_take_exactly_10000_fds_under_rlimit_nofile_20000) {
     CHECK_STR_CONTAINS(read_file(o.log), "took 10000 fds and is ready");
 }
 
-/* Issue 17: the serving side duplicated each chunk of 252 registry fds as
+/* The serving side once duplicated each chunk of 252 registry fds as
  * it went, so it needed 252 free fd numbers; it now sends the registry's own
  * fds (checked under the registry lock), so a server with fewer free numbers
  * than a chunk still hands off every fd. */

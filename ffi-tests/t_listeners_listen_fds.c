@@ -178,7 +178,7 @@ TEST(listen_pid_of_another_process_is_not_for_us) {
     close(fd);
 }
 
-/* Issue 16, item 12: LISTEN_PIDFDID (systemd 258+) rules out a reused pid.
+/* LISTEN_PIDFDID (systemd 258+) rules out a reused pid.
  * Our own id: inherited; another process's: "not for us", exactly like a
  * LISTEN_PID of another process; malformed: nothing inherited. Where the
  * kernel cannot tell a process's pidfd id (before pidfs), LISTEN_PID alone

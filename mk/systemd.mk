@@ -1,4 +1,4 @@
-# Real service managers (issue 16): `gracefd stop`/`gracefd reload` (the
+# Real service managers: `gracefd stop`/`gracefd reload` (the
 # commands the units in deploy/systemd use), the units under systemd as PID 1
 # of a container (tests/systemd/), and supervisord (tests/supervisord/).
 # See docs/systemd.md.

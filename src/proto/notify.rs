@@ -190,7 +190,6 @@ impl Message {
         self.push(value)
     }
 
-    /// Append the line `KEY=<decimal>`.
     /// Append bytes known to fit (the fixed messages below are a few dozen
     /// bytes): no error to make and move out, which the fallible `push` of
     /// each line costs at every call.
@@ -207,6 +206,7 @@ impl Message {
         self.put(num::fmt_u64(v, &mut digits));
     }
 
+    /// Append the line `KEY=<decimal>`.
     fn line_u64(&mut self, key: &[u8], v: u64) -> Result<()> {
         let mut digits = [0u8; 20];
         let d = num::fmt_u64(v, &mut digits);

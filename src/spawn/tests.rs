@@ -48,7 +48,7 @@ fn wait_code(pid: Pid) -> Exit {
     process::wait(pid).unwrap()
 }
 
-// Issue 16, defect 5: env_child_pid recorded an index into the env list, and
+// A defect found in review: env_child_pid recorded an index into the env list, and
 // a later env_set/env_remove moved the entries, so the child wrote its pid
 // 20 bytes before a heap buffer (a debug build panicked in the parent).
 #[test]
@@ -327,7 +327,9 @@ fn child_stack_use_is_far_below_its_size() {
         pidfd_slot: Some((unsafe { pidfd_ptr.add(PIDFDID.len() + 1) }, 1)),
         detach: None,
         setup: &crate::child_setup::ChildSetup::default(),
-        // The applying code on the child's stack too, as when a setup was given.
+        // The applying code is called, as when a setup was given; but a
+        // default setup runs none of its steps, so the deepest ones
+        // (setgroups, the daemon's pid file) are not measured here.
         apply: Some(&super::APPLY),
     };
     let mut stack = ChildStack::new().unwrap();
