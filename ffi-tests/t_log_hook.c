@@ -136,8 +136,7 @@ TEST(upgrade_log_counts_the_fds_it_passes) {
 }
 
 /* The hook's max_level: a message above it is never delivered, one at or
- * below it is, and after the hook is removed nothing is. (Each log site
- * checks the level before it formats anything.) The failing upgrade logs
+ * below it is, and after the hook is removed nothing is. The failing upgrade logs
  * "upgrade: started generation" at NOTICE and "upgrade failed" at ERR. */
 static char filtered[4096];
 static int filtered_calls;

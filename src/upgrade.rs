@@ -282,6 +282,10 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
     sp.env_set_ours(b"GRACEFD_GENERATION", next_gen);
     sp.env_set_ours(b"GRACEFD_PARENT_PID", process::getpid() as u64);
 
+    // Anything refused since the check above (LISTEN_FDNAMES: names are
+    // printable by the registry's rule, so nothing today) is reported
+    // before systemd hears of a reload.
+    sp.refused()?;
     // To systemd an upgrade is a reload: RELOADING=1 now, READY=1 when it
     // ends (from the new generation, or from us again if it failed).
     if let Err(e) = crate::notify::reloading() {

@@ -1,8 +1,10 @@
-//! UTF-8 checking for the few places that take bytes as text (a readiness
-//! frame's message, digits written into a buffer). `core::str::from_utf8`
-//! does the same job with a 256-byte table and a wide fast path, 0.75 KB
-//! linked into every program that reports ready; the messages checked here
-//! are at most a few hundred bytes, once per start.
+//! UTF-8 checking for the places that take bytes as text: a readiness
+//! frame's message, a hand-off or connection-pass REFUSE reason, the text
+//! fields of the hand-off and control frames, `Shown` (byte by byte) and the
+//! IP printers' digit buffers. `core::str::from_utf8` does the same job with
+//! a 256-byte table and a wide fast path, 0.75 KB linked into every program
+//! that reports ready; the texts checked here are at most a few hundred
+//! bytes.
 
 /// Whether `b` is well-formed UTF-8: exactly what `core::str::from_utf8`
 /// accepts (no overlong forms, no surrogates, nothing above U+10FFFF).
