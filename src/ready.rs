@@ -193,14 +193,7 @@ const EXIT_AFTER_CLAIM_MS: i64 = 200;
 /// Reap `pid` if it exits within [`EXIT_AFTER_CLAIM_MS`] (never a blocking
 /// wait: `Ok(None)` means it still runs). `Err` if it cannot be waited for.
 fn exit_within_grace(pid: Pid) -> core::result::Result<Option<Exit>, Errno> {
-    let d = Deadline::after_ms(EXIT_AFTER_CLAIM_MS);
-    loop {
-        match process::try_wait(pid)? {
-            Some(x) => return Ok(Some(x)),
-            None if !d.expired() => crate::sys::time::sleep_ms(1),
-            None => return Ok(None),
-        }
-    }
+    process::exit_within(pid, None, Deadline::after_ms(EXIT_AFTER_CLAIM_MS))
 }
 
 /// The channel hit EOF: the child died, or closed the channel and lives on.

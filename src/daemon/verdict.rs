@@ -147,20 +147,10 @@ fn next_frame(waiter: &Fd, deadline: Deadline, d: &mut Daemon, w: &Watch) -> Nex
 /// The channel closed. Once the daemon's pid is known, its end usually
 /// follows within moments (it closed its fds while dying): say how it died.
 fn eof(d: &Daemon) -> Next {
-    if d.pid.is_none() {
-        return Next::Eof;
-    }
-    let until = Deadline::after_ms(1_000);
-    if let Some(p) = &d.pidfd {
-        let _ = poll::wait(p.raw(), libc::POLLIN, until);
-    }
-    loop {
-        match d.ended() {
-            Some(Ok(x)) => return Next::Died(x),
-            Some(Err(_)) => return Next::Eof,
-            None if until.expired() => return Next::Eof,
-            None => time::sleep_ms(1),
-        }
+    let Some(pid) = d.pid else { return Next::Eof };
+    match process::exit_within(pid, d.pidfd.as_ref().map(Fd::raw), Deadline::after_ms(1_000)) {
+        Ok(Some(x)) => Next::Died(x),
+        Ok(None) | Err(_) => Next::Eof,
     }
 }
 
@@ -350,22 +340,11 @@ fn reap(middle: Pid) {
     if !matches!(process::try_wait(middle), Ok(None)) {
         return;
     }
-    let d = Deadline::after_ms(5_000);
-    if let Ok(raw) = process::pidfd_open(middle) {
-        // SAFETY: a fresh fd from pidfd_open, owned here.
-        let pidfd = unsafe { Fd::from_raw(raw) };
-        let _ = poll::wait(pidfd.raw(), libc::POLLIN, d);
-    }
-    loop {
-        match process::try_wait(middle) {
-            Ok(None) if !d.expired() => time::sleep_ms(1),
-            Ok(None) => {
-                let _ = process::kill(middle, libc::SIGKILL);
-                let _ = process::wait(middle);
-                return;
-            }
-            _ => return,
-        }
+    // SAFETY: a fresh fd from pidfd_open, owned here.
+    let pidfd = process::pidfd_open(middle).ok().map(|raw| unsafe { Fd::from_raw(raw) });
+    if let Ok(None) = process::exit_within(middle, pidfd.as_ref().map(Fd::raw), Deadline::after_ms(5_000)) {
+        let _ = process::kill(middle, libc::SIGKILL);
+        let _ = process::wait(middle);
     }
 }
 
