@@ -372,6 +372,67 @@ mod tests {
         Watch { timeout_ms, ready: Ready::Report, notify: None, exe: Vec::new(), command: None }
     }
 
+    fn channel_with(bytes: Option<&[u8]>) -> Fd {
+        let (waiter, child) = crate::ready::channel().unwrap();
+        if let Some(b) = bytes {
+            socket::send(child.raw(), b, 0).unwrap();
+        }
+        waiter
+    }
+
+    fn no_daemon() -> Daemon {
+        Daemon { pid: None, pidfd: None, channel_closed: false }
+    }
+
+    // A malformed frame is refused with its reason (the launcher then says
+    // it lost track of the daemon), never read as a report.
+    #[test]
+    fn a_malformed_frame_is_refused() {
+        let waiter = channel_with(Some(b"XXXX\x01\0\0\0\0"));
+        match next_frame(&waiter, Deadline::after_ms(5_000), &mut no_daemon(), &watch(5_000)) {
+            Next::Bad(e) => assert_eq!(e.message(), "readiness frame has a bad magic"),
+            _ => panic!("a malformed frame was not refused"),
+        }
+    }
+
+    // Frames come through as sent; the launcher judges them.
+    #[test]
+    fn a_frame_is_passed_on() {
+        let mut buf = [0u8; frame::FRAME_MAX];
+        let n = frame::encode(ReadyReport::Pid, 77, b"", &mut buf);
+        let waiter = channel_with(buf.get(..n));
+        match next_frame(&waiter, Deadline::after_ms(5_000), &mut no_daemon(), &watch(5_000)) {
+            Next::Frame(f) => assert_eq!((f.kind, f.status), (ReadyReport::Pid, 77)),
+            _ => panic!("the frame was not passed on"),
+        }
+    }
+
+    // Nothing before the deadline; EOF before the daemon's pid is known.
+    #[test]
+    fn nothing_is_a_timeout_and_eof_is_eof() {
+        let (waiter, child) = crate::ready::channel().unwrap();
+        assert!(matches!(next_frame(&waiter, Deadline::after_ms(20), &mut no_daemon(), &watch(20)), Next::Timeout));
+        drop(child);
+        assert!(matches!(next_frame(&waiter, Deadline::after_ms(5_000), &mut no_daemon(), &watch(5_000)), Next::Eof));
+    }
+
+    // EOF once the daemon (our child) is known: said as its death.
+    #[test]
+    fn eof_from_a_known_daemon_says_how_it_died() {
+        let mut child = std::process::Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
+        let mut d = no_daemon();
+        d.learn(child.id() as Pid);
+        let waiter = channel_with(None);
+        match next_frame(&waiter, Deadline::after_ms(5_000), &mut d, &watch(5_000)) {
+            Next::Died(x) => assert_eq!(x, Exit::Code(3)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the daemon's death was not seen");
+            }
+        }
+    }
+
     // Every verdict's exit status and whole text (the launcher prints it
     // after the program's name and logs it after "daemonize: ").
     #[test]
