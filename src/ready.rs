@@ -193,14 +193,7 @@ const EXIT_AFTER_CLAIM_MS: i64 = 200;
 /// Reap `pid` if it exits within [`EXIT_AFTER_CLAIM_MS`] (never a blocking
 /// wait: `Ok(None)` means it still runs). `Err` if it cannot be waited for.
 fn exit_within_grace(pid: Pid) -> core::result::Result<Option<Exit>, Errno> {
-    let d = Deadline::after_ms(EXIT_AFTER_CLAIM_MS);
-    loop {
-        match process::try_wait(pid)? {
-            Some(x) => return Ok(Some(x)),
-            None if !d.expired() => crate::sys::time::sleep_ms(1),
-            None => return Ok(None),
-        }
-    }
+    process::exit_within(pid, None, Deadline::after_ms(EXIT_AFTER_CLAIM_MS))
 }
 
 /// The channel hit EOF: the child died, or closed the channel and lives on.
@@ -224,5 +217,93 @@ fn after_exec_failed(pid: Pid, e: Errno) -> Outcome {
         Ok(Some(x)) => Outcome::Died(x),
         Ok(None) => Outcome::ExecFailedButAlive(e),
         Err(_) => Outcome::Died(Exit::Code(-1)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A channel with `bytes` sent on the child's end (`None`: the end
+    /// closed), as a child would leave it.
+    fn channel_with(bytes: Option<&[u8]>) -> Fd {
+        let (waiter, child) = channel().unwrap();
+        if let Some(b) = bytes {
+            socket::send(child.raw(), b, 0).unwrap();
+        }
+        waiter
+    }
+
+    fn frame(kind: ReadyReport, status: i32) -> ([u8; ready::FRAME_MAX], usize) {
+        let mut buf = [0u8; ready::FRAME_MAX];
+        let n = ready::encode(kind, status, b"", &mut buf);
+        (buf, n)
+    }
+
+    fn said(o: Outcome) -> (i32, std::string::String) {
+        match o {
+            Outcome::Failed(st, m) => (st, m.as_str().into()),
+            other => panic!("not a failure: {:?}", other),
+        }
+    }
+
+    // A malformed frame is refused, never trusted: a failure with its reason.
+    #[test]
+    fn a_malformed_frame_is_a_failure() {
+        let waiter = channel_with(Some(b"XXXX\x01\0\0\0\0"));
+        let o = wait_inner(&waiter, 1, Deadline::after_ms(5_000), true).unwrap().unwrap();
+        assert_eq!(said(o), (1, "readiness frame has a bad magic".into()));
+    }
+
+    // Only a detached start has a middle process that sends a pid.
+    #[test]
+    fn a_pid_frame_from_a_plain_child_is_a_failure() {
+        let (buf, n) = frame(ReadyReport::Pid, 77);
+        let waiter = channel_with(buf.get(..n));
+        let o = wait_inner(&waiter, 4321, Deadline::after_ms(5_000), true).unwrap().unwrap();
+        assert_eq!(said(o), (1, "unexpected readiness frame Pid from pid 4321".into()));
+    }
+
+    // Nothing yet: a look says so, a wait says the deadline passed.
+    #[test]
+    fn nothing_is_none_or_a_timeout() {
+        let (waiter, _child) = channel().unwrap();
+        assert!(poll_outcome(&waiter, 1).unwrap().is_none());
+        let o = wait_inner(&waiter, 1, Deadline::after_ms(20), true).unwrap();
+        assert!(matches!(o, Some(Outcome::TimedOut)), "{:?}", o);
+    }
+
+    // EOF: the child that closed it is seen dead, with its status.
+    // (Reaped by the code under test when it passes; killed and reaped here otherwise.)
+    #[allow(clippy::zombie_processes)]
+    #[test]
+    fn eof_from_a_dead_child_says_how_it_died() {
+        let mut child = std::process::Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
+        let pid = child.id() as Pid;
+        // Exited, not reaped: the grace then only has to reap it.
+        // SAFETY: a fresh fd from pidfd_open, owned here.
+        let pidfd = unsafe { Fd::from_raw(process::pidfd_open(pid).unwrap()) };
+        assert_ne!(poll::wait(pidfd.raw(), libc::POLLIN, Deadline::after_ms(5_000)).unwrap(), 0);
+        let waiter = channel_with(None);
+        let o = wait_inner(&waiter, pid, Deadline::after_ms(5_000), true).unwrap();
+        if !matches!(o, Some(Outcome::Died(Exit::Code(3)))) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{:?}", o);
+        }
+    }
+
+    // A frame that says exec failed from a child that lives on is a broken
+    // protocol, seen within the grace (never waited on beyond it).
+    #[test]
+    fn exec_failed_from_a_live_child_is_not_believed() {
+        let mut child = std::process::Command::new("sleep").arg("10").spawn().unwrap();
+        let pid = child.id() as Pid;
+        let (buf, n) = frame(ReadyReport::ExecFailed, libc::ENOENT);
+        let waiter = channel_with(buf.get(..n));
+        let o = wait_inner(&waiter, pid, Deadline::after_ms(5_000), true).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(matches!(o, Some(Outcome::ExecFailedButAlive(Errno(libc::ENOENT)))), "{:?}", o);
     }
 }

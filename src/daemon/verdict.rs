@@ -147,20 +147,10 @@ fn next_frame(waiter: &Fd, deadline: Deadline, d: &mut Daemon, w: &Watch) -> Nex
 /// The channel closed. Once the daemon's pid is known, its end usually
 /// follows within moments (it closed its fds while dying): say how it died.
 fn eof(d: &Daemon) -> Next {
-    if d.pid.is_none() {
-        return Next::Eof;
-    }
-    let until = Deadline::after_ms(1_000);
-    if let Some(p) = &d.pidfd {
-        let _ = poll::wait(p.raw(), libc::POLLIN, until);
-    }
-    loop {
-        match d.ended() {
-            Some(Ok(x)) => return Next::Died(x),
-            Some(Err(_)) => return Next::Eof,
-            None if until.expired() => return Next::Eof,
-            None => time::sleep_ms(1),
-        }
+    let Some(pid) = d.pid else { return Next::Eof };
+    match process::exit_within(pid, d.pidfd.as_ref().map(Fd::raw), Deadline::after_ms(1_000)) {
+        Ok(Some(x)) => Next::Died(x),
+        Ok(None) | Err(_) => Next::Eof,
     }
 }
 
@@ -350,22 +340,11 @@ fn reap(middle: Pid) {
     if !matches!(process::try_wait(middle), Ok(None)) {
         return;
     }
-    let d = Deadline::after_ms(5_000);
-    if let Ok(raw) = process::pidfd_open(middle) {
-        // SAFETY: a fresh fd from pidfd_open, owned here.
-        let pidfd = unsafe { Fd::from_raw(raw) };
-        let _ = poll::wait(pidfd.raw(), libc::POLLIN, d);
-    }
-    loop {
-        match process::try_wait(middle) {
-            Ok(None) if !d.expired() => time::sleep_ms(1),
-            Ok(None) => {
-                let _ = process::kill(middle, libc::SIGKILL);
-                let _ = process::wait(middle);
-                return;
-            }
-            _ => return,
-        }
+    // SAFETY: a fresh fd from pidfd_open, owned here.
+    let pidfd = process::pidfd_open(middle).ok().map(|raw| unsafe { Fd::from_raw(raw) });
+    if let Ok(None) = process::exit_within(middle, pidfd.as_ref().map(Fd::raw), Deadline::after_ms(5_000)) {
+        let _ = process::kill(middle, libc::SIGKILL);
+        let _ = process::wait(middle);
     }
 }
 
@@ -391,6 +370,67 @@ mod tests {
 
     fn watch(timeout_ms: i64) -> Watch {
         Watch { timeout_ms, ready: Ready::Report, notify: None, exe: Vec::new(), command: None }
+    }
+
+    fn channel_with(bytes: Option<&[u8]>) -> Fd {
+        let (waiter, child) = crate::ready::channel().unwrap();
+        if let Some(b) = bytes {
+            socket::send(child.raw(), b, 0).unwrap();
+        }
+        waiter
+    }
+
+    fn no_daemon() -> Daemon {
+        Daemon { pid: None, pidfd: None, channel_closed: false }
+    }
+
+    // A malformed frame is refused with its reason (the launcher then says
+    // it lost track of the daemon), never read as a report.
+    #[test]
+    fn a_malformed_frame_is_refused() {
+        let waiter = channel_with(Some(b"XXXX\x01\0\0\0\0"));
+        match next_frame(&waiter, Deadline::after_ms(5_000), &mut no_daemon(), &watch(5_000)) {
+            Next::Bad(e) => assert_eq!(e.message(), "readiness frame has a bad magic"),
+            _ => panic!("a malformed frame was not refused"),
+        }
+    }
+
+    // Frames come through as sent; the launcher judges them.
+    #[test]
+    fn a_frame_is_passed_on() {
+        let mut buf = [0u8; frame::FRAME_MAX];
+        let n = frame::encode(ReadyReport::Pid, 77, b"", &mut buf);
+        let waiter = channel_with(buf.get(..n));
+        match next_frame(&waiter, Deadline::after_ms(5_000), &mut no_daemon(), &watch(5_000)) {
+            Next::Frame(f) => assert_eq!((f.kind, f.status), (ReadyReport::Pid, 77)),
+            _ => panic!("the frame was not passed on"),
+        }
+    }
+
+    // Nothing before the deadline; EOF before the daemon's pid is known.
+    #[test]
+    fn nothing_is_a_timeout_and_eof_is_eof() {
+        let (waiter, child) = crate::ready::channel().unwrap();
+        assert!(matches!(next_frame(&waiter, Deadline::after_ms(20), &mut no_daemon(), &watch(20)), Next::Timeout));
+        drop(child);
+        assert!(matches!(next_frame(&waiter, Deadline::after_ms(5_000), &mut no_daemon(), &watch(5_000)), Next::Eof));
+    }
+
+    // EOF once the daemon (our child) is known: said as its death.
+    #[test]
+    fn eof_from_a_known_daemon_says_how_it_died() {
+        let mut child = std::process::Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
+        let mut d = no_daemon();
+        d.learn(child.id() as Pid);
+        let waiter = channel_with(None);
+        match next_frame(&waiter, Deadline::after_ms(5_000), &mut d, &watch(5_000)) {
+            Next::Died(x) => assert_eq!(x, Exit::Code(3)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the daemon's death was not seen");
+            }
+        }
     }
 
     // Every verdict's exit status and whole text (the launcher prints it

@@ -109,6 +109,24 @@ pub fn wait(pid: Pid) -> SysResult<Exit> {
     Ok(Exit::from_status(st))
 }
 
+/// Reap our child `pid` if it exits before `until`, never waiting past it:
+/// `Ok(None)` means it still runs. With its pidfd, sleep on that first (woken
+/// at the exit); then, or without one, look every millisecond (a dying child
+/// closes its fds a moment before it becomes waitable). `Err` if it cannot be
+/// waited for. The one bounded reap of the readiness waits and the launcher.
+pub(crate) fn exit_within(pid: Pid, pidfd: Option<super::fd::RawFd>, until: super::time::Deadline) -> SysResult<Option<Exit>> {
+    if let Some(p) = pidfd {
+        let _ = super::poll::wait(p, libc::POLLIN, until);
+    }
+    loop {
+        match try_wait(pid)? {
+            Some(x) => return Ok(Some(x)),
+            None if !until.expired() => super::time::sleep_ms(1),
+            None => return Ok(None),
+        }
+    }
+}
+
 /// `kill`. Async-signal-safe.
 pub fn kill(pid: Pid, sig: i32) -> SysResult<()> {
     // SAFETY: plain syscall.
