@@ -18,35 +18,47 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Local function names, demangled without hashes.
 names() { nm -C "$1" | awk '$2 ~ /^[tT]$/ {$1 = ""; $2 = ""; print}' | sed -E 's/::h[0-9a-f]{16}$//; s/^ +//'; }
-absent=(
+# lacks PROGRAM WHY FLAGS NAME...: PROGRAM linked with FLAGS has none of the NAMEs.
+lacks() {
+  local prog=$1 why=$2 flags=$3 have n
+  shift 3
+  "$cc" -O2 -Iinclude -o "$work/prog" "$prog" "$lib" $flags
+  have=$(names "$work/prog")
+  for n; do
+    if grep -q -x -F "$n" <<<"$have"; then
+      echo "check-opt-in: $prog (${flags:-default link}) links $n, $why"; exit 1
+    fi
+  done
+}
+# has PROGRAM NAME...: PROGRAM linked with --gc-sections has every NAME (so
+# that a renamed function cannot make the checks above pass by accident).
+has() {
+  local prog=$1 have n
+  shift
+  "$cc" -O2 -Iinclude -o "$work/prog" "$prog" "$lib" -Wl,--gc-sections
+  have=$(names "$work/prog")
+  for n; do
+    if ! grep -q -x -F "$n" <<<"$have"; then
+      echo "check-opt-in: $prog does not link $n: the name looked for is wrong, or the feature is gone"; exit 1
+    fi
+  done
+}
+
+pass_and_take=(
   "gracefd::conns::receive::run"
   "gracefd::handoff::new_side::report_ready"
 )
 for flags in "" "-Wl,--gc-sections"; do
-  "$cc" -O2 -Iinclude -o "$work/lifecycle" bench/lifecycle.c "$lib" $flags
-  have=$(names "$work/lifecycle")
-  for n in "${absent[@]}"; do
-    if grep -q -x -F "$n" <<<"$have"; then
-      echo "check-opt-in: bench/lifecycle.c (${flags:-default link}) links $n, which it never turns on"; exit 1
-    fi
-  done
+  lacks bench/lifecycle.c "which it never turns on" "$flags" "${pass_and_take[@]}"
 done
-"$cc" -O2 -Iinclude -o "$work/httpd" c-examples/httpd.c "$lib" -Wl,--gc-sections
-have=$(names "$work/httpd")
-for n in "${absent[@]}"; do
-  if ! grep -q -x -F "$n" <<<"$have"; then
-    echo "check-opt-in: c-examples/httpd.c does not link $n: the name looked for is wrong, or the feature is gone"; exit 1
-  fi
-done
+has c-examples/httpd.c "${pass_and_take[@]}"
 echo "check-opt-in: bench/lifecycle.c links neither the connection-pass receiver nor the hand-off telling; httpd.c links both"
+
 # Daemonize's user and group lookups: only through what
 # gracefd_daemon_opts_set_user/_set_group install. lifecycle.c sets neither.
 creds="gracefd::daemon::creds::resolve_creds"
 for flags in "" "-Wl,--gc-sections"; do
-  "$cc" -O2 -Iinclude -o "$work/lifecycle" bench/lifecycle.c "$lib" $flags
-  if grep -q -x -F "$creds" <<<"$(names "$work/lifecycle")"; then
-    echo "check-opt-in: bench/lifecycle.c (${flags:-default link}) links $creds, but sets no user or group"; exit 1
-  fi
+  lacks bench/lifecycle.c "but sets no user or group" "$flags" "$creds"
 done
 cat > "$work/user.c" <<'C'
 #include "gracefd.h"
@@ -56,23 +68,17 @@ int main(void) {
     return gracefd_daemonize(d) < 0;
 }
 C
-"$cc" -O2 -Iinclude -o "$work/user" "$work/user.c" "$lib" -Wl,--gc-sections
-if ! grep -q -x -F "$creds" <<<"$(names "$work/user")"; then
-  echo "check-opt-in: a program that sets a user does not link $creds: the name looked for is wrong, or the lookups are gone"; exit 1
-fi
+has "$work/user.c" "$creds"
 echo "check-opt-in: bench/lifecycle.c does not link the user lookups; a program setting a user does"
+
+# A unix socket's mode and the pre-bind hook's listen path: only through
+# gracefd_listen_opts_set_unix_mode/_set_pre_bind.
 listen_opts=(
   "gracefd::listeners::unix_mode::after_bind"
   "gracefd::listeners::hooked::listen_hooked"
 )
 for prog in bench/lifecycle.c c-examples/httpd.c; do
-  "$cc" -O2 -Iinclude -o "$work/prog" "$prog" "$lib" -Wl,--gc-sections
-  have=$(names "$work/prog")
-  for n in "${listen_opts[@]}"; do
-    if grep -q -x -F "$n" <<<"$have"; then
-      echo "check-opt-in: $prog links $n, though it sets no unix socket mode and no pre-bind hook"; exit 1
-    fi
-  done
+  lacks "$prog" "though it sets no unix socket mode and no pre-bind hook" "-Wl,--gc-sections" "${listen_opts[@]}"
 done
 cat >"$work/opts.c" <<'EOC'
 #include <gracefd.h>
@@ -86,11 +92,5 @@ int main(void) {
     return fd < 0;
 }
 EOC
-"$cc" -O2 -Iinclude -o "$work/opts" "$work/opts.c" "$lib" -Wl,--gc-sections
-have=$(names "$work/opts")
-for n in "${listen_opts[@]}"; do
-  if ! grep -q -x -F "$n" <<<"$have"; then
-    echo "check-opt-in: a program that sets a unix socket mode and a pre-bind hook does not link $n: the name looked for is wrong, or the feature is gone"; exit 1
-  fi
-done
+has "$work/opts.c" "${listen_opts[@]}"
 echo "check-opt-in: only a program that sets a unix socket mode and a pre-bind hook links their code"
