@@ -14,7 +14,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gracefd.h"
@@ -134,6 +136,22 @@ ROLE(gen_forges_exec_failed) {
     for (int i = 0; i < 600; i++) sleep(1); /* killed long before */
     return 0;
 }
+/* A prefork master that dies before ready: its forked child (no exec) keeps
+ * the inherited readiness channel open, so the channel never reaches EOF.
+ * The child's pid goes to argv[1]; the child sleeps (killed by the test). */
+ROLE(gen_forks_then_exit3) {
+    if (argc < 2) return 2;
+    pid_t kid = fork();
+    if (kid < 0) return 4;
+    if (kid == 0) {
+        for (int i = 0; i < 60; i++) sleep(1); /* killed long before */
+        _exit(0);
+    }
+    char pid_text[32];
+    snprintf(pid_text, sizeof pid_text, "%d", (int)kid);
+    if (write_file(argv[1], pid_text) != 0) return 5;
+    return 3;
+}
 ROLE(gen_ready_then_serve) {
     (void)argc; (void)argv;
     int fd = gracefd_listen("web", "127.0.0.1:1");
@@ -198,6 +216,45 @@ TEST(upgrade_child_exits_before_ready) { expect_failure("gen_exit3", -ECHILD, "e
 TEST(upgrade_child_crashes) { expect_failure("gen_crash", -ECHILD, "killed by signal 6"); }
 TEST(upgrade_child_reports_failure) { expect_failure("gen_fail", -ECANCELED, "cannot open the database"); }
 TEST(upgrade_child_hangs_past_timeout) { expect_failure("gen_hang", -ETIMEDOUT, "not ready in time"); }
+
+/* The old code learned of the death only by EOF on the channel, which the
+ * new generation's forked child still held: it waited the whole timeout and
+ * said "not ready in time". The death must be seen, and said, at once. */
+TEST(upgrade_child_that_forked_then_died_is_seen_dead) {
+    /* The fix needs pidfds; without them (Linux < 5.3, valgrind 3.19) the
+     * library falls back to EOF only, and this test says why it fails. */
+    int probe = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    CHECK_MSG(probe >= 0, "pidfd_open: %s: no pidfds here, so the death is seen at EOF only", strerror(errno));
+    close(probe);
+    /* Its orphan becomes our child, so the test can reap it by pid. */
+    CHECK_INT(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), ==, 0);
+    int fd = gracefd_listen("web", "127.0.0.1:0");
+    CHECK(fd >= 0);
+    char pid_path[512];
+    snprintf(pid_path, sizeof pid_path, "%s/grandchild", harness_tmpdir());
+    gracefd_upgrade_opts *o = opts_for_role("gen_forks_then_exit3", pid_path);
+    gracefd_upgrade_opts_set_timeout_ms(o, 20000);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pid_t child = -1;
+    int r = gracefd_upgrade(o, &child);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    gracefd_upgrade_opts_free(o);
+    char buf[32] = {0};
+    int grandchild = read_file(pid_path, buf, sizeof buf) > 0 ? atoi(buf) : 0;
+    if (grandchild > 0) {
+        kill(grandchild, SIGKILL);
+        waitpid(grandchild, NULL, 0);
+    }
+    CHECK_MSG(grandchild > 0, "the new generation did not name its child");
+    long waited_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    CHECK_MSG(r == -ECHILD, "got %d (%s) after %ld ms", r, gracefd_last_error(), waited_ms);
+    CHECK_STR_CONTAINS(gracefd_last_error(), "exited with status 3 before it was ready");
+    /* A bound, not a benchmark: far below the 20 s timeout the old code waited. */
+    CHECK_MSG(waited_ms < 5000, "took %ld ms", waited_ms);
+    CHECK_INT(waitpid(-1, NULL, WNOHANG), ==, -1); /* the new generation was reaped */
+    CHECK_INT(errno, ==, ECHILD);
+}
 
 /* The old code believed the frame and waited (blocking waitpid) for a process
  * that lives on: gracefd_upgrade hung for the child's whole life. */

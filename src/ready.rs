@@ -134,18 +134,37 @@ impl Outcome {
 
 /// Check the waiter's end once without blocking: `None` if nothing happened yet.
 pub(crate) fn poll_outcome(waiter: &Fd, pid: Pid) -> Result<Option<Outcome>> {
-    wait_inner(waiter, pid, Deadline::after_ms(0), false)
+    // No pidfd: the supervisor sees its workers' exits itself (SIGCHLD).
+    wait_inner(waiter, pid, None, Deadline::after_ms(0), false)
+}
+
+/// A pidfd of the child `pid` to pass to [`wait_inner`], so that it sees the
+/// child die even while a process the child forked (without exec) still
+/// holds the channel open: a prefork master that dies before it is ready
+/// leaves its workers holding it, and the channel then never reaches EOF.
+/// `None` where pidfds are unavailable (Linux < 5.3: ENOSYS) or refused:
+/// the wait then learns of the death by EOF only, as it always did.
+pub(crate) fn child_watch(pid: Pid) -> Option<Fd> {
+    // SAFETY: a fresh fd from pidfd_open, owned by the returned Fd.
+    process::pidfd_open(pid).ok().map(|raw| unsafe { Fd::from_raw(raw) })
 }
 
 
 /// Wait for the child's frame, its death, or the deadline (`block`), or look
-/// once: `Ok(None)` only without `block`, when nothing happened yet.
+/// once: `Ok(None)` only without `block`, when nothing happened yet. With
+/// `pidfd` (from [`child_watch`]) the death is seen when it happens; without,
+/// only when the channel reaches EOF. A frame already sent wins over the
+/// death that followed it.
 // Out of line: inlined into `upgrade::finish`, it made that function's
 // frame (and so every stack offset in it) larger, 0.1 KB in all.
 #[inline(never)]
-pub(crate) fn wait_inner(waiter: &Fd, pid: Pid, deadline: Deadline, block: bool) -> Result<Option<Outcome>> {
-    let revents = poll::wait(waiter.raw(), libc::POLLIN, deadline).map_err(|e| crate::Error::sys(e, "readiness: poll"))?;
-    if revents == 0 {
+pub(crate) fn wait_inner(waiter: &Fd, pid: Pid, pidfd: Option<&Fd>, deadline: Deadline, block: bool) -> Result<Option<Outcome>> {
+    let (channel, died) = wait_either(waiter, pidfd, deadline).map_err(|e| crate::Error::sys(e, "readiness: poll"))?;
+    if channel == 0 {
+        if died {
+            // Reaped and said as an exit seen after EOF is.
+            return Ok(Some(after_eof(pid)));
+        }
         return Ok(if block { Some(Outcome::TimedOut) } else { None });
     }
     let mut buf = [0u8; ready::FRAME_MAX + 1];
@@ -183,6 +202,30 @@ pub(crate) fn wait_inner(waiter: &Fd, pid: Pid, deadline: Deadline, block: bool)
             Outcome::Failed(1, err!(EPROTO, "unexpected readiness frame {} from pid {}", Plain(kind), pid).msg)
         }
     }))
+}
+
+/// Poll the channel and, if given, the child's pidfd until either is ready or
+/// the deadline passes (EINTR: again with the time left). Returns the
+/// channel's revents and whether the child has exited.
+fn wait_either(waiter: &Fd, pidfd: Option<&Fd>, deadline: Deadline) -> core::result::Result<(libc::c_short, bool), Errno> {
+    let Some(pidfd) = pidfd else {
+        return poll::wait(waiter.raw(), libc::POLLIN, deadline).map(|r| (r, false));
+    };
+    loop {
+        let mut fds = [
+            libc::pollfd { fd: waiter.raw(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: pidfd.raw(), events: libc::POLLIN, revents: 0 },
+        ];
+        match poll::poll(&mut fds, deadline.poll_ms()) {
+            Ok(_) => {
+                let [channel, child] = fds;
+                return Ok((channel.revents, child.revents != 0));
+            }
+            Err(Errno(libc::EINTR)) if deadline.expired() => return Ok((0, false)),
+            Err(Errno(libc::EINTR)) => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// How long a child that closed its channel or said exec failed gets to be
@@ -251,7 +294,7 @@ mod tests {
     #[test]
     fn a_malformed_frame_is_a_failure() {
         let waiter = channel_with(Some(b"XXXX\x01\0\0\0\0"));
-        let o = wait_inner(&waiter, 1, Deadline::after_ms(5_000), true).unwrap().unwrap();
+        let o = wait_inner(&waiter, 1, None, Deadline::after_ms(5_000), true).unwrap().unwrap();
         assert_eq!(said(o), (1, "readiness frame has a bad magic".into()));
     }
 
@@ -260,7 +303,7 @@ mod tests {
     fn a_pid_frame_from_a_plain_child_is_a_failure() {
         let (buf, n) = frame(ReadyReport::Pid, 77);
         let waiter = channel_with(buf.get(..n));
-        let o = wait_inner(&waiter, 4321, Deadline::after_ms(5_000), true).unwrap().unwrap();
+        let o = wait_inner(&waiter, 4321, None, Deadline::after_ms(5_000), true).unwrap().unwrap();
         assert_eq!(said(o), (1, "unexpected readiness frame Pid from pid 4321".into()));
     }
 
@@ -269,7 +312,7 @@ mod tests {
     fn nothing_is_none_or_a_timeout() {
         let (waiter, _child) = channel().unwrap();
         assert!(poll_outcome(&waiter, 1).unwrap().is_none());
-        let o = wait_inner(&waiter, 1, Deadline::after_ms(20), true).unwrap();
+        let o = wait_inner(&waiter, 1, None, Deadline::after_ms(20), true).unwrap();
         assert!(matches!(o, Some(Outcome::TimedOut)), "{:?}", o);
     }
 
@@ -285,11 +328,32 @@ mod tests {
         let pidfd = unsafe { Fd::from_raw(process::pidfd_open(pid).unwrap()) };
         assert_ne!(poll::wait(pidfd.raw(), libc::POLLIN, Deadline::after_ms(5_000)).unwrap(), 0);
         let waiter = channel_with(None);
-        let o = wait_inner(&waiter, pid, Deadline::after_ms(5_000), true).unwrap();
+        let o = wait_inner(&waiter, pid, None, Deadline::after_ms(5_000), true).unwrap();
         if !matches!(o, Some(Outcome::Died(Exit::Code(3)))) {
             let _ = child.kill();
             let _ = child.wait();
             panic!("{:?}", o);
+        }
+    }
+
+    // The child died but another process (its forked worker, here the test)
+    // still holds the channel: no EOF, yet its pidfd says it died, in one look
+    // as in a wait. (Reaped by the code under test when it passes.)
+    #[allow(clippy::zombie_processes)]
+    #[test]
+    fn a_death_is_seen_by_its_pidfd_while_the_channel_is_held() {
+        for block in [false, true] {
+            let mut child = std::process::Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
+            let pid = child.id() as Pid;
+            let pidfd = child_watch(pid).expect("pidfd_open (Linux 5.3+)");
+            assert_ne!(poll::wait(pidfd.raw(), libc::POLLIN, Deadline::after_ms(5_000)).unwrap(), 0);
+            let (waiter, _held) = channel().unwrap();
+            let o = wait_inner(&waiter, pid, Some(&pidfd), Deadline::after_ms(if block { 20_000 } else { 0 }), block).unwrap();
+            if !matches!(o, Some(Outcome::Died(Exit::Code(3)))) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("block={}: {:?}", block, o);
+            }
         }
     }
 
@@ -301,7 +365,7 @@ mod tests {
         let pid = child.id() as Pid;
         let (buf, n) = frame(ReadyReport::ExecFailed, libc::ENOENT);
         let waiter = channel_with(buf.get(..n));
-        let o = wait_inner(&waiter, pid, Deadline::after_ms(5_000), true).unwrap();
+        let o = wait_inner(&waiter, pid, None, Deadline::after_ms(5_000), true).unwrap();
         let _ = child.kill();
         let _ = child.wait();
         assert!(matches!(o, Some(Outcome::ExecFailedButAlive(Errno(libc::ENOENT)))), "{:?}", o);

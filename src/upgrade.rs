@@ -171,6 +171,9 @@ impl UpgradeOptions {
 struct InFlight {
     pid: Pid,
     waiter: Fd,
+    /// Sees it die even while a process it forked holds `waiter` open
+    /// (`ready::child_watch`; `None` without pidfds).
+    pidfd: Option<Fd>,
     deadline: Deadline,
     kill_signal: i32,
     started_ns: u64,
@@ -304,9 +307,11 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
     drop(exported);
     log!(log::NOTICE, "upgrade: started generation {} as pid {} with {} fd{}", next_gen, pid, nfds, crate::msg::Plain(if nfds == 1 { "" } else { "s" }));
     let raw = waiter.raw();
+    let pidfd = ready::child_watch(pid);
     st.flight = Some(InFlight {
         pid,
         waiter,
+        pidfd,
         deadline: Deadline::after_ms(opts.timeout_ms),
         kill_signal: opts.kill_signal,
         started_ns,
@@ -344,7 +349,7 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
     } else {
         // One call for both ways (a blocking wait never returns Ok(None)).
         let until = if block { flight.deadline } else { Deadline::after_ms(0) };
-        match ready::wait_inner(&flight.waiter, flight.pid, until, block) {
+        match ready::wait_inner(&flight.waiter, flight.pid, flight.pidfd.as_ref(), until, block) {
             Ok(None) if flight.deadline.expired() => Ok(Some(Outcome::TimedOut)),
             r => r,
         }
