@@ -215,4 +215,27 @@ static int start_old(struct old *o, int n, const char *flags) {
     return o->pid > 0 ? wait_path(o->path, 20000) : -1;
 }
 
+/* A log hook writing each record to the FILE it is given, one "<level>text" line each. */
+static inline void on_log_file(void *user, int level, const char *msg) {
+    FILE *f = user;
+    fprintf(f, "<%d>%s\n", level, msg);
+    fflush(f);
+}
+
+/* Connect to the old side and send nothing: holds the one taker slot. */
+static inline int idle_taker(const char *path) {
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path) {
+        close(s);
+        return -1;
+    }
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
 #endif
