@@ -237,10 +237,6 @@ fn one_batch(s: &mut Sender, batch: &[Item<'_>], deadline: Deadline, why: &mut c
     send_frame(&s.ch, &frame, &[], Deadline::after_ms(1_000), why)
 }
 
-fn gone(e: Errno) -> bool {
-    matches!(e, Errno(libc::EPIPE) | Errno(libc::ECONNRESET) | Errno(libc::ENOTCONN))
-}
-
 /// Send one frame; on failure (in `why`) the channel is out of step (`Err(false)`).
 fn send_frame(ch: &Fd, frame: &[u8], fds: &[RawFd], deadline: Deadline, why: &mut crate::Error) -> core::result::Result<(), bool> {
     poll::send_all(ch.raw(), frame, fds, deadline).map_err(|(short, _)| frame_error(short, why))
@@ -251,7 +247,7 @@ fn send_frame(ch: &Fd, frame: &[u8], fds: &[RawFd], deadline: Deadline, why: &mu
 #[inline(never)]
 fn frame_error(short: SendShort, why: &mut crate::Error) -> bool {
     match short {
-        SendShort::Send(e) if gone(e) => why.set(libc::EPIPE, format_args!("the new generation is gone (send: {})", e)),
+        SendShort::Send(e) if e.peer_closed() => why.set(libc::EPIPE, format_args!("the new generation is gone (send: {})", e)),
         SendShort::Send(e) => why.set_sys(e, "connection pass: send"),
         SendShort::Poll(e) => why.set_sys(e, "connection pass: poll"),
         SendShort::Timeout => why.set(libc::ETIMEDOUT, format_args!("the new generation did not read the connections in time")),
@@ -277,7 +273,7 @@ fn await_reply(ch: &Fd, id: u32, deadline: Deadline, why: &mut crate::Error) -> 
         let n = match socket::recv(ch.raw(), &mut buf, libc::MSG_DONTWAIT) {
             Ok(n) => n,
             Err(Errno(libc::EAGAIN)) => continue,
-            Err(e) if gone(e) => 0,
+            Err(e) if e.peer_closed() => 0,
             Err(e) => {
                 why.set_sys(e, "connection pass: recv");
                 return Err(CLOSE);

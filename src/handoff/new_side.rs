@@ -13,7 +13,6 @@ use crate::sync::Mutex;
 use crate::sys::fd::Fd;
 use crate::sys::process::{self, Pid};
 use crate::sys::time::{self, Deadline};
-use crate::sys::poll::SendShort;
 use crate::sys::{socket, Errno};
 use crate::{err, log, registry};
 
@@ -145,7 +144,7 @@ fn take_inner(path: &[u8], deadline: Deadline, why: &mut crate::Error) -> Option
         Ok(()) => {}
         // Refused at once (it need not read our TAKE first): its refusal, if
         // any, is waiting in our receive queue; read on.
-        Err(SendShort::Send(Errno(libc::EPIPE | libc::ECONNRESET))) => {}
+        Err(short) if peer_gone(short) => {}
         Err(short) => {
             frame_error(short, why);
             return None;

@@ -145,7 +145,7 @@ pub(super) enum Progress {
 /// The error for a send that failed with `e` after `sent` of `total` fds.
 pub(super) fn send_error(e: Errno, sent: usize, total: usize) -> crate::Error {
     match e.0 {
-        libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN => crate::Error::new(
+        _ if e.peer_closed() => crate::Error::new(
             e,
             format_args!("the receiving side closed the connection after {} of {} fds", sent, total),
         ),
@@ -236,7 +236,7 @@ pub(super) fn send_frame(sock: RawFd, frame: &[u8], deadline: Deadline) -> core:
 
 /// Whether a [`send_frame`] failed because the other side is gone.
 pub(super) fn peer_gone(short: SendShort) -> bool {
-    matches!(short, SendShort::Send(Errno(libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN)))
+    matches!(short, SendShort::Send(e) if e.peer_closed())
 }
 
 /// Put why a [`send_frame`] failed in `why`.

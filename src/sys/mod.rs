@@ -26,6 +26,12 @@ pub struct Errno(pub i32);
 pub type SysResult<T> = core::result::Result<T, Errno>;
 
 impl Errno {
+    /// Whether a send failed because the peer closed its end (`EPIPE`,
+    /// `ECONNRESET`, `ENOTCONN`): the one rule for "the other side is gone".
+    pub(crate) fn peer_closed(self) -> bool {
+        matches!(self.0, libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN)
+    }
+
     /// The calling thread's current errno. Async-signal-safe.
     pub fn last() -> Errno {
         // SAFETY: __errno_location returns a valid pointer to this thread's errno.
