@@ -145,8 +145,7 @@ pub(crate) fn poll_outcome(waiter: &Fd, pid: Pid) -> Result<Option<Outcome>> {
 /// `None` where pidfds are unavailable (Linux < 5.3: ENOSYS) or refused:
 /// the wait then learns of the death by EOF only, as it always did.
 pub(crate) fn child_watch(pid: Pid) -> Option<Fd> {
-    // SAFETY: a fresh fd from pidfd_open, owned by the returned Fd.
-    process::pidfd_open(pid).ok().map(|raw| unsafe { Fd::from_raw(raw) })
+    process::pidfd(pid)
 }
 
 

@@ -79,8 +79,7 @@ impl Daemon {
     fn learn(&mut self, pid: Pid) {
         self.pid = Some(pid).filter(|p| *p > 0);
         if let Some(p) = self.pid {
-            // SAFETY: a fresh fd from pidfd_open, owned here.
-            self.pidfd = process::pidfd_open(p).ok().map(|raw| unsafe { Fd::from_raw(raw) });
+            self.pidfd = process::pidfd(p);
         }
     }
 
@@ -340,8 +339,7 @@ fn reap(middle: Pid) {
     if !matches!(process::try_wait(middle), Ok(None)) {
         return;
     }
-    // SAFETY: a fresh fd from pidfd_open, owned here.
-    let pidfd = process::pidfd_open(middle).ok().map(|raw| unsafe { Fd::from_raw(raw) });
+    let pidfd = process::pidfd(middle);
     if let Ok(None) = process::exit_within(middle, pidfd.as_ref().map(Fd::raw), Deadline::after_ms(5_000)) {
         let _ = process::kill(middle, libc::SIGKILL);
         let _ = process::wait(middle);

@@ -438,6 +438,13 @@ fn trim_ascii(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// A pidfd of `pid`, owned; `None` where pidfds are unavailable (Linux < 5.3:
+/// `ENOSYS`) or refused. Callers then fall back to what they did without one.
+pub(crate) fn pidfd(pid: Pid) -> Option<super::fd::Fd> {
+    // SAFETY: a fresh fd from pidfd_open, owned by the returned Fd.
+    pidfd_open(pid).ok().map(|raw| unsafe { super::fd::Fd::from_raw(raw) })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
