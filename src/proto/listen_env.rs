@@ -590,14 +590,11 @@ pub fn pidfdid_allows(listen_pidfdid: Option<&[u8]>, ours: Option<u64>) -> bool 
 /// it also refuses some values this accepts (a port above 65535, the same
 /// fd twice), so the caller must be ready to undo what it did with them.
 pub fn for_each_starter_fd(value: &[u8], mut each: impl FnMut(i32)) {
-    fn fd_of(entry: &[u8]) -> Option<i32> {
-        let eq = entry.iter().rposition(|&b| b == b'=').filter(|&eq| eq > 0)?;
-        num::parse_u32(entry.get(eq + 1..)?).and_then(|v| i32::try_from(v).ok())
-    }
-    if value.is_empty() || value.split(|&b| b == b';').any(|e| fd_of(e).is_none()) {
+    let fd_of = |entry| key_and_fd(entry).ok().map(|(_, fd)| fd);
+    if value.is_empty() || fields(value, b';').any(|e| fd_of(e).is_none()) {
         return;
     }
-    value.split(|&b| b == b';').filter_map(fd_of).for_each(&mut each);
+    fields(value, b';').filter_map(fd_of).for_each(&mut each);
 }
 
 #[cfg(test)]
