@@ -542,18 +542,10 @@ pub fn is_protocol_var(entry: &[u8]) -> bool {
 /// reap. Never leaves a zombie. Returns how it ended.
 pub(crate) fn kill_and_reap(pid: Pid, sig: i32, grace_ms: i64) -> Option<process::Exit> {
     let _ = process::kill(pid, sig);
-    let deadline = crate::sys::time::Deadline::after_ms(grace_ms);
-    loop {
-        match process::try_wait(pid) {
-            Ok(Some(x)) => return Some(x),
-            Ok(None) => {}
-            Err(Errno(libc::ECHILD)) => return None,
-            Err(_) => break,
-        }
-        if deadline.expired() {
-            break;
-        }
-        crate::sys::time::sleep_ms(2);
+    match process::exit_within(pid, None, crate::sys::time::Deadline::after_ms(grace_ms)) {
+        Ok(Some(x)) => return Some(x),
+        Err(Errno(libc::ECHILD)) => return None,
+        _ => {}
     }
     let _ = process::kill(pid, libc::SIGKILL);
     process::wait(pid).ok()

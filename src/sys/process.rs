@@ -113,7 +113,8 @@ pub fn wait(pid: Pid) -> SysResult<Exit> {
 /// `Ok(None)` means it still runs. With its pidfd, sleep on that first (woken
 /// at the exit); then, or without one, look every millisecond (a dying child
 /// closes its fds a moment before it becomes waitable). `Err` if it cannot be
-/// waited for. The one bounded reap of the readiness waits and the launcher.
+/// waited for. The one bounded reap of the readiness waits, the launcher and
+/// `spawn::kill_and_reap`.
 pub(crate) fn exit_within(pid: Pid, pidfd: Option<super::fd::RawFd>, until: super::time::Deadline) -> SysResult<Option<Exit>> {
     if let Some(p) = pidfd {
         let _ = super::poll::wait(p, libc::POLLIN, until);
