@@ -238,4 +238,23 @@ static inline int idle_taker(const char *path) {
     return s;
 }
 
+/* The server's end of a taker's connection: the unix stream socket of this
+ * process that is neither listening nor `client`. */
+__attribute__((unused))
+static int server_end(int client) {
+    static int fds[1024];
+    int n = list_fds(fds, 1024);
+    for (int i = 0; i < n && i < 1024; i++) {
+        int dom = 0, type = 0, acc = 1;
+        socklen_t l = sizeof(int);
+        if (fds[i] == client || getsockopt(fds[i], SOL_SOCKET, SO_DOMAIN, &dom, &l) < 0) continue;
+        l = sizeof(int);
+        getsockopt(fds[i], SOL_SOCKET, SO_TYPE, &type, &l);
+        l = sizeof(int);
+        getsockopt(fds[i], SOL_SOCKET, SO_ACCEPTCONN, &acc, &l);
+        if (dom == AF_UNIX && type == SOCK_STREAM && !acc) return fds[i];
+    }
+    return -1;
+}
+
 #endif

@@ -1,6 +1,7 @@
 /* Hand-off against hostile peers: garbage takers against a real old side,
  * a garbage or dying old side against gracefd_handoff_take(), a dying sender
- * and hand-crafted frames against gracefd_recv_fds(). Nothing may leak: fds
+ * and hand-crafted frames against gracefd_recv_fds(), a taker dropped in the
+ * middle of a frame (nothing written after the cut). Nothing may leak: fds
  * are compared with a snapshot of /proc/self/fd. The frames are written
  * independently of the library (docs: src/proto/handoff.rs). */
 #define _GNU_SOURCE
@@ -334,4 +335,86 @@ TEST(handoff_recv_rejects_hostile_frames_with_ebadmsg_without_leaks) {
     close(sv[1]);
     close(pp[0]);
     close(pp[1]);
+}
+
+static char cut_log[1 << 14];
+
+static void on_log_cut(void *user, int level, const char *msg) {
+    (void)user;
+    (void)level;
+    size_t at = strlen(cut_log);
+    snprintf(cut_log + at, sizeof cut_log - at, "%s\n", msg);
+}
+
+/* Every byte the taker can read now, without waiting, into b (at most cap);
+ * *eof set if the connection is closed. Returns how many. */
+static size_t read_available(int c, unsigned char *b, size_t cap, int *eof) {
+    size_t got = 0;
+    *eof = 0;
+    while (got < cap) {
+        ssize_t n = recv(c, b + got, cap - got, MSG_DONTWAIT);
+        if (n == 0) {
+            *eof = 1;
+            break;
+        }
+        if (n < 0) break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
+/* A taker dropped while a frame to it is half sent: the REFUSE telling it why
+ * went out after the cut frame's first bytes, where the taker reads it as the
+ * rest of that frame. Built as: a header far larger than the smallest send
+ * buffer, the taker reads what came (so there is room), then sends a second
+ * TAKE, which drops it. It must see the cut frame end at a close, nothing
+ * after it. */
+TEST(handoff_a_taker_dropped_midframe_reads_no_refuse_inside_the_frame) {
+    gracefd_set_log_hook(on_log_cut, NULL, GRACEFD_LOG_DEBUG);
+    char name[256];
+    for (int i = 0; i < 300; i++) {
+        int m = memfd_create("entry", MFD_CLOEXEC);
+        snprintf(name, sizeof name, "n%03d-", i);
+        memset(name + 5, 'x', 185);
+        name[190] = 0;
+        CHECK(m >= 0 && gracefd_add_fd(name, m) == 0);
+        close(m);
+    }
+    char path[256];
+    snprintf(path, sizeof path, "%s/cut.sock", harness_tmpdir());
+    int hfd = gracefd_handoff_serve(path);
+    CHECK_MSG(hfd >= 0, "%s", gracefd_last_error());
+    int c = idle_taker(path);
+    CHECK(c >= 0);
+    struct pollfd p = {hfd, POLLIN, 0};
+    CHECK(poll(&p, 1, 5000) == 1);
+    CHECK_INT(gracefd_handoff_process(), ==, GRACEFD_HANDOFF_SERVING); /* accepted */
+    int s = server_end(c);
+    CHECK(s >= 0);
+    int one = 1;
+    CHECK(setsockopt(s, SOL_SOCKET, SO_SNDBUF, &one, sizeof one) == 0);
+    unsigned char take[12];
+    put_head(take, 1, 3, 0);
+    CHECK(send(c, take, sizeof take, MSG_NOSIGNAL) == (ssize_t)sizeof take);
+    CHECK(poll(&p, 1, 5000) == 1);
+    CHECK_INT(gracefd_handoff_process(), ==, GRACEFD_HANDOFF_SERVING);
+    static unsigned char got[1 << 17];
+    int eof = 0;
+    size_t first = read_available(c, got, sizeof got, &eof);
+    /* The header frame was cut: its head says how long it is. */
+    CHECK(first >= 12 && !eof && memcmp(got, "GFDH", 4) == 0);
+    size_t frame = 12 + (size_t)(got[8] | got[9] << 8 | got[10] << 16 | (unsigned)got[11] << 24);
+    CHECK_MSG(first < frame, "read %zu of a %zu-byte header: not cut", first, frame);
+    /* The second TAKE drops the taker, with room in its buffer now. */
+    CHECK(send(c, take, sizeof take, MSG_NOSIGNAL) == (ssize_t)sizeof take);
+    CHECK(poll(&p, 1, 5000) == 1);
+    CHECK_INT(gracefd_handoff_process(), ==, GRACEFD_HANDOFF_SERVING);
+    CHECK_STR_CONTAINS(cut_log, "dropped (unexpected take frame)");
+    struct pollfd q = {c, POLLIN, 0};
+    CHECK(poll(&q, 1, 5000) == 1);
+    size_t after = read_available(c, got, sizeof got, &eof);
+    CHECK_MSG(after == 0 && eof, "after the cut: %zu more bytes (%.4s...), eof %d", after, (const char *)got, eof);
+    close(c);
+    gracefd_handoff_stop();
+    close(hfd);
 }

@@ -172,7 +172,9 @@ fn process_locked(notes: &mut Notes) -> Result<Status> {
                     log::NOTICE,
                     format_args!("hand-off: pid {} dropped ({}); still serving", c.pid, why.message()),
                 );
-                if why.errno.0 != libc::ECONNRESET {
+                // In the middle of a frame, a REFUSE would be read as the
+                // rest of it: then the taker is told only by the close.
+                if why.errno.0 != libc::ECONNRESET && !c.out.cut() {
                     refuse(c.sock, &why);
                 }
             }

@@ -66,6 +66,12 @@ impl Outgoing {
         (self.pos, self.off)
     }
 
+    /// Whether a message is half sent: then nothing else may go on the
+    /// connection (the taker would read it as the rest of that message).
+    pub(super) fn cut(&self) -> bool {
+        self.off > 0
+    }
+
     /// The chunk that message `pos` is, if it is one.
     fn chunk(&self, pos: usize) -> Option<Chunk> {
         let first = pos.checked_sub(1)?.checked_mul(wire::CHUNK_MAX)?;

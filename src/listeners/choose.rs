@@ -127,7 +127,7 @@ fn unfit(e: &Entry, key: &ListenKey) -> Error {
 /// Hand out entry `i` for `listen(name, key)`.
 pub(super) fn claim(reg: &mut Registry, i: usize, name: Option<&[u8]>, key: &ListenKey, opts: &ListenOptions) -> Result<Fd> {
     let mut notice = Msg::new();
-    let dup = {
+    let (dup, renamed) = {
         let e = reg.entries.get_mut(i).ok_or_else(|| err!(ENOENT, "registry entry {} vanished", i))?;
         if e.kind != key.wants() {
             return Err(unfit(e, key));
@@ -156,13 +156,20 @@ pub(super) fn claim(reg: &mut Registry, i: usize, name: Option<&[u8]>, key: &Lis
             e.key = Some(key.clone());
         }
         e.claimed = true;
-        if let Some(n) = name {
-            if e.name == UNKNOWN {
+        let renamed = match name {
+            Some(n) if e.name == UNKNOWN => {
                 e.name = n.to_vec();
+                true
             }
-        }
-        dup
+            _ => false,
+        };
+        (dup, renamed)
     };
+    if renamed {
+        // A new name is a change for a hand-off transfer planned before it:
+        // its header still says "unknown" (the registry's change counter).
+        reg.changes += 1;
+    }
     if !notice.as_str().is_empty() {
         reg.log(log::NOTICE, format_args!("{}", notice.as_str()));
     }

@@ -164,5 +164,6 @@ fn register_new(reg: &mut Registry, name: Option<&[u8]>, key: &ListenKey, sock: 
         claimed: true,
         key: Some(key.clone()),
     });
+    reg.changes += 1;
     Ok(dup)
 }

@@ -251,6 +251,27 @@ fn unnamed_inherited_is_matched_by_bound_address() {
     assert_eq!(inode(&again), ino);
 }
 
+/// A hand-off transfer planned before a change must see it (the registry's
+/// change counter): `listen` naming an `unknown` entry is one, or the taker
+/// would get the socket under "unknown". Claiming an entry without renaming
+/// it is not.
+#[test]
+fn naming_an_unknown_entry_counts_as_a_change() {
+    let s = tcp_listener(0);
+    let port = socket::getsockname(s.raw()).unwrap().port().unwrap();
+    let mut r = reg_with(b"unknown", s);
+    let at = format!("127.0.0.1:{}", port);
+    let before = r.changes;
+    listen_in(&mut r, None, &key(&at), &ListenOptions::default()).unwrap();
+    assert_eq!(r.changes, before, "claimed unnamed: no change");
+    listen_in(&mut r, Some(b"api"), &key(&at), &ListenOptions::default()).unwrap();
+    assert_eq!(r.entries[0].name, b"api");
+    assert_eq!(r.changes, before + 1, "named: a change");
+    let before = r.changes;
+    listen_in(&mut r, Some(b"web"), &key("127.0.0.1:0"), &ListenOptions::default()).unwrap();
+    assert_eq!(r.changes, before + 1, "a new socket: a change");
+}
+
 #[test]
 fn dual_stack_request_matches_an_ipv4_wildcard_socket() {
     let s = socket::socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();

@@ -34,7 +34,8 @@ pub(crate) struct Registry {
     /// Messages produced by the current operation, emitted after unlock.
     pub(crate) log: Vec<(i32, Msg)>,
     pub(super) loading: bool,
-    /// Bumped by every add, import, forget and close here, so that a reader
+    /// Bumped by every add, import, forget and close here (and by `listen`
+    /// naming an `unknown` entry), so that a reader
     /// that let go of the lock (the hand-off's transfer, sent in pieces) can
     /// tell the entries changed meanwhile, even if an fd number came back.
     pub(crate) changes: u64,
