@@ -182,6 +182,8 @@ TEST(upgrade_hands_down_the_same_socket_and_nothing_else) {
      * listen() returned: nothing else reached the new generation. */
     CHECK_STR_CONTAINS(rep, "open_fds=6");
     CHECK_INT(ask_pid(port_of(fd)) > 0, ==, 1);
+    /* It leads a process group of its own (what it forks is stopped with it if it fails). */
+    CHECK_INT(getpgid(child), ==, child);
     int st;
     CHECK_INT(waitpid(child, &st, 0), ==, child);
 }
@@ -249,6 +251,37 @@ TEST(upgrade_child_that_forked_then_died_is_seen_dead) {
     CHECK_MSG(waited_ms < 5000, "took %ld ms", waited_ms);
     CHECK_INT(waitpid(-1, NULL, WNOHANG), ==, -1); /* the new generation was reaped */
     CHECK_INT(errno, ==, ECHILD);
+}
+
+/* The same prefork master dying before it was ready: its forked child (a
+ * worker, holding the listening socket) was left running, accepting on the
+ * socket of a server that had reported the upgrade failed. The new
+ * generation leads its own process group, and what is left in it is stopped
+ * with it. */
+TEST(upgrade_failed_new_generation_takes_its_forked_children_along) {
+    /* Its orphan becomes our child, so the test can see it end and reap it by pid. */
+    CHECK_INT(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), ==, 0);
+    int fd = gracefd_listen("web", "127.0.0.1:0");
+    CHECK(fd >= 0);
+    char pid_path[512];
+    snprintf(pid_path, sizeof pid_path, "%s/grandchild", harness_tmpdir());
+    gracefd_upgrade_opts *o = opts_for_role("gen_forks_then_exit3", pid_path);
+    gracefd_upgrade_opts_set_timeout_ms(o, 20000);
+    pid_t child = -1;
+    int r = gracefd_upgrade(o, &child);
+    gracefd_upgrade_opts_free(o);
+    char buf[32] = {0};
+    int grandchild = read_file(pid_path, buf, sizeof buf) > 0 ? atoi(buf) : 0;
+    /* Still running: waitpid says 0. Ended (reaped by the library, which
+     * stops its group): ECHILD, or its pid if it ended just now. */
+    int alive = grandchild > 0 && waitpid(grandchild, NULL, WNOHANG) == 0;
+    if (alive) {
+        kill(grandchild, SIGKILL);
+        waitpid(grandchild, NULL, 0);
+    }
+    CHECK_MSG(grandchild > 0, "the new generation did not name its child");
+    CHECK_MSG(r == -ECHILD || r == -ETIMEDOUT, "got %d (%s)", r, gracefd_last_error());
+    CHECK_MSG(!alive, "the failed generation's child %d was left running", grandchild);
 }
 
 /* The old code believed the frame and waited (blocking waitpid) for a process

@@ -919,7 +919,9 @@ int gracefd_upgrade_opts_set_settle_ms(gracefd_upgrade_opts *opts, int64_t settl
 //
 // If the new generation cannot be executed, exits, crashes, calls
 // gracefd_fail(), closes its readiness channel or stays silent past the
-// timeout, it is killed and reaped, nothing of this process is touched (no
+// timeout, it is killed and reaped, and so is what it forked (it leads a
+// process group of its own, and what is left in the group gets the kill
+// signal, SIGKILL after 2 s), nothing of this process is touched (no
 // listener was closed), and the call fails with the reason in
 // gracefd_last_error():
 // `-EALREADY` another upgrade is in flight; `-ENOEXEC` exec failed (the

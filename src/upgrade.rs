@@ -284,6 +284,8 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
     let next_gen = u64::from(lineage::generation()).saturating_add(1);
     sp.env_set_ours(b"GRACEFD_GENERATION", next_gen);
     sp.env_set_ours(b"GRACEFD_PARENT_PID", process::getpid() as u64);
+    // Its own process group: if it fails, what it forked goes with it.
+    sp.own_group();
 
     // Anything refused since the check above (LISTEN_FDNAMES: names are
     // printable by the registry's rule, so nothing today) is reported
@@ -371,6 +373,7 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
         Err(_) => {
             drop(st);
             spawn::kill_and_reap(flight.pid, libc::SIGKILL, 0);
+            end_group(flight.pid, libc::SIGKILL);
             return res.map(|_| None);
         }
     };
@@ -407,11 +410,22 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
             e
         }
     };
+    end_group(pid, flight.kill_signal);
     log!(log::ERR, "upgrade failed, still serving: {}", crate::msg::Plain(e.message()));
     if let Err(n) = crate::notify::ready(lineage::is_upgrade()) {
         log!(log::WARNING, "upgrade: could not send READY=1 to systemd after the failure: {}", n);
     }
     Err(e)
+}
+
+/// A failed new generation is gone: stop what it left in its process
+/// group (the workers of a prefork master that died before it was ready
+/// would keep the listening sockets and accept on them), with the kill
+/// signal, SIGKILL after the same grace.
+fn end_group(pid: Pid, sig: i32) {
+    if spawn::end_group(pid, sig, KILL_GRACE_MS) {
+        log!(log::NOTICE, "upgrade: stopped what the failed new generation pid {} left running in its process group", pid);
+    }
 }
 
 /// Abandon the upgrade in flight (begun with [`start`]): kill its new
@@ -434,6 +448,7 @@ pub(crate) fn cancel() -> Result<Pid> {
     };
     let pid = flight.pid;
     spawn::kill_and_reap(pid, flight.kill_signal, KILL_GRACE_MS);
+    end_group(pid, flight.kill_signal);
     log!(log::NOTICE, "upgrade: cancelled; new generation pid {} killed, still serving", pid);
     if let Err(n) = crate::notify::ready(lineage::is_upgrade()) {
         log!(log::WARNING, "upgrade: could not send READY=1 to systemd after the cancel: {}", n);

@@ -20,8 +20,10 @@ use crate::err;
 /// return its pid: the caller stops accepting, drains, and exits. If the
 /// new generation fails in any way (cannot be executed, exits, crashes,
 /// calls [`fail`](crate::fail), stays silent past the timeout) it is killed
-/// and reaped, nothing of the caller is touched, and the error says why:
-/// the caller just keeps serving.
+/// and reaped, and so is what it forked (it leads a process group of its
+/// own: what is left in it gets the kill signal, SIGKILL after 2 s),
+/// nothing of the caller is touched, and the error says why: the caller
+/// just keeps serving.
 ///
 /// What the new generation gets: every registered fd (everything
 /// [`listen_tcp`](crate::listen_tcp) & co. returned, and

@@ -51,6 +51,8 @@ pub(super) struct Plan<'a> {
     /// so `setup` is the default, which applies nothing (read by the
     /// parent: the child calls it, or not, with no lookup of its own).
     pub(crate) apply: Option<&'static fn(&ChildSetup) -> crate::sys::SysResult<()>>,
+    /// Lead a new process group (`Spawn::own_group`).
+    pub(crate) own_group: bool,
 }
 
 /// Entry point of the vfork-style clone: `arg` is the parent's `&mut Plan`.
@@ -120,10 +122,13 @@ extern "C" fn exec_entry(arg: *mut c_void) -> c_int {
 /// On failure: errno on the report channel, `_exit(127)`.
 fn exec(plan: &mut Plan<'_>) -> ! {
     let mut report = plan.report.map(|(now, _)| now);
-    let mut res = match plan.apply {
-        Some(apply) => apply(plan.setup),
-        None => Ok(()),
-    };
+    let mut res = if plan.own_group { process::new_group() } else { Ok(()) };
+    if res.is_ok() {
+        res = match plan.apply {
+            Some(apply) => apply(plan.setup),
+            None => Ok(()),
+        };
+    }
     if res.is_ok() {
         res = fd::dup_into_slots(plan.fds, 3, plan.scratch);
     }

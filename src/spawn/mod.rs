@@ -52,6 +52,8 @@ pub struct Spawn {
     detach: bool,
     /// Use fork even where the clone would work (`GRACEFD_SPAWN=fork`, tests).
     fork_only: bool,
+    /// The child leads a process group of its own ([`Spawn::own_group`]).
+    own_group: bool,
     /// Parent-death signal, user switch (see `child_setup.rs`).
     setup: ChildSetup,
     /// The first input a setter refused; [`spawn`](Spawn::spawn) returns
@@ -96,7 +98,7 @@ impl Spawn {
     /// [`refused`](Self::refused); the setters that check their input say
     /// which.
     pub(crate) fn new(exe: &[u8]) -> Spawn {
-        Spawn { exe: CPath::checked(exe, "executable path"), argv: Vec::new(), env: Vec::new(), pid_keys: Vec::new(), fds: Vec::new(), report: None, detach: false, fork_only: false, setup: ChildSetup::default(), failed: None }
+        Spawn { exe: CPath::checked(exe, "executable path"), argv: Vec::new(), env: Vec::new(), pid_keys: Vec::new(), fds: Vec::new(), report: None, detach: false, fork_only: false, own_group: false, setup: ChildSetup::default(), failed: None }
     }
 
     /// The first input a setter refused, if any (for a caller that must not
@@ -326,6 +328,16 @@ impl Spawn {
         self
     }
 
+    /// The child leads a new process group (`setpgid(0, 0)` before exec),
+    /// so that what it forks can be stopped with it ([`end_group`]) when it
+    /// fails: the workers of a prefork master that died are not our
+    /// children, and would keep the inherited sockets. A failure is
+    /// reported like a failed exec.
+    pub(crate) fn own_group(&mut self) -> &mut Self {
+        self.own_group = true;
+        self
+    }
+
     /// Start with fork even where the vfork-style clone would work (the
     /// tests run every child path both ways).
     #[cfg(test)]
@@ -412,6 +424,7 @@ impl Spawn {
             detach: None,
             setup: &self.setup,
             apply: APPLY_SETUP.get(),
+            own_group: self.own_group,
         };
         if self.detach {
             match sibling_stack.as_mut() {
@@ -536,6 +549,44 @@ pub fn is_protocol_var(entry: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// Stop what is left in process group `pgid` (a child started with
+/// [`Spawn::own_group`], once that child is gone): `sig`, up to `grace_ms`
+/// for the group to empty, then SIGKILL. Its members are mostly not our
+/// children (re-parented to init or a subreaper when their parent died), so
+/// the group emptying is what shows they went; those that are ours (we are
+/// their subreaper) are reaped here, or they would stay in the group as
+/// zombies. The group's number is not given to a new process while the
+/// group has members (and pids are handed out in a cycle), so the signal
+/// reaches no one else. Returns whether the group had anyone left.
+pub(crate) fn end_group(pgid: Pid, sig: i32, grace_ms: i64) -> bool {
+    if process::kill_group(pgid, sig).is_err() {
+        return false;
+    }
+    if !group_gone_within(pgid, grace_ms) {
+        let _ = process::kill_group(pgid, libc::SIGKILL);
+        // Bounded: a member that is not ours stays in the group until its
+        // reaper takes it, which is not for us to wait for.
+        let _ = group_gone_within(pgid, 100);
+    }
+    true
+}
+
+/// Whether group `pgid` empties within `ms`, reaping the members that are
+/// our children meanwhile.
+fn group_gone_within(pgid: Pid, ms: i64) -> bool {
+    let deadline = crate::sys::time::Deadline::after_ms(ms);
+    loop {
+        while let Ok(Some(_)) = process::try_wait(-pgid) {}
+        if process::kill_group(pgid, 0).is_err() {
+            return true;
+        }
+        if deadline.expired() {
+            return false;
+        }
+        crate::sys::time::sleep_ms(2);
+    }
 }
 
 /// Send `sig` to `pid`, wait up to `grace_ms` for it to exit, then SIGKILL and

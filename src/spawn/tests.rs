@@ -331,6 +331,7 @@ fn child_stack_use_is_far_below_its_size() {
         // default setup runs none of its steps, so the deepest ones
         // (setgroups, the daemon's pid file) are not measured here.
         apply: Some(&super::APPLY),
+        own_group: true,
     };
     let mut stack = ChildStack::new().unwrap();
     let old = signal::block_all().unwrap();
@@ -416,4 +417,48 @@ fn the_first_refusal_is_reported() {
     let mut sp = Spawn::new(b"/bin/sh");
     sp.arg(b"sh");
     assert!(sp.refused().is_ok());
+}
+
+/// State and process group of `pid` from /proc/PID/stat (`None` once reaped).
+fn state_and_group(pid: Pid) -> Option<(char, Pid)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    Some((f[0].chars().next().unwrap(), f[2].parse().unwrap()))
+}
+
+// A child started with `own_group` leads a process group of its own, and
+// what it forked stays in it after it is gone: `end_group` stops that (the
+// upgrade's way of not leaving a failed generation's workers running).
+#[test]
+fn own_group_is_led_by_the_child_and_ended_with_what_it_left() {
+    for fork_only in PATHS {
+        let (r, w) = fd::pipe().unwrap();
+        let mut sp = sh("sleep 30 3>&- & echo $! >&3", fork_only);
+        sp.own_group();
+        sp.pass_fd(w.raw());
+        let pid = sp.spawn().unwrap();
+        drop(w);
+        let left: Pid = read_all(&r).trim().parse().unwrap();
+        assert_eq!(wait_code(pid), Exit::Code(0));
+        let group = state_and_group(left).map(|(_, g)| g);
+        let ended = end_group(pid, libc::SIGTERM, 2_000);
+        let after = state_and_group(left);
+        if matches!(after, Some((s, _)) if s != 'Z') {
+            let _ = process::kill(left, libc::SIGKILL);
+        }
+        assert_eq!(group, Some(pid), "fork_only={fork_only}");
+        assert!(ended, "fork_only={fork_only}");
+        assert!(matches!(after, None | Some(('Z', _))), "{after:?} fork_only={fork_only}");
+        // An empty group: nothing to stop.
+        if after.is_none() {
+            assert!(!end_group(pid, libc::SIGTERM, 0));
+        }
+    }
+    // Without it, the child stays in ours.
+    let mut sp = sh("exit 0", false);
+    let pid = sp.spawn().unwrap();
+    let group = state_and_group(pid).map(|(_, g)| g);
+    assert_eq!(wait_code(pid), Exit::Code(0));
+    assert_eq!(group, Some(unsafe { libc::getpgrp() }));
 }

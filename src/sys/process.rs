@@ -158,6 +158,24 @@ pub fn setsid() -> SysResult<Pid> {
     cvt(unsafe { libc::setsid() })
 }
 
+/// `setpgid(0, 0)`: this process leads a new process group, numbered as its
+/// pid. Async-signal-safe. EPERM for a session leader.
+pub fn new_group() -> SysResult<()> {
+    // SAFETY: no preconditions.
+    cvt(unsafe { libc::setpgid(0, 0) }).map(|_| ())
+}
+
+/// `kill(-pgid, sig)`: every process of group `pgid` (`sig` 0 asks whether
+/// it has any). ESRCH if it has none; EINVAL for a `pgid` below 2 (which
+/// would mean "our own group" or "everyone").
+pub fn kill_group(pgid: Pid, sig: i32) -> SysResult<()> {
+    if pgid < 2 {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: plain syscall.
+    cvt(unsafe { libc::kill(-pgid, sig) }).map(|_| ())
+}
+
 /// `getuid`. Async-signal-safe.
 pub(crate) fn getuid() -> libc::uid_t {
     // SAFETY: no preconditions.
