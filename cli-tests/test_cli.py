@@ -546,6 +546,130 @@ def test_stop_escalates_to_sigkill(t):
     check(not alive(w) and proc_stat(w) is None, "worker %d survived (or is a zombie)" % w)
 
 
+def start_time(pid):
+    """The process's start time (field 22 of /proc/PID/stat), or None: tells
+    a process from a later one given the same pid."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    return int(s[s.rindex(")") + 2:].split()[19])
+
+
+class Leftovers:
+    """The children mode_worker.sh's leave modes fork (pids in a file), each
+    known by pid and start time; killed by pid at the end if still there."""
+
+    def __init__(self, t):
+        self.file = t.path("children")
+        self.seen = {}
+
+    def env(self):
+        return ["--env", "CHILD_FILE=" + self.file]
+
+    def pids(self):
+        try:
+            with open(self.file) as f:
+                for line in f:
+                    if line.strip().isdigit():
+                        self.seen.setdefault(int(line), start_time(int(line)))
+        except OSError:
+            pass
+        return sorted(self.seen)
+
+    def gone(self, pid):
+        """Exited (a zombie counts: it holds nothing), or the pid is another
+        process's now."""
+        st = proc_stat(pid)
+        return st is None or st[0] == "Z" or start_time(pid) != self.seen.get(pid)
+
+    def holds_socket(self, pid):
+        try:
+            return os.readlink("/proc/%d/fd/3" % pid).startswith("socket:")
+        except OSError:
+            return False
+
+    def kill(self):
+        self.pids()
+        for pid in self.seen:
+            if not self.gone(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def run_leaving(t, kids, mode, extra=()):
+    """gracefd run over mode_worker.sh in a leave mode; (gracefd, port, ctl socket)."""
+    port = free_port()
+    ctl_sock = t.path("ctl.sock")
+    g = t.start([GRACEFD, "run", "--listen", "http=127.0.0.1:%d" % port, "--control-socket", ctl_sock] + list(extra) + mode_env(t, mode) +
+                kids.env() + ["--", MODE_WORKER, "--listen", "http=127.0.0.1:%d" % port], "gracefd.log")
+    return g, port, ctl_sock
+
+
+def test_worker_children_go_with_a_worker_that_failed(t):
+    # A worker that forks (a prefork master's workers, holding the sockets)
+    # and dies before it is ready: its child, which ignores SIGTERM, gets
+    # SIGKILL after --stop-timeout instead of accepting on the port forever.
+    kids = Leftovers(t)
+    try:
+        g, port, ctl_sock = run_leaving(t, kids, "leave-deaf-exit", ["--ready", "notify", "--respawn-delay", "60", "--stop-timeout", "0.5"])
+        kid = wait_until("the worker's child", kids.pids)[0]
+        wait_until("the failed worker's child to be gone", lambda: kids.gone(kid), timeout=20)
+        log = t.log("gracefd.log")
+        check("before it was ready" in log, "the worker did not fail before ready: %s" % log)
+        check(re.search(r"generation 1 \(pid \d+\) is gone and left processes in its process group \d+: sent SIGTERM", log), "no NOTICE: %s" % log)
+        wait_until("the SIGKILL", lambda: "still has processes after 0.5 s (--stop-timeout): SIGKILL" in t.log("gracefd.log"), timeout=5)
+        no_zombies(g.pid)
+        os.kill(g.pid, signal.SIGTERM)
+        check(t.wait_exit(g) == 0, "gracefd exit status")
+    finally:
+        kids.kill()
+
+
+def test_worker_children_go_with_a_replaced_worker(t):
+    # Reload: the old worker drains and exits; the child it forked (with
+    # the listening socket) is stopped with it.
+    kids = Leftovers(t)
+    try:
+        g, port, ctl_sock = run_leaving(t, kids, "leave", ["--ready", "notify"])
+        first = worker_pid(wait_until("the first worker", lambda: serving(t, ctl_sock), timeout=30))
+        kid = wait_until("the worker's child", kids.pids)[0]
+        check(kids.holds_socket(kid), "the child %d does not hold the listening socket" % kid)
+        set_mode(t, "ok")
+        rc, out, err = ctl(t, ctl_sock, "reload")
+        check(rc == 0, "reload: %s %s" % (out, err))
+        wait_until("the old worker to exit", lambda: proc_stat(first) is None or is_zombie(first), timeout=20)
+        wait_until("the old worker's child to be gone", lambda: kids.gone(kid), timeout=20)
+        check(re.search(r"generation 1 \(pid %d\) is gone and left processes in its process group %d" % (first, first), t.log("gracefd.log")),
+              "no NOTICE: %s" % t.log("gracefd.log"))
+        d = serving(t, ctl_sock)
+        check(d and http_pid(port) == worker_pid(d), "the new worker serves")
+        no_zombies(g.pid)
+        os.kill(g.pid, signal.SIGTERM)
+        check(t.wait_exit(g) == 0, "gracefd exit status")
+    finally:
+        kids.kill()
+
+
+def test_worker_children_go_before_gracefd_stops(t):
+    # SIGTERM to gracefd: the worker exits, and gracefd does not exit while
+    # the child it left (deaf to SIGTERM) lives: SIGKILL at --stop-timeout.
+    kids = Leftovers(t)
+    try:
+        g, port, ctl_sock = run_leaving(t, kids, "leave-deaf", ["--ready", "notify", "--stop-timeout", "1"])
+        wait_until("the worker", lambda: serving(t, ctl_sock), timeout=30)
+        kid = wait_until("the worker's child", kids.pids)[0]
+        check(kids.holds_socket(kid), "the child %d does not hold the listening socket" % kid)
+        os.kill(g.pid, signal.SIGTERM)
+        check(t.wait_exit(g) == 0, "gracefd exit status")
+        check(kids.gone(kid), "gracefd exited, its worker's child %d still runs: %s" % (kid, t.log("gracefd.log")))
+    finally:
+        kids.kill()
+
+
 # The control socket speaks the hand-off framing (src/proto/handoff.rs),
 # written here from its documentation: head "GFDH", version, kind, flags,
 # u32 LE length; CONTROL 6 (command name), REPLY 7 (u32 status, text),

@@ -17,6 +17,7 @@
 //! | `setup.rs` | sockets, log target, pid file, detaching, subreaper: before the loop |
 //! | `run/mod.rs` | the supervisor: its state, from set-up to exit status |
 //! | `run/start.rs`, `exits.rs`, `timers.rs`, `stop.rs` | starting workers, their exits, timers, stopping |
+//! | `run/groups.rs` | what a worker that is gone left in its process group |
 //! | `run/poll_loop.rs`, `requests.rs`, `files.rs`, `report.rs` | the loop, control requests, status file and clean-up, `ctl status` |
 //! | `run/reaper.rs` | PID 1 and subreaper duties: reap adopted children, pass signals on |
 //! | `worker.rs` | starting a worker (both fd protocols), its readiness |

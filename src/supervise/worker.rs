@@ -13,7 +13,10 @@
 //!   of gracefd's own, see `worker_notify.rs`);
 //! - gracefd's start-up environment without the fd-passing variables, then
 //!   the `--envdir` values, then `--env` entries;
-//! - an empty signal mask and default signal dispositions.
+//! - an empty signal mask and default signal dispositions;
+//! - a process group of its own, which it leads (`Spawn::own_group`);
+//! - gracefd's own stdin, stdout and stderr (with `--log-file`, stdout and
+//!   stderr are the log; with `--daemonize`, stdin is /dev/null).
 
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
@@ -194,6 +197,10 @@ pub(crate) fn start(plan: &Plan<'_>) -> Result<Worker, String> {
     let mut setup = plan.child.cloned().unwrap_or_default();
     setup.dir = dir.as_ref().map(Fd::raw);
     sp.child_setup(setup);
+    // What it forks can then be stopped with it, once it is gone (the
+    // supervisor's `run/groups.rs`); and a terminal's Ctrl-C reaches
+    // gracefd alone, which stops the workers its own way.
+    sp.own_group();
     let started_ns = crate::sys::time::monotonic_ns();
     let pid = sp.spawn().map_err(e)?;
     drop(child_end);

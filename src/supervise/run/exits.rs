@@ -1,7 +1,8 @@
 //! Exits: every known worker is reaped by pid (`waitpid(pid, WNOHANG)`), and
 //! what its exit means depends on what it was (pending, current, old,
-//! doomed). Adopted children (gracefd is a subreaper, or PID 1) are reaped
-//! in `init.rs`.
+//! doomed); what it left in its process group is stopped (`groups.rs`).
+//! Adopted children (gracefd is a subreaper, or PID 1) are reaped in
+//! `reaper.rs`.
 
 use crate::sys::process::{self, Exit, Pid};
 use crate::sys::time::monotonic_ns;
@@ -30,6 +31,9 @@ impl Sup {
             }
         }
         self.reap_adopted();
+        // After the adopted: a member that exited with its worker and was
+        // ours is reaped by now, not taken for something left behind.
+        self.check_groups();
     }
 
     pub(super) fn on_logger_exit(&mut self, x: Exit) {
@@ -46,7 +50,21 @@ impl Sup {
             || self.doomed.iter().any(|d| d.w.pid == pid)
     }
 
+    /// The generation of worker `pid` (in any state).
+    fn generation_of(&self, pid: Pid) -> Option<u32> {
+        self.current
+            .iter()
+            .chain(self.pending.iter().map(|p| &p.w))
+            .chain(self.old.iter().map(|o| &o.w))
+            .chain(self.doomed.iter().map(|d| &d.w))
+            .find(|w| w.pid == pid)
+            .map(|w| w.generation)
+    }
+
     pub(super) fn on_exit(&mut self, pid: Pid, x: Exit) {
+        if let Some(g) = self.generation_of(pid) {
+            self.worker_gone(pid, g);
+        }
         if let Some(i) = self.pending.iter().position(|p| p.w.pid == pid) {
             let mut p = self.pending.remove(i);
             // Its last word may still wait in the readiness channel (a failed

@@ -21,7 +21,11 @@
 //! - A current worker that exits is replaced (one respawn per missing
 //!   worker) after a back-off (`backoff.rs`), once no attempt is in flight.
 //! - SIGTERM/SIGINT/`ctl stop`: `--signal-on-term` to every worker, SIGKILL
-//!   to those left after `--stop-timeout`, exit when all are reaped.
+//!   to those left after `--stop-timeout`, exit when all are reaped and
+//!   their process groups are empty.
+//! - Every worker leads a process group of its own: when it is gone, what it
+//!   left there (a prefork master's workers) gets `--signal-on-term`, then
+//!   SIGKILL after `--stop-timeout` (`groups.rs`).
 //! - Children are reaped by pid (`waitpid(pid, WNOHANG)` for each known
 //!   worker on every SIGCHLD and every loop turn): no zombies. gracefd is a
 //!   child subreaper (or PID 1, see `reaper.rs`): what else it adopts (the
@@ -29,6 +33,7 @@
 
 mod exits;
 mod files;
+mod groups;
 mod poll_loop;
 mod reaper;
 mod report;
@@ -150,6 +155,9 @@ struct Sup {
     child: ChildSetup,
     /// How the last serving worker ended during a stop (`--init` exits with it).
     last_exit: Option<Exit>,
+    /// The process groups of workers that are gone, while they have
+    /// members (`groups.rs`).
+    groups: Vec<groups::LeftGroup>,
 }
 
 /// `gracefd run` / `start_server`: set up, supervise, return the exit status:
@@ -203,6 +211,7 @@ pub fn main(o: RunOptions) -> i32 {
         },
         child: st.child,
         last_exit: None,
+        groups: Vec::new(),
         o,
     };
     s.log_start();

@@ -42,6 +42,7 @@ impl Sup {
             };
             match worker::start(&plan) {
                 Ok(w) => {
+                    self.forget_group(w.pid);
                     let now = monotonic_ns();
                     let deadline_ns = match self.o.ready {
                         ReadyRule::Notify => now + self.o.ready_timeout_ms * MS,
@@ -154,7 +155,7 @@ impl Sup {
         for mut w in w.into_iter().chain(others) {
             if w.exit.is_none() {
                 w.close_channel();
-                let _ = process::kill(w.pid, libc::SIGTERM);
+                super::stop::signal_awake(w.pid, libc::SIGTERM);
                 self.doomed.push(Doomed { w, kill_at_ns: monotonic_ns() + FAILED_WORKER_GRACE_MS * MS, killed: false });
             }
         }

@@ -1,5 +1,7 @@
 //! Stopping: `--signal-on-term` to every worker, SIGKILL to those left after
-//! `--stop-timeout` (in `timers.rs`), done when all are reaped.
+//! `--stop-timeout` (in `timers.rs`), done when all are reaped and what they
+//! left in their process groups is gone (`groups.rs`), or a bounded while
+//! after that SIGKILL.
 
 use crate::sys::process;
 use crate::sys::time::monotonic_ns;
@@ -34,7 +36,7 @@ impl Sup {
             c.reply(libc::ESHUTDOWN, "gracefd is stopping");
         }
         for p in pids {
-            let _ = process::kill(p, sig);
+            signal_awake(p, sig);
         }
         for o in &mut self.old {
             o.signaled = true;
@@ -53,7 +55,16 @@ impl Sup {
     pub(super) fn stopped(&self) -> bool {
         match &self.stopping {
             None => false,
-            Some(s) => self.live_pids().is_empty() || s.killed_at_ns.is_some_and(|k| monotonic_ns() >= k + AFTER_KILL_MS * MS),
+            Some(s) => (self.live_pids().is_empty() && !self.groups_left()) || s.killed_at_ns.is_some_and(|k| monotonic_ns() >= k + AFTER_KILL_MS * MS),
         }
     }
+}
+
+/// Send a worker `sig` (to stop or drain), then SIGCONT: a stopped worker
+/// (SIGSTOP, or SIGTTIN: it read the terminal from its own process group,
+/// which is not the terminal's foreground one) acts on no signal but
+/// SIGKILL until it is continued.
+pub(super) fn signal_awake(pid: process::Pid, sig: i32) {
+    let _ = process::kill(pid, sig);
+    let _ = process::kill(pid, libc::SIGCONT);
 }

@@ -1,6 +1,7 @@
 //! Timers: readiness deadlines, the kill-old delay, SIGKILL for failed
 //! workers, respawn back-off, auto-restart, stale control connections,
-//! gracefd's own watchdog, the stop timeout; and the next of them to wait for.
+//! gracefd's own watchdog, the stop timeout, the process groups workers
+//! left (`groups.rs`); and the next of them to wait for.
 
 use crate::sys::process;
 use crate::sys::time::monotonic_ns;
@@ -19,7 +20,7 @@ impl Sup {
         for o in self.old.iter_mut().filter(|o| !o.signaled && o.signal_at_ns <= now) {
             o.signaled = true;
             say!(say::INFO, "sending {} to the old worker generation {} (pid {})", signal_name(sig), o.w.generation, o.w.pid);
-            let _ = process::kill(o.w.pid, sig);
+            super::stop::signal_awake(o.w.pid, sig);
         }
     }
 
@@ -99,17 +100,21 @@ impl Sup {
                 st.killed_at_ns = Some(now);
                 let left = self.live_pids();
                 let list: Vec<String> = left.iter().map(|p| p.to_string()).collect();
-                say!(
-                    say::WARNING,
-                    "workers still running after {} (--stop-timeout): SIGKILL to {}",
-                    fmt_secs(self.o.stop_timeout_ms),
-                    list.join(", ")
-                );
-                for p in left {
+                if !list.is_empty() {
+                    say!(
+                        say::WARNING,
+                        "workers still running after {} (--stop-timeout): SIGKILL to {} and their process groups",
+                        fmt_secs(self.o.stop_timeout_ms),
+                        list.join(", ")
+                    );
+                }
+                for &p in &left {
                     let _ = process::kill(p, libc::SIGKILL);
                 }
+                self.kill_all_groups(&left);
             }
         }
+        self.group_timers();
     }
 
     pub(super) fn next_deadline(&self) -> Option<u64> {
@@ -126,6 +131,7 @@ impl Sup {
         t.extend(self.auto_at_ns);
         t.extend(self.conns.iter().map(|c| c.opened_ns + control::REQUEST_TIMEOUT_MS * MS));
         t.extend(self.watchdog.map(|(_, next)| next));
+        t.extend(self.group_deadline());
         if let Some(s) = &self.stopping {
             match s.killed_at_ns {
                 None => t.push(s.deadline_ns),
