@@ -670,6 +670,81 @@ def test_worker_children_go_before_gracefd_stops(t):
         kids.kill()
 
 
+def test_a_stopped_worker_still_gets_the_stop_signal(t):
+    # A stopped worker (SIGSTOP; or SIGTTIN: it read the terminal from its
+    # own process group) acts on no signal but SIGKILL until it is
+    # continued: gracefd follows its stop signal with SIGCONT, so the worker
+    # ends by the SIGTERM, not by a SIGKILL --stop-timeout later.
+    ctl_sock = t.path("ctl.sock")
+    g = t.start([GRACEFD, "run", "--ready", "interval:0.2", "--stop-timeout", "60", "--control-socket", ctl_sock] + mode_env(t, "hang") +
+                ["--", MODE_WORKER], "gracefd.log")
+    w = worker_pid(wait_until("the worker", lambda: serving(t, ctl_sock), timeout=30))
+    os.kill(w, signal.SIGSTOP)
+    wait_until("the worker to be stopped", lambda: (proc_stat(w) or ("?",))[0] == "T")
+    os.kill(g.pid, signal.SIGTERM)
+    check(t.wait_exit(g, timeout=30) == 0, "gracefd exit status")
+    log = t.log("gracefd.log")
+    check("(pid %d) was killed by signal 15 (SIGTERM)" % w in log and "SIGKILL" not in log, "the stopped worker did not end by SIGTERM: %s" % log)
+
+
+def test_ctrl_c_in_a_terminal_reaches_gracefd_alone(t):
+    # In a terminal's foreground, Ctrl-C sends SIGINT to the foreground
+    # process group: gracefd's, no longer its workers' (each leads its own).
+    # The worker hears of the stop once, as --signal-on-term.
+    heard = t.path("heard")
+    pidf = t.path("worker.pid")
+    script = ("trap 'echo INT >> \"$HEARD\"' INT; trap 'echo TERM >> \"$HEARD\"; exit 0' TERM; echo $$ > \"$PIDF\"; "
+              "while :; do sleep 0.05; done")
+    argv = [GRACEFD, "run", "--ready", "interval:0.2", "--stop-timeout", "10", "--env", "HEARD=" + heard, "--env", "PIDF=" + pidf,
+            "--", "/bin/sh", "-c", script]
+    pid, master = os.forkpty()
+    if pid == 0:
+        try:
+            os.execv(GRACEFD, argv)
+        finally:
+            os._exit(127)
+    out = b""
+    status = None
+    try:
+        def read_some():
+            nonlocal out
+            import select
+            while select.select([master], [], [], 0)[0]:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                out += chunk
+        wait_until("the worker", lambda: read_some() or b"is ready after" in out, timeout=30)
+        w = int(open(pidf).read())
+        groups = (os.getpgid(w), os.getpgid(pid))
+        os.write(master, b"\x03")
+
+        def ended():
+            nonlocal status
+            read_some()
+            r, st = os.waitpid(pid, os.WNOHANG)
+            if r == pid:
+                status = st
+            return status is not None
+        wait_until("gracefd to stop on Ctrl-C", ended, timeout=30)
+        check(os.waitstatus_to_exitcode(status) == 0, "gracefd exit status %r: %s" % (status, out.decode(errors="replace")))
+        with open(heard) as f:
+            got = f.read().split()
+        check(got == ["TERM"], "the worker heard %s (want only TERM, from gracefd): %s" % (got, out.decode(errors="replace")))
+        check(groups == (w, pid), "process groups: worker %d in %d, gracefd %d in %d" % (w, groups[0], pid, groups[1]))
+    finally:
+        if status is None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+        os.close(master)
+
+
 # The control socket speaks the hand-off framing (src/proto/handoff.rs),
 # written here from its documentation: head "GFDH", version, kind, flags,
 # u32 LE length; CONTROL 6 (command name), REPLY 7 (u32 status, text),
