@@ -81,7 +81,8 @@ workers:
 reload and stop:
   --signal-on-hup SIG    sent to the old worker once the new one is ready (default TERM)
   --kill-old-delay SECS  wait this long before sending it (default 0; 5 with auto-restart)
-  --signal-on-term SIG   sent to every worker on SIGTERM/SIGINT (default TERM)
+  --signal-on-term SIG   sent to every worker on SIGTERM/SIGINT (default TERM), and
+                         to what a worker that is gone left in its process group
   --stop-timeout SECS    then SIGKILL what is left (default 10; keep it below the
                          supervisor's own stop timeout)
   --respawn-delay SECS   a worker that exits is started again after this delay,
