@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -74,6 +75,29 @@ static void rm_rf(const char *dir) {
     if (p > 0) waitpid(p, NULL, 0);
 }
 
+/* What outlived a test outside its process group (an upgrade's new
+ * generation leads a group of its own, and so does whatever it forked) was
+ * re-parented to us, the runner being a child subreaper: kill and reap it by
+ * pid, then again for what that re-parented to us in turn. Returns how many. */
+static int end_strays(void) {
+    int total = 0;
+    for (int round = 0; round < 50; round++) {
+        while (waitpid(-1, NULL, WNOHANG) > 0) {} /* the ones that ended already */
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+        FILE *f = fopen(path, "re");
+        if (!f) return total;
+        int kids[256], n = 0;
+        while (n < 256 && fscanf(f, "%d", &kids[n]) == 1) n++;
+        fclose(f);
+        if (n == 0) return total;
+        for (int i = 0; i < n; i++) kill(kids[i], SIGKILL);
+        for (int i = 0; i < n; i++) waitpid(kids[i], NULL, 0);
+        total += n;
+    }
+    return total;
+}
+
 /* Run one test in its own process group; 0 = passed. */
 static int run_one(const struct entry *t) {
     char tmpl[] = "/tmp/gracefd-test-XXXXXX";
@@ -96,21 +120,30 @@ static int run_one(const struct entry *t) {
     time_t start = time(NULL);
     int status = 0, done = 0, timed_out = 0;
     while (!done) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid) {
-            done = 1;
-        } else if (time(NULL) - start > TEST_TIMEOUT_S) {
+        /* Reap the test, and what was re-parented to us meanwhile (as init
+         * would: a test may wait for an orphan to be gone). */
+        int st = 0;
+        pid_t r;
+        while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
+            if (r == pid) {
+                status = st;
+                done = 1;
+            }
+        }
+        if (!done && time(NULL) - start > TEST_TIMEOUT_S) {
             timed_out = 1;
             kill(-pid, SIGKILL);
             waitpid(pid, &status, 0);
             done = 1;
-        } else {
+        } else if (!done) {
             struct timespec ts = {0, 2000000};
             nanosleep(&ts, NULL);
         }
     }
     /* Anything the test left in its group (it should have reaped all) dies now. */
     kill(-pid, SIGKILL);
+    int strays = end_strays();
+    if (strays > 0) fprintf(stderr, "    left %d process(es) outside its group running: killed by pid\n", strays);
     rm_rf(tmpl);
     if (timed_out) {
         fprintf(stderr, "    timed out after %d s\n", TEST_TIMEOUT_S);
@@ -134,6 +167,8 @@ int main(int argc, char **argv) {
     }
     qsort(tests, (size_t)ntests, sizeof tests[0], cmp_entry);
     signal(SIGPIPE, SIG_IGN);
+    /* Orphans of the tests come to us, so none outlives the run (end_strays). */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) perror("prctl(PR_SET_CHILD_SUBREAPER)");
     int passed = 0, failed = 0;
     for (int i = 0; i < ntests; i++) {
         /* Arguments select tests by substring; "--skip SUBSTR" leaves some out. */

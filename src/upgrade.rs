@@ -372,8 +372,7 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
         }
         Err(_) => {
             drop(st);
-            spawn::kill_and_reap(flight.pid, libc::SIGKILL, 0);
-            end_group(flight.pid, libc::SIGKILL);
+            stop(flight.pid, libc::SIGKILL, 0);
             return res.map(|_| None);
         }
     };
@@ -381,6 +380,10 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
     let pid = flight.pid;
     let e = match (outcome, settled) {
         (Outcome::Ready, Some(Settle::Exited(x))) => {
+            // Reaped by `settle` just now, unless it was not ours to reap (-1).
+            if x != process::Exit::Code(-1) {
+                end_group(pid, flight.kill_signal);
+            }
             let after_ms = time::monotonic_ns().saturating_sub(flight.ready_ns.unwrap_or(0)) / 1_000_000;
             err!(ECHILD, "new generation pid {} {} {} ms after it reported ready (within the settle time of {} ms)", pid, x, after_ms, flight.settle_ms)
         }
@@ -397,20 +400,19 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
         (outcome, _) => {
             let e = outcome.describe("new generation", pid);
             match *outcome {
-                Outcome::Failed(..) | Outcome::TimedOut | Outcome::Abandoned => {
-                    spawn::kill_and_reap(pid, flight.kill_signal, KILL_GRACE_MS);
-                }
+                Outcome::Failed(..) | Outcome::TimedOut | Outcome::Abandoned => stop(pid, flight.kill_signal, KILL_GRACE_MS),
                 // It broke the protocol: no grace (SIGKILL cannot be ignored, so the
                 // reap that follows is bounded).
-                Outcome::ExecFailedButAlive(_) => {
-                    spawn::kill_and_reap(pid, libc::SIGKILL, 0);
-                }
+                Outcome::ExecFailedButAlive(_) => stop(pid, libc::SIGKILL, 0),
+                // Reaped by the wait just now: what it forked is still in its
+                // group (-1: not ours to reap, its number may be another's).
+                Outcome::Died(x) if x != process::Exit::Code(-1) => end_group(pid, flight.kill_signal),
+                // An exec that failed ran nothing that could fork.
                 _ => {}
             }
             e
         }
     };
-    end_group(pid, flight.kill_signal);
     log!(log::ERR, "upgrade failed, still serving: {}", crate::msg::Plain(e.message()));
     if let Err(n) = crate::notify::ready(lineage::is_upgrade()) {
         log!(log::WARNING, "upgrade: could not send READY=1 to systemd after the failure: {}", n);
@@ -418,14 +420,26 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
     Err(e)
 }
 
-/// A failed new generation is gone: stop what it left in its process
-/// group (the workers of a prefork master that died before it was ready
-/// would keep the listening sockets and accept on them), with the kill
-/// signal, SIGKILL after the same grace.
+/// A failed new generation that exited on its own, reaped just now: stop
+/// what it left in its process group (the workers of a prefork master that
+/// died before it was ready would keep the listening sockets and accept on
+/// them), with the kill signal, SIGKILL after the same grace.
 fn end_group(pid: Pid, sig: i32) {
     if spawn::end_group(pid, sig, KILL_GRACE_MS) {
-        log!(log::NOTICE, "upgrade: stopped what the failed new generation pid {} left running in its process group", pid);
+        log_stopped(pid);
     }
+}
+
+/// A failed (or cancelled) new generation still running: `sig` to it and
+/// its process group at once, SIGKILL after `grace_ms`, reaped.
+fn stop(pid: Pid, sig: i32, grace_ms: i64) {
+    if spawn::stop_led_group(pid, sig, grace_ms).1 {
+        log_stopped(pid);
+    }
+}
+
+fn log_stopped(pid: Pid) {
+    log!(log::NOTICE, "upgrade: stopped what the failed new generation pid {} left running in its process group", pid);
 }
 
 /// Abandon the upgrade in flight (begun with [`start`]): kill its new
@@ -447,8 +461,7 @@ pub(crate) fn cancel() -> Result<Pid> {
         f
     };
     let pid = flight.pid;
-    spawn::kill_and_reap(pid, flight.kill_signal, KILL_GRACE_MS);
-    end_group(pid, flight.kill_signal);
+    stop(pid, flight.kill_signal, KILL_GRACE_MS);
     log!(log::NOTICE, "upgrade: cancelled; new generation pid {} killed, still serving", pid);
     if let Err(n) = crate::notify::ready(lineage::is_upgrade()) {
         log!(log::WARNING, "upgrade: could not send READY=1 to systemd after the cancel: {}", n);

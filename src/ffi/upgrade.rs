@@ -214,6 +214,10 @@ pub unsafe extern "C" fn gracefd_upgrade_start(opts: *const gracefd_upgrade_opts
 /// stays readable then, so poll with a timer); otherwise the errors of
 /// gracefd_upgrade() (the new generation has then been killed and reaped);
 /// `-ENOENT` if no upgrade is in flight; `-EINVAL` if `child_pid_out` is NULL.
+/// It does not block waiting for the outcome; a failure, though, returns
+/// only once the new generation and its process group are stopped: up to
+/// about 2 s (the kill signal's grace; 0.2 s more for a child that closed
+/// its channel).
 ///
 /// # Safety
 /// `child_pid_out` is writable.
@@ -238,7 +242,7 @@ pub unsafe extern "C" fn gracefd_upgrade_finish(child_pid_out: *mut libc::pid_t)
 /// READY=1 again. This process has not changed and goes on serving; the fd
 /// from gracefd_upgrade_start() is closed by the library. For an event loop
 /// that must stop waiting (shutting down, or a deadline of its own). Blocks
-/// while the new generation dies (at most about 2 s).
+/// while the new generation and its process group die (at most about 2 s).
 ///
 /// Returns the pid that was killed; `-ENOENT` if no upgrade is in flight;
 /// `-EBUSY` if another thread is in gracefd_upgrade() or

@@ -551,35 +551,78 @@ pub fn is_protocol_var(entry: &[u8]) -> bool {
     false
 }
 
-/// Stop what is left in process group `pgid` (a child started with
-/// [`Spawn::own_group`], once that child is gone): `sig`, up to `grace_ms`
-/// for the group to empty, then SIGKILL. Its members are mostly not our
-/// children (re-parented to init or a subreaper when their parent died), so
-/// the group emptying is what shows they went; those that are ours (we are
-/// their subreaper) are reaped here, or they would stay in the group as
-/// zombies. The group's number is not given to a new process while the
-/// group has members (and pids are handed out in a cycle), so the signal
-/// reaches no one else. Returns whether the group had anyone left.
+/// Stop our child `pid`, started with [`Spawn::own_group`], together with
+/// what is in its process group: `sig` to the whole group at once, up to
+/// `grace_ms` in all for the child to exit and the group to empty, then
+/// SIGKILL to the group; the child is reaped, and so are the members that
+/// are our children (we are their subreaper), or they would stay in the
+/// group as zombies. One grace for everyone, not one after the other.
+///
+/// The group is signalled only while its number cannot be anyone else's:
+/// before the child is reaped (its pid, and so the group's number, is still
+/// taken), and after that only while the group has members (a number is
+/// not handed out again while a group holds it). A child that is not ours
+/// to reap (reaped elsewhere: an ignored SIGCHLD, another `waitpid(-1)`)
+/// gets no group signal once that is seen: its number may be another's.
+/// Returns how the child ended (`None` if it was not ours to reap) and
+/// whether the group had members left after it.
+pub(crate) fn stop_led_group(pid: Pid, sig: i32, grace_ms: i64) -> (Option<process::Exit>, bool) {
+    let deadline = crate::sys::time::Deadline::after_ms(grace_ms);
+    // Not reaped yet: number `pid` is the child's. Before the group exists
+    // (a child started by fork that has not reached setpgid yet), the child alone.
+    if process::kill_group(pid, sig).is_err() {
+        let _ = process::kill(pid, sig);
+    }
+    let exit = match process::exit_within(pid, None, deadline) {
+        Ok(Some(x)) => x,
+        Ok(None) => {
+            if process::kill_group(pid, libc::SIGKILL).is_err() {
+                let _ = process::kill(pid, libc::SIGKILL);
+            }
+            // SIGKILL cannot be ignored: bounded.
+            match process::wait(pid) {
+                Ok(x) => x,
+                Err(_) => return (None, false),
+            }
+        }
+        Err(_) => return (None, false),
+    };
+    (Some(exit), rest_of_group(pid, deadline))
+}
+
+/// Stop what is left in process group `pgid` whose leader, our child, we
+/// reaped just now ([`stop_led_group`] when it had already exited): `sig`,
+/// up to `grace_ms`, then SIGKILL. Returns whether it had anyone left.
 pub(crate) fn end_group(pgid: Pid, sig: i32, grace_ms: i64) -> bool {
     if process::kill_group(pgid, sig).is_err() {
         return false;
     }
-    if !group_gone_within(pgid, grace_ms) {
-        let _ = process::kill_group(pgid, libc::SIGKILL);
-        // Bounded: a member that is not ours stays in the group until its
-        // reaper takes it, which is not for us to wait for.
-        let _ = group_gone_within(pgid, 100);
-    }
+    let _ = rest_of_group(pgid, crate::sys::time::Deadline::after_ms(grace_ms));
     true
 }
 
-/// Whether group `pgid` empties within `ms`, reaping the members that are
-/// our children meanwhile.
-fn group_gone_within(pgid: Pid, ms: i64) -> bool {
-    let deadline = crate::sys::time::Deadline::after_ms(ms);
+/// The group's leader is reaped: wait until `deadline` for its members (if
+/// any; they were signalled) to go, then SIGKILL them and wait 0.1 s more.
+/// Returns whether it had any.
+fn rest_of_group(pgid: Pid, deadline: crate::sys::time::Deadline) -> bool {
+    if group_gone_by(pgid, deadline) {
+        return false;
+    }
+    // Members: the number stays theirs while they are there.
+    let _ = process::kill_group(pgid, libc::SIGKILL);
+    // Bounded: a member that is not ours stays in the group until its
+    // reaper takes it, which is not for us to wait for.
+    let _ = group_gone_by(pgid, crate::sys::time::Deadline::after_ms(100));
+    true
+}
+
+/// Whether group `pgid` is empty by `deadline`, reaping the members that
+/// are our children meanwhile. Only ESRCH says empty: EPERM means members
+/// we may not signal (a set-user-ID program), still there.
+fn group_gone_by(pgid: Pid, deadline: crate::sys::time::Deadline) -> bool {
     loop {
         while let Ok(Some(_)) = process::try_wait(-pgid) {}
-        if process::kill_group(pgid, 0).is_err() {
+        if process::kill_group(pgid, 0) == Err(Errno(libc::ESRCH)) {
             return true;
         }
         if deadline.expired() {
@@ -590,7 +633,9 @@ fn group_gone_within(pgid: Pid, ms: i64) -> bool {
 }
 
 /// Send `sig` to `pid`, wait up to `grace_ms` for it to exit, then SIGKILL and
-/// reap. Never leaves a zombie. Returns how it ended.
+/// reap. Never leaves a zombie. Returns how it ended. (The tests' clean-up;
+/// the upgrade stops its child with its group: [`stop_led_group`].)
+#[cfg(test)]
 pub(crate) fn kill_and_reap(pid: Pid, sig: i32, grace_ms: i64) -> Option<process::Exit> {
     let _ = process::kill(pid, sig);
     match process::exit_within(pid, None, crate::sys::time::Deadline::after_ms(grace_ms)) {

@@ -462,3 +462,28 @@ fn own_group_is_led_by_the_child_and_ended_with_what_it_left() {
     assert_eq!(wait_code(pid), Exit::Code(0));
     assert_eq!(group, Some(unsafe { libc::getpgrp() }));
 }
+
+// A new generation still running when the upgrade gives up on it: it and
+// what it forked get the signal at once, within one grace. Before, the
+// members got it only once the leader was gone: a leader that ignores the
+// signal and waits for its workers (this one) was SIGKILLed after the grace
+// while they ran on, and only then were they signalled, with a grace of
+// their own.
+#[test]
+fn a_running_group_leader_and_its_members_are_signalled_at_once() {
+    for fork_only in PATHS {
+        let (r, w) = fd::pipe().unwrap();
+        let mut sp = sh("sleep 30 3>&- & trap '' TERM; echo $! >&3; exec 3>&-; wait $!", fork_only);
+        sp.own_group();
+        sp.pass_fd(w.raw());
+        let pid = sp.spawn().unwrap();
+        drop(w);
+        let member: Pid = read_all(&r).trim().parse().unwrap();
+        assert_eq!(state_and_group(member).map(|(_, g)| g), Some(pid), "fork_only={fork_only}");
+        let (exit, _) = stop_led_group(pid, libc::SIGTERM, 2_000);
+        // Its worker ended by the signal, the leader's wait returned and it exited.
+        assert_eq!(exit, Some(Exit::Code(128 + libc::SIGTERM)), "fork_only={fork_only}");
+        assert_eq!(process::try_wait(pid), Err(Errno(libc::ECHILD)), "reaped; fork_only={fork_only}");
+        assert_eq!(state_and_group(member), None, "its worker, reaped by it; fork_only={fork_only}");
+    }
+}

@@ -114,7 +114,7 @@ pub fn wait(pid: Pid) -> SysResult<Exit> {
 /// at the exit); then, or without one, look every millisecond (a dying child
 /// closes its fds a moment before it becomes waitable). `Err` if it cannot be
 /// waited for. The one bounded reap of the readiness waits, the launcher and
-/// `spawn::kill_and_reap`.
+/// `spawn::stop_led_group`.
 pub(crate) fn exit_within(pid: Pid, pidfd: Option<super::fd::RawFd>, until: super::time::Deadline) -> SysResult<Option<Exit>> {
     if let Some(p) = pidfd {
         let _ = super::poll::wait(p, libc::POLLIN, until);
