@@ -13,7 +13,10 @@ upgrade:
   gone      signal -> the old pid exited (a pidfd becomes readable);
 
 an upgrade is complete when both happened within UPGRADE_TIMEOUT. Then stop
-everything by pid (and the process group it was started in) and reap it.
+everything by pid (every generation seen, and what is left in the process
+group the first one was started in: a later generation leads a group of its
+own, so it is stopped by pid, and anything else re-parented to us is found
+as our child) and reap it.
 """
 import json
 import os

@@ -284,8 +284,13 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
     let next_gen = u64::from(lineage::generation()).saturating_add(1);
     sp.env_set_ours(b"GRACEFD_GENERATION", next_gen);
     sp.env_set_ours(b"GRACEFD_PARENT_PID", process::getpid() as u64);
-    // Its own process group: if it fails, what it forked goes with it.
-    sp.own_group();
+    // Its own process group: if it fails, what it forked goes with it. Not
+    // in a terminal's foreground job, whose every process Ctrl-C must reach
+    // (the new generation in a group of its own would be a background job:
+    // left running by Ctrl-C, stopped if it reads the terminal).
+    if !process::in_terminal_foreground() {
+        sp.own_group();
+    }
 
     // Anything refused since the check above (LISTEN_FDNAMES: names are
     // printable by the registry's rule, so nothing today) is reported

@@ -124,7 +124,7 @@ impl Outgoing {
 /// `planned`, if the registry has not changed since: checked and sent under
 /// the registry lock, so no entry can be closed or replaced between the
 /// check and the `sendmsg` (which does not block: `MSG_DONTWAIT`). ESTALE if the registry changed under the
-/// transfer: an entry closed or forgotten meanwhile (its number may name
+/// transfer: an entry closed, forgotten or named meanwhile (its number may name
 /// another file now, even one added since) or added (the taker would miss
 /// it). The length catches an entry appended by code that does not count.
 fn send_slice(sock: RawFd, data: &[u8], c: Chunk, planned: (u64, usize)) -> core::result::Result<usize, Errno> {
@@ -157,7 +157,7 @@ pub(super) fn send_error(e: Errno, sent: usize, total: usize) -> crate::Error {
         ),
         libc::ESTALE => crate::Error::new(
             e,
-            format_args!("the registry changed during the hand-off, after {} of {} fds (an entry was added, closed or forgotten)", sent, total),
+            format_args!("the registry changed during the hand-off, after {} of {} fds (an entry was added, named, closed or forgotten)", sent, total),
         ),
         libc::ETOOMANYREFS => crate::Error::new(
             e,

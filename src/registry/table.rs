@@ -175,7 +175,9 @@ impl Registry {
             !drop_it
         });
         let n = closed.len();
-        self.changes += 1;
+        if n > 0 {
+            self.changes += 1;
+        }
         for m in closed {
             self.log(log::INFO, format_args!("{}", m.as_str()));
         }

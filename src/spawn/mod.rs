@@ -367,6 +367,9 @@ impl Spawn {
         if self.detach && self.report.is_none() {
             return Err(err!(EINVAL, "a detached start needs a report fd"));
         }
+        if self.detach && self.own_group {
+            return Err(err!(EINVAL, "a detached start cannot lead its own process group (it leads a session)"));
+        }
         if self.detach && self.setup.death_signal.is_some() {
             return Err(err!(EINVAL, "a detached start cannot ask for a parent-death signal (the daemon would die with its launcher)"));
         }
@@ -572,6 +575,10 @@ pub(crate) fn stop_led_group(pid: Pid, sig: i32, grace_ms: i64) -> (Option<proce
     // (a child started by fork that has not reached setpgid yet), the child alone.
     if process::kill_group(pid, sig).is_err() {
         let _ = process::kill(pid, sig);
+    } else if sig != libc::SIGKILL {
+        // A stopped member (SIGSTOP, or SIGTTIN from reading a terminal)
+        // acts on the signal only once continued.
+        let _ = process::kill_group(pid, libc::SIGCONT);
     }
     let exit = match process::exit_within(pid, None, deadline) {
         Ok(Some(x)) => x,
@@ -596,6 +603,9 @@ pub(crate) fn stop_led_group(pid: Pid, sig: i32, grace_ms: i64) -> (Option<proce
 pub(crate) fn end_group(pgid: Pid, sig: i32, grace_ms: i64) -> bool {
     if process::kill_group(pgid, sig).is_err() {
         return false;
+    }
+    if sig != libc::SIGKILL {
+        let _ = process::kill_group(pgid, libc::SIGCONT);
     }
     let _ = rest_of_group(pgid, crate::sys::time::Deadline::after_ms(grace_ms));
     true

@@ -450,10 +450,6 @@ fn own_group_is_led_by_the_child_and_ended_with_what_it_left() {
         assert_eq!(group, Some(pid), "fork_only={fork_only}");
         assert!(ended, "fork_only={fork_only}");
         assert!(matches!(after, None | Some(('Z', _))), "{after:?} fork_only={fork_only}");
-        // An empty group: nothing to stop.
-        if after.is_none() {
-            assert!(!end_group(pid, libc::SIGTERM, 0));
-        }
     }
     // Without it, the child stays in ours.
     let mut sp = sh("exit 0", false);
@@ -486,4 +482,40 @@ fn a_running_group_leader_and_its_members_are_signalled_at_once() {
         assert_eq!(process::try_wait(pid), Err(Errno(libc::ECHILD)), "reaped; fork_only={fork_only}");
         assert_eq!(state_and_group(member), None, "its worker, reaped by it; fork_only={fork_only}");
     }
+}
+
+// A stopped member (SIGSTOP, or SIGTTIN from reading a terminal) acts on the
+// kill signal only once continued: without the SIGCONT that follows it, it
+// stayed stopped through the whole grace and was SIGKILLed.
+#[test]
+fn a_stopped_group_gets_the_kill_signal_and_acts_on_it() {
+    let mut sp = sh("kill -STOP $$; exit 0", false);
+    sp.own_group();
+    let pid = sp.spawn().unwrap();
+    let mut stopped = false;
+    for _ in 0..2_000 {
+        if matches!(state_and_group(pid), Some(('T', _))) {
+            stopped = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let (exit, _) = stop_led_group(pid, libc::SIGTERM, 2_000);
+    assert!(stopped, "the child never stopped itself");
+    assert_eq!(exit, Some(Exit::Signal(libc::SIGTERM)));
+}
+
+// A detached start leads a session: its own group would be the middle
+// process's, whose pid is what `spawn` returns, so it is refused.
+#[test]
+fn a_detached_start_cannot_lead_its_own_group() {
+    let (_waiter, child_end) = crate::ready::channel().unwrap();
+    let mut sp = Spawn::new(b"/bin/true");
+    sp.arg(b"true");
+    sp.pass_report_fd(child_end.raw());
+    sp.detach();
+    sp.own_group();
+    let e = sp.spawn().unwrap_err();
+    assert_eq!(e.errno.0, libc::EINVAL);
+    assert_eq!(e.message(), "a detached start cannot lead its own process group (it leads a session)");
 }

@@ -165,6 +165,23 @@ pub fn new_group() -> SysResult<()> {
     cvt(unsafe { libc::setpgid(0, 0) }).map(|_| ())
 }
 
+/// Whether this process is in the foreground job of its controlling
+/// terminal: the first of fds 0, 1, 2 that is that terminal names our
+/// process group as its foreground one. False without a controlling
+/// terminal on them (a daemon, a service, a pipe: `tcgetpgrp` fails).
+pub fn in_terminal_foreground() -> bool {
+    // SAFETY: no preconditions.
+    let me = unsafe { libc::getpgrp() };
+    for fd in 0..3 {
+        // SAFETY: any fd number: a closed or non-terminal one fails.
+        let fg = unsafe { libc::tcgetpgrp(fd) };
+        if fg > 0 {
+            return fg == me;
+        }
+    }
+    false
+}
+
 /// `kill(-pgid, sig)`: every process of group `pgid` (`sig` 0 asks whether
 /// it has any). ESRCH if it has none; EINVAL for a `pgid` below 2 (which
 /// would mean "our own group" or "everyone").
