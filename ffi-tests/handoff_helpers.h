@@ -257,4 +257,39 @@ static int server_end(int client) {
     return -1;
 }
 
+/* A transfer too large for the server's send buffer, under way: 300 memfds
+ * registered under 190-byte names "nNNN-xxx..." (the last memfd called
+ * `last`, the others "entry"), hand-off served at <tmpdir>/`sock`, a taker
+ * connected and accepted, the server's end of it given the smallest send
+ * buffer, TAKE sent and one gracefd_handoff_process() run (the header does
+ * not fit). Fills *hfd (the serving fd) and *taker; returns NULL, or what
+ * failed. */
+__attribute__((unused))
+static const char *start_big_transfer(const char *sock, const char *last, int *hfd, int *taker) {
+    char name[256];
+    for (int i = 0; i < 300; i++) {
+        int m = memfd_create(i == 299 ? last : "entry", MFD_CLOEXEC);
+        snprintf(name, sizeof name, "n%03d-", i);
+        memset(name + 5, 'x', 185);
+        name[190] = 0;
+        if (m < 0 || gracefd_add_fd(name, m) != 0) return "registering the entries";
+        close(m);
+    }
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", harness_tmpdir(), sock);
+    *hfd = gracefd_handoff_serve(path);
+    if (*hfd < 0) return gracefd_last_error();
+    *taker = idle_taker(path);
+    if (*taker < 0) return "connecting the taker";
+    struct pollfd p = {*hfd, POLLIN, 0};
+    if (poll(&p, 1, 5000) != 1 || gracefd_handoff_process() != GRACEFD_HANDOFF_SERVING) return "accepting the taker";
+    int s = server_end(*taker);
+    int one = 1;
+    if (s < 0 || setsockopt(s, SOL_SOCKET, SO_SNDBUF, &one, sizeof one) != 0) return "shrinking the send buffer";
+    unsigned char take[12] = {'G', 'F', 'D', 'H', 1, 3, 0, 0, 0, 0, 0, 0};
+    if (send(*taker, take, sizeof take, MSG_NOSIGNAL) != (ssize_t)sizeof take) return "sending TAKE";
+    if (poll(&p, 1, 5000) != 1 || gracefd_handoff_process() != GRACEFD_HANDOFF_SERVING) return "serving TAKE";
+    return NULL;
+}
+
 #endif

@@ -371,33 +371,12 @@ static size_t read_available(int c, unsigned char *b, size_t cap, int *eof) {
  * after it. */
 TEST(handoff_a_taker_dropped_midframe_reads_no_refuse_inside_the_frame) {
     gracefd_set_log_hook(on_log_cut, NULL, GRACEFD_LOG_DEBUG);
-    char name[256];
-    for (int i = 0; i < 300; i++) {
-        int m = memfd_create("entry", MFD_CLOEXEC);
-        snprintf(name, sizeof name, "n%03d-", i);
-        memset(name + 5, 'x', 185);
-        name[190] = 0;
-        CHECK(m >= 0 && gracefd_add_fd(name, m) == 0);
-        close(m);
-    }
-    char path[256];
-    snprintf(path, sizeof path, "%s/cut.sock", harness_tmpdir());
-    int hfd = gracefd_handoff_serve(path);
-    CHECK_MSG(hfd >= 0, "%s", gracefd_last_error());
-    int c = idle_taker(path);
-    CHECK(c >= 0);
+    int hfd = -1, c = -1;
+    const char *why = start_big_transfer("cut.sock", "entry", &hfd, &c);
+    CHECK_MSG(why == NULL, "%s", why);
     struct pollfd p = {hfd, POLLIN, 0};
-    CHECK(poll(&p, 1, 5000) == 1);
-    CHECK_INT(gracefd_handoff_process(), ==, GRACEFD_HANDOFF_SERVING); /* accepted */
-    int s = server_end(c);
-    CHECK(s >= 0);
-    int one = 1;
-    CHECK(setsockopt(s, SOL_SOCKET, SO_SNDBUF, &one, sizeof one) == 0);
     unsigned char take[12];
     put_head(take, 1, 3, 0);
-    CHECK(send(c, take, sizeof take, MSG_NOSIGNAL) == (ssize_t)sizeof take);
-    CHECK(poll(&p, 1, 5000) == 1);
-    CHECK_INT(gracefd_handoff_process(), ==, GRACEFD_HANDOFF_SERVING);
     static unsigned char got[1 << 17];
     int eof = 0;
     size_t first = read_available(c, got, sizeof got, &eof);

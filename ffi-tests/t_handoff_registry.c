@@ -91,37 +91,18 @@ static char taken_names[400][GRACEFD_FD_NAME_SIZE];
  * taker reads while the server goes on. */
 TEST(handoff_a_registry_change_midway_drops_the_taker) {
     gracefd_set_log_hook(on_log_buf, NULL, GRACEFD_LOG_DEBUG);
-    char name[256];
-    for (int i = 0; i < 300; i++) {
-        int m = memfd_create(i == 299 ? "victim" : "entry", MFD_CLOEXEC);
-        snprintf(name, sizeof name, "n%03d-", i);
-        memset(name + 5, 'x', 185);
-        name[190] = 0;
-        CHECK(m >= 0 && gracefd_add_fd(name, m) == 0);
-        close(m);
-    }
-    char path[256];
-    snprintf(path, sizeof path, "%s/c.sock", harness_tmpdir());
-    int hfd = gracefd_handoff_serve(path);
-    CHECK_MSG(hfd >= 0, "%s", gracefd_last_error());
-    int c = idle_taker(path);
-    CHECK(c >= 0);
+    int hfd = -1, c = -1;
+    const char *why = start_big_transfer("c.sock", "victim", &hfd, &c);
+    CHECK_MSG(why == NULL, "%s", why);
     struct pollfd p = {hfd, POLLIN, 0};
-    CHECK(poll(&p, 1, 5000) == 1);
-    CHECK_INT(gracefd_handoff_process(), ==, GRACEFD_HANDOFF_SERVING); /* accepted */
     int s = server_end(c);
     CHECK(s >= 0);
-    int one = 1;
-    CHECK(setsockopt(s, SOL_SOCKET, SO_SNDBUF, &one, sizeof one) == 0);
-    unsigned char take[12] = {'G', 'F', 'D', 'H', 1, 3, 0, 0, 0, 0, 0, 0};
-    CHECK(send(c, take, sizeof take, MSG_NOSIGNAL) == (ssize_t)sizeof take);
-    CHECK(poll(&p, 1, 5000) == 1);
-    CHECK_INT(gracefd_handoff_process(), ==, GRACEFD_HANDOFF_SERVING);
     CHECK_STR_CONTAINS(change_log, "sending 300 fds");
     /* The change: the intruder gets the victim's fd number. */
     int victim = memfd_named("victim");
     int intruder = memfd_create("intruder", MFD_CLOEXEC);
     CHECK(victim >= 0 && intruder >= 0);
+    char name[256];
     snprintf(name, sizeof name, "n299-");
     memset(name + 5, 'x', 185);
     name[190] = 0;

@@ -217,16 +217,15 @@ TEST(upgrade_child_hangs_past_timeout) { expect_failure("gen_hang", -ETIMEDOUT, 
 /* The old code learned of the death only by EOF on the channel, which the
  * new generation's forked child still held: it waited the whole timeout and
  * said "not ready in time". The death must be seen, and said, at once. */
-TEST(upgrade_child_that_forked_then_died_is_seen_dead) {
-    /* The fix needs pidfds; without them (Linux < 5.3, valgrind 3.19) the
-     * library falls back to EOF only, and this test says why it fails. */
-    int probe = (int)syscall(SYS_pidfd_open, getpid(), 0);
-    CHECK_MSG(probe >= 0, "pidfd_open: %s: no pidfds here, so the death is seen at EOF only", strerror(errno));
-    close(probe);
-    /* Its orphan becomes our child, so the test can reap it by pid. */
-    CHECK_INT(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), ==, 0);
-    int fd = gracefd_listen("web", "127.0.0.1:0");
-    CHECK(fd >= 0);
+/* Upgrade to ROLE(gen_forks_then_exit3), a prefork master that dies before
+ * it is ready, as a child subreaper (its orphan becomes our child, so the
+ * test can see it end and reap it by pid). Returns what gracefd_upgrade()
+ * did; *grandchild is the master's child (0 if it named none), *took_ms how
+ * long the upgrade took. */
+static int upgrade_to_a_dying_master(int *grandchild, long *took_ms) {
+    *grandchild = 0;
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) return -1000;
+    if (gracefd_listen("web", "127.0.0.1:0") < 0) return -1001;
     char pid_path[512];
     snprintf(pid_path, sizeof pid_path, "%s/grandchild", harness_tmpdir());
     gracefd_upgrade_opts *o = opts_for_role("gen_forks_then_exit3", pid_path);
@@ -237,14 +236,26 @@ TEST(upgrade_child_that_forked_then_died_is_seen_dead) {
     int r = gracefd_upgrade(o, &child);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     gracefd_upgrade_opts_free(o);
+    *took_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     char buf[32] = {0};
-    int grandchild = read_file(pid_path, buf, sizeof buf) > 0 ? atoi(buf) : 0;
+    *grandchild = read_file(pid_path, buf, sizeof buf) > 0 ? atoi(buf) : 0;
+    return r;
+}
+
+TEST(upgrade_child_that_forked_then_died_is_seen_dead) {
+    /* The fix needs pidfds; without them (Linux < 5.3, valgrind 3.19) the
+     * library falls back to EOF only, and this test says why it fails. */
+    int probe = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    CHECK_MSG(probe >= 0, "pidfd_open: %s: no pidfds here, so the death is seen at EOF only", strerror(errno));
+    close(probe);
+    int grandchild = 0;
+    long waited_ms = 0;
+    int r = upgrade_to_a_dying_master(&grandchild, &waited_ms);
     if (grandchild > 0) {
         kill(grandchild, SIGKILL);
         waitpid(grandchild, NULL, 0);
     }
-    CHECK_MSG(grandchild > 0, "the new generation did not name its child");
-    long waited_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    CHECK_MSG(grandchild > 0, "the new generation did not name its child (%d)", r);
     CHECK_MSG(r == -ECHILD, "got %d (%s) after %ld ms", r, gracefd_last_error(), waited_ms);
     CHECK_STR_CONTAINS(gracefd_last_error(), "exited with status 3 before it was ready");
     /* A bound, not a benchmark: far below the 20 s timeout the old code waited. */
@@ -259,19 +270,9 @@ TEST(upgrade_child_that_forked_then_died_is_seen_dead) {
  * generation leads its own process group, and what is left in it is stopped
  * with it. */
 TEST(upgrade_failed_new_generation_takes_its_forked_children_along) {
-    /* Its orphan becomes our child, so the test can see it end and reap it by pid. */
-    CHECK_INT(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), ==, 0);
-    int fd = gracefd_listen("web", "127.0.0.1:0");
-    CHECK(fd >= 0);
-    char pid_path[512];
-    snprintf(pid_path, sizeof pid_path, "%s/grandchild", harness_tmpdir());
-    gracefd_upgrade_opts *o = opts_for_role("gen_forks_then_exit3", pid_path);
-    gracefd_upgrade_opts_set_timeout_ms(o, 20000);
-    pid_t child = -1;
-    int r = gracefd_upgrade(o, &child);
-    gracefd_upgrade_opts_free(o);
-    char buf[32] = {0};
-    int grandchild = read_file(pid_path, buf, sizeof buf) > 0 ? atoi(buf) : 0;
+    int grandchild = 0;
+    long took_ms = 0;
+    int r = upgrade_to_a_dying_master(&grandchild, &took_ms);
     /* Still running: waitpid says 0. Ended (reaped by the library, which
      * stops its group): ECHILD, or its pid if it ended just now. */
     int alive = grandchild > 0 && waitpid(grandchild, NULL, WNOHANG) == 0;
@@ -279,7 +280,7 @@ TEST(upgrade_failed_new_generation_takes_its_forked_children_along) {
         kill(grandchild, SIGKILL);
         waitpid(grandchild, NULL, 0);
     }
-    CHECK_MSG(grandchild > 0, "the new generation did not name its child");
+    CHECK_MSG(grandchild > 0, "the new generation did not name its child (%d)", r);
     CHECK_MSG(r == -ECHILD || r == -ETIMEDOUT, "got %d (%s)", r, gracefd_last_error());
     CHECK_MSG(!alive, "the failed generation's child %d was left running", grandchild);
 }
