@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gracefd.h"
@@ -65,13 +66,15 @@ TEST(upgrade_from_a_terminals_foreground_job_stays_in_the_job) {
     pid_t c = fork();
     CHECK(c >= 0);
     if (c == 0) _exit(upgrade_in_foreground(slave, out));
-    /* Read what it writes to its terminal (a full pty would block it) until it is gone. */
+    /* Read what it writes to its terminal (a full pty would block it) until
+     * it is gone, for at most 20 s. While no slave is open (before the child
+     * opens it, after it is gone) the master polls as hung up and reads EIO. */
     int st = -1, done = 0;
     char sink[4096];
-    for (int i = 0; i < 2000 && !done; i++) {
+    time_t until = time(NULL) + 20;
+    while (!(done = waitpid(c, &st, WNOHANG) == c) && time(NULL) < until) {
         struct pollfd p = {m, POLLIN, 0};
-        if (poll(&p, 1, 10) == 1 && read(m, sink, sizeof sink) < 0 && errno != EAGAIN && errno != EIO) break;
-        done = waitpid(c, &st, WNOHANG) == c;
+        if (poll(&p, 1, 10) == 1 && read(m, sink, sizeof sink) <= 0) usleep(1000);
     }
     if (!done) {
         kill(c, SIGKILL);
