@@ -670,6 +670,32 @@ def test_worker_children_go_before_gracefd_stops(t):
         kids.kill()
 
 
+def test_worker_children_of_a_worker_gone_at_the_stop_deadline(t):
+    # A worker reaped only after the stop's deadline passed (--stop-timeout
+    # 0; here it died while gracefd was stopped): what it left is signalled
+    # with "SIGKILL in 0 s", not a wrapped-around delay (on the code before:
+    # "SIGKILL in 18446744073.709 s", and an abort in a debug build).
+    kids = Leftovers(t)
+    try:
+        g, port, ctl_sock = run_leaving(t, kids, "leave", ["--ready", "notify", "--stop-timeout", "0"])
+        w = worker_pid(wait_until("the worker", lambda: serving(t, ctl_sock), timeout=30))
+        kid = wait_until("the worker's child", kids.pids)[0]
+        # Asleep in its poll, so that it reads the SIGTERM before it reaps.
+        wait_until("gracefd to wait", lambda: (proc_stat(g.pid) or ("?",))[0] == "S")
+        os.kill(g.pid, signal.SIGSTOP)
+        wait_until("gracefd to be stopped", lambda: (proc_stat(g.pid) or ("?",))[0] == "T")
+        os.kill(w, signal.SIGKILL)
+        wait_until("the worker to die", lambda: is_zombie(w))
+        os.kill(g.pid, signal.SIGTERM)
+        os.kill(g.pid, signal.SIGCONT)
+        check(t.wait_exit(g) == 0, "gracefd exit status: %s" % t.log("gracefd.log"))
+        log = t.log("gracefd.log")
+        check("process group %d: sent SIGTERM, SIGKILL in 0 s" % w in log, "no NOTICE with SIGKILL in 0 s: %s" % log)
+        check(kids.gone(kid), "gracefd exited, its worker's child %d still runs: %s" % (kid, log))
+    finally:
+        kids.kill()
+
+
 def test_a_stopped_worker_still_gets_the_stop_signal(t):
     # A stopped worker (SIGSTOP; or SIGTTIN: it read the terminal from its
     # own process group) acts on no signal but SIGKILL until it is
