@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -670,6 +671,32 @@ def test_worker_children_go_before_gracefd_stops(t):
         kids.kill()
 
 
+def test_worker_children_of_a_worker_gone_at_the_stop_deadline(t):
+    # A worker reaped only after the stop's deadline passed (--stop-timeout
+    # 0; here it died while gracefd was stopped): what it left is signalled
+    # with "SIGKILL in 0 s", not a wrapped-around delay (on the code before:
+    # "SIGKILL in 18446744073.709 s", and an abort in a debug build).
+    kids = Leftovers(t)
+    try:
+        g, port, ctl_sock = run_leaving(t, kids, "leave", ["--ready", "notify", "--stop-timeout", "0"])
+        w = worker_pid(wait_until("the worker", lambda: serving(t, ctl_sock), timeout=30))
+        kid = wait_until("the worker's child", kids.pids)[0]
+        # Asleep in its poll, so that it reads the SIGTERM before it reaps.
+        wait_until("gracefd to wait", lambda: (proc_stat(g.pid) or ("?",))[0] == "S")
+        os.kill(g.pid, signal.SIGSTOP)
+        wait_until("gracefd to be stopped", lambda: (proc_stat(g.pid) or ("?",))[0] == "T")
+        os.kill(w, signal.SIGKILL)
+        wait_until("the worker to die", lambda: is_zombie(w))
+        os.kill(g.pid, signal.SIGTERM)
+        os.kill(g.pid, signal.SIGCONT)
+        check(t.wait_exit(g) == 0, "gracefd exit status: %s" % t.log("gracefd.log"))
+        log = t.log("gracefd.log")
+        check("process group %d: sent SIGTERM, SIGKILL in 0 s" % w in log, "no NOTICE with SIGKILL in 0 s: %s" % log)
+        check(kids.gone(kid), "gracefd exited, its worker's child %d still runs: %s" % (kid, log))
+    finally:
+        kids.kill()
+
+
 def test_a_stopped_worker_still_gets_the_stop_signal(t):
     # A stopped worker (SIGSTOP; or SIGTTIN: it read the terminal from its
     # own process group) acts on no signal but SIGKILL until it is
@@ -687,6 +714,53 @@ def test_a_stopped_worker_still_gets_the_stop_signal(t):
     check("(pid %d) was killed by signal 15 (SIGTERM)" % w in log and "SIGKILL" not in log, "the stopped worker did not end by SIGTERM: %s" % log)
 
 
+class Terminal:
+    """A command in the foreground of a new terminal (a pty: it leads the
+    session and its process group is the terminal's foreground one); what
+    it writes is read as it comes, so it never blocks on a full terminal."""
+
+    def __init__(self, argv):
+        self.pid, self.master = os.forkpty()
+        if self.pid == 0:
+            try:
+                os.execv(argv[0], argv)
+            finally:
+                os._exit(127)
+        self.out = b""
+        self.status = None
+
+    def read(self):
+        while select.select([self.master], [], [], 0)[0]:
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.out += chunk
+
+    def text(self):
+        return self.out.decode(errors="replace")
+
+    def ended(self):
+        """Reaped (by pid) once it exited; its wait status in self.status."""
+        self.read()
+        if self.status is None:
+            r, st = os.waitpid(self.pid, os.WNOHANG)
+            if r == self.pid:
+                self.status = st
+        return self.status is not None
+
+    def close(self):
+        if self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self.pid, 0)
+        os.close(self.master)
+
+
 def test_ctrl_c_in_a_terminal_reaches_gracefd_alone(t):
     # In a terminal's foreground, Ctrl-C sends SIGINT to the foreground
     # process group: gracefd's, no longer its workers' (each leads its own).
@@ -695,54 +769,41 @@ def test_ctrl_c_in_a_terminal_reaches_gracefd_alone(t):
     pidf = t.path("worker.pid")
     script = ("trap 'echo INT >> \"$HEARD\"' INT; trap 'echo TERM >> \"$HEARD\"; exit 0' TERM; echo $$ > \"$PIDF\"; "
               "while :; do sleep 0.05; done")
-    argv = [GRACEFD, "run", "--ready", "interval:0.2", "--stop-timeout", "10", "--env", "HEARD=" + heard, "--env", "PIDF=" + pidf,
-            "--", "/bin/sh", "-c", script]
-    pid, master = os.forkpty()
-    if pid == 0:
-        try:
-            os.execv(GRACEFD, argv)
-        finally:
-            os._exit(127)
-    out = b""
-    status = None
+    term = Terminal([GRACEFD, "run", "--ready", "interval:0.2", "--stop-timeout", "10", "--env", "HEARD=" + heard, "--env", "PIDF=" + pidf,
+                     "--", "/bin/sh", "-c", script])
     try:
-        def read_some():
-            nonlocal out
-            import select
-            while select.select([master], [], [], 0)[0]:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:
-                    return
-                if not chunk:
-                    return
-                out += chunk
-        wait_until("the worker", lambda: read_some() or b"is ready after" in out, timeout=30)
+        wait_until("the worker", lambda: term.read() or b"is ready after" in term.out, timeout=30)
         w = int(open(pidf).read())
-        groups = (os.getpgid(w), os.getpgid(pid))
-        os.write(master, b"\x03")
-
-        def ended():
-            nonlocal status
-            read_some()
-            r, st = os.waitpid(pid, os.WNOHANG)
-            if r == pid:
-                status = st
-            return status is not None
-        wait_until("gracefd to stop on Ctrl-C", ended, timeout=30)
-        check(os.waitstatus_to_exitcode(status) == 0, "gracefd exit status %r: %s" % (status, out.decode(errors="replace")))
+        groups = (os.getpgid(w), os.getpgid(term.pid))
+        os.write(term.master, b"\x03")
+        wait_until("gracefd to stop on Ctrl-C", term.ended, timeout=30)
+        check(os.waitstatus_to_exitcode(term.status) == 0, "gracefd exit status %r: %s" % (term.status, term.text()))
         with open(heard) as f:
             got = f.read().split()
-        check(got == ["TERM"], "the worker heard %s (want only TERM, from gracefd): %s" % (got, out.decode(errors="replace")))
-        check(groups == (w, pid), "process groups: worker %d in %d, gracefd %d in %d" % (w, groups[0], pid, groups[1]))
+        check(got == ["TERM"], "the worker heard %s (want only TERM, from gracefd): %s" % (got, term.text()))
+        check(groups == (w, term.pid), "process groups: worker %d in %d, gracefd %d in %d" % (w, groups[0], term.pid, groups[1]))
     finally:
-        if status is None:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
-        os.close(master)
+        term.close()
+
+
+def test_ctrl_c_in_a_terminal_spares_the_log_pipe(t):
+    # --log-file "| CMD": the command is out of gracefd's process group too,
+    # so Ctrl-C does not end it while the worker drains and gracefd logs its
+    # stop (on the code before it died of the SIGINT: the stop's lines were
+    # lost, and the worker writing its last line died of SIGPIPE).
+    log = t.path("piped.log")
+    script = "trap 'sleep 0.5; echo drained; exit 0' TERM; while :; do sleep 0.05; done"
+    term = Terminal([GRACEFD, "run", "--ready", "interval:0.2", "--log-file", "| cat >> " + log, "--", "/bin/sh", "-c", script])
+    try:
+        wait_until("the worker", lambda: term.read() or "is ready after" in t.log("piped.log"), timeout=30)
+        os.write(term.master, b"\x03")
+        wait_until("gracefd to stop on Ctrl-C", term.ended, timeout=30)
+        check(os.waitstatus_to_exitcode(term.status) == 0, "gracefd exit status %r: %s" % (term.status, term.text()))
+        wait_until("the stop in the log", lambda: "]: stopped" in t.log("piped.log"), timeout=10)
+        got = t.log("piped.log")
+        check("drained" in got and "exited with status 0" in got, "the worker's drain is not in the log: %s" % got)
+    finally:
+        term.close()
 
 
 # The control socket speaks the hand-off framing (src/proto/handoff.rs),

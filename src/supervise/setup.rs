@@ -86,6 +86,10 @@ fn start_log_pipe(cmd: &[u8], detached: bool) -> Result<(Fd, Pid), String> {
         let mut sp = crate::spawn::Spawn::new(b"/bin/sh");
         sp.arg(b"sh").arg(b"-c").arg(cmd);
         sp.env_inherit_scrubbed();
+        // Out of gracefd's process group, as the workers are: a terminal's
+        // Ctrl-C (or Ctrl-Z) would end it while gracefd and the workers
+        // still write their stop to it. It ends at EOF, once they are gone.
+        sp.own_group();
         sp.spawn().map_err(|e| e.to_string())
     };
     for (keep, to) in &saved {

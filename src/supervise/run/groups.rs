@@ -116,7 +116,9 @@ impl Sup {
                     g.pgid,
                     g.pgid,
                     signal_name(first),
-                    fmt_secs((g.kill_at_ns - now) / MS)
+                    // The stop's deadline may be past already (its SIGKILL
+                    // is for this turn's timers).
+                    fmt_secs(g.kill_at_ns.saturating_sub(now) / MS)
                 );
             }
             true
