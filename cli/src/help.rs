@@ -83,8 +83,8 @@ reload and stop:
   --kill-old-delay SECS  wait this long before sending it (default 0; 5 with auto-restart)
   --signal-on-term SIG   sent to every worker on SIGTERM/SIGINT (default TERM), and
                          to what a worker that is gone left in its process group
-  --stop-timeout SECS    then SIGKILL what is left (default 10; keep it below the
-                         supervisor's own stop timeout)
+  --stop-timeout SECS    then SIGKILL what is left (default 10; keep it 5 s below
+                         the supervisor's own stop timeout)
   --respawn-delay SECS   a worker that exits is started again after this delay,
                          doubled for each failure in a row (default 1, at least 0.1)
   --respawn-delay-max SECS  cap of that delay (default 60); a worker that served this

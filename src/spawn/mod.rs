@@ -573,12 +573,8 @@ pub(crate) fn stop_led_group(pid: Pid, sig: i32, grace_ms: i64) -> (Option<proce
     let deadline = crate::sys::time::Deadline::after_ms(grace_ms);
     // Not reaped yet: number `pid` is the child's. Before the group exists
     // (a child started by fork that has not reached setpgid yet), the child alone.
-    if process::kill_group(pid, sig).is_err() {
-        let _ = process::kill(pid, sig);
-    } else if sig != libc::SIGKILL {
-        // A stopped member (SIGSTOP, or SIGTTIN from reading a terminal)
-        // acts on the signal only once continued.
-        let _ = process::kill_group(pid, libc::SIGCONT);
+    if process::signal_group_awake(pid, sig).is_err() {
+        let _ = process::signal_awake(pid, sig);
     }
     let exit = match process::exit_within(pid, None, deadline) {
         Ok(Some(x)) => x,
@@ -601,11 +597,8 @@ pub(crate) fn stop_led_group(pid: Pid, sig: i32, grace_ms: i64) -> (Option<proce
 /// reaped just now ([`stop_led_group`] when it had already exited): `sig`,
 /// up to `grace_ms`, then SIGKILL. Returns whether it had anyone left.
 pub(crate) fn end_group(pgid: Pid, sig: i32, grace_ms: i64) -> bool {
-    if process::kill_group(pgid, sig).is_err() {
+    if process::signal_group_awake(pgid, sig).is_err() {
         return false;
-    }
-    if sig != libc::SIGKILL {
-        let _ = process::kill_group(pgid, libc::SIGCONT);
     }
     let _ = rest_of_group(pgid, crate::sys::time::Deadline::after_ms(grace_ms));
     true
@@ -627,12 +620,11 @@ fn rest_of_group(pgid: Pid, deadline: crate::sys::time::Deadline) -> bool {
 }
 
 /// Whether group `pgid` is empty by `deadline`, reaping the members that
-/// are our children meanwhile. Only ESRCH says empty: EPERM means members
-/// we may not signal (a set-user-ID program), still there.
+/// are our children meanwhile.
 fn group_gone_by(pgid: Pid, deadline: crate::sys::time::Deadline) -> bool {
     loop {
         while let Ok(Some(_)) = process::try_wait(-pgid) {}
-        if process::kill_group(pgid, 0) == Err(Errno(libc::ESRCH)) {
+        if process::group_is_empty(pgid) {
             return true;
         }
         if deadline.expired() {

@@ -165,6 +165,35 @@ pub fn new_group() -> SysResult<()> {
     cvt(unsafe { libc::setpgid(0, 0) }).map(|_| ())
 }
 
+/// Whether process group `pgid` has no member left: `kill(-pgid, 0)` says
+/// ESRCH. EPERM means members we may not signal (a set-user-ID program):
+/// not empty.
+pub fn group_is_empty(pgid: Pid) -> bool {
+    kill_group(pgid, 0) == Err(Errno(libc::ESRCH))
+}
+
+/// `sig` to process `pid`, then SIGCONT (unless `sig` is SIGKILL): a
+/// stopped process (SIGSTOP, or SIGTTIN/SIGTTOU: it used the terminal from
+/// a process group that is not the terminal's foreground one) acts on no
+/// other signal until it is continued. Errors: those of the first `kill`.
+pub fn signal_awake(pid: Pid, sig: i32) -> SysResult<()> {
+    kill(pid, sig)?;
+    if sig != libc::SIGKILL {
+        let _ = kill(pid, libc::SIGCONT);
+    }
+    Ok(())
+}
+
+/// [`signal_awake`] for every process of group `pgid`. Errors: those of
+/// [`kill_group`] (ESRCH: the group is empty).
+pub fn signal_group_awake(pgid: Pid, sig: i32) -> SysResult<()> {
+    kill_group(pgid, sig)?;
+    if sig != libc::SIGKILL {
+        let _ = kill_group(pgid, libc::SIGCONT);
+    }
+    Ok(())
+}
+
 /// Whether this process is in the foreground job of its controlling
 /// terminal: the first of fds 0, 1, 2 that is that terminal names our
 /// process group as its foreground one. False without a controlling

@@ -81,17 +81,14 @@ impl Sup {
         let stop_timeout_ms = self.o.stop_timeout_ms;
         self.groups.retain_mut(|g| {
             if g.signaled_ns.is_some() {
-                return !matches!(process::kill_group(g.pgid, 0), Err(Errno(libc::ESRCH)));
+                return !process::group_is_empty(g.pgid);
             }
             let (first, now_kill) = match stop {
                 Some((_, true)) => (libc::SIGKILL, true),
                 _ => (sig, false),
             };
-            match process::kill_group(g.pgid, first) {
-                // A stopped member acts on nothing but SIGKILL until continued.
-                Ok(()) => {
-                    let _ = process::kill_group(g.pgid, libc::SIGCONT);
-                }
+            match process::signal_group_awake(g.pgid, first) {
+                Ok(()) => {}
                 Err(Errno(libc::ESRCH)) => return false,
                 Err(e) => {
                     // EPERM: every member left is beyond our rights (a
@@ -143,7 +140,7 @@ impl Sup {
                     true
                 }
                 Some(k) if k + AFTER_KILL_MS * MS <= now => {
-                    say!(say::WARNING, "process group {} of worker generation {} still has members {} after SIGKILL (exited, but not reaped by their parent): no longer watched", g.pgid, g.generation, fmt_secs(AFTER_KILL_MS));
+                    say!(say::WARNING, "process group {} of worker generation {} still has members {} after SIGKILL (exited but not yet reaped by their parent, stuck in the kernel, or beyond our rights): no longer watched", g.pgid, g.generation, fmt_secs(AFTER_KILL_MS));
                     false
                 }
                 _ => true,

@@ -155,7 +155,7 @@ impl Sup {
         for mut w in w.into_iter().chain(others) {
             if w.exit.is_none() {
                 w.close_channel();
-                super::stop::signal_awake(w.pid, libc::SIGTERM);
+                let _ = crate::sys::process::signal_awake(w.pid, libc::SIGTERM);
                 self.doomed.push(Doomed { w, kill_at_ns: monotonic_ns() + FAILED_WORKER_GRACE_MS * MS, killed: false });
             }
         }

@@ -36,7 +36,7 @@ impl Sup {
             c.reply(libc::ESHUTDOWN, "gracefd is stopping");
         }
         for p in pids {
-            signal_awake(p, sig);
+            let _ = process::signal_awake(p, sig);
         }
         for o in &mut self.old {
             o.signaled = true;
@@ -60,11 +60,3 @@ impl Sup {
     }
 }
 
-/// Send a worker `sig` (to stop or drain), then SIGCONT: a stopped worker
-/// (SIGSTOP, or SIGTTIN: it read the terminal from its own process group,
-/// which is not the terminal's foreground one) acts on no signal but
-/// SIGKILL until it is continued.
-pub(super) fn signal_awake(pid: process::Pid, sig: i32) {
-    let _ = process::kill(pid, sig);
-    let _ = process::kill(pid, libc::SIGCONT);
-}

@@ -20,7 +20,7 @@ impl Sup {
         for o in self.old.iter_mut().filter(|o| !o.signaled && o.signal_at_ns <= now) {
             o.signaled = true;
             say!(say::INFO, "sending {} to the old worker generation {} (pid {})", signal_name(sig), o.w.generation, o.w.pid);
-            super::stop::signal_awake(o.w.pid, sig);
+            let _ = crate::sys::process::signal_awake(o.w.pid, sig);
         }
     }
 
