@@ -788,6 +788,27 @@ def test_ctrl_c_in_a_terminal_reaches_gracefd_alone(t):
         term.close()
 
 
+def test_a_worker_stopped_for_reading_the_terminal_is_reported(t):
+    # In a terminal, a worker leads a background process group: reading the
+    # terminal stops it (SIGTTIN), and it serves nothing. gracefd says so,
+    # with the way out (on the code before it said nothing).
+    pidf = t.path("worker.pid")
+    script = 'echo $$ > "$PIDF"; read line; while :; do sleep 0.05; done'
+    term = Terminal([GRACEFD, "run", "--ready", "interval:0.2", "--stop-timeout", "5", "--env", "PIDF=" + pidf, "--", "/bin/sh", "-c", script])
+    try:
+        w = wait_until("the worker", lambda: term.read() or (os.path.exists(pidf) and open(pidf).read().strip()), timeout=30)
+        w = int(w)
+        wait_until("gracefd to say the worker is stopped",
+                   lambda: term.read() or ("(pid %d) is stopped by SIGTTIN: it read the terminal" % w) in term.text(), timeout=20)
+        check("< /dev/null" in term.text(), "no way out in the warning: %s" % term.text())
+        # The stop still ends it (SIGCONT follows the stop signal).
+        os.kill(term.pid, signal.SIGTERM)
+        wait_until("gracefd to stop", term.ended, timeout=30)
+        check(os.waitstatus_to_exitcode(term.status) == 0, "gracefd exit status %r: %s" % (term.status, term.text()))
+    finally:
+        term.close()
+
+
 def test_ctrl_c_in_a_terminal_spares_the_log_pipe(t):
     # --log-file "| CMD": the command is out of gracefd's process group too,
     # so Ctrl-C does not end it while the worker drains and gracefd logs its

@@ -165,6 +165,24 @@ pub fn new_group() -> SysResult<()> {
     cvt(unsafe { libc::setpgid(0, 0) }).map(|_| ())
 }
 
+/// The signal that stopped our child `pid`, if it stopped since the last
+/// look (`waitid(P_PID, pid, WSTOPPED | WNOHANG)`: each stop is reported
+/// once, and an exit is left for `waitpid`). `None` if it did not, or is
+/// not our child.
+pub fn stopped_by(pid: Pid) -> Option<i32> {
+    // SAFETY: siginfo_t is plain data; all zeroes is a valid value.
+    let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
+    // SAFETY: valid out-pointer.
+    let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WSTOPPED | libc::WNOHANG) };
+    // SAFETY: filled by waitid for a child's state change (zeroed otherwise).
+    let (who, sig) = unsafe { (info.si_pid(), info.si_status()) };
+    if r != 0 || who == 0 {
+        None
+    } else {
+        Some(sig)
+    }
+}
+
 /// Whether process group `pgid` has no member left: `kill(-pgid, 0)` says
 /// ESRCH. EPERM means members we may not signal (a set-user-ID program):
 /// not empty.

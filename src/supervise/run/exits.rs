@@ -9,7 +9,7 @@ use crate::sys::time::monotonic_ns;
 use crate::sys::Errno;
 
 use super::{Sup, MS};
-use crate::supervise::names::fmt_secs;
+use crate::supervise::names::{fmt_secs, signal_name};
 use crate::supervise::exit;
 use crate::supervise::say::{self, say};
 
@@ -18,7 +18,7 @@ impl Sup {
         for pid in self.live_pids() {
             match process::try_wait(pid) {
                 Ok(Some(x)) => self.on_exit(pid, x),
-                Ok(None) => {}
+                Ok(None) => self.note_stop(pid),
                 Err(Errno(libc::ECHILD)) => self.on_exit(pid, Exit::Code(-1)),
                 Err(_) => {}
             }
@@ -34,6 +34,20 @@ impl Sup {
         // After the adopted: a member that exited with its worker and was
         // ours is reaped by now, not taken for something left behind.
         self.check_groups();
+    }
+
+    /// Say so when a worker is stopped: it serves nothing until it is
+    /// continued, and a worker in a process group of its own is stopped by
+    /// the kernel when it uses the terminal (docs/cli.md, "In a terminal").
+    fn note_stop(&mut self, pid: Pid) {
+        let Some(sig) = process::stopped_by(pid) else { return };
+        let why = match sig {
+            libc::SIGTTIN => ": it read the terminal, from a process group that is not the terminal's foreground one (start gracefd with < /dev/null)",
+            libc::SIGTTOU => ": it wrote to the terminal under `stty tostop` or changed its settings, from a process group that is not the terminal's foreground one",
+            _ => "",
+        };
+        let generation = self.generation_of(pid).unwrap_or(0);
+        say!(say::WARNING, "worker generation {} (pid {}) is stopped by {}{}; it serves nothing until continued (kill -CONT {})", generation, pid, signal_name(sig), why, pid);
     }
 
     pub(super) fn on_logger_exit(&mut self, x: Exit) {
