@@ -610,6 +610,14 @@ def run_leaving(t, kids, mode, extra=()):
     return g, port, ctl_sock
 
 
+def stop_after_reaping_adopted(t, g):
+    """gracefd reaps a child it adopted at its next loop turn: wait for
+    that (no zombie of its left), then stop it; it exits 0."""
+    wait_until("gracefd to reap its adopted child", lambda: not [p for p, s in children(g.pid) if s == "Z"], timeout=10)
+    os.kill(g.pid, signal.SIGTERM)
+    check(t.wait_exit(g) == 0, "gracefd exit status")
+
+
 def test_worker_children_go_with_a_worker_that_failed(t):
     # A worker that forks (a prefork master's workers, holding the sockets)
     # and dies before it is ready: its child, which ignores SIGTERM, gets
@@ -623,10 +631,7 @@ def test_worker_children_go_with_a_worker_that_failed(t):
         check("before it was ready" in log, "the worker did not fail before ready: %s" % log)
         check(re.search(r"generation 1 \(pid \d+\) is gone and left processes in its process group \d+: sent SIGTERM", log), "no NOTICE: %s" % log)
         wait_until("the SIGKILL", lambda: "still has processes after 0.5 s (--stop-timeout): SIGKILL" in t.log("gracefd.log"), timeout=5)
-        # gracefd reaps the child it adopted at its next loop turn.
-        wait_until("gracefd to reap its adopted child", lambda: not [p for p, s in children(g.pid) if s == "Z"], timeout=10)
-        os.kill(g.pid, signal.SIGTERM)
-        check(t.wait_exit(g) == 0, "gracefd exit status")
+        stop_after_reaping_adopted(t, g)
     finally:
         kids.kill()
 
@@ -649,10 +654,7 @@ def test_worker_children_go_with_a_replaced_worker(t):
               "no NOTICE: %s" % t.log("gracefd.log"))
         d = serving(t, ctl_sock)
         check(d and http_pid(port) == worker_pid(d), "the new worker serves")
-        # gracefd reaps the child it adopted at its next loop turn.
-        wait_until("gracefd to reap its adopted child", lambda: not [p for p, s in children(g.pid) if s == "Z"], timeout=10)
-        os.kill(g.pid, signal.SIGTERM)
-        check(t.wait_exit(g) == 0, "gracefd exit status")
+        stop_after_reaping_adopted(t, g)
     finally:
         kids.kill()
 

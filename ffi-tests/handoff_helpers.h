@@ -292,4 +292,16 @@ static const char *start_big_transfer(const char *sock, const char *last, int *h
     return NULL;
 }
 
+/* What the log hook said, a line per record (each test runs in a process
+ * of its own, so one buffer serves them all): gracefd_set_log_hook(on_log_lines, NULL, level). */
+__attribute__((unused)) static char log_lines[1 << 16];
+
+__attribute__((unused))
+static void on_log_lines(void *user, int level, const char *msg) {
+    (void)user;
+    (void)level;
+    size_t at = strlen(log_lines);
+    snprintf(log_lines + at, sizeof log_lines - at, "%s\n", msg);
+}
+
 #endif

@@ -337,14 +337,6 @@ TEST(handoff_recv_rejects_hostile_frames_with_ebadmsg_without_leaks) {
     close(pp[1]);
 }
 
-static char cut_log[1 << 14];
-
-static void on_log_cut(void *user, int level, const char *msg) {
-    (void)user;
-    (void)level;
-    size_t at = strlen(cut_log);
-    snprintf(cut_log + at, sizeof cut_log - at, "%s\n", msg);
-}
 
 /* Every byte the taker can read now, without waiting, into b (at most cap);
  * *eof set if the connection is closed. Returns how many. */
@@ -370,7 +362,7 @@ static size_t read_available(int c, unsigned char *b, size_t cap, int *eof) {
  * TAKE, which drops it. It must see the cut frame end at a close, nothing
  * after it. */
 TEST(handoff_a_taker_dropped_midframe_reads_no_refuse_inside_the_frame) {
-    gracefd_set_log_hook(on_log_cut, NULL, GRACEFD_LOG_DEBUG);
+    gracefd_set_log_hook(on_log_lines, NULL, GRACEFD_LOG_DEBUG);
     int hfd = -1, c = -1;
     const char *why = start_big_transfer("cut.sock", "entry", &hfd, &c);
     CHECK_MSG(why == NULL, "%s", why);
@@ -388,7 +380,7 @@ TEST(handoff_a_taker_dropped_midframe_reads_no_refuse_inside_the_frame) {
     CHECK(send(c, take, sizeof take, MSG_NOSIGNAL) == (ssize_t)sizeof take);
     CHECK(poll(&p, 1, 5000) == 1);
     CHECK_INT(gracefd_handoff_process(), ==, GRACEFD_HANDOFF_SERVING);
-    CHECK_STR_CONTAINS(cut_log, "dropped (unexpected take frame)");
+    CHECK_STR_CONTAINS(log_lines, "dropped (unexpected take frame)");
     struct pollfd q = {c, POLLIN, 0};
     CHECK(poll(&q, 1, 5000) == 1);
     size_t after = read_available(c, got, sizeof got, &eof);

@@ -53,14 +53,6 @@ TEST(handoff_old_side_logs_its_start_up_rejections) {
     CHECK_STR_CONTAINS(read_file(logp), "rejected");
 }
 
-static char change_log[1 << 16];
-
-static void on_log_buf(void *user, int level, const char *msg) {
-    (void)user;
-    (void)level;
-    size_t at = strlen(change_log);
-    snprintf(change_log + at, sizeof change_log - at, "%s\n", msg);
-}
 
 /* The fd of this process that is a memfd called `name`, or -1. */
 static int memfd_named(const char *name) {
@@ -90,14 +82,14 @@ static char taken_names[400][GRACEFD_FD_NAME_SIZE];
  * gracefd_handoff_process() (the header does not fit), the change, then the
  * taker reads while the server goes on. */
 TEST(handoff_a_registry_change_midway_drops_the_taker) {
-    gracefd_set_log_hook(on_log_buf, NULL, GRACEFD_LOG_DEBUG);
+    gracefd_set_log_hook(on_log_lines, NULL, GRACEFD_LOG_DEBUG);
     int hfd = -1, c = -1;
     const char *why = start_big_transfer("c.sock", "victim", &hfd, &c);
     CHECK_MSG(why == NULL, "%s", why);
     struct pollfd p = {hfd, POLLIN, 0};
     int s = server_end(c);
     CHECK(s >= 0);
-    CHECK_STR_CONTAINS(change_log, "sending 300 fds");
+    CHECK_STR_CONTAINS(log_lines, "sending 300 fds");
     /* The change: the intruder gets the victim's fd number. */
     int victim = memfd_named("victim");
     int intruder = memfd_create("intruder", MFD_CLOEXEC);
@@ -134,8 +126,8 @@ TEST(handoff_a_registry_change_midway_drops_the_taker) {
         kill(taker, SIGKILL);
         waitpid(taker, &st, 0);
     }
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "taker status %#x; log:\n%s", st, change_log);
-    CHECK_STR_CONTAINS(change_log, "the registry changed during the hand-off");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "taker status %#x; log:\n%s", st, log_lines);
+    CHECK_STR_CONTAINS(log_lines, "the registry changed during the hand-off");
     gracefd_handoff_stop();
     close(hfd);
 }
