@@ -757,10 +757,19 @@ class Terminal:
 
     def close(self):
         if self.status is None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            # A failed test: everything gracefd started goes too, by pid
+            # (the --log-file command, a worker's children: each in a
+            # process group of its own).
+            doomed, todo = [self.pid], [self.pid]
+            while todo:
+                kids = [c for c, _ in children(todo.pop())]
+                doomed += kids
+                todo += kids
+            for p in doomed:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             os.waitpid(self.pid, 0)
         os.close(self.master)
 

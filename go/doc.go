@@ -49,7 +49,7 @@
 // start_server and after an upgrade. [Upgrade] starts the new generation with
 // every registered socket, waits until it calls [Ready], and returns its pid;
 // if the new generation fails in any way it is killed (with what it forked: it
-// leads a process group of its own), the error says why, and
+// leads a process group of its own, except in a terminal's foreground job), the error says why, and
 // nothing of the running process has changed ([StartUpgrade] and
 // [UpgradeContext] do it without blocking, or bounded by a context).
 // [Events] turns SIGHUP/SIGUSR2 and SIGTERM/SIGINT into a channel of

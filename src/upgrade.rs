@@ -444,7 +444,7 @@ fn stop(pid: Pid, sig: i32, grace_ms: i64) {
 }
 
 fn log_stopped(pid: Pid) {
-    log!(log::NOTICE, "upgrade: stopped what the failed new generation pid {} left running in its process group", pid);
+    log!(log::NOTICE, "upgrade: the failed new generation pid {} had processes left in its process group: signalled, SIGKILL after the grace", pid);
 }
 
 /// Abandon the upgrade in flight (begun with [`start`]): kill its new

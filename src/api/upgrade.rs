@@ -21,7 +21,8 @@ use crate::err;
 /// new generation fails in any way (cannot be executed, exits, crashes,
 /// calls [`fail`](crate::fail), stays silent past the timeout) it is killed
 /// and reaped, and so is what it forked (it leads a process group of its
-/// own: what is left in it gets the kill signal, SIGKILL after 2 s),
+/// own, except in a terminal's foreground job: what is left in it gets the
+/// kill signal, SIGKILL after 2 s),
 /// nothing of the caller is touched, and the error says why: the caller
 /// just keeps serving.
 ///

@@ -159,8 +159,8 @@ pub unsafe extern "C" fn gracefd_upgrade_opts_set_settle_ms(opts: *mut gracefd_u
 /// If the new generation cannot be executed, exits, crashes, calls
 /// gracefd_fail(), closes its readiness channel or stays silent past the
 /// timeout, it is killed and reaped, and so is what it forked (it leads a
-/// process group of its own, and what is left in the group gets the kill
-/// signal, SIGKILL after 2 s), nothing of this process is touched (no
+/// process group of its own, except in a terminal's foreground job, and
+/// what is left in the group gets the kill signal, SIGKILL after 2 s), nothing of this process is touched (no
 /// listener was closed), and the call fails with the reason in
 /// gracefd_last_error():
 /// `-EALREADY` another upgrade is in flight; `-ENOEXEC` exec failed (the
@@ -216,8 +216,8 @@ pub unsafe extern "C" fn gracefd_upgrade_start(opts: *const gracefd_upgrade_opts
 /// `-ENOENT` if no upgrade is in flight; `-EINVAL` if `child_pid_out` is NULL.
 /// It does not block waiting for the outcome; a failure, though, returns
 /// only once the new generation and its process group are stopped: up to
-/// about 2 s (the kill signal's grace; 0.2 s more for a child that closed
-/// its channel).
+/// about 2.3 s (the kill signal's grace of 2 s, 0.1 s after the group's
+/// SIGKILL, and 0.2 s more for a child that closed its channel).
 ///
 /// # Safety
 /// `child_pid_out` is writable.

@@ -493,7 +493,7 @@ fn a_stopped_group_gets_the_kill_signal_and_acts_on_it() {
     sp.own_group();
     let pid = sp.spawn().unwrap();
     let mut stopped = false;
-    for _ in 0..2_000 {
+    for _ in 0..10_000 {
         if matches!(state_and_group(pid), Some(('T', _))) {
             stopped = true;
             break;

@@ -76,7 +76,8 @@ impl Sup {
     }
 
     pub(super) fn on_exit(&mut self, pid: Pid, x: Exit) {
-        if let Some(g) = self.generation_of(pid) {
+        // -1: reaped elsewhere, its number may be another's: not signalled.
+        if let (Some(g), false) = (self.generation_of(pid), x == Exit::Code(-1)) {
             self.worker_gone(pid, g);
         }
         if let Some(i) = self.pending.iter().position(|p| p.w.pid == pid) {

@@ -133,6 +133,8 @@ impl Sup {
                 return true;
             }
             match g.killed_ns {
+                // Emptied since the last probe: its number is free, not ours to signal.
+                None if g.kill_at_ns <= now && process::group_is_empty(g.pgid) => false,
                 None if g.kill_at_ns <= now => {
                     g.killed_ns = Some(now);
                     say!(say::WARNING, "process group {} of worker generation {} still has processes after {} (--stop-timeout): SIGKILL", g.pgid, g.generation, fmt_secs(stop_ms));
@@ -156,6 +158,8 @@ impl Sup {
         for &p in live {
             let _ = process::kill_group(p, libc::SIGKILL);
         }
+        // Emptied since the last probe: its number is free, not ours to signal.
+        self.groups.retain(|g| g.signaled_ns.is_none() || !process::group_is_empty(g.pgid));
         for g in self.groups.iter_mut().filter(|g| g.killed_ns.is_none()) {
             if g.signaled_ns.is_some() {
                 say!(say::WARNING, "process group {} of worker generation {} still has processes: SIGKILL", g.pgid, g.generation);
