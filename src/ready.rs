@@ -138,22 +138,14 @@ pub(crate) fn poll_outcome(waiter: &Fd, pid: Pid) -> Result<Option<Outcome>> {
     wait_inner(waiter, pid, None, Deadline::after_ms(0), false)
 }
 
-/// A pidfd of the child `pid` to pass to [`wait_inner`], so that it sees the
-/// child die even while a process the child forked (without exec) still
-/// holds the channel open: a prefork master that dies before it is ready
-/// leaves its workers holding it, and the channel then never reaches EOF.
-/// `None` where pidfds are unavailable (Linux < 5.3: ENOSYS) or refused:
-/// the wait then learns of the death by EOF only, as it always did.
-pub(crate) fn child_watch(pid: Pid) -> Option<Fd> {
-    process::pidfd(pid)
-}
-
-
 /// Wait for the child's frame, its death, or the deadline (`block`), or look
 /// once: `Ok(None)` only without `block`, when nothing happened yet. With
-/// `pidfd` (from [`child_watch`]) the death is seen when it happens; without,
-/// only when the channel reaches EOF. A frame already sent wins over the
-/// death that followed it.
+/// `pidfd` (the child's, from `process::pidfd`) the death is seen when it
+/// happens, even while a process the child forked (without exec) holds the
+/// channel open: a prefork master that dies before it is ready leaves its
+/// workers holding it, and the channel then never reaches EOF. Without (no
+/// pidfds: Linux < 5.3), only when the channel reaches EOF. A frame already
+/// sent wins over the death that followed it.
 // Out of line: inlined into `upgrade::finish`, it made that function's
 // frame (and so every stack offset in it) larger, 0.1 KB in all.
 #[inline(never)]
@@ -243,7 +235,7 @@ fn after_eof(pid: Pid) -> Outcome {
     match exit_within_grace(pid) {
         Ok(Some(x)) => Outcome::Died(x),
         Ok(None) => Outcome::Abandoned,
-        Err(_) => Outcome::Died(Exit::Code(-1)),
+        Err(_) => Outcome::Died(Exit::NOT_OURS),
     }
 }
 
@@ -258,7 +250,7 @@ fn after_exec_failed(pid: Pid, e: Errno) -> Outcome {
         Ok(Some(Exit::Code(127))) | Err(Errno(libc::ECHILD)) => Outcome::ExecFailed(e),
         Ok(Some(x)) => Outcome::Died(x),
         Ok(None) => Outcome::ExecFailedButAlive(e),
-        Err(_) => Outcome::Died(Exit::Code(-1)),
+        Err(_) => Outcome::Died(Exit::NOT_OURS),
     }
 }
 
@@ -323,8 +315,7 @@ mod tests {
         let mut child = std::process::Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
         let pid = child.id() as Pid;
         // Exited, not reaped: the grace then only has to reap it.
-        // SAFETY: a fresh fd from pidfd_open, owned here.
-        let pidfd = unsafe { Fd::from_raw(process::pidfd_open(pid).unwrap()) };
+        let pidfd = process::pidfd(pid).unwrap();
         assert_ne!(poll::wait(pidfd.raw(), libc::POLLIN, Deadline::after_ms(5_000)).unwrap(), 0);
         let waiter = channel_with(None);
         let o = wait_inner(&waiter, pid, None, Deadline::after_ms(5_000), true).unwrap();
@@ -344,7 +335,7 @@ mod tests {
         for block in [false, true] {
             let mut child = std::process::Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
             let pid = child.id() as Pid;
-            let pidfd = child_watch(pid).expect("pidfd_open (Linux 5.3+)");
+            let pidfd = process::pidfd(pid).expect("pidfd_open (Linux 5.3+)");
             assert_ne!(poll::wait(pidfd.raw(), libc::POLLIN, Deadline::after_ms(5_000)).unwrap(), 0);
             let (waiter, _held) = channel().unwrap();
             let o = wait_inner(&waiter, pid, Some(&pidfd), Deadline::after_ms(if block { 20_000 } else { 0 }), block).unwrap();

@@ -172,7 +172,7 @@ struct InFlight {
     pid: Pid,
     waiter: Fd,
     /// Sees it die even while a process it forked holds `waiter` open
-    /// (`ready::child_watch`; `None` without pidfds).
+    /// (`process::pidfd`; `None` without pidfds).
     pidfd: Option<Fd>,
     deadline: Deadline,
     kill_signal: i32,
@@ -215,7 +215,7 @@ fn settle(f: &mut InFlight, block: bool) -> Settle {
             Ok(Some(x)) => return Settle::Exited(x),
             Ok(None) => {}
             // Not our child any more (reaped behind our back): gone all the same.
-            Err(_) => return Settle::Exited(process::Exit::Code(-1)),
+            Err(_) => return Settle::Exited(process::Exit::NOT_OURS),
         }
         let now = time::monotonic_ns();
         if now >= end {
@@ -314,7 +314,7 @@ pub fn start(opts: &UpgradeOptions) -> Result<RawFd> {
     drop(exported);
     log!(log::NOTICE, "upgrade: started generation {} as pid {} with {} fd{}", next_gen, pid, nfds, crate::msg::Plain(if nfds == 1 { "" } else { "s" }));
     let raw = waiter.raw();
-    let pidfd = ready::child_watch(pid);
+    let pidfd = process::pidfd(pid);
     st.flight = Some(InFlight {
         pid,
         waiter,
@@ -385,10 +385,8 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
     let pid = flight.pid;
     let e = match (outcome, settled) {
         (Outcome::Ready, Some(Settle::Exited(x))) => {
-            // Reaped by `settle` just now, unless it was not ours to reap (-1).
-            if x != process::Exit::Code(-1) {
-                end_group(pid, flight.kill_signal);
-            }
+            // Reaped by `settle` just now (unless it was not ours to reap).
+            end_group(pid, x, flight.kill_signal);
             let after_ms = time::monotonic_ns().saturating_sub(flight.ready_ns.unwrap_or(0)) / 1_000_000;
             err!(ECHILD, "new generation pid {} {} {} ms after it reported ready (within the settle time of {} ms)", pid, x, after_ms, flight.settle_ms)
         }
@@ -409,9 +407,8 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
                 // It broke the protocol: no grace (SIGKILL cannot be ignored, so the
                 // reap that follows is bounded).
                 Outcome::ExecFailedButAlive(_) => stop(pid, libc::SIGKILL, 0),
-                // Reaped by the wait just now: what it forked is still in its
-                // group (-1: not ours to reap, its number may be another's).
-                Outcome::Died(x) if x != process::Exit::Code(-1) => end_group(pid, flight.kill_signal),
+                // Reaped by the wait just now: what it forked is still in its group.
+                Outcome::Died(x) => end_group(pid, x, flight.kill_signal),
                 // An exec that failed ran nothing that could fork.
                 _ => {}
             }
@@ -429,8 +426,8 @@ pub(crate) fn finish(block: bool) -> Result<Option<Pid>> {
 /// what it left in its process group (the workers of a prefork master that
 /// died before it was ready would keep the listening sockets and accept on
 /// them), with the kill signal, SIGKILL after the same grace.
-fn end_group(pid: Pid, sig: i32) {
-    if spawn::end_group(pid, sig, KILL_GRACE_MS) {
+fn end_group(pid: Pid, how: process::Exit, sig: i32) {
+    if spawn::end_group(pid, how, sig, KILL_GRACE_MS) {
         log_stopped(pid);
     }
 }

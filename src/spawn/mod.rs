@@ -593,11 +593,13 @@ pub(crate) fn stop_led_group(pid: Pid, sig: i32, grace_ms: i64) -> (Option<proce
     (Some(exit), rest_of_group(pid, deadline))
 }
 
-/// Stop what is left in process group `pgid` whose leader, our child, we
-/// reaped just now ([`stop_led_group`] when it had already exited): `sig`,
-/// up to `grace_ms`, then SIGKILL. Returns whether it had anyone left.
-pub(crate) fn end_group(pgid: Pid, sig: i32, grace_ms: i64) -> bool {
-    if process::signal_group_awake(pgid, sig).is_err() {
+/// Stop what is left in process group `pgid` whose leader, our child,
+/// ended as `leader` ([`stop_led_group`] when it had already exited): `sig`,
+/// up to `grace_ms`, then SIGKILL. Nothing is signalled when the leader was
+/// not reaped here ([`process::Exit::NOT_OURS`]): the number may be
+/// another's by now. Returns whether the group had anyone left.
+pub(crate) fn end_group(pgid: Pid, leader: process::Exit, sig: i32, grace_ms: i64) -> bool {
+    if !leader.reaped_here() || process::signal_group_awake(pgid, sig).is_err() {
         return false;
     }
     let _ = rest_of_group(pgid, crate::sys::time::Deadline::after_ms(grace_ms));
@@ -632,19 +634,4 @@ fn group_gone_by(pgid: Pid, deadline: crate::sys::time::Deadline) -> bool {
         }
         crate::sys::time::sleep_ms(2);
     }
-}
-
-/// Send `sig` to `pid`, wait up to `grace_ms` for it to exit, then SIGKILL and
-/// reap. Never leaves a zombie. Returns how it ended. (The tests' clean-up;
-/// the upgrade stops its child with its group: [`stop_led_group`].)
-#[cfg(test)]
-pub(crate) fn kill_and_reap(pid: Pid, sig: i32, grace_ms: i64) -> Option<process::Exit> {
-    let _ = process::kill(pid, sig);
-    match process::exit_within(pid, None, crate::sys::time::Deadline::after_ms(grace_ms)) {
-        Ok(Some(x)) => return Some(x),
-        Err(Errno(libc::ECHILD)) => return None,
-        _ => {}
-    }
-    let _ = process::kill(pid, libc::SIGKILL);
-    process::wait(pid).ok()
 }

@@ -249,7 +249,8 @@ fn only_planned_fds_reach_the_child() {
         let ino = |p: String| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
         let third = ino(format!("/proc/{pid}/fd/3"));
         let fourth = ino(format!("/proc/{pid}/fd/4"));
-        let _ = kill_and_reap(pid, libc::SIGKILL, 0);
+        let _ = process::kill(pid, libc::SIGKILL);
+        let _ = process::wait(pid);
         assert_eq!(fds, BTreeSet::from([3, 4]), "fork_only={fork_only}");
         assert_eq!(third, fd::fstat(b.raw()).unwrap().st_ino);
         assert_eq!(fourth, fd::fstat(a.raw()).unwrap().st_ino);
@@ -288,7 +289,8 @@ fn detached_child_is_our_sibling_in_a_new_session() {
         assert_eq!(wait_code(middle), Exit::Code(0));
         wait_exec(daemon, "sleep");
         let (ppid, session) = stat_fields(daemon);
-        let _ = kill_and_reap(daemon, libc::SIGKILL, 0);
+        let _ = process::kill(daemon, libc::SIGKILL);
+        let _ = process::wait(daemon);
         assert_eq!(ppid, process::getpid(), "fork_only={fork_only}");
         assert_eq!(session, middle);
         assert_ne!(session, process::getsid().unwrap());
@@ -442,7 +444,11 @@ fn own_group_is_led_by_the_child_and_ended_with_what_it_left() {
         let left: Pid = read_all(&r).trim().parse().unwrap();
         assert_eq!(wait_code(pid), Exit::Code(0));
         let group = state_and_group(left).map(|(_, g)| g);
-        let ended = end_group(pid, libc::SIGTERM, 2_000);
+        // A leader not reaped here: its group is left alone.
+        assert!(!end_group(pid, Exit::NOT_OURS, libc::SIGTERM, 0), "fork_only={fork_only}");
+        let untouched = state_and_group(left);
+        assert!(matches!(untouched, Some((s, _)) if s != 'Z'), "{untouched:?} fork_only={fork_only}");
+        let ended = end_group(pid, Exit::Code(0), libc::SIGTERM, 2_000);
         let after = state_and_group(left);
         if matches!(after, Some((s, _)) if s != 'Z') {
             let _ = process::kill(left, libc::SIGKILL);

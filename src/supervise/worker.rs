@@ -180,8 +180,7 @@ pub(crate) fn start(plan: &Plan<'_>) -> Result<Worker, String> {
     sp.env_set_ours(b"GRACEFD_GENERATION", u64::from(plan.generation));
 
     let (waiter, child_end) = crate::ready::channel().map_err(e)?;
-    let slot = sp.pass_report_fd(child_end.raw());
-    sp.env_set_ours(b"GRACEFD_READY_FD", slot as u64);
+    sp.pass_lineage_fds(child_end.raw(), None);
     for (var, f) in plan.extra_fds {
         let slot = sp.pass_fd(*f);
         sp.env_set(var, &digits(slot as u64));

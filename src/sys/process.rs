@@ -80,6 +80,18 @@ impl core::fmt::Display for Exit {
 }
 
 impl Exit {
+    /// A child that is gone but was not reaped here (another `waitpid`, an
+    /// ignored SIGCHLD): how it ended is unknown, and its pid (so a process
+    /// group of that number) may already be another's. Reports say it as
+    /// `exited with status -1`.
+    pub const NOT_OURS: Exit = Exit::Code(-1);
+
+    /// Whether the child was reaped here, so that its number is known to
+    /// have been its own until now (not [`Exit::NOT_OURS`]).
+    pub fn reaped_here(self) -> bool {
+        self != Exit::NOT_OURS
+    }
+
     fn from_status(st: libc::c_int) -> Exit {
         if libc::WIFSIGNALED(st) {
             Exit::Signal(libc::WTERMSIG(st))

@@ -19,7 +19,7 @@ impl Sup {
             match process::try_wait(pid) {
                 Ok(Some(x)) => self.on_exit(pid, x),
                 Ok(None) => self.note_stop(pid),
-                Err(Errno(libc::ECHILD)) => self.on_exit(pid, Exit::Code(-1)),
+                Err(Errno(libc::ECHILD)) => self.on_exit(pid, Exit::NOT_OURS),
                 Err(_) => {}
             }
         }
@@ -76,9 +76,8 @@ impl Sup {
     }
 
     pub(super) fn on_exit(&mut self, pid: Pid, x: Exit) {
-        // -1: reaped elsewhere, its number may be another's: not signalled.
-        if let (Some(g), false) = (self.generation_of(pid), x == Exit::Code(-1)) {
-            self.worker_gone(pid, g);
+        if let Some(g) = self.generation_of(pid) {
+            self.worker_gone(pid, g, x);
         }
         if let Some(i) = self.pending.iter().position(|p| p.w.pid == pid) {
             let mut p = self.pending.remove(i);

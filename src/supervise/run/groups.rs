@@ -20,7 +20,7 @@
 //! empty it is dropped at the next probe, and a worker started meanwhile
 //! with that pid drops it at once ([`Sup::forget_group`]).
 
-use crate::sys::process::{self, Pid};
+use crate::sys::process::{self, Exit, Pid};
 use crate::sys::time::monotonic_ns;
 use crate::sys::Errno;
 
@@ -53,8 +53,10 @@ impl Sup {
     /// group is looked at once this loop turn's reaping is done
     /// ([`check_groups`](Self::check_groups)), so that members that exited
     /// with it and were ours are reaped first, not taken for leftovers.
-    pub(super) fn worker_gone(&mut self, pid: Pid, generation: u32) {
-        if !self.groups.iter().any(|g| g.pgid == pid) {
+    /// A worker that was not reaped here ([`Exit::NOT_OURS`]) leaves no
+    /// group to watch: its number may be another's by now.
+    pub(super) fn worker_gone(&mut self, pid: Pid, generation: u32, how: Exit) {
+        if how.reaped_here() && !self.groups.iter().any(|g| g.pgid == pid) {
             self.groups.push(LeftGroup { pgid: pid, generation, signaled_ns: None, kill_at_ns: 0, killed_ns: None });
         }
     }

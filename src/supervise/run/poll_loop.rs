@@ -137,11 +137,8 @@ impl Sup {
             }
             Some(Event::Failed(st, why)) => self.pending_failed(pid, &format!("worker generation {} (pid {}) {}", generation, pid, why), if (1..=255).contains(&st) { st } else { exit::FAILED }),
             Some(Event::Exited(x, why)) => {
-                // Reaped by the readiness code, not `on_exit` (-1: reaped
-                // elsewhere, its number may be another's: not signalled).
-                if x != Exit::Code(-1) {
-                    self.worker_gone(pid, generation);
-                }
+                // Reaped by the readiness code, not `on_exit`.
+                self.worker_gone(pid, generation, x);
                 let code = if matches!(x, Exit::Code(127)) && why.starts_with("could not be executed") { exit::SETUP } else { exit::DIED };
                 let why = if why.starts_with("could not") { why } else { format!("{} before it was ready", why) };
                 self.pending_failed(pid, &format!("worker generation {} (pid {}) {}", generation, pid, why), code);
