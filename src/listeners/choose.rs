@@ -156,19 +156,10 @@ pub(super) fn claim(reg: &mut Registry, i: usize, name: Option<&[u8]>, key: &Lis
             e.key = Some(key.clone());
         }
         e.claimed = true;
-        let renamed = match name {
-            Some(n) if e.name == UNKNOWN => {
-                e.name = n.to_vec();
-                true
-            }
-            _ => false,
-        };
-        (dup, renamed)
+        (dup, name.filter(|_| e.name == UNKNOWN))
     };
-    if renamed {
-        // A new name is a change for a hand-off transfer planned before it:
-        // its header still says "unknown" (the registry's change counter).
-        reg.changes += 1;
+    if let Some(n) = renamed {
+        reg.rename(i, n);
     }
     if !notice.as_str().is_empty() {
         reg.log(log::NOTICE, format_args!("{}", notice.as_str()));

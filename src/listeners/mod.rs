@@ -155,7 +155,7 @@ fn register_new(reg: &mut Registry, name: Option<&[u8]>, key: &ListenKey, sock: 
         Some(b) => reg.log(log::DEBUG, format_args!("{}: listening on {} (fd {})", Shown(shown_name), AddrShown(&b), sock.raw())),
         None => reg.log(log::DEBUG, format_args!("{}: listening on {} (fd {})", Shown(shown_name), key, sock.raw())),
     }
-    reg.entries.push(Entry {
+    reg.push(Entry {
         name: shown_name.to_vec(),
         fd: sock,
         kind: key.wants(),
@@ -164,6 +164,5 @@ fn register_new(reg: &mut Registry, name: Option<&[u8]>, key: &ListenKey, sock: 
         claimed: true,
         key: Some(key.clone()),
     });
-    reg.changes += 1;
     Ok(dup)
 }

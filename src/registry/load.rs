@@ -231,7 +231,7 @@ impl Registry {
     /// entry for both variables.
     #[inline(never)]
     fn adopt(&mut self, name: &[u8], fd: Fd, kind: FdKind, source: Source, label: &[u8]) {
-        self.entries.push(Entry { name: name.to_vec(), fd, kind, source, label: label.to_vec(), claimed: false, key: None });
+        self.push(Entry { name: name.to_vec(), fd, kind, source, label: label.to_vec(), claimed: false, key: None });
     }
 }
 

@@ -34,8 +34,8 @@ pub(crate) struct Registry {
     /// Messages produced by the current operation, emitted after unlock.
     pub(crate) log: Vec<(i32, Msg)>,
     pub(super) loading: bool,
-    /// Bumped by every add, import, forget and close here (and by `listen`
-    /// naming an `unknown` entry), so that a reader
+    /// Bumped by [`push`](Self::push), [`rename`](Self::rename), forget and
+    /// close, so that a reader
     /// that let go of the lock (the hand-off's transfer, sent in pieces) can
     /// tell the entries changed meanwhile, even if an fd number came back.
     pub(crate) changes: u64,
@@ -119,8 +119,7 @@ impl Registry {
             }
         })?;
         let kind = classify(fd.raw()).map_err(|er| Error::sys(er, "inspecting the fd"))?;
-        self.entries.push(Entry { name: name.to_vec(), fd, kind, source: Source::Added, label: Vec::new(), claimed: true, key: None });
-        self.changes += 1;
+        self.push(Entry { name: name.to_vec(), fd, kind, source: Source::Added, label: Vec::new(), claimed: true, key: None });
         Ok(())
     }
 
@@ -139,17 +138,24 @@ impl Registry {
     pub(crate) fn import_cloexec(&mut self, name: Vec<u8>, fd: Fd) -> Result<()> {
         validate_name(&name)?;
         let kind = classify(fd.raw()).map_err(|er| Error::sys(er, "inspecting the fd"))?;
-        self.entries.push(Entry {
-            name,
-            fd,
-            kind,
-            source: Source::Imported,
-            label: Vec::new(),
-            claimed: false,
-            key: None,
-        });
-        self.changes += 1;
+        self.push(Entry { name, fd, kind, source: Source::Imported, label: Vec::new(), claimed: false, key: None });
         Ok(())
+    }
+
+    /// Add an entry. Every entry comes in here and every name changes in
+    /// [`rename`](Self::rename) (they leave through `forget` and
+    /// `close_unclaimed`), so that the change counter is never forgotten.
+    pub(crate) fn push(&mut self, e: Entry) {
+        self.entries.push(e);
+        self.changes += 1;
+    }
+
+    /// Give entry `i` the name `name` (`listen` naming an `unknown` entry).
+    pub(crate) fn rename(&mut self, i: usize, name: &[u8]) {
+        if let Some(e) = self.entries.get_mut(i) {
+            e.name = name.to_vec();
+            self.changes += 1;
+        }
     }
 
     pub(crate) fn forget(&mut self, name: &[u8]) -> Result<usize> {
