@@ -224,13 +224,10 @@ static inline void on_log_file(void *user, int level, const char *msg) {
 
 /* Connect to the old side and send nothing: holds the one taker slot. */
 static inline int idle_taker(const char *path) {
+    struct sockaddr_un a;
+    if (unix_addr(&a, path) < 0) return -1;
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof a.sun_path) {
-        close(s);
-        return -1;
-    }
-    memcpy(a.sun_path, path, strlen(path) + 1);
+    if (s < 0) return -1;
     if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
         close(s);
         return -1;
@@ -257,6 +254,15 @@ static int server_end(int client) {
     return -1;
 }
 
+/* The name of entry i of start_big_transfer(): "nNNN-" and 185 'x' (190
+ * bytes; `name` holds at least 191). */
+__attribute__((unused))
+static void big_name(char *name, int i) {
+    snprintf(name, 6, "n%03d-", i);
+    memset(name + 5, 'x', 185);
+    name[190] = 0;
+}
+
 /* A transfer too large for the server's send buffer, under way: 300 memfds
  * registered under 190-byte names "nNNN-xxx..." (the last memfd called
  * `last`, the others "entry"), hand-off served at <tmpdir>/`sock`, a taker
@@ -269,9 +275,7 @@ static const char *start_big_transfer(const char *sock, const char *last, int *h
     char name[256];
     for (int i = 0; i < 300; i++) {
         int m = memfd_create(i == 299 ? last : "entry", MFD_CLOEXEC);
-        snprintf(name, sizeof name, "n%03d-", i);
-        memset(name + 5, 'x', 185);
-        name[190] = 0;
+        big_name(name, i);
         if (m < 0 || gracefd_add_fd(name, m) != 0) return "registering the entries";
         close(m);
     }

@@ -3,13 +3,7 @@
  * served by it; nothing is served twice. */
 #include "conns_helpers.h"
 #include "harness.h"
-
-static gracefd_upgrade_opts *conns_opts(const char *role, const char *arg) {
-    gracefd_upgrade_opts *o = gracefd_upgrade_opts_new();
-    const char *argv[] = {harness_self(), "--role", role, arg};
-    gracefd_upgrade_opts_set_argv(o, argv, arg ? 4 : 3);
-    return o;
-}
+#include "upgrade_helpers.h"
 
 /* A new generation speaking the wire by hand: it says it takes connections,
  * takes the first batch (ACK, then reads the COMMIT), and dies as the second
@@ -57,7 +51,7 @@ TEST(conns_new_generation_dies_mid_pass_old_keeps_the_rest) {
     CHECK(l >= 0);
     static int cl[N], sv[N];
     for (int i = 0; i < N; i++) CHECK(conns_pair(l, &cl[i], &sv[i]) == 0);
-    gracefd_upgrade_opts *o = conns_opts("conns_raw_die_mid_pass", NULL);
+    gracefd_upgrade_opts *o = opts_for_role("conns_raw_die_mid_pass", NULL);
     pid_t child = 0;
     int r = gracefd_upgrade(o, &child);
     gracefd_upgrade_opts_free(o);
@@ -90,7 +84,7 @@ TEST(conns_new_generation_stalls_old_keeps_all_and_new_serves_none) {
     CHECK(l >= 0);
     int cl[2], sv[2];
     for (int i = 0; i < 2; i++) CHECK(conns_pair(l, &cl[i], &sv[i]) == 0);
-    gracefd_upgrade_opts *o = conns_opts("conns_stall", report);
+    gracefd_upgrade_opts *o = opts_for_role("conns_stall", report);
     pid_t child = 0;
     int r = gracefd_upgrade(o, &child);
     gracefd_upgrade_opts_free(o);

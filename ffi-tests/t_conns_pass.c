@@ -4,13 +4,7 @@
  * before anything moves. */
 #include "conns_helpers.h"
 #include "harness.h"
-
-static gracefd_upgrade_opts *conns_opts(const char *role, const char *arg) {
-    gracefd_upgrade_opts *o = gracefd_upgrade_opts_new();
-    const char *argv[] = {harness_self(), "--role", role, arg};
-    gracefd_upgrade_opts_set_argv(o, argv, arg ? 4 : 3);
-    return o;
-}
+#include "upgrade_helpers.h"
 
 ROLE(conns_serve3) {
     if (argc < 2) return 2;
@@ -47,7 +41,7 @@ TEST(conns_pass_keeps_the_same_connection_and_its_bytes) {
     char half[8];
     CHECK(recv(sv[2], half, sizeof half, 0) == 2);
 
-    gracefd_upgrade_opts *o = conns_opts("conns_serve3", report);
+    gracefd_upgrade_opts *o = opts_for_role("conns_serve3", report);
     pid_t child = 0;
     int r = gracefd_upgrade(o, &child);
     gracefd_upgrade_opts_free(o);
@@ -97,7 +91,7 @@ TEST(conns_new_generation_that_did_not_enable_gets_nothing) {
     CHECK(l >= 0);
     int c, s;
     CHECK(conns_pair(l, &c, &s) == 0);
-    gracefd_upgrade_opts *o = conns_opts("conns_not_enabled", NULL);
+    gracefd_upgrade_opts *o = opts_for_role("conns_not_enabled", NULL);
     pid_t child = 0;
     int r = gracefd_upgrade(o, &child);
     gracefd_upgrade_opts_free(o);

@@ -95,9 +95,7 @@ TEST(handoff_a_registry_change_midway_drops_the_taker) {
     int intruder = memfd_create("intruder", MFD_CLOEXEC);
     CHECK(victim >= 0 && intruder >= 0);
     char name[256];
-    snprintf(name, sizeof name, "n299-");
-    memset(name + 5, 'x', 185);
-    name[190] = 0;
+    big_name(name, 299);
     CHECK_INT(gracefd_forget(name), ==, 1);
     CHECK(gracefd_add_fd("intruder", intruder) == 0);
     close(intruder);

@@ -22,6 +22,15 @@
 
 static int hook_calls;
 static int in_hook;
+/* Append `msg` and a newline to the log kept in `buf` (`cap` bytes), if
+ * it fits whole (a line that does not is left out, never cut). */
+static void append_line(char *buf, size_t cap, const char *msg) {
+    if (strlen(buf) + strlen(msg) + 2 < cap) {
+        strcat(buf, msg);
+        strcat(buf, "\n");
+    }
+}
+
 static char seen[4096];
 /* What the hook's own gracefd_upgrade_finish() got when it finished the
  * upgrade itself (the new generation had already exited): 0 if it never did. */
@@ -31,10 +40,7 @@ static void calling_back(void *user, int level, const char *msg) {
     (void)user;
     (void)level;
     hook_calls++;
-    if (strlen(seen) + strlen(msg) + 2 < sizeof seen) {
-        strcat(seen, msg);
-        strcat(seen, "\n");
-    }
+    append_line(seen, sizeof seen, msg);
     if (in_hook) return; /* what the calls below log comes back here: once is enough */
     in_hook = 1;
     pid_t p;
@@ -105,10 +111,7 @@ static char counted[4096];
 static void keep_lines(void *user, int level, const char *msg) {
     (void)user;
     (void)level;
-    if (strlen(counted) + strlen(msg) + 2 < sizeof counted) {
-        strcat(counted, msg);
-        strcat(counted, "\n");
-    }
+    append_line(counted, sizeof counted, msg);
 }
 
 static int failing_upgrade(void) {
@@ -144,10 +147,7 @@ static void keep_filtered(void *user, int level, const char *msg) {
     (void)user;
     (void)level;
     filtered_calls++;
-    if (strlen(filtered) + strlen(msg) + 2 < sizeof filtered) {
-        strcat(filtered, msg);
-        strcat(filtered, "\n");
-    }
+    append_line(filtered, sizeof filtered, msg);
 }
 
 TEST(log_hook_max_level_filters_before_delivery) {

@@ -1,4 +1,4 @@
-/* Shared by the upgrade tests (t_upgrade.c, t_upgrade_exit_yield.c). */
+/* Shared by the tests that upgrade (t_upgrade*.c, t_conns_pass.c, t_conns_failure.c). */
 #ifndef GRACEFD_UPGRADE_HELPERS_H
 #define GRACEFD_UPGRADE_HELPERS_H
 
