@@ -571,17 +571,12 @@ pub fn is_protocol_var(entry: &[u8]) -> bool {
 /// whether the group had members left after it.
 pub(crate) fn stop_led_group(pid: Pid, sig: i32, grace_ms: i64) -> (Option<process::Exit>, bool) {
     let deadline = crate::sys::time::Deadline::after_ms(grace_ms);
-    // Not reaped yet: number `pid` is the child's. Before the group exists
-    // (a child started by fork that has not reached setpgid yet), the child alone.
-    if process::signal_group_awake(pid, sig).is_err() {
-        let _ = process::signal_awake(pid, sig);
-    }
+    // Not reaped yet: number `pid` is the child's.
+    let _ = process::signal_led_group(pid, sig);
     let exit = match process::exit_within(pid, None, deadline) {
         Ok(Some(x)) => x,
         Ok(None) => {
-            if process::kill_group(pid, libc::SIGKILL).is_err() {
-                let _ = process::kill(pid, libc::SIGKILL);
-            }
+            let _ = process::signal_led_group(pid, libc::SIGKILL);
             // SIGKILL cannot be ignored: bounded.
             match process::wait(pid) {
                 Ok(x) => x,

@@ -214,6 +214,14 @@ pub fn signal_awake(pid: Pid, sig: i32) -> SysResult<()> {
     Ok(())
 }
 
+/// [`signal_group_awake`] for the group our child `pid` leads, or, where it
+/// leads none (yet: a child started by fork that has not reached `setpgid`;
+/// or one started without a group of its own), [`signal_awake`] for it
+/// alone. Errors: those of the second `kill` (ESRCH: gone).
+pub fn signal_led_group(pid: Pid, sig: i32) -> SysResult<()> {
+    signal_group_awake(pid, sig).or_else(|_| signal_awake(pid, sig))
+}
+
 /// [`signal_awake`] for every process of group `pgid`. Errors: those of
 /// [`kill_group`] (ESRCH: the group is empty).
 pub fn signal_group_awake(pgid: Pid, sig: i32) -> SysResult<()> {
