@@ -258,7 +258,7 @@ static int server_end(int client) {
  * bytes; `name` holds at least 191). */
 __attribute__((unused))
 static void big_name(char *name, int i) {
-    snprintf(name, 6, "n%03d-", i);
+    snprintf(name, 6, "n%03u-", (unsigned)i % 1000u);
     memset(name + 5, 'x', 185);
     name[190] = 0;
 }
